@@ -1,0 +1,1 @@
+"""Adapters: the national platform (``national``) and the city's own systems (``city``)."""

@@ -1,0 +1,244 @@
+"""The built-in city records: cases, threads and staff actions kept in lapor-sync's own database.
+
+This adapter implements :class:`lapor_sync.domain.ports.CityRecords` on a SQLModel session. It
+never commits: the caller's unit of work does, so the case change, its outbox row and its sync
+event land together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from lapor_sync.domain.actions import AgencyAction, check_action, merge_state
+from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.complaint import AuthorType, Complaint, ComplaintSnapshot
+from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.ports import Received, ReceiveOutcome
+from lapor_sync.domain.reference import find_reference, new_reference, tag_content
+from lapor_sync.domain.status import CaseState, NationalStatus
+from lapor_sync.storage.models import Binding, Case, OutboxItem, ThreadEntry
+
+UNDELIVERED = ("pending", "sending")
+
+
+class CaseNotFound(LaporSyncError):
+    """No case matches the given case id, complaint id or tracking id."""
+
+
+def _dispositioned_at(snapshot: ComplaintSnapshot) -> datetime:
+    """When the complaint was verified and dispositioned: its first Terverifikasi status entry."""
+    verified = [e.at for e in snapshot.status_log if e.status_code == NationalStatus.VERIFIED]
+    return min(verified) if verified else snapshot.complaint.created_at
+
+
+class BuiltinCityRecords:
+    """City records in lapor-sync's own tables.
+
+    Args:
+        session: the unit of work's session; this class never commits.
+        institution_id: the city's national institution id (rows are scoped to it).
+        clock: where "now" comes from (aware UTC).
+    """
+
+    def __init__(self, session: Session, *, institution_id: int, clock: Clock) -> None:
+        self.session = session
+        self.institution_id = institution_id
+        self.clock = clock
+
+    # -- receiving dispositions -------------------------------------------------------------
+
+    def receive(
+        self, snapshot: ComplaintSnapshot, *, agency_code: str, routing_rule: str, state: CaseState | None
+    ) -> Received:
+        """Create or update the case for ``snapshot`` (see :meth:`CityRecords.receive`)."""
+        complaint = snapshot.complaint
+        case = self.find_by_complaint(complaint.complaint_id)
+        if case is None:
+            case = self._create(complaint, _dispositioned_at(snapshot), agency_code, routing_rule,
+                                state or CaseState.NEW)
+            new_entries = self._append_thread(case, snapshot)
+            return Received(ReceiveOutcome.CREATED, case.id, agency_code, state=case.state,
+                            new_thread_entries=new_entries)
+        previous_agency, previous_state = case.agency_code, case.state
+        self._copy_complaint(case, complaint)
+        if agency_code != case.agency_code:
+            case.agency_code, case.routing_rule = agency_code, routing_rule
+        merged = merge_state(CaseState(case.state), state, local_change_pending=self._status_pending(case.id))
+        self._set_state(case, merged)
+        new_entries = self._append_thread(case, snapshot)
+        self.session.add(case)
+        return Received(
+            ReceiveOutcome.UPDATED, case.id, case.agency_code,
+            previous_agency_code=previous_agency if previous_agency != case.agency_code else None,
+            previous_state=previous_state, state=case.state, new_thread_entries=new_entries,
+        )
+
+    def _create(self, complaint: Complaint, dispositioned_at: datetime, agency_code: str, routing_rule: str, state: CaseState) -> Case:
+        case = Case(
+            institution_id=self.institution_id, complaint_id=complaint.complaint_id,
+            tracking_id=complaint.tracking_id, agency_code=agency_code, routing_rule=routing_rule,
+            state=CaseState.NEW.value, title="", content="", content_length=0,
+            national_status_code=complaint.status_code, national_status_name=complaint.status_name,
+            is_anonymous=complaint.is_anonymous, is_secret=complaint.is_secret,
+            is_priority=complaint.is_priority, complaint_created_at=complaint.created_at,
+            dispositioned_at=dispositioned_at, received_at=self.clock.now(),
+        )
+        self._copy_complaint(case, complaint)
+        self._set_state(case, state)
+        self.session.add(case)
+        self.session.flush()
+        return case
+
+    @staticmethod
+    def _copy_complaint(case: Case, complaint: Complaint) -> None:
+        case.tracking_id = complaint.tracking_id
+        case.title, case.content, case.content_length = complaint.title, complaint.content, len(complaint.content)
+        case.classification_name = complaint.classification_name
+        case.category_id, case.category_name = complaint.category_id, complaint.category_name
+        case.national_status_code, case.national_status_name = complaint.status_code, complaint.status_name
+        case.disposition_id, case.disposition_name = complaint.disposition_id, complaint.disposition_name
+        case.is_anonymous, case.is_secret, case.is_priority = (
+            complaint.is_anonymous, complaint.is_secret, complaint.is_priority)
+        case.channel_name, case.location_name = complaint.channel_name, complaint.location_name
+        case.date_of_incident = complaint.date_of_incident
+        # An anonymous complaint keeps no reporter identity, whatever was stored before.
+        reporter = None if complaint.is_anonymous else complaint.reporter
+        case.reporter_name = reporter.name if reporter else None
+        case.reporter_email = reporter.email if reporter else None
+        case.reporter_phone = reporter.phone if reporter else None
+
+    def _set_state(self, case: Case, state: CaseState) -> None:
+        if case.state != state.value:
+            case.state = state.value
+            case.closed_at = None if state.is_open else self.clock.now()
+
+    def _status_pending(self, case_id: int) -> bool:
+        kinds = [a.value for a in (AgencyAction.COMPLETE, AgencyAction.RETURN, AgencyAction.FORWARD)]
+        row = self.session.exec(
+            select(OutboxItem.id).where(OutboxItem.case_id == case_id, col(OutboxItem.kind).in_(kinds),
+                                        col(OutboxItem.state).in_(UNDELIVERED))
+        ).first()
+        return row is not None
+
+    def _append_thread(self, case: Case, snapshot: ComplaintSnapshot) -> int:
+        known = {
+            e.national_id: e
+            for e in self.session.exec(select(ThreadEntry).where(ThreadEntry.case_id == case.id))
+        }
+        by_reference = {e.reference: e for e in known.values() if e.reference and e.national_id is None}
+        added = 0
+        for entry in snapshot.thread:
+            if entry.national_id in known:
+                continue
+            reference = find_reference(entry.content) if entry.author_type is AuthorType.INSTITUTION else None
+            own = by_reference.get(reference) if reference else None
+            if own is not None:
+                # Our own follow-up, back from the national side: link it, never store it twice.
+                own.national_id = entry.national_id
+                self.session.add(own)
+                continue
+            self.session.add(ThreadEntry(
+                case_id=case.id, origin="national", author_type=entry.author_type.value,
+                national_id=entry.national_id, institution_id=entry.institution_id, content=entry.content,
+                rating=entry.rating, is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
+            ))
+            added += 1
+        return added
+
+    # -- looking cases up -------------------------------------------------------------------
+
+    def find_by_complaint(self, complaint_id: int) -> Case | None:
+        """Return the case of national complaint ``complaint_id``, or ``None``."""
+        return self.session.exec(
+            select(Case).where(Case.institution_id == self.institution_id, Case.complaint_id == complaint_id)
+        ).first()
+
+    def get_case(self, *, case_id: int | None = None, complaint_id: int | None = None,
+                 tracking_id: str | None = None) -> Case:
+        """Return one case by exactly one of its ids; raise :class:`CaseNotFound` otherwise."""
+        query = select(Case).where(Case.institution_id == self.institution_id)
+        if case_id is not None:
+            query = query.where(Case.id == case_id)
+        elif complaint_id is not None:
+            query = query.where(Case.complaint_id == complaint_id)
+        elif tracking_id is not None:
+            query = query.where(Case.tracking_id == tracking_id.lstrip("#"))
+        else:
+            raise CaseNotFound("name a case id, complaint id or tracking id")
+        case = self.session.exec(query).first()
+        if case is None:
+            raise CaseNotFound("no case with that id in the city's records")
+        return case
+
+    def thread(self, case_id: int) -> list[ThreadEntry]:
+        """Return a case's thread, oldest first."""
+        return list(self.session.exec(
+            select(ThreadEntry).where(ThreadEntry.case_id == case_id)
+            .order_by(ThreadEntry.created_at, ThreadEntry.id)
+        ))
+
+    def open_cases_unseen_since(self, instant: datetime) -> list[Case]:
+        """Return open cases whose complaint was last seen in the inbox before ``instant`` (UTC)."""
+        query = (
+            select(Case).join(Binding, (Binding.case_id == Case.id))
+            .where(Case.institution_id == self.institution_id,
+                   col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value]),
+                   Binding.last_checked_at < instant)
+            .order_by(Case.id)
+        )
+        return list(self.session.exec(query))
+
+    # -- staff actions ----------------------------------------------------------------------
+
+    def act(self, case: Case, action: AgencyAction, *, institution_id: int, content: str = "",
+            is_secret: bool = False, target_institution_id: int | None = None) -> OutboxItem:
+        """Apply a staff action to ``case`` and queue its national call in the outbox.
+
+        Args:
+            case: the case, from this session.
+            action: what staff do.
+            institution_id: the national institution the call is made as (the agency's sub-unit).
+            content: the follow-up text, or the reason for complete/return/forward.
+            is_secret: whether a follow-up is confidential.
+            target_institution_id: for ``forward``, the institution to forward to.
+
+        Returns:
+            The outbox row, flushed (it has an id) but not committed.
+
+        Raises:
+            ActionRefused: the case's state or the national rules forbid the action.
+        """
+        check_action(action, CaseState(case.state), has_institution_followup=self._has_institution_followup(case))
+        now = self.clock.now()
+        key = new_reference()
+        entry = None
+        if action is AgencyAction.FOLLOWUP:
+            entry = ThreadEntry(case_id=case.id, origin="agency", author_type=AuthorType.INSTITUTION.value,
+                                institution_id=institution_id, content=content, is_secret=is_secret,
+                                reference=key, created_at=now)
+            self.session.add(entry)
+            self.session.flush()
+            payload = {"content": tag_content(key, content), "is_secret": is_secret}
+            self._set_state(case, CaseState.IN_PROGRESS)
+        elif action is AgencyAction.COMPLETE:
+            payload = {"status_code": 3, "note": content}
+            self._set_state(case, CaseState.COMPLETED)
+        else:
+            payload = {"not_authority": action is AgencyAction.FORWARD,
+                       "target_institution_id": target_institution_id, "reason": content}
+        payload["institution_id"] = institution_id
+        item = OutboxItem(case_id=case.id, institution_id=self.institution_id, complaint_id=case.complaint_id,
+                          tracking_id=case.tracking_id, kind=action.value, payload=payload, idempotency_key=key, state="pending",
+                          next_attempt_at=now, created_at=now, thread_entry_id=entry.id if entry else None)
+        self.session.add(case)
+        self.session.add(item)
+        self.session.flush()
+        return item
+
+    def _has_institution_followup(self, case: Case) -> bool:
+        return self.session.exec(
+            select(ThreadEntry.id).where(ThreadEntry.case_id == case.id,
+                                         ThreadEntry.author_type == AuthorType.INSTITUTION.value)
+        ).first() is not None

@@ -1,0 +1,163 @@
+"""Authentication to the national platform: a static API key, or SPLP OAuth2 client credentials (CONTRACT §1).
+
+Both are ``httpx.Auth`` flows that sign each request. The LAPOR API key is always sent as
+``Bearer <key>`` (in OAuth2 mode under the ``auth`` header) and the application's GUID in the
+``token`` header. Secrets are held as ``SecretStr`` and never appear in ``repr``, logs or errors.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Generator
+from datetime import datetime, timedelta
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from lapor_sync.adapters.national import classify
+from lapor_sync.domain.clock import Clock, SystemClock
+from lapor_sync.domain.errors import RunStoppingError, TransientError
+
+APP_TOKEN_HEADER = "token"  # noqa: S105 - a header name, not a secret
+OAUTH2_KEY_HEADER = "auth"
+
+
+def _secret(value: SecretStr | str) -> SecretStr:
+    return value if isinstance(value, SecretStr) else SecretStr(value)
+
+
+class StaticKeyAuth(httpx.Auth):
+    """Static mode: ``<header_name>: Bearer <api key>`` and ``token: <GUID>`` on every request.
+
+    A 401 in this mode is not retried (CONTRACT §1): the classifier turns it into ``RunStoppingError``.
+
+    Args:
+        api_key: the LAPOR API key.
+        app_token: the integrating application's GUID, sent as configured (often in braces).
+        header_name: the header carrying the key; ``"Authorization"`` or, in some deployments, ``"auth"``.
+    """
+
+    def __init__(
+        self, api_key: SecretStr | str, app_token: SecretStr | str, *, header_name: str = "Authorization"
+    ) -> None:
+        self._api_key = _secret(api_key)
+        self._app_token = _secret(app_token)
+        self._header_name = header_name
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign ``request`` and send it once."""
+        request.headers[self._header_name] = f"Bearer {self._api_key.get_secret_value()}"
+        request.headers[APP_TOKEN_HEADER] = self._app_token.get_secret_value()
+        yield request
+
+    def __repr__(self) -> str:
+        return f"StaticKeyAuth(header_name={self._header_name!r}, api_key=**********, app_token=**********)"
+
+
+class _TokenAnswer(BaseModel):
+    access_token: SecretStr
+    expires_in: float = 3600.0  # RFC 6749 §5.1 makes it optional; SPLP sends it
+
+
+class OAuth2ClientCredentialsAuth(httpx.Auth):
+    """SPLP OAuth2 mode: a cached client-credentials token, plus the LAPOR key and app token (CONTRACT §1).
+
+    The token is fetched with ``POST token_url`` (form ``grant_type=client_credentials``, HTTP Basic
+    ``client_id:client_secret``) and reused until ``refresh_margin_seconds`` before it expires (by
+    ``clock``). A 401 on a request triggers exactly one token refresh and one resend of that
+    request; a second 401 reaches the classifier and stops the run. Not safe for concurrent use
+    from several threads: at worst two threads would each fetch a token.
+
+    Args:
+        token_url: absolute URL of the token endpoint.
+        client_id: the OAuth2 client id.
+        client_secret: the OAuth2 client secret.
+        api_key: the LAPOR API key, sent in the ``auth`` header.
+        app_token: the application's GUID, sent in the ``token`` header.
+        clock: where "now" comes from, for token expiry.
+        refresh_margin_seconds: how long before expiry a token is replaced (at most half its lifetime).
+
+    Raises:
+        RunStoppingError: the token endpoint refused the client (4xx other than 408/429).
+        TransientError: the token endpoint failed in a way worth retrying, or answered garbage.
+    """
+
+    requires_response_body = True  # the token answer must be read inside the flow
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: SecretStr | str,
+        api_key: SecretStr | str,
+        app_token: SecretStr | str,
+        *,
+        clock: Clock | None = None,
+        refresh_margin_seconds: float = 30.0,
+    ) -> None:
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = _secret(client_secret)
+        self._api_key = _secret(api_key)
+        self._app_token = _secret(app_token)
+        self._clock = clock or SystemClock()
+        self._refresh_margin = timedelta(seconds=refresh_margin_seconds)
+        self._access_token: SecretStr | None = None
+        self._refresh_at: datetime | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign ``request`` with a valid token; on 401 refresh the token once and resend once."""
+        token = self._cached_token()
+        if token is None:
+            token = self._store_token((yield self._token_request()))
+        self._sign(request, token)
+        response = yield request
+        if response.status_code == 401:
+            self._sign(request, self._store_token((yield self._token_request())))
+            yield request
+
+    def _cached_token(self) -> SecretStr | None:
+        if self._access_token is None or self._refresh_at is None or self._clock.now() >= self._refresh_at:
+            return None
+        return self._access_token
+
+    def _token_request(self) -> httpx.Request:
+        credentials = f"{self._client_id}:{self._client_secret.get_secret_value()}".encode()
+        return httpx.Request(
+            "POST",
+            self._token_url,
+            data={"grant_type": "client_credentials"},
+            headers={
+                "Authorization": f"Basic {base64.b64encode(credentials).decode('ascii')}",
+                "Accept": "application/json",
+            },
+        )
+
+    def _store_token(self, response: httpx.Response) -> SecretStr:
+        now = self._clock.now()
+        status = response.status_code
+        if 400 <= status < 500 and status not in (408, 429):
+            raise RunStoppingError("OAuth2 token endpoint refused the client credentials", status=status)
+        if not response.is_success:
+            raise classify.error_for_status(response, write=False, now=now)
+        try:
+            answer = _TokenAnswer.model_validate_json(response.content)
+        except ValidationError:
+            raise TransientError(
+                "OAuth2 token endpoint answered without a usable access_token", status=status
+            ) from None
+        lifetime = timedelta(seconds=answer.expires_in)
+        self._access_token = answer.access_token
+        self._refresh_at = now + lifetime - min(self._refresh_margin, lifetime / 2)
+        return answer.access_token
+
+    def _sign(self, request: httpx.Request, access_token: SecretStr) -> None:
+        request.headers["Authorization"] = f"Bearer {access_token.get_secret_value()}"
+        request.headers[OAUTH2_KEY_HEADER] = f"Bearer {self._api_key.get_secret_value()}"
+        request.headers[APP_TOKEN_HEADER] = self._app_token.get_secret_value()
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuth2ClientCredentialsAuth(token_url={self._token_url!r}, client_id={self._client_id!r}, "
+            "client_secret=**********, api_key=**********, app_token=**********)"
+        )

@@ -1,0 +1,123 @@
+"""The error classifier: turns a failed call to the national platform into a domain error (CONTRACT §6).
+
+What a caller may do next depends on the class: ``TransientError`` is safe to retry,
+``AmbiguousWriteError`` needs a read-back first, ``RunStoppingError`` ends the run,
+``ItemRejectedError`` is permanent for the one item. A write counts as surely not applied only after
+a connect failure, a 429, or a 503 with ``Retry-After`` (a maintenance window); every other failure
+of a write is ambiguous. Texts carry the server's ``message`` and status, never secrets or bodies.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+
+import httpx
+
+from lapor_sync.adapters.national import wire
+from lapor_sync.domain.errors import (
+    AmbiguousWriteError,
+    ItemRejectedError,
+    NationalPlatformError,
+    RunStoppingError,
+    TransientError,
+)
+
+_RETRY_LATER_4XX = frozenset({408, 429})  # 4xx codes that say "later", not "never"
+# The request never reached the complaint: the connection was not made, or no pooled one was free.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Read a ``Retry-After`` header in either form (RFC 9110 §10.2.3) as seconds from ``now``.
+
+    Args:
+        value: the header value: delta-seconds (``"120"``) or an HTTP-date
+            (``"Wed, 21 Oct 2015 07:28:00 GMT"``), or ``None`` when absent.
+        now: the current instant (aware), from the injected clock.
+
+    Returns:
+        Seconds to wait (0 or more), or ``None`` when the header is absent or unreadable.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no claim about local time (RFC 5322)
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def protocol_error(detail: str, *, status: int | None, write: bool) -> TransientError:
+    """Classify an answer that is not the protocol (HTML, empty, ``{"results": null}``: CONTRACT §2).
+
+    On a GET it is transient; on a write the server did answer, so the write may have been applied.
+    """
+    detail = f"protocol error: {detail}"
+    return AmbiguousWriteError(detail, status=status) if write else TransientError(detail, status=status)
+
+
+def error_for_status(response: httpx.Response, *, write: bool, now: datetime) -> NationalPlatformError:
+    """Classify a non-2xx answer (CONTRACT §6).
+
+    Args:
+        response: the answer, body already read.
+        write: True for a request that changes data on the platform (POST).
+        now: the current instant, for a ``Retry-After`` given as an HTTP-date.
+
+    Returns:
+        ``RunStoppingError`` for 401, and 403 on a GET; ``ItemRejectedError`` for a 403 on a write
+        and for other 4xx except 408/429;
+        ``TransientError`` for 408, 429 and 5xx on a GET, and on a write only for 429 and 503
+        with ``Retry-After``; ``AmbiguousWriteError`` for every other failure of a write.
+    """
+    status = response.status_code
+    if status == 401:
+        # The body is not quoted: a gateway may echo the credentials it refused.
+        return RunStoppingError("authentication refused: check the API key, app token or OAuth2 client", status=status)
+    detail = wire.error_message(response.content) or response.reason_phrase or "no message"
+    if status == 403 and write:
+        # CONTRACT §5 answers 403 to a write on a complaint no longer dispositioned to the caller:
+        # a fact about that one item. Stopping every run on it would block the outbox for good.
+        return ItemRejectedError(f"forbidden for this complaint: {detail}", status=status)
+    if status == 403:
+        return RunStoppingError(f"forbidden: {detail}", status=status)
+    if 400 <= status < 500 and status not in _RETRY_LATER_4XX:
+        return ItemRejectedError(detail, status=status)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    surely_not_applied = status == 429 or (status == 503 and retry_after is not None)
+    if write and not surely_not_applied:
+        return AmbiguousWriteError(f"{detail}; the write may have been applied", status=status, retry_after=retry_after)
+    return TransientError(detail, status=status, retry_after=retry_after)
+
+
+def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError:
+    """Classify a transport failure: transient, unless a write may have reached the server.
+
+    A read timeout or a dropped connection (``RemoteProtocolError``) after the request was sent is
+    ambiguous for a write (CONTRACT §6); connect failures and pool timeouts never are.
+    """
+    detail = f"transport failure ({type(exc).__name__})"  # the class only: texts may hold proxy URLs
+    if write and not isinstance(exc, _NOT_SENT):
+        return AmbiguousWriteError(f"{detail}; the write may have been applied")
+    return TransientError(detail)
+
+
+def check_response(response: httpx.Response, *, write: bool, now: datetime) -> object:
+    """Return the ``results`` of a successful answer, or raise the classified error.
+
+    Raises:
+        NationalPlatformError: a subclass chosen by ``error_for_status`` for a non-2xx answer, or
+            by ``protocol_error`` for a 2xx answer whose body is not ``{"results": <not null>}``.
+    """
+    if not response.is_success:
+        raise error_for_status(response, write=write, now=now)
+    try:
+        return wire.unwrap_envelope(response.content)
+    except ValueError as exc:
+        raise protocol_error(str(exc), status=response.status_code, write=write) from None

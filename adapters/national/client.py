@@ -1,0 +1,240 @@
+"""``LaporClient``: the national platform port (``NationalPlatform``) over the SP4N-LAPOR! v3 HTTP API.
+
+Each HTTP request is one retried unit: it is sent, classified (``classify``), and retried by the
+``RetryPolicy`` when that is safe. Lists are walked by ``paginator``; JSON is read by ``wire``.
+Nothing here logs headers or puts secrets into URLs or error texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from lapor_sync.adapters.national import classify, config, wire
+from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
+from lapor_sync.adapters.national.retry import RetryPolicy
+from lapor_sync.adapters.national.wire.models import WirePage
+from lapor_sync.domain.clock import Clock, SystemClock
+from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
+from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+MAX_PER_PAGE = 100  # CONTRACT §5: the inbox serves at most 100 rows a page
+
+
+class LaporClient:
+    """The SP4N-LAPOR! integration API in domain terms; implements ``NationalPlatform`` (CONTRACT §5).
+
+    Use it as a context manager (or call ``close``) so the connection pool is released.
+
+    Args:
+        base_url: the API base, e.g. ``https://api-splp.layanan.go.id/lapor/3.0.0``.
+        auth: ``StaticKeyAuth`` or ``OAuth2ClientCredentialsAuth`` (see ``auth``).
+        timeout: connect/read/write/pool timeouts in seconds.
+        retry: the retry policy applied to every request.
+        per_page: inbox rows per page, 1..100.
+        max_pages: the most pages one list walk may take before the run is stopped.
+        clock: "now", for ``Retry-After`` HTTP-dates.
+        transport: an httpx transport (tests); ``None`` for the default network transport.
+
+    Raises:
+        ValueError: when ``per_page`` or ``max_pages`` is out of range.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        per_page: int = MAX_PER_PAGE,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        self._retry = retry or RetryPolicy()
+        self._per_page = per_page
+        self._max_pages = max_pages
+        self._clock = clock or SystemClock()
+        self._http = httpx.Client(
+            base_url=base_url,
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json"},
+            follow_redirects=False,  # a redirect would carry the credentials elsewhere
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, *, clock: Clock | None = None, transport: httpx.BaseTransport | None = None
+    ) -> LaporClient:
+        """Build a client from the application settings (attribute names in ``config``).
+
+        Raises:
+            ConfigurationError: a needed setting is missing; the message names its environment variable.
+        """
+        clock = clock or SystemClock()
+        return cls(
+            config.base_url_from_settings(settings),
+            config.auth_from_settings(settings, clock=clock),
+            timeout=config.timeout_from_settings(settings),
+            clock=clock,
+            transport=transport,
+        )
+
+    def __enter__(self) -> LaporClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # --- the NationalPlatform port -------------------------------------------------------------
+
+    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+        """Walk ``GET /complaints/inbox`` once from ``updated_since`` (aware; inclusive; sent in WIB).
+
+        Yields one ``InboxItem`` per row in the server's order, or a ``MalformedRecord`` for a row
+        that cannot be read. Raises ``RunStoppingError`` on a pagination loop (CONTRACT §6).
+        """
+        params = {"updated_since": wire.format_wib_datetime(updated_since), "per_page": self._per_page}
+        for page in self._pages("/complaints/inbox", params):
+            for row in page.data:
+                yield wire.read_inbox_row(row)
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        """Read ``GET /complaints/{id}/complaint`` and every page of its follow-ups.
+
+        Raises:
+            MalformedRecordError: the detail or a follow-up cannot be read.
+            ItemRejectedError: unknown complaint (404).
+        """
+        results = self._call("GET", f"/complaints/{complaint_id}/complaint")
+        complaint, status_log = wire.read_complaint_detail(results, complaint_id)
+        thread = self.list_followups(complaint_id)
+        return ComplaintSnapshot(complaint=complaint, status_log=status_log, thread=tuple(thread))
+
+    def list_followups(self, complaint_id: int) -> list[ThreadEntry]:
+        """Read every page of ``GET /complaints/{id}/followups``, sorted by ``created_at`` then id."""
+        return wire.read_followups(self._all_rows(f"/complaints/{complaint_id}/followups"), complaint_id)
+
+    def post_followup(self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool) -> ThreadEntry:
+        """Post a follow-up as a multipart form (CONTRACT §5: ``POST /complaints/followup/add``).
+
+        Returns:
+            The follow-up as the server stored it.
+
+        Raises:
+            AmbiguousWriteError: it may have been stored (timeout, dropped connection, 5xx, or an
+                answer that cannot be read); read back before posting again (CONTRACT §6).
+            ItemRejectedError: refused for this complaint (400/404/422).
+        """
+        form = {
+            "complaint_id": str(complaint_id),
+            "institution_from_id": str(institution_id),
+            "content": content,
+            "template_code": "followup",
+            "rating": "0",
+            "is_secret": "1" if is_secret else "0",
+        }
+        # (None, value) parts make httpx send multipart/form-data fields without file names.
+        results = self._call(
+            "POST", "/complaints/followup/add", files={name: (None, value) for name, value in form.items()}
+        )
+        try:
+            return wire.read_posted_followup(results, complaint_id)
+        except MalformedRecordError as exc:
+            raise AmbiguousWriteError(f"follow-up accepted but its answer is unreadable ({exc.reason})") from None
+
+    def set_status(self, complaint_id: int, *, status_code: int, note: str) -> None:
+        """Ask for a status transition (CONTRACT §5: ``POST /complaints/process/{id}/status``)."""
+        self._call(
+            "POST", f"/complaints/process/{complaint_id}/status", json={"status_code": status_code, "note": note}
+        )
+
+    def request_reject(
+        self, complaint_id: int, *, not_authority: bool, target_institution_id: int | None, reason: str
+    ) -> None:
+        """Ask an admin to forward (``not_authority``) or archive the complaint (CONTRACT §5: ``/reject``).
+
+        Raises:
+            ValueError: a forward without ``target_institution_id``, or an archive with one.
+        """
+        if not_authority != (target_institution_id is not None):
+            raise ValueError("a forward needs a target institution; an archive request takes none")
+        body = {
+            "is_request": 1,
+            "reason": target_institution_id or 0,
+            "reason_description": reason,
+            "not_authority": 1 if not_authority else 0,
+        }
+        self._call("POST", f"/complaints/process/{complaint_id}/reject", json=body)
+
+    # --- reference data -------------------------------------------------------------------------
+
+    def list_institutions(self) -> list[wire.Institution]:
+        """Read every page of ``GET /institutions``: the caller's institution and its sub-units."""
+        return wire.read_institutions(self._all_rows("/institutions"))
+
+    def list_categories(self) -> list[wire.Category]:
+        """Read ``GET /categories`` (a plain list or a paginator)."""
+        return wire.read_categories(self._all_rows("/categories"))
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[WirePage]:
+        def fetch(page_number: int) -> WirePage:
+            page: WirePage = self._call("GET", path, params={**params, "page": page_number}, read=wire.read_page)
+            return page
+
+        return walk_pages(fetch, what=f"GET {path}", max_pages=self._max_pages)
+
+    def _all_rows(self, path: str) -> list[Any]:
+        return [row for page in self._pages(path, {}) for row in page.data]
+
+    def _call(self, method: str, path: str, *, read: Callable[[object], Any] | None = None, **kwargs: Any) -> Any:
+        """Send one request under the retry policy and return its ``results`` (through ``read``).
+
+        ``read`` raises ``ValueError`` for an answer that is not the protocol; that is classified
+        like an HTML body, so it is retried on a GET.
+        """
+        write = method != "GET"
+
+        def attempt() -> Any:
+            request = self._http.build_request(method, path, **kwargs)
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                raise classify.transport_error(exc, write=write and not _on_token_request(exc, request)) from exc
+            results = classify.check_response(response, write=write, now=self._clock.now())
+            if read is None:
+                return results
+            try:
+                return read(results)
+            except ValueError as exc:
+                raise classify.protocol_error(str(exc), status=response.status_code, write=write) from None
+
+        return self._retry.call(attempt, description=f"{method} {path}")
+
+
+def _on_token_request(exc: httpx.TransportError, request: httpx.Request) -> bool:
+    """Tell whether the failure hit the OAuth2 token request, which never reaches the complaint."""
+    try:
+        return exc.request is not request
+    except RuntimeError:  # no request attached: assume the worst, it was ours
+        return False

@@ -1,0 +1,121 @@
+"""The retry policy for calls to the national platform: what is retried, how long to wait, when to stop.
+
+CONTRACT §6: retry only what is safe. Exactly ``TransientError`` is retried, never its subclass
+``AmbiguousWriteError`` (a write that may have been applied is read back by the engine, not sent
+again by the client). Waits are capped, jittered and exponential, or what ``Retry-After`` asks;
+retrying stops at an attempt cap and at a total-time cap, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import tenacity
+
+from lapor_sync.domain.errors import AmbiguousWriteError, TransientError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _no_sleep(_seconds: float) -> None:
+    """Test mode: time does not pass."""
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError) and not isinstance(exc, AmbiguousWriteError)
+
+
+def _retry_after(state: tenacity.RetryCallState) -> float | None:
+    exc = state.outcome.exception() if state.outcome else None
+    return exc.retry_after if isinstance(exc, TransientError) else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long a call to the national platform is retried.
+
+    Attributes:
+        max_attempts: attempts in all, the first included.
+        max_total_seconds: no retry starts if it would begin later than this after the first
+            attempt started (seconds, measured with ``monotonic``).
+        initial_wait_seconds: the first backoff wait; each next one doubles, plus up to this much
+            random jitter.
+        max_wait_seconds: cap of one backoff wait.
+        retry_after_cap_seconds: a ``Retry-After`` longer than this is not waited for: the error
+            is raised at once so the sync run can end and the scheduler come back later.
+        sleep: how to wait (seconds); tests inject a fake.
+        monotonic: a monotonic clock in seconds; tests inject a fake.
+    """
+
+    max_attempts: int = 5
+    max_total_seconds: float = 60.0
+    initial_wait_seconds: float = 0.5
+    max_wait_seconds: float = 30.0
+    retry_after_cap_seconds: float = 120.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+
+    @classmethod
+    def no_wait(cls, **overrides: Any) -> RetryPolicy:
+        """Return a test policy: same caps, zero backoff, and nothing ever sleeps.
+
+        A ``Retry-After`` still counts against the caps, as it would in production.
+        """
+        return replace(cls(**overrides), initial_wait_seconds=0.0, max_wait_seconds=0.0, sleep=_no_sleep)
+
+    def call(self, operation: Callable[[], T], *, description: str) -> T:
+        """Run ``operation`` until it succeeds, fails for good, or the caps are reached.
+
+        Args:
+            operation: one attempt; raises domain errors.
+            description: what is being done, for the log (e.g. ``"GET /complaints/inbox"``); no secrets.
+
+        Returns:
+            What ``operation`` returned.
+
+        Raises:
+            The last error of ``operation`` when it is not retryable or the caps are reached.
+        """
+        started = self.monotonic()
+        backoff = tenacity.wait_exponential_jitter(
+            multiplier=self.initial_wait_seconds, max=self.max_wait_seconds, jitter=self.initial_wait_seconds
+        )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            retry_after = _retry_after(state)
+            return backoff(state) if retry_after is None else retry_after
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            # ``upcoming_sleep`` is already computed here: stop rather than sleep past a cap.
+            retry_after = _retry_after(state)
+            return (
+                state.attempt_number >= self.max_attempts
+                or self.monotonic() - started + state.upcoming_sleep > self.max_total_seconds
+                or (retry_after is not None and retry_after > self.retry_after_cap_seconds)
+            )
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            logger.warning(
+                "%s failed (%s); attempt %d of %d in %.1f s",
+                description,
+                state.outcome.exception() if state.outcome else "?",
+                state.attempt_number + 1,
+                self.max_attempts,
+                state.upcoming_sleep,
+            )
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_is_retryable),
+            stop=stop,
+            wait=wait,
+            sleep=self.sleep,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(operation)

@@ -1,0 +1,240 @@
+"""Pydantic models of the platform's JSON objects and their conversion into domain objects (CONTRACT §4).
+
+Fields that drive a decision (``complaint_id``, ``updated_at``, ``status_code``, ``disposition_id``,
+the anonymity and secrecy flags) are read strictly; fields that are only shown are read leniently.
+Validation messages name the rule broken, never the value (it may be personal data).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+from lapor_sync.adapters.national.wire.timestamps import parse_wib_date, parse_wib_datetime
+from lapor_sync.domain.complaint import Attachment, AuthorType, Complaint, Reporter, StatusLogEntry, ThreadEntry
+
+
+def whole_number(value: object) -> int:
+    """Strict: a non-negative int, or a string of ASCII digits; never a bool, float or blank."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ValueError("expected a whole number")
+
+
+def _optional_whole_number(value: object) -> int | None:
+    return None if value is None else whole_number(value)
+
+
+def _flag(value: object) -> bool:
+    """Strict 0/1 flag; JSON booleans and "0"/"1" strings are the same thing."""
+    if value in (0, 1, "0", "1"):  # True == 1 and False == 0, so booleans pass too
+        return bool(int(value))
+    raise ValueError("expected 0 or 1")
+
+
+def _blank_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+def _dict_or_none(value: object) -> object:
+    return value if isinstance(value, dict) else None
+
+
+def _lenient_date(value: object) -> date | None:
+    """Display-only date: anything unreadable becomes ``None`` rather than setting the record aside."""
+    try:
+        return parse_wib_date(value)
+    except ValueError:
+        return None
+
+
+WholeNumber = Annotated[int, BeforeValidator(whole_number)]
+OptionalWholeNumber = Annotated[int | None, BeforeValidator(_optional_whole_number)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+WibDateTime = Annotated[datetime, BeforeValidator(parse_wib_datetime)]
+Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+LenientInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
+LenientDate = Annotated[date | None, BeforeValidator(_lenient_date)]
+
+
+class _WireModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+class WireUser(_WireModel):
+    """The reporter object (``user``); personal data."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class WireAttachment(_WireModel):
+    """An attachment's metadata."""
+
+    id: int
+    file_name: Text = ""
+    extension: str | None = None
+    path: str | None = None
+
+    def to_domain(self) -> Attachment:
+        """Return the domain attachment."""
+        return Attachment(id=self.id, file_name=self.file_name, extension=self.extension, path=self.path)
+
+
+class WireStatusLog(_WireModel):
+    """One entry of ``status_logs`` in the complaint detail."""
+
+    status_code: WholeNumber
+    status_name: Text = ""
+    note: str | None = None
+    timestamp: WibDateTime
+
+    def to_domain(self) -> StatusLogEntry:
+        """Return the domain status-log entry (``at`` in UTC)."""
+        return StatusLogEntry(self.status_code, self.status_name, self.note, self.timestamp)
+
+
+class WireComplaint(_WireModel):
+    """A complaint (laporan) as the detail endpoint sends it (CONTRACT §4)."""
+
+    complaint_id: WholeNumber
+    tracking_id: Text = ""
+    title: Text = ""
+    content: Text = ""
+    classification_id: LenientInt = None
+    classification_name: str | None = None
+    category_id: LenientInt = None
+    category_name: str | None = None
+    status_code: WholeNumber
+    status_name: Text = ""
+    disposition_id: OptionalWholeNumber  # required key: a missing one must not read as "forwarded away"
+    disposition_name: str | None = None
+    is_anonymous: Flag
+    is_secret: Flag
+    is_priority: Flag = False
+    channel: LenientInt = None
+    channel_name: str | None = None
+    location_id: LenientInt = None
+    location_name: str | None = None
+    date_of_incident: LenientDate = None
+    created_at: WibDateTime
+    updated_at: WibDateTime
+    user: Annotated[WireUser | None, BeforeValidator(_dict_or_none)] = None
+    attachments: Annotated[list[WireAttachment], BeforeValidator(lambda value: value or [])] = []
+    status_logs: Annotated[list[WireStatusLog], BeforeValidator(lambda value: value or [])] = []
+
+    def to_domain(self) -> Complaint:
+        """Return the domain complaint; the reporter is ``None`` for an anonymous complaint."""
+        reporter = None
+        if self.user is not None and not self.is_anonymous:
+            reporter = Reporter(name=self.user.name, email=self.user.email, phone=self.user.phone)
+        return Complaint(
+            complaint_id=self.complaint_id,
+            tracking_id=self.tracking_id,
+            title=self.title,
+            content=self.content,
+            classification_id=self.classification_id,
+            classification_name=self.classification_name,
+            category_id=self.category_id,
+            category_name=self.category_name,
+            status_code=self.status_code,
+            status_name=self.status_name,
+            disposition_id=self.disposition_id,
+            disposition_name=self.disposition_name,
+            is_anonymous=self.is_anonymous,
+            is_secret=self.is_secret,
+            is_priority=self.is_priority,
+            channel=self.channel,
+            channel_name=self.channel_name,
+            location_id=self.location_id,
+            location_name=self.location_name,
+            date_of_incident=self.date_of_incident,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            reporter=reporter,
+            attachments=tuple(attachment.to_domain() for attachment in self.attachments),
+        )
+
+
+class WireComplaintDetail(_WireModel):
+    """``results`` of ``GET /complaints/{id}/complaint``."""
+
+    data: WireComplaint
+
+
+class WireInboxRow(_WireModel):
+    """The two fields of an inbox row that decide whether the complaint must be fetched."""
+
+    complaint_id: WholeNumber
+    updated_at: WibDateTime
+
+
+class WireFollowup(_WireModel):
+    """A follow-up (tindak lanjut) or reply in the thread (CONTRACT §4)."""
+
+    id: WholeNumber
+    user_type: AuthorType
+    institution_from_id: LenientInt = None
+    institution_from_name: str | None = None
+    content: Text = ""
+    rating: Annotated[int, BeforeValidator(lambda value: value or 0)] = 0
+    is_secret: Flag = False
+    created_at: WibDateTime
+
+    def to_domain(self) -> ThreadEntry:
+        """Return the domain thread entry (``created_at`` in UTC)."""
+        return ThreadEntry(
+            national_id=self.id,
+            author_type=self.user_type,
+            institution_id=self.institution_from_id,
+            institution_name=self.institution_from_name,
+            content=self.content,
+            rating=self.rating,
+            is_secret=self.is_secret,
+            created_at=self.created_at,
+        )
+
+
+class WirePostedFollowup(_WireModel):
+    """``results`` of ``POST /complaints/followup/add``: the stored follow-up."""
+
+    data: WireFollowup
+
+
+class WirePage(_WireModel):
+    """A Laravel paginator (CONTRACT §2); rows in ``data`` are read one by one by the caller."""
+
+    current_page: WholeNumber
+    last_page: OptionalWholeNumber = None
+    next_page_url: Annotated[str | None, BeforeValidator(_blank_to_none)] = None
+    data: list[Any]
+
+
+class WireErrorBody(_WireModel):
+    """The error body of a non-2xx answer: ``{"message": ..., "errors": {field: [...]}}``."""
+
+    message: str | None = None
+    errors: Annotated[dict[str, Any] | None, BeforeValidator(_dict_or_none)] = None
+
+
+class WireInstitution(_WireModel):
+    """An institution row."""
+
+    id: WholeNumber
+    name: Text
+    parent_id: OptionalWholeNumber = None
+
+
+class WireCategory(_WireModel):
+    """A category row; the old API's ``topic_name``/``parent`` names are accepted too."""
+
+    id: WholeNumber
+    name: Text = Field(validation_alias=AliasChoices("name", "topic_name"))
+    parent_id: Annotated[int, BeforeValidator(lambda value: value or 0)] = Field(
+        default=0, validation_alias=AliasChoices("parent_id", "parent")
+    )

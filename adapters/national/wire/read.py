@@ -1,0 +1,180 @@
+"""Reading answers of the platform: the envelope, error bodies, paginators and records (CONTRACT §2, §5).
+
+A record that fails becomes a ``MalformedRecord`` (inbox walk) or raises ``MalformedRecordError``,
+with a reason naming fields, never their values. ``data_logs`` are not read: status history comes
+from ``status_logs`` and the current disposition from ``disposition_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from lapor_sync.adapters.national.wire.models import (
+    WireCategory,
+    WireComplaintDetail,
+    WireErrorBody,
+    WireFollowup,
+    WireInboxRow,
+    WireInstitution,
+    WirePage,
+    WirePostedFollowup,
+    whole_number,
+)
+from lapor_sync.domain.complaint import Complaint, InboxItem, MalformedRecord, StatusLogEntry, ThreadEntry
+from lapor_sync.domain.errors import MalformedRecordError
+
+_MAX_REASONS = 5  # enough to see what is wrong without flooding the dead-letter reason
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    """An institution on the national platform (``GET /institutions``); ``parent_id`` 0 or None at the top."""
+
+    id: int
+    name: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A LAPOR category (topic) (``GET /categories``); ``parent_id`` 0 at the top level."""
+
+    id: int
+    name: str
+    parent_id: int
+
+
+def describe(error: ValidationError, prefix: str = "") -> str:
+    """Name the failing fields and why, never the values (they may be personal data)."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False)[:_MAX_REASONS]:
+        where = ".".join(str(part) for part in item["loc"]) or "record"
+        parts.append(f"{prefix}{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _peek_complaint_id(raw: object) -> int | None:
+    """Return the record's complaint id if it can be read at all, for the malformed-record report."""
+    try:
+        return whole_number(raw.get("complaint_id")) if isinstance(raw, dict) else None
+    except ValueError:
+        return None
+
+
+def unwrap_envelope(body: bytes) -> object:
+    """Return ``results`` of a ``{"results": ...}`` body (CONTRACT §2).
+
+    Raises:
+        ValueError: for a body that is not JSON (HTML, empty) or whose ``results`` is missing or null.
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(payload, dict) or payload.get("results") is None:
+        raise ValueError("the body has no 'results'")
+    return payload["results"]
+
+
+def error_message(body: bytes) -> str | None:
+    """Return the server's ``message`` (and the names of fields in ``errors``) or ``None``."""
+    try:
+        parsed = WireErrorBody.model_validate_json(body)
+    except ValidationError:
+        return None
+    if not parsed.message:
+        return None
+    fields = f" (fields: {', '.join(sorted(parsed.errors))})" if parsed.errors else ""
+    return (parsed.message + fields)[:_MAX_MESSAGE]
+
+
+def read_page(results: object) -> WirePage:
+    """Read a paginator; a plain list is taken as one complete page.
+
+    Raises:
+        ValueError: when ``results`` is neither (a protocol error, not a malformed record).
+    """
+    if isinstance(results, list):
+        return WirePage(current_page=1, last_page=1, next_page_url=None, data=results)
+    try:
+        return WirePage.model_validate(results)
+    except ValidationError as exc:
+        raise ValueError(f"not a paginator: {describe(exc)}") from None
+
+
+def read_inbox_row(raw: object) -> InboxItem | MalformedRecord:
+    """Read one inbox row; a row that fails is returned as a ``MalformedRecord`` with its reason."""
+    try:
+        row = WireInboxRow.model_validate(raw)
+    except ValidationError as exc:
+        return MalformedRecord(complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "), raw=raw)
+    return InboxItem(complaint_id=row.complaint_id, updated_at=row.updated_at)
+
+
+def _validate(adapter: TypeAdapter[Any], raw: object, *, prefix: str = "", complaint_id: int | None = None) -> Any:
+    """Validate ``raw``, turning a failure into ``MalformedRecordError`` with field names only."""
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise MalformedRecordError(describe(exc, prefix), complaint_id=complaint_id, raw=raw) from None
+
+
+_DETAIL = TypeAdapter(WireComplaintDetail)
+_FOLLOWUPS = TypeAdapter(list[WireFollowup])
+_POSTED_FOLLOWUP = TypeAdapter(WirePostedFollowup)
+_INSTITUTIONS = TypeAdapter(list[WireInstitution])
+_CATEGORIES = TypeAdapter(list[WireCategory])
+
+
+def read_complaint_detail(results: object, complaint_id: int) -> tuple[Complaint, tuple[StatusLogEntry, ...]]:
+    """Read the detail of ``complaint_id``: the complaint and its status log in time order.
+
+    Raises:
+        MalformedRecordError: when a field fails, or the detail is of another complaint.
+    """
+    detail: WireComplaintDetail = _validate(_DETAIL, results, complaint_id=complaint_id)
+    if detail.data.complaint_id != complaint_id:
+        raise MalformedRecordError(
+            "data.complaint_id: not the complaint asked for", complaint_id=complaint_id, raw=results
+        )
+    status_log = sorted((entry.to_domain() for entry in detail.data.status_logs), key=lambda entry: entry.at)
+    return detail.data.to_domain(), tuple(status_log)
+
+
+def read_followups(rows: list[Any], complaint_id: int) -> list[ThreadEntry]:
+    """Read a complaint's follow-up rows, sorted by ``created_at`` then id (CONTRACT §5).
+
+    Raises:
+        MalformedRecordError: when any row fails; the reason names ``followups.<index>.<field>``.
+    """
+    followups: list[WireFollowup] = _validate(_FOLLOWUPS, rows, prefix="followups.", complaint_id=complaint_id)
+    return sorted(
+        (followup.to_domain() for followup in followups), key=lambda entry: (entry.created_at, entry.national_id)
+    )
+
+
+def read_posted_followup(results: object, complaint_id: int) -> ThreadEntry:
+    """Read the follow-up the server stored, from the answer to a follow-up POST.
+
+    Raises:
+        MalformedRecordError: when the answer cannot be read.
+    """
+    posted: WirePostedFollowup = _validate(_POSTED_FOLLOWUP, results, complaint_id=complaint_id)
+    return posted.data.to_domain()
+
+
+def read_institutions(rows: list[Any]) -> list[Institution]:
+    """Read institution rows. Raises ``MalformedRecordError`` naming the failing fields."""
+    parsed: list[WireInstitution] = _validate(_INSTITUTIONS, rows, prefix="institutions.")
+    return [Institution(id=row.id, name=row.name, parent_id=row.parent_id) for row in parsed]
+
+
+def read_categories(rows: list[Any]) -> list[Category]:
+    """Read category rows. Raises ``MalformedRecordError`` naming the failing fields."""
+    parsed: list[WireCategory] = _validate(_CATEGORIES, rows, prefix="categories.")
+    return [Category(id=row.id, name=row.name, parent_id=row.parent_id) for row in parsed]

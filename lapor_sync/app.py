@@ -1,0 +1,94 @@
+"""The composition root: turns settings into a database, a mapping, a platform client and a sync service.
+
+Commands, the worker and the demo all build their parts here, so each part is wired one way only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+
+from sqlmodel import Session
+
+from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.domain.clock import Clock, SystemClock
+from lapor_sync.domain.errors import ConfigurationError
+from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.mapping_file import load_mapping
+from lapor_sync.settings import Settings
+from lapor_sync.storage.database import Database
+from lapor_sync.sync.pull import Puller, PullOptions
+from lapor_sync.sync.push import Pusher, PushOptions
+from lapor_sync.sync.service import SyncService
+
+
+@dataclass
+class App:
+    """Everything a command needs, built lazily from one :class:`Settings`.
+
+    Args:
+        settings: the validated settings.
+        clock: where "now" comes from (the demo passes its simulated clock).
+    """
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def mapping(self) -> CityMapping:
+        """The city's mapping; raises ConfigurationError when the file is wrong or disagrees with settings."""
+        mapping = load_mapping(self.settings.mapping_file)
+        configured = self.settings.institution_id
+        if configured is not None and configured != mapping.institution.id:
+            raise ConfigurationError(
+                f"LAPOR_SYNC_INSTITUTION_ID: {configured} differs from the mapping file's institution "
+                f"{mapping.institution.id}; use the mapping file written for this institution")
+        return mapping
+
+    @property
+    def institution_id(self) -> int:
+        """The national institution this deployment works for."""
+        return self.mapping.institution.id
+
+    @cached_property
+    def db(self) -> Database:
+        """The database named by ``LAPOR_SYNC_DATABASE_URL`` (not yet checked or migrated)."""
+        return Database(self.settings.database_url)
+
+    def writable_db(self) -> Database:
+        """The database, migrated to the newest schema (creates it when missing)."""
+        self.db.upgrade()
+        return self.db
+
+    def existing_db(self) -> Database:
+        """The database, which must already exist; raises ConfigurationError naming the setting."""
+        if not self.db.is_current():
+            raise ConfigurationError(
+                "LAPOR_SYNC_DATABASE_URL: no lapor-sync database there yet; "
+                "run `lapor-sync db upgrade` or a first `lapor-sync sync`")
+        return self.db
+
+    def city_records(self, session: Session) -> BuiltinCityRecords:
+        """The city-records port on ``session``."""
+        return BuiltinCityRecords(session, institution_id=self.institution_id, clock=self.clock)
+
+    def platform(self) -> NationalPlatform:
+        """A national platform client from the settings (a context manager: close it)."""
+        from lapor_sync.adapters.national.client import LaporClient
+
+        return LaporClient.from_settings(self.settings, clock=self.clock)
+
+    def sync_service(self, platform: NationalPlatform) -> SyncService:
+        """The sync service for ``platform`` on the migrated database."""
+        db = self.writable_db()
+        s = self.settings
+        pull = PullOptions(overlap=timedelta(seconds=s.overlap_seconds), initial_since=s.initial_since,
+                           recheck_after=timedelta(seconds=s.open_case_recheck_seconds))
+        push = PushOptions(max_attempts=s.max_push_attempts)
+        records: Callable[[Session], BuiltinCityRecords] = self.city_records
+        return SyncService(db=db, mapping=self.mapping, clock=self.clock,
+                           puller=Puller(db, platform, self.mapping, records, pull),
+                           pusher=Pusher(db, platform, self.mapping, push))

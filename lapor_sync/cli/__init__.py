@@ -1,0 +1,1 @@
+"""The ``lapor-sync`` command line (typer): one module per group of commands."""

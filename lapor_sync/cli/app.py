@@ -1,0 +1,51 @@
+"""The ``lapor-sync`` entry point: global options, command groups and clean error exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lapor_sync.cli import admin, cases, logs, mapping, report, simulator, sync
+from lapor_sync.cli.context import EXIT_CONFIG, state
+from lapor_sync.cli.output import errors
+from lapor_sync.domain.errors import LaporSyncError
+
+app = typer.Typer(
+    name="lapor-sync",
+    help=(
+        "Keep the city's complaint records in step with SP4N-LAPOR!.\n\n"
+        "Pulls dispositions from the national platform into the city's agency records, and pushes "
+        "agency follow-ups and status changes back, with retry and idempotency.\n\n"
+        "Start with `lapor-sync demo` (no set-up needed), then see `lapor-sync config show` for "
+        "pointing it at the real platform."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", exists=True, dir_okay=False, envvar="LAPOR_SYNC_CONFIG",
+        help="TOML file of settings (keys are the setting names, e.g. database_url). "
+             "Environment variables LAPOR_SYNC_* override it."),
+) -> None:
+    """Global options."""
+    state(ctx).config_file = config
+
+
+for module in (sync, logs, report, cases, mapping, admin, simulator):
+    module.register(app)
+
+
+def main() -> None:
+    """Run the CLI; a configuration or domain error becomes one line on stderr and exit code 2."""
+    try:
+        app()
+    except LaporSyncError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise SystemExit(EXIT_CONFIG) from None

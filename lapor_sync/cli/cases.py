@@ -1,0 +1,294 @@
+"""The ``case`` group: list and show the city's cases, and the agency actions that reach LAPOR!."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from sqlmodel import col, select
+
+from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.cli.context import state
+from lapor_sync.cli.output import JSON_OPTION, errors, print_json, print_table
+from lapor_sync.domain.actions import ActionRefused, AgencyAction
+from lapor_sync.domain.reference import strip_reference
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.status import CaseState
+from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
+
+SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
+TITLE_WIDTH = 48
+REQUESTS = (AgencyAction.RETURN, AgencyAction.FORWARD)  # reject requests: an admin decides (CONTRACT §5)
+LABELS = {AgencyAction.FOLLOWUP: "Follow-up", AgencyAction.COMPLETE: "Completion (selesai)",
+          AgencyAction.RETURN: "Return request (data dukung kurang)",
+          AgencyAction.FORWARD: "Forward request (bukan wewenang)"}
+
+case_app = typer.Typer(
+    name="case", no_args_is_help=True,
+    help="The city's cases: list, show, and act on them (follow-up, complete, return, forward). "
+         "Actions are queued in the outbox and reach LAPOR! on the next `lapor-sync sync`.")
+
+CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")]
+
+
+def find_case(records: BuiltinCityRecords, ref: str) -> Case:
+    """Return the case named by ``ref``: a case id (``12``) or a tracking id (``#1916449``).
+
+    Raises:
+        typer.BadParameter: ``ref`` is neither form.
+        CaseNotFound: no such case.
+    """
+    ref = ref.strip()
+    if ref.startswith("#") and ref[1:].isdigit():
+        return records.get_case(tracking_id=ref)
+    if ref.isdigit():
+        return records.get_case(case_id=int(ref))
+    raise typer.BadParameter(f"expected a case id such as 12 or a tracking id such as '#1916449', got {ref!r}",
+                             param_hint="CASE")
+
+
+def acting_institution(mapping: CityMapping, agency_code: str) -> int:
+    """The national institution an agency's actions are posted as: its sub-unit, else the city itself."""
+    agency = mapping.agency(agency_code)
+    return agency.institution_id if agency and agency.institution_id else mapping.institution.id
+
+
+@case_app.command(name="list")
+def list_cases(
+    ctx: typer.Context,
+    agency: Annotated[str | None, typer.Option(help="Only this agency code, e.g. DISHUB.")] = None,
+    state_: Annotated[CaseState | None, typer.Option("--state", help="Only cases in this state.")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Only open cases (new or in_progress).")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many cases, most recently dispositioned first.")] = 50,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the city's cases, most recently dispositioned first; no reporter data, no confidential titles.
+
+    A confidential (rahasia) complaint shows `(rahasia)` instead of its title. See one case with
+    `lapor-sync case show`.
+
+    Example: `lapor-sync case list --agency DISHUB --open`
+    """
+    app = state(ctx).app()
+    query = select(Case).where(Case.institution_id == app.institution_id)
+    if agency:
+        query = query.where(Case.agency_code == agency.strip().upper())
+    if state_:
+        query = query.where(Case.state == state_.value)
+    if open_:
+        query = query.where(col(Case.state).in_([s.value for s in CaseState if s.is_open]))
+    with app.existing_db().session() as session:
+        cases = session.exec(query.order_by(col(Case.dispositioned_at).desc(), col(Case.id).desc()).limit(limit)).all()
+    if as_json:
+        print_json([{"id": c.id, "complaint_id": c.complaint_id, "tracking_id": c.tracking_id,
+                     "agency_code": c.agency_code, "state": c.state, "national_status_code": c.national_status_code,
+                     "national_status_name": c.national_status_name, "category_name": c.category_name,
+                     "dispositioned_at": c.dispositioned_at, "is_secret": c.is_secret,
+                     "title": None if c.is_secret else c.title} for c in cases])
+        return
+    print_table("Cases", ["case", "tracking id", "agency", "state", "national status", "category",
+                          "dispositioned", "title"], [
+        [c.id, f"#{c.tracking_id}", c.agency_code, c.state, c.national_status_name, c.category_name,
+         c.dispositioned_at, SECRET if c.is_secret else escape(_truncate(c.title))] for c in cases])
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= TITLE_WIDTH else text[: TITLE_WIDTH - 1].rstrip() + "…"
+
+
+# What ``case show`` prints, in this order; reporter fields are handled apart (``--show-reporter``).
+SHOWN_FIELDS = (
+    "id", "complaint_id", "tracking_id", "agency_code", "agency_name", "routing_rule", "state",
+    "national_status_code", "national_status_name", "disposition_id", "disposition_name", "classification_name",
+    "category_id", "category_name", "channel_name", "location_name", "date_of_incident", "is_anonymous",
+    "is_secret", "is_priority", "complaint_created_at", "dispositioned_at", "received_at", "closed_at",
+    "content_length", "title", "content",
+)
+
+
+def _case_fields(case: Case, mapping: CityMapping, show_content: bool) -> dict[str, Any]:
+    """The case's own fields for ``case show``: no reporter; title and content ``None`` unless shown."""
+    agency = mapping.agency(case.agency_code)
+    fields = {name: getattr(case, name, None) for name in SHOWN_FIELDS}
+    fields["agency_name"] = agency.name if agency else None
+    if not show_content:
+        fields["title"] = fields["content"] = None
+    return fields
+
+
+@case_app.command(name="show")
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str | None, typer.Argument(
+        metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")] = None,
+    tracking_id: Annotated[str | None, typer.Option(help="Find the case by tracking id.")] = None,
+    complaint_id: Annotated[int | None, typer.Option(help="Find the case by national complaint id.")] = None,
+    show_reporter: Annotated[bool, typer.Option(
+        "--show-reporter",
+        help="Also show the reporter's name, phone and email (not for anonymous complaints).")] = False,
+    show_confidential: Annotated[bool, typer.Option(
+        "--show-confidential", help="Show title, content and thread of a confidential (rahasia) complaint.")] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one case: its fields, its thread (follow-ups and replies, oldest first) and its outbox rows.
+
+    Name the case by id, tracking id or complaint id. The reporter's identity is shown only with
+    `--show-reporter` (and never exists for anonymous complaints); the text of a confidential (rahasia)
+    complaint only with `--show-confidential`: both are personal data, so mind where the output goes.
+
+    Example: `lapor-sync case show '#1916449' --show-reporter`
+    """
+    if sum(x is not None for x in (ref, tracking_id, complaint_id)) != 1:
+        raise typer.BadParameter("name the case once: CASE, --tracking-id or --complaint-id")
+    app = state(ctx).app()
+    with app.existing_db().session() as session:
+        records = app.city_records(session)
+        case = (find_case(records, ref) if ref is not None else
+                records.get_case(tracking_id=tracking_id) if tracking_id is not None else
+                records.get_case(complaint_id=complaint_id))
+        thread = records.thread(case.id)
+        outbox = session.exec(
+            select(OutboxItem).where(OutboxItem.case_id == case.id).order_by(col(OutboxItem.id))).all()
+    show_content = show_confidential or not case.is_secret
+    reporter = ({"name": case.reporter_name, "email": case.reporter_email, "phone": case.reporter_phone}
+                if show_reporter and not case.is_anonymous else None)
+    entries = [_entry(e, visible=show_confidential or not (case.is_secret or e.is_secret)) for e in thread]
+    queued = [{"id": o.id, "kind": o.kind, "state": o.state, "attempts": o.attempts, "created_at": o.created_at,
+               "delivered_at": o.delivered_at, "last_error": o.last_error} for o in outbox]
+    detail = {"case": _case_fields(case, app.mapping, show_content), "reporter": reporter, "thread": entries,
+              "outbox": queued}
+    if as_json:
+        print_json(detail)
+    else:
+        _print_case(detail)
+
+
+def _print_case(detail: dict[str, Any]) -> None:
+    """Print ``case show``'s tables: the fields (with the reporter line), the thread, the outbox rows."""
+    fields, reporter = detail["case"], detail["reporter"]
+    if fields["is_anonymous"]:
+        who = "(anonim)"
+    elif reporter is None:
+        who = "(hidden: add --show-reporter)"
+    else:
+        who = " / ".join(v or "-" for v in reporter.values())
+    hidden = f"{SECRET}: add --show-confidential"
+    rows = [[name.replace("_", " "), hidden if value is None and name in ("title", "content") else
+             escape(value) if isinstance(value, str) else value] for name, value in fields.items()]
+    rows.insert(-2, ["reporter", escape(who)])
+    print_table(f"Case {fields['id']} (#{fields['tracking_id']})", ["field", "value"], rows)
+    if detail["thread"]:
+        print_table("Thread", ["at", "origin", "author", "institution", "national id", "content"], [
+            [e["created_at"], e["origin"], e["author_type"], e["institution_id"], e["national_id"],
+             SECRET if e["content"] is None else escape(e["content"])] for e in detail["thread"]])
+    if detail["outbox"]:
+        print_table("Outbox", ["id", "kind", "state", "attempts", "created", "delivered", "last error"], [
+            [o["id"], o["kind"], o["state"], o["attempts"], o["created_at"], o["delivered_at"],
+             escape(o["last_error"] or "")] for o in detail["outbox"]])
+
+
+def _entry(entry: ThreadEntry, *, visible: bool) -> dict[str, Any]:
+    """One thread entry; content ``None`` unless ``visible`` (confidential and not asked for)."""
+    return {"id": entry.id, "origin": entry.origin, "author_type": entry.author_type,
+            "institution_id": entry.institution_id, "national_id": entry.national_id, "is_secret": entry.is_secret,
+            "created_at": entry.created_at, "content": strip_reference(entry.content) if visible else None}
+
+
+def _text(value: str, option: str) -> str:
+    """Return ``value`` stripped; refuse a blank one."""
+    if not value.strip():
+        raise typer.BadParameter("must not be empty", param_hint=option)
+    return value.strip()
+
+
+def _act(ctx: typer.Context, ref: str, action: AgencyAction, content: str, *, is_secret: bool = False,
+         target_institution_id: int | None = None) -> None:
+    """Apply ``action`` to the case in one transaction (case change + outbox row) and say what was queued."""
+    app = state(ctx).app()
+    with app.writable_db().session() as session:
+        records = app.city_records(session)
+        case = find_case(records, ref)
+        item = records.act(case, action, institution_id=acting_institution(app.mapping, case.agency_code),
+                           content=content, is_secret=is_secret, target_institution_id=target_institution_id)
+        session.commit()
+    waits = " The case stays open until a LAPOR! admin approves the request." if action in REQUESTS else ""
+    typer.echo(f"{LABELS[action]} on #{case.tracking_id} (case {case.id}, state {case.state}) queued as outbox "
+               f"#{item.id}; it reaches LAPOR! on the next `lapor-sync sync`.{waits}")
+
+
+@case_app.command(name="followup")
+def followup(
+    ctx: typer.Context,
+    ref: CaseArg,
+    text: Annotated[str, typer.Option(help="The follow-up (tindak lanjut) the reporter will read.")],
+    secret: Annotated[bool, typer.Option("--secret", help="Post it as confidential (rahasia).")] = False,
+) -> None:
+    """Post a follow-up (tindak lanjut) on a case as its agency; the case becomes in_progress.
+
+    The reporter reads it on LAPOR!, posted by the agency's national sub-unit; `--secret` keeps it
+    confidential. Refused on a closed case.
+
+    Example: `lapor-sync case followup '#1916449' --text "Tim sudah meninjau lokasi; perbaikan minggu depan."`
+    """
+    _act(ctx, ref, AgencyAction.FOLLOWUP, _text(text, "--text"), is_secret=secret)
+
+
+@case_app.command(name="complete")
+def complete(
+    ctx: typer.Context,
+    ref: CaseArg,
+    note: Annotated[str, typer.Option(help="What was done, for the status change to Selesai.")],
+) -> None:
+    """Mark a case completed (Selesai); LAPOR! requires a follow-up on it first.
+
+    The case is completed here at once and the status change goes to LAPOR! with the note. Refused
+    for a case without any agency follow-up, or one already closed.
+
+    Example: `lapor-sync case complete 12 --note "Jalan sudah diperbaiki."`
+    """
+    _act(ctx, ref, AgencyAction.COMPLETE, _text(note, "--note"))
+
+
+@case_app.command(name="return")
+def return_(
+    ctx: typer.Context,
+    ref: CaseArg,
+    reason: Annotated[str, typer.Option(help="What supporting data is missing; the reporter reads it.")],
+) -> None:
+    """Archive a case and return it to the reporter for lack of supporting data (data dukung kurang).
+
+    This asks LAPOR!: an admin approves it there, and the case stays open until then.
+
+    Example: `lapor-sync case return 12 --reason "Mohon lampirkan foto dan alamat lengkap lokasi."`
+    """
+    _act(ctx, ref, AgencyAction.RETURN, _text(reason, "--reason"))
+
+
+@case_app.command(name="forward")
+def forward(
+    ctx: typer.Context,
+    ref: CaseArg,
+    to: Annotated[int, typer.Option("--to", min=1, help="National id of the institution to forward to.")],
+    reason: Annotated[str, typer.Option(help="Why this is not the city's authority.")],
+) -> None:
+    """Forward a case to another institution: not the city's authority (bukan wewenang).
+
+    The target should be one of the mapping's outside institutions (see the mapping file); another id
+    is accepted with a warning, the city itself and its agencies are refused. This asks LAPOR!: an
+    admin approves it there, and the case stays open until then.
+
+    Example: `lapor-sync case forward '#1916449' --to 9001 --reason "Tindak pidana: wewenang kepolisian."`
+    """
+    mapping = state(ctx).app().mapping
+    if to == mapping.institution.id or mapping.agency_for_institution(to):
+        raise ActionRefused(f"institution {to} is the city or one of its agencies: a case cannot be forwarded there")
+    if mapping.outside_institution(to) is None:
+        errors.print(f"[yellow]warning:[/yellow] institution {to} is not an outside institution in the mapping "
+                     "file; forwarding anyway", highlight=False)
+    _act(ctx, ref, AgencyAction.FORWARD, _text(reason, "--reason"), target_institution_id=to)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``case`` group to the main CLI ``app``."""
+    app.add_typer(case_app)

@@ -1,0 +1,108 @@
+"""The ``mapping`` group: check the city's mapping file, and explain where a complaint is routed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lapor_sync.adapters.city.builtin import CaseNotFound
+from lapor_sync.cli.context import state
+from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.mapping_file import load_mapping
+
+mapping_app = typer.Typer(
+    name="mapping", no_args_is_help=True,
+    help="The city's mapping file: which agency (OPD) handles which complaint. Check it after every edit.")
+
+
+def summary(mapping: CityMapping) -> dict[str, Any]:
+    """What a mapping declares, in counts: institution, agencies, routes, triage, outside institutions."""
+    return {"institution": {"id": mapping.institution.id, "name": mapping.institution.name},
+            "agencies": len(mapping.agencies), "category_routes": len(mapping.category_routes),
+            "triage_agency": mapping.triage.agency, "outside_institutions": len(mapping.outside_institutions),
+            "status_codes": len(mapping.status_map)}
+
+
+@mapping_app.command(name="check")
+def check(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Option(
+        "--file", dir_okay=False, help="The mapping TOML to check (default: the configured one).")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load and validate a mapping file, and summarise it; a wrong file exits 2 naming each key and line.
+
+    Without `--file`, checks the configured mapping (LAPOR_SYNC_MAPPING_FILE, else the packaged
+    Palangka Raya one) and that it agrees with LAPOR_SYNC_INSTITUTION_ID.
+
+    Example: `lapor-sync mapping check --file mappings/palangka-raya.toml`
+    """
+    mapping = load_mapping(file) if file is not None else state(ctx).app().mapping
+    found = summary(mapping)
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"Mapping OK: {mapping.institution.name} (institution {mapping.institution.id}), "
+                  f"{found['agencies']} agencies, {found['category_routes']} category routes, "
+                  f"triage at {found['triage_agency']}, {found['outside_institutions']} outside institutions.",
+                  highlight=False, markup=False)
+
+
+@mapping_app.command(name="explain")
+def explain(
+    ctx: typer.Context,
+    category: Annotated[str | None, typer.Option(help="LAPOR category name, e.g. 'Perhubungan'.")] = None,
+    category_id: Annotated[int | None, typer.Option(help="LAPOR category id, when known.")] = None,
+    institution: Annotated[int | None, typer.Option(
+        help="National institution the complaint is dispositioned to (default: none).")] = None,
+    complaint_id: Annotated[int | None, typer.Option(
+        help="Explain a stored complaint, by its national complaint id, instead.")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Say which agency a complaint goes to under the current mapping, by which rule, and why.
+
+    Describe the complaint (`--category`, `--category-id`, `--institution`), or name a stored one with
+    `--complaint-id`: then its disposition and category come from the database, and its current agency
+    is shown beside the one the mapping would choose now.
+
+    Example: `lapor-sync mapping explain --category Perhubungan --institution 6271`
+    """
+    described = category is not None or category_id is not None or institution is not None
+    if described == (complaint_id is not None):
+        raise typer.BadParameter("give --complaint-id, or describe the complaint with --category, "
+                                 "--category-id and/or --institution (not both)")
+    app = state(ctx).app()
+    mapping, case = app.mapping, None
+    if complaint_id is not None:
+        with app.existing_db().session() as session:
+            found = app.city_records(session).find_by_complaint(complaint_id)
+        if found is None:
+            raise CaseNotFound(f"complaint {complaint_id} is not in the city's records")
+        case = {"id": found.id, "tracking_id": found.tracking_id, "agency_code": found.agency_code,
+                "routing_rule": found.routing_rule, "state": found.state}
+        institution, category_id, category = found.disposition_id, found.category_id, found.category_name
+    routing = mapping.route(institution, category_id, category)
+    agency = mapping.agency(routing.agency_code)
+    result = {"input": {"disposition_id": institution, "category_id": category_id, "category_name": category},
+              "agency_code": routing.agency_code, "agency_name": agency.name if agency else None,
+              "rule": routing.rule, "reason": routing.reason, "is_triage": routing.is_triage,
+              "leaves_city": not mapping.is_city_institution(institution), "case": case}
+    if as_json:
+        print_json(result)
+        return
+    rows = [["agency", f"{routing.agency_code} ({result['agency_name']})"], ["rule", routing.rule],
+            ["why", routing.reason]]
+    if result["leaves_city"]:
+        rows.append(["note", f"institution {institution} is outside the city: a stored case is marked forwarded"])
+    if case is not None:
+        rows.append(["stored case", f"case {case['id']} (#{case['tracking_id']}) is at {case['agency_code']} "
+                                    f"by rule {case['routing_rule']}, state {case['state']}"])
+    print_table("Routing", ["", ""], rows)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``mapping`` group to the main CLI ``app``."""
+    app.add_typer(mapping_app)

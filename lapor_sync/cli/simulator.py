@@ -1,0 +1,109 @@
+"""The ``simulator`` command: serve the built-in SP4N-LAPOR! simulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lapor_sync.domain.clock import Clock, ManualClock, SystemClock
+from lapor_sync.simulator import END_OF_DATA, START_OF_DATA, AuthMode, Simulator
+from lapor_sync.simulator.app import TOKEN_PATH
+from lapor_sync.simulator.wire import format_wib, parse_wib
+
+CLOCK_HELP = (
+    "Simulated clock: 'start' (00:00 WIB on 1 Jan 2024, nothing visible yet; default for a new data set), "
+    "'end' (31 Oct 2024 23:59:59 WIB, everything visible), 'saved' (frozen where --state left it; "
+    "default with --state), 'system' (the machine's clock) or a WIB time 'DD-MM-YYYY HH:MM:SS'. "
+    "Move it later with POST /_simulator/clock."
+)
+
+
+def _manual_clock(choice: str) -> ManualClock:
+    """Return the ManualClock named by ``choice`` ('start', 'end' or a WIB time)."""
+    named = {"start": START_OF_DATA, "end": END_OF_DATA}
+    try:
+        return ManualClock(named[choice] if choice in named else parse_wib(choice))
+    except ValueError:
+        raise typer.BadParameter(f"unknown clock {choice!r}", param_hint="--clock") from None
+
+
+def _build(
+    state: Path | None, seed: int, clock: str, rate_limit: float | None, auth_mode: AuthMode
+) -> Simulator:
+    """Load or generate the simulator with the clock asked for."""
+    system: Clock | None = SystemClock() if clock == "system" else None
+    if state is None:
+        if clock == "saved":
+            raise typer.BadParameter("'saved' needs --state", param_hint="--clock")
+        return Simulator.generate(
+            seed=seed, clock=system or _manual_clock(clock), rate_limit=rate_limit, auth_mode=auth_mode
+        )
+    simulator = Simulator.load(state, clock=system, rate_limit=rate_limit, auth_mode=auth_mode)
+    if clock not in ("saved", "system"):
+        try:
+            simulator.advance_to(_manual_clock(clock).now())
+        except ValueError:
+            raise typer.BadParameter(
+                "the clock cannot move before the saved instant", param_hint="--clock"
+            ) from None
+    return simulator
+
+
+def simulator(
+    port: Annotated[int, typer.Option(help="TCP port to listen on (0: any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Serve a world saved earlier (--save-state) instead of a new data set."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data set (ignored with --state).")] = 2024,
+    save_state: Annotated[
+        Path | None,
+        typer.Option(help="On exit, save the whole world (clock, complaints, events) to this file."),
+    ] = None,
+    clock: Annotated[str | None, typer.Option(help=CLOCK_HELP)] = None,
+    rate_limit: Annotated[float, typer.Option(help="Requests per second per client before 429.")] = 20.0,
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Serve without a rate limit.")
+    ] = False,
+    auth_mode: Annotated[
+        AuthMode, typer.Option(help="Accepted authentication: static key, OAuth2 or any.")
+    ] = (AuthMode.ANY),
+) -> None:
+    """Serve the built-in SP4N-LAPOR! simulator (data set palangka-raya-2024) until Ctrl-C."""
+    chosen_clock = clock or ("saved" if state else "start")
+    sim = _build(state, seed, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)
+    loopback = ipaddress.ip_address(host).is_loopback
+    if not loopback:
+        typer.secho(f"Warning: {host} is not a loopback address.", fg=typer.colors.YELLOW, err=True)
+    creds = sim.credentials
+    try:
+        with sim.serve(host=host, port=port) as base_url:
+            root = base_url.removesuffix("/lapor/3.0.0")
+            where = "loopback address " + host if loopback else host
+            typer.echo(f"SP4N-LAPOR! simulator bound to {where} - Ctrl-C to stop.")
+            typer.echo(f"  base URL     {base_url}")
+            typer.echo(f"  token URL    {root}{TOKEN_PATH}")
+            typer.echo(
+                f"  clock        {root}/_simulator/clock  (now {format_wib(sim.world.clock.now())} WIB)"
+            )
+            typer.echo(f"  tallies      {root}/_simulator/tallies?from=01-01-2024&to=31-10-2024")
+            typer.echo("Fake demo credentials (not secrets):")
+            typer.echo(f"  api key {creds.api_key}   app token {creds.app_token}")
+            typer.echo(f"  OAuth client id {creds.client_id}   client secret {creds.client_secret}")
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        typer.echo("Stopping the simulator.")
+    finally:
+        if save_state is not None:
+            sim.save(save_state)
+            typer.echo(f"World saved to {save_state}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulator`` command to the main CLI ``app``."""
+    app.command(name="simulator")(simulator)

@@ -1,0 +1,113 @@
+"""Commands that move data: ``sync`` (one cycle against the platform) and ``demo`` (the whole replay)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lapor_sync.cli.context import state
+from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.reporting import ARTICLE
+from lapor_sync.settings import require_national
+from lapor_sync.storage.models import SyncRun
+from lapor_sync.sync.journal import COUNTERS
+
+EXIT_RUN_FAILED = 1
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sync`` and ``demo`` to ``app``."""
+    app.command("sync")(sync)
+    app.command("demo")(demo)
+
+
+def run_summary(run: SyncRun) -> dict[str, object]:
+    """The run as a JSON-ready dict: id, job, outcome, error, times and counters."""
+    return {"run_id": run.id, "job": run.job, "trigger": run.trigger, "outcome": run.outcome,
+            "error": run.error, "started_at": run.started_at, "finished_at": run.finished_at,
+            **{name: getattr(run, name) for name in COUNTERS}}
+
+
+def sync(
+    ctx: typer.Context,
+    pull_only: bool = typer.Option(False, "--pull-only", help="Only pull dispositions in; push nothing."),
+    push_only: bool = typer.Option(False, "--push-only", help="Only drain the outbox; pull nothing."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Run one sync cycle now: pull changed complaints from LAPOR!, then push the outbox.
+
+    Safe to repeat: a second run over the same data creates, updates and pushes nothing. Exits 1
+    when the run failed (the reason is printed and kept in `lapor-sync runs`); the cursor then stays
+    where the last good run left it.
+
+    Example: `LAPOR_SYNC_DATABASE_URL=sqlite:///city.db lapor-sync sync --json`
+    """
+    if pull_only and push_only:
+        raise typer.BadParameter("choose at most one of --pull-only and --push-only")
+    app = state(ctx).app()
+    require_national(app.settings)
+    with app.platform() as platform:
+        run = app.sync_service(platform).run(pull=not push_only, push=not pull_only, trigger="command")
+    summary = run_summary(run)
+    if json_output:
+        print_json(summary)
+    else:
+        print_table(f"Sync run #{run.id}: {run.outcome}", ["counter", "value"],
+                    [(name, summary[name]) for name in COUNTERS])
+        if run.error:
+            console.print(f"[red]error:[/red] {run.error}", highlight=False)
+    if run.outcome != "ok":
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def demo(
+    workdir: Path = typer.Option(Path(".lapor-sync-demo"), "--workdir",
+                                 help="Folder for the demo's database and the simulator's saved state (emptied first)."),
+    seed: int = typer.Option(2024, help="Seed of the simulated data set and of the staff's choices."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Replay Palangka Raya's January–October 2024 against the built-in simulator, end to end.
+
+    Starts the simulator on a free loopback port, then week by week: pull dispositions, let
+    simulated agency staff act on the city's records, push their follow-ups and status changes.
+    Prints the national and the city's tallies beside the article's figures (1,983 / 1,924 / 11 /
+    48) and exits 1 if any differ. Needs no settings; leaves its database and the simulator's state
+    in --workdir, so the result can be inspected (`lapor-sync -c .lapor-sync-demo/lapor-sync.toml runs`).
+    """
+    from lapor_sync.demo.runner import SERVE_AGAIN_PORT, run_demo
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=json_output, disable=json_output) as progress:
+        task = progress.add_task("Replaying 2024", total=None)
+
+        def on_week(week) -> None:  # type: ignore[no-untyped-def]
+            progress.update(task, total=week.weeks, completed=week.number, description=(
+                f"Week of {week.at:%d %b %Y}: +{week.pull.created} received, {week.staff.followups} follow-ups, "
+                f"{week.staff.completions} completed, {week.push.pushed} pushed"))
+
+        result = run_demo(workdir, seed=seed, on_week=on_week)
+    national, city = result.national.as_dict(), result.city.as_dict()
+    if json_output:
+        print_json({"matches": result.matches, "article": ARTICLE, "national": national, "city": city,
+                    "failed_runs": result.failed_runs, "wall_seconds": round(result.wall_seconds, 1),
+                    "workdir": str(result.workdir), "simulator_state": str(result.state_file),
+                    "config_file": str(result.config_file)})
+    else:
+        labels = {"total": "handled (ditangani)", "completed": "completed (selesai)",
+                  "in_process": "in process (dalam proses)", "archived_or_returned": "archived/returned"}
+        print_table("Palangka Raya, 1 January – 31 October 2024", ["figure", "article", "national (LAPOR!)", "city records"],
+                    [(labels[k], ARTICLE[k], national[k], city[k]) for k in ARTICLE])
+        console.print(f"  of the archived/returned: {city['archived']} data dukung kurang (archived), "
+                      f"{city['forwarded']} bukan wewenang (forwarded)")
+        console.print(f"{'[green]All figures match.' if result.matches else '[red]Figures differ.'}[/] "
+                      f"Wall time {result.wall_seconds:.0f} s; failed runs: {result.failed_runs}.")
+        console.print(
+            "\nTo look around:  lapor-sync -c {cfg} runs | status | report --from 2024-01-01 --to 2024-10-31\n"
+            "To sync again against the same national state:\n"
+            "  lapor-sync simulator --state {state} --port {port} &\n"
+            "  lapor-sync -c {cfg} sync --json".format(cfg=result.config_file, state=result.state_file,
+                                                       port=SERVE_AGAIN_PORT), highlight=False)
+    if not result.matches:
+        raise typer.Exit(EXIT_RUN_FAILED)

@@ -1,0 +1,87 @@
+"""Reading TOML configuration files safely, and wording validation problems for people, one line each."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
+from lapor_sync.domain.errors import ConfigurationError
+
+_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_SHOULD = re.compile(r"^(?:Input|String|Value|Dictionary|Tuple|List|Decimal) should ")
+_SCALARS = (str, int, float, bool)
+
+
+def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
+    """Read and parse a TOML file with ``tomllib`` (data only: nothing in it is executed).
+
+    Args:
+        path: a file on disk, or a packaged resource.
+
+    Returns:
+        The file's text (to locate keys in it) and its parsed content.
+
+    Raises:
+        ConfigurationError: the file is missing, unreadable, not UTF-8, or not valid TOML; the
+            message starts with the file name (and ``:line`` for syntax errors).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _POSITION.search(message)
+        if position is None:
+            raise ConfigurationError(f"{path}: TOML syntax error: {message}") from None
+        reason = message[: position.start()]
+        raise ConfigurationError(
+            f"{path}:{position.group(1)}: TOML syntax error: {reason} (column {position.group(2)})"
+        ) from None
+
+
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """Write a pydantic error location as a key path: ``("category_route", 3, "agency")`` →
+    ``category_route[3].agency``. Pydantic's ``[key]`` marker (the key itself was wrong) is dropped.
+    """
+    path = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def problem_text(error: ErrorDetails, *, show_input: bool = True) -> str:
+    """Word one pydantic error as a short reason, e.g. ``must be 'static' or 'oauth2', got 'basic'``.
+
+    Args:
+        error: one entry of ``ValidationError.errors()``.
+        show_input: append the offending value (scalars only, shortened); pass ``False`` for
+            secrets, whose values must never reach a message.
+    """
+    kind = error["type"]
+    if kind == "missing":
+        return "required, but not given"
+    if kind == "extra_forbidden":
+        return "unknown key (not allowed here)"
+    reason = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    reason = _SHOULD.sub("must ", reason)
+    if "[key]" in error["loc"]:
+        reason = f"key {reason}"
+    value = error.get("input")
+    if show_input and isinstance(value, _SCALARS) and kind != "mapping":
+        shown = repr(value)
+        reason += f", got {shown if len(shown) <= 60 else shown[:57] + '...'}"
+    return reason

@@ -1,0 +1,154 @@
+"""The demo: replay January–October 2024 week by week against the built-in simulator.
+
+Each week: the simulated platform moves to Friday 16:30 WIB, lapor-sync pulls, the simulated staff
+work the open cases through the city-records port, lapor-sync pushes. A last pull takes in the
+echo of the final push. Then the national tallies (asked of the simulator over HTTP) and the city's
+(from its own records) are compared with the article's figures.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time as wallclock
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import httpx
+
+from lapor_sync.app import App
+from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
+from lapor_sync.demo.staff import SimulatedStaff, StaffRound
+from lapor_sync.domain.clock import ManualClock
+from lapor_sync.reporting import ARTICLE, Tallies, city_tallies
+from lapor_sync.settings import Settings
+from lapor_sync.simulator import Credentials, Simulator
+from lapor_sync.simulator.catalog import category_name
+from lapor_sync.storage.models import SyncRun
+from lapor_sync.timezones import WIB
+
+PERIOD_START = date(2024, 1, 1)
+PERIOD_END = date(2024, 10, 31)
+ROUND_TIME = time(16, 30)
+SERVE_AGAIN_PORT = 8765
+CREDENTIALS = Credentials()  # the simulator's fake demo credentials
+
+
+@dataclass(frozen=True)
+class WeekReport:
+    """Progress of one weekly round, for the progress display."""
+
+    number: int
+    weeks: int
+    at: datetime
+    pull: SyncRun
+    staff: StaffRound
+    push: SyncRun
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo produced: tallies, the files it left, and its wall time in seconds."""
+
+    national: Tallies
+    city: Tallies
+    workdir: Path
+    state_file: Path
+    config_file: Path
+    wall_seconds: float
+    failed_runs: int
+
+    @property
+    def matches(self) -> bool:
+        """True when national, city and article figures agree and no run failed."""
+        figures = [self.national.as_dict(), self.city.as_dict()]
+        return self.failed_runs == 0 and all(f[k] == v for f in figures for k, v in ARTICLE.items())
+
+
+def rounds(start: date, end: date) -> Iterator[datetime]:
+    """Yield each Friday 16:30 WIB from ``start`` to ``end``, then ``end`` itself at 16:30 (aware)."""
+    day = start + timedelta(days=(4 - start.weekday()) % 7)
+    while day < end:
+        yield datetime.combine(day, ROUND_TIME, WIB)
+        day += timedelta(days=7)
+    yield datetime.combine(end, ROUND_TIME, WIB)
+
+
+def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport], None] | None = None) -> DemoResult:
+    """Run the whole demo in ``workdir`` (emptied first) and return its result.
+
+    Raises:
+        ConfigurationError: a packaged file (mapping) is wrong.
+    """
+    started = wallclock.perf_counter()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    clock = ManualClock(datetime.combine(PERIOD_START, time(0), WIB))
+    simulator = Simulator.generate(seed=seed, clock=clock, rate_limit=None)
+    period_end = datetime.combine(PERIOD_END, time(23, 59, 59), WIB)
+    planned = [PlannedComplaint(c.complaint_id, c.dispositioned_at, category_name(c.category_id))
+               for c in simulator.world.all_complaints()]
+    outcomes = draw_outcomes(planned, period_end=period_end, seed=seed)
+    with simulator.serve() as base_url:
+        settings = demo_settings(workdir, base_url)
+        app = App(settings, clock=clock)
+        staff = SimulatedStaff(app.mapping, outcomes)
+        failed = 0
+        with app.platform() as platform:
+            service = app.sync_service(platform)
+            schedule = list(rounds(PERIOD_START, PERIOD_END))
+            for number, at in enumerate(schedule, start=1):
+                simulator.advance_to(at)
+                pull = service.run(push=False, trigger="demo")
+                with app.db.session() as session:
+                    done = staff.work(app.city_records(session), last_round=number == len(schedule))
+                    session.commit()
+                push = service.run(pull=False, trigger="demo")
+                failed += (pull.outcome != "ok") + (push.outcome != "ok")
+                if on_week:
+                    on_week(WeekReport(number, len(schedule), at, pull, done, push))
+            failed += service.run(push=False, trigger="demo").outcome != "ok"
+        national = national_tallies(base_url)
+    with app.db.session() as session:
+        city = city_tallies(session, app.institution_id, PERIOD_START, PERIOD_END)
+    state_file = workdir / "simulator-state.json"
+    simulator.save(state_file)
+    config_file = write_serve_again_config(workdir, settings)
+    return DemoResult(national, city, workdir, state_file, config_file,
+                      wallclock.perf_counter() - started, failed)
+
+
+def demo_settings(workdir: Path, base_url: str) -> Settings:
+    """Settings for the demo: its own SQLite file and the simulator's fake credentials."""
+    return Settings(
+        database_url=f"sqlite:///{workdir / 'lapor-sync.db'}", api_base_url=base_url, auth_mode="static",
+        api_key=CREDENTIALS.api_key, api_token=CREDENTIALS.app_token,
+        institution_id=6271, initial_since=datetime.combine(PERIOD_START, time(0), WIB),
+    )
+
+
+def national_tallies(base_url: str) -> Tallies:
+    """Ask the simulator's tally endpoint (outside the contract) for the period's national figures."""
+    root = base_url.removesuffix("/lapor/3.0.0")
+    params = {"from": PERIOD_START.strftime("%d-%m-%Y"), "to": PERIOD_END.strftime("%d-%m-%Y")}
+    answer = httpx.get(f"{root}/_simulator/tallies", params=params, timeout=10).json()
+    return Tallies(total=answer["total"], completed=answer["completed"], in_process=answer["in_process"],
+                   archived=answer["archived"], forwarded=answer["forwarded"])
+
+
+def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
+    """Write a config file pointing at the demo's database and at the simulator served again on 8765."""
+    path = workdir / "lapor-sync.toml"
+    path.write_text(
+        "# Written by `lapor-sync demo`: the demo's database and the simulator's fake credentials.\n"
+        f'database_url = "{settings.database_url}"\n'
+        f'api_base_url = "http://127.0.0.1:{SERVE_AGAIN_PORT}/lapor/3.0.0"\n'
+        'auth_mode = "static"\n'
+        f'api_key = "{CREDENTIALS.api_key}"\n'
+        f'api_token = "{CREDENTIALS.app_token}"\n'
+        "institution_id = 6271\n",
+        encoding="utf-8",
+    )
+    return path

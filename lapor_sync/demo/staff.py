@@ -1,0 +1,95 @@
+"""Simulated agency staff: each weekly round they work the open cases in the city's records.
+
+They act only through the city-records port, exactly as a liaison officer would with
+``lapor-sync case followup|complete|return|forward``; every action lands in the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.demo.plan import Outcome, forward_target
+from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.status import CaseState
+from lapor_sync.storage.models import Case, OutboxItem
+
+REQUESTS = (AgencyAction.RETURN.value, AgencyAction.FORWARD.value)
+
+FOLLOWUP_TEXT = (
+    "Terima kasih atas laporan Saudara. {agency} telah menindaklanjuti laporan ini: petugas sudah "
+    "memeriksa lokasi dan menjadwalkan penanganan. Kami akan menyampaikan perkembangan berikutnya."
+)
+REPLY_TEXT = "Terima kasih atas tanggapan Saudara. {agency} sedang menindaklanjuti hal yang disampaikan."
+DONE_TEXT = "Penanganan telah selesai dilaksanakan oleh {agency}."
+RETURN_TEXT = "Data dukung kurang: mohon lengkapi lokasi rinci dan foto kejadian agar dapat ditindaklanjuti."
+FORWARD_TEXT = "Bukan wewenang Pemerintah Kota Palangka Raya; mohon diteruskan ke instansi yang berwenang."
+
+
+@dataclass
+class StaffRound:
+    """What the staff did in one round."""
+
+    followups: int = 0
+    completions: int = 0
+    requests: int = 0
+
+
+class SimulatedStaff:
+    """Works the open cases according to the demo plan.
+
+    Args:
+        mapping: the city's mapping (agency names and national sub-unit ids).
+        outcomes: the plan, by complaint id; unplanned complaints are completed.
+    """
+
+    def __init__(self, mapping: CityMapping, outcomes: dict[int, Outcome]) -> None:
+        self.mapping = mapping
+        self.outcomes = outcomes
+
+    def work(self, records: BuiltinCityRecords, *, last_round: bool) -> StaffRound:
+        """Act on every open case once; the caller commits. ``last_round`` closes what must close."""
+        done = StaffRound()
+        session = records.session
+        requested = set(session.exec(select(OutboxItem.case_id).where(col(OutboxItem.kind).in_(REQUESTS))))
+        open_cases = session.exec(select(Case).where(
+            Case.institution_id == records.institution_id,
+            col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value])).order_by(Case.id))
+        for case in open_cases:
+            if case.id not in requested:
+                self._work_case(records, case, last_round, done)
+        return done
+
+    def _work_case(self, records: BuiltinCityRecords, case: Case, last_round: bool, done: StaffRound) -> None:
+        outcome = self.outcomes.get(case.complaint_id, Outcome.COMPLETE)
+        agency = self.mapping.agency(case.agency_code)
+        as_institution = agency.institution_id or self.mapping.institution.id
+        thread = records.thread(case.id)
+        ours = [e for e in thread if e.origin == "agency" or e.author_type == "instansi"]
+        if not ours:
+            if outcome is Outcome.RETURN:
+                records.act(case, AgencyAction.RETURN, institution_id=as_institution, content=RETURN_TEXT)
+                done.requests += 1
+                return
+            if outcome is Outcome.FORWARD:
+                records.act(case, AgencyAction.FORWARD, institution_id=as_institution, content=FORWARD_TEXT,
+                            target_institution_id=forward_target(case.category_name))
+                done.requests += 1
+                return
+            records.act(case, AgencyAction.FOLLOWUP, institution_id=as_institution,
+                        content=FOLLOWUP_TEXT.format(agency=agency.name))
+            done.followups += 1
+            if not (last_round and outcome in (Outcome.COMPLETE, Outcome.AUTO_CLOSE)):
+                return
+        elif thread[-1].author_type == "pelapor" and outcome is not Outcome.COMPLETE:
+            # The reporter answered: respond, which also restarts LAPOR!'s auto-close clock.
+            records.act(case, AgencyAction.FOLLOWUP, institution_id=as_institution,
+                        content=REPLY_TEXT.format(agency=agency.name))
+            done.followups += 1
+        if outcome is Outcome.COMPLETE or (last_round and outcome is Outcome.AUTO_CLOSE):
+            records.act(case, AgencyAction.COMPLETE, institution_id=as_institution,
+                        content=DONE_TEXT.format(agency=agency.name))
+            done.completions += 1

@@ -1,0 +1,120 @@
+"""Ports: what the sync engine needs from the national platform and from the city's system.
+
+Adapters implement these (``lapor_sync.adapters.national`` over HTTP, ``lapor_sync.adapters.city``
+over the built-in store); the engine and the domain know nothing else about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
+from lapor_sync.domain.status import CaseState
+
+
+class NationalPlatform(Protocol):
+    """The SP4N-LAPOR! integration API, in domain terms (CONTRACT §5).
+
+    Every method raises only the errors of :mod:`lapor_sync.domain.errors`:
+    ``TransientError`` (after the adapter's own retries are spent), ``AmbiguousWriteError`` (a write
+    that may have been applied), ``RunStoppingError`` (401/403, pagination loops),
+    ``ItemRejectedError`` (400/404/422) and ``MalformedRecordError`` (a record that cannot be read).
+    """
+
+    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+        """Walk the inbox once, page by page, from ``updated_since`` (aware; inclusive).
+
+        Yields one entry per row in the server's order; a row that cannot be read is yielded as a
+        ``MalformedRecord`` instead of stopping the walk. Raises ``RunStoppingError`` when a
+        ``next_page_url`` repeats or the walk exceeds its page bound.
+        """
+        ...
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        """Read one complaint's detail, status history and whole follow-up thread (all pages).
+
+        The thread is sorted by ``created_at`` then national id.
+        """
+        ...
+
+    def list_followups(self, complaint_id: int) -> list[ThreadEntry]:
+        """Read one complaint's follow-ups (all pages), sorted by ``created_at`` then id."""
+        ...
+
+    def post_followup(
+        self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool
+    ) -> ThreadEntry:
+        """Post a follow-up from ``institution_id``; returns it as the server stored it.
+
+        Not idempotent on the server (CONTRACT §5): after ``AmbiguousWriteError`` the caller reads
+        back before posting again.
+        """
+        ...
+
+    def set_status(self, complaint_id: int, *, status_code: int, note: str) -> None:
+        """Ask for a status transition (CONTRACT §5: ``/process/{id}/status``)."""
+        ...
+
+    def request_reject(
+        self,
+        complaint_id: int,
+        *,
+        not_authority: bool,
+        target_institution_id: int | None,
+        reason: str,
+    ) -> None:
+        """Ask the platform's admin to archive (``not_authority=False``: insufficient supporting
+        data) or to forward to ``target_institution_id`` (``not_authority=True``: not our authority).
+        The change happens only when an admin approves it, later.
+        """
+        ...
+
+
+class ReceiveOutcome(StrEnum):
+    """What receiving a complaint snapshot did to the city's records."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The result of :meth:`CityRecords.receive`.
+
+    ``previous_agency_code`` is set when the case moved from one agency to another;
+    ``new_thread_entries`` counts national thread entries stored for the first time.
+    """
+
+    outcome: ReceiveOutcome
+    case_id: int
+    agency_code: str
+    previous_agency_code: str | None = None
+    previous_state: str | None = None
+    state: str | None = None
+    new_thread_entries: int = 0
+
+
+class CityRecords(Protocol):
+    """The city's own complaint records: where dispositions land and where agency staff act.
+
+    The built-in store (``lapor_sync.adapters.city.builtin``) is one adapter; a city that runs its
+    own complaint application gets another. Every staff action changes the case and writes its
+    outbox row in one transaction, so a change is never lost nor announced twice.
+    """
+
+    def receive(
+        self, snapshot: ComplaintSnapshot, *, agency_code: str, routing_rule: str, state: CaseState | None
+    ) -> Received:
+        """Create or update the case of ``snapshot.complaint`` and append new national thread entries.
+
+        ``state`` is the internal state the national status maps to, or ``None`` to keep the
+        current one (unknown status code, or a local change still waiting in the outbox).
+        Agency follow-ups that come back from the national side are matched to their local entry
+        by reference token, never stored twice.
+        """
+        ...

@@ -1,0 +1,311 @@
+"""The city mapping as a validated model, and the rules that route a complaint to an agency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.status import CaseState
+
+StatusCode = Annotated[int, Field(ge=0, le=99)]
+PositiveId = Annotated[int, Field(ge=1)]  # national institution and category ids
+AgencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,19}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Loc = tuple[str | int, ...]
+
+
+class NationalCallKind(StrEnum):
+    """The national write endpoints an action can use (CONTRACT §5)."""
+
+    FOLLOWUP = "followup"  # POST /complaints/followup/add
+    STATUS = "status"  # POST /complaints/process/{id}/status
+    REJECT = "reject"  # POST /complaints/process/{id}/reject: a request an admin approves later
+
+
+_CALL_ARGUMENT = {NationalCallKind.STATUS: "status_code", NationalCallKind.REJECT: "not_authority"}
+
+
+def _refuse(model: str, problems: list[tuple[Loc, str]]) -> None:
+    """Raise one ``ValidationError`` carrying every problem at its own key path, if any."""
+    if problems:
+        raise ValidationError.from_exception_data(
+            model,
+            [
+                InitErrorDetails(type=PydanticCustomError("mapping", reason), loc=loc, input=None)
+                for loc, reason in problems
+            ],
+        )
+
+
+def _duplicates(section: str, key: str, values: list[object]) -> Iterator[tuple[Loc, str]]:
+    """Yield a problem for each entry of ``section`` whose ``key`` repeats an earlier one (not ``None``)."""
+    first: dict[object, int] = {}
+    for i, value in enumerate(values):
+        if value is not None and value in first:
+            yield (section, i, key), f"same {key} as {section}[{first[value]}]"
+        first.setdefault(value, i)
+
+
+def _describe_category(category_id: int | None, category_name: str | None) -> str:
+    """Name a complaint's category for a routing reason: "category 'Agama' (id 1)", "category id 1"."""
+    if category_name:
+        return f"category '{category_name}'" + (f" (id {category_id})" if category_id is not None else "")
+    return f"category id {category_id}" if category_id is not None else "a complaint without a category"
+
+
+def normalise_name(name: str) -> str:
+    """Return a category name for comparison: case folded, runs of white space made one space."""
+    return " ".join(name.split()).casefold()
+
+
+class _MappingModel(BaseModel):
+    """Base of the mapping's parts: immutable, and unknown keys are refused (typos must not pass)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Institution(_MappingModel):
+    """An institution on the national platform: the city itself, or one outside it."""
+
+    id: PositiveId
+    name: Text
+
+
+class Agency(_MappingModel):
+    """One of the city's agencies (OPD); ``institution_id`` is its national sub-unit, if it has one."""
+
+    code: AgencyCode
+    name: Text
+    abbreviation: Text | None = None
+    institution_id: PositiveId | None = None
+
+
+class TriageRule(_MappingModel):
+    """The agency that receives what no rule routes (in Palangka Raya: the LAPOR coordinator)."""
+
+    agency: AgencyCode
+
+
+class CategoryRoute(_MappingModel):
+    """Routes complaints of one LAPOR category (by name, or by id when given) to an agency."""
+
+    category: Text
+    category_id: PositiveId | None = None
+    agency: AgencyCode
+
+    def match(self, category_id: int | None, category_name: str | None) -> str | None:
+        """Return how this route matches the complaint's category ("id 31", "name"), or ``None``.
+
+        A route with an id matches a complaint carrying an id by that id alone; otherwise names are
+        compared after :func:`normalise_name`.
+        """
+        if self.category_id is not None and category_id is not None:
+            return f"id {category_id}" if category_id == self.category_id else None
+        if category_name is not None and normalise_name(category_name) == normalise_name(self.category):
+            return "name"
+        return None
+
+
+class NationalCall(_MappingModel):
+    """The national call that reports an action: a follow-up post, a status change or a reject request.
+
+    ``status_code`` is required for (and only for) ``status``; ``not_authority`` for ``reject``
+    (``True``: forward to another institution; ``False``: archive and return to the reporter).
+    """
+
+    call: NationalCallKind
+    status_code: StatusCode | None = None
+    not_authority: bool | None = None
+
+    @model_validator(mode="after")
+    def _check_arguments(self) -> NationalCall:
+        needed = _CALL_ARGUMENT.get(self.call)
+        problems: list[tuple[Loc, str]] = []
+        for argument in ("status_code", "not_authority"):
+            given = getattr(self, argument) is not None
+            if argument == needed and not given:
+                problems.append(((argument,), f"required for call '{self.call}'"))
+            elif argument != needed and given:
+                problems.append(((argument,), f"not allowed for call '{self.call}'"))
+        _refuse(type(self).__name__, problems)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where a complaint goes, and why.
+
+    Attributes:
+        agency_code: the agency that handles it.
+        rule: the rule that decided, e.g. ``"institution:627101"``, ``"category:Perhubungan"``, ``"triage"``.
+        reason: a sentence for people (sync events, ``case explain``); free of personal data.
+        is_triage: ``True`` when no rule matched and the triage agency got it.
+    """
+
+    agency_code: str
+    rule: str
+    reason: str
+    is_triage: bool = False
+
+
+class CityMapping(_MappingModel):
+    """A city's routing, as declared in its mapping file (see ``mappings/palangka-raya.toml``).
+
+    Validation refuses unknown keys, agency codes that do not exist, duplicate agencies, sub-units,
+    category routes and outside institutions, status codes outside 0..99, the ``forwarded`` state in
+    the status map (the engine sets it), and an action map that misses an action. Every problem is
+    reported at its key path (e.g. ``category_route[3].agency``) in one ``ValidationError``; the
+    cross-reference checks run once every entry has the right shape.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    institution: Institution
+    triage: TriageRule
+    agencies: tuple[Agency, ...] = Field(alias="agency", min_length=1)
+    category_routes: tuple[CategoryRoute, ...] = Field(default=(), alias="category_route")
+    status_map: dict[StatusCode, CaseState] = Field(min_length=1)
+    action_map: dict[AgencyAction, NationalCall]
+    outside_institutions: tuple[Institution, ...] = Field(default=(), alias="outside_institution")
+
+    @model_validator(mode="after")
+    def _check_references(self) -> CityMapping:
+        routes, outside = self.category_routes, self.outside_institutions
+        problems = [
+            *_duplicates("agency", "code", [agency.code for agency in self.agencies]),
+            *_duplicates("agency", "institution_id", [agency.institution_id for agency in self.agencies]),
+            *_duplicates("category_route", "category", [normalise_name(route.category) for route in routes]),
+            *_duplicates("category_route", "category_id", [route.category_id for route in routes]),
+            *_duplicates("outside_institution", "id", [known.id for known in outside]),
+            *self._unknown_agencies(),
+            *self._misplaced_institutions(),
+            *self._state_and_action_problems(),
+        ]
+        _refuse(type(self).__name__, problems)
+        return self
+
+    def _unknown_agencies(self) -> Iterator[tuple[Loc, str]]:
+        """Agency codes referenced by the triage rule or a category route that no agency has."""
+        codes = {agency.code for agency in self.agencies}
+        if self.triage.agency not in codes:
+            yield ("triage", "agency"), f"unknown agency code '{self.triage.agency}'"
+        for i, route in enumerate(self.category_routes):
+            if route.agency not in codes:
+                yield ("category_route", i, "agency"), f"unknown agency code '{route.agency}'"
+
+    def _misplaced_institutions(self) -> Iterator[tuple[Loc, str]]:
+        """A sub-unit that is the city itself; an outside institution that is the city or a sub-unit."""
+        sub_units = {agency.institution_id for agency in self.agencies}
+        for i, agency in enumerate(self.agencies):
+            if agency.institution_id == self.institution.id:
+                yield ("agency", i, "institution_id"), f"{agency.institution_id} is the city, not a sub-unit"
+        for i, known in enumerate(self.outside_institutions):
+            if known.id == self.institution.id or known.id in sub_units:
+                yield ("outside_institution", i, "id"), f"{known.id} is the city or one of its sub-units"
+
+    def _state_and_action_problems(self) -> Iterator[tuple[Loc, str]]:
+        """``forwarded`` in the status map; actions missing; status calls to codes the map lacks."""
+        for code, state in self.status_map.items():
+            if state is CaseState.FORWARDED:
+                yield ("status_map", str(code)), "'forwarded' is set by the engine, never by a status code"
+        if missing := [action.value for action in AgencyAction if action not in self.action_map]:
+            yield ("action_map",), f"missing action(s): {', '.join(missing)}"
+        for action, call in self.action_map.items():
+            if call.status_code is not None and call.status_code not in self.status_map:
+                yield ("action_map", action.value, "status_code"), f"{call.status_code} is not in status_map"
+
+    def agency(self, code: str) -> Agency | None:
+        """Return the agency with this code (case and surrounding space ignored), or ``None``."""
+        wanted = code.strip().upper()
+        return next((agency for agency in self.agencies if agency.code == wanted), None)
+
+    def agency_for_institution(self, institution_id: int) -> Agency | None:
+        """Return the agency whose national sub-unit is ``institution_id``, or ``None``."""
+        return next((agency for agency in self.agencies if agency.institution_id == institution_id), None)
+
+    def is_city_institution(self, disposition_id: int | None) -> bool:
+        """Tell whether a disposition keeps the complaint in the city.
+
+        ``True`` for the city itself, one of its agencies' sub-units, or no disposition at all
+        (nothing says it left). Any other id, known outside institution or not, means the complaint
+        has left the city (the engine then marks the case forwarded), so a new sub-unit must be
+        added to the mapping before complaints reach it.
+        """
+        return (
+            disposition_id is None
+            or disposition_id == self.institution.id
+            or self.agency_for_institution(disposition_id) is not None
+        )
+
+    def outside_institution(self, institution_id: int) -> Institution | None:
+        """Return the known institution outside the city with this id (a forward target), or ``None``."""
+        return next((known for known in self.outside_institutions if known.id == institution_id), None)
+
+    def case_state_for(self, status_code: int) -> CaseState | None:
+        """Return the case state for a national status code (CONTRACT §3).
+
+        ``None`` for a code the mapping does not know: the caller stores it raw and leaves the
+        state unchanged.
+        """
+        return self.status_map.get(status_code)
+
+    def national_call_for(self, action: AgencyAction) -> NationalCall:
+        """Return the national call that reports ``action`` (validation guarantees every action has one).
+
+        Raises:
+            ValueError: ``action`` is not an :class:`AgencyAction` value.
+        """
+        return self.action_map[AgencyAction(action)]
+
+    def route(
+        self, disposition_id: int | None, category_id: int | None, category_name: str | None
+    ) -> Routing:
+        """Decide which agency handles a complaint.
+
+        Order: a disposition to an agency's national sub-unit wins; a disposition to the city
+        itself (or to an id the mapping does not know as a sub-unit) goes by category route; what
+        no route matches goes to the triage agency.
+
+        Args:
+            disposition_id: the national institution the complaint is dispositioned to, if any.
+            category_id: the complaint's LAPOR category id, if any.
+            category_name: the complaint's LAPOR category name, if any.
+        """
+        if disposition_id is not None and (agency := self.agency_for_institution(disposition_id)):
+            return Routing(
+                agency.code,
+                f"institution:{disposition_id}",
+                f"Dispositioned to {agency.name} (institution {disposition_id}), "
+                f"the national sub-unit of {agency.code}.",
+            )
+        where = self._describe_disposition(disposition_id)
+        for route in self.category_routes:
+            if how := route.match(category_id, category_name):
+                return Routing(
+                    route.agency,
+                    f"category:{route.category}",
+                    f"{where}; category '{route.category}' (matched by {how}) is routed to {route.agency}.",
+                )
+        return Routing(
+            self.triage.agency,
+            "triage",
+            f"{where}; no category route matches {_describe_category(category_id, category_name)}, "
+            f"so it goes to triage at {self.triage.agency}.",
+            is_triage=True,
+        )
+
+    def _describe_disposition(self, disposition_id: int | None) -> str:
+        """Say where the complaint is dispositioned, for a routing reason."""
+        if disposition_id is None:
+            return "No disposition on the complaint"
+        if disposition_id == self.institution.id:
+            return f"Dispositioned to the city itself ({self.institution.name}, institution {disposition_id})"
+        if outside := self.outside_institution(disposition_id):
+            return f"Dispositioned to {outside.name} (institution {disposition_id}), outside the city"
+        return f"Dispositioned to institution {disposition_id}, not a known sub-unit of the city"

@@ -1,0 +1,270 @@
+"""Settings: the database, the national platform, the mapping file and sync tuning, from env and TOML."""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lapor_sync.config_files import problem_text, read_toml
+from lapor_sync.domain.errors import ConfigurationError
+
+ENV_PREFIX = "LAPOR_SYNC_"
+PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
+WIB = ZoneInfo("Asia/Jakarta")
+
+_SECRETS = frozenset({"api_key", "api_token", "oauth_client_secret"})
+# Values never echoed in errors: secrets, and URLs that may carry a password before they parse.
+_NOT_ECHOED = _SECRETS | {"database_url", "api_base_url", "oauth_token_url"}
+_NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
+    "static": ("api_key", "api_token", "institution_id"),
+    "oauth2": (
+        "api_key", "api_token", "institution_id", "oauth_token_url", "oauth_client_id", "oauth_client_secret"
+    ),
+}
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@/\s]*@")
+_QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&](?:password|passwd|pwd|secret|token|key)=)[^&\s]*")
+
+
+def env_var(setting: str) -> str:
+    """Return the environment variable of a setting: ``auth_mode`` → ``LAPOR_SYNC_AUTH_MODE``."""
+    return f"{ENV_PREFIX}{setting.upper()}"
+
+
+def mask_url(text: str) -> str:
+    """Hide passwords in a URL: ``postgresql://user:pw@host/db`` → ``postgresql://user:***@host/db``.
+
+    Also hides ``password=``, ``secret=``, ``token=`` and ``key=`` query parameters.
+    """
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    return _QUERY_SECRET.sub(r"\g<head>***", text)
+
+
+@dataclass
+class _Loading:
+    """What one construction of :class:`Settings` tells its sources, and what they note back."""
+
+    config_file: Path | None = None
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+_LOADING: ContextVar[_Loading | None] = ContextVar("lapor_sync_settings_loading", default=None)
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """The TOML file given to :meth:`Settings.load`; its keys are the setting names, lowercase."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole file is read at once in ``__call__``."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        loading = _LOADING.get()
+        if loading is None or loading.config_file is None:
+            return {}
+        return read_toml(loading.config_file)[1]
+
+
+class _NotedSource(PydanticBaseSettingsSource):
+    """Wraps a source and notes which settings it gave, for :meth:`Settings.value_sources`."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource, label: str) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner, self._label = inner, label
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Delegate to the wrapped source."""
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        values = self._inner()
+        if (loading := _LOADING.get()) is not None:
+            for name in values:
+                loading.origins.setdefault(name, self._label)  # sources run highest priority first
+        return values
+
+
+class Settings(BaseSettings):
+    """Everything lapor-sync needs to run; sources, highest first: arguments, environment, TOML file.
+
+    Environment variables are ``LAPOR_SYNC_<NAME>`` (any case); an empty variable counts as unset.
+
+    Attributes:
+        database_url: SQLAlchemy URL; the default is ``lapor-sync.db`` in the working directory.
+        api_base_url: the national API's base (CONTRACT §1; the simulator serves ``/lapor/3.0.0``).
+        auth_mode: ``static`` (API key + app token) or ``oauth2`` (SPLP client credentials), CONTRACT §1.
+        api_key: the LAPOR API key (secret).
+        api_token: the integrating application's GUID, sent as the ``token`` header (secret).
+        auth_header_name: the header carrying the API key in static mode (some deployments use ``auth``).
+        oauth_token_url, oauth_client_id, oauth_client_secret: SPLP OAuth2 client credentials.
+        institution_id: the city's national institution id (Palangka Raya: 6271).
+        mapping_file: the city mapping TOML; ``None`` uses the packaged ``palangka-raya.toml``.
+        http_timeout_seconds: per-request timeout, seconds.
+        overlap_seconds: how far before the cursor each pull starts again (CONTRACT §6), seconds.
+        initial_since: where the very first pull starts; aware, kept in UTC (default 2024-01-01 00:00 WIB).
+        per_page: inbox page size, 1..100 (CONTRACT §5).
+        max_push_attempts: outbox attempts before a push is dead-lettered.
+        open_case_recheck_seconds: how long an open case may go unseen in the inbox before its
+            detail is read again (CONTRACT §6: reconcile), seconds.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, extra="forbid", env_ignore_empty=True
+    )
+
+    database_url: str = "sqlite:///lapor-sync.db"
+    api_base_url: str = PRODUCTION_BASE_URL
+    auth_mode: Literal["static", "oauth2"] = "static"
+    api_key: SecretStr | None = None
+    api_token: SecretStr | None = None
+    auth_header_name: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    institution_id: int | None = Field(default=None, ge=1)
+    mapping_file: Path | None = None
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    overlap_seconds: int = Field(default=300, ge=0)
+    initial_since: AwareDatetime = Field(default=datetime(2024, 1, 1, tzinfo=WIB), validate_default=True)
+    per_page: int = Field(default=100, ge=1, le=100)
+    max_push_attempts: int = Field(default=8, ge=1)
+    open_case_recheck_seconds: int = Field(default=3600, ge=1)
+
+    _value_sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        loading = _LOADING.get() or _Loading()
+        token = _LOADING.set(loading)
+        try:
+            super().__init__(**values)
+        finally:
+            _LOADING.reset(token)
+        self._value_sources = {
+            name: "init" if name in values else loading.origins.get(name, "default")
+            for name in type(self).model_fields
+        }
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the TOML file of :meth:`load` (no ``.env``)."""
+        file_settings = _ConfigFileSource(settings_cls)
+        return init_settings, _NotedSource(env_settings, "env"), _NotedSource(file_settings, "file")
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **values: Any) -> Settings:
+        """Build settings from ``values``, then the environment, then ``config_file``, then defaults.
+
+        Raises:
+            pydantic.ValidationError: a value is wrong (use :func:`load_settings` for a one-line error).
+            ConfigurationError: ``config_file`` cannot be read or is not TOML.
+        """
+        token = _LOADING.set(_Loading(config_file))
+        try:
+            return cls(**values)
+        finally:
+            _LOADING.reset(token)
+
+    @field_validator("api_base_url", "oauth_token_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return None if value is None else value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9+]*://", value):
+            raise ValueError("must be a database URL such as sqlite:///lapor-sync.db or postgresql://host/db")
+        return value
+
+    @field_validator("initial_since")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def masked(self) -> dict[str, str]:
+        """Return every setting as display text, safe to print (``config show``).
+
+        Secrets are ``********``, unset values ``(not set)``, passwords in URLs ``***``, and
+        ``initial_since`` is shown in WIB.
+        """
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                shown[name] = "(not set)"
+            elif isinstance(value, SecretStr):
+                shown[name] = "********"
+            elif isinstance(value, datetime):
+                shown[name] = value.astimezone(WIB).isoformat()
+            else:
+                shown[name] = mask_url(str(value))
+        return shown
+
+    def value_sources(self) -> dict[str, str]:
+        """Return where each setting came from: ``init``, ``env``, ``file`` or ``default``."""
+        return dict(self._value_sources)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Load :class:`Settings` from the environment and an optional TOML file.
+
+    Raises:
+        ConfigurationError: with a one-line message naming each wrong setting by its environment
+            variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static' or 'oauth2', got 'basic'``.
+            Secrets and URLs are never echoed.
+    """
+    try:
+        return Settings.load(config_file)
+    except ValidationError as exc:
+        problems = [_setting_problem(error, config_file) for error in exc.errors(include_url=False)]
+        raise ConfigurationError("; ".join(problems)) from None
+
+
+def _setting_problem(error: Any, config_file: Path | None) -> str:
+    """Word one validation error of the settings, naming the environment variable."""
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
+    return f"{env_var(name)}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
+
+
+def require_national(settings: Settings) -> None:
+    """Check that the settings needed to talk to the national platform are there (CONTRACT §1).
+
+    Static mode needs ``API_KEY``, ``API_TOKEN`` and ``INSTITUTION_ID``; ``oauth2`` also
+    ``OAUTH_TOKEN_URL``, ``OAUTH_CLIENT_ID`` and ``OAUTH_CLIENT_SECRET``.
+
+    Raises:
+        ConfigurationError: one line naming every missing setting as its environment variable.
+    """
+    needed = _NATIONAL_REQUIRED[settings.auth_mode]
+    missing = [env_var(name) for name in needed if _unset(getattr(settings, name))]
+    if missing:
+        raise ConfigurationError(
+            f"cannot reach the national platform in auth mode '{settings.auth_mode}': "
+            f"set {', '.join(missing)}"
+        )
+
+
+def _unset(value: object) -> bool:
+    """True for ``None``, an empty string and an empty secret."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is None or (isinstance(value, str) and not value.strip())

@@ -1,0 +1,54 @@
+"""Simulator-only HTTP endpoints, outside the contract: move the simulated clock, read the tallies.
+
+``GET /_simulator/clock`` reads the clock; ``POST /_simulator/clock`` with
+``{"to": "DD-MM-YYYY HH:MM:SS"}`` (WIB) moves it forward, applying due events.
+``GET /_simulator/tallies?from=DD-MM-YYYY&to=DD-MM-YYYY`` counts the complaints dispositioned to the
+city in that period by outcome. No authentication: the simulator binds to loopback only.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lapor_sync.domain.clock import ManualClock
+from lapor_sync.simulator.wire import format_wib, parse_wib, parse_wire_date
+from lapor_sync.simulator.world import World
+
+
+def _refused(message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=422)
+
+
+def simulator_routes(world: World) -> list[Route]:
+    """Return the ``/_simulator/...`` routes over ``world``."""
+
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = await request.json()
+                world.advance_to(parse_wib(str(body.get("to", "")) if isinstance(body, dict) else ""))
+            except (ValueError, TypeError) as refused:
+                return _refused(f"Cannot move the clock: {refused}")
+        return JSONResponse(
+            {
+                "now": format_wib(world.clock.now()),
+                "movable": isinstance(world.clock, ManualClock),
+                "pending_events": len(world.pending_events()),
+            }
+        )
+
+    async def tallies(request: Request) -> Response:
+        try:
+            start = parse_wire_date(request.query_params.get("from", ""))
+            end = parse_wire_date(request.query_params.get("to", ""))
+        except ValueError:
+            return _refused("from and to must be DD-MM-YYYY.")
+        period = {"from": start.strftime("%d-%m-%Y"), "to": end.strftime("%d-%m-%Y")}
+        return JSONResponse({**period, **world.tallies(start, end)})
+
+    return [
+        Route("/_simulator/clock", clock, methods=["GET", "POST"]),
+        Route("/_simulator/tallies", tallies, methods=["GET"]),
+    ]

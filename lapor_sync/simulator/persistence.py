@@ -1,0 +1,95 @@
+"""Saving and loading a whole simulated world as one JSON file, so it can be served again exactly.
+
+The file holds every complaint with its logs and thread, the pending requests and events, the id
+counters and the clock's instant. Datetimes are written as ISO 8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from lapor_sync.domain.clock import Clock, ManualClock
+from lapor_sync.simulator.model import Complaint, Counters, Event
+from lapor_sync.simulator.world import World
+
+FORMAT = "lapor-sync-simulator-state/1"
+
+
+def save_world(world: World, path: Path) -> None:
+    """Write ``world`` to ``path`` atomically (a temporary file, then a rename).
+
+    The file contains fictitious reporter data only; it is still personal-data shaped, so it is
+    written with owner-only permissions.
+    """
+    with world.lock:
+        state = {
+            "format": FORMAT,
+            "dataset": world.dataset,
+            "seed": world.seed,
+            "institution_id": world.institution_id,
+            "reply_rate": world.reply_rate,
+            "clock": world.clock.now().isoformat(),
+            "counters": dataclasses.asdict(world.counters),
+            "complaints": [dataclasses.asdict(c) for c in world.all_complaints()],
+            "events": [dataclasses.asdict(e) for e in world.pending_events()],
+        }
+    temporary = path.with_name(path.name + ".tmp")
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+        json.dump(state, out, ensure_ascii=False, default=_encode)
+    temporary.replace(path)
+
+
+def load_world(path: Path, clock: Clock | None = None) -> World:
+    """Read a world saved by :func:`save_world`.
+
+    Args:
+        path: the JSON file.
+        clock: the clock to run on; default a ``ManualClock`` frozen at the saved instant.
+
+    Raises:
+        ValueError: the file is not a saved simulator state of this format.
+    """
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a simulator state file ({FORMAT})")
+    return World(
+        clock or ManualClock(datetime.fromisoformat(state["clock"])),
+        [_decode(Complaint, c) for c in state["complaints"]],
+        _decode(Counters, state["counters"]),
+        seed=state["seed"],
+        dataset=state["dataset"],
+        institution_id=state["institution_id"],
+        events=[_decode(Event, e) for e in state["events"]],
+        reply_rate=state["reply_rate"],
+    )
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot save a {type(value).__name__}")
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    """Rebuild a value of type ``kind`` (dataclass, list, optional, datetime, date, enum, plain)."""
+    if value is None:
+        return None
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):
+        return _decode(next(arg for arg in get_args(kind) if arg is not type(None)), value)
+    if origin is list:
+        return [_decode(get_args(kind)[0], item) for item in value]
+    if dataclasses.is_dataclass(kind):
+        hints = get_type_hints(kind)
+        return kind(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(kind)})
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    return kind(value)

@@ -1,0 +1,179 @@
+"""The simulator as one object: generate or load a world, move its clock, serve it over loopback HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from lapor_sync.domain.clock import Clock, ManualClock
+from lapor_sync.simulator.app import BASE_PATH, create_app
+from lapor_sync.simulator.auth import AccessTokens, AuthMode, Credentials
+from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, generate
+from lapor_sync.simulator.persistence import load_world, save_world
+from lapor_sync.simulator.workdays import WIB
+from lapor_sync.simulator.world import World
+
+START_OF_DATA = datetime.combine(FIRST_DAY, time(), WIB)
+"""00:00 WIB on the data set's first day: nothing is visible yet."""
+END_OF_DATA = datetime.combine(LAST_DAY, time(23, 59, 59), WIB)
+"""23:59:59 WIB on the data set's last day: every complaint is visible."""
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that tells a waiting thread when it is listening (or has failed)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.ready.set()
+
+
+class Simulator:
+    """The built-in SP4N-LAPOR! simulator: a world, its clock, and an HTTP server for it.
+
+    Thread safety: every read and write goes through ``world.lock``, so the server thread and the
+    caller's thread (a demo moving the clock, a test inserting complaints) can run together.
+
+    Args:
+        world: the state to serve.
+        rate_limit: requests per second per client, ``None`` to disable (CONTRACT §2).
+        credentials: accepted credentials (default: the fake demo ones).
+        auth_mode: accepted authentication modes (CONTRACT §1).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        rate_limit: float | None = 20.0,
+        credentials: Credentials | None = None,
+        auth_mode: AuthMode = AuthMode.ANY,
+    ) -> None:
+        self.world = world
+        self.credentials = credentials or Credentials()
+        self.tokens = AccessTokens()
+        self.app: Starlette = create_app(
+            world,
+            credentials=self.credentials,
+            rate_limit=rate_limit,
+            auth_mode=auth_mode,
+            tokens=self.tokens,
+        )
+
+    @classmethod
+    def generate(
+        cls,
+        seed: int = 2024,
+        dataset: str = DATASET_NAME,
+        clock: Clock | None = None,
+        rate_limit: float | None = 20.0,
+        *,
+        reply_rate: float = 0.10,
+        credentials: Credentials | None = None,
+        auth_mode: AuthMode = AuthMode.ANY,
+    ) -> Simulator:
+        """Build a simulator over a freshly generated data set.
+
+        Args:
+            seed: the data set's seed; same seed, same data.
+            dataset: the data set's name; only "palangka-raya-2024" exists.
+            clock: default a ``ManualClock`` at :data:`START_OF_DATA`.
+            rate_limit: requests per second per client, ``None`` to disable.
+            reply_rate: share of institution follow-ups that get a reporter reply 1-3 days later.
+            credentials: accepted credentials (default: the fake demo ones).
+            auth_mode: accepted authentication modes.
+
+        Raises:
+            ValueError: an unknown data set name.
+        """
+        if dataset != DATASET_NAME:
+            raise ValueError(f"unknown data set {dataset!r}")
+        complaints, counters = generate(seed)
+        start = clock or ManualClock(START_OF_DATA)
+        world = World(start, complaints, counters, seed=seed, dataset=dataset, reply_rate=reply_rate)
+        return cls(world, rate_limit=rate_limit, credentials=credentials, auth_mode=auth_mode)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        clock: Clock | None = None,
+        rate_limit: float | None = 20.0,
+        *,
+        credentials: Credentials | None = None,
+        auth_mode: AuthMode = AuthMode.ANY,
+    ) -> Simulator:
+        """Serve a world saved by :meth:`save`; its clock stays frozen at the saved instant unless given.
+
+        Raises:
+            ValueError: the file is not a saved simulator state.
+        """
+        world = load_world(Path(path), clock)
+        return cls(world, rate_limit=rate_limit, credentials=credentials, auth_mode=auth_mode)
+
+    def save(self, path: Path) -> None:
+        """Save the whole world (complaints, threads, pending events, clock) to a JSON file."""
+        save_world(self.world, Path(path))
+
+    @property
+    def clock(self) -> Clock:
+        """The world's clock."""
+        return self.world.clock
+
+    def advance_to(self, instant: datetime) -> None:
+        """Move the simulated clock to ``instant`` (aware), applying due events; see ``World.advance_to``."""
+        self.world.advance_to(instant)
+
+    def tallies(self, start: date, end: date) -> dict[str, int]:
+        """Counts of complaints dispositioned to the city between two WIB dates; see ``World.tallies``."""
+        return self.world.tallies(start, end)
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve the API from a background thread until the block ends.
+
+        Args:
+            host: the address to bind; keep it on loopback.
+            port: the port, 0 for a free one.
+
+        Yields:
+            The base URL, e.g. ``"http://127.0.0.1:54321/lapor/3.0.0"``.
+
+        Raises:
+            RuntimeError: when the server could not start.
+        """
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Without it, small answers (headers and body written apart) wait ~40 ms on delayed ACKs.
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind((host, port))
+        # No access log and no logging setup: the simulator never writes headers or reporter data.
+        config = uvicorn.Config(
+            self.app, log_config=None, access_log=False, log_level="warning", lifespan="off"
+        )
+        server = _Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+        thread.start()
+        server.ready.wait()
+        try:
+            if not server.started:
+                raise RuntimeError("the simulator's HTTP server did not start")
+            bound_host, bound_port = listener.getsockname()[:2]
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            yield f"http://{shown}:{bound_port}{BASE_PATH}"
+        finally:
+            server.should_exit = True
+            thread.join()
+            listener.close()

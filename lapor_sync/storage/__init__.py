@@ -1,0 +1,1 @@
+"""Storage: tables, the unit of work and the migrations (SQLite by default, any SQLAlchemy URL)."""

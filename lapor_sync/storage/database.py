@@ -1,0 +1,92 @@
+"""The database: engine set-up, schema upgrades through alembic, sessions.
+
+SQLite runs in WAL mode with a busy timeout so a reader never blocks the writer and short write
+transactions wait for each other instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def normalise_url(url: str) -> str:
+    """Return ``url`` with a PostgreSQL URL pointed at the psycopg 3 driver we ship.
+
+    ``postgresql://`` alone would make SQLAlchemy look for psycopg2, which is not a dependency.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` (any SQLAlchemy URL; SQLite gets WAL and a busy timeout)."""
+    url = normalise_url(url)
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Return an alembic configuration for this package's migrations, bound to ``engine``."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("lapor_sync.storage") / "migrations"))
+    config.attributes["engine"] = engine
+    return config
+
+
+class Database:
+    """One database: an engine plus the operations every command needs.
+
+    Args:
+        url: a SQLAlchemy URL, such as ``sqlite:///lapor-sync.db`` or
+            ``postgresql://postgres@127.0.0.1:5432/lapor``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema to the newest migration (idempotent)."""
+        command.upgrade(alembic_config(self.engine), "head")
+
+    def is_current(self) -> bool:
+        """True when the schema exists (the alembic version table is present)."""
+        return inspect(self.engine).has_table("alembic_version")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Open a session; the caller commits. Rolled back and closed on the way out."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migrations of lapor-sync's schema (run by ``lapor-sync db upgrade``)."""

@@ -1,0 +1,219 @@
+"""Tables of the city's records and of the sync state (sqlmodel).
+
+The schema itself is owned by the alembic migrations in ``migrations/``; these classes must match
+them (a test compares the two). Every datetime column is :class:`UTCDateTime`: aware, UTC.
+Rows carry the national ``institution_id`` they belong to, so one database can serve several
+institutions.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from lapor_sync.storage.types import UTCDateTime
+
+
+def _utc(**kwargs: object) -> object:
+    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[call-overload]
+
+
+class Agency(SQLModel, table=True):
+    """One of the city's agencies (OPD), loaded from the mapping file."""
+
+    __tablename__ = "agency"
+
+    code: str = Field(primary_key=True, max_length=32)
+    name: str
+    abbreviation: str | None = None
+    national_institution_id: int | None = Field(default=None, index=True)
+
+
+class Case(SQLModel, table=True):
+    """The city's record of one complaint assigned to one agency.
+
+    Reporter fields stay NULL for anonymous complaints (CONTRACT §4: ``user`` is null when
+    ``is_anonymous`` = 1; lapor-sync does not keep what it should not have).
+    """
+
+    __tablename__ = "case"
+    __table_args__ = (UniqueConstraint("institution_id", "complaint_id", name="uq_case_complaint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution_id: int = Field(index=True)
+    complaint_id: int
+    tracking_id: str = Field(index=True, max_length=32)
+    agency_code: str = Field(foreign_key="agency.code", index=True, max_length=32)
+    routing_rule: str
+    state: str = Field(index=True, max_length=16)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    content_length: int
+    classification_name: str | None = None
+    category_id: int | None = None
+    category_name: str | None = None
+    national_status_code: int
+    national_status_name: str
+    disposition_id: int | None = None
+    disposition_name: str | None = None
+    is_anonymous: bool
+    is_secret: bool
+    is_priority: bool
+    channel_name: str | None = None
+    location_name: str | None = None
+    date_of_incident: date | None = None
+    reporter_name: str | None = None
+    reporter_email: str | None = None
+    reporter_phone: str | None = None
+    complaint_created_at: datetime = _utc()
+    dispositioned_at: datetime = _utc(index=True)
+    received_at: datetime = _utc()
+    closed_at: datetime | None = _utc(default=None)
+
+
+class ThreadEntry(SQLModel, table=True):
+    """One message in a case's thread: a national follow-up or reply, or an agency follow-up.
+
+    ``origin`` is ``national`` for what came from SP4N-LAPOR! (never pushed back) and ``agency`` for
+    what the city's staff wrote here (pushed through the outbox). ``reference`` is the token that
+    lets an agency follow-up be recognised when it comes back from the national side.
+    """
+
+    __tablename__ = "thread_entry"
+    __table_args__ = (UniqueConstraint("case_id", "national_id", name="uq_thread_national"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    origin: str = Field(max_length=16)
+    author_type: str = Field(max_length=16)
+    national_id: int | None = None
+    institution_id: int | None = None
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    rating: int = 0
+    is_secret: bool = False
+    reference: str | None = Field(default=None, index=True, max_length=32)
+    created_at: datetime = _utc()
+
+
+class Binding(SQLModel, table=True):
+    """Links a national complaint to the city's case, and remembers what was last stored.
+
+    The unique (institution_id, complaint_id) index is what makes a pull idempotent: two workers that
+    both receive the same complaint cannot both create a binding; the second insert fails and its
+    transaction rolls back, so no case is duplicated.
+    """
+
+    __tablename__ = "binding"
+    __table_args__ = (UniqueConstraint("institution_id", "complaint_id", name="uq_binding_complaint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution_id: int
+    complaint_id: int
+    tracking_id: str = Field(index=True, max_length=32)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    national_updated_at: datetime = _utc()
+    content_hash: str = Field(max_length=64)
+    last_seen_in_inbox_at: datetime | None = _utc(default=None)
+    last_checked_at: datetime = _utc()
+
+
+class Cursor(SQLModel, table=True):
+    """A high-water mark of national ``updated_at`` over committed data (CONTRACT §6), in UTC."""
+
+    __tablename__ = "cursor"
+
+    name: str = Field(primary_key=True, max_length=64)
+    position: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class OutboxItem(SQLModel, table=True):
+    """A change made in the city's records that must reach the national platform.
+
+    Written in the same transaction as the change it announces. ``idempotency_key`` is unique: it is
+    also the reference token put into a follow-up's content, and what read-back looks for after an
+    ambiguous failure. ``state``: pending → sending → delivered, or dead (with ``last_error``), or
+    cancelled. ``needs_readback`` is set after an ambiguous failure, and a row found in ``sending``
+    means a worker died mid-call: either way the national side is read back before any re-post.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    institution_id: int
+    complaint_id: int
+    tracking_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    idempotency_key: str = Field(unique=True, max_length=32)
+    state: str = Field(max_length=16)
+    attempts: int = 0
+    needs_readback: bool = False
+    next_attempt_at: datetime = _utc()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _utc()
+    delivered_at: datetime | None = _utc(default=None)
+    thread_entry_id: int | None = Field(default=None, foreign_key="thread_entry.id")
+
+
+class SyncRun(SQLModel, table=True):
+    """One run of a sync job, with its counts and outcome."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution_id: int
+    job: str = Field(max_length=16)
+    trigger: str = Field(max_length=16)
+    started_at: datetime = _utc()
+    finished_at: datetime | None = _utc(default=None)
+    outcome: str = Field(default="running", max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    set_aside: int = 0
+    pushed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+
+class SyncEvent(SQLModel, table=True):
+    """One thing that happened to one complaint in one run, in words an IT officer understands.
+
+    Never carries secrets, reporters' personal data or confidential content.
+    """
+
+    __tablename__ = "sync_event"
+    __table_args__ = (Index("ix_sync_event_complaint", "complaint_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, foreign_key="sync_run.id", index=True)
+    at: datetime = _utc(index=True)
+    complaint_id: int | None = None
+    tracking_id: str | None = Field(default=None, index=True, max_length=32)
+    agency_code: str | None = Field(default=None, max_length=32)
+    kind: str = Field(index=True, max_length=32)
+    level: str = Field(max_length=8)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SetAsideRecord(SQLModel, table=True):
+    """A malformed national record kept with its raw payload and the reason, until resolved."""
+
+    __tablename__ = "set_aside"
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution_id: int
+    run_id: int | None = Field(default=None, foreign_key="sync_run.id")
+    complaint_id: int | None = Field(default=None, index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    resolved_at: datetime | None = _utc(default=None)

@@ -1,0 +1,1 @@
+"""The sync engine: pull dispositions in, push agency changes out, record every run."""

@@ -1,0 +1,202 @@
+"""Pull: walk the national inbox, fetch what changed, and store it in the city's records.
+
+The walk follows CONTRACT §6: start from the committed mark minus an overlap window (inclusive),
+dedupe by complaint id and ``updated_at``, repeat the walk until a pass sees nothing new (page
+drift), and advance the mark only after the whole pull succeeded. Open cases whose complaint has
+not been seen for a while are read by detail, so that a complaint forwarded away, archived or
+auto-closed on the national side is noticed even though it left the inbox (CONTRACT §5).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
+from lapor_sync.domain.errors import ItemRejectedError, MalformedRecordError, RunStoppingError
+from lapor_sync.domain.fingerprint import snapshot_fingerprint
+from lapor_sync.domain.ports import CityRecords, NationalPlatform, ReceiveOutcome
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.status import CaseState
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.models import Binding, SetAsideRecord
+from lapor_sync.sync.cursor import advance_cursor, read_cursor
+from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.receive import describe_receipt
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    """Tuning of one pull.
+
+    Attributes:
+        overlap: how far before the committed mark each walk starts (clock skew, second precision).
+        initial_since: where the very first walk starts (aware).
+        max_passes: walks allowed before a still-changing inbox fails the run.
+        recheck_after: how long an open case may go unseen before its detail is read again.
+    """
+
+    overlap: timedelta = timedelta(minutes=5)
+    initial_since: datetime | None = None
+    max_passes: int = 5
+    recheck_after: timedelta = timedelta(hours=1)
+
+
+class Puller:
+    """Runs the pull half of a sync cycle.
+
+    Args:
+        db: the city's database.
+        platform: the national platform port.
+        mapping: the city's routing rules.
+        city_records: builds the city-records port on a session (the unit of work's).
+        options: see :class:`PullOptions`.
+    """
+
+    def __init__(self, db: Database, platform: NationalPlatform, mapping: CityMapping,
+                 city_records: Callable[[Session], CityRecords], options: PullOptions) -> None:
+        self.db = db
+        self.platform = platform
+        self.mapping = mapping
+        self.city_records = city_records
+        self.options = options
+        self.institution_id = mapping.institution.id
+
+    def run(self, journal: RunJournal) -> None:
+        """Pull once. Raises the platform's errors; on any error the cursor stays where it was."""
+        with self.db.session() as session:
+            mark = read_cursor(session, self.institution_id) or self.options.initial_since
+        if mark is None:
+            raise RunStoppingError("no cursor yet and no initial_since configured")
+        handled: dict[int, datetime] = {}
+        high = mark
+        for _ in range(self.options.max_passes):
+            new_in_pass = 0
+            for entry in self.platform.walk_inbox(mark - self.options.overlap):
+                if isinstance(entry, MalformedRecord):
+                    self._set_aside(journal, entry)
+                    continue
+                if handled.get(entry.complaint_id, datetime.min.replace(tzinfo=entry.updated_at.tzinfo)) >= entry.updated_at:
+                    continue
+                new_in_pass += 1
+                handled[entry.complaint_id] = entry.updated_at
+                self._pull_one(journal, entry)
+                high = max(high, entry.updated_at)
+            if new_in_pass == 0:
+                break
+        else:
+            raise RunStoppingError(
+                f"the inbox kept changing for {self.options.max_passes} walks; stopped to stay safe")
+        self._recheck_open_cases(journal, set(handled))
+        with self.db.session() as session:
+            if advance_cursor(session, self.institution_id, high, journal.clock.now()):
+                session.commit()
+
+    def _pull_one(self, journal: RunJournal, item: InboxItem) -> None:
+        with self.db.session() as session:
+            binding = self._binding(session, item.complaint_id)
+            if binding is not None and binding.national_updated_at >= item.updated_at:
+                journal.counts.unchanged += 1
+                return
+        self._fetch_and_store(journal, item.complaint_id, seen_in_inbox=True)
+
+    def _recheck_open_cases(self, journal: RunJournal, seen: set[int]) -> None:
+        now = journal.clock.now()
+        with self.db.session() as session:
+            due = [case.complaint_id for case in
+                   self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)]  # type: ignore[attr-defined]
+        for complaint_id in due:
+            if complaint_id not in seen:
+                self._fetch_and_store(journal, complaint_id, seen_in_inbox=False)
+
+    def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool) -> None:
+        try:
+            snapshot = self.platform.fetch_complaint(complaint_id)
+        except MalformedRecordError as exc:
+            self._set_aside(journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
+            return
+        except ItemRejectedError as exc:
+            self._set_aside(journal, MalformedRecord(complaint_id, f"the platform refused the detail call: {exc}", None))
+            return
+        journal.counts.fetched += 1
+        try:
+            self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
+        except IntegrityError:
+            # Another worker stored the same complaint between our read and our insert; the
+            # unique binding index refused the duplicate. Store again as an update.
+            self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
+
+    def _store(self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool) -> None:
+        complaint = snapshot.complaint
+        now = journal.clock.now()
+        fingerprint = snapshot_fingerprint(snapshot)
+        with self.db.session() as session:
+            binding = self._binding(session, complaint.complaint_id)
+            if binding is not None and binding.content_hash == fingerprint:
+                binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
+                binding.last_checked_at = now
+                session.add(binding)
+                session.commit()
+                journal.counts.unchanged += 1
+                return
+            records = self.city_records(session)
+            in_city = self.mapping.is_city_institution(complaint.disposition_id)
+            if in_city:
+                routing = self.mapping.route(complaint.disposition_id, complaint.category_id, complaint.category_name)
+                agency_code, rule = routing.agency_code, routing.rule
+                state = self.mapping.case_state_for(complaint.status_code)
+            elif binding is None:
+                return  # never ours and no longer ours: nothing to keep
+            else:
+                routing = None
+                existing = records.get_case(case_id=binding.case_id)  # type: ignore[attr-defined]
+                agency_code, rule = existing.agency_code, existing.routing_rule
+                state = CaseState.FORWARDED
+            received = records.receive(snapshot, agency_code=agency_code, routing_rule=rule, state=state)
+            if binding is None:
+                binding = Binding(institution_id=self.institution_id, complaint_id=complaint.complaint_id,
+                                  tracking_id=complaint.tracking_id, case_id=received.case_id,
+                                  national_updated_at=complaint.updated_at, content_hash=fingerprint,
+                                  last_checked_at=now)
+            binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
+            binding.content_hash, binding.last_checked_at = fingerprint, now
+            if seen_in_inbox:
+                binding.last_seen_in_inbox_at = now
+            session.add(binding)
+            for kind, level, message in describe_receipt(snapshot, received, routing, state, self.mapping):
+                journal.event(session, kind, message, level=level, complaint_id=complaint.complaint_id,
+                              tracking_id=complaint.tracking_id, agency_code=received.agency_code)
+            session.commit()
+        if received.outcome is ReceiveOutcome.CREATED:
+            journal.counts.created += 1
+        else:
+            journal.counts.updated += 1
+
+    def _binding(self, session: Session, complaint_id: int) -> Binding | None:
+        return session.exec(select(Binding).where(Binding.institution_id == self.institution_id,
+                                                  Binding.complaint_id == complaint_id)).first()
+
+    def _set_aside(self, journal: RunJournal, record: MalformedRecord) -> None:
+        now = journal.clock.now()
+        raw = json.dumps(record.raw, ensure_ascii=False, default=str)
+        with self.db.session() as session:
+            existing = session.exec(select(SetAsideRecord).where(
+                SetAsideRecord.institution_id == self.institution_id,
+                SetAsideRecord.complaint_id == record.complaint_id,
+                SetAsideRecord.reason == record.reason, SetAsideRecord.raw == raw,
+                SetAsideRecord.resolved_at == None)).first()  # noqa: E711  (SQL IS NULL)
+            if existing is not None:
+                return
+            session.add(SetAsideRecord(institution_id=self.institution_id, run_id=journal.run_id,
+                                       complaint_id=record.complaint_id, reason=record.reason, raw=raw,
+                                       first_seen_at=now, last_seen_at=now))
+            journal.event(session, "complaint.set_aside",
+                          f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {record.reason}",
+                          level=Level.WARNING, complaint_id=record.complaint_id)
+            session.commit()
+        journal.counts.set_aside += 1

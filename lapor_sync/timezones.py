@@ -1,0 +1,13 @@
+"""Time zones used for display and for calendar periods: WIB (Asia/Jakarta, UTC+7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def display_wib(instant: datetime | None) -> str:
+    """Format an aware instant for people: ``2024-10-31 16:30 WIB``; empty for ``None``."""
+    return "" if instant is None else instant.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")

@@ -1,0 +1,1 @@
+"""The city mapping files (TOML data), shipped with the package; read them with lapor_sync.mapping_file."""

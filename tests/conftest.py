@@ -1,0 +1,59 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, the packaged mapping, a manual clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from lapor_sync.domain.clock import ManualClock
+from lapor_sync.storage.database import Database, normalise_url
+
+POSTGRES_ENV = "LAPOR_SYNC_TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    reason = (f"PostgreSQL storage tests need {POSTGRES_ENV}, "
+              "e.g. postgresql://postgres@127.0.0.1:5432/test")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; under CI=true they must run, not skip")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'lapor-sync.db'}")
+        db.upgrade()
+        yield db
+        db.dispose()
+        return
+    base = normalise_url(_postgres_url())
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    db = Database(f"{base}{separator}options=-csearch_path%3D{schema}")
+    try:
+        db.upgrade()
+        yield db
+    finally:
+        db.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A manual clock at Monday 1 July 2024, 09:00 WIB (02:00 UTC)."""
+    return ManualClock(datetime(2024, 7, 1, 2, 0, tzinfo=UTC))

@@ -1,0 +1,120 @@
+"""The error classifier: each answer or failure, on a GET and on a write, gets the class CONTRACT §6 asks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from lapor_sync.adapters.national import classify
+from lapor_sync.domain.errors import (
+    AmbiguousWriteError,
+    ItemRejectedError,
+    RunStoppingError,
+    TransientError,
+)
+
+NOW = datetime(2024, 10, 31, 12, 0, tzinfo=UTC)
+REQUEST = httpx.Request("POST", "https://api.example.invalid/lapor/3.0.0/complaints/followup/add")
+HTML = b"<html><body>502 Bad Gateway</body></html>"
+
+
+def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, content=body, headers=headers, request=REQUEST)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "on_get", "on_write"),
+    [
+        (400, b'{"message": "content wajib diisi"}', None, ItemRejectedError, ItemRejectedError),
+        (404, b'{"message": "Not found"}', None, ItemRejectedError, ItemRejectedError),
+        (422, b'{"message": "status sudah Selesai"}', None, ItemRejectedError, ItemRejectedError),
+        (401, b'{"message": "Unauthenticated"}', None, RunStoppingError, RunStoppingError),
+        (403, b'{"message": "Forbidden"}', None, RunStoppingError, ItemRejectedError),
+        (408, b"", None, TransientError, AmbiguousWriteError),
+        (429, b"", {"Retry-After": "3"}, TransientError, TransientError),
+        (500, b'{"message": "Server Error"}', None, TransientError, AmbiguousWriteError),
+        (502, HTML, None, TransientError, AmbiguousWriteError),
+        (503, HTML, {"Retry-After": "30"}, TransientError, TransientError),
+        (503, HTML, None, TransientError, AmbiguousWriteError),
+        (504, HTML, None, TransientError, AmbiguousWriteError),
+    ],
+)
+def test_status_classes_on_get_and_write(
+    status: int, body: bytes, headers: dict[str, str] | None, on_get: type, on_write: type
+) -> None:
+    on_get_error = classify.error_for_status(answer(status, body, headers), write=False, now=NOW)
+    on_write_error = classify.error_for_status(answer(status, body, headers), write=True, now=NOW)
+
+    assert type(on_get_error) is on_get and on_get_error.status == status
+    assert type(on_write_error) is on_write and on_write_error.status == status
+
+
+def test_rejection_carries_the_servers_message() -> None:
+    body = b'{"message": "status tidak dapat diubah", "errors": {"status_code": ["invalid"]}}'
+    error = classify.error_for_status(answer(422, body), write=True, now=NOW)
+    assert error.detail == "status tidak dapat diubah (fields: status_code)"
+    assert str(error) == "HTTP 422: status tidak dapat diubah (fields: status_code)"
+
+
+def test_gateway_html_is_not_quoted() -> None:
+    error = classify.error_for_status(answer(502, HTML), write=False, now=NOW)
+    assert "<html>" not in str(error) and error.detail == "Bad Gateway"
+
+
+def test_401_never_quotes_the_body() -> None:
+    error = classify.error_for_status(answer(401, b'{"message": "bad key sim-api-key"}'), write=False, now=NOW)
+    assert "sim-api-key" not in str(error)
+
+
+def test_retry_after_is_carried_in_seconds() -> None:
+    error = classify.error_for_status(answer(429, headers={"Retry-After": "7"}), write=True, now=NOW)
+    assert isinstance(error, TransientError) and error.retry_after == 7.0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Thu, 31 Oct 2024 12:01:30 GMT", 90.0),
+        ("Thu, 31 Oct 2024 12:01:30 -0000", 90.0),
+        ("Thu, 31 Oct 2024 11:00:00 GMT", 0.0),  # already past: do not wait
+        ("soon", None),
+        ("-5", None),
+        (None, None),
+    ],
+)
+def test_retry_after_in_both_forms(value: str | None, seconds: float | None) -> None:
+    assert classify.parse_retry_after(value, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("failure", "on_write"),
+    [
+        (httpx.ConnectError("refused"), TransientError),
+        (httpx.ConnectTimeout("slow"), TransientError),
+        (httpx.PoolTimeout("busy"), TransientError),
+        (httpx.ReadTimeout("no answer"), AmbiguousWriteError),
+        (httpx.WriteTimeout("stalled"), AmbiguousWriteError),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), AmbiguousWriteError),
+        (httpx.ReadError("reset"), AmbiguousWriteError),
+    ],
+)
+def test_transport_failures(failure: httpx.TransportError, on_write: type) -> None:
+    assert type(classify.transport_error(failure, write=False)) is TransientError
+    assert type(classify.transport_error(failure, write=True)) is on_write
+
+
+@pytest.mark.parametrize("body", [HTML, b"", b'{"results": null, "message": "Data not found"}'])
+def test_a_200_that_is_not_the_protocol(body: bytes) -> None:
+    with pytest.raises(TransientError) as on_get:
+        classify.check_response(answer(200, body), write=False, now=NOW)
+    with pytest.raises(AmbiguousWriteError):
+        classify.check_response(answer(200, body), write=True, now=NOW)
+    assert type(on_get.value) is TransientError and "protocol error" in str(on_get.value)
+
+
+def test_a_good_answer_gives_its_results() -> None:
+    assert classify.check_response(answer(200, b'{"results": {"data": 1}}'), write=True, now=NOW) == {"data": 1}

@@ -1,0 +1,137 @@
+"""Storage on SQLite and PostgreSQL: migrations, aware UTC datetimes, cases, threads and the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.domain.actions import ActionRefused, AgencyAction
+from lapor_sync.domain.complaint import AuthorType
+from lapor_sync.domain.ports import ReceiveOutcome
+from lapor_sync.domain.reference import find_reference
+from lapor_sync.domain.status import CaseState
+from lapor_sync.storage.models import Agency, Binding, Case, Cursor, OutboxItem, ThreadEntry
+from lapor_sync.sync.cursor import advance_cursor, read_cursor
+from tests.factories import T0, complaint, followup, snapshot
+
+
+@pytest.fixture
+def seeded(database):
+    with database.session() as s:
+        s.add(Agency(code="DINSOS", name="Dinas Sosial", national_institution_id=627104))
+        s.add(Agency(code="DISKOMINFO", name="Diskominfo", national_institution_id=627110))
+        s.commit()
+    return database
+
+
+def test_upgrade_is_idempotent(database):
+    database.upgrade()
+    assert database.is_current()
+
+
+def test_datetimes_come_back_aware_utc_whatever_zone_went_in(database, clock):
+    wib = timezone(timedelta(hours=7))
+    with database.session() as s:
+        s.add(Cursor(name="inbox:1", position=datetime(2024, 7, 1, 9, 0, tzinfo=wib), updated_at=clock.now()))
+        s.commit()
+    with database.session() as s:
+        row = s.get(Cursor, "inbox:1")
+    assert row.position.utcoffset() == timedelta(0)
+    assert row.position == datetime(2024, 7, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def test_naive_datetime_is_refused(database):
+    with database.session() as s:
+        s.add(Cursor(name="inbox:1", position=datetime(2024, 7, 1), updated_at=datetime(2024, 7, 1)))
+        with pytest.raises(Exception, match="naive datetime refused"):
+            s.commit()
+
+
+def test_cursor_never_moves_backwards(database, clock):
+    with database.session() as s:
+        assert advance_cursor(s, 6271, T0, clock.now())
+        s.commit()
+        assert not advance_cursor(s, 6271, T0 - timedelta(seconds=1), clock.now())
+        assert read_cursor(s, 6271) == T0
+
+
+def test_receive_creates_then_updates_and_keeps_anonymous_reporter_out(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        first = records.receive(snapshot(complaint(is_anonymous=True)), agency_code="DINSOS",
+                                routing_rule="institution:627104", state=CaseState.NEW)
+        s.commit()
+        second = records.receive(snapshot(complaint(is_anonymous=True, status_code=2)), agency_code="DINSOS",
+                                 routing_rule="institution:627104", state=CaseState.IN_PROGRESS)
+        s.commit()
+        case = s.get(Case, first.case_id)
+    assert first.outcome is ReceiveOutcome.CREATED and second.outcome is ReceiveOutcome.UPDATED
+    assert (case.reporter_name, case.reporter_email, case.reporter_phone) == (None, None, None)
+    assert case.state == CaseState.IN_PROGRESS
+
+
+def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        case = records.get_case(case_id=received.case_id)
+        item = records.act(case, AgencyAction.FOLLOWUP, institution_id=627104, content="Sudah ditangani.")
+        s.commit()
+    assert item.state == "pending" and find_reference(item.payload["content"]) == item.idempotency_key
+    echo = followup(77, item.payload["content"])
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        result = records.receive(snapshot(thread=(echo,)), agency_code="DINSOS", routing_rule="r",
+                                 state=CaseState.IN_PROGRESS)
+        s.commit()
+        thread = records.thread(received.case_id)
+    assert result.new_thread_entries == 0
+    assert [(e.origin, e.national_id) for e in thread] == [("agency", 77)]
+
+
+def test_rolled_back_action_leaves_no_outbox_row(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        s.commit()
+        records.act(records.get_case(case_id=received.case_id), AgencyAction.FOLLOWUP, institution_id=1, content="x")
+        s.rollback()
+    with seeded.session() as s:
+        assert s.exec(select(OutboxItem)).all() == []
+        assert s.exec(select(ThreadEntry)).all() == []
+
+
+def test_complete_without_followup_is_refused(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        with pytest.raises(ActionRefused, match="follow-up"):
+            records.act(records.get_case(case_id=received.case_id), AgencyAction.COMPLETE,
+                        institution_id=627104, content="done")
+
+
+def test_national_reply_is_stored_once(seeded, clock):
+    reply = followup(5, "Terima kasih", author=AuthorType.REPORTER)
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records.receive(snapshot(thread=(reply,)), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        again = records.receive(snapshot(thread=(reply,)), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        s.commit()
+        assert again.new_thread_entries == 0
+        assert len(s.exec(select(ThreadEntry)).all()) == 1
+
+
+def test_binding_is_unique_per_complaint(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        for _ in range(2):
+            s.add(Binding(institution_id=6271, complaint_id=3_100_001, tracking_id="1", case_id=received.case_id,
+                          national_updated_at=T0, content_hash="h", last_checked_at=T0))
+        with pytest.raises(IntegrityError):
+            s.commit()
