@@ -285,10 +285,17 @@ def test_set_status_sends_json_and_reports_a_refusal(router: respx.MockRouter, c
     assert route.call_count == 2
 
 
-def test_403_on_a_write_stops_the_run(router: respx.MockRouter, client: LaporClient) -> None:
+def test_403_on_a_write_rejects_that_item_only(router: respx.MockRouter, client: LaporClient) -> None:
+    # CONTRACT §5: 403 on a write means the complaint is no longer dispositioned to us.
     router.post(f"{BASE}/complaints/process/77/status").respond(403, json={"message": "Bukan disposisi Anda"})
-    with pytest.raises(RunStoppingError, match="Bukan disposisi Anda"):
+    with pytest.raises(ItemRejectedError, match="Bukan disposisi Anda"):
         client.set_status(77, status_code=2, note="x")
+
+
+def test_403_on_a_read_stops_the_run(router: respx.MockRouter, client: LaporClient) -> None:
+    router.get(f"{BASE}/complaints/77/complaint").respond(403, json={"message": "Forbidden"})
+    with pytest.raises(RunStoppingError, match="Forbidden"):
+        client.fetch_complaint(77)
 
 
 def test_request_reject_bodies(router: respx.MockRouter, client: LaporClient) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from lapor_sync.domain.actions import AgencyAction, check_action, merge_state
+from lapor_sync.domain.actions import ActionRefused, AgencyAction, check_action, merge_state
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.complaint import AuthorType, Complaint, ComplaintSnapshot
 from lapor_sync.domain.errors import LaporSyncError
@@ -211,6 +211,8 @@ class BuiltinCityRecords:
             ActionRefused: the case's state or the national rules forbid the action.
         """
         check_action(action, CaseState(case.state), has_institution_followup=self._has_institution_followup(case))
+        if action in (AgencyAction.RETURN, AgencyAction.FORWARD) and self._request_waiting(case):
+            raise ActionRefused("a return or forward request for this case is already waiting for LAPOR!'s admin")
         now = self.clock.now()
         key = new_reference()
         entry = None
@@ -236,6 +238,13 @@ class BuiltinCityRecords:
         self.session.add(item)
         self.session.flush()
         return item
+
+    def _request_waiting(self, case: Case) -> bool:
+        kinds = [AgencyAction.RETURN.value, AgencyAction.FORWARD.value]
+        return self.session.exec(
+            select(OutboxItem.id).where(OutboxItem.case_id == case.id, col(OutboxItem.kind).in_(kinds),
+                                        col(OutboxItem.state).in_(["pending", "sending", "delivered"]))
+        ).first() is not None
 
     def _has_institution_followup(self, case: Case) -> bool:
         return self.session.exec(

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
+from sqlalchemy.exc import OperationalError
 
 from lapor_sync.cli import admin, cases, logs, mapping, report, simulator, sync
 from lapor_sync.cli.context import EXIT_CONFIG, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.logs import LogLevel, configure_logging
 
 app = typer.Typer(
     name="lapor-sync",
@@ -21,6 +24,7 @@ app = typer.Typer(
         "pointing it at the real platform."
     ),
     no_args_is_help=True,
+    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
@@ -33,9 +37,14 @@ def main_options(
         None, "--config", "-c", exists=True, dir_okay=False, envvar="LAPOR_SYNC_CONFIG",
         help="TOML file of settings (keys are the setting names, e.g. database_url). "
              "Environment variables LAPOR_SYNC_* override it."),
+    log_level: LogLevel = typer.Option(
+        LogLevel.WARNING, "--log-level", envvar="LAPOR_SYNC_LOG_LEVEL", case_sensitive=False,
+        help="Service log lines (JSON, on stderr) at this level and above. "
+             "The full record of every run stays in `lapor-sync log`."),
 ) -> None:
     """Global options."""
     state(ctx).config_file = config
+    configure_logging(log_level)
 
 
 for module in (sync, logs, report, cases, mapping, admin, simulator):
@@ -47,5 +56,11 @@ def main() -> None:
     try:
         app()
     except LaporSyncError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise SystemExit(EXIT_CONFIG) from None
+    except OperationalError as exc:
+        # The driver's first line says what failed (refused, unknown database); no URL, no password.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        errors.print(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(reason)}",
+                     highlight=False)
         raise SystemExit(EXIT_CONFIG) from None

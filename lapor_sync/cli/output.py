@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lapor_sync.timezones import display_wib
@@ -36,7 +37,7 @@ def cell(value: object) -> str:
     """Render one value for a table: datetimes in WIB, ``None`` as empty."""
     if isinstance(value, datetime):
         return display_wib(value)
-    return "" if value is None else str(value)
+    return "" if value is None else escape(str(value))  # data is never rich markup
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -66,6 +67,7 @@ def demo(
     workdir: Path = typer.Option(Path(".lapor-sync-demo"), "--workdir",
                                  help="Folder for the demo's database and the simulator's saved state (emptied first)."),
     seed: int = typer.Option(2024, help="Seed of the simulated data set and of the staff's choices."),
+    verbose: bool = typer.Option(False, "--verbose", help="Also print the sync service's log lines (JSON, stderr)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Replay Palangka Raya's January–October 2024 against the built-in simulator, end to end.
@@ -77,6 +79,10 @@ def demo(
     in --workdir, so the result can be inspected (`lapor-sync -c .lapor-sync-demo/lapor-sync.toml runs`).
     """
     from lapor_sync.demo.runner import SERVE_AGAIN_PORT, run_demo
+
+    if not verbose:
+        # The progress line is the demo's interface; every event stays in `lapor-sync log`.
+        logging.getLogger("lapor_sync").setLevel(logging.ERROR)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=json_output, disable=json_output) as progress:

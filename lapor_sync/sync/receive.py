@@ -22,7 +22,7 @@ def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: R
     ref = f"#{complaint.tracking_id}"
     agency = mapping.agency(received.agency_code).name
     if received.outcome is ReceiveOutcome.CREATED:
-        why = routing.reason if routing else "kept with its agency"
+        why = routing.reason.rstrip(".") if routing else "kept with its agency"
         yield "complaint.created", Level.INFO, f"Complaint {ref} received and assigned to {agency}: {why}."
     elif received.outcome is ReceiveOutcome.UPDATED:
         parts = []

@@ -1,0 +1,40 @@
+"""Service logs: one JSON object per line on stderr, for people tailing and for log collectors.
+
+Sync events are the durable record (``lapor-sync log``); these lines mirror them as they happen.
+httpx and httpcore stay at WARNING so request headers (credentials) are never printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+
+from pythonjsonlogger.json import JsonFormatter
+
+
+
+class LogLevel(StrEnum):
+    """Levels a user can pick for the service log."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+def configure_logging(level: LogLevel = LogLevel.WARNING) -> None:
+    """Send lapor-sync's log records at ``level`` and above to stderr as JSON lines.
+
+    Args:
+        level: the lowest level printed.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
+                                       rename_fields={"asctime": "time", "levelname": "level"}))
+    root = logging.getLogger("lapor_sync")
+    root.handlers[:] = [handler]
+    root.setLevel(level.value.upper())
+    root.propagate = False
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
