@@ -109,7 +109,7 @@ def seed(url: str) -> Seeded:
             routing = mapping.route(c.disposition_id, c.category_id, c.category_name)
             state = mapping.case_state_for(c.status_code)
             received = records.receive(snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state)
-            for kind, level, message in describe_receipt(snap, received, routing, state, mapping):
+            for kind, level, message in describe_receipt(snap, received, routing, state):
                 journal.event(session, kind, message, level=level, complaint_id=c.complaint_id,
                               tracking_id=c.tracking_id, agency_code=received.agency_code)
             ids.append(received.case_id)

@@ -58,21 +58,22 @@ class BuiltinCityRecords:
         if case is None:
             case = self._create(complaint, _dispositioned_at(snapshot), agency_code, routing_rule,
                                 state or CaseState.NEW)
-            new_entries = self._append_thread(case, snapshot)
+            new_entries, _ = self._append_thread(case, snapshot)
             return Received(ReceiveOutcome.CREATED, case.id, agency_code, state=case.state,
                             new_thread_entries=new_entries)
-        previous_agency, previous_state = case.agency_code, case.state
+        previous_agency, previous_state, previous_status = case.agency_code, case.state, case.national_status_name
         self._copy_complaint(case, complaint)
         if agency_code != case.agency_code:
             case.agency_code, case.routing_rule = agency_code, routing_rule
         merged = merge_state(CaseState(case.state), state, local_change_pending=self._status_pending(case.id))
         self._set_state(case, merged)
-        new_entries = self._append_thread(case, snapshot)
+        new_entries, confirmed = self._append_thread(case, snapshot)
         self.session.add(case)
         return Received(
             ReceiveOutcome.UPDATED, case.id, case.agency_code,
             previous_agency_code=previous_agency if previous_agency != case.agency_code else None,
-            previous_state=previous_state, state=case.state, new_thread_entries=new_entries,
+            previous_state=previous_state, state=case.state, previous_status_name=previous_status,
+            new_thread_entries=new_entries, confirmed_own_entries=confirmed,
         )
 
     def _create(self, complaint: Complaint, dispositioned_at: datetime, agency_code: str, routing_rule: str, state: CaseState) -> Case:
@@ -122,13 +123,14 @@ class BuiltinCityRecords:
         ).first()
         return row is not None
 
-    def _append_thread(self, case: Case, snapshot: ComplaintSnapshot) -> int:
+    def _append_thread(self, case: Case, snapshot: ComplaintSnapshot) -> tuple[int, int]:
+        """Store new national entries; link returning own ones. Returns (stored, linked)."""
         known = {
             e.national_id: e
             for e in self.session.exec(select(ThreadEntry).where(ThreadEntry.case_id == case.id))
         }
         by_reference = {e.reference: e for e in known.values() if e.reference and e.national_id is None}
-        added = 0
+        added = linked = 0
         for entry in snapshot.thread:
             if entry.national_id in known:
                 continue
@@ -138,6 +140,7 @@ class BuiltinCityRecords:
                 # Our own follow-up, back from the national side: link it, never store it twice.
                 own.national_id = entry.national_id
                 self.session.add(own)
+                linked += 1
                 continue
             self.session.add(ThreadEntry(
                 case_id=case.id, origin="national", author_type=entry.author_type.value,
@@ -145,7 +148,7 @@ class BuiltinCityRecords:
                 rating=entry.rating, is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
             ))
             added += 1
-        return added
+        return added, linked
 
     # -- looking cases up -------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 
 import typer
-from rich.markup import escape
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
@@ -45,7 +44,7 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
                     for name, value in values.items()})
         return
     print_table("Settings", ["setting", "environment variable", "value", "source"],
-                [[name, env_var(name), escape(value), sources[name]] for name, value in values.items()])
+                [[name, env_var(name), value, sources[name]] for name, value in values.items()])
 
 
 def register(app: typer.Typer) -> None:

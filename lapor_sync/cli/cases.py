@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from sqlmodel import col, select
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
@@ -90,7 +89,7 @@ def list_cases(
     print_table("Cases", ["case", "tracking id", "agency", "state", "national status", "category",
                           "dispositioned", "title"], [
         [c.id, f"#{c.tracking_id}", c.agency_code, c.state, c.national_status_name, c.category_name,
-         c.dispositioned_at, SECRET if c.is_secret else escape(_truncate(c.title))] for c in cases])
+         c.dispositioned_at, SECRET if c.is_secret else _truncate(c.title)] for c in cases])
 
 
 def _truncate(text: str) -> str:
@@ -175,17 +174,17 @@ def _print_case(detail: dict[str, Any]) -> None:
         who = " / ".join(v or "-" for v in reporter.values())
     hidden = f"{SECRET}: add --show-confidential"
     rows = [[name.replace("_", " "), hidden if value is None and name in ("title", "content") else
-             escape(value) if isinstance(value, str) else value] for name, value in fields.items()]
-    rows.insert(-2, ["reporter", escape(who)])
+             value if isinstance(value, str) else value] for name, value in fields.items()]
+    rows.insert(-2, ["reporter", who])
     print_table(f"Case {fields['id']} (#{fields['tracking_id']})", ["field", "value"], rows)
     if detail["thread"]:
         print_table("Thread", ["at", "origin", "author", "institution", "national id", "content"], [
             [e["created_at"], e["origin"], e["author_type"], e["institution_id"], e["national_id"],
-             SECRET if e["content"] is None else escape(e["content"])] for e in detail["thread"]])
+             SECRET if e["content"] is None else e["content"]] for e in detail["thread"]])
     if detail["outbox"]:
         print_table("Outbox", ["id", "kind", "state", "attempts", "created", "delivered", "last error"], [
             [o["id"], o["kind"], o["state"], o["attempts"], o["created_at"], o["delivered_at"],
-             escape(o["last_error"] or "")] for o in detail["outbox"]])
+             o["last_error"] or ""] for o in detail["outbox"]])
 
 
 def _entry(entry: ThreadEntry, *, visible: bool) -> dict[str, Any]:

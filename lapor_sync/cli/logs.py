@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from sqlalchemy import or_
 from sqlmodel import col, select
 
@@ -48,12 +47,12 @@ def runs(
     if as_json:
         print_json(found)
         return
-    headers = ["id", "job", "trigger", "started", "duration s", *(c.replace("_", " ") for c in COUNTERS),
-               "outcome", "error"]
-    print_table("Sync runs", headers, [
+    # Only the counters that moved, so the table fits a terminal; --json has them all.
+    print_table("Sync runs", ["id", "job", "trigger", "started", "secs", "counts", "outcome"], [
         [r["id"], r["job"], r["trigger"], r["started_at"],
          None if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}",
-         *(r[c] for c in COUNTERS), r["outcome"], escape(r["error"] or "")] for r in found])
+         ", ".join(f"{c.replace('_', ' ')} {r[c]}" for c in COUNTERS if r[c]) or "-",
+         r["outcome"] + (f": {r['error']}" if r["error"] else "")] for r in found])
 
 
 def log(
@@ -104,7 +103,7 @@ def log(
         return
     print_table("Sync events", ["at", "run", "level", "kind", "tracking id", "agency", "message"], [
         [e.at, e.run_id, e.level, e.kind, f"#{e.tracking_id}" if e.tracking_id else None, e.agency_code,
-         escape(e.message)] for e in events])
+         e.message] for e in events])
 
 
 def outbox(
@@ -136,7 +135,7 @@ def outbox(
     print_table("Outbox", ["id", "tracking id", "kind", "state", "attempts", "next attempt", "last error",
                            "created"], [
         [i.id, f"#{i.tracking_id}", i.kind, i.state, i.attempts,
-         i.next_attempt_at if i.state in ("pending", "sending") else None, escape(i.last_error or ""),
+         i.next_attempt_at if i.state in ("pending", "sending") else None, i.last_error or "",
          i.created_at] for i in items])
 
 

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Any
 
 import typer
-from rich.markup import escape
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -128,7 +127,7 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         ["last successful pull", _when(summary["last_pull"])],
         ["last successful push", _when(summary["last_push"])],
         ["last run", "none yet" if last is None else f"#{last['run_id']} {last['job']}: {last['outcome']}"
-                                                   + (f" ({escape(last['error'])})" if last["error"] else "")],
+                                                   + (f" ({last['error']})" if last["error"] else "")],
         [f"cursor {summary['cursor']['name']}", cell(summary["cursor"]["position"]) or "not set (no pull yet)"],
         ["outbox", ", ".join(f"{name} {n}" for name, n in outbox.items())],
         ["oldest pending outbox row", _ago(summary["oldest_pending_age_seconds"]).replace("never", "none")],

@@ -87,7 +87,8 @@ class Received:
     """The result of :meth:`CityRecords.receive`.
 
     ``previous_agency_code`` is set when the case moved from one agency to another;
-    ``new_thread_entries`` counts national thread entries stored for the first time.
+    ``new_thread_entries`` counts national thread entries stored for the first time;
+    ``confirmed_own_entries`` counts the city's own follow-ups seen back on the national side.
     """
 
     outcome: ReceiveOutcome
@@ -96,7 +97,9 @@ class Received:
     previous_agency_code: str | None = None
     previous_state: str | None = None
     state: str | None = None
+    previous_status_name: str | None = None
     new_thread_entries: int = 0
+    confirmed_own_entries: int = 0
 
 
 class CityRecords(Protocol):

@@ -168,7 +168,7 @@ class Puller:
             if seen_in_inbox:
                 binding.last_seen_in_inbox_at = now
             session.add(binding)
-            for kind, level, message in describe_receipt(snapshot, received, routing, state, self.mapping):
+            for kind, level, message in describe_receipt(snapshot, received, routing, state):
                 journal.event(session, kind, message, level=level, complaint_id=complaint.complaint_id,
                               tracking_id=complaint.tracking_id, agency_code=received.agency_code)
             session.commit()

@@ -10,31 +10,26 @@ from collections.abc import Iterator
 
 from lapor_sync.domain.complaint import ComplaintSnapshot
 from lapor_sync.domain.ports import Received, ReceiveOutcome
-from lapor_sync.domain.routing import CityMapping, Routing
+from lapor_sync.domain.routing import Routing
 from lapor_sync.domain.status import CaseState
 from lapor_sync.sync.journal import Level
 
 
 def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: Routing | None,
-                     state: CaseState | None, mapping: CityMapping) -> Iterator[tuple[str, Level, str]]:
+                     state: CaseState | None) -> Iterator[tuple[str, Level, str]]:
     """Yield ``(kind, level, message)`` for each sync event a receipt deserves."""
     complaint = snapshot.complaint
     ref = f"#{complaint.tracking_id}"
-    agency = mapping.agency(received.agency_code).name
+    agency = received.agency_code
     if received.outcome is ReceiveOutcome.CREATED:
         why = routing.reason.rstrip(".") if routing else "kept with its agency"
         yield "complaint.created", Level.INFO, f"Complaint {ref} received and assigned to {agency}: {why}."
     elif received.outcome is ReceiveOutcome.UPDATED:
-        parts = []
-        if received.new_thread_entries:
-            parts.append(f"{received.new_thread_entries} new thread entr{'y' if received.new_thread_entries == 1 else 'ies'}")
-        if received.previous_state and received.state and received.previous_state != received.state:
-            parts.append(f"state {received.previous_state} → {received.state}")
-        detail = "; ".join(parts) or "complaint details changed"
-        yield "complaint.updated", Level.INFO, f"Complaint {ref} updated from LAPOR!: {detail}."
+        yield "complaint.updated", Level.INFO, f"Complaint {ref} updated from LAPOR!: {_changes(received, complaint.status_name)}."
     if received.previous_agency_code:
-        old = mapping.agency(received.previous_agency_code).name
-        yield "complaint.moved", Level.INFO, f"Complaint {ref} moved from {old} to {agency}: {routing.reason if routing else ''}"
+        why = routing.reason.rstrip(".") if routing else "the disposition changed"
+        yield ("complaint.moved", Level.INFO,
+               f"Complaint {ref} moved from {received.previous_agency_code} to {agency}: {why}.")
     if routing is not None and routing.is_triage and received.outcome is ReceiveOutcome.CREATED:
         yield ("complaint.triage", Level.WARNING,
                f"Complaint {ref} matched no routing rule (category '{complaint.category_name}', "
@@ -47,3 +42,18 @@ def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: R
         yield ("complaint.left_inbox", Level.INFO,
                f"Complaint {ref} is now dispositioned to {complaint.disposition_name} "
                f"({complaint.disposition_id}) and left the city's inbox: case marked forwarded.")
+
+
+def _changes(received: Received, status_name: str) -> str:
+    parts = []
+    if received.previous_status_name and received.previous_status_name != status_name:
+        parts.append(f"national status {received.previous_status_name} → {status_name}")
+    if received.previous_state and received.state and received.previous_state != received.state:
+        parts.append(f"case state {received.previous_state} → {received.state}")
+    if received.new_thread_entries:
+        n = received.new_thread_entries
+        parts.append(f"{n} new thread entr{'y' if n == 1 else 'ies'}")
+    if received.confirmed_own_entries:
+        n = received.confirmed_own_entries
+        parts.append(f"{n} of our follow-up{'s' if n > 1 else ''} confirmed on LAPOR!")
+    return "; ".join(parts) or "complaint details changed"
