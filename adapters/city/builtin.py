@@ -183,7 +183,7 @@ class BuiltinCityRecords:
         ))
 
     def open_cases_unseen_since(self, instant: datetime) -> list[Case]:
-        """Return open cases whose complaint was last seen in the inbox before ``instant`` (UTC)."""
+        """Return open cases whose complaint was last read from LAPOR! before ``instant`` (UTC)."""
         query = (
             select(Case).join(Binding, (Binding.case_id == Case.id))
             .where(Case.institution_id == self.institution_id,

@@ -78,7 +78,7 @@ def demo(
     48) and exits 1 if any differ. Needs no settings; leaves its database and the simulator's state
     in --workdir, so the result can be inspected (`lapor-sync -c .lapor-sync-demo/lapor-sync.toml runs`).
     """
-    from lapor_sync.demo.runner import SERVE_AGAIN_PORT, run_demo
+    from lapor_sync.demo.runner import SERVE_AGAIN_PORT, WeekReport, run_demo
 
     if not verbose:
         # The progress line is the demo's interface; every event stays in `lapor-sync log`.
@@ -88,7 +88,7 @@ def demo(
                   console=console, transient=json_output, disable=json_output) as progress:
         task = progress.add_task("Replaying 2024", total=None)
 
-        def on_week(week) -> None:  # type: ignore[no-untyped-def]
+        def on_week(week: WeekReport) -> None:
             progress.update(task, total=week.weeks, completed=week.number, description=(
                 f"Week of {week.at:%d %b %Y}: +{week.pull.created} received, {week.staff.followups} follow-ups, "
                 f"{week.staff.completions} completed, {week.push.pushed} pushed"))

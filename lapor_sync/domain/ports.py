@@ -102,6 +102,16 @@ class Received:
     confirmed_own_entries: int = 0
 
 
+class CaseRecord(Protocol):
+    """What the engine reads of a case in the city's system."""
+
+    id: int | None
+    complaint_id: int
+    agency_code: str
+    routing_rule: str
+    state: str
+
+
 class CityRecords(Protocol):
     """The city's own complaint records: where dispositions land and where agency staff act.
 
@@ -120,4 +130,13 @@ class CityRecords(Protocol):
         Agency follow-ups that come back from the national side are matched to their local entry
         by reference token, never stored twice.
         """
+        ...
+
+    def get_case(self, *, case_id: int | None = None, complaint_id: int | None = None,
+                 tracking_id: str | None = None) -> CaseRecord:
+        """Return one case by exactly one of its ids; raise ``LaporSyncError`` when there is none."""
+        ...
+
+    def open_cases_unseen_since(self, instant: datetime) -> list[CaseRecord]:
+        """Return open cases whose complaint was last read from LAPOR! before ``instant`` (aware UTC)."""
         ...

@@ -90,10 +90,11 @@ class RunJournal:
         log.log(logging.WARNING if level is not Level.INFO else logging.INFO, message,
                 extra={"run_id": self.run_id, "kind": kind, "tracking_id": tracking_id})
 
-    def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO, **about: object) -> None:
+    def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO,
+                         complaint_id: int | None = None, tracking_id: str | None = None) -> None:
         """Record one event in its own transaction (for events not tied to a data change)."""
         with self.db.session() as session:
-            self.event(session, kind, message, level=level, **about)  # type: ignore[arg-type]
+            self.event(session, kind, message, level=level, complaint_id=complaint_id, tracking_id=tracking_id)
             session.commit()
 
     def finish(self, *, error: str | None = None) -> SyncRun:

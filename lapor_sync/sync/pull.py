@@ -100,16 +100,28 @@ class Puller:
     def _pull_one(self, journal: RunJournal, item: InboxItem) -> None:
         with self.db.session() as session:
             binding = self._binding(session, item.complaint_id)
-            if binding is not None and binding.national_updated_at >= item.updated_at:
-                journal.counts.unchanged += 1
-                return
+        if binding is not None and not self._may_have_changed(binding, item, journal.clock.now()):
+            journal.counts.unchanged += 1
+            return
         self._fetch_and_store(journal, item.complaint_id, seen_in_inbox=True)
+
+    def _may_have_changed(self, binding: Binding, item: InboxItem, now: datetime) -> bool:
+        """Whether an inbox row may hold a change not yet stored.
+
+        A newer ``updated_at`` surely does. An equal one may too while it is recent: timestamps have
+        second precision (CONTRACT §2), so a second change within the second we last read is
+        invisible in ``updated_at``. Such rows are read again until they are older than the
+        overlap window; an unchanged read writes nothing.
+        """
+        if item.updated_at != binding.national_updated_at:
+            return item.updated_at > binding.national_updated_at
+        return now - item.updated_at < self.options.overlap
 
     def _recheck_open_cases(self, journal: RunJournal, seen: set[int]) -> None:
         now = journal.clock.now()
         with self.db.session() as session:
             due = [case.complaint_id for case in
-                   self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)]  # type: ignore[attr-defined]
+                   self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)]
         for complaint_id in due:
             if complaint_id not in seen:
                 self._fetch_and_store(journal, complaint_id, seen_in_inbox=False)
@@ -138,10 +150,12 @@ class Puller:
         with self.db.session() as session:
             binding = self._binding(session, complaint.complaint_id)
             if binding is not None and binding.content_hash == fingerprint:
-                binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
-                binding.last_checked_at = now
-                session.add(binding)
-                session.commit()
+                # Record only what moves the sync forward; a repeated read of the same data writes nothing.
+                if complaint.updated_at > binding.national_updated_at or not seen_in_inbox:
+                    binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
+                    binding.last_checked_at = now
+                    session.add(binding)
+                    session.commit()
                 journal.counts.unchanged += 1
                 return
             records = self.city_records(session)
@@ -154,7 +168,7 @@ class Puller:
                 return  # never ours and no longer ours: nothing to keep
             else:
                 routing = None
-                existing = records.get_case(case_id=binding.case_id)  # type: ignore[attr-defined]
+                existing = records.get_case(case_id=binding.case_id)
                 agency_code, rule = existing.agency_code, existing.routing_rule
                 state = CaseState.FORWARDED
             received = records.receive(snapshot, agency_code=agency_code, routing_rule=rule, state=state)

@@ -1,0 +1,243 @@
+"""End to end, pull: the cursor, page boundaries and drift, routing, reporters' privacy, forwarded complaints."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.complaint import InboxItem, MalformedRecord
+from lapor_sync.domain.status import NationalStatus
+from lapor_sync.simulator.catalog import category_id
+from lapor_sync.simulator.model import Reporter
+from lapor_sync.simulator.workdays import next_working_day_at
+from tests.e2e_support import CITY, DINSOS, Harness, PlatformWrapper, client_for, harness, small_world
+
+DISHUB = 627103
+PERHUBUNGAN, SOSIAL = category_id("Perhubungan"), category_id("Sosial dan Kesejahteraan")
+TOPIK_LAINNYA = category_id("Topik Lainnya")  # known to LAPOR!, routed by no rule of the city
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    """A harness on an empty simulator and a SQLite file."""
+    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
+        yield running
+
+
+@pytest.fixture
+def paged(tmp_path: Path) -> Iterator[Harness]:
+    """Like ``h``, with a client that asks for 5 inbox rows per page."""
+    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}", per_page=5) as running:
+        yield running
+
+
+def _stored_ids(h: Harness) -> list[int]:
+    return [case.complaint_id for case in h.cases()]
+
+
+# -- the cursor ------------------------------------------------------------------------------------
+
+
+def test_a_failed_run_keeps_the_cursor_and_the_next_good_run_stores_everything(h: Harness) -> None:
+    first = [h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id for _ in range(3)]
+    assert h.sync().created == 3
+    mark = h.cursor()
+    h.advance(timedelta(minutes=20))
+    stored_before_failure = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    h.advance(timedelta(minutes=1))
+    failing = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    server_error = h.faults.fail("GET", rf"/complaints/{failing.complaint_id}/complaint$", status=500)
+    h.advance(timedelta(minutes=10))
+
+    failed = h.sync()
+
+    assert failed.outcome == "failed" and "500" in (failed.error or "")
+    assert server_error.hits == 5  # the client retried, then gave up
+    assert h.cursor() == mark
+    assert failing.complaint_id not in _stored_ids(h)
+    h.faults.clear()
+
+    good = h.sync()
+
+    assert good.outcome == "ok" and good.created == 1
+    assert _stored_ids(h) == [*first, stored_before_failure.complaint_id, failing.complaint_id]
+    assert h.cursor() == failing.updated_at
+
+
+def test_an_unreachable_platform_fails_the_run_and_keeps_the_cursor(h: Harness) -> None:
+    h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    assert h.sync().outcome == "ok"
+    mark = h.cursor()
+    h.advance(timedelta(hours=1))
+    h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    with socket.socket() as closed:  # a port nobody listens on: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/lapor/3.0.0"
+    with client_for(dead_url, h.clock) as unreachable:
+        run = h.sync(platform=unreachable)
+
+    assert run.outcome == "failed" and "ConnectError" in (run.error or "")
+    assert h.cursor() == mark
+    assert h.sync().created == 1 and h.cursor() > mark  # type: ignore[operator]
+
+
+def test_items_sharing_one_second_across_a_page_boundary_are_all_taken(paged: Harness) -> None:
+    same_second = paged.clock.now()
+    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id for _ in range(12)]
+    assert len({paged.world.complaint(i).updated_at for i in ids}) == 1  # 12 rows, one second, 3 pages
+
+    run = paged.sync()
+
+    assert run.outcome == "ok" and run.created == 12
+    assert _stored_ids(paged) == ids
+    assert paged.cursor() == same_second.replace(microsecond=0)
+
+
+def test_items_arriving_later_in_the_cursor_second_are_taken_next_run(tmp_path: Path) -> None:
+    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}", per_page=5, overlap_seconds=0) as h:
+        second = h.clock.now()
+        early = [h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id for _ in range(6)]
+        assert h.sync().created == 6 and h.cursor() == second
+        h.advance(timedelta(minutes=5))
+        # Written later, but stamped with the second the cursor stands on (second precision).
+        late = [h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=second).complaint_id
+                for _ in range(4)]
+
+        run = h.sync()
+
+        assert run.created == 4 and run.unchanged == 6
+        assert _stored_ids(h) == early + late and h.cursor() == second
+
+
+class RecordsWalks(PlatformWrapper):
+    """Remembers which complaints each inbox walk yielded."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.walks: list[list[int]] = []
+
+    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+        seen: list[int] = []
+        self.walks.append(seen)
+        for entry in self.inner.walk_inbox(updated_since):
+            if isinstance(entry, InboxItem):
+                seen.append(entry.complaint_id)
+            yield entry
+
+
+def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
+    start = paged.clock.now()
+    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n))
+           .complaint_id for n in range(12)]
+    paged.advance(timedelta(minutes=30))
+    moved, shifted = ids[0], ids[5]  # moving the first row pulls the sixth back onto page 1
+    pages_asked: list[int] = []
+
+    def staff_reply_during_walk(page: int) -> None:
+        pages_asked.append(page)
+        if pages_asked.count(2) == 1 and page == 2:
+            paged.world.add_followup(moved, DINSOS, "Tim Dinsos sudah menjadwalkan kunjungan.")
+
+    paged.world.before_inbox_page = staff_reply_during_walk
+    walks = RecordsWalks(paged.platform)
+
+    run = paged.sync(platform=walks)
+
+    assert shifted not in walks.walks[0] and len(walks.walks) >= 2  # one walk alone would lose it
+    assert run.outcome == "ok" and run.created == 12
+    assert _stored_ids(paged) == ids
+    latest = paged.case(moved)
+    assert latest.national_status_code == NationalStatus.IN_PROCESS and latest.state == "in_progress"
+    assert [e.content for e in paged.thread(moved)] == ["Tim Dinsos sudah menjadwalkan kunjungan."]
+    assert paged.cursor() == paged.world.complaint(moved).updated_at
+
+
+# -- routing and privacy ---------------------------------------------------------------------------
+
+
+def test_an_unknown_category_goes_to_triage_with_a_warning(h: Harness) -> None:
+    unrouted = h.add_complaint(disposition_id=CITY, category_id=TOPIK_LAINNYA)
+    brand_new = h.add_complaint(disposition_id=CITY, category_id=TOPIK_LAINNYA)
+    routed = h.add_complaint(disposition_id=CITY, category_id=PERHUBUNGAN)
+
+    def new_national_category(complaint: dict[str, Any]) -> None:
+        if complaint["complaint_id"] == brand_new.complaint_id:
+            complaint["category_id"], complaint["category_name"] = 77, "Kategori Baru Nasional"
+
+    h.faults.rewrite = new_national_category
+
+    assert h.sync().created == 3
+
+    for triaged in (unrouted, brand_new):
+        case = h.case(triaged.complaint_id)
+        assert (case.agency_code, case.routing_rule) == ("DISKOMINFO", "triage")
+    assert h.case(brand_new.complaint_id).category_name == "Kategori Baru Nasional"
+    assert h.case(routed.complaint_id).agency_code == "DISHUB"
+    warnings = h.events("complaint.triage")
+    assert {(e.complaint_id, e.level, e.agency_code) for e in warnings} == {
+        (unrouted.complaint_id, "warning", "DISKOMINFO"), (brand_new.complaint_id, "warning", "DISKOMINFO")}
+    assert "Kategori Baru Nasional" in next(e.message for e in warnings if e.complaint_id == brand_new.complaint_id)
+
+
+WIRE_USER = {"name": "Siti Rahasia", "email": "siti@contoh.id", "phone": "0812-9999-0000"}
+
+
+def test_an_anonymous_complaint_stores_no_reporter_identity(h: Harness) -> None:
+    anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_anonymous=True)
+    named = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
+                            reporter=Reporter("Budi Contoh", "budi@contoh.id", "0812-0000-0001"))
+    later_anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
+                                      reporter=Reporter("Ani Contoh", "ani@contoh.id", "0812-0000-0002"))
+
+    def leaky_gateway(complaint: dict[str, Any]) -> None:
+        if complaint["is_anonymous"] == 1:
+            complaint["user"] = WIRE_USER  # the wire carries an identity it should not
+
+    h.faults.rewrite = leaky_gateway
+    assert h.sync().created == 3
+    assert h.case(later_anonymous.complaint_id).reporter_name == "Ani Contoh"
+    with h.world.lock:  # the reporter asks LAPOR! to hide their identity
+        h.world.complaint(later_anonymous.complaint_id).is_anonymous = True
+    h.world.touch(later_anonymous.complaint_id)
+    h.advance(timedelta(minutes=5))
+
+    assert h.sync().updated == 1
+
+    for hidden in (anonymous, later_anonymous):
+        case = h.case(hidden.complaint_id)
+        assert case.is_anonymous and (case.reporter_name, case.reporter_email, case.reporter_phone) == (None, None, None)
+    kept = h.case(named.complaint_id)
+    assert (kept.reporter_name, kept.reporter_email, kept.reporter_phone) == ("Budi Contoh", "budi@contoh.id", "0812-0000-0001")
+    assert not any(value in e.message for e in h.all_events() for value in (*WIRE_USER.values(), "Ani Contoh", "Budi Contoh"))
+
+
+# -- complaints that leave -------------------------------------------------------------------------
+
+
+def test_a_complaint_forwarded_away_leaves_the_inbox_and_is_noticed_by_the_recheck(h: Harness) -> None:
+    kept = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    leaving = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    h.sync()
+    item = h.act(leaving.complaint_id, AgencyAction.FORWARD, "Bantuan PKH adalah program Kementerian Sosial.",
+                 target_institution_id=9002)
+    assert h.sync(pull=False).pushed == 1 and h.outbox(item.id).state == "delivered"
+    assert h.case(leaving.complaint_id).state == "new"  # nothing changes until LAPOR!'s admin decides
+
+    h.simulator.advance_to(next_working_day_at(h.clock.now(), time(11)))  # the admin decides at 10:00 WIB
+    in_inbox = {c.complaint_id for c in h.world.inbox_page(None, 1, 100)[0]}
+    assert leaving.complaint_id not in in_inbox and kept.complaint_id in in_inbox
+
+    run = h.sync()
+
+    assert run.outcome == "ok" and run.updated == 1
+    case = h.case(leaving.complaint_id)
+    assert (case.state, case.disposition_id) == ("forwarded", 9002) and case.closed_at == h.clock.now()
+    left = h.events("complaint.left_inbox")
+    assert [(e.complaint_id, e.level) for e in left] == [(leaving.complaint_id, "info")]
+    assert h.case(kept.complaint_id).state == "new"
