@@ -88,6 +88,7 @@ class LaporClient:
             config.base_url_from_settings(settings),
             config.auth_from_settings(settings, clock=clock),
             timeout=config.timeout_from_settings(settings),
+            per_page=getattr(settings, "per_page", MAX_PER_PAGE),
             clock=clock,
             transport=transport,
         )
