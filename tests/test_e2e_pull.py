@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.complaint import InboxItem, MalformedRecord
 from lapor_sync.domain.status import NationalStatus
 from lapor_sync.simulator.catalog import category_id
@@ -18,9 +19,10 @@ from lapor_sync.simulator.model import Reporter
 from lapor_sync.simulator.workdays import next_working_day_at
 from tests.e2e_support import CITY, DINSOS, Harness, PlatformWrapper, client_for, harness, small_world
 
-DISHUB = 627103
 PERHUBUNGAN, SOSIAL = category_id("Perhubungan"), category_id("Sosial dan Kesejahteraan")
 TOPIK_LAINNYA = category_id("Topik Lainnya")  # known to LAPOR!, routed by no rule of the city
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -133,8 +135,8 @@ class RecordsWalks(PlatformWrapper):
 
 def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
     start = paged.clock.now()
-    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n))
-           .complaint_id for n in range(12)]
+    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
+                               dispositioned_at=start + timedelta(seconds=n)).complaint_id for n in range(12)]
     paged.advance(timedelta(minutes=30))
     moved, shifted = ids[0], ids[5]  # moving the first row pulls the sixth back onto page 1
     pages_asked: list[int] = []
@@ -186,14 +188,19 @@ def test_an_unknown_category_goes_to_triage_with_a_warning(h: Harness) -> None:
 
 
 WIRE_USER = {"name": "Siti Rahasia", "email": "siti@contoh.id", "phone": "0812-9999-0000"}
+BUDI = ("Budi Contoh", "budi@contoh.id", "0812-0000-0001")  # fictitious reporters
+ANI = ("Ani Contoh", "ani@contoh.id", "0812-0000-0002")
+
+
+def _reporter(h: Harness, complaint_id: int) -> tuple[str | None, str | None, str | None]:
+    case = h.case(complaint_id)
+    return case.reporter_name, case.reporter_email, case.reporter_phone
 
 
 def test_an_anonymous_complaint_stores_no_reporter_identity(h: Harness) -> None:
     anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_anonymous=True)
-    named = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
-                            reporter=Reporter("Budi Contoh", "budi@contoh.id", "0812-0000-0001"))
-    later_anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
-                                      reporter=Reporter("Ani Contoh", "ani@contoh.id", "0812-0000-0002"))
+    named = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, reporter=Reporter(*BUDI))
+    later_anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, reporter=Reporter(*ANI))
 
     def leaky_gateway(complaint: dict[str, Any]) -> None:
         if complaint["is_anonymous"] == 1:
@@ -201,20 +208,19 @@ def test_an_anonymous_complaint_stores_no_reporter_identity(h: Harness) -> None:
 
     h.faults.rewrite = leaky_gateway
     assert h.sync().created == 3
-    assert h.case(later_anonymous.complaint_id).reporter_name == "Ani Contoh"
+    assert _reporter(h, later_anonymous.complaint_id) == ANI
+    h.advance(timedelta(minutes=5))
     with h.world.lock:  # the reporter asks LAPOR! to hide their identity
         h.world.complaint(later_anonymous.complaint_id).is_anonymous = True
-    h.world.touch(later_anonymous.complaint_id)
-    h.advance(timedelta(minutes=5))
+        h.world.touch(later_anonymous.complaint_id)
 
     assert h.sync().updated == 1
 
     for hidden in (anonymous, later_anonymous):
-        case = h.case(hidden.complaint_id)
-        assert case.is_anonymous and (case.reporter_name, case.reporter_email, case.reporter_phone) == (None, None, None)
-    kept = h.case(named.complaint_id)
-    assert (kept.reporter_name, kept.reporter_email, kept.reporter_phone) == ("Budi Contoh", "budi@contoh.id", "0812-0000-0001")
-    assert not any(value in e.message for e in h.all_events() for value in (*WIRE_USER.values(), "Ani Contoh", "Budi Contoh"))
+        assert h.case(hidden.complaint_id).is_anonymous and _reporter(h, hidden.complaint_id) == (None, None, None)
+    assert _reporter(h, named.complaint_id) == BUDI
+    personal = (*WIRE_USER.values(), *BUDI, *ANI)
+    assert not any(value in event.message for event in h.all_events() for value in personal)
 
 
 # -- complaints that leave -------------------------------------------------------------------------
@@ -241,3 +247,43 @@ def test_a_complaint_forwarded_away_leaves_the_inbox_and_is_noticed_by_the_reche
     left = h.events("complaint.left_inbox")
     assert [(e.complaint_id, e.level) for e in left] == [(leaving.complaint_id, "info")]
     assert h.case(kept.complaint_id).state == "new"
+
+
+def test_a_change_in_the_same_second_as_the_last_read_is_taken_later(h: Harness) -> None:
+    complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    assert h.sync().created == 1  # read in the very second the complaint was dispositioned
+    read_at = complaint.updated_at
+    h.world.add_followup(complaint.complaint_id, DINSOS, "Ditangani langsung oleh petugas.")
+    assert complaint.updated_at == read_at  # the change is invisible in updated_at: same second
+    h.advance(timedelta(hours=2))  # long after that second; no run came in between
+
+    run = h.sync()
+
+    assert run.updated == 1
+    assert h.case(complaint.complaint_id).national_status_code == NationalStatus.IN_PROCESS
+    assert [e.content for e in h.thread(complaint.complaint_id)] == ["Ditangani langsung oleh petugas."]
+    h.advance(timedelta(minutes=30))
+    assert h.sync().fetched == 0  # settled: read after that second, nothing read again
+
+
+def test_the_cursor_waits_at_a_row_whose_second_was_not_over_when_read(tmp_path: Path) -> None:
+    # LAPOR!'s clock runs an hour ahead of ours. A row stamped later must not carry the mark past a
+    # row whose second was not surely over when read, or a change hidden in that second is never walked again.
+    no_recheck = {"open_case_recheck_seconds": 10 * 24 * 3600}
+    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}", **no_recheck) as h:
+        ours = ManualClock(h.clock.now() - timedelta(hours=1))
+        h.app.clock = ours  # before the first sync builds the service
+        read_early = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+        h.advance(timedelta(minutes=10))
+        later = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+        assert h.sync().created == 2
+        assert h.cursor() == read_early.updated_at
+        h.world.add_followup(read_early.complaint_id, DINSOS, "Ditangani langsung oleh petugas.")
+        h.world.touch(read_early.complaint_id, at=read_early.dispositioned_at)  # hidden in its old second
+        h.advance(timedelta(hours=2))
+        ours.advance(timedelta(hours=2))
+
+        h.sync()
+
+        assert [e.content for e in h.thread(read_early.complaint_id)] == ["Ditangani langsung oleh petugas."]
+        assert h.cursor() == later.updated_at

@@ -75,6 +75,7 @@ class Puller:
             raise RunStoppingError("no cursor yet and no initial_since configured")
         handled: dict[int, datetime] = {}
         high = mark
+        unsettled: list[datetime] = []
         for _ in range(self.options.max_passes):
             new_in_pass = 0
             for entry in self.platform.walk_inbox(mark - self.options.overlap):
@@ -85,7 +86,9 @@ class Puller:
                     continue
                 new_in_pass += 1
                 handled[entry.complaint_id] = entry.updated_at
-                self._pull_one(journal, entry)
+                binding = self._pull_one(journal, entry)
+                if binding is not None and not self._settled(binding):
+                    unsettled.append(binding.national_updated_at)
                 high = max(high, entry.updated_at)
             if new_in_pass == 0:
                 break
@@ -93,29 +96,40 @@ class Puller:
             raise RunStoppingError(
                 f"the inbox kept changing for {self.options.max_passes} walks; stopped to stay safe")
         self._recheck_open_cases(journal, set(handled))
+        # The mark stays at the oldest row whose last second may still hide a change, so the next
+        # walk (from the mark minus the overlap) reads it again.
+        high = min([high, *unsettled])
         with self.db.session() as session:
             if advance_cursor(session, self.institution_id, high, journal.clock.now()):
                 session.commit()
 
-    def _pull_one(self, journal: RunJournal, item: InboxItem) -> None:
+    def _pull_one(self, journal: RunJournal, item: InboxItem) -> Binding | None:
+        """Store one inbox row if it may have changed; return its binding (``None``: set aside)."""
         with self.db.session() as session:
             binding = self._binding(session, item.complaint_id)
-        if binding is not None and not self._may_have_changed(binding, item, journal.clock.now()):
+        if binding is not None and not self._may_have_changed(binding, item):
             journal.counts.unchanged += 1
-            return
-        self._fetch_and_store(journal, item.complaint_id, seen_in_inbox=True)
+            return binding
+        return self._fetch_and_store(journal, item.complaint_id, seen_in_inbox=True)
 
-    def _may_have_changed(self, binding: Binding, item: InboxItem, now: datetime) -> bool:
+    def _may_have_changed(self, binding: Binding, item: InboxItem) -> bool:
         """Whether an inbox row may hold a change not yet stored.
 
-        A newer ``updated_at`` surely does. An equal one may too while it is recent: timestamps have
-        second precision (CONTRACT §2), so a second change within the second we last read is
-        invisible in ``updated_at``. Such rows are read again until they are older than the
-        overlap window; an unchanged read writes nothing.
+        A newer ``updated_at`` surely does. An equal one may too until :meth:`_settled`: timestamps
+        have second precision (CONTRACT §2), so a change made after our last read but within the
+        same second is invisible in ``updated_at``, however long ago that second is.
         """
         if item.updated_at != binding.national_updated_at:
             return item.updated_at > binding.national_updated_at
-        return now - item.updated_at < self.options.overlap
+        return not self._settled(binding)
+
+    def _settled(self, binding: Binding) -> bool:
+        """Whether the last read came after the second of ``national_updated_at`` had surely ended.
+
+        "Surely": one second, plus the overlap window for the clock skew between LAPOR! and us.
+        """
+        margin = self.options.overlap + timedelta(seconds=1)
+        return binding.last_checked_at - binding.national_updated_at >= margin
 
     def _recheck_open_cases(self, journal: RunJournal, seen: set[int]) -> None:
         now = journal.clock.now()
@@ -126,38 +140,42 @@ class Puller:
             if complaint_id not in seen:
                 self._fetch_and_store(journal, complaint_id, seen_in_inbox=False)
 
-    def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool) -> None:
+    def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool) -> Binding | None:
+        """Read one complaint and store it; return its binding, or ``None`` when it was set aside."""
         try:
             snapshot = self.platform.fetch_complaint(complaint_id)
         except MalformedRecordError as exc:
             self._set_aside(journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
-            return
+            return None
         except ItemRejectedError as exc:
             self._set_aside(journal, MalformedRecord(complaint_id, f"the platform refused the detail call: {exc}", None))
-            return
+            return None
         journal.counts.fetched += 1
         try:
-            self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
+            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
         except IntegrityError:
             # Another worker stored the same complaint between our read and our insert; the
             # unique binding index refused the duplicate. Store again as an update.
-            self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
+            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
 
-    def _store(self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool) -> None:
+    def _store(self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool) -> Binding | None:
+        """Create or update the case and its binding in one transaction; ``None``: not the city's."""
         complaint = snapshot.complaint
         now = journal.clock.now()
         fingerprint = snapshot_fingerprint(snapshot)
         with self.db.session() as session:
             binding = self._binding(session, complaint.complaint_id)
             if binding is not None and binding.content_hash == fingerprint:
-                # Record only what moves the sync forward; a repeated read of the same data writes nothing.
-                if complaint.updated_at > binding.national_updated_at or not seen_in_inbox:
+                # Record only what moves the sync forward (a newer mark, a recheck, a read that settles
+                # a same-second doubt); a repeated read of settled data writes nothing.
+                settles = not self._settled(binding)
+                if complaint.updated_at > binding.national_updated_at or not seen_in_inbox or settles:
                     binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
                     binding.last_checked_at = now
                     session.add(binding)
                     session.commit()
                 journal.counts.unchanged += 1
-                return
+                return binding
             records = self.city_records(session)
             in_city = self.mapping.is_city_institution(complaint.disposition_id)
             if in_city:
@@ -165,7 +183,7 @@ class Puller:
                 agency_code, rule = routing.agency_code, routing.rule
                 state = self.mapping.case_state_for(complaint.status_code)
             elif binding is None:
-                return  # never ours and no longer ours: nothing to keep
+                return None  # never ours and no longer ours: nothing to keep
             else:
                 routing = None
                 existing = records.get_case(case_id=binding.case_id)
@@ -190,6 +208,7 @@ class Puller:
             journal.counts.created += 1
         else:
             journal.counts.updated += 1
+        return binding
 
     def _binding(self, session: Session, complaint_id: int) -> Binding | None:
         return session.exec(select(Binding).where(Binding.institution_id == self.institution_id,
