@@ -220,8 +220,7 @@ class Harness:
         with self.app.db.session() as session:
             records = self.app.city_records(session)
             case = records.get_case(complaint_id=complaint_id)
-            agency = self.app.mapping.agency(case.agency_code)
-            as_institution = (agency.institution_id if agency else None) or CITY
+            as_institution = self.app.mapping.acting_institution(case.agency_code)
             item = records.act(case, action, institution_id=as_institution, content=content, **kwargs)
             session.commit()
             return item

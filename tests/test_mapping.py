@@ -181,3 +181,10 @@ def test_lookups_by_code_sub_unit_and_outside_institution(mapping: CityMapping) 
 )
 def test_is_city_institution(mapping: CityMapping, disposition_id: int | None, in_city: bool) -> None:
     assert mapping.is_city_institution(disposition_id) is in_city
+
+
+def test_an_agency_acts_as_its_sub_unit_or_else_as_the_city(mapping: CityMapping) -> None:
+    assert mapping.acting_institution("DISHUB") == 627103
+    without_sub_unit = mapping.model_copy(update={"agencies": [
+        a.model_copy(update={"institution_id": None}) if a.code == "DISHUB" else a for a in mapping.agencies]})
+    assert without_sub_unit.acting_institution("DISHUB") == 6271

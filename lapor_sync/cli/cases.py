@@ -47,12 +47,6 @@ def find_case(records: BuiltinCityRecords, ref: str) -> Case:
                              param_hint="CASE")
 
 
-def acting_institution(mapping: CityMapping, agency_code: str) -> int:
-    """The national institution an agency's actions are posted as: its sub-unit, else the city itself."""
-    agency = mapping.agency(agency_code)
-    return agency.institution_id if agency and agency.institution_id else mapping.institution.id
-
-
 @case_app.command(name="list")
 def list_cases(
     ctx: typer.Context,
@@ -208,7 +202,7 @@ def _act(ctx: typer.Context, ref: str, action: AgencyAction, content: str, *, is
     with app.writable_db().session() as session:
         records = app.city_records(session)
         case = find_case(records, ref)
-        item = records.act(case, action, institution_id=acting_institution(app.mapping, case.agency_code),
+        item = records.act(case, action, institution_id=app.mapping.acting_institution(case.agency_code),
                            content=content, is_secret=is_secret, target_institution_id=target_institution_id)
         session.commit()
     waits = " The case stays open until a LAPOR! admin approves the request." if action in REQUESTS else ""

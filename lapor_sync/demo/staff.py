@@ -66,7 +66,7 @@ class SimulatedStaff:
     def _work_case(self, records: BuiltinCityRecords, case: Case, last_round: bool, done: StaffRound) -> None:
         outcome = self.outcomes.get(case.complaint_id, Outcome.COMPLETE)
         agency = self.mapping.agency(case.agency_code)
-        as_institution = agency.institution_id or self.mapping.institution.id
+        as_institution = self.mapping.acting_institution(case.agency_code)
         thread = records.thread(case.id)
         ours = [e for e in thread if e.origin == "agency" or e.author_type == "instansi"]
         if not ours:

@@ -229,6 +229,11 @@ class CityMapping(_MappingModel):
         """Return the agency whose national sub-unit is ``institution_id``, or ``None``."""
         return next((agency for agency in self.agencies if agency.institution_id == institution_id), None)
 
+    def acting_institution(self, agency_code: str) -> int:
+        """Return the national institution an agency's actions are posted as: its sub-unit, else the city."""
+        agency = self.agency(agency_code)
+        return agency.institution_id if agency and agency.institution_id else self.institution.id
+
     def is_city_institution(self, disposition_id: int | None) -> bool:
         """Tell whether a disposition keeps the complaint in the city.
 
