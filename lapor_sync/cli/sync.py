@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 from pathlib import Path
 
 import typer
@@ -22,6 +24,17 @@ def register(app: typer.Typer) -> None:
     """Add ``sync`` and ``demo`` to ``app``."""
     app.command("sync")(sync)
     app.command("demo")(demo)
+
+
+def invoked_as() -> str:
+    """The command as the user typed it (``.venv/bin/lapor-sync`` or ``lapor-sync``), for hints."""
+    program = Path(sys.argv[0])
+    if program.name != "lapor-sync" or program.parent == Path():
+        return "lapor-sync"
+    try:
+        return str(program.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return "lapor-sync" if shutil.which("lapor-sync") == str(program) else str(program)
 
 
 def run_summary(run: SyncRun) -> dict[str, object]:
@@ -109,11 +122,11 @@ def demo(
                       f"{city['forwarded']} bukan wewenang (forwarded)")
         console.print(f"{'[green]All figures match.' if result.matches else '[red]Figures differ.'}[/] "
                       f"Wall time {result.wall_seconds:.0f} s; failed runs: {result.failed_runs}.")
+        me = invoked_as()
         console.print(
-            "\nTo look around:  lapor-sync -c {cfg} runs | status | report --from 2024-01-01 --to 2024-10-31\n"
-            "To sync again against the same national state:\n"
-            "  lapor-sync simulator --state {state} --port {port} &\n"
-            "  lapor-sync -c {cfg} sync --json".format(cfg=result.config_file, state=result.state_file,
-                                                       port=SERVE_AGAIN_PORT), highlight=False)
+            f"\nTo look around:  {me} -c {result.config_file} runs   (also: status, log, outbox, case list, report)\n"
+            "To sync once more against the same national state (reports 0 created, 0 updated, 0 pushed):\n"
+            f"  {me} simulator --state {result.state_file} --port {SERVE_AGAIN_PORT} &\n"
+            f"  {me} -c {result.config_file} sync --json", highlight=False, soft_wrap=True)
     if not result.matches:
         raise typer.Exit(EXIT_RUN_FAILED)
