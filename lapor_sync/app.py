@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
@@ -40,7 +41,12 @@ class App:
     @cached_property
     def mapping(self) -> CityMapping:
         """The city's mapping; raises ConfigurationError when the file is wrong or disagrees with settings."""
-        mapping = load_mapping(self.settings.mapping_file)
+        try:
+            mapping = load_mapping(self.settings.mapping_file)
+        except ConfigurationError as exc:
+            if self.settings.mapping_file is None:
+                raise
+            raise ConfigurationError(f"LAPOR_SYNC_MAPPING_FILE: {exc}") from None
         configured = self.settings.institution_id
         if configured is not None and configured != mapping.institution.id:
             raise ConfigurationError(
@@ -55,8 +61,21 @@ class App:
 
     @cached_property
     def db(self) -> Database:
-        """The database named by ``LAPOR_SYNC_DATABASE_URL`` (not yet checked or migrated)."""
-        return Database(self.settings.database_url)
+        """The database named by ``LAPOR_SYNC_DATABASE_URL`` (not yet checked or migrated).
+
+        Raises:
+            ConfigurationError: SQLAlchemy knows no such database, or its driver is not installed.
+        """
+        try:
+            return Database(self.settings.database_url)
+        except NoSuchModuleError as exc:  # its text names the dialect only, never the URL
+            raise ConfigurationError(f"LAPOR_SYNC_DATABASE_URL: unknown kind of database ({exc})") from None
+        except (ArgumentError, ValueError):  # their texts may quote the URL, with its password
+            raise ConfigurationError(
+                "LAPOR_SYNC_DATABASE_URL: not a usable database URL (check its form and port)") from None
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"LAPOR_SYNC_DATABASE_URL: the database driver is not installed ({exc})") from None
 
     def writable_db(self) -> Database:
         """The database, migrated to the newest schema (creates it when missing)."""

@@ -23,13 +23,29 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record, not at set-up.
+
+    Tests and embedding tools swap ``sys.stderr``; a handler bound to the old one would write to a
+    closed stream.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_logging(level: LogLevel = LogLevel.WARNING) -> None:
     """Send lapor-sync's log records at ``level`` and above to stderr as JSON lines.
 
     Args:
         level: the lowest level printed.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
                                        rename_fields={"asctime": "time", "levelname": "level"}))
     root = logging.getLogger("lapor_sync")

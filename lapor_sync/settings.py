@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -114,6 +114,19 @@ class Settings(BaseSettings):
         max_push_attempts: outbox attempts before a push is dead-lettered.
         open_case_recheck_seconds: how long an open case may go unseen in the inbox before its
             detail is read again (CONTRACT §6: reconcile), seconds.
+        pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
+            intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
+        sla_check_time, retention_time: daily job times, WIB.
+        retention_days: sync events older than this are pruned.
+        misfire_grace_seconds: how late a scheduled run may still start; shutdown_timeout_seconds:
+            how long SIGTERM waits for the run in flight.
+        health_host, health_port: where the worker serves /healthz and /metrics (loopback; 0 = off).
+        lease_seconds: how long a job lease lives without renewal (a dead holder's lease expires);
+            lease_wait_seconds: how long a manual command waits for a busy lease.
+        status_*_seconds: thresholds of ``lapor-sync status``.
+        sla_*_working_days: follow-up due after disposition, auto-close expected after the last
+            agency follow-up, "due soon" window; extra_non_working_days: dates (cuti bersama by
+            decree) on top of the ``holidays`` package's Indonesian calendar.
     """
 
     model_config = SettingsConfigDict(
@@ -137,6 +150,31 @@ class Settings(BaseSettings):
     per_page: int = Field(default=100, ge=1, le=100)
     max_push_attempts: int = Field(default=8, ge=1)
     open_case_recheck_seconds: int = Field(default=3600, ge=1)
+    # The scheduled worker (``lapor-sync worker``).
+    pull_interval_seconds: int = Field(default=300, ge=1)
+    push_interval_seconds: int = Field(default=60, ge=1)
+    outbox_watch_seconds: int = Field(default=5, ge=1)
+    reconcile_interval_seconds: int = Field(default=3600, ge=1)
+    sla_check_time: time = time(7, 0)
+    retention_time: time = time(2, 30)
+    retention_days: int = Field(default=180, ge=1)
+    misfire_grace_seconds: int = Field(default=60, ge=1)
+    shutdown_timeout_seconds: int = Field(default=30, ge=1)
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=9464, ge=0, le=65535)
+    # One runner per job: leases in the database.
+    lease_seconds: int = Field(default=120, ge=5)
+    lease_wait_seconds: int = Field(default=60, ge=0)
+    # Health thresholds for ``lapor-sync status`` (exit 0 healthy, 1 degraded, 2 failing).
+    status_pull_degraded_seconds: int = Field(default=900, ge=1)
+    status_pull_failing_seconds: int = Field(default=3600, ge=1)
+    status_push_degraded_seconds: int = Field(default=600, ge=1)
+    status_outbox_oldest_degraded_seconds: int = Field(default=1800, ge=1)
+    # Service levels in working days (DOMAIN.md "Time limits"; PermenPANRB 62/2018, replaced by 5/2025).
+    sla_followup_working_days: int = Field(default=5, ge=1)
+    sla_autoclose_working_days: int = Field(default=10, ge=1)
+    sla_due_soon_working_days: int = Field(default=1, ge=0)
+    extra_non_working_days: list[date] = Field(default_factory=list)
 
     _value_sources: dict[str, str] = PrivateAttr(default_factory=dict)
 

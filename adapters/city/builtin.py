@@ -125,11 +125,10 @@ class BuiltinCityRecords:
 
     def _append_thread(self, case: Case, snapshot: ComplaintSnapshot) -> tuple[int, int]:
         """Store new national entries; link returning own ones. Returns (stored, linked)."""
-        known = {
-            e.national_id: e
-            for e in self.session.exec(select(ThreadEntry).where(ThreadEntry.case_id == case.id))
-        }
-        by_reference = {e.reference: e for e in known.values() if e.reference and e.national_id is None}
+        stored = list(self.session.exec(select(ThreadEntry).where(ThreadEntry.case_id == case.id)))
+        known = {e.national_id for e in stored if e.national_id is not None}
+        # From the list, not from ``known``: every unlinked agency entry waits to be matched.
+        by_reference = {e.reference: e for e in stored if e.reference and e.national_id is None}
         added = linked = 0
         for entry in snapshot.thread:
             if entry.national_id in known:

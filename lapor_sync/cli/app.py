@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 
-from lapor_sync.cli import admin, cases, logs, mapping, report, simulator, sync
+from lapor_sync.cli import admin, cases, logs, mapping, report, simulator, sla, sync
 from lapor_sync.cli.context import EXIT_CONFIG, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
@@ -47,7 +47,7 @@ def main_options(
     configure_logging(log_level)
 
 
-for module in (sync, logs, report, cases, mapping, admin, simulator):
+for module in (sync, logs, report, cases, mapping, admin, simulator, sla):
     module.register(app)
 
 

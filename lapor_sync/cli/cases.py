@@ -83,7 +83,8 @@ def list_cases(
     print_table("Cases", ["case", "tracking id", "agency", "state", "national status", "category",
                           "dispositioned", "title"], [
         [c.id, f"#{c.tracking_id}", c.agency_code, c.state, c.national_status_name, c.category_name,
-         c.dispositioned_at, SECRET if c.is_secret else _truncate(c.title)] for c in cases])
+         c.dispositioned_at, SECRET if c.is_secret else _truncate(c.title)] for c in cases],
+        keep_whole=("case", "tracking id", "state"))
 
 
 def _truncate(text: str) -> str:

@@ -103,7 +103,7 @@ def log(
         return
     print_table("Sync events", ["at", "run", "level", "kind", "tracking id", "agency", "message"], [
         [e.at, e.run_id, e.level, e.kind, f"#{e.tracking_id}" if e.tracking_id else None, e.agency_code,
-         e.message] for e in events])
+         e.message] for e in events], keep_whole=("tracking id",))
 
 
 def outbox(
@@ -136,7 +136,7 @@ def outbox(
                            "created"], [
         [i.id, f"#{i.tracking_id}", i.kind, i.state, i.attempts,
          i.next_attempt_at if i.state in ("pending", "sending") else None, i.last_error or "",
-         i.created_at] for i in items])
+         i.created_at] for i in items], keep_whole=("id", "tracking id"))
 
 
 def register(app: typer.Typer) -> None:

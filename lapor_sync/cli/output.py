@@ -40,11 +40,21 @@ def cell(value: object) -> str:
     return "" if value is None else escape(str(value))  # data is never rich markup
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Print a rich table with ``columns`` and ``rows`` (values rendered by :func:`cell`)."""
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]],
+                keep_whole: Sequence[str] = ()) -> None:
+    """Print a rich table with ``columns`` and ``rows`` (values rendered by :func:`cell`).
+
+    Columns named in ``keep_whole`` (ids people copy) are never cut or wrapped on a narrow
+    terminal; the other columns wrap to make room.
+    """
+    rendered = [[cell(v) for v in row] for row in rows]
     table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(cell(v) for v in row))
+    for index, column in enumerate(columns):
+        if column in keep_whole:
+            width = max((len(row[index]) for row in rendered), default=0)
+            table.add_column(column, no_wrap=True, min_width=width)
+        else:
+            table.add_column(column)
+    for row in rendered:
+        table.add_row(*row)
     console.print(table)

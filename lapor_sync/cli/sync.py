@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lapor_sync.cli.context import state
@@ -71,14 +72,16 @@ def sync(
         print_table(f"Sync run #{run.id}: {run.outcome}", ["counter", "value"],
                     [(name, summary[name]) for name in COUNTERS])
         if run.error:
-            console.print(f"[red]error:[/red] {run.error}", highlight=False)
+            # The error may quote the server's words: printed as text, never as markup.
+            console.print(f"[red]error:[/red] {escape(run.error)}", highlight=False)
     if run.outcome != "ok":
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
 def demo(
     workdir: Path = typer.Option(Path(".lapor-sync-demo"), "--workdir",
-                                 help="Folder for the demo's database and the simulator's saved state (emptied first)."),
+                                 help="Folder for the demo's database and the simulator's saved state "
+                                      "(a previous demo's files there are replaced; other files are never touched)."),
     seed: int = typer.Option(2024, help="Seed of the simulated data set and of the staff's choices."),
     verbose: bool = typer.Option(False, "--verbose", help="Also print the sync service's log lines (JSON, stderr)."),
     json_output: bool = JSON_OPTION,

@@ -8,7 +8,6 @@ echo of the final push. Then the national tallies (asked of the simulator over H
 
 from __future__ import annotations
 
-import shutil
 import time as wallclock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from lapor_sync.app import App
 from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.reporting import ARTICLE, Tallies, city_tallies
 from lapor_sync.settings import Settings
 from lapor_sync.simulator import Credentials, Simulator
@@ -33,6 +33,9 @@ PERIOD_END = date(2024, 10, 31)
 ROUND_TIME = time(16, 30)
 SERVE_AGAIN_PORT = 8765
 CREDENTIALS = Credentials()  # the simulator's fake demo credentials
+# What a demo leaves in its folder; only these are removed when it runs again.
+DEMO_FILES = frozenset({"lapor-sync.db", "lapor-sync.db-wal", "lapor-sync.db-shm", "lapor-sync.db-journal",
+                        "lapor-sync.toml", "simulator-state.json", "simulator-state.json.tmp"})
 
 
 @dataclass(frozen=True)
@@ -76,15 +79,13 @@ def rounds(start: date, end: date) -> Iterator[datetime]:
 
 
 def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport], None] | None = None) -> DemoResult:
-    """Run the whole demo in ``workdir`` (emptied first) and return its result.
+    """Run the whole demo in ``workdir`` (a previous demo's files removed first) and return its result.
 
     Raises:
-        ConfigurationError: a packaged file (mapping) is wrong.
+        ConfigurationError: a packaged file (mapping) is wrong, or ``workdir`` holds other files.
     """
     started = wallclock.perf_counter()
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    prepare_workdir(workdir)
     clock = ManualClock(datetime.combine(PERIOD_START, time(0), WIB))
     simulator = Simulator.generate(seed=seed, clock=clock, rate_limit=None)
     period_end = datetime.combine(PERIOD_END, time(23, 59, 59), WIB)
@@ -118,6 +119,26 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
     config_file = write_serve_again_config(workdir, settings)
     return DemoResult(national, city, workdir, state_file, config_file,
                       wallclock.perf_counter() - started, failed)
+
+
+def prepare_workdir(workdir: Path) -> None:
+    """Create ``workdir``, or empty it of a previous demo's files.
+
+    Raises:
+        ConfigurationError: ``workdir`` is a file, or holds anything the demo did not write (the
+            demo never deletes what is not its own, e.g. after ``--workdir .``).
+    """
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigurationError(f"--workdir {workdir}: not a folder")
+    if workdir.exists():
+        others = sorted(path.name for path in workdir.iterdir() if path.name not in DEMO_FILES)
+        if others:
+            raise ConfigurationError(
+                f"--workdir {workdir}: holds files the demo did not write ({', '.join(others[:3])}); "
+                "choose a new or empty folder")
+        for name in DEMO_FILES:
+            (workdir / name).unlink(missing_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
 
 
 def demo_settings(workdir: Path, base_url: str) -> Settings:

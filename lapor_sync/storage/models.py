@@ -217,3 +217,25 @@ class SetAsideRecord(SQLModel, table=True):
     first_seen_at: datetime = _utc()
     last_seen_at: datetime = _utc()
     resolved_at: datetime | None = _utc(default=None)
+
+
+class Lease(SQLModel, table=True):
+    """Who runs one job for one institution right now: one row per (institution_id, job).
+
+    Without it, two workers on one database (or a worker plus a manual ``sync``) would run the same
+    pull at once: both read the same cursor, both fetch the same pages, and both push the same
+    outbox rows, so the national platform could receive one follow-up twice. The primary key makes
+    the row unique, and :mod:`lapor_sync.storage.lease` takes it over only when ``expires_at`` has
+    passed, so a dead holder's lease lapses after its lifetime. On PostgreSQL the advisory lock
+    decides and this row only says who holds the lease and since when.
+    """
+
+    __tablename__ = "lease"
+
+    institution_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    job: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=255)
+    token: str = Field(max_length=32)
+    acquired_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    renewed_at: datetime = _utc()

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from lapor_sync.domain.actions import AgencyAction
-from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, TransientError
+from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, MalformedRecordError, TransientError
 from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.routing import CityMapping
@@ -92,7 +92,8 @@ class Pusher:
         if item.next_attempt_at > now:
             return False
         readback = item.needs_readback or item.state == "sending"
-        self._mark(item, state="sending")
+        # Kept until delivered: a read-back that fails must be tried again, never skipped.
+        self._mark(item, state="sending", needs_readback=readback)
         try:
             if readback and self._already_applied(item):
                 self._delivered(journal, item, "found on LAPOR! by read-back; not posted again")
@@ -102,6 +103,9 @@ class Pusher:
             return self._failed(journal, item, exc, ambiguous=True)
         except TransientError as exc:
             return self._failed(journal, item, exc, ambiguous=False)
+        except MalformedRecordError as exc:
+            # The read-back could not be read: this row waits and is read back again; other cases go on.
+            return self._failed(journal, item, TransientError(f"read-back unreadable: {exc.reason}"), ambiguous=True)
         except ItemRejectedError as exc:
             if self._applied_despite_refusal(item):
                 self._delivered(journal, item, f"already in effect on LAPOR! ({exc.detail})")
@@ -149,7 +153,7 @@ class Pusher:
         # (auto-close, CONTRACT §3): then the goal is reached and nothing is dead.
         try:
             return self._already_applied(item)
-        except ItemRejectedError:
+        except (ItemRejectedError, MalformedRecordError):
             return False
 
     def _link_thread_entry(self, item: OutboxItem, national_id: int) -> None:
@@ -192,20 +196,20 @@ class Pusher:
 
     def _failed(self, journal: RunJournal, item: OutboxItem, exc: TransientError, *, ambiguous: bool) -> bool:
         attempts = item.attempts + 1
+        readback = ambiguous or item.needs_readback
         if attempts >= self.options.max_attempts:
-            self._mark(item, needs_readback=ambiguous or item.needs_readback)
+            self._mark(item, needs_readback=readback)
             self._dead(journal, item, f"gave up after {attempts} attempts; last error: {exc}")
             return True
         wait = min(self.options.max_backoff, self.options.base_backoff * (2 ** (attempts - 1)))
         wait = wait * (0.5 + self.rng.random() / 2)
         if exc.retry_after is not None:
             wait = max(wait, timedelta(seconds=exc.retry_after))
-        self._mark(item, state="pending", attempts=attempts, last_error=str(exc),
-                   needs_readback=ambiguous or item.needs_readback,
+        self._mark(item, state="pending", attempts=attempts, last_error=str(exc), needs_readback=readback,
                    next_attempt_at=journal.clock.now() + wait)
         journal.counts.failed += 1
+        fate = "may have arrived: will read back first" if readback else "not delivered"
         self._event(journal, item, "outbox.retry",
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
-                    f"(attempt {attempts}, {'ambiguous: will read back first' if ambiguous else 'not delivered'}): "
-                    f"{exc}; next try in {int(wait.total_seconds())} s.", Level.WARNING)
+                    f"(attempt {attempts}, {fate}): {exc}; next try in {int(wait.total_seconds())} s.", Level.WARNING)
         return False

@@ -54,7 +54,7 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     parts = []
     for item in error.errors(include_input=False, include_url=False)[:_MAX_REASONS]:
         where = ".".join(str(part) for part in item["loc"]) or "record"
-        parts.append(f"{prefix}{where}: {item['msg']}")
+        parts.append(f"{prefix}{where}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
@@ -64,6 +64,20 @@ def _peek_complaint_id(raw: object) -> int | None:
         return whole_number(raw.get("complaint_id")) if isinstance(raw, dict) else None
     except ValueError:
         return None
+
+
+def _without_reporter(raw: object) -> object:
+    """Return ``raw`` with the reporter's values (``user``) masked, for a set-aside record.
+
+    The raw payload is kept to inspect what was malformed; the reporter's identity is never needed
+    for that, and an anonymous complaint must keep none (UU 27/2022).
+    """
+    if not isinstance(raw, dict):
+        return raw
+    cleaned = {key: _without_reporter(value) if key == "data" else value for key, value in raw.items()}
+    if isinstance(cleaned.get("user"), dict):
+        cleaned["user"] = {key: "(removed)" for key in cleaned["user"]}
+    return cleaned
 
 
 def unwrap_envelope(body: bytes) -> object:
@@ -112,7 +126,8 @@ def read_inbox_row(raw: object) -> InboxItem | MalformedRecord:
     try:
         row = WireInboxRow.model_validate(raw)
     except ValidationError as exc:
-        return MalformedRecord(complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "), raw=raw)
+        return MalformedRecord(complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "),
+                               raw=_without_reporter(raw))
     return InboxItem(complaint_id=row.complaint_id, updated_at=row.updated_at)
 
 
@@ -121,7 +136,9 @@ def _validate(adapter: TypeAdapter[Any], raw: object, *, prefix: str = "", compl
     try:
         return adapter.validate_python(raw)
     except ValidationError as exc:
-        raise MalformedRecordError(describe(exc, prefix), complaint_id=complaint_id, raw=raw) from None
+        raise MalformedRecordError(
+            describe(exc, prefix), complaint_id=complaint_id, raw=_without_reporter(raw)
+        ) from None
 
 
 _DETAIL = TypeAdapter(WireComplaintDetail)
@@ -140,7 +157,8 @@ def read_complaint_detail(results: object, complaint_id: int) -> tuple[Complaint
     detail: WireComplaintDetail = _validate(_DETAIL, results, complaint_id=complaint_id)
     if detail.data.complaint_id != complaint_id:
         raise MalformedRecordError(
-            "data.complaint_id: not the complaint asked for", complaint_id=complaint_id, raw=results
+            "data.complaint_id: not the complaint asked for", complaint_id=complaint_id,
+            raw=_without_reporter(results),
         )
     status_log = sorted((entry.to_domain() for entry in detail.data.status_logs), key=lambda entry: entry.at)
     return detail.data.to_domain(), tuple(status_log)

@@ -1,0 +1,87 @@
+"""Indonesian working days (hari kerja): the one calendar behind every deadline in working days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+import holidays
+
+from lapor_sync.timezones import WIB
+
+# Public holidays plus cuti bersama (collective leave set by joint decree); DOMAIN.md "Time limits".
+HOLIDAY_CATEGORIES = ("public", "government")
+
+
+class WorkingCalendar:
+    """Monday to Friday, minus Indonesian public holidays and cuti bersama, minus extra days off.
+
+    Working days as DOMAIN.md "Time limits" defines them for the limits of the LAPOR! service
+    (PermenPANRB 62/2018, since replaced by PermenPANRB 5/2025): Mon–Fri minus national holidays and
+    cuti bersama. The ``holidays`` package supplies both (``country_holidays("ID", categories=("public",
+    "government"))``), one year at a time, read the first time a date of that year is asked about.
+    Cuti bersama change during the year by decree, hence ``extra_non_working_days``.
+
+    Dates are calendar dates in WIB (Asia/Jakarta): the day an instant falls on is its WIB date.
+
+    Args:
+        extra_non_working_days: further days off (e.g. a cuti bersama decreed after the ``holidays``
+            release), from the ``extra_non_working_days`` setting.
+    """
+
+    def __init__(self, extra_non_working_days: Iterable[date] = ()) -> None:
+        self._extra = frozenset(extra_non_working_days)
+        self._by_year: dict[int, frozenset[date]] = {}
+
+    def _holidays(self, year: int) -> frozenset[date]:
+        """The public holidays and cuti bersama of ``year`` (read once, then kept)."""
+        if year not in self._by_year:
+            found = holidays.country_holidays("ID", years=year, categories=HOLIDAY_CATEGORIES)
+            self._by_year[year] = frozenset(found)
+        return self._by_year[year]
+
+    def is_working_day(self, day: date) -> bool:
+        """Return True for a Monday-to-Friday date that is no holiday, cuti bersama or extra day off."""
+        return day.weekday() < 5 and day not in self._holidays(day.year) and day not in self._extra
+
+    def working_days_between(self, start: date, end: date) -> list[date]:
+        """Return the working days from ``start`` to ``end``, both inclusive, oldest first.
+
+        Empty when ``end`` is before ``start``.
+        """
+        days = (start + timedelta(days=n) for n in range((end - start).days + 1))
+        return [day for day in days if self.is_working_day(day)]
+
+    def add_working_days(self, instant: datetime, days: int) -> datetime:
+        """Return the instant ``days`` working days after ``instant``, at the same WIB time of day.
+
+        Counting starts on the WIB date after ``instant``'s; the starting date itself never counts,
+        working or not. So Friday 10:00 + 1 is Monday 10:00, and a start on a non-working day is
+        counted like a start at the same time on the last working day before it: Saturday 10:00 + 1
+        and a holiday's 10:00 + 1 are both 10:00 on the next working day. ``days`` = 0 returns
+        ``instant`` itself (in UTC).
+
+        Example: Tue 2 Apr 2024 10:00 WIB + 10 is Wed 24 Apr 2024 10:00 WIB (3-5 Apr count, then
+        8-15 Apr are Idul Fitri and cuti bersama, then 16-19 and 22-24 Apr).
+
+        Args:
+            instant: an aware datetime.
+            days: how many working days to count, >= 0.
+
+        Returns:
+            An aware UTC datetime.
+
+        Raises:
+            ValueError: ``instant`` is naive or ``days`` is negative.
+        """
+        if instant.tzinfo is None:
+            raise ValueError("add_working_days needs an aware datetime")
+        if days < 0:
+            raise ValueError("add_working_days counts forwards only")
+        local = instant.astimezone(WIB)
+        day, counted = local.date(), 0
+        while counted < days:
+            day += timedelta(days=1)
+            counted += self.is_working_day(day)
+        # WIB has no daylight saving time, so the same wall-clock time always exists.
+        return datetime.combine(day, local.timetz()).astimezone(UTC)

@@ -1,0 +1,201 @@
+"""Job leases: one runner per (institution, job) at a time, held in the database.
+
+Without a lease, two workers on one database, or a worker plus a manual ``sync``/``resync``, would
+run the same job at once: both read the same cursor and fetch the same pages, and both take the same
+outbox rows, so the national platform could receive one follow-up twice. A lease makes the second
+runner wait (manual commands) or skip its tick (the scheduled worker) instead.
+
+Two ways to hold one, picked by the database:
+
+* PostgreSQL: ``pg_try_advisory_lock`` on a connection kept open for the lease's life. The server
+  drops the lock when that connection closes, so a dead process's lease vanishes at once. The
+  ``lease`` row is written too, only to say who holds it and since when.
+* SQLite: the ``lease`` row itself, taken in one short write transaction when absent or expired.
+  A held lease must be renewed before ``lease_seconds`` pass (a background thread does it); a dead
+  holder stops renewing, so its lease lapses after at most ``lease_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease_handles import (
+    LEASE, AdvisoryLease, LeaseHandle, LeaseInfo, LeaseLost, RowLease, advisory_key, lease_row, split_key,
+)
+from lapor_sync.timezones import display_wib
+
+__all__ = ["LeaseBusy", "LeaseHandle", "LeaseInfo", "LeaseLost", "Leases", "held_leases", "holder_name"]
+
+log = logging.getLogger(__name__)
+_KEY_COLUMNS = ("institution_id", "job")
+
+
+def holder_name(purpose: str) -> str:
+    """Name this process as a lease holder: ``"<host>:<pid> <purpose>"``, e.g. ``"web01:4242 worker"``."""
+    return f"{socket.gethostname()}:{os.getpid()} {purpose}"
+
+
+class LeaseBusy(LaporSyncError):
+    """Another runner holds the job's lease.
+
+    Attributes:
+        job: the job asked for (``pull``, ``push``, ...).
+        holder: who holds it, ``"<host>:<pid> <purpose>"``, or ``"another process"`` when a
+            PostgreSQL holder has not written its row yet.
+        since: when it took the lease (aware, UTC), or ``None`` when not known.
+    """
+
+    def __init__(self, job: str, holder: str, since: datetime | None) -> None:
+        when = "" if since is None else f" since {display_wib(since)} ({since.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+        super().__init__(f"job '{job}' is already running: held by {holder}{when}")
+        self.job = job
+        self.holder = holder
+        self.since = since
+
+
+class Leases:
+    """Takes job leases for one holder (this process and what it runs).
+
+    Args:
+        db: the database holding the leases (SQLite or PostgreSQL).
+        clock: the source of "now" for the lease times and for the waiting deadline.
+        holder: this runner's name, from :func:`holder_name`.
+        lease_seconds: how long a lease lives without renewal, seconds (``Settings.lease_seconds``).
+            On PostgreSQL the advisory lock never expires; there the row's ``expires_at`` only informs.
+        poll_seconds: how long to sleep between attempts while waiting, seconds.
+        sleep: sleeps the given seconds; tests inject one that moves a manual clock.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        holder: str,
+        *,
+        lease_seconds: float = 120.0,
+        poll_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._db, self._clock, self.holder = db, clock, holder
+        self._ttl = timedelta(seconds=lease_seconds)
+        self._poll = poll_seconds
+        self._sleep = sleep
+
+    @contextmanager
+    def hold(
+        self, job: str, *, institution_id: int, wait_seconds: float = 0, renew_in_background: bool = True
+    ) -> Iterator[LeaseHandle]:
+        """Hold the lease of ``job`` for ``institution_id`` during the ``with`` block, then release it.
+
+        Args:
+            job: the job's name, at most 32 characters.
+            institution_id: the national institution whose job it is.
+            wait_seconds: how long to keep trying while another runner holds it, seconds
+                (0 = one attempt).
+            renew_in_background: renew from a daemon thread every third of ``lease_seconds`` so a
+                long run keeps its lease; the thread stops on release.
+
+        Raises:
+            LeaseBusy: still held by another runner when ``wait_seconds`` have passed.
+        """
+        handle = self._acquire(job, institution_id, wait_seconds)
+        log.debug("lease of job '%s' taken by %s", job, self.holder)
+        if renew_in_background:
+            handle.start_renewing(self._ttl.total_seconds() / 3)
+        try:
+            yield handle
+        finally:
+            handle.release()
+            log.debug("lease of job '%s' released by %s", job, self.holder)
+
+    def _acquire(self, job: str, institution_id: int, wait_seconds: float) -> LeaseHandle:
+        deadline = self._clock.now() + timedelta(seconds=wait_seconds)
+        while True:
+            outcome = self._attempt(job, institution_id)
+            if isinstance(outcome, LeaseHandle):
+                return outcome
+            remaining = (deadline - self._clock.now()).total_seconds()
+            if remaining <= 0:
+                raise LeaseBusy(job, outcome.holder if outcome else "another process",
+                                outcome.acquired_at if outcome else None)
+            self._sleep(min(self._poll, remaining))
+
+    def _attempt(self, job: str, institution_id: int) -> LeaseHandle | LeaseInfo | None:
+        """Try once: return the handle, or the holder's row (``None`` when it has not written it yet)."""
+        now = self._clock.now()
+        info = LeaseInfo(institution_id, job, self.holder, now, now + self._ttl, now)
+        token = uuid.uuid4().hex
+        if self._db.engine.dialect.name == "postgresql":
+            return self._attempt_advisory(info, token)
+        # One short write transaction: insert, or take over a row whose holder stopped renewing it.
+        with self._db.engine.begin() as conn:
+            if not _write_row(conn, info, token, only_if_expired_at=now):
+                return _read(conn, institution_id, job)
+        return RowLease(self._db, self._clock, self._ttl, info, token)
+
+    def _attempt_advisory(self, info: LeaseInfo, token: str) -> LeaseHandle | LeaseInfo | None:
+        conn = self._db.engine.connect()
+        try:
+            key = advisory_key(conn, info.institution_id, info.job)
+            if not conn.execute(select(func.pg_try_advisory_lock(key))).scalar_one():
+                holder = _read(conn, info.institution_id, info.job)
+                conn.close()
+                return holder
+            _write_row(conn, info, token, only_if_expired_at=None)  # a dead holder's row is overwritten
+            conn.commit()
+        except BaseException:
+            conn.invalidate()  # ending the server session frees a lock taken just now
+            conn.close()
+            raise
+        return AdvisoryLease(conn, key, self._clock, self._ttl, info, token)
+
+
+def held_leases(db: Database, clock: Clock) -> list[LeaseInfo]:
+    """List the leases held now, oldest first (for ``lapor-sync status``).
+
+    SQLite: the rows not yet expired at ``clock.now()``. PostgreSQL: the rows whose advisory lock a
+    live session holds (a row left behind by a dead process is not listed).
+    """
+    with db.engine.connect() as conn:
+        rows = [_info(row) for row in conn.execute(select(LEASE).order_by(LEASE.c.acquired_at))]
+        if db.engine.dialect.name != "postgresql":
+            return [row for row in rows if row.expires_at > clock.now()]
+        locked = {(lock.classid, lock.objid) for lock in conn.execute(text(
+            "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))}
+        return [row for row in rows if split_key(advisory_key(conn, row.institution_id, row.job)) in locked]
+
+
+def _write_row(conn: Connection, info: LeaseInfo, token: str, *, only_if_expired_at: datetime | None) -> bool:
+    """Insert the lease row or overwrite the existing one (only if expired, given a time); True if written."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    values = {name: getattr(info, name) for name in LeaseInfo.__dataclass_fields__} | {"token": token}
+    statement = insert(LEASE).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={name: statement.excluded[name] for name in values if name not in _KEY_COLUMNS},
+        where=None if only_if_expired_at is None else LEASE.c.expires_at <= only_if_expired_at,
+    )
+    return conn.execute(statement).rowcount == 1
+
+
+def _read(conn: Connection, institution_id: int, job: str) -> LeaseInfo | None:
+    row = conn.execute(select(LEASE).where(lease_row(institution_id, job))).first()
+    return None if row is None else _info(row)
+
+
+def _info(row: object) -> LeaseInfo:
+    return LeaseInfo(**{name: getattr(row, name) for name in LeaseInfo.__dataclass_fields__})

@@ -1,0 +1,215 @@
+"""Held job leases: renewing them (also from a background thread) and releasing them.
+
+The taking of a lease, and why there are leases at all, is in :mod:`lapor_sync.storage.lease`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
+
+from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.models import Lease
+from lapor_sync.timezones import display_wib
+
+log = logging.getLogger("lapor_sync.storage.lease")
+LEASE = Lease.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """A lease as stored: who holds which job of which institution; datetimes aware, UTC."""
+
+    institution_id: int
+    job: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
+    renewed_at: datetime
+
+
+class LeaseLost(LaporSyncError):
+    """A held lease was lost, so another runner may now run the job: stop before the next write.
+
+    SQLite: it expired unrenewed and another runner took it. PostgreSQL: the connection holding the
+    advisory lock broke, which frees the lock on the server.
+    """
+
+    def __init__(self, job: str, reason: str) -> None:
+        super().__init__(f"lease of job '{job}' lost: {reason}")
+        self.job = job
+        self.reason = reason
+
+
+def lease_row(institution_id: int, job: str) -> ColumnElement[bool]:
+    """The WHERE clause selecting one lease row."""
+    return (LEASE.c.institution_id == institution_id) & (LEASE.c.job == job)
+
+
+def advisory_key(conn: Connection, institution_id: int, job: str) -> int:
+    """Return the signed 64-bit PostgreSQL advisory lock key of a job lease.
+
+    The current schema is hashed in too, so two installations sharing one database in separate
+    schemas never block each other.
+    """
+    schema = conn.execute(select(func.current_schema())).scalar_one()
+    digest = hashlib.blake2b(f"lapor-sync lease/{schema}/{institution_id}/{job}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def split_key(key: int) -> tuple[int, int]:
+    """Split a 64-bit advisory key into the ``(classid, objid)`` that ``pg_locks`` shows: high, low 32 bits."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+class LeaseHandle(ABC):
+    """A lease this process holds; got from ``Leases.hold``.
+
+    Attributes:
+        job, institution_id, holder: what is held, by whom (``"<host>:<pid> <purpose>"``).
+        acquired_at, expires_at: aware UTC; ``expires_at`` moves on each renewal.
+    """
+
+    def __init__(self, clock: Clock, ttl: timedelta, info: LeaseInfo, token: str) -> None:
+        self.job, self.institution_id, self.holder = info.job, info.institution_id, info.holder
+        self.acquired_at, self.expires_at = info.acquired_at, info.expires_at
+        self._clock, self._ttl, self._token = clock, ttl, token
+        self._guard = threading.Lock()  # the renewer thread and the owner never talk to the database at once
+        self._lost: str | None = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @property
+    def lost(self) -> bool:
+        """True once a renewal found the lease lost."""
+        return self._lost is not None
+
+    def ensure_held(self) -> None:
+        """Raise :class:`LeaseLost` if a renewal (perhaps in the background) found the lease lost."""
+        if self._lost is not None:
+            raise LeaseLost(self.job, self._lost)
+
+    def renew(self) -> None:
+        """Push ``expires_at`` to now + ``lease_seconds`` and note the renewal time.
+
+        Raises:
+            LeaseLost: another runner took the lease, or the lock's connection broke.
+            sqlalchemy.exc.SQLAlchemyError: SQLite could not be written just now; the lease
+                still holds until ``expires_at``.
+        """
+        with self._guard:
+            self.ensure_held()
+            now = self._clock.now()
+            try:
+                self._renew(now, now + self._ttl)
+            except LeaseLost as exc:
+                self._lost = exc.reason
+                raise
+            self.expires_at = now + self._ttl
+
+    def start_renewing(self, every_seconds: float) -> None:
+        """Renew from a daemon thread every ``every_seconds`` until :meth:`release`."""
+        self._renewer = threading.Thread(target=self._renew_until_released, args=(every_seconds,),
+                                         name=f"lease-renewer-{self.job}", daemon=True)
+        self._renewer.start()
+
+    def release(self) -> None:
+        """Stop renewing and give the lease up; a failure is logged, the lease then lapses by itself."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        with self._guard:
+            self._release()
+
+    def _renew_until_released(self, every_seconds: float) -> None:
+        while not self._stop.wait(every_seconds):
+            try:
+                self.renew()
+            except LeaseLost as exc:
+                log.error("%s; the run must stop", exc)
+                return
+            except SQLAlchemyError as exc:
+                log.warning("lease of job '%s' not renewed (%s); trying again, it holds until %s",
+                            self.job, type(exc).__name__, display_wib(self.expires_at))
+
+    @abstractmethod
+    def _renew(self, now: datetime, expires_at: datetime) -> None:
+        """Extend the lease in the database, or raise :class:`LeaseLost`."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Give the lease up in the database; log, never raise, on a database error."""
+
+    def _mine(self) -> ColumnElement[bool]:
+        return lease_row(self.institution_id, self.job) & (LEASE.c.token == self._token)
+
+
+class RowLease(LeaseHandle):
+    """A lease that is the ``lease`` row itself (SQLite): valid while ``expires_at`` is ahead."""
+
+    def __init__(self, db: Database, clock: Clock, ttl: timedelta, info: LeaseInfo, token: str) -> None:
+        super().__init__(clock, ttl, info, token)
+        self._db = db
+
+    def _renew(self, now: datetime, expires_at: datetime) -> None:
+        # The token changes when another runner takes an expired lease, so a late renewal cannot steal it back.
+        with self._db.engine.begin() as conn:
+            renewed = conn.execute(update(LEASE).where(self._mine())
+                                   .values(expires_at=expires_at, renewed_at=now)).rowcount
+        if renewed == 0:
+            raise LeaseLost(self.job, "it expired unrenewed and another runner took it")
+
+    def _release(self) -> None:
+        try:
+            with self._db.engine.begin() as conn:
+                conn.execute(delete(LEASE).where(self._mine()))
+        except SQLAlchemyError as exc:
+            log.warning("lease of job '%s' not released (%s); it lapses at %s",
+                        self.job, type(exc).__name__, display_wib(self.expires_at))
+
+
+class AdvisoryLease(LeaseHandle):
+    """A PostgreSQL advisory lock held by a connection kept for the lease's life, plus its info row."""
+
+    def __init__(self, conn: Connection, key: int, clock: Clock, ttl: timedelta, info: LeaseInfo,
+                 token: str) -> None:
+        super().__init__(clock, ttl, info, token)
+        self._conn, self._key = conn, key
+
+    def _renew(self, now: datetime, expires_at: datetime) -> None:
+        classid, objid = split_key(self._key)
+        try:
+            held = self._conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND classid = :classid AND objid = :objid AND objsubid = 1"),
+                {"classid": classid, "objid": objid}).scalar_one()
+            if held:
+                self._conn.execute(update(LEASE).where(self._mine()).values(expires_at=expires_at, renewed_at=now))
+            self._conn.commit()
+        except SQLAlchemyError:
+            raise LeaseLost(self.job, "the database connection holding its lock broke") from None
+        if not held:
+            raise LeaseLost(self.job, "the database no longer holds its lock")
+
+    def _release(self) -> None:
+        try:
+            self._conn.execute(delete(LEASE).where(self._mine()))
+            self._conn.execute(select(func.pg_advisory_unlock(self._key)))
+            self._conn.commit()
+        except SQLAlchemyError as exc:
+            # Dropping the session below frees the lock anyway.
+            log.warning("lease of job '%s' not released cleanly (%s)", self.job, type(exc).__name__)
+            self._conn.invalidate()
+        finally:
+            self._conn.close()

@@ -1,0 +1,240 @@
+"""Job leases on SQLite and PostgreSQL: one runner per job, waiting, expiry, renewal, real processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from lapor_sync.domain.clock import ManualClock, SystemClock
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease import LeaseBusy, LeaseLost, Leases, held_leases, holder_name
+from lapor_sync.storage.lease_handles import advisory_key, split_key
+
+CITY = 6271
+TTL = 120
+
+
+def leases(database: Database, clock, holder: str, **options) -> Leases:
+    return Leases(database, clock, holder, lease_seconds=options.pop("lease_seconds", TTL), **options)
+
+
+sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+postgres_only = pytest.mark.parametrize("database", ["postgres"], indirect=True)
+
+
+def test_holder_name_says_host_pid_and_purpose():
+    host, rest = holder_name("sync command").split(":", 1)
+    assert host and rest == f"{os.getpid()} sync command"
+
+
+def test_hold_is_listed_and_release_frees_it(database, clock):
+    worker = leases(database, clock, "web01:11 worker")
+    with worker.hold("pull", institution_id=CITY) as handle:
+        assert (handle.job, handle.holder, handle.acquired_at) == ("pull", "web01:11 worker", clock.now())
+        assert handle.expires_at == clock.now() + timedelta(seconds=TTL)
+        [held] = held_leases(database, clock)
+        assert (held.institution_id, held.job, held.holder, held.acquired_at) == (
+            CITY, "pull", "web01:11 worker", clock.now())
+    assert held_leases(database, clock) == []
+    with leases(database, clock, "web02:22 sync command").hold("pull", institution_id=CITY):
+        assert [h.holder for h in held_leases(database, clock)] == ["web02:22 sync command"]
+
+
+def test_second_holder_is_refused_naming_holder_and_since(database, clock):
+    with leases(database, clock, "web01:11 worker").hold("pull", institution_id=CITY):
+        clock.advance(timedelta(seconds=30))
+        with pytest.raises(LeaseBusy) as refused:
+            with leases(database, clock, "web02:22 sync command").hold("pull", institution_id=CITY):
+                pytest.fail("two runners inside one job")
+    assert (refused.value.job, refused.value.holder) == ("pull", "web01:11 worker")
+    assert refused.value.since == datetime(2024, 7, 1, 2, 0, tzinfo=UTC)
+    assert str(refused.value) == ("job 'pull' is already running: held by web01:11 worker "
+                                  "since 2024-07-01 09:00 WIB (2024-07-01 02:00 UTC)")
+
+
+def test_other_jobs_and_institutions_do_not_block(database, clock):
+    worker, command = leases(database, clock, "a:1 worker"), leases(database, clock, "b:2 sync command")
+    with worker.hold("pull", institution_id=CITY), command.hold("push", institution_id=CITY), \
+            command.hold("pull", institution_id=62):
+        assert sorted((h.institution_id, h.job) for h in held_leases(database, clock)) == [
+            (62, "pull"), (CITY, "pull"), (CITY, "push")]
+
+
+def test_waiting_acquires_once_the_holder_releases(database, clock):
+    first = ExitStack()
+    first.enter_context(leases(database, clock, "a:1 worker").hold("push", institution_id=CITY))
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+        if len(slept) == 2:
+            first.close()
+
+    waiting = leases(database, clock, "b:2 resync command", poll_seconds=1.5, sleep=sleep)
+    with waiting.hold("push", institution_id=CITY, wait_seconds=10) as handle:
+        assert handle.holder == "b:2 resync command"
+    assert slept == [1.5, 1.5]
+
+
+def test_waiting_gives_up_after_wait_seconds(database, clock):
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+
+    with leases(database, clock, "a:1 worker").hold("pull", institution_id=CITY):
+        waiting = leases(database, clock, "b:2 sync command", poll_seconds=2, sleep=sleep)
+        with pytest.raises(LeaseBusy, match="held by a:1 worker"):
+            with waiting.hold("pull", institution_id=CITY, wait_seconds=5):
+                pytest.fail("acquired a held lease")
+    assert slept == [2, 2, 1]
+
+
+@sqlite_only
+def test_sqlite_lease_of_a_silent_holder_lapses_and_its_late_renewal_fails(database, clock):
+    silent = leases(database, clock, "a:1 worker").hold("pull", institution_id=CITY, renew_in_background=False)
+    stale = silent.__enter__()
+    clock.advance(timedelta(seconds=TTL - 1))
+    with pytest.raises(LeaseBusy):
+        leases(database, clock, "b:2 worker").hold("pull", institution_id=CITY).__enter__()
+    clock.advance(timedelta(seconds=1))
+    with leases(database, clock, "b:2 worker").hold("pull", institution_id=CITY):
+        with pytest.raises(LeaseLost, match="another runner took it"):
+            stale.renew()
+        assert stale.lost
+        with pytest.raises(LeaseLost):
+            stale.ensure_held()
+        silent.__exit__(None, None, None)  # the late release must not free the new holder's lease
+        assert [h.holder for h in held_leases(database, clock)] == ["b:2 worker"]
+
+
+@postgres_only
+def test_postgres_lease_outlives_lease_seconds_while_its_holder_lives(database, clock):
+    with leases(database, clock, "a:1 worker").hold("pull", institution_id=CITY, renew_in_background=False):
+        clock.advance(timedelta(seconds=10 * TTL))
+        with pytest.raises(LeaseBusy, match="held by a:1 worker"):
+            leases(database, clock, "b:2 worker").hold("pull", institution_id=CITY).__enter__()
+
+
+def test_renew_pushes_expiry(database, clock):
+    with leases(database, clock, "a:1 worker").hold("pull", institution_id=CITY,
+                                                     renew_in_background=False) as handle:
+        clock.advance(timedelta(seconds=TTL - 20))
+        handle.renew()
+        assert handle.expires_at == clock.now() + timedelta(seconds=TTL)
+        [held] = held_leases(database, clock)
+        assert (held.renewed_at, held.expires_at) == (clock.now(), handle.expires_at)
+        clock.advance(timedelta(seconds=TTL - 20))  # past the first expiry, not the renewed one
+        with pytest.raises(LeaseBusy):
+            leases(database, clock, "b:2 worker").hold("pull", institution_id=CITY).__enter__()
+
+
+def test_background_renewal_keeps_the_lease_and_stops_on_release(database, clock):
+    worker = leases(database, clock, "a:1 worker", lease_seconds=0.06)  # renews every 0.02 s
+    with worker.hold("reconcile", institution_id=CITY):
+        clock.advance(timedelta(minutes=5))
+        assert _eventually(lambda: [h.renewed_at for h in held_leases(database, clock)] == [clock.now()])
+    assert not [t for t in threading.enumerate() if t.name.startswith("lease-renewer")]
+    assert held_leases(database, clock) == []
+
+
+@postgres_only
+def test_postgres_broken_connection_loses_the_lease(database, clock):
+    with leases(database, clock, "a:1 worker").hold("push", institution_id=CITY,
+                                                     renew_in_background=False) as handle:
+        with database.engine.connect() as admin:
+            classid, objid = split_key(advisory_key(admin, CITY, "push"))
+            admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                               " AND classid = :c AND objid = :o"), {"c": classid, "o": objid})
+        with pytest.raises(LeaseLost, match="connection holding its lock broke"):
+            handle.renew()
+        with leases(database, clock, "b:2 worker").hold("push", institution_id=CITY):
+            assert [h.holder for h in held_leases(database, clock)] == ["b:2 worker"]
+
+
+def test_lease_of_a_killed_process_is_taken_over(database):
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Queue()
+    child = spawn.Process(target=_hold_until_killed, args=(database.url, ready))
+    child.start()
+    try:
+        holder = ready.get(timeout=15)
+        clock = ManualClock(datetime.now(UTC))
+        with pytest.raises(LeaseBusy, match=f"held by {holder}"):
+            leases(database, clock, "me:1 sync command").hold("pull", institution_id=CITY).__enter__()
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+    if database.engine.dialect.name == "sqlite":
+        clock.advance(timedelta(seconds=TTL))  # nobody renews it any more
+        taker = leases(database, clock, "me:1 sync command")
+    else:  # the server frees the lock once it sees the connection gone
+        taker = leases(database, SystemClock(), "me:1 sync command", poll_seconds=0.05)
+    with taker.hold("pull", institution_id=CITY, wait_seconds=10) as handle:
+        assert handle.holder == "me:1 sync command"
+
+
+@pytest.mark.parametrize("rounds", [15])
+def test_two_processes_never_run_the_same_job_at_once(database, tmp_path, rounds):
+    spawn = multiprocessing.get_context("spawn")
+    markers = tmp_path / "markers.log"
+    start = spawn.Barrier(2)
+    workers = [spawn.Process(target=_contend, args=(database.url, rounds, str(markers), start))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    lines = [line.split() for line in markers.read_text().splitlines()]
+    assert len(lines) == 2 * 2 * rounds
+    for enter, leave in zip(lines[::2], lines[1::2], strict=True):  # strictly enter, exit, enter, exit...
+        assert (enter[1], leave[1], enter[0]) == ("enter", "exit", leave[0])
+    assert {pid for pid, _ in lines} == {str(worker.pid) for worker in workers}
+
+
+def _eventually(condition, seconds: float = 5.0) -> bool:
+    """Poll ``condition`` while a background thread works; True as soon as it holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def _hold_until_killed(url: str, ready) -> None:
+    """Child process: take the pull lease, say so, then wait to be killed without releasing it."""
+    holder = holder_name("worker")
+    with Leases(Database(url), SystemClock(), holder, lease_seconds=TTL).hold("pull", institution_id=CITY):
+        ready.put(holder)
+        threading.Event().wait()
+
+
+def _contend(url: str, rounds: int, markers: str, start) -> None:
+    """Child process: run the pull job ``rounds`` times under its lease, marking entry and exit."""
+    db = Database(url)
+    runner = Leases(db, SystemClock(), holder_name("worker"), lease_seconds=TTL, poll_seconds=0.002)
+    start.wait()
+    for _ in range(rounds):
+        with runner.hold("pull", institution_id=CITY, wait_seconds=30):
+            _mark(markers, "enter")
+            time.sleep(0.002)  # widen the critical section so an overlap would show
+            _mark(markers, "exit")
+    db.dispose()
+
+
+def _mark(markers: str, what: str) -> None:
+    with Path(markers).open("a") as log:
+        log.write(f"{os.getpid()} {what}\n")
