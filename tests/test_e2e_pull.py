@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
@@ -17,6 +18,7 @@ from lapor_sync.domain.status import NationalStatus
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Reporter
 from lapor_sync.simulator.workdays import next_working_day_at
+from lapor_sync.storage.models import SetAsideRecord
 from tests.e2e_support import CITY, DINSOS, Harness, PlatformWrapper, client_for, harness, small_world
 
 PERHUBUNGAN, SOSIAL = category_id("Perhubungan"), category_id("Sosial dan Kesejahteraan")
@@ -287,3 +289,39 @@ def test_the_cursor_waits_at_a_row_whose_second_was_not_over_when_read(tmp_path:
 
         assert [e.content for e in h.thread(read_early.complaint_id)] == ["Ditangani langsung oleh petugas."]
         assert h.cursor() == later.updated_at
+
+
+def test_a_complaint_at_a_sub_unit_unknown_to_the_mapping_goes_to_triage_not_lost(h: Harness) -> None:
+    complaint = h.add_complaint(disposition_id=DINSOS, category_id=TOPIK_LAINNYA)
+
+    def new_sub_unit(row: dict[str, Any]) -> None:
+        row["disposition_id"] = 627199  # LAPOR! knows this sub-unit of the city; the mapping does not
+
+    h.faults.rewrite = new_sub_unit
+    run = h.sync()
+
+    assert run.created == 1
+    case = h.case(complaint.complaint_id)
+    assert (case.agency_code, case.state) == ("DISKOMINFO", "new")
+    [warning] = h.events("mapping.unknown_institution")
+    assert "627199" in warning.message and warning.level == "warning"
+
+
+def test_a_set_aside_record_is_retried_by_the_recheck_and_resolved_once_stored(h: Harness) -> None:
+    complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+
+    def broken_status(row: dict[str, Any]) -> None:
+        row["status_code"] = "rusak"
+
+    h.faults.rewrite = broken_status
+    assert h.sync().set_aside == 1
+    assert h.cases() == []
+    h.faults.clear()  # the platform repairs the record; its updated_at does not move
+    h.advance(timedelta(hours=2))
+
+    run = h.sync()
+
+    assert run.created == 1 and h.case(complaint.complaint_id).state == "new"
+    with h.app.db.session() as session:
+        [record] = session.exec(select(SetAsideRecord)).all()
+    assert record.resolved_at == h.clock.now()

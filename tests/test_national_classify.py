@@ -118,3 +118,10 @@ def test_a_200_that_is_not_the_protocol(body: bytes) -> None:
 
 def test_a_good_answer_gives_its_results() -> None:
     assert classify.check_response(answer(200, b'{"results": {"data": 1}}'), write=True, now=NOW) == {"data": 1}
+
+
+def test_a_transport_failure_names_the_host_and_the_setting_but_no_credentials() -> None:
+    request = httpx.Request("GET", "https://user:s3cret@api.example.go.id:8443/lapor/3.0.0/complaints/inbox")
+    error = classify.transport_error(httpx.ConnectError("proxy http://u:p@proxy failed", request=request), write=False)
+    assert "api.example.go.id:8443" in str(error) and "LAPOR_SYNC_API_BASE_URL" in str(error)
+    assert "s3cret" not in str(error) and "proxy" not in str(error)

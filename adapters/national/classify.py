@@ -96,13 +96,26 @@ def error_for_status(response: httpx.Response, *, write: bool, now: datetime) ->
     return TransientError(detail, status=status, retry_after=retry_after)
 
 
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018  (httpx raises RuntimeError when no request is attached)
+    except RuntimeError:
+        return False
+    return True
+
+
 def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError:
     """Classify a transport failure: transient, unless a write may have reached the server.
 
     A read timeout or a dropped connection (``RemoteProtocolError``) after the request was sent is
     ambiguous for a write (CONTRACT §6); connect failures and pool timeouts never are.
     """
-    detail = f"transport failure ({type(exc).__name__})"  # the class only: texts may hold proxy URLs
+    # The class and the host only: exception texts may hold proxy URLs with credentials.
+    where = ""
+    if _has_request(exc):
+        url = exc.request.url
+        where = f" talking to {url.host}" + (f":{url.port}" if url.port else "")
+    detail = f"transport failure ({type(exc).__name__}){where}; check LAPOR_SYNC_API_BASE_URL and the network"
     if write and not isinstance(exc, _NOT_SENT):
         return AmbiguousWriteError(f"{detail}; the write may have been applied")
     return TransientError(detail)

@@ -101,7 +101,8 @@ class RetryPolicy:
             )
 
         def log_retry(state: tenacity.RetryCallState) -> None:
-            logger.warning(
+            # INFO: a retry that then succeeds is routine; a failure that outlives it is reported by the run.
+            logger.info(
                 "%s failed (%s); attempt %d of %d in %.1f s",
                 description,
                 state.outcome.exception() if state.outcome else "?",

@@ -136,9 +136,13 @@ class Puller:
         with self.db.session() as session:
             due = [case.complaint_id for case in
                    self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)]
-        for complaint_id in due:
+            # A set-aside record is tried again on every recheck: the platform may have repaired it.
+            set_aside = session.exec(select(SetAsideRecord.complaint_id).where(
+                SetAsideRecord.institution_id == self.institution_id, SetAsideRecord.resolved_at == None,  # noqa: E711
+                SetAsideRecord.last_seen_at < now - self.options.recheck_after)).all()
+        for complaint_id in dict.fromkeys([*due, *(c for c in set_aside if c is not None)]):
             if complaint_id not in seen:
-                self._fetch_and_store(journal, complaint_id, seen_in_inbox=False)
+                self._fetch_and_store(journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
 
     def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool) -> Binding | None:
         """Read one complaint and store it; return its binding, or ``None`` when it was set aside."""
@@ -177,7 +181,9 @@ class Puller:
                 journal.counts.unchanged += 1
                 return binding
             records = self.city_records(session)
-            in_city = self.mapping.is_city_institution(complaint.disposition_id)
+            # The inbox lists only complaints dispositioned to the city's tree (CONTRACT §5): one seen
+            # there is the city's even when its sub-unit is missing from the mapping (it goes to triage).
+            in_city = seen_in_inbox or self.mapping.is_city_institution(complaint.disposition_id)
             if in_city:
                 routing = self.mapping.route(complaint.disposition_id, complaint.category_id, complaint.category_name)
                 agency_code, rule = routing.agency_code, routing.rule
@@ -200,15 +206,30 @@ class Puller:
             if seen_in_inbox:
                 binding.last_seen_in_inbox_at = now
             session.add(binding)
-            for kind, level, message in describe_receipt(snapshot, received, routing, state):
+            events = list(describe_receipt(snapshot, received, routing, state))
+            if in_city and not self.mapping.is_city_institution(complaint.disposition_id):
+                events.append(("mapping.unknown_institution", Level.WARNING,
+                               f"Complaint #{complaint.tracking_id} is dispositioned to institution "
+                               f"{complaint.disposition_id}, a sub-unit the mapping file does not know: "
+                               "add it to the mapping's agencies."))
+            for kind, level, message in events:
                 journal.event(session, kind, message, level=level, complaint_id=complaint.complaint_id,
                               tracking_id=complaint.tracking_id, agency_code=received.agency_code)
+            self._resolve_set_aside(session, complaint.complaint_id, now)
             session.commit()
         if received.outcome is ReceiveOutcome.CREATED:
             journal.counts.created += 1
         else:
             journal.counts.updated += 1
         return binding
+
+    def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> None:
+        """Close the set-aside records of a complaint now stored in full."""
+        for record in session.exec(select(SetAsideRecord).where(
+                SetAsideRecord.institution_id == self.institution_id, SetAsideRecord.complaint_id == complaint_id,
+                SetAsideRecord.resolved_at == None)):  # noqa: E711  (SQL IS NULL)
+            record.resolved_at = now
+            session.add(record)
 
     def _binding(self, session: Session, complaint_id: int) -> Binding | None:
         return session.exec(select(Binding).where(Binding.institution_id == self.institution_id,
@@ -224,6 +245,9 @@ class Puller:
                 SetAsideRecord.reason == record.reason, SetAsideRecord.raw == raw,
                 SetAsideRecord.resolved_at == None)).first()  # noqa: E711  (SQL IS NULL)
             if existing is not None:
+                existing.last_seen_at = now  # paces the next retry (see _recheck_open_cases)
+                session.add(existing)
+                session.commit()
                 return
             session.add(SetAsideRecord(institution_id=self.institution_id, run_id=journal.run_id,
                                        complaint_id=record.complaint_id, reason=record.reason, raw=raw,
