@@ -51,6 +51,5 @@ def configure_logging(level: LogLevel = LogLevel.WARNING) -> None:
     root = logging.getLogger("lapor_sync")
     root.handlers[:] = [handler]
     root.setLevel(level.value.upper())
-    root.propagate = False
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
