@@ -220,6 +220,7 @@ def test_secrets_stay_out_of_logs_even_when_retrying(
     router: respx.MockRouter, manual_clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="lapor_sync")  # whatever an earlier CLI test configured
     router.post(TOKEN_URL).mock(return_value=token_answer("access-secret"))
     router.get(f"{BASE}/categories").mock(
         side_effect=[httpx.Response(503, text="<html/>"), httpx.Response(200, json=CATEGORIES)]
