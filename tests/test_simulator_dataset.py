@@ -103,3 +103,10 @@ def test_working_days_skip_weekends_and_idul_fitri() -> None:
     assert next_working_day_at(datetime(2024, 4, 5, 15, 0, tzinfo=WIB), time(10)) == datetime(
         2024, 4, 16, 10, 0, tzinfo=WIB
     )
+
+
+def test_every_template_title_has_its_own_body() -> None:
+    from lapor_sync.simulator import texts
+
+    for titles, bodies in [*texts._TEMPLATES.values(), texts._GENERIC]:
+        assert len(titles) == len(bodies)

@@ -11,7 +11,7 @@ import random
 from lapor_sync.simulator.catalog import Place
 from lapor_sync.simulator.model import Reporter
 
-# Category name -> (titles, bodies). Placeholders: {kel}, {kec}, {jalan}.
+# Category name -> (titles, bodies), the i-th title heading the i-th body. Placeholders: {kel}, {kec}, {jalan}.
 _TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Sosial dan Kesejahteraan": (
         ("Bantuan sosial belum diterima di {kel}", "Data penerima PKH di {kel} tidak sesuai"),
@@ -158,8 +158,8 @@ def compose_complaint(rng: random.Random, category: str, place: Place) -> tuple[
     """
     titles, bodies = _TEMPLATES.get(category, _GENERIC)
     fill = {"kel": place.kelurahan, "kec": place.kecamatan, "jalan": rng.choice(_STREETS)}
-    title = rng.choice(titles).format(**fill)
-    body = rng.choice(bodies).format(**fill)
+    pick = rng.randrange(len(titles))
+    title, body = titles[pick].format(**fill), bodies[pick].format(**fill)
     newline = "\r\n" if rng.random() < 0.125 else "\n"
     content = f"{body}{newline}{newline}{rng.choice(_CLOSINGS)}"
     if rng.random() < 0.005:
