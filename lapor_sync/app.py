@@ -5,6 +5,7 @@ Commands, the worker and the demo all build their parts here, so each part is wi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.mapping_file import load_mapping
 from lapor_sync.settings import Settings
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease import Leases, holder_name
 from lapor_sync.sync.pull import Puller, PullOptions
 from lapor_sync.sync.push import Pusher, PushOptions
 from lapor_sync.sync.service import SyncService
@@ -33,10 +35,13 @@ class App:
     Args:
         settings: the validated settings.
         clock: where "now" comes from (the demo passes its simulated clock).
+        purpose: what this process is, for the job leases it takes: ``worker``, or the command
+            (``sync``, ``resync``, ...); see :func:`~lapor_sync.storage.lease.holder_name`.
     """
 
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    purpose: str = "lapor-sync"
 
     @cached_property
     def mapping(self) -> CityMapping:
@@ -100,8 +105,18 @@ class App:
 
         return LaporClient.from_settings(self.settings, clock=self.clock)
 
-    def sync_service(self, platform: NationalPlatform) -> SyncService:
-        """The sync service for ``platform`` on the migrated database."""
+    def leases(self) -> Leases:
+        """Job leases on the migrated database, held as ``"<host>:<pid> <purpose>"``."""
+        return Leases(self.writable_db(), self.clock, holder_name(self.purpose),
+                      lease_seconds=self.settings.lease_seconds)
+
+    def sync_service(self, platform: NationalPlatform, *, stop: threading.Event | None = None) -> SyncService:
+        """The sync service for ``platform`` on the migrated database.
+
+        Args:
+            platform: the national platform client (one per thread: the OAuth2 client is not thread-safe).
+            stop: the event that stops its runs after the item in flight (the worker shares one).
+        """
         db = self.writable_db()
         s = self.settings
         pull = PullOptions(overlap=timedelta(seconds=s.overlap_seconds), initial_since=s.initial_since,
@@ -110,4 +125,5 @@ class App:
         records: Callable[[Session], BuiltinCityRecords] = self.city_records
         return SyncService(db=db, mapping=self.mapping, clock=self.clock,
                            puller=Puller(db, platform, self.mapping, records, pull),
-                           pusher=Pusher(db, platform, self.mapping, push))
+                           pusher=Pusher(db, platform, self.mapping, push), leases=self.leases(),
+                           stop=stop or threading.Event())

@@ -1,4 +1,4 @@
-"""Service logs: one JSON object per line on stderr, for people tailing and for log collectors.
+"""Service logs: one JSON object per line (stderr; stdout for the worker), for people tailing and log collectors.
 
 Sync events are the durable record (``lapor-sync log``); these lines mirror them as they happen.
 httpx and httpcore stay at WARNING so request headers (credentials) are never printed.
@@ -23,29 +23,34 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time of the record, not at set-up.
+class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` (or ``sys.stdout``) is at the time of the record, not at set-up.
 
     Tests and embedding tools swap ``sys.stderr``; a handler bound to the old one would write to a
     closed stream.
     """
 
+    def __init__(self, name: str) -> None:
+        self._stream_name = name
+        super().__init__()
+
     @property  # type: ignore[override]
     def stream(self) -> object:
-        return sys.stderr
+        return getattr(sys, self._stream_name)
 
     @stream.setter
     def stream(self, _value: object) -> None:
         pass
 
 
-def configure_logging(level: LogLevel = LogLevel.WARNING) -> None:
+def configure_logging(level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = False) -> None:
     """Send lapor-sync's log records at ``level`` and above to stderr as JSON lines.
 
     Args:
         level: the lowest level printed.
+        to_stdout: write to stdout instead (the worker: its output is the log a collector takes).
     """
-    handler = _StderrHandler()
+    handler = _CurrentStreamHandler("stdout" if to_stdout else "stderr")
     handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
                                        rename_fields={"asctime": "time", "levelname": "level"}))
     root = logging.getLogger("lapor_sync")

@@ -1,12 +1,10 @@
-"""The ``runs``, ``log``, ``outbox`` and ``status`` commands on a seeded database."""
+"""The ``runs``, ``log`` and ``outbox`` commands on a seeded database (``status``: test_status.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from lapor_sync.domain.errors import ConfigurationError
-from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import SetAsideRecord
 from tests.cli_support import PERSONAL, SECRET_CONTENT, SECRET_TITLE, Seeded, cli_env, invoke, invoke_json, seeded, utc
 from tests.factories import T0
 
@@ -77,39 +75,6 @@ def test_outbox_defaults_to_undelivered_rows_and_filters_by_state(seeded: Seeded
     assert "payload" not in rows[0]  # follow-up text (possibly confidential) is never listed
     table = invoke("outbox")
     assert "#1900001" in table.stdout and "Petugas akan survei lokasi." not in table.stdout
-
-
-def test_status_summarises_health_and_is_failing_after_a_failed_run(seeded: Seeded) -> None:
-    summary = invoke_json("status")
-
-    assert summary["health"] == "failing"
-    assert summary["last_pull"]["run_id"] == seeded.pull_run
-    assert summary["last_push"] is None
-    assert summary["last_run"] == {"run_id": seeded.failed_run, "job": "push", "outcome": "failed",
-                                   "finished_at": summary["last_run"]["finished_at"],
-                                   "error": "HTTP 401: token expired"}
-    assert summary["cursor"]["name"] == "inbox:6271"
-    assert utc(summary["cursor"]["position"]) == T0 + timedelta(days=2)
-    assert summary["outbox"] == {"pending": 1, "sending": 0, "delivered": 0, "dead": 1, "cancelled": 0}
-    assert summary["oldest_pending_age_seconds"] > 0
-    assert summary["set_aside_unresolved"] == 1
-    assert summary["open_cases"] == 3
-    assert summary["triage"] == {"agency": "DISKOMINFO", "open_cases": 1}
-    table = invoke("status")
-    assert table.exit_code == 0 and "failing" in table.stdout and "inbox:6271" in table.stdout
-
-
-def test_status_is_degraded_by_dead_letters_or_set_aside_records_and_ok_without(cli_env: str) -> None:
-    assert invoke("db", "upgrade").exit_code == 0
-    assert invoke_json("status")["health"] == "ok"
-    assert invoke_json("status")["last_pull"] is None
-
-    db = Database(cli_env)
-    with db.session() as session:
-        session.add(SetAsideRecord(institution_id=6271, reason="bad", raw="{}", first_seen_at=T0, last_seen_at=T0))
-        session.commit()
-    db.dispose()
-    assert invoke_json("status")["health"] == "degraded"
 
 
 def test_reading_commands_refuse_a_database_that_does_not_exist(cli_env: str) -> None:

@@ -85,6 +85,8 @@ def test_a_worker_killed_mid_post_leaves_the_row_sending_and_the_next_push_reads
 
         assert h.outbox(item_id).state == "sending"  # nobody was left to put it back
         assert len(h.national_followups(complaint_id, reference)) == 1
+        # The dead worker's push lease lapses unrenewed (SQLite; PostgreSQL frees it with the session).
+        h.advance(timedelta(seconds=h.app.settings.lease_seconds))
 
         run = h.sync(pull=False)
 

@@ -8,11 +8,12 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 
-from lapor_sync.cli import admin, cases, logs, mapping, report, simulator, sla, sync
-from lapor_sync.cli.context import EXIT_CONFIG, state
+from lapor_sync.cli import admin, cases, logs, mapping, outbox, report, resync, simulator, sla, sync, worker
+from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.logs import LogLevel, configure_logging
+from lapor_sync.storage.lease import LeaseBusy
 
 app = typer.Typer(
     name="lapor-sync",
@@ -44,17 +45,25 @@ def main_options(
 ) -> None:
     """Global options."""
     state(ctx).config_file = config
+    state(ctx).command = ctx.invoked_subcommand
     configure_logging(log_level)
 
 
-for module in (sync, logs, report, cases, mapping, admin, simulator, sla):
+for module in (sync, resync, logs, outbox, report, cases, mapping, admin, simulator, sla, worker):
     module.register(app)
 
 
 def main() -> None:
-    """Run the CLI; a configuration or domain error becomes one line on stderr and exit code 2."""
+    """Run the CLI; a configuration or domain error becomes one line on stderr and exit code 2.
+
+    A job lease held by another runner (a worker, another command) past ``lease_wait_seconds``
+    exits 3, naming the holder and since when.
+    """
     try:
         app()
+    except LeaseBusy as exc:
+        errors.print(f"[red]busy:[/red] {escape(str(exc))}; try again later", highlight=False)
+        raise SystemExit(EXIT_BUSY) from None
     except LaporSyncError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise SystemExit(EXIT_CONFIG) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from lapor_sync.app import App
 from lapor_sync.settings import load_settings
 
 EXIT_CONFIG = 2  # a setting, mapping file or argument is wrong: nothing was done
+EXIT_BUSY = 3  # another runner holds the job's lease past lease_wait_seconds: nothing was done
 
 
 @dataclass
@@ -18,12 +20,13 @@ class CliState:
     """Per-invocation state kept on the typer context object."""
 
     config_file: Path | None = None
+    command: str | None = None  # the subcommand, which names this process as a lease holder
     _app: App | None = field(default=None, repr=False)
 
     def app(self) -> App:
         """The :class:`App` built from ``--config`` and the environment (raises ConfigurationError)."""
         if self._app is None:
-            self._app = App(load_settings(self.config_file))
+            self._app = App(load_settings(self.config_file), purpose=self.command or "lapor-sync")
         return self._app
 
 
@@ -33,3 +36,11 @@ def state(ctx: typer.Context) -> CliState:
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
     return root.obj
+
+
+def operator_name() -> str:
+    """The OS user running this command, named in the audit events of admin commands (resync, outbox)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return "an unnamed user"

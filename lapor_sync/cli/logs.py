@@ -1,22 +1,28 @@
-"""What sync did and what waits: the ``runs``, ``log`` (sync events) and ``outbox`` listings."""
+"""What sync did: the ``runs`` (sync runs) and ``log`` (sync events) listings, and following the log."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import or_
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from lapor_sync.app import App
 from lapor_sync.cli import status
 from lapor_sync.cli.context import state
-from lapor_sync.cli.output import JSON_OPTION, print_json, print_table
+from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.cli.periods import parse_instant
-from lapor_sync.cli.status import OutboxState
-from lapor_sync.storage.models import OutboxItem, SyncEvent, SyncRun
+from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
+from lapor_sync.storage.models import SyncEvent, SyncRun
 from lapor_sync.sync.journal import COUNTERS, Level
 
 _LEVELS = list(Level)  # in rising severity
+sleep: Callable[[float], None] = time.sleep
+"""How ``log --follow`` waits between polls (tests replace it)."""
 
 
 def _run_dict(run: SyncRun) -> dict[str, Any]:
@@ -29,6 +35,11 @@ def _run_dict(run: SyncRun) -> dict[str, Any]:
 
 def runs(
     ctx: typer.Context,
+    job: Annotated[str | None, typer.Option(
+        help="Only this job: pull, push, sync, reconcile, resync, sla or retention.")] = None,
+    trigger: Annotated[str | None, typer.Option(help="Only this trigger: schedule, manual or command.")] = None,
+    outcome: Annotated[str | None, typer.Option(
+        help="Only this outcome: ok, failed, interrupted or running.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -36,13 +47,17 @@ def runs(
 
     Counts: fetched from LAPOR!, cases created/updated/unchanged, records set aside, outbox rows
     pushed/failed/dead-lettered. A run still `running` long after it started means a worker died.
+    Trigger: `schedule` (the worker), `manual` (an admin's resync), `command` (`lapor-sync sync`).
 
-    Example: `lapor-sync runs --limit 5`
+    Example: `lapor-sync runs --job pull --outcome failed --limit 5`
     """
     app = state(ctx).app()
+    query = select(SyncRun).where(SyncRun.institution_id == app.institution_id)
+    for column, wanted in ((SyncRun.job, job), (SyncRun.trigger, trigger), (SyncRun.outcome, outcome)):
+        if wanted:
+            query = query.where(column == wanted.strip().lower())
     with app.existing_db().session() as session:
-        rows = session.exec(select(SyncRun).where(SyncRun.institution_id == app.institution_id)
-                            .order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc()).limit(limit)).all()
+        rows = session.exec(query.order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc()).limit(limit)).all()
     found = [_run_dict(run) for run in rows]
     if as_json:
         print_json(found)
@@ -55,29 +70,9 @@ def runs(
          r["outcome"] + (f": {r['error']}" if r["error"] else "")] for r in found])
 
 
-def log(
-    ctx: typer.Context,
-    run: Annotated[int | None, typer.Option("--run", help="Only events of this sync run id.")] = None,
-    tracking_id: Annotated[str | None, typer.Option(
-        help="Only events of this complaint, e.g. 1916449 or '#1916449'.")] = None,
-    agency: Annotated[str | None, typer.Option(help="Only events about this agency code, e.g. DISHUB.")] = None,
-    level: Annotated[Level, typer.Option(
-        help="Lowest level shown: info shows all, warning shows warnings and errors.")] = Level.INFO,
-    kind: Annotated[str | None, typer.Option(
-        help="Only this kind, e.g. complaint.triage, or a family: complaint.")] = None,
-    since: Annotated[str | None, typer.Option(help="From this WIB date (YYYY-MM-DD) or ISO datetime.")] = None,
-    until: Annotated[str | None, typer.Option(help="Up to this WIB date (included) or ISO datetime.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many events (the newest) to show.")] = 100,
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Show sync events, the newest LIMIT of them, oldest first so they read as a story.
-
-    Events say what happened to which complaint (by tracking id) and why; they never hold complaint
-    content or reporters' personal data. Filters combine.
-
-    Example: `lapor-sync log --level warning --since 2024-10-01 --agency DISKOMINFO`
-    """
-    app = state(ctx).app()
+def _event_query(app: App, *, run: int | None, tracking_id: str | None, agency: str | None, level: Level,
+                 kind: str | None, since: str | None, until: str | None) -> SelectOfScalar[SyncEvent]:
+    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
     query = (select(SyncEvent).outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
              .where(or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == app.institution_id)))
     if run is not None:
@@ -93,55 +88,64 @@ def log(
         query = query.where(SyncEvent.at >= parse_instant(since, "--since"))
     if until:
         query = query.where(SyncEvent.at < parse_instant(until, "--until", end_of_day=True))
-    with app.existing_db().session() as session:
-        events = list(reversed(session.exec(
-            query.order_by(col(SyncEvent.at).desc(), col(SyncEvent.id).desc()).limit(limit)).all()))
-    if as_json:
-        print_json([{"id": e.id, "run_id": e.run_id, "at": e.at, "level": e.level, "kind": e.kind,
-                     "complaint_id": e.complaint_id, "tracking_id": e.tracking_id,
-                     "agency_code": e.agency_code, "message": e.message} for e in events])
-        return
-    print_table("Sync events", ["at", "run", "level", "kind", "tracking id", "agency", "message"], [
-        [e.at, e.run_id, e.level, e.kind, f"#{e.tracking_id}" if e.tracking_id else None, e.agency_code,
-         e.message] for e in events], keep_whole=("tracking id",))
+    return query
 
 
-def outbox(
+def log(
     ctx: typer.Context,
-    state_: Annotated[OutboxState | None, typer.Option(
-        "--state", help="Only rows in this state (default: every row not yet delivered).")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many rows, oldest first.")] = 100,
+    run: Annotated[int | None, typer.Option("--run", help="Only events of this sync run id.")] = None,
+    tracking_id: Annotated[str | None, typer.Option(
+        help="Only events of this complaint, e.g. 1916449 or '#1916449'.")] = None,
+    agency: Annotated[str | None, typer.Option(help="Only events about this agency code, e.g. DISHUB.")] = None,
+    level: Annotated[Level, typer.Option(
+        help="Lowest level shown: info shows all, warning shows warnings and errors.")] = Level.INFO,
+    kind: Annotated[str | None, typer.Option(
+        help="Only this kind, e.g. complaint.triage, or a family: complaint.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this WIB date (YYYY-MM-DD) or ISO datetime.")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this WIB date (included) or ISO datetime.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many events (the newest) to show.")] = 100,
+    follow_: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new events as they are written (Ctrl-C to stop).")] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List outbox rows: changes made here that must reach LAPOR!, oldest first.
+    """Show sync events, the newest LIMIT of them, oldest first so they read as a story.
 
-    `pending` waits for its next attempt, `sending` is in flight (or its worker died: it is read back
-    before any retry), `dead` gave up (see last error), `delivered` arrived. Follow-up text is not shown.
+    One line per event: time (WIB), complaint, agency, level, kind, and what happened and why. Events
+    never hold complaint content or reporters' personal data. Filters combine. With --json: a JSON
+    array; with --follow --json: one JSON object per line (for a log collector).
 
-    Example: `lapor-sync outbox --state dead`
+    Example: `lapor-sync log --level warning --since 2024-10-01 --agency DISKOMINFO`, `lapor-sync log -f`
     """
+    if follow_ and until:
+        raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
     app = state(ctx).app()
-    query = select(OutboxItem).where(OutboxItem.institution_id == app.institution_id)
-    query = query.where(OutboxItem.state == state_.value if state_ else OutboxItem.state != OutboxState.DELIVERED.value)
-    with app.existing_db().session() as session:
-        items = session.exec(query.order_by(col(OutboxItem.id)).limit(limit)).all()
-    if as_json:
-        print_json([{"id": i.id, "case_id": i.case_id, "complaint_id": i.complaint_id,
-                     "tracking_id": i.tracking_id, "kind": i.kind, "state": i.state, "attempts": i.attempts,
-                     "needs_readback": i.needs_readback, "next_attempt_at": i.next_attempt_at,
-                     "last_error": i.last_error, "created_at": i.created_at, "delivered_at": i.delivered_at}
-                    for i in items])
+    db = app.existing_db()
+    query = _event_query(app, run=run, tracking_id=tracking_id, agency=agency, level=level, kind=kind,
+                         since=since, until=until)
+    start = newest_id(db)
+    with db.session() as session:
+        events = list(reversed(session.exec(query.where(col(SyncEvent.id) <= start).order_by(
+            col(SyncEvent.at).desc(), col(SyncEvent.id).desc()).limit(limit)).all()))
+    if as_json and not follow_:
+        print_json([event_dict(e) for e in events])
         return
-    print_table("Outbox", ["id", "tracking id", "kind", "state", "attempts", "next attempt", "last error",
-                           "created"], [
-        [i.id, f"#{i.tracking_id}", i.kind, i.state, i.attempts,
-         i.next_attempt_at if i.state in ("pending", "sending") else None, i.last_error or "",
-         i.created_at] for i in items], keep_whole=("id", "tracking id"))
+    show = (lambda e: typer.echo(json_line(e))) if as_json else (
+        lambda e: console.print(event_line(e), soft_wrap=True, highlight=False))
+    for event in events:
+        show(event)
+    if not follow_:
+        if not events and not as_json:
+            console.print("No sync events match these filters.")
+        return
+    try:
+        for event in follow(EventTail(db, query, after_id=start), sleep=sleep):
+            show(event)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``runs``, ``log``, ``outbox`` and ``status`` to the main CLI ``app``."""
+    """Add ``runs``, ``log`` and ``status`` to the main CLI ``app``."""
     app.command(name="runs")(runs)
     app.command(name="log")(log)
-    app.command(name="outbox")(outbox)
     status.register(app)

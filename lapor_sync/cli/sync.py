@@ -55,7 +55,8 @@ def sync(
 
     Safe to repeat: a second run over the same data creates, updates and pushes nothing. Exits 1
     when the run failed (the reason is printed and kept in `lapor-sync runs`); the cursor then stays
-    where the last good run left it.
+    where the last good run left it. When a worker or another command is running the same job,
+    waits up to `lease_wait_seconds` (default 60), then exits 3 naming who holds it and since when.
 
     Example: `LAPOR_SYNC_DATABASE_URL=sqlite:///city.db lapor-sync sync --json`
     """
@@ -64,7 +65,8 @@ def sync(
     app = state(ctx).app()
     require_national(app.settings)
     with app.platform() as platform:
-        run = app.sync_service(platform).run(pull=not push_only, push=not pull_only, trigger="command")
+        run = app.sync_service(platform).run(pull=not push_only, push=not pull_only, trigger="command",
+                                             lease_wait_seconds=app.settings.lease_wait_seconds)
     summary = run_summary(run)
     if json_output:
         print_json(summary)

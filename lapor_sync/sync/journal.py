@@ -8,6 +8,7 @@ content: they name complaints by tracking id and say what happened in plain word
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -15,6 +16,7 @@ from sqlmodel import Session
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease_handles import LeaseHandle
 from lapor_sync.storage.models import SyncEvent, SyncRun
 
 log = logging.getLogger("lapor_sync.sync")
@@ -26,6 +28,14 @@ class Level(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+INTERRUPTED = "interrupted"
+"""Outcome of a run stopped on request (SIGTERM/SIGINT to the worker) before it was done."""
+
+
+class RunInterrupted(Exception):  # noqa: N818 - a request, not a fault
+    """Raised at a checkpoint when a stop was requested: the run ends after the item in flight."""
 
 
 COUNTERS = ("fetched", "created", "updated", "unchanged", "set_aside", "pushed", "failed", "dead_lettered")
@@ -51,14 +61,16 @@ class RunCounts:
 
 @dataclass
 class RunJournal:
-    """The record of one sync run: its row, its counters and its events.
+    """The record of one sync run: its row, its counters and its events; and its checkpoint.
 
     Args:
         db: where runs are stored.
         clock: where "now" comes from.
         institution_id: the national institution the run works for.
-        job: ``pull``, ``push`` or ``sync`` (both).
+        job: ``pull``, ``push``, ``sync`` (both), ``reconcile``, ``sla`` or ``retention``.
         trigger: ``schedule``, ``manual`` or ``command``.
+        stop: set to ask the run to stop at its next :meth:`checkpoint` (the worker's shutdown).
+        leases: the job leases the run holds; a lost one stops it at the next checkpoint.
     """
 
     db: Database
@@ -68,6 +80,20 @@ class RunJournal:
     trigger: str
     counts: RunCounts = field(default_factory=RunCounts)
     run_id: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+    leases: tuple[LeaseHandle, ...] = ()
+
+    def checkpoint(self) -> None:
+        """Called between items: go on, or stop before the next item.
+
+        Raises:
+            RunInterrupted: a stop was requested.
+            LeaseLost: a held lease lapsed, so another runner may be doing the same job now.
+        """
+        if self.stop.is_set():
+            raise RunInterrupted
+        for lease in self.leases:
+            lease.ensure_held()
 
     def start(self) -> RunJournal:
         """Insert the run row (committed at once, so a crashed run stays visible as ``running``)."""
@@ -97,17 +123,27 @@ class RunJournal:
             self.event(session, kind, message, level=level, complaint_id=complaint_id, tracking_id=tracking_id)
             session.commit()
 
-    def finish(self, *, error: str | None = None) -> SyncRun:
-        """Close the run with its counters: outcome ``ok``, or ``failed`` with ``error``."""
+    def finish(self, *, error: str | None = None, interrupted: bool = False) -> SyncRun:
+        """Close the run with its counters: outcome ``ok``, ``failed`` with ``error``, or ``interrupted``.
+
+        An interrupted run keeps what it stored item by item but did not move the inbox cursor
+        unless its walk was complete; the next run goes on from there.
+        """
         with self.db.session() as session:
             run = session.get(SyncRun, self.run_id)
             assert run is not None
             run.finished_at = self.clock.now()
-            run.outcome = "failed" if error else "ok"
-            run.error = error
+            if interrupted:
+                run.outcome = INTERRUPTED
+                run.error = "stopped on request (worker shutdown) after the item in flight; the next run goes on"
+            else:
+                run.outcome = "failed" if error else "ok"
+                run.error = error
             for name, value in self.counts.as_dict().items():
                 setattr(run, name, value)
             session.add(run)
             session.commit()
-        log.info("sync run finished", extra={"run_id": self.run_id, "outcome": run.outcome, **self.counts.as_dict()})
+        # Counters nested: "created" is also a LogRecord attribute, which ``extra`` may not overwrite.
+        log.info("sync run finished", extra={"run_id": self.run_id, "job": self.job, "outcome": run.outcome,
+                                             "counts": self.counts.as_dict()})
         return run

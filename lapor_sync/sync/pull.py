@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import ItemRejectedError, MalformedRecordError, RunStoppingError
 from lapor_sync.domain.fingerprint import snapshot_fingerprint
-from lapor_sync.domain.ports import CityRecords, NationalPlatform, ReceiveOutcome
+from lapor_sync.domain.ports import CityRecords, NationalPlatform, Received, ReceiveOutcome
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
@@ -67,8 +67,12 @@ class Puller:
         self.options = options
         self.institution_id = mapping.institution.id
 
-    def run(self, journal: RunJournal) -> None:
-        """Pull once. Raises the platform's errors; on any error the cursor stays where it was."""
+    def run(self, journal: RunJournal, *, reconcile: bool = True) -> None:
+        """Pull once, then (``reconcile``) recheck open cases not seen lately, see :meth:`reconcile`.
+
+        Raises the platform's errors, and ``RunInterrupted``/``LeaseLost`` from the journal's
+        checkpoint between items; on any of them the cursor stays where it was.
+        """
         with self.db.session() as session:
             mark = read_cursor(session, self.institution_id) or self.options.initial_since
         if mark is None:
@@ -79,6 +83,7 @@ class Puller:
         for _ in range(self.options.max_passes):
             new_in_pass = 0
             for entry in self.platform.walk_inbox(mark - self.options.overlap):
+                journal.checkpoint()
                 if isinstance(entry, MalformedRecord):
                     self._set_aside(journal, entry)
                     continue
@@ -95,7 +100,8 @@ class Puller:
         else:
             raise RunStoppingError(
                 f"the inbox kept changing for {self.options.max_passes} walks; stopped to stay safe")
-        self._recheck_open_cases(journal, set(handled))
+        if reconcile:
+            self._recheck_open_cases(journal, set(handled))
         # The mark stays at the oldest row whose last second may still hide a change, so the next
         # walk (from the mark minus the overlap) reads it again.
         high = min([high, *unsettled])
@@ -131,6 +137,14 @@ class Puller:
         margin = self.options.overlap + timedelta(seconds=1)
         return binding.last_checked_at - binding.national_updated_at >= margin
 
+    def reconcile(self, journal: RunJournal) -> None:
+        """Read by detail every open case not seen in the inbox for ``recheck_after`` (CONTRACT §6).
+
+        A complaint forwarded away, archived or auto-closed on the national side leaves the inbox;
+        only its detail tells. Set-aside records are tried again too. The cursor is not touched.
+        """
+        self._recheck_open_cases(journal, set())
+
     def _recheck_open_cases(self, journal: RunJournal, seen: set[int]) -> None:
         now = journal.clock.now()
         with self.db.session() as session:
@@ -142,9 +156,26 @@ class Puller:
                 SetAsideRecord.last_seen_at < now - self.options.recheck_after)).all()
         for complaint_id in dict.fromkeys([*due, *(c for c in set_aside if c is not None)]):
             if complaint_id not in seen:
+                journal.checkpoint()
                 self._fetch_and_store(journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
 
-    def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool) -> Binding | None:
+    def reread(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool) -> Binding | None:
+        """Read one complaint by detail and store it under the current mapping (``lapor-sync resync``).
+
+        Unlike a pull, an unchanged complaint is routed again, so a corrected mapping moves its case
+        (event ``complaint.moved``); one the mapping decides the same way stays unchanged, no event.
+        ``seen_in_inbox``: treat it as an inbox row (set-aside records, as :meth:`reconcile` does).
+        ``known``: the city has a case or set-aside record of it; only then is a refusal set aside.
+        Returns the binding, or ``None`` (set aside, or not the city's).
+
+        Raises:
+            ItemRejectedError: LAPOR! refused the detail call (e.g. 404) for a complaint not ``known``.
+        """
+        return self._fetch_and_store(journal, complaint_id, seen_in_inbox=seen_in_inbox, force=True,
+                                     set_aside_refusal=known)
+
+    def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool,
+                         force: bool = False, set_aside_refusal: bool = True) -> Binding | None:
         """Read one complaint and store it; return its binding, or ``None`` when it was set aside."""
         try:
             snapshot = self.platform.fetch_complaint(complaint_id)
@@ -152,28 +183,37 @@ class Puller:
             self._set_aside(journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
             return None
         except ItemRejectedError as exc:
-            self._set_aside(journal, MalformedRecord(complaint_id, f"the platform refused the detail call: {exc}", None))
+            if not set_aside_refusal:
+                raise
+            reason = f"the platform refused the detail call: {exc}"
+            self._set_aside(journal, MalformedRecord(complaint_id, reason, None))
             return None
         journal.counts.fetched += 1
         try:
-            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
+            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
         except IntegrityError:
             # Another worker stored the same complaint between our read and our insert; the
             # unique binding index refused the duplicate. Store again as an update.
-            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox)
+            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
 
-    def _store(self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool) -> Binding | None:
-        """Create or update the case and its binding in one transaction; ``None``: not the city's."""
+    def _store(self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool,
+               force: bool = False) -> Binding | None:
+        """Create or update the case and its binding in one transaction; ``None``: not the city's.
+
+        ``force`` (resync) routes an unchanged complaint again instead of taking the shortcut.
+        """
         complaint = snapshot.complaint
         now = journal.clock.now()
         fingerprint = snapshot_fingerprint(snapshot)
         with self.db.session() as session:
             binding = self._binding(session, complaint.complaint_id)
-            if binding is not None and binding.content_hash == fingerprint:
+            if binding is not None and binding.content_hash == fingerprint and not force:
                 # Record only what moves the sync forward (a newer mark, a recheck, a read that settles
-                # a same-second doubt); a repeated read of settled data writes nothing.
+                # a same-second doubt, a set-aside record now read in full); a repeated read of
+                # settled data writes nothing.
                 settles = not self._settled(binding)
-                if complaint.updated_at > binding.national_updated_at or not seen_in_inbox or settles:
+                resolved = self._resolve_set_aside(session, complaint.complaint_id, now)
+                if complaint.updated_at > binding.national_updated_at or not seen_in_inbox or settles or resolved:
                     binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
                     binding.last_checked_at = now
                     session.add(binding)
@@ -196,6 +236,14 @@ class Puller:
                 agency_code, rule = existing.agency_code, existing.routing_rule
                 state = CaseState.FORWARDED
             received = records.receive(snapshot, agency_code=agency_code, routing_rule=rule, state=state)
+            if binding is not None and binding.content_hash == fingerprint and _changes_nothing(received):
+                # Forced, and the current mapping decides what the case already says.
+                binding.last_checked_at = now
+                session.add(binding)
+                self._resolve_set_aside(session, complaint.complaint_id, now)
+                session.commit()
+                journal.counts.unchanged += 1
+                return binding
             if binding is None:
                 binding = Binding(institution_id=self.institution_id, complaint_id=complaint.complaint_id,
                                   tracking_id=complaint.tracking_id, case_id=received.case_id,
@@ -223,13 +271,15 @@ class Puller:
             journal.counts.updated += 1
         return binding
 
-    def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> None:
-        """Close the set-aside records of a complaint now stored in full."""
-        for record in session.exec(select(SetAsideRecord).where(
-                SetAsideRecord.institution_id == self.institution_id, SetAsideRecord.complaint_id == complaint_id,
-                SetAsideRecord.resolved_at == None)):  # noqa: E711  (SQL IS NULL)
+    def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> bool:
+        """Close the set-aside records of a complaint now stored in full; return whether there were any."""
+        records = session.exec(select(SetAsideRecord).where(
+            SetAsideRecord.institution_id == self.institution_id, SetAsideRecord.complaint_id == complaint_id,
+            SetAsideRecord.resolved_at == None)).all()  # noqa: E711  (SQL IS NULL)
+        for record in records:
             record.resolved_at = now
             session.add(record)
+        return bool(records)
 
     def _binding(self, session: Session, complaint_id: int) -> Binding | None:
         return session.exec(select(Binding).where(Binding.institution_id == self.institution_id,
@@ -257,3 +307,10 @@ class Puller:
                           level=Level.WARNING, complaint_id=record.complaint_id)
             session.commit()
         journal.counts.set_aside += 1
+
+
+def _changes_nothing(received: Received) -> bool:
+    """Whether storing an unchanged snapshot again left the case as it was (same agency and state)."""
+    return (received.outcome is ReceiveOutcome.UPDATED and received.previous_agency_code is None
+            and received.previous_state == received.state and not received.new_thread_entries
+            and not received.confirmed_own_entries)

@@ -64,7 +64,10 @@ class Pusher:
         self.rng = rng or random.Random()
 
     def run(self, journal: RunJournal) -> None:
-        """Deliver every due row. Raises ``RunStoppingError`` (401/403) after putting the row back."""
+        """Deliver every due row. Raises ``RunStoppingError`` (401/403) after putting the row back.
+
+        Also raises ``RunInterrupted``/``LeaseLost`` from the journal's checkpoint between rows.
+        """
         blocked: set[int] = set()
         last_id = 0
         while True:
@@ -72,6 +75,7 @@ class Pusher:
             if not rows:
                 return
             for item in rows:
+                journal.checkpoint()  # a stop request or a lost lease ends the run between rows
                 last_id = item.id
                 if item.case_id in blocked:
                     continue

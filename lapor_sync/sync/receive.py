@@ -25,7 +25,10 @@ def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: R
         why = routing.reason.rstrip(".") if routing else "kept with its agency"
         yield "complaint.created", Level.INFO, f"Complaint {ref} received and assigned to {agency}: {why}."
     elif received.outcome is ReceiveOutcome.UPDATED:
-        yield "complaint.updated", Level.INFO, f"Complaint {ref} updated from LAPOR!: {_changes(received, complaint.status_name)}."
+        changes = _changes(received, complaint.status_name)
+        if changes or not received.previous_agency_code:  # a re-route alone is told by complaint.moved
+            yield ("complaint.updated", Level.INFO,
+                   f"Complaint {ref} updated from LAPOR!: {changes or 'complaint details changed'}.")
     if received.previous_agency_code:
         why = routing.reason.rstrip(".") if routing else "the disposition changed"
         yield ("complaint.moved", Level.INFO,
@@ -56,4 +59,4 @@ def _changes(received: Received, status_name: str) -> str:
     if received.confirmed_own_entries:
         n = received.confirmed_own_entries
         parts.append(f"{n} of our follow-up{'s' if n > 1 else ''} confirmed on LAPOR!")
-    return "; ".join(parts) or "complaint details changed"
+    return "; ".join(parts)

@@ -1,19 +1,32 @@
-"""One sync cycle: pull, push, or both, recorded as one sync run."""
+"""Sync runs: each job (pull, push, sync, reconcile, retention, ...) under its leases, recorded as one run.
+
+One runner per job: a run first takes the job leases it needs (``pull`` for anything that walks
+or rereads the national side, ``push`` for the outbox), so two workers on one database, or a
+worker and a manual command, never do the same job at once. A stop request (the worker's
+SIGTERM) ends a run after the item in flight, with outcome ``interrupted``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import NationalPlatformError
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease import Leases, LeaseLost
 from lapor_sync.storage.models import Agency, SyncRun
-from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.journal import Level, RunInterrupted, RunJournal
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.push import Pusher
+from lapor_sync.sync.retention import prune_events
+from lapor_sync.timezones import display_wib
 
 
 def sync_agencies(session: Session, mapping: CityMapping) -> bool:
@@ -32,9 +45,23 @@ def sync_agencies(session: Session, mapping: CityMapping) -> bool:
     return changed
 
 
+class AlreadyRun(Exception):  # noqa: N818 - not a fault: the tick is done
+    """A run of the job started at or after the tick asked about: another runner did this tick.
+
+    Attributes:
+        job: the job.
+        run_id: that run's id.
+        started_at: when it started (aware, UTC).
+    """
+
+    def __init__(self, job: str, run_id: int, started_at: datetime) -> None:
+        super().__init__(f"job '{job}' already ran for this tick (run #{run_id}, started {display_wib(started_at)})")
+        self.job, self.run_id, self.started_at = job, run_id, started_at
+
+
 @dataclass
 class SyncService:
-    """Runs sync cycles for one institution.
+    """Runs the sync jobs of one institution.
 
     Args:
         db: the city's database.
@@ -42,6 +69,8 @@ class SyncService:
         puller: the pull half.
         pusher: the push half.
         clock: where "now" comes from.
+        leases: takes the job leases, named after this process (``holder_name``).
+        stop: set it to stop every run of this service after its item in flight (SIGTERM).
     """
 
     db: Database
@@ -49,28 +78,115 @@ class SyncService:
     puller: Puller
     pusher: Pusher
     clock: Clock
+    leases: Leases
+    stop: threading.Event = field(default_factory=threading.Event)
 
-    def run(self, *, pull: bool = True, push: bool = True, trigger: str = "command") -> SyncRun:
-        """Run one cycle and return its finished run row (outcome ``ok`` or ``failed``).
+    def run(self, *, pull: bool = True, push: bool = True, trigger: str = "command", reconcile: bool = True,
+            lease_wait_seconds: float = 0, not_run_since: datetime | None = None) -> SyncRun:
+        """Run one cycle (job ``sync``, or ``pull``/``push`` alone) and return its finished run row.
 
         A failure of the platform (HTTP, protocol, authentication) ends the run as ``failed`` with
         its reason; nothing is raised, and the cursor stays where the last good run left it.
+
+        Args:
+            pull, push: which halves to run (a ``sync`` takes the ``pull`` lease, then ``push``).
+            trigger: ``schedule``, ``manual`` or ``command``, as recorded on the run.
+            reconcile: also recheck open cases not seen lately (the worker leaves it to its own job).
+            lease_wait_seconds, not_run_since: see :meth:`execute`.
+
+        Raises:
+            LeaseBusy, AlreadyRun: see :meth:`execute`.
         """
-        with self.db.session() as session:
-            if sync_agencies(session, self.mapping):
-                session.commit()
         job = "sync" if pull and push else ("pull" if pull else "push")
-        journal = RunJournal(self.db, self.clock, self.mapping.institution.id, job, trigger).start()
-        try:
+
+        def work(journal: RunJournal) -> None:
             if pull:
-                self.puller.run(journal)
+                self.puller.run(journal, reconcile=reconcile)
             if push:
                 self.pusher.run(journal)
-        except NationalPlatformError as exc:
-            journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
-            return journal.finish(error=str(exc))
-        except BaseException as exc:
-            # A bug or an interrupt: close the run so it does not stay "running" forever.
-            journal.finish(error=f"{type(exc).__name__}: internal error, see the service log")
-            raise
-        return journal.finish()
+
+        leases = ("pull",) * pull + ("push",) * push
+        return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds,
+                            not_run_since=not_run_since)
+
+    def reconcile(self, *, trigger: str = "command", lease_wait_seconds: float = 0,
+                  not_run_since: datetime | None = None) -> SyncRun:
+        """Recheck open cases not seen in the inbox lately (job ``reconcile``, ``pull`` lease); see :meth:`run`."""
+        return self.execute("reconcile", self.puller.reconcile, leases=("pull",), trigger=trigger,
+                            lease_wait_seconds=lease_wait_seconds, not_run_since=not_run_since)
+
+    def retention(self, days: int, *, trigger: str = "command", not_run_since: datetime | None = None) -> SyncRun:
+        """Prune sync events older than ``days`` days (job ``retention``); the run records how many."""
+
+        def work(journal: RunJournal) -> None:
+            cutoff = journal.clock.now() - timedelta(days=days)
+            pruned = prune_events(self.db, cutoff)
+            events = "sync event" if pruned == 1 else "sync events"
+            journal.standalone_event("retention.pruned", f"Pruned {pruned} {events} recorded before "
+                                     f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.")
+
+        return self.execute("retention", work, trigger=trigger, not_run_since=not_run_since)
+
+    def execute(self, job: str, work: Callable[[RunJournal], None], *, leases: Sequence[str] | None = None,
+                trigger: str = "command", lease_wait_seconds: float = 0,
+                not_run_since: datetime | None = None) -> SyncRun:
+        """Run ``work`` as one recorded run of ``job`` while holding the job leases ``leases``.
+
+        The leases are taken in the order given, before the run row is written, and released
+        when the run has finished, whatever its end.
+
+        Args:
+            job: the run's job name (``sync_run.job``), at most 16 characters.
+            work: does the job; counts and events go to the journal it is given, and it calls
+                ``journal.checkpoint()`` between items.
+            leases: the job leases to hold (default: one named ``job``).
+            trigger: ``schedule``, ``manual`` or ``command``.
+            lease_wait_seconds: how long to wait for each busy lease, seconds (0: one attempt,
+                as for scheduled ticks).
+            not_run_since: skip when a run of ``job`` started at or after this instant (aware):
+                with several workers on one database, the tick was done by another.
+
+        Returns:
+            The finished run: ``ok``; ``failed`` (platform error, or a lease lost) with its
+            reason; or ``interrupted`` (``stop`` was set).
+
+        Raises:
+            LeaseBusy: a lease is still held by another runner after ``lease_wait_seconds``.
+            AlreadyRun: see ``not_run_since``; nothing was done.
+        """
+        institution = self.mapping.institution.id
+        with ExitStack() as held:
+            handles = tuple(held.enter_context(self.leases.hold(name, institution_id=institution,
+                                                                wait_seconds=lease_wait_seconds))
+                            for name in (leases or (job,)))
+            if not_run_since is not None:
+                self._check_not_run(job, not_run_since)
+            if "pull" in (leases or ()):
+                # Cases name their agency: the table follows the mapping before anything is stored.
+                with self.db.session() as session:
+                    if sync_agencies(session, self.mapping):
+                        session.commit()
+            journal = RunJournal(self.db, self.clock, institution, job, trigger, stop=self.stop,
+                                 leases=handles).start()
+            try:
+                work(journal)
+            except RunInterrupted:
+                journal.standalone_event("run.interrupted", f"Sync run stopped on request: the {job} "
+                                         "goes on with the next run.", level=Level.WARNING)
+                return journal.finish(interrupted=True)
+            except (NationalPlatformError, LeaseLost) as exc:
+                journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
+                return journal.finish(error=str(exc))
+            except BaseException as exc:
+                # A bug or an interrupt: close the run so it does not stay "running" forever.
+                journal.finish(error=f"{type(exc).__name__}: internal error, see the service log")
+                raise
+            return journal.finish()
+
+    def _check_not_run(self, job: str, since: datetime) -> None:
+        with self.db.session() as session:
+            done = session.exec(select(SyncRun).where(SyncRun.institution_id == self.mapping.institution.id,
+                                                      SyncRun.job == job, SyncRun.started_at >= since)
+                                .order_by(col(SyncRun.started_at))).first()
+        if done is not None:
+            raise AlreadyRun(job, done.id or 0, done.started_at)

@@ -1,0 +1,125 @@
+"""``lapor-sync outbox``: list what waits to reach LAPOR!, and (admins) retry or cancel rows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import col, select
+
+from lapor_sync.cli.context import operator_name, state
+from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.cli.status import OutboxState
+from lapor_sync.storage.models import OutboxItem
+from lapor_sync.sync import outbox_admin
+
+outbox_app = typer.Typer(rich_markup_mode="markdown")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``outbox`` group (listing, ``retry``, ``cancel``) to ``app``."""
+    app.add_typer(outbox_app, name="outbox")
+
+
+def _row_dict(item: OutboxItem) -> dict[str, Any]:
+    """One outbox row for ``--json``, without its payload (follow-up text may be confidential)."""
+    return {"id": item.id, "case_id": item.case_id, "complaint_id": item.complaint_id,
+            "tracking_id": item.tracking_id, "kind": item.kind, "state": item.state, "attempts": item.attempts,
+            "needs_readback": item.needs_readback, "next_attempt_at": item.next_attempt_at,
+            "last_error": item.last_error, "created_at": item.created_at, "delivered_at": item.delivered_at}
+
+
+@outbox_app.callback(invoke_without_command=True)
+def outbox(
+    ctx: typer.Context,
+    state_: Annotated[OutboxState | None, typer.Option(
+        "--state", help="Only rows in this state (default: every row not yet delivered).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many rows, oldest first.")] = 100,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List outbox rows: changes made here that must reach LAPOR!, oldest first; or retry/cancel them.
+
+    `pending` waits for its next attempt, `sending` is in flight (or its worker died: it is read back
+    before any retry), `dead` gave up (see last error), `delivered` arrived, `cancelled` was given up
+    by an admin. Follow-up text is not shown.
+
+    Admins: `outbox retry ID|--dead` puts rows back in the queue, `outbox cancel ID --reason TEXT`
+    gives one up.
+
+    Example: `lapor-sync outbox --state dead`
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = state(ctx).app()
+    query = select(OutboxItem).where(OutboxItem.institution_id == app.institution_id)
+    query = query.where(OutboxItem.state == state_.value if state_ else OutboxItem.state != OutboxState.DELIVERED.value)
+    with app.existing_db().session() as session:
+        items = session.exec(query.order_by(col(OutboxItem.id)).limit(limit)).all()
+    if as_json:
+        print_json([_row_dict(i) for i in items])
+        return
+    print_table("Outbox", ["id", "tracking id", "kind", "state", "attempts", "next attempt", "last error",
+                           "created"], [
+        [i.id, f"#{i.tracking_id}", i.kind, i.state, i.attempts,
+         i.next_attempt_at if i.state in ("pending", "sending") else None, i.last_error or "",
+         i.created_at] for i in items], keep_whole=("id", "tracking id"))
+
+
+@outbox_app.command("retry")
+def retry(
+    ctx: typer.Context,
+    item_id: Annotated[int | None, typer.Argument(help="The outbox row id (see `lapor-sync outbox`).")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Every dead row instead of one.")] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Put a dead (or waiting) row back in the queue, due now; or every dead row with --dead.
+
+    A dead row starts again from 0 attempts. If it may have reached LAPOR! before it died, LAPOR! is
+    read back before anything is posted again, so a retry never sends a follow-up twice. The next
+    push (`lapor-sync sync --push-only`, or the worker within a minute) sends it. Logged as
+    `outbox.requeued` with your user name.
+
+    Example: `lapor-sync outbox retry --dead`
+    """
+    if (item_id is None) == (not dead):
+        raise typer.BadParameter("give either an outbox row ID or --dead (not both)")
+    app = state(ctx).app()
+    rows = outbox_admin.requeue(app.existing_db(), app.clock.now(), app.institution_id, item_id=item_id,
+                                requested_by=operator_name())
+    if as_json:
+        print_json([_row_dict(row) for row in rows])
+        return
+    if not rows:
+        console.print("No dead outbox rows: nothing to retry.")
+        return
+    ids = ", ".join(f"#{row.id}" for row in rows)
+    console.print(f"Requeued {len(rows)} outbox row{'s' if len(rows) > 1 else ''} ({ids}): "
+                  "the next push sends them.", highlight=False)
+
+
+@outbox_app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    item_id: Annotated[int, typer.Argument(help="The outbox row id (see `lapor-sync outbox`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept on the row and in the log.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Cancel a pending or dead row: it is never sent. The case keeps what staff did here.
+
+    Refused for a row being sent or already delivered. Waits for a running push to finish (up to
+    lease_wait_seconds; exits 3 naming who holds it). Logged as `outbox.cancelled` with your user
+    name and the reason. To tell LAPOR! something else, act on the case again.
+
+    Example: `lapor-sync outbox cancel 42 --reason "posted by hand on lapor.go.id"`
+    """
+    app = state(ctx).app()
+    db = app.existing_db()
+    with app.leases().hold("push", institution_id=app.institution_id,
+                           wait_seconds=app.settings.lease_wait_seconds):
+        row = outbox_admin.cancel(db, app.clock.now(), app.institution_id, item_id, reason=reason,
+                                  requested_by=operator_name())
+    if as_json:
+        print_json(_row_dict(row))
+        return
+    console.print(f"Cancelled outbox row #{row.id} ({row.kind} for complaint #{row.tracking_id}); "
+                  "it will not be sent to LAPOR!.", highlight=False)

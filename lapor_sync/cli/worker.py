@@ -1,0 +1,68 @@
+"""The ``worker`` command: run the scheduled service until SIGTERM/SIGINT (or ``--run-for``, ``--once``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from lapor_sync.cli.context import state
+from lapor_sync.logs import LogLevel, configure_logging
+from lapor_sync.settings import require_national
+
+EXIT_UNCLEAN = 1
+
+
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run pull, reconcile and push once each, then exit "
+                                       "(1 if a run failed).")] = False,
+    run_for: Annotated[float | None, typer.Option(
+        "--run-for", min=0, metavar="SECONDS", help="Stop by itself after this many seconds, as on SIGTERM.")] = None,
+) -> None:
+    """Run the scheduled service: pull, push, reconcile, the daily SLA check and retention.
+
+    Intervals come from the settings (`pull_interval_seconds` 300, `push_interval_seconds` 60,
+    `reconcile_interval_seconds` 3600, `outbox_watch_seconds` 5; `sla_check_time` 07:00 and
+    `retention_time` 02:30 WIB). Ticks fall on whole multiples of the interval (UTC), so several
+    workers on one database share them and each tick runs once; a tick whose job is held by another
+    runner is skipped with a log line. New outbox rows are pushed within `outbox_watch_seconds`.
+
+    Logs one JSON object per line on stdout (one per sync event, with its run id), at INFO unless
+    `--log-level` says otherwise. Serves `/healthz` and `/metrics` on `health_host:health_port`
+    (127.0.0.1:9464; port 0 turns them off). SIGTERM/SIGINT: the runs in flight end after their
+    current item and release their leases; exits 0, or 1 if a run was still going after
+    `shutdown_timeout_seconds`.
+
+    Example: `LAPOR_SYNC_PULL_INTERVAL_SECONDS=60 lapor-sync -c city.toml worker`
+    """
+    from lapor_sync.scheduler.worker import Worker
+
+    root = ctx.find_root()
+    chosen = root.params.get("log_level", LogLevel.WARNING)
+    source = root.get_parameter_source("log_level")  # typer vendors click: compare by name
+    explicit = source is not None and source.name != "DEFAULT"
+    configure_logging(LogLevel(chosen) if explicit else LogLevel.INFO, to_stdout=True)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its skips are logged by the worker, as JSON
+    app = state(ctx).app()
+    require_national(app.settings)
+    app.writable_db()
+    service = Worker(app, health_port=0 if once else None)
+    if once:
+        if not service.run_once():
+            raise typer.Exit(EXIT_UNCLEAN)
+        return
+    service.install_signal_handlers()
+    if not service.run(run_for=run_for):
+        # Threads of the runs left behind would hold the interpreter open: leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_UNCLEAN)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``worker`` command to the main CLI ``app``."""
+    app.command(name="worker")(worker)

@@ -1,0 +1,140 @@
+"""What an admin does to the outbox by hand: requeue dead letters, cancel a row; each an audited sync event.
+
+Both are single conditional UPDATEs (``WHERE state IN (...)``), so a row that changed state meanwhile
+is refused instead of overwritten. Requeueing needs nothing more: a push only takes ``pending`` and
+``sending`` rows, and a dead row becomes one in that same statement. Cancelling a ``pending`` row
+could race a push that has read the row and is about to mark it ``sending`` (and post it), so the
+caller holds the ``push`` lease while it cancels.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.models import Case, OutboxItem, SyncEvent
+from lapor_sync.sync.journal import Level
+
+log = logging.getLogger("lapor_sync.sync")
+
+REQUEUABLE = ("dead", "pending")
+CANCELLABLE = ("pending", "dead")
+
+
+class OutboxRefused(LaporSyncError):
+    """The outbox row does not exist, or its state forbids the request; the message says why."""
+
+
+def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | None = None,
+            requested_by: str) -> list[OutboxItem]:
+    """Put outbox rows back in the queue, due at once: one row (``item_id``) or every dead row.
+
+    A dead row becomes ``pending`` with its attempts reset to 0; ``needs_readback`` is kept, since a
+    dead row may have reached LAPOR! (CONTRACT §6: read back before posting again). A pending row
+    is only made due now. Each row gets an ``outbox.requeued`` event naming ``requested_by``.
+
+    Args:
+        db: the city's database.
+        now: the current instant (aware UTC).
+        institution_id: the institution whose outbox it is.
+        item_id: the row; ``None`` takes every dead row.
+        requested_by: who asked (the OS user).
+
+    Returns:
+        The requeued rows, as stored now (empty when there was no dead row).
+
+    Raises:
+        OutboxRefused: ``item_id`` is unknown, or the row is sending, delivered or cancelled.
+    """
+    with db.session() as session:
+        if item_id is None:
+            rows = list(session.exec(select(OutboxItem).where(
+                OutboxItem.institution_id == institution_id, OutboxItem.state == "dead").order_by(OutboxItem.id)))
+        else:
+            rows = [_row(session, institution_id, item_id, REQUEUABLE, "requeue")]
+        done = []
+        for row in rows:
+            was_dead, last_error = row.state == "dead", row.last_error
+            values = {"state": "pending", "next_attempt_at": now} | ({"attempts": 0} if was_dead else {})
+            if not _update(session, row, REQUEUABLE, values):
+                continue  # a push moved it meanwhile
+            how = (f"dead letter back in the queue (attempts reset; last error was: {last_error})"
+                   if was_dead else "due for its next attempt now")
+            readback = " LAPOR! is read back before any new post." if row.needs_readback else ""
+            _event(session, row, now, "outbox.requeued",
+                   f"Outbox #{row.id} ({row.kind}) for complaint #{row.tracking_id} requeued by {requested_by}: "
+                   f"{how}.{readback}")
+            done.append(row)
+        session.commit()
+        return [_reload(session, row) for row in done]
+
+
+def cancel(db: Database, now: datetime, institution_id: int, item_id: int, *, reason: str,
+           requested_by: str) -> OutboxItem:
+    """Cancel a pending or dead outbox row: it will never be sent. Hold the ``push`` lease around it.
+
+    The case keeps what staff did locally; LAPOR! does not learn it. ``last_error`` becomes
+    ``reason``, and an ``outbox.cancelled`` event names ``requested_by`` and the reason.
+
+    Raises:
+        OutboxRefused: unknown row; or it is sending (in flight, or its worker died: the next push
+            reads it back), delivered (LAPOR! has it) or already cancelled.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise OutboxRefused("give the reason for cancelling (--reason); it is kept on the row and in the log")
+    with db.session() as session:
+        row = _row(session, institution_id, item_id, CANCELLABLE, "cancel")
+        was = row.state
+        if not _update(session, row, CANCELLABLE, {"state": "cancelled", "last_error": reason}):
+            raise OutboxRefused(f"outbox row {item_id} changed state meanwhile; look again with `lapor-sync outbox`")
+        _event(session, row, now, "outbox.cancelled",
+               f"Outbox #{row.id} ({row.kind}) for complaint #{row.tracking_id} cancelled by {requested_by} "
+               f"(was {was}): {reason}. It will not be sent to LAPOR!.", level=Level.WARNING)
+        session.commit()
+        return _reload(session, row)
+
+
+_WHY_NOT = {
+    "sending": "is being sent (or its worker died: the next push reads LAPOR! back first)",
+    "delivered": "was delivered: LAPOR! has it",
+    "cancelled": "is cancelled",
+    "pending": "is pending",
+    "dead": "is dead",
+}
+
+
+def _row(session: Session, institution_id: int, item_id: int, allowed: tuple[str, ...], verb: str) -> OutboxItem:
+    row = session.get(OutboxItem, item_id)
+    if row is None or row.institution_id != institution_id:
+        raise OutboxRefused(f"no outbox row {item_id}; see `lapor-sync outbox`")
+    if row.state not in allowed:
+        raise OutboxRefused(f"cannot {verb} outbox row {item_id}: it {_WHY_NOT.get(row.state, row.state)}")
+    return row
+
+
+def _update(session: Session, row: OutboxItem, allowed: tuple[str, ...], values: dict[str, object]) -> bool:
+    """Apply ``values`` only if the row is still in one of ``allowed`` (the concurrency guard)."""
+    result = session.execute(update(OutboxItem).where(col(OutboxItem.id) == row.id,
+                                                      col(OutboxItem.state).in_(allowed)).values(**values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _reload(session: Session, row: OutboxItem) -> OutboxItem:
+    session.refresh(row)
+    return row
+
+
+def _event(session: Session, row: OutboxItem, now: datetime, kind: str, message: str,
+           level: Level = Level.INFO) -> None:
+    """An admin's action is no sync run: its event has no run id."""
+    agency = session.exec(select(Case.agency_code).where(Case.id == row.case_id)).first()
+    session.add(SyncEvent(run_id=None, at=now, complaint_id=row.complaint_id, tracking_id=row.tracking_id,
+                          agency_code=agency, kind=kind, level=level.value, message=message))
+    log.log(logging.WARNING if level is not Level.INFO else logging.INFO, message,
+            extra={"kind": kind, "tracking_id": row.tracking_id})

@@ -1,0 +1,161 @@
+"""One scheduled tick of a job: run it, or skip it with a log line saying why.
+
+A tick is skipped when another runner holds the job's lease (another worker, a manual ``sync`` or
+``resync``), when a run of the job already started since the tick (another worker did it), when
+the previous run of the job is still going (``max_instances=1``) or when it was missed by more
+than the misfire grace. Ticks that a late start folded into one run (``coalesce=True``) are
+logged too. Every job has its own sync service and platform client: jobs run in parallel
+threads, and the OAuth2 client is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
+
+from lapor_sync.app import App
+from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.scheduler.jobs import PULL, PUSH, RECONCILE, RETENTION, SLA, JobSpec
+from lapor_sync.scheduler.metrics import WorkerMetrics
+from lapor_sync.sla_report import check_sla
+from lapor_sync.storage.lease import LeaseBusy
+from lapor_sync.storage.models import SyncRun
+from lapor_sync.sync.journal import RunJournal
+from lapor_sync.sync.service import AlreadyRun, SyncService
+from lapor_sync.timezones import display_wib
+
+log = logging.getLogger("lapor_sync.worker")
+TRIGGER = "schedule"
+
+
+class JobRunner:
+    """Runs the worker's ticks and keeps count of the runs in flight.
+
+    Args:
+        app: the composition root (``purpose="worker"``).
+        stop: the worker's stop event, shared with every sync service (set on SIGTERM/SIGINT).
+        metrics: where runs and skipped ticks are counted.
+    """
+
+    def __init__(self, app: App, stop: threading.Event, metrics: WorkerMetrics) -> None:
+        self._app, self._stop, self._metrics = app, stop, metrics
+        self._services: dict[str, tuple[SyncService, NationalPlatform]] = {}
+        self._lock = threading.Condition()
+        self._running: set[str] = set()
+        self._prompted: set[str] = set()
+        self._last_tick: dict[str, datetime] = {}
+
+    def tick(self, spec: JobSpec, *, claim: bool = True) -> SyncRun | None:
+        """Run one tick of ``spec`` (the scheduler's job function); return the run, or ``None`` if skipped.
+
+        Args:
+            spec: the job.
+            claim: skip when a run of the job started since this tick (several workers share ticks);
+                off for ``--once`` and for a push started early by the outbox watcher.
+        """
+        if self._stop.is_set():
+            return None
+        name = spec.name
+        tick = spec.tick(self._app.clock.now())
+        with self._lock:
+            prompted = name in self._prompted
+            self._prompted.discard(name)
+            self._running.add(name)
+        if not prompted:
+            self._note_tick(spec, tick)
+        try:
+            run = self._start(name, not_run_since=tick if claim and not prompted else None)
+        except (LeaseBusy, AlreadyRun) as exc:
+            log.info("skipped: %s tick at %s: %s", name, display_wib(tick), exc,
+                     extra={"job": name, "tick": tick.isoformat(), "skip": type(exc).__name__})
+            self._metrics.skipped(name, "skipped")
+            return None
+        except Exception:  # a bug in one job must not stop the service; the traceback goes to the log
+            log.exception("job %s crashed; the next tick tries again", name, extra={"job": name})
+            self._metrics.skipped(name, "crashed")
+            return None
+        finally:
+            with self._lock:
+                self._running.discard(name)
+                self._lock.notify_all()
+        self._metrics.record(run)
+        return run
+
+    def prompt(self, name: str) -> None:
+        """Mark the next run of ``name`` as started early (no tick claim): the outbox watcher's push."""
+        with self._lock:
+            self._prompted.add(name)
+
+    def running(self, name: str) -> bool:
+        """Whether a run of ``name`` is in flight in this worker."""
+        with self._lock:
+            return name in self._running
+
+    def in_flight(self) -> list[str]:
+        """The jobs running now in this worker."""
+        with self._lock:
+            return sorted(self._running)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run is in flight, at most ``timeout`` seconds; return whether it is idle."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._running, timeout)
+
+    def on_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
+        """Scheduler listener: log a tick missed by more than the grace, or refused for overlap."""
+        if event.code == EVENT_JOB_MISSED:
+            times, why, outcome = [event.scheduled_run_time], "missed by more than the misfire grace", "missed"
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            times, why, outcome = event.scheduled_run_times, "the previous run is still going", "skipped"
+        else:
+            return
+        for scheduled in times:
+            log.info("skipped: %s tick at %s: %s", event.job_id, display_wib(scheduled), why,
+                     extra={"job": event.job_id, "tick": scheduled.isoformat(), "skip": outcome})
+            self._metrics.skipped(event.job_id, outcome)
+            with self._lock:
+                self._last_tick[event.job_id] = max(scheduled, self._last_tick.get(event.job_id, scheduled))
+
+    def close(self) -> None:
+        """Close the platform clients."""
+        for _service, platform in self._services.values():
+            platform.close()  # type: ignore[attr-defined]
+        self._services.clear()
+
+    def _note_tick(self, spec: JobSpec, tick: datetime) -> None:
+        with self._lock:
+            last = self._last_tick.get(spec.name)
+            self._last_tick[spec.name] = tick
+        folded = 0 if last is None else round((tick - last) / spec.period) - 1
+        if folded > 0:
+            log.info("coalesced: %d %s tick(s) after %s did not run on time; this one run covers them",
+                     folded, spec.name, display_wib(last), extra={"job": spec.name, "coalesced": folded})
+            self._metrics.runs.labels(spec.name, "coalesced").inc(folded)
+
+    def _service(self, name: str) -> SyncService:
+        with self._lock:
+            if name not in self._services:
+                platform = self._app.platform()
+                self._services[name] = (self._app.sync_service(platform, stop=self._stop), platform)
+            return self._services[name][0]
+
+    def _start(self, name: str, *, not_run_since: datetime | None) -> SyncRun:
+        service = self._service(name)
+        jobs: dict[str, Callable[[], SyncRun]] = {
+            PULL: lambda: service.run(push=False, reconcile=False, trigger=TRIGGER, not_run_since=not_run_since),
+            PUSH: lambda: service.run(pull=False, trigger=TRIGGER, not_run_since=not_run_since),
+            RECONCILE: lambda: service.reconcile(trigger=TRIGGER, not_run_since=not_run_since),
+            SLA: lambda: service.execute(SLA, self._check_sla, trigger=TRIGGER, not_run_since=not_run_since),
+            RETENTION: lambda: service.retention(self._app.settings.retention_days, trigger=TRIGGER,
+                                                 not_run_since=not_run_since),
+        }
+        return jobs[name]()
+
+    def _check_sla(self, journal: RunJournal) -> None:
+        counts = check_sla(self._app, journal)
+        log.info("SLA check: %(checked)d open cases, %(overdue)d overdue, %(due_soon)d due soon, "
+                 "%(reported)d newly reported", counts, extra={"run_id": journal.run_id, **counts})

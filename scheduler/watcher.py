@@ -1,0 +1,70 @@
+"""The outbox watcher: starts the push job at once when outbox rows became due since the last push.
+
+"Due since the last push": a waiting row whose ``next_attempt_at`` is past and later than the
+start of the last push run (by any runner). That is a new row (its first attempt is due when it
+is written) or a retry whose backoff ended. Rows held back behind an earlier failed row of the
+same case were due before that push and do not count, so a stuck case does not start a push
+every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from lapor_sync.app import App
+from lapor_sync.health import PUSH_JOBS, WAITING
+from lapor_sync.scheduler.jobs import PUSH
+from lapor_sync.scheduler.runner import JobRunner
+from lapor_sync.storage.models import OutboxItem, SyncRun
+
+log = logging.getLogger("lapor_sync.worker")
+
+
+def rows_due_since_last_push(session: Session, institution_id: int, now: datetime) -> int:
+    """Count waiting outbox rows of ``institution_id`` that became due after the last push run started."""
+    last_push = session.exec(select(func.max(SyncRun.started_at)).where(
+        SyncRun.institution_id == institution_id, col(SyncRun.job).in_(PUSH_JOBS))).one()
+    query = select(func.count()).select_from(OutboxItem).where(
+        OutboxItem.institution_id == institution_id, col(OutboxItem.state).in_(WAITING),
+        OutboxItem.next_attempt_at <= now)
+    if last_push is not None:
+        query = query.where(OutboxItem.next_attempt_at > last_push)
+    return session.exec(query).one()
+
+
+class OutboxWatcher:
+    """Looks for due outbox rows every ``outbox_watch_seconds`` and starts the push job early.
+
+    Args:
+        app: the composition root.
+        runner: the worker's job runner (knows whether a push is in flight here).
+        start_push: moves the push job's next run to now (``scheduler.modify_job``).
+        stop: the worker's stop event; nothing is started once it is set.
+    """
+
+    def __init__(self, app: App, runner: JobRunner, start_push: Callable[[], None], stop: threading.Event) -> None:
+        self._app, self._runner, self._start_push, self._stop = app, runner, start_push, stop
+
+    def check(self) -> bool:
+        """Start the push now if rows became due since the last push; return whether it was started.
+
+        A push in flight in this worker is left alone: rows written meanwhile are still "due since
+        the last push" when it ends, and the next check starts another.
+        """
+        if self._stop.is_set() or self._runner.running(PUSH):
+            return False
+        with self._app.db.session() as session:
+            due = rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
+        if not due:
+            return False
+        log.info("outbox: %d row(s) became due since the last push; pushing now", due,
+                 extra={"job": PUSH, "due": due})
+        self._runner.prompt(PUSH)
+        self._start_push()
+        return True

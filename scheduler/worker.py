@@ -1,0 +1,136 @@
+"""``lapor-sync worker``: the scheduled service (APScheduler 3), its health endpoints and its shutdown.
+
+Jobs (see :mod:`lapor_sync.scheduler.jobs`): pull, push (also started early by the outbox
+watcher), reconcile, the daily SLA check and retention. Every job: ``max_instances=1``,
+``coalesce=True`` and ``misfire_grace_time`` from ``misfire_grace_seconds``. Job definitions live
+in memory and are rebuilt from the settings at each start; the database holds what must survive
+(leases, runs, cursor, outbox).
+
+SIGTERM or SIGINT: the stop event is set (a run in flight ends after its current item, with
+outcome ``interrupted``, and releases its leases), no new tick starts, and the worker waits for
+the runs in flight at most ``shutdown_timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from lapor_sync.app import App
+from lapor_sync.health import HealthReport, assess
+from lapor_sync.scheduler.http import HealthServer
+from lapor_sync.scheduler.jobs import OUTBOX_WATCH, PULL, PUSH, RECONCILE, JobSpec, job_specs
+from lapor_sync.scheduler.metrics import WorkerMetrics
+from lapor_sync.scheduler.runner import JobRunner
+from lapor_sync.scheduler.watcher import OutboxWatcher
+from lapor_sync.storage.lease import holder_name
+
+log = logging.getLogger("lapor_sync.worker")
+ONCE_ORDER = (PULL, RECONCILE, PUSH)
+"""What ``--once`` runs, in this order: the interval jobs."""
+
+
+class Worker:
+    """The scheduled service for one institution.
+
+    Args:
+        app: the composition root, built with ``purpose="worker"``; its database must be migrated.
+        health_port: overrides ``settings.health_port`` (0: no HTTP endpoints); tests pass a free port.
+    """
+
+    def __init__(self, app: App, *, health_port: int | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.stop = threading.Event()
+        self._wake = threading.Event()
+        self.specs = job_specs(self.settings)
+        self.metrics = WorkerMetrics(self.assess)
+        self.runner = JobRunner(app, self.stop, self.metrics)
+        self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(len(self.specs))})
+        self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop)
+        for spec in self.specs:
+            func = self.watcher.check if spec.name == OUTBOX_WATCH else partial(self.runner.tick, spec)
+            self.scheduler.add_job(func, spec.trigger, id=spec.name, name=spec.name, max_instances=1, coalesce=True,
+                                   misfire_grace_time=self.settings.misfire_grace_seconds)
+        self.scheduler.add_listener(self.runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        port = self.settings.health_port if health_port is None else health_port
+        self.http = None if port == 0 else HealthServer(
+            self.settings.health_host, port, assess=self.assess, worker_state=self.state,
+            registry=self.metrics.registry)
+
+    def assess(self) -> HealthReport:
+        """The health of the institution's sync, read from the database now."""
+        with self.app.db.session() as session:
+            return assess(self.app, session)
+
+    def state(self) -> dict[str, Any]:
+        """The worker's own state for ``/healthz``: each job's next run (UTC) and the runs in flight."""
+        jobs = {job.id: job.next_run_time.astimezone(UTC) if job.next_run_time else None
+                for job in self.scheduler.get_jobs()}
+        return {"next_runs": jobs, "running": self.runner.in_flight(), "stopping": self.stop.is_set()}
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Ask the worker to stop (safe from a signal handler): runs end after their current item."""
+        if not self.stop.is_set():
+            log.info("stopping (%s): runs in flight end after their current item", reason)
+        self.stop.set()
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        """Make SIGTERM and SIGINT call :meth:`request_stop` (main thread only)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda number, _frame: self.request_stop(signal.Signals(number).name))
+
+    def run(self, *, run_for: float | None = None) -> bool:
+        """Serve until :meth:`request_stop` (or ``run_for`` seconds); return whether it stopped cleanly.
+
+        Clean: every run in flight ended within ``shutdown_timeout_seconds`` of the stop request.
+        """
+        if self.http is not None:
+            self.http.start()
+            log.info("health endpoints on http://%s:%d/healthz and /metrics", self.settings.health_host,
+                     self.http.port)
+        self.scheduler.start()
+        log.info("worker started as %s: %s", holder_name(self.app.purpose),
+                 ", ".join(f"{s.name} {s.trigger}" for s in self.specs))
+        self._wake.wait(run_for)
+        self.request_stop("time is up" if not self.stop.is_set() else "signal")
+        return self.shutdown()
+
+    def run_once(self) -> bool:
+        """Run pull, reconcile and push once each, in that order; return whether none failed."""
+        failed = False
+        for name in ONCE_ORDER:
+            run = self.runner.tick(self._spec(name), claim=False)
+            failed |= run is not None and run.outcome == "failed"
+        self.runner.close()
+        return not failed
+
+    def shutdown(self) -> bool:
+        """Stop scheduling, wait for the runs in flight (bounded), close clients and endpoints."""
+        self.scheduler.shutdown(wait=False)
+        clean = self.runner.wait_idle(self.settings.shutdown_timeout_seconds)
+        if clean:
+            self.runner.close()
+            log.info("worker stopped cleanly")
+        else:
+            log.error("runs still in flight after %d s: %s; leaving them (an outbox row in flight is read "
+                      "back before any retry; their leases lapse)", self.settings.shutdown_timeout_seconds,
+                      ", ".join(self.runner.in_flight()))
+        if self.http is not None:
+            self.http.stop()
+        return clean
+
+    def _spec(self, name: str) -> JobSpec:
+        return next(spec for spec in self.specs if spec.name == name)
+
+    def _push_now(self) -> None:
+        self.scheduler.modify_job(PUSH, next_run_time=datetime.now(UTC))

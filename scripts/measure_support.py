@@ -1,0 +1,152 @@
+"""Shared parts of the worker measurements: a served simulator, fresh databases, worker processes, staff rounds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlmodel import col, select
+
+from lapor_sync.app import App
+from lapor_sync.demo.staff import SimulatedStaff, StaffRound
+from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.reference import find_reference
+from lapor_sync.settings import Settings
+from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
+from lapor_sync.storage.database import normalise_url
+from lapor_sync.storage.models import SyncRun
+
+ROOT = Path(__file__).resolve().parent.parent
+CREDENTIALS = Credentials()
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class Served:
+    """A simulator served on loopback, its base URL, and a thread moving its clock forward."""
+
+    simulator: Simulator
+    base_url: str
+    _stop: threading.Event
+
+    def advance_every(self, wall_seconds: float, simulated: timedelta) -> None:
+        """Move the simulated clock by ``simulated`` every ``wall_seconds`` until the block ends."""
+        def move() -> None:
+            while not self._stop.wait(wall_seconds):
+                self.simulator.advance_to(self.simulator.world.clock.now() + simulated)
+        threading.Thread(target=move, daemon=True).start()
+
+    def followups_per_reference(self) -> Counter[str]:
+        """How many follow-ups on the national side carry each lapor-sync reference token."""
+        with self.simulator.world.lock:
+            return Counter(ref for c in self.simulator.world.all_complaints() for f in c.followups
+                           if (ref := find_reference(f.content)) is not None)
+
+
+@contextmanager
+def served_simulator(start: datetime = START_OF_DATA, *, post_delay: float = 0.0) -> Iterator[Served]:
+    """Generate the 2024 data set on a manual clock at ``start`` and serve it (POSTs slowed by ``post_delay`` s)."""
+    simulator = Simulator.generate(clock=ManualClock(start), rate_limit=None)
+    if post_delay:
+        inner = simulator.app
+
+        async def slow_writes(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] == "POST":
+                await asyncio.sleep(post_delay)
+            await inner(scope, receive, send)
+
+        simulator.app = slow_writes  # type: ignore[assignment]
+    stop = threading.Event()
+    with simulator.serve() as base_url:
+        try:
+            yield Served(simulator, base_url, stop)
+        finally:
+            stop.set()
+
+
+@contextmanager
+def fresh_database(kind: str) -> Iterator[str]:
+    """A new empty database URL: a temp SQLite file (``sqlite``) or a new schema on local PostgreSQL."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/city.db"
+        return
+    schema = f"m_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(os.environ.get("LAPOR_SYNC_TEST_POSTGRES_URL", POSTGRES)))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{admin.url.render_as_string(hide_password=False)}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def worker_env(database_url: str, base_url: str, **settings: object) -> dict[str, str]:
+    """The environment of a worker process: the simulator's fake credentials plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_SYNC_")}
+    values = {"database_url": database_url, "api_base_url": base_url, "api_key": CREDENTIALS.api_key,
+              "api_token": CREDENTIALS.app_token, "institution_id": 6271, "health_port": 0, **settings}
+    return env | {f"LAPOR_SYNC_{name.upper()}": str(value) for name, value in values.items()}
+
+
+def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """Start ``lapor-sync worker *args`` with its JSON log lines (stdout) going to ``log``."""
+    out = log.open("wb")
+    return subprocess.Popen([sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker", *args],
+                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``lapor-sync *args`` and return its result (text)."""
+    return subprocess.run([sys.executable, "-c", "from lapor_sync.cli.app import main; main()", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def city_app(database_url: str, base_url: str) -> App:
+    """lapor-sync's App on the measured database (real clock), for staff rounds and reading runs."""
+    return App(Settings(database_url=database_url, api_base_url=base_url, api_key=CREDENTIALS.api_key,
+                        api_token=CREDENTIALS.app_token, institution_id=6271))
+
+
+def staff_round(app: App) -> StaffRound:
+    """Let the simulated agency staff act once on every open case (each action lands in the outbox)."""
+    with app.db.session() as session:
+        done = SimulatedStaff(app.mapping, {}).work(app.city_records(session), last_round=False)
+        session.commit()
+    return done
+
+
+def runs(app: App, *, trigger: str | None = None) -> list[SyncRun]:
+    """Every sync run, oldest first (optionally only of ``trigger``)."""
+    with app.db.session() as session:
+        query = select(SyncRun).order_by(col(SyncRun.started_at))
+        if trigger:
+            query = query.where(SyncRun.trigger == trigger)
+        return list(session.exec(query))
+
+
+def overlaps(job_runs: list[SyncRun]) -> list[tuple[int, int]]:
+    """Pairs of runs of one job whose [started, finished] intervals overlap (should be none)."""
+    ordered = sorted(job_runs, key=lambda r: r.started_at)
+    return [(a.id, b.id) for a, b in zip(ordered, ordered[1:], strict=False)
+            if a.finished_at is None or b.started_at < a.finished_at]
+
+
+def utc_now() -> datetime:
+    """Now, aware UTC."""
+    return datetime.now(UTC)
