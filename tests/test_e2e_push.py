@@ -111,3 +111,19 @@ def test_a_refused_completion_whose_goal_is_not_reached_is_a_dead_letter(h: Harn
     assert dead.level == "error" and dead.complaint_id == complaint_id and "Diarsipkan" in dead.message
     assert h.sync(pull=False).pushed == 0  # a dead letter is not tried again
     assert h.sync().outcome == "ok" and h.case(complaint_id).state == "archived"
+
+
+def test_a_completion_that_dies_reopens_the_case_as_lapor_sees_it(h: Harness) -> None:
+    complaint_id = _new_case(h)
+    h.act(complaint_id, AgencyAction.FOLLOWUP, "Sudah kami tinjau.")
+    h.act(complaint_id, AgencyAction.COMPLETE, "Selesai ditangani.")
+    assert h.case(complaint_id).state == "completed"
+    h.faults.fail("POST", "/complaints/followup/add", 422)  # so LAPOR! refuses Selesai: no follow-up there
+
+    run = h.sync(pull=False)
+
+    assert run.dead_lettered == 2
+    case = h.case(complaint_id)
+    assert (case.state, case.closed_at) == ("new", None)
+    (reopened,) = h.events("case.reopened")
+    assert reopened.level == "warning" and "Terverifikasi" in reopened.message

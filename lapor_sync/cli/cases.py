@@ -171,7 +171,7 @@ def _print_case(detail: dict[str, Any]) -> None:
     rows = [[name.replace("_", " "), hidden if value is None and name in ("title", "content") else
              value if isinstance(value, str) else value] for name, value in fields.items()]
     rows.insert(-2, ["reporter", who])
-    print_table(f"Case {fields['id']} (#{fields['tracking_id']})", ["field", "value"], rows)
+    print_table(f"Case {fields['id']} (#{fields['tracking_id']})", ["", ""], rows)
     if detail["thread"]:
         print_table("Thread", ["at", "origin", "author", "institution", "national id", "content"], [
             [e["created_at"], e["origin"], e["author_type"], e["institution_id"], e["national_id"],

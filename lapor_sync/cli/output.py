@@ -45,10 +45,14 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[obje
     """Print a rich table with ``columns`` and ``rows`` (values rendered by :func:`cell`).
 
     Columns named in ``keep_whole`` (ids people copy) are never cut or wrapped on a narrow
-    terminal; the other columns wrap to make room.
+    terminal; the other columns wrap to make room. Columns all named ``""`` make a key/value
+    table, printed without a header row. A table without rows says so in one line.
     """
     rendered = [[cell(v) for v in row] for row in rows]
-    table = Table(title=title, title_justify="left")
+    if not rendered:
+        console.print(f"{escape(title)}: none.", highlight=False)
+        return
+    table = Table(title=title, title_justify="left", show_header=any(columns))
     for index, column in enumerate(columns):
         if column in keep_whole:
             width = max((len(row[index]) for row in rendered), default=0)

@@ -71,7 +71,7 @@ def sync(
     if json_output:
         print_json(summary)
     else:
-        print_table(f"Sync run #{run.id}: {run.outcome}", ["counter", "value"],
+        print_table(f"Sync run #{run.id}: {run.outcome}", ["", ""],
                     [(name, summary[name]) for name in COUNTERS])
         if run.error:
             # The error may quote the server's words: printed as text, never as markup.

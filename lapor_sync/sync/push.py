@@ -21,9 +21,9 @@ from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, Mal
 from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.routing import CityMapping
-from lapor_sync.domain.status import NationalStatus
+from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import OutboxItem, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
 from lapor_sync.sync.journal import Level, RunJournal
 
 
@@ -197,6 +197,30 @@ class Pusher:
         self._event(journal, item, "outbox.dead_letter",
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} dead-lettered: {reason}",
                     Level.ERROR)
+        if item.kind == AgencyAction.COMPLETE.value:
+            self._reopen(journal, item)
+
+    def _reopen(self, journal: RunJournal, item: OutboxItem) -> None:
+        """Put a case completed here back to what LAPOR! says, once its completion cannot be delivered.
+
+        Without this the city's records would show a case closed that is open nationally, and no pull
+        would ever correct it (closed cases are not rechecked).
+        """
+        with self.db.session() as session:
+            case = session.get(Case, item.case_id)
+            if case is None or case.state != CaseState.COMPLETED.value:
+                return
+            national = self.mapping.case_state_for(case.national_status_code)
+            if national is not None and not national.is_open:
+                return
+            case.state, case.closed_at = (national or CaseState.IN_PROGRESS).value, None
+            session.add(case)
+            journal.event(session, "case.reopened",
+                          f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
+                          f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
+                          level=Level.WARNING, complaint_id=item.complaint_id, tracking_id=item.tracking_id,
+                          agency_code=case.agency_code)
+            session.commit()
 
     def _failed(self, journal: RunJournal, item: OutboxItem, exc: TransientError, *, ambiguous: bool) -> bool:
         attempts = item.attempts + 1
