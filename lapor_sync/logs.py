@@ -13,7 +13,6 @@ from enum import StrEnum
 from pythonjsonlogger.json import JsonFormatter
 
 
-
 class LogLevel(StrEnum):
     """Levels a user can pick for the service log."""
 

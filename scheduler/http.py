@@ -16,6 +16,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.health import Health, HealthReport
 
@@ -87,7 +88,7 @@ class HealthServer:
             report = self._assess()
             body: dict[str, Any] = healthz_body(report, self._worker_state())
             failing = report.health is Health.FAILING
-        except Exception as exc:  # the database is down: that is an answer too
+        except (SQLAlchemyError, OSError) as exc:  # the database is down: that is an answer too
             log.warning("healthz: cannot read the database (%s)", type(exc).__name__)
             body = {"status": Health.FAILING.value, "reasons": [f"cannot read the database ({type(exc).__name__})"]}
             failing = True

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.health import WAITING, Health, HealthReport
 from lapor_sync.storage.models import SyncRun
@@ -70,7 +71,7 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             report = self._assess()
-        except Exception as exc:  # a scrape must answer even when the database does not
+        except (SQLAlchemyError, OSError) as exc:  # a scrape must answer even when the database does not
             log.warning("metrics: cannot read the database (%s)", type(exc).__name__)
             return
         facts = report.facts

@@ -20,8 +20,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from measure_support import (city_app, cli, fresh_database, overlaps, runs, served_simulator, staff_round,
-                             start_worker, utc_now, worker_env)
+from measure_support import (
+    city_app,
+    cli,
+    fresh_database,
+    overlaps,
+    runs,
+    served_simulator,
+    staff_round,
+    start_worker,
+    utc_now,
+    worker_env,
+)
 
 from lapor_sync.scheduler.jobs import job_specs
 

@@ -20,8 +20,17 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx
-from measure_support import (city_app, cli, fresh_database, runs, served_simulator, staff_round, start_worker,
-                             utc_now, worker_env)
+from measure_support import (
+    city_app,
+    cli,
+    fresh_database,
+    runs,
+    served_simulator,
+    staff_round,
+    start_worker,
+    utc_now,
+    worker_env,
+)
 
 from lapor_sync.scheduler.jobs import job_specs
 

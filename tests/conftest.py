@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.storage.database import Database, normalise_url
+from tests.e2e_support import Harness, harness, small_world
 
 POSTGRES_ENV = "LAPOR_SYNC_TEST_POSTGRES_URL"
 
@@ -57,3 +58,10 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
 def clock() -> ManualClock:
     """A manual clock at Monday 1 July 2024, 09:00 WIB (02:00 UTC)."""
     return ManualClock(datetime(2024, 7, 1, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def h(tmp_path) -> Iterator[Harness]:
+    """End-to-end harness: an empty simulator served on loopback, lapor-sync on a SQLite file."""
+    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
+        yield running

@@ -32,6 +32,7 @@ from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.settings import Settings
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
+from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Complaint, Counters, FollowUp
 from lapor_sync.simulator.world import World
 from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
@@ -213,6 +214,12 @@ class Harness:
     def add_complaint(self, **fields: Any) -> Complaint:
         """Insert a complaint on the national side (see ``World.add_complaint``)."""
         return self.world.add_complaint(**fields)
+
+    def new_case(self) -> int:
+        """Add a Dinas Sosial complaint nationally, sync it in, and return its complaint id."""
+        complaint_id = self.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan")).complaint_id
+        assert self.sync().created == 1
+        return complaint_id
 
     def act(self, complaint_id: int, action: AgencyAction, content: str = "Sudah kami tindak lanjuti.",
             **kwargs: Any) -> OutboxItem:

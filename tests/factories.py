@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from lapor_sync.domain.complaint import (AuthorType, Complaint, ComplaintSnapshot, Reporter, StatusLogEntry,
-                                         ThreadEntry)
+from lapor_sync.domain.complaint import AuthorType, Complaint, ComplaintSnapshot, Reporter, StatusLogEntry, ThreadEntry
 
 T0 = datetime(2024, 7, 1, 2, 0, tzinfo=UTC)
 

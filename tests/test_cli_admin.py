@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from lapor_sync.storage.database import Database, normalise_url
-from tests.conftest import POSTGRES_ENV
 from tests.cli_support import cli_env, invoke, invoke_json
+from tests.conftest import POSTGRES_ENV
 
 __all__ = ["cli_env"]  # fixture
 

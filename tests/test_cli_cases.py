@@ -6,8 +6,17 @@ import pytest
 
 from lapor_sync.adapters.city.builtin import CaseNotFound
 from lapor_sync.domain.actions import ActionRefused
-from tests.cli_support import (PERSONAL, SECRET_CONTENT, SECRET_TITLE, Seeded, cli_env, invoke, invoke_json,
-                               outbox_row, seeded)
+from tests.cli_support import (
+    PERSONAL,
+    SECRET_CONTENT,
+    SECRET_TITLE,
+    Seeded,
+    cli_env,
+    invoke,
+    invoke_json,
+    outbox_row,
+    seeded,
+)
 
 __all__ = ["cli_env", "seeded"]  # fixtures
 

@@ -12,8 +12,16 @@ from lapor_sync.simulator import Simulator
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.storage.database import Database
 from lapor_sync.timezones import WIB
-from tests.e2e_support import (DINSOS, KILLED, DiesAfterPosting, Harness, ProcessKilled, harness, run_push_that_dies,
-                               small_world)
+from tests.e2e_support import (
+    DINSOS,
+    KILLED,
+    DiesAfterPosting,
+    Harness,
+    ProcessKilled,
+    harness,
+    run_push_that_dies,
+    small_world,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -27,12 +27,6 @@ TOPIK_LAINNYA = category_id("Topik Lainnya")  # known to LAPOR!, routed by no ru
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    """A harness on an empty simulator and a SQLite file."""
-    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
-        yield running
-
 
 @pytest.fixture
 def paged(tmp_path: Path) -> Iterator[Harness]:

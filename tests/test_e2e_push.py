@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import time, timedelta
-from pathlib import Path
 
 import pytest
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.status import NationalStatus
-from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.workdays import add_working_days, next_working_day_at
-from tests.e2e_support import DINSOS, Harness, harness, small_world
-
-SOSIAL = category_id("Sosial dan Kesejahteraan")
+from tests.e2e_support import Harness
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    """A harness on an empty simulator and a SQLite file."""
-    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
-        yield running
-
-
-def _new_case(h: Harness) -> int:
-    complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id
-    assert h.sync().created == 1
-    return complaint_id
 
 
 def test_a_staff_followup_comes_back_linked_not_duplicated(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "  Petugas sudah <b>meninjau</b> lokasi.\r\nTerima kasih.  ")
     assert h.sync().pushed == 1
     h.advance(timedelta(minutes=15))
@@ -54,7 +38,7 @@ def test_a_staff_followup_comes_back_linked_not_duplicated(h: Harness) -> None:
 
 
 def test_a_followup_seen_by_a_pull_before_its_read_back_is_linked_once(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Kami koordinasikan dengan kelurahan.")
     h.faults.fail("POST", r"/complaints/followup/add$", status=None)
     assert h.sync(pull=False).failed == 1  # stored on LAPOR!, but the answer was lost
@@ -76,7 +60,7 @@ def test_a_followup_seen_by_a_pull_before_its_read_back_is_linked_once(h: Harnes
 
 
 def test_a_refused_completion_whose_goal_is_reached_counts_as_delivered(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     h.act(complaint_id, AgencyAction.FOLLOWUP, "Bantuan dijadwalkan pekan depan.")
     h.sync(pull=False)
     # Ten working days without a reply: LAPOR! closes the complaint by itself (CONTRACT §3).
@@ -94,7 +78,7 @@ def test_a_refused_completion_whose_goal_is_reached_counts_as_delivered(h: Harne
 
 
 def test_a_refused_completion_whose_goal_is_not_reached_is_a_dead_letter(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     h.act(complaint_id, AgencyAction.FOLLOWUP, "Mohon lengkapi data pendukung.")
     h.act(complaint_id, AgencyAction.RETURN, "Data dukung kurang: lokasi dan foto belum ada.")
     assert h.sync(pull=False).pushed == 2
@@ -114,7 +98,7 @@ def test_a_refused_completion_whose_goal_is_not_reached_is_a_dead_letter(h: Harn
 
 
 def test_a_completion_that_dies_reopens_the_case_as_lapor_sees_it(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     h.act(complaint_id, AgencyAction.FOLLOWUP, "Sudah kami tinjau.")
     h.act(complaint_id, AgencyAction.COMPLETE, "Selesai ditangani.")
     assert h.case(complaint_id).state == "completed"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +15,7 @@ from lapor_sync.domain.status import NationalStatus
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Reporter
 from lapor_sync.storage.models import SetAsideRecord
-from tests.e2e_support import DINSOS, Harness, harness, small_world
+from tests.e2e_support import DINSOS, Harness
 
 SOSIAL = category_id("Sosial dan Kesejahteraan")
 SITI = {"name": "Siti Rahasia", "email": "siti@contoh.id", "phone": "0812-9999-0000"}
@@ -25,21 +23,10 @@ SITI = {"name": "Siti Rahasia", "email": "siti@contoh.id", "phone": "0812-9999-0
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    """A harness on an empty simulator and a SQLite file."""
-    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
-        yield running
-
-
-def _new_case(h: Harness) -> int:
-    complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id
-    assert h.sync().created == 1
-    return complaint_id
 
 
 def test_review_two_unlinked_followups_on_one_case_are_each_linked_not_stored_twice(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     first = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
     second = h.act(complaint_id, AgencyAction.FOLLOWUP, "Bantuan dijadwalkan pekan depan.")
     h.faults.fail("POST", r"/complaints/followup/add$", status=None)  # stored, answer lost
@@ -60,7 +47,7 @@ def test_review_two_unlinked_followups_on_one_case_are_each_linked_not_stored_tw
 
 
 def test_review_a_failed_read_back_is_tried_again_before_any_repost(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas Dinsos akan berkunjung.")
     h.platform.post_followup(complaint_id, institution_id=DINSOS, content=item.payload["content"], is_secret=False)
     h.app.db.engine.dispose()
@@ -120,7 +107,7 @@ def test_review_a_malformed_inbox_row_is_set_aside_and_the_rest_stored(h: Harnes
 
 
 def test_review_a_401_stops_the_run_at_once_and_keeps_the_cursor(h: Harness) -> None:
-    _new_case(h)
+    h.new_case()
     mark = h.cursor()
     h.advance(timedelta(hours=1))
     h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
@@ -150,7 +137,7 @@ class RateLimited(httpx.BaseTransport):
 
 @pytest.mark.parametrize("retry_after", ["3600", "Wed, 01 Jan 2099 00:00:00 GMT"])
 def test_review_a_429_with_a_long_retry_after_is_not_posted_until_then(h: Harness, retry_after: str) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
     h.platform._http._transport = RateLimited(h.faults, retry_after, times=1)  # noqa: SLF001
 
@@ -164,7 +151,7 @@ def test_review_a_429_with_a_long_retry_after_is_not_posted_until_then(h: Harnes
 
 
 def test_review_a_followup_on_a_closed_complaint_is_a_dead_letter_posted_once(h: Harness) -> None:
-    complaint_id = _new_case(h)
+    complaint_id = h.new_case()
     h.world.add_followup(complaint_id, DINSOS, "Ditangani.")
     h.world.set_status(complaint_id, NationalStatus.COMPLETED, "Selesai.")
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Tambahan informasi.")  # staff did not pull yet
@@ -179,9 +166,9 @@ def test_review_a_followup_on_a_closed_complaint_is_a_dead_letter_posted_once(h:
 
 
 def test_review_an_unreadable_read_back_sets_the_row_back_and_the_push_goes_on(h: Harness) -> None:
-    unreadable = _new_case(h)
+    unreadable = h.new_case()
     h.advance(timedelta(minutes=1))
-    other = _new_case(h)
+    other = h.new_case()
     h.act(unreadable, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
     assert h.sync(pull=False).pushed == 1
     done = h.act(unreadable, AgencyAction.COMPLETE, "Selesai ditangani.")

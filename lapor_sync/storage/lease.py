@@ -33,7 +33,15 @@ from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import (
-    LEASE, AdvisoryLease, LeaseHandle, LeaseInfo, LeaseLost, RowLease, advisory_key, lease_row, split_key,
+    LEASE,
+    AdvisoryLease,
+    LeaseHandle,
+    LeaseInfo,
+    LeaseLost,
+    RowLease,
+    advisory_key,
+    lease_row,
+    split_key,
 )
 from lapor_sync.timezones import display_wib
 

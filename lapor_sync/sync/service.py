@@ -20,7 +20,7 @@ from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import NationalPlatformError
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.lease import Leases, LeaseLost
+from lapor_sync.storage.lease import LeaseLost, Leases
 from lapor_sync.storage.models import Agency, SyncRun
 from lapor_sync.sync.journal import Level, RunInterrupted, RunJournal
 from lapor_sync.sync.pull import Puller

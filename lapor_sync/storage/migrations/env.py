@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Engine
+from sqlmodel import SQLModel
 
 from lapor_sync.storage import models  # noqa: F401  (registers the tables on the metadata)
 from lapor_sync.storage.database import make_engine
-from sqlmodel import SQLModel
 
 config = context.config
 engine: Engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
