@@ -95,7 +95,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     Push and reconcile grids are shifted by half an interval so their ticks do not coincide with
     a pull's. Reconcile shares the ``pull`` lease: meeting a pull, it would always be skipped. A
     push posting follow-ups while a pull walks the inbox changes what the walk reads, and a walk
-    that keeps changing stops the pull (``PullOptions.max_passes``).
+    that keeps changing holds the cursor back (``PullOptions.max_passes``).
     """
     s = settings
     day = timedelta(days=1)

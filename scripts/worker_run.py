@@ -107,6 +107,9 @@ def main() -> None:
         for r in all_runs:
             totals.update(created=r.created, updated=r.updated, pushed=r.pushed, failed=r.failed)
         print(f"totals: {dict(totals)}")
+        for r in all_runs:
+            if r.outcome != "ok":
+                print(f"  run #{r.id} {r.job}: {r.outcome}: {r.error}")
         print("\n`lapor-sync runs --limit 8`:\n" + cli(env | {"COLUMNS": "150"}, "runs", "--limit", "8").stdout)
         status = cli(env, "status")
         print(f"`lapor-sync status`: exit {status.returncode}")

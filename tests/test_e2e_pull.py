@@ -156,6 +156,30 @@ def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
     assert paged.cursor() == paged.world.complaint(moved).updated_at
 
 
+def test_an_inbox_that_never_settles_keeps_the_cursor_and_loses_nothing(paged: Harness) -> None:
+    start = paged.clock.now()
+    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
+                               dispositioned_at=start + timedelta(seconds=n)).complaint_id for n in range(12)]
+    paged.advance(timedelta(minutes=30))
+    replies = iter(range(1000))
+
+    def busy_platform(page: int) -> None:  # every walk's second page: a new reply moves a row
+        if page == 2:
+            paged.world.add_followup(ids[next(replies) % 12], DINSOS, "Tanggapan baru dari petugas.")
+            paged.advance(timedelta(seconds=1))
+
+    paged.world.before_inbox_page = busy_platform
+    run = paged.sync(push=False)
+
+    assert run.outcome == "ok" and run.created == 12 and _stored_ids(paged) == ids
+    assert paged.cursor() == paged.app.settings.initial_since  # no quiet walk: the mark did not move
+    [busy] = paged.events("pull.inbox_busy")
+    assert busy.level == "warning"
+    paged.world.before_inbox_page = None
+    paged.advance(timedelta(minutes=30))
+    assert paged.sync(push=False).outcome == "ok" and paged.cursor() > paged.app.settings.initial_since
+
+
 # -- routing and privacy ---------------------------------------------------------------------------
 
 
