@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pythonjsonlogger.json import JsonFormatter
@@ -20,6 +21,14 @@ class LogLevel(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+class _UtcJsonFormatter(JsonFormatter):
+    """JSON lines whose ``time`` is ISO 8601 in UTC with its offset: a collector never guesses the host's zone."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """The record's creation instant, e.g. ``2024-10-31T09:30:00.123+00:00``."""
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
 class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -50,7 +59,7 @@ def configure_logging(level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = F
         to_stdout: write to stdout instead (the worker: its output is the log a collector takes).
     """
     handler = _CurrentStreamHandler("stdout" if to_stdout else "stderr")
-    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
+    handler.setFormatter(_UtcJsonFormatter("{asctime}{levelname}{name}{message}", style="{",
                                        rename_fields={"asctime": "time", "levelname": "level"}))
     root = logging.getLogger("lapor_sync")
     root.handlers[:] = [handler]

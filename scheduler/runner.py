@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
 
@@ -48,6 +48,7 @@ class JobRunner:
         self._running: set[str] = set()
         self._prompted: set[str] = set()
         self._last_tick: dict[str, datetime] = {}
+        self._periods: dict[str, timedelta] = {}
 
     def tick(self, spec: JobSpec, *, claim: bool = True) -> SyncRun | None:
         """Run one tick of ``spec`` (the scheduler's job function); return the run, or ``None`` if skipped.
@@ -62,11 +63,12 @@ class JobRunner:
         name = spec.name
         tick = spec.tick(self._app.clock.now())
         with self._lock:
+            self._periods[name] = spec.period
             prompted = name in self._prompted
             self._prompted.discard(name)
             self._running.add(name)
         if not prompted:
-            self._note_tick(spec, tick)
+            self._note_tick(name, tick, ran=True)
         try:
             run = self._start(name, not_run_since=tick if claim and not prompted else None)
         except (LeaseBusy, AlreadyRun) as exc:
@@ -117,8 +119,7 @@ class JobRunner:
             log.info("skipped: %s tick at %s: %s", event.job_id, display_wib(scheduled), why,
                      extra={"job": event.job_id, "tick": scheduled.isoformat(), "skip": outcome})
             self._metrics.skipped(event.job_id, outcome)
-            with self._lock:
-                self._last_tick[event.job_id] = max(scheduled, self._last_tick.get(event.job_id, scheduled))
+            self._note_tick(event.job_id, scheduled, ran=False)
 
     def close(self) -> None:
         """Close the platform clients."""
@@ -126,15 +127,23 @@ class JobRunner:
             platform.close()  # type: ignore[attr-defined]
         self._services.clear()
 
-    def _note_tick(self, spec: JobSpec, tick: datetime) -> None:
+    def _note_tick(self, name: str, tick: datetime, *, ran: bool) -> None:
+        """Remember ``tick`` as the job's latest; log the ticks before it that never fired on their own.
+
+        With ``coalesce=True`` the scheduler folds ticks it was late for into their last one, silently:
+        that one runs (``ran``) or is itself reported missed or skipped.
+        """
         with self._lock:
-            last = self._last_tick.get(spec.name)
-            self._last_tick[spec.name] = tick
-        folded = 0 if last is None else round((tick - last) / spec.period) - 1
+            last, period = self._last_tick.get(name), self._periods.get(name)
+            if last is not None and tick <= last:
+                return
+            self._last_tick[name] = tick
+        folded = 0 if last is None or period is None else round((tick - last) / period) - 1
         if folded > 0:
-            log.info("coalesced: %d %s tick(s) after %s did not run on time; this one run covers them",
-                     folded, spec.name, display_wib(last), extra={"job": spec.name, "coalesced": folded})
-            self._metrics.runs.labels(spec.name, "coalesced").inc(folded)
+            fate = "this one run covers them" if ran else "none of them ran"
+            log.info("coalesced: %d %s tick(s) after %s did not run on time; %s",
+                     folded, name, display_wib(last), fate, extra={"job": name, "coalesced": folded})
+            self._metrics.runs.labels(name, "coalesced").inc(folded)
 
     def _service(self, name: str) -> SyncService:
         with self._lock:

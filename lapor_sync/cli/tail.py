@@ -54,12 +54,18 @@ class EventTail:
     Args:
         db: the city's database.
         query: the filtered select of events (``lapor-sync log``'s filters).
-        after_id: events up to this id were already shown.
+        after_id: events up to this id were already shown; the ids below it not visible yet (a
+            transaction still open when ``after_id`` was read) are looked for like later gaps.
     """
 
     def __init__(self, db: Database, query: SelectOfScalar[SyncEvent], after_id: int) -> None:
         self.db, self.query, self.last_id = db, query, after_id
-        self.gaps: dict[int, int] = {}  # id not seen yet -> polls left to look for it
+        with db.session() as session:
+            visible = set(session.exec(select(SyncEvent.id).where(col(SyncEvent.id) > after_id - MAX_GAPS,
+                                                                  col(SyncEvent.id) <= after_id)))
+        # id not seen yet -> polls left to look for it
+        self.gaps: dict[int, int] = {i: GAP_POLLS for i in range(max(1, after_id - MAX_GAPS + 1), after_id)
+                                     if i not in visible}
 
     def poll(self) -> list[SyncEvent]:
         """Return the new events matching the query, in id order."""

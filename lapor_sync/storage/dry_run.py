@@ -8,7 +8,7 @@ later reads in the same session see the change) followed by a rollback when the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlmodel import Session
@@ -29,17 +29,22 @@ class RolledBackDatabase(Database):
 
     Args:
         db: the real database; its engine is shared, nothing is copied.
+        prepare: called on each new session before the caller gets it (e.g. to add the agencies a
+            new mapping names, which the rolled-back changes refer to); rolled back with the rest.
     """
 
-    def __init__(self, db: Database) -> None:  # noqa: D107 - documented on the class
+    def __init__(self, db: Database, prepare: Callable[[Session], object] | None = None) -> None:  # noqa: D107
         # Not Database.__init__: that would build a second engine on the same URL.
         self.url, self.engine = db.url, db.engine
+        self._prepare = prepare
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Open a session whose commits only flush; everything it wrote is rolled back on the way out."""
         with _FlushOnlySession(self.engine, expire_on_commit=False) as session:
             try:
+                if self._prepare is not None:
+                    self._prepare(session)
                 yield session
             finally:
                 session.rollback()

@@ -32,6 +32,9 @@ class Level(StrEnum):
 
 INTERRUPTED = "interrupted"
 """Outcome of a run stopped on request (SIGTERM/SIGINT to the worker) before it was done."""
+INTERRUPTED_BY_WORKER = "stopped on request (worker shutdown) after the item in flight; the next run goes on"
+INTERRUPTED_BY_USER = ("stopped by Ctrl-C; the item in flight was left for the next run (its changes rolled "
+                       "back, an outbox row in flight read back before any new post)")
 
 
 class RunInterrupted(Exception):  # noqa: N818 - a request, not a fault
@@ -123,11 +126,12 @@ class RunJournal:
             self.event(session, kind, message, level=level, complaint_id=complaint_id, tracking_id=tracking_id)
             session.commit()
 
-    def finish(self, *, error: str | None = None, interrupted: bool = False) -> SyncRun:
+    def finish(self, *, error: str | None = None, interrupted: bool = False,
+               reason: str = INTERRUPTED_BY_WORKER) -> SyncRun:
         """Close the run with its counters: outcome ``ok``, ``failed`` with ``error``, or ``interrupted``.
 
         An interrupted run keeps what it stored item by item but did not move the inbox cursor
-        unless its walk was complete; the next run goes on from there.
+        unless its walk was complete; the next run goes on from there. ``reason`` says who stopped it.
         """
         with self.db.session() as session:
             run = session.get(SyncRun, self.run_id)
@@ -135,7 +139,7 @@ class RunJournal:
             run.finished_at = self.clock.now()
             if interrupted:
                 run.outcome = INTERRUPTED
-                run.error = "stopped on request (worker shutdown) after the item in flight; the next run goes on"
+                run.error = reason
             else:
                 run.outcome = "failed" if error else "ok"
                 run.error = error

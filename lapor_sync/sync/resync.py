@@ -7,7 +7,7 @@ that drifted, or to retry set-aside records. It is one sync run (job ``resync``,
 
 ``dry_run`` runs the very same code on :class:`~lapor_sync.storage.dry_run.RolledBackDatabase`:
 every change is made and then rolled back, so nothing about cases, bindings, threads, set-aside
-records or the cursor changes, and no per-complaint sync event is written. The run row itself is
+records, agencies or the cursor changes, and no per-complaint sync event is written. The run row itself is
 kept (job ``resync``, outcome ``ok``) with one ``resync.dry_run`` event saying who asked, what was
 selected and what would have changed: IT staff see that a dry run happened. Its counters show only
 ``fetched``.
@@ -20,16 +20,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from functools import partial
 
 from sqlmodel import Session
 
 from lapor_sync.domain.errors import ItemRejectedError
+from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.dry_run import RolledBackDatabase
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import COUNTERS, Level, RunCounts, RunJournal
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.selection import Selection, Target, select_targets
-from lapor_sync.sync.service import SyncService
+from lapor_sync.sync.service import SyncService, sync_agencies
 
 JOB = "resync"
 
@@ -131,7 +133,9 @@ def run_resync(service: SyncService, selection: Selection, *, requested_by: str,
     """
     selection.check(service.mapping)
     puller = service.puller
-    db = RolledBackDatabase(service.db) if dry_run else service.db
+    db = service.db
+    if dry_run:
+        db = RolledBackDatabase(db, prepare=partial(_add_agencies, mapping=service.mapping))
     rereader = Puller(db, puller.platform, service.mapping, puller.city_records, puller.options)
     changes: list[Change] = []
 
@@ -147,8 +151,15 @@ def run_resync(service: SyncService, selection: Selection, *, requested_by: str,
                 on_progress(done, len(targets))
         _close(journal, selection, changes, requested_by=requested_by, dry_run=dry_run)
 
-    run = service.execute(JOB, work, leases=("pull",), trigger="manual", lease_wait_seconds=lease_wait_seconds)
+    run = service.execute(JOB, work, leases=("pull",), trigger="manual", lease_wait_seconds=lease_wait_seconds,
+                          agencies=not dry_run)
     return ResyncResult(run, dry_run, changes)
+
+
+def _add_agencies(session: Session, *, mapping: CityMapping) -> None:
+    """Dry run: the agencies a corrected mapping adds exist in this session only (cases may move to them)."""
+    if sync_agencies(session, mapping):
+        session.flush()
 
 
 def _reread(puller: Puller, journal: RunJournal, target: Target, *, dry_run: bool) -> Change:

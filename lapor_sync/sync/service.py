@@ -22,7 +22,7 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import LeaseLost, Leases
 from lapor_sync.storage.models import Agency, SyncRun
-from lapor_sync.sync.journal import Level, RunInterrupted, RunJournal
+from lapor_sync.sync.journal import INTERRUPTED_BY_USER, Level, RunInterrupted, RunJournal
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.push import Pusher
 from lapor_sync.sync.retention import prune_events
@@ -129,7 +129,7 @@ class SyncService:
 
     def execute(self, job: str, work: Callable[[RunJournal], None], *, leases: Sequence[str] | None = None,
                 trigger: str = "command", lease_wait_seconds: float = 0,
-                not_run_since: datetime | None = None) -> SyncRun:
+                not_run_since: datetime | None = None, agencies: bool = True) -> SyncRun:
         """Run ``work`` as one recorded run of ``job`` while holding the job leases ``leases``.
 
         The leases are taken in the order given, before the run row is written, and released
@@ -145,10 +145,13 @@ class SyncService:
                 as for scheduled ticks).
             not_run_since: skip when a run of ``job`` started at or after this instant (aware):
                 with several workers on one database, the tick was done by another.
+            agencies: with the ``pull`` lease, first make the agency table follow the mapping file;
+                a dry run passes ``False`` and does it in its own rolled-back sessions.
 
         Returns:
             The finished run: ``ok``; ``failed`` (platform error, or a lease lost) with its
-            reason; or ``interrupted`` (``stop`` was set).
+            reason; or ``interrupted`` (``stop`` was set). A ``KeyboardInterrupt`` (Ctrl-C) also
+            closes the run as ``interrupted``, then goes on up.
 
         Raises:
             LeaseBusy: a lease is still held by another runner after ``lease_wait_seconds``.
@@ -161,7 +164,7 @@ class SyncService:
                             for name in (leases or (job,)))
             if not_run_since is not None:
                 self._check_not_run(job, not_run_since)
-            if "pull" in (leases or ()):
+            if agencies and "pull" in (leases or ()):
                 # Cases name their agency: the table follows the mapping before anything is stored.
                 with self.db.session() as session:
                     if sync_agencies(session, self.mapping):
@@ -177,8 +180,14 @@ class SyncService:
             except (NationalPlatformError, LeaseLost) as exc:
                 journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
                 return journal.finish(error=str(exc))
+            except KeyboardInterrupt:
+                # Ctrl-C on a manual command is a stop request, not a fault: health must not call it failing.
+                journal.standalone_event("run.interrupted", f"Sync run ({job}) stopped by Ctrl-C before it was "
+                                         "done; what it stored until then stays.", level=Level.WARNING)
+                journal.finish(interrupted=True, reason=INTERRUPTED_BY_USER)
+                raise
             except BaseException as exc:
-                # A bug or an interrupt: close the run so it does not stay "running" forever.
+                # A bug: close the run so it does not stay "running" forever.
                 journal.finish(error=f"{type(exc).__name__}: internal error, see the service log")
                 raise
             return journal.finish()

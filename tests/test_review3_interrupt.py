@@ -1,0 +1,48 @@
+"""Review 3 regression: Ctrl-C on a manual ``sync`` ends its run as interrupted, not failed, so health stays as it was."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from lapor_sync.domain.complaint import ComplaintSnapshot
+from lapor_sync.health import Health, assess
+from lapor_sync.simulator.catalog import category_id
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease import held_leases
+from lapor_sync.storage.models import SyncRun
+from lapor_sync.sync.journal import INTERRUPTED
+from tests.e2e_support import DINSOS, PlatformWrapper, harness, small_world
+
+pytestmark = pytest.mark.e2e
+
+
+class CtrlCOnSecondDetail(PlatformWrapper):
+    """The admin presses Ctrl-C while the second complaint's detail is being read."""
+
+    details = 0
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        self.details += 1
+        if self.details == 2:
+            raise KeyboardInterrupt
+        return self.inner.fetch_complaint(complaint_id)
+
+
+def test_ctrl_c_on_a_manual_sync_is_an_interruption_and_does_not_make_health_failing(database: Database) -> None:
+    with harness(small_world(), database.url) as h:
+        h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+        assert h.sync().outcome == "ok"
+        for _ in range(2):
+            h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+
+        with pytest.raises(KeyboardInterrupt):
+            h.sync(platform=CtrlCOnSecondDetail(h.platform))
+
+        with h.app.db.session() as session:
+            [run] = session.exec(select(SyncRun).where(SyncRun.outcome != "ok")).all()
+        assert run.outcome == INTERRUPTED and "Ctrl-C" in run.error
+        assert h.events("run.interrupted")
+        assert held_leases(h.app.db, h.clock) == []
+        with h.app.db.session() as session:
+            assert assess(h.app, session).health is not Health.FAILING
