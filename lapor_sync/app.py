@@ -99,11 +99,15 @@ class App:
         """The city-records port on ``session``."""
         return BuiltinCityRecords(session, institution_id=self.institution_id, clock=self.clock)
 
-    def platform(self) -> NationalPlatform:
-        """A national platform client from the settings (a context manager: close it)."""
-        from lapor_sync.adapters.national.client import LaporClient
+    def platform(self, *, stop: threading.Event | None = None) -> NationalPlatform:
+        """A national platform client from the settings (a context manager: close it).
 
-        return LaporClient.from_settings(self.settings, clock=self.clock)
+        ``stop`` (the worker's stop event) cuts retries short once set.
+        """
+        from lapor_sync.adapters.national.client import LaporClient
+        from lapor_sync.adapters.national.retry import RetryPolicy
+
+        return LaporClient.from_settings(self.settings, clock=self.clock, retry=RetryPolicy(interrupt=stop))
 
     def leases(self) -> Leases:
         """Job leases on the migrated database, held as ``"<host>:<pid> <purpose>"``."""

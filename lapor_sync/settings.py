@@ -159,7 +159,8 @@ class Settings(BaseSettings):
     retention_time: time = time(2, 30)
     retention_days: int = Field(default=180, ge=1)
     misfire_grace_seconds: int = Field(default=60, ge=1)
-    shutdown_timeout_seconds: int = Field(default=30, ge=1)
+    # Longer than one request may take (http_timeout_seconds), so a run in flight can end cleanly.
+    shutdown_timeout_seconds: int = Field(default=45, ge=1)
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=9464, ge=0, le=65535)
     # One runner per job: leases in the database.

@@ -148,7 +148,7 @@ class JobRunner:
     def _service(self, name: str) -> SyncService:
         with self._lock:
             if name not in self._services:
-                platform = self._app.platform()
+                platform = self._app.platform(stop=self._stop)
                 self._services[name] = (self._app.sync_service(platform, stop=self._stop), platform)
             return self._services[name][0]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -136,3 +138,19 @@ def test_no_wait_mode_retries_without_waiting() -> None:
     assert no_wait.call(operation, description="GET /x") == "ok"
     assert len(operation.calls) == 3  # type: ignore[attr-defined]
     assert (no_wait.initial_wait_seconds, no_wait.max_wait_seconds, no_wait.max_total_seconds) == (0.0, 0.0, 60.0)
+
+
+def test_a_stop_request_ends_the_retries_without_waiting_out_the_backoff() -> None:
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def flaky() -> None:
+        calls.append(1)
+        stop.set()  # SIGTERM arrives during the first attempt
+        raise TransientError("HTTP 503", status=503)
+
+    policy = RetryPolicy(initial_wait_seconds=30.0, max_wait_seconds=30.0, interrupt=stop)
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        policy.call(flaky, description="GET /complaints/inbox")
+    assert calls == [1] and time.monotonic() - started < 1.0

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlmodel import select
 
 from lapor_sync.domain.complaint import ComplaintSnapshot
+from lapor_sync.domain.errors import TransientError
+from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.health import Health, assess
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import INTERRUPTED
-from tests.e2e_support import DINSOS, PlatformWrapper, harness, small_world
+from tests.e2e_support import DINSOS, Harness, PlatformWrapper, harness, small_world
 
 pytestmark = pytest.mark.e2e
 
@@ -46,3 +50,28 @@ def test_ctrl_c_on_a_manual_sync_is_an_interruption_and_does_not_make_health_fai
         assert held_leases(h.app.db, h.clock) == []
         with h.app.db.session() as session:
             assert assess(h.app, session).health is not Health.FAILING
+
+
+class PlatformHangsUntilStopped(PlatformWrapper):
+    """LAPOR! stops answering; SIGTERM arrives while the client waits on it."""
+
+    def __init__(self, inner: NationalPlatform, stop: threading.Event) -> None:
+        super().__init__(inner)
+        self.stop = stop
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        self.stop.set()
+        raise TransientError("transport failure (ReadTimeout) talking to the platform")
+
+
+def test_a_stop_during_a_failing_call_is_an_interruption_not_a_platform_failure(h: Harness) -> None:
+    h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+    stop = threading.Event()
+    service = h.app.sync_service(PlatformHangsUntilStopped(h.platform, stop), stop=stop)
+
+    run = service.run(push=False)
+
+    assert run.outcome == "interrupted" and "stopped on request" in (run.error or "")
+    [event] = h.events("run.interrupted")
+    assert "ReadTimeout" in event.message
+    assert h.events("run.failed") == []

@@ -76,7 +76,8 @@ class LaporClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, clock: Clock | None = None, transport: httpx.BaseTransport | None = None
+        cls, settings: Any, *, clock: Clock | None = None, transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> LaporClient:
         """Build a client from the application settings (attribute names in ``config``).
 
@@ -89,6 +90,7 @@ class LaporClient:
             config.auth_from_settings(settings, clock=clock),
             timeout=config.timeout_from_settings(settings),
             per_page=getattr(settings, "per_page", MAX_PER_PAGE),
+            retry=retry,
             clock=clock,
             transport=transport,
         )

@@ -9,6 +9,7 @@ retrying stops at an attempt cap and at a total-time cap, whichever comes first.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,8 @@ class RetryPolicy:
             is raised at once so the sync run can end and the scheduler come back later.
         sleep: how to wait (seconds); tests inject a fake.
         monotonic: a monotonic clock in seconds; tests inject a fake.
+        interrupt: when set (the worker's stop event on SIGTERM), no further attempt starts and a
+            backoff wait ends at once, so shutdown is not held up by a retry budget.
     """
 
     max_attempts: int = 5
@@ -60,6 +63,13 @@ class RetryPolicy:
     retry_after_cap_seconds: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     monotonic: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    interrupt: threading.Event | None = field(default=None, repr=False, compare=False)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.interrupt is None:
+            self.sleep(seconds)
+        else:
+            self.interrupt.wait(seconds)  # ends early on a stop request
 
     @classmethod
     def no_wait(cls, **overrides: Any) -> RetryPolicy:
@@ -95,7 +105,8 @@ class RetryPolicy:
             # ``upcoming_sleep`` is already computed here: stop rather than sleep past a cap.
             retry_after = _retry_after(state)
             return (
-                state.attempt_number >= self.max_attempts
+                (self.interrupt is not None and self.interrupt.is_set())
+                or state.attempt_number >= self.max_attempts
                 or self.monotonic() - started + state.upcoming_sleep > self.max_total_seconds
                 or (retry_after is not None and retry_after > self.retry_after_cap_seconds)
             )
@@ -111,12 +122,23 @@ class RetryPolicy:
                 state.upcoming_sleep,
             )
 
+        failures: list[BaseException] = []
+
+        def attempt() -> T:
+            if failures and self.interrupt is not None and self.interrupt.is_set():
+                raise failures[-1]  # shutting down: no new attempt; ``stop`` ends the loop on this error
+            try:
+                return operation()
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_is_retryable),
             stop=stop,
             wait=wait,
-            sleep=self.sleep,
+            sleep=self._sleep,
             before_sleep=log_retry,
             reraise=True,
         )
-        return retrying(operation)
+        return retrying(attempt)

@@ -178,6 +178,12 @@ class SyncService:
                                          "goes on with the next run.", level=Level.WARNING)
                 return journal.finish(interrupted=True)
             except (NationalPlatformError, LeaseLost) as exc:
+                if self.stop is not None and self.stop.is_set():
+                    # A failure that ends a run cut short on request (the retries gave up at once) is
+                    # the stop, not a fault of the platform: health must not call it failing.
+                    journal.standalone_event("run.interrupted", f"Sync run stopped on request during a call "
+                                             f"to LAPOR! ({exc}); the next run goes on", level=Level.WARNING)
+                    return journal.finish(interrupted=True)
                 journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
                 return journal.finish(error=str(exc))
             except KeyboardInterrupt:
