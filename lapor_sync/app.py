@@ -5,6 +5,8 @@ Commands, the worker and the demo all build their parts here, so each part is wi
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from lapor_sync.sync.pull import Puller, PullOptions
 from lapor_sync.sync.push import Pusher, PushOptions
 from lapor_sync.sync.service import SyncService
 
+log = logging.getLogger("lapor_sync.app")
+
 
 @dataclass
 class App:
@@ -42,10 +46,45 @@ class App:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     purpose: str = "lapor-sync"
+    _mapping_digest: str | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def mapping(self) -> CityMapping:
         """The city's mapping; raises ConfigurationError when the file is wrong or disagrees with settings."""
+        self._mapping_digest = self._mapping_file_digest()
+        return self._load_mapping()
+
+    def refresh_mapping(self) -> bool:
+        """Reload the mapping file if it changed on disk; return whether a new mapping is in force.
+
+        A long-running worker must route with the file the admins corrected, or its next pull would
+        move resynced cases back to their old agency. A changed file that does not validate is logged
+        and the mapping in force is kept.
+        """
+        digest = self._mapping_file_digest()
+        if "mapping" not in self.__dict__ or digest == self._mapping_digest:
+            return False
+        self._mapping_digest = digest
+        try:
+            fresh = self._load_mapping()
+        except ConfigurationError as exc:
+            log.error("the mapping file changed but is refused, the previous one stays in force: %s", exc)
+            return False
+        self.__dict__["mapping"] = fresh
+        log.warning("the mapping file changed: routing now follows it (%d agencies, %d category routes)",
+                    len(fresh.agencies), len(fresh.category_routes))
+        return True
+
+    def _mapping_file_digest(self) -> str | None:
+        path = self.settings.mapping_file
+        if path is None:
+            return None  # the packaged file does not change under a running process
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            return f"unreadable: {type(exc).__name__}"
+
+    def _load_mapping(self) -> CityMapping:
         try:
             mapping = load_mapping(self.settings.mapping_file)
         except ConfigurationError as exc:

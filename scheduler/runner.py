@@ -44,6 +44,7 @@ class JobRunner:
     def __init__(self, app: App, stop: threading.Event, metrics: WorkerMetrics) -> None:
         self._app, self._stop, self._metrics = app, stop, metrics
         self._services: dict[str, tuple[SyncService, NationalPlatform]] = {}
+        self._retired: list[NationalPlatform] = []
         self._lock = threading.Condition()
         self._running: set[str] = set()
         self._prompted: set[str] = set()
@@ -60,6 +61,8 @@ class JobRunner:
         """
         if self._stop.is_set():
             return None
+        if self._app.refresh_mapping():
+            self._retire_services()
         name = spec.name
         tick = spec.tick(self._app.clock.now())
         with self._lock:
@@ -123,9 +126,19 @@ class JobRunner:
 
     def close(self) -> None:
         """Close the platform clients."""
-        for _service, platform in self._services.values():
+        self._retire_services()
+        for platform in self._retired:
             platform.close()  # type: ignore[attr-defined]
-        self._services.clear()
+        self._retired.clear()
+
+    def _retire_services(self) -> None:
+        """Drop the services built on the previous mapping; runs in flight finish on theirs.
+
+        Their clients are closed at shutdown, not now, since a run may still be using one.
+        """
+        with self._lock:
+            self._retired.extend(platform for _service, platform in self._services.values())
+            self._services.clear()
 
     def _note_tick(self, name: str, tick: datetime, *, ran: bool) -> None:
         """Remember ``tick`` as the job's latest; log the ticks before it that never fired on their own.

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -243,3 +244,25 @@ def test_a_manual_sync_meeting_a_busy_job_exits_3_naming_the_holder(database: Da
 
     assert exited.value.code == 3
     assert "job 'pull' is already running: held by web01:4242 worker since" in capsys.readouterr().err
+
+
+def test_a_corrected_mapping_file_is_followed_by_the_running_worker(tmp_path) -> None:
+    mapping_file = tmp_path / "city.toml"
+    packaged = (resources.files("lapor_sync.mappings") / "palangka-raya.toml").read_text(encoding="utf-8")
+    mapping_file.write_text(packaged, encoding="utf-8")
+    with harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", mapping_file=mapping_file) as h, \
+            worker_on(h) as w:
+        complaint_id = h.add_complaint(disposition_id=6271, category_id=category_id("Perhubungan")).complaint_id
+        w.runner.tick(spec(w, PULL), claim=False)
+        assert h.case(complaint_id).agency_code == "DISHUB"
+        corrected = packaged.replace('category = "Perhubungan"\nagency = "DISHUB"',
+                                     'category = "Perhubungan"\nagency = "SATPOLPP"')
+        assert corrected != packaged
+        mapping_file.write_text(corrected, encoding="utf-8")  # the admin's correction, worker running
+        h.world.add_followup(complaint_id, 627103, "Mohon ditindaklanjuti.")  # the next change pulled in
+        h.advance(timedelta(minutes=10))
+
+        w.runner.tick(spec(w, PULL), claim=False)
+
+        assert h.case(complaint_id).agency_code == "SATPOLPP"
+        assert w.app.mapping.agency("SATPOLPP") is not None

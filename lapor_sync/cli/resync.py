@@ -59,9 +59,8 @@ def resync(
     """Re-read complaints from LAPOR! (detail and thread) and apply the current mapping file.
 
     After a mapping correction, cases move to the agency the mapping now names; each move is logged
-    with the old and the new agency (`lapor-sync log --kind complaint.moved`). Restart the worker
-    first: it keeps the mapping it started with, and its next pulls would move the cases back. Set-aside records are
-    retried. Named complaints (--tracking-id, --complaint-id) are added to the selection; the case
+    with the old and the new agency (`lapor-sync log --kind complaint.moved`). A running worker
+    follows the corrected file from its next tick. Set-aside records are retried. Named complaints (--tracking-id, --complaint-id) are added to the selection; the case
     filters (--since/--until, --agency, --status) must all match. Waits for a running pull to finish
     (up to lease_wait_seconds), then exits 3 naming who holds it. Exits 1 when LAPOR! failed mid-way.
 
