@@ -14,6 +14,7 @@ from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.ports import ReceiveOutcome
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.status import CaseState
+from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Agency, Binding, Case, Cursor, OutboxItem, ThreadEntry
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
 from tests.factories import T0, complaint, followup, snapshot
@@ -135,3 +136,42 @@ def test_binding_is_unique_per_complaint(seeded, clock):
                           national_updated_at=T0, content_hash="h", last_checked_at=T0))
         with pytest.raises(IntegrityError):
             s.commit()
+
+
+def _upgrade(url: str) -> None:
+    Database(url).upgrade()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_processes_starting_together_on_a_fresh_database_all_find_the_schema_current(engine, tmp_path) -> None:
+    import multiprocessing
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from lapor_sync.storage.database import normalise_url
+    from tests.conftest import _postgres_url
+
+    admin = None
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        base, schema = normalise_url(_postgres_url()), f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(base)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    try:
+        context = multiprocessing.get_context("spawn")
+        workers = [context.Process(target=_upgrade, args=(url,)) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [w.exitcode for w in workers] == [0, 0, 0]
+        assert Database(url).is_current()
+    finally:
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()

@@ -6,6 +6,7 @@ transactions wait for each other instead of failing with "database is locked".
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -13,11 +14,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_KEY = 0x4C5331_4D4947  # "LS1" "MIG": one schema migration at a time per PostgreSQL database
+MIGRATION_ATTEMPTS = 5
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,8 +74,33 @@ class Database:
         self.engine = make_engine(url)
 
     def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration (idempotent)."""
-        command.upgrade(alembic_config(self.engine), "head")
+        """Create or upgrade the schema to the newest migration (idempotent).
+
+        Several processes may start on a fresh database at once (two workers, a worker and a manual
+        command). On PostgreSQL they queue on an advisory lock, so one migrates and the others find
+        the schema current. SQLite has no such lock: a process that loses the race to create a table
+        tries again and then finds it done.
+        """
+        config = alembic_config(self.engine)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
+                try:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                    connection.commit()
+            return
+        for attempt in range(1, MIGRATION_ATTEMPTS + 1):
+            try:
+                command.upgrade(config, "head")
+                return
+            except (OperationalError, IntegrityError):
+                if attempt == MIGRATION_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)  # the other process is mid-migration
 
     def is_current(self) -> bool:
         """True when the schema exists (the alembic version table is present)."""
