@@ -252,6 +252,8 @@ class Settings(BaseSettings):
                 shown[name] = "********"
             elif isinstance(value, datetime):
                 shown[name] = value.astimezone(WIB).isoformat()
+            elif isinstance(value, list):
+                shown[name] = ", ".join(str(item) for item in value) or "(none)"
             else:
                 shown[name] = mask_url(str(value))
         return shown

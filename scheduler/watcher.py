@@ -21,6 +21,7 @@ from lapor_sync.app import App
 from lapor_sync.health import PUSH_JOBS, WAITING
 from lapor_sync.scheduler.jobs import PUSH
 from lapor_sync.scheduler.runner import JobRunner
+from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import OutboxItem, SyncRun
 
 log = logging.getLogger("lapor_sync.worker")
@@ -55,9 +56,10 @@ class OutboxWatcher:
         """Start the push now if rows became due since the last push; return whether it was started.
 
         A push in flight in this worker is left alone: rows written meanwhile are still "due since
-        the last push" when it ends, and the next check starts another.
+        the last push" when it ends, and the next check starts another. So is one in flight in another
+        process (it holds the push lease): starting ours would only be skipped, every few seconds.
         """
-        if self._stop.is_set() or self._runner.running(PUSH):
+        if self._stop.is_set() or self._runner.running(PUSH) or self._pushing_elsewhere():
             return False
         with self._app.db.session() as session:
             due = rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
@@ -68,3 +70,7 @@ class OutboxWatcher:
         self._runner.prompt(PUSH)
         self._start_push()
         return True
+
+    def _pushing_elsewhere(self) -> bool:
+        return any(lease.job == PUSH and lease.institution_id == self._app.institution_id
+                   for lease in held_leases(self._app.db, self._app.clock))

@@ -2,7 +2,9 @@
 
 This adapter implements :class:`lapor_sync.domain.ports.CityRecords` on a SQLModel session. It
 never commits: the caller's unit of work does, so the case change, its outbox row and its sync
-event land together or not at all.
+event land together or not at all. Texts are stored as received, made valid (NUL characters and
+lone surrogates removed, :mod:`lapor_sync.domain.text`) with their length as received: a
+complaint's texts arrive valid from the national adapter, staff texts are made valid here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.domain.ports import Received, ReceiveOutcome
 from lapor_sync.domain.reference import find_reference, new_reference, tag_content
 from lapor_sync.domain.status import CaseState, NationalStatus
+from lapor_sync.domain.text import receive_text
 from lapor_sync.storage.models import Binding, Case, OutboxItem, ThreadEntry
 
 UNDELIVERED = ("pending", "sending")
@@ -25,6 +28,11 @@ UNDELIVERED = ("pending", "sending")
 
 class CaseNotFound(LaporSyncError):
     """No case matches the given case id, complaint id or tracking id."""
+
+
+def _received_length(text: str, received_length: int | None) -> int:
+    """The length a text had as received (``None`` from the source: it was valid, so ``len(text)``)."""
+    return len(text) if received_length is None else received_length
 
 
 def _dispositioned_at(snapshot: ComplaintSnapshot) -> datetime:
@@ -95,7 +103,8 @@ class BuiltinCityRecords:
     @staticmethod
     def _copy_complaint(case: Case, complaint: Complaint) -> None:
         case.tracking_id = complaint.tracking_id
-        case.title, case.content, case.content_length = complaint.title, complaint.content, len(complaint.content)
+        case.title, case.content = complaint.title, complaint.content
+        case.content_length = _received_length(complaint.content, complaint.content_length)
         case.classification_name = complaint.classification_name
         case.category_id, case.category_name = complaint.category_id, complaint.category_name
         case.national_status_code, case.national_status_name = complaint.status_code, complaint.status_name
@@ -144,7 +153,8 @@ class BuiltinCityRecords:
             self.session.add(ThreadEntry(
                 case_id=case.id, origin="national", author_type=entry.author_type.value,
                 national_id=entry.national_id, institution_id=entry.institution_id, content=entry.content,
-                rating=entry.rating, is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
+                content_length=_received_length(entry.content, entry.content_length), rating=entry.rating,
+                is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
             ))
             added += 1
         return added, linked
@@ -202,7 +212,8 @@ class BuiltinCityRecords:
             case: the case, from this session.
             action: what staff do.
             institution_id: the national institution the call is made as (the agency's sub-unit).
-            content: the follow-up text, or the reason for complete/return/forward.
+            content: the follow-up text, or the reason for complete/return/forward; stored and sent
+                without NUL characters and lone surrogates (a file or a terminal can carry them).
             is_secret: whether a follow-up is confidential.
             target_institution_id: for ``forward``, the institution to forward to.
 
@@ -217,10 +228,13 @@ class BuiltinCityRecords:
             raise ActionRefused("a return or forward request for this case is already waiting for LAPOR!'s admin")
         now = self.clock.now()
         key = new_reference()
+        written = receive_text(content)
+        content = written.text
         entry = None
         if action is AgencyAction.FOLLOWUP:
             entry = ThreadEntry(case_id=case.id, origin="agency", author_type=AuthorType.INSTITUTION.value,
-                                institution_id=institution_id, content=content, is_secret=is_secret,
+                                institution_id=institution_id, content=content,
+                                content_length=written.received_length, is_secret=is_secret,
                                 reference=key, created_at=now)
             self.session.add(entry)
             self.session.flush()

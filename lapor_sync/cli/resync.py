@@ -18,6 +18,11 @@ from lapor_sync.sync.resync import ResyncOutcome, ResyncResult, run_resync
 from lapor_sync.sync.selection import Selection, SelectionError
 
 
+def complaints(n: int) -> str:
+    """``1 complaint``, ``2 complaints``."""
+    return f"{n} complaint{'' if n == 1 else 's'}"
+
+
 def register(app: typer.Typer) -> None:
     """Add ``resync`` to ``app``."""
     app.command("resync")(resync)
@@ -60,7 +65,8 @@ def resync(
 
     After a mapping correction, cases move to the agency the mapping now names; each move is logged
     with the old and the new agency (`lapor-sync log --kind complaint.moved`). A running worker
-    follows the corrected file from its next tick. Set-aside records are retried. Named complaints (--tracking-id, --complaint-id) are added to the selection; the case
+    follows the corrected file from its next tick. Set-aside records are retried. Named complaints
+    (--tracking-id, --complaint-id) are added to the selection; the case
     filters (--since/--until, --agency, --status) must all match. Waits for a running pull to finish
     (up to lease_wait_seconds), then exits 3 naming who holds it. Exits 1 when LAPOR! failed mid-way.
 
@@ -102,13 +108,13 @@ def _report(result: ResyncResult, *, as_json: bool) -> None:
         return
     shown = [c for c in result.changes if c.outcome is not ResyncOutcome.UNCHANGED]
     title = f"Resync run #{run.id}" + (" (dry run: nothing written)" if result.dry_run else "")
-    print_table(f"{title}: {len(shown)} of {len(result.changes)} complaints changed or need attention",
+    print_table(f"{title}: {len(shown)} of {complaints(len(result.changes))} changed or need attention",
                 ["complaint", "outcome", "agency", "details"], [
                     [f"#{c.tracking_id}" if c.tracking_id else f"id {c.complaint_id}", c.outcome.value,
                      f"{c.old_agency} → {c.new_agency}" if c.outcome is ResyncOutcome.MOVED else c.new_agency,
                      c.details] for c in shown], keep_whole=("complaint",))
     verb = "would be" if result.dry_run else "were"
     tally = ", ".join(f"{n} {outcome}" for outcome, n in result.summary().items())
-    console.print(f"{len(result.changes)} complaints {verb}: {tally}.", highlight=False)
+    console.print(f"{complaints(len(result.changes))} {verb}: {tally}.", highlight=False)
     if run.error:
         console.print(f"[red]error:[/red] {escape(run.error)}", highlight=False)

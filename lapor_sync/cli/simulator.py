@@ -12,6 +12,8 @@ import typer
 from lapor_sync.domain.clock import Clock, ManualClock, SystemClock
 from lapor_sync.simulator import END_OF_DATA, START_OF_DATA, AuthMode, Simulator
 from lapor_sync.simulator.app import TOKEN_PATH
+from lapor_sync.simulator.fault_profiles import PROFILES, resolve_faults
+from lapor_sync.simulator.faults import FaultPlan
 from lapor_sync.simulator.wire import format_wib, parse_wib
 
 CLOCK_HELP = (
@@ -20,6 +22,20 @@ CLOCK_HELP = (
     "default with --state), 'system' (the machine's clock) or a WIB time 'DD-MM-YYYY HH:MM:SS'. "
     "Move it later with POST /_simulator/clock."
 )
+
+
+FAULTS_HELP = (
+    f"Inject faults into the contract's endpoints: a profile ({', '.join(PROFILES)}) or a TOML profile "
+    "file (format: lapor_sync/simulator/fault_profiles.py). Counts: GET /_simulator/faults."
+)
+
+
+def _fault_plan(faults: str, seed: int) -> FaultPlan | None:
+    """Resolve ``--faults`` before serving, so a bad profile or file is a usage error."""
+    try:
+        return resolve_faults(faults, seed)
+    except ValueError as refused:
+        raise typer.BadParameter(str(refused), param_hint="--faults") from None
 
 
 def _manual_clock(choice: str) -> ManualClock:
@@ -73,10 +89,14 @@ def simulator(
     auth_mode: Annotated[
         AuthMode, typer.Option(help="Accepted authentication: static key, OAuth2 or any.")
     ] = (AuthMode.ANY),
+    faults: Annotated[str, typer.Option(help=FAULTS_HELP)] = "none",
+    fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions: same seed, same faults.")] = 0,
 ) -> None:
     """Serve the built-in SP4N-LAPOR! simulator (data set palangka-raya-2024) until Ctrl-C."""
     chosen_clock = clock or ("saved" if state else "start")
+    plan = _fault_plan(faults, fault_seed)
     sim = _build(state, seed, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)
+    sim.set_faults(plan)
     loopback = ipaddress.ip_address(host).is_loopback
     if not loopback:
         typer.secho(f"Warning: {host} is not a loopback address.", fg=typer.colors.YELLOW, err=True)
@@ -92,6 +112,8 @@ def simulator(
                 f"  clock        {root}/_simulator/clock  (now {format_wib(sim.world.clock.now())} WIB)"
             )
             typer.echo(f"  tallies      {root}/_simulator/tallies?from=01-01-2024&to=31-10-2024")
+            if plan is not None and plan.active:
+                typer.echo(f"  faults       {root}/_simulator/faults  ({plan.name}, seed {plan.seed})")
             typer.echo("Fake demo credentials (not secrets):")
             typer.echo(f"  api key {creds.api_key}   app token {creds.app_token}")
             typer.echo(f"  OAuth client id {creds.client_id}   client secret {creds.client_secret}")

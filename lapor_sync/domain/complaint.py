@@ -52,7 +52,9 @@ class StatusLogEntry:
 class ThreadEntry:
     """A follow-up, reporter reply or admin note in the national thread.
 
-    ``national_id`` is the platform's follow-up id; ``created_at`` is aware UTC.
+    ``national_id`` is the platform's follow-up id; ``created_at`` is aware UTC. ``content`` is valid
+    text (see :mod:`lapor_sync.domain.text`); ``content_length`` is its length as received, in
+    characters, before NUL characters or lone surrogates were removed (``None``: ``len(content)``).
     """
 
     national_id: int
@@ -63,6 +65,7 @@ class ThreadEntry:
     rating: int
     is_secret: bool
     created_at: datetime
+    content_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,9 @@ class Complaint:
     """A complaint (laporan) as dispositioned by SP4N-LAPOR! (CONTRACT §4).
 
     ``reporter`` is ``None`` when the complaint is anonymous, whatever the wire carried.
-    ``created_at`` and ``updated_at`` are aware UTC datetimes.
+    ``created_at`` and ``updated_at`` are aware UTC datetimes. Texts are valid (see
+    :mod:`lapor_sync.domain.text`); ``content_length`` is the content's length as received, in
+    characters, before NUL characters or lone surrogates were removed (``None``: ``len(content)``).
     """
 
     complaint_id: int
@@ -97,6 +102,7 @@ class Complaint:
     updated_at: datetime
     reporter: Reporter | None
     attachments: tuple[Attachment, ...] = ()
+    content_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

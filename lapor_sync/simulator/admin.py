@@ -3,16 +3,23 @@
 ``GET /_simulator/clock`` reads the clock; ``POST /_simulator/clock`` with
 ``{"to": "DD-MM-YYYY HH:MM:SS"}`` (WIB) moves it forward, applying due events.
 ``GET /_simulator/tallies?from=DD-MM-YYYY&to=DD-MM-YYYY`` counts the complaints dispositioned to the
-city in that period by outcome. No authentication: the simulator binds to loopback only.
+city in that period by outcome. ``GET /_simulator/faults`` shows the fault plan in force and the
+faults injected so far by kind (over every plan since start); ``POST /_simulator/faults`` with
+``{"profile": "flaky", "seed": 7}`` switches to a named profile (``"none"`` stops faults).
+No authentication: the simulator binds to loopback only. Faults never touch these endpoints.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.simulator.fault_profiles import profile
+from lapor_sync.simulator.faults import FaultSwitch
 from lapor_sync.simulator.wire import format_wib, parse_wib, parse_wire_date
 from lapor_sync.simulator.world import World
 
@@ -21,8 +28,8 @@ def _refused(message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=422)
 
 
-def simulator_routes(world: World) -> list[Route]:
-    """Return the ``/_simulator/...`` routes over ``world``."""
+def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
+    """Return the ``/_simulator/...`` routes over ``world`` and its fault ``faults`` switch."""
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
@@ -48,7 +55,25 @@ def simulator_routes(world: World) -> list[Route]:
         period = {"from": start.strftime("%d-%m-%Y"), "to": end.strftime("%d-%m-%Y")}
         return JSONResponse({**period, **world.tallies(start, end)})
 
+    async def fault_plan(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = await request.json()
+                seed = body.get("seed", 0)
+                if isinstance(seed, bool) or not isinstance(seed, int):
+                    raise ValueError("seed must be a whole number")
+                faults.set(profile(str(body.get("profile")), seed))
+            except (ValueError, AttributeError) as refused:
+                return _refused(f"Cannot switch faults: {refused}")
+        plan = faults.plan
+        shown: dict[str, object] = {"profile": None}
+        if plan is not None:
+            shown = {"profile": plan.name, "seed": plan.seed, "requests": plan.requests,
+                     "rates": dict(plan.rates), "settings": dataclasses.asdict(plan.settings)}
+        return JSONResponse({**shown, "counts": faults.counts()})
+
     return [
         Route("/_simulator/clock", clock, methods=["GET", "POST"]),
         Route("/_simulator/tallies", tallies, methods=["GET"]),
+        Route("/_simulator/faults", fault_plan, methods=["GET", "POST"]),
     ]

@@ -2,6 +2,7 @@
 
 Besides, ``POST /oauth2/token`` stands in for the SPLP gateway's token URL (CONTRACT §1), and the
 simulator-only ``/_simulator/...`` endpoints of :mod:`lapor_sync.simulator.admin` are mounted.
+Injected faults (:mod:`lapor_sync.simulator.fault_middleware`) touch only the contract's endpoints.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,6 +22,8 @@ from lapor_sync.simulator import wire
 from lapor_sync.simulator.admin import simulator_routes
 from lapor_sync.simulator.auth import AccessTokens, Authenticator, AuthMode, Credentials, RateLimiter
 from lapor_sync.simulator.catalog import CATEGORIES, INSTITUTIONS
+from lapor_sync.simulator.fault_middleware import FaultMiddleware
+from lapor_sync.simulator.faults import FaultSwitch
 from lapor_sync.simulator.forms import FormError, parse_form
 from lapor_sync.simulator.rules import SimulatorError
 from lapor_sync.simulator.world import World
@@ -255,6 +259,7 @@ def create_app(
     rate_limit: float | None = 20.0,
     auth_mode: AuthMode = AuthMode.ANY,
     tokens: AccessTokens | None = None,
+    faults: FaultSwitch | None = None,
 ) -> Starlette:
     """Build the ASGI app serving ``world``.
 
@@ -264,8 +269,11 @@ def create_app(
         rate_limit: requests per second per client, or ``None`` for no limit (CONTRACT §2).
         auth_mode: which authentication modes are accepted (CONTRACT §1).
         tokens: the OAuth2 token store (pass one to revoke tokens from a test).
+        faults: holds the fault plan in force, switchable at run time (default: one holding none).
     """
-    auth = Authenticator(credentials or Credentials(), tokens or AccessTokens(), auth_mode)
+    faults = faults or FaultSwitch()
+    tokens = tokens or AccessTokens()
+    auth = Authenticator(credentials or Credentials(), tokens, auth_mode)
     api = _Api(world, auth, RateLimiter(rate_limit) if rate_limit is not None else None)
     cid = "{complaint_id:int}"
     contract = [
@@ -283,6 +291,7 @@ def create_app(
     ]
     routes += [
         Route(TOKEN_PATH, api.token, methods=["POST"]),
-        *simulator_routes(world),
+        *simulator_routes(world, faults),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    layer = Middleware(FaultMiddleware, switch=faults, world=world, tokens=tokens, base_path=BASE_PATH)
+    return Starlette(routes=routes, middleware=[layer], exception_handlers={HTTPException: _http_error})

@@ -68,6 +68,11 @@ class AccessTokens:
         with self._lock:
             return self._expiry.get(token, 0.0) > self._wall()
 
+    def revoke(self, token: str) -> None:
+        """Forget ``token`` before its time (fault injection: a token that expires early)."""
+        with self._lock:
+            self._expiry.pop(token, None)
+
     def revoke_all(self) -> None:
         """Forget every token (test hook: the next call with an old token gets 401)."""
         with self._lock:

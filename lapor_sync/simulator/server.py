@@ -16,6 +16,8 @@ from lapor_sync.domain.clock import Clock, ManualClock
 from lapor_sync.simulator.app import BASE_PATH, create_app
 from lapor_sync.simulator.auth import AccessTokens, AuthMode, Credentials
 from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, generate
+from lapor_sync.simulator.fault_profiles import FaultSpec, resolve_faults
+from lapor_sync.simulator.faults import FaultPlan, FaultSwitch
 from lapor_sync.simulator.persistence import load_world, save_world
 from lapor_sync.simulator.workdays import WIB
 from lapor_sync.simulator.world import World
@@ -51,6 +53,12 @@ class Simulator:
         rate_limit: requests per second per client, ``None`` to disable (CONTRACT §2).
         credentials: accepted credentials (default: the fake demo ones).
         auth_mode: accepted authentication modes (CONTRACT §1).
+        faults: faults to inject: a :class:`FaultPlan`, a profile name (``none``, ``flaky``,
+            ``hostile``), a TOML profile file, or ``None``; see :mod:`lapor_sync.simulator.faults`.
+        fault_seed: the seed of the fault decisions (a given ``FaultPlan`` keeps its own).
+
+    Raises:
+        ValueError: ``faults`` names no profile and no file, or the file cannot be used.
     """
 
     def __init__(
@@ -60,16 +68,20 @@ class Simulator:
         rate_limit: float | None = 20.0,
         credentials: Credentials | None = None,
         auth_mode: AuthMode = AuthMode.ANY,
+        faults: FaultSpec = None,
+        fault_seed: int = 0,
     ) -> None:
         self.world = world
         self.credentials = credentials or Credentials()
         self.tokens = AccessTokens()
+        self.faults = FaultSwitch(resolve_faults(faults, fault_seed))
         self.app: Starlette = create_app(
             world,
             credentials=self.credentials,
             rate_limit=rate_limit,
             auth_mode=auth_mode,
             tokens=self.tokens,
+            faults=self.faults,
         )
 
     @classmethod
@@ -83,6 +95,8 @@ class Simulator:
         reply_rate: float = 0.10,
         credentials: Credentials | None = None,
         auth_mode: AuthMode = AuthMode.ANY,
+        faults: FaultSpec = None,
+        fault_seed: int = 0,
     ) -> Simulator:
         """Build a simulator over a freshly generated data set.
 
@@ -94,16 +108,25 @@ class Simulator:
             reply_rate: share of institution follow-ups that get a reporter reply 1-3 days later.
             credentials: accepted credentials (default: the fake demo ones).
             auth_mode: accepted authentication modes.
+            faults: faults to inject (a plan, a profile name, a TOML file, or ``None``).
+            fault_seed: the seed of the fault decisions.
 
         Raises:
-            ValueError: an unknown data set name.
+            ValueError: an unknown data set name, fault profile or unusable fault file.
         """
         if dataset != DATASET_NAME:
             raise ValueError(f"unknown data set {dataset!r}")
         complaints, counters = generate(seed)
         start = clock or ManualClock(START_OF_DATA)
         world = World(start, complaints, counters, seed=seed, dataset=dataset, reply_rate=reply_rate)
-        return cls(world, rate_limit=rate_limit, credentials=credentials, auth_mode=auth_mode)
+        return cls(
+            world,
+            rate_limit=rate_limit,
+            credentials=credentials,
+            auth_mode=auth_mode,
+            faults=faults,
+            fault_seed=fault_seed,
+        )
 
     @classmethod
     def load(
@@ -114,18 +137,50 @@ class Simulator:
         *,
         credentials: Credentials | None = None,
         auth_mode: AuthMode = AuthMode.ANY,
+        faults: FaultSpec = None,
+        fault_seed: int = 0,
     ) -> Simulator:
         """Serve a world saved by :meth:`save`; its clock stays frozen at the saved instant unless given.
 
+        ``faults`` and ``fault_seed`` are as for :meth:`generate`.
+
         Raises:
-            ValueError: the file is not a saved simulator state.
+            ValueError: the file is not a saved simulator state; an unknown fault profile or file.
         """
         world = load_world(Path(path), clock)
-        return cls(world, rate_limit=rate_limit, credentials=credentials, auth_mode=auth_mode)
+        return cls(
+            world,
+            rate_limit=rate_limit,
+            credentials=credentials,
+            auth_mode=auth_mode,
+            faults=faults,
+            fault_seed=fault_seed,
+        )
 
     def save(self, path: Path) -> None:
         """Save the whole world (complaints, threads, pending events, clock) to a JSON file."""
         save_world(self.world, Path(path))
+
+    def set_faults(self, faults: FaultSpec, fault_seed: int = 0) -> FaultPlan | None:
+        """Put other faults in force now (thread-safe; requests in flight finish under the old plan).
+
+        Args:
+            faults: a plan, a profile name, a TOML file, or ``None`` to stop injecting.
+            fault_seed: the seed of the new decisions (a given ``FaultPlan`` keeps its own).
+
+        Returns:
+            The plan now in force, or ``None``.
+
+        Raises:
+            ValueError: an unknown profile name or an unusable file (the plan in force stays).
+        """
+        plan = resolve_faults(faults, fault_seed)
+        self.faults.set(plan)
+        return plan
+
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected since this simulator was built, over every plan: kind name -> count."""
+        return self.faults.counts()
 
     @property
     def clock(self) -> Clock:

@@ -155,6 +155,12 @@ class World:
             return self._store.inbox_page(updated_since, self._now(), page, per_page)
 
     @_locked
+    def inbox_ids(self, updated_since: datetime | None, limit: int) -> list[int]:
+        """Return the ids of the first ``limit`` inbox complaints, in inbox order (for page drift)."""
+        items, _ = self._store.inbox_page(updated_since, self._now(), 1, limit) if limit > 0 else ([], 0)
+        return [c.complaint_id for c in items]
+
+    @_locked
     def followups_page(self, complaint_id: int, page: int, per_page: int = 20) -> tuple[list[FollowUp], int]:
         """Return one page of a complaint's thread, deliberately unsorted (CONTRACT §5), and its total."""
         thread = sorted(self.complaint(complaint_id).followups, key=lambda f: rules.scrambled(f.id))

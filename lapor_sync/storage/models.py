@@ -35,7 +35,9 @@ class Case(SQLModel, table=True):
     """The city's record of one complaint assigned to one agency.
 
     Reporter fields stay NULL for anonymous complaints (CONTRACT §4: ``user`` is null when
-    ``is_anonymous`` = 1; lapor-sync does not keep what it should not have).
+    ``is_anonymous`` = 1; lapor-sync does not keep what it should not have). ``content_length`` is
+    the content's length as received, in characters; it exceeds ``len(content)`` when NUL
+    characters or lone surrogates had to be removed to store it.
     """
 
     __tablename__ = "case"
@@ -79,6 +81,8 @@ class ThreadEntry(SQLModel, table=True):
     ``origin`` is ``national`` for what came from SP4N-LAPOR! (never pushed back) and ``agency`` for
     what the city's staff wrote here (pushed through the outbox). ``reference`` is the token that
     lets an agency follow-up be recognised when it comes back from the national side.
+    ``content_length`` is the content's length as received or written, in characters; it exceeds
+    ``len(content)`` when NUL characters or lone surrogates had to be removed to store it.
     """
 
     __tablename__ = "thread_entry"
@@ -91,6 +95,7 @@ class ThreadEntry(SQLModel, table=True):
     national_id: int | None = None
     institution_id: int | None = None
     content: str = Field(sa_column=Column(Text, nullable=False))
+    content_length: int
     rating: int = 0
     is_secret: bool = False
     reference: str | None = Field(default=None, index=True, max_length=32)

@@ -216,7 +216,7 @@ def _close(journal: RunJournal, selection: Selection, changes: list[Change], *, 
     tally = ", ".join(f"{counted[o]} {o.value}" for o in ResyncOutcome if counted[o]) or "nothing selected"
     if dry_run:
         journal.standalone_event("resync.dry_run", f"Dry-run resync by {requested_by} of {selection.describe()}: "
-                                 f"{len(changes)} complaints, would be {tally}; nothing was written.")
+                                 f"{len(changes)} complaint{'' if len(changes) == 1 else 's'}, would be {tally}; nothing was written.")
     else:
         journal.standalone_event("resync.done", f"Resync by {requested_by} of {selection.describe()}: "
-                                 f"{len(changes)} complaints, {tally}.")
+                                 f"{len(changes)} complaint{'' if len(changes) == 1 else 's'}, {tally}.")

@@ -2,7 +2,10 @@
 
 Fields that drive a decision (``complaint_id``, ``updated_at``, ``status_code``, ``disposition_id``,
 the anonymity and secrecy flags) are read strictly; fields that are only shown are read leniently.
-Validation messages name the rule broken, never the value (it may be personal data).
+Numbers the city's records keep must fit an INTEGER column, and a tracking id its 32 characters,
+so that no record that passes here can make the store fail. Every text is made valid on the way in (NUL
+characters and lone surrogates removed, see ``lapor_sync.domain.text``); a content keeps its length
+as received. Validation messages name the rule broken, never the value (it may be personal data).
 """
 
 from __future__ import annotations
@@ -10,19 +13,31 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from lapor_sync.adapters.national.wire.timestamps import parse_wib_date, parse_wib_datetime
 from lapor_sync.domain.complaint import Attachment, AuthorType, Complaint, Reporter, StatusLogEntry, ThreadEntry
+from lapor_sync.domain.text import receive_text, valid_text
+
+MAX_INTEGER = 2**31 - 1
+"""The largest value of an INTEGER column (PostgreSQL ``integer``), where ids and codes are stored."""
+MAX_TRACKING_ID = 32
+"""The width of the tracking id columns."""
 
 
 def whole_number(value: object) -> int:
-    """Strict: a non-negative int, or a string of ASCII digits; never a bool, float or blank."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    """Strict: an int from 0 to :data:`MAX_INTEGER`, or such a string of ASCII digits; never a bool, float or blank."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER:
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise ValueError("expected a whole number")
+    raise ValueError(f"expected a whole number from 0 to {MAX_INTEGER}")
+
+
+def _storable(value: int | None) -> int | None:
+    if value is not None and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
+        raise ValueError(f"a number beyond ±{MAX_INTEGER} cannot be stored")
+    return value
 
 
 def _optional_whole_number(value: object) -> int | None:
@@ -38,6 +53,20 @@ def _flag(value: object) -> bool:
 
 def _blank_to_none(value: object) -> object:
     return None if value == "" else value
+
+
+def _none_to_blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def _valid_or_none(value: str | None) -> str | None:
+    return None if value is None else valid_text(value)
+
+
+def _tracking_id(value: str) -> str:
+    if len(value) > MAX_TRACKING_ID:
+        raise ValueError(f"expected at most {MAX_TRACKING_ID} characters")
+    return value
 
 
 def _dict_or_none(value: object) -> object:
@@ -56,8 +85,14 @@ WholeNumber = Annotated[int, BeforeValidator(whole_number)]
 OptionalWholeNumber = Annotated[int | None, BeforeValidator(_optional_whole_number)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 WibDateTime = Annotated[datetime, BeforeValidator(parse_wib_datetime)]
-Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+Text = Annotated[str, BeforeValidator(_none_to_blank), AfterValidator(valid_text)]
+OptionalText = Annotated[str | None, AfterValidator(_valid_or_none)]
+RawContent = Annotated[str, BeforeValidator(_none_to_blank)]
+"""A content, kept as received until ``to_domain`` takes its length and makes it valid."""
+TrackingId = Annotated[Text, AfterValidator(_tracking_id)]
 LenientInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
+StoredLenientInt = Annotated[LenientInt, AfterValidator(_storable)]
+"""A lenient number the city's records keep, so it must fit an INTEGER column."""
 LenientDate = Annotated[date | None, BeforeValidator(_lenient_date)]
 
 
@@ -68,9 +103,9 @@ class _WireModel(BaseModel):
 class WireUser(_WireModel):
     """The reporter object (``user``); personal data."""
 
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    name: OptionalText = None
+    email: OptionalText = None
+    phone: OptionalText = None
 
 
 class WireAttachment(_WireModel):
@@ -78,8 +113,8 @@ class WireAttachment(_WireModel):
 
     id: int
     file_name: Text = ""
-    extension: str | None = None
-    path: str | None = None
+    extension: OptionalText = None
+    path: OptionalText = None
 
     def to_domain(self) -> Attachment:
         """Return the domain attachment."""
@@ -91,7 +126,7 @@ class WireStatusLog(_WireModel):
 
     status_code: WholeNumber
     status_name: Text = ""
-    note: str | None = None
+    note: OptionalText = None
     timestamp: WibDateTime
 
     def to_domain(self) -> StatusLogEntry:
@@ -103,24 +138,24 @@ class WireComplaint(_WireModel):
     """A complaint (laporan) as the detail endpoint sends it (CONTRACT §4)."""
 
     complaint_id: WholeNumber
-    tracking_id: Text = ""
+    tracking_id: TrackingId = ""
     title: Text = ""
-    content: Text = ""
+    content: RawContent = ""
     classification_id: LenientInt = None
-    classification_name: str | None = None
-    category_id: LenientInt = None
-    category_name: str | None = None
+    classification_name: OptionalText = None
+    category_id: StoredLenientInt = None
+    category_name: OptionalText = None
     status_code: WholeNumber
     status_name: Text = ""
     disposition_id: OptionalWholeNumber  # required key: a missing one must not read as "forwarded away"
-    disposition_name: str | None = None
+    disposition_name: OptionalText = None
     is_anonymous: Flag
     is_secret: Flag
     is_priority: Flag = False
     channel: LenientInt = None
-    channel_name: str | None = None
+    channel_name: OptionalText = None
     location_id: LenientInt = None
-    location_name: str | None = None
+    location_name: OptionalText = None
     date_of_incident: LenientDate = None
     created_at: WibDateTime
     updated_at: WibDateTime
@@ -129,15 +164,20 @@ class WireComplaint(_WireModel):
     status_logs: Annotated[list[WireStatusLog], BeforeValidator(lambda value: value or [])] = []
 
     def to_domain(self) -> Complaint:
-        """Return the domain complaint; the reporter is ``None`` for an anonymous complaint."""
+        """Return the domain complaint; the reporter is ``None`` for an anonymous complaint.
+
+        ``content`` is made valid here and ``content_length`` is its length as received.
+        """
         reporter = None
         if self.user is not None and not self.is_anonymous:
             reporter = Reporter(name=self.user.name, email=self.user.email, phone=self.user.phone)
+        content = receive_text(self.content)
         return Complaint(
             complaint_id=self.complaint_id,
             tracking_id=self.tracking_id,
             title=self.title,
-            content=self.content,
+            content=content.text,
+            content_length=content.received_length,
             classification_id=self.classification_id,
             classification_name=self.classification_name,
             category_id=self.category_id,
@@ -179,24 +219,26 @@ class WireFollowup(_WireModel):
 
     id: WholeNumber
     user_type: AuthorType
-    institution_from_id: LenientInt = None
-    institution_from_name: str | None = None
-    content: Text = ""
-    rating: Annotated[int, BeforeValidator(lambda value: value or 0)] = 0
+    institution_from_id: StoredLenientInt = None
+    institution_from_name: OptionalText = None
+    content: RawContent = ""
+    rating: Annotated[int, BeforeValidator(lambda value: value or 0), AfterValidator(_storable)] = 0
     is_secret: Flag = False
     created_at: WibDateTime
 
     def to_domain(self) -> ThreadEntry:
-        """Return the domain thread entry (``created_at`` in UTC)."""
+        """Return the domain thread entry (``created_at`` in UTC; content made valid, its length as received)."""
+        content = receive_text(self.content)
         return ThreadEntry(
             national_id=self.id,
             author_type=self.user_type,
             institution_id=self.institution_from_id,
             institution_name=self.institution_from_name,
-            content=self.content,
+            content=content.text,
             rating=self.rating,
             is_secret=self.is_secret,
             created_at=self.created_at,
+            content_length=content.received_length,
         )
 
 
@@ -218,7 +260,7 @@ class WirePage(_WireModel):
 class WireErrorBody(_WireModel):
     """The error body of a non-2xx answer: ``{"message": ..., "errors": {field: [...]}}``."""
 
-    message: str | None = None
+    message: OptionalText = None
     errors: Annotated[dict[str, Any] | None, BeforeValidator(_dict_or_none)] = None
 
 

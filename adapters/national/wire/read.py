@@ -1,8 +1,10 @@
 """Reading answers of the platform: the envelope, error bodies, paginators and records (CONTRACT §2, §5).
 
 A record that fails becomes a ``MalformedRecord`` (inbox walk) or raises ``MalformedRecordError``,
-with a reason naming fields, never their values. ``data_logs`` are not read: status history comes
-from ``status_logs`` and the current disposition from ``disposition_id``.
+with a reason naming fields, never their values, and its raw payload made storable (reporter masked,
+texts made valid). ``data_logs`` are not read: status history comes from ``status_logs`` and the
+current disposition from ``disposition_id``. A follow-up that fails sets its whole complaint aside:
+storing the rest of the thread would mark the complaint stored with an entry silently missing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lapor_sync.adapters.national.wire.models import (
 )
 from lapor_sync.domain.complaint import Complaint, InboxItem, MalformedRecord, StatusLogEntry, ThreadEntry
 from lapor_sync.domain.errors import MalformedRecordError
+from lapor_sync.domain.text import valid_payload, valid_text
 
 _MAX_REASONS = 5  # enough to see what is wrong without flooding the dead-letter reason
 _MAX_MESSAGE = 300
@@ -66,12 +69,17 @@ def _peek_complaint_id(raw: object) -> int | None:
         return None
 
 
-def _without_reporter(raw: object) -> object:
-    """Return ``raw`` with the reporter's values (``user``) masked, for a set-aside record.
+def _set_aside_payload(raw: object) -> object:
+    """Return ``raw`` as a set-aside record keeps it: the reporter masked, every text made valid.
 
     The raw payload is kept to inspect what was malformed; the reporter's identity is never needed
-    for that, and an anonymous complaint must keep none (UU 27/2022).
+    for that, and an anonymous complaint must keep none (UU 27/2022). Texts lose NUL characters and
+    lone surrogates like stored complaints do, or the record could not be stored either.
     """
+    return valid_payload(_without_reporter(raw))
+
+
+def _without_reporter(raw: object) -> object:
     if not isinstance(raw, dict):
         return raw
     cleaned = {key: _without_reporter(value) if key == "data" else value for key, value in raw.items()}
@@ -83,12 +91,15 @@ def _without_reporter(raw: object) -> object:
 def unwrap_envelope(body: bytes) -> object:
     """Return ``results`` of a ``{"results": ...}`` body (CONTRACT §2).
 
+    Bytes that are not UTF-8 become U+FFFD: one mis-encoded character in a complaint must not make
+    every read of it fail (it would be retried as a protocol error and stop every run).
+
     Raises:
         ValueError: for a body that is not JSON (HTML, empty) or whose ``results`` is missing or null.
     """
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body.decode("utf-8-sig", errors="replace"))
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep to be the protocol
         raise ValueError("the body is not JSON") from None
     if not isinstance(payload, dict) or payload.get("results") is None:
         raise ValueError("the body has no 'results'")
@@ -98,13 +109,13 @@ def unwrap_envelope(body: bytes) -> object:
 def error_message(body: bytes) -> str | None:
     """Return the server's ``message`` (and the names of fields in ``errors``) or ``None``."""
     try:
-        parsed = WireErrorBody.model_validate_json(body)
-    except ValidationError:
+        parsed = WireErrorBody.model_validate(json.loads(body.decode("utf-8", errors="replace")))
+    except (ValueError, RecursionError):  # ValidationError is a ValueError
         return None
     if not parsed.message:
         return None
     fields = f" (fields: {', '.join(sorted(parsed.errors))})" if parsed.errors else ""
-    return (parsed.message + fields)[:_MAX_MESSAGE]
+    return valid_text(parsed.message + fields)[:_MAX_MESSAGE]
 
 
 def read_page(results: object) -> WirePage:
@@ -127,7 +138,7 @@ def read_inbox_row(raw: object) -> InboxItem | MalformedRecord:
         row = WireInboxRow.model_validate(raw)
     except ValidationError as exc:
         return MalformedRecord(complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "),
-                               raw=_without_reporter(raw))
+                               raw=_set_aside_payload(raw))
     return InboxItem(complaint_id=row.complaint_id, updated_at=row.updated_at)
 
 
@@ -137,7 +148,7 @@ def _validate(adapter: TypeAdapter[Any], raw: object, *, prefix: str = "", compl
         return adapter.validate_python(raw)
     except ValidationError as exc:
         raise MalformedRecordError(
-            describe(exc, prefix), complaint_id=complaint_id, raw=_without_reporter(raw)
+            describe(exc, prefix), complaint_id=complaint_id, raw=_set_aside_payload(raw)
         ) from None
 
 
@@ -158,7 +169,7 @@ def read_complaint_detail(results: object, complaint_id: int) -> tuple[Complaint
     if detail.data.complaint_id != complaint_id:
         raise MalformedRecordError(
             "data.complaint_id: not the complaint asked for", complaint_id=complaint_id,
-            raw=_without_reporter(results),
+            raw=_set_aside_payload(results),
         )
     status_log = sorted((entry.to_domain() for entry in detail.data.status_logs), key=lambda entry: entry.at)
     return detail.data.to_domain(), tuple(status_log)

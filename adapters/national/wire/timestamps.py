@@ -11,31 +11,39 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 WIB = ZoneInfo("Asia/Jakarta")
-_DATETIME_RE = re.compile(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}")
-_DATE_RE = re.compile(r"\d{2}-\d{2}-\d{4}")
+_DATETIME_RE = re.compile(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}", re.ASCII)  # ASCII: no other scripts' digits
+_DATE_RE = re.compile(r"\d{2}-\d{2}-\d{4}", re.ASCII)
 
 
 def parse_wib_datetime(text: object) -> datetime:
     """Read a ``"DD-MM-YYYY HH:MM:SS"`` WIB timestamp (CONTRACT §2) as an aware UTC datetime.
 
     Raises:
-        ValueError: when ``text`` is not exactly in that format (the message never quotes it).
+        ValueError: when ``text`` is not exactly in that format or not a real instant (such as
+            ``31-02-2024 10:00:00``); the message never quotes it.
     """
     if not isinstance(text, str) or not _DATETIME_RE.fullmatch(text):
         raise ValueError("expected a WIB timestamp 'DD-MM-YYYY HH:MM:SS'")
-    local = datetime.strptime(text, "%d-%m-%Y %H:%M:%S")  # noqa: DTZ007 - the zone is set next
-    return local.replace(tzinfo=WIB).astimezone(UTC)
+    try:
+        local = datetime.strptime(text, "%d-%m-%Y %H:%M:%S")  # noqa: DTZ007 - the zone is set next
+        return local.replace(tzinfo=WIB).astimezone(UTC)
+    except (ValueError, OverflowError):  # 31-02, 99-99, hour 25; or 01-01-0001 00:00 WIB, before year 1 UTC
+        raise ValueError("not a real date and time (expected 'DD-MM-YYYY HH:MM:SS')") from None
 
 
 def parse_wib_date(text: object) -> date:
     """Read a ``"DD-MM-YYYY"`` calendar date (CONTRACT §2).
 
     Raises:
-        ValueError: when ``text`` is not exactly in that format.
+        ValueError: when ``text`` is not exactly in that format or not a real date; the message
+            never quotes it.
     """
     if not isinstance(text, str) or not _DATE_RE.fullmatch(text):
         raise ValueError("expected a date 'DD-MM-YYYY'")
-    return datetime.strptime(text, "%d-%m-%Y").date()  # noqa: DTZ007 - a calendar date has no zone
+    try:
+        return datetime.strptime(text, "%d-%m-%Y").date()  # noqa: DTZ007 - a calendar date has no zone
+    except ValueError:  # strptime's own message quotes the text
+        raise ValueError("not a real date (expected 'DD-MM-YYYY')") from None
 
 
 def format_wib_datetime(instant: datetime) -> str:
