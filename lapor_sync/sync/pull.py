@@ -111,7 +111,9 @@ class Puller:
             self._recheck_open_cases(journal, set(handled))
         # The mark stays at the oldest row whose last second may still hide a change, so the next
         # walk (from the mark minus the overlap) reads it again.
-        high = min([high, *unsettled])
+        # Nor does one row stamped far ahead of our clock (a wrong server clock, a bad record) carry the
+        # mark past rows that are still to come: the mark goes at most one overlap window past now.
+        high = min([high, *unsettled, journal.clock.now() + self.options.overlap])
         with self.db.session() as session:
             if advance_cursor(session, self.institution_id, high, journal.clock.now()):
                 session.commit()

@@ -3,9 +3,9 @@
 Fields that drive a decision (``complaint_id``, ``updated_at``, ``status_code``, ``disposition_id``,
 the anonymity and secrecy flags) are read strictly; fields that are only shown are read leniently.
 Numbers the city's records keep must fit an INTEGER column, and a tracking id its 32 characters,
-so that no record that passes here can make the store fail. Every text is made valid on the way in (NUL
-characters and lone surrogates removed, see ``lapor_sync.domain.text``); a content keeps its length
-as received. Validation messages name the rule broken, never the value (it may be personal data).
+so that no record that passes here can make the store fail. Every text is made valid on the way
+in (NUL characters and lone surrogates removed, see ``lapor_sync.domain.text``); a content keeps
+its length as received. Validation messages name the rule broken, never the value (it may be personal data).
 """
 
 from __future__ import annotations
