@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,11 +22,13 @@ from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
 from lapor_sync.app import App
+from lapor_sync.demo.plan import Outcome
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
-from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.clock import Clock, ManualClock
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.settings import Settings
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
+from lapor_sync.simulator.fault_profiles import FaultSpec
 from lapor_sync.storage.database import normalise_url
 from lapor_sync.storage.models import SyncRun
 
@@ -56,10 +59,58 @@ class Served:
                            if (ref := find_reference(f.content)) is not None)
 
 
+class FastClock:
+    """A simulated clock running ``speed`` times faster than the wall clock, for a soak.
+
+    Every reading is at least one second after the previous one. The worker's clock is the real
+    one, years after the data set, so it cannot tell whether the second of a complaint's
+    ``updated_at`` was still running when it read it (``Puller._settled``), as it could beside the
+    real platform; a simulated clock that never gives one second twice leaves no change hidden in
+    a second already read. Thread-safe.
+
+    Args:
+        start: the first instant (aware).
+        speed: simulated seconds per wall-clock second (0: only the one second per reading).
+    """
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        self._lock = threading.Lock()
+        self._last = start.astimezone(UTC)
+        self._frozen = False
+        self.set_speed(speed)
+
+    def now(self) -> datetime:
+        """The current simulated instant, aware UTC."""
+        with self._lock:
+            if not self._frozen:
+                running = self._origin + timedelta(seconds=(time.monotonic() - self._wall) * self._speed)
+                self._last = max(running, self._last + timedelta(seconds=1))
+            return self._last
+
+    def set_speed(self, speed: float) -> None:
+        """Run on from the last reading at ``speed`` simulated seconds per wall-clock second."""
+        with self._lock:
+            self._origin, self._wall, self._speed = self._last, time.monotonic(), speed
+
+    def freeze(self) -> None:
+        """Stop the clock: every later reading gives the last instant again."""
+        with self._lock:
+            self._frozen = True
+
+
 @contextmanager
-def served_simulator(start: datetime = START_OF_DATA, *, post_delay: float = 0.0) -> Iterator[Served]:
-    """Generate the 2024 data set on a manual clock at ``start`` and serve it (POSTs slowed by ``post_delay`` s)."""
-    simulator = Simulator.generate(clock=ManualClock(start), rate_limit=None)
+def served_simulator(start: datetime = START_OF_DATA, *, post_delay: float = 0.0, clock: Clock | None = None,
+                     faults: FaultSpec = None, fault_seed: int = 0) -> Iterator[Served]:
+    """Generate the 2024 data set and serve it, without a rate limit.
+
+    Args:
+        start: where a manual clock starts (when no ``clock`` is given).
+        post_delay: seconds each POST is slowed by.
+        clock: the simulator's clock instead of a ``ManualClock`` at ``start``.
+        faults, fault_seed: the faults to inject (see ``Simulator.generate``).
+    """
+    simulator = Simulator.generate(clock=clock or ManualClock(start), rate_limit=None, faults=faults,
+                                   fault_seed=fault_seed)
     if post_delay:
         inner = simulator.app
 
@@ -117,16 +168,22 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
-def city_app(database_url: str, base_url: str) -> App:
-    """lapor-sync's App on the measured database (real clock), for staff rounds and reading runs."""
+def city_app(database_url: str, base_url: str, **settings: Any) -> App:
+    """lapor-sync's App on the measured database (real clock), for staff rounds, reading runs, syncing.
+
+    ``settings`` override the defaults (e.g. ``open_case_recheck_seconds=1``).
+    """
     return App(Settings(database_url=database_url, api_base_url=base_url, api_key=CREDENTIALS.api_key,
-                        api_token=CREDENTIALS.app_token, institution_id=6271))
+                        api_token=CREDENTIALS.app_token, institution_id=6271, **settings))
 
 
-def staff_round(app: App) -> StaffRound:
-    """Let the simulated agency staff act once on every open case (each action lands in the outbox)."""
+def staff_round(app: App, outcomes: dict[int, Outcome] | None = None) -> StaffRound:
+    """Let the simulated agency staff act once on every open case (each action lands in the outbox).
+
+    ``outcomes`` says how staff end each complaint (default: every one completed).
+    """
     with app.db.session() as session:
-        done = SimulatedStaff(app.mapping, {}).work(app.city_records(session), last_round=False)
+        done = SimulatedStaff(app.mapping, outcomes or {}).work(app.city_records(session), last_round=False)
         session.commit()
     return done
 

@@ -194,7 +194,7 @@ def test_a_malformed_record_is_set_aside_with_its_reason_and_the_rest_of_its_pag
 def test_every_malformed_kind_is_set_aside_on_postgres_and_the_rest_of_the_page_stored(on_db: Harness) -> None:
     h = on_db
     bad: dict[int | None, str] = {}
-    for kind, malformed in MALFORMED.items():
+    for malformed in MALFORMED.values():
         complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id
         h.world.add_followup(complaint_id, DINSOS, "Sedang kami tangani.")
         break_on_the_wire(h, complaint_id, complaint=malformed.complaint, followup=malformed.followup)

@@ -60,6 +60,10 @@ class World:
             taken a complaint out of the inbox index but not yet put it back would miss it.
         before_inbox_page: test hook, called with the page number before each inbox page is
             computed (outside the lock), e.g. to ``touch`` a complaint and make the pages drift.
+        after_followup_stored: test hook, called with each follow-up stored through
+            :meth:`add_followup` once it and its effects are stored, under the lock and before the
+            answer goes back: the chaos soak kills the posting worker there, between a national
+            write and the worker's local commit.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class World:
         self.reply_rate = reply_rate
         self.lock = threading.RLock()
         self.before_inbox_page: Callable[[int], None] | None = None
+        self.after_followup_stored: Callable[[FollowUp], None] | None = None
         self._tree = institution_tree(institution_id)
         self._store = Store(complaints, counters, self._tree, events)
 
@@ -249,6 +254,8 @@ class World:
         if reply is not None:
             store.schedule(now + reply.delay, EventKind.REPORTER_REPLY, complaint_id, number)
         store.schedule(rules.auto_close_at(now), EventKind.AUTO_CLOSE, complaint_id, followup.id)
+        if self.after_followup_stored is not None:
+            self.after_followup_stored(followup)
         return followup
 
     @_locked
