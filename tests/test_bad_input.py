@@ -222,6 +222,8 @@ def test_a_set_aside_record_is_shown_by_log_counted_by_status_and_retried_by_res
     assert event["kind"] == "complaint.set_aside" and malformed.reason in event["message"]
     assert event["complaint_id"] == (bad if malformed.has_id else None)
     assert cli("status")["set_aside_unresolved"] == 1
+    [listed] = cli("set-aside", "--show-raw")
+    assert malformed.reason in listed["reason"] and listed["raw"] is not None and listed["resolved_at"] is None
     repair(h)
 
     resync = cli("resync", "--set-aside")

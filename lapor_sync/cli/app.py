@@ -8,7 +8,21 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 
-from lapor_sync.cli import admin, cases, check, logs, mapping, outbox, report, resync, simulator, sla, sync, worker
+from lapor_sync.cli import (
+    admin,
+    cases,
+    check,
+    logs,
+    mapping,
+    outbox,
+    report,
+    resync,
+    set_aside,
+    simulator,
+    sla,
+    sync,
+    worker,
+)
 from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
@@ -49,7 +63,7 @@ def main_options(
     configure_logging(log_level)
 
 
-for module in (sync, resync, logs, outbox, report, cases, mapping, admin, simulator, sla, worker, check):
+for module in (sync, resync, logs, outbox, set_aside, report, cases, mapping, admin, simulator, sla, worker, check):
     module.register(app)
 
 

@@ -1,0 +1,54 @@
+"""``lapor-sync set-aside``: the malformed records kept aside, with their reasons and raw payloads."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import select
+
+from lapor_sync.cli.context import state
+from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.storage.models import SetAsideRecord
+
+
+def set_aside(
+    ctx: typer.Context,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Also records already resolved.")] = False,
+    show_raw: Annotated[bool, typer.Option(
+        "--show-raw", help="Also print each raw payload as received (reporters' identity already removed).")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 100,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List records from LAPOR! that could not be read and were set aside, with the reason for each.
+
+    The rest of their run went on; each is tried again by the open-case recheck and by
+    `lapor-sync resync --set-aside`, and resolved once its complaint is stored. `--show-raw` prints
+    the payload as it came (the reporter's name, e-mail and phone are removed before it is kept).
+
+    Example: `lapor-sync set-aside --json --show-raw`
+    """
+    app = state(ctx).app()
+    with app.existing_db().session() as session:
+        query = select(SetAsideRecord).where(SetAsideRecord.institution_id == app.institution_id)
+        if not include_resolved:
+            query = query.where(SetAsideRecord.resolved_at == None)  # noqa: E711  (SQL IS NULL)
+        records = list(session.exec(query.order_by(SetAsideRecord.id.desc()).limit(limit)))  # type: ignore[union-attr]
+    rows: list[dict[str, Any]] = [
+        {"id": r.id, "complaint_id": r.complaint_id, "reason": r.reason, "first_seen_at": r.first_seen_at,
+         "last_seen_at": r.last_seen_at, "resolved_at": r.resolved_at, "run_id": r.run_id,
+         **({"raw": json.loads(r.raw)} if show_raw else {})} for r in records]
+    if as_json:
+        print_json(rows)
+        return
+    print_table("Set-aside records", ["id", "complaint", "reason", "first seen", "resolved"],
+                [[r["id"], r["complaint_id"], r["reason"], r["first_seen_at"], r["resolved_at"]] for r in rows])
+    if show_raw:
+        for r in rows:
+            console.print(f"#{r['id']}: {json.dumps(r['raw'], ensure_ascii=False)[:2000]}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``set-aside`` to the main CLI ``app``."""
+    app.command(name="set-aside")(set_aside)
