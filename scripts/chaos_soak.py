@@ -1,31 +1,38 @@
 """Chaos soak: the worker against the hostile simulator, killed with SIGKILL again and again; nothing lost or duplicated.
 
 Usage: ``.venv/bin/python scripts/chaos_soak.py [--minutes 10] [--database sqlite|postgres] [--seed 1]
-[--kill-every 20] [--speed 2] [--logs DIR]``. PostgreSQL reads ``LAPOR_SYNC_TEST_POSTGRES_URL``.
+[--kill-every 18] [--write-kill-share 0.4] [--speed 2] [--min-kills N] [--min-faults N] [--logs DIR]``.
+PostgreSQL reads ``LAPOR_SYNC_TEST_POSTGRES_URL``. ``tests/test_chaos.py`` runs it for 20 seconds.
 
-1. Chaos, for ``--minutes``: the simulator is served in-process (data set palangka-raya-2024 from
-   2 January 2024 07:00 WIB, its clock running ``--speed`` simulated hours per second so complaints keep
-   arriving; no rate limit; fault profile ``hostile`` seeded with ``--seed``). ``lapor-sync worker``
-   runs as a subprocess with short intervals (pull 3 s, push 2 s, reconcile 5 s, outbox watch 1 s;
-   open cases rechecked after 10 s; 20 complaints per inbox page),
-   a 2 s read timeout (below the hostile 3 s silence) and short leases (a killed worker's SQLite lease lapses after ``lease_seconds``). Simulated agency
-   staff act every 2 s through the city-records port: follow-ups, completions, return and forward
-   requests, the outcome of each complaint drawn from the seed. About every ``--kill-every`` seconds
-   (seeded) the worker gets SIGKILL and is started again. Some kills happen inside the simulator at
-   the instant it has stored one of the worker's follow-ups, before the answer goes back: between
-   the national write and the worker's local commit. The first kill waits for such a follow-up as
-   long as it takes; after it, ``--write-kill-share`` of the kills wait up to ``--kill-every``
-   seconds for one (then kill anyway).
-2. Settle: staff stop, the worker gets SIGTERM, faults go off, and the simulated clock stops running
-   (it still moves one second per reading). Sync runs in this process (pull, reconcile of every
-   open case, push) repeat until one changes nothing: no case created or updated, nothing pushed or
-   set aside, a quiet inbox walk; so the last push is followed by a full pull. Before each, outbox
-   rows waiting out a backoff are made due now (as ``lapor-sync outbox retry ID`` does). Then
-   ``lapor-sync resync --set-aside`` re-reads the set-aside complaints, and the runs repeat until
-   quiet again. Dead letters stay dead: each has its reason, summarised in the output.
-3. Check: the simulated clock stops; ``check_invariants(final=True)`` compares both sides.
+1. Chaos, for ``--minutes``. The simulator is served in-process: data set palangka-raya-2024 from
+   2 January 2024 07:00 WIB, its clock running ``--speed`` simulated hours per second so complaints
+   keep arriving, no rate limit, fault profile ``hostile`` seeded with ``--seed``. ``lapor-sync
+   worker`` runs as a subprocess: pull every 3 s, push every 2 s, reconcile every 5 s (open cases
+   unseen for 10 s), outbox watch 1 s, inbox pages of 10 (so walks have pages to drift), a 2 s read
+   timeout (below the hostile 3 s silence) and 5 s leases (a killed worker's SQLite lease lapses
+   that soon; a PostgreSQL advisory lock goes with its connection). Simulated agency staff act
+   every 2 s through the city-records port: follow-ups, completions, return and forward requests,
+   each complaint's ending drawn from the seed (``OUTCOME_SHARES``). About every ``--kill-every``
+   seconds (seeded) the worker gets SIGKILL and is started again. Some kills happen inside the
+   simulator (the world's ``after_followup_stored`` hook) at the instant it has stored one of the
+   worker's follow-ups, before the answer goes back: between the national write and the worker's
+   local commit. The first kill waits for such a moment as long as it takes; after it,
+   ``--write-kill-share`` of the kills wait up to ``--kill-every`` seconds for one, then kill anyway.
+   With ``--min-kills``/``--min-faults`` the chaos goes on past ``--minutes`` (at most twice as
+   long) until that many kills and injected faults; the duration printed is the real one.
+2. Settle. Staff stop, the worker gets SIGTERM, faults go off, the simulated clock stops running
+   (it still moves one second per reading, see ``FastClock``). Sync runs in this process (pull,
+   reconcile of every open case, push) repeat until one changes nothing: no case created or
+   updated, nothing pushed or set aside, nothing waiting in the outbox, a quiet inbox walk; so the
+   last push is followed by full pulls, and forwards approved meanwhile are noticed. Before each,
+   outbox rows waiting out a backoff are made due now (what ``lapor-sync outbox retry ID`` does).
+   Then ``lapor-sync resync --set-aside`` re-reads the set-aside complaints, and the runs repeat
+   until quiet again. Dead letters stay dead: each has its reason, summarised in the output.
+3. Check. The simulated clock stops; ``check_invariants(final=True)`` compares both sides.
 
-Prints the counts; exits 0 iff the invariants hold (0 lost, 0 duplicated).
+Prints the counts; exits 0 iff the invariants hold (0 lost, 0 duplicated). A busy inbox may keep
+the worker's pulls from ever walking it quietly during the chaos (event ``pull.inbox_busy``, cursor
+held): allowed, the rows read are stored and the settle's pulls move the cursor.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,18 +88,20 @@ SETTLE_ROUNDS = 12
 class SoakConfig:
     """One soak's parameters (see the module docstring); ``seconds`` is the chaos phase's length.
 
-    ``min_kills``: the chaos phase goes on past ``seconds`` (at most twice as long) until that many kills.
+    ``min_kills``, ``min_faults``: the chaos phase goes on past ``seconds`` (at most twice as long)
+    until that many kills and injected faults (``clock_skew`` not counted) happened.
     """
 
     seconds: float = 600.0
     database: str = "sqlite"
     seed: int = 1
-    kill_every: float = 20.0
+    kill_every: float = 18.0
     write_kill_share: float = 0.4
     speed_hours: float = 2.0
     staff_every: float = 2.0
     lease_seconds: int = 5
     min_kills: int = 0
+    min_faults: int = 0
     logs: Path | None = None
 
 
@@ -116,13 +126,18 @@ class SoakResult:
 
     @property
     def faults_total(self) -> int:
-        """Faults injected, ``clock_skew`` left out (it counts every answer whose clock was shifted)."""
-        return sum(n for kind, n in self.faults.items() if kind != FaultKind.CLOCK_SKEW)
+        """Faults injected, ``clock_skew`` left out (see :func:`injected`)."""
+        return injected(self.faults)
 
     @property
     def ok(self) -> bool:
         """Whether the invariants hold: nothing lost, nothing duplicated, nothing undelivered."""
         return self.report.ok and self.report.lost == 0 and self.report.duplicated == 0
+
+
+def injected(counts: dict[str, int]) -> int:
+    """Faults injected, ``clock_skew`` left out: it counts every answer whose clock was shifted."""
+    return sum(n for kind, n in counts.items() if kind != FaultKind.CLOCK_SKEW)
 
 
 def worker_settings(database_url: str, base_url: str, *, lease_seconds: int) -> dict[str, str]:
@@ -170,15 +185,15 @@ class ChaosWorker:
                 self._process.kill()
                 self._fired.set()
 
-    def run_for(self, seconds: float, *, min_kills: int = 0) -> None:
+    def run_for(self, seconds: float, *, enough: Callable[[], bool] = lambda: True) -> None:
         """Kill and restart the worker for ``seconds``; restart it too if it exits by itself.
 
-        Until ``min_kills`` kills happened, the chaos goes on past ``seconds``, up to twice as long.
+        Until ``enough()`` says so, the chaos goes on past ``seconds``, up to twice as long.
         """
         began = time.monotonic()
 
         def left() -> float:
-            return (seconds if self.kills >= min_kills else 2 * seconds) - (time.monotonic() - began)
+            return (seconds if enough() else 2 * seconds) - (time.monotonic() - began)
 
         while left() > 0:
             if not self._watch(min(left(), self.rng.uniform(0.5, 1.5) * self.kill_every)):
@@ -339,7 +354,8 @@ def run_soak(config: SoakConfig) -> SoakResult:
         began = time.monotonic()
         chaos.start()
         staff_thread.start()
-        chaos.run_for(config.seconds, min_kills=config.min_kills)
+        chaos.run_for(config.seconds, enough=lambda: chaos.kills >= config.min_kills
+                      and injected(simulator.fault_counts()) >= config.min_faults)
         stop_staff.set()
         staff_thread.join()  # its last round commits before the settle starts
         worker_exit = chaos.stop()
@@ -404,16 +420,18 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--kill-every", type=float, default=20.0, help="mean seconds between kills")
+    parser.add_argument("--kill-every", type=float, default=18.0, help="mean seconds between kills")
     parser.add_argument("--write-kill-share", type=float, default=0.4)
     parser.add_argument("--speed", type=float, default=2.0, help="simulated hours per wall-clock second")
     parser.add_argument("--min-kills", type=int, default=0, help="go on past --minutes (at most twice) until so many")
+    parser.add_argument("--min-faults", type=int, default=0, help="go on past --minutes (at most twice) until so many")
     parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     args = parser.parse_args()
     logging.getLogger("lapor_sync").setLevel(logging.ERROR)  # the settle runs' events are in the database
     result = run_soak(SoakConfig(seconds=args.minutes * 60, database=args.database, seed=args.seed,
                                  kill_every=args.kill_every, write_kill_share=args.write_kill_share,
-                                 speed_hours=args.speed, min_kills=args.min_kills, logs=args.logs))
+                                 speed_hours=args.speed, min_kills=args.min_kills, min_faults=args.min_faults,
+                                 logs=args.logs))
     print_result(result)
     sys.exit(0 if result.ok else 1)
 
