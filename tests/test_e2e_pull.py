@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlmodel import select
 
+from lapor_sync.app import App
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.complaint import InboxItem, MalformedRecord
@@ -343,3 +345,17 @@ def test_a_set_aside_record_is_retried_by_the_recheck_and_resolved_once_stored(h
     with h.app.db.session() as session:
         [record] = session.exec(select(SetAsideRecord)).all()
     assert record.resolved_at == h.clock.now()
+
+
+def test_the_client_in_oauth2_mode_syncs_against_the_simulator(tmp_path: Path) -> None:
+    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as h:
+        complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+        settings = h.app.settings.model_copy(update={
+            "auth_mode": "oauth2", "oauth_token_url": h.base_url.removesuffix("/lapor/3.0.0") + "/oauth2/token",
+            "oauth_client_id": "sim-client", "oauth_client_secret": SecretStr("sim-secret")})
+        app = App(settings, clock=h.clock)
+        with app.platform() as platform:
+            run = app.sync_service(platform).run(push=False)
+        assert run.outcome == "ok" and run.created == 1
+        assert h.case(complaint.complaint_id).agency_code == "DINSOS"
+        app.db.dispose()

@@ -84,6 +84,7 @@ class Authenticator:
 
     Static mode: ``Authorization: Bearer <api key>`` or ``auth: <api key>``, plus ``token: <GUID>``.
     OAuth2 mode: ``Authorization: Bearer <access token>``, ``auth: <api key>`` and ``token``.
+    The ``auth`` header is accepted with or without a ``Bearer`` prefix.
     """
 
     def __init__(self, credentials: Credentials, tokens: AccessTokens, mode: AuthMode = AuthMode.ANY) -> None:
@@ -99,6 +100,8 @@ class Authenticator:
         scheme, _, bearer = headers.get("authorization", "").partition(" ")
         bearer = bearer.strip() if scheme.lower() == "bearer" else None
         auth_key = headers.get("auth")
+        if auth_key is not None and auth_key[:7].lower() == "bearer ":
+            auth_key = auth_key[7:].strip()  # deployments send the key as "auth: Bearer <key>" too
         static_ok = _same(bearer, creds.api_key) or (bearer is None and _same(auth_key, creds.api_key))
         if self.mode is not AuthMode.OAUTH2 and static_ok:
             return True
