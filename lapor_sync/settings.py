@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         institution_id: the city's national institution id (Palangka Raya: 6271).
         mapping_file: the city mapping TOML; ``None`` uses the packaged ``palangka-raya.toml``.
         http_timeout_seconds: per-request timeout, seconds.
+        allow_insecure_http: allow plain ``http://`` to a host that is not loopback (off: such a URL
+            is refused, so credentials never cross a network unencrypted).
+        tls_ca_bundle: a PEM file of CA certificates to verify the national platform with (a city
+            proxy's CA); ``None`` uses certifi's. Verification itself cannot be turned off.
+        max_response_bytes: the largest answer read from the national platform, bytes; a larger one
+            is refused before it is parsed.
         overlap_seconds: how far before the cursor each pull starts again (CONTRACT §6), seconds.
         initial_since: where the very first pull starts; aware, kept in UTC (default 2024-01-01 00:00 WIB).
         per_page: inbox page size, 1..100 (CONTRACT §5).
@@ -118,6 +124,9 @@ class Settings(BaseSettings):
             intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
         sla_check_time, retention_time: daily job times, WIB.
         retention_days: sync events older than this are pruned.
+        purge_after_days: ``lapor-sync purge`` removes reporter identity and content of cases closed
+            longer than this, days (default 730, two years; UU 27/2022 asks that personal data be
+            kept no longer than needed).
         misfire_grace_seconds: how late a scheduled run may still start; shutdown_timeout_seconds:
             how long SIGTERM waits for the run in flight.
         health_host, health_port: where the worker serves /healthz and /metrics (loopback; 0 = off).
@@ -145,6 +154,9 @@ class Settings(BaseSettings):
     institution_id: int | None = Field(default=None, ge=1)
     mapping_file: Path | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    allow_insecure_http: bool = False
+    tls_ca_bundle: Path | None = None
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     overlap_seconds: int = Field(default=300, ge=0)
     initial_since: AwareDatetime = Field(default=datetime(2024, 1, 1, tzinfo=WIB), validate_default=True)
     per_page: int = Field(default=100, ge=1, le=100)
@@ -158,6 +170,7 @@ class Settings(BaseSettings):
     sla_check_time: time = time(7, 0)
     retention_time: time = time(2, 30)
     retention_days: int = Field(default=180, ge=1)
+    purge_after_days: int = Field(default=730, ge=1)
     misfire_grace_seconds: int = Field(default=60, ge=1)
     # Longer than one request may take (http_timeout_seconds), so a run in flight can end cleanly.
     shutdown_timeout_seconds: int = Field(default=45, ge=1)
