@@ -15,6 +15,9 @@ from lapor_sync.domain.errors import ConfigurationError
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _SHOULD = re.compile(r"^(?:Input|String|Value|Dictionary|Tuple|List|Decimal) should ")
 _SCALARS = (str, int, float, bool)
+MAX_FILE_BYTES = 1024 * 1024
+"""The largest configuration or mapping file read (1 MiB; the packaged mapping is a few KiB). A
+larger file, or a device that never ends (``/dev/zero``), is refused before it fills memory."""
 
 
 def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
@@ -27,11 +30,16 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
         The file's text (to locate keys in it) and its parsed content.
 
     Raises:
-        ConfigurationError: the file is missing, unreadable, not UTF-8, or not valid TOML; the
-            message starts with the file name (and ``:line`` for syntax errors).
+        ConfigurationError: the file is missing, unreadable, larger than :data:`MAX_FILE_BYTES`,
+            not UTF-8, or not valid TOML; the message starts with the file name (and ``:line`` for
+            syntax errors).
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file claims to be
+        if len(data) > MAX_FILE_BYTES:
+            raise ConfigurationError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; not a configuration file")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: file not found") from None
     except UnicodeDecodeError:

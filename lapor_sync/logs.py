@@ -1,7 +1,10 @@
 """Service logs: one JSON object per line (stderr; stdout for the worker), for people tailing and log collectors.
 
 Sync events are the durable record (``lapor-sync log``); these lines mirror them as they happen.
-httpx and httpcore stay at WARNING so request headers (credentials) are never printed.
+httpx and httpcore stay at WARNING so request headers (credentials) are never printed. Every field
+of a line (message, extra fields, traceback) is redacted just before it is written
+(``lapor_sync.redaction``): an exception or a server's message may quote a reporter's phone
+number, e-mail address or NIK, or a confidential text being sent.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from pythonjsonlogger.core import LogData
 from pythonjsonlogger.json import JsonFormatter
+
+from lapor_sync.redaction import redact_value
 
 
 class LogLevel(StrEnum):
@@ -24,11 +30,16 @@ class LogLevel(StrEnum):
 
 
 class _UtcJsonFormatter(JsonFormatter):
-    """JSON lines whose ``time`` is ISO 8601 in UTC with its offset: a collector never guesses the host's zone."""
+    """JSON lines whose ``time`` is ISO 8601 in UTC with its offset (a collector never guesses the host's
+    zone), and whose every text is redacted."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
         """The record's creation instant, e.g. ``2024-10-31T09:30:00.123+00:00``."""
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def process_log_record(self, log_data: LogData) -> LogData:
+        """Redact every string of the line: message, ``exc_info`` traceback and extra fields, nested ones too."""
+        return {key: redact_value(value) for key, value in log_data.items()}
 
 
 class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from lapor_sync.config_files import problem_text, read_toml
+from lapor_sync.config_files import problem_text
 from lapor_sync.domain.errors import ConfigurationError
+from lapor_sync.settings_sources import FILE_SUFFIX, ConfigFileSource, NotedSource, SecretFileSource, loading
 
 ENV_PREFIX = "LAPOR_SYNC_"
 PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
 WIB = ZoneInfo("Asia/Jakarta")
 
 _SECRETS = frozenset({"api_key", "api_token", "oauth_client_secret"})
+# Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
+_FROM_FILES = _SECRETS | {"database_url"}
+FROM_ENV_FILE = "env-file"  # the value_sources() label of a value read from such a file
 # Values never echoed in errors: secrets, and URLs that may carry a password before they parse.
 _NOT_ECHOED = _SECRETS | {"database_url", "api_base_url", "oauth_token_url"}
 _NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
@@ -30,7 +33,8 @@ _NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
         "api_key", "api_token", "institution_id", "oauth_token_url", "oauth_client_id", "oauth_client_secret"
     ),
 }
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@/\s]*@")
+# Up to the last "@": a password may hold "/", ":", "@" or spaces, and each parser ends it elsewhere.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):.*@")
 _QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&](?:password|passwd|pwd|secret|token|key)=)[^&\s]*")
 
 
@@ -39,63 +43,31 @@ def env_var(setting: str) -> str:
     return f"{ENV_PREFIX}{setting.upper()}"
 
 
+def source_variable(setting: str, source: str) -> str:
+    """Return the variable that set a setting from ``source`` (a :meth:`Settings.value_sources` label).
+
+    ``("api_key", "env-file")`` → ``LAPOR_SYNC_API_KEY_FILE``; any other source → ``LAPOR_SYNC_API_KEY``.
+    """
+    return env_var(setting) + (FILE_SUFFIX if source == FROM_ENV_FILE else "")
+
+
 def mask_url(text: str) -> str:
     """Hide passwords in a URL: ``postgresql://user:pw@host/db`` → ``postgresql://user:***@host/db``.
 
-    Also hides ``password=``, ``secret=``, ``token=`` and ``key=`` query parameters.
+    Everything from the ``:`` after the user to the last ``@`` is hidden, whatever the password
+    holds. Also hides ``password=``, ``secret=``, ``token=`` and ``key=`` query parameters.
     """
     text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
     return _QUERY_SECRET.sub(r"\g<head>***", text)
-
-
-@dataclass
-class _Loading:
-    """What one construction of :class:`Settings` tells its sources, and what they note back."""
-
-    config_file: Path | None = None
-    origins: dict[str, str] = field(default_factory=dict)
-
-
-_LOADING: ContextVar[_Loading | None] = ContextVar("lapor_sync_settings_loading", default=None)
-
-
-class _ConfigFileSource(PydanticBaseSettingsSource):
-    """The TOML file given to :meth:`Settings.load`; its keys are the setting names, lowercase."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        """Unused: the whole file is read at once in ``__call__``."""
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        loading = _LOADING.get()
-        if loading is None or loading.config_file is None:
-            return {}
-        return read_toml(loading.config_file)[1]
-
-
-class _NotedSource(PydanticBaseSettingsSource):
-    """Wraps a source and notes which settings it gave, for :meth:`Settings.value_sources`."""
-
-    def __init__(self, inner: PydanticBaseSettingsSource, label: str) -> None:
-        super().__init__(inner.settings_cls)
-        self._inner, self._label = inner, label
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        """Delegate to the wrapped source."""
-        return self._inner.get_field_value(field, field_name)
-
-    def __call__(self) -> dict[str, Any]:
-        values = self._inner()
-        if (loading := _LOADING.get()) is not None:
-            for name in values:
-                loading.origins.setdefault(name, self._label)  # sources run highest priority first
-        return values
 
 
 class Settings(BaseSettings):
     """Everything lapor-sync needs to run; sources, highest first: arguments, environment, TOML file.
 
     Environment variables are ``LAPOR_SYNC_<NAME>`` (any case); an empty variable counts as unset.
+    The secrets and the database URL can instead be read from a file named by
+    ``LAPOR_SYNC_<NAME>_FILE`` (container secrets: :class:`~lapor_sync.settings_sources.SecretFileSource`);
+    setting both is a configuration error.
 
     Attributes:
         database_url: SQLAlchemy URL; the default is ``lapor-sync.db`` in the working directory.
@@ -193,14 +165,10 @@ class Settings(BaseSettings):
     _value_sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:
-        loading = _LOADING.get() or _Loading()
-        token = _LOADING.set(loading)
-        try:
+        with loading(join=True) as state:
             super().__init__(**values)
-        finally:
-            _LOADING.reset(token)
         self._value_sources = {
-            name: "init" if name in values else loading.origins.get(name, "default")
+            name: "init" if name in values else state.origins.get(name, "default")
             for name in type(self).model_fields
         }
 
@@ -213,9 +181,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the TOML file of :meth:`load` (no ``.env``)."""
-        file_settings = _ConfigFileSource(settings_cls)
-        return init_settings, _NotedSource(env_settings, "env"), _NotedSource(file_settings, "file")
+        """Arguments, then the environment (``X`` or ``X_FILE``), then the TOML file of :meth:`load` (no ``.env``)."""
+        return (init_settings, NotedSource(env_settings, "env"),
+                NotedSource(SecretFileSource(settings_cls, _FROM_FILES), FROM_ENV_FILE),
+                NotedSource(ConfigFileSource(settings_cls), "file"))
 
     @classmethod
     def load(cls, config_file: Path | None = None, **values: Any) -> Settings:
@@ -223,13 +192,11 @@ class Settings(BaseSettings):
 
         Raises:
             pydantic.ValidationError: a value is wrong (use :func:`load_settings` for a one-line error).
-            ConfigurationError: ``config_file`` cannot be read or is not TOML.
+            ConfigurationError: ``config_file`` cannot be read or is not TOML; a ``LAPOR_SYNC_*_FILE``
+                variable names a file that cannot be used, or is set together with its variable.
         """
-        token = _LOADING.set(_Loading(config_file))
-        try:
+        with loading(config_file):
             return cls(**values)
-        finally:
-            _LOADING.reset(token)
 
     @field_validator("api_base_url", "oauth_token_url")
     @classmethod
@@ -243,7 +210,30 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         if not re.match(r"^[a-z][a-z0-9+]*://", value):
             raise ValueError("must be a database URL such as sqlite:///lapor-sync.db or postgresql://host/db")
+        try:
+            host = make_url(value).host or ""
+        except (ArgumentError, ValueError):
+            return value  # App.db refuses it, without quoting it
+        if "@" in host:
+            # SQLAlchemy ends the password at its first "@": the rest would be taken for the host
+            # name and quoted, password and all, in the driver's "cannot resolve host" error.
+            raise ValueError("an '@' in the password must be percent-encoded, as %40")
         return value
+
+    @field_validator("api_key", "api_token", "oauth_client_secret")
+    @classmethod
+    def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
+        """Strip surrounding white space (the newline of a Kubernetes secret); refuse anything but printable ASCII.
+
+        Bearer tokens and client secrets are ASCII (RFC 6750 §2.1, RFC 6749 Appendix A); a line break
+        in a header value would fail every request as a transport error, far from its cause.
+        """
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if not (text.isascii() and text.isprintable()):
+            raise ValueError("must be one line of printable ASCII characters")
+        return SecretStr(text)
 
     @field_validator("initial_since")
     @classmethod
@@ -272,7 +262,8 @@ class Settings(BaseSettings):
         return shown
 
     def value_sources(self) -> dict[str, str]:
-        """Return where each setting came from: ``init``, ``env``, ``file`` or ``default``."""
+        """Return where each setting came from: ``init``, ``env``, ``env-file`` (the file named by
+        ``LAPOR_SYNC_<NAME>_FILE``), ``file`` (the TOML file) or ``default``."""
         return dict(self._value_sources)
 
 
@@ -281,22 +272,25 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
     Raises:
         ConfigurationError: with a one-line message naming each wrong setting by its environment
-            variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static' or 'oauth2', got 'basic'``.
+            variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static' or 'oauth2', got 'basic'``
+            (``LAPOR_SYNC_DATABASE_URL_FILE: ...`` for a value read from that variable's file).
             Secrets and URLs are never echoed.
     """
-    try:
-        return Settings.load(config_file)
-    except ValidationError as exc:
-        problems = [_setting_problem(error, config_file) for error in exc.errors(include_url=False)]
-        raise ConfigurationError("; ".join(problems)) from None
+    with loading(config_file) as state:
+        try:
+            return Settings()
+        except ValidationError as exc:
+            problems = [_setting_problem(error, config_file, state.origins) for error in exc.errors(include_url=False)]
+            raise ConfigurationError("; ".join(problems)) from None
 
 
-def _setting_problem(error: Any, config_file: Path | None) -> str:
-    """Word one validation error of the settings, naming the environment variable."""
+def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, str]) -> str:
+    """Word one validation error of the settings, naming the variable that gave the value."""
     name = str(error["loc"][0]) if error["loc"] else "?"
     if error["type"] == "extra_forbidden":
         return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
-    return f"{env_var(name)}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
+    variable = source_variable(name, origins.get(name, "default"))
+    return f"{variable}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
 
 
 def require_national(settings: Settings) -> None:

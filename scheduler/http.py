@@ -2,12 +2,15 @@
 
 ``/healthz`` answers 200 with ``{"status": "ok" | "degraded", ...}``, or 503 when failing (or
 when the database cannot be read), so a probe or a load balancer can act on the code alone.
+Neither asks for credentials: they hold no complaint data, but counts and ages tell about the
+city's backlog, so they bind to loopback by default and say so at start (a warning otherwise).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -19,8 +22,13 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.health import Health, HealthReport
+from lapor_sync.loopback import is_loopback, listening_notice
 
 log = logging.getLogger("lapor_sync.worker")
+
+
+class _IPv6Server(WSGIServer):
+    address_family = socket.AF_INET6  # wsgiref's server binds IPv4 only
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -57,9 +65,11 @@ class HealthServer:
 
     def __init__(self, host: str, port: int, *, assess: Callable[[], HealthReport],
                  worker_state: Callable[[], dict[str, Any]], registry: CollectorRegistry) -> None:
+        self._host = host
         self._assess, self._worker_state = assess, worker_state
         self._metrics = make_wsgi_app(registry)
-        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
+        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler,
+                                               server_class=_IPv6Server if ":" in host else WSGIServer)
         self._thread = threading.Thread(target=self._server.serve_forever, name="health-http", daemon=True)
 
     @property
@@ -67,9 +77,24 @@ class HealthServer:
         """The port actually bound."""
         return int(self._server.server_address[1])
 
+    @property
+    def url(self) -> str:
+        """Where it serves, e.g. ``http://127.0.0.1:9464`` (the address as configured, brackets for IPv6)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    def notice(self) -> str:
+        """Where it listens and who can reach it, for the log at start."""
+        return listening_notice(
+            f"{self.url}/healthz and /metrics", self._host,
+            how_to_expose="LAPOR_SYNC_HEALTH_HOST=0.0.0.0 exposes them",
+            exposed_risk="health and metrics are readable by anyone who can reach this port, without credentials",
+        )
+
     def start(self) -> None:
-        """Start serving."""
+        """Start serving, and log where (INFO on loopback, else WARNING)."""
         self._thread.start()
+        log.log(logging.INFO if is_loopback(self._host) else logging.WARNING, "health endpoints %s", self.notice())
 
     def stop(self) -> None:
         """Stop serving and close the socket."""

@@ -95,9 +95,7 @@ class Worker:
         Clean: every run in flight ended within ``shutdown_timeout_seconds`` of the stop request.
         """
         if self.http is not None:
-            self.http.start()
-            log.info("health endpoints on http://%s:%d/healthz and /metrics", self.settings.health_host,
-                     self.http.port)
+            self.http.start()  # logs where it listens, and warns when that is not loopback
         self.scheduler.start()
         log.info("worker started as %s: %s", holder_name(self.app.purpose),
                  ", ".join(f"{s.name} {s.trigger}" for s in self.specs))

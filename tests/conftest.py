@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.logs import LogLevel, configure_logging
 from lapor_sync.storage.database import Database, normalise_url
 from tests.e2e_support import Harness, harness, small_world
 
@@ -65,3 +67,16 @@ def h(tmp_path) -> Iterator[Harness]:
     """End-to-end harness: an empty simulator served on loopback, lapor-sync on a SQLite file."""
     with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
         yield running
+
+
+@pytest.fixture
+def log_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+    """The service log at DEBUG, as JSON lines on stderr; returns a reader of the lines written so far."""
+    root = logging.getLogger("lapor_sync")
+    handlers, level = root.handlers[:], root.level
+    configure_logging(LogLevel.DEBUG)
+    try:
+        yield lambda: capsys.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

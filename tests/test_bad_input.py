@@ -159,7 +159,7 @@ MALFORMED = {
     "followup_created_at_99_99_9999": Malformed(None, put("created_at", "99-99-9999 10:00:00"),
                                                 "followups.0.created_at: not a real date and time"),
     "category_id_beyond_postgres_integer": Malformed(put("category_id", 2**40), None,
-                                                     "data.category_id: a number beyond ±2147483647"),
+                                                     "data.category_id: expected a whole number from 0 to 2147483647"),
     "tracking_id_wider_than_its_column": Malformed(put("tracking_id", "9" * 40), None,
                                                    "data.tracking_id: expected at most 32 characters"),
     "status_code_abc_with_nul_and_lone_surrogate": Malformed(

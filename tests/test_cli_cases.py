@@ -99,6 +99,21 @@ def test_followup_then_complete_queue_outbox_rows_as_the_agency_sub_unit(seeded:
     assert invoke_json("case", "show", "2")["case"]["state"] == "completed"
 
 
+@pytest.mark.parametrize(("ref", "flag", "confidential"), [
+    ("#1900002", None, True),  # the confidential complaint: its follow-up too, unless asked
+    ("#1900002", "--public", False),
+    ("#1900001", None, False),  # a public complaint
+    ("#1900001", "--secret", True),
+])
+def test_a_followup_is_as_confidential_as_its_complaint_unless_told(
+        seeded: Seeded, ref: str, flag: str | None, confidential: bool) -> None:
+    result = invoke("case", "followup", ref, "--text", "Sedang ditinjau.", *([flag] if flag else []))
+
+    assert result.exit_code == 0, result.output
+    row = outbox_row(seeded.url, int(result.stdout.split("outbox #")[1].split(";")[0]))
+    assert row.payload["is_secret"] is confidential
+
+
 def test_complete_without_followup_and_actions_on_closed_cases_are_refused(seeded: Seeded) -> None:
     db_rows_before = invoke_json("outbox")
     refused = invoke("case", "complete", str(seeded.secret_case), "--note", "x")

@@ -11,6 +11,7 @@ from lapor_sync.adapters.national import classify
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
+    NationalPlatformError,
     RunStoppingError,
     TransientError,
 )
@@ -20,13 +21,25 @@ REQUEST = httpx.Request("POST", "https://api.example.invalid/lapor/3.0.0/complai
 HTML = b"<html><body>502 Bad Gateway</body></html>"
 
 
+GOOD = b'{"results": {"data": 1}}'
+
+
 def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, content=body, headers=headers, request=REQUEST)
+
+
+def status_error(
+    status: int, body: bytes = b"", headers: dict[str, str] | None = None, *, write: bool
+) -> NationalPlatformError:
+    """``error_for_status`` on an answer with ``body``, read as the client reads it."""
+    return classify.error_for_status(answer(status, body, headers), body, write=write, now=NOW)
 
 
 @pytest.mark.parametrize(
     ("status", "body", "headers", "on_get", "on_write"),
     [
+        (302, b"", {"Location": "/login"}, RunStoppingError, RunStoppingError),  # never followed, never retried
+        (307, b"", {"Location": "https://elsewhere.example/"}, RunStoppingError, RunStoppingError),
         (400, b'{"message": "content wajib diisi"}', None, ItemRejectedError, ItemRejectedError),
         (404, b'{"message": "Not found"}', None, ItemRejectedError, ItemRejectedError),
         (422, b'{"message": "status sudah Selesai"}', None, ItemRejectedError, ItemRejectedError),
@@ -44,8 +57,8 @@ def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None
 def test_status_classes_on_get_and_write(
     status: int, body: bytes, headers: dict[str, str] | None, on_get: type, on_write: type
 ) -> None:
-    on_get_error = classify.error_for_status(answer(status, body, headers), write=False, now=NOW)
-    on_write_error = classify.error_for_status(answer(status, body, headers), write=True, now=NOW)
+    on_get_error = status_error(status, body, headers, write=False)
+    on_write_error = status_error(status, body, headers, write=True)
 
     assert type(on_get_error) is on_get and on_get_error.status == status
     assert type(on_write_error) is on_write and on_write_error.status == status
@@ -53,23 +66,23 @@ def test_status_classes_on_get_and_write(
 
 def test_rejection_carries_the_servers_message() -> None:
     body = b'{"message": "status tidak dapat diubah", "errors": {"status_code": ["invalid"]}}'
-    error = classify.error_for_status(answer(422, body), write=True, now=NOW)
+    error = status_error(422, body, write=True)
     assert error.detail == "status tidak dapat diubah (fields: status_code)"
     assert str(error) == "HTTP 422: status tidak dapat diubah (fields: status_code)"
 
 
 def test_gateway_html_is_not_quoted() -> None:
-    error = classify.error_for_status(answer(502, HTML), write=False, now=NOW)
+    error = status_error(502, HTML, write=False)
     assert "<html>" not in str(error) and error.detail == "Bad Gateway"
 
 
 def test_401_never_quotes_the_body() -> None:
-    error = classify.error_for_status(answer(401, b'{"message": "bad key sim-api-key"}'), write=False, now=NOW)
+    error = status_error(401, b'{"message": "bad key sim-api-key"}', write=False)
     assert "sim-api-key" not in str(error)
 
 
 def test_retry_after_is_carried_in_seconds() -> None:
-    error = classify.error_for_status(answer(429, headers={"Retry-After": "7"}), write=True, now=NOW)
+    error = status_error(429, headers={"Retry-After": "7"}, write=True)
     assert isinstance(error, TransientError) and error.retry_after == 7.0
 
 
@@ -110,14 +123,14 @@ def test_transport_failures(failure: httpx.TransportError, on_write: type) -> No
 @pytest.mark.parametrize("body", [HTML, b"", b'{"results": null, "message": "Data not found"}'])
 def test_a_200_that_is_not_the_protocol(body: bytes) -> None:
     with pytest.raises(TransientError) as on_get:
-        classify.check_response(answer(200, body), write=False, now=NOW)
+        classify.check_response(answer(200, body), body, write=False, now=NOW)
     with pytest.raises(AmbiguousWriteError):
-        classify.check_response(answer(200, body), write=True, now=NOW)
+        classify.check_response(answer(200, body), body, write=True, now=NOW)
     assert type(on_get.value) is TransientError and "protocol error" in str(on_get.value)
 
 
 def test_a_good_answer_gives_its_results() -> None:
-    assert classify.check_response(answer(200, b'{"results": {"data": 1}}'), write=True, now=NOW) == {"data": 1}
+    assert classify.check_response(answer(200, GOOD), GOOD, write=True, now=NOW) == {"data": 1}
 
 
 def test_a_transport_failure_names_the_host_and_the_setting_but_no_credentials() -> None:

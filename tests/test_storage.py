@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -175,3 +177,15 @@ def test_processes_starting_together_on_a_fresh_database_all_find_the_schema_cur
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "private.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    with db.session() as session:  # a write, so the -wal file exists
+        session.add(Agency(code="X", name="X"))
+        session.commit()
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    db.dispose()
+    assert "private.db-wal" in modes and all(mode & 0o077 == 0 for mode in modes.values()), modes

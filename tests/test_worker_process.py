@@ -126,6 +126,7 @@ def test_worker_pushes_new_rows_promptly_serves_health_and_stops_cleanly_on_sigt
         lines = [json.loads(line) for line in out.splitlines()]
         messages = [line["message"] for line in lines]
         assert any(m.startswith("stopping (SIGTERM)") for m in messages) and messages[-1] == "worker stopped cleanly"
+        assert f"health endpoints listening on http://127.0.0.1:{port}/healthz and /metrics (loopback only" in out
         assert any(line.get("kind") == "outbox.delivered" and line.get("run_id") for line in lines)
         assert held_leases(db, SystemClock()) == []
         db.dispose()

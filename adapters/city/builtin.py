@@ -5,6 +5,14 @@ never commits: the caller's unit of work does, so the case change, its outbox ro
 event land together or not at all. Texts are stored as received, made valid (NUL characters and
 lone surrogates removed, :mod:`lapor_sync.domain.text`) with their length as received: a
 complaint's texts arrive valid from the national adapter, staff texts are made valid here.
+
+A purged case (``Case.purged_at``, see :mod:`lapor_sync.sync.purge`) stays purged while it is
+closed: receiving its complaint again (a pull after a change, a ``resync``) updates status,
+disposition and the other non-personal fields, and stores new thread entries with
+:data:`~lapor_sync.storage.models.PURGED_TEXT`, never the reporter, title, content or place. If
+LAPOR! reopens the complaint, agency staff need its words again: they are stored once more from
+LAPOR! and ``purged_at`` is cleared (``Received.purge_lifted``); thread entries purged before stay
+purged.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from lapor_sync.domain.ports import Received, ReceiveOutcome
 from lapor_sync.domain.reference import find_reference, new_reference, tag_content
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.domain.text import receive_text
-from lapor_sync.storage.models import Binding, Case, OutboxItem, ThreadEntry
+from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, OutboxItem, ThreadEntry
 
 UNDELIVERED = ("pending", "sending")
 
@@ -70,10 +78,13 @@ class BuiltinCityRecords:
             return Received(ReceiveOutcome.CREATED, case.id, agency_code, state=case.state,
                             new_thread_entries=new_entries)
         previous_agency, previous_state, previous_status = case.agency_code, case.state, case.national_status_name
-        self._copy_complaint(case, complaint)
+        merged = merge_state(CaseState(case.state), state, local_change_pending=self._status_pending(case.id))
+        purge_lifted = case.purged_at is not None and merged.is_open
+        if purge_lifted:
+            case.purged_at = None
+        self._copy_complaint(case, complaint, personal=case.purged_at is None)
         if agency_code != case.agency_code:
             case.agency_code, case.routing_rule = agency_code, routing_rule
-        merged = merge_state(CaseState(case.state), state, local_change_pending=self._status_pending(case.id))
         self._set_state(case, merged)
         new_entries, confirmed = self._append_thread(case, snapshot)
         self.session.add(case)
@@ -81,7 +92,7 @@ class BuiltinCityRecords:
             ReceiveOutcome.UPDATED, case.id, case.agency_code,
             previous_agency_code=previous_agency if previous_agency != case.agency_code else None,
             previous_state=previous_state, state=case.state, previous_status_name=previous_status,
-            new_thread_entries=new_entries, confirmed_own_entries=confirmed,
+            new_thread_entries=new_entries, confirmed_own_entries=confirmed, purge_lifted=purge_lifted,
         )
 
     def _create(self, complaint: Complaint, dispositioned_at: datetime, agency_code: str, routing_rule: str, state: CaseState) -> Case:
@@ -101,18 +112,22 @@ class BuiltinCityRecords:
         return case
 
     @staticmethod
-    def _copy_complaint(case: Case, complaint: Complaint) -> None:
+    def _copy_complaint(case: Case, complaint: Complaint, *, personal: bool = True) -> None:
+        """Copy the complaint onto the case; ``personal=False`` (a purged case) leaves reporter, texts and place out."""
         case.tracking_id = complaint.tracking_id
-        case.title, case.content = complaint.title, complaint.content
-        case.content_length = _received_length(complaint.content, complaint.content_length)
         case.classification_name = complaint.classification_name
         case.category_id, case.category_name = complaint.category_id, complaint.category_name
         case.national_status_code, case.national_status_name = complaint.status_code, complaint.status_name
         case.disposition_id, case.disposition_name = complaint.disposition_id, complaint.disposition_name
         case.is_anonymous, case.is_secret, case.is_priority = (
             complaint.is_anonymous, complaint.is_secret, complaint.is_priority)
-        case.channel_name, case.location_name = complaint.channel_name, complaint.location_name
+        case.channel_name = complaint.channel_name
         case.date_of_incident = complaint.date_of_incident
+        if not personal:
+            return
+        case.title, case.content = complaint.title, complaint.content
+        case.content_length = _received_length(complaint.content, complaint.content_length)
+        case.location_name = complaint.location_name
         # An anonymous complaint keeps no reporter identity, whatever was stored before.
         reporter = None if complaint.is_anonymous else complaint.reporter
         case.reporter_name = reporter.name if reporter else None
@@ -139,6 +154,7 @@ class BuiltinCityRecords:
         # From the list, not from ``known``: every unlinked agency entry waits to be matched.
         by_reference = {e.reference: e for e in stored if e.reference and e.national_id is None}
         added = linked = 0
+        purged = case.purged_at is not None
         for entry in snapshot.thread:
             if entry.national_id in known:
                 continue
@@ -152,9 +168,10 @@ class BuiltinCityRecords:
                 continue
             self.session.add(ThreadEntry(
                 case_id=case.id, origin="national", author_type=entry.author_type.value,
-                national_id=entry.national_id, institution_id=entry.institution_id, content=entry.content,
-                content_length=_received_length(entry.content, entry.content_length), rating=entry.rating,
-                is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
+                national_id=entry.national_id, institution_id=entry.institution_id,
+                content=PURGED_TEXT if purged else entry.content,
+                content_length=0 if purged else _received_length(entry.content, entry.content_length),
+                rating=entry.rating, is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
             ))
             added += 1
         return added, linked
@@ -205,7 +222,7 @@ class BuiltinCityRecords:
     # -- staff actions ----------------------------------------------------------------------
 
     def act(self, case: Case, action: AgencyAction, *, institution_id: int, content: str = "",
-            is_secret: bool = False, target_institution_id: int | None = None) -> OutboxItem:
+            is_secret: bool | None = None, target_institution_id: int | None = None) -> OutboxItem:
         """Apply a staff action to ``case`` and queue its national call in the outbox.
 
         Args:
@@ -214,7 +231,9 @@ class BuiltinCityRecords:
             institution_id: the national institution the call is made as (the agency's sub-unit).
             content: the follow-up text, or the reason for complete/return/forward; stored and sent
                 without NUL characters and lone surrogates (a file or a terminal can carry them).
-            is_secret: whether a follow-up is confidential.
+            is_secret: whether a follow-up is confidential; ``None`` takes the complaint's own
+                confidentiality, so a reply on a confidential (rahasia) complaint is never
+                published by a forgotten flag.
             target_institution_id: for ``forward``, the institution to forward to.
 
         Returns:
@@ -232,6 +251,7 @@ class BuiltinCityRecords:
         content = written.text
         entry = None
         if action is AgencyAction.FOLLOWUP:
+            is_secret = case.is_secret if is_secret is None else is_secret
             entry = ThreadEntry(case_id=case.id, origin="agency", author_type=AuthorType.INSTITUTION.value,
                                 institution_id=institution_id, content=content,
                                 content_length=written.received_length, is_secret=is_secret,

@@ -15,15 +15,31 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from lapor_sync.adapters.national import classify
+from lapor_sync.adapters.national.outbound import ANSWER_LIMIT
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.errors import RunStoppingError, TransientError
 
 APP_TOKEN_HEADER = "token"  # noqa: S105 - a header name, not a secret
 OAUTH2_KEY_HEADER = "auth"
+TOKEN_ANSWER_MAX_BYTES = 64 * 1024  # a token answer is a few hundred bytes; more is not a token answer
 
 
 def _secret(value: SecretStr | str) -> SecretStr:
     return value if isinstance(value, SecretStr) else SecretStr(value)
+
+
+def _plain(*secrets: SecretStr) -> tuple[str, ...]:
+    """The values of ``secrets``, each also without surrounding braces (an app token GUID is written both ways)."""
+    values = [s.get_secret_value() for s in secrets]
+    return tuple(dict.fromkeys(values + [v.strip("{}") for v in values]))
+
+
+def credentials_of(auth: httpx.Auth) -> tuple[str, ...]:
+    """The secret values ``auth`` sends, to hide them in server messages (``classify.without_credentials``).
+
+    Returns an empty tuple for a flow that is not one of this module's.
+    """
+    return auth.credentials() if isinstance(auth, StaticKeyAuth | OAuth2ClientCredentialsAuth) else ()
 
 
 class StaticKeyAuth(httpx.Auth):
@@ -50,6 +66,10 @@ class StaticKeyAuth(httpx.Auth):
         request.headers[APP_TOKEN_HEADER] = self._app_token.get_secret_value()
         yield request
 
+    def credentials(self) -> tuple[str, ...]:
+        """The API key and the app token, as sent."""
+        return _plain(self._api_key, self._app_token)
+
     def __repr__(self) -> str:
         return f"StaticKeyAuth(header_name={self._header_name!r}, api_key=**********, app_token=**********)"
 
@@ -65,7 +85,8 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
     The token is fetched with ``POST token_url`` (form ``grant_type=client_credentials``, HTTP Basic
     ``client_id:client_secret``) and reused until ``refresh_margin_seconds`` before it expires (by
     ``clock``). A 401 on a request triggers exactly one token refresh and one resend of that
-    request; a second 401 reaches the classifier and stops the run. Not safe for concurrent use
+    request; a second 401 reaches the classifier and stops the run. The token answer is read up to
+    ``TOKEN_ANSWER_MAX_BYTES`` (the client's outbound policy cuts it off). Not safe for concurrent use
     from several threads: at worst two threads would each fetch a token.
 
     Args:
@@ -121,16 +142,26 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
             return None
         return self._access_token
 
+    def credentials(self) -> tuple[str, ...]:
+        """The client secret (alone and in its HTTP Basic form), the API key, the app token and the access token."""
+        secrets = [self._client_secret, self._api_key, self._app_token, self._basic_credentials()]
+        return _plain(*secrets, *([self._access_token] if self._access_token is not None else []))
+
+    def _basic_credentials(self) -> SecretStr:
+        """``base64(client_id:client_secret)``, the HTTP Basic credentials of the token request (RFC 7617)."""
+        pair = f"{self._client_id}:{self._client_secret.get_secret_value()}".encode()
+        return SecretStr(base64.b64encode(pair).decode("ascii"))
+
     def _token_request(self) -> httpx.Request:
-        credentials = f"{self._client_id}:{self._client_secret.get_secret_value()}".encode()
         return httpx.Request(
             "POST",
             self._token_url,
             data={"grant_type": "client_credentials"},
             headers={
-                "Authorization": f"Basic {base64.b64encode(credentials).decode('ascii')}",
+                "Authorization": f"Basic {self._basic_credentials().get_secret_value()}",
                 "Accept": "application/json",
             },
+            extensions={ANSWER_LIMIT: TOKEN_ANSWER_MAX_BYTES},  # enforced by the client's outbound policy
         )
 
     def _store_token(self, response: httpx.Response) -> SecretStr:
@@ -139,7 +170,8 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         if 400 <= status < 500 and status not in (408, 429):
             raise RunStoppingError("OAuth2 token endpoint refused the client credentials", status=status)
         if not response.is_success:
-            raise classify.error_for_status(response, write=False, now=now)
+            raise classify.error_for_status(response, response.content, write=False, now=now,
+                                            credentials=self.credentials())
         try:
             answer = _TokenAnswer.model_validate_json(response.content)
         except ValidationError:

@@ -4,17 +4,24 @@ What a caller may do next depends on the class: ``TransientError`` is safe to re
 ``AmbiguousWriteError`` needs a read-back first, ``RunStoppingError`` ends the run,
 ``ItemRejectedError`` is permanent for the one item. A write counts as surely not applied only after
 a connect failure, a 429, or a 503 with ``Retry-After`` (a maintenance window); every other failure
-of a write is ambiguous. Texts carry the server's ``message`` and status, never secrets or bodies.
+of a write is ambiguous. A redirect is never followed (it would carry the credentials elsewhere) and
+an answer over the size limit is never read to its end (``outbound``). Texts carry the server's
+``message`` and status, never bodies, and never the credentials a server may quote in its message
+(:func:`without_credentials`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import httpx
 
 from lapor_sync.adapters.national import wire
+from lapor_sync.adapters.national.outbound import AnswerTooLargeError, describe, origin
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
@@ -23,7 +30,19 @@ from lapor_sync.domain.errors import (
     TransientError,
 )
 
+
+class OversizeAnswerError(RunStoppingError):
+    """An answer to a read was over ``max_response_bytes``: not retried, the run stops and reports it.
+
+    The client turns it into ``MalformedRecordError`` for the detail of one complaint, which is then
+    set aside while the run goes on.
+    """
+
+
 _RETRY_LATER_4XX = frozenset({408, 429})  # 4xx codes that say "later", not "never"
+# A shorter "credential" is no real one (test doubles): hiding it would garble every message.
+_SHORTEST_CREDENTIAL = 6
+HIDDEN = "***"
 # The request never reached the complaint: the connection was not made, or no pooled one was free.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -53,6 +72,23 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def without_credentials(text: str, credentials: Iterable[str]) -> str:
+    """Return ``text`` with each credential in it, as sent or URL-encoded and in any case, replaced by ``***``.
+
+    A gateway may quote what it refused in its ``message`` ("invalid client secret abc..."), and that
+    message travels on into run errors, events, outbox rows and the log.
+
+    Args:
+        text: a server's message.
+        credentials: the secret values the client sent (see ``auth.credentials_of``).
+    """
+    for credential in credentials:
+        for form in {credential, quote(credential, safe="")}:
+            if len(form) >= _SHORTEST_CREDENTIAL:
+                text = re.sub(re.escape(form), HIDDEN, text, flags=re.IGNORECASE)
+    return text
+
+
 def protocol_error(detail: str, *, status: int | None, write: bool) -> TransientError:
     """Classify an answer that is not the protocol (HTML, empty, ``{"results": null}``: CONTRACT §2).
 
@@ -62,25 +98,68 @@ def protocol_error(detail: str, *, status: int | None, write: bool) -> Transient
     return AmbiguousWriteError(detail, status=status) if write else TransientError(detail, status=status)
 
 
-def error_for_status(response: httpx.Response, *, write: bool, now: datetime) -> NationalPlatformError:
+def answer_too_large(exc: AnswerTooLargeError, *, write: bool, own_answer: bool) -> NationalPlatformError:
+    """Classify an answer refused for its size (``LAPOR_SYNC_MAX_RESPONSE_BYTES``); never retried.
+
+    Args:
+        exc: the refusal, from ``outbound``.
+        write: True for a request that changes data on the platform (POST).
+        own_answer: False when the answer was another request's (the OAuth2 token answer): the
+            request itself was then never sent.
+
+    Returns:
+        ``AmbiguousWriteError`` for the answer to a write (the server did answer: it may have
+        applied it); ``OversizeAnswerError`` for the answer to a read; ``RunStoppingError`` for the
+        token answer.
+    """
+    if not own_answer:
+        return RunStoppingError(f"OAuth2 token endpoint: {exc}, refused")
+    detail = f"{exc}, refused (LAPOR_SYNC_MAX_RESPONSE_BYTES)"
+    if write:
+        return AmbiguousWriteError(f"{detail}; the write may have been applied")
+    return OversizeAnswerError(detail)
+
+
+def _redirect_refused(response: httpx.Response) -> str:
+    """Word a refused redirect, naming the origin it points to when that is another one (never a path or query)."""
+    try:
+        here = response.request.url
+        there = here.join(response.headers.get("Location", ""))
+    except (RuntimeError, httpx.InvalidURL):  # no request attached, or a Location that is no URL
+        return "redirect refused"
+    return "redirect refused" if origin(there) == origin(here) else f"redirect to {describe(there)} refused"
+
+
+def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now: datetime,
+                     credentials: Iterable[str] = ()) -> NationalPlatformError:
     """Classify a non-2xx answer (CONTRACT §6).
 
     Args:
-        response: the answer, body already read.
+        response: the answer (status and headers).
+        body: its body, as read within the size limit.
         write: True for a request that changes data on the platform (POST).
         now: the current instant, for a ``Retry-After`` given as an HTTP-date.
+        credentials: the secrets sent with the request, hidden from the server's message.
 
     Returns:
-        ``RunStoppingError`` for 401, and 403 on a GET; ``ItemRejectedError`` for a 403 on a write
-        and for other 4xx except 408/429;
+        ``RunStoppingError`` for a 3xx (the API does not redirect: following one would send the
+        credentials to wherever it points), for 401, and for 403 on a GET; ``ItemRejectedError``
+        for a 403 on a write and for other 4xx except 408/429;
         ``TransientError`` for 408, 429 and 5xx on a GET, and on a write only for 429 and 503
         with ``Retry-After``; ``AmbiguousWriteError`` for every other failure of a write.
     """
     status = response.status_code
+    if 300 <= status < 400:
+        return RunStoppingError(
+            f"{_redirect_refused(response)}: the client follows no redirect, so the credentials stay with "
+            "the configured host; check LAPOR_SYNC_API_BASE_URL (and LAPOR_SYNC_OAUTH_TOKEN_URL)",
+            status=status,
+        )
     if status == 401:
         # The body is not quoted: a gateway may echo the credentials it refused.
         return RunStoppingError("authentication refused: check the API key, app token or OAuth2 client", status=status)
-    detail = wire.error_message(response.content) or response.reason_phrase or "no message"
+    detail = wire.error_message(body, lambda text: without_credentials(text, credentials)) or (
+        response.reason_phrase or "no message")
     if status == 403 and write:
         # CONTRACT §5 answers 403 to a write on a complaint no longer dispositioned to the caller:
         # a fact about that one item. Stopping every run on it would block the outbox for good.
@@ -121,16 +200,24 @@ def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError
     return TransientError(detail)
 
 
-def check_response(response: httpx.Response, *, write: bool, now: datetime) -> object:
+def check_response(response: httpx.Response, body: bytes, *, write: bool, now: datetime,
+                   credentials: Iterable[str] = ()) -> object:
     """Return the ``results`` of a successful answer, or raise the classified error.
+
+    Args:
+        response: the answer (status and headers).
+        body: its body, as read within the size limit.
+        write: True for a request that changes data on the platform (POST).
+        now: the current instant, for a ``Retry-After`` given as an HTTP-date.
+        credentials: the secrets sent with the request, hidden from the server's message.
 
     Raises:
         NationalPlatformError: a subclass chosen by ``error_for_status`` for a non-2xx answer, or
             by ``protocol_error`` for a 2xx answer whose body is not ``{"results": <not null>}``.
     """
     if not response.is_success:
-        raise error_for_status(response, write=write, now=now)
+        raise error_for_status(response, body, write=write, now=now, credentials=credentials)
     try:
-        return wire.unwrap_envelope(response.content)
+        return wire.unwrap_envelope(body)
     except ValueError as exc:
         raise protocol_error(str(exc), status=response.status_code, write=write) from None

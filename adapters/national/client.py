@@ -2,12 +2,15 @@
 
 Each HTTP request is one retried unit: it is sent, classified (``classify``), and retried by the
 ``RetryPolicy`` when that is safe. Lists are walked by ``paginator``; JSON is read by ``wire``.
-Nothing here logs headers or puts secrets into URLs or error texts.
+Every request and answer passes the ``OutboundPolicy`` (``outbound``): configured hosts only, no
+plain http over a network, TLS verified, answers size-limited. Nothing here logs headers or puts
+secrets into URLs or error texts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -15,6 +18,8 @@ from typing import Any
 import httpx
 
 from lapor_sync.adapters.national import classify, config, wire
+from lapor_sync.adapters.national.auth import credentials_of
+from lapor_sync.adapters.national.outbound import AnswerTooLargeError, OutboundPolicy
 from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
 from lapor_sync.adapters.national.retry import RetryPolicy
 from lapor_sync.adapters.national.wire.models import WirePage
@@ -39,6 +44,9 @@ class LaporClient:
         per_page: inbox rows per page, 1..100.
         max_pages: the most pages one list walk may take before the run is stopped.
         clock: "now", for ``Retry-After`` HTTP-dates.
+        outbound: where requests may go, TLS trust and the answer size limit; ``None`` allows the
+            origin of ``base_url`` only, with the defaults (``config.outbound_from_settings`` builds
+            the configured one, the OAuth2 token host included).
         transport: an httpx transport (tests); ``None`` for the default network transport.
 
     Raises:
@@ -55,6 +63,7 @@ class LaporClient:
         per_page: int = MAX_PER_PAGE,
         max_pages: int = DEFAULT_MAX_PAGES,
         clock: Clock | None = None,
+        outbound: OutboundPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not 1 <= per_page <= MAX_PER_PAGE:
@@ -65,11 +74,15 @@ class LaporClient:
         self._per_page = per_page
         self._max_pages = max_pages
         self._clock = clock or SystemClock()
+        self._outbound = outbound or OutboundPolicy.for_urls(base_url)
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
             timeout=timeout,
             transport=transport,
+            mounts=None if transport is not None else self._outbound.direct_mounts(),
+            verify=self._outbound.verify,
+            event_hooks=self._outbound.event_hooks(),
             headers={"Accept": "application/json"},
             follow_redirects=False,  # a redirect would carry the credentials elsewhere
         )
@@ -82,7 +95,8 @@ class LaporClient:
         """Build a client from the application settings (attribute names in ``config``).
 
         Raises:
-            ConfigurationError: a needed setting is missing; the message names its environment variable.
+            ConfigurationError: a needed setting is missing or refused (plain http over a network,
+                an unusable CA bundle); the message names its environment variable.
         """
         clock = clock or SystemClock()
         return cls(
@@ -92,6 +106,7 @@ class LaporClient:
             per_page=getattr(settings, "per_page", MAX_PER_PAGE),
             retry=retry,
             clock=clock,
+            outbound=config.outbound_from_settings(settings),
             transport=transport,
         )
 
@@ -124,17 +139,24 @@ class LaporClient:
         """Read ``GET /complaints/{id}/complaint`` and every page of its follow-ups.
 
         Raises:
-            MalformedRecordError: the detail or a follow-up cannot be read.
+            MalformedRecordError: the detail or a follow-up cannot be read, or is over the size limit.
             ItemRejectedError: unknown complaint (404).
         """
-        results = self._call("GET", f"/complaints/{complaint_id}/complaint")
+        with _oversize_is_malformed(complaint_id):
+            results = self._call("GET", f"/complaints/{complaint_id}/complaint")
         complaint, status_log = wire.read_complaint_detail(results, complaint_id)
         thread = self.list_followups(complaint_id)
         return ComplaintSnapshot(complaint=complaint, status_log=status_log, thread=tuple(thread))
 
     def list_followups(self, complaint_id: int) -> list[ThreadEntry]:
-        """Read every page of ``GET /complaints/{id}/followups``, sorted by ``created_at`` then id."""
-        return wire.read_followups(self._all_rows(f"/complaints/{complaint_id}/followups"), complaint_id)
+        """Read every page of ``GET /complaints/{id}/followups``, sorted by ``created_at`` then id.
+
+        Raises:
+            MalformedRecordError: a follow-up cannot be read, or a page is over the size limit.
+        """
+        with _oversize_is_malformed(complaint_id):
+            rows = self._all_rows(f"/complaints/{complaint_id}/followups")
+        return wire.read_followups(rows, complaint_id)
 
     def post_followup(self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool) -> ThreadEntry:
         """Post a follow-up as a multipart form (CONTRACT §5: ``POST /complaints/followup/add``).
@@ -220,11 +242,9 @@ class LaporClient:
 
         def attempt() -> Any:
             request = self._http.build_request(method, path, **kwargs)
-            try:
-                response = self._http.send(request)
-            except httpx.TransportError as exc:
-                raise classify.transport_error(exc, write=write and not _on_token_request(exc, request)) from exc
-            results = classify.check_response(response, write=write, now=self._clock.now())
+            response, body = self._exchange(request, write=write)
+            results = classify.check_response(response, body, write=write, now=self._clock.now(),
+                                              credentials=credentials_of(self._http.auth))
             if read is None:
                 return results
             try:
@@ -233,6 +253,34 @@ class LaporClient:
                 raise classify.protocol_error(str(exc), status=response.status_code, write=write) from None
 
         return self._retry.call(attempt, description=f"{method} {path}")
+
+    def _exchange(self, request: httpx.Request, *, write: bool) -> tuple[httpx.Response, bytes]:
+        """Send ``request`` and read its answer within the size limit (streamed: never more is held).
+
+        Raises:
+            NationalPlatformError: a transport failure or an answer over the limit, classified.
+            RunStoppingError: the outbound policy refused the request (or the token request).
+        """
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                return response, self._outbound.read(response)
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            raise classify.transport_error(exc, write=write and not _on_token_request(exc, request)) from exc
+        except AnswerTooLargeError as exc:
+            own_answer = exc.request is request
+            raise classify.answer_too_large(exc, write=write and own_answer, own_answer=own_answer) from None
+
+
+@contextmanager
+def _oversize_is_malformed(complaint_id: int) -> Iterator[None]:
+    """Make an oversized answer about one complaint a fact about that complaint: it is set aside, the run goes on."""
+    try:
+        yield
+    except classify.OversizeAnswerError as exc:
+        raise MalformedRecordError(exc.detail, complaint_id=complaint_id) from None
 
 
 def _on_token_request(exc: httpx.TransportError, request: httpx.Request) -> bool:

@@ -18,8 +18,15 @@ DEFAULT_MAX_PAGES = 1000
 
 
 def _next_page_number(page: WirePage, next_page_url: str) -> int:
-    """Return the ``page`` query parameter of ``next_page_url``, or the page after the current one."""
-    value = httpx.URL(next_page_url).params.get("page", "")
+    """Return the ``page`` query parameter of ``next_page_url``, or the page after the current one.
+
+    A ``next_page_url`` that is no URL at all (``"::::"``) also means the page after the current one:
+    it is the server's text, and must not crash the walk.
+    """
+    try:
+        value = httpx.URL(next_page_url).params.get("page", "")
+    except httpx.InvalidURL:
+        value = ""
     return int(value) if value.isascii() and value.isdigit() else page.current_page + 1
 
 

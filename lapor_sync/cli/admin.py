@@ -6,7 +6,7 @@ import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.settings import env_var
+from lapor_sync.settings import source_variable
 
 db_app = typer.Typer(name="db", no_args_is_help=True,
                      help="The lapor-sync database (LAPOR_SYNC_DATABASE_URL): create or upgrade its schema.")
@@ -32,18 +32,21 @@ def upgrade(ctx: typer.Context) -> None:
 def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show every setting, its environment variable and where its value came from; secrets masked.
 
-    Sources, highest first: `env` (LAPOR_SYNC_* variables), `file` (the `--config` TOML), `default`.
+    Sources, highest first: `env` (LAPOR_SYNC_* variables), `env-file` (the file named by
+    LAPOR_SYNC_API_KEY_FILE, _API_TOKEN_FILE, _OAUTH_CLIENT_SECRET_FILE or _DATABASE_URL_FILE, for
+    container secrets; the variable column then shows that variable), `file` (the `--config` TOML),
+    `default`.
 
     Example: `lapor-sync --config lapor-sync.toml config show`
     """
     settings = state(ctx).app().settings
     values, sources = settings.masked(), settings.value_sources()
     if as_json:
-        print_json({name: {"value": value, "source": sources[name], "env": env_var(name)}
+        print_json({name: {"value": value, "source": sources[name], "env": source_variable(name, sources[name])}
                     for name, value in values.items()})
         return
     print_table("Settings", ["setting", "environment variable", "value", "source"],
-                [[name, env_var(name), value, sources[name]] for name, value in values.items()])
+                [[name, source_variable(name, sources[name]), value, sources[name]] for name, value in values.items()])
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from lapor_sync.cli import (
     admin,
@@ -15,6 +15,7 @@ from lapor_sync.cli import (
     logs,
     mapping,
     outbox,
+    purge,
     report,
     resync,
     set_aside,
@@ -63,7 +64,8 @@ def main_options(
     configure_logging(log_level)
 
 
-for module in (sync, resync, logs, outbox, set_aside, report, cases, mapping, admin, simulator, sla, worker, check):
+for module in (sync, resync, logs, outbox, set_aside, report, cases, mapping, admin, simulator, sla, worker, check,
+               purge):
     module.register(app)
 
 
@@ -81,8 +83,11 @@ def main() -> None:
     except LaporSyncError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise SystemExit(EXIT_CONFIG) from None
-    except OperationalError as exc:
-        # The driver's first line says what failed (refused, unknown database); no URL, no password.
+    except DBAPIError as exc:
+        if exc.statement is not None and not isinstance(exc, OperationalError):
+            raise  # a statement that fails is a bug: its traceback is wanted (values hidden: hide_parameters)
+        # The driver's first line says what failed (refused, unknown database, an invalid connection
+        # option in the URL); no URL, no password.
         reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
         errors.print(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(reason)}",
                      highlight=False)

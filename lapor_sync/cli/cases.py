@@ -15,6 +15,7 @@ from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
+from lapor_sync.timezones import display_wib
 
 SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
 TITLE_WIDTH = 48
@@ -97,7 +98,7 @@ SHOWN_FIELDS = (
     "national_status_code", "national_status_name", "disposition_id", "disposition_name", "classification_name",
     "category_id", "category_name", "channel_name", "location_name", "date_of_incident", "is_anonymous",
     "is_secret", "is_priority", "complaint_created_at", "dispositioned_at", "received_at", "closed_at",
-    "content_length", "title", "content",
+    "purged_at", "content_length", "title", "content",
 )
 
 
@@ -130,6 +131,7 @@ def show(
     Name the case by id, tracking id or complaint id. The reporter's identity is shown only with
     `--show-reporter` (and never exists for anonymous complaints); the text of a confidential (rahasia)
     complaint only with `--show-confidential`: both are personal data, so mind where the output goes.
+    A case purged by `lapor-sync purge` says when ("purged on ..."): its reporter and texts are gone.
 
     Example: `lapor-sync case show '#1916449' --show-reporter`
     """
@@ -161,7 +163,9 @@ def show(
 def _print_case(detail: dict[str, Any]) -> None:
     """Print ``case show``'s tables: the fields (with the reporter line), the thread, the outbox rows."""
     fields, reporter = detail["case"], detail["reporter"]
-    if fields["is_anonymous"]:
+    if fields["purged_at"] is not None:
+        who = f"(purged on {display_wib(fields['purged_at'])})"  # not blank: it was removed on purpose
+    elif fields["is_anonymous"]:
         who = "(anonim)"
     elif reporter is None:
         who = "(hidden: add --show-reporter)"
@@ -196,7 +200,7 @@ def _text(value: str, option: str) -> str:
     return value.strip()
 
 
-def _act(ctx: typer.Context, ref: str, action: AgencyAction, content: str, *, is_secret: bool = False,
+def _act(ctx: typer.Context, ref: str, action: AgencyAction, content: str, *, is_secret: bool | None = None,
          target_institution_id: int | None = None) -> None:
     """Apply ``action`` to the case in one transaction (case change + outbox row) and say what was queued."""
     app = state(ctx).app()
@@ -216,12 +220,15 @@ def followup(
     ctx: typer.Context,
     ref: CaseArg,
     text: Annotated[str, typer.Option(help="The follow-up (tindak lanjut) the reporter will read.")],
-    secret: Annotated[bool, typer.Option("--secret", help="Post it as confidential (rahasia).")] = False,
+    secret: Annotated[bool | None, typer.Option(
+        "--secret/--public",
+        help="Post it as confidential (rahasia) or public; default: as confidential as the complaint.")] = None,
 ) -> None:
     """Post a follow-up (tindak lanjut) on a case as its agency; the case becomes in_progress.
 
-    The reporter reads it on LAPOR!, posted by the agency's national sub-unit; `--secret` keeps it
-    confidential. Refused on a closed case.
+    The reporter reads it on LAPOR!, posted by the agency's national sub-unit. On a confidential
+    (rahasia) complaint it is confidential too unless `--public` is given; `--secret` makes any
+    follow-up confidential. Refused on a closed case.
 
     Example: `lapor-sync case followup '#1916449' --text "Tim sudah meninjau lokasi; perbaikan minggu depan."`
     """

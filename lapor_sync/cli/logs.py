@@ -36,7 +36,7 @@ def _run_dict(run: SyncRun) -> dict[str, Any]:
 def runs(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option(
-        help="Only this job: pull, push, sync, reconcile, resync, sla or retention.")] = None,
+        help="Only this job: pull, push, sync, reconcile, resync, sla, retention or purge.")] = None,
     trigger: Annotated[str | None, typer.Option(help="Only this trigger: schedule, manual or command.")] = None,
     outcome: Annotated[str | None, typer.Option(
         help="Only this outcome: ok, failed, interrupted or running.")] = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 
 from lapor_sync.domain.clock import Clock, ManualClock, SystemClock
+from lapor_sync.loopback import is_loopback, listening_notice
 from lapor_sync.simulator import END_OF_DATA, START_OF_DATA, AuthMode, Simulator
 from lapor_sync.simulator.app import TOKEN_PATH
 from lapor_sync.simulator.fault_profiles import PROFILES, resolve_faults
@@ -69,9 +69,29 @@ def _build(
     return simulator
 
 
+def _announce(root: str, host: str) -> None:
+    """Say where the simulator listens and who can reach it: a warning on stderr when it is not loopback."""
+    notice = listening_notice(
+        root, host, how_to_expose="--host 0.0.0.0 exposes it",
+        exposed_risk="the simulator has no real authentication",
+    )
+    if is_loopback(host):
+        typer.echo(f"SP4N-LAPOR! simulator {notice}. Ctrl-C to stop.")
+    else:
+        typer.secho(f"Warning: {notice}.", fg=typer.colors.YELLOW, err=True)
+        typer.echo(f"SP4N-LAPOR! simulator listening on {root}. Ctrl-C to stop.")
+
+
+def _wait_for_ctrl_c() -> None:
+    """Block until Ctrl-C (``KeyboardInterrupt``); the server runs in its own thread meanwhile."""
+    threading.Event().wait()
+
+
 def simulator(
     port: Annotated[int, typer.Option(help="TCP port to listen on (0: any free port).")] = 8765,
-    host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind. Keep it on loopback: the simulator has no real authentication.")
+    ] = "127.0.0.1",
     state: Annotated[
         Path | None,
         typer.Option(help="Serve a world saved earlier (--save-state) instead of a new data set."),
@@ -97,15 +117,11 @@ def simulator(
     plan = _fault_plan(faults, fault_seed)
     sim = _build(state, seed, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)
     sim.set_faults(plan)
-    loopback = ipaddress.ip_address(host).is_loopback
-    if not loopback:
-        typer.secho(f"Warning: {host} is not a loopback address.", fg=typer.colors.YELLOW, err=True)
     creds = sim.credentials
     try:
         with sim.serve(host=host, port=port) as base_url:
             root = base_url.removesuffix("/lapor/3.0.0")
-            where = "loopback address " + host if loopback else host
-            typer.echo(f"SP4N-LAPOR! simulator bound to {where} - Ctrl-C to stop.")
+            _announce(root, host)
             typer.echo(f"  base URL     {base_url}")
             typer.echo(f"  token URL    {root}{TOKEN_PATH}")
             typer.echo(
@@ -117,7 +133,7 @@ def simulator(
             typer.echo("Fake demo credentials (not secrets):")
             typer.echo(f"  api key {creds.api_key}   app token {creds.app_token}")
             typer.echo(f"  OAuth client id {creds.client_id}   client secret {creds.client_secret}")
-            threading.Event().wait()
+            _wait_for_ctrl_c()
     except KeyboardInterrupt:
         typer.echo("Stopping the simulator.")
     finally:

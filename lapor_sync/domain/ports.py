@@ -88,7 +88,9 @@ class Received:
 
     ``previous_agency_code`` is set when the case moved from one agency to another;
     ``new_thread_entries`` counts national thread entries stored for the first time;
-    ``confirmed_own_entries`` counts the city's own follow-ups seen back on the national side.
+    ``confirmed_own_entries`` counts the city's own follow-ups seen back on the national side;
+    ``purge_lifted``: the case had been purged and its complaint is open again, so its content and
+    reporter were stored again (UU 27/2022: kept while needed to handle the complaint).
     """
 
     outcome: ReceiveOutcome
@@ -100,6 +102,7 @@ class Received:
     previous_status_name: str | None = None
     new_thread_entries: int = 0
     confirmed_own_entries: int = 0
+    purge_lifted: bool = False
 
 
 class CaseRecord(Protocol):

@@ -6,6 +6,7 @@ transactions wait for each other instead of failing with "database is locked".
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,10 +48,29 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` (any SQLAlchemy URL; SQLite gets WAL and a busy timeout)."""
     url = normalise_url(url)
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    # hide_parameters: a database error's text would otherwise quote the row's values (a complaint's
+    # content, a reporter's name) into exception texts and the service log.
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True)
     if engine.dialect.name == "sqlite":
+        _create_private(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _create_private(path: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (0600), before SQLite creates it 0644.
+
+    It holds reporters' identity and complaint texts (UU 27/2022); SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's permissions. An existing file keeps the mode it has.
+    """
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # a missing folder or no permission: SQLite's own error says it better
+        pass
 
 
 def alembic_config(engine: Engine) -> Config:

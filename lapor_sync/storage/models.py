@@ -15,6 +15,13 @@ from sqlmodel import Field, SQLModel
 
 from lapor_sync.storage.types import UTCDateTime
 
+PURGED_TEXT = "(dihapus)"
+"""What a purged text column holds instead of the complaint's or the thread's words ("deleted").
+
+NOT NULL text columns keep this marker rather than an empty string, so a reader of a purged case
+sees that its text was removed on purpose (``Case.purged_at`` says when), not lost.
+"""
+
 
 def _utc(**kwargs: object) -> object:
     return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[call-overload]
@@ -38,6 +45,14 @@ class Case(SQLModel, table=True):
     ``is_anonymous`` = 1; lapor-sync does not keep what it should not have). ``content_length`` is
     the content's length as received, in characters; it exceeds ``len(content)`` when NUL
     characters or lone surrogates had to be removed to store it.
+
+    ``purged_at`` (UTC) is set by ``lapor-sync purge`` (:mod:`lapor_sync.sync.purge`) once the case
+    had been closed longer than the retention period (UU 27/2022: personal data kept no longer than
+    needed): reporter fields and ``location_name`` are then NULL, ``title`` and ``content`` hold
+    :data:`PURGED_TEXT` with ``content_length`` 0, and so do the case's thread entries. Ids, agency,
+    category, states, status and dates stay, so tallies and service levels still count it. A purged
+    case stays purged while it is closed; if LAPOR! reopens the complaint, its content is stored
+    again and ``purged_at`` goes back to NULL (see :mod:`lapor_sync.adapters.city.builtin`).
     """
 
     __tablename__ = "case"
@@ -73,6 +88,7 @@ class Case(SQLModel, table=True):
     dispositioned_at: datetime = _utc(index=True)
     received_at: datetime = _utc()
     closed_at: datetime | None = _utc(default=None)
+    purged_at: datetime | None = _utc(default=None)
 
 
 class ThreadEntry(SQLModel, table=True):
@@ -82,7 +98,8 @@ class ThreadEntry(SQLModel, table=True):
     what the city's staff wrote here (pushed through the outbox). ``reference`` is the token that
     lets an agency follow-up be recognised when it comes back from the national side.
     ``content_length`` is the content's length as received or written, in characters; it exceeds
-    ``len(content)`` when NUL characters or lone surrogates had to be removed to store it.
+    ``len(content)`` when NUL characters or lone surrogates had to be removed to store it. In a
+    purged case (``Case.purged_at``) ``content`` is :data:`PURGED_TEXT` and ``content_length`` 0.
     """
 
     __tablename__ = "thread_entry"
@@ -142,6 +159,8 @@ class OutboxItem(SQLModel, table=True):
     ambiguous failure. ``state``: pending → sending → delivered, or dead (with ``last_error``), or
     cancelled. ``needs_readback`` is set after an ambiguous failure, and a row found in ``sending``
     means a worker died mid-call: either way the national side is read back before any re-post.
+    When its case is purged, a delivered, dead or cancelled row's texts (``content``, ``note``,
+    ``reason`` in ``payload``) become :data:`PURGED_TEXT`; a follow-up keeps its reference token.
     """
 
     __tablename__ = "outbox"
@@ -209,7 +228,11 @@ class SyncEvent(SQLModel, table=True):
 
 
 class SetAsideRecord(SQLModel, table=True):
-    """A malformed national record kept with its raw payload and the reason, until resolved."""
+    """A malformed national record kept with its raw payload and the reason, until resolved.
+
+    ``raw`` is JSON text; when the case of its complaint is purged it becomes the JSON string
+    :data:`PURGED_TEXT`.
+    """
 
     __tablename__ = "set_aside"
 

@@ -2,7 +2,9 @@
 
 Events are written in the same transaction as the change they describe, so the log never claims a
 change that was rolled back. Messages never hold secrets, reporters' personal data or complaint
-content: they name complaints by tracking id and say what happened in plain words.
+content: they name complaints by tracking id and say what happened in plain words. Texts that come
+from elsewhere (a server's message, an exception) are redacted here, the one place events and run
+errors are written (``lapor_sync.redaction``: personal data masked, withheld texts cut out).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from lapor_sync.domain.clock import Clock
+from lapor_sync.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import LeaseHandle
 from lapor_sync.storage.models import SyncEvent, SyncRun
@@ -70,7 +73,7 @@ class RunJournal:
         db: where runs are stored.
         clock: where "now" comes from.
         institution_id: the national institution the run works for.
-        job: ``pull``, ``push``, ``sync`` (both), ``reconcile``, ``sla`` or ``retention``.
+        job: ``pull``, ``push``, ``sync`` (both), ``reconcile``, ``resync``, ``sla``, ``retention`` or ``purge``.
         trigger: ``schedule``, ``manual`` or ``command``.
         stop: set to ask the run to stop at its next :meth:`checkpoint` (the worker's shutdown).
         leases: the job leases the run holds; a lost one stops it at the next checkpoint.
@@ -112,7 +115,8 @@ class RunJournal:
     def event(self, session: Session, kind: str, message: str, *, level: Level = Level.INFO,
               complaint_id: int | None = None, tracking_id: str | None = None,
               agency_code: str | None = None) -> None:
-        """Add one sync event to ``session`` (committed with the caller's change)."""
+        """Add one sync event to ``session`` (committed with the caller's change); ``message`` is redacted."""
+        message = redact(message)
         session.add(SyncEvent(run_id=self.run_id, at=self.clock.now(), complaint_id=complaint_id,
                               tracking_id=tracking_id, agency_code=agency_code, kind=kind,
                               level=level.value, message=message))
@@ -132,6 +136,7 @@ class RunJournal:
 
         An interrupted run keeps what it stored item by item but did not move the inbox cursor
         unless its walk was complete; the next run goes on from there. ``reason`` says who stopped it.
+        The stored error is redacted.
         """
         with self.db.session() as session:
             run = session.get(SyncRun, self.run_id)
@@ -139,10 +144,10 @@ class RunJournal:
             run.finished_at = self.clock.now()
             if interrupted:
                 run.outcome = INTERRUPTED
-                run.error = reason
+                run.error = redact(reason)
             else:
                 run.outcome = "failed" if error else "ok"
-                run.error = error
+                run.error = redact(error) if error else error
             for name, value in self.counts.as_dict().items():
                 setattr(run, name, value)
             session.add(run)

@@ -16,9 +16,11 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, OutboxItem, SyncEvent
 from lapor_sync.sync.journal import Level
+from lapor_sync.sync.purge import texts_purged
 
 log = logging.getLogger("lapor_sync.sync")
 
@@ -36,7 +38,9 @@ def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | 
 
     A dead row becomes ``pending`` with its attempts reset to 0; ``needs_readback`` is kept, since a
     dead row may have reached LAPOR! (CONTRACT §6: read back before posting again). A pending row
-    is only made due now. Each row gets an ``outbox.requeued`` event naming ``requested_by``.
+    is only made due now. Each row gets an ``outbox.requeued`` event naming ``requested_by``. A row
+    whose texts a purge removed is never requeued (LAPOR! would get "(dihapus)"): refused by id, left
+    dead by ``--dead``; cancel it instead.
 
     Args:
         db: the city's database.
@@ -49,7 +53,8 @@ def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | 
         The requeued rows, as stored now (empty when there was no dead row).
 
     Raises:
-        OutboxRefused: ``item_id`` is unknown, or the row is sending, delivered or cancelled.
+        OutboxRefused: ``item_id`` is unknown, or the row is sending, delivered or cancelled, or
+            its texts were purged.
     """
     with db.session() as session:
         if item_id is None:
@@ -57,8 +62,13 @@ def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | 
                 OutboxItem.institution_id == institution_id, OutboxItem.state == "dead").order_by(OutboxItem.id)))
         else:
             rows = [_row(session, institution_id, item_id, REQUEUABLE, "requeue")]
+            if texts_purged(rows[0]):
+                raise OutboxRefused(f"cannot requeue outbox row {item_id}: a purge removed its text (its case "
+                                    "had been closed for long), so LAPOR! would get '(dihapus)'; cancel it instead")
         done = []
         for row in rows:
+            if texts_purged(row):
+                continue  # --dead: a purged row stays dead (see above)
             was_dead, last_error = row.state == "dead", row.last_error
             values = {"state": "pending", "next_attempt_at": now} | ({"attempts": 0} if was_dead else {})
             if not _update(session, row, REQUEUABLE, values):
@@ -85,7 +95,7 @@ def cancel(db: Database, now: datetime, institution_id: int, item_id: int, *, re
         OutboxRefused: unknown row; or it is sending (in flight, or its worker died: the next push
             reads it back), delivered (LAPOR! has it) or already cancelled.
     """
-    reason = reason.strip()
+    reason = redact(reason.strip())  # typed by hand: a reporter's phone number or e-mail must not be kept
     if not reason:
         raise OutboxRefused("give the reason for cancelling (--reason); it is kept on the row and in the log")
     with db.session() as session:
@@ -133,6 +143,7 @@ def _reload(session: Session, row: OutboxItem) -> OutboxItem:
 def _event(session: Session, row: OutboxItem, now: datetime, kind: str, message: str,
            level: Level = Level.INFO) -> None:
     """An admin's action is no sync run: its event has no run id."""
+    message = redact(message)
     agency = session.exec(select(Case.agency_code).where(Case.id == row.case_id)).first()
     session.add(SyncEvent(run_id=None, at=now, complaint_id=row.complaint_id, tracking_id=row.tracking_id,
                           agency_code=agency, kind=kind, level=level.value, message=message))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import ItemRejectedError, MalformedRecordError, RunStoppingError
@@ -24,7 +24,7 @@ from lapor_sync.domain.ports import CityRecords, NationalPlatform, Received, Rec
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import Binding, SetAsideRecord
+from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.receive import describe_receipt
@@ -298,6 +298,10 @@ class Puller:
         now = journal.clock.now()
         raw = json.dumps(record.raw, ensure_ascii=False, default=str)
         with self.db.session() as session:
+            if session.exec(select(Case.id).where(Case.institution_id == self.institution_id,
+                                                  Case.complaint_id == record.complaint_id,
+                                                  col(Case.purged_at).is_not(None))).first() is not None:
+                raw = json.dumps(PURGED_TEXT)  # its case was purged (lapor_sync.sync.purge): it stays purged
             existing = session.exec(select(SetAsideRecord).where(
                 SetAsideRecord.institution_id == self.institution_id,
                 SetAsideRecord.complaint_id == record.complaint_id,

@@ -5,7 +5,9 @@ its call; a row found ``sending`` later, or one whose last failure was ambiguous
 first and re-posted only when its reference token is not there. Rows of one case leave in the
 order they were written. Permanent refusals and rows out of attempts become dead letters with
 their reason. Nothing that came from the national side is ever pushed back: only rows written
-by staff actions are in the outbox.
+by staff actions are in the outbox. While a row is delivered, what it sends (and a confidential
+complaint's title and content) is withheld from every event, error and log line, should the
+server quote it back (``lapor_sync.redaction``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,18 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from lapor_sync.domain.actions import AgencyAction
-from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, MalformedRecordError, TransientError
+from lapor_sync.domain.errors import (
+    AmbiguousWriteError,
+    ItemRejectedError,
+    MalformedRecordError,
+    RunStoppingError,
+    TransientError,
+)
 from lapor_sync.domain.ports import NationalPlatform
-from lapor_sync.domain.reference import find_reference
+from lapor_sync.domain.reference import find_reference, strip_reference
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState, NationalStatus
+from lapor_sync.redaction import redact, withholding
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
 from lapor_sync.sync.journal import Level, RunJournal
@@ -79,7 +88,12 @@ class Pusher:
                 last_id = item.id
                 if item.case_id in blocked:
                     continue
-                if not self._deliver(journal, item):
+                with withholding(*self._echo_sources(item)):
+                    try:
+                        delivered = self._deliver(journal, item)
+                    except RunStoppingError as exc:  # its text is written after this block: redact it now
+                        raise RunStoppingError(redact(exc.detail), status=exc.status) from None
+                if not delivered:
                     blocked.add(item.case_id)  # keep this case's later rows behind the failed one
 
     def _due(self, now: datetime, after_id: int) -> list[OutboxItem]:
@@ -89,6 +103,15 @@ class Pusher:
                                          col(OutboxItem.state).in_(["pending", "sending"]),
                                          OutboxItem.id > after_id)
                 .order_by(OutboxItem.id).limit(self.options.batch_size)))
+
+    def _echo_sources(self, item: OutboxItem) -> tuple[str | None, ...]:
+        """The texts a server must not be quoted on while ``item`` is delivered: what it sends, and a
+        confidential complaint's title and content."""
+        payload = item.payload
+        sent = (strip_reference(payload.get("content") or ""), payload.get("note"), payload.get("reason"))
+        with self.db.session() as session:
+            case = session.get(Case, item.case_id)
+        return (*sent, case.title, case.content) if case is not None and case.is_secret else sent
 
     def _deliver(self, journal: RunJournal, item: OutboxItem) -> bool:
         """Try one row; return whether it left the queue (delivered or dead)."""
@@ -192,6 +215,7 @@ class Pusher:
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}: {how}.", Level.INFO)
 
     def _dead(self, journal: RunJournal, item: OutboxItem, reason: str) -> None:
+        reason = redact(reason)
         self._mark(item, state="dead", attempts=item.attempts + 1, last_error=reason)
         journal.counts.dead_lettered += 1
         self._event(journal, item, "outbox.dead_letter",
@@ -233,11 +257,12 @@ class Pusher:
         wait = wait * (0.5 + self.rng.random() / 2)
         if exc.retry_after is not None:
             wait = max(wait, timedelta(seconds=exc.retry_after))
-        self._mark(item, state="pending", attempts=attempts, last_error=str(exc), needs_readback=readback,
+        error = redact(str(exc))
+        self._mark(item, state="pending", attempts=attempts, last_error=error, needs_readback=readback,
                    next_attempt_at=journal.clock.now() + wait)
         journal.counts.failed += 1
         fate = "may have arrived: will read back first" if readback else "not delivered"
         self._event(journal, item, "outbox.retry",
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
-                    f"(attempt {attempts}, {fate}): {exc}; next try in {int(wait.total_seconds())} s.", Level.WARNING)
+                    f"(attempt {attempts}, {fate}): {error}; next try in {int(wait.total_seconds())} s.", Level.WARNING)
         return False

@@ -29,6 +29,11 @@ def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: R
         if changes or not received.previous_agency_code:  # a re-route alone is told by complaint.moved
             yield ("complaint.updated", Level.INFO,
                    f"Complaint {ref} updated from LAPOR!: {changes or 'complaint details changed'}.")
+    if received.purge_lifted:
+        yield ("complaint.purge_lifted", Level.WARNING,
+               f"Complaint {ref} was reopened on LAPOR! after its case had been purged: its content and "
+               "reporter are stored again from LAPOR! for the agency to handle it; earlier thread entries "
+               "stay purged.")
     if received.previous_agency_code:
         why = routing.reason.rstrip(".") if routing else "the disposition changed"
         yield ("complaint.moved", Level.INFO,

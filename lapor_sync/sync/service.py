@@ -59,73 +59,26 @@ class AlreadyRun(Exception):  # noqa: N818 - not a fault: the tick is done
         self.job, self.run_id, self.started_at = job, run_id, started_at
 
 
-@dataclass
-class SyncService:
-    """Runs the sync jobs of one institution.
+@dataclass(kw_only=True)
+class JobRunner:
+    """Runs recorded jobs of one institution under their job leases.
+
+    What every job shares, also one that never calls LAPOR! (``lapor-sync purge`` needs no
+    platform client and no national credentials).
 
     Args:
         db: the city's database.
-        mapping: the city's routing rules.
-        puller: the pull half.
-        pusher: the push half.
+        mapping: the city's routing rules (its institution names the runs and leases).
         clock: where "now" comes from.
         leases: takes the job leases, named after this process (``holder_name``).
-        stop: set it to stop every run of this service after its item in flight (SIGTERM).
+        stop: set it to stop every run of this runner after its item in flight (SIGTERM).
     """
 
     db: Database
     mapping: CityMapping
-    puller: Puller
-    pusher: Pusher
     clock: Clock
     leases: Leases
     stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self, *, pull: bool = True, push: bool = True, trigger: str = "command", reconcile: bool = True,
-            lease_wait_seconds: float = 0, not_run_since: datetime | None = None) -> SyncRun:
-        """Run one cycle (job ``sync``, or ``pull``/``push`` alone) and return its finished run row.
-
-        A failure of the platform (HTTP, protocol, authentication) ends the run as ``failed`` with
-        its reason; nothing is raised, and the cursor stays where the last good run left it.
-
-        Args:
-            pull, push: which halves to run (a ``sync`` takes the ``pull`` lease, then ``push``).
-            trigger: ``schedule``, ``manual`` or ``command``, as recorded on the run.
-            reconcile: also recheck open cases not seen lately (the worker leaves it to its own job).
-            lease_wait_seconds, not_run_since: see :meth:`execute`.
-
-        Raises:
-            LeaseBusy, AlreadyRun: see :meth:`execute`.
-        """
-        job = "sync" if pull and push else ("pull" if pull else "push")
-
-        def work(journal: RunJournal) -> None:
-            if pull:
-                self.puller.run(journal, reconcile=reconcile)
-            if push:
-                self.pusher.run(journal)
-
-        leases = ("pull",) * pull + ("push",) * push
-        return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds,
-                            not_run_since=not_run_since)
-
-    def reconcile(self, *, trigger: str = "command", lease_wait_seconds: float = 0,
-                  not_run_since: datetime | None = None) -> SyncRun:
-        """Recheck open cases not seen in the inbox lately (job ``reconcile``, ``pull`` lease); see :meth:`run`."""
-        return self.execute("reconcile", self.puller.reconcile, leases=("pull",), trigger=trigger,
-                            lease_wait_seconds=lease_wait_seconds, not_run_since=not_run_since)
-
-    def retention(self, days: int, *, trigger: str = "command", not_run_since: datetime | None = None) -> SyncRun:
-        """Prune sync events older than ``days`` days (job ``retention``); the run records how many."""
-
-        def work(journal: RunJournal) -> None:
-            cutoff = journal.clock.now() - timedelta(days=days)
-            pruned = prune_events(self.db, cutoff)
-            events = "sync event" if pruned == 1 else "sync events"
-            journal.standalone_event("retention.pruned", f"Pruned {pruned} {events} recorded before "
-                                     f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.")
-
-        return self.execute("retention", work, trigger=trigger, not_run_since=not_run_since)
 
     def execute(self, job: str, work: Callable[[RunJournal], None], *, leases: Sequence[str] | None = None,
                 trigger: str = "command", lease_wait_seconds: float = 0,
@@ -205,3 +158,63 @@ class SyncService:
                                 .order_by(col(SyncRun.started_at))).first()
         if done is not None:
             raise AlreadyRun(job, done.id or 0, done.started_at)
+
+
+@dataclass(kw_only=True)
+class SyncService(JobRunner):
+    """Runs the sync jobs of one institution: a :class:`JobRunner` with the pull and push halves.
+
+    Args:
+        puller: the pull half.
+        pusher: the push half.
+        db, mapping, clock, leases, stop: see :class:`JobRunner`.
+    """
+
+    puller: Puller
+    pusher: Pusher
+
+    def run(self, *, pull: bool = True, push: bool = True, trigger: str = "command", reconcile: bool = True,
+            lease_wait_seconds: float = 0, not_run_since: datetime | None = None) -> SyncRun:
+        """Run one cycle (job ``sync``, or ``pull``/``push`` alone) and return its finished run row.
+
+        A failure of the platform (HTTP, protocol, authentication) ends the run as ``failed`` with
+        its reason; nothing is raised, and the cursor stays where the last good run left it.
+
+        Args:
+            pull, push: which halves to run (a ``sync`` takes the ``pull`` lease, then ``push``).
+            trigger: ``schedule``, ``manual`` or ``command``, as recorded on the run.
+            reconcile: also recheck open cases not seen lately (the worker leaves it to its own job).
+            lease_wait_seconds, not_run_since: see :meth:`execute`.
+
+        Raises:
+            LeaseBusy, AlreadyRun: see :meth:`execute`.
+        """
+        job = "sync" if pull and push else ("pull" if pull else "push")
+
+        def work(journal: RunJournal) -> None:
+            if pull:
+                self.puller.run(journal, reconcile=reconcile)
+            if push:
+                self.pusher.run(journal)
+
+        leases = ("pull",) * pull + ("push",) * push
+        return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds,
+                            not_run_since=not_run_since)
+
+    def reconcile(self, *, trigger: str = "command", lease_wait_seconds: float = 0,
+                  not_run_since: datetime | None = None) -> SyncRun:
+        """Recheck open cases not seen in the inbox lately (job ``reconcile``, ``pull`` lease); see :meth:`run`."""
+        return self.execute("reconcile", self.puller.reconcile, leases=("pull",), trigger=trigger,
+                            lease_wait_seconds=lease_wait_seconds, not_run_since=not_run_since)
+
+    def retention(self, days: int, *, trigger: str = "command", not_run_since: datetime | None = None) -> SyncRun:
+        """Prune sync events older than ``days`` days (job ``retention``); the run records how many."""
+
+        def work(journal: RunJournal) -> None:
+            cutoff = journal.clock.now() - timedelta(days=days)
+            pruned = prune_events(self.db, cutoff)
+            events = "sync event" if pruned == 1 else "sync events"
+            journal.standalone_event("retention.pruned", f"Pruned {pruned} {events} recorded before "
+                                     f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.")
+
+        return self.execute("retention", work, trigger=trigger, not_run_since=not_run_since)

@@ -1,7 +1,11 @@
 """Pydantic models of the platform's JSON objects and their conversion into domain objects (CONTRACT §4).
 
-Fields that drive a decision (``complaint_id``, ``updated_at``, ``status_code``, ``disposition_id``,
-the anonymity and secrecy flags) are read strictly; fields that are only shown are read leniently.
+Fields that drive a decision (complaint, follow-up and institution ids, ``updated_at``,
+``status_code``, ``disposition_id``, ``category_id`` (routing), the anonymity and secrecy flags of
+complaints and follow-ups, the follow-up's author type) are read strictly: a wrong type is refused,
+never coerced (``"yes"``, ``2`` or ``1.0`` is no flag; ``3.7``, ``true`` or ``"12abc"`` no id), and
+the secrecy flags are required, since reading one as "not confidential" would show a confidential
+text. Fields that are only shown are read leniently.
 Numbers the city's records keep must fit an INTEGER column, and a tracking id its 32 characters,
 so that no record that passes here can make the store fail. Every text is made valid on the way
 in (NUL characters and lone surrogates removed, see ``lapor_sync.domain.text``); a content keeps
@@ -44,9 +48,13 @@ def _optional_whole_number(value: object) -> int | None:
     return None if value is None else whole_number(value)
 
 
+def _blank_or_whole_number(value: object) -> int | None:
+    return None if value in (None, "") else whole_number(value)
+
+
 def _flag(value: object) -> bool:
-    """Strict 0/1 flag; JSON booleans and "0"/"1" strings are the same thing."""
-    if value in (0, 1, "0", "1"):  # True == 1 and False == 0, so booleans pass too
+    """Strict 0/1 flag; JSON booleans and "0"/"1" strings are the same thing; a float is not."""
+    if isinstance(value, int | str) and value in (0, 1, "0", "1"):  # a bool is an int: true/false pass
         return bool(int(value))
     raise ValueError("expected 0 or 1")
 
@@ -83,6 +91,7 @@ def _lenient_date(value: object) -> date | None:
 
 WholeNumber = Annotated[int, BeforeValidator(whole_number)]
 OptionalWholeNumber = Annotated[int | None, BeforeValidator(_optional_whole_number)]
+BlankOrWholeNumber = Annotated[int | None, BeforeValidator(_blank_or_whole_number)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 WibDateTime = Annotated[datetime, BeforeValidator(parse_wib_datetime)]
 Text = Annotated[str, BeforeValidator(_none_to_blank), AfterValidator(valid_text)]
@@ -143,7 +152,7 @@ class WireComplaint(_WireModel):
     content: RawContent = ""
     classification_id: LenientInt = None
     classification_name: OptionalText = None
-    category_id: StoredLenientInt = None
+    category_id: BlankOrWholeNumber = None  # routes the complaint; none at all is "no category"
     category_name: OptionalText = None
     status_code: WholeNumber
     status_name: Text = ""
@@ -223,7 +232,7 @@ class WireFollowup(_WireModel):
     institution_from_name: OptionalText = None
     content: RawContent = ""
     rating: Annotated[int, BeforeValidator(lambda value: value or 0), AfterValidator(_storable)] = 0
-    is_secret: Flag = False
+    is_secret: Flag  # required: a missing one must not read as "not confidential"
     created_at: WibDateTime
 
     def to_domain(self) -> ThreadEntry:

@@ -10,6 +10,7 @@ storing the rest of the thread would mark the complaint stored with an entry sil
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from lapor_sync.adapters.national.wire.models import (
 )
 from lapor_sync.domain.complaint import Complaint, InboxItem, MalformedRecord, StatusLogEntry, ThreadEntry
 from lapor_sync.domain.errors import MalformedRecordError
+from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.text import valid_payload, valid_text
 
 _MAX_REASONS = 5  # enough to see what is wrong without flooding the dead-letter reason
@@ -83,8 +85,11 @@ def _without_reporter(raw: object) -> object:
     if not isinstance(raw, dict):
         return raw
     cleaned = {key: _without_reporter(value) if key == "data" else value for key, value in raw.items()}
-    if isinstance(cleaned.get("user"), dict):
-        cleaned["user"] = {key: "(removed)" for key in cleaned["user"]}
+    user = cleaned.get("user")
+    if isinstance(user, dict):
+        cleaned["user"] = {key: "(removed)" for key in user}
+    elif user not in (None, "", []):  # a malformed reporter (a string, a list) is still the reporter
+        cleaned["user"] = "(removed)"
     return cleaned
 
 
@@ -106,8 +111,14 @@ def unwrap_envelope(body: bytes) -> object:
     return payload["results"]
 
 
-def error_message(body: bytes) -> str | None:
-    """Return the server's ``message`` (and the names of fields in ``errors``) or ``None``."""
+def error_message(body: bytes, hide: Callable[[str], str] = str) -> str | None:
+    """Return the server's ``message`` (and the names of fields in ``errors``) or ``None``.
+
+    Phone numbers, e-mail addresses and NIK numbers in it are masked: the message may quote the
+    complaint it refuses, and it travels on into set-aside reasons, outbox errors and the log.
+    ``hide`` takes out what else must not travel (the credentials sent); it runs before the
+    message is cut to 300 characters, so a secret crossing the cut cannot leave a prefix behind.
+    """
     try:
         parsed = WireErrorBody.model_validate(json.loads(body.decode("utf-8", errors="replace")))
     except (ValueError, RecursionError):  # ValidationError is a ValueError
@@ -115,7 +126,7 @@ def error_message(body: bytes) -> str | None:
     if not parsed.message:
         return None
     fields = f" (fields: {', '.join(sorted(parsed.errors))})" if parsed.errors else ""
-    return valid_text(parsed.message + fields)[:_MAX_MESSAGE]
+    return mask_personal_data(hide(valid_text(parsed.message + fields)))[:_MAX_MESSAGE]
 
 
 def read_page(results: object) -> WirePage:

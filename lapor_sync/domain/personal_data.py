@@ -1,0 +1,67 @@
+"""Masking reporters' personal data in free text: phone numbers, e-mail addresses and NIK numbers.
+
+Sync events, run errors, outbox errors and log lines are read by IT staff and kept for months, so
+they must not carry a reporter's contact data or identity number (UU 27/2022 on personal data
+protection). lapor-sync never writes them there on purpose; masking catches what arrives inside
+a text from elsewhere: a server's error message, an exception, an admin's typed reason.
+
+Each match becomes a fixed placeholder that keeps no digit or letter of it: a "last two digits"
+hint helps nobody find a record (events name complaints by tracking id) and still narrows a
+search for the person. What IT staff need stays: tracking and complaint ids (7 digits),
+institution ids, HTTP statuses, counts, durations, timestamps and dates in every format
+lapor-sync writes, and ``[LS-…]`` reference tokens.
+
+Limits: names, addresses and other identifying words in free text are not recognised; nor are
+phone numbers of other countries, or an Indonesian one written in an unusual grouping.
+"""
+
+from __future__ import annotations
+
+import re
+
+PHONE_MASK = "[phone masked]"
+EMAIL_MASK = "[email masked]"
+NIK_MASK = "[NIK masked]"
+
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+"""Local part (dots, plus-addressing), a domain with any subdomains, a top-level domain of letters."""
+
+_NIK = re.compile(
+    r"(?<![0-9])(?:"
+    r"[0-9]{16}"  # as printed on the KTP
+    r"|[0-9]{4}(?P<a>[ .-])[0-9]{4}(?P=a)[0-9]{4}(?P=a)[0-9]{4}"  # 6271 0312 0390 0001
+    r"|[0-9]{2}(?P<b>[ .-])[0-9]{2}(?P=b)[0-9]{2}(?P=b)[0-9]{6}(?P=b)[0-9]{4}"  # 62.71.03.120390.0001
+    r")(?![0-9])"
+)
+"""Nomor Induk Kependudukan: 16 digits (province, regency, district, birth date, serial number)."""
+
+_PHONE = re.compile(
+    r"(?<![\w+-])"  # not inside a word, a longer number, or a token such as [LS-0812345678]
+    r"(?:\(0[0-9]{2,3}\)[ .-]?"  # an area code in brackets: (0536) 322-1234
+    r"|(?:\+62[ .-]?|62[ .-]?(?=8)|0(?=[1-9]))[0-9]{2,4})"  # +62 812, 62 812 (mobile only), 0812; never "0."
+    r"(?:[ .-]?[0-9]{3,4}){1,3}"  # the subscriber number, in groups of 3 or 4 (so no date is one)
+    r"(?!\w)"
+)
+"""An Indonesian phone number: +62 812-3456-7890, 62 812 3456 7890, 0812.3456.7890, (0536) 322-1234."""
+_PHONE_DIGITS = range(9, 14)  # 081234567 .. +62 812 3456 78901, country code and trunk 0 included
+
+
+def mask_personal_data(text: str) -> str:
+    """Return ``text`` with e-mail addresses, NIK numbers and Indonesian phone numbers masked.
+
+    Args:
+        text: any free text (an event message, an error, a log line).
+
+    Returns:
+        The text with each match replaced by :data:`EMAIL_MASK`, :data:`NIK_MASK` or
+        :data:`PHONE_MASK`; everything else unchanged. Masking a masked text changes nothing.
+    """
+    # E-mail first: a local part may be a phone number or a NIK ("081234567890@mail.com").
+    text = _EMAIL.sub(EMAIL_MASK, text)
+    text = _NIK.sub(NIK_MASK, text)
+    return _PHONE.sub(_phone_or_kept, text)
+
+
+def _phone_or_kept(match: re.Match[str]) -> str:
+    digits = sum(char.isdigit() for char in match.group())
+    return PHONE_MASK if digits in _PHONE_DIGITS else match.group()

@@ -1,0 +1,174 @@
+"""Where settings come from, besides arguments and plain environment variables.
+
+- the TOML file given with ``--config`` (:class:`ConfigFileSource`);
+- files named by ``LAPOR_SYNC_<NAME>_FILE`` variables (:class:`SecretFileSource`): Docker and
+  Kubernetes mount a secret as a file (``/run/secrets/lapor_api_key``) and the container sets
+  ``LAPOR_SYNC_API_KEY_FILE`` to its path, so the key itself is not in the environment, where
+  ``docker inspect`` and ``/proc/<pid>/environ`` would show it;
+- and :class:`NotedSource`, which notes which source gave each value (``config show``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from lapor_sync.config_files import read_toml
+from lapor_sync.domain.errors import ConfigurationError
+
+FILE_SUFFIX = "_FILE"
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a key, a token or a URL; anything bigger is the wrong file
+
+
+@dataclass
+class Loading:
+    """What one construction of the settings tells its sources, and what they note back.
+
+    Attributes:
+        config_file: the TOML file to read, or ``None``.
+        origins: setting name -> the label of the source that gave its value.
+    """
+
+    config_file: Path | None = None
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+_LOADING: ContextVar[Loading | None] = ContextVar("lapor_sync_settings_loading", default=None)
+
+
+@contextmanager
+def loading(config_file: Path | None = None, *, join: bool = False) -> Iterator[Loading]:
+    """Put a :class:`Loading` in force for the settings built inside the block.
+
+    Args:
+        config_file: the TOML file the sources read.
+        join: keep the one already in force, if any (a ``Settings(...)`` built inside a load).
+    """
+    current = _LOADING.get() if join else None
+    state = current or Loading(config_file)
+    token = _LOADING.set(state)
+    try:
+        yield state
+    finally:
+        _LOADING.reset(token)
+
+
+class ConfigFileSource(PydanticBaseSettingsSource):
+    """The TOML file of the :class:`Loading` in force; its keys are the setting names, lowercase."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole file is read at once in ``__call__``."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Read the file (``ConfigurationError`` when it cannot be read or is not TOML)."""
+        state = _LOADING.get()
+        if state is None or state.config_file is None:
+            return {}
+        return read_toml(state.config_file)[1]
+
+
+class NotedSource(PydanticBaseSettingsSource):
+    """Wraps a source and notes in the :class:`Loading` in force which settings it gave, under ``label``."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource, label: str) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner, self._label = inner, label
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Delegate to the wrapped source."""
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        """The wrapped source's values, noted."""
+        values = self._inner()
+        if (state := _LOADING.get()) is not None:
+            for name in values:
+                state.origins.setdefault(name, self._label)  # sources run highest priority first
+        return values
+
+
+def read_secret_file(variable: str, path: Path) -> str:
+    """Read one secret from ``path``: its text, surrounding whitespace (the trailing newline) stripped.
+
+    Args:
+        variable: the ``..._FILE`` variable that named the file, for messages.
+        path: the file.
+
+    Returns:
+        The secret, one line of printable text.
+
+    Raises:
+        ConfigurationError: the file is missing, unreadable, larger than
+            :data:`MAX_SECRET_FILE_BYTES`, not UTF-8, empty, or more than one line. The message names
+            ``variable`` and ``path``, never the content.
+    """
+    try:
+        with path.open("rb") as handle:
+            # Read at most one byte too many: a path to /dev/zero or a huge file must not fill memory.
+            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{variable}: {path}: file not found") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{variable}: {path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise ConfigurationError(f"{variable}: {path}: larger than {MAX_SECRET_FILE_BYTES // 1024} KiB")
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{variable}: {path}: not UTF-8 text") from None
+    if not value:
+        raise ConfigurationError(f"{variable}: {path}: file is empty")
+    if not value.isprintable():
+        # A line break inside a header value makes httpx's error quote the whole header, secret and all.
+        raise ConfigurationError(f"{variable}: {path}: must hold one line, without control characters")
+    return value
+
+
+class SecretFileSource(PydanticBaseSettingsSource):
+    """Settings from the files named by ``<env_prefix><NAME>_FILE`` variables, for the settings in ``names``.
+
+    Variable names are matched in any case, and an empty variable counts as unset, as for the
+    environment source. The source ranks with the environment: setting both ``X`` and ``X_FILE`` is
+    a configuration error, so neither silently wins.
+
+    Args:
+        settings_cls: the settings class (its ``env_prefix`` is used).
+        names: the settings that may come from a file (secrets, and URLs that may carry a password).
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], names: frozenset[str]) -> None:
+        super().__init__(settings_cls)
+        self._names = names
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: every file is read in ``__call__``."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Read the file of every setting whose ``_FILE`` variable is set.
+
+        Raises:
+            ConfigurationError: ``X`` and ``X_FILE`` are both set, or a file cannot be used
+                (see :func:`read_secret_file`).
+        """
+        environ = {name.lower(): value for name, value in os.environ.items() if value}
+        prefix = str(self.config.get("env_prefix", ""))
+        values: dict[str, Any] = {}
+        for name in sorted(self._names):
+            variable = f"{prefix}{name}".upper()
+            path = environ.get(f"{variable}{FILE_SUFFIX}".lower())
+            if path is None:
+                continue
+            if variable.lower() in environ:
+                raise ConfigurationError(f"{variable} and {variable}{FILE_SUFFIX} are both set; set only one of them")
+            values[name] = read_secret_file(f"{variable}{FILE_SUFFIX}", Path(path))
+        return values
