@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import tomllib
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -30,13 +33,12 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
         The file's text (to locate keys in it) and its parsed content.
 
     Raises:
-        ConfigurationError: the file is missing, unreadable, larger than :data:`MAX_FILE_BYTES`,
-            not UTF-8, or not valid TOML; the message starts with the file name (and ``:line`` for
-            syntax errors).
+        ConfigurationError: the file is missing, unreadable (a pipe without a writer too), larger than
+            :data:`MAX_FILE_BYTES`, not UTF-8, or not valid TOML; the message starts with the file
+            name (and ``:line`` for syntax errors).
     """
     try:
-        with path.open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file claims to be
+        data = read_bounded(path, MAX_FILE_BYTES)
         if len(data) > MAX_FILE_BYTES:
             raise ConfigurationError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; not a configuration file")
         text = data.decode("utf-8")
@@ -57,6 +59,28 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
         raise ConfigurationError(
             f"{path}:{position.group(1)}: TOML syntax error: {reason} (column {position.group(2)})"
         ) from None
+
+
+def read_bounded(path: Path | Traversable, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes of ``path`` (one more tells a file that is too large).
+
+    A device that never ends (``/dev/zero``) cannot fill memory, and a named pipe that nobody
+    writes to cannot hold the start up: opening one would wait forever. A pipe with a writer
+    (``-c <(...)``, ``/dev/stdin``) is read like a file.
+
+    Raises:
+        OSError: the file cannot be read (``strerror`` says why, also for a pipe without a writer).
+    """
+    if not isinstance(path, Path):
+        with path.open("rb") as resource:  # a packaged resource
+            return resource.read(limit + 1)
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+        pipe = stat.S_ISFIFO(os.fstat(file.fileno()).st_mode)
+        os.set_blocking(file.fileno(), True)  # a writer's data is waited for, once one is there
+        data = file.read(limit + 1)
+    if pipe and not data:
+        raise OSError(errno.ENODATA, "a named pipe that nobody writes to")
+    return data
 
 
 def key_path(loc: tuple[str | int, ...]) -> str:

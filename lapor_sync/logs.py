@@ -9,6 +9,7 @@ number, e-mail address or NIK, or a confidential text being sent.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -38,8 +39,14 @@ class _UtcJsonFormatter(JsonFormatter):
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
     def process_log_record(self, log_data: LogData) -> LogData:
-        """Redact every string of the line: message, ``exc_info`` traceback and extra fields, nested ones too."""
-        return {key: redact_value(value) for key, value in log_data.items()}
+        """Redact every string of the line: message, ``exc_info`` traceback and extra fields, nested ones too.
+
+        Values are first turned into what the line will print (an exception or a dataclass in
+        ``extra`` becomes its text or its fields), so no value is redacted as one thing and then
+        printed as another.
+        """
+        printed: LogData = json.loads(self.jsonify_log_record(log_data))
+        return {key: redact_value(value) for key, value in printed.items()}
 
 
 class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from lapor_sync.config_files import read_toml
+from lapor_sync.config_files import read_bounded, read_toml
 from lapor_sync.domain.errors import ConfigurationError
 
 FILE_SUFFIX = "_FILE"
@@ -112,9 +112,7 @@ def read_secret_file(variable: str, path: Path) -> str:
             ``variable`` and ``path``, never the content.
     """
     try:
-        with path.open("rb") as handle:
-            # Read at most one byte too many: a path to /dev/zero or a huge file must not fill memory.
-            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+        data = read_bounded(path, MAX_SECRET_FILE_BYTES)  # /dev/zero, a huge file, a pipe: never stuck
     except FileNotFoundError:
         raise ConfigurationError(f"{variable}: {path}: file not found") from None
     except OSError as exc:

@@ -158,8 +158,8 @@ def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now:
     if status == 401:
         # The body is not quoted: a gateway may echo the credentials it refused.
         return RunStoppingError("authentication refused: check the API key, app token or OAuth2 client", status=status)
-    detail = wire.error_message(body, lambda text: without_credentials(text, credentials)) or (
-        response.reason_phrase or "no message")
+    detail = wire.error_message(body, lambda text: without_credentials(text, credentials),
+                                fallback=response.reason_phrase) or "no message"
     if status == 403 and write:
         # CONTRACT §5 answers 403 to a write on a complaint no longer dispositioned to the caller:
         # a fact about that one item. Stopping every run on it would block the outbox for good.

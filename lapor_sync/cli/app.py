@@ -28,6 +28,7 @@ from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.logs import LogLevel, configure_logging
+from lapor_sync.redaction import redact
 from lapor_sync.storage.lease import LeaseBusy
 
 app = typer.Typer(
@@ -81,7 +82,8 @@ def main() -> None:
         errors.print(f"[red]busy:[/red] {escape(str(exc))}; try again later", highlight=False)
         raise SystemExit(EXIT_BUSY) from None
     except LaporSyncError as exc:
-        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        # Redacted like a log line: the text may quote a server's message (personal data masked).
+        errors.print(f"[red]error:[/red] {escape(redact(str(exc)))}", highlight=False)
         raise SystemExit(EXIT_CONFIG) from None
     except DBAPIError as exc:
         if exc.statement is not None and not isinstance(exc, OperationalError):
@@ -89,6 +91,6 @@ def main() -> None:
         # The driver's first line says what failed (refused, unknown database, an invalid connection
         # option in the URL); no URL, no password.
         reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        errors.print(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(reason)}",
+        errors.print(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(redact(reason))}",
                      highlight=False)
         raise SystemExit(EXIT_CONFIG) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -65,6 +66,21 @@ class RunCounts:
         return {name: getattr(self, name) for name in COUNTERS}
 
 
+def add_event(session: Session, at: datetime, kind: str, message: str, *, level: Level = Level.INFO,
+              run_id: int | None = None, complaint_id: int | None = None, tracking_id: str | None = None,
+              agency_code: str | None = None) -> None:
+    """Add one sync event to ``session`` and mirror it as a log line: the one place events are made.
+
+    ``message`` is redacted here, so no caller can store or log one unredacted. ``run_id`` is
+    ``None`` for an admin's action outside any run; ``at`` is aware UTC.
+    """
+    message = redact(message)
+    session.add(SyncEvent(run_id=run_id, at=at, complaint_id=complaint_id, tracking_id=tracking_id,
+                          agency_code=agency_code, kind=kind, level=level.value, message=message))
+    log.log(logging.WARNING if level is not Level.INFO else logging.INFO, message,
+            extra={"run_id": run_id, "kind": kind, "tracking_id": tracking_id})
+
+
 @dataclass
 class RunJournal:
     """The record of one sync run: its row, its counters and its events; and its checkpoint.
@@ -116,12 +132,8 @@ class RunJournal:
               complaint_id: int | None = None, tracking_id: str | None = None,
               agency_code: str | None = None) -> None:
         """Add one sync event to ``session`` (committed with the caller's change); ``message`` is redacted."""
-        message = redact(message)
-        session.add(SyncEvent(run_id=self.run_id, at=self.clock.now(), complaint_id=complaint_id,
-                              tracking_id=tracking_id, agency_code=agency_code, kind=kind,
-                              level=level.value, message=message))
-        log.log(logging.WARNING if level is not Level.INFO else logging.INFO, message,
-                extra={"run_id": self.run_id, "kind": kind, "tracking_id": tracking_id})
+        add_event(session, self.clock.now(), kind, message, level=level, run_id=self.run_id,
+                  complaint_id=complaint_id, tracking_id=tracking_id, agency_code=agency_code)
 
     def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO,
                          complaint_id: int | None = None, tracking_id: str | None = None) -> None:

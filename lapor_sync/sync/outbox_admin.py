@@ -9,7 +9,6 @@ caller holds the ``push`` lease while it cancels.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import update
@@ -18,11 +17,9 @@ from sqlmodel import Session, col, select
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.redaction import redact
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent
-from lapor_sync.sync.journal import Level
+from lapor_sync.storage.models import Case, OutboxItem
+from lapor_sync.sync.journal import Level, add_event
 from lapor_sync.sync.purge import texts_purged
-
-log = logging.getLogger("lapor_sync.sync")
 
 REQUEUABLE = ("dead", "pending")
 CANCELLABLE = ("pending", "dead")
@@ -143,9 +140,6 @@ def _reload(session: Session, row: OutboxItem) -> OutboxItem:
 def _event(session: Session, row: OutboxItem, now: datetime, kind: str, message: str,
            level: Level = Level.INFO) -> None:
     """An admin's action is no sync run: its event has no run id."""
-    message = redact(message)
     agency = session.exec(select(Case.agency_code).where(Case.id == row.case_id)).first()
-    session.add(SyncEvent(run_id=None, at=now, complaint_id=row.complaint_id, tracking_id=row.tracking_id,
-                          agency_code=agency, kind=kind, level=level.value, message=message))
-    log.log(logging.WARNING if level is not Level.INFO else logging.INFO, message,
-            extra={"kind": kind, "tracking_id": row.tracking_id})
+    add_event(session, now, kind, message, level=level, complaint_id=row.complaint_id, tracking_id=row.tracking_id,
+              agency_code=agency)

@@ -111,22 +111,27 @@ def unwrap_envelope(body: bytes) -> object:
     return payload["results"]
 
 
-def error_message(body: bytes, hide: Callable[[str], str] = str) -> str | None:
-    """Return the server's ``message`` (and the names of fields in ``errors``) or ``None``.
+def error_message(body: bytes, hide: Callable[[str], str] = str, *, fallback: str | None = None) -> str | None:
+    """Return the server's ``message`` (and the names of fields in ``errors``), else ``fallback``, or ``None``.
 
     Phone numbers, e-mail addresses and NIK numbers in it are masked: the message may quote the
     complaint it refuses, and it travels on into set-aside reasons, outbox errors and the log.
     ``hide`` takes out what else must not travel (the credentials sent); it runs before the
     message is cut to 300 characters, so a secret crossing the cut cannot leave a prefix behind.
+    ``fallback`` (the status line's reason phrase, for a body without a message) is the server's
+    words too, and is treated the same.
     """
     try:
         parsed = WireErrorBody.model_validate(json.loads(body.decode("utf-8", errors="replace")))
     except (ValueError, RecursionError):  # ValidationError is a ValueError
+        parsed = None
+    if parsed is not None and parsed.message:
+        message = parsed.message + (f" (fields: {', '.join(sorted(parsed.errors))})" if parsed.errors else "")
+    elif fallback:
+        message = fallback
+    else:
         return None
-    if not parsed.message:
-        return None
-    fields = f" (fields: {', '.join(sorted(parsed.errors))})" if parsed.errors else ""
-    return mask_personal_data(hide(valid_text(parsed.message + fields)))[:_MAX_MESSAGE]
+    return mask_personal_data(hide(valid_text(message)))[:_MAX_MESSAGE]
 
 
 def read_page(results: object) -> WirePage:
