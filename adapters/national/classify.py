@@ -204,12 +204,7 @@ def check_response(response: httpx.Response, body: bytes, *, write: bool, now: d
                    credentials: Iterable[str] = ()) -> object:
     """Return the ``results`` of a successful answer, or raise the classified error.
 
-    Args:
-        response: the answer (status and headers).
-        body: its body, as read within the size limit.
-        write: True for a request that changes data on the platform (POST).
-        now: the current instant, for a ``Retry-After`` given as an HTTP-date.
-        credentials: the secrets sent with the request, hidden from the server's message.
+    The arguments are those of :func:`error_for_status`.
 
     Raises:
         NationalPlatformError: a subclass chosen by ``error_for_status`` for a non-2xx answer, or
