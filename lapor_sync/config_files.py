@@ -37,17 +37,7 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
             :data:`MAX_FILE_BYTES`, not UTF-8, or not valid TOML; the message starts with the file
             name (and ``:line`` for syntax errors).
     """
-    try:
-        data = read_bounded(path, MAX_FILE_BYTES)
-        if len(data) > MAX_FILE_BYTES:
-            raise ConfigurationError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; not a configuration file")
-        text = data.decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    text = read_text(path, MAX_FILE_BYTES, too_large="; not a configuration file")
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -59,6 +49,34 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
         raise ConfigurationError(
             f"{path}:{position.group(1)}: TOML syntax error: {reason} (column {position.group(2)})"
         ) from None
+
+
+def read_text(path: Path | Traversable, limit: int, *, where: str = "", too_large: str = "") -> str:
+    """Read ``path`` as UTF-8 text of at most ``limit`` bytes (:func:`read_bounded`).
+
+    Args:
+        path: the file, or a packaged resource.
+        limit: the largest size read, bytes.
+        where: what the messages start with before the path (``"LAPOR_SYNC_API_KEY_FILE: "``).
+        too_large: what the "larger than" message adds.
+
+    Raises:
+        ConfigurationError: ``<where><path>: file not found``, ``...: cannot read: <why>``,
+            ``...: larger than <limit in KiB or MiB><too_large>`` or ``...: not UTF-8 text``.
+    """
+    try:
+        data = read_bounded(path, limit)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{where}{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{where}{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > limit:
+        size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 2**10} KiB"
+        raise ConfigurationError(f"{where}{path}: larger than {size}{too_large}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{where}{path}: not UTF-8 text") from None
 
 
 def read_bounded(path: Path | Traversable, limit: int) -> bytes:

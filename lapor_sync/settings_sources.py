@@ -21,7 +21,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from lapor_sync.config_files import read_bounded, read_toml
+from lapor_sync.config_files import read_text, read_toml
 from lapor_sync.domain.errors import ConfigurationError
 
 FILE_SUFFIX = "_FILE"
@@ -111,18 +111,7 @@ def read_secret_file(variable: str, path: Path) -> str:
             :data:`MAX_SECRET_FILE_BYTES`, not UTF-8, empty, or more than one line. The message names
             ``variable`` and ``path``, never the content.
     """
-    try:
-        data = read_bounded(path, MAX_SECRET_FILE_BYTES)  # /dev/zero, a huge file, a pipe: never stuck
-    except FileNotFoundError:
-        raise ConfigurationError(f"{variable}: {path}: file not found") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{variable}: {path}: cannot read: {exc.strerror or type(exc).__name__}") from None
-    if len(data) > MAX_SECRET_FILE_BYTES:
-        raise ConfigurationError(f"{variable}: {path}: larger than {MAX_SECRET_FILE_BYTES // 1024} KiB")
-    try:
-        value = data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{variable}: {path}: not UTF-8 text") from None
+    value = read_text(path, MAX_SECRET_FILE_BYTES, where=f"{variable}: ").strip()  # /dev/zero, a pipe: never stuck
     if not value:
         raise ConfigurationError(f"{variable}: {path}: file is empty")
     if not value.isprintable():

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+import respx
 from sqlalchemy import create_engine, text
 
 from lapor_sync.domain.clock import ManualClock
@@ -67,6 +68,21 @@ def h(tmp_path) -> Iterator[Harness]:
     """End-to-end harness: an empty simulator served on loopback, lapor-sync on a SQLite file."""
     with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
         yield running
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    """respx in front of every httpx client made in the test; routes not called are no failure."""
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LAPOR_SYNC_* variable of the machine running the tests leaks in (any case: settings read it so)."""
+    for name in list(os.environ):
+        if name.upper().startswith("LAPOR_SYNC_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import base64
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from sqlalchemy import Engine, MetaData, select
@@ -84,21 +85,28 @@ def assert_no_secret(haystacks: Mapping[str, str], secrets: Mapping[str, str], *
     assert not finds, f"{len(finds)} secret(s) found:\n" + "\n".join(finds[:shown]) + more
 
 
-def table_cells(engine: Engine) -> dict[str, str]:
-    """Every cell of every table of the database, as text: ``"table T, row N, column C"`` -> value.
+def table_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table of the database, in primary-key order: table name -> rows (column -> value).
 
-    Tables are found by reflection, so a table added later is searched without changing the test.
+    Tables are found by reflection, so a table added later is searched (or compared) without changing a test.
     """
     metadata = MetaData()
     metadata.reflect(engine)
-    cells: dict[str, str] = {}
     with engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            for number, row in enumerate(conn.execute(select(table)), start=1):
-                for column, value in row._mapping.items():
-                    if value is not None:
-                        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-                        cells[f"table {table.name}, row {number}, column {column}"] = text
+        return {table.name: [dict(row._mapping)
+                             for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
+                for table in metadata.sorted_tables}
+
+
+def table_cells(engine: Engine) -> dict[str, str]:
+    """Every cell of every table of the database, as text: ``"table T, row N, column C"`` -> value."""
+    cells: dict[str, str] = {}
+    for table, rows in table_rows(engine).items():
+        for number, row in enumerate(rows, start=1):
+            for column, value in row.items():
+                if value is not None:
+                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                    cells[f"table {table}, row {number}, column {column}"] = text
     return cells
 
 

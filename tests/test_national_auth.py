@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qs
@@ -24,12 +23,6 @@ API_KEY = "sim-api-key"
 APP_TOKEN = "{00000000-0000-4000-8000-000000006271}"
 CLIENT_SECRET = "sim-secret"
 CATEGORIES = {"results": [{"id": 1, "name": "Agama", "parent_id": 0}]}
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -22,12 +22,6 @@ HTML = "<html><body>Service Unavailable</body></html>"
 
 
 @pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def client() -> Iterator[LaporClient]:
     with LaporClient(BASE, StaticKeyAuth("sim-api-key", "{guid}"), retry=RetryPolicy.no_wait(), max_pages=5) as lapor:
         yield lapor

@@ -34,12 +34,6 @@ LIMIT = 4096
 CLOCK = ManualClock(datetime(2024, 10, 31, 1, 0, tzinfo=UTC))
 
 
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
 def settings(**changes: object) -> SimpleNamespace:
     """The attributes ``LaporClient.from_settings`` reads, static mode on ``BASE``."""
     values: dict[str, object] = {

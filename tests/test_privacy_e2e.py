@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import inspect, text
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -25,6 +24,7 @@ from lapor_sync.simulator.model import Reporter
 from lapor_sync.storage.models import OutboxItem, SetAsideRecord, SyncRun
 from lapor_sync.sync.outbox_admin import cancel, requeue
 from tests.e2e_support import CITY, DINSOS, Harness
+from tests.secret_search import table_rows
 
 SOSIAL = category_id("Sosial dan Kesejahteraan")
 # Fictitious people and texts.
@@ -68,10 +68,8 @@ def gateway(h: Harness) -> ScriptedGateway:
 
 def _every_row(h: Harness) -> dict[str, list[str]]:
     """Every row of every table of the database, each as one text."""
-    with h.app.db.engine.connect() as conn:
-        return {table: [json.dumps([str(value) for value in row], ensure_ascii=False)
-                        for row in conn.execute(text(f'SELECT * FROM "{table}"'))]
-                for table in inspect(conn).get_table_names()}
+    return {table: [json.dumps([str(value) for value in row.values()], ensure_ascii=False) for row in rows]
+            for table, rows in table_rows(h.app.db.engine).items()}
 
 
 def _log_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:

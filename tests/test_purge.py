@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
@@ -37,6 +36,7 @@ from lapor_sync.timezones import WIB, display_wib
 from tests.cli_support import cli_env, invoke, invoke_json
 from tests.e2e_support import CITY, DINSOS, Harness
 from tests.factories import T0, complaint, followup, snapshot
+from tests.secret_search import table_rows
 
 __all__ = ["cli_env"]  # fixture
 
@@ -129,15 +129,6 @@ def _purge(db: Database, clock: ManualClock, days: int = DAYS) -> PurgeResult:
     return run_purge(_runner(db, clock), days, requested_by="admin")
 
 
-def _dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to compare before and after or to search for removed values."""
-    rows = {}
-    with db.engine.connect() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            rows[table.name] = [tuple(r) for r in conn.execute(table.select().order_by(*table.primary_key.columns))]
-    return rows
-
-
 def _case(db: Database, case_id: int) -> Case:
     with db.session() as session:
         found = session.get(Case, case_id)
@@ -175,7 +166,7 @@ def test_a_purge_removes_reporter_identity_and_every_text_of_the_case(database, 
     assert complete_row.payload == {"status_code": 3, "note": PURGED_TEXT, "institution_id": 627104}
     assert json.loads(raw) == PURGED_TEXT
     # No removed value is left anywhere: not in the case, the thread, the outbox, the events or the runs.
-    everything = repr(_dump(database))
+    everything = repr(table_rows(database.engine))
     assert [value for value in REMOVED if value in everything] == []
     assert result.removed() == {"reporter_identities": 1, "contents": 1, "places": 1, "thread_entries": 2,
                                 "outbox_payloads": 2, "set_aside_records": 1}
@@ -214,21 +205,21 @@ def test_only_closed_cases_older_than_the_cutoff_are_purged(database, clock, bui
 
 def test_a_second_purge_removes_nothing(database, clock, built) -> None:
     _purge(database, clock)
-    data_before = {k: v for k, v in _dump(database).items() if k not in ("sync_run", "sync_event")}
+    data_before = {k: v for k, v in table_rows(database.engine).items() if k not in ("sync_run", "sync_event")}
     clock.advance(timedelta(days=1))
 
     again = _purge(database, clock)
 
     assert again.purged == [] and again.removed()["contents"] == 0 and again.run.updated == 0
-    assert {k: v for k, v in _dump(database).items() if k not in ("sync_run", "sync_event")} == data_before
+    assert {k: v for k, v in table_rows(database.engine).items() if k not in ("sync_run", "sync_event")} == data_before
 
 
 def test_a_dry_run_tells_what_would_go_and_writes_nothing(database, clock, built) -> None:
-    before = _dump(database)
+    before = table_rows(database.engine)
 
     dry = plan_purge(database, CITY, clock.now(), DAYS)
 
-    assert _dump(database) == before  # not even a run row or an event
+    assert table_rows(database.engine) == before  # not even a run row or an event
     assert dry.dry_run and dry.run is None
     real = _purge(database, clock)
     assert (dry.purged, dry.skipped, dry.removed(), dry.cutoff) == (real.purged, real.skipped, real.removed(),
@@ -250,7 +241,7 @@ def test_a_changed_closed_complaint_received_again_stays_purged_and_its_new_entr
     case = _case(database, built.due)
     assert case.purged_at is not None and case.category_name == "Pekerjaan Umum"
     assert (case.title, case.reporter_name, case.location_name) == (PURGED_TEXT, None, None)
-    everything = repr(_dump(database))
+    everything = repr(table_rows(database.engine))
     assert [value for value in (*REMOVED, "Gang Mawar beres") if value in everything] == []
 
 
@@ -296,7 +287,7 @@ def test_a_later_pull_or_resync_of_the_unchanged_complaint_does_not_restore_it(h
     case = h.case(complaint_id)
     assert case.purged_at is not None and (case.title, case.reporter_name) == (PURGED_TEXT, None)
     assert {e.content for e in h.thread(complaint_id)} == {PURGED_TEXT}
-    everything = repr(_dump(h.app.db))
+    everything = repr(table_rows(h.app.db.engine))
     assert [w for w in words if w in everything] == []
     report = check_invariants(h.simulator, h.app.db, CITY, overlap=timedelta(seconds=h.app.settings.overlap_seconds))
     assert report.violations == []
@@ -323,24 +314,24 @@ def invoke_input(answer: str, *args: str) -> Result:
 
 def test_the_command_refuses_without_yes_when_no_one_can_confirm(cli_env, cli_cases) -> None:
     db = Database(cli_env)
-    before = _dump(db)
+    before = table_rows(db.engine)
 
     result = invoke("purge")
 
     assert result.exit_code == 2
     assert "--yes" in result.stderr and "--dry-run" in result.stderr
-    assert _dump(db) == before
+    assert table_rows(db.engine) == before
 
 
 def test_the_command_asks_at_a_terminal_and_a_no_changes_nothing(cli_env, cli_cases, monkeypatch) -> None:
     monkeypatch.setattr("lapor_sync.cli.purge._interactive", lambda: True)
     db = Database(cli_env)
-    before = _dump(db)
+    before = table_rows(db.engine)
 
     declined = invoke_input("n\n", "purge")
 
     assert declined.exit_code == 1 and "1 case closed before" in declined.stderr
-    assert _dump(db) == before
+    assert table_rows(db.engine) == before
     accepted = invoke_input("y\n", "purge")
     assert accepted.exit_code == 0 and _case(db, cli_cases.due).purged_at is not None
 
@@ -378,7 +369,7 @@ def test_the_command_says_what_it_removed_with_the_tracking_ids_in_json(cli_env,
 
 def test_the_dry_run_table_tells_the_cutoff_in_wib_and_writes_nothing(cli_env, cli_cases) -> None:
     db = Database(cli_env)
-    before = _dump(db)
+    before = table_rows(db.engine)
 
     result = invoke("purge", "--dry-run")
 
@@ -386,7 +377,7 @@ def test_the_dry_run_table_tells_the_cutoff_in_wib_and_writes_nothing(cli_env, c
     assert "Purge dry run (nothing written): 1 case closed before" in result.stdout and "WIB" in result.stdout
     assert "reporter identities" in result.stdout and "thread entries' texts" in result.stdout
     assert "#1900003" in result.stdout
-    assert _dump(db) == before
+    assert table_rows(db.engine) == before
 
 
 def test_older_than_days_overrides_the_setting(cli_env, cli_cases) -> None:
@@ -420,13 +411,13 @@ def test_review_a_case_closed_exactly_at_the_cutoff_is_kept_and_one_instant_late
 
 def test_review_a_purge_while_another_runner_holds_push_waits_then_leaves_everything_as_it_was(
         database, clock, built) -> None:
-    before = _dump(database)
+    before = table_rows(database.engine)
     worker = Leases(database, clock, holder_name("worker"))
 
     with worker.hold("push", institution_id=CITY), pytest.raises(LeaseBusy, match="'push'.*worker"):
         _purge(database, clock)
 
-    assert _dump(database) == before  # no run row, no event, nothing purged
+    assert table_rows(database.engine) == before  # no run row, no event, nothing purged
     assert held_leases(database, clock) == []  # the pull lease it took first was given back
 
 
@@ -491,5 +482,5 @@ def test_review_a_purged_complaint_set_aside_later_keeps_no_raw_text(h: Harness)
     assert pulled.set_aside == 1
     with h.app.db.session() as session:
         assert json.loads(session.exec(select(SetAsideRecord.raw)).one()) == PURGED_TEXT
-    everything = repr(_dump(h.app.db))
+    everything = repr(table_rows(h.app.db.engine))
     assert [w for w in (TITLE, CONTENT) if w in everything] == []

@@ -4,7 +4,6 @@ host look-alikes, a paginator's hostile ``next_page_url``, and an oversized thre
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -23,12 +22,6 @@ TOKEN_URL = "https://splp.test/oauth2/token"
 CLOCK = ManualClock(datetime(2024, 10, 31, 1, 0, tzinfo=UTC))
 API_KEY, APP_TOKEN = "apikey-Review5-echo", "{5e1d2c3b-aaaa-4bbb-8ccc-6271e5e5e5e5}"
 CLIENT_SECRET = "clientsecret-Review5-echo"
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
 
 
 def refusal_text(lapor: LaporClient) -> str:

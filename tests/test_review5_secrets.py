@@ -19,12 +19,7 @@ PASSWORD = "Pw-review5"
 POSTGRES = os.environ.get("LAPOR_SYNC_TEST_POSTGRES_URL")  # read before ``clean_env`` removes it
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No LAPOR_SYNC_* variable of the machine running the tests leaks in."""
-    for name in list(os.environ):
-        if name.upper().startswith("LAPOR_SYNC_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> str:

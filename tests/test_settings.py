@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,13 +10,7 @@ import pytest
 from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.settings import PRODUCTION_BASE_URL, Settings, load_settings, mask_url, require_national
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No LAPOR_SYNC_* variable of the machine running the tests leaks in."""
-    for name in list(os.environ):
-        if name.upper().startswith("LAPOR_SYNC_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def _config(tmp_path: Path, text: str) -> Path:

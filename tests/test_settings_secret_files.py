@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,7 @@ __all__ = ["cli_env"]  # fixture
 SECRET = "file-secret-7c1d"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No LAPOR_SYNC_* variable of the machine running the tests leaks in."""
-    for name in list(os.environ):
-        if name.upper().startswith("LAPOR_SYNC_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def secret_file(tmp_path: Path, content: str | bytes, name: str = "secret") -> Path:

@@ -166,8 +166,8 @@ def run_purge(runner: JobRunner, older_than_days: int, *, requested_by: str,
     result = PurgeResult(None, False, older_than_days, purge_cutoff(runner.clock.now(), older_than_days), [], [])
 
     def work(journal: RunJournal) -> None:
-        with runner.db.session() as session:
-            due = [c.case_id for c in _census(session, institution, result.cutoff)]
+        with runner.db.session() as session:  # ids only: each case's census is read again in its transaction
+            due = session.exec(select(Case.id).where(*_due(institution, result.cutoff)).order_by(col(Case.id))).all()
         for case_id in due:
             journal.checkpoint()
             outcome = _purge_case(runner.db, journal, case_id, result)

@@ -88,6 +88,9 @@ class Pusher:
                 last_id = item.id
                 if item.case_id in blocked:
                     continue
+                if item.next_attempt_at > journal.clock.now():  # waiting out its backoff: nothing to withhold yet
+                    blocked.add(item.case_id)  # keep this case's later rows behind it
+                    continue
                 with withholding(*self._echo_sources(item)):
                     try:
                         delivered = self._deliver(journal, item)
@@ -114,10 +117,7 @@ class Pusher:
         return (*sent, case.title, case.content) if case is not None and case.is_secret else sent
 
     def _deliver(self, journal: RunJournal, item: OutboxItem) -> bool:
-        """Try one row; return whether it left the queue (delivered or dead)."""
-        now = journal.clock.now()
-        if item.next_attempt_at > now:
-            return False
+        """Try one due row; return whether it left the queue (delivered or dead)."""
         readback = item.needs_readback or item.state == "sending"
         # Kept until delivered: a read-back that fails must be tried again, never skipped.
         self._mark(item, state="sending", needs_readback=readback)
