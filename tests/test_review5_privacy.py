@@ -21,6 +21,7 @@ from sqlmodel import select
 
 from lapor_sync.adapters.national import classify
 from lapor_sync.config_files import read_toml
+from lapor_sync.domain.complaint import MalformedRecord
 from lapor_sync.domain.errors import ConfigurationError, ItemRejectedError
 from lapor_sync.domain.personal_data import EMAIL_MASK, NIK_MASK, PHONE_MASK, mask_personal_data
 from lapor_sync.settings_sources import read_secret_file
@@ -237,3 +238,17 @@ def test_the_clis_error_line_masks_personal_data(monkeypatch: pytest.MonkeyPatch
 
     line = capsys.readouterr().err
     assert "ditolak" in line and "0812" not in line and "budi@" not in line
+
+
+def test_a_set_aside_reason_is_masked_where_it_is_stored(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reason built elsewhere than the wire reader (a future adapter) must not store contact data either.
+    record = MalformedRecord(complaint_id=None, reason="inbox row refused: pelapor 0812-3456-7890 budi@contoh.id",
+                             raw={"id": "x"})
+    monkeypatch.setattr(h.platform, "walk_inbox", lambda _since: iter([record]))
+
+    assert h.sync(push=False).set_aside == 1
+
+    with h.app.db.session() as session:
+        stored = [row.reason for row in session.exec(select(SetAsideRecord))]
+    texts = stored + [event.message for event in h.events("complaint.set_aside")]
+    assert texts and all("refused" in t and "0812" not in t and "budi@" not in t for t in texts)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import ItemRejectedError, MalformedRecordError, RunStoppingError
 from lapor_sync.domain.fingerprint import snapshot_fingerprint
+from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.ports import CityRecords, NationalPlatform, Received, ReceiveOutcome
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
@@ -297,6 +298,7 @@ class Puller:
     def _set_aside(self, journal: RunJournal, record: MalformedRecord) -> None:
         now = journal.clock.now()
         raw = json.dumps(record.raw, ensure_ascii=False, default=str)
+        reason = mask_personal_data(record.reason)  # a reason may quote a server's message
         with self.db.session() as session:
             if session.exec(select(Case.id).where(Case.institution_id == self.institution_id,
                                                   Case.complaint_id == record.complaint_id,
@@ -305,7 +307,7 @@ class Puller:
             existing = session.exec(select(SetAsideRecord).where(
                 SetAsideRecord.institution_id == self.institution_id,
                 SetAsideRecord.complaint_id == record.complaint_id,
-                SetAsideRecord.reason == record.reason, SetAsideRecord.raw == raw,
+                SetAsideRecord.reason == reason, SetAsideRecord.raw == raw,
                 SetAsideRecord.resolved_at == None)).first()  # noqa: E711  (SQL IS NULL)
             if existing is not None:
                 existing.last_seen_at = now  # paces the next retry (see _recheck_open_cases)
@@ -313,10 +315,10 @@ class Puller:
                 session.commit()
                 return
             session.add(SetAsideRecord(institution_id=self.institution_id, run_id=journal.run_id,
-                                       complaint_id=record.complaint_id, reason=record.reason, raw=raw,
+                                       complaint_id=record.complaint_id, reason=reason, raw=raw,
                                        first_seen_at=now, last_seen_at=now))
             journal.event(session, "complaint.set_aside",
-                          f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {record.reason}",
+                          f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {reason}",
                           level=Level.WARNING, complaint_id=record.complaint_id)
             session.commit()
         journal.counts.set_aside += 1
