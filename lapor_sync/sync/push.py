@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import col, select
 
@@ -80,7 +80,7 @@ class Pusher:
         blocked: set[int] = set()
         last_id = 0
         while True:
-            rows = self._due(journal.clock.now(), last_id)
+            rows = self._waiting(last_id)
             if not rows:
                 return
             for item in rows:
@@ -99,7 +99,9 @@ class Pusher:
                 if not delivered:
                     blocked.add(item.case_id)  # keep this case's later rows behind the failed one
 
-    def _due(self, now: datetime, after_id: int) -> list[OutboxItem]:
+    def _waiting(self, after_id: int) -> list[OutboxItem]:
+        """The next batch of pending or sending rows after ``after_id``, due or not: a row still waiting
+        out its backoff holds back the later rows of its case."""
         with self.db.session() as session:
             return list(session.exec(
                 select(OutboxItem).where(OutboxItem.institution_id == self.mapping.institution.id,
