@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         institution_id: the city's national institution id (Palangka Raya: 6271).
         mapping_file: the city mapping TOML; ``None`` uses the packaged ``palangka-raya.toml``.
         http_timeout_seconds: per-request timeout, seconds.
+        request_deadline_seconds: wall-clock limit of one attempt of one request, seconds: name
+            lookup, connect, TLS, sending and the whole answer together (a body trickled byte by byte
+            cannot hold a request longer).
+        max_retry_after_seconds: the longest server-given wait (``Retry-After``) honoured, seconds;
+            a longer or unreadable-as-a-delay value is cut to this, and the cut is logged.
         allow_insecure_http: allow plain ``http://`` to a host that is not loopback (off: such a URL
             is refused, so credentials never cross a network unencrypted).
         tls_ca_bundle: a PEM file of CA certificates to verify the national platform with (a city
@@ -102,8 +107,12 @@ class Settings(BaseSettings):
         misfire_grace_seconds: how late a scheduled run may still start; shutdown_timeout_seconds:
             how long SIGTERM waits for the run in flight.
         health_host, health_port: where the worker serves /healthz and /metrics (loopback; 0 = off).
-        lease_seconds: how long a job lease lives without renewal (a dead holder's lease expires);
-            lease_wait_seconds: how long a manual command waits for a busy lease.
+        lease_seconds: how long a job lease lives without renewal (a dead holder's lease expires),
+            and how long a pusher's claim on one outbox row lives; lease_wait_seconds: how long a
+            manual command waits for a busy lease.
+        lease_mode: ``auto`` (a PostgreSQL advisory lock, a lease row on SQLite) or ``row`` (the
+            lease row on any engine, expiring by the database's clock: for PostgreSQL behind a
+            pooler in transaction mode, where session advisory locks do not hold).
         status_*_seconds: thresholds of ``lapor-sync status``.
         sla_*_working_days: follow-up due after disposition, auto-close expected after the last
             agency follow-up, "due soon" window; extra_non_working_days: dates (cuti bersama by
@@ -126,6 +135,8 @@ class Settings(BaseSettings):
     institution_id: int | None = Field(default=None, ge=1)
     mapping_file: Path | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    request_deadline_seconds: float = Field(default=60.0, gt=0)
+    max_retry_after_seconds: int = Field(default=3600, ge=1)
     allow_insecure_http: bool = False
     tls_ca_bundle: Path | None = None
     max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
@@ -151,6 +162,7 @@ class Settings(BaseSettings):
     # One runner per job: leases in the database.
     lease_seconds: int = Field(default=120, ge=5)
     lease_wait_seconds: int = Field(default=60, ge=0)
+    lease_mode: Literal["auto", "row"] = "auto"
     # Health thresholds for ``lapor-sync status`` (exit 0 healthy, 1 degraded, 2 failing).
     status_pull_degraded_seconds: int = Field(default=900, ge=1)
     status_pull_failing_seconds: int = Field(default=3600, ge=1)

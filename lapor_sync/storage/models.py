@@ -161,6 +161,15 @@ class OutboxItem(SQLModel, table=True):
     means a worker died mid-call: either way the national side is read back before any re-post.
     When its case is purged, a delivered, dead or cancelled row's texts (``content``, ``note``,
     ``reason`` in ``payload``) become :data:`PURGED_TEXT`; a follow-up keeps its reference token.
+
+    Claims (the safety against two pushers, whatever the job lease says): a pusher moves a row to
+    ``sending`` only with one conditional UPDATE that also raises ``fence`` by one and writes
+    ``claimed_by`` and ``claimed_until``; the UPDATE matches only while the row is ``pending`` (or
+    ``sending`` under an expired claim) and ``fence`` is still the value the pusher read, so two
+    pushers can never both hold one row. The holder re-checks ``fence`` right before its request
+    and writes the outcome only under it. Without this, a pusher whose lease was lost (a stepped
+    clock, a dropped lock connection) and the pusher that took the lease over would post the same
+    follow-up twice.
     """
 
     __tablename__ = "outbox"
@@ -182,12 +191,24 @@ class OutboxItem(SQLModel, table=True):
     created_at: datetime = _utc()
     delivered_at: datetime | None = _utc(default=None)
     thread_entry_id: int | None = Field(default=None, foreign_key="thread_entry.id")
+    fence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    claimed_by: str | None = Field(default=None, max_length=255)
+    claimed_until: datetime | None = _utc(default=None)
 
 
 class SyncRun(SQLModel, table=True):
-    """One run of a sync job, with its counts and outcome."""
+    """One run of a sync job, with its counts and outcome.
+
+    ``tick`` is the scheduled instant (UTC) a worker's run belongs to, ``None`` for a run started by
+    hand. The unique (institution_id, job, tick) index makes "this tick already ran" a fact of
+    identity, not a comparison of wall-clock times: two workers firing the same tick cannot both
+    insert its run, and a clock that stepped back cannot make later ticks look done. ``holder``
+    (``"<host>:<pid> <purpose>"``) and ``leases`` (the job leases held, comma-separated) let a run
+    left ``running`` by a dead process be found and closed as ``abandoned``.
+    """
 
     __tablename__ = "sync_run"
+    __table_args__ = (Index("uq_sync_run_tick", "institution_id", "job", "tick", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     institution_id: int
@@ -205,6 +226,9 @@ class SyncRun(SQLModel, table=True):
     pushed: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    tick: datetime | None = _utc(default=None)
+    holder: str | None = Field(default=None, max_length=255)
+    leases: str | None = Field(default=None, max_length=64)
 
 
 class SyncEvent(SQLModel, table=True):
