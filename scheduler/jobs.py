@@ -2,7 +2,7 @@
 
 Interval jobs fire on a grid: at whole multiples of their interval since the Unix epoch (UTC),
 not counted from the worker's start. So every worker on one database fires the same ticks, and
-the lease plus the "already run since this tick" check (``SyncService.execute``) lets exactly one
+the lease plus the "a run already belongs to this tick" check (``SyncService.execute``) lets exactly one
 of them run each tick. Daily jobs are cron triggers in Asia/Jakarta (WIB); the scheduler itself
 keeps UTC.
 """

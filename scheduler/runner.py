@@ -73,7 +73,7 @@ class JobRunner:
         if not prompted:
             self._note_tick(name, tick, ran=True)
         try:
-            run = self._start(name, not_run_since=tick if claim and not prompted else None)
+            run = self._start(name, tick=tick if claim and not prompted else None)
         except (LeaseBusy, AlreadyRun) as exc:
             log.info("skipped: %s tick at %s: %s", name, display_wib(tick), exc,
                      extra={"job": name, "tick": tick.isoformat(), "skip": type(exc).__name__})
@@ -165,15 +165,15 @@ class JobRunner:
                 self._services[name] = (self._app.sync_service(platform, stop=self._stop), platform)
             return self._services[name][0]
 
-    def _start(self, name: str, *, not_run_since: datetime | None) -> SyncRun:
+    def _start(self, name: str, *, tick: datetime | None) -> SyncRun:
         service = self._service(name)
         jobs: dict[str, Callable[[], SyncRun]] = {
-            PULL: lambda: service.run(push=False, reconcile=False, trigger=TRIGGER, not_run_since=not_run_since),
-            PUSH: lambda: service.run(pull=False, trigger=TRIGGER, not_run_since=not_run_since),
-            RECONCILE: lambda: service.reconcile(trigger=TRIGGER, not_run_since=not_run_since),
-            SLA: lambda: service.execute(SLA, self._check_sla, trigger=TRIGGER, not_run_since=not_run_since),
+            PULL: lambda: service.run(push=False, reconcile=False, trigger=TRIGGER, tick=tick),
+            PUSH: lambda: service.run(pull=False, trigger=TRIGGER, tick=tick),
+            RECONCILE: lambda: service.reconcile(trigger=TRIGGER, tick=tick),
+            SLA: lambda: service.execute(SLA, self._check_sla, trigger=TRIGGER, tick=tick),
             RETENTION: lambda: service.retention(self._app.settings.retention_days, trigger=TRIGGER,
-                                                 not_run_since=not_run_since),
+                                                 tick=tick),
         }
         return jobs[name]()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from lapor_sync.domain.clock import Clock
@@ -39,6 +40,14 @@ INTERRUPTED = "interrupted"
 INTERRUPTED_BY_WORKER = "stopped on request (worker shutdown) after the item in flight; the next run goes on"
 INTERRUPTED_BY_USER = ("stopped by Ctrl-C; the item in flight was left for the next run (its changes rolled "
                        "back, an outbox row in flight read back before any new post)")
+
+
+class TickTaken(Exception):  # noqa: N818 - not a fault: the tick is done
+    """Another runner inserted the run of this job's tick first (``uq_sync_run_tick``)."""
+
+    def __init__(self, job: str, tick: datetime | None) -> None:
+        super().__init__(f"job '{job}' already has a run for the tick at {tick}")
+        self.job, self.tick = job, tick
 
 
 class RunInterrupted(Exception):  # noqa: N818 - a request, not a fault
@@ -92,7 +101,9 @@ class RunJournal:
         job: ``pull``, ``push``, ``sync`` (both), ``reconcile``, ``resync``, ``sla``, ``retention`` or ``purge``.
         trigger: ``schedule``, ``manual`` or ``command``.
         stop: set to ask the run to stop at its next :meth:`checkpoint` (the worker's shutdown).
-        leases: the job leases the run holds; a lost one stops it at the next checkpoint.
+        leases: the job leases the run holds; a lost one stops it at the next checkpoint. Their
+            holder and names are recorded on the run row.
+        tick: the scheduled instant (aware) a worker's run belongs to; ``None`` for a run by hand.
     """
 
     db: Database
@@ -104,6 +115,7 @@ class RunJournal:
     run_id: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     leases: tuple[LeaseHandle, ...] = ()
+    tick: datetime | None = None
 
     def checkpoint(self) -> None:
         """Called between items: go on, or stop before the next item.
@@ -118,12 +130,21 @@ class RunJournal:
             lease.ensure_held()
 
     def start(self) -> RunJournal:
-        """Insert the run row (committed at once, so a crashed run stays visible as ``running``)."""
+        """Insert the run row (committed at once, so a crashed run stays visible as ``running``).
+
+        Raises:
+            TickTaken: a run of the same job already belongs to ``tick`` (the unique index said so).
+        """
+        holder = self.leases[0].holder if self.leases else None
+        names = ",".join(lease.job for lease in self.leases) or None
         with self.db.session() as session:
             run = SyncRun(institution_id=self.institution_id, job=self.job, trigger=self.trigger,
-                          started_at=self.clock.now())
+                          started_at=self.clock.now(), tick=self.tick, holder=holder, leases=names)
             session.add(run)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                raise TickTaken(self.job, self.tick) from None
             self.run_id = run.id
         log.info("sync run started", extra={"run_id": self.run_id, "job": self.job, "trigger": self.trigger})
         return self

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import NationalPlatformError
@@ -22,7 +22,7 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import LeaseLost, Leases
 from lapor_sync.storage.models import Agency, SyncRun
-from lapor_sync.sync.journal import INTERRUPTED_BY_USER, Level, RunInterrupted, RunJournal
+from lapor_sync.sync.journal import INTERRUPTED_BY_USER, Level, RunInterrupted, RunJournal, TickTaken
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.push import Pusher
 from lapor_sync.sync.retention import prune_events
@@ -46,7 +46,7 @@ def sync_agencies(session: Session, mapping: CityMapping) -> bool:
 
 
 class AlreadyRun(Exception):  # noqa: N818 - not a fault: the tick is done
-    """A run of the job started at or after the tick asked about: another runner did this tick.
+    """A run of the job already belongs to the tick asked about: another runner did this tick.
 
     Attributes:
         job: the job.
@@ -82,7 +82,7 @@ class JobRunner:
 
     def execute(self, job: str, work: Callable[[RunJournal], None], *, leases: Sequence[str] | None = None,
                 trigger: str = "command", lease_wait_seconds: float = 0,
-                not_run_since: datetime | None = None, agencies: bool = True) -> SyncRun:
+                tick: datetime | None = None, agencies: bool = True) -> SyncRun:
         """Run ``work`` as one recorded run of ``job`` while holding the job leases ``leases``.
 
         The leases are taken in the order given, before the run row is written, and released
@@ -96,8 +96,10 @@ class JobRunner:
             trigger: ``schedule``, ``manual`` or ``command``.
             lease_wait_seconds: how long to wait for each busy lease, seconds (0: one attempt,
                 as for scheduled ticks).
-            not_run_since: skip when a run of ``job`` started at or after this instant (aware):
-                with several workers on one database, the tick was done by another.
+            tick: the scheduled instant (aware) this run belongs to, recorded on the run; skip when a
+                run of ``job`` already belongs to it (with several workers on one database, another
+                did it). Decided by the tick's identity, never by comparing wall-clock times, so
+                runs stamped by a clock that stepped ahead and back again cannot make ticks look done.
             agencies: with the ``pull`` lease, first make the agency table follow the mapping file;
                 a dry run passes ``False`` and does it in its own rolled-back sessions.
 
@@ -108,22 +110,27 @@ class JobRunner:
 
         Raises:
             LeaseBusy: a lease is still held by another runner after ``lease_wait_seconds``.
-            AlreadyRun: see ``not_run_since``; nothing was done.
+            AlreadyRun: see ``tick``; nothing was done.
         """
         institution = self.mapping.institution.id
         with ExitStack() as held:
             handles = tuple(held.enter_context(self.leases.hold(name, institution_id=institution,
                                                                 wait_seconds=lease_wait_seconds))
                             for name in (leases or (job,)))
-            if not_run_since is not None:
-                self._check_not_run(job, not_run_since)
+            if tick is not None:
+                self._check_not_run(job, tick)
             if agencies and "pull" in (leases or ()):
                 # Cases name their agency: the table follows the mapping before anything is stored.
                 with self.db.session() as session:
                     if sync_agencies(session, self.mapping):
                         session.commit()
-            journal = RunJournal(self.db, self.clock, institution, job, trigger, stop=self.stop,
-                                 leases=handles).start()
+            try:
+                journal = RunJournal(self.db, self.clock, institution, job, trigger, stop=self.stop,
+                                     leases=handles, tick=tick).start()
+            except TickTaken:
+                assert tick is not None  # only a tick's run can clash
+                self._check_not_run(job, tick)  # raises AlreadyRun, naming the run that took the tick
+                raise
             try:
                 work(journal)
             except RunInterrupted:
@@ -151,11 +158,10 @@ class JobRunner:
                 raise
             return journal.finish()
 
-    def _check_not_run(self, job: str, since: datetime) -> None:
+    def _check_not_run(self, job: str, tick: datetime) -> None:
         with self.db.session() as session:
             done = session.exec(select(SyncRun).where(SyncRun.institution_id == self.mapping.institution.id,
-                                                      SyncRun.job == job, SyncRun.started_at >= since)
-                                .order_by(col(SyncRun.started_at))).first()
+                                                      SyncRun.job == job, SyncRun.tick == tick)).first()
         if done is not None:
             raise AlreadyRun(job, done.id or 0, done.started_at)
 
@@ -174,7 +180,7 @@ class SyncService(JobRunner):
     pusher: Pusher
 
     def run(self, *, pull: bool = True, push: bool = True, trigger: str = "command", reconcile: bool = True,
-            lease_wait_seconds: float = 0, not_run_since: datetime | None = None) -> SyncRun:
+            lease_wait_seconds: float = 0, tick: datetime | None = None) -> SyncRun:
         """Run one cycle (job ``sync``, or ``pull``/``push`` alone) and return its finished run row.
 
         A failure of the platform (HTTP, protocol, authentication) ends the run as ``failed`` with
@@ -184,7 +190,7 @@ class SyncService(JobRunner):
             pull, push: which halves to run (a ``sync`` takes the ``pull`` lease, then ``push``).
             trigger: ``schedule``, ``manual`` or ``command``, as recorded on the run.
             reconcile: also recheck open cases not seen lately (the worker leaves it to its own job).
-            lease_wait_seconds, not_run_since: see :meth:`execute`.
+            lease_wait_seconds, tick: see :meth:`execute`.
 
         Raises:
             LeaseBusy, AlreadyRun: see :meth:`execute`.
@@ -199,15 +205,15 @@ class SyncService(JobRunner):
 
         leases = ("pull",) * pull + ("push",) * push
         return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds,
-                            not_run_since=not_run_since)
+                            tick=tick)
 
     def reconcile(self, *, trigger: str = "command", lease_wait_seconds: float = 0,
-                  not_run_since: datetime | None = None) -> SyncRun:
+                  tick: datetime | None = None) -> SyncRun:
         """Recheck open cases not seen in the inbox lately (job ``reconcile``, ``pull`` lease); see :meth:`run`."""
         return self.execute("reconcile", self.puller.reconcile, leases=("pull",), trigger=trigger,
-                            lease_wait_seconds=lease_wait_seconds, not_run_since=not_run_since)
+                            lease_wait_seconds=lease_wait_seconds, tick=tick)
 
-    def retention(self, days: int, *, trigger: str = "command", not_run_since: datetime | None = None) -> SyncRun:
+    def retention(self, days: int, *, trigger: str = "command", tick: datetime | None = None) -> SyncRun:
         """Prune sync events older than ``days`` days (job ``retention``); the run records how many."""
 
         def work(journal: RunJournal) -> None:
@@ -217,4 +223,4 @@ class SyncService(JobRunner):
             journal.standalone_event("retention.pruned", f"Pruned {pruned} {events} recorded before "
                                      f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.")
 
-        return self.execute("retention", work, trigger=trigger, not_run_since=not_run_since)
+        return self.execute("retention", work, trigger=trigger, tick=tick)
