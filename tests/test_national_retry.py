@@ -154,3 +154,13 @@ def test_a_stop_request_ends_the_retries_without_waiting_out_the_backoff() -> No
     with pytest.raises(TransientError):
         policy.call(flaky, description="GET /complaints/inbox")
     assert calls == [1] and time.monotonic() - started < 1.0
+
+
+def test_no_attempt_starts_once_the_total_cap_is_used_up() -> None:
+    time = FakeTime()
+    operation = failing([TransientError("read timeout")] * 3, time, takes=60.0)
+    with pytest.raises(TransientError):
+        policy(time, max_total_seconds=60, initial_wait_seconds=0, max_wait_seconds=0).call(
+            operation, description="GET /x")
+    # The first attempt took the whole minute: a second one would have had no time at all.
+    assert len(operation.calls) == 1  # type: ignore[attr-defined]

@@ -97,6 +97,8 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         app_token: the application's GUID, sent in the ``token`` header.
         clock: where "now" comes from, for token expiry.
         refresh_margin_seconds: how long before expiry a token is replaced (at most half its lifetime).
+        max_retry_after_seconds: the longest ``Retry-After`` of the token endpoint honoured, seconds
+            (``LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS``; see ``classify.parse_retry_after``).
 
     Raises:
         RunStoppingError: the token endpoint refused the client (4xx other than 408/429).
@@ -115,6 +117,7 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         *,
         clock: Clock | None = None,
         refresh_margin_seconds: float = 30.0,
+        max_retry_after_seconds: float = classify.DEFAULT_MAX_RETRY_AFTER_SECONDS,
     ) -> None:
         self._token_url = token_url
         self._client_id = client_id
@@ -123,6 +126,7 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         self._app_token = _secret(app_token)
         self._clock = clock or SystemClock()
         self._refresh_margin = timedelta(seconds=refresh_margin_seconds)
+        self._max_retry_after = max_retry_after_seconds
         self._access_token: SecretStr | None = None
         self._refresh_at: datetime | None = None
 
@@ -171,7 +175,7 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
             raise RunStoppingError("OAuth2 token endpoint refused the client credentials", status=status)
         if not response.is_success:
             raise classify.error_for_status(response, response.content, write=False, now=now,
-                                            credentials=self.credentials())
+                                            credentials=self.credentials(), max_retry_after=self._max_retry_after)
         try:
             answer = _TokenAnswer.model_validate_json(response.content)
         except ValidationError:

@@ -7,12 +7,15 @@ a connect failure, a 429, or a 503 with ``Retry-After`` (a maintenance window); 
 of a write is ambiguous. A redirect is never followed (it would carry the credentials elsewhere) and
 an answer over the size limit is never read to its end (``outbound``). Texts carry the server's
 ``message`` and status, never bodies, and never the credentials a server may quote in its message
-(:func:`without_credentials`).
+(:func:`without_credentials`). A server's ``Retry-After`` is honoured up to a configured maximum
+(:func:`parse_retry_after`).
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -39,53 +42,88 @@ class OversizeAnswerError(RunStoppingError):
     """
 
 
+logger = logging.getLogger(__name__)
+
 _RETRY_LATER_4XX = frozenset({408, 429})  # 4xx codes that say "later", not "never"
 # A shorter "credential" is no real one (test doubles): hiding it would garble every message.
 _SHORTEST_CREDENTIAL = 6
 HIDDEN = "***"
-# The request never reached the complaint: the connection was not made, or no pooled one was free.
+# The request never reached the complaint: the connection was not made, no pooled one was free, or
+# the attempt ran out of time (or was stopped) before a byte of it was sent (``deadline``).
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+DEFAULT_MAX_RETRY_AFTER_SECONDS = 3600.0
+"""The longest server-given wait honoured when none is configured (``LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS``)."""
+# delta-seconds (RFC 9110 §10.2.3) are digits; a decimal fraction is read too, as some gateways send one.
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Read a ``Retry-After`` header in either form (RFC 9110 §10.2.3) as seconds from ``now``.
+def parse_retry_after(value: str | None, now: datetime, *,
+                      max_seconds: float = DEFAULT_MAX_RETRY_AFTER_SECONDS) -> float | None:
+    """Read a ``Retry-After`` header in either form (RFC 9110 §10.2.3) as seconds from ``now``, capped.
+
+    A server's wait is not trusted beyond ``max_seconds``: ``99999999999999999999``, an epoch in
+    seconds or milliseconds, or a date decades ahead would otherwise park an outbox row for years
+    (or overflow a ``timedelta``). A cut wait is logged (the number of seconds, never the raw header).
 
     Args:
-        value: the header value: delta-seconds (``"120"``) or an HTTP-date
+        value: the header value: delta-seconds (``"120"``; ``"1.5"`` is read too) or an HTTP-date
             (``"Wed, 21 Oct 2015 07:28:00 GMT"``), or ``None`` when absent.
         now: the current instant (aware), from the injected clock.
+        max_seconds: the longest wait honoured, seconds (``LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS``).
 
     Returns:
-        Seconds to wait (0 or more), or ``None`` when the header is absent or unreadable.
+        Seconds to wait, from 0 to ``max_seconds``; ``None`` when the header is absent or unreadable
+        (garbage, a negative number, a date no calendar has): the caller's own backoff applies.
     """
     if value is None:
         return None
     value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with no claim about local time (RFC 5322)
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    if value.isascii() and _DELTA_SECONDS.fullmatch(value):
+        seconds = float(value)  # a number too long for a float is ``inf``, cut below
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a year too large for a C long
+            return None
+        if when.tzinfo is None:  # "-0000" means UTC with no claim about local time (RFC 5322)
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - now).total_seconds())
+    if seconds > max_seconds:
+        logger.warning("the server asked to wait %.6g s (Retry-After); waiting %g s at most "
+                       "(LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS)", seconds, max_seconds)
+        return float(max_seconds)
+    return seconds
+
+
+def _patterns(credential: str) -> set[str]:
+    """Regular expressions for the forms ``credential`` may be quoted in: as sent, URL-encoded, base64, base64url.
+
+    A gateway may quote the header it refused decoded or not: the HTTP Basic credentials of the
+    token request are base64 on the wire (RFC 7617), and a key may come back base64-encoded, with
+    its ``=`` padding or without.
+    """
+    encoded = credential.encode()
+    b64 = {base64.b64encode(encoded), base64.urlsafe_b64encode(encoded)}
+    return ({re.escape(credential), re.escape(quote(credential, safe=""))}
+            | {re.escape(form.decode("ascii").rstrip("=")) + "=*" for form in b64})
 
 
 def without_credentials(text: str, credentials: Iterable[str]) -> str:
-    """Return ``text`` with each credential in it, as sent or URL-encoded and in any case, replaced by ``***``.
+    """Return ``text`` with each credential in it replaced by ``***``, in any form a server may quote it.
 
-    A gateway may quote what it refused in its ``message`` ("invalid client secret abc..."), and that
-    message travels on into run errors, events, outbox rows and the log.
+    The forms: as sent, URL-encoded, base64 and base64url (with or without ``=`` padding), in any
+    case. A gateway may quote what it refused in its ``message`` ("invalid client secret abc..."),
+    and that message travels on into run errors, events, outbox rows and the log.
 
     Args:
         text: a server's message.
         credentials: the secret values the client sent (see ``auth.credentials_of``).
     """
-    for credential in credentials:
-        for form in {credential, quote(credential, safe="")}:
-            if len(form) >= _SHORTEST_CREDENTIAL:
-                text = re.sub(re.escape(form), HIDDEN, text, flags=re.IGNORECASE)
+    patterns = {pattern for credential in credentials if len(credential) >= _SHORTEST_CREDENTIAL
+                for pattern in _patterns(credential)}
+    # Longest first: a shorter form inside a longer one must not leave the rest of the longer one behind.
+    for pattern in sorted(patterns, key=len, reverse=True):
+        text = re.sub(pattern, HIDDEN, text, flags=re.IGNORECASE)
     return text
 
 
@@ -131,7 +169,8 @@ def _redirect_refused(response: httpx.Response) -> str:
 
 
 def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now: datetime,
-                     credentials: Iterable[str] = ()) -> NationalPlatformError:
+                     credentials: Iterable[str] = (),
+                     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS) -> NationalPlatformError:
     """Classify a non-2xx answer (CONTRACT §6).
 
     Args:
@@ -140,6 +179,7 @@ def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now:
         write: True for a request that changes data on the platform (POST).
         now: the current instant, for a ``Retry-After`` given as an HTTP-date.
         credentials: the secrets sent with the request, hidden from the server's message.
+        max_retry_after: the longest ``Retry-After`` honoured, seconds (see :func:`parse_retry_after`).
 
     Returns:
         ``RunStoppingError`` for a 3xx (the API does not redirect: following one would send the
@@ -168,7 +208,7 @@ def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now:
         return RunStoppingError(f"forbidden: {detail}", status=status)
     if 400 <= status < 500 and status not in _RETRY_LATER_4XX:
         return ItemRejectedError(detail, status=status)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now, max_seconds=max_retry_after)
     surely_not_applied = status == 429 or (status == 503 and retry_after is not None)
     if write and not surely_not_applied:
         return AmbiguousWriteError(f"{detail}; the write may have been applied", status=status, retry_after=retry_after)
@@ -201,7 +241,8 @@ def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError
 
 
 def check_response(response: httpx.Response, body: bytes, *, write: bool, now: datetime,
-                   credentials: Iterable[str] = ()) -> object:
+                   credentials: Iterable[str] = (),
+                   max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS) -> object:
     """Return the ``results`` of a successful answer, or raise the classified error.
 
     The arguments are those of :func:`error_for_status`.
@@ -211,7 +252,8 @@ def check_response(response: httpx.Response, body: bytes, *, write: bool, now: d
             by ``protocol_error`` for a 2xx answer whose body is not ``{"results": <not null>}``.
     """
     if not response.is_success:
-        raise error_for_status(response, body, write=write, now=now, credentials=credentials)
+        raise error_for_status(response, body, write=write, now=now, credentials=credentials,
+                               max_retry_after=max_retry_after)
     try:
         return wire.unwrap_envelope(body)
     except ValueError as exc:

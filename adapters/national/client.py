@@ -3,8 +3,9 @@
 Each HTTP request is one retried unit: it is sent, classified (``classify``), and retried by the
 ``RetryPolicy`` when that is safe. Lists are walked by ``paginator``; JSON is read by ``wire``.
 Every request and answer passes the ``OutboundPolicy`` (``outbound``): configured hosts only, no
-plain http over a network, TLS verified, answers size-limited. Nothing here logs headers or puts
-secrets into URLs or error texts.
+plain http over a network, TLS verified, answers size-limited. Every attempt has a wall-clock
+deadline, name lookup to last byte (``deadline``). Nothing here logs headers or puts secrets into
+URLs or error texts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from lapor_sync.adapters.national import classify, config, wire
+from lapor_sync.adapters.national import classify, config, deadline, wire
 from lapor_sync.adapters.national.auth import credentials_of
 from lapor_sync.adapters.national.outbound import AnswerTooLargeError, OutboundPolicy
 from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
@@ -39,7 +40,12 @@ class LaporClient:
     Args:
         base_url: the API base, e.g. ``https://api-splp.layanan.go.id/lapor/3.0.0``.
         auth: ``StaticKeyAuth`` or ``OAuth2ClientCredentialsAuth`` (see ``auth``).
-        timeout: connect/read/write/pool timeouts in seconds.
+        timeout: connect/read/write/pool timeouts in seconds, each per socket operation.
+        deadline_seconds: the wall-clock limit of one attempt of one request, seconds: name lookup,
+            connect, TLS, sending and the whole answer together (the retry policy's total cap may
+            leave an attempt less).
+        max_retry_after_seconds: the longest ``Retry-After`` honoured, seconds; a longer one is cut
+            to this (``classify.parse_retry_after``).
         retry: the retry policy applied to every request.
         per_page: inbox rows per page, 1..100.
         max_pages: the most pages one list walk may take before the run is stopped.
@@ -50,7 +56,8 @@ class LaporClient:
         transport: an httpx transport (tests); ``None`` for the default network transport.
 
     Raises:
-        ValueError: when ``per_page`` or ``max_pages`` is out of range.
+        ValueError: when ``per_page``, ``max_pages``, ``deadline_seconds`` or ``max_retry_after_seconds``
+            is out of range.
     """
 
     def __init__(
@@ -59,6 +66,8 @@ class LaporClient:
         auth: httpx.Auth,
         *,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline_seconds: float = deadline.DEFAULT_REQUEST_DEADLINE_SECONDS,
+        max_retry_after_seconds: float = classify.DEFAULT_MAX_RETRY_AFTER_SECONDS,
         retry: RetryPolicy | None = None,
         per_page: int = MAX_PER_PAGE,
         max_pages: int = DEFAULT_MAX_PAGES,
@@ -70,6 +79,12 @@ class LaporClient:
             raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
         if max_pages < 1:
             raise ValueError("max_pages must be at least 1")
+        if deadline_seconds <= 0:
+            raise ValueError("deadline_seconds must be positive")
+        if max_retry_after_seconds < 0:
+            raise ValueError("max_retry_after_seconds must not be negative")
+        self._deadline_seconds = deadline_seconds
+        self._max_retry_after = max_retry_after_seconds
         self._retry = retry or RetryPolicy()
         self._per_page = per_page
         self._max_pages = max_pages
@@ -86,6 +101,7 @@ class LaporClient:
             headers={"Accept": "application/json"},
             follow_redirects=False,  # a redirect would carry the credentials elsewhere
         )
+        deadline.install(self._http)
 
     @classmethod
     def from_settings(
@@ -103,6 +119,8 @@ class LaporClient:
             config.base_url_from_settings(settings),
             config.auth_from_settings(settings, clock=clock),
             timeout=config.timeout_from_settings(settings),
+            deadline_seconds=config.deadline_from_settings(settings),
+            max_retry_after_seconds=config.max_retry_after_from_settings(settings),
             per_page=getattr(settings, "per_page", MAX_PER_PAGE),
             retry=retry,
             clock=clock,
@@ -244,7 +262,8 @@ class LaporClient:
             request = self._http.build_request(method, path, **kwargs)
             response, body = self._exchange(request, write=write)
             results = classify.check_response(response, body, write=write, now=self._clock.now(),
-                                              credentials=credentials_of(self._http.auth))
+                                              credentials=credentials_of(self._http.auth),
+                                              max_retry_after=self._max_retry_after)
             if read is None:
                 return results
             try:
@@ -252,7 +271,7 @@ class LaporClient:
             except ValueError as exc:
                 raise classify.protocol_error(str(exc), status=response.status_code, write=write) from None
 
-        return self._retry.call(attempt, description=f"{method} {path}")
+        return self._retry.call(attempt, description=f"{method} {path}", attempt_seconds=self._deadline_seconds)
 
     def _exchange(self, request: httpx.Request, *, write: bool) -> tuple[httpx.Response, bytes]:
         """Send ``request`` and read its answer within the size limit (streamed: never more is held).

@@ -3,9 +3,10 @@
 The settings object is the application's (pydantic-settings, prefix ``LAPOR_SYNC_``); only these
 attributes are read: ``api_base_url``, ``auth_mode`` (``"static"`` or ``"oauth2"``), ``api_key``,
 ``api_token``, ``auth_header_name``, ``oauth_token_url``, ``oauth_client_id``,
-``oauth_client_secret``, ``http_timeout_seconds``, ``allow_insecure_http``, ``tls_ca_bundle``,
-``max_response_bytes``. A missing or wrong one is reported by the name of its environment
-variable, never with a secret's value or a URL (it may hold a password).
+``oauth_client_secret``, ``http_timeout_seconds``, ``request_deadline_seconds``,
+``max_retry_after_seconds``, ``allow_insecure_http``, ``tls_ca_bundle``, ``max_response_bytes``
+(an optional one absent takes the adapter's default). A missing or wrong one is reported by the
+name of its environment variable, never with a secret's value or a URL (it may hold a password).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import httpx
 from pydantic import SecretStr
 
 from lapor_sync.adapters.national.auth import OAuth2ClientCredentialsAuth, StaticKeyAuth
+from lapor_sync.adapters.national.classify import DEFAULT_MAX_RETRY_AFTER_SECONDS
+from lapor_sync.adapters.national.deadline import DEFAULT_REQUEST_DEADLINE_SECONDS
 from lapor_sync.adapters.national.outbound import DEFAULT_MAX_RESPONSE_BYTES, OutboundPolicy, plain_http_refused
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import ConfigurationError
@@ -72,13 +75,45 @@ def token_url_from_settings(settings: Any) -> str:
     return token_url
 
 
+def _seconds(settings: Any, name: str, default: float | None = None) -> float:
+    """Return the setting ``name`` as seconds: ``default`` when absent, required when there is none.
+
+    Raises:
+        ConfigurationError: missing (without a default) or not positive.
+    """
+    value = _required(settings, name) if default is None else getattr(settings, name, default)
+    seconds = float(value)
+    if seconds <= 0:
+        raise ConfigurationError(f"{_env_name(name)} must be positive")
+    return seconds
+
+
 def timeout_from_settings(settings: Any) -> httpx.Timeout:
     """Return timeouts from ``http_timeout_seconds``: read/write as given, connect/pool at most 10 s."""
-    seconds = float(_required(settings, "http_timeout_seconds"))
-    if seconds <= 0:
-        raise ConfigurationError(f"{_env_name('http_timeout_seconds')} must be positive")
+    seconds = _seconds(settings, "http_timeout_seconds")
     short = min(seconds, _CONNECT_TIMEOUT_CAP)
     return httpx.Timeout(connect=short, read=seconds, write=seconds, pool=short)
+
+
+def deadline_from_settings(settings: Any) -> float:
+    """Return the wall-clock limit of one attempt of one request, seconds (``request_deadline_seconds``).
+
+    It bounds what the per-operation timeouts cannot: a body trickled within the read timeout, a
+    slow name lookup.
+
+    Raises:
+        ConfigurationError: not positive.
+    """
+    return _seconds(settings, "request_deadline_seconds", DEFAULT_REQUEST_DEADLINE_SECONDS)
+
+
+def max_retry_after_from_settings(settings: Any) -> float:
+    """Return the longest ``Retry-After`` honoured, seconds (``max_retry_after_seconds``).
+
+    Raises:
+        ConfigurationError: not positive.
+    """
+    return _seconds(settings, "max_retry_after_seconds", DEFAULT_MAX_RETRY_AFTER_SECONDS)
 
 
 def tls_from_settings(settings: Any) -> ssl.SSLContext | None:
@@ -143,5 +178,6 @@ def auth_from_settings(settings: Any, *, clock: Clock) -> httpx.Auth:
             _required(settings, "api_key"),
             _required(settings, "api_token"),
             clock=clock,
+            max_retry_after_seconds=max_retry_after_from_settings(settings),
         )
     raise ConfigurationError(f"{_env_name('auth_mode')} must be 'static' or 'oauth2'")

@@ -3,7 +3,9 @@
 CONTRACT §6: retry only what is safe. Exactly ``TransientError`` is retried, never its subclass
 ``AmbiguousWriteError`` (a write that may have been applied is read back by the engine, not sent
 again by the client). Waits are capped, jittered and exponential, or what ``Retry-After`` asks;
-retrying stops at an attempt cap and at a total-time cap, whichever comes first.
+retrying stops at an attempt cap and at a total-time cap, whichever comes first. The total-time cap
+counts the attempts' own time too: each attempt runs in a ``deadline.scope`` that ends it at the cap
+(or sooner, at the request deadline the caller gives), and none starts once the cap is used up.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 
 import tenacity
 
+from lapor_sync.adapters.national import deadline
 from lapor_sync.domain.errors import AmbiguousWriteError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -43,8 +46,9 @@ class RetryPolicy:
 
     Attributes:
         max_attempts: attempts in all, the first included.
-        max_total_seconds: no retry starts if it would begin later than this after the first
-            attempt started (seconds, measured with ``monotonic``).
+        max_total_seconds: the longest the whole call may take, attempts and waits together
+            (seconds, measured with ``monotonic`` from the start of the first attempt): no retry
+            starts without time left, and an attempt in flight ends when the time is up.
         initial_wait_seconds: the first backoff wait; each next one doubles, plus up to this much
             random jitter.
         max_wait_seconds: cap of one backoff wait.
@@ -52,8 +56,9 @@ class RetryPolicy:
             is raised at once so the sync run can end and the scheduler come back later.
         sleep: how to wait (seconds); tests inject a fake.
         monotonic: a monotonic clock in seconds; tests inject a fake.
-        interrupt: when set (the worker's stop event on SIGTERM), no further attempt starts and a
-            backoff wait ends at once, so shutdown is not held up by a retry budget.
+        interrupt: when set (the worker's stop event on SIGTERM), no further attempt starts, a
+            backoff wait ends at once and the attempt in flight ends within a fraction of a second
+            (``deadline``), so shutdown is not held up by a retry budget or a slow server.
     """
 
     max_attempts: int = 5
@@ -79,12 +84,14 @@ class RetryPolicy:
         """
         return replace(cls(**overrides), initial_wait_seconds=0.0, max_wait_seconds=0.0, sleep=_no_sleep)
 
-    def call(self, operation: Callable[[], T], *, description: str) -> T:
+    def call(self, operation: Callable[[], T], *, description: str, attempt_seconds: float | None = None) -> T:
         """Run ``operation`` until it succeeds, fails for good, or the caps are reached.
 
         Args:
             operation: one attempt; raises domain errors.
             description: what is being done, for the log (e.g. ``"GET /complaints/inbox"``); no secrets.
+            attempt_seconds: the wall-clock limit of one attempt (``LAPOR_SYNC_REQUEST_DEADLINE_SECONDS``),
+                within what is left of ``max_total_seconds``; ``None``: only the latter.
 
         Returns:
             What ``operation`` returned.
@@ -107,7 +114,7 @@ class RetryPolicy:
             return (
                 (self.interrupt is not None and self.interrupt.is_set())
                 or state.attempt_number >= self.max_attempts
-                or self.monotonic() - started + state.upcoming_sleep > self.max_total_seconds
+                or self.monotonic() - started + state.upcoming_sleep >= self.max_total_seconds
                 or (retry_after is not None and retry_after > self.retry_after_cap_seconds)
             )
 
@@ -127,8 +134,13 @@ class RetryPolicy:
         def attempt() -> T:
             if failures and self.interrupt is not None and self.interrupt.is_set():
                 raise failures[-1]  # shutting down: no new attempt; ``stop`` ends the loop on this error
+            left = self.max_total_seconds - (self.monotonic() - started)
+            if failures and left <= 0:
+                raise failures[-1]  # a wait overslept the cap: no attempt without time; ``stop`` ends the loop
             try:
-                return operation()
+                with deadline.scope(left if attempt_seconds is None else min(attempt_seconds, left),
+                                    stop=self.interrupt):
+                    return operation()
             except BaseException as exc:
                 failures.append(exc)
                 raise
