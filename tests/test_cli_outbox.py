@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from lapor_sync.domain.clock import SystemClock
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.lease import LeaseBusy, Leases
+from lapor_sync.storage.lease import Leases
 from lapor_sync.storage.models import OutboxItem, SyncEvent
 from lapor_sync.sync.outbox_admin import OutboxRefused
 from tests.cli_support import CITY, Seeded, cli_env, invoke, invoke_json, outbox_row, seeded
@@ -108,15 +108,26 @@ def test_cancel_refuses_delivered_sending_and_cancelled_rows_and_needs_a_reason(
     assert _events(seeded.url, "outbox.cancelled") == []
 
 
-def test_cancel_waits_for_a_running_push(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_does_not_wait_for_a_running_push(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A push claims a row only while it is still pending, so a cancelled row is never sent: no lease needed.
     monkeypatch.setenv("LAPOR_SYNC_LEASE_WAIT_SECONDS", "0")
     db = Database(seeded.url)
     try:
         with Leases(db, SystemClock(), "web01:4242 worker").hold("push", institution_id=CITY,
                                                                   renew_in_background=False):
-            result = invoke("outbox", "cancel", str(seeded.dead_outbox), "--reason", "duplikat")
+            row = invoke_json("outbox", "cancel", str(seeded.dead_outbox), "--reason", "duplikat")
     finally:
         db.dispose()
 
-    assert isinstance(result.exception, LeaseBusy) and "web01:4242 worker" in str(result.exception)
-    assert outbox_row(seeded.url, seeded.dead_outbox).state == "dead"
+    assert row["state"] == "cancelled" and outbox_row(seeded.url, seeded.dead_outbox).state == "cancelled"
+
+
+def test_cancel_refuses_a_row_claimed_by_a_push_naming_the_claimer(seeded: Seeded) -> None:
+    _set(seeded.url, seeded.pending_outbox, state="sending", claimed_by="web01:4242 worker @77-0a1b2c3d")
+
+    result = invoke("outbox", "cancel", str(seeded.pending_outbox), "--reason", "salah kirim")
+
+    assert isinstance(result.exception, OutboxRefused)
+    assert "being sent by web01:4242 worker @77-0a1b2c3d" in str(result.exception)
+    [row] = invoke_json("outbox", "--state", "sending")
+    assert row["claimed_by"] == "web01:4242 worker @77-0a1b2c3d"

@@ -31,9 +31,12 @@ sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 postgres_only = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 
 
-def test_holder_name_says_host_pid_and_purpose():
+def test_holder_name_says_host_pid_purpose_and_incarnation():
     host, rest = holder_name("sync command").split(":", 1)
-    assert host and rest == f"{os.getpid()} sync command"
+    pid_and_purpose, incarnation = rest.rsplit(" @", 1)
+    assert host and pid_and_purpose == f"{os.getpid()} sync command"
+    start, scope = incarnation.split("-")
+    assert start.isdigit() and len(scope) == 8
 
 
 def test_hold_is_listed_and_release_frees_it(database, clock):
@@ -161,6 +164,27 @@ def test_postgres_broken_connection_loses_the_lease(database, clock):
             handle.renew()
         with leases(database, clock, "b:2 worker").hold("push", institution_id=CITY):
             assert [h.holder for h in held_leases(database, clock)] == ["b:2 worker"]
+
+
+@postgres_only
+def test_postgres_row_mode_takes_no_lock_and_expires_by_the_servers_clock(database, clock):
+    first = leases(database, clock, "a:1 worker", mode="row")
+    with first.hold("push", institution_id=CITY, renew_in_background=False) as handle:
+        with database.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                     " AND pid = pg_backend_pid()")).scalar_one() == 0
+        assert [h.holder for h in held_leases(database, clock)] == ["a:1 worker"]
+        clock.advance(timedelta(seconds=10 * TTL))  # our clock says expired; the server's does not
+        for mode in ("row", "auto"):  # an advisory holder leaves a live row lease alone too
+            with pytest.raises(LeaseBusy, match="held by a:1 worker"):
+                leases(database, clock, "b:2 worker", mode=mode).hold("push", institution_id=CITY).__enter__()
+        with database.engine.begin() as conn:  # lease_seconds pass on the server
+            conn.execute(text("UPDATE lease SET expires_at = clock_timestamp() - interval '1 second'"))
+        assert held_leases(database, clock) == []
+        with leases(database, clock, "b:2 worker", mode="row").hold("push", institution_id=CITY,
+                                                                      renew_in_background=False):
+            with pytest.raises(LeaseLost, match="another runner took it"):
+                handle.renew()
 
 
 def test_lease_of_a_killed_process_is_taken_over(database):

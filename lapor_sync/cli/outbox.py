@@ -22,11 +22,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _row_dict(item: OutboxItem) -> dict[str, Any]:
-    """One outbox row for ``--json``, without its payload (follow-up text may be confidential)."""
+    """One outbox row for ``--json``, without its payload (follow-up text may be confidential).
+
+    A ``sending`` row names the pusher that claimed it and until when (UTC) the claim holds unrenewed.
+    """
     return {"id": item.id, "case_id": item.case_id, "complaint_id": item.complaint_id,
             "tracking_id": item.tracking_id, "kind": item.kind, "state": item.state, "attempts": item.attempts,
             "needs_readback": item.needs_readback, "next_attempt_at": item.next_attempt_at,
-            "last_error": item.last_error, "created_at": item.created_at, "delivered_at": item.delivered_at}
+            "last_error": item.last_error, "created_at": item.created_at, "delivered_at": item.delivered_at,
+            "claimed_by": item.claimed_by, "claimed_until": item.claimed_until}
 
 
 @outbox_app.callback(invoke_without_command=True)
@@ -39,8 +43,8 @@ def outbox(
 ) -> None:
     """List outbox rows: changes made here that must reach LAPOR!, oldest first; or retry/cancel them.
 
-    `pending` waits for its next attempt, `sending` is in flight (or its worker died: it is read back
-    before any retry), `dead` gave up (see last error), `delivered` arrived, `cancelled` was given up
+    `pending` waits for its next attempt, `sending` is claimed by a push and in flight (or its worker
+    died: it is read back before any retry; `--json` names the claimer), `dead` gave up (see last error), `delivered` arrived, `cancelled` was given up
     by an admin. Follow-up text is not shown.
 
     Admins: `outbox retry ID|--dead` puts rows back in the queue, `outbox cancel ID --reason TEXT`
@@ -106,18 +110,15 @@ def cancel(
 ) -> None:
     """Cancel a pending or dead row: it is never sent. The case keeps what staff did here.
 
-    Refused for a row being sent or already delivered. Waits for a running push to finish (up to
-    lease_wait_seconds; exits 3 naming who holds it). Logged as `outbox.cancelled` with your user
-    name and the reason. To tell LAPOR! something else, act on the case again.
+    Refused for a row being sent or already delivered. Safe while a push runs: a push claims a row
+    only while it is still pending, so a cancelled row is never sent. Logged as `outbox.cancelled`
+    with your user name and the reason. To tell LAPOR! something else, act on the case again.
 
     Example: `lapor-sync outbox cancel 42 --reason "posted by hand on lapor.go.id"`
     """
     app = state(ctx).app()
-    db = app.existing_db()
-    with app.leases().hold("push", institution_id=app.institution_id,
-                           wait_seconds=app.settings.lease_wait_seconds):
-        row = outbox_admin.cancel(db, app.clock.now(), app.institution_id, item_id, reason=reason,
-                                  requested_by=operator_name())
+    row = outbox_admin.cancel(app.existing_db(), app.clock.now(), app.institution_id, item_id, reason=reason,
+                              requested_by=operator_name())
     if as_json:
         print_json(_row_dict(row))
         return

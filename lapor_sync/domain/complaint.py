@@ -55,6 +55,8 @@ class ThreadEntry:
     ``national_id`` is the platform's follow-up id; ``created_at`` is aware UTC. ``content`` is valid
     text (see :mod:`lapor_sync.domain.text`); ``content_length`` is its length as received, in
     characters, before NUL characters or lone surrogates were removed (``None``: ``len(content)``).
+    ``complaint_id`` is the complaint the platform names for the entry, when it names one: the
+    answer to a follow-up POST is checked against it.
     """
 
     national_id: int
@@ -66,6 +68,7 @@ class ThreadEntry:
     is_secret: bool
     created_at: datetime
     content_length: int | None = None
+    complaint_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,39 +1,51 @@
 """Job leases: one runner per (institution, job) at a time, held in the database.
 
 Without a lease, two workers on one database, or a worker plus a manual ``sync``/``resync``, would
-run the same job at once: both read the same cursor and fetch the same pages, and both take the same
-outbox rows, so the national platform could receive one follow-up twice. A lease makes the second
-runner wait (manual commands) or skip its tick (the scheduled worker) instead.
+run the same job at once: both read the same cursor and fetch the same pages, and both walk the
+same outbox. A lease makes the second runner wait (manual commands) or skip its tick (the
+scheduled worker) instead. A lease is an optimisation, not the safety: it can be lost without its
+holder noticing in time (a stepped clock, a dropped connection, a long pause), so whatever writes
+to the national side also claims each outbox row with a fencing token
+(:mod:`lapor_sync.sync.claims`), and a run checks its leases for real before it ends ``ok``.
 
-Two ways to hold one, picked by the database:
+Two ways to hold one (``Settings.lease_mode``):
 
-* PostgreSQL: ``pg_try_advisory_lock`` on a connection kept open for the lease's life. The server
-  drops the lock when that connection closes, so a dead process's lease vanishes at once. The
-  ``lease`` row is written too, only to say who holds it and since when.
-* SQLite: the ``lease`` row itself, taken in one short write transaction when absent or expired.
-  A held lease must be renewed before ``lease_seconds`` pass (a background thread does it); a dead
-  holder stops renewing, so its lease lapses after at most ``lease_seconds``.
+* ``auto`` on PostgreSQL: ``pg_try_advisory_lock`` on a connection kept open for the lease's
+  life. The server drops the lock when that connection closes, so a dead process's lease vanishes
+  at once. The ``lease`` row is written too, only to say who holds it and since when. A session
+  lock needs a session: behind a pooler in transaction mode (pgbouncer) it does not hold.
+* ``row``, and always on SQLite: the ``lease`` row itself, taken in one short write transaction
+  when absent or expired. A held lease must be renewed before ``lease_seconds`` pass (a background
+  thread does it); a dead holder stops renewing, so its lease lapses after at most
+  ``lease_seconds``. Expiry is measured by the database's clock on PostgreSQL and by the injected
+  clock on SQLite (:mod:`lapor_sync.storage.db_clock`), where a clock stepped forward can make a
+  live holder's lease look expired: the outbox claims keep that from sending anything twice.
+
+Every process sharing a database should use the same mode; an advisory holder still leaves a
+live row-mode lease alone.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Row, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.db_clock import has_clock, later_sql, now_sql
+from lapor_sync.storage.holders import holder_name
 from lapor_sync.storage.lease_handles import (
     LEASE,
+    ROW_TOKEN,
     AdvisoryLease,
     LeaseHandle,
     LeaseInfo,
@@ -41,6 +53,7 @@ from lapor_sync.storage.lease_handles import (
     RowLease,
     advisory_key,
     lease_row,
+    new_row_token,
     split_key,
 )
 from lapor_sync.timezones import display_wib
@@ -51,18 +64,13 @@ log = logging.getLogger(__name__)
 _KEY_COLUMNS = ("institution_id", "job")
 
 
-def holder_name(purpose: str) -> str:
-    """Name this process as a lease holder: ``"<host>:<pid> <purpose>"``, e.g. ``"web01:4242 worker"``."""
-    return f"{socket.gethostname()}:{os.getpid()} {purpose}"
-
-
 class LeaseBusy(LaporSyncError):
     """Another runner holds the job's lease.
 
     Attributes:
         job: the job asked for (``pull``, ``push``, ...).
-        holder: who holds it, ``"<host>:<pid> <purpose>"``, or ``"another process"`` when a
-            PostgreSQL holder has not written its row yet.
+        holder: who holds it (:func:`holder_name`: ``"<host>:<pid> <purpose> @<incarnation>"``), or
+            ``"another process"`` when a PostgreSQL holder has not written its row yet.
         since: when it took the lease (aware, UTC), or ``None`` when not known.
     """
 
@@ -82,7 +90,9 @@ class Leases:
         clock: the source of "now" for the lease times and for the waiting deadline.
         holder: this runner's name, from :func:`holder_name`.
         lease_seconds: how long a lease lives without renewal, seconds (``Settings.lease_seconds``).
-            On PostgreSQL the advisory lock never expires; there the row's ``expires_at`` only informs.
+            An advisory lock never expires; there the row's ``expires_at`` only informs.
+        mode: ``auto`` (an advisory lock on PostgreSQL, the lease row on SQLite) or ``row`` (the
+            lease row on any engine, expiring by the database's clock); ``Settings.lease_mode``.
         poll_seconds: how long to sleep between attempts while waiting, seconds.
         sleep: sleeps the given seconds; tests inject one that moves a manual clock.
     """
@@ -94,11 +104,13 @@ class Leases:
         holder: str,
         *,
         lease_seconds: float = 120.0,
+        mode: str = "auto",
         poll_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._db, self._clock, self.holder = db, clock, holder
         self._ttl = timedelta(seconds=lease_seconds)
+        self._advisory = mode == "auto" and has_clock(db.engine)
         self._poll = poll_seconds
         self._sleep = sleep
 
@@ -144,15 +156,20 @@ class Leases:
     def _attempt(self, job: str, institution_id: int) -> LeaseHandle | LeaseInfo | None:
         """Try once: return the handle, or the holder's row (``None`` when it has not written it yet)."""
         now = self._clock.now()
-        info = LeaseInfo(institution_id, job, self.holder, now, now + self._ttl, now)
-        token = uuid.uuid4().hex
-        if self._db.engine.dialect.name == "postgresql":
-            return self._attempt_advisory(info, token)
+        if self._advisory:
+            info = LeaseInfo(institution_id, job, self.holder, now, now + self._ttl, now)
+            return self._attempt_advisory(info, uuid.uuid4().hex)
         # One short write transaction: insert, or take over a row whose holder stopped renewing it.
+        token = new_row_token()
         with self._db.engine.begin() as conn:
-            if not _write_row(conn, info, token, only_if_expired_at=now):
+            taken = now_sql(conn, now)
+            stored = _write_row(conn, institution_id, job, {
+                "holder": self.holder, "token": token, "acquired_at": taken,
+                "expires_at": later_sql(conn, now, self._ttl.total_seconds()), "renewed_at": taken,
+            }, only_if=LEASE.c.expires_at <= taken)
+            if stored is None:
                 return _read(conn, institution_id, job)
-        return RowLease(self._db, self._clock, self._ttl, info, token)
+        return RowLease(self._db, self._clock, self._ttl, _info(stored), token)
 
     def _attempt_advisory(self, info: LeaseInfo, token: str) -> LeaseHandle | LeaseInfo | None:
         conn = self._db.engine.connect()
@@ -162,7 +179,16 @@ class Leases:
                 holder = _read(conn, info.institution_id, info.job)
                 conn.close()
                 return holder
-            _write_row(conn, info, token, only_if_expired_at=None)  # a dead holder's row is overwritten
+            values = {name: getattr(info, name) for name in ("holder", "acquired_at", "expires_at", "renewed_at")}
+            # A dead advisory holder's row is overwritten; a live row-mode holder's is not (mixed modes).
+            row_lease_live = LEASE.c.token.startswith(ROW_TOKEN) & (LEASE.c.expires_at > now_sql(conn, info.acquired_at))
+            if _write_row(conn, info.institution_id, info.job, values | {"token": token},
+                          only_if=~row_lease_live) is None:
+                holder = _read(conn, info.institution_id, info.job)
+                conn.rollback()
+                conn.execute(select(func.pg_advisory_unlock(key)))
+                conn.close()
+                return holder
             conn.commit()
         except BaseException:
             conn.invalidate()  # ending the server session frees a lock taken just now
@@ -175,29 +201,31 @@ def held_leases(db: Database, clock: Clock) -> list[LeaseInfo]:
     """List the leases held now, oldest first (for ``lapor-sync status``).
 
     SQLite: the rows not yet expired at ``clock.now()``. PostgreSQL: the rows whose advisory lock a
-    live session holds (a row left behind by a dead process is not listed).
+    live session holds (a row left behind by a dead process is not listed), and the row-mode
+    leases not yet expired by the server's clock.
     """
     with db.engine.connect() as conn:
-        rows = [_info(row) for row in conn.execute(select(LEASE).order_by(LEASE.c.acquired_at))]
-        if db.engine.dialect.name != "postgresql":
-            return [row for row in rows if row.expires_at > clock.now()]
+        if not has_clock(conn):
+            rows = conn.execute(select(LEASE).where(LEASE.c.expires_at > clock.now()).order_by(LEASE.c.acquired_at))
+            return [_info(row) for row in rows]
         locked = {(lock.classid, lock.objid) for lock in conn.execute(text(
             "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))}
-        return [row for row in rows if split_key(advisory_key(conn, row.institution_id, row.job)) in locked]
+        live_row_lease = LEASE.c.token.startswith(ROW_TOKEN) & (LEASE.c.expires_at > func.clock_timestamp())
+        rows = conn.execute(select(LEASE, live_row_lease.label("live_row_lease")).order_by(LEASE.c.acquired_at))
+        return [_info(row) for row in rows
+                if row.live_row_lease or split_key(advisory_key(conn, row.institution_id, row.job)) in locked]
 
 
-def _write_row(conn: Connection, info: LeaseInfo, token: str, *, only_if_expired_at: datetime | None) -> bool:
-    """Insert the lease row or overwrite the existing one (only if expired, given a time); True if written."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    values = {name: getattr(info, name) for name in LeaseInfo.__dataclass_fields__} | {"token": token}
-    statement = insert(LEASE).values(**values)
+def _write_row(conn: Connection, institution_id: int, job: str, values: dict[str, object], *,
+               only_if: ColumnElement[bool]) -> Row | None:
+    """Insert the lease row, or overwrite the existing one where ``only_if`` holds; return the row written."""
+    insert = postgresql.insert if has_clock(conn) else sqlite.insert
+    statement = insert(LEASE).values(institution_id=institution_id, job=job, **values)
     statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY_COLUMNS),
-        set_={name: statement.excluded[name] for name in values if name not in _KEY_COLUMNS},
-        where=None if only_if_expired_at is None else LEASE.c.expires_at <= only_if_expired_at,
-    )
-    return conn.execute(statement).rowcount == 1
+        index_elements=list(_KEY_COLUMNS), set_={name: statement.excluded[name] for name in values}, where=only_if,
+    ).returning(*LEASE.c)
+    return conn.execute(statement).first()
 
 
 def _read(conn: Connection, institution_id: int, job: str) -> LeaseInfo | None:

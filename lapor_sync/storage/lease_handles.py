@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,11 +20,19 @@ from sqlalchemy.sql.elements import ColumnElement
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.db_clock import later_sql, now_sql
 from lapor_sync.storage.models import Lease
 from lapor_sync.timezones import display_wib
 
 log = logging.getLogger("lapor_sync.storage.lease")
 LEASE = Lease.__table__  # type: ignore[attr-defined]
+ROW_TOKEN = "row:"
+"""How the token of a lease held by its row begins (an advisory holder's token is plain hex)."""
+
+
+def new_row_token() -> str:
+    """A fresh token for a lease held by its row: :data:`ROW_TOKEN` and 28 hex digits (32 characters)."""
+    return ROW_TOKEN + uuid.uuid4().hex[:28]
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ class LeaseHandle(ABC):
     """A lease this process holds; got from ``Leases.hold``.
 
     Attributes:
-        job, institution_id, holder: what is held, by whom (``"<host>:<pid> <purpose>"``).
+        job, institution_id, holder: what is held, by whom (``holder_name``: ``"<host>:<pid> <purpose> @<incarnation>"``).
         acquired_at, expires_at: aware UTC; ``expires_at`` moves on each renewal.
     """
 
@@ -110,13 +119,11 @@ class LeaseHandle(ABC):
         """
         with self._guard:
             self.ensure_held()
-            now = self._clock.now()
             try:
-                self._renew(now, now + self._ttl)
+                self.expires_at = self._renew(self._clock.now())
             except LeaseLost as exc:
                 self._lost = exc.reason
                 raise
-            self.expires_at = now + self._ttl
 
     def start_renewing(self, every_seconds: float) -> None:
         """Renew from a daemon thread every ``every_seconds`` until :meth:`release`."""
@@ -144,8 +151,8 @@ class LeaseHandle(ABC):
                             self.job, type(exc).__name__, display_wib(self.expires_at))
 
     @abstractmethod
-    def _renew(self, now: datetime, expires_at: datetime) -> None:
-        """Extend the lease in the database, or raise :class:`LeaseLost`."""
+    def _renew(self, now: datetime) -> datetime:
+        """Extend the lease in the database and return its new expiry, or raise :class:`LeaseLost`."""
 
     @abstractmethod
     def _release(self) -> None:
@@ -156,19 +163,22 @@ class LeaseHandle(ABC):
 
 
 class RowLease(LeaseHandle):
-    """A lease that is the ``lease`` row itself (SQLite): valid while ``expires_at`` is ahead."""
+    """A lease that is the ``lease`` row itself (SQLite, or ``lease_mode=row``): valid while ``expires_at``
+    is ahead, by the database's clock on PostgreSQL (:mod:`lapor_sync.storage.db_clock`)."""
 
     def __init__(self, db: Database, clock: Clock, ttl: timedelta, info: LeaseInfo, token: str) -> None:
         super().__init__(clock, ttl, info, token)
         self._db = db
 
-    def _renew(self, now: datetime, expires_at: datetime) -> None:
+    def _renew(self, now: datetime) -> datetime:
         # The token changes when another runner takes an expired lease, so a late renewal cannot steal it back.
         with self._db.engine.begin() as conn:
-            renewed = conn.execute(update(LEASE).where(self._mine())
-                                   .values(expires_at=expires_at, renewed_at=now)).rowcount
-        if renewed == 0:
+            renewed = conn.execute(update(LEASE).where(self._mine()).values(
+                expires_at=later_sql(conn, now, self._ttl.total_seconds()), renewed_at=now_sql(conn, now),
+            ).returning(LEASE.c.expires_at)).first()
+        if renewed is None:
             raise LeaseLost(self.job, "it expired unrenewed and another runner took it")
+        return renewed.expires_at
 
     def _release(self) -> None:
         try:
@@ -187,7 +197,8 @@ class AdvisoryLease(LeaseHandle):
         super().__init__(clock, ttl, info, token)
         self._conn, self._key = conn, key
 
-    def _renew(self, now: datetime, expires_at: datetime) -> None:
+    def _renew(self, now: datetime) -> datetime:
+        expires_at = now + self._ttl  # informs only: the lock itself never expires
         classid, objid = split_key(self._key)
         try:
             held = self._conn.execute(text(
@@ -201,6 +212,7 @@ class AdvisoryLease(LeaseHandle):
             raise LeaseLost(self.job, "the database connection holding its lock broke") from None
         if not held:
             raise LeaseLost(self.job, "the database no longer holds its lock")
+        return expires_at
 
     def _release(self) -> None:
         try:

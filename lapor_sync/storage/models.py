@@ -165,11 +165,13 @@ class OutboxItem(SQLModel, table=True):
     Claims (the safety against two pushers, whatever the job lease says): a pusher moves a row to
     ``sending`` only with one conditional UPDATE that also raises ``fence`` by one and writes
     ``claimed_by`` and ``claimed_until``; the UPDATE matches only while the row is ``pending`` (or
-    ``sending`` under an expired claim) and ``fence`` is still the value the pusher read, so two
-    pushers can never both hold one row. The holder re-checks ``fence`` right before its request
-    and writes the outcome only under it. Without this, a pusher whose lease was lost (a stepped
-    clock, a dropped lock connection) and the pusher that took the lease over would post the same
-    follow-up twice.
+    ``sending`` under a claim that may be taken over) and ``fence`` is still the value the pusher
+    read, so two pushers can never both hold one row. A claim is taken over at once when its holder
+    was a process of this host that has ended, never while that process runs, and otherwise once
+    ``claimed_until`` has passed by the database's clock (:mod:`lapor_sync.sync.claims`). The holder
+    re-checks ``fence`` right before each request and writes the outcome only under it. Without
+    this, a pusher whose lease was lost (a stepped clock, a dropped lock connection) and the pusher
+    that took the lease over would post the same follow-up twice.
     """
 
     __tablename__ = "outbox"

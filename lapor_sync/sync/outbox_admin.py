@@ -1,10 +1,11 @@
 """What an admin does to the outbox by hand: requeue dead letters, cancel a row; each an audited sync event.
 
 Both are single conditional UPDATEs (``WHERE state IN (...)``), so a row that changed state meanwhile
-is refused instead of overwritten. Requeueing needs nothing more: a push only takes ``pending`` and
-``sending`` rows, and a dead row becomes one in that same statement. Cancelling a ``pending`` row
-could race a push that has read the row and is about to mark it ``sending`` (and post it), so the
-caller holds the ``push`` lease while it cancels.
+is refused instead of overwritten. Neither needs the ``push`` lease: a push only claims a row with
+one UPDATE that matches while the row is still ``pending`` (or ``sending``) and unchanged since it
+read it (:mod:`lapor_sync.sync.claims`). So when a cancel races a push that has just read the row,
+exactly one of the two statements matches: the row is cancelled and never sent, or it is being
+sent and the cancel is refused. A requeued dead row becomes ``pending`` in one statement too.
 """
 
 from __future__ import annotations
@@ -83,14 +84,14 @@ def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | 
 
 def cancel(db: Database, now: datetime, institution_id: int, item_id: int, *, reason: str,
            requested_by: str) -> OutboxItem:
-    """Cancel a pending or dead outbox row: it will never be sent. Hold the ``push`` lease around it.
+    """Cancel a pending or dead outbox row: it will never be sent, even by a push running now (see the module).
 
     The case keeps what staff did locally; LAPOR! does not learn it. ``last_error`` becomes
     ``reason``, and an ``outbox.cancelled`` event names ``requested_by`` and the reason.
 
     Raises:
-        OutboxRefused: unknown row; or it is sending (in flight, or its worker died: the next push
-            reads it back), delivered (LAPOR! has it) or already cancelled.
+        OutboxRefused: unknown row; or it is sending (claimed by a push: in flight, or its worker
+            died and the next push reads it back), delivered (LAPOR! has it) or already cancelled.
     """
     reason = redact(reason.strip())  # typed by hand: a reporter's phone number or e-mail must not be kept
     if not reason:
@@ -108,7 +109,7 @@ def cancel(db: Database, now: datetime, institution_id: int, item_id: int, *, re
 
 
 _WHY_NOT = {
-    "sending": "is being sent (or its worker died: the next push reads LAPOR! back first)",
+    "sending": "is being sent by {claimed_by} (if that process died, the next push reads LAPOR! back first)",
     "delivered": "was delivered: LAPOR! has it",
     "cancelled": "is cancelled",
     "pending": "is pending",
@@ -121,7 +122,8 @@ def _row(session: Session, institution_id: int, item_id: int, allowed: tuple[str
     if row is None or row.institution_id != institution_id:
         raise OutboxRefused(f"no outbox row {item_id}; see `lapor-sync outbox`")
     if row.state not in allowed:
-        raise OutboxRefused(f"cannot {verb} outbox row {item_id}: it {_WHY_NOT.get(row.state, row.state)}")
+        why = _WHY_NOT.get(row.state, row.state).format(claimed_by=row.claimed_by or "a push")
+        raise OutboxRefused(f"cannot {verb} outbox row {item_id}: it {why}")
     return row
 
 

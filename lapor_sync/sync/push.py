@@ -1,17 +1,22 @@
 """Push: drain the outbox to the national platform, exactly once per row.
 
-CONTRACT §6: the platform does not deduplicate, so a row is marked ``sending`` (committed) before
-its call; a row found ``sending`` later, or one whose last failure was ambiguous, is read back
-first and re-posted only when its reference token is not there. Rows of one case leave in the
-order they were written. Permanent refusals and rows out of attempts become dead letters with
-their reason. Nothing that came from the national side is ever pushed back: only rows written
-by staff actions are in the outbox. While a row is delivered, what it sends (and a confidential
-complaint's title and content) is withheld from every event, error and log line, should the
-server quote it back (``lapor_sync.redaction``).
+CONTRACT §6: the platform does not deduplicate, so a row is claimed (``sending``, committed)
+before its call, and the claim is re-checked right before every request for it; the job lease is
+only an optimisation, the claim is what keeps two pushers from sending one row
+(:mod:`lapor_sync.sync.claims`). A row taken over from ``sending``, one whose last failure was
+ambiguous, and one whose answer is not the follow-up we sent, is read back and re-posted only
+when its reference token is not there. Rows of one case leave in the order they were written.
+Permanent refusals and rows out of attempts become dead letters with their reason; any other
+failure of one row, a bug included, is a failed attempt of that row, and the rest go on. Nothing
+that came from the national side is ever pushed back: only rows written by staff actions are in
+the outbox. While a row is delivered, what it sends (and a confidential complaint's title and
+content) is withheld from every event, error, log line and escaping exception, should the server
+quote it back (``lapor_sync.redaction``, :mod:`lapor_sync.sync.scrub`).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,10 +24,12 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
     MalformedRecordError,
+    NationalPlatformError,
     RunStoppingError,
     TransientError,
 )
@@ -32,8 +39,11 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.redaction import redact, withholding
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.holders import holder_name
 from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
+from lapor_sync.sync.claims import Claim, ClaimLost, Claims
 from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.scrub import scrubbed
 
 
 @dataclass(frozen=True)
@@ -45,12 +55,17 @@ class PushOptions:
         base_backoff: wait after the first failure; doubles per attempt, with jitter.
         max_backoff: cap of that wait.
         batch_size: rows taken per query.
+        claim_seconds: life of a claim on one row without a re-check, seconds (``lease_seconds``).
+        max_retry_after: the longest server-given wait (``Retry-After``) a row is put back for; a
+            longer one (or one no date can hold) is cut to this.
     """
 
     max_attempts: int = 8
     base_backoff: timedelta = timedelta(seconds=30)
     max_backoff: timedelta = timedelta(hours=1)
     batch_size: int = 200
+    claim_seconds: float = 120.0
+    max_retry_after: timedelta = timedelta(hours=1)
 
 
 class Pusher:
@@ -62,20 +77,26 @@ class Pusher:
         mapping: the city's rules (which institutions are the city's own).
         options: see :class:`PushOptions`.
         rng: jitter source (seeded in tests).
+        claimer: this process's holder name, written on the rows it claims (default:
+            :func:`~lapor_sync.storage.holders.holder_name` of ``"push"``).
     """
 
     def __init__(self, db: Database, platform: NationalPlatform, mapping: CityMapping,
-                 options: PushOptions, rng: random.Random | None = None) -> None:
+                 options: PushOptions, rng: random.Random | None = None, *, claimer: str | None = None) -> None:
         self.db = db
         self.platform = platform
         self.mapping = mapping
         self.options = options
         self.rng = rng or random.Random()
+        self.claims = Claims(db, claimer or holder_name("push"), options.claim_seconds)
 
     def run(self, journal: RunJournal) -> None:
-        """Deliver every due row. Raises ``RunStoppingError`` (401/403) after putting the row back.
+        """Deliver every due row that no other pusher holds.
 
-        Also raises ``RunInterrupted``/``LeaseLost`` from the journal's checkpoint between rows.
+        Raises:
+            RunStoppingError: 401/403, after putting the row back (its text withheld).
+            ClaimLost: another pusher took over the row in hand; nothing more was sent.
+            RunInterrupted, LeaseLost: from the journal's checkpoint between rows.
         """
         blocked: set[int] = set()
         last_id = 0
@@ -88,16 +109,8 @@ class Pusher:
                 last_id = item.id
                 if item.case_id in blocked:
                     continue
-                if item.next_attempt_at > journal.clock.now():  # waiting out its backoff: nothing to withhold yet
-                    blocked.add(item.case_id)  # keep this case's later rows behind it
-                    continue
-                with withholding(*self._echo_sources(item)):
-                    try:
-                        delivered = self._deliver(journal, item)
-                    except RunStoppingError as exc:  # its text is written after this block: redact it now
-                        raise RunStoppingError(redact(exc.detail), status=exc.status) from None
-                if not delivered:
-                    blocked.add(item.case_id)  # keep this case's later rows behind the failed one
+                if self._waits(item, journal.clock) or not self._deliver_claimed(journal, item):
+                    blocked.add(item.case_id)  # keep this case's later rows behind this one
 
     def _waiting(self, after_id: int) -> list[OutboxItem]:
         """The next batch of pending or sending rows after ``after_id``, due or not: a row still waiting
@@ -109,6 +122,31 @@ class Pusher:
                                          OutboxItem.id > after_id)
                 .order_by(OutboxItem.id).limit(self.options.batch_size)))
 
+    def _waits(self, item: OutboxItem, clock: Clock) -> bool:
+        """Whether ``item`` sits this run out: waiting out its backoff, or held by another pusher's live claim."""
+        if item.state == "pending":
+            return item.next_attempt_at > clock.now()  # nothing to withhold yet
+        return self.claims.held_elsewhere(item)
+
+    def _deliver_claimed(self, journal: RunJournal, item: OutboxItem) -> bool:
+        """Claim ``item`` and deliver it with its texts withheld; return whether it left the queue."""
+        sources = self._echo_sources(item)
+        claim = self.claims.take(item, journal.clock.now())
+        if claim is None:
+            return False  # another pusher claimed it since it was read (or it changed): leave it to them
+        try:
+            with withholding(*sources):
+                try:
+                    return self._deliver(journal, item, claim)
+                except BaseException as exc:
+                    # Printed later, outside this block (a traceback, the worker's crash line): cut its texts now.
+                    clean = scrubbed(exc)
+                    if clean is exc:
+                        raise
+                raise clean  # outside the handler, so the uncleanable original is not its context
+        finally:
+            self.claims.done(claim)
+
     def _echo_sources(self, item: OutboxItem) -> tuple[str | None, ...]:
         """The texts a server must not be quoted on while ``item`` is delivered: what it sends, and a
         confidential complaint's title and content."""
@@ -118,51 +156,80 @@ class Pusher:
             case = session.get(Case, item.case_id)
         return (*sent, case.title, case.content) if case is not None and case.is_secret else sent
 
-    def _deliver(self, journal: RunJournal, item: OutboxItem) -> bool:
-        """Try one due row; return whether it left the queue (delivered or dead)."""
-        readback = item.needs_readback or item.state == "sending"
-        # Kept until delivered: a read-back that fails must be tried again, never skipped.
-        self._mark(item, state="sending", needs_readback=readback)
+    def _deliver(self, journal: RunJournal, item: OutboxItem, claim: Claim) -> bool:
+        """Try one claimed row; return whether it left the queue (delivered or dead)."""
         try:
-            if readback and self._already_applied(item):
-                self._delivered(journal, item, "found on LAPOR! by read-back; not posted again")
-                return True
-            self._call(item)
+            how = self._send(journal.clock, item, claim)
+        except ClaimLost:
+            raise  # the row is another pusher's now: write nothing to it
+        except RunStoppingError:
+            self._release(item, claim)
+            raise
+        except ItemRejectedError as exc:
+            self._dead(journal, item, claim, f"refused by LAPOR!: {exc}")
+            return True
         except AmbiguousWriteError as exc:
-            return self._failed(journal, item, exc, ambiguous=True)
+            return self._failed(journal, item, claim, exc, ambiguous=True)
         except TransientError as exc:
-            return self._failed(journal, item, exc, ambiguous=False)
+            return self._failed(journal, item, claim, exc, ambiguous=False)
         except MalformedRecordError as exc:
             # The read-back could not be read: this row waits and is read back again; other cases go on.
-            return self._failed(journal, item, TransientError(f"read-back unreadable: {exc.reason}"), ambiguous=True)
-        except ItemRejectedError as exc:
-            if self._applied_despite_refusal(item):
-                self._delivered(journal, item, f"already in effect on LAPOR! ({exc.detail})")
-                return True
-            self._dead(journal, item, f"refused by LAPOR!: {exc}")
-            return True
+            return self._failed(journal, item, claim, TransientError(f"read-back unreadable: {exc.reason}"),
+                                ambiguous=True)
+        except Exception as exc:  # noqa: BLE001 - a surprise in one row (it may have been sent) must not stop the rest
+            return self._failed(journal, item, claim, exc, ambiguous=True)
         except BaseException:
-            self._mark(item, state="pending", needs_readback=True)
+            self._release(item, claim)
             raise
-        self._delivered(journal, item, "delivered")
+        self._delivered(journal, item, claim, how)
         return True
 
-    def _call(self, item: OutboxItem) -> None:
+    def _send(self, clock: Clock, item: OutboxItem, claim: Claim) -> str:
+        """Read back if needed, then make the row's call; return how it was delivered.
+
+        Raises the platform's errors, and :class:`ClaimLost` before any request once the claim is gone.
+        """
+        # needs_readback is kept until delivered: a read-back that fails must be tried again, never skipped.
+        if item.needs_readback and self._read_back(clock, item, claim):
+            return "found on LAPOR! by read-back; not posted again"
+        self.claims.recheck(claim, clock.now())
+        try:
+            return self._call(clock, item, claim)
+        except ItemRejectedError as exc:
+            # A 422 on "complete" can mean the platform closed the complaint itself meanwhile
+            # (auto-close, CONTRACT §3): then the goal is reached and nothing is dead.
+            if self._applied_despite_refusal(clock, item, claim):
+                return f"already in effect on LAPOR! ({exc.detail})"
+            raise
+
+    def _call(self, clock: Clock, item: OutboxItem, claim: Claim) -> str:
         payload = item.payload
         kind = AgencyAction(item.kind)
         if kind is AgencyAction.FOLLOWUP:
             posted = self.platform.post_followup(item.complaint_id, institution_id=payload["institution_id"],
                                                  content=payload["content"], is_secret=payload["is_secret"])
-            self._link_thread_entry(item, posted.national_id)
-        elif kind is AgencyAction.COMPLETE:
+            if (find_reference(posted.content) == item.idempotency_key
+                    and posted.complaint_id in (None, item.complaint_id)):
+                self._link_thread_entry(item, posted.national_id)
+                return "delivered"
+            # The answer is not what we posted (another follow-up, another complaint): an ambiguous write.
+            # Read back at once, before anything else, and link only the copy that carries our token,
+            # or a pull would store the national copy beside ours (CONTRACT §6).
+            if self._read_back(clock, item, claim):
+                return "delivered; LAPOR! answered with another follow-up, ours was found by read-back"
+            raise AmbiguousWriteError("LAPOR! answered the follow-up with another one, and read-back did not "
+                                      "find ours yet")
+        if kind is AgencyAction.COMPLETE:
             self.platform.set_status(item.complaint_id, status_code=payload["status_code"], note=payload["note"])
         else:
             self.platform.request_reject(item.complaint_id, not_authority=payload["not_authority"],
                                          target_institution_id=payload["target_institution_id"],
                                          reason=payload["reason"])
+        return "delivered"
 
-    def _already_applied(self, item: OutboxItem) -> bool:
-        """Read the national side back: is this row's effect already there? (CONTRACT §6)."""
+    def _read_back(self, clock: Clock, item: OutboxItem, claim: Claim) -> bool:
+        """Re-check the claim, then read the national side back: is this row's effect already there? (CONTRACT §6)."""
+        self.claims.recheck(claim, clock.now())
         kind = AgencyAction(item.kind)
         if kind is AgencyAction.FOLLOWUP:
             for entry in self.platform.list_followups(item.complaint_id):
@@ -177,11 +244,9 @@ class Pusher:
             return complaint.status_code == NationalStatus.ARCHIVED
         return not self.mapping.is_city_institution(complaint.disposition_id)
 
-    def _applied_despite_refusal(self, item: OutboxItem) -> bool:
-        # A 422 on "complete" can mean the platform closed the complaint itself meanwhile
-        # (auto-close, CONTRACT §3): then the goal is reached and nothing is dead.
+    def _applied_despite_refusal(self, clock: Clock, item: OutboxItem, claim: Claim) -> bool:
         try:
-            return self._already_applied(item)
+            return self._read_back(clock, item, claim)
         except (ItemRejectedError, MalformedRecordError):
             return False
 
@@ -195,30 +260,30 @@ class Pusher:
                 session.add(entry)
                 session.commit()
 
-    def _mark(self, item: OutboxItem, **changes: object) -> None:
-        with self.db.session() as session:
-            row = session.get(OutboxItem, item.id)
-            assert row is not None
-            for name, value in changes.items():
-                setattr(row, name, value)
-                setattr(item, name, value)
-            session.add(row)
-            session.commit()
+    def _release(self, item: OutboxItem, claim: Claim) -> None:
+        """Put a row in hand back for the next run (read back first: its call may have gone out)."""
+        try:
+            self.claims.settle(claim, item, state="pending", needs_readback=True)
+        except ClaimLost:
+            pass  # another pusher holds it already
 
     def _event(self, journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level) -> None:
         journal.standalone_event(kind, message, level=level, complaint_id=item.complaint_id,
                                  tracking_id=item.tracking_id)
 
-    def _delivered(self, journal: RunJournal, item: OutboxItem, how: str) -> None:
-        self._mark(item, state="delivered", needs_readback=False, delivered_at=journal.clock.now(),
-                   attempts=item.attempts + 1, last_error=None)
+    def _delivered(self, journal: RunJournal, item: OutboxItem, claim: Claim, how: str) -> None:
+        self.claims.settle(claim, item, state="delivered", needs_readback=False, delivered_at=journal.clock.now(),
+                           attempts=item.attempts + 1, last_error=None)
         journal.counts.pushed += 1
         self._event(journal, item, "outbox.delivered",
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}: {how}.", Level.INFO)
 
-    def _dead(self, journal: RunJournal, item: OutboxItem, reason: str) -> None:
+    def _dead(self, journal: RunJournal, item: OutboxItem, claim: Claim, reason: str, *,
+              needs_readback: bool | None = None) -> None:
         reason = redact(reason)
-        self._mark(item, state="dead", attempts=item.attempts + 1, last_error=reason)
+        readback = item.needs_readback if needs_readback is None else needs_readback
+        self.claims.settle(claim, item, state="dead", attempts=item.attempts + 1, last_error=reason,
+                           needs_readback=readback)
         journal.counts.dead_lettered += 1
         self._event(journal, item, "outbox.dead_letter",
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} dead-lettered: {reason}",
@@ -248,23 +313,39 @@ class Pusher:
                           agency_code=case.agency_code)
             session.commit()
 
-    def _failed(self, journal: RunJournal, item: OutboxItem, exc: TransientError, *, ambiguous: bool) -> bool:
+    def _failed(self, journal: RunJournal, item: OutboxItem, claim: Claim, exc: Exception, *,
+                ambiguous: bool) -> bool:
+        """Count a failed attempt: back to ``pending`` after a backoff, or dead once out of attempts."""
         attempts = item.attempts + 1
         readback = ambiguous or item.needs_readback
+        error = redact(_described(exc))
         if attempts >= self.options.max_attempts:
-            self._mark(item, needs_readback=readback)
-            self._dead(journal, item, f"gave up after {attempts} attempts; last error: {exc}")
+            self._dead(journal, item, claim, f"gave up after {attempts} attempts; last error: {error}",
+                       needs_readback=readback)
             return True
         wait = min(self.options.max_backoff, self.options.base_backoff * (2 ** (attempts - 1)))
         wait = wait * (0.5 + self.rng.random() / 2)
-        if exc.retry_after is not None:
-            wait = max(wait, timedelta(seconds=exc.retry_after))
-        error = redact(str(exc))
-        self._mark(item, state="pending", attempts=attempts, last_error=error, needs_readback=readback,
-                   next_attempt_at=journal.clock.now() + wait)
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            wait = max(wait, self._server_wait(exc.retry_after))
+        self.claims.settle(claim, item, state="pending", attempts=attempts, last_error=error,
+                           needs_readback=readback, next_attempt_at=journal.clock.now() + wait)
         journal.counts.failed += 1
         fate = "may have arrived: will read back first" if readback else "not delivered"
         self._event(journal, item, "outbox.retry",
                     f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
                     f"(attempt {attempts}, {fate}): {error}; next try in {int(wait.total_seconds())} s.", Level.WARNING)
         return False
+
+    def _server_wait(self, retry_after: float) -> timedelta:
+        """A server's ``Retry-After`` (seconds) as a wait, cut to ``max_retry_after`` (a huge one overflows dates)."""
+        cap = self.options.max_retry_after
+        if not math.isfinite(retry_after) or retry_after >= cap.total_seconds():
+            return cap
+        return timedelta(seconds=max(retry_after, 0.0))
+
+
+def _described(exc: Exception) -> str:
+    """An error of a row's delivery in words: the platform's as it says, any other named by its type."""
+    if isinstance(exc, NationalPlatformError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__} while delivering ({exc}); it may have reached LAPOR!"

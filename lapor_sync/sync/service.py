@@ -2,8 +2,12 @@
 
 One runner per job: a run first takes the job leases it needs (``pull`` for anything that walks
 or rereads the national side, ``push`` for the outbox), so two workers on one database, or a
-worker and a manual command, never do the same job at once. A stop request (the worker's
-SIGTERM) ends a run after the item in flight, with outcome ``interrupted``.
+worker and a manual command, do not do the same job at once. A lease can be lost unnoticed (a
+stepped clock, a dropped connection), so a run checks its leases in the database before it ends
+``ok`` and fails if one was lost; what keeps the outbox safe meanwhile is the claim on each row
+(:mod:`lapor_sync.sync.claims`). Taking a lease also closes the runs left ``running`` by a holder
+that is gone (:mod:`lapor_sync.sync.abandoned`). A stop request (the worker's SIGTERM) ends a run
+after the item in flight, with outcome ``interrupted``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import LeaseLost, Leases
 from lapor_sync.storage.models import Agency, SyncRun
+from lapor_sync.sync.abandoned import abandon_runs_lost_to
+from lapor_sync.sync.claims import ClaimLost
 from lapor_sync.sync.journal import INTERRUPTED_BY_USER, Level, RunInterrupted, RunJournal, TickTaken
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.push import Pusher
@@ -86,7 +92,10 @@ class JobRunner:
         """Run ``work`` as one recorded run of ``job`` while holding the job leases ``leases``.
 
         The leases are taken in the order given, before the run row is written, and released
-        when the run has finished, whatever its end.
+        when the run has finished, whatever its end. Once they are taken, runs that held one of
+        them and whose holder is gone are closed as ``abandoned``. Before the run ends ``ok`` its
+        leases are checked in the database (advisory lock still held on its connection, lease row
+        still ours).
 
         Args:
             job: the run's job name (``sync_run.job``), at most 16 characters.
@@ -104,8 +113,8 @@ class JobRunner:
                 a dry run passes ``False`` and does it in its own rolled-back sessions.
 
         Returns:
-            The finished run: ``ok``; ``failed`` (platform error, or a lease lost) with its
-            reason; or ``interrupted`` (``stop`` was set). A ``KeyboardInterrupt`` (Ctrl-C) also
+            The finished run: ``ok``; ``failed`` (platform error, a lease or an outbox claim lost)
+            with its reason; or ``interrupted`` (``stop`` was set). A ``KeyboardInterrupt`` (Ctrl-C) also
             closes the run as ``interrupted``, then goes on up.
 
         Raises:
@@ -113,10 +122,12 @@ class JobRunner:
             AlreadyRun: see ``tick``; nothing was done.
         """
         institution = self.mapping.institution.id
+        names = tuple(leases or (job,))
         with ExitStack() as held:
             handles = tuple(held.enter_context(self.leases.hold(name, institution_id=institution,
                                                                 wait_seconds=lease_wait_seconds))
-                            for name in (leases or (job,)))
+                            for name in names)
+            abandon_runs_lost_to(self.db, self.clock, institution, names, self.leases.holder)
             if tick is not None:
                 self._check_not_run(job, tick)
             if agencies and "pull" in (leases or ()):
@@ -133,11 +144,13 @@ class JobRunner:
                 raise
             try:
                 work(journal)
+                for handle in handles:
+                    handle.renew()  # raises LeaseLost if another runner may have run the job meanwhile
             except RunInterrupted:
                 journal.standalone_event("run.interrupted", f"Sync run stopped on request: the {job} "
                                          "goes on with the next run.", level=Level.WARNING)
                 return journal.finish(interrupted=True)
-            except (NationalPlatformError, LeaseLost) as exc:
+            except (NationalPlatformError, LeaseLost, ClaimLost) as exc:
                 if self.stop is not None and self.stop.is_set():
                     # A failure that ends a run cut short on request (the retries gave up at once) is
                     # the stop, not a fault of the platform: health must not call it failing.

@@ -77,6 +77,14 @@ def _tracking_id(value: str) -> str:
     return value
 
 
+def _whole_number_or_none(value: object) -> int | None:
+    """A number only compared, never stored: anything that is not a whole number reads as "not given"."""
+    try:
+        return None if value is None else whole_number(value)
+    except ValueError:
+        return None
+
+
 def _dict_or_none(value: object) -> object:
     return value if isinstance(value, dict) else None
 
@@ -103,6 +111,8 @@ LenientInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
 StoredLenientInt = Annotated[LenientInt, AfterValidator(_storable)]
 """A lenient number the city's records keep, so it must fit an INTEGER column."""
 LenientDate = Annotated[date | None, BeforeValidator(_lenient_date)]
+CheckedNumber = Annotated[int | None, BeforeValidator(_whole_number_or_none)]
+"""A number read only to be checked against one we know (unreadable: ``None``, the record is kept)."""
 
 
 class _WireModel(BaseModel):
@@ -227,6 +237,7 @@ class WireFollowup(_WireModel):
     """A follow-up (tindak lanjut) or reply in the thread (CONTRACT §4)."""
 
     id: WholeNumber
+    complaint_id: CheckedNumber = None  # checked against the complaint a follow-up was posted to
     user_type: AuthorType
     institution_from_id: StoredLenientInt = None
     institution_from_name: OptionalText = None
@@ -248,6 +259,7 @@ class WireFollowup(_WireModel):
             is_secret=self.is_secret,
             created_at=self.created_at,
             content_length=content.received_length,
+            complaint_id=self.complaint_id,
         )
 
 

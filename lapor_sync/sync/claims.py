@@ -1,0 +1,175 @@
+"""Claims on outbox rows: what keeps two pushers from sending one row, whatever the job lease says.
+
+The ``push`` lease keeps a second pusher away most of the time, but it can be lost without its
+holder knowing in time: a clock stepped forward makes a SQLite lease look expired, a PostgreSQL
+advisory lock vanishes with its connection (``idle_session_timeout``, a pooler in transaction
+mode), a paused process wakes up after its lease was taken. Two pushers then run at once, and
+without claims each would post the same follow-up (CONTRACT §5: the platform does not
+deduplicate). So every row is claimed on its own:
+
+* **Take**: one conditional UPDATE moves a row to ``sending``, raises its ``fence`` by one and
+  writes ``claimed_by`` and ``claimed_until``. It matches only while ``fence`` is the value the
+  pusher read and the row is ``pending`` and due, or ``sending`` under a claim that may be taken:
+  of all pushers that read the row, exactly one UPDATE matches.
+* **Re-check**: right before each request for the row (the POST, the read-back), the holder
+  extends its claim with one UPDATE conditional on its fence; no match means another pusher
+  took the row, and the holder stops without sending (:class:`ClaimLost`).
+* **Settle**: the outcome (delivered, back to pending with a backoff, dead) is written under
+  the same condition, and clears the claim.
+
+A claim may be taken over when its holder is surely gone, or when it expired and its holder's
+liveness cannot be known (see :mod:`lapor_sync.storage.holders`):
+
+* held by a process of this host that still runs: never (a stepped clock, a paused process);
+  by this very process only when no delivery in it holds that claim any more (a leftover);
+* held by a process of this host that has ended: at once (SIGKILL, power loss);
+* held elsewhere (another host), or by a name without incarnation: once ``claimed_until`` has
+  passed, by the database's clock on PostgreSQL (:mod:`lapor_sync.storage.db_clock`).
+
+A row taken over from ``sending`` is read back before anything is posted (CONTRACT §6).
+
+Limit: a holder on *another* host that pauses for longer than ``lease_seconds`` exactly between
+its re-check and its request reaching the server can post after a taker's read-back; the claim
+narrows that window from a whole run to one request.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import case, or_, update
+from sqlmodel import col
+
+from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.db_clock import later_sql, now_sql
+from lapor_sync.storage.holders import Liveness, is_this_process, liveness
+from lapor_sync.storage.models import OutboxItem
+
+_in_flight: set[tuple[int, int]] = set()
+"""(row id, fence) of the claims a delivery in this process works under now."""
+_in_flight_lock = threading.Lock()
+
+
+class ClaimLost(LaporSyncError):
+    """Another pusher took over an outbox row this pusher had claimed: it stops before sending more.
+
+    Ends the run ``failed`` with this reason; the taker reads LAPOR! back before any post.
+    """
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__(f"claim on outbox row #{item_id} lost: another pusher took the row over; "
+                         "this push stopped without sending it")
+        self.item_id = item_id
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this pusher holds: its id and the fence its claim raised it to."""
+
+    item_id: int
+    fence: int
+
+
+class _Takeover(Enum):
+    NOW = "now"
+    AFTER_EXPIRY = "after expiry"
+    NEVER = "never"
+
+
+class Claims:
+    """Takes, re-checks and settles claims on outbox rows for one pusher.
+
+    Args:
+        db: the city's database (holds the outbox).
+        claimer: this process's holder name (:func:`~lapor_sync.storage.holders.holder_name`).
+        seconds: the life of a claim without a re-check, seconds (``Settings.lease_seconds``).
+    """
+
+    def __init__(self, db: Database, claimer: str, seconds: float) -> None:
+        self._db, self.claimer, self._seconds = db, claimer, seconds
+
+    def held_elsewhere(self, item: OutboxItem) -> bool:
+        """Tell whether ``item`` (as read) is ``sending`` under a claim no one may take from its holder now."""
+        return item.state == "sending" and self._takeover(item) is _Takeover.NEVER
+
+    def take(self, item: OutboxItem, now: datetime) -> Claim | None:
+        """Claim ``item`` as read; on success update ``item`` to what was stored and return the claim.
+
+        ``now`` (aware UTC) decides whether a ``pending`` row is due, and stands for the database's
+        clock on SQLite. Returns ``None`` when the row changed since it was read (another pusher
+        claimed it, an admin cancelled it) or is held by a claim that may not be taken.
+        ``needs_readback`` is set in the same statement when the row was ``sending``.
+        """
+        table = OutboxItem.__table__  # type: ignore[attr-defined]
+        where = [table.c.id == item.id, table.c.fence == item.fence]
+        if item.state == "pending":
+            where += [table.c.state == "pending", table.c.next_attempt_at <= now]
+        else:
+            takeover = self._takeover(item)
+            if takeover is _Takeover.NEVER:
+                return None
+            where += [table.c.state == "sending"]
+            if takeover is _Takeover.AFTER_EXPIRY:
+                where.append(or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now_sql(self._db.engine, now)))
+        statement = update(table).where(*where).values(
+            state="sending", fence=table.c.fence + 1, claimed_by=self.claimer,
+            claimed_until=later_sql(self._db.engine, now, self._seconds),
+            needs_readback=case((table.c.state == "sending", True), else_=table.c.needs_readback),
+        ).returning(table.c.needs_readback, table.c.claimed_until)
+        with self._db.engine.begin() as conn:
+            stored = conn.execute(statement).first()
+        if stored is None:
+            return None
+        item.state, item.fence, item.claimed_by = "sending", item.fence + 1, self.claimer
+        item.needs_readback, item.claimed_until = stored.needs_readback, stored.claimed_until
+        claim = Claim(item.id, item.fence)  # type: ignore[arg-type]
+        with _in_flight_lock:
+            _in_flight.add((claim.item_id, claim.fence))
+        return claim
+
+    def recheck(self, claim: Claim, now: datetime) -> None:
+        """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone."""
+        values = {"claimed_until": later_sql(self._db.engine, now, self._seconds)}
+        if not self._write(claim, values):
+            raise ClaimLost(claim.item_id)
+
+    def settle(self, claim: Claim, item: OutboxItem, **values: object) -> None:
+        """Write the row's outcome and clear the claim, under the claim; update ``item`` to match.
+
+        Raises:
+            ClaimLost: another pusher took the row over meanwhile; nothing was written.
+        """
+        values = {**values, "claimed_by": None, "claimed_until": None}
+        if not self._write(claim, values):
+            raise ClaimLost(claim.item_id)
+        for name, value in values.items():
+            setattr(item, name, value)
+
+    def done(self, claim: Claim) -> None:
+        """Note that no delivery in this process works under ``claim`` any more (settled or lost)."""
+        with _in_flight_lock:
+            _in_flight.discard((claim.item_id, claim.fence))
+
+    def _write(self, claim: Claim, values: dict[str, object]) -> bool:
+        statement = update(OutboxItem).where(col(OutboxItem.id) == claim.item_id, col(OutboxItem.fence) == claim.fence,
+                                             col(OutboxItem.state) == "sending").values(**values)
+        with self._db.engine.begin() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def _takeover(self, item: OutboxItem) -> _Takeover:
+        """When a ``sending`` row as read may be taken from its holder."""
+        state = liveness(item.claimed_by)
+        if state is Liveness.GONE:
+            return _Takeover.NOW
+        if state is Liveness.ALIVE:
+            if not is_this_process(item.claimed_by):
+                return _Takeover.NEVER
+            with _in_flight_lock:
+                working = (item.id, item.fence) in _in_flight
+            # A claim of this process that no delivery holds is a leftover (its outcome could not be written).
+            return _Takeover.NEVER if working else _Takeover.AFTER_EXPIRY
+        return _Takeover.AFTER_EXPIRY
