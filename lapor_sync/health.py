@@ -1,17 +1,23 @@
 """Health of the sync: ``ok``, ``degraded`` or ``failing``, with the reasons; for ``status`` and ``/healthz``.
 
-Thresholds come from the ``status_*_seconds`` settings. Failing: no successful pull yet, the last
-pull failed, or the last successful pull is older than ``status_pull_failing_seconds``. Degraded:
-the last successful pull is older than ``status_pull_degraded_seconds``; outbox rows wait and the
-last successful push is older than ``status_push_degraded_seconds``; the oldest waiting row is
-older than ``status_outbox_oldest_degraded_seconds``; the last push failed; or there are dead
-letters, unresolved set-aside records, or open cases in triage (no mapping rule matched).
+Thresholds come from the ``status_*_seconds`` settings. Failing: the database cannot be written,
+no successful pull yet, the last pull failed, the last successful pull is older than
+``status_pull_failing_seconds`` or finished in the future (this clock is behind the one that
+stamped it, so its age says nothing). Degraded: the last successful pull is older than
+``status_pull_degraded_seconds``; outbox rows wait and the last successful push is older than
+``status_push_degraded_seconds``; the oldest waiting row is older than
+``status_outbox_oldest_degraded_seconds``; the last push failed; a push or an outbox row stamped in
+the future; runs abandoned by a dead process in the last day; or there are dead letters, unresolved
+set-aside records, or open cases in triage (no mapping rule matched).
+
+"The last run" is the one with the highest id, never the latest wall-clock stamp: a run stamped
+by a clock that was ahead would otherwise stay "the last" until the clock caught up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -22,13 +28,17 @@ from lapor_sync.app import App
 from lapor_sync.domain.sla import SlaStatus
 from lapor_sync.domain.status import CaseState
 from lapor_sync.sla_report import evaluate_open_cases, sla_policy
+from lapor_sync.storage.faults import probe_write
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import Case, Cursor, OutboxItem, SetAsideRecord, SyncRun
+from lapor_sync.sync.abandoned import ABANDONED
 from lapor_sync.sync.cursor import cursor_name
 
 PULL_JOBS = ("pull", "sync")
 PUSH_JOBS = ("push", "sync")
+ABANDONED_WINDOW = timedelta(hours=24)
 _OPEN = [CaseState.NEW.value, CaseState.IN_PROGRESS.value]
+_CLOCK_HINT = "the clock here is behind the one that stamped it (stepped back? check NTP: timedatectl timesync-status)"
 
 
 class Health(StrEnum):
@@ -96,7 +106,7 @@ def _last_run(session: Session, institution_id: int, jobs: tuple[str, ...],
               outcomes: tuple[str, ...]) -> SyncRun | None:
     return session.exec(select(SyncRun).where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(jobs),
                                               col(SyncRun.outcome).in_(outcomes))
-                        .order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc())).first()
+                        .order_by(col(SyncRun.id).desc())).first()
 
 
 def _ok(run: SyncRun | None, now: datetime) -> dict[str, Any] | None:
@@ -113,7 +123,7 @@ def gather(app: App, session: Session) -> dict[str, Any]:
     """Read the facts health is judged on, for ``app``'s institution (see :class:`HealthReport`)."""
     institution, now = app.institution_id, app.clock.now()
     last = session.exec(select(SyncRun).where(SyncRun.institution_id == institution, SyncRun.outcome != "running")
-                        .order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc())).first()
+                        .order_by(col(SyncRun.id).desc())).first()
     cursor = session.get(Cursor, cursor_name(institution))
     per_state = dict(session.exec(select(OutboxItem.state, func.count()).where(OutboxItem.institution_id == institution)
                                   .group_by(OutboxItem.state)).all())
@@ -124,9 +134,13 @@ def gather(app: App, session: Session) -> dict[str, Any]:
     open_case = (Case.institution_id == institution, col(Case.state).in_(_OPEN))
     overdue = sum(row.result.status is SlaStatus.OVERDUE
                   for row in evaluate_open_cases(session, institution, sla_policy(app.settings), now))
+    abandoned = session.exec(select(func.count()).select_from(SyncRun).where(
+        SyncRun.institution_id == institution, SyncRun.outcome == ABANDONED,
+        col(SyncRun.finished_at) >= now - ABANDONED_WINDOW)).one()
     finished = ("ok", "failed")
     return {
         "institution_id": institution, "now": now,
+        "database": {"write_fault": probe_write(app.db, now)},
         "last_pull": _ok(_last_run(session, institution, PULL_JOBS, ("ok",)), now),
         "last_push": _ok(_last_run(session, institution, PUSH_JOBS, ("ok",)), now),
         "last_pull_run": _brief(_last_run(session, institution, PULL_JOBS, finished)),
@@ -141,6 +155,7 @@ def gather(app: App, session: Session) -> dict[str, Any]:
         "triage": {"agency": app.mapping.triage.agency,
                    "open_cases": _count(session, *open_case, Case.routing_rule == "triage")},
         "sla_overdue_cases": overdue,
+        "abandoned_runs_24h": abandoned,
         "leases": [{"job": lease.job, "holder": lease.holder, "since": lease.acquired_at}
                    for lease in held_leases(app.db, app.clock) if lease.institution_id == institution],
     }
@@ -158,10 +173,16 @@ def judge(facts: dict[str, Any], app: App) -> HealthReport:
     s = app.settings
     failing: list[str] = []
     degraded: list[str] = []
+    if facts["database"]["write_fault"]:
+        failing.append(f"the database cannot be written (LAPOR_SYNC_DATABASE_URL): {facts['database']['write_fault']}; "
+                       "every run fails until it can")
     pull_age = facts["last_pull"]["age_seconds"] if facts["last_pull"] else None
     last_pull, last_push = facts["last_pull_run"], facts["last_push_run"]
     if pull_age is None:
         failing.append("no successful pull yet")
+    elif pull_age < 0:
+        failing.append(_in_the_future(f"last successful pull (run #{facts['last_pull']['run_id']}) finished",
+                                      pull_age))
     elif pull_age > s.status_pull_failing_seconds:
         failing.append(f"last successful pull {say_age(pull_age)} ago "
                        f"(failing after {say_age(s.status_pull_failing_seconds)})")
@@ -176,17 +197,25 @@ def judge(facts: dict[str, Any], app: App) -> HealthReport:
     outbox = facts["outbox"]
     waiting = sum(outbox[state] for state in WAITING)
     push_age = facts["last_push"]["age_seconds"] if facts["last_push"] else None
+    if push_age is not None and push_age < 0:
+        degraded.append(_in_the_future(f"last successful push (run #{facts['last_push']['run_id']}) finished",
+                                       push_age))
     if waiting and (push_age is None or push_age > s.status_push_degraded_seconds):
         degraded.append(f"{_many(waiting, 'outbox row')} waiting and "
                         + ("no successful push yet" if push_age is None else f"the last successful push "
                            f"was {say_age(push_age)} ago (degraded after {say_age(s.status_push_degraded_seconds)})"))
     oldest = facts["oldest_pending_age_seconds"]
+    if oldest is not None and oldest < 0:
+        degraded.append(_in_the_future("oldest waiting outbox row was written", oldest))
     if oldest is not None and oldest > s.status_outbox_oldest_degraded_seconds:
         degraded.append(f"oldest waiting outbox row is {say_age(oldest)} old "
                         f"(degraded after {say_age(s.status_outbox_oldest_degraded_seconds)})")
     if outbox[OutboxState.DEAD.value]:
         degraded.append(f"{_many(outbox[OutboxState.DEAD.value], 'dead letter')} in the outbox "
                         "(lapor-sync outbox --state dead)")
+    if facts["abandoned_runs_24h"]:
+        degraded.append(f"{_many(facts['abandoned_runs_24h'], 'run')} abandoned in the last 24 h: their process "
+                        "died mid-run (lapor-sync runs --outcome abandoned)")
     if facts["set_aside_unresolved"]:
         degraded.append(f"{_many(facts['set_aside_unresolved'], 'set-aside national record')} unresolved")
     if facts["triage"]["open_cases"]:
@@ -194,6 +223,10 @@ def judge(facts: dict[str, Any], app: App) -> HealthReport:
                         f"{facts['triage']['agency']} (no mapping rule matched)")
     health = Health.FAILING if failing else (Health.DEGRADED if degraded else Health.OK)
     return HealthReport(health, failing + degraded, facts)
+
+
+def _in_the_future(what: str, age_seconds: int) -> str:
+    return f"{what} {say_age(-age_seconds)} in the future: {_CLOCK_HINT}"
 
 
 def assess(app: App, session: Session) -> HealthReport:

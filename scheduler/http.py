@@ -4,36 +4,54 @@
 when the database cannot be read), so a probe or a load balancer can act on the code alone.
 Neither asks for credentials: they hold no complaint data, but counts and ages tell about the
 city's backlog, so they bind to loopback by default and say so at start (a warning otherwise).
+
+Served by uvicorn on its own thread and event loop (no signal handlers of its own: the worker
+owns SIGTERM), so one slow or silent client never holds up the others: each answer is worked out
+on a worker thread (Starlette's pool, at most 40 at once, each reading the database), at most
+:data:`MAX_CONNECTIONS` connections are open at once (uvicorn answers 503 beyond), and a connection
+whose request has not fully arrived within :data:`REQUEST_SECONDS` is closed. uvicorn has no such
+deadline of its own: its keep-alive timer runs only between requests and every byte received resets
+it, so half a request line would hold a connection open for as long as the client likes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-from wsgiref.types import StartResponse, WSGIEnvironment
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+import uvicorn
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.health import Health, HealthReport
 from lapor_sync.loopback import is_loopback, listening_notice
+from lapor_sync.storage.faults import database_fault
 
 log = logging.getLogger("lapor_sync.worker")
-
-
-class _IPv6Server(WSGIServer):
-    address_family = socket.AF_INET6  # wsgiref's server binds IPv4 only
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        """Scrapes every few seconds would flood the worker's log; stay silent."""
+REQUEST_SECONDS = 5.0
+"""How long a client has to send its whole request, from connecting or from the previous answer, seconds."""
+MAX_CONNECTIONS = 64
+"""Connections open at once, idle ones included; a request beyond is answered 503 at once. Well above what
+probes and scrapers use, so that a few silent clients (closed after :data:`REQUEST_SECONDS`) cannot
+turn a probe away."""
+STOP_SECONDS = 5.0
+"""How long stopping waits for answers in progress, seconds."""
 
 
 def healthz_body(report: HealthReport, worker: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +70,82 @@ def _json(value: object) -> bytes:
     return json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)).encode()
 
 
+class _RequestDeadline(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request has not fully arrived in time.
+
+    The clock starts when the connection opens and again when an answer is complete; it is met
+    when a new request's head has arrived (these endpoints take no body).
+    """
+
+    def __init__(self, *args: Any, request_seconds: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_seconds = request_seconds
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the clock of the first request."""
+        super().connection_made(transport)
+        self._start_deadline()
+
+    def on_response_complete(self) -> None:
+        """Start the clock of the next request on this connection."""
+        super().on_response_complete()
+        self._start_deadline()
+
+    def _start_deadline(self) -> None:
+        self.loop.call_later(self._request_seconds, self._deadline_passed, self.cycle)
+
+    def _deadline_passed(self, cycle_then: object) -> None:
+        # A new request cycle since the clock started: its head arrived in time.
+        if self.cycle is cycle_then and not self.transport.is_closing():
+            self.transport.close()
+
+
+class _ThreadedServer:
+    """A uvicorn server on a socket bound at once, run on a thread: ``serve_forever`` until ``shutdown``.
+
+    Binding in the constructor makes a port in use an error of the worker's start, in its own words.
+    """
+
+    def __init__(self, listener: socket.socket, app: ASGIApp, request_seconds: float) -> None:
+        self._listener = listener
+        self.server_address: tuple[Any, ...] = listener.getsockname()
+        config = uvicorn.Config(app, http=partial(_RequestDeadline, request_seconds=request_seconds),  # type: ignore[arg-type]
+                                lifespan="off", log_config=None, access_log=False, limit_concurrency=MAX_CONNECTIONS,
+                                timeout_graceful_shutdown=int(STOP_SECONDS))
+        self._server = uvicorn.Server(config)
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown` (off the main thread, uvicorn installs no signal handler)."""
+        self._server.run(sockets=[self._listener])
+
+    def shutdown(self) -> None:
+        """Ask the server to stop; the serving thread ends within about :data:`STOP_SECONDS`."""
+        self._server.should_exit = True
+
+    def server_close(self) -> None:
+        """Close the listening socket (uvicorn closes it too when it stops; twice is harmless)."""
+        self._listener.close()
+
+
+def make_server(host: str, port: int, app: ASGIApp, *, request_seconds: float) -> _ThreadedServer:
+    """Listen on ``host:port`` and return the server of ``app`` there, not yet serving.
+
+    Raises:
+        ConfigurationError: the address cannot be listened on; names ``LAPOR_SYNC_HEALTH_PORT`` (in use,
+            or not allowed) or ``LAPOR_SYNC_HEALTH_HOST`` (no such address here).
+    """
+    try:
+        listener = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise ConfigurationError(
+                f"LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of {host} ({exc.strerror}): another process "
+                "(a second worker?) may hold it; choose a free port, or 0 to turn /healthz and /metrics off") from None
+        raise ConfigurationError(f"LAPOR_SYNC_HEALTH_HOST: cannot listen on {host} ({exc.strerror or exc}); "
+                                 "give an address of this machine, such as 127.0.0.1") from None
+    return _ThreadedServer(listener, app, request_seconds)
+
+
 class HealthServer:
     """Serves ``/healthz`` and ``/metrics`` from a daemon thread.
 
@@ -61,15 +155,18 @@ class HealthServer:
         assess: reads the current health (may raise when the database is down).
         worker_state: the worker's own state for ``/healthz`` (jobs, next run times UTC).
         registry: the Prometheus registry served at ``/metrics``.
+
+    Raises:
+        ConfigurationError: ``host:port`` cannot be listened on (see :func:`make_server`).
     """
 
     def __init__(self, host: str, port: int, *, assess: Callable[[], HealthReport],
                  worker_state: Callable[[], dict[str, Any]], registry: CollectorRegistry) -> None:
         self._host = host
-        self._assess, self._worker_state = assess, worker_state
-        self._metrics = make_wsgi_app(registry)
-        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler,
-                                               server_class=_IPv6Server if ":" in host else WSGIServer)
+        self._assess, self._worker_state, self._registry = assess, worker_state, registry
+        app = Starlette(routes=[Route("/healthz", self._healthz), Route("/metrics", self._metrics),
+                                Route("/{path:path}", _not_found)])
+        self._server = make_server(host, port, app, request_seconds=REQUEST_SECONDS)
         self._thread = threading.Thread(target=self._server.serve_forever, name="health-http", daemon=True)
 
     @property
@@ -97,25 +194,32 @@ class HealthServer:
         log.log(logging.INFO if is_loopback(self._host) else logging.WARNING, "health endpoints %s", self.notice())
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the socket; waits for answers in progress, a bounded time."""
         self._server.shutdown()
+        self._thread.join(STOP_SECONDS + 1)
         self._server.server_close()
-        self._thread.join()
 
-    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == "/metrics":
-            return self._metrics(environ, start_response)
-        if path != "/healthz":
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found: try /healthz or /metrics\n"]
+    def _healthz(self, _request: Request) -> Response:
+        # A plain function: Starlette runs it on a worker thread, so a slow database holds up no other client.
         try:
             report = self._assess()
             body: dict[str, Any] = healthz_body(report, self._worker_state())
             failing = report.health is Health.FAILING
         except (SQLAlchemyError, OSError) as exc:  # the database is down: that is an answer too
-            log.warning("healthz: cannot read the database (%s)", type(exc).__name__)
-            body = {"status": Health.FAILING.value, "reasons": [f"cannot read the database ({type(exc).__name__})"]}
+            reason = database_fault(exc) if isinstance(exc, SQLAlchemyError) else None
+            # Debug only: probes come every few seconds, and the jobs say it once (StorageState).
+            log.debug("healthz: cannot read the database (%s)", reason or type(exc).__name__)
+            body = {"status": Health.FAILING.value,
+                    "reasons": [f"cannot read the database ({reason or type(exc).__name__})"]}
             failing = True
-        start_response("503 Service Unavailable" if failing else "200 OK", [("Content-Type", "application/json")])
-        return [_json(body)]
+        return Response(_json(body), status_code=503 if failing else 200, media_type="application/json")
+
+    def _metrics(self, request: Request) -> Response:
+        # On a worker thread too: the gauges read the database (and prometheus_client's ASGI app would
+        # read it on the event loop). The text format unless the scraper asks for OpenMetrics.
+        encode, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encode(self._registry), headers={"Content-Type": content_type})
+
+
+def _not_found(_request: Request) -> Response:
+    return PlainTextResponse("not found: try /healthz or /metrics\n", status_code=404)

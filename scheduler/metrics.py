@@ -32,7 +32,8 @@ class WorkerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.runs = Counter("lapor_sync_runs", "Scheduled ticks by job and outcome (ok, failed, interrupted, "
-                            "skipped, missed, crashed)", ["job", "outcome"], registry=r)
+                            "skipped, missed, coalesced, crashed, storage: the database failed)", ["job", "outcome"],
+                            registry=r)
         self.duration = Histogram("lapor_sync_run_duration_seconds", "Duration of sync runs, seconds", ["job"],
                                   buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900), registry=r)
         self.pulled = Counter("lapor_sync_complaints_pulled", "Complaints created or updated from LAPOR!",
@@ -58,7 +59,8 @@ class WorkerMetrics:
         self.set_aside.labels(run.job).inc(run.set_aside)
 
     def skipped(self, job: str, outcome: str) -> None:
-        """Count a tick that did not run: ``skipped`` (lease busy, already run, still running) or ``missed``."""
+        """Count a tick that did not run: ``skipped`` (lease busy, already run, still running), ``missed``,
+        ``crashed`` (a bug) or ``storage`` (the database failed)."""
         self.runs.labels(job, outcome).inc()
 
 
@@ -72,7 +74,8 @@ class _StateCollector(Collector):
         try:
             report = self._assess()
         except (SQLAlchemyError, OSError) as exc:  # a scrape must answer even when the database does not
-            log.warning("metrics: cannot read the database (%s)", type(exc).__name__)
+            # Debug only: scrapes come every few seconds, and the jobs say it once (StorageState).
+            log.debug("metrics: cannot read the database (%s)", type(exc).__name__)
             return
         facts = report.facts
         position = facts["cursor"]["position"]

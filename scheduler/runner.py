@@ -4,14 +4,18 @@ A tick is skipped when another runner holds the job's lease (another worker, a m
 ``resync``), when a run of the job already started since the tick (another worker did it), when
 the previous run of the job is still going (``max_instances=1``) or when it was missed by more
 than the misfire grace. Ticks that a late start folded into one run (``coalesce=True``) are
-logged too. Every job has its own sync service and platform client: jobs run in parallel
-threads, and the OAuth2 client is not thread-safe.
+logged too; ticks a step of the wall clock jumped over are not (the worker logs the step). A tick
+that meets a database fault (read-only, unreachable) is reported once per change of state by
+:class:`~lapor_sync.scheduler.storage_state.StorageState`, not with a traceback per tick. Every job
+has its own sync service and platform client: jobs run in parallel threads, and the OAuth2 client
+is not thread-safe.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,9 +23,12 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 
 from lapor_sync.app import App
 from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.scheduler.clock_steps import clock_offset
 from lapor_sync.scheduler.jobs import PULL, PUSH, RECONCILE, RETENTION, SLA, JobSpec
 from lapor_sync.scheduler.metrics import WorkerMetrics
+from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.sla_report import check_sla
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import LeaseBusy
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import RunJournal
@@ -30,6 +37,8 @@ from lapor_sync.timezones import display_wib
 
 log = logging.getLogger("lapor_sync.worker")
 TRIGGER = "schedule"
+CRASHED, STORAGE = "crashed", "storage"
+"""Outcomes of a tick that ended in an exception: a bug, or a fault of the database."""
 
 
 class JobRunner:
@@ -39,17 +48,23 @@ class JobRunner:
         app: the composition root (``purpose="worker"``).
         stop: the worker's stop event, shared with every sync service (set on SIGTERM/SIGINT).
         metrics: where runs and skipped ticks are counted.
+        storage: where database faults met by a tick are reported.
+        monotonic: seconds from a clock that never steps, read with ``app.clock`` to tell a step of the
+            wall clock from ticks gone by (with a ``ManualClock``, one that follows it).
     """
 
-    def __init__(self, app: App, stop: threading.Event, metrics: WorkerMetrics) -> None:
-        self._app, self._stop, self._metrics = app, stop, metrics
+    def __init__(self, app: App, stop: threading.Event, metrics: WorkerMetrics, storage: StorageState, *,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._app, self._stop, self._metrics, self._storage = app, stop, metrics, storage
+        self._monotonic = monotonic
         self._services: dict[str, tuple[SyncService, NationalPlatform]] = {}
         self._retired: list[NationalPlatform] = []
         self._lock = threading.Condition()
         self._running: set[str] = set()
         self._prompted: set[str] = set()
-        self._last_tick: dict[str, datetime] = {}
+        self._last_tick: dict[str, tuple[datetime, float]] = {}
         self._periods: dict[str, timedelta] = {}
+        self._outcomes: dict[str, str] = {}
 
     def tick(self, spec: JobSpec, *, claim: bool = True) -> SyncRun | None:
         """Run one tick of ``spec`` (the scheduler's job function); return the run, or ``None`` if skipped.
@@ -77,18 +92,29 @@ class JobRunner:
         except (LeaseBusy, AlreadyRun) as exc:
             log.info("skipped: %s tick at %s: %s", name, display_wib(tick), exc,
                      extra={"job": name, "tick": tick.isoformat(), "skip": type(exc).__name__})
-            self._metrics.skipped(name, "skipped")
+            self._finish(name, "skipped")
             return None
-        except Exception:  # a bug in one job must not stop the service; the traceback goes to the log
-            log.exception("job %s crashed; the next tick tries again", name, extra={"job": name})
-            self._metrics.skipped(name, "crashed")
+        except Exception as exc:  # neither a bug in one job nor the database going away may stop the service
+            fault = database_fault(exc)
+            if fault is None:
+                log.exception("job %s crashed; the next tick tries again", name, extra={"job": name})
+            else:
+                self._storage.failed(f"job {name}", fault)
+            self._finish(name, CRASHED if fault is None else STORAGE)
             return None
         finally:
             with self._lock:
                 self._running.discard(name)
                 self._lock.notify_all()
+        self._storage.succeeded(name)  # the run is recorded: the database works
         self._metrics.record(run)
+        self._finish(name, run.outcome)
         return run
+
+    def last_outcome(self, name: str) -> str | None:
+        """How the latest tick of ``name`` ended: a run's outcome, ``skipped``, ``crashed`` or ``storage``."""
+        with self._lock:
+            return self._outcomes.get(name)
 
     def prompt(self, name: str) -> None:
         """Mark the next run of ``name`` as started early (no tick claim): the outbox watcher's push."""
@@ -140,22 +166,34 @@ class JobRunner:
             self._retired.extend(platform for _service, platform in self._services.values())
             self._services.clear()
 
+    def _finish(self, name: str, outcome: str) -> None:
+        with self._lock:
+            self._outcomes[name] = outcome
+        if outcome in ("skipped", CRASHED, STORAGE):
+            self._metrics.skipped(name, outcome)
+
     def _note_tick(self, name: str, tick: datetime, *, ran: bool) -> None:
         """Remember ``tick`` as the job's latest; log the ticks before it that never fired on their own.
 
         With ``coalesce=True`` the scheduler folds ticks it was late for into their last one, silently:
-        that one runs (``ran``) or is itself reported missed or skipped.
+        that one runs (``ran``) or is itself reported missed or skipped. The time between two ticks
+        is their distance on the wall clock less any step the clock took meanwhile (the move of
+        wall minus monotonic), so ticks a step jumped over are not "late", and after a step back the
+        earlier ticks are not taken for ticks already seen.
         """
+        offset = clock_offset(self._app.clock, self._monotonic)
         with self._lock:
             last, period = self._last_tick.get(name), self._periods.get(name)
-            if last is not None and tick <= last:
-                return
-            self._last_tick[name] = tick
-        folded = 0 if last is None or period is None else round((tick - last) / period) - 1
+            span = None if last is None else (tick - last[0]).total_seconds() - (offset - last[1])
+            if span is not None and span <= 0:
+                return  # this tick, or an earlier one, was seen already
+            self._last_tick[name] = (tick, offset)
+        folded = 0 if last is None or period is None or span is None else round(span / period.total_seconds()) - 1
         if folded > 0:
+            assert last is not None
             fate = "this one run covers them" if ran else "none of them ran"
             log.info("coalesced: %d %s tick(s) after %s did not run on time; %s",
-                     folded, name, display_wib(last), fate, extra={"job": name, "coalesced": folded})
+                     folded, name, display_wib(last[0]), fate, extra={"job": name, "coalesced": folded})
             self._metrics.runs.labels(name, "coalesced").inc(folded)
 
     def _service(self, name: str) -> SyncService:

@@ -5,6 +5,11 @@ start of the last push run (by any runner). That is a new row (its first attempt
 is written) or a retry whose backoff ended. Rows held back behind an earlier failed row of the
 same case were due before that push and do not count, so a stuck case does not start a push
 every few seconds.
+
+"The last push" is the push run with the highest id, not the latest start: a run stamped by a clock
+that was ahead would hide every row written until the clock caught up. A last push that started
+in the future (the clock stepped back since) is no reference at all: every due row counts, and the
+push that starts goes on record with the present time.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from lapor_sync.app import App
 from lapor_sync.health import PUSH_JOBS, WAITING
 from lapor_sync.scheduler.jobs import PUSH
 from lapor_sync.scheduler.runner import JobRunner
+from lapor_sync.scheduler.storage_state import StorageState
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import OutboxItem, SyncRun
 
@@ -28,13 +36,14 @@ log = logging.getLogger("lapor_sync.worker")
 
 
 def rows_due_since_last_push(session: Session, institution_id: int, now: datetime) -> int:
-    """Count waiting outbox rows of ``institution_id`` that became due after the last push run started."""
-    last_push = session.exec(select(func.max(SyncRun.started_at)).where(
-        SyncRun.institution_id == institution_id, col(SyncRun.job).in_(PUSH_JOBS))).one()
+    """Count waiting outbox rows of ``institution_id`` that became due after the last push run started (see above)."""
+    last_push = session.exec(select(SyncRun.started_at).where(
+        SyncRun.institution_id == institution_id, col(SyncRun.job).in_(PUSH_JOBS))
+        .order_by(col(SyncRun.id).desc()).limit(1)).first()
     query = select(func.count()).select_from(OutboxItem).where(
         OutboxItem.institution_id == institution_id, col(OutboxItem.state).in_(WAITING),
         OutboxItem.next_attempt_at <= now)
-    if last_push is not None:
+    if last_push is not None and last_push <= now:
         query = query.where(OutboxItem.next_attempt_at > last_push)
     return session.exec(query).one()
 
@@ -47,10 +56,13 @@ class OutboxWatcher:
         runner: the worker's job runner (knows whether a push is in flight here).
         start_push: moves the push job's next run to now (``scheduler.modify_job``).
         stop: the worker's stop event; nothing is started once it is set.
+        storage: where a database fault met by a look is reported (once per change of state).
     """
 
-    def __init__(self, app: App, runner: JobRunner, start_push: Callable[[], None], stop: threading.Event) -> None:
+    def __init__(self, app: App, runner: JobRunner, start_push: Callable[[], None], stop: threading.Event,
+                 storage: StorageState) -> None:
         self._app, self._runner, self._start_push, self._stop = app, runner, start_push, stop
+        self._storage = storage
 
     def check(self) -> bool:
         """Start the push now if rows became due since the last push; return whether it was started.
@@ -59,10 +71,19 @@ class OutboxWatcher:
         the last push" when it ends, and the next check starts another. So is one in flight in another
         process (it holds the push lease): starting ours would only be skipped, every few seconds.
         """
-        if self._stop.is_set() or self._runner.running(PUSH) or self._pushing_elsewhere():
+        if self._stop.is_set() or self._runner.running(PUSH):
             return False
-        with self._app.db.session() as session:
-            due = rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
+        try:
+            if self._pushing_elsewhere():
+                return False
+            with self._app.db.session() as session:
+                due = rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
+        except SQLAlchemyError as exc:  # the scheduler would log a traceback every few seconds
+            fault = database_fault(exc)
+            if fault is None:
+                raise
+            self._storage.failed("the outbox watcher", fault)
+            return False
         if not due:
             return False
         log.info("outbox: %d row(s) became due since the last push; pushing now", due,

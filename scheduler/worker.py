@@ -4,11 +4,16 @@ Jobs (see :mod:`lapor_sync.scheduler.jobs`): pull, push (also started early by t
 watcher), reconcile, the daily SLA check and retention. Every job: ``max_instances=1``,
 ``coalesce=True`` and ``misfire_grace_time`` from ``misfire_grace_seconds``. Job definitions live
 in memory and are rebuilt from the settings at each start; the database holds what must survive
-(leases, runs, cursor, outbox).
+(leases, runs, cursor, outbox). At start, runs a process of this host left ``running`` when it died
+are closed as ``abandoned`` (:mod:`lapor_sync.sync.abandoned`).
 
 SIGTERM or SIGINT: the stop event is set (a run in flight ends after its current item, with
 outcome ``interrupted``, and releases its leases), no new tick starts, and the worker waits for
 the runs in flight at most ``shutdown_timeout_seconds``.
+
+While it waits for that, the main thread looks at the wall clock every second: APScheduler 3
+cannot follow a step of it (see :mod:`lapor_sync.scheduler.clock_steps`), so on a step the worker
+logs it once and reschedules every job from the new time.
 """
 
 from __future__ import annotations
@@ -16,26 +21,35 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
+from datetime import UTC
 from functools import partial
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.app import App
 from lapor_sync.health import HealthReport, assess
+from lapor_sync.scheduler.clock_steps import ClockFollower
 from lapor_sync.scheduler.http import HealthServer
 from lapor_sync.scheduler.jobs import OUTBOX_WATCH, PULL, PUSH, RECONCILE, JobSpec, job_specs
 from lapor_sync.scheduler.metrics import WorkerMetrics
-from lapor_sync.scheduler.runner import JobRunner
+from lapor_sync.scheduler.runner import CRASHED, STORAGE, JobRunner
+from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.scheduler.watcher import OutboxWatcher
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import holder_name
+from lapor_sync.sync.abandoned import abandon_runs_of_ended_processes
 
 log = logging.getLogger("lapor_sync.worker")
 ONCE_ORDER = (PULL, RECONCILE, PUSH)
 """What ``--once`` runs, in this order: the interval jobs."""
+CLOCK_LOOK_SECONDS = 1.0
+"""How often the main thread looks for a step of the wall clock, seconds."""
 
 
 class Worker:
@@ -44,18 +58,26 @@ class Worker:
     Args:
         app: the composition root, built with ``purpose="worker"``; its database must be migrated.
         health_port: overrides ``settings.health_port`` (0: no HTTP endpoints); tests pass a free port.
+        monotonic: seconds from a clock that never steps, read with ``app.clock`` to notice steps of
+            it (with a ``ManualClock``, pass one that follows it).
+
+    Raises:
+        ConfigurationError: the health endpoints cannot listen (``LAPOR_SYNC_HEALTH_PORT`` in use).
     """
 
-    def __init__(self, app: App, *, health_port: int | None = None) -> None:
+    def __init__(self, app: App, *, health_port: int | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.settings = app.settings
         self.stop = threading.Event()
         self._wake = threading.Event()
+        self._monotonic = monotonic
         self.specs = job_specs(self.settings)
         self.metrics = WorkerMetrics(self.assess)
-        self.runner = JobRunner(app, self.stop, self.metrics)
+        self.storage = StorageState(app.clock)
+        self.runner = JobRunner(app, self.stop, self.metrics, self.storage, monotonic=monotonic)
         self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(len(self.specs))})
-        self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop)
+        self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage)
         for spec in self.specs:
             func = self.watcher.check if spec.name == OUTBOX_WATCH else partial(self.runner.tick, spec)
             self.scheduler.add_job(func, spec.trigger, id=spec.name, name=spec.name, max_instances=1, coalesce=True,
@@ -67,13 +89,15 @@ class Worker:
             registry=self.metrics.registry)
 
     def assess(self) -> HealthReport:
-        """The health of the institution's sync, read from the database now."""
+        """The health of the institution's sync, read from the database now, failing while runs meet a database fault."""
         with self.app.db.session() as session:
-            return assess(self.app, session)
+            report = assess(self.app, session)
+        return self.storage.over(report)
 
     def state(self) -> dict[str, Any]:
         """The worker's own state for ``/healthz``: each job's next run (UTC) and the runs in flight."""
-        jobs = {job.id: job.next_run_time.astimezone(UTC) if job.next_run_time else None
+        # Until the scheduler has started (the endpoints start first) a job has no next run time at all.
+        jobs = {job.id: next_run.astimezone(UTC) if (next_run := getattr(job, "next_run_time", None)) else None
                 for job in self.scheduler.get_jobs()}
         return {"next_runs": jobs, "running": self.runner.in_flight(), "stopping": self.stop.is_set()}
 
@@ -94,23 +118,29 @@ class Worker:
 
         Clean: every run in flight ended within ``shutdown_timeout_seconds`` of the stop request.
         """
+        self._close_abandoned_runs()
         if self.http is not None:
             self.http.start()  # logs where it listens, and warns when that is not loopback
         self.scheduler.start()
         log.info("worker started as %s: %s", holder_name(self.app.purpose),
                  ", ".join(f"{s.name} {s.trigger}" for s in self.specs))
-        self._wake.wait(run_for)
+        self._serve(run_for)
         self.request_stop("time is up" if not self.stop.is_set() else "signal")
         return self.shutdown()
 
     def run_once(self) -> bool:
-        """Run pull, reconcile and push once each, in that order; return whether none failed."""
-        failed = False
+        """Run pull, reconcile and push once each, in that order; return whether all got through.
+
+        Not through: a run failed, a job crashed (a bug, logged with its traceback) or the database
+        failed (logged once).
+        """
+        self._close_abandoned_runs()
+        outcomes = []
         for name in ONCE_ORDER:
-            run = self.runner.tick(self._spec(name), claim=False)
-            failed |= run is not None and run.outcome == "failed"
+            self.runner.tick(self._spec(name), claim=False)
+            outcomes.append(self.runner.last_outcome(name))
         self.runner.close()
-        return not failed
+        return not any(outcome in ("failed", CRASHED, STORAGE) for outcome in outcomes)
 
     def shutdown(self) -> bool:
         """Stop scheduling, wait for the runs in flight (bounded), close clients and endpoints."""
@@ -130,5 +160,31 @@ class Worker:
     def _spec(self, name: str) -> JobSpec:
         return next(spec for spec in self.specs if spec.name == name)
 
+    def _close_abandoned_runs(self) -> None:
+        """Close the runs a process of this host left ``running`` when it died (a worker killed and restarted)."""
+        try:
+            closed = abandon_runs_of_ended_processes(self.app.db, self.app.clock, self.app.institution_id)
+        except SQLAlchemyError as exc:
+            fault = database_fault(exc)
+            if fault is None:
+                raise
+            self.storage.failed("the worker's start", fault)  # the jobs meet it too: said once
+            return
+        if closed:
+            log.warning("closed %d run(s) left running by a process that has ended as abandoned: %s "
+                        "(lapor-sync runs --outcome abandoned)", len(closed), ", ".join(f"#{i}" for i in closed),
+                        extra={"abandoned": closed})
+
+    def _serve(self, run_for: float | None) -> None:
+        """Wait for a stop request (or ``run_for`` seconds), and follow steps of the wall clock meanwhile."""
+        follower = ClockFollower(self.scheduler, {spec.name: spec.period for spec in self.specs}, self.app.clock,
+                                 self._monotonic)
+        deadline = None if run_for is None else time.monotonic() + run_for
+        while True:
+            wait = CLOCK_LOOK_SECONDS if deadline is None else min(CLOCK_LOOK_SECONDS, deadline - time.monotonic())
+            if wait <= 0 or self._wake.wait(wait):
+                return
+            follower.look()
+
     def _push_now(self) -> None:
-        self.scheduler.modify_job(PUSH, next_run_time=datetime.now(UTC))
+        self.scheduler.modify_job(PUSH, next_run_time=self.app.clock.now())

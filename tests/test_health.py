@@ -158,3 +158,17 @@ def test_metrics_count_runs_by_job_and_outcome_and_read_lag_and_backlog_from_the
     labels = {part.split("=")[0] for line in text.splitlines() if "{" in line and not line.startswith("#")
               for part in line[line.index("{") + 1:line.index("}")].split(",")}
     assert labels <= {"job", "outcome", "le"}
+
+
+def test_healthz_fails_on_a_pull_that_finished_in_the_future_and_says_why(app: App) -> None:
+    ahead = run(app, "pull", ago=-timedelta(hours=2))  # stamped before the clock stepped back two hours
+    server = serve(lambda: report(app))
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{server.port}/healthz")
+    finally:
+        server.stop()
+
+    assert answer.status_code == 503 and answer.json()["status"] == "failing"
+    assert answer.json()["reasons"] == [
+        f"last successful pull (run #{ahead.id}) finished 2 h 0 min in the future: the clock here is behind the "
+        "one that stamped it (stepped back? check NTP: timedatectl timesync-status)"]

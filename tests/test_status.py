@@ -9,6 +9,7 @@ from click.testing import Result
 
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import RunJournal
 from tests.cli_support import CITY, Seeded, cli_env, invoke, seeded, utc
 from tests.factories import T0
@@ -99,3 +100,56 @@ def test_status_lists_every_fact_and_reason_of_the_seeded_records(seeded: Seeded
     assert summary["sla_overdue_cases"] == 3  # dispositioned in July 2024, never followed up
     table = invoke("status")
     assert table.exit_code == 2 and "failing" in table.stdout and "inbox:6271" in table.stdout
+
+
+def test_a_pull_that_finished_in_the_future_is_failing_and_points_at_the_clock(cli_env: str) -> None:
+    # The clock stepped back two hours after this pull: its age is negative and says nothing.
+    future = record_run(cli_env, "pull", ago=-timedelta(hours=2))
+    record_run(cli_env, "push", ago=timedelta(minutes=1))
+
+    code, summary = status_json()
+
+    assert (code, summary["health"]) == (2, "failing")
+    [reason] = summary["reasons"]
+    assert reason.startswith(f"last successful pull (run #{future}) finished ")  # 1 h 59 min or so
+    assert " in the future: the clock here is behind the one that stamped it (stepped back? check NTP" in reason
+    table = invoke("status")
+    assert table.exit_code == 2 and "in the future: check this host's clock" in table.stdout
+
+
+def test_the_last_run_is_the_newest_by_id_not_the_one_with_the_latest_stamp(cli_env: str) -> None:
+    record_run(cli_env, "pull", ago=-timedelta(hours=2))  # stamped while the clock was two hours ahead
+    failed = record_run(cli_env, "pull", ago=timedelta(minutes=1), error="HTTP 503: service unavailable")
+
+    code, summary = status_json()
+
+    assert code == 2
+    assert summary["last_pull_run"]["run_id"] == failed and summary["last_run"]["run_id"] == failed
+    assert f"last pull run #{failed} failed: HTTP 503: service unavailable" in summary["reasons"]
+
+
+def abandon_run(url: str, *, ago: timedelta) -> None:
+    """Leave a pull run as a dead process leaves it once it is found: ``abandoned``, closed ``ago`` before now."""
+    db = Database(url)
+    with db.session() as session:
+        at = datetime.now(UTC) - ago
+        session.add(SyncRun(institution_id=CITY, job="pull", trigger="schedule", started_at=at - timedelta(minutes=1),
+                            finished_at=at, outcome="abandoned", error="its process died mid-run"))
+        session.commit()
+    db.dispose()
+
+
+def test_runs_abandoned_in_the_last_day_are_counted_and_degraded(cli_env: str) -> None:
+    record_run(cli_env, "pull", ago=timedelta(minutes=2))
+    abandon_run(cli_env, ago=timedelta(hours=3))
+    abandon_run(cli_env, ago=timedelta(hours=5))
+    abandon_run(cli_env, ago=timedelta(days=2))  # older than a day: in `runs`, no longer in the verdict
+
+    code, summary = status_json()
+
+    assert (code, summary["health"]) == (1, "degraded")
+    assert summary["reasons"] == ["2 runs abandoned in the last 24 h: their process died mid-run "
+                                  "(lapor-sync runs --outcome abandoned)"]
+    assert summary["abandoned_runs_24h"] == 2
+    table = invoke("status")
+    assert "runs abandoned (last 24 h)" in table.stdout

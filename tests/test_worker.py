@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from sqlmodel import select
 
 from lapor_sync.app import App
 from lapor_sync.cli.app import main
@@ -27,7 +28,7 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import Leases, held_leases
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import INTERRUPTED
-from tests.e2e_support import DINSOS, Harness, PlatformWrapper, harness, small_world
+from tests.e2e_support import DINSOS, KILLED, Harness, PlatformWrapper, harness, run_push_that_dies, small_world
 
 pytestmark = pytest.mark.e2e
 sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -40,9 +41,13 @@ def spec(worker: Worker, name: str) -> JobSpec:
 
 @contextmanager
 def worker_on(h: Harness) -> Iterator[Worker]:
-    """A worker (not started) for the harness's app, named as a worker holds leases."""
+    """A worker (not started) for the harness's app, named as a worker holds leases.
+
+    Its monotonic clock follows the harness's manual clock: moving that clock is time passing, not a
+    step of the clock.
+    """
     app = App(h.app.settings, clock=h.clock, purpose="worker")
-    worker = Worker(app, health_port=0)
+    worker = Worker(app, health_port=0, monotonic=lambda: h.clock.now().timestamp())
     try:
         yield worker
     finally:
@@ -266,3 +271,28 @@ def test_a_corrected_mapping_file_is_followed_by_the_running_worker(tmp_path) ->
 
         assert h.case(complaint_id).agency_code == "SATPOLPP"
         assert w.app.mapping.agency("SATPOLPP") is not None
+
+
+# -- runs left by a dead process ----------------------------------------------------------------------------
+
+
+@sqlite_only
+def test_a_starting_worker_closes_the_run_a_killed_worker_left_running_and_health_counts_it(
+        database: Database, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="lapor_sync")
+    with harness(small_world(), database.url) as h, worker_on(h) as w:
+        h.act(h.new_case(), AgencyAction.FOLLOWUP, "Petugas akan berkunjung.")
+        assert run_push_that_dies(h.base_url, database.url, h.clock.now()) == KILLED
+        with h.app.db.session() as session:
+            [left] = session.exec(select(SyncRun).where(SyncRun.outcome == "running")).all()
+
+        w.run_once()
+
+        with h.app.db.session() as session:
+            assert session.get(SyncRun, left.id).outcome == "abandoned"
+        [line] = worker_lines(caplog, "closed 1 run(s) left running by a process that has ended")
+        assert f"#{left.id}" in line and "lapor-sync runs --outcome abandoned" in line
+        verdict = w.assess()
+        assert verdict.facts["abandoned_runs_24h"] == 1
+        assert ("1 run abandoned in the last 24 h: their process died mid-run (lapor-sync runs --outcome abandoned)"
+                in verdict.reasons)

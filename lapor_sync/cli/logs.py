@@ -39,14 +39,15 @@ def runs(
         help="Only this job: pull, push, sync, reconcile, resync, sla, retention or purge.")] = None,
     trigger: Annotated[str | None, typer.Option(help="Only this trigger: schedule, manual or command.")] = None,
     outcome: Annotated[str | None, typer.Option(
-        help="Only this outcome: ok, failed, interrupted or running.")] = None,
+        help="Only this outcome: ok, failed, interrupted, abandoned or running.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List sync runs, newest first: job, trigger, start (WIB), duration, counts and outcome.
 
     Counts: fetched from LAPOR!, cases created/updated/unchanged, records set aside, outbox rows
-    pushed/failed/dead-lettered. A run still `running` long after it started means a worker died.
+    pushed/failed/dead-lettered. `abandoned`: its process died mid-run (SIGKILL, a crash), found when
+    another runner took its lease or a worker started; newest first by id, whatever the clocks said.
     Trigger: `schedule` (the worker), `manual` (an admin's resync), `command` (`lapor-sync sync`).
 
     Example: `lapor-sync runs --job pull --outcome failed --limit 5`
@@ -57,7 +58,8 @@ def runs(
         if wanted:
             query = query.where(column == wanted.strip().lower())
     with app.existing_db().session() as session:
-        rows = session.exec(query.order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc()).limit(limit)).all()
+        # By id, not by stamp: runs stamped by a clock that ran ahead would stay on top for as long.
+        rows = session.exec(query.order_by(col(SyncRun.id).desc()).limit(limit)).all()
     found = [_run_dict(run) for run in rows]
     if as_json:
         print_json(found)

@@ -14,7 +14,11 @@ __all__ = ["OutboxState", "register", "status"]
 
 
 def _when(last: dict[str, Any] | None) -> str:
-    return "never" if last is None else f"{cell(last['finished_at'])} ({say_age(last['age_seconds'])} ago)"
+    if last is None:
+        return "never"
+    age = last["age_seconds"]
+    return f"{cell(last['finished_at'])} ({say_age(age)} ago)" if age >= 0 else \
+        f"{cell(last['finished_at'])} ({say_age(-age)} in the future: check this host's clock)"
 
 
 def _run(run: dict[str, Any] | None) -> str:
@@ -26,12 +30,15 @@ def _run(run: dict[str, Any] | None) -> str:
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show health: last good pull and push, cursor, outbox, set-aside records, open and overdue cases, leases.
 
-    Exits 0 when `ok`, 1 when `degraded`, 2 when `failing`, and lists the reasons. Failing: no
-    successful pull yet, the last pull failed, or the last good pull is older than
-    `status_pull_failing_seconds`. Degraded: a pull older than `status_pull_degraded_seconds`, outbox
+    Exits 0 when `ok`, 1 when `degraded`, 2 when `failing`, and lists the reasons. Failing: the
+    database cannot be written (a write is tried and rolled back, so run this with the worker's
+    settings) or not read, no successful pull yet, the last pull failed, the last good pull is older
+    than `status_pull_failing_seconds` or finished in the future (this clock is behind the one that
+    stamped it: a step back, NTP). Degraded: a pull older than `status_pull_degraded_seconds`, outbox
     rows waiting with no good push for `status_push_degraded_seconds`, a waiting row older than
-    `status_outbox_oldest_degraded_seconds`, a failed push, dead letters, set-aside records, or open
-    cases in triage. The worker's `/healthz` says the same.
+    `status_outbox_oldest_degraded_seconds`, a push or outbox row stamped in the future, a failed
+    push, runs abandoned by a dead process in the last 24 h, dead letters, set-aside records, or
+    open cases in triage. The worker's `/healthz` says the same.
 
     Example: `lapor-sync status --json; echo "exit $?"`
     """
@@ -46,10 +53,12 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         rows = [
             ["health", summary["health"]],
             *[["  reason", reason] for reason in summary["reasons"]],
+            ["database writable", f"no: {fault}" if (fault := summary["database"]["write_fault"]) else "yes"],
             ["last successful pull", _when(summary["last_pull"])],
             ["last successful push", _when(summary["last_push"])],
             ["last pull run", _run(summary["last_pull_run"])],
             ["last run", _run(summary["last_run"])],
+            ["runs abandoned (last 24 h)", summary["abandoned_runs_24h"]],
             [f"cursor {summary['cursor']['name']}", cell(summary["cursor"]["position"]) or "not set (no pull yet)"],
             ["outbox", ", ".join(f"{name} {n}" for name, n in summary["outbox"].items())],
             ["oldest waiting outbox row", say_age(summary["oldest_pending_age_seconds"]).replace("never", "none")],

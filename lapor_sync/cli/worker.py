@@ -19,7 +19,7 @@ EXIT_UNCLEAN = 1
 def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run pull, reconcile and push once each, then exit "
-                                       "(1 if a run failed).")] = False,
+                                       "(1 if a run failed, a job crashed or the database failed).")] = False,
     run_for: Annotated[float | None, typer.Option(
         "--run-for", min=0, metavar="SECONDS", help="Stop by itself after this many seconds, as on SIGTERM.")] = None,
 ) -> None:
@@ -32,9 +32,12 @@ def worker(
     runner is skipped with a log line. New outbox rows are pushed within `outbox_watch_seconds`.
 
     Logs one JSON object per line on stdout (one per sync event, with its run id), at INFO unless
-    `--log-level` says otherwise. Serves `/healthz` and `/metrics` on `health_host:health_port`
-    (127.0.0.1:9464; port 0 turns them off). SIGTERM/SIGINT: the runs in flight end after their
-    current item and release their leases; exits 0, or 1 if a run was still going after
+    `--log-level` says otherwise; a database that fails (read-only, unreachable) is one line when it
+    starts failing and one when it works again, and a step of the system clock is one line (every
+    job is then rescheduled from the new time). Serves `/healthz` and `/metrics` on
+    `health_host:health_port` (127.0.0.1:9464; port 0 turns them off; a port in use stops the start
+    with one line naming `LAPOR_SYNC_HEALTH_PORT`). SIGTERM/SIGINT: the runs in flight end after
+    their current item and release their leases; exits 0, or 1 if a run was still going after
     `shutdown_timeout_seconds`.
 
     Example: `LAPOR_SYNC_PULL_INTERVAL_SECONDS=60 lapor-sync -c city.toml worker`
