@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.config_files import MAX_FILE_BYTES, read_bounded
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.domain.ports import NationalPlatform
@@ -58,17 +59,23 @@ class App:
         """Reload the mapping file if it changed on disk; return whether a new mapping is in force.
 
         A long-running worker must route with the file the admins corrected, or its next pull would
-        move resynced cases back to their old agency. A changed file that does not validate is logged
-        and the mapping in force is kept.
+        move resynced cases back to their old agency. A changed file that is refused (any
+        ``ConfigurationError``: not TOML, nested too deeply, a rule broken) is logged once, as one
+        error line, and the mapping in force is kept; the next change of the file is tried again.
         """
         digest = self._mapping_file_digest()
         if "mapping" not in self.__dict__ or digest == self._mapping_digest:
             return False
-        self._mapping_digest = digest
+        refused: ConfigurationError | None = None
         try:
-            fresh = self._load_mapping()
+            fresh: CityMapping | None = self._load_mapping()
         except ConfigurationError as exc:
-            log.error("the mapping file changed but is refused, the previous one stays in force: %s", exc)
+            fresh, refused = None, exc
+        if self._mapping_file_digest() != digest:
+            return False  # written to while it was read: judged again, whole, at the next call
+        self._mapping_digest = digest
+        if fresh is None:
+            log.error("the mapping file changed but is refused, the previous one stays in force: %s", refused)
             return False
         self.__dict__["mapping"] = fresh
         log.warning("the mapping file changed: routing now follows it (%d agencies, %d category routes)",
@@ -80,7 +87,8 @@ class App:
         if path is None:
             return None  # the packaged file does not change under a running process
         try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
+            # Bounded like the load: a device that never ends or a pipe nobody writes cannot hold a tick.
+            return hashlib.sha256(read_bounded(path, MAX_FILE_BYTES)).hexdigest()
         except OSError as exc:
             return f"unreadable: {type(exc).__name__}"
 
@@ -141,7 +149,10 @@ class App:
     def platform(self, *, stop: threading.Event | None = None) -> NationalPlatform:
         """A national platform client from the settings (a context manager: close it).
 
-        ``stop`` (the worker's stop event) cuts retries short once set.
+        Each attempt of a request ends by ``request_deadline_seconds`` and within the retry policy's
+        total cap; a ``Retry-After`` is honoured up to ``max_retry_after_seconds`` (both read by
+        ``LaporClient.from_settings``). ``stop`` (the worker's stop event), once set, ends the
+        attempt in flight within a fraction of a second and starts no retry.
         """
         from lapor_sync.adapters.national.client import LaporClient
         from lapor_sync.adapters.national.retry import RetryPolicy
@@ -149,9 +160,9 @@ class App:
         return LaporClient.from_settings(self.settings, clock=self.clock, retry=RetryPolicy(interrupt=stop))
 
     def leases(self) -> Leases:
-        """Job leases on the migrated database, held as ``"<host>:<pid> <purpose>"``."""
+        """Job leases on the migrated database, held as ``"<host>:<pid> <purpose> @<incarnation>"``, in ``lease_mode``."""
         return Leases(self.writable_db(), self.clock, holder_name(self.purpose),
-                      lease_seconds=self.settings.lease_seconds)
+                      lease_seconds=self.settings.lease_seconds, mode=self.settings.lease_mode)
 
     def sync_service(self, platform: NationalPlatform, *, stop: threading.Event | None = None) -> SyncService:
         """The sync service for ``platform`` on the migrated database.
@@ -160,13 +171,20 @@ class App:
             platform: the national platform client (one per thread: the OAuth2 client is not thread-safe).
             stop: the event that stops its runs after the item in flight (the worker shares one).
         """
+        from lapor_sync.adapters.national.retry import RetryPolicy
+
         db = self.writable_db()
         s = self.settings
         pull = PullOptions(overlap=timedelta(seconds=s.overlap_seconds), initial_since=s.initial_since,
                            recheck_after=timedelta(seconds=s.open_case_recheck_seconds))
-        push = PushOptions(max_attempts=s.max_push_attempts)
+        # A claim outlives one call with all its retries, even with short leases: else a pusher on another
+        # host could take the row over while its call is under way.
+        call_budget = RetryPolicy.max_total_seconds
+        push = PushOptions(max_attempts=s.max_push_attempts, claim_seconds=max(s.lease_seconds, 2 * call_budget),
+                           max_retry_after=timedelta(seconds=s.max_retry_after_seconds))
         records: Callable[[Session], BuiltinCityRecords] = self.city_records
+        leases = self.leases()
         return SyncService(db=db, mapping=self.mapping, clock=self.clock,
                            puller=Puller(db, platform, self.mapping, records, pull),
-                           pusher=Pusher(db, platform, self.mapping, push), leases=self.leases(),
+                           pusher=Pusher(db, platform, self.mapping, push, claimer=leases.holder), leases=leases,
                            stop=stop or threading.Event())

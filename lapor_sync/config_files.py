@@ -21,6 +21,9 @@ _SCALARS = (str, int, float, bool)
 MAX_FILE_BYTES = 1024 * 1024
 """The largest configuration or mapping file read (1 MiB; the packaged mapping is a few KiB). A
 larger file, or a device that never ends (``/dev/zero``), is refused before it fills memory."""
+MAX_NESTING = 32
+"""The deepest nesting of tables and arrays accepted (the packaged mapping uses 3). Deeper data
+would exhaust Python's recursion limit in the parser or, a little shallower, in validation."""
 
 
 def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
@@ -34,12 +37,14 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
 
     Raises:
         ConfigurationError: the file is missing, unreadable (a pipe without a writer too), larger than
-            :data:`MAX_FILE_BYTES`, not UTF-8, or not valid TOML; the message starts with the file
-            name (and ``:line`` for syntax errors).
+            :data:`MAX_FILE_BYTES`, not UTF-8, not valid TOML, or nested deeper than
+            :data:`MAX_NESTING`; the message starts with the file name (and ``:line`` for syntax errors).
     """
     text = read_text(path, MAX_FILE_BYTES, too_large="; not a configuration file")
     try:
-        return text, tomllib.loads(text)
+        data = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per level
+        raise _too_deep(path) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         position = _POSITION.search(message)
@@ -49,6 +54,27 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
         raise ConfigurationError(
             f"{path}:{position.group(1)}: TOML syntax error: {reason} (column {position.group(2)})"
         ) from None
+    if _nesting(data) > MAX_NESTING:
+        raise _too_deep(path)
+    return text, data
+
+
+def _too_deep(path: Path | Traversable) -> ConfigurationError:
+    return ConfigurationError(f"{path}: tables or arrays nested deeper than {MAX_NESTING} levels; "
+                              "not a configuration file")
+
+
+def _nesting(data: dict[str, Any]) -> int:
+    """How deep tables and arrays nest in ``data`` (1 for a flat table), counted without recursion."""
+    deepest, pending = 0, [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break
+        items = value.values() if isinstance(value, dict) else value
+        pending.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return deepest
 
 
 def read_text(path: Path | Traversable, limit: int, *, where: str = "", too_large: str = "") -> str:

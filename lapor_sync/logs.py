@@ -82,5 +82,10 @@ def configure_logging(level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = F
     root = logging.getLogger("lapor_sync")
     root.handlers[:] = [handler]
     root.setLevel(level.value.upper())
+    # The servers lapor-sync runs on uvicorn (/healthz, the simulator) log through "uvicorn.error":
+    # the same JSON lines, not Python's plain-text fallback on stderr.
+    served = logging.getLogger("uvicorn.error")
+    served.handlers[:] = [handler]
+    served.propagate = False
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

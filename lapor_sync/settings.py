@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
@@ -35,7 +36,22 @@ _NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
 }
 # Up to the last "@": a password may hold "/", ":", "@" or spaces, and each parser ends it elsewhere.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):.*@")
-_QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&](?:password|passwd|pwd|secret|token|key)=)[^&\s]*")
+HARMLESS_QUERY_KEYS = frozenset({
+    # libpq connection parameters that name, place or tune a connection (never password, sslpassword)
+    "host", "hostaddr", "port", "dbname", "user", "connect_timeout", "client_encoding", "options",
+    "application_name", "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "sslmode", "sslnegotiation", "sslcompression", "sslcert", "sslkey",
+    "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "ssl_min_protocol_version", "ssl_max_protocol_version",
+    "requirepeer", "gssencmode", "krbsrvname", "gsslib", "gssdelegation", "channel_binding", "require_auth",
+    "service", "target_session_attrs", "load_balance_hosts", "passfile", "ssl",
+    # SQLite URI parameters, and what SQLAlchemy's pysqlite driver takes from the URL
+    "mode", "uri", "cache", "immutable", "nolock", "psow", "vfs", "timeout", "isolation_level",
+    "detect_types", "check_same_thread", "cached_statements",
+})
+"""Query keys whose values ``mask_url`` shows: they say where and how to connect, and hold no secret.
+``sslcert``, ``sslkey`` and ``passfile`` are paths to files, not their content. Every other key's
+value is masked (``password``, ``sslpassword``, ``apikey``, ``access_token``, ``client_secret``,
+SQLCipher's ``key``, and any key we do not know)."""
 
 
 def env_var(setting: str) -> str:
@@ -52,13 +68,34 @@ def source_variable(setting: str, source: str) -> str:
 
 
 def mask_url(text: str) -> str:
-    """Hide passwords in a URL: ``postgresql://user:pw@host/db`` → ``postgresql://user:***@host/db``.
+    """Hide what a URL may carry as a secret, e.g. ``postgresql://u:pw@h/db?sslpassword=x&sslmode=require``
+    → ``postgresql://u:***@h/db?sslpassword=***&sslmode=require``.
 
-    Everything from the ``:`` after the user to the last ``@`` is hidden, whatever the password
-    holds. Also hides ``password=``, ``secret=``, ``token=`` and ``key=`` query parameters.
+    The password: everything from the ``:`` after the user to the last ``@``, whatever it holds.
+    The query (after the first ``?``): the value of every key not in :data:`HARMLESS_QUERY_KEYS`
+    (matched lower-case and percent-decoded), and a part without ``=``, become ``***``; a value
+    runs to the next ``&``. A fragment (after ``#``, where OAuth puts tokens) becomes ``***``.
     """
     text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
-    return _QUERY_SECRET.sub(r"\g<head>***", text)
+    head, question, query = text.partition("?")
+    if not question:
+        return text
+    query, hash_mark, _fragment = query.partition("#")
+    parts = [_masked_query_part(part) for part in query.split("&")]
+    return f"{head}?{'&'.join(parts)}" + ("#***" if hash_mark else "")
+
+
+def _masked_query_part(part: str) -> str:
+    key, equals, value = part.partition("=")
+    if not equals:
+        return "***" if part else part
+    return f"{key}={value if unquote(key).lower() in HARMLESS_QUERY_KEYS else '***'}"
+
+
+def _secret_in_file(name: str, value: object) -> bool:
+    """True for the settings a TOML file may hold only when it is private: the secrets, and a
+    database URL with something :func:`mask_url` hides (a password)."""
+    return name in _SECRETS or (name == "database_url" and isinstance(value, str) and mask_url(value) != value)
 
 
 class Settings(BaseSettings):
@@ -196,7 +233,7 @@ class Settings(BaseSettings):
         """Arguments, then the environment (``X`` or ``X_FILE``), then the TOML file of :meth:`load` (no ``.env``)."""
         return (init_settings, NotedSource(env_settings, "env"),
                 NotedSource(SecretFileSource(settings_cls, _FROM_FILES), FROM_ENV_FILE),
-                NotedSource(ConfigFileSource(settings_cls), "file"))
+                NotedSource(ConfigFileSource(settings_cls, _secret_in_file), "file"))
 
     @classmethod
     def load(cls, config_file: Path | None = None, **values: Any) -> Settings:

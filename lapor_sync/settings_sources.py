@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,18 +63,57 @@ def loading(config_file: Path | None = None, *, join: bool = False) -> Iterator[
 
 
 class ConfigFileSource(PydanticBaseSettingsSource):
-    """The TOML file of the :class:`Loading` in force; its keys are the setting names, lowercase."""
+    """The TOML file of the :class:`Loading` in force; its keys are the setting names, lowercase.
+
+    Secrets may be in the file only when it is private, as libpq asks of ``.pgpass``: no permission
+    for group or others, and owned by the user running lapor-sync (who could otherwise not keep
+    others out). Anyone else who can read it holds the city's credentials.
+
+    Args:
+        settings_cls: the settings class (its ``env_prefix`` names the ``_FILE`` alternatives).
+        is_secret: ``(setting, value)`` → whether that value may only be in a private file.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], is_secret: Callable[[str, Any], bool]) -> None:
+        super().__init__(settings_cls)
+        self._is_secret = is_secret
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """Unused: the whole file is read at once in ``__call__``."""
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        """Read the file (``ConfigurationError`` when it cannot be read or is not TOML)."""
+        """Read the file.
+
+        Raises:
+            ConfigurationError: it cannot be read or is not TOML; or it holds secrets and is not
+                private: one line naming the file, the keys (never their values), its mode and the
+                two fixes (``chmod 600``, or the ``LAPOR_SYNC_<NAME>_FILE`` variables).
+        """
         state = _LOADING.get()
         if state is None or state.config_file is None:
             return {}
-        return read_toml(state.config_file)[1]
+        data = read_toml(state.config_file)[1]
+        secrets = sorted(name for name, value in data.items() if self._is_secret(name, value))
+        if secrets:
+            self._require_private(state.config_file, secrets)
+        return data
+
+    def _require_private(self, path: Path, secrets: list[str]) -> None:
+        status = os.stat(path)  # what was read: a symbolic link's target, a pipe for -c <(...)
+        mode, owner, user = stat.S_IMODE(status.st_mode), status.st_uid, os.geteuid()
+        if mode & 0o077 == 0 and owner == user:
+            return
+        prefix = str(self.config.get("env_prefix", ""))
+        variables = ", ".join(f"{prefix}{name}{FILE_SUFFIX}".upper() for name in secrets)
+        if owner == user:
+            found, fix = f"others have access to it (mode {mode:04o})", f"run chmod 600 {path}"
+        else:
+            found = f"it belongs to uid {owner}, not to uid {user} running lapor-sync (mode {mode:04o})"
+            fix = f"give it to uid {user} and run chmod 600 {path}"
+        raise ConfigurationError(
+            f"{path}: holds secrets ({', '.join(secrets)}), so it must be readable by its owner alone, but {found}; "
+            f"{fix}, or set {variables} instead and remove them from the file")
 
 
 class NotedSource(PydanticBaseSettingsSource):

@@ -78,6 +78,14 @@ def router() -> Iterator[respx.MockRouter]:
 
 
 @pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common umask 022, under which a file created without a mode is readable by everyone."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No LAPOR_SYNC_* variable of the machine running the tests leaks in (any case: settings read it so)."""
     for name in list(os.environ):

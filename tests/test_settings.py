@@ -16,6 +16,7 @@ pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 def _config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "lapor-sync.toml"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)  # private, so it may hold secrets (tests/test_config_secrets.py)
     return path
 
 

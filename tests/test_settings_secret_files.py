@@ -138,6 +138,7 @@ def test_a_wrong_value_from_a_file_names_the_file_variable_and_not_the_value(
 def test_arguments_beat_the_file_variable_which_beats_the_toml_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = secret_file(tmp_path, 'api_key = "from-toml"\napi_token = "token-from-toml"\n', "lapor-sync.toml")
+    config.chmod(0o600)  # private, so it may hold secrets (tests/test_config_secrets.py)
     monkeypatch.setenv("LAPOR_SYNC_API_KEY_FILE", str(secret_file(tmp_path, SECRET)))
 
     from_file = Settings.load(config)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.cli import (
     admin,
@@ -24,12 +26,16 @@ from lapor_sync.cli import (
     sync,
     worker,
 )
-from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, state
+from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, EXIT_INTERNAL, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.logs import LogLevel, configure_logging
 from lapor_sync.redaction import redact
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import LeaseBusy
+
+log = logging.getLogger("lapor_sync.cli")
+MAX_ERROR_CHARS = 500  # of an internal error's message on its line; the debug log has all of it
 
 app = typer.Typer(
     name="lapor-sync",
@@ -71,26 +77,52 @@ for module in (sync, resync, logs, outbox, set_aside, report, cases, mapping, ad
 
 
 def main() -> None:
-    """Run the CLI; a configuration or domain error becomes one line on stderr and exit code 2.
+    """Run the CLI; every error ends as one line on stderr, never as a traceback.
 
-    A job lease held by another runner (a worker, another command) past ``lease_wait_seconds``
-    exits 3, naming the holder and since when.
+    Exit codes: 2 for a configuration or domain error (:data:`EXIT_CONFIG`), 3 for a job lease held
+    by another runner past ``lease_wait_seconds``, naming the holder and since when
+    (:data:`EXIT_BUSY`), 70 for an internal error (:data:`EXIT_INTERNAL`). Error texts are redacted
+    (``lapor_sync.redaction``): they may quote a server's message, a reporter's contact details or
+    a withheld text.
     """
     try:
         app()
     except LeaseBusy as exc:
-        errors.print(f"[red]busy:[/red] {escape(str(exc))}; try again later", highlight=False)
+        _error_line(f"[red]busy:[/red] {escape(str(exc))}; try again later")
         raise SystemExit(EXIT_BUSY) from None
     except LaporSyncError as exc:
-        # Redacted like a log line: the text may quote a server's message (personal data masked).
-        errors.print(f"[red]error:[/red] {escape(redact(str(exc)))}", highlight=False)
+        _error_line(f"[red]error:[/red] {escape(redact(str(exc)))}")
         raise SystemExit(EXIT_CONFIG) from None
-    except DBAPIError as exc:
-        if exc.statement is not None and not isinstance(exc, OperationalError):
-            raise  # a statement that fails is a bug: its traceback is wanted (values hidden: hide_parameters)
-        # The driver's first line says what failed (refused, unknown database, an invalid connection
-        # option in the URL); no URL, no password.
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        errors.print(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(redact(reason))}",
-                     highlight=False)
+    except SQLAlchemyError as exc:
+        # The driver's first line says what failed (refused, unknown database, read-only, full, an
+        # invalid connection option in the URL); no URL, no password. Any other failure is a bug.
+        reason = database_fault(exc)
+        if reason is None:
+            _internal_error(exc)
+        _error_line(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(reason)}")
         raise SystemExit(EXIT_CONFIG) from None
+    except Exception as exc:  # noqa: BLE001 - whatever else escapes a command is reported, masked, as one line
+        _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    """Report a bug or an unforeseen failure: one masked line, the traceback (masked too) at ``--log-level debug``."""
+    log.debug("internal error: %s", type(exc).__name__, exc_info=exc)  # the formatter redacts the traceback
+    _error_line(f"[red]error:[/red] internal error ({type(exc).__name__}): {escape(_one_line(exc))}; "
+                "run again with --log-level debug for the details")
+    raise SystemExit(EXIT_INTERNAL) from None
+
+
+def _one_line(exc: Exception) -> str:
+    """``exc``'s text, redacted, on one line of at most :data:`MAX_ERROR_CHARS` characters."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not turn the error line into a traceback
+        return "(its message cannot be shown)"
+    text = " ".join(redact(text).split()) or "(no message)"
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+
+
+def _error_line(markup: str) -> None:
+    """Print ``markup`` on stderr as one line, however narrow the terminal (no wrapping)."""
+    errors.print(markup, highlight=False, soft_wrap=True)

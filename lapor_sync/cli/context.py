@@ -13,6 +13,7 @@ from lapor_sync.settings import load_settings
 
 EXIT_CONFIG = 2  # a setting, mapping file or argument is wrong: nothing was done
 EXIT_BUSY = 3  # another runner holds the job's lease past lease_wait_seconds: nothing was done
+EXIT_INTERNAL = 70  # an internal error (sysexits EX_SOFTWARE): never taken for a failed run or a `status` verdict
 
 
 @dataclass

@@ -8,6 +8,7 @@ echo of the final push. Then the national tallies (asked of the simulator over H
 
 from __future__ import annotations
 
+import os
 import time as wallclock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -122,11 +123,15 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
 
 
 def prepare_workdir(workdir: Path) -> None:
-    """Create ``workdir``, or empty it of a previous demo's files.
+    """Create ``workdir``, or empty it of a previous demo's files; either way it is left 0700.
+
+    Only its owner may enter it: it receives a database of (fictitious) reporters and a
+    configuration file with the simulator's credentials, each created 0600 as well.
 
     Raises:
-        ConfigurationError: ``workdir`` is a file, or holds anything the demo did not write (the
-            demo never deletes what is not its own, e.g. after ``--workdir .``).
+        ConfigurationError: ``workdir`` is a file, holds anything the demo did not write (the
+            demo never deletes what is not its own, e.g. after ``--workdir .``), or cannot be
+            created or made private.
     """
     if workdir.exists() and not workdir.is_dir():
         raise ConfigurationError(f"--workdir {workdir}: not a folder")
@@ -138,7 +143,12 @@ def prepare_workdir(workdir: Path) -> None:
                 "choose a new or empty folder")
         for name in DEMO_FILES:
             (workdir / name).unlink(missing_ok=True)
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        workdir.chmod(0o700)  # one made by an older demo, or an empty folder given
+    except OSError as exc:
+        raise ConfigurationError(f"--workdir {workdir}: cannot create it or make it private: "
+                                 f"{exc.strerror or type(exc).__name__}") from None
 
 
 def demo_settings(workdir: Path, base_url: str) -> Settings:
@@ -160,9 +170,15 @@ def national_tallies(base_url: str) -> Tallies:
 
 
 def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
-    """Write a config file pointing at the demo's database and at the simulator served again on 8765."""
+    """Write a config file pointing at the demo's database and at the simulator served again on 8765.
+
+    The file holds the simulator's credentials; a configuration file with credentials must be
+    readable by its owner alone (:class:`~lapor_sync.settings_sources.ConfigFileSource`), so it is
+    written 0600.
+    """
     path = workdir / "lapor-sync.toml"
-    path.write_text(
+    _write_private(
+        path,
         "# Written by `lapor-sync demo`: the demo's database and the simulator's fake credentials.\n"
         f'database_url = "{settings.database_url}"\n'
         f'api_base_url = "http://127.0.0.1:{SERVE_AGAIN_PORT}/lapor/3.0.0"\n'
@@ -170,6 +186,12 @@ def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
         f'api_key = "{CREDENTIALS.api_key}"\n'
         f'api_token = "{CREDENTIALS.app_token}"\n'
         "institution_id = 6271\n",
-        encoding="utf-8",
     )
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8, readable and writable by its owner only (0600), also if it existed."""
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(text)

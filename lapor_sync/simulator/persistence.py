@@ -41,6 +41,7 @@ def save_world(world: World, path: Path) -> None:
         }
     temporary = path.with_name(path.name + ".tmp")
     with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # a leftover temporary file keeps its old mode through O_CREAT
         json.dump(state, out, ensure_ascii=False, default=_encode)
     temporary.replace(path)
 

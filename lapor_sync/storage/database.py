@@ -7,31 +7,80 @@ transactions wait for each other instead of failing with "database is locked".
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, inspect, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import SingletonThreadPool
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x4C5331_4D4947  # "LS1" "MIG": one schema migration at a time per PostgreSQL database
-MIGRATION_ATTEMPTS = 5
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # first: switching to WAL may wait for a lock
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_migration_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLAlchemy's pysqlite recipe for transactional DDL, first half: the driver starts and ends no
+    transaction by itself (it would leave DDL outside any, each statement committed on its own).
+
+    Foreign keys are off while tables are rebuilt (alembic's batch mode drops and re-creates a
+    table others refer to; SQLite's ALTER TABLE procedure says the same); :func:`check_foreign_keys`
+    checks them before the commit. Both pragmas must come before ``BEGIN``: inside a transaction
+    ``foreign_keys`` is silently ignored.
+    """
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """The recipe's second half: SQLAlchemy's begin is SQLite's ``BEGIN IMMEDIATE``.
+
+    IMMEDIATE takes the write lock before alembic reads the schema version, so two processes
+    migrating a fresh file queue on the busy timeout and the second finds the work done.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def serialise_migrations(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other migration of this database, until this transaction ends.
+
+    A transaction-level advisory lock: taken inside the migration's own transaction (before alembic
+    reads the schema version), it is released by the commit or the rollback, and it holds behind a
+    connection pooler in transaction mode, where a session lock would not. SQLite needs none: the
+    migration's ``BEGIN IMMEDIATE`` already holds its write lock.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """On SQLite, check every foreign key before a migration commits (they are off meanwhile).
+
+    Raises:
+        RuntimeError: rows refer to rows that do not exist; names the tables (never row values).
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = ", ".join(sorted({str(row[0]) for row in broken}))
+        raise RuntimeError(f"the migration would leave {len(broken)} broken foreign key(s) in: {tables}")
 
 
 def normalise_url(url: str) -> str:
@@ -52,9 +101,41 @@ def make_engine(url: str) -> Engine:
     # content, a reporter's name) into exception texts and the service log.
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True)
     if engine.dialect.name == "sqlite":
-        _create_private(engine.url.database)
+        _create_private(_sqlite_file(engine))
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def migration_engine(url: str) -> Engine:
+    """Create an engine for migrating ``url``: on SQLite, each of its transactions includes its DDL.
+
+    Python's ``sqlite3`` sends no ``BEGIN`` before DDL, so a migration killed half-way would leave
+    some statements committed and its version not (every later upgrade then fails on "duplicate
+    column"). Only the migration uses this: the sessions' transactions keep the driver's behaviour,
+    which two workers on one WAL file are tested with.
+    """
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_migration_pragmas)  # after _sqlite_pragmas
+        event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The file SQLite creates for ``engine`` if it is missing; ``None`` when it creates none.
+
+    Every URL form gives the name the driver gets (SQLAlchemy's own connect arguments): a plain
+    path, relative or absolute, or with ``uri=true`` an SQLite URI (``file:x.db?mode=rwc``,
+    ``file:///abs/x.db``), whose path is percent-decoded. ``None`` for a database in memory and
+    for ``mode=ro``, ``mode=rw`` (SQLite creates no file then) or a remote authority.
+    """
+    (filename, *_), options = engine.dialect.create_connect_args(engine.url)
+    if options.get("uri") and filename.startswith("file:"):
+        uri = urlsplit(filename)
+        if parse_qs(uri.query).get("mode", ["rwc"])[-1] != "rwc" or uri.netloc not in ("", "localhost"):
+            return None
+        filename = unquote(uri.path)
+    return None if filename in ("", ":memory:") else filename
 
 
 def _create_private(path: str | None) -> None:
@@ -63,7 +144,7 @@ def _create_private(path: str | None) -> None:
     It holds reporters' identity and complaint texts (UU 27/2022); SQLite gives its ``-wal`` and
     ``-shm`` files the database file's permissions. An existing file keeps the mode it has.
     """
-    if not path or path == ":memory:" or path.startswith("file:"):
+    if path is None:
         return
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -94,33 +175,34 @@ class Database:
         self.engine = make_engine(url)
 
     def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration (idempotent).
+        """Create or upgrade the schema to the newest migration (idempotent), all of it in one transaction.
 
+        A process killed mid-way leaves the schema as it was, and the next upgrade starts again.
         Several processes may start on a fresh database at once (two workers, a worker and a manual
-        command). On PostgreSQL they queue on an advisory lock, so one migrates and the others find
-        the schema current. SQLite has no such lock: a process that loses the race to create a table
-        tries again and then finds it done.
+        command): they queue, on PostgreSQL on a transaction-level advisory lock (it holds behind
+        a pooler in transaction mode too), on SQLite on the write lock its ``BEGIN IMMEDIATE``
+        takes (for up to the busy timeout); the first migrates and the others find the schema
+        current. A schema already current is only read: no lock is taken, so a command never waits
+        behind a worker's write just to learn that.
         """
         config = alembic_config(self.engine)
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-                connection.commit()
-                try:
-                    config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
-                finally:
-                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-                    connection.commit()
+        if self._at_head(config):
             return
-        for attempt in range(1, MIGRATION_ATTEMPTS + 1):
-            try:
-                command.upgrade(config, "head")
-                return
-            except (OperationalError, IntegrityError):
-                if attempt == MIGRATION_ATTEMPTS:
-                    raise
-                time.sleep(0.2 * attempt)  # the other process is mid-migration
+        # A database in memory lives in its engine's one connection (a single-connection pool), so it
+        # is migrated there; it dies with the process anyway.
+        in_memory = isinstance(self.engine.pool, SingletonThreadPool)
+        engine = self.engine if in_memory or self.engine.dialect.name == "postgresql" else migration_engine(self.url)
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
+
+    def _at_head(self, config: Config) -> bool:
+        """Whether the schema is at the newest migration already (one read, no lock)."""
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision() == head
 
     def is_current(self) -> bool:
         """True when the schema exists (the alembic version table is present)."""

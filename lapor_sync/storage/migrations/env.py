@@ -7,28 +7,32 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 from lapor_sync.storage import models  # noqa: F401  (registers the tables on the metadata)
-from lapor_sync.storage.database import make_engine
+from lapor_sync.storage.database import check_foreign_keys, migration_engine, serialise_migrations
 
 config = context.config
 
 
 def run(connection: Connection) -> None:
-    """Run the pending migrations on ``connection`` and commit."""
+    """Run the pending migrations on ``connection`` in one transaction, and commit.
+
+    ``transactional_ddl``: alembic would otherwise commit SQLite migrations one by one; the
+    connection comes from :func:`~lapor_sync.storage.database.migration_engine`, whose SQLite
+    transactions hold DDL too, so all of them commit together or not at all.
+    """
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        transactional_ddl=True,
     )
     with context.begin_transaction():
+        serialise_migrations(connection)
         context.run_migrations()
+        check_foreign_keys(connection)
     connection.commit()
 
 
-given: Connection | None = config.attributes.get("connection")
-if given is not None:
-    run(given)  # Database.upgrade holds a lock on this connection
-else:
-    engine: Engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as connection:
-        run(connection)
+engine: Engine = config.attributes.get("engine") or migration_engine(config.get_main_option("sqlalchemy.url"))
+with engine.connect() as connection:
+    run(connection)
