@@ -84,18 +84,24 @@ def main() -> None:
 
         first = subprocess.Popen(push_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
-        if not wait_for_sending(app, WAIT_SECONDS):
-            raise SystemExit("the first push never started sending")
-        if args.database == "sqlite":
-            print("first push is in its first POST; a second push starts with its clock 10 minutes ahead (faketime)")
-            second = subprocess.run(push_command("faketime", "-f", "+10m"), cwd=ROOT, env=env, capture_output=True,
-                                    text=True, timeout=WAIT_SECONDS, check=False)
-        else:
-            print(f"first push is in its first POST; sessions holding its lock ended: {end_lock_sessions(app, 'push')}; "
-                  "a second push starts")
-            second = subprocess.run(push_command(), cwd=ROOT, env=env, capture_output=True, text=True,
-                                    timeout=WAIT_SECONDS, check=False)
-        _, first_err = first.communicate(timeout=WAIT_SECONDS)
+        try:
+            if not wait_for_sending(app, WAIT_SECONDS):
+                raise SystemExit("the first push never started sending")
+            if args.database == "sqlite":
+                print("first push is in its first POST; a second push starts with its clock 10 minutes ahead "
+                      "(faketime)")
+                second = subprocess.run(push_command("faketime", "-f", "+10m"), cwd=ROOT, env=env,
+                                        capture_output=True, text=True, timeout=WAIT_SECONDS, check=False)
+            else:
+                print("first push is in its first POST; sessions holding its lock ended: "
+                      f"{end_lock_sessions(app, 'push')}; a second push starts")
+                second = subprocess.run(push_command(), cwd=ROOT, env=env, capture_output=True, text=True,
+                                        timeout=WAIT_SECONDS, check=False)
+            _, first_err = first.communicate(timeout=WAIT_SECONDS)
+        finally:
+            if first.poll() is None:  # a step timed out: leave no push running behind
+                first.kill()
+                first.wait(WAIT_SECONDS)
         print(f"exit codes: first push {first.returncode}, second push {second.returncode}")
         for line in (first_err + second.stderr).splitlines():
             if "Traceback" in line or "error" in line.lower():

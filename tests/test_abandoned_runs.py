@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
@@ -13,6 +14,7 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.holders import holder_name
 from lapor_sync.storage.models import SyncEvent, SyncRun
 from lapor_sync.sync.abandoned import abandon_runs_lost_to, abandon_runs_of_ended_processes
+from lapor_sync.sync.journal import RunJournal
 from tests.e2e_support import CITY, KILLED, Harness, harness, run_push_that_dies, small_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -86,3 +88,19 @@ def _running(database: Database, clock: ManualClock, holder: str, leases: str) -
         session.add(run)
         session.commit()
         return run.id  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_run_of_another_host_closed_as_abandoned_that_still_ran_ends_with_its_own_outcome(
+        database: Database, clock: ManualClock) -> None:
+    journal = RunJournal(database, clock, CITY, "push", "schedule").start()
+    with database.engine.begin() as conn:  # as run by a worker on another host, under the push lease
+        conn.execute(update(SyncRun).where(col(SyncRun.id) == journal.run_id).values(holder=ELSEWHERE, leases="push"))
+    assert abandon_runs_lost_to(database, clock, CITY, ["push"], "web01:7 sync") == [journal.run_id]
+
+    clock.advance(timedelta(seconds=5))
+    journal.finish(error="lease of job 'push' lost: the database connection holding its lock broke")
+
+    run = _runs(database)[journal.run_id]
+    assert (run.outcome, run.finished_at) == ("failed", clock.now())
+    assert run.error == "lease of job 'push' lost: the database connection holding its lock broke"

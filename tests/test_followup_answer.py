@@ -10,6 +10,7 @@ import pytest
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.complaint import AuthorType, ThreadEntry
+from lapor_sync.domain.errors import TransientError
 from lapor_sync.simulator.catalog import category_id
 from tests.e2e_support import DINSOS, Harness, PlatformWrapper
 
@@ -71,3 +72,33 @@ def test_a_followup_answered_with_another_one_is_read_back_and_the_thread_holds_
     assert (run.pushed, platform.reads) == (1, 1)  # read back at once, in the same delivery
     assert h.outbox(item.id).state == "delivered"
     assert "found by read-back" in h.events("outbox.delivered")[-1].message
+
+
+class ReadBackFailsOnce(AnswersWith):
+    """Answers with another follow-up; its first read-back fails with a transient error (a GET that surely did
+    not reach LAPOR!: 503 with Retry-After)."""
+
+    def list_followups(self, complaint_id: int) -> Any:
+        """Fail the first read-back, then read back through ``inner``."""
+        self.reads += 1
+        if self.reads == 1:
+            raise TransientError("Service Unavailable", status=503, retry_after=1)
+        return self.inner.list_followups(complaint_id)
+
+
+def test_a_followup_answered_with_another_one_whose_read_back_fails_is_read_back_before_any_new_post(
+        h: Harness) -> None:
+    foreign = _other_complaints_followup(h)
+    complaint_id = h.new_case()
+    item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
+    platform = ReadBackFailsOnce(h.platform, lambda posted: foreign)
+
+    first = h.sync(pull=False, platform=platform)
+
+    assert (first.pushed, first.failed) == (0, 1)
+    row = h.outbox(item.id)
+    assert (row.state, row.needs_readback) == ("pending", True)  # ours may be stored: read back first
+    h.advance(row.next_attempt_at - h.clock.now())
+    assert h.sync(pull=False, platform=platform).pushed == 1
+    assert len(h.world.complaint(complaint_id).followups) == 1  # found by read-back, never posted again
+    assert platform.reads == 2

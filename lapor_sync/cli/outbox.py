@@ -44,8 +44,8 @@ def outbox(
     """List outbox rows: changes made here that must reach LAPOR!, oldest first; or retry/cancel them.
 
     `pending` waits for its next attempt, `sending` is claimed by a push and in flight (or its worker
-    died: it is read back before any retry; `--json` names the claimer), `dead` gave up (see last error), `delivered` arrived, `cancelled` was given up
-    by an admin. Follow-up text is not shown.
+    died: it is read back before any retry; `--json` names the claimer), `dead` gave up (see last
+    error), `delivered` arrived, `cancelled` was given up by an admin. Follow-up text is not shown.
 
     Admins: `outbox retry ID|--dead` puts rows back in the queue, `outbox cancel ID --reason TEXT`
     gives one up.

@@ -7,11 +7,14 @@ the pid belongs to (a hash of the kernel's boot id and the pid namespace). The p
 incarnation from the next: a restarted container's pid 1 has a new start time, a rebooted host a
 new boot id, and two containers on one machine with the same host name have different pid
 namespaces. Where ``/proc`` cannot be read, the ``@`` part is left out and such a holder's liveness
-is never known (its leases and claims then expire by time alone).
+is never known (its claims then expire by time alone).
 
-Why it matters: a lease or claim held by a process of *this* host that still runs is kept
-whatever the clocks say (a stepped clock or a paused process cannot make it look expired), and
-one whose process has ended can be taken over at once instead of after its expiry.
+Why it matters: an outbox claim held by a process of *this* host (and pid namespace) that still
+runs is kept whatever the clocks say (a stepped clock or a paused process cannot make it look
+expired), and one whose process has ended is taken over at once instead of after its expiry
+(:mod:`lapor_sync.sync.claims`); a run whose holder has ended is closed as abandoned
+(:mod:`lapor_sync.sync.abandoned`). Job leases do not ask: they go by their lock or expiry alone,
+and the name only says who holds them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ its holder (:mod:`lapor_sync.storage.holders`) and the job leases it held, so:
 
 * a runner that has just taken a lease closes the runs that held that lease and whose holder is
   gone: ended on this host, or on another host (it lost that lease to us, and nothing here can
-  see whether it still runs). A live holder on this host is left alone: it lost the lease but it
+  see whether it still runs; if it does, it closes its run again when it ends, its own outcome
+  in place of ``abandoned``). A live holder on this host is left alone: it lost the lease but it
   runs, and ends its run itself (as ``failed``, its lease checked before it ends);
 * a worker starting closes the runs whose holder was a process of this host that has ended.
 """

@@ -21,16 +21,20 @@ A claim may be taken over when its holder is surely gone, or when it expired and
 liveness cannot be known (see :mod:`lapor_sync.storage.holders`):
 
 * held by a process of this host that still runs: never (a stepped clock, a paused process);
-  by this very process only when no delivery in it holds that claim any more (a leftover);
+  by this very process only when no delivery in it holds that claim any more (a leftover: its
+  outcome could not be written), and once it expired (a claim just taken by another thread of
+  this process is not yet marked in flight);
 * held by a process of this host that has ended: at once (SIGKILL, power loss);
 * held elsewhere (another host), or by a name without incarnation: once ``claimed_until`` has
   passed, by the database's clock on PostgreSQL (:mod:`lapor_sync.storage.db_clock`).
 
 A row taken over from ``sending`` is read back before anything is posted (CONTRACT §6).
 
-Limit: a holder on *another* host that pauses for longer than ``lease_seconds`` exactly between
-its re-check and its request reaching the server can post after a taker's read-back; the claim
-narrows that window from a whole run to one request.
+Limit: of a holder on *another* host (or pid namespace) only expiry can tell. One that pauses for
+longer than the claim's life exactly between its re-check and its request reaching the server,
+or the clock expiry is measured by (the database server's; on SQLite, the host's) stepping
+forward by more than that while its request is under way, lets it post after a taker's
+read-back; the claim narrows that window from a whole run to one request.
 """
 
 from __future__ import annotations

@@ -215,7 +215,13 @@ class Pusher:
             # The answer is not what we posted (another follow-up, another complaint): an ambiguous write.
             # Read back at once, before anything else, and link only the copy that carries our token,
             # or a pull would store the national copy beside ours (CONTRACT §6).
-            if self._read_back(clock, item, claim):
+            try:
+                found = self._read_back(clock, item, claim)
+            except (TransientError, ItemRejectedError) as exc:
+                # Ours may be stored whatever the read-back met: the next try must read back first too.
+                raise AmbiguousWriteError(f"LAPOR! answered the follow-up with another one, and read-back "
+                                          f"failed: {exc}") from None
+            if found:
                 return "delivered; LAPOR! answered with another follow-up, ours was found by read-back"
             raise AmbiguousWriteError("LAPOR! answered the follow-up with another one, and read-back did not "
                                       "find ours yet")
@@ -348,4 +354,8 @@ def _described(exc: Exception) -> str:
     """An error of a row's delivery in words: the platform's as it says, any other named by its type."""
     if isinstance(exc, NationalPlatformError):
         return str(exc)
-    return f"unexpected {type(exc).__name__} while delivering ({exc}); it may have reached LAPOR!"
+    try:
+        said = str(exc)
+    except Exception:  # noqa: BLE001 - a bug's broken __str__ must not stop the rest of the outbox
+        said = "its message could not be read"
+    return f"unexpected {type(exc).__name__} while delivering ({said}); it may have reached LAPOR!"

@@ -18,11 +18,13 @@ class WithheldError(LaporSyncError):
 
 
 def scrubbed(exc: BaseException) -> BaseException:
-    """Return ``exc`` with every withheld text cut from its message and from those of its causes and contexts.
+    """Return ``exc`` with every withheld text cut from what a traceback prints of it.
 
     Call it inside the withholding block. Messages are redacted in place (``args``, and a platform
-    error's ``detail``); a cause or context whose text cannot be cleaned (a ``__str__`` of its own)
-    is dropped from the chain; an ``exc`` that cannot be cleaned itself is replaced by a
+    error's ``detail``), and so are notes (``add_note``); a note that is not text is dropped. The
+    causes, contexts and grouped exceptions (``ExceptionGroup``) are cleaned the same way. A cause
+    or context whose text cannot be cleaned (a ``__str__`` of its own) is dropped from the chain; a
+    group holding one cannot be cleaned itself. An ``exc`` that cannot be cleaned is replaced by a
     :class:`WithheldError` naming its type, with no chain.
     """
     if _clean(exc, set()):
@@ -43,10 +45,15 @@ def _clean(exc: BaseException, seen: set[int]) -> bool:
         exc.args = (redact(text),)
         if isinstance(exc, NationalPlatformError):
             exc.detail = redact(exc.detail)
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        exc.__notes__ = [redact(note) for note in notes if isinstance(note, str)]
     for link in ("__cause__", "__context__"):
         inner = getattr(exc, link)
         if inner is not None and not _clean(inner, seen):
             setattr(exc, link, None)
+    if isinstance(exc, BaseExceptionGroup) and not all(_clean(inner, seen) for inner in exc.exceptions):
+        return False  # its exceptions cannot be taken out of it
     text = _text(exc)
     return text is not None and redact(text) == text
 
