@@ -152,7 +152,8 @@ class App:
         Each attempt of a request ends by ``request_deadline_seconds`` and within the retry policy's
         total cap; a ``Retry-After`` is honoured up to ``max_retry_after_seconds`` (both read by
         ``LaporClient.from_settings``). ``stop`` (the worker's stop event), once set, ends the
-        attempt in flight within a fraction of a second and starts no retry.
+        attempt in flight within a fraction of a second (a connect or TLS handshake at its timeout, 10 s at most)
+        and starts no retry.
         """
         from lapor_sync.adapters.national.client import LaporClient
         from lapor_sync.adapters.national.retry import RetryPolicy

@@ -26,8 +26,10 @@ _SECRETS = frozenset({"api_key", "api_token", "oauth_client_secret"})
 # Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
 _FROM_FILES = _SECRETS | {"database_url"}
 FROM_ENV_FILE = "env-file"  # the value_sources() label of a value read from such a file
+# URLs: they may carry a password or a key (in the user part, the query or the fragment).
+_URLS = frozenset({"database_url", "api_base_url", "oauth_token_url"})
 # Values never echoed in errors: secrets, and URLs that may carry a password before they parse.
-_NOT_ECHOED = _SECRETS | {"database_url", "api_base_url", "oauth_token_url"}
+_NOT_ECHOED = _SECRETS | _URLS
 _NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
     "static": ("api_key", "api_token", "institution_id"),
     "oauth2": (
@@ -93,9 +95,9 @@ def _masked_query_part(part: str) -> str:
 
 
 def _secret_in_file(name: str, value: object) -> bool:
-    """True for the settings a TOML file may hold only when it is private: the secrets, and a
-    database URL with something :func:`mask_url` hides (a password)."""
-    return name in _SECRETS or (name == "database_url" and isinstance(value, str) and mask_url(value) != value)
+    """True for the settings a TOML file may hold only when it is private: the secrets, and a URL
+    with something :func:`mask_url` hides (a password, ``?sslpassword=``, ``?apikey=``)."""
+    return name in _SECRETS or (name in _URLS and isinstance(value, str) and mask_url(value) != value)
 
 
 class Settings(BaseSettings):
@@ -233,7 +235,7 @@ class Settings(BaseSettings):
         """Arguments, then the environment (``X`` or ``X_FILE``), then the TOML file of :meth:`load` (no ``.env``)."""
         return (init_settings, NotedSource(env_settings, "env"),
                 NotedSource(SecretFileSource(settings_cls, _FROM_FILES), FROM_ENV_FILE),
-                NotedSource(ConfigFileSource(settings_cls, _secret_in_file), "file"))
+                NotedSource(ConfigFileSource(settings_cls, _secret_in_file, _FROM_FILES), "file"))
 
     @classmethod
     def load(cls, config_file: Path | None = None, **values: Any) -> Settings:

@@ -67,16 +67,20 @@ class ConfigFileSource(PydanticBaseSettingsSource):
 
     Secrets may be in the file only when it is private, as libpq asks of ``.pgpass``: no permission
     for group or others, and owned by the user running lapor-sync (who could otherwise not keep
-    others out). Anyone else who can read it holds the city's credentials.
+    others out). Anyone else who can read it holds the city's credentials. Where the mode bits say
+    nothing of who may read a file (Windows, where ACLs do), a file with secrets is refused.
 
     Args:
-        settings_cls: the settings class (its ``env_prefix`` names the ``_FILE`` alternatives).
+        settings_cls: the settings class (its ``env_prefix`` names the variables of the fix).
         is_secret: ``(setting, value)`` → whether that value may only be in a private file.
+        from_files: the settings that have a ``_FILE`` variable, named in the fix (others by their
+            plain variable).
     """
 
-    def __init__(self, settings_cls: type[BaseSettings], is_secret: Callable[[str, Any], bool]) -> None:
+    def __init__(self, settings_cls: type[BaseSettings], is_secret: Callable[[str, Any], bool],
+                 from_files: frozenset[str] = frozenset()) -> None:
         super().__init__(settings_cls)
-        self._is_secret = is_secret
+        self._is_secret, self._from_files = is_secret, from_files
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """Unused: the whole file is read at once in ``__call__``."""
@@ -100,19 +104,30 @@ class ConfigFileSource(PydanticBaseSettingsSource):
         return data
 
     def _require_private(self, path: Path, secrets: list[str]) -> None:
-        status = os.stat(path)  # what was read: a symbolic link's target, a pipe for -c <(...)
-        mode, owner, user = stat.S_IMODE(status.st_mode), status.st_uid, os.geteuid()
+        prefix = str(self.config.get("env_prefix", ""))
+        variables = ", ".join(f"{prefix}{name}{FILE_SUFFIX if name in self._from_files else ''}".upper()
+                              for name in secrets)
+        held = f"{path}: holds secrets ({', '.join(secrets)})"
+        geteuid = getattr(os, "geteuid", None)
+        if geteuid is None:
+            raise ConfigurationError(f"{held}, and this system cannot tell whether its owner alone may read it; "
+                                     f"set {variables} instead and remove them from the file")
+        try:
+            status = os.stat(path)  # what was read: a symbolic link's target, a pipe for -c <(...)
+        except OSError as exc:  # gone since it was read, or a pipe closed meanwhile
+            raise ConfigurationError(f"{held}, and who may read it cannot be checked "
+                                     f"({exc.strerror or type(exc).__name__}); set {variables} instead") from None
+        mode, owner, user = stat.S_IMODE(status.st_mode), status.st_uid, geteuid()
         if mode & 0o077 == 0 and owner == user:
             return
-        prefix = str(self.config.get("env_prefix", ""))
-        variables = ", ".join(f"{prefix}{name}{FILE_SUFFIX}".upper() for name in secrets)
+        target = os.path.realpath(path)  # what chmod must change: a symbolic link's target, /dev/stdin's file
         if owner == user:
-            found, fix = f"others have access to it (mode {mode:04o})", f"run chmod 600 {path}"
+            found, fix = f"others have access to it (mode {mode:04o})", f"run chmod 600 {target}"
         else:
             found = f"it belongs to uid {owner}, not to uid {user} running lapor-sync (mode {mode:04o})"
-            fix = f"give it to uid {user} and run chmod 600 {path}"
+            fix = f"give it to uid {user} and run chmod 600 {target}"
         raise ConfigurationError(
-            f"{path}: holds secrets ({', '.join(secrets)}), so it must be readable by its owner alone, but {found}; "
+            f"{held}, so it must be readable by its owner alone, but {found}; "
             f"{fix}, or set {variables} instead and remove them from the file")
 
 

@@ -84,15 +84,16 @@ class _RequestDeadline(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the clock of the first request."""
         super().connection_made(transport)
-        self._start_deadline()
+        self._start_deadline(self.cycle)
 
     def on_response_complete(self) -> None:
         """Start the clock of the next request on this connection."""
+        answered = self.cycle  # uvicorn starts a request sent meanwhile (pipelined) in the call below: it arrived
         super().on_response_complete()
-        self._start_deadline()
+        self._start_deadline(answered)
 
-    def _start_deadline(self) -> None:
-        self.loop.call_later(self._request_seconds, self._deadline_passed, self.cycle)
+    def _start_deadline(self, cycle_now: object) -> None:
+        self.loop.call_later(self._request_seconds, self._deadline_passed, cycle_now)
 
     def _deadline_passed(self, cycle_then: object) -> None:
         # A new request cycle since the clock started: its head arrived in time.

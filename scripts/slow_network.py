@@ -12,7 +12,8 @@ each part asks, and reports the waits, the durations and the run outcomes it see
   ``sync --pull-only`` (``--deadline`` sets ``LAPOR_SYNC_REQUEST_DEADLINE_SECONDS``, default 60).
 - ``lookup``: the API's host name takes 25 s to look up (``socket.getaddrinfo`` stands in for a
   slow resolver); one call, then one cut short by a stop request after 1 s. Whether an abandoned
-  lookup went on to connect is read from the simulator's requests once every lookup has answered.
+  lookup went on to connect is read from the simulator's requests once the calls are over and
+  every lookup has answered.
 - ``sigterm``: a worker's follow-up POST is held by the server; SIGTERM arrives while it waits for
   the answer. How long the worker takes to exit, the runs' outcomes, then a restart with
   ``worker --once``: follow-ups per reference token (none twice).
@@ -258,7 +259,7 @@ def _slow_lookups(served: Served, plan: Plan) -> None:
     app = city_app("sqlite://", base, allow_insecure_http=True)
     print(f"\n[lookup] {SLOW_HOST} takes {LOOKUP_SECONDS:.0f} s to look up; http_timeout_seconds 30 "
           "(connect at most 10), request deadline 60, retry cap 60 s")
-    real, since, lookups = socket.getaddrinfo, time.monotonic(), []
+    real, lookups = socket.getaddrinfo, []
     socket.getaddrinfo = _slow_getaddrinfo(real, lookups)
     try:
         for label, stop_after in (("a call", None), ("a call stopped after 1 s (as SIGTERM)", 1.0)):
@@ -274,6 +275,7 @@ def _slow_lookups(served: Served, plan: Plan) -> None:
                     outcome = f"{type(exc).__name__}: {exc}"
             print(f"  {label}: {time.monotonic() - started:.2f} s, lookups started at (s): "
                   f"{[round(at - started, 1) for at in lookups[before:]]}; {outcome}")
+        since = time.monotonic()  # the calls are over: a request from now on is an abandoned lookup's
         waiting = [t for t in threading.enumerate() if t.name == "lapor-sync name lookup"]
         print(f"  waiting for the {len(waiting)} abandoned lookup(s) still running to answer ...")
         for thread in waiting:
@@ -281,7 +283,7 @@ def _slow_lookups(served: Served, plan: Plan) -> None:
     finally:
         socket.getaddrinfo = real
     reached = [entry for entry in plan.seen if entry[0] >= since and entry[1].startswith(SLOW_HOST)]
-    print(f"  requests that reached the server after those lookups: {len(reached)}")
+    print(f"  requests that reached the server after the calls ended: {len(reached)}")
 
 
 def part_sigterm(plan: Plan) -> None:

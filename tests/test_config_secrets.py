@@ -73,6 +73,51 @@ def test_a_database_url_counts_as_a_secret_when_it_carries_a_password(tmp_path: 
     assert "0005" not in str(refused.value) and "0006" not in str(refused.value)
 
 
+@pytest.mark.parametrize(("name", "url"), [
+    ("api_base_url", "https://gw.lapor.test/lapor/3.0.0?apikey=Api-key-0007"),
+    ("oauth_token_url", "https://client:Client-pw-0008@gw.lapor.test/oauth2/token"),
+])
+def test_an_api_url_counts_as_a_secret_when_it_carries_a_key_or_a_password(
+        tmp_path: Path, name: str, url: str) -> None:
+    path = config_file(tmp_path, 0o644, {name: url})
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(path)
+
+    # No _FILE variable for these: the fix names the plain one.
+    assert f"holds secrets ({name})" in str(refused.value)
+    assert f"or set LAPOR_SYNC_{name.upper()} instead" in str(refused.value)
+    assert "0007" not in str(refused.value) and "0008" not in str(refused.value)
+    path.chmod(0o600)
+    assert getattr(load_settings(path), name) == url
+
+
+def test_the_fix_names_the_file_a_symbolic_link_points_to(tmp_path: Path) -> None:
+    target = config_file(tmp_path, 0o644, {"api_key": SECRETS["api_key"]})
+    link = tmp_path / "city.toml"
+    link.symlink_to(target)
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(link)
+
+    assert str(refused.value).startswith(f"{link}: holds secrets (api_key), so it must be readable by its owner "
+                                         f"alone, but others have access to it (mode 0644); run chmod 600 "
+                                         f"{os.path.realpath(target)}, ")
+
+
+def test_where_the_owner_cannot_be_checked_secrets_in_the_file_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = config_file(tmp_path, 0o600, {"api_key": SECRETS["api_key"]})
+    monkeypatch.delattr(os, "geteuid")  # as on Windows
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(path)
+
+    assert str(refused.value) == (f"{path}: holds secrets (api_key), and this system cannot tell whether its owner "
+                                  "alone may read it; set LAPOR_SYNC_API_KEY_FILE instead and remove them from the file")
+    assert load_settings(config_file(tmp_path, 0o644, {})).institution_id == 6271  # a file without secrets is read
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file away needs root")
 def test_secrets_in_a_0600_file_of_another_user_are_refused(tmp_path: Path) -> None:
     path = config_file(tmp_path, 0o600, {"api_key": SECRETS["api_key"]})

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +91,32 @@ def test_a_connection_that_never_finishes_its_request_is_closed_after_the_reques
         server.stop()
 
     assert closed, "the idle connection was still open 5 s after a 0.5 s request timeout"
+
+
+def test_a_pipelined_request_whose_answer_takes_longer_than_the_request_timeout_is_answered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health_http, "REQUEST_SECONDS", 0.5, raising=False)
+    calls: list[int] = []
+
+    def slow_second_time() -> HealthReport:
+        calls.append(1)
+        if len(calls) == 2:
+            threading.Event().wait(1.0)  # the database is slow: past the 0.5 s the request had to arrive
+        return healthy()
+
+    server = HealthServer("127.0.0.1", 0, assess=slow_second_time, worker_state=lambda: {"running": []},
+                          registry=CollectorRegistry())
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 2)  # both heads at once, in time
+            received = b""
+            while received.count(b"HTTP/1.1 200") < 2 and (chunk := client.recv(65536)):
+                received += chunk
+    finally:
+        server.stop()
+
+    assert received.count(b"HTTP/1.1 200") == 2, "the connection was closed while the second answer was worked out"
 
 
 def test_a_port_in_use_stops_the_worker_with_one_line_naming_the_setting(tmp_path) -> None:

@@ -8,16 +8,19 @@ never answers, and (through ``socket.getaddrinfo``) a name lookup that hangs.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+import httpcore
+import httpx
 import pytest
 from pydantic import SecretStr
 
-from lapor_sync.adapters.national import LaporClient, RetryPolicy
+from lapor_sync.adapters.national import LaporClient, RetryPolicy, deadline
 from lapor_sync.app import App
 from lapor_sync.domain.errors import AmbiguousWriteError, TransientError
 from lapor_sync.domain.ports import NationalPlatform
@@ -179,6 +182,65 @@ def test_a_slow_name_lookup_ends_at_the_deadline_and_the_abandoned_lookup_never_
             listener.accept()
 
     assert type(error) is TransientError and 0.35 < took < 1.2
+
+
+def test_a_lookup_slower_than_one_attempt_answers_the_next_attempt_instead_of_starting_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real, lookups = socket.getaddrinfo, []
+
+    def slow(host: object, port: object, *args: object, **kwargs: object) -> object:
+        if host != SLOW_HOST:
+            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        lookups.append(time.monotonic())
+        threading.Event().wait(0.5)  # each lookup takes 0.5 s: longer than an attempt's 0.3 s
+        return real("127.0.0.1", port, *args, **kwargs)  # type: ignore[arg-type]
+
+    before = set(threading.enumerate())
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    with Loopback(trickle(CATEGORIES, every=0)) as server:
+        settings = static_settings(f"http://{SLOW_HOST}:{server.port}/lapor/3.0.0", http_timeout_seconds=1.0,
+                                   request_deadline_seconds=0.3)
+        with LaporClient.from_settings(settings, retry=RetryPolicy.no_wait(max_attempts=3)) as lapor:
+            error, took = timed(lapor.list_categories)
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+
+    # The second attempt waited for the first one's lookup; a fresh lookup per attempt would never end in time.
+    assert error is None, error
+    assert len(lookups) == 1 and len(server.requests) == 1 and took < 1.0
+
+
+def test_a_request_stopped_before_it_sent_a_byte_says_so_after_an_earlier_request_of_the_attempt_was_sent() -> None:
+    def answer_and_keep_the_connection(conn: socket.socket, closing: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        closing.wait()
+
+    stop = threading.Event()
+    with Loopback(answer_and_keep_the_connection) as server, httpx.Client() as client:
+        deadline.install(client)
+        with deadline.scope(5.0, stop=stop):
+            client.post(f"http://127.0.0.1:{server.port}/oauth2/token")  # as the OAuth2 token request does
+            stop.set()
+            # The call itself, on the same connection: stopped before its first byte, so surely not applied.
+            with pytest.raises(httpx.ConnectTimeout):
+                client.post(f"http://127.0.0.1:{server.port}/complaints/followup/add", content=b"x")
+
+    assert len(server.requests) == 1
+
+
+def test_a_connection_whose_attempt_ended_before_its_tls_handshake_is_closed() -> None:
+    class Plain(httpcore.NetworkStream):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    plain = Plain()
+    with deadline.scope(0.0), pytest.raises(httpcore.ConnectTimeout):
+        deadline._Stream(plain).start_tls(ssl.create_default_context(), "api.lapor.test", timeout=5.0)
+
+    assert plain.closed, "left open until garbage collection"
 
 
 def test_the_retry_total_cap_holds_across_attempts_including_their_duration() -> None:

@@ -5,12 +5,14 @@ trickled a byte at a time within the read timeout holds a request for as long as
 and a name lookup (``getaddrinfo``) takes no timeout at all. The retry policy opens a :func:`scope`
 around each attempt; :class:`DeadlineBackend`, the httpcore network backend that :func:`install`
 puts under every transport of the client, gives each name lookup, connect, TLS handshake, read and
-write at most the time the attempt has left (the OAuth2 token request made inside it included),
-and waits in slices of a tenth of a second so that a stop request (the worker's SIGTERM) ends the
-attempt within a fraction of a second.
+write at most the time the attempt has left (the OAuth2 token request made inside it included).
+Name lookups and reads wait in slices of a tenth of a second, so that a stop request (the worker's
+SIGTERM) ends them within a fraction of a second; a TCP connect, a TLS handshake and a write are
+not sliced and end at their own timeouts (connect: 10 s at most; a follow-up's body fits in the
+socket's buffer), well within the worker's shutdown timeout.
 
 When an attempt runs out of time or is stopped it fails with httpcore's timeouts, which httpx and
-``classify`` treat as ever: ``ConnectTimeout`` while nothing of the attempt was sent (so a write is
+``classify`` treat as ever: ``ConnectTimeout`` while nothing of the request was sent (so a write is
 surely not applied), ``WriteTimeout`` or ``ReadTimeout`` once something was (a write may have been).
 """
 
@@ -37,6 +39,10 @@ _SLICE_SECONDS = 0.1  # how long a wait runs before it looks at the stop request
 # resolver gives up (``getaddrinfo`` cannot be interrupted): the bound keeps a hung resolver from
 # piling up threads run after run.
 _LOOKUP_SLOTS = threading.BoundedSemaphore(8)
+# The lookups in flight, by (host, port): the next attempt waits for the one under way rather than
+# start another, so a resolver slower than one attempt answers a later attempt instead of none.
+_in_flight: dict[tuple[str, int], _Lookup] = {}
+_in_flight_lock = threading.Lock()
 _MAX_ADDRESSES = 8  # addresses of one name tried in turn, at the most
 
 
@@ -47,7 +53,8 @@ class Attempt:
     Attributes:
         ends_at: when the attempt must be over, on ``time.monotonic()``'s clock (seconds).
         stop: when set, the attempt ends now (the worker's stop event).
-        sent: whether a byte of the attempt's requests was handed to a socket yet.
+        sent: whether a byte of the request under way (the OAuth2 token request, then the call
+            itself) was handed to a socket yet.
     """
 
     ends_at: float
@@ -116,12 +123,14 @@ class _Lookup:
     """One name lookup in a thread of its own, so that waiting for it can end while it goes on.
 
     The thread only looks the name up: connecting is left to whoever still waits for the answer, so
-    an abandoned lookup never goes on to connect.
+    an abandoned lookup never goes on to connect. While it runs it is in ``_in_flight``, where the
+    next attempt for the same name and port finds it. The caller holds one of ``_LOOKUP_SLOTS``,
+    which the thread gives back when the resolver answers.
     """
 
     def __init__(self, host: str, port: int) -> None:
         self.done = threading.Event()
-        self._host, self._port = host, port
+        self._key = (host, port)
         self._addresses: list[str] = []
         self._error: OSError | UnicodeError | None = None
         threading.Thread(target=self._run, name="lapor-sync name lookup", daemon=True).start()
@@ -129,11 +138,14 @@ class _Lookup:
     def _run(self) -> None:
         try:
             # Looked up on the module at each call, so a test can stand in a slow resolver.
-            infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(*self._key, type=socket.SOCK_STREAM)
             self._addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         except (OSError, UnicodeError) as exc:  # gaierror: no such name, no resolver; a name IDNA refuses
             self._error = exc
         finally:
+            with _in_flight_lock:
+                if _in_flight.get(self._key) is self:
+                    del _in_flight[self._key]
             self.done.set()
             _LOOKUP_SLOTS.release()
 
@@ -196,11 +208,15 @@ class _Stream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        """Make the TLS handshake within ``timeout`` seconds and the attempt's time; the TLS stream is kept too."""
+        """Make the TLS handshake within ``timeout`` seconds and the attempt's time; the TLS stream is kept too.
+
+        An attempt already over closes the connection, as a failed handshake does (httpcore leaves that to us).
+        """
         attempt = _current.get()
         if attempt is not None:
             timeout = attempt.until(timeout) - time.monotonic()
             if attempt.cut() is not None or timeout <= 0:
+                self._inner.close()
                 raise attempt.timeout(httpcore.ConnectTimeout)
         return _Stream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
@@ -252,17 +268,42 @@ class DeadlineBackend(httpcore.NetworkBackend):
             return [host]  # an address already: nothing to look up
         except ValueError:
             pass
-        if not attempt.wait(lambda seconds: _LOOKUP_SLOTS.acquire(timeout=seconds), until):
-            raise attempt.timeout(httpcore.ConnectTimeout)
-        lookup = _Lookup(host, port)
+        lookup = self._lookup(host, port, attempt, until)
         if not attempt.wait(lookup.done.wait, until):
             # Abandoned: the thread runs on until the resolver answers, and nothing connects to that answer.
             raise attempt.timeout(httpcore.ConnectTimeout)
         return lookup.addresses()
 
+    @staticmethod
+    def _lookup(host: str, port: int, attempt: Attempt, until: float) -> _Lookup:
+        """The lookup of ``host`` under way (an earlier attempt's, another job's), or a new one once a slot is free."""
+        with _in_flight_lock:
+            running = _in_flight.get((host, port))
+        if running is not None:
+            return running
+        if not attempt.wait(lambda seconds: _LOOKUP_SLOTS.acquire(timeout=seconds), until):
+            raise attempt.timeout(httpcore.ConnectTimeout)
+        with _in_flight_lock:
+            running = _in_flight.get((host, port))
+            if running is None:
+                running = _in_flight[host, port] = _Lookup(host, port)
+                return running
+        _LOOKUP_SLOTS.release()  # another thread started one meanwhile: wait for that
+        return running
+
+
+def _request_starts(_request: httpx.Request) -> None:
+    """A request of the attempt starts (the OAuth2 token request, then the call): none of it is sent yet."""
+    attempt = _current.get()
+    if attempt is not None:
+        attempt.sent = False
+
 
 def install(client: httpx.Client) -> None:
     """Put :class:`DeadlineBackend` under every network transport of ``client``: its default one and each mount.
+
+    A request hook marks where each request starts, so that an attempt cut before the call itself
+    sent a byte says so even when its OAuth2 token request was sent.
 
     httpx builds its transports itself (one more per proxy named in the environment) and lets no
     network backend be given to them (encode/httpx discussion #3180; PR #3749 is not in httpx
@@ -282,3 +323,5 @@ def install(client: httpx.Client) -> None:
             raise RuntimeError(f"cannot give {type(pool).__name__} a request deadline: httpx or httpcore changed")
         if not isinstance(backend, DeadlineBackend):
             pool._network_backend = DeadlineBackend(backend)
+    if _request_starts not in client.event_hooks["request"]:
+        client.event_hooks["request"] = [*client.event_hooks["request"], _request_starts]

@@ -58,7 +58,8 @@ class RetryPolicy:
         monotonic: a monotonic clock in seconds; tests inject a fake.
         interrupt: when set (the worker's stop event on SIGTERM), no further attempt starts, a
             backoff wait ends at once and the attempt in flight ends within a fraction of a second
-            (``deadline``), so shutdown is not held up by a retry budget or a slow server.
+            (a connect or TLS handshake at its timeout: ``deadline``), so shutdown is not held up by a retry
+            budget or a slow server.
     """
 
     max_attempts: int = 5

@@ -10,15 +10,22 @@ its password or a row's values.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import DBAPIError, InternalError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lapor_sync.redaction import redact
-from lapor_sync.storage.database import Database
+from lapor_sync.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database
 from lapor_sync.storage.models import Cursor
+
+PROBE_LOCK_WAIT_MS = 1_000
+"""How long the write probe waits behind another writer's lock, milliseconds (not the sessions' 30 s)."""
+_SQLITE_BUSY = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED: primary result codes
+_PG_LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 
 
 def database_fault(exc: BaseException) -> str | None:
@@ -51,17 +58,53 @@ def probe_write(db: Database, now: datetime) -> str | None:
     call it healthy while every run fails. The probe inserts a cursor row under a name of its own
     (no sequence is used, so it leaves no gap in any id) and rolls it back.
 
+    Behind another writer's lock (a run writing on SQLite, a migration on PostgreSQL) the probe waits
+    :data:`PROBE_LOCK_WAIT_MS` at most, and a lock still held then is no fault: someone is writing.
+    ``/healthz`` and ``/metrics`` run this probe, and a liveness probe that waited the sessions'
+    30 s busy timeout would restart a healthy worker. A run that waits its full timeout in vain
+    reports the lock itself (``StorageState``).
+
     Raises:
         SQLAlchemyError: a failure that is not a fault of the database (see :func:`database_fault`).
     """
     probe = insert(Cursor).values(name=f"write-probe:{uuid.uuid4().hex[:12]}", position=now, updated_at=now)
     try:
-        with db.engine.connect() as connection, connection.begin() as transaction:
-            connection.execute(probe)
-            transaction.rollback()
+        with db.engine.connect() as connection, _short_lock_wait(connection):
+            with connection.begin() as transaction:
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(PROBE_LOCK_WAIT_MS)}")
+                connection.execute(probe)
+                transaction.rollback()
     except SQLAlchemyError as exc:
+        if _lock_held(exc):
+            return None
         fault = database_fault(exc)
         if fault is None:
             raise
         return fault
     return None
+
+
+@contextmanager
+def _short_lock_wait(connection: Connection) -> Iterator[None]:
+    """On SQLite, let ``connection`` wait :data:`PROBE_LOCK_WAIT_MS` for a lock, and give it back its busy timeout after.
+
+    PostgreSQL's ``SET LOCAL`` ends with the transaction by itself.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection  # a PRAGMA through SQLAlchemy would begin its transaction
+    raw.execute(f"PRAGMA busy_timeout={int(PROBE_LOCK_WAIT_MS)}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _lock_held(exc: SQLAlchemyError) -> bool:
+    """Whether ``exc`` says another connection held the lock the probe needed (SQLite busy, PostgreSQL lock timeout)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (isinstance(code, int) and (code & 0xFF) in _SQLITE_BUSY) or \
+        getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
