@@ -1,4 +1,5 @@
-"""Shared parts of the worker measurements: a served simulator, fresh databases, worker processes, staff rounds."""
+"""Shared parts of the worker measurements: a served simulator, fresh databases, worker processes, staff rounds;
+for lost job leases, stepped clocks (libfaketime), a wait for a push in its call and ending a lock's connection."""
 
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ from lapor_sync.settings import Settings
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
 from lapor_sync.simulator.fault_profiles import FaultSpec
 from lapor_sync.storage.database import normalise_url
-from lapor_sync.storage.models import SyncRun
+from lapor_sync.storage.lease_handles import advisory_key, split_key
+from lapor_sync.storage.models import OutboxItem, SyncRun
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials()
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
 @dataclass
@@ -191,7 +194,7 @@ def staff_round(app: App, outcomes: dict[int, Outcome] | None = None) -> StaffRo
 def runs(app: App, *, trigger: str | None = None) -> list[SyncRun]:
     """Every sync run, oldest first (optionally only of ``trigger``)."""
     with app.db.session() as session:
-        query = select(SyncRun).order_by(col(SyncRun.started_at))
+        query = select(SyncRun).order_by(col(SyncRun.id))
         if trigger:
             query = query.where(SyncRun.trigger == trigger)
         return list(session.exec(query))
@@ -207,3 +210,60 @@ def overlaps(job_runs: list[SyncRun]) -> list[tuple[int, int]]:
 def utc_now() -> datetime:
     """Now, aware UTC."""
     return datetime.now(UTC)
+
+
+class SteppedClock:
+    """A wall clock that a script steps under running processes: libfaketime reading an offset file.
+
+    The processes started with :meth:`env` follow the file at every reading of the time
+    (``FAKETIME_NO_CACHE``), so a step reaches them at once, as ``date -s`` or NTP's first sync
+    would; their monotonic clock stays true. Needs :data:`LIBFAKETIME` (``apt-get install faketime``).
+
+    Args:
+        offset_file: the file to keep the offset in; it starts at 0 (the clock right).
+    """
+
+    def __init__(self, offset_file: Path) -> None:
+        self.offset_file = offset_file
+        self.step(0)
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` plus what makes a process follow this clock."""
+        return env | {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME_TIMESTAMP_FILE": str(self.offset_file),
+                      "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+    def step(self, seconds: float) -> None:
+        """Set the clock ``seconds`` away from the true time (negative: behind; 0: right again)."""
+        self.offset_file.write_text(f"{'+' if seconds >= 0 else '-'}{abs(seconds):.0f}\n")
+
+
+def wait_for_sending(app: App, timeout: float, *, claimer: str = "") -> bool:
+    """Wait up to ``timeout`` seconds until an outbox row is ``sending`` (a push is in its call); return whether one was.
+
+    ``claimer``: only rows whose ``claimed_by`` contains it (e.g. ``":4242 "``, one process's rows).
+    """
+    query = select(OutboxItem.id).where(OutboxItem.state == "sending")
+    if claimer:
+        query = query.where(col(OutboxItem.claimed_by).contains(claimer))
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.db.session() as session:
+            if session.exec(query).first() is not None:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def end_lock_sessions(app: App, job: str) -> int:
+    """End the PostgreSQL sessions holding the advisory lock of ``job``'s lease (``pg_terminate_backend``).
+
+    What ``idle_session_timeout`` or a restarted pooler does to a lock's connection. Returns how
+    many sessions were ended (0: no one held the lock).
+    """
+    with app.db.engine.connect() as conn:
+        classid, objid = split_key(advisory_key(conn, app.institution_id, job))
+        ended = conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = :c AND objid = :o AND objsubid = 1"), {"c": classid, "o": objid}).all()
+    return sum(1 for (done,) in ended if done)

@@ -1,8 +1,12 @@
-"""The chaos soak, short: a worker killed with SIGKILL under the hostile simulator loses and duplicates nothing.
+"""The chaos soak, short: a worker killed with SIGKILL under the hostile simulator, its job leases lost again
+and again, loses and duplicates nothing.
 
 The same machinery as ``scripts/chaos_soak.py`` (read its docstring), for 20 seconds of chaos on
-SQLite with a kill every few seconds (at least 3), the first between a national write and the
-worker's local commit; then the settle phase and the invariant checker.
+each engine (longer, up to 40, until the counts below are reached) with a kill every few seconds
+(at least 3), the first between a national write and the worker's local commit, and a contender
+worker beside it; a lease fault every few seconds, on SQLite a clock step (libfaketime) of a dozen
+seconds, past the 5 s lease, on PostgreSQL a killed lock connection, until at least one run lost
+its lease. Then the settle phase and the invariant checker.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.conftest import _postgres_url
+
 pytestmark = pytest.mark.e2e
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -26,18 +32,29 @@ def _soak_module() -> ModuleType:
     return importlib.import_module("chaos_soak")
 
 
-def test_a_worker_killed_again_and_again_under_hostile_faults_loses_and_duplicates_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_worker_killed_again_and_again_and_losing_its_leases_loses_and_duplicates_nothing(
+        engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     soak = _soak_module()
+    if engine == "postgres":
+        _postgres_url()  # skips without a server (fails under CI=true); the soak makes its own schema
+    # The SQLite clock steps need libfaketime (.ci/run installs it); without it the kills still run.
+    lease_faults = engine == "postgres" or soak.LIBFAKETIME.exists()
     logging.getLogger("lapor_sync").setLevel(logging.ERROR)
-    config = soak.SoakConfig(seconds=20, database="sqlite", seed=11, kill_every=3, write_kill_share=0.3,
-                             speed_hours=2, min_kills=3, logs=tmp_path / "logs")
+    config = soak.SoakConfig(seconds=20, database=engine, seed=11, kill_every=3, write_kill_share=0.3,
+                             speed_hours=2, min_kills=3, min_lease_losses=int(lease_faults), lease_faults=lease_faults,
+                             lease_fault_every=4, step_seconds=12, logs=tmp_path / "logs")
 
     result = soak.run_soak(config)
 
     soak.print_result(result)  # shown by pytest when an assertion fails
     shown = capsys.readouterr().out
     assert result.kills >= 3 and result.write_kills >= 1, shown
+    if lease_faults:
+        assert result.lease_loss.total >= 1, shown
+        assert sum(result.lease_loss.runs_lost.values()) >= 1, shown
+    else:
+        print(f"no libfaketime ({soak.LIBFAKETIME}): SQLite soaked without clock steps")
     assert result.faults_total > 0 and result.report.complaints_national > 0, shown
     assert result.report.followups_expected > 0, shown
     assert result.settled.quiet, shown
