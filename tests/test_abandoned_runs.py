@@ -11,9 +11,7 @@ from sqlmodel import col, select
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.holders import holder_name
 from lapor_sync.storage.models import SyncEvent, SyncRun
-from lapor_sync.sync.abandoned import abandon_runs_lost_to, abandon_runs_of_ended_processes
 from lapor_sync.sync.journal import RunJournal
 from tests.e2e_support import CITY, KILLED, Harness, harness, run_push_that_dies, small_world
 
@@ -53,6 +51,9 @@ def test_a_run_left_running_by_a_killed_worker_is_abandoned_when_its_lease_is_ta
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_a_run_left_running_by_a_killed_worker_is_abandoned_at_worker_start(database: Database) -> None:
+    from lapor_sync.storage.holders import holder_name
+    from lapor_sync.sync.abandoned import abandon_runs_of_ended_processes
+
     with harness(small_world(), database.url) as h:
         left = _kill_a_push(h, database)
         alive = _running(database, h.clock, holder_name("worker"), "pull")
@@ -68,6 +69,9 @@ def test_a_run_left_running_by_a_killed_worker_is_abandoned_at_worker_start(data
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_taking_a_lease_abandons_the_runs_that_lost_it_unless_their_holder_runs_here(database: Database,
                                                                                       clock: ManualClock) -> None:
+    from lapor_sync.storage.holders import holder_name
+    from lapor_sync.sync.abandoned import abandon_runs_lost_to
+
     lost_elsewhere = _running(database, clock, ELSEWHERE, "pull,push")
     other_lease = _running(database, clock, ELSEWHERE, "pull")
     alive_here = _running(database, clock, holder_name("worker"), "push")
@@ -93,6 +97,8 @@ def _running(database: Database, clock: ManualClock, holder: str, leases: str) -
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_a_run_of_another_host_closed_as_abandoned_that_still_ran_ends_with_its_own_outcome(
         database: Database, clock: ManualClock) -> None:
+    from lapor_sync.sync.abandoned import abandon_runs_lost_to
+
     journal = RunJournal(database, clock, CITY, "push", "schedule").start()
     with database.engine.begin() as conn:  # as run by a worker on another host, under the push lease
         conn.execute(update(SyncRun).where(col(SyncRun.id) == journal.run_id).values(holder=ELSEWHERE, leases="push"))

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from lapor_sync.adapters.national import LaporClient, RetryPolicy, deadline
+from lapor_sync.adapters.national import LaporClient, RetryPolicy
 from lapor_sync.app import App
 from lapor_sync.domain.errors import AmbiguousWriteError, TransientError
 from lapor_sync.domain.ports import NationalPlatform
@@ -216,6 +216,9 @@ def test_a_request_stopped_before_it_sent_a_byte_says_so_after_an_earlier_reques
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
         closing.wait()
 
+    # Its own parts, unknown before this module (the other tests go through the client).
+    from lapor_sync.adapters.national import deadline
+
     stop = threading.Event()
     with Loopback(answer_and_keep_the_connection) as server, httpx.Client() as client:
         deadline.install(client)
@@ -235,6 +238,9 @@ def test_a_connection_whose_attempt_ended_before_its_tls_handshake_is_closed() -
 
         def close(self) -> None:
             self.closed = True
+
+    # Its own parts, unknown before this module (the other tests go through the client).
+    from lapor_sync.adapters.national import deadline
 
     plain = Plain()
     with deadline.scope(0.0), pytest.raises(httpcore.ConnectTimeout):
