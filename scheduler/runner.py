@@ -28,7 +28,6 @@ from lapor_sync.scheduler.jobs import PULL, PUSH, RECONCILE, RETENTION, SLA, Job
 from lapor_sync.scheduler.metrics import WorkerMetrics
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.sla_report import check_sla
-from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import LeaseBusy
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import RunJournal
@@ -95,12 +94,10 @@ class JobRunner:
             self._finish(name, "skipped")
             return None
         except Exception as exc:  # neither a bug in one job nor the database going away may stop the service
-            fault = database_fault(exc)
-            if fault is None:
+            storage = self._storage.failed(f"job {name}", exc)
+            if not storage:
                 log.exception("job %s crashed; the next tick tries again", name, extra={"job": name})
-            else:
-                self._storage.failed(f"job {name}", fault)
-            self._finish(name, CRASHED if fault is None else STORAGE)
+            self._finish(name, STORAGE if storage else CRASHED)
             return None
         finally:
             with self._lock:

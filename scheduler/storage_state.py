@@ -16,6 +16,7 @@ from datetime import datetime
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.health import Health, HealthReport, say_age
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.timezones import display_wib
 
 log = logging.getLogger("lapor_sync.worker")
@@ -41,23 +42,30 @@ class StorageState:
         with self._lock:
             return self._fault
 
-    def failed(self, who: str, fault: str) -> None:
-        """Record that ``who`` (``job pull``, ``the outbox watcher``) could not use the database.
+    def failed(self, who: str, exc: BaseException) -> bool:
+        """Record that ``who`` (``job pull``, ``the outbox watcher``) met ``exc``, if it is a fault of the database.
 
-        ``fault`` is the driver's one-line reason (``health.database_fault``).
+        Logs an ERROR line with the driver's one-line reason (:func:`~lapor_sync.storage.faults.database_fault`)
+        when the database starts failing or fails for another reason; nothing more while the reason
+        stays the same.
 
-        Logs an ERROR line when the database starts failing or fails for another reason; nothing more
-        while the reason stays the same.
+        Returns:
+            Whether ``exc`` was a fault of the database; ``False`` for anything else (a bug), which the
+            caller reports or raises itself.
         """
+        fault = database_fault(exc)
+        if fault is None:
+            return False
         with self._lock:
             if fault == self._fault:
-                return
+                return True
             if self._fault is None:
                 self._since, self._began = self._clock.now(), time.monotonic()
             self._fault = fault
         log.error("storage failing: %s could not use the database (LAPOR_SYNC_DATABASE_URL): %s; the jobs "
                   "try again at each tick, /healthz answers 503 until one gets through", who, fault,
                   extra={"storage": "failing"})
+        return True
 
     def succeeded(self, job: str) -> None:
         """Record that a run of ``job`` was recorded in the database; logs once if it was failing."""

@@ -28,7 +28,6 @@ from lapor_sync.health import PUSH_JOBS, WAITING
 from lapor_sync.scheduler.jobs import PUSH
 from lapor_sync.scheduler.runner import JobRunner
 from lapor_sync.scheduler.storage_state import StorageState
-from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import OutboxItem, SyncRun
 
@@ -79,10 +78,8 @@ class OutboxWatcher:
             with self._app.db.session() as session:
                 due = rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
         except SQLAlchemyError as exc:  # the scheduler would log a traceback every few seconds
-            fault = database_fault(exc)
-            if fault is None:
+            if not self._storage.failed("the outbox watcher", exc):
                 raise
-            self._storage.failed("the outbox watcher", fault)
             return False
         if not due:
             return False

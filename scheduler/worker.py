@@ -41,7 +41,6 @@ from lapor_sync.scheduler.metrics import WorkerMetrics
 from lapor_sync.scheduler.runner import CRASHED, STORAGE, JobRunner
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.scheduler.watcher import OutboxWatcher
-from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import holder_name
 from lapor_sync.sync.abandoned import abandon_runs_of_ended_processes
 
@@ -165,10 +164,8 @@ class Worker:
         try:
             closed = abandon_runs_of_ended_processes(self.app.db, self.app.clock, self.app.institution_id)
         except SQLAlchemyError as exc:
-            fault = database_fault(exc)
-            if fault is None:
+            if not self.storage.failed("the worker's start", exc):  # the jobs meet it too: said once
                 raise
-            self.storage.failed("the worker's start", fault)  # the jobs meet it too: said once
             return
         if closed:
             log.warning("closed %d run(s) left running by a process that has ended as abandoned: %s "

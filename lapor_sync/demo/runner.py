@@ -8,7 +8,6 @@ echo of the final push. Then the national tallies (asked of the simulator over H
 
 from __future__ import annotations
 
-import os
 import time as wallclock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError
+from lapor_sync.private_files import open_private
 from lapor_sync.reporting import ARTICLE, Tallies, city_tallies
 from lapor_sync.settings import Settings
 from lapor_sync.simulator import Credentials, Simulator
@@ -177,21 +177,15 @@ def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
     written 0600.
     """
     path = workdir / "lapor-sync.toml"
-    _write_private(
-        path,
-        "# Written by `lapor-sync demo`: the demo's database and the simulator's fake credentials.\n"
-        f'database_url = "{settings.database_url}"\n'
-        f'api_base_url = "http://127.0.0.1:{SERVE_AGAIN_PORT}/lapor/3.0.0"\n'
-        'auth_mode = "static"\n'
-        f'api_key = "{CREDENTIALS.api_key}"\n'
-        f'api_token = "{CREDENTIALS.app_token}"\n'
-        "institution_id = 6271\n",
-    )
+    with open_private(path) as file:
+        file.write(
+            "# Written by `lapor-sync demo`: the demo's database and the simulator's fake credentials.\n"
+            f'database_url = "{settings.database_url}"\n'
+            f'api_base_url = "http://127.0.0.1:{SERVE_AGAIN_PORT}/lapor/3.0.0"\n'
+            'auth_mode = "static"\n'
+            f'api_key = "{CREDENTIALS.api_key}"\n'
+            f'api_token = "{CREDENTIALS.app_token}"\n'
+            "institution_id = 6271\n",
+        )
     return path
 
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` as UTF-8, readable and writable by its owner only (0600), also if it existed."""
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
-        os.fchmod(file.fileno(), 0o600)
-        file.write(text)

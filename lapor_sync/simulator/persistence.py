@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import types
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from lapor_sync.domain.clock import Clock, ManualClock
+from lapor_sync.private_files import open_private
 from lapor_sync.simulator.model import Complaint, Counters, Event
 from lapor_sync.simulator.world import World
 
@@ -40,8 +40,7 @@ def save_world(world: World, path: Path) -> None:
             "events": [dataclasses.asdict(e) for e in world.pending_events()],
         }
     temporary = path.with_name(path.name + ".tmp")
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
-        os.fchmod(out.fileno(), 0o600)  # a leftover temporary file keeps its old mode through O_CREAT
+    with open_private(temporary) as out:
         json.dump(state, out, ensure_ascii=False, default=_encode)
     temporary.replace(path)
 

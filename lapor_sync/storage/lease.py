@@ -220,7 +220,7 @@ def held_leases(db: Database, clock: Clock) -> list[LeaseInfo]:
 def _write_row(conn: Connection, institution_id: int, job: str, values: dict[str, object], *,
                only_if: ColumnElement[bool]) -> Row | None:
     """Insert the lease row, or overwrite the existing one where ``only_if`` holds; return the row written."""
-    insert = postgresql.insert if has_clock(conn) else sqlite.insert
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(LEASE).values(institution_id=institution_id, job=job, **values)
     statement = statement.on_conflict_do_update(
         index_elements=list(_KEY_COLUMNS), set_={name: statement.excluded[name] for name in values}, where=only_if,
