@@ -17,13 +17,13 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
-from lapor_sync.config_files import MAX_FILE_BYTES, read_bounded
+from lapor_sync.config.files import MAX_FILE_BYTES, read_bounded
+from lapor_sync.config.mapping_file import load_mapping
+from lapor_sync.config.settings import Settings
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.routing import CityMapping
-from lapor_sync.mapping_file import load_mapping
-from lapor_sync.settings import Settings
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import Leases, holder_name
 from lapor_sync.sync.pull import Puller, PullOptions

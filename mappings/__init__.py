@@ -1,1 +1,1 @@
-"""The city mapping files (TOML data), shipped with the package; read them with lapor_sync.mapping_file."""
+"""The city mapping files (TOML data), shipped with the package; read them with lapor_sync.config.mapping_file."""

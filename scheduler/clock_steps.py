@@ -18,8 +18,8 @@ from datetime import timedelta
 from apscheduler.schedulers.base import BaseScheduler
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.health import say_age
-from lapor_sync.timezones import display_wib
+from lapor_sync.domain.timezones import display_wib
+from lapor_sync.reports.health import say_age
 
 log = logging.getLogger("lapor_sync.worker")
 STEP_SECONDS = 5.0

@@ -39,8 +39,8 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from lapor_sync.domain.errors import ConfigurationError
-from lapor_sync.health import Health, HealthReport
-from lapor_sync.loopback import is_loopback, listening_notice
+from lapor_sync.reports.health import Health, HealthReport
+from lapor_sync.runtime.loopback import is_loopback, listening_notice
 from lapor_sync.storage.faults import database_fault
 
 log = logging.getLogger("lapor_sync.worker")

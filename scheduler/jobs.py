@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from lapor_sync.settings import Settings
-from lapor_sync.timezones import WIB
+from lapor_sync.config.settings import Settings
+from lapor_sync.domain.timezones import WIB
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PULL, PUSH, RECONCILE, SLA, RETENTION = "pull", "push", "reconcile", "sla", "retention"

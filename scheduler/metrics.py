@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from lapor_sync.health import WAITING, Health, HealthReport
+from lapor_sync.reports.health import WAITING, Health, HealthReport
 from lapor_sync.storage.models import SyncRun
 
 log = logging.getLogger("lapor_sync.worker")

@@ -23,16 +23,16 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 
 from lapor_sync.app import App
 from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.domain.timezones import display_wib
+from lapor_sync.reports.sla import check_sla
 from lapor_sync.scheduler.clock_steps import clock_offset
 from lapor_sync.scheduler.jobs import PULL, PUSH, RECONCILE, RETENTION, SLA, JobSpec
 from lapor_sync.scheduler.metrics import WorkerMetrics
 from lapor_sync.scheduler.storage_state import StorageState
-from lapor_sync.sla_report import check_sla
 from lapor_sync.storage.lease import LeaseBusy
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import RunJournal
 from lapor_sync.sync.service import AlreadyRun, SyncService
-from lapor_sync.timezones import display_wib
 
 log = logging.getLogger("lapor_sync.worker")
 TRIGGER = "schedule"

@@ -15,9 +15,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.health import Health, HealthReport, say_age
+from lapor_sync.domain.timezones import display_wib
+from lapor_sync.reports.health import Health, HealthReport, say_age
 from lapor_sync.storage.faults import database_fault
-from lapor_sync.timezones import display_wib
 
 log = logging.getLogger("lapor_sync.worker")
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from lapor_sync.app import App
-from lapor_sync.health import PUSH_JOBS, WAITING
+from lapor_sync.reports.health import PUSH_JOBS, WAITING
 from lapor_sync.scheduler.jobs import PUSH
 from lapor_sync.scheduler.runner import JobRunner
 from lapor_sync.scheduler.storage_state import StorageState

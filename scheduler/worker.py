@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.app import App
-from lapor_sync.health import HealthReport, assess
+from lapor_sync.reports.health import HealthReport, assess
 from lapor_sync.scheduler.clock_steps import ClockFollower
 from lapor_sync.scheduler.http import HealthServer
 from lapor_sync.scheduler.jobs import OUTBOX_WATCH, PULL, PUSH, RECONCILE, JobSpec, job_specs

@@ -23,14 +23,14 @@ from sqlmodel import select
 
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
 from lapor_sync.app import App
+from lapor_sync.config.settings import Settings
 from lapor_sync.domain.clock import ManualClock
-from lapor_sync.settings import Settings
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Counters, Reporter
 from lapor_sync.simulator.world import World
 from lapor_sync.storage.models import SetAsideRecord
-from lapor_sync.timezones import WIB
 
 DINSOS = 627104
 Edit = Callable[[dict[str, Any]], None]

@@ -6,7 +6,7 @@ Usage: ``.venv/bin/python scripts/chaos_soak.py [--minutes 10] [--database sqlit
 [--lease-faults | --no-lease-faults] [--lease-fault-every 20] [--step-seconds 120] [--min-lease-losses N]
 [--logs DIR]``.
 PostgreSQL reads ``LAPOR_SYNC_TEST_POSTGRES_URL``; the SQLite lease faults need libfaketime
-(``apt-get install faketime``). ``tests/test_chaos.py`` runs it for 20 seconds on each engine.
+(``apt-get install faketime``). ``tests/e2e/test_chaos.py`` runs it for 20 seconds on each engine.
 
 1. Chaos, for ``--minutes``. The simulator is served in-process: data set palangka-raya-2024 from
    2 January 2024 07:00 WIB, its clock running ``--speed`` simulated hours per second so complaints
@@ -119,15 +119,15 @@ from lapor_sync.checks.sides import read_national
 from lapor_sync.demo.plan import Outcome
 from lapor_sync.domain.actions import ActionRefused
 from lapor_sync.domain.reference import find_reference
-from lapor_sync.simulator.faults import FaultKind
+from lapor_sync.domain.timezones import WIB
+from lapor_sync.simulator.faults.plan import FaultKind
 from lapor_sync.simulator.model import FollowUp
 from lapor_sync.simulator.world import World
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import OutboxItem, SyncEvent, SyncRun
-from lapor_sync.sync.outbox_admin import requeue
+from lapor_sync.sync.admin.outbox import requeue
 from lapor_sync.sync.service import SyncService
-from lapor_sync.timezones import WIB
 
 START = datetime(2024, 1, 2, 7, 0, tzinfo=WIB)  # the first working morning of the data set
 OUTCOME_SHARES = {Outcome.COMPLETE: 0.6, Outcome.AUTO_CLOSE: 0.15, Outcome.IN_PROCESS: 0.05,

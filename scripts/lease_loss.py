@@ -38,8 +38,8 @@ from sqlmodel import col, select
 
 from lapor_sync.app import App
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.storage.models import Case
-from lapor_sync.timezones import WIB
 
 START = datetime(2024, 1, 5, 16, 30, tzinfo=WIB)  # end of the data set's first working week
 WAIT_SECONDS = 120  # the longest any step waits

@@ -23,13 +23,13 @@ from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
 from lapor_sync.app import App
+from lapor_sync.config.settings import Settings
 from lapor_sync.demo.plan import Outcome
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import Clock, ManualClock
 from lapor_sync.domain.reference import find_reference
-from lapor_sync.settings import Settings
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
-from lapor_sync.simulator.fault_profiles import FaultSpec
+from lapor_sync.simulator.faults.profiles import FaultSpec
 from lapor_sync.storage.database import normalise_url
 from lapor_sync.storage.lease_handles import advisory_key, split_key
 from lapor_sync.storage.models import OutboxItem, SyncRun

@@ -20,9 +20,9 @@ from tempfile import TemporaryDirectory
 from measure_support import city_app, cli, fresh_database, runs, served_simulator, staff_round, start_worker, worker_env
 from sqlmodel import select
 
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import OutboxItem
-from lapor_sync.timezones import WIB
 
 
 def outbox_states(app) -> Counter[str]:

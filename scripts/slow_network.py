@@ -42,9 +42,9 @@ from measure_support import Served, city_app, cli, fresh_database, runs, staff_r
 from sqlmodel import col, select
 
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.simulator import Simulator
 from lapor_sync.storage.models import OutboxItem
-from lapor_sync.timezones import WIB
 
 START = datetime(2024, 2, 1, 16, 30, tzinfo=WIB)
 SLOW_HOST = "slow-dns.lapor.test"

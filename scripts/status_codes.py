@@ -14,11 +14,11 @@ from datetime import datetime
 from measure_support import cli, fresh_database, worker_env
 
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.simulator import Simulator
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Counters
 from lapor_sync.simulator.world import World
-from lapor_sync.timezones import WIB
 
 
 def show(label: str, env: dict[str, str]) -> None:

@@ -13,9 +13,9 @@ import respx
 from sqlalchemy import create_engine, text
 
 from lapor_sync.domain.clock import ManualClock
-from lapor_sync.logs import LogLevel, configure_logging
+from lapor_sync.runtime.logs import LogLevel, configure_logging
 from lapor_sync.storage.database import Database, normalise_url
-from tests.e2e_support import Harness, harness, small_world
+from tests.support.e2e import Harness, harness, small_world
 
 POSTGRES_ENV = "LAPOR_SYNC_TEST_POSTGRES_URL"
 

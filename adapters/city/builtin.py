@@ -6,7 +6,7 @@ event land together or not at all. Texts are stored as received, made valid (NUL
 lone surrogates removed, :mod:`lapor_sync.domain.text`) with their length as received: a
 complaint's texts arrive valid from the national adapter, staff texts are made valid here.
 
-A purged case (``Case.purged_at``, see :mod:`lapor_sync.sync.purge`) stays purged while it is
+A purged case (``Case.purged_at``, see :mod:`lapor_sync.sync.admin.purge`) stays purged while it is
 closed: receiving its complaint again (a pull after a change, a ``resync``) updates status,
 disposition and the other non-personal fields, and stores new thread entries with
 :data:`~lapor_sync.storage.models.PURGED_TEXT`, never the reporter, title, content or place. If

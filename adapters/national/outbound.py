@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from lapor_sync.domain.errors import RunStoppingError
-from lapor_sync.loopback import is_loopback
+from lapor_sync.runtime.loopback import is_loopback
 
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # Request extension carrying a smaller limit for one request's answer (the OAuth2 token answer).

@@ -6,7 +6,7 @@ import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.settings import source_variable
+from lapor_sync.config.settings import source_variable
 
 db_app = typer.Typer(name="db", no_args_is_help=True,
                      help="The lapor-sync database (LAPOR_SYNC_DATABASE_URL): create or upgrade its schema.")

@@ -29,8 +29,8 @@ from lapor_sync.cli import (
 from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, EXIT_INTERNAL, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError
-from lapor_sync.logs import LogLevel, configure_logging
-from lapor_sync.redaction import redact
+from lapor_sync.runtime.logs import LogLevel, configure_logging
+from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import LeaseBusy
 
@@ -82,7 +82,7 @@ def main() -> None:
     Exit codes: 2 for a configuration or domain error (:data:`EXIT_CONFIG`), 3 for a job lease held
     by another runner past ``lease_wait_seconds``, naming the holder and since when
     (:data:`EXIT_BUSY`), 70 for an internal error (:data:`EXIT_INTERNAL`). Error texts are redacted
-    (``lapor_sync.redaction``): they may quote a server's message, a reporter's contact details or
+    (``lapor_sync.runtime.redaction``): they may quote a server's message, a reporter's contact details or
     a withheld text.
     """
     try:

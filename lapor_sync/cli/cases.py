@@ -14,8 +14,8 @@ from lapor_sync.domain.actions import ActionRefused, AgencyAction
 from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
-from lapor_sync.timezones import display_wib
 
 SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
 TITLE_WIDTH = 48

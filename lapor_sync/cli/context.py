@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from lapor_sync.app import App
-from lapor_sync.settings import load_settings
+from lapor_sync.config.settings import load_settings
 
 EXIT_CONFIG = 2  # a setting, mapping file or argument is wrong: nothing was done
 EXIT_BUSY = 3  # another runner holds the job's lease past lease_wait_seconds: nothing was done

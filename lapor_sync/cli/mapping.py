@@ -10,8 +10,8 @@ import typer
 from lapor_sync.adapters.city.builtin import CaseNotFound
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.config.mapping_file import load_mapping
 from lapor_sync.domain.routing import CityMapping
-from lapor_sync.mapping_file import load_mapping
 
 mapping_app = typer.Typer(
     name="mapping", no_args_is_help=True,

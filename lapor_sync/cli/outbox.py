@@ -11,7 +11,7 @@ from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.cli.status import OutboxState
 from lapor_sync.storage.models import OutboxItem
-from lapor_sync.sync import outbox_admin
+from lapor_sync.sync.admin import outbox as outbox_admin
 
 outbox_app = typer.Typer(rich_markup_mode="markdown")
 

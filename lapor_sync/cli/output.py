@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lapor_sync.timezones import display_wib
+from lapor_sync.domain.timezones import display_wib
 
 console = Console()
 errors = Console(stderr=True)

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 import typer
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.timezones import WIB
+from lapor_sync.domain.timezones import WIB
 
 
 def today_wib(clock: Clock) -> date:

@@ -11,9 +11,9 @@ from rich.markup import escape
 from lapor_sync.cli.context import EXIT_CONFIG, operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
-from lapor_sync.sync.purge import REMOVED_KINDS, PurgeResult, plan_purge, run_purge
+from lapor_sync.domain.timezones import display_wib
+from lapor_sync.sync.admin.purge import REMOVED_KINDS, PurgeResult, plan_purge, run_purge
 from lapor_sync.sync.service import JobRunner
-from lapor_sync.timezones import display_wib
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from lapor_sync.cli.output import JSON_OPTION, print_json, print_table
 from lapor_sync.cli.periods import parse_day, today_wib
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reporting import ARTICLE, Tallies, city_tallies, period_bounds
+from lapor_sync.reports.tallies import ARTICLE, Tallies, city_tallies, period_bounds
 from lapor_sync.storage.models import Case
 
 ARTICLE_PERIOD = (date(2024, 1, 1), date(2024, 10, 31))  # source-article.txt: January to October 2024
@@ -32,7 +32,7 @@ _ROWS = (  # (label, Tallies.as_dict key)
 def agency_tallies(session: Session, institution_id: int, start: date, end: date) -> dict[str, Tallies]:
     """Count the cases dispositioned between WIB days ``start`` and ``end`` (inclusive), per agency code.
 
-    Same buckets as :func:`lapor_sync.reporting.city_tallies`; agencies without cases are left out.
+    Same buckets as :func:`lapor_sync.reports.tallies.city_tallies`; agencies without cases are left out.
     """
     low, high = period_bounds(start, end)
     rows = session.exec(

@@ -12,10 +12,10 @@ from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.cli.periods import parse_instant
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
+from lapor_sync.config.settings import require_national
 from lapor_sync.domain.status import CaseState
-from lapor_sync.settings import require_national
-from lapor_sync.sync.resync import ResyncOutcome, ResyncResult, run_resync
-from lapor_sync.sync.selection import Selection, SelectionError
+from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, run_resync
+from lapor_sync.sync.admin.selection import Selection, SelectionError
 
 
 def complaints(n: int) -> str:

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from lapor_sync.domain.clock import Clock, ManualClock, SystemClock
-from lapor_sync.loopback import is_loopback, listening_notice
+from lapor_sync.runtime.loopback import is_loopback, listening_notice
 from lapor_sync.simulator import END_OF_DATA, START_OF_DATA, AuthMode, Simulator
 from lapor_sync.simulator.app import TOKEN_PATH
-from lapor_sync.simulator.fault_profiles import PROFILES, resolve_faults
-from lapor_sync.simulator.faults import FaultPlan
+from lapor_sync.simulator.faults.plan import FaultPlan
+from lapor_sync.simulator.faults.profiles import PROFILES, resolve_faults
 from lapor_sync.simulator.wire import format_wib, parse_wib
 
 CLOCK_HELP = (
@@ -26,7 +26,7 @@ CLOCK_HELP = (
 
 FAULTS_HELP = (
     f"Inject faults into the contract's endpoints: a profile ({', '.join(PROFILES)}) or a TOML profile "
-    "file (format: lapor_sync/simulator/fault_profiles.py). Counts: GET /_simulator/faults."
+    "file (format: lapor_sync/simulator/faults/profiles.py). Counts: GET /_simulator/faults."
 )
 
 

@@ -11,10 +11,10 @@ import typer
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, print_json, print_table
 from lapor_sync.cli.periods import parse_instant
+from lapor_sync.config.settings import Settings
 from lapor_sync.domain.sla import Deadline, SlaStatus
-from lapor_sync.settings import Settings
-from lapor_sync.sla_report import LABELS, CaseSla, by_agency, evaluate_open_cases, sla_policy
-from lapor_sync.timezones import display_wib
+from lapor_sync.domain.timezones import display_wib
+from lapor_sync.reports.sla import LABELS, CaseSla, by_agency, evaluate_open_cases, sla_policy
 
 PRESSING = (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)  # what is listed without --all
 COLUMNS = ["status", "tracking id", "case", "state", "dispositioned", "follow-up due", "followed up",

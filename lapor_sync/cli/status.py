@@ -8,7 +8,7 @@ import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, cell, print_json, print_table
-from lapor_sync.health import Health, OutboxState, assess, say_age
+from lapor_sync.reports.health import Health, OutboxState, assess, say_age
 
 __all__ = ["OutboxState", "register", "status"]
 

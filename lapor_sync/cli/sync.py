@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.reporting import ARTICLE
-from lapor_sync.settings import require_national
+from lapor_sync.config.settings import require_national
+from lapor_sync.reports.tallies import ARTICLE
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import COUNTERS
 

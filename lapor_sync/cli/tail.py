@@ -11,9 +11,9 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
-from lapor_sync.timezones import display_wib
 
 _LEVEL_STYLES = {"warning": "yellow", "error": "bold red"}
 GAP_POLLS = 30

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from lapor_sync.cli.context import state
-from lapor_sync.logs import LogLevel, configure_logging
-from lapor_sync.settings import require_national
+from lapor_sync.config.settings import require_national
+from lapor_sync.runtime.logs import LogLevel, configure_logging
 
 EXIT_UNCLEAN = 1
 

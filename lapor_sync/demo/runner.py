@@ -17,17 +17,17 @@ from pathlib import Path
 import httpx
 
 from lapor_sync.app import App
+from lapor_sync.config.settings import Settings
 from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError
-from lapor_sync.private_files import open_private
-from lapor_sync.reporting import ARTICLE, Tallies, city_tallies
-from lapor_sync.settings import Settings
+from lapor_sync.domain.timezones import WIB
+from lapor_sync.reports.tallies import ARTICLE, Tallies, city_tallies
+from lapor_sync.runtime.private_files import open_private
 from lapor_sync.simulator import Credentials, Simulator
 from lapor_sync.simulator.catalog import category_name
 from lapor_sync.storage.models import SyncRun
-from lapor_sync.timezones import WIB
 
 PERIOD_START = date(2024, 1, 1)
 PERIOD_END = date(2024, 10, 31)
@@ -173,7 +173,7 @@ def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
     """Write a config file pointing at the demo's database and at the simulator served again on 8765.
 
     The file holds the simulator's credentials; a configuration file with credentials must be
-    readable by its owner alone (:class:`~lapor_sync.settings_sources.ConfigFileSource`), so it is
+    readable by its owner alone (:class:`~lapor_sync.config.sources.ConfigFileSource`), so it is
     written 0600.
     """
     path = workdir / "lapor-sync.toml"

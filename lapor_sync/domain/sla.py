@@ -9,8 +9,8 @@ from enum import StrEnum
 
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.status import CaseState
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.domain.workdays import WorkingCalendar
-from lapor_sync.timezones import WIB
 
 
 class SlaStatus(StrEnum):

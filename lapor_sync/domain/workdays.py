@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import holidays
 
-from lapor_sync.timezones import WIB
+from lapor_sync.domain.timezones import WIB
 
 # Public holidays plus cuti bersama (collective leave set by joint decree); DOMAIN.md "Time limits".
 HOLIDAY_CATEGORIES = ("public", "government")

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lapor_sync.domain.clock import ManualClock
-from lapor_sync.simulator.fault_profiles import profile
-from lapor_sync.simulator.faults import FaultSwitch
+from lapor_sync.simulator.faults.plan import FaultSwitch
+from lapor_sync.simulator.faults.profiles import profile
 from lapor_sync.simulator.wire import format_wib, parse_wib, parse_wire_date
 from lapor_sync.simulator.world import World
 

@@ -2,7 +2,7 @@
 
 Besides, ``POST /oauth2/token`` stands in for the SPLP gateway's token URL (CONTRACT §1), and the
 simulator-only ``/_simulator/...`` endpoints of :mod:`lapor_sync.simulator.admin` are mounted.
-Injected faults (:mod:`lapor_sync.simulator.fault_middleware`) touch only the contract's endpoints.
+Injected faults (:mod:`lapor_sync.simulator.faults.middleware`) touch only the contract's endpoints.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from lapor_sync.simulator import wire
 from lapor_sync.simulator.admin import simulator_routes
 from lapor_sync.simulator.auth import AccessTokens, Authenticator, AuthMode, Credentials, RateLimiter
 from lapor_sync.simulator.catalog import CATEGORIES, INSTITUTIONS
-from lapor_sync.simulator.fault_middleware import FaultMiddleware
-from lapor_sync.simulator.faults import FaultSwitch
+from lapor_sync.simulator.faults.middleware import FaultMiddleware
+from lapor_sync.simulator.faults.plan import FaultSwitch
 from lapor_sync.simulator.forms import FormError, parse_form
 from lapor_sync.simulator.rules import SimulatorError
 from lapor_sync.simulator.world import World

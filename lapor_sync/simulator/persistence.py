@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from lapor_sync.domain.clock import Clock, ManualClock
-from lapor_sync.private_files import open_private
+from lapor_sync.runtime.private_files import open_private
 from lapor_sync.simulator.model import Complaint, Counters, Event
 from lapor_sync.simulator.world import World
 

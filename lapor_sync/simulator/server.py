@@ -16,8 +16,8 @@ from lapor_sync.domain.clock import Clock, ManualClock
 from lapor_sync.simulator.app import BASE_PATH, create_app
 from lapor_sync.simulator.auth import AccessTokens, AuthMode, Credentials
 from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, generate
-from lapor_sync.simulator.fault_profiles import FaultSpec, resolve_faults
-from lapor_sync.simulator.faults import FaultPlan, FaultSwitch
+from lapor_sync.simulator.faults.plan import FaultPlan, FaultSwitch
+from lapor_sync.simulator.faults.profiles import FaultSpec, resolve_faults
 from lapor_sync.simulator.persistence import load_world, save_world
 from lapor_sync.simulator.workdays import WIB
 from lapor_sync.simulator.world import World
@@ -54,7 +54,7 @@ class Simulator:
         credentials: accepted credentials (default: the fake demo ones).
         auth_mode: accepted authentication modes (CONTRACT §1).
         faults: faults to inject: a :class:`FaultPlan`, a profile name (``none``, ``flaky``,
-            ``hostile``), a TOML profile file, or ``None``; see :mod:`lapor_sync.simulator.faults`.
+            ``hostile``), a TOML profile file, or ``None``; see :mod:`lapor_sync.simulator.faults.plan`.
         fault_seed: the seed of the fault decisions (a given ``FaultPlan`` keeps its own).
 
     Raises:

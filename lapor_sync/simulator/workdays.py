@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.domain.workdays import WorkingCalendar
-from lapor_sync.timezones import WIB
 
 __all__ = ["WIB", "add_working_days", "is_working_day", "next_working_day_at", "working_days_between"]
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert
 from sqlalchemy.exc import DBAPIError, InternalError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from lapor_sync.redaction import redact
+from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database
 from lapor_sync.storage.models import Cursor
 

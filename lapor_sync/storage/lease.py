@@ -40,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.db_clock import has_clock, later_sql, now_sql
 from lapor_sync.storage.holders import holder_name
@@ -56,7 +57,6 @@ from lapor_sync.storage.lease_handles import (
     new_row_token,
     split_key,
 )
-from lapor_sync.timezones import display_wib
 
 __all__ = ["LeaseBusy", "LeaseHandle", "LeaseInfo", "LeaseLost", "Leases", "held_leases", "holder_name"]
 

@@ -19,10 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.db_clock import later_sql, now_sql
 from lapor_sync.storage.models import Lease
-from lapor_sync.timezones import display_wib
 
 log = logging.getLogger("lapor_sync.storage.lease")
 LEASE = Lease.__table__  # type: ignore[attr-defined]

@@ -46,7 +46,7 @@ class Case(SQLModel, table=True):
     the content's length as received, in characters; it exceeds ``len(content)`` when NUL
     characters or lone surrogates had to be removed to store it.
 
-    ``purged_at`` (UTC) is set by ``lapor-sync purge`` (:mod:`lapor_sync.sync.purge`) once the case
+    ``purged_at`` (UTC) is set by ``lapor-sync purge`` (:mod:`lapor_sync.sync.admin.purge`) once the case
     had been closed longer than the retention period (UU 27/2022: personal data kept no longer than
     needed): reporter fields and ``location_name`` are then NULL, ``title`` and ``content`` hold
     :data:`PURGED_TEXT` with ``content_length`` 0, and so do the case's thread entries. Ids, agency,

@@ -22,11 +22,11 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.holders import Liveness, liveness
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import Level, add_event
-from lapor_sync.timezones import display_wib
 
 ABANDONED = "abandoned"
 """Outcome of a run whose process went away without closing it."""

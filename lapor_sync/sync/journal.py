@@ -4,7 +4,7 @@ Events are written in the same transaction as the change they describe, so the l
 change that was rolled back. Messages never hold secrets, reporters' personal data or complaint
 content: they name complaints by tracking id and say what happened in plain words. Texts that come
 from elsewhere (a server's message, an exception) are redacted here, the one place events and run
-errors are written (``lapor_sync.redaction``: personal data masked, withheld texts cut out).
+errors are written (``lapor_sync.runtime.redaction``: personal data masked, withheld texts cut out).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.redaction import redact
+from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import LeaseHandle
 from lapor_sync.storage.models import SyncEvent, SyncRun

@@ -303,7 +303,7 @@ class Puller:
             if session.exec(select(Case.id).where(Case.institution_id == self.institution_id,
                                                   Case.complaint_id == record.complaint_id,
                                                   col(Case.purged_at).is_not(None))).first() is not None:
-                raw = json.dumps(PURGED_TEXT)  # its case was purged (lapor_sync.sync.purge): it stays purged
+                raw = json.dumps(PURGED_TEXT)  # its case was purged (lapor_sync.sync.admin.purge): it stays purged
             existing = session.exec(select(SetAsideRecord).where(
                 SetAsideRecord.institution_id == self.institution_id,
                 SetAsideRecord.complaint_id == record.complaint_id,

@@ -11,7 +11,7 @@ failure of one row, a bug included, is a failed attempt of that row, and the res
 that came from the national side is ever pushed back: only rows written by staff actions are in
 the outbox. While a row is delivered, what it sends (and a confidential complaint's title and
 content) is withheld from every event, error, log line and escaping exception, should the server
-quote it back (``lapor_sync.redaction``, :mod:`lapor_sync.sync.scrub`).
+quote it back (``lapor_sync.runtime.redaction``, :mod:`lapor_sync.sync.scrub`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.reference import find_reference, strip_reference
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState, NationalStatus
-from lapor_sync.redaction import redact, withholding
+from lapor_sync.runtime.redaction import redact, withholding
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.holders import holder_name
 from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry

@@ -1,7 +1,7 @@
 """Exceptions leaving a withholding block, made free of the texts withheld in it.
 
 While an outbox row is delivered, a server may quote its text (a confidential follow-up) in an
-error message (``lapor_sync.redaction``). Lines written inside the block are redacted, but an
+error message (``lapor_sync.runtime.redaction``). Lines written inside the block are redacted, but an
 exception that leaves it is printed later, outside: by the worker's "job crashed" log line, or as
 a traceback on the command line, causes and contexts included ("During handling of the above
 exception..."). So it is scrubbed on its way out, while the withheld texts are still known.
@@ -10,7 +10,7 @@ exception..."). So it is scrubbed on its way out, while the withheld texts are s
 from __future__ import annotations
 
 from lapor_sync.domain.errors import LaporSyncError, NationalPlatformError
-from lapor_sync.redaction import redact
+from lapor_sync.runtime.redaction import redact
 
 
 class WithheldError(LaporSyncError):

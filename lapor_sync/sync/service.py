@@ -23,16 +23,16 @@ from sqlmodel import Session, select
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import NationalPlatformError
 from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import LeaseLost, Leases
 from lapor_sync.storage.models import Agency, SyncRun
 from lapor_sync.sync.abandoned import abandon_runs_lost_to
+from lapor_sync.sync.admin.retention import prune_events
 from lapor_sync.sync.claims import ClaimLost
 from lapor_sync.sync.journal import INTERRUPTED_BY_USER, Level, RunInterrupted, RunJournal, TickTaken
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.push import Pusher
-from lapor_sync.sync.retention import prune_events
-from lapor_sync.timezones import display_wib
 
 
 def sync_agencies(session: Session, mapping: CityMapping) -> bool:

@@ -1,0 +1,1 @@
+"""Configuration: settings and their sources, TOML config files, the mapping file loader."""

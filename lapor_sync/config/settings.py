@@ -1,0 +1,369 @@
+"""Settings: the database, the national platform, the mapping file and sync tuning, from env and TOML."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from lapor_sync.config.files import problem_text
+from lapor_sync.config.sources import FILE_SUFFIX, ConfigFileSource, NotedSource, SecretFileSource, loading
+from lapor_sync.domain.errors import ConfigurationError
+
+ENV_PREFIX = "LAPOR_SYNC_"
+PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
+WIB = ZoneInfo("Asia/Jakarta")
+
+_SECRETS = frozenset({"api_key", "api_token", "oauth_client_secret"})
+# Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
+_FROM_FILES = _SECRETS | {"database_url"}
+FROM_ENV_FILE = "env-file"  # the value_sources() label of a value read from such a file
+# URLs: they may carry a password or a key (in the user part, the query or the fragment).
+_URLS = frozenset({"database_url", "api_base_url", "oauth_token_url"})
+# Values never echoed in errors: secrets, and URLs that may carry a password before they parse.
+_NOT_ECHOED = _SECRETS | _URLS
+_NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
+    "static": ("api_key", "api_token", "institution_id"),
+    "oauth2": (
+        "api_key", "api_token", "institution_id", "oauth_token_url", "oauth_client_id", "oauth_client_secret"
+    ),
+}
+# Up to the last "@": a password may hold "/", ":", "@" or spaces, and each parser ends it elsewhere.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):.*@")
+HARMLESS_QUERY_KEYS = frozenset({
+    # libpq connection parameters that name, place or tune a connection (never password, sslpassword)
+    "host", "hostaddr", "port", "dbname", "user", "connect_timeout", "client_encoding", "options",
+    "application_name", "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "sslmode", "sslnegotiation", "sslcompression", "sslcert", "sslkey",
+    "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "ssl_min_protocol_version", "ssl_max_protocol_version",
+    "requirepeer", "gssencmode", "krbsrvname", "gsslib", "gssdelegation", "channel_binding", "require_auth",
+    "service", "target_session_attrs", "load_balance_hosts", "passfile", "ssl",
+    # SQLite URI parameters, and what SQLAlchemy's pysqlite driver takes from the URL
+    "mode", "uri", "cache", "immutable", "nolock", "psow", "vfs", "timeout", "isolation_level",
+    "detect_types", "check_same_thread", "cached_statements",
+})
+"""Query keys whose values ``mask_url`` shows: they say where and how to connect, and hold no secret.
+``sslcert``, ``sslkey`` and ``passfile`` are paths to files, not their content. Every other key's
+value is masked (``password``, ``sslpassword``, ``apikey``, ``access_token``, ``client_secret``,
+SQLCipher's ``key``, and any key we do not know)."""
+
+
+def env_var(setting: str) -> str:
+    """Return the environment variable of a setting: ``auth_mode`` → ``LAPOR_SYNC_AUTH_MODE``."""
+    return f"{ENV_PREFIX}{setting.upper()}"
+
+
+def source_variable(setting: str, source: str) -> str:
+    """Return the variable that set a setting from ``source`` (a :meth:`Settings.value_sources` label).
+
+    ``("api_key", "env-file")`` → ``LAPOR_SYNC_API_KEY_FILE``; any other source → ``LAPOR_SYNC_API_KEY``.
+    """
+    return env_var(setting) + (FILE_SUFFIX if source == FROM_ENV_FILE else "")
+
+
+def mask_url(text: str) -> str:
+    """Hide what a URL may carry as a secret, e.g. ``postgresql://u:pw@h/db?sslpassword=x&sslmode=require``
+    → ``postgresql://u:***@h/db?sslpassword=***&sslmode=require``.
+
+    The password: everything from the ``:`` after the user to the last ``@``, whatever it holds.
+    The query (after the first ``?``): the value of every key not in :data:`HARMLESS_QUERY_KEYS`
+    (matched lower-case and percent-decoded), and a part without ``=``, become ``***``; a value
+    runs to the next ``&``. A fragment (after ``#``, where OAuth puts tokens) becomes ``***``.
+    """
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    head, question, query = text.partition("?")
+    if not question:
+        return text
+    query, hash_mark, _fragment = query.partition("#")
+    parts = [_masked_query_part(part) for part in query.split("&")]
+    return f"{head}?{'&'.join(parts)}" + ("#***" if hash_mark else "")
+
+
+def _masked_query_part(part: str) -> str:
+    key, equals, value = part.partition("=")
+    if not equals:
+        return "***" if part else part
+    return f"{key}={value if unquote(key).lower() in HARMLESS_QUERY_KEYS else '***'}"
+
+
+def _secret_in_file(name: str, value: object) -> bool:
+    """True for the settings a TOML file may hold only when it is private: the secrets, and a URL
+    with something :func:`mask_url` hides (a password, ``?sslpassword=``, ``?apikey=``)."""
+    return name in _SECRETS or (name in _URLS and isinstance(value, str) and mask_url(value) != value)
+
+
+class Settings(BaseSettings):
+    """Everything lapor-sync needs to run; sources, highest first: arguments, environment, TOML file.
+
+    Environment variables are ``LAPOR_SYNC_<NAME>`` (any case); an empty variable counts as unset.
+    The secrets and the database URL can instead be read from a file named by
+    ``LAPOR_SYNC_<NAME>_FILE`` (container secrets: :class:`~lapor_sync.config.sources.SecretFileSource`);
+    setting both is a configuration error.
+
+    Attributes:
+        database_url: SQLAlchemy URL; the default is ``lapor-sync.db`` in the working directory.
+        api_base_url: the national API's base (CONTRACT §1; the simulator serves ``/lapor/3.0.0``).
+        auth_mode: ``static`` (API key + app token) or ``oauth2`` (SPLP client credentials), CONTRACT §1.
+        api_key: the LAPOR API key (secret).
+        api_token: the integrating application's GUID, sent as the ``token`` header (secret).
+        auth_header_name: the header carrying the API key in static mode (some deployments use ``auth``).
+        oauth_token_url, oauth_client_id, oauth_client_secret: SPLP OAuth2 client credentials.
+        institution_id: the city's national institution id (Palangka Raya: 6271).
+        mapping_file: the city mapping TOML; ``None`` uses the packaged ``palangka-raya.toml``.
+        http_timeout_seconds: per-request timeout, seconds.
+        request_deadline_seconds: wall-clock limit of one attempt of one request, seconds: name
+            lookup, connect, TLS, sending and the whole answer together (a body trickled byte by byte
+            cannot hold a request longer).
+        max_retry_after_seconds: the longest server-given wait (``Retry-After``) honoured, seconds;
+            a longer or unreadable-as-a-delay value is cut to this, and the cut is logged.
+        allow_insecure_http: allow plain ``http://`` to a host that is not loopback (off: such a URL
+            is refused, so credentials never cross a network unencrypted).
+        tls_ca_bundle: a PEM file of CA certificates to verify the national platform with (a city
+            proxy's CA); ``None`` uses certifi's. Verification itself cannot be turned off.
+        max_response_bytes: the largest answer read from the national platform, bytes; a larger one
+            is refused before it is parsed.
+        overlap_seconds: how far before the cursor each pull starts again (CONTRACT §6), seconds.
+        initial_since: where the very first pull starts; aware, kept in UTC (default 2024-01-01 00:00 WIB).
+        per_page: inbox page size, 1..100 (CONTRACT §5).
+        max_push_attempts: outbox attempts before a push is dead-lettered.
+        open_case_recheck_seconds: how long an open case may go unseen in the inbox before its
+            detail is read again (CONTRACT §6: reconcile), seconds.
+        pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
+            intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
+        sla_check_time, retention_time: daily job times, WIB.
+        retention_days: sync events older than this are pruned.
+        purge_after_days: ``lapor-sync purge`` removes reporter identity and content of cases closed
+            longer than this, days (default 730, two years; UU 27/2022 asks that personal data be
+            kept no longer than needed).
+        misfire_grace_seconds: how late a scheduled run may still start; shutdown_timeout_seconds:
+            how long SIGTERM waits for the run in flight.
+        health_host, health_port: where the worker serves /healthz and /metrics (loopback; 0 = off).
+        lease_seconds: how long a job lease lives without renewal (a dead holder's lease expires),
+            and how long a pusher's claim on one outbox row lives; lease_wait_seconds: how long a
+            manual command waits for a busy lease.
+        lease_mode: ``auto`` (a PostgreSQL advisory lock, a lease row on SQLite) or ``row`` (the
+            lease row on any engine, expiring by the database's clock: for PostgreSQL behind a
+            pooler in transaction mode, where session advisory locks do not hold).
+        status_*_seconds: thresholds of ``lapor-sync status``.
+        sla_*_working_days: follow-up due after disposition, auto-close expected after the last
+            agency follow-up, "due soon" window; extra_non_working_days: dates (cuti bersama by
+            decree) on top of the ``holidays`` package's Indonesian calendar.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, extra="forbid", env_ignore_empty=True
+    )
+
+    database_url: str = "sqlite:///lapor-sync.db"
+    api_base_url: str = PRODUCTION_BASE_URL
+    auth_mode: Literal["static", "oauth2"] = "static"
+    api_key: SecretStr | None = None
+    api_token: SecretStr | None = None
+    auth_header_name: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    institution_id: int | None = Field(default=None, ge=1)
+    mapping_file: Path | None = None
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    request_deadline_seconds: float = Field(default=60.0, gt=0)
+    max_retry_after_seconds: int = Field(default=3600, ge=1)
+    allow_insecure_http: bool = False
+    tls_ca_bundle: Path | None = None
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    overlap_seconds: int = Field(default=300, ge=0)
+    initial_since: AwareDatetime = Field(default=datetime(2024, 1, 1, tzinfo=WIB), validate_default=True)
+    per_page: int = Field(default=100, ge=1, le=100)
+    max_push_attempts: int = Field(default=8, ge=1)
+    open_case_recheck_seconds: int = Field(default=3600, ge=1)
+    # The scheduled worker (``lapor-sync worker``).
+    pull_interval_seconds: int = Field(default=300, ge=1)
+    push_interval_seconds: int = Field(default=60, ge=1)
+    outbox_watch_seconds: int = Field(default=5, ge=1)
+    reconcile_interval_seconds: int = Field(default=3600, ge=1)
+    sla_check_time: time = time(7, 0)
+    retention_time: time = time(2, 30)
+    retention_days: int = Field(default=180, ge=1)
+    purge_after_days: int = Field(default=730, ge=1)
+    misfire_grace_seconds: int = Field(default=60, ge=1)
+    # Longer than one request may take (http_timeout_seconds), so a run in flight can end cleanly.
+    shutdown_timeout_seconds: int = Field(default=45, ge=1)
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=9464, ge=0, le=65535)
+    # One runner per job: leases in the database.
+    lease_seconds: int = Field(default=120, ge=5)
+    lease_wait_seconds: int = Field(default=60, ge=0)
+    lease_mode: Literal["auto", "row"] = "auto"
+    # Health thresholds for ``lapor-sync status`` (exit 0 healthy, 1 degraded, 2 failing).
+    status_pull_degraded_seconds: int = Field(default=900, ge=1)
+    status_pull_failing_seconds: int = Field(default=3600, ge=1)
+    status_push_degraded_seconds: int = Field(default=600, ge=1)
+    status_outbox_oldest_degraded_seconds: int = Field(default=1800, ge=1)
+    # Service levels in working days (DOMAIN.md "Time limits"; PermenPANRB 62/2018, replaced by 5/2025).
+    sla_followup_working_days: int = Field(default=5, ge=1)
+    sla_autoclose_working_days: int = Field(default=10, ge=1)
+    sla_due_soon_working_days: int = Field(default=1, ge=0)
+    extra_non_working_days: list[date] = Field(default_factory=list)
+
+    _value_sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        with loading(join=True) as state:
+            super().__init__(**values)
+        self._value_sources = {
+            name: "init" if name in values else state.origins.get(name, "default")
+            for name in type(self).model_fields
+        }
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment (``X`` or ``X_FILE``), then the TOML file of :meth:`load` (no ``.env``)."""
+        return (init_settings, NotedSource(env_settings, "env"),
+                NotedSource(SecretFileSource(settings_cls, _FROM_FILES), FROM_ENV_FILE),
+                NotedSource(ConfigFileSource(settings_cls, _secret_in_file, _FROM_FILES), "file"))
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **values: Any) -> Settings:
+        """Build settings from ``values``, then the environment, then ``config_file``, then defaults.
+
+        Raises:
+            pydantic.ValidationError: a value is wrong (use :func:`load_settings` for a one-line error).
+            ConfigurationError: ``config_file`` cannot be read or is not TOML; a ``LAPOR_SYNC_*_FILE``
+                variable names a file that cannot be used, or is set together with its variable.
+        """
+        with loading(config_file):
+            return cls(**values)
+
+    @field_validator("api_base_url", "oauth_token_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return None if value is None else value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9+]*://", value):
+            raise ValueError("must be a database URL such as sqlite:///lapor-sync.db or postgresql://host/db")
+        try:
+            host = make_url(value).host or ""
+        except (ArgumentError, ValueError):
+            return value  # App.db refuses it, without quoting it
+        if "@" in host:
+            # SQLAlchemy ends the password at its first "@": the rest would be taken for the host
+            # name and quoted, password and all, in the driver's "cannot resolve host" error.
+            raise ValueError("an '@' in the password must be percent-encoded, as %40")
+        return value
+
+    @field_validator("api_key", "api_token", "oauth_client_secret")
+    @classmethod
+    def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
+        """Strip surrounding white space (the newline of a Kubernetes secret); refuse anything but printable ASCII.
+
+        Bearer tokens and client secrets are ASCII (RFC 6750 §2.1, RFC 6749 Appendix A); a line break
+        in a header value would fail every request as a transport error, far from its cause.
+        """
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if not (text.isascii() and text.isprintable()):
+            raise ValueError("must be one line of printable ASCII characters")
+        return SecretStr(text)
+
+    @field_validator("initial_since")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def masked(self) -> dict[str, str]:
+        """Return every setting as display text, safe to print (``config show``).
+
+        Secrets are ``********``, unset values ``(not set)``, passwords in URLs ``***``, and
+        ``initial_since`` is shown in WIB.
+        """
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                shown[name] = "(not set)"
+            elif isinstance(value, SecretStr):
+                shown[name] = "********"
+            elif isinstance(value, datetime):
+                shown[name] = value.astimezone(WIB).isoformat()
+            elif isinstance(value, list):
+                shown[name] = ", ".join(str(item) for item in value) or "(none)"
+            else:
+                shown[name] = mask_url(str(value))
+        return shown
+
+    def value_sources(self) -> dict[str, str]:
+        """Return where each setting came from: ``init``, ``env``, ``env-file`` (the file named by
+        ``LAPOR_SYNC_<NAME>_FILE``), ``file`` (the TOML file) or ``default``."""
+        return dict(self._value_sources)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Load :class:`Settings` from the environment and an optional TOML file.
+
+    Raises:
+        ConfigurationError: with a one-line message naming each wrong setting by its environment
+            variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static' or 'oauth2', got 'basic'``
+            (``LAPOR_SYNC_DATABASE_URL_FILE: ...`` for a value read from that variable's file).
+            Secrets and URLs are never echoed.
+    """
+    with loading(config_file) as state:
+        try:
+            return Settings()
+        except ValidationError as exc:
+            problems = [_setting_problem(error, config_file, state.origins) for error in exc.errors(include_url=False)]
+            raise ConfigurationError("; ".join(problems)) from None
+
+
+def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, str]) -> str:
+    """Word one validation error of the settings, naming the variable that gave the value."""
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
+    variable = source_variable(name, origins.get(name, "default"))
+    return f"{variable}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
+
+
+def require_national(settings: Settings) -> None:
+    """Check that the settings needed to talk to the national platform are there (CONTRACT §1).
+
+    Static mode needs ``API_KEY``, ``API_TOKEN`` and ``INSTITUTION_ID``; ``oauth2`` also
+    ``OAUTH_TOKEN_URL``, ``OAUTH_CLIENT_ID`` and ``OAUTH_CLIENT_SECRET``.
+
+    Raises:
+        ConfigurationError: one line naming every missing setting as its environment variable.
+    """
+    needed = _NATIONAL_REQUIRED[settings.auth_mode]
+    missing = [env_var(name) for name in needed if _unset(getattr(settings, name))]
+    if missing:
+        raise ConfigurationError(
+            f"cannot reach the national platform in auth mode '{settings.auth_mode}': "
+            f"set {', '.join(missing)}"
+        )
+
+
+def _unset(value: object) -> bool:
+    """True for ``None``, an empty string and an empty secret."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is None or (isinstance(value, str) and not value.strip())

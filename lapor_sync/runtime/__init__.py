@@ -1,0 +1,1 @@
+"""What the process writes and where it listens: logs, redaction, loopback binding, private files."""

@@ -1,0 +1,91 @@
+"""Service logs: one JSON object per line (stderr; stdout for the worker), for people tailing and log collectors.
+
+Sync events are the durable record (``lapor-sync log``); these lines mirror them as they happen.
+httpx and httpcore stay at WARNING so request headers (credentials) are never printed. Every field
+of a line (message, extra fields, traceback) is redacted just before it is written
+(``lapor_sync.runtime.redaction``): an exception or a server's message may quote a reporter's phone
+number, e-mail address or NIK, or a confidential text being sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pythonjsonlogger.core import LogData
+from pythonjsonlogger.json import JsonFormatter
+
+from lapor_sync.runtime.redaction import redact_value
+
+
+class LogLevel(StrEnum):
+    """Levels a user can pick for the service log."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class _UtcJsonFormatter(JsonFormatter):
+    """JSON lines whose ``time`` is ISO 8601 in UTC with its offset (a collector never guesses the host's
+    zone), and whose every text is redacted."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """The record's creation instant, e.g. ``2024-10-31T09:30:00.123+00:00``."""
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def process_log_record(self, log_data: LogData) -> LogData:
+        """Redact every string of the line: message, ``exc_info`` traceback and extra fields, nested ones too.
+
+        Values are first turned into what the line will print (an exception or a dataclass in
+        ``extra`` becomes its text or its fields), so no value is redacted as one thing and then
+        printed as another.
+        """
+        printed: LogData = json.loads(self.jsonify_log_record(log_data))
+        return {key: redact_value(value) for key, value in printed.items()}
+
+
+class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` (or ``sys.stdout``) is at the time of the record, not at set-up.
+
+    Tests and embedding tools swap ``sys.stderr``; a handler bound to the old one would write to a
+    closed stream.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._stream_name = name
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return getattr(sys, self._stream_name)
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+def configure_logging(level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = False) -> None:
+    """Send lapor-sync's log records at ``level`` and above to stderr as JSON lines.
+
+    Args:
+        level: the lowest level printed.
+        to_stdout: write to stdout instead (the worker: its output is the log a collector takes).
+    """
+    handler = _CurrentStreamHandler("stdout" if to_stdout else "stderr")
+    handler.setFormatter(_UtcJsonFormatter("{asctime}{levelname}{name}{message}", style="{",
+                                       rename_fields={"asctime": "time", "levelname": "level"}))
+    root = logging.getLogger("lapor_sync")
+    root.handlers[:] = [handler]
+    root.setLevel(level.value.upper())
+    # The servers lapor-sync runs on uvicorn (/healthz, the simulator) log through "uvicorn.error":
+    # the same JSON lines, not Python's plain-text fallback on stderr.
+    served = logging.getLogger("uvicorn.error")
+    served.handlers[:] = [handler]
+    served.propagate = False
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

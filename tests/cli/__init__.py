@@ -1,0 +1,1 @@
+"""CLI tier: the lapor-sync commands as a user runs them."""

@@ -1,0 +1,132 @@
+"""A real ``lapor-sync worker`` process against the served simulator: prompt push, /healthz, /metrics, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.clock import SystemClock
+from lapor_sync.simulator.catalog import category_id
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.lease import held_leases
+from lapor_sync.storage.models import Case, OutboxItem
+from tests.support.e2e import CITY, CREDENTIALS, DINSOS, harness, small_world
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+SHUTDOWN_SECONDS = 5
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(what: str, probe: Callable[[], T | None], seconds: float = 15) -> T:
+    """Poll ``probe`` until it returns something (a bounded wait on another process, not on time)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def start_worker(database_url: str, base_url: str, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_SYNC_")} | {
+        "LAPOR_SYNC_DATABASE_URL": database_url, "LAPOR_SYNC_API_BASE_URL": base_url,
+        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key, "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
+        "LAPOR_SYNC_INSTITUTION_ID": str(CITY), "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
+        "LAPOR_SYNC_PULL_INTERVAL_SECONDS": "1", "LAPOR_SYNC_PUSH_INTERVAL_SECONDS": "3600",
+        "LAPOR_SYNC_RECONCILE_INTERVAL_SECONDS": "3600", "LAPOR_SYNC_OUTBOX_WATCH_SECONDS": "1",
+        "LAPOR_SYNC_HEALTH_PORT": str(port), "LAPOR_SYNC_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_SECONDS),
+    }
+    code = "from lapor_sync.cli.app import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, "worker"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def staff_followup(db: Database, complaint_id: int) -> int:
+    """Write a follow-up as the agency's liaison would (real clock, as the worker has); return its outbox id."""
+    with db.session() as session:
+        records = BuiltinCityRecords(session, institution_id=CITY, clock=SystemClock())
+        case = records.get_case(complaint_id=complaint_id)
+        item = records.act(case, AgencyAction.FOLLOWUP, institution_id=DINSOS, content="Petugas akan survei.")
+        session.commit()
+        return item.id
+
+
+def get(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return None
+
+
+def test_worker_pushes_new_rows_promptly_serves_health_and_stops_cleanly_on_sigterm(tmp_path) -> None:
+    url, port = f"sqlite:///{tmp_path / 'worker.db'}", free_port()
+    with harness(small_world(), url) as h:
+        complaint = h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+        h.app.writable_db()  # migrated before the worker starts, so polling it never meets a missing table
+        worker = start_worker(url, h.base_url, port)
+        try:
+            db = Database(url)
+
+            def case_pulled() -> bool:
+                with db.session() as session:
+                    return session.exec(select(Case).where(Case.complaint_id == complaint.complaint_id)).first()
+
+            wait_for("the worker's first pull", case_pulled)
+            item_id = staff_followup(db, complaint.complaint_id)
+            written = time.monotonic()
+
+            def delivered() -> bool:
+                with db.session() as session:
+                    return session.get(OutboxItem, item_id).state == "delivered"
+
+            # The push interval is an hour: only the outbox watcher can have started this push.
+            wait_for("the prompt push", delivered)
+            assert time.monotonic() - written < 5
+            assert len(h.national_followups(complaint.complaint_id, h.outbox(item_id).idempotency_key)) == 1
+
+            health = wait_for("/healthz", lambda: get(f"http://127.0.0.1:{port}/healthz"))
+            body = health.json()
+            assert health.status_code == 200 and body["status"] == "ok", body
+            assert set(body["worker"]["next_runs"]) >= {"pull", "push", "reconcile", "sla", "retention"}
+            metrics = get(f"http://127.0.0.1:{port}/metrics").text
+            assert 'lapor_sync_complaints_pulled_total{job="pull"} 1.0' in metrics
+            assert 'lapor_sync_outbox_delivered_total{job="push"} 1.0' in metrics
+            assert "lapor_sync_outbox_pending 0.0" in metrics
+            assert complaint.tracking_id not in metrics and "Petugas" not in metrics
+
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=SHUTDOWN_SECONDS + 5)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        assert worker.returncode == 0, err
+        lines = [json.loads(line) for line in out.splitlines()]
+        messages = [line["message"] for line in lines]
+        assert any(m.startswith("stopping (SIGTERM)") for m in messages) and messages[-1] == "worker stopped cleanly"
+        assert f"health endpoints listening on http://127.0.0.1:{port}/healthz and /metrics (loopback only" in out
+        assert any(line.get("kind") == "outbox.delivered" and line.get("run_id") for line in lines)
+        assert held_leases(db, SystemClock()) == []
+        db.dispose()

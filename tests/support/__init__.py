@@ -1,0 +1,1 @@
+"""Test helpers: harnesses, factories, CLI runners, secret search."""

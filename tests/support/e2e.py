@@ -1,0 +1,328 @@
+"""End-to-end harness: the simulator over loopback HTTP, lapor-sync's App on a real database, injected faults.
+
+Each test gets a :class:`Harness`: a served simulator, an :class:`~lapor_sync.app.App` sharing the
+simulator's ``ManualClock``, and a ``LaporClient`` with a no-wait retry policy whose transport is a
+:class:`FaultInjector` (real HTTP to the simulator, plus chosen failures on the way).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlmodel import select
+
+from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
+from lapor_sync.app import App
+from lapor_sync.config.settings import Settings
+from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.clock import Clock, ManualClock
+from lapor_sync.domain.complaint import ThreadEntry as DomainThreadEntry
+from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.domain.reference import find_reference
+from lapor_sync.domain.timezones import WIB
+from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
+from lapor_sync.simulator.catalog import category_id
+from lapor_sync.simulator.model import Complaint, Counters, FollowUp
+from lapor_sync.simulator.world import World
+from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
+from lapor_sync.sync.cursor import read_cursor
+from lapor_sync.sync.service import SyncService
+
+CITY = 6271
+DINSOS = 627104
+DAY_ONE = datetime(2024, 1, 2, 9, 0, tzinfo=WIB)
+"""Tuesday 2 January 2024, 09:00 WIB: the data set's first working day (1 January is a holiday)."""
+SYNCED_TABLES = ("case", "thread_entry", "binding", "outbox", "cursor")
+"""The tables a sync writes city data to (sync_run and sync_event record every run by design)."""
+CREDENTIALS = Credentials()  # the simulator's fake demo credentials
+KILLED = 137  # exit status of the crash worker, as after SIGKILL
+
+
+def small_world(start: datetime = DAY_ONE) -> Simulator:
+    """A simulator with no complaints yet (add them with ``world.add_complaint``).
+
+    No rate limit and no reporter replies, so a test sees only what it causes.
+    """
+    world = World(ManualClock(start), [], Counters(), reply_rate=0.0)
+    return Simulator(world, rate_limit=None)
+
+
+# -- faults on the wire ----------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """One injected failure: requests matching ``method`` and ``path`` (a regex, searched) are hit.
+
+    ``status`` answers that status without reaching the simulator (as a gateway in front of it
+    would); ``status=None`` lets the request reach the simulator and then loses the answer (a read
+    timeout after the server applied the write). ``hits`` counts the requests it caught.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    hits: int = 0
+
+    def matches(self, request: httpx.Request) -> bool:
+        """Tell whether ``request`` is one this fault catches."""
+        return request.method == self.method and re.search(self.path, request.url.path) is not None
+
+
+@dataclass
+class FaultInjector(httpx.BaseTransport):
+    """An httpx transport to the simulator that can fail chosen requests or rewrite complaint JSON."""
+
+    faults: list[Fault] = field(default_factory=list)
+    rewrite: Callable[[dict[str, Any]], None] | None = None
+    inner: httpx.HTTPTransport = field(default_factory=httpx.HTTPTransport)
+
+    def fail(self, method: str, path: str, status: int | None) -> Fault:
+        """Add a fault (see :class:`Fault`) and return it."""
+        fault = Fault(method, path, status)
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Remove every fault and the rewrite."""
+        self.faults.clear()
+        self.rewrite = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` to the simulator, unless a fault catches it."""
+        fault = next((f for f in self.faults if f.matches(request)), None)
+        if fault is not None:
+            fault.hits += 1
+            if fault.status is not None:
+                return httpx.Response(fault.status, json={"message": "Server Error"}, request=request)
+            self._forward(request).close()
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        response = self._forward(request)
+        if self.rewrite is None or not response.headers.get("content-type", "").startswith("application/json"):
+            return response
+        body = json.loads(response.read())
+        response.close()
+        data = (body.get("results") or {}).get("data")
+        for complaint in data if isinstance(data, list) else [data]:
+            if isinstance(complaint, dict) and "complaint_id" in complaint and "disposition_id" in complaint:
+                self.rewrite(complaint)
+        return httpx.Response(response.status_code, json=body, request=request)
+
+    def _forward(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        return response
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.inner.close()
+
+
+class PlatformWrapper:
+    """A ``NationalPlatform`` that delegates every call to ``inner``; subclasses override one call."""
+
+    def __init__(self, inner: NationalPlatform) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class ProcessKilled(BaseException):  # noqa: N818 - named after what it stands for
+    """Stands for the worker process dying (SIGKILL, power loss) in the middle of a call."""
+
+
+class DiesAfterPosting(PlatformWrapper):
+    """Posts the follow-up for real, then "dies" before the caller learns it was stored."""
+
+    def post_followup(self, complaint_id: int, **kwargs: Any) -> DomainThreadEntry:
+        """Post through ``inner``, then raise :class:`ProcessKilled`."""
+        self.inner.post_followup(complaint_id, **kwargs)
+        raise ProcessKilled
+
+
+# -- the harness -----------------------------------------------------------------------------------
+
+
+def settings_for(database_url: str, base_url: str, **overrides: Any) -> Settings:
+    """Settings for lapor-sync against the served simulator (static key, Palangka Raya's mapping)."""
+    values: dict[str, Any] = {
+        "database_url": database_url, "api_base_url": base_url, "auth_mode": "static",
+        "api_key": CREDENTIALS.api_key, "api_token": CREDENTIALS.app_token, "institution_id": CITY,
+        "initial_since": START_OF_DATA, **overrides,
+    }
+    return Settings(**values)
+
+
+def client_for(base_url: str, clock: Clock, *, per_page: int = 100,
+               transport: httpx.BaseTransport | None = None) -> LaporClient:
+    """A ``LaporClient`` on the simulator with retries that never wait."""
+    auth = StaticKeyAuth(CREDENTIALS.api_key, CREDENTIALS.app_token)
+    return LaporClient(base_url, auth, retry=RetryPolicy.no_wait(), per_page=per_page, clock=clock,
+                       transport=transport)
+
+
+@dataclass
+class Harness:
+    """A served simulator and lapor-sync wired to it; helpers read both sides."""
+
+    simulator: Simulator
+    base_url: str
+    app: App
+    platform: LaporClient
+    faults: FaultInjector
+    _service: SyncService | None = None
+
+    @property
+    def clock(self) -> ManualClock:
+        """The one clock both sides share."""
+        assert isinstance(self.simulator.clock, ManualClock)
+        return self.simulator.clock
+
+    @property
+    def world(self) -> World:
+        """The simulated national platform."""
+        return self.simulator.world
+
+    def service(self, platform: NationalPlatform | None = None) -> SyncService:
+        """The sync service on the harness's client, or on ``platform``."""
+        if platform is not None:
+            return self.app.sync_service(platform)
+        self._service = self._service or self.app.sync_service(self.platform)
+        return self._service
+
+    def sync(self, *, pull: bool = True, push: bool = True, platform: NationalPlatform | None = None) -> SyncRun:
+        """Run one sync cycle and return its run row."""
+        return self.service(platform).run(pull=pull, push=push)
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the shared clock forward, applying the simulator's due events."""
+        self.simulator.advance_to(self.clock.now() + delta)
+
+    def add_complaint(self, **fields: Any) -> Complaint:
+        """Insert a complaint on the national side (see ``World.add_complaint``)."""
+        return self.world.add_complaint(**fields)
+
+    def new_case(self) -> int:
+        """Add a Dinas Sosial complaint nationally, sync it in, and return its complaint id."""
+        complaint_id = self.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan")).complaint_id
+        assert self.sync().created == 1
+        return complaint_id
+
+    def act(self, complaint_id: int, action: AgencyAction, content: str = "Sudah kami tindak lanjuti.",
+            **kwargs: Any) -> OutboxItem:
+        """Apply a staff action to the case of ``complaint_id`` as its agency's sub-unit, and commit."""
+        with self.app.db.session() as session:
+            records = self.app.city_records(session)
+            case = records.get_case(complaint_id=complaint_id)
+            as_institution = self.app.mapping.acting_institution(case.agency_code)
+            item = records.act(case, action, institution_id=as_institution, content=content, **kwargs)
+            session.commit()
+            return item
+
+    def case(self, complaint_id: int) -> Case:
+        """The city's case of ``complaint_id``."""
+        with self.app.db.session() as session:
+            return self.app.city_records(session).get_case(complaint_id=complaint_id)
+
+    def cases(self) -> list[Case]:
+        """Every case, in complaint id order."""
+        with self.app.db.session() as session:
+            return list(session.exec(select(Case).order_by(Case.complaint_id)))
+
+    def thread(self, complaint_id: int) -> list[ThreadEntry]:
+        """The case's thread in the city's records, oldest first."""
+        with self.app.db.session() as session:
+            records = self.app.city_records(session)
+            return records.thread(records.get_case(complaint_id=complaint_id).id)
+
+    def outbox(self, item_id: int) -> OutboxItem:
+        """One outbox row, as stored now."""
+        with self.app.db.session() as session:
+            row = session.get(OutboxItem, item_id)
+            assert row is not None
+            return row
+
+    def events(self, kind: str) -> list[SyncEvent]:
+        """The sync events of ``kind``, oldest first."""
+        with self.app.db.session() as session:
+            return list(session.exec(select(SyncEvent).where(SyncEvent.kind == kind).order_by(SyncEvent.id)))
+
+    def all_events(self) -> list[SyncEvent]:
+        """Every sync event."""
+        with self.app.db.session() as session:
+            return list(session.exec(select(SyncEvent).order_by(SyncEvent.id)))
+
+    def cursor(self) -> datetime | None:
+        """The committed inbox cursor (aware UTC)."""
+        with self.app.db.session() as session:
+            return read_cursor(session, CITY)
+
+    def table_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of :data:`SYNCED_TABLES`, in primary key order, to compare before and after."""
+        rows = {}
+        with self.app.db.engine.connect() as conn:
+            for table in SYNCED_TABLES:
+                order = "name" if table == "cursor" else "id"
+                rows[table] = [tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))]
+        return rows
+
+    def national_followups(self, complaint_id: int, reference: str) -> list[FollowUp]:
+        """The follow-ups on the national side that carry lapor-sync's ``reference`` token."""
+        with self.world.lock:
+            found = self.world.complaint(complaint_id)
+            return [f for f in found.followups if find_reference(f.content) == reference]
+
+
+@contextmanager
+def harness(simulator: Simulator, database_url: str, *, per_page: int = 100, **settings: Any) -> Iterator[Harness]:
+    """Serve ``simulator`` and wire lapor-sync (database at ``database_url``) to it until the block ends."""
+    faults = FaultInjector()
+    with simulator.serve() as base_url:
+        app = App(settings_for(database_url, base_url, **settings), clock=simulator.clock)
+        with client_for(base_url, simulator.clock, per_page=per_page, transport=faults) as platform:
+            try:
+                yield Harness(simulator, base_url, app, platform, faults)
+            finally:
+                app.db.dispose()
+
+
+# -- a worker that really dies ---------------------------------------------------------------------
+
+
+def run_push_that_dies(base_url: str, database_url: str, now: datetime) -> int:
+    """Run a push in a child process that is killed (``os._exit``) right after its follow-up POST.
+
+    Unlike :class:`ProcessKilled`, nothing in the child gets to clean up: the outbox row stays as
+    the worker left it. Returns the child's exit status (:data:`KILLED`).
+    """
+    code = ("from tests.support.e2e import _push_then_exit; "
+            f"_push_then_exit({base_url!r}, {database_url!r}, {now.isoformat()!r})")
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60, check=False).returncode
+
+
+class _ExitsAfterPosting(PlatformWrapper):
+    def post_followup(self, complaint_id: int, **kwargs: Any) -> DomainThreadEntry:
+        self.inner.post_followup(complaint_id, **kwargs)
+        os._exit(KILLED)
+
+
+def _push_then_exit(base_url: str, database_url: str, now: str) -> None:
+    clock = ManualClock(datetime.fromisoformat(now))
+    app = App(settings_for(database_url, base_url), clock=clock)
+    with client_for(base_url, clock) as platform:
+        app.sync_service(_ExitsAfterPosting(platform)).run(pull=False)  # type: ignore[arg-type]
+    sys.exit("the worker should have died in its follow-up POST")

@@ -1,0 +1,1 @@
+"""Unit tier: domain, wire, classification, retry, watermark, and the engine on a fake platform."""
