@@ -78,8 +78,11 @@ class App:
             log.error("the mapping file changed but is refused, the previous one stays in force: %s", refused)
             return False
         self.__dict__["mapping"] = fresh
-        log.warning("the mapping file changed: routing now follows it (%d agencies, %d category routes)",
-                    len(fresh.agencies), len(fresh.category_routes))
+        log.warning(
+            "the mapping file changed: routing now follows it (%d agencies, %d category routes)",
+            len(fresh.agencies),
+            len(fresh.category_routes),
+        )
         return True
 
     def _mapping_file_digest(self) -> str | None:
@@ -103,7 +106,8 @@ class App:
         if configured is not None and configured != mapping.institution.id:
             raise ConfigurationError(
                 f"LAPOR_SYNC_INSTITUTION_ID: {configured} differs from the mapping file's institution "
-                f"{mapping.institution.id}; use the mapping file written for this institution")
+                f"{mapping.institution.id}; use the mapping file written for this institution"
+            )
         return mapping
 
     @property
@@ -124,10 +128,10 @@ class App:
             raise ConfigurationError(f"LAPOR_SYNC_DATABASE_URL: unknown kind of database ({exc})") from None
         except (ArgumentError, ValueError):  # their texts may quote the URL, with its password
             raise ConfigurationError(
-                "LAPOR_SYNC_DATABASE_URL: not a usable database URL (check its form and port)") from None
+                "LAPOR_SYNC_DATABASE_URL: not a usable database URL (check its form and port)"
+            ) from None
         except ImportError as exc:
-            raise ConfigurationError(
-                f"LAPOR_SYNC_DATABASE_URL: the database driver is not installed ({exc})") from None
+            raise ConfigurationError(f"LAPOR_SYNC_DATABASE_URL: the database driver is not installed ({exc})") from None
 
     def writable_db(self) -> Database:
         """The database, migrated to the newest schema (creates it when missing)."""
@@ -139,7 +143,8 @@ class App:
         if not self.db.is_current():
             raise ConfigurationError(
                 "LAPOR_SYNC_DATABASE_URL: no lapor-sync database there yet; "
-                "run `lapor-sync db upgrade` or a first `lapor-sync sync`")
+                "run `lapor-sync db upgrade` or a first `lapor-sync sync`"
+            )
         return self.db
 
     def city_records(self, session: Session) -> BuiltinCityRecords:
@@ -162,8 +167,13 @@ class App:
 
     def leases(self) -> Leases:
         """Job leases on the migrated database, held as ``"<host>:<pid> <purpose> @<incarnation>"``, in ``lease_mode``."""
-        return Leases(self.writable_db(), self.clock, holder_name(self.purpose),
-                      lease_seconds=self.settings.lease_seconds, mode=self.settings.lease_mode)
+        return Leases(
+            self.writable_db(),
+            self.clock,
+            holder_name(self.purpose),
+            lease_seconds=self.settings.lease_seconds,
+            mode=self.settings.lease_mode,
+        )
 
     def sync_service(self, platform: NationalPlatform, *, stop: threading.Event | None = None) -> SyncService:
         """The sync service for ``platform`` on the migrated database.
@@ -176,16 +186,27 @@ class App:
 
         db = self.writable_db()
         s = self.settings
-        pull = PullOptions(overlap=timedelta(seconds=s.overlap_seconds), initial_since=s.initial_since,
-                           recheck_after=timedelta(seconds=s.open_case_recheck_seconds))
+        pull = PullOptions(
+            overlap=timedelta(seconds=s.overlap_seconds),
+            initial_since=s.initial_since,
+            recheck_after=timedelta(seconds=s.open_case_recheck_seconds),
+        )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
         # host could take the row over while its call is under way.
         call_budget = RetryPolicy.max_total_seconds
-        push = PushOptions(max_attempts=s.max_push_attempts, claim_seconds=max(s.lease_seconds, 2 * call_budget),
-                           max_retry_after=timedelta(seconds=s.max_retry_after_seconds))
+        push = PushOptions(
+            max_attempts=s.max_push_attempts,
+            claim_seconds=max(s.lease_seconds, 2 * call_budget),
+            max_retry_after=timedelta(seconds=s.max_retry_after_seconds),
+        )
         records: Callable[[Session], BuiltinCityRecords] = self.city_records
         leases = self.leases()
-        return SyncService(db=db, mapping=self.mapping, clock=self.clock,
-                           puller=Puller(db, platform, self.mapping, records, pull),
-                           pusher=Pusher(db, platform, self.mapping, push, claimer=leases.holder), leases=leases,
-                           stop=stop or threading.Event())
+        return SyncService(
+            db=db,
+            mapping=self.mapping,
+            clock=self.clock,
+            puller=Puller(db, platform, self.mapping, records, pull),
+            pusher=Pusher(db, platform, self.mapping, push, claimer=leases.holder),
+            leases=leases,
+            stop=stop or threading.Event(),
+        )

@@ -47,8 +47,9 @@ class ClockFollower:
         monotonic: seconds from a clock that never steps, read with ``clock``.
     """
 
-    def __init__(self, scheduler: BaseScheduler, periods: Mapping[str, timedelta], clock: Clock,
-                 monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self, scheduler: BaseScheduler, periods: Mapping[str, timedelta], clock: Clock, monotonic: Callable[[], float]
+    ) -> None:
         self._scheduler, self._periods, self._clock, self._monotonic = scheduler, periods, clock, monotonic
         self._offset = clock_offset(clock, monotonic)
 
@@ -58,18 +59,32 @@ class ClockFollower:
         step, self._offset = offset - self._offset, offset  # afresh at each look: slewing never adds up
         now = self._clock.now()
         jobs = self._scheduler.get_jobs()
-        ahead = max((next_run - now - self._periods[job.id] for job in jobs
-                     if (next_run := getattr(job, "next_run_time", None)) is not None and job.id in self._periods),
-                    default=timedelta(0))
+        ahead = max(
+            (
+                next_run - now - self._periods[job.id]
+                for job in jobs
+                if (next_run := getattr(job, "next_run_time", None)) is not None and job.id in self._periods
+            ),
+            default=timedelta(0),
+        )
         if abs(step) >= STEP_SECONDS:
-            log.warning("the system clock stepped %s by %s: every job is rescheduled from %s; %s",
-                        "back" if step < 0 else "forward", say_age(round(abs(step))), display_wib(now), _HINT,
-                        extra={"clock_step_seconds": round(step, 3)})
+            log.warning(
+                "the system clock stepped %s by %s: every job is rescheduled from %s; %s",
+                "back" if step < 0 else "forward",
+                say_age(round(abs(step))),
+                display_wib(now),
+                _HINT,
+                extra={"clock_step_seconds": round(step, 3)},
+            )
         elif ahead.total_seconds() >= STEP_SECONDS:
-            log.warning("jobs were scheduled up to %s further ahead than their triggers allow: the system clock "
-                        "was ahead and stepped back; every job is rescheduled from %s; %s",
-                        say_age(round(ahead.total_seconds())), display_wib(now), _HINT,
-                        extra={"clock_step_seconds": -round(ahead.total_seconds(), 3)})
+            log.warning(
+                "jobs were scheduled up to %s further ahead than their triggers allow: the system clock "
+                "was ahead and stepped back; every job is rescheduled from %s; %s",
+                say_age(round(ahead.total_seconds())),
+                display_wib(now),
+                _HINT,
+                extra={"clock_step_seconds": -round(ahead.total_seconds(), 3)},
+            )
         else:
             return False
         for job in jobs:

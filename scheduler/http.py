@@ -58,10 +58,13 @@ def healthz_body(report: HealthReport, worker: dict[str, Any]) -> dict[str, Any]
     """The ``/healthz`` answer: status, reasons, the key ages and counts, and the worker's jobs."""
     facts = report.facts
     return {
-        "status": report.health.value, "reasons": report.reasons, "checked_at": facts["now"],
+        "status": report.health.value,
+        "reasons": report.reasons,
+        "checked_at": facts["now"],
         "last_pull_age_seconds": facts["last_pull"]["age_seconds"] if facts["last_pull"] else None,
         "last_push_age_seconds": facts["last_push"]["age_seconds"] if facts["last_push"] else None,
-        "outbox": facts["outbox"], "oldest_pending_age_seconds": facts["oldest_pending_age_seconds"],
+        "outbox": facts["outbox"],
+        "oldest_pending_age_seconds": facts["oldest_pending_age_seconds"],
         "worker": worker,
     }
 
@@ -110,9 +113,15 @@ class _ThreadedServer:
     def __init__(self, listener: socket.socket, app: ASGIApp, request_seconds: float) -> None:
         self._listener = listener
         self.server_address: tuple[Any, ...] = listener.getsockname()
-        config = uvicorn.Config(app, http=partial(_RequestDeadline, request_seconds=request_seconds),  # type: ignore[arg-type]
-                                lifespan="off", log_config=None, access_log=False, limit_concurrency=MAX_CONNECTIONS,
-                                timeout_graceful_shutdown=int(STOP_SECONDS))
+        config = uvicorn.Config(
+            app,
+            http=partial(_RequestDeadline, request_seconds=request_seconds),  # type: ignore[arg-type]
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_graceful_shutdown=int(STOP_SECONDS),
+        )
         self._server = uvicorn.Server(config)
 
     def serve_forever(self) -> None:
@@ -141,9 +150,12 @@ def make_server(host: str, port: int, app: ASGIApp, *, request_seconds: float) -
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             raise ConfigurationError(
                 f"LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of {host} ({exc.strerror}): another process "
-                "(a second worker?) may hold it; choose a free port, or 0 to turn /healthz and /metrics off") from None
-        raise ConfigurationError(f"LAPOR_SYNC_HEALTH_HOST: cannot listen on {host} ({exc.strerror or exc}); "
-                                 "give an address of this machine, such as 127.0.0.1") from None
+                "(a second worker?) may hold it; choose a free port, or 0 to turn /healthz and /metrics off"
+            ) from None
+        raise ConfigurationError(
+            f"LAPOR_SYNC_HEALTH_HOST: cannot listen on {host} ({exc.strerror or exc}); "
+            "give an address of this machine, such as 127.0.0.1"
+        ) from None
     return _ThreadedServer(listener, app, request_seconds)
 
 
@@ -161,12 +173,24 @@ class HealthServer:
         ConfigurationError: ``host:port`` cannot be listened on (see :func:`make_server`).
     """
 
-    def __init__(self, host: str, port: int, *, assess: Callable[[], HealthReport],
-                 worker_state: Callable[[], dict[str, Any]], registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        assess: Callable[[], HealthReport],
+        worker_state: Callable[[], dict[str, Any]],
+        registry: CollectorRegistry,
+    ) -> None:
         self._host = host
         self._assess, self._worker_state, self._registry = assess, worker_state, registry
-        app = Starlette(routes=[Route("/healthz", self._healthz), Route("/metrics", self._metrics),
-                                Route("/{path:path}", _not_found)])
+        app = Starlette(
+            routes=[
+                Route("/healthz", self._healthz),
+                Route("/metrics", self._metrics),
+                Route("/{path:path}", _not_found),
+            ]
+        )
         self._server = make_server(host, port, app, request_seconds=REQUEST_SECONDS)
         self._thread = threading.Thread(target=self._server.serve_forever, name="health-http", daemon=True)
 
@@ -184,7 +208,8 @@ class HealthServer:
     def notice(self) -> str:
         """Where it listens and who can reach it, for the log at start."""
         return listening_notice(
-            f"{self.url}/healthz and /metrics", self._host,
+            f"{self.url}/healthz and /metrics",
+            self._host,
             how_to_expose="LAPOR_SYNC_HEALTH_HOST=0.0.0.0 exposes them",
             exposed_risk="health and metrics are readable by anyone who can reach this port, without credentials",
         )
@@ -210,8 +235,10 @@ class HealthServer:
             reason = database_fault(exc) if isinstance(exc, SQLAlchemyError) else None
             # Debug only: probes come every few seconds, and the jobs say it once (StorageState).
             log.debug("healthz: cannot read the database (%s)", reason or type(exc).__name__)
-            body = {"status": Health.FAILING.value,
-                    "reasons": [f"cannot read the database ({reason or type(exc).__name__})"]}
+            body = {
+                "status": Health.FAILING.value,
+                "reasons": [f"cannot read the database ({reason or type(exc).__name__})"],
+            }
             failing = True
         return Response(_json(body), status_code=503 if failing else 200, media_type="application/json")
 

@@ -31,20 +31,34 @@ class WorkerMetrics:
     def __init__(self, assess: Callable[[], HealthReport]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.runs = Counter("lapor_sync_runs", "Scheduled ticks by job and outcome (ok, failed, interrupted, "
-                            "skipped, missed, coalesced, crashed, storage: the database failed)", ["job", "outcome"],
-                            registry=r)
-        self.duration = Histogram("lapor_sync_run_duration_seconds", "Duration of sync runs, seconds", ["job"],
-                                  buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900), registry=r)
-        self.pulled = Counter("lapor_sync_complaints_pulled", "Complaints created or updated from LAPOR!",
-                              ["job"], registry=r)
-        self.pushed = Counter("lapor_sync_outbox_delivered", "Outbox rows (follow-ups, status changes, "
-                              "requests) delivered to LAPOR!", ["job"], registry=r)
-        self.retries = Counter("lapor_sync_push_retries", "Outbox deliveries that failed and wait for a retry",
-                               ["job"], registry=r)
+        self.runs = Counter(
+            "lapor_sync_runs",
+            "Scheduled ticks by job and outcome (ok, failed, interrupted, "
+            "skipped, missed, coalesced, crashed, storage: the database failed)",
+            ["job", "outcome"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "lapor_sync_run_duration_seconds",
+            "Duration of sync runs, seconds",
+            ["job"],
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
+            registry=r,
+        )
+        self.pulled = Counter(
+            "lapor_sync_complaints_pulled", "Complaints created or updated from LAPOR!", ["job"], registry=r
+        )
+        self.pushed = Counter(
+            "lapor_sync_outbox_delivered",
+            "Outbox rows (follow-ups, status changes, requests) delivered to LAPOR!",
+            ["job"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "lapor_sync_push_retries", "Outbox deliveries that failed and wait for a retry", ["job"], registry=r
+        )
         self.dead = Counter("lapor_sync_dead_letters", "Outbox rows given up (dead letters)", ["job"], registry=r)
-        self.set_aside = Counter("lapor_sync_set_aside", "National records set aside as malformed",
-                                 ["job"], registry=r)
+        self.set_aside = Counter("lapor_sync_set_aside", "National records set aside as malformed", ["job"], registry=r)
         r.register(_StateCollector(assess))
 
     def record(self, run: SyncRun) -> None:
@@ -79,12 +93,21 @@ class _StateCollector(Collector):
             return
         facts = report.facts
         position = facts["cursor"]["position"]
-        yield _gauge("lapor_sync_lag_seconds", "Now minus the inbox cursor (last national change taken in), "
-                     "seconds", None if position is None else (facts["now"] - position).total_seconds())
-        yield _gauge("lapor_sync_outbox_pending", "Outbox rows waiting to be delivered (pending or sending)",
-                     sum(facts["outbox"][state] for state in WAITING))
-        yield _gauge("lapor_sync_outbox_oldest_pending_age_seconds", "Age of the oldest waiting outbox row, seconds",
-                     facts["oldest_pending_age_seconds"] or 0)
+        yield _gauge(
+            "lapor_sync_lag_seconds",
+            "Now minus the inbox cursor (last national change taken in), seconds",
+            None if position is None else (facts["now"] - position).total_seconds(),
+        )
+        yield _gauge(
+            "lapor_sync_outbox_pending",
+            "Outbox rows waiting to be delivered (pending or sending)",
+            sum(facts["outbox"][state] for state in WAITING),
+        )
+        yield _gauge(
+            "lapor_sync_outbox_oldest_pending_age_seconds",
+            "Age of the oldest waiting outbox row, seconds",
+            facts["oldest_pending_age_seconds"] or 0,
+        )
         yield _gauge("lapor_sync_health", "Health: 0 ok, 1 degraded, 2 failing", HEALTH_VALUE[report.health])
 
 

@@ -52,8 +52,15 @@ class JobRunner:
             wall clock from ticks gone by (with a ``ManualClock``, one that follows it).
     """
 
-    def __init__(self, app: App, stop: threading.Event, metrics: WorkerMetrics, storage: StorageState, *,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        app: App,
+        stop: threading.Event,
+        metrics: WorkerMetrics,
+        storage: StorageState,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._app, self._stop, self._metrics, self._storage = app, stop, metrics, storage
         self._monotonic = monotonic
         self._services: dict[str, tuple[SyncService, NationalPlatform]] = {}
@@ -89,8 +96,13 @@ class JobRunner:
         try:
             run = self._start(name, tick=tick if claim and not prompted else None)
         except (LeaseBusy, AlreadyRun) as exc:
-            log.info("skipped: %s tick at %s: %s", name, display_wib(tick), exc,
-                     extra={"job": name, "tick": tick.isoformat(), "skip": type(exc).__name__})
+            log.info(
+                "skipped: %s tick at %s: %s",
+                name,
+                display_wib(tick),
+                exc,
+                extra={"job": name, "tick": tick.isoformat(), "skip": type(exc).__name__},
+            )
             self._finish(name, "skipped")
             return None
         except Exception as exc:  # neither a bug in one job nor the database going away may stop the service
@@ -142,8 +154,13 @@ class JobRunner:
         else:
             return
         for scheduled in times:
-            log.info("skipped: %s tick at %s: %s", event.job_id, display_wib(scheduled), why,
-                     extra={"job": event.job_id, "tick": scheduled.isoformat(), "skip": outcome})
+            log.info(
+                "skipped: %s tick at %s: %s",
+                event.job_id,
+                display_wib(scheduled),
+                why,
+                extra={"job": event.job_id, "tick": scheduled.isoformat(), "skip": outcome},
+            )
             self._metrics.skipped(event.job_id, outcome)
             self._note_tick(event.job_id, scheduled, ran=False)
 
@@ -189,8 +206,14 @@ class JobRunner:
         if folded > 0:
             assert last is not None
             fate = "this one run covers them" if ran else "none of them ran"
-            log.info("coalesced: %d %s tick(s) after %s did not run on time; %s",
-                     folded, name, display_wib(last[0]), fate, extra={"job": name, "coalesced": folded})
+            log.info(
+                "coalesced: %d %s tick(s) after %s did not run on time; %s",
+                folded,
+                name,
+                display_wib(last[0]),
+                fate,
+                extra={"job": name, "coalesced": folded},
+            )
             self._metrics.runs.labels(name, "coalesced").inc(folded)
 
     def _service(self, name: str) -> SyncService:
@@ -207,12 +230,15 @@ class JobRunner:
             PUSH: lambda: service.run(pull=False, trigger=TRIGGER, tick=tick),
             RECONCILE: lambda: service.reconcile(trigger=TRIGGER, tick=tick),
             SLA: lambda: service.execute(SLA, self._check_sla, trigger=TRIGGER, tick=tick),
-            RETENTION: lambda: service.retention(self._app.settings.retention_days, trigger=TRIGGER,
-                                                 tick=tick),
+            RETENTION: lambda: service.retention(self._app.settings.retention_days, trigger=TRIGGER, tick=tick),
         }
         return jobs[name]()
 
     def _check_sla(self, journal: RunJournal) -> None:
         counts = check_sla(self._app, journal)
-        log.info("SLA check: %(checked)d open cases, %(overdue)d overdue, %(due_soon)d due soon, "
-                 "%(reported)d newly reported", counts, extra={"run_id": journal.run_id, **counts})
+        log.info(
+            "SLA check: %(checked)d open cases, %(overdue)d overdue, %(due_soon)d due soon, "
+            "%(reported)d newly reported",
+            counts,
+            extra={"run_id": journal.run_id, **counts},
+        )

@@ -62,9 +62,13 @@ class StorageState:
             if self._fault is None:
                 self._since, self._began = self._clock.now(), time.monotonic()
             self._fault = fault
-        log.error("storage failing: %s could not use the database (LAPOR_SYNC_DATABASE_URL): %s; the jobs "
-                  "try again at each tick, /healthz answers 503 until one gets through", who, fault,
-                  extra={"storage": "failing"})
+        log.error(
+            "storage failing: %s could not use the database (LAPOR_SYNC_DATABASE_URL): %s; the jobs "
+            "try again at each tick, /healthz answers 503 until one gets through",
+            who,
+            fault,
+            extra={"storage": "failing"},
+        )
         return True
 
     def succeeded(self, job: str) -> None:
@@ -74,8 +78,12 @@ class StorageState:
                 return
             self._fault = None
             lasted = int(time.monotonic() - self._began)
-        log.warning("storage recovered: job %s used the database again after %s failing", job, say_age(lasted),
-                    extra={"job": job, "storage": "recovered"})
+        log.warning(
+            "storage recovered: job %s used the database again after %s failing",
+            job,
+            say_age(lasted),
+            extra={"job": job, "storage": "recovered"},
+        )
 
     def over(self, report: HealthReport) -> HealthReport:
         """``report``, made failing with the reason first while the worker's runs cannot use the database.
@@ -86,6 +94,7 @@ class StorageState:
             fault, since = self._fault, self._since
         if fault is None or since is None or report.facts["database"]["write_fault"]:
             return report
-        reason = (f"the worker's runs cannot use the database since {display_wib(since)} "
-                  f"(LAPOR_SYNC_DATABASE_URL): {fault}")
+        reason = (
+            f"the worker's runs cannot use the database since {display_wib(since)} (LAPOR_SYNC_DATABASE_URL): {fault}"
+        )
         return replace(report, health=Health.FAILING, reasons=[reason, *report.reasons])

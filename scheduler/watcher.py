@@ -36,12 +36,21 @@ log = logging.getLogger("lapor_sync.worker")
 
 def rows_due_since_last_push(session: Session, institution_id: int, now: datetime) -> int:
     """Count waiting outbox rows of ``institution_id`` that became due after the last push run started (see above)."""
-    last_push = session.exec(select(SyncRun.started_at).where(
-        SyncRun.institution_id == institution_id, col(SyncRun.job).in_(PUSH_JOBS))
-        .order_by(col(SyncRun.id).desc()).limit(1)).first()
-    query = select(func.count()).select_from(OutboxItem).where(
-        OutboxItem.institution_id == institution_id, col(OutboxItem.state).in_(WAITING),
-        OutboxItem.next_attempt_at <= now)
+    last_push = session.exec(
+        select(SyncRun.started_at)
+        .where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(PUSH_JOBS))
+        .order_by(col(SyncRun.id).desc())
+        .limit(1)
+    ).first()
+    query = (
+        select(func.count())
+        .select_from(OutboxItem)
+        .where(
+            OutboxItem.institution_id == institution_id,
+            col(OutboxItem.state).in_(WAITING),
+            OutboxItem.next_attempt_at <= now,
+        )
+    )
     if last_push is not None and last_push <= now:
         query = query.where(OutboxItem.next_attempt_at > last_push)
     return session.exec(query).one()
@@ -58,8 +67,9 @@ class OutboxWatcher:
         storage: where a database fault met by a look is reported (once per change of state).
     """
 
-    def __init__(self, app: App, runner: JobRunner, start_push: Callable[[], None], stop: threading.Event,
-                 storage: StorageState) -> None:
+    def __init__(
+        self, app: App, runner: JobRunner, start_push: Callable[[], None], stop: threading.Event, storage: StorageState
+    ) -> None:
         self._app, self._runner, self._start_push, self._stop = app, runner, start_push, stop
         self._storage = storage
 
@@ -83,12 +93,13 @@ class OutboxWatcher:
             return False
         if not due:
             return False
-        log.info("outbox: %d row(s) became due since the last push; pushing now", due,
-                 extra={"job": PUSH, "due": due})
+        log.info("outbox: %d row(s) became due since the last push; pushing now", due, extra={"job": PUSH, "due": due})
         self._runner.prompt(PUSH)
         self._start_push()
         return True
 
     def _pushing_elsewhere(self) -> bool:
-        return any(lease.job == PUSH and lease.institution_id == self._app.institution_id
-                   for lease in held_leases(self._app.db, self._app.clock))
+        return any(
+            lease.job == PUSH and lease.institution_id == self._app.institution_id
+            for lease in held_leases(self._app.db, self._app.clock)
+        )

@@ -64,8 +64,9 @@ class Worker:
         ConfigurationError: the health endpoints cannot listen (``LAPOR_SYNC_HEALTH_PORT`` in use).
     """
 
-    def __init__(self, app: App, *, health_port: int | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, app: App, *, health_port: int | None = None, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.app = app
         self.settings = app.settings
         self.stop = threading.Event()
@@ -79,13 +80,28 @@ class Worker:
         self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage)
         for spec in self.specs:
             func = self.watcher.check if spec.name == OUTBOX_WATCH else partial(self.runner.tick, spec)
-            self.scheduler.add_job(func, spec.trigger, id=spec.name, name=spec.name, max_instances=1, coalesce=True,
-                                   misfire_grace_time=self.settings.misfire_grace_seconds)
+            self.scheduler.add_job(
+                func,
+                spec.trigger,
+                id=spec.name,
+                name=spec.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=self.settings.misfire_grace_seconds,
+            )
         self.scheduler.add_listener(self.runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         port = self.settings.health_port if health_port is None else health_port
-        self.http = None if port == 0 else HealthServer(
-            self.settings.health_host, port, assess=self.assess, worker_state=self.state,
-            registry=self.metrics.registry)
+        self.http = (
+            None
+            if port == 0
+            else HealthServer(
+                self.settings.health_host,
+                port,
+                assess=self.assess,
+                worker_state=self.state,
+                registry=self.metrics.registry,
+            )
+        )
 
     def assess(self) -> HealthReport:
         """The health of the institution's sync, read from the database now, failing while runs meet a database fault."""
@@ -96,8 +112,10 @@ class Worker:
     def state(self) -> dict[str, Any]:
         """The worker's own state for ``/healthz``: each job's next run (UTC) and the runs in flight."""
         # Until the scheduler has started (the endpoints start first) a job has no next run time at all.
-        jobs = {job.id: next_run.astimezone(UTC) if (next_run := getattr(job, "next_run_time", None)) else None
-                for job in self.scheduler.get_jobs()}
+        jobs = {
+            job.id: next_run.astimezone(UTC) if (next_run := getattr(job, "next_run_time", None)) else None
+            for job in self.scheduler.get_jobs()
+        }
         return {"next_runs": jobs, "running": self.runner.in_flight(), "stopping": self.stop.is_set()}
 
     def request_stop(self, reason: str = "requested") -> None:
@@ -121,8 +139,11 @@ class Worker:
         if self.http is not None:
             self.http.start()  # logs where it listens, and warns when that is not loopback
         self.scheduler.start()
-        log.info("worker started as %s: %s", holder_name(self.app.purpose),
-                 ", ".join(f"{s.name} {s.trigger}" for s in self.specs))
+        log.info(
+            "worker started as %s: %s",
+            holder_name(self.app.purpose),
+            ", ".join(f"{s.name} {s.trigger}" for s in self.specs),
+        )
         self._serve(run_for)
         self.request_stop("time is up" if not self.stop.is_set() else "signal")
         return self.shutdown()
@@ -149,9 +170,12 @@ class Worker:
             self.runner.close()
             log.info("worker stopped cleanly")
         else:
-            log.error("runs still in flight after %d s: %s; leaving them (an outbox row in flight is read "
-                      "back before any retry; their leases lapse)", self.settings.shutdown_timeout_seconds,
-                      ", ".join(self.runner.in_flight()))
+            log.error(
+                "runs still in flight after %d s: %s; leaving them (an outbox row in flight is read "
+                "back before any retry; their leases lapse)",
+                self.settings.shutdown_timeout_seconds,
+                ", ".join(self.runner.in_flight()),
+            )
         if self.http is not None:
             self.http.stop()
         return clean
@@ -168,14 +192,19 @@ class Worker:
                 raise
             return
         if closed:
-            log.warning("closed %d run(s) left running by a process that has ended as abandoned: %s "
-                        "(lapor-sync runs --outcome abandoned)", len(closed), ", ".join(f"#{i}" for i in closed),
-                        extra={"abandoned": closed})
+            log.warning(
+                "closed %d run(s) left running by a process that has ended as abandoned: %s "
+                "(lapor-sync runs --outcome abandoned)",
+                len(closed),
+                ", ".join(f"#{i}" for i in closed),
+                extra={"abandoned": closed},
+            )
 
     def _serve(self, run_for: float | None) -> None:
         """Wait for a stop request (or ``run_for`` seconds), and follow steps of the wall clock meanwhile."""
-        follower = ClockFollower(self.scheduler, {spec.name: spec.period for spec in self.specs}, self.app.clock,
-                                 self._monotonic)
+        follower = ClockFollower(
+            self.scheduler, {spec.name: spec.period for spec in self.specs}, self.app.clock, self._monotonic
+        )
         deadline = None if run_for is None else time.monotonic() + run_for
         while True:
             wait = CLOCK_LOOK_SECONDS if deadline is None else min(CLOCK_LOOK_SECONDS, deadline - time.monotonic())

@@ -56,15 +56,24 @@ SET_ASIDE: dict[str, Kind] = {
     "impossible date (updated_at 99-99-9999)": (put(updated_at="99-99-9999"), None, None),
     "malformed follow-up (created_at 99-99-9999)": (None, put(created_at="99-99-9999 10:00:00"), None),
     "number beyond an INTEGER column": (put(category_id=2**40), None, None),
-    "malformed, carrying NUL and a lone surrogate": (put(status_code="abc", content="Isi\x00 \ud800laporan"), None,
-                                                     None),
+    "malformed, carrying NUL and a lone surrogate": (
+        put(status_code="abc", content="Isi\x00 \ud800laporan"),
+        None,
+        None,
+    ),
 }
 STORED: dict[str, Kind] = {
     "70,000-character content": (None, None, ("Saluran air tersumbat di Jl. G. Obos. " * 1900)[:70_000]),
-    "NUL bytes (title, content, follow-up)": (put(title="Jalan\x00 rusak", content="Mohon\x00 diperbaiki"),
-                                              put(content="Sedang\x00 ditangani."), None),
-    "lone surrogates (title, content, follow-up)": (put(title="Banjir \ud800", content="Air \udfffnaik"),
-                                                    put(content="Balasan \ud800."), None),
+    "NUL bytes (title, content, follow-up)": (
+        put(title="Jalan\x00 rusak", content="Mohon\x00 diperbaiki"),
+        put(content="Sedang\x00 ditangani."),
+        None,
+    ),
+    "lone surrogates (title, content, follow-up)": (
+        put(title="Banjir \ud800", content="Air \udfffnaik"),
+        put(content="Balasan \ud800."),
+        None,
+    ),
     "emoji": (None, None, "Lampu jalan mati 💡😟👨‍👩‍👧 sudah 3 malam 🇮🇩"),
     "HTML": (None, put(content="<i>Terima kasih</i>"), "<p>Sudah <b>3 malam</b> gelap</p><script>x()</script>"),
 }
@@ -87,8 +96,12 @@ class Rewriting(httpx.HTTPTransport):
             edit = self.edits.get(row.get("complaint_id")) if isinstance(row, dict) else None
             if edit is not None and edit[followups] is not None:
                 edit[followups](row)
-        return httpx.Response(response.status_code, content=json.dumps(payload).encode(),
-                              headers={"content-type": "application/json"}, request=request)
+        return httpx.Response(
+            response.status_code,
+            content=json.dumps(payload).encode(),
+            headers={"content-type": "application/json"},
+            request=request,
+        )
 
 
 def main() -> None:
@@ -102,20 +115,28 @@ def main() -> None:
     edits: dict[int, tuple[Edit | None, Edit | None]] = {}
     names: dict[int, str] = {}
     for name, (complaint, followup, content) in [*SET_ASIDE.items(), *STORED.items()]:
-        added = simulator.world.add_complaint(disposition_id=DINSOS, category_id=sosial, reporter=reporter,
-                                              **({"content": content} if content else {}))
+        added = simulator.world.add_complaint(
+            disposition_id=DINSOS, category_id=sosial, reporter=reporter, **({"content": content} if content else {})
+        )
         simulator.world.add_followup(added.complaint_id, DINSOS, "Sedang kami tangani.")
         edits[added.complaint_id], names[added.complaint_id] = (complaint, followup), name
     credentials = Credentials()
     with simulator.serve() as base_url, fresh_database("sqlite") as url:
-        settings = Settings(database_url=url, api_base_url=base_url, auth_mode="static",
-                            api_key=credentials.api_key, api_token=credentials.app_token, institution_id=6271,
-                            initial_since=START_OF_DATA)
+        settings = Settings(
+            database_url=url,
+            api_base_url=base_url,
+            auth_mode="static",
+            api_key=credentials.api_key,
+            api_token=credentials.app_token,
+            institution_id=6271,
+            initial_since=START_OF_DATA,
+        )
         app = App(settings, clock=clock)
         auth = StaticKeyAuth(credentials.api_key, credentials.app_token)
         logging.getLogger("lapor_sync").setLevel(logging.ERROR)  # the events are printed below, once
-        with LaporClient(base_url, auth, retry=RetryPolicy.no_wait(), clock=clock,
-                         transport=Rewriting(edits)) as client:
+        with LaporClient(
+            base_url, auth, retry=RetryPolicy.no_wait(), clock=clock, transport=Rewriting(edits)
+        ) as client:
             run = app.sync_service(client).run()
         print(f"sync run #{run.id}: {run.outcome}, created {run.created}, set aside {run.set_aside}\n")
         env = worker_env(url, base_url)
@@ -132,18 +153,25 @@ def main() -> None:
                 if name in STORED:
                     case = records.get_case(complaint_id=complaint_id)
                     thread = [(e.content, e.content_length) for e in records.thread(case.id)]
-                    print(f"  {name:45} {case.title[:20]!r:24} {case.content_length:>6} {len(case.content):>6} "
-                          f"{thread}")
+                    print(
+                        f"  {name:45} {case.title[:20]!r:24} {case.content_length:>6} {len(case.content):>6} {thread}"
+                    )
         carrier = next(i for i, name in names.items() if name == "malformed, carrying NUL and a lone surrogate")
         with app.db.session() as session:
             record = session.exec(select(SetAsideRecord).where(SetAsideRecord.complaint_id == carrier)).one()
         raw = json.loads(record.raw)["data"]
-        print(f"\nraw payload kept for complaint {record.complaint_id} (some fields): "
-              f"{json.dumps({k: raw[k] for k in ('status_code', 'content', 'user')}, ensure_ascii=False)}")
-        print(f"\nstatus: set_aside_unresolved = {json.loads(cli(env, 'status', '--json').stdout)['set_aside_unresolved']}")
+        print(
+            f"\nraw payload kept for complaint {record.complaint_id} (some fields): "
+            f"{json.dumps({k: raw[k] for k in ('status_code', 'content', 'user')}, ensure_ascii=False)}"
+        )
+        print(
+            f"\nstatus: set_aside_unresolved = {json.loads(cli(env, 'status', '--json').stdout)['set_aside_unresolved']}"
+        )
         resync = json.loads(cli(env, "resync", "--set-aside", "--json").stdout)
         print(f"resync --set-aside (platform repaired): {resync['summary']}")
-        print(f"status: set_aside_unresolved = {json.loads(cli(env, 'status', '--json').stdout)['set_aside_unresolved']}")
+        print(
+            f"status: set_aside_unresolved = {json.loads(cli(env, 'status', '--json').stdout)['set_aside_unresolved']}"
+        )
 
 
 if __name__ == "__main__":

@@ -130,8 +130,13 @@ from lapor_sync.sync.admin.outbox import requeue
 from lapor_sync.sync.service import SyncService
 
 START = datetime(2024, 1, 2, 7, 0, tzinfo=WIB)  # the first working morning of the data set
-OUTCOME_SHARES = {Outcome.COMPLETE: 0.6, Outcome.AUTO_CLOSE: 0.15, Outcome.IN_PROCESS: 0.05,
-                  Outcome.RETURN: 0.1, Outcome.FORWARD: 0.1}
+OUTCOME_SHARES = {
+    Outcome.COMPLETE: 0.6,
+    Outcome.AUTO_CLOSE: 0.15,
+    Outcome.IN_PROCESS: 0.05,
+    Outcome.RETURN: 0.1,
+    Outcome.FORWARD: 0.1,
+}
 SETTLE_ROUNDS = 12
 HOLD_SECONDS = 6.0
 """Mean seconds a clock step holds before the clock steps back: a few of the workers' ticks."""
@@ -233,9 +238,19 @@ def injected(counts: dict[str, int]) -> int:
 
 def worker_settings(database_url: str, base_url: str, *, lease_seconds: int) -> dict[str, str]:
     """The soak worker's environment: short intervals and leases, a read timeout below the hostile 3 s."""
-    return worker_env(database_url, base_url, pull_interval_seconds=3, push_interval_seconds=2,
-                      reconcile_interval_seconds=5, outbox_watch_seconds=1, open_case_recheck_seconds=10,
-                      per_page=10, http_timeout_seconds=2, lease_seconds=lease_seconds, shutdown_timeout_seconds=10)
+    return worker_env(
+        database_url,
+        base_url,
+        pull_interval_seconds=3,
+        push_interval_seconds=2,
+        reconcile_interval_seconds=5,
+        outbox_watch_seconds=1,
+        open_case_recheck_seconds=10,
+        per_page=10,
+        http_timeout_seconds=2,
+        lease_seconds=lease_seconds,
+        shutdown_timeout_seconds=10,
+    )
 
 
 class WorkerProcess:
@@ -290,8 +305,16 @@ class ChaosWorker:
         others: workers that are not killed (the contender), started again should they exit.
     """
 
-    def __init__(self, worker: WorkerProcess, rng: random.Random, *, kill_every: float, write_share: float,
-                 poster: Callable[[FollowUp], int | None], others: Sequence[WorkerProcess] = ()) -> None:
+    def __init__(
+        self,
+        worker: WorkerProcess,
+        rng: random.Random,
+        *,
+        kill_every: float,
+        write_share: float,
+        poster: Callable[[FollowUp], int | None],
+        others: Sequence[WorkerProcess] = (),
+    ) -> None:
         self.worker, self.rng, self.poster, self.others = worker, rng, poster, others
         self.kill_every, self.write_share = kill_every, write_share
         self.kills = self.write_kills = 0
@@ -431,9 +454,19 @@ class ClockSteps(LeaseFaults):
         app, rng, every, loss: see :class:`LeaseFaults`.
     """
 
-    def __init__(self, app: App, rng: random.Random, every: float, loss: LeaseLoss, *, worker: ChaosWorker,
-                 contender: WorkerProcess, worker_clock: SteppedClock, contender_clock: SteppedClock,
-                 step_seconds: float) -> None:
+    def __init__(
+        self,
+        app: App,
+        rng: random.Random,
+        every: float,
+        loss: LeaseLoss,
+        *,
+        worker: ChaosWorker,
+        contender: WorkerProcess,
+        worker_clock: SteppedClock,
+        contender_clock: SteppedClock,
+        step_seconds: float,
+    ) -> None:
         super().__init__(app, rng, every, loss)
         self.worker, self.contender, self.step_seconds = worker, contender, step_seconds
         self.worker_clock, self.contender_clock = worker_clock, contender_clock
@@ -515,8 +548,9 @@ def draw_outcomes(world: World, seed: int) -> dict[int, Outcome]:
     return {c.complaint_id: rng.choices(kinds, weights)[0] for c in world.all_complaints()}
 
 
-def keep_staff_working(app: App, outcomes: dict[int, Outcome], every: float, stop: threading.Event,
-                       tally: Counter[str]) -> None:
+def keep_staff_working(
+    app: App, outcomes: dict[int, Outcome], every: float, stop: threading.Event, tally: Counter[str]
+) -> None:
     """Staff rounds every ``every`` seconds until ``stop``; a refused action or a busy database skips a round."""
     while not stop.wait(every):
         try:
@@ -531,8 +565,9 @@ def _due_now(app: App) -> int:
     """Make outbox rows waiting out a backoff due now (``lapor-sync outbox retry ID``); return how many."""
     now = app.clock.now()
     with app.db.session() as session:
-        waiting = session.exec(select(OutboxItem.id).where(OutboxItem.state == "pending",
-                                                           OutboxItem.next_attempt_at > now)).all()
+        waiting = session.exec(
+            select(OutboxItem.id).where(OutboxItem.state == "pending", OutboxItem.next_attempt_at > now)
+        ).all()
     for item_id in waiting:
         requeue(app.db, now, app.institution_id, item_id=item_id, requested_by="chaos soak (settle)")
     return len(waiting)
@@ -541,8 +576,9 @@ def _due_now(app: App) -> int:
 def _changed(app: App, run: SyncRun) -> bool:
     """Whether a settle run changed anything, failed, left rows waiting, or walked an inbox that kept changing."""
     with app.db.session() as session:
-        busy = session.exec(select(SyncEvent.id).where(SyncEvent.run_id == run.id,
-                                                       SyncEvent.kind == "pull.inbox_busy")).first()
+        busy = session.exec(
+            select(SyncEvent.id).where(SyncEvent.run_id == run.id, SyncEvent.kind == "pull.inbox_busy")
+        ).first()
         waiting = session.exec(select(OutboxItem.id).where(col(OutboxItem.state).in_(["pending", "sending"]))).first()
     moved = run.created + run.updated + run.set_aside + run.pushed + run.failed + run.dead_lettered
     return run.outcome != "ok" or bool(moved) or busy is not None or waiting is not None
@@ -652,10 +688,16 @@ class Crew:
     @classmethod
     def hire(cls, config: SoakConfig, env: dict[str, str], app: App, logs: Path, scratch: Path) -> Crew:
         """The workers and faults ``config`` asks for; ``app`` reads the database, ``scratch`` holds the clocks."""
+
         def chaos_worker(environment: dict[str, str], others: Sequence[WorkerProcess] = ()) -> ChaosWorker:
-            return ChaosWorker(WorkerProcess(environment, logs, "worker"), random.Random(config.seed),
-                               kill_every=config.kill_every, write_share=config.write_kill_share,
-                               poster=partial(_poster_pid, app.db), others=others)
+            return ChaosWorker(
+                WorkerProcess(environment, logs, "worker"),
+                random.Random(config.seed),
+                kill_every=config.kill_every,
+                write_share=config.write_kill_share,
+                poster=partial(_poster_pid, app.db),
+                others=others,
+            )
 
         if not config.lease_faults:
             return cls(app, chaos_worker(env))
@@ -666,15 +708,27 @@ class Crew:
             crew.lease_faults = LockKills(app, rng, config.lease_fault_every, crew.loss)
             return crew
         if not LIBFAKETIME.exists():
-            raise SystemExit(f"the SQLite lease faults need libfaketime ({LIBFAKETIME}): apt-get install faketime, "
-                             "or --no-lease-faults")
-        worker_clock, contender_clock = SteppedClock(scratch / "worker-clock"), SteppedClock(scratch / "contender-clock")
+            raise SystemExit(
+                f"the SQLite lease faults need libfaketime ({LIBFAKETIME}): apt-get install faketime, "
+                "or --no-lease-faults"
+            )
+        worker_clock, contender_clock = (
+            SteppedClock(scratch / "worker-clock"),
+            SteppedClock(scratch / "contender-clock"),
+        )
         contender = WorkerProcess(contender_clock.env(env), logs, "contender")
-        crew = cls(app, chaos_worker(worker_clock.env(env), [contender]), contender,
-                   loss=LeaseLoss(kind="clock steps"))
-        crew.lease_faults = ClockSteps(app, rng, config.lease_fault_every, crew.loss, worker=crew.chaos,
-                                       contender=contender, worker_clock=worker_clock,
-                                       contender_clock=contender_clock, step_seconds=config.step_seconds)
+        crew = cls(app, chaos_worker(worker_clock.env(env), [contender]), contender, loss=LeaseLoss(kind="clock steps"))
+        crew.lease_faults = ClockSteps(
+            app,
+            rng,
+            config.lease_fault_every,
+            crew.loss,
+            worker=crew.chaos,
+            contender=contender,
+            worker_clock=worker_clock,
+            contender_clock=contender_clock,
+            step_seconds=config.step_seconds,
+        )
         return crew
 
     def start(self) -> None:
@@ -705,9 +759,11 @@ class Crew:
 def run_soak(config: SoakConfig) -> SoakResult:
     """Run the three phases (module docstring) and return the counts and the invariant report."""
     clock = FastClock(START, speed=config.speed_hours * 3600)
-    with fresh_database(config.database) as url, \
-            served_simulator(clock=clock, faults="hostile", fault_seed=config.seed) as served, \
-            TemporaryDirectory() as scratch:
+    with (
+        fresh_database(config.database) as url,
+        served_simulator(clock=clock, faults="hostile", fault_seed=config.seed) as served,
+        TemporaryDirectory() as scratch,
+    ):
         simulator, world = served.simulator, served.simulator.world
         staff_app = city_app(url, served.base_url)
         staff_app.writable_db()  # migrated once, before any worker starts
@@ -717,8 +773,12 @@ def run_soak(config: SoakConfig) -> SoakResult:
         crew = Crew.hire(config, env, staff_app, logs, Path(scratch))
         chaos = crew.chaos
         stop_staff, stop_faults, staff = threading.Event(), threading.Event(), Counter[str]()
-        threads = [threading.Thread(target=keep_staff_working, args=(
-            staff_app, draw_outcomes(world, config.seed), config.staff_every, stop_staff, staff))]
+        threads = [
+            threading.Thread(
+                target=keep_staff_working,
+                args=(staff_app, draw_outcomes(world, config.seed), config.staff_every, stop_staff, staff),
+            )
+        ]
         if crew.lease_faults is not None:
             threads.append(threading.Thread(target=crew.lease_faults.run, args=(stop_faults,)))
         world.after_followup_stored = chaos.on_followup_stored
@@ -726,9 +786,14 @@ def run_soak(config: SoakConfig) -> SoakResult:
         crew.start()
         for thread in threads:
             thread.start()
-        chaos.run_for(config.seconds, enough=lambda: chaos.kills >= config.min_kills
-                      and injected(simulator.fault_counts()) >= config.min_faults
-                      and sum(_losses(staff_app)[0].values()) >= config.min_lease_losses)
+        chaos.run_for(
+            config.seconds,
+            enough=lambda: (
+                chaos.kills >= config.min_kills
+                and injected(simulator.fault_counts()) >= config.min_faults
+                and sum(_losses(staff_app)[0].values()) >= config.min_lease_losses
+            ),
+        )
         stop_faults.set()  # every clock right again
         stop_staff.set()
         for thread in threads:
@@ -742,19 +807,37 @@ def run_soak(config: SoakConfig) -> SoakResult:
         simulator.set_faults(None)
         clock.set_speed(0)
         crew.loss.waited = crew.wait_out_stamps()
-        settle_app = city_app(url, served.base_url, open_case_recheck_seconds=1,
-                              lease_wait_seconds=config.lease_seconds + 30)
+        settle_app = city_app(
+            url, served.base_url, open_case_recheck_seconds=1, lease_wait_seconds=config.lease_seconds + 30
+        )
         settled = settle(settle_app, env, world)
         clock.freeze()
-        report = check_invariants(simulator, settle_app.db, settle_app.institution_id,
-                                  overlap=timedelta(seconds=settle_app.settings.overlap_seconds), final=True)
+        report = check_invariants(
+            simulator,
+            settle_app.db,
+            settle_app.institution_id,
+            overlap=timedelta(seconds=settle_app.settings.overlap_seconds),
+            final=True,
+        )
         crew.loss.runs_lost, crew.loss.claims_lost = _losses(settle_app)
         result = SoakResult(
-            config=config, chaos_seconds=chaos_seconds, settle_seconds=time.monotonic() - began - chaos_seconds,
-            requests=requests, faults=simulator.fault_counts(), kills=chaos.kills, write_kills=chaos.write_kills,
+            config=config,
+            chaos_seconds=chaos_seconds,
+            settle_seconds=time.monotonic() - began - chaos_seconds,
+            requests=requests,
+            faults=simulator.fault_counts(),
+            kills=chaos.kills,
+            write_kills=chaos.write_kills,
             unexpected_exits=chaos.worker.unexpected_exits + sum(w.unexpected_exits for w in chaos.others),
-            worker_exit=worker_exit, contender_exit=contender_exit, staff=staff, runs=_runs(settle_app),
-            lease_loss=crew.loss, settled=settled, dead_letters=_dead_letter_reasons(settle_app), report=report)
+            worker_exit=worker_exit,
+            contender_exit=contender_exit,
+            staff=staff,
+            runs=_runs(settle_app),
+            lease_loss=crew.loss,
+            settled=settled,
+            dead_letters=_dead_letter_reasons(settle_app),
+            report=report,
+        )
         staff_app.db.dispose()
         settle_app.db.dispose()
         return result
@@ -768,34 +851,46 @@ def _print_lease_loss(result: SoakResult) -> None:
         return
     kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(loss.faults.items()))
     moments = ", ".join(f"{moment} {n}" for moment, n in sorted(loss.moments.items()))
-    print(f"lease faults, {loss.kind} (a contender worker beside the killed one): {loss.total} ({kinds}); "
-          f"moments: {moments}")
+    print(
+        f"lease faults, {loss.kind} (a contender worker beside the killed one): {loss.total} ({kinds}); "
+        f"moments: {moments}"
+    )
     if loss.kind == "clock steps":
         print(f"  stamps of a clock that was ahead waited out before the settle: {loss.waited:.0f} s")
     reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(loss.runs_lost.items()))
-    print(f"runs that ended failed, lease lost: {sum(loss.runs_lost.values())} ({reasons or 'none'}); "
-          f"outbox claim lost: {loss.claims_lost}")
+    print(
+        f"runs that ended failed, lease lost: {sum(loss.runs_lost.values())} ({reasons or 'none'}); "
+        f"outbox claim lost: {loss.claims_lost}"
+    )
 
 
 def print_result(result: SoakResult) -> None:
     """Print the soak's counts, one topic per line."""
     c, report, settled = result.config, result.report, result.settled
-    print(f"database {c.database}, seed {c.seed}: chaos {result.chaos_seconds:.0f} s, then settle "
-          f"{result.settle_seconds:.0f} s ({settled.runs} sync runs, {settled.moved_under} of them quiet here while "
-          f"LAPOR! changed, {'quiet' if settled.quiet else 'NOT quiet'}; "
-          f"{settled.made_due} outbox rows made due; resync --set-aside exit {settled.resync_exit})")
+    print(
+        f"database {c.database}, seed {c.seed}: chaos {result.chaos_seconds:.0f} s, then settle "
+        f"{result.settle_seconds:.0f} s ({settled.runs} sync runs, {settled.moved_under} of them quiet here while "
+        f"LAPOR! changed, {'quiet' if settled.quiet else 'NOT quiet'}; "
+        f"{settled.made_due} outbox rows made due; resync --set-aside exit {settled.resync_exit})"
+    )
     kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(result.faults.items(), key=lambda kv: -kv[1]))
-    print(f"faults injected: {result.faults_total} in {result.requests} contract requests (clock_skew not "
-          f"counted); by kind: {kinds}")
-    print(f"kills (SIGKILL): {result.kills}, of which {result.write_kills} between a national write and the "
-          f"local commit; worker exits not caused by us: {result.unexpected_exits}")
+    print(
+        f"faults injected: {result.faults_total} in {result.requests} contract requests (clock_skew not "
+        f"counted); by kind: {kinds}"
+    )
+    print(
+        f"kills (SIGKILL): {result.kills}, of which {result.write_kills} between a national write and the "
+        f"local commit; worker exits not caused by us: {result.unexpected_exits}"
+    )
     _print_lease_loss(result)
     print(f"staff: {dict(result.staff)}")
     runs = ", ".join(f"{job} {outcome} {n}" for (job, outcome), n in sorted(result.runs.items()))
     print(f"sync runs ('running': left by a killed worker): {runs}")
     print(f"complaints: national {report.complaints_national}, city {report.complaints_city}")
-    print(f"follow-ups: expected {report.followups_expected}, found {report.followups_found}; "
-          f"status changes delivered {report.status_changes_expected}")
+    print(
+        f"follow-ups: expected {report.followups_expected}, found {report.followups_found}; "
+        f"status changes delivered {report.status_changes_expected}"
+    )
     print(f"lost {report.lost}, duplicated {report.duplicated}")
     print(f"dead-lettered: {sum(result.dead_letters.values())}")
     for reason, n in result.dead_letters.most_common():
@@ -823,21 +918,40 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=2.0, help="simulated hours per wall-clock second")
     parser.add_argument("--min-kills", type=int, default=0, help="go on past --minutes (at most twice) until so many")
     parser.add_argument("--min-faults", type=int, default=0, help="go on past --minutes (at most twice) until so many")
-    parser.add_argument("--lease-faults", action=argparse.BooleanOptionalAction, default=True,
-                        help="a contender worker, and clock steps (sqlite) or killed lock connections (postgres)")
+    parser.add_argument(
+        "--lease-faults",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a contender worker, and clock steps (sqlite) or killed lock connections (postgres)",
+    )
     parser.add_argument("--lease-fault-every", type=float, default=20.0, help="mean seconds between lease faults")
     parser.add_argument("--step-seconds", type=float, default=120.0, help="mean size of a clock step (sqlite)")
-    parser.add_argument("--min-lease-losses", type=int, default=0,
-                        help="go on past --minutes (at most twice) until so many runs lost a lease")
+    parser.add_argument(
+        "--min-lease-losses",
+        type=int,
+        default=0,
+        help="go on past --minutes (at most twice) until so many runs lost a lease",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     args = parser.parse_args()
     logging.getLogger("lapor_sync").setLevel(logging.ERROR)  # the settle runs' events are in the database
-    result = run_soak(SoakConfig(seconds=args.minutes * 60, database=args.database, seed=args.seed,
-                                 kill_every=args.kill_every, write_kill_share=args.write_kill_share,
-                                 speed_hours=args.speed, min_kills=args.min_kills, min_faults=args.min_faults,
-                                 min_lease_losses=args.min_lease_losses, lease_faults=args.lease_faults,
-                                 lease_fault_every=args.lease_fault_every,
-                                 step_seconds=args.step_seconds, logs=args.logs))
+    result = run_soak(
+        SoakConfig(
+            seconds=args.minutes * 60,
+            database=args.database,
+            seed=args.seed,
+            kill_every=args.kill_every,
+            write_kill_share=args.write_kill_share,
+            speed_hours=args.speed,
+            min_kills=args.min_kills,
+            min_faults=args.min_faults,
+            min_lease_losses=args.min_lease_losses,
+            lease_faults=args.lease_faults,
+            lease_fault_every=args.lease_fault_every,
+            step_seconds=args.step_seconds,
+            logs=args.logs,
+        )
+    )
     print_result(result)
     sys.exit(0 if result.ok else 1)
 

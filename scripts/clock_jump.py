@@ -60,8 +60,15 @@ def log_lines(log: Path, start: int, end: int) -> list[dict]:
 
 def status_line(checkout: Path, env: dict[str, str]) -> str:
     """``lapor-sync status --json`` with the true clock: exit code, verdict and reasons."""
-    result = subprocess.run(lapor_sync(checkout, "status", "--json"), cwd=checkout, env=env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        lapor_sync(checkout, "status", "--json"),
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     try:
         summary = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -83,22 +90,43 @@ def main() -> None:
         raise SystemExit(f"needs libfaketime ({LIBFAKETIME}): apt-get install faketime")
     intervals = {"pull": args.pull, "push": args.push, "reconcile": 30}
 
-    with fresh_database(args.database) as url, served_simulator() as served, \
-            tempfile.TemporaryDirectory() as folder:
+    with fresh_database(args.database) as url, served_simulator() as served, tempfile.TemporaryDirectory() as folder:
         clock, log = SteppedClock(Path(folder) / "clock-offset"), Path(folder) / "worker.log"
-        env = worker_env(url, served.base_url, pull_interval_seconds=args.pull, push_interval_seconds=args.push,
-                         reconcile_interval_seconds=intervals["reconcile"], open_case_recheck_seconds=60)
+        env = worker_env(
+            url,
+            served.base_url,
+            pull_interval_seconds=args.pull,
+            push_interval_seconds=args.push,
+            reconcile_interval_seconds=intervals["reconcile"],
+            open_case_recheck_seconds=60,
+        )
         # The checkout that runs the worker makes the schema: another checkout may know other migrations.
-        subprocess.run(lapor_sync(args.checkout, "db", "upgrade"), cwd=args.checkout, env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            lapor_sync(args.checkout, "db", "upgrade"),
+            cwd=args.checkout,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         engine = create_engine(normalise_url(url))
         faked = clock.env(env)
-        phases = [("clock right", 0.0), (f"clock {args.step_hours:g} h ahead", args.step_hours),
-                  ("clock right again", 0.0)]
-        worker = subprocess.Popen(lapor_sync(args.checkout, "worker", "--run-for", str(args.phase * len(phases) + 2)),
-                                  cwd=args.checkout, env=faked, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        print(f"worker from {args.checkout}, pull every {args.pull} s, push every {args.push} s, "
-              f"reconcile every {intervals['reconcile']} s; {args.phase:g} s per phase\n")
+        phases = [
+            ("clock right", 0.0),
+            (f"clock {args.step_hours:g} h ahead", args.step_hours),
+            ("clock right again", 0.0),
+        ]
+        worker = subprocess.Popen(
+            lapor_sync(args.checkout, "worker", "--run-for", str(args.phase * len(phases) + 2)),
+            cwd=args.checkout,
+            env=faked,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        print(
+            f"worker from {args.checkout}, pull every {args.pull} s, push every {args.push} s, "
+            f"reconcile every {intervals['reconcile']} s; {args.phase:g} s per phase\n"
+        )
         marks = []
         for name, hours in phases:
             clock.step(hours * 3600)
@@ -110,21 +138,34 @@ def main() -> None:
         with Session(engine) as session:
             marks.append(("end", last_run_id(session), log.stat().st_size))
             # The columns every checkout's schema has.
-            all_runs = list(session.exec(select(SyncRun.id, SyncRun.job, SyncRun.trigger, SyncRun.outcome,
-                                                SyncRun.started_at).order_by(col(SyncRun.id))))
+            all_runs = list(
+                session.exec(
+                    select(SyncRun.id, SyncRun.job, SyncRun.trigger, SyncRun.outcome, SyncRun.started_at).order_by(
+                        col(SyncRun.id)
+                    )
+                )
+            )
         print(f"\nworker exit {code}\n")
 
         print(f"{'phase':22} {'job':10} {'ticks due':>9} {'runs':>5}  outcomes{'':22} skipped ticks")
         for (name, first_id, first_byte), (_next, last_id, last_byte) in zip(marks, marks[1:], strict=False):
             lines = log_lines(log, first_byte, last_byte)
             for job in JOBS:
-                job_runs = [r for r in all_runs if r.job == job and r.trigger == "schedule"
-                            and first_id < (r.id or 0) <= last_id]
-                skips = Counter(line.get("skip", "?") for line in lines
-                                if str(line.get("message", "")).startswith(f"skipped: {job} tick"))
+                job_runs = [
+                    r
+                    for r in all_runs
+                    if r.job == job and r.trigger == "schedule" and first_id < (r.id or 0) <= last_id
+                ]
+                skips = Counter(
+                    line.get("skip", "?")
+                    for line in lines
+                    if str(line.get("message", "")).startswith(f"skipped: {job} tick")
+                )
                 due = args.phase / intervals[job]
-                print(f"{name:22} {job:10} {due:>9.0f} {len(job_runs):>5}  "
-                      f"{str(dict(Counter(r.outcome for r in job_runs))):30} {dict(skips) or '-'}")
+                print(
+                    f"{name:22} {job:10} {due:>9.0f} {len(job_runs):>5}  "
+                    f"{str(dict(Counter(r.outcome for r in job_runs))):30} {dict(skips) or '-'}"
+                )
             for line in lines:
                 message = str(line.get("message", ""))
                 if message.startswith(("the system clock", "jobs were scheduled", "coalesced")):

@@ -51,8 +51,12 @@ def queue_followups(app: App, count: int) -> dict[str, str]:
     with app.db.session() as session:
         records = app.city_records(session)
         for case in session.exec(select(Case).order_by(col(Case.complaint_id)).limit(count)):
-            item = records.act(case, AgencyAction.FOLLOWUP, institution_id=app.mapping.acting_institution(
-                case.agency_code), content="Petugas kami sudah meninjau lokasi dan akan menindaklanjuti.")
+            item = records.act(
+                case,
+                AgencyAction.FOLLOWUP,
+                institution_id=app.mapping.acting_institution(case.agency_code),
+                content="Petugas kami sudah meninjau lokasi dan akan menindaklanjuti.",
+            )
             written[item.idempotency_key] = item.tracking_id
         session.commit()
     assert len(written) == count, f"only {len(written)} cases to follow up"
@@ -82,21 +86,33 @@ def main() -> None:
         tokens = queue_followups(app, args.followups)
         print(f"{args.database}: {len(tokens)} follow-ups queued; the simulator's POSTs take {args.post_delay} s each")
 
-        first = subprocess.Popen(push_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+        first = subprocess.Popen(
+            push_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         try:
             if not wait_for_sending(app, WAIT_SECONDS):
                 raise SystemExit("the first push never started sending")
             if args.database == "sqlite":
-                print("first push is in its first POST; a second push starts with its clock 10 minutes ahead "
-                      "(faketime)")
-                second = subprocess.run(push_command("faketime", "-f", "+10m"), cwd=ROOT, env=env,
-                                        capture_output=True, text=True, timeout=WAIT_SECONDS, check=False)
+                print(
+                    "first push is in its first POST; a second push starts with its clock 10 minutes ahead (faketime)"
+                )
+                second = subprocess.run(
+                    push_command("faketime", "-f", "+10m"),
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=WAIT_SECONDS,
+                    check=False,
+                )
             else:
-                print("first push is in its first POST; sessions holding its lock ended: "
-                      f"{end_lock_sessions(app, 'push')}; a second push starts")
-                second = subprocess.run(push_command(), cwd=ROOT, env=env, capture_output=True, text=True,
-                                        timeout=WAIT_SECONDS, check=False)
+                print(
+                    "first push is in its first POST; sessions holding its lock ended: "
+                    f"{end_lock_sessions(app, 'push')}; a second push starts"
+                )
+                second = subprocess.run(
+                    push_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS, check=False
+                )
             _, first_err = first.communicate(timeout=WAIT_SECONDS)
         finally:
             if first.poll() is None:  # a step timed out: leave no push running behind
@@ -109,16 +125,22 @@ def main() -> None:
 
         for run in runs(app):
             if run.job == "push":
-                print(f"  run #{run.id} push by {run.holder}: {run.outcome}, pushed {run.pushed}"
-                      f"{'; ' + run.error if run.error else ''}")
+                print(
+                    f"  run #{run.id} push by {run.holder}: {run.outcome}, pushed {run.pushed}"
+                    f"{'; ' + run.error if run.error else ''}"
+                )
         posted = served.followups_per_reference()
         per_complaint = Counter({f"#{tracking}": posted.get(token, 0) for token, tracking in tokens.items()})
-        print("follow-ups on the simulator per complaint: "
-              + ", ".join(f"{tracking} {n}" for tracking, n in sorted(per_complaint.items())))
+        print(
+            "follow-ups on the simulator per complaint: "
+            + ", ".join(f"{tracking} {n}" for tracking, n in sorted(per_complaint.items()))
+        )
         twice = sum(1 for n in per_complaint.values() if n > 1)
         missing = sum(1 for n in per_complaint.values() if n == 0)
-        print(f"posted twice or more: {twice}; not posted: {missing}; "
-              f"{'every follow-up exactly once' if not twice and not missing else 'NOT exactly once'}")
+        print(
+            f"posted twice or more: {twice}; not posted: {missing}; "
+            f"{'every follow-up exactly once' if not twice and not missing else 'NOT exactly once'}"
+        )
         app.db.dispose()
 
 

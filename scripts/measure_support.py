@@ -50,16 +50,22 @@ class Served:
 
     def advance_every(self, wall_seconds: float, simulated: timedelta) -> None:
         """Move the simulated clock by ``simulated`` every ``wall_seconds`` until the block ends."""
+
         def move() -> None:
             while not self._stop.wait(wall_seconds):
                 self.simulator.advance_to(self.simulator.world.clock.now() + simulated)
+
         threading.Thread(target=move, daemon=True).start()
 
     def followups_per_reference(self) -> Counter[str]:
         """How many follow-ups on the national side carry each lapor-sync reference token."""
         with self.simulator.world.lock:
-            return Counter(ref for c in self.simulator.world.all_complaints() for f in c.followups
-                           if (ref := find_reference(f.content)) is not None)
+            return Counter(
+                ref
+                for c in self.simulator.world.all_complaints()
+                for f in c.followups
+                if (ref := find_reference(f.content)) is not None
+            )
 
 
 class FastClock:
@@ -102,8 +108,14 @@ class FastClock:
 
 
 @contextmanager
-def served_simulator(start: datetime = START_OF_DATA, *, post_delay: float = 0.0, clock: Clock | None = None,
-                     faults: FaultSpec = None, fault_seed: int = 0) -> Iterator[Served]:
+def served_simulator(
+    start: datetime = START_OF_DATA,
+    *,
+    post_delay: float = 0.0,
+    clock: Clock | None = None,
+    faults: FaultSpec = None,
+    fault_seed: int = 0,
+) -> Iterator[Served]:
     """Generate the 2024 data set and serve it, without a rate limit.
 
     Args:
@@ -112,8 +124,9 @@ def served_simulator(start: datetime = START_OF_DATA, *, post_delay: float = 0.0
         clock: the simulator's clock instead of a ``ManualClock`` at ``start``.
         faults, fault_seed: the faults to inject (see ``Simulator.generate``).
     """
-    simulator = Simulator.generate(clock=clock or ManualClock(start), rate_limit=None, faults=faults,
-                                   fault_seed=fault_seed)
+    simulator = Simulator.generate(
+        clock=clock or ManualClock(start), rate_limit=None, faults=faults, fault_seed=fault_seed
+    )
     if post_delay:
         inner = simulator.app
 
@@ -153,22 +166,41 @@ def fresh_database(kind: str) -> Iterator[str]:
 def worker_env(database_url: str, base_url: str, **settings: object) -> dict[str, str]:
     """The environment of a worker process: the simulator's fake credentials plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_SYNC_")}
-    values = {"database_url": database_url, "api_base_url": base_url, "api_key": CREDENTIALS.api_key,
-              "api_token": CREDENTIALS.app_token, "institution_id": 6271, "health_port": 0, **settings}
+    values = {
+        "database_url": database_url,
+        "api_base_url": base_url,
+        "api_key": CREDENTIALS.api_key,
+        "api_token": CREDENTIALS.app_token,
+        "institution_id": 6271,
+        "health_port": 0,
+        **settings,
+    }
     return env | {f"LAPOR_SYNC_{name.upper()}": str(value) for name, value in values.items()}
 
 
 def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
     """Start ``lapor-sync worker *args`` with its JSON log lines (stdout) going to ``log``."""
     out = log.open("wb")
-    return subprocess.Popen([sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker", *args],
-                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``lapor-sync *args`` and return its result (text)."""
-    return subprocess.run([sys.executable, "-c", "from lapor_sync.cli.app import main; main()", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def city_app(database_url: str, base_url: str, **settings: Any) -> App:
@@ -176,8 +208,16 @@ def city_app(database_url: str, base_url: str, **settings: Any) -> App:
 
     ``settings`` override the defaults (e.g. ``open_case_recheck_seconds=1``).
     """
-    return App(Settings(database_url=database_url, api_base_url=base_url, api_key=CREDENTIALS.api_key,
-                        api_token=CREDENTIALS.app_token, institution_id=6271, **settings))
+    return App(
+        Settings(
+            database_url=database_url,
+            api_base_url=base_url,
+            api_key=CREDENTIALS.api_key,
+            api_token=CREDENTIALS.app_token,
+            institution_id=6271,
+            **settings,
+        )
+    )
 
 
 def staff_round(app: App, outcomes: dict[int, Outcome] | None = None) -> StaffRound:
@@ -203,8 +243,11 @@ def runs(app: App, *, trigger: str | None = None) -> list[SyncRun]:
 def overlaps(job_runs: list[SyncRun]) -> list[tuple[int, int]]:
     """Pairs of runs of one job whose [started, finished] intervals overlap (should be none)."""
     ordered = sorted(job_runs, key=lambda r: r.started_at)
-    return [(a.id, b.id) for a, b in zip(ordered, ordered[1:], strict=False)
-            if a.finished_at is None or b.started_at < a.finished_at]
+    return [
+        (a.id, b.id)
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a.finished_at is None or b.started_at < a.finished_at
+    ]
 
 
 def utc_now() -> datetime:
@@ -229,8 +272,12 @@ class SteppedClock:
 
     def env(self, env: dict[str, str]) -> dict[str, str]:
         """``env`` plus what makes a process follow this clock."""
-        return env | {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME_TIMESTAMP_FILE": str(self.offset_file),
-                      "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        return env | {
+            "LD_PRELOAD": str(LIBFAKETIME),
+            "FAKETIME_TIMESTAMP_FILE": str(self.offset_file),
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
 
     def step(self, seconds: float) -> None:
         """Set the clock ``seconds`` away from the true time (negative: behind; 0: right again)."""
@@ -263,7 +310,11 @@ def end_lock_sessions(app: App, job: str) -> int:
     """
     with app.db.engine.connect() as conn:
         classid, objid = split_key(advisory_key(conn, app.institution_id, job))
-        ended = conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND classid = :c AND objid = :o AND objsubid = 1"), {"c": classid, "o": objid}).all()
+        ended = conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = :c AND objid = :o AND objsubid = 1"
+            ),
+            {"c": classid, "o": objid},
+        ).all()
     return sum(1 for (done,) in ended if done)

@@ -39,11 +39,21 @@ def main() -> None:
     args = parser.parse_args()
 
     start = datetime(2024, 2, 1, 16, 30, tzinfo=WIB)
-    with fresh_database(args.database) as url, served_simulator(start, post_delay=args.post_delay) as served, \
-            TemporaryDirectory() as logs:
+    with (
+        fresh_database(args.database) as url,
+        served_simulator(start, post_delay=args.post_delay) as served,
+        TemporaryDirectory() as logs,
+    ):
         app = city_app(url, served.base_url)
-        env = worker_env(url, served.base_url, pull_interval_seconds=3600, push_interval_seconds=3600,
-                         reconcile_interval_seconds=3600, outbox_watch_seconds=1, shutdown_timeout_seconds=30)
+        env = worker_env(
+            url,
+            served.base_url,
+            pull_interval_seconds=3600,
+            push_interval_seconds=3600,
+            reconcile_interval_seconds=3600,
+            outbox_watch_seconds=1,
+            shutdown_timeout_seconds=30,
+        )
         pulled = cli(env, "sync", "--pull-only")
         assert pulled.returncode == 0, pulled.stderr
         done = staff_round(app)
@@ -57,9 +67,11 @@ def main() -> None:
         worker.send_signal(signal.SIGTERM)
         signalled, at_signal = time.monotonic(), outbox_states(app)["delivered"]
         code = worker.wait(timeout=60)
-        print(f"SIGTERM with {at_signal} rows delivered: worker exited {code} "
-              f"in {time.monotonic() - signalled:.2f} s; outbox now {dict(outbox_states(app))}; "
-              f"leases held: {len(held_leases(app.db, app.clock))}")
+        print(
+            f"SIGTERM with {at_signal} rows delivered: worker exited {code} "
+            f"in {time.monotonic() - signalled:.2f} s; outbox now {dict(outbox_states(app))}; "
+            f"leases held: {len(held_leases(app.db, app.clock))}"
+        )
         for run in runs(app):
             if run.job == "push":
                 print(f"  run #{run.id} push ({run.trigger}): {run.outcome}, pushed {run.pushed}; {run.error or ''}")
@@ -68,15 +80,19 @@ def main() -> None:
 
         again = cli(env, "worker", "--once")
         last = runs(app)[-1]
-        print(f"restart (`worker --once`): exit {again.returncode}; last run #{last.id} {last.job}: {last.outcome}, "
-              f"pushed {last.pushed}; outbox now {dict(outbox_states(app))}")
+        print(
+            f"restart (`worker --once`): exit {again.returncode}; last run #{last.id} {last.job}: {last.outcome}, "
+            f"pushed {last.pushed}; outbox now {dict(outbox_states(app))}"
+        )
         per_reference = served.followups_per_reference()
         with app.db.session() as session:
             keys = set(session.exec(select(OutboxItem.idempotency_key).where(OutboxItem.kind == "followup")))
         twice = {ref: n for ref, n in per_reference.items() if n > 1}
-        print(f"national follow-ups carrying our reference tokens: {sum(per_reference.values())} for "
-              f"{len(keys)} outbox follow-ups; tokens missing: {len(keys - set(per_reference))}; "
-              f"tokens posted more than once: {len(twice)} {twice or ''}")
+        print(
+            f"national follow-ups carrying our reference tokens: {sum(per_reference.values())} for "
+            f"{len(keys)} outbox follow-ups; tokens missing: {len(keys - set(per_reference))}; "
+            f"tokens posted more than once: {len(twice)} {twice or ''}"
+        )
         app.db.dispose()
 
 

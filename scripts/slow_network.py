@@ -94,7 +94,7 @@ async def _trickled(inner: ASGIApp, scope: Message, receive: Receive, send: Send
                 return
         except TimeoutError:
             pass
-        await send({"type": "http.response.body", "body": body[at:at + 1], "more_body": at + 1 < len(body)})
+        await send({"type": "http.response.body", "body": body[at : at + 1], "more_body": at + 1 < len(body)})
 
 
 async def _request(receive: Receive) -> tuple[bytes, Receive]:
@@ -105,6 +105,7 @@ async def _request(receive: Receive) -> tuple[bytes, Receive]:
 
     async def replay() -> Message:
         return parts.pop(0) if parts else await receive()
+
     return b"".join(part.get("body", b"") for part in parts), replay
 
 
@@ -118,6 +119,7 @@ async def _left(receive: Receive, seconds: float) -> bool:
 
 def misbehaving(inner: ASGIApp, plan: Plan) -> ASGIApp:
     """``inner`` (the simulator) behind the misbehaviour ``plan`` asks for."""
+
     async def app(scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await inner(scope, receive, send)
@@ -131,8 +133,16 @@ def misbehaving(inner: ASGIApp, plan: Plan) -> ASGIApp:
             if plan.retry_after is not None and complaint is not None:
                 plan.refused = plan.refused or complaint.group(1)
                 if complaint.group(1) == plan.refused:
-                    await send({"type": "http.response.start", "status": 429, "headers": [
-                        (b"retry-after", plan.retry_after.encode()), (b"content-type", b"application/json")]})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 429,
+                            "headers": [
+                                (b"retry-after", plan.retry_after.encode()),
+                                (b"content-type", b"application/json"),
+                            ],
+                        }
+                    )
                     await send({"type": "http.response.body", "body": b'{"message": "Too Many Requests"}'})
                     return
             if not (plan.hold_posts and await _left(receive, plan.hold_posts)):
@@ -142,6 +152,7 @@ def misbehaving(inner: ASGIApp, plan: Plan) -> ASGIApp:
             await _trickled(inner, scope, receive, send, plan.trickle_every)
             return
         await inner(scope, receive, send)
+
     return app
 
 
@@ -163,8 +174,10 @@ def outbox(app: Any) -> list[OutboxItem]:
 def describe_row(row: OutboxItem) -> str:
     """One line: the row's state, attempts, read-back flag, seconds to its next try, last error."""
     at = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
-    return (f"row #{row.id}: {row.state}, {row.attempts} attempt(s), read back first: {row.needs_readback}, "
-            f"next try in {(at - datetime.now(UTC)).total_seconds():.0f} s; last error: {(row.last_error or '')[:140]}")
+    return (
+        f"row #{row.id}: {row.state}, {row.attempts} attempt(s), read back first: {row.needs_readback}, "
+        f"next try in {(at - datetime.now(UTC)).total_seconds():.0f} s; last error: {(row.last_error or '')[:140]}"
+    )
 
 
 def timed_cli(env: dict[str, str], *args: str) -> tuple[dict[str, Any] | None, int, float, str]:
@@ -184,21 +197,31 @@ def describe_run(summary: dict[str, Any] | None, code: int, took: float, stderr:
     if summary is None:
         return f"no run summary (exit {code}, {took:.1f} s): {stderr.strip()[-300:]}"
     cut = [line for line in stderr.splitlines() if "Retry-After" in line]
-    counts = ", ".join(f"{name} {summary[name]}" for name in ("fetched", "created", "pushed", "failed",
-                                                                "dead_lettered") if summary.get(name))
+    counts = ", ".join(
+        f"{name} {summary[name]}"
+        for name in ("fetched", "created", "pushed", "failed", "dead_lettered")
+        if summary.get(name)
+    )
     error = f"; error: {summary['error'][:160]}" if summary.get("error") else ""
     logged = "".join(f"\n    log: {line[:300]}" for line in cut)
-    return (f"run #{summary['run_id']} {summary['outcome']} ({counts or 'nothing moved'}){error}; "
-            f"exit {code}, {took:.1f} s{logged}")
+    return (
+        f"run #{summary['run_id']} {summary['outcome']} ({counts or 'nothing moved'}){error}; "
+        f"exit {code}, {took:.1f} s{logged}"
+    )
 
 
 def part_retry_after(plan: Plan) -> None:
     """A 429 with an odd ``Retry-After`` on a follow-up POST, then two push runs."""
     epoch_seconds = str(int(time.time()))
-    for label, value in [("a huge number", "99999999999999999999"),
-                         ("an epoch in milliseconds", epoch_seconds + "000"), ("an epoch in seconds", epoch_seconds)]:
-        print(f"\n[retry-after] 429 to every follow-up POST on the first complaint posted to, "
-              f"Retry-After: {value} ({label})")
+    for label, value in [
+        ("a huge number", "99999999999999999999"),
+        ("an epoch in milliseconds", epoch_seconds + "000"),
+        ("an epoch in seconds", epoch_seconds),
+    ]:
+        print(
+            f"\n[retry-after] 429 to every follow-up POST on the first complaint posted to, "
+            f"Retry-After: {value} ({label})"
+        )
         with misbehaving_simulator(plan) as served, fresh_database("sqlite") as url:
             app = city_app(url, served.base_url)
             env = worker_env(url, served.base_url)
@@ -238,12 +261,14 @@ def part_trickle(plan: Plan, deadline: float | None) -> None:
 
 def _slow_getaddrinfo(real: Callable[..., Any], lookups: list[float]) -> Callable[..., Any]:
     """``real`` (``socket.getaddrinfo``), but ``SLOW_HOST`` answers after 25 s; ``lookups`` gets each one's start."""
+
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         if host == SLOW_HOST:
             lookups.append(time.monotonic())
             time.sleep(LOOKUP_SECONDS)  # a resolver that answers late (it names this machine)
             return real("127.0.0.1", port, *args, **kwargs)
         return real(host, port, *args, **kwargs)
+
     return getaddrinfo
 
 
@@ -257,8 +282,10 @@ def _slow_lookups(served: Served, plan: Plan) -> None:
     port = served.base_url.split(":")[2].split("/")[0]
     base = f"http://{SLOW_HOST}:{port}/lapor/3.0.0"
     app = city_app("sqlite://", base, allow_insecure_http=True)
-    print(f"\n[lookup] {SLOW_HOST} takes {LOOKUP_SECONDS:.0f} s to look up; http_timeout_seconds 30 "
-          "(connect at most 10), request deadline 60, retry cap 60 s")
+    print(
+        f"\n[lookup] {SLOW_HOST} takes {LOOKUP_SECONDS:.0f} s to look up; http_timeout_seconds 30 "
+        "(connect at most 10), request deadline 60, retry cap 60 s"
+    )
     real, lookups = socket.getaddrinfo, []
     socket.getaddrinfo = _slow_getaddrinfo(real, lookups)
     try:
@@ -273,8 +300,10 @@ def _slow_lookups(served: Served, plan: Plan) -> None:
                     outcome = "answered"
                 except Exception as exc:  # noqa: BLE001 - reported, whatever it is
                     outcome = f"{type(exc).__name__}: {exc}"
-            print(f"  {label}: {time.monotonic() - started:.2f} s, lookups started at (s): "
-                  f"{[round(at - started, 1) for at in lookups[before:]]}; {outcome}")
+            print(
+                f"  {label}: {time.monotonic() - started:.2f} s, lookups started at (s): "
+                f"{[round(at - started, 1) for at in lookups[before:]]}; {outcome}"
+            )
         since = time.monotonic()  # the calls are over: a request from now on is an abandoned lookup's
         waiting = [t for t in threading.enumerate() if t.name == "lapor-sync name lookup"]
         print(f"  waiting for the {len(waiting)} abandoned lookup(s) still running to answer ...")
@@ -291,8 +320,14 @@ def part_sigterm(plan: Plan) -> None:
     print("\n[sigterm] the server holds follow-up POSTs 120 s; SIGTERM once one is waiting for its answer")
     with misbehaving_simulator(plan) as served, fresh_database("sqlite") as url, TemporaryDirectory() as logs:
         app = city_app(url, served.base_url)
-        env = worker_env(url, served.base_url, pull_interval_seconds=3600, push_interval_seconds=3600,
-                         reconcile_interval_seconds=3600, outbox_watch_seconds=1)
+        env = worker_env(
+            url,
+            served.base_url,
+            pull_interval_seconds=3600,
+            push_interval_seconds=3600,
+            reconcile_interval_seconds=3600,
+            outbox_watch_seconds=1,
+        )
         pulled = cli(env, "sync", "--pull-only")
         assert pulled.returncode == 0, pulled.stderr
         staff_round(app)
@@ -306,20 +341,26 @@ def part_sigterm(plan: Plan) -> None:
             worker.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             code = worker.wait(timeout=120)
-            print(f"  worker exited {code} {time.monotonic() - signalled:.2f} s after SIGTERM "
-                  "(shutdown_timeout_seconds 45)")
+            print(
+                f"  worker exited {code} {time.monotonic() - signalled:.2f} s after SIGTERM "
+                "(shutdown_timeout_seconds 45)"
+            )
         finally:
             plan.hold_posts = 0.0
         for run in runs(app):
             if run.job == "push":
                 print(f"  run #{run.id} push ({run.trigger}): {run.outcome}, pushed {run.pushed}; {run.error or ''}")
         rows = outbox(app)
-        print(f"  outbox: {dict(Counter(row.state for row in rows))}; "
-              f"to read back first: {sum(row.needs_readback for row in rows)}")
+        print(
+            f"  outbox: {dict(Counter(row.state for row in rows))}; "
+            f"to read back first: {sum(row.needs_readback for row in rows)}"
+        )
         again = cli(env, "worker", "--once")
         last = runs(app)[-1]
-        print(f"  restart (`worker --once`): exit {again.returncode}; run #{last.id} {last.job}: {last.outcome}, "
-              f"pushed {last.pushed}; outbox {dict(Counter(row.state for row in outbox(app)))}")
+        print(
+            f"  restart (`worker --once`): exit {again.returncode}; run #{last.id} {last.job}: {last.outcome}, "
+            f"pushed {last.pushed}; outbox {dict(Counter(row.state for row in outbox(app)))}"
+        )
         for row in outbox(app):
             if row.state != "delivered":
                 print(f"  {describe_row(row)}")
@@ -332,8 +373,12 @@ def main() -> None:
     """Run the chosen parts and print what happened."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="retry-after,trickle,lookup,sigterm")
-    parser.add_argument("--deadline", type=float, default=None,
-                        help="LAPOR_SYNC_REQUEST_DEADLINE_SECONDS for the trickle part (default: the setting's)")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="LAPOR_SYNC_REQUEST_DEADLINE_SECONDS for the trickle part (default: the setting's)",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
 

@@ -43,8 +43,10 @@ def main() -> None:
         began = time.monotonic()
         failed = cli(env, "sync", "--json")
         run = json.loads(failed.stdout)
-        print(f"sync with the simulator down: exit {failed.returncode} after {time.monotonic() - began:.1f} s, "
-              f"run #{run['run_id']} {run['outcome']}")
+        print(
+            f"sync with the simulator down: exit {failed.returncode} after {time.monotonic() - began:.1f} s, "
+            f"run #{run['run_id']} {run['outcome']}"
+        )
         show("failing (simulator down)", env)
 
 

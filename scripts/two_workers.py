@@ -61,16 +61,29 @@ def main() -> None:
         served.advance_every(1.0, timedelta(hours=2))
         app = city_app(url, served.base_url)
         app.writable_db()  # migrated once, before the workers start
-        env = worker_env(url, served.base_url, pull_interval_seconds=args.interval,
-                         push_interval_seconds=args.interval, reconcile_interval_seconds=3600,
-                         outbox_watch_seconds=3600, lease_wait_seconds=120)
-        specs = {spec.name: spec for spec in job_specs(app.settings.model_copy(update={
-            "pull_interval_seconds": args.interval, "push_interval_seconds": args.interval}))}
+        env = worker_env(
+            url,
+            served.base_url,
+            pull_interval_seconds=args.interval,
+            push_interval_seconds=args.interval,
+            reconcile_interval_seconds=3600,
+            outbox_watch_seconds=3600,
+            lease_wait_seconds=120,
+        )
+        specs = {
+            spec.name: spec
+            for spec in job_specs(
+                app.settings.model_copy(
+                    update={"pull_interval_seconds": args.interval, "push_interval_seconds": args.interval}
+                )
+            )
+        }
         launched = utc_now()
         start = launched + timedelta(seconds=4)  # the workers are up by then
         # Each job's window: its first ``ticks`` grid points after ``start`` (push's grid is offset).
-        windows = {job: [specs[job].tick(start) + (i + 1) * interval for i in range(args.ticks)]
-                   for job in ("pull", "push")}
+        windows = {
+            job: [specs[job].tick(start) + (i + 1) * interval for i in range(args.ticks)] for job in ("pull", "push")
+        }
         first, last = min(w[0] for w in windows.values()), max(w[-1] for w in windows.values())
         run_for = (last - launched).total_seconds() + args.interval / 2
         paths = [Path(logs) / "worker-a.log", Path(logs) / "worker-b.log"]
@@ -81,6 +94,7 @@ def main() -> None:
         def staff() -> None:
             while not stop_staff.wait(3):
                 staff_round(app)
+
         threading.Thread(target=staff, daemon=True).start()
 
         manual = None
@@ -100,40 +114,63 @@ def main() -> None:
                 if line.get("message") == "sync run started":
                     owner[line["run_id"]] = label
                 tick = line.get("tick")
-                if str(line.get("message", "")).startswith("skipped: ") and tick and line.get("job") in windows \
-                        and datetime.fromisoformat(tick) in windows[line["job"]]:
+                if (
+                    str(line.get("message", "")).startswith("skipped: ")
+                    and tick
+                    and line.get("job") in windows
+                    and datetime.fromisoformat(tick) in windows[line["job"]]
+                ):
                     skips[label][line["job"]] += 1
         scheduled = runs(app, trigger="schedule")
-        print(f"database {args.database}, pull and push every {args.interval} s, two workers; "
-              f"window {args.ticks} ticks {first:%H:%M:%S}..{last:%H:%M:%S} UTC; worker exit codes {codes}")
-        print(f"{'job':6} {'ticks':>5} {'runs':>5} {'once':>5} {'none':>5} {'twice+':>6}  runs A/B   skip lines A/B"
-              "  overlaps  outcomes")
+        print(
+            f"database {args.database}, pull and push every {args.interval} s, two workers; "
+            f"window {args.ticks} ticks {first:%H:%M:%S}..{last:%H:%M:%S} UTC; worker exit codes {codes}"
+        )
+        print(
+            f"{'job':6} {'ticks':>5} {'runs':>5} {'once':>5} {'none':>5} {'twice+':>6}  runs A/B   skip lines A/B"
+            "  overlaps  outcomes"
+        )
         for job, ticks in windows.items():
             in_window = [r for r in scheduled if r.job == job and specs[job].tick(r.started_at) in ticks]
             per_tick = Counter(specs[job].tick(r.started_at) for r in in_window)
             counts = [per_tick.get(t, 0) for t in ticks]
             by = Counter(owner.get(r.id, "?") for r in in_window)
             outcomes = Counter(r.outcome for r in in_window)
-            print(f"{job:6} {len(ticks):>5} {len(in_window):>5} {counts.count(1):>5} {counts.count(0):>5} "
-                  f"{sum(c > 1 for c in counts):>6}  {by['A']:>4}/{by['B']:<4} {skips['A'][job]:>6}/{skips['B'][job]:<6}"
-                  f"  {len(overlaps([r for r in scheduled if r.job == job])):>8}  {dict(outcomes)}")
+            print(
+                f"{job:6} {len(ticks):>5} {len(in_window):>5} {counts.count(1):>5} {counts.count(0):>5} "
+                f"{sum(c > 1 for c in counts):>6}  {by['A']:>4}/{by['B']:<4} {skips['A'][job]:>6}/{skips['B'][job]:<6}"
+                f"  {len(overlaps([r for r in scheduled if r.job == job])):>8}  {dict(outcomes)}"
+            )
         for error, n in Counter(r.error for r in scheduled if r.error).items():
             print(f"  {n} run(s) ended with: {error}")
         totals = Counter(r.job for r in scheduled)
-        print(f"all scheduled runs (whole run, incl. outside the window): {dict(totals)}; "
-              f"pulled {sum(r.created + r.updated for r in scheduled)}, pushed {sum(r.pushed for r in scheduled)}")
+        print(
+            f"all scheduled runs (whole run, incl. outside the window): {dict(totals)}; "
+            f"pulled {sum(r.created + r.updated for r in scheduled)}, pushed {sum(r.pushed for r in scheduled)}"
+        )
         per_reference = served.followups_per_reference()
-        print(f"national follow-ups by reference token: {len(per_reference)} tokens, "
-              f"max {max(per_reference.values(), default=0)} per token")
+        print(
+            f"national follow-ups by reference token: {len(per_reference)} tokens, "
+            f"max {max(per_reference.values(), default=0)} per token"
+        )
         if manual:
             print(f"manual `{args.manual}` half-way: exit {manual[0]} after {manual[1]:.1f} s")
             for r in runs(app):
                 if r.trigger != "schedule":
-                    overlapping = [o.id for o in scheduled if o.job in ("pull", "sync") and o.finished_at
-                                   and r.finished_at and o.started_at < r.finished_at and r.started_at < o.finished_at]
-                    print(f"  run #{r.id} {r.job} ({r.trigger}): {r.outcome}, fetched {r.fetched}, updated {r.updated},"
-                          f" {(r.finished_at - r.started_at).total_seconds():.1f} s; overlapping pull runs: "
-                          f"{overlapping or 'none'}{'; ' + r.error if r.error else ''}")
+                    overlapping = [
+                        o.id
+                        for o in scheduled
+                        if o.job in ("pull", "sync")
+                        and o.finished_at
+                        and r.finished_at
+                        and o.started_at < r.finished_at
+                        and r.started_at < o.finished_at
+                    ]
+                    print(
+                        f"  run #{r.id} {r.job} ({r.trigger}): {r.outcome}, fetched {r.fetched}, updated {r.updated},"
+                        f" {(r.finished_at - r.started_at).total_seconds():.1f} s; overlapping pull runs: "
+                        f"{overlapping or 'none'}{'; ' + r.error if r.error else ''}"
+                    )
         lock_errors = sum("database is locked" in p.read_text() for p in paths)
         print(f"'database is locked' in worker logs: {lock_errors}")
         app.db.dispose()

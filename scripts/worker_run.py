@@ -57,9 +57,13 @@ def main() -> None:
         served.advance_every(5.0, timedelta(days=1))
         app = city_app(url, served.base_url)
         app.writable_db()
-        settings = {"pull_interval_seconds": args.pull, "push_interval_seconds": args.push,
-                    "reconcile_interval_seconds": args.reconcile, "open_case_recheck_seconds": 60,
-                    "health_port": port}
+        settings = {
+            "pull_interval_seconds": args.pull,
+            "push_interval_seconds": args.push,
+            "reconcile_interval_seconds": args.reconcile,
+            "open_case_recheck_seconds": 60,
+            "health_port": port,
+        }
         env = worker_env(url, served.base_url, **settings)
         began = utc_now()
         worker = start_worker(env, Path(logs) / "worker.log", "--run-for", str(seconds))
@@ -68,6 +72,7 @@ def main() -> None:
         def staff() -> None:
             while not stop_staff.wait(20):
                 staff_round(app)
+
         threading.Thread(target=staff, daemon=True).start()
 
         time.sleep(seconds / 2)
@@ -76,9 +81,16 @@ def main() -> None:
         print(f"half-way /healthz: HTTP {health.status_code} status={body['status']} reasons={body['reasons']}")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         for line in metrics.splitlines():
-            if line.startswith(("lapor_sync_runs_total", "lapor_sync_complaints_pulled_total",
-                                "lapor_sync_outbox_delivered_total", "lapor_sync_lag_seconds",
-                                "lapor_sync_outbox_pending", "lapor_sync_health")):
+            if line.startswith(
+                (
+                    "lapor_sync_runs_total",
+                    "lapor_sync_complaints_pulled_total",
+                    "lapor_sync_outbox_delivered_total",
+                    "lapor_sync_lag_seconds",
+                    "lapor_sync_outbox_pending",
+                    "lapor_sync_health",
+                )
+            ):
                 print("  " + line)
         code = worker.wait(timeout=seconds + 60)
         stop_staff.set()
@@ -86,8 +98,10 @@ def main() -> None:
 
         specs = {s.name: s for s in job_specs(app.settings.model_copy(update=settings))}
         print(f"\nworker exit {code}; ran {(ended - began).total_seconds():.0f} s")
-        print(f"{'job':10} {'interval':>8} {'ticks':>5} {'ran':>4} {'missed':>6} {'late avg/max s':>15}"
-              f" {'early (watcher)':>15}  outcomes")
+        print(
+            f"{'job':10} {'interval':>8} {'ticks':>5} {'ran':>4} {'missed':>6} {'late avg/max s':>15}"
+            f" {'early (watcher)':>15}  outcomes"
+        )
         all_runs = runs(app, trigger="schedule")
         for job in ("pull", "push", "reconcile"):
             spec = specs[job]
@@ -96,13 +110,18 @@ def main() -> None:
             while first + len(ticks) * spec.period < ended - timedelta(seconds=1):
                 ticks.append(first + len(ticks) * spec.period)
             job_runs = [r for r in all_runs if r.job == job]
-            on_tick = {spec.tick(r.started_at): r for r in job_runs
-                       if (r.started_at - spec.tick(r.started_at)).total_seconds() < 1}
+            on_tick = {
+                spec.tick(r.started_at): r
+                for r in job_runs
+                if (r.started_at - spec.tick(r.started_at)).total_seconds() < 1
+            }
             early = len(job_runs) - len(on_tick)
             late = [(on_tick[t].started_at - t).total_seconds() for t in ticks if t in on_tick]
-            print(f"{job:10} {spec.period.total_seconds():>7.0f}s {len(ticks):>5} {len(late):>4} "
-                  f"{len(ticks) - len(late):>6} {statistics.mean(late or [0]):>7.3f}/{max(late or [0]):<7.3f}"
-                  f" {early:>15}  {dict(Counter(r.outcome for r in job_runs))}")
+            print(
+                f"{job:10} {spec.period.total_seconds():>7.0f}s {len(ticks):>5} {len(late):>4} "
+                f"{len(ticks) - len(late):>6} {statistics.mean(late or [0]):>7.3f}/{max(late or [0]):<7.3f}"
+                f" {early:>15}  {dict(Counter(r.outcome for r in job_runs))}"
+            )
         totals = Counter()
         for r in all_runs:
             totals.update(created=r.created, updated=r.updated, pushed=r.pushed, failed=r.failed)

@@ -24,8 +24,7 @@ def _postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if url:
         return url
-    reason = (f"PostgreSQL storage tests need {POSTGRES_ENV}, "
-              "e.g. postgresql://postgres@127.0.0.1:5432/test")
+    reason = f"PostgreSQL storage tests need {POSTGRES_ENV}, e.g. postgresql://postgres@127.0.0.1:5432/test"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; under CI=true they must run, not skip")
     pytest.skip(reason)

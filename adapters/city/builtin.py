@@ -72,11 +72,13 @@ class BuiltinCityRecords:
         complaint = snapshot.complaint
         case = self.find_by_complaint(complaint.complaint_id)
         if case is None:
-            case = self._create(complaint, _dispositioned_at(snapshot), agency_code, routing_rule,
-                                state or CaseState.NEW)
+            case = self._create(
+                complaint, _dispositioned_at(snapshot), agency_code, routing_rule, state or CaseState.NEW
+            )
             new_entries, _ = self._append_thread(case, snapshot)
-            return Received(ReceiveOutcome.CREATED, case.id, agency_code, state=case.state,
-                            new_thread_entries=new_entries)
+            return Received(
+                ReceiveOutcome.CREATED, case.id, agency_code, state=case.state, new_thread_entries=new_entries
+            )
         previous_agency, previous_state, previous_status = case.agency_code, case.state, case.national_status_name
         merged = merge_state(CaseState(case.state), state, local_change_pending=self._status_pending(case.id))
         purge_lifted = case.purged_at is not None and merged.is_open
@@ -89,21 +91,39 @@ class BuiltinCityRecords:
         new_entries, confirmed = self._append_thread(case, snapshot)
         self.session.add(case)
         return Received(
-            ReceiveOutcome.UPDATED, case.id, case.agency_code,
+            ReceiveOutcome.UPDATED,
+            case.id,
+            case.agency_code,
             previous_agency_code=previous_agency if previous_agency != case.agency_code else None,
-            previous_state=previous_state, state=case.state, previous_status_name=previous_status,
-            new_thread_entries=new_entries, confirmed_own_entries=confirmed, purge_lifted=purge_lifted,
+            previous_state=previous_state,
+            state=case.state,
+            previous_status_name=previous_status,
+            new_thread_entries=new_entries,
+            confirmed_own_entries=confirmed,
+            purge_lifted=purge_lifted,
         )
 
-    def _create(self, complaint: Complaint, dispositioned_at: datetime, agency_code: str, routing_rule: str, state: CaseState) -> Case:
+    def _create(
+        self, complaint: Complaint, dispositioned_at: datetime, agency_code: str, routing_rule: str, state: CaseState
+    ) -> Case:
         case = Case(
-            institution_id=self.institution_id, complaint_id=complaint.complaint_id,
-            tracking_id=complaint.tracking_id, agency_code=agency_code, routing_rule=routing_rule,
-            state=CaseState.NEW.value, title="", content="", content_length=0,
-            national_status_code=complaint.status_code, national_status_name=complaint.status_name,
-            is_anonymous=complaint.is_anonymous, is_secret=complaint.is_secret,
-            is_priority=complaint.is_priority, complaint_created_at=complaint.created_at,
-            dispositioned_at=dispositioned_at, received_at=self.clock.now(),
+            institution_id=self.institution_id,
+            complaint_id=complaint.complaint_id,
+            tracking_id=complaint.tracking_id,
+            agency_code=agency_code,
+            routing_rule=routing_rule,
+            state=CaseState.NEW.value,
+            title="",
+            content="",
+            content_length=0,
+            national_status_code=complaint.status_code,
+            national_status_name=complaint.status_name,
+            is_anonymous=complaint.is_anonymous,
+            is_secret=complaint.is_secret,
+            is_priority=complaint.is_priority,
+            complaint_created_at=complaint.created_at,
+            dispositioned_at=dispositioned_at,
+            received_at=self.clock.now(),
         )
         self._copy_complaint(case, complaint)
         self._set_state(case, state)
@@ -120,7 +140,10 @@ class BuiltinCityRecords:
         case.national_status_code, case.national_status_name = complaint.status_code, complaint.status_name
         case.disposition_id, case.disposition_name = complaint.disposition_id, complaint.disposition_name
         case.is_anonymous, case.is_secret, case.is_priority = (
-            complaint.is_anonymous, complaint.is_secret, complaint.is_priority)
+            complaint.is_anonymous,
+            complaint.is_secret,
+            complaint.is_priority,
+        )
         case.channel_name = complaint.channel_name
         case.date_of_incident = complaint.date_of_incident
         if not personal:
@@ -142,8 +165,9 @@ class BuiltinCityRecords:
     def _status_pending(self, case_id: int) -> bool:
         kinds = [a.value for a in (AgencyAction.COMPLETE, AgencyAction.RETURN, AgencyAction.FORWARD)]
         row = self.session.exec(
-            select(OutboxItem.id).where(OutboxItem.case_id == case_id, col(OutboxItem.kind).in_(kinds),
-                                        col(OutboxItem.state).in_(UNDELIVERED))
+            select(OutboxItem.id).where(
+                OutboxItem.case_id == case_id, col(OutboxItem.kind).in_(kinds), col(OutboxItem.state).in_(UNDELIVERED)
+            )
         ).first()
         return row is not None
 
@@ -166,13 +190,21 @@ class BuiltinCityRecords:
                 self.session.add(own)
                 linked += 1
                 continue
-            self.session.add(ThreadEntry(
-                case_id=case.id, origin="national", author_type=entry.author_type.value,
-                national_id=entry.national_id, institution_id=entry.institution_id,
-                content=PURGED_TEXT if purged else entry.content,
-                content_length=0 if purged else _received_length(entry.content, entry.content_length),
-                rating=entry.rating, is_secret=entry.is_secret, reference=reference, created_at=entry.created_at,
-            ))
+            self.session.add(
+                ThreadEntry(
+                    case_id=case.id,
+                    origin="national",
+                    author_type=entry.author_type.value,
+                    national_id=entry.national_id,
+                    institution_id=entry.institution_id,
+                    content=PURGED_TEXT if purged else entry.content,
+                    content_length=0 if purged else _received_length(entry.content, entry.content_length),
+                    rating=entry.rating,
+                    is_secret=entry.is_secret,
+                    reference=reference,
+                    created_at=entry.created_at,
+                )
+            )
             added += 1
         return added, linked
 
@@ -184,8 +216,9 @@ class BuiltinCityRecords:
             select(Case).where(Case.institution_id == self.institution_id, Case.complaint_id == complaint_id)
         ).first()
 
-    def get_case(self, *, case_id: int | None = None, complaint_id: int | None = None,
-                 tracking_id: str | None = None) -> Case:
+    def get_case(
+        self, *, case_id: int | None = None, complaint_id: int | None = None, tracking_id: str | None = None
+    ) -> Case:
         """Return one case by exactly one of its ids; raise :class:`CaseNotFound` otherwise."""
         query = select(Case).where(Case.institution_id == self.institution_id)
         if case_id is not None:
@@ -203,26 +236,40 @@ class BuiltinCityRecords:
 
     def thread(self, case_id: int) -> list[ThreadEntry]:
         """Return a case's thread, oldest first."""
-        return list(self.session.exec(
-            select(ThreadEntry).where(ThreadEntry.case_id == case_id)
-            .order_by(ThreadEntry.created_at, ThreadEntry.id)
-        ))
+        return list(
+            self.session.exec(
+                select(ThreadEntry)
+                .where(ThreadEntry.case_id == case_id)
+                .order_by(ThreadEntry.created_at, ThreadEntry.id)
+            )
+        )
 
     def open_cases_unseen_since(self, instant: datetime) -> list[Case]:
         """Return open cases whose complaint was last read from LAPOR! before ``instant`` (UTC)."""
         query = (
-            select(Case).join(Binding, (Binding.case_id == Case.id))
-            .where(Case.institution_id == self.institution_id,
-                   col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value]),
-                   Binding.last_checked_at < instant)
+            select(Case)
+            .join(Binding, (Binding.case_id == Case.id))
+            .where(
+                Case.institution_id == self.institution_id,
+                col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value]),
+                Binding.last_checked_at < instant,
+            )
             .order_by(Case.id)
         )
         return list(self.session.exec(query))
 
     # -- staff actions ----------------------------------------------------------------------
 
-    def act(self, case: Case, action: AgencyAction, *, institution_id: int, content: str = "",
-            is_secret: bool | None = None, target_institution_id: int | None = None) -> OutboxItem:
+    def act(
+        self,
+        case: Case,
+        action: AgencyAction,
+        *,
+        institution_id: int,
+        content: str = "",
+        is_secret: bool | None = None,
+        target_institution_id: int | None = None,
+    ) -> OutboxItem:
         """Apply a staff action to ``case`` and queue its national call in the outbox.
 
         Args:
@@ -252,10 +299,17 @@ class BuiltinCityRecords:
         entry = None
         if action is AgencyAction.FOLLOWUP:
             is_secret = case.is_secret if is_secret is None else is_secret
-            entry = ThreadEntry(case_id=case.id, origin="agency", author_type=AuthorType.INSTITUTION.value,
-                                institution_id=institution_id, content=content,
-                                content_length=written.received_length, is_secret=is_secret,
-                                reference=key, created_at=now)
+            entry = ThreadEntry(
+                case_id=case.id,
+                origin="agency",
+                author_type=AuthorType.INSTITUTION.value,
+                institution_id=institution_id,
+                content=content,
+                content_length=written.received_length,
+                is_secret=is_secret,
+                reference=key,
+                created_at=now,
+            )
             self.session.add(entry)
             self.session.flush()
             payload = {"content": tag_content(key, content), "is_secret": is_secret}
@@ -264,12 +318,25 @@ class BuiltinCityRecords:
             payload = {"status_code": 3, "note": content}
             self._set_state(case, CaseState.COMPLETED)
         else:
-            payload = {"not_authority": action is AgencyAction.FORWARD,
-                       "target_institution_id": target_institution_id, "reason": content}
+            payload = {
+                "not_authority": action is AgencyAction.FORWARD,
+                "target_institution_id": target_institution_id,
+                "reason": content,
+            }
         payload["institution_id"] = institution_id
-        item = OutboxItem(case_id=case.id, institution_id=self.institution_id, complaint_id=case.complaint_id,
-                          tracking_id=case.tracking_id, kind=action.value, payload=payload, idempotency_key=key, state="pending",
-                          next_attempt_at=now, created_at=now, thread_entry_id=entry.id if entry else None)
+        item = OutboxItem(
+            case_id=case.id,
+            institution_id=self.institution_id,
+            complaint_id=case.complaint_id,
+            tracking_id=case.tracking_id,
+            kind=action.value,
+            payload=payload,
+            idempotency_key=key,
+            state="pending",
+            next_attempt_at=now,
+            created_at=now,
+            thread_entry_id=entry.id if entry else None,
+        )
         self.session.add(case)
         self.session.add(item)
         self.session.flush()
@@ -277,13 +344,23 @@ class BuiltinCityRecords:
 
     def _request_waiting(self, case: Case) -> bool:
         kinds = [AgencyAction.RETURN.value, AgencyAction.FORWARD.value]
-        return self.session.exec(
-            select(OutboxItem.id).where(OutboxItem.case_id == case.id, col(OutboxItem.kind).in_(kinds),
-                                        col(OutboxItem.state).in_(["pending", "sending", "delivered"]))
-        ).first() is not None
+        return (
+            self.session.exec(
+                select(OutboxItem.id).where(
+                    OutboxItem.case_id == case.id,
+                    col(OutboxItem.kind).in_(kinds),
+                    col(OutboxItem.state).in_(["pending", "sending", "delivered"]),
+                )
+            ).first()
+            is not None
+        )
 
     def _has_institution_followup(self, case: Case) -> bool:
-        return self.session.exec(
-            select(ThreadEntry.id).where(ThreadEntry.case_id == case.id,
-                                         ThreadEntry.author_type == AuthorType.INSTITUTION.value)
-        ).first() is not None
+        return (
+            self.session.exec(
+                select(ThreadEntry.id).where(
+                    ThreadEntry.case_id == case.id, ThreadEntry.author_type == AuthorType.INSTITUTION.value
+                )
+            ).first()
+            is not None
+        )

@@ -174,8 +174,14 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         if 400 <= status < 500 and status not in (408, 429):
             raise RunStoppingError("OAuth2 token endpoint refused the client credentials", status=status)
         if not response.is_success:
-            raise classify.error_for_status(response, response.content, write=False, now=now,
-                                            credentials=self.credentials(), max_retry_after=self._max_retry_after)
+            raise classify.error_for_status(
+                response,
+                response.content,
+                write=False,
+                now=now,
+                credentials=self.credentials(),
+                max_retry_after=self._max_retry_after,
+            )
         try:
             answer = _TokenAnswer.model_validate_json(response.content)
         except ValidationError:

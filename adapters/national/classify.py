@@ -57,8 +57,9 @@ DEFAULT_MAX_RETRY_AFTER_SECONDS = 3600.0
 _DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def parse_retry_after(value: str | None, now: datetime, *,
-                      max_seconds: float = DEFAULT_MAX_RETRY_AFTER_SECONDS) -> float | None:
+def parse_retry_after(
+    value: str | None, now: datetime, *, max_seconds: float = DEFAULT_MAX_RETRY_AFTER_SECONDS
+) -> float | None:
     """Read a ``Retry-After`` header in either form (RFC 9110 §10.2.3) as seconds from ``now``, capped.
 
     A server's wait is not trusted beyond ``max_seconds``: ``99999999999999999999``, an epoch in
@@ -89,8 +90,11 @@ def parse_retry_after(value: str | None, now: datetime, *,
             when = when.replace(tzinfo=UTC)
         seconds = max(0.0, (when - now).total_seconds())
     if seconds > max_seconds:
-        logger.warning("the server asked to wait %.6g s (Retry-After); waiting %g s at most "
-                       "(LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS)", seconds, max_seconds)
+        logger.warning(
+            "the server asked to wait %.6g s (Retry-After); waiting %g s at most (LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS)",
+            seconds,
+            max_seconds,
+        )
         return float(max_seconds)
     return seconds
 
@@ -104,8 +108,9 @@ def _patterns(credential: str) -> set[str]:
     """
     encoded = credential.encode()
     b64 = {base64.b64encode(encoded), base64.urlsafe_b64encode(encoded)}
-    return ({re.escape(credential), re.escape(quote(credential, safe=""))}
-            | {re.escape(form.decode("ascii").rstrip("=")) + "=*" for form in b64})
+    return {re.escape(credential), re.escape(quote(credential, safe=""))} | {
+        re.escape(form.decode("ascii").rstrip("=")) + "=*" for form in b64
+    }
 
 
 def without_credentials(text: str, credentials: Iterable[str]) -> str:
@@ -119,8 +124,12 @@ def without_credentials(text: str, credentials: Iterable[str]) -> str:
         text: a server's message.
         credentials: the secret values the client sent (see ``auth.credentials_of``).
     """
-    patterns = {pattern for credential in credentials if len(credential) >= _SHORTEST_CREDENTIAL
-                for pattern in _patterns(credential)}
+    patterns = {
+        pattern
+        for credential in credentials
+        if len(credential) >= _SHORTEST_CREDENTIAL
+        for pattern in _patterns(credential)
+    }
     # Longest first: a shorter form inside a longer one must not leave the rest of the longer one behind.
     for pattern in sorted(patterns, key=len, reverse=True):
         text = re.sub(pattern, HIDDEN, text, flags=re.IGNORECASE)
@@ -168,9 +177,15 @@ def _redirect_refused(response: httpx.Response) -> str:
     return "redirect refused" if origin(there) == origin(here) else f"redirect to {describe(there)} refused"
 
 
-def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now: datetime,
-                     credentials: Iterable[str] = (),
-                     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS) -> NationalPlatformError:
+def error_for_status(
+    response: httpx.Response,
+    body: bytes,
+    *,
+    write: bool,
+    now: datetime,
+    credentials: Iterable[str] = (),
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS,
+) -> NationalPlatformError:
     """Classify a non-2xx answer (CONTRACT §6).
 
     Args:
@@ -198,8 +213,10 @@ def error_for_status(response: httpx.Response, body: bytes, *, write: bool, now:
     if status == 401:
         # The body is not quoted: a gateway may echo the credentials it refused.
         return RunStoppingError("authentication refused: check the API key, app token or OAuth2 client", status=status)
-    detail = wire.error_message(body, lambda text: without_credentials(text, credentials),
-                                fallback=response.reason_phrase) or "no message"
+    detail = (
+        wire.error_message(body, lambda text: without_credentials(text, credentials), fallback=response.reason_phrase)
+        or "no message"
+    )
     if status == 403 and write:
         # CONTRACT §5 answers 403 to a write on a complaint no longer dispositioned to the caller:
         # a fact about that one item. Stopping every run on it would block the outbox for good.
@@ -240,9 +257,15 @@ def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError
     return TransientError(detail)
 
 
-def check_response(response: httpx.Response, body: bytes, *, write: bool, now: datetime,
-                   credentials: Iterable[str] = (),
-                   max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS) -> object:
+def check_response(
+    response: httpx.Response,
+    body: bytes,
+    *,
+    write: bool,
+    now: datetime,
+    credentials: Iterable[str] = (),
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS,
+) -> object:
     """Return the ``results`` of a successful answer, or raise the classified error.
 
     The arguments are those of :func:`error_for_status`.
@@ -252,8 +275,9 @@ def check_response(response: httpx.Response, body: bytes, *, write: bool, now: d
             by ``protocol_error`` for a 2xx answer whose body is not ``{"results": <not null>}``.
     """
     if not response.is_success:
-        raise error_for_status(response, body, write=write, now=now, credentials=credentials,
-                               max_retry_after=max_retry_after)
+        raise error_for_status(
+            response, body, write=write, now=now, credentials=credentials, max_retry_after=max_retry_after
+        )
     try:
         return wire.unwrap_envelope(body)
     except ValueError as exc:

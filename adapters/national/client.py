@@ -105,7 +105,11 @@ class LaporClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, clock: Clock | None = None, transport: httpx.BaseTransport | None = None,
+        cls,
+        settings: Any,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> LaporClient:
         """Build a client from the application settings (attribute names in ``config``).
@@ -261,9 +265,14 @@ class LaporClient:
         def attempt() -> Any:
             request = self._http.build_request(method, path, **kwargs)
             response, body = self._exchange(request, write=write)
-            results = classify.check_response(response, body, write=write, now=self._clock.now(),
-                                              credentials=credentials_of(self._http.auth),
-                                              max_retry_after=self._max_retry_after)
+            results = classify.check_response(
+                response,
+                body,
+                write=write,
+                now=self._clock.now(),
+                credentials=credentials_of(self._http.auth),
+                max_retry_after=self._max_retry_after,
+            )
             if read is None:
                 return results
             try:

@@ -151,8 +151,10 @@ def outbound_from_settings(settings: Any) -> OutboundPolicy:
     if limit < 1:
         raise ConfigurationError(f"{_env_name('max_response_bytes')} must be positive")
     return OutboundPolicy.for_urls(
-        *urls, allow_insecure_http=bool(getattr(settings, "allow_insecure_http", False)),
-        max_response_bytes=limit, tls=tls_from_settings(settings),
+        *urls,
+        allow_insecure_http=bool(getattr(settings, "allow_insecure_http", False)),
+        max_response_bytes=limit,
+        tls=tls_from_settings(settings),
     )
 
 

@@ -206,8 +206,9 @@ class _Stream(httpcore.NetworkStream):
         """Close the connection."""
         self._inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         """Make the TLS handshake within ``timeout`` seconds and the attempt's time; the TLS stream is kept too.
 
         An attempt already over closes the connection, as a failed handshake does (httpcore leaves that to us).
@@ -239,8 +240,14 @@ class DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
         """Connect to ``host``:``port`` within ``timeout`` seconds (name lookup included) and the attempt's time.
 
         Raises:

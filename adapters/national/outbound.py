@@ -114,7 +114,10 @@ class OutboundPolicy:
 
     @classmethod
     def for_urls(
-        cls, *urls: str, allow_insecure_http: bool = False, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        cls,
+        *urls: str,
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         tls: ssl.SSLContext | None = None,
     ) -> OutboundPolicy:
         """Return the policy allowing exactly the origins of ``urls`` (the API base, the token URL).

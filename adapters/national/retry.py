@@ -139,8 +139,9 @@ class RetryPolicy:
             if failures and left <= 0:
                 raise failures[-1]  # a wait overslept the cap: no attempt without time; ``stop`` ends the loop
             try:
-                with deadline.scope(left if attempt_seconds is None else min(attempt_seconds, left),
-                                    stop=self.interrupt):
+                with deadline.scope(
+                    left if attempt_seconds is None else min(attempt_seconds, left), stop=self.interrupt
+                ):
                     return operation()
             except BaseException as exc:
                 failures.append(exc)

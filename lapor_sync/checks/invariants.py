@@ -55,14 +55,25 @@ class _Tally:
 
     def findings(self, final: bool) -> tuple[Finding, ...]:
         return tuple(
-            Finding(key, self.counts[key], tuple(self.examples[key]),
-                    kind.violation and (final or key != "outbox_not_delivered"))
+            Finding(
+                key,
+                self.counts[key],
+                tuple(self.examples[key]),
+                kind.violation and (final or key != "outbox_not_delivered"),
+            )
             for key, kind in KINDS.items()
         )
 
 
-def check_invariants(simulator_or_world: Simulator | World, db: Database, institution_id: int, *,
-                     overlap: timedelta, final: bool = True, examples: int = 5) -> InvariantReport:
+def check_invariants(
+    simulator_or_world: Simulator | World,
+    db: Database,
+    institution_id: int,
+    *,
+    overlap: timedelta,
+    final: bool = True,
+    examples: int = 5,
+) -> InvariantReport:
     """Compare the national state with the city's records, outbox, set-aside records and cursor.
 
     Args:
@@ -90,15 +101,23 @@ def check_invariants(simulator_or_world: Simulator | World, db: Database, instit
     unresolved = _check_set_aside(city, tally)
     _check_cursor(national, city, overlap, excused, tally)
     return InvariantReport(
-        final=final, complaints_national=len(national), complaints_city=len(city.cases),
-        followups_expected=expected, followups_found=found, status_changes_expected=status_changes,
-        outbox_by_state=dict(Counter(item.state for item in city.outbox)), set_aside=len(city.set_aside),
-        unresolved_set_aside=unresolved, cursor=city.cursor, findings=tally.findings(final),
+        final=final,
+        complaints_national=len(national),
+        complaints_city=len(city.cases),
+        followups_expected=expected,
+        followups_found=found,
+        status_changes_expected=status_changes,
+        outbox_by_state=dict(Counter(item.state for item in city.outbox)),
+        set_aside=len(city.set_aside),
+        unresolved_set_aside=unresolved,
+        cursor=city.cursor,
+        findings=tally.findings(final),
     )
 
 
-def _check_complaints(national: dict[int, NationalComplaint], city: CitySide, excused: set[int],
-                      tally: _Tally) -> dict[int, Case]:
+def _check_complaints(
+    national: dict[int, NationalComplaint], city: CitySide, excused: set[int], tally: _Tally
+) -> dict[int, Case]:
     """Invariant 1; returns the case of each national complaint that has exactly one, bound to it."""
     cases: dict[int, list[Case]] = defaultdict(list)
     for case in city.cases:
@@ -121,8 +140,13 @@ def _check_complaints(national: dict[int, NationalComplaint], city: CitySide, ex
     return single
 
 
-def _check_cases(national: dict[int, NationalComplaint], cases: dict[int, Case], thread: list[ThreadEntry],
-                 excused: set[int], tally: _Tally) -> None:
+def _check_cases(
+    national: dict[int, NationalComplaint],
+    cases: dict[int, Case],
+    thread: list[ThreadEntry],
+    excused: set[int],
+    tally: _Tally,
+) -> None:
     """Invariant 2: status and thread of each case; a complaint still set aside is excused."""
     entries: dict[int, list[ThreadEntry]] = defaultdict(list)
     for entry in thread:
@@ -136,8 +160,9 @@ def _check_cases(national: dict[int, NationalComplaint], cases: dict[int, Case],
         stored = entries[case.id] if case.id is not None else []
         by_national_id = Counter(e.national_id for e in stored if e.national_id is not None)
         # An agency entry not yet linked still counts once for the national follow-up with its token.
-        unlinked = Counter(e.reference for e in stored
-                           if e.national_id is None and e.origin == "agency" and e.reference)
+        unlinked = Counter(
+            e.reference for e in stored if e.national_id is None and e.origin == "agency" and e.reference
+        )
         for followup in complaint.followups:
             linked = by_national_id[followup.national_id]
             waiting = unlinked[followup.reference] if followup.reference else 0
@@ -152,8 +177,9 @@ def _check_cases(national: dict[int, NationalComplaint], cases: dict[int, Case],
             tally.note("thread_extra", complaint_id, extra)
 
 
-def _check_followups(national: dict[int, NationalComplaint], outbox: list[OutboxItem],
-                     tally: _Tally) -> tuple[int, int]:
+def _check_followups(
+    national: dict[int, NationalComplaint], outbox: list[OutboxItem], tally: _Tally
+) -> tuple[int, int]:
     """Invariant 3, follow-ups: each by its token (CONTRACT §6). Returns (expected, found)."""
     on_lapor: dict[tuple[int, str], list[int]] = defaultdict(list)  # (complaint, token) -> positions
     for complaint in national.values():
@@ -187,8 +213,9 @@ def _check_followups(national: dict[int, NationalComplaint], outbox: list[Outbox
     return expected, found
 
 
-def _check_status_changes(national: dict[int, NationalComplaint], outbox: list[OutboxItem], institution_id: int,
-                          tally: _Tally) -> int:
+def _check_status_changes(
+    national: dict[int, NationalComplaint], outbox: list[OutboxItem], institution_id: int, tally: _Tally
+) -> int:
     """Invariant 3, status changes: each delivered one in effect on LAPOR! (CONTRACT §5). Returns how many."""
     expected = 0
     for item in outbox:
@@ -233,13 +260,15 @@ def _check_set_aside(city: CitySide, tally: _Tally) -> tuple[UnresolvedSetAside,
             tally.note("set_aside_without_reason", record.id)
         if record.resolved_at is None:
             tally.note("set_aside_unresolved", record.id)
-            unresolved.append(UnresolvedSetAside(record.id or 0, record.complaint_id, record.reason,
-                                                 record.first_seen_at))
+            unresolved.append(
+                UnresolvedSetAside(record.id or 0, record.complaint_id, record.reason, record.first_seen_at)
+            )
     return tuple(unresolved)
 
 
-def _check_cursor(national: dict[int, NationalComplaint], city: CitySide, overlap: timedelta, excused: set[int],
-                  tally: _Tally) -> None:
+def _check_cursor(
+    national: dict[int, NationalComplaint], city: CitySide, overlap: timedelta, excused: set[int], tally: _Tally
+) -> None:
     """Invariant 6: nothing the next walk skips (``updated_at`` before cursor minus overlap) is unstored.
 
     The walk's start is inclusive (CONTRACT §5), so a complaint exactly at cursor minus overlap is

@@ -27,7 +27,8 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "complaint_lost": Kind(1, "complaint", "dispositioned to the city on LAPOR! but no case here and not set aside"),
     "complaint_set_aside": Kind(
-        1, "complaint", "dispositioned to the city, no case here, but listed as set aside with a reason", False),
+        1, "complaint", "dispositioned to the city, no case here, but listed as set aside with a reason", False
+    ),
     "complaint_duplicated": Kind(1, "complaint", "more than one case or binding for one complaint"),
     "case_unbound": Kind(1, "complaint", "case without a binding, or whose binding points at another case"),
     "case_unknown": Kind(1, "complaint", "case of a complaint LAPOR! does not show as dispositioned to the city"),
@@ -36,18 +37,21 @@ KINDS: dict[str, Kind] = {
     "thread_duplicated": Kind(2, "complaint", "extra copies, in the case's thread, of a LAPOR! thread entry"),
     "thread_extra": Kind(2, "complaint", "entry in the case's thread with a national id LAPOR! does not show"),
     "thread_unlinked": Kind(
-        2, "complaint", "own follow-up on LAPOR! whose entry in the case's thread is not linked to it"),
+        2, "complaint", "own follow-up on LAPOR! whose entry in the case's thread is not linked to it"
+    ),
     "followup_lost": Kind(3, "outbox row", "delivered follow-up whose reference token no follow-up on LAPOR! carries"),
     "followup_duplicated": Kind(3, "outbox row", "extra copies on LAPOR! of one follow-up (same reference token)"),
     "followup_unknown": Kind(
-        3, "national follow-up", "follow-up by the city on LAPOR! with a reference token no outbox row of it has"),
+        3, "national follow-up", "follow-up by the city on LAPOR! with a reference token no outbox row of it has"
+    ),
     "followup_out_of_order": Kind(3, "complaint", "follow-ups on LAPOR! in another order than in the outbox"),
     "followup_arrived_undelivered": Kind(
-        3, "outbox row", "dead or cancelled follow-up that is on LAPOR! all the same", False),
-    "status_change_missing": Kind(
-        3, "outbox row", "delivered completion, return or forward not in effect on LAPOR!"),
+        3, "outbox row", "dead or cancelled follow-up that is on LAPOR! all the same", False
+    ),
+    "status_change_missing": Kind(3, "outbox row", "delivered completion, return or forward not in effect on LAPOR!"),
     "status_change_awaiting_admin": Kind(
-        3, "outbox row", "delivered return or forward request still waiting for LAPOR!'s admin", False),
+        3, "outbox row", "delivered return or forward request still waiting for LAPOR!'s admin", False
+    ),
     "outbox_not_delivered": Kind(4, "outbox row", "outbox row still pending or sending (not yet delivered)"),
     "outbox_dead_without_reason": Kind(4, "outbox row", "dead letter without a reason (empty last error)"),
     "outbox_cancelled_without_reason": Kind(4, "outbox row", "cancelled row without a reason (empty last error)"),
@@ -55,8 +59,11 @@ KINDS: dict[str, Kind] = {
     "set_aside_unresolved": Kind(5, "set-aside record", "set-aside record not resolved yet (see its reason)", False),
     "set_aside_without_reason": Kind(5, "set-aside record", "set-aside record without a reason"),
     "cursor_passed_unstored": Kind(
-        6, "complaint", "inbox complaint older than the cursor minus the overlap, neither stored at its latest "
-        "update nor set aside: no later pull will read it"),
+        6,
+        "complaint",
+        "inbox complaint older than the cursor minus the overlap, neither stored at its latest "
+        "update nor set aside: no later pull will read it",
+    ),
 }
 LOST = ("complaint_lost", "thread_missing", "followup_lost", "status_change_missing")
 DUPLICATED = ("complaint_duplicated", "thread_duplicated", "followup_duplicated", "followup_unknown")
@@ -154,18 +161,30 @@ class InvariantReport:
     def as_dict(self) -> dict[str, Any]:
         """The report for ``--json`` (instants aware UTC); ids, counts and reasons only."""
         return {
-            "ok": self.ok, "final": self.final, "lost": self.lost, "duplicated": self.duplicated,
+            "ok": self.ok,
+            "final": self.final,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
             "complaints": {"national": self.complaints_national, "city": self.complaints_city},
             "followups": {"expected": self.followups_expected, "found": self.followups_found},
             "status_changes_expected": self.status_changes_expected,
-            "outbox_by_state": self.outbox_by_state, "set_aside": self.set_aside, "cursor": self.cursor,
+            "outbox_by_state": self.outbox_by_state,
+            "set_aside": self.set_aside,
+            "cursor": self.cursor,
             "unresolved_set_aside": [
                 {"id": r.id, "complaint_id": r.complaint_id, "reason": r.reason, "first_seen_at": r.first_seen_at}
                 for r in self.unresolved_set_aside
             ],
             "findings": [
-                {"key": f.key, "invariant": f.kind.invariant, "count": f.count, "violation": f.violation,
-                 "description": f.kind.words, "example_ids": f.kind.ids, "examples": list(f.examples)}
+                {
+                    "key": f.key,
+                    "invariant": f.kind.invariant,
+                    "count": f.count,
+                    "violation": f.violation,
+                    "description": f.kind.words,
+                    "example_ids": f.kind.ids,
+                    "examples": list(f.examples),
+                }
                 for f in self.findings
             ],
         }
@@ -173,7 +192,9 @@ class InvariantReport:
     def summary(self) -> str:
         """One line of the main counts, e.g. for a soak's closing print."""
         states = ", ".join(f"{state} {n}" for state, n in sorted(self.outbox_by_state.items())) or "empty"
-        return (f"complaints national {self.complaints_national}, city {self.complaints_city}; follow-ups "
-                f"expected {self.followups_expected}, found {self.followups_found}; lost {self.lost}, "
-                f"duplicated {self.duplicated}; outbox: {states}; set aside {self.set_aside} "
-                f"({len(self.unresolved_set_aside)} unresolved); {'OK' if self.ok else 'VIOLATED'}")
+        return (
+            f"complaints national {self.complaints_national}, city {self.complaints_city}; follow-ups "
+            f"expected {self.followups_expected}, found {self.followups_found}; lost {self.lost}, "
+            f"duplicated {self.duplicated}; outbox: {states}; set aside {self.set_aside} "
+            f"({len(self.unresolved_set_aside)} unresolved); {'OK' if self.ok else 'VIOLATED'}"
+        )

@@ -119,8 +119,6 @@ def read_city(db: Database, institution_id: int) -> CitySide:
                     select(OutboxItem).where(OutboxItem.institution_id == institution_id).order_by(OutboxItem.id)
                 )
             ),
-            set_aside=list(
-                session.exec(select(SetAsideRecord).where(SetAsideRecord.institution_id == institution_id))
-            ),
+            set_aside=list(session.exec(select(SetAsideRecord).where(SetAsideRecord.institution_id == institution_id))),
             cursor=read_cursor(session, institution_id),
         )

@@ -8,10 +8,14 @@ from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.config.settings import source_variable
 
-db_app = typer.Typer(name="db", no_args_is_help=True,
-                     help="The lapor-sync database (LAPOR_SYNC_DATABASE_URL): create or upgrade its schema.")
-config_app = typer.Typer(name="config", no_args_is_help=True,
-                         help="The effective settings, and where each one came from.")
+db_app = typer.Typer(
+    name="db",
+    no_args_is_help=True,
+    help="The lapor-sync database (LAPOR_SYNC_DATABASE_URL): create or upgrade its schema.",
+)
+config_app = typer.Typer(
+    name="config", no_args_is_help=True, help="The effective settings, and where each one came from."
+)
 
 
 @db_app.command(name="upgrade")
@@ -42,11 +46,18 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     settings = state(ctx).app().settings
     values, sources = settings.masked(), settings.value_sources()
     if as_json:
-        print_json({name: {"value": value, "source": sources[name], "env": source_variable(name, sources[name])}
-                    for name, value in values.items()})
+        print_json(
+            {
+                name: {"value": value, "source": sources[name], "env": source_variable(name, sources[name])}
+                for name, value in values.items()
+            }
+        )
         return
-    print_table("Settings", ["setting", "environment variable", "value", "source"],
-                [[name, source_variable(name, sources[name]), value, sources[name]] for name, value in values.items()])
+    print_table(
+        "Settings",
+        ["setting", "environment variable", "value", "source"],
+        [[name, source_variable(name, sources[name]), value, sources[name]] for name, value in values.items()],
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -57,13 +57,23 @@ app = typer.Typer(
 def main_options(
     ctx: typer.Context,
     config: Path | None = typer.Option(
-        None, "--config", "-c", exists=True, dir_okay=False, envvar="LAPOR_SYNC_CONFIG",
+        None,
+        "--config",
+        "-c",
+        exists=True,
+        dir_okay=False,
+        envvar="LAPOR_SYNC_CONFIG",
         help="TOML file of settings (keys are the setting names, e.g. database_url). "
-             "Environment variables LAPOR_SYNC_* override it."),
+        "Environment variables LAPOR_SYNC_* override it.",
+    ),
     log_level: LogLevel = typer.Option(
-        LogLevel.WARNING, "--log-level", envvar="LAPOR_SYNC_LOG_LEVEL", case_sensitive=False,
+        LogLevel.WARNING,
+        "--log-level",
+        envvar="LAPOR_SYNC_LOG_LEVEL",
+        case_sensitive=False,
         help="Service log lines (JSON, on stderr) at this level and above. "
-             "The full record of every run stays in `lapor-sync log`."),
+        "The full record of every run stays in `lapor-sync log`.",
+    ),
 ) -> None:
     """Global options."""
     state(ctx).config_file = config
@@ -71,8 +81,22 @@ def main_options(
     configure_logging(log_level)
 
 
-for module in (sync, resync, logs, outbox, set_aside, report, cases, mapping, admin, simulator, sla, worker, check,
-               purge):
+for module in (
+    sync,
+    resync,
+    logs,
+    outbox,
+    set_aside,
+    report,
+    cases,
+    mapping,
+    admin,
+    simulator,
+    sla,
+    worker,
+    check,
+    purge,
+):
     module.register(app)
 
 
@@ -108,8 +132,10 @@ def main() -> None:
 def _internal_error(exc: Exception) -> NoReturn:
     """Report a bug or an unforeseen failure: one masked line, the traceback (masked too) at ``--log-level debug``."""
     log.debug("internal error: %s", type(exc).__name__, exc_info=exc)  # the formatter redacts the traceback
-    _error_line(f"[red]error:[/red] internal error ({type(exc).__name__}): {escape(_one_line(exc))}; "
-                "run again with --log-level debug for the details")
+    _error_line(
+        f"[red]error:[/red] internal error ({type(exc).__name__}): {escape(_one_line(exc))}; "
+        "run again with --log-level debug for the details"
+    )
     raise SystemExit(EXIT_INTERNAL) from None
 
 
@@ -120,7 +146,7 @@ def _one_line(exc: Exception) -> str:
     except Exception:  # noqa: BLE001 - a broken __str__ must not turn the error line into a traceback
         return "(its message cannot be shown)"
     text = " ".join(redact(text).split()) or "(no message)"
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def _error_line(markup: str) -> None:

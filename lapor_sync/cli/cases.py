@@ -20,14 +20,19 @@ from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
 SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
 TITLE_WIDTH = 48
 REQUESTS = (AgencyAction.RETURN, AgencyAction.FORWARD)  # reject requests: an admin decides (CONTRACT §5)
-LABELS = {AgencyAction.FOLLOWUP: "Follow-up", AgencyAction.COMPLETE: "Completion (selesai)",
-          AgencyAction.RETURN: "Return request (data dukung kurang)",
-          AgencyAction.FORWARD: "Forward request (bukan wewenang)"}
+LABELS = {
+    AgencyAction.FOLLOWUP: "Follow-up",
+    AgencyAction.COMPLETE: "Completion (selesai)",
+    AgencyAction.RETURN: "Return request (data dukung kurang)",
+    AgencyAction.FORWARD: "Forward request (bukan wewenang)",
+}
 
 case_app = typer.Typer(
-    name="case", no_args_is_help=True,
+    name="case",
+    no_args_is_help=True,
     help="The city's cases: list, show, and act on them (follow-up, complete, return, forward). "
-         "Actions are queued in the outbox and reach LAPOR! on the next `lapor-sync sync`.")
+    "Actions are queued in the outbox and reach LAPOR! on the next `lapor-sync sync`.",
+)
 
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")]
 
@@ -44,8 +49,9 @@ def find_case(records: BuiltinCityRecords, ref: str) -> Case:
         return records.get_case(tracking_id=ref)
     if ref.isdigit():
         return records.get_case(case_id=int(ref))
-    raise typer.BadParameter(f"expected a case id such as 12 or a tracking id such as '#1916449', got {ref!r}",
-                             param_hint="CASE")
+    raise typer.BadParameter(
+        f"expected a case id such as 12 or a tracking id such as '#1916449', got {ref!r}", param_hint="CASE"
+    )
 
 
 @case_app.command(name="list")
@@ -75,17 +81,43 @@ def list_cases(
     with app.existing_db().session() as session:
         cases = session.exec(query.order_by(col(Case.dispositioned_at).desc(), col(Case.id).desc()).limit(limit)).all()
     if as_json:
-        print_json([{"id": c.id, "complaint_id": c.complaint_id, "tracking_id": c.tracking_id,
-                     "agency_code": c.agency_code, "state": c.state, "national_status_code": c.national_status_code,
-                     "national_status_name": c.national_status_name, "category_name": c.category_name,
-                     "dispositioned_at": c.dispositioned_at, "is_secret": c.is_secret,
-                     "title": None if c.is_secret else c.title} for c in cases])
+        print_json(
+            [
+                {
+                    "id": c.id,
+                    "complaint_id": c.complaint_id,
+                    "tracking_id": c.tracking_id,
+                    "agency_code": c.agency_code,
+                    "state": c.state,
+                    "national_status_code": c.national_status_code,
+                    "national_status_name": c.national_status_name,
+                    "category_name": c.category_name,
+                    "dispositioned_at": c.dispositioned_at,
+                    "is_secret": c.is_secret,
+                    "title": None if c.is_secret else c.title,
+                }
+                for c in cases
+            ]
+        )
         return
-    print_table("Cases", ["case", "tracking id", "agency", "state", "national status", "category",
-                          "dispositioned", "title"], [
-        [c.id, f"#{c.tracking_id}", c.agency_code, c.state, c.national_status_name, c.category_name,
-         c.dispositioned_at, SECRET if c.is_secret else _truncate(c.title)] for c in cases],
-        keep_whole=("case", "tracking id", "state"))
+    print_table(
+        "Cases",
+        ["case", "tracking id", "agency", "state", "national status", "category", "dispositioned", "title"],
+        [
+            [
+                c.id,
+                f"#{c.tracking_id}",
+                c.agency_code,
+                c.state,
+                c.national_status_name,
+                c.category_name,
+                c.dispositioned_at,
+                SECRET if c.is_secret else _truncate(c.title),
+            ]
+            for c in cases
+        ],
+        keep_whole=("case", "tracking id", "state"),
+    )
 
 
 def _truncate(text: str) -> str:
@@ -94,11 +126,34 @@ def _truncate(text: str) -> str:
 
 # What ``case show`` prints, in this order; reporter fields are handled apart (``--show-reporter``).
 SHOWN_FIELDS = (
-    "id", "complaint_id", "tracking_id", "agency_code", "agency_name", "routing_rule", "state",
-    "national_status_code", "national_status_name", "disposition_id", "disposition_name", "classification_name",
-    "category_id", "category_name", "channel_name", "location_name", "date_of_incident", "is_anonymous",
-    "is_secret", "is_priority", "complaint_created_at", "dispositioned_at", "received_at", "closed_at",
-    "purged_at", "content_length", "title", "content",
+    "id",
+    "complaint_id",
+    "tracking_id",
+    "agency_code",
+    "agency_name",
+    "routing_rule",
+    "state",
+    "national_status_code",
+    "national_status_name",
+    "disposition_id",
+    "disposition_name",
+    "classification_name",
+    "category_id",
+    "category_name",
+    "channel_name",
+    "location_name",
+    "date_of_incident",
+    "is_anonymous",
+    "is_secret",
+    "is_priority",
+    "complaint_created_at",
+    "dispositioned_at",
+    "received_at",
+    "closed_at",
+    "purged_at",
+    "content_length",
+    "title",
+    "content",
 )
 
 
@@ -115,15 +170,23 @@ def _case_fields(case: Case, mapping: CityMapping, show_content: bool) -> dict[s
 @case_app.command(name="show")
 def show(
     ctx: typer.Context,
-    ref: Annotated[str | None, typer.Argument(
-        metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")] = None,
+    ref: Annotated[
+        str | None, typer.Argument(metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")
+    ] = None,
     tracking_id: Annotated[str | None, typer.Option(help="Find the case by tracking id.")] = None,
     complaint_id: Annotated[int | None, typer.Option(help="Find the case by national complaint id.")] = None,
-    show_reporter: Annotated[bool, typer.Option(
-        "--show-reporter",
-        help="Also show the reporter's name, phone and email (not for anonymous complaints).")] = False,
-    show_confidential: Annotated[bool, typer.Option(
-        "--show-confidential", help="Show title, content and thread of a confidential (rahasia) complaint.")] = False,
+    show_reporter: Annotated[
+        bool,
+        typer.Option(
+            "--show-reporter", help="Also show the reporter's name, phone and email (not for anonymous complaints)."
+        ),
+    ] = False,
+    show_confidential: Annotated[
+        bool,
+        typer.Option(
+            "--show-confidential", help="Show title, content and thread of a confidential (rahasia) complaint."
+        ),
+    ] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one case: its fields, its thread (follow-ups and replies, oldest first) and its outbox rows.
@@ -140,20 +203,42 @@ def show(
     app = state(ctx).app()
     with app.existing_db().session() as session:
         records = app.city_records(session)
-        case = (find_case(records, ref) if ref is not None else
-                records.get_case(tracking_id=tracking_id) if tracking_id is not None else
-                records.get_case(complaint_id=complaint_id))
+        case = (
+            find_case(records, ref)
+            if ref is not None
+            else records.get_case(tracking_id=tracking_id)
+            if tracking_id is not None
+            else records.get_case(complaint_id=complaint_id)
+        )
         thread = records.thread(case.id)
         outbox = session.exec(
-            select(OutboxItem).where(OutboxItem.case_id == case.id).order_by(col(OutboxItem.id))).all()
+            select(OutboxItem).where(OutboxItem.case_id == case.id).order_by(col(OutboxItem.id))
+        ).all()
     show_content = show_confidential or not case.is_secret
-    reporter = ({"name": case.reporter_name, "email": case.reporter_email, "phone": case.reporter_phone}
-                if show_reporter and not case.is_anonymous else None)
+    reporter = (
+        {"name": case.reporter_name, "email": case.reporter_email, "phone": case.reporter_phone}
+        if show_reporter and not case.is_anonymous
+        else None
+    )
     entries = [_entry(e, visible=show_confidential or not (case.is_secret or e.is_secret)) for e in thread]
-    queued = [{"id": o.id, "kind": o.kind, "state": o.state, "attempts": o.attempts, "created_at": o.created_at,
-               "delivered_at": o.delivered_at, "last_error": o.last_error} for o in outbox]
-    detail = {"case": _case_fields(case, app.mapping, show_content), "reporter": reporter, "thread": entries,
-              "outbox": queued}
+    queued = [
+        {
+            "id": o.id,
+            "kind": o.kind,
+            "state": o.state,
+            "attempts": o.attempts,
+            "created_at": o.created_at,
+            "delivered_at": o.delivered_at,
+            "last_error": o.last_error,
+        }
+        for o in outbox
+    ]
+    detail = {
+        "case": _case_fields(case, app.mapping, show_content),
+        "reporter": reporter,
+        "thread": entries,
+        "outbox": queued,
+    }
     if as_json:
         print_json(detail)
     else:
@@ -172,25 +257,62 @@ def _print_case(detail: dict[str, Any]) -> None:
     else:
         who = " / ".join(v or "-" for v in reporter.values())
     hidden = f"{SECRET}: add --show-confidential"
-    rows = [[name.replace("_", " "), hidden if value is None and name in ("title", "content") else
-             value if isinstance(value, str) else value] for name, value in fields.items()]
+    rows = [
+        [
+            name.replace("_", " "),
+            hidden if value is None and name in ("title", "content") else value if isinstance(value, str) else value,
+        ]
+        for name, value in fields.items()
+    ]
     rows.insert(-2, ["reporter", who])
     print_table(f"Case {fields['id']} (#{fields['tracking_id']})", ["", ""], rows)
     if detail["thread"]:
-        print_table("Thread", ["at", "origin", "author", "institution", "national id", "content"], [
-            [e["created_at"], e["origin"], e["author_type"], e["institution_id"], e["national_id"],
-             SECRET if e["content"] is None else e["content"]] for e in detail["thread"]])
+        print_table(
+            "Thread",
+            ["at", "origin", "author", "institution", "national id", "content"],
+            [
+                [
+                    e["created_at"],
+                    e["origin"],
+                    e["author_type"],
+                    e["institution_id"],
+                    e["national_id"],
+                    SECRET if e["content"] is None else e["content"],
+                ]
+                for e in detail["thread"]
+            ],
+        )
     if detail["outbox"]:
-        print_table("Outbox", ["id", "kind", "state", "attempts", "created", "delivered", "last error"], [
-            [o["id"], o["kind"], o["state"], o["attempts"], o["created_at"], o["delivered_at"],
-             o["last_error"] or ""] for o in detail["outbox"]])
+        print_table(
+            "Outbox",
+            ["id", "kind", "state", "attempts", "created", "delivered", "last error"],
+            [
+                [
+                    o["id"],
+                    o["kind"],
+                    o["state"],
+                    o["attempts"],
+                    o["created_at"],
+                    o["delivered_at"],
+                    o["last_error"] or "",
+                ]
+                for o in detail["outbox"]
+            ],
+        )
 
 
 def _entry(entry: ThreadEntry, *, visible: bool) -> dict[str, Any]:
     """One thread entry; content ``None`` unless ``visible`` (confidential and not asked for)."""
-    return {"id": entry.id, "origin": entry.origin, "author_type": entry.author_type,
-            "institution_id": entry.institution_id, "national_id": entry.national_id, "is_secret": entry.is_secret,
-            "created_at": entry.created_at, "content": strip_reference(entry.content) if visible else None}
+    return {
+        "id": entry.id,
+        "origin": entry.origin,
+        "author_type": entry.author_type,
+        "institution_id": entry.institution_id,
+        "national_id": entry.national_id,
+        "is_secret": entry.is_secret,
+        "created_at": entry.created_at,
+        "content": strip_reference(entry.content) if visible else None,
+    }
 
 
 def _text(value: str, option: str) -> str:
@@ -200,19 +322,34 @@ def _text(value: str, option: str) -> str:
     return value.strip()
 
 
-def _act(ctx: typer.Context, ref: str, action: AgencyAction, content: str, *, is_secret: bool | None = None,
-         target_institution_id: int | None = None) -> None:
+def _act(
+    ctx: typer.Context,
+    ref: str,
+    action: AgencyAction,
+    content: str,
+    *,
+    is_secret: bool | None = None,
+    target_institution_id: int | None = None,
+) -> None:
     """Apply ``action`` to the case in one transaction (case change + outbox row) and say what was queued."""
     app = state(ctx).app()
     with app.writable_db().session() as session:
         records = app.city_records(session)
         case = find_case(records, ref)
-        item = records.act(case, action, institution_id=app.mapping.acting_institution(case.agency_code),
-                           content=content, is_secret=is_secret, target_institution_id=target_institution_id)
+        item = records.act(
+            case,
+            action,
+            institution_id=app.mapping.acting_institution(case.agency_code),
+            content=content,
+            is_secret=is_secret,
+            target_institution_id=target_institution_id,
+        )
         session.commit()
     waits = " The case stays open until a LAPOR! admin approves the request." if action in REQUESTS else ""
-    typer.echo(f"{LABELS[action]} on #{case.tracking_id} (case {case.id}, state {case.state}) queued as outbox "
-               f"#{item.id}; it reaches LAPOR! on the next `lapor-sync sync`.{waits}")
+    typer.echo(
+        f"{LABELS[action]} on #{case.tracking_id} (case {case.id}, state {case.state}) queued as outbox "
+        f"#{item.id}; it reaches LAPOR! on the next `lapor-sync sync`.{waits}"
+    )
 
 
 @case_app.command(name="followup")
@@ -220,9 +357,13 @@ def followup(
     ctx: typer.Context,
     ref: CaseArg,
     text: Annotated[str, typer.Option(help="The follow-up (tindak lanjut) the reporter will read.")],
-    secret: Annotated[bool | None, typer.Option(
-        "--secret/--public",
-        help="Post it as confidential (rahasia) or public; default: as confidential as the complaint.")] = None,
+    secret: Annotated[
+        bool | None,
+        typer.Option(
+            "--secret/--public",
+            help="Post it as confidential (rahasia) or public; default: as confidential as the complaint.",
+        ),
+    ] = None,
 ) -> None:
     """Post a follow-up (tindak lanjut) on a case as its agency; the case becomes in_progress.
 
@@ -285,8 +426,11 @@ def forward(
     if to == mapping.institution.id or mapping.agency_for_institution(to):
         raise ActionRefused(f"institution {to} is the city or one of its agencies: a case cannot be forwarded there")
     if mapping.outside_institution(to) is None:
-        errors.print(f"[yellow]warning:[/yellow] institution {to} is not an outside institution in the mapping "
-                     "file; forwarding anyway", highlight=False)
+        errors.print(
+            f"[yellow]warning:[/yellow] institution {to} is not an outside institution in the mapping "
+            "file; forwarding anyway",
+            highlight=False,
+        )
     _act(ctx, ref, AgencyAction.FORWARD, _text(reason, "--reason"), target_institution_id=to)
 
 

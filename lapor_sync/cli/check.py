@@ -27,13 +27,23 @@ def register(app: typer.Typer) -> None:
 @check_app.command("invariants")
 def invariants(
     ctx: typer.Context,
-    simulator_state: Annotated[Path, typer.Option(
-        "--simulator-state", exists=True, dir_okay=False,
-        help="The simulator's saved world (`lapor-sync simulator --save-state FILE`).")],
-    final: Annotated[bool, typer.Option(
-        "--final/--not-final",
-        help="After a final sync, outbox rows still pending or sending are violations; "
-             "--not-final lists them without failing.")] = True,
+    simulator_state: Annotated[
+        Path,
+        typer.Option(
+            "--simulator-state",
+            exists=True,
+            dir_okay=False,
+            help="The simulator's saved world (`lapor-sync simulator --save-state FILE`).",
+        ),
+    ],
+    final: Annotated[
+        bool,
+        typer.Option(
+            "--final/--not-final",
+            help="After a final sync, outbox rows still pending or sending are violations; "
+            "--not-final lists them without failing.",
+        ),
+    ] = True,
     examples: Annotated[int, typer.Option(min=0, help="Example ids shown per finding.")] = 5,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -52,8 +62,14 @@ def invariants(
         simulator = Simulator.load(simulator_state, rate_limit=None)
     except (ValueError, KeyError, TypeError) as exc:
         raise typer.BadParameter(f"not a simulator state file: {exc}", param_hint="--simulator-state") from None
-    report = check_invariants(simulator, app.existing_db(), app.institution_id,
-                              overlap=timedelta(seconds=app.settings.overlap_seconds), final=final, examples=examples)
+    report = check_invariants(
+        simulator,
+        app.existing_db(),
+        app.institution_id,
+        overlap=timedelta(seconds=app.settings.overlap_seconds),
+        final=final,
+        examples=examples,
+    )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -64,23 +80,41 @@ def invariants(
 
 def _show(report: InvariantReport) -> None:
     """Print the report for people: the counts, what was found, and the open set-aside records."""
-    print_table("Invariants", ["", ""], [
-        ["complaints (LAPOR! / city)", f"{report.complaints_national} / {report.complaints_city}"],
-        ["follow-ups (expected / found)", f"{report.followups_expected} / {report.followups_found}"],
-        ["status changes delivered", report.status_changes_expected],
-        ["outbox", ", ".join(f"{name} {n}" for name, n in sorted(report.outbox_by_state.items())) or "empty"],
-        ["set-aside records (unresolved)", f"{report.set_aside} ({len(report.unresolved_set_aside)})"],
-        ["cursor", report.cursor or "not set (no pull yet)"],
-        ["lost / duplicated", f"{report.lost} / {report.duplicated}"],
-    ])
+    print_table(
+        "Invariants",
+        ["", ""],
+        [
+            ["complaints (LAPOR! / city)", f"{report.complaints_national} / {report.complaints_city}"],
+            ["follow-ups (expected / found)", f"{report.followups_expected} / {report.followups_found}"],
+            ["status changes delivered", report.status_changes_expected],
+            ["outbox", ", ".join(f"{name} {n}" for name, n in sorted(report.outbox_by_state.items())) or "empty"],
+            ["set-aside records (unresolved)", f"{report.set_aside} ({len(report.unresolved_set_aside)})"],
+            ["cursor", report.cursor or "not set (no pull yet)"],
+            ["lost / duplicated", f"{report.lost} / {report.duplicated}"],
+        ],
+    )
     found = [f for f in report.findings if f.count]
-    print_table("Findings", ["invariant", "finding", "count", "breaks it", "what", "examples"], [
-        [f.kind.invariant, f.key, f.count, "yes" if f.violation else "no", f.kind.words,
-         f"{f.kind.ids} {', '.join(map(str, f.examples))}" if f.examples else ""]
-        for f in found
-    ])
-    print_table("Unresolved set-aside records", ["id", "complaint", "since", "reason"],
-                [[r.id, r.complaint_id or "(unreadable)", r.first_seen_at, r.reason]
-                 for r in report.unresolved_set_aside])
-    console.print("Every invariant holds." if report.ok
-                  else f"{len(report.violations)} invariant check(s) failed.", highlight=False)
+    print_table(
+        "Findings",
+        ["invariant", "finding", "count", "breaks it", "what", "examples"],
+        [
+            [
+                f.kind.invariant,
+                f.key,
+                f.count,
+                "yes" if f.violation else "no",
+                f.kind.words,
+                f"{f.kind.ids} {', '.join(map(str, f.examples))}" if f.examples else "",
+            ]
+            for f in found
+        ],
+    )
+    print_table(
+        "Unresolved set-aside records",
+        ["id", "complaint", "since", "reason"],
+        [[r.id, r.complaint_id or "(unreadable)", r.first_seen_at, r.reason] for r in report.unresolved_set_aside],
+    )
+    console.print(
+        "Every invariant holds." if report.ok else f"{len(report.violations)} invariant check(s) failed.",
+        highlight=False,
+    )

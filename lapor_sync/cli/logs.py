@@ -28,18 +28,28 @@ sleep: Callable[[float], None] = time.sleep
 def _run_dict(run: SyncRun) -> dict[str, Any]:
     """One sync run for ``--json``: times in UTC, duration in seconds (``None`` while running)."""
     duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    return {"id": run.id, "job": run.job, "trigger": run.trigger, "started_at": run.started_at,
-            "finished_at": run.finished_at, "duration_seconds": duration,
-            **{name: getattr(run, name) for name in COUNTERS}, "outcome": run.outcome, "error": run.error}
+    return {
+        "id": run.id,
+        "job": run.job,
+        "trigger": run.trigger,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": duration,
+        **{name: getattr(run, name) for name in COUNTERS},
+        "outcome": run.outcome,
+        "error": run.error,
+    }
 
 
 def runs(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Option(
-        help="Only this job: pull, push, sync, reconcile, resync, sla, retention or purge.")] = None,
+    job: Annotated[
+        str | None, typer.Option(help="Only this job: pull, push, sync, reconcile, resync, sla, retention or purge.")
+    ] = None,
     trigger: Annotated[str | None, typer.Option(help="Only this trigger: schedule, manual or command.")] = None,
-    outcome: Annotated[str | None, typer.Option(
-        help="Only this outcome: ok, failed, interrupted, abandoned or running.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="Only this outcome: ok, failed, interrupted, abandoned or running.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -65,25 +75,48 @@ def runs(
         print_json(found)
         return
     # Only the counters that moved, so the table fits a terminal; --json has them all.
-    print_table("Sync runs", ["id", "job", "trigger", "started", "secs", "counts", "outcome"], [
-        [r["id"], r["job"], r["trigger"], r["started_at"],
-         None if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}",
-         ", ".join(f"{c.replace('_', ' ')} {r[c]}" for c in COUNTERS if r[c]) or "-",
-         r["outcome"] + (f": {r['error']}" if r["error"] else "")] for r in found])
+    print_table(
+        "Sync runs",
+        ["id", "job", "trigger", "started", "secs", "counts", "outcome"],
+        [
+            [
+                r["id"],
+                r["job"],
+                r["trigger"],
+                r["started_at"],
+                None if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}",
+                ", ".join(f"{c.replace('_', ' ')} {r[c]}" for c in COUNTERS if r[c]) or "-",
+                r["outcome"] + (f": {r['error']}" if r["error"] else ""),
+            ]
+            for r in found
+        ],
+    )
 
 
-def _event_query(app: App, *, run: int | None, tracking_id: str | None, agency: str | None, level: Level,
-                 kind: str | None, since: str | None, until: str | None) -> SelectOfScalar[SyncEvent]:
+def _event_query(
+    app: App,
+    *,
+    run: int | None,
+    tracking_id: str | None,
+    agency: str | None,
+    level: Level,
+    kind: str | None,
+    since: str | None,
+    until: str | None,
+) -> SelectOfScalar[SyncEvent]:
     """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
-    query = (select(SyncEvent).outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-             .where(or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == app.institution_id)))
+    query = (
+        select(SyncEvent)
+        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
+        .where(or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == app.institution_id))
+    )
     if run is not None:
         query = query.where(SyncEvent.run_id == run)
     if tracking_id:
         query = query.where(SyncEvent.tracking_id == tracking_id.strip().lstrip("#"))
     if agency:
         query = query.where(SyncEvent.agency_code == agency.strip().upper())
-    query = query.where(col(SyncEvent.level).in_([lv.value for lv in _LEVELS[_LEVELS.index(level):]]))
+    query = query.where(col(SyncEvent.level).in_([lv.value for lv in _LEVELS[_LEVELS.index(level) :]]))
     if kind:  # a family name ("complaint") matches its kinds ("complaint.created", ...)
         query = query.where(or_(SyncEvent.kind == kind, col(SyncEvent.kind).startswith(f"{kind}.")))
     if since:
@@ -96,18 +129,22 @@ def _event_query(app: App, *, run: int | None, tracking_id: str | None, agency: 
 def log(
     ctx: typer.Context,
     run: Annotated[int | None, typer.Option("--run", help="Only events of this sync run id.")] = None,
-    tracking_id: Annotated[str | None, typer.Option(
-        help="Only events of this complaint, e.g. 1916449 or '#1916449'.")] = None,
+    tracking_id: Annotated[
+        str | None, typer.Option(help="Only events of this complaint, e.g. 1916449 or '#1916449'.")
+    ] = None,
     agency: Annotated[str | None, typer.Option(help="Only events about this agency code, e.g. DISHUB.")] = None,
-    level: Annotated[Level, typer.Option(
-        help="Lowest level shown: info shows all, warning shows warnings and errors.")] = Level.INFO,
-    kind: Annotated[str | None, typer.Option(
-        help="Only this kind, e.g. complaint.triage, or a family: complaint.")] = None,
+    level: Annotated[
+        Level, typer.Option(help="Lowest level shown: info shows all, warning shows warnings and errors.")
+    ] = Level.INFO,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind, e.g. complaint.triage, or a family: complaint.")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="From this WIB date (YYYY-MM-DD) or ISO datetime.")] = None,
     until: Annotated[str | None, typer.Option(help="Up to this WIB date (included) or ISO datetime.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many events (the newest) to show.")] = 100,
-    follow_: Annotated[bool, typer.Option(
-        "--follow", "-f", help="Keep printing new events as they are written (Ctrl-C to stop).")] = False,
+    follow_: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events as they are written (Ctrl-C to stop).")
+    ] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show sync events, the newest LIMIT of them, oldest first so they read as a story.
@@ -122,17 +159,28 @@ def log(
         raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
     app = state(ctx).app()
     db = app.existing_db()
-    query = _event_query(app, run=run, tracking_id=tracking_id, agency=agency, level=level, kind=kind,
-                         since=since, until=until)
+    query = _event_query(
+        app, run=run, tracking_id=tracking_id, agency=agency, level=level, kind=kind, since=since, until=until
+    )
     start = newest_id(db)
     with db.session() as session:
-        events = list(reversed(session.exec(query.where(col(SyncEvent.id) <= start).order_by(
-            col(SyncEvent.at).desc(), col(SyncEvent.id).desc()).limit(limit)).all()))
+        events = list(
+            reversed(
+                session.exec(
+                    query.where(col(SyncEvent.id) <= start)
+                    .order_by(col(SyncEvent.at).desc(), col(SyncEvent.id).desc())
+                    .limit(limit)
+                ).all()
+            )
+        )
     if as_json and not follow_:
         print_json([event_dict(e) for e in events])
         return
-    show = (lambda e: typer.echo(json_line(e))) if as_json else (
-        lambda e: console.print(event_line(e), soft_wrap=True, highlight=False))
+    show = (
+        (lambda e: typer.echo(json_line(e)))
+        if as_json
+        else (lambda e: console.print(event_line(e), soft_wrap=True, highlight=False))
+    )
     for event in events:
         show(event)
     if not follow_:

@@ -14,23 +14,31 @@ from lapor_sync.config.mapping_file import load_mapping
 from lapor_sync.domain.routing import CityMapping
 
 mapping_app = typer.Typer(
-    name="mapping", no_args_is_help=True,
-    help="The city's mapping file: which agency (OPD) handles which complaint. Check it after every edit.")
+    name="mapping",
+    no_args_is_help=True,
+    help="The city's mapping file: which agency (OPD) handles which complaint. Check it after every edit.",
+)
 
 
 def summary(mapping: CityMapping) -> dict[str, Any]:
     """What a mapping declares, in counts: institution, agencies, routes, triage, outside institutions."""
-    return {"institution": {"id": mapping.institution.id, "name": mapping.institution.name},
-            "agencies": len(mapping.agencies), "category_routes": len(mapping.category_routes),
-            "triage_agency": mapping.triage.agency, "outside_institutions": len(mapping.outside_institutions),
-            "status_codes": len(mapping.status_map)}
+    return {
+        "institution": {"id": mapping.institution.id, "name": mapping.institution.name},
+        "agencies": len(mapping.agencies),
+        "category_routes": len(mapping.category_routes),
+        "triage_agency": mapping.triage.agency,
+        "outside_institutions": len(mapping.outside_institutions),
+        "status_codes": len(mapping.status_map),
+    }
 
 
 @mapping_app.command(name="check")
 def check(
     ctx: typer.Context,
-    file: Annotated[Path | None, typer.Option(
-        "--file", dir_okay=False, help="The mapping TOML to check (default: the configured one).")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", dir_okay=False, help="The mapping TOML to check (default: the configured one)."),
+    ] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load and validate a mapping file, and summarise it; a wrong file exits 2 naming each key and line.
@@ -45,10 +53,13 @@ def check(
     if as_json:
         print_json(found)
         return
-    console.print(f"Mapping OK: {mapping.institution.name} (institution {mapping.institution.id}), "
-                  f"{found['agencies']} agencies, {found['category_routes']} category routes, "
-                  f"triage at {found['triage_agency']}, {found['outside_institutions']} outside institutions.",
-                  highlight=False, markup=False)
+    console.print(
+        f"Mapping OK: {mapping.institution.name} (institution {mapping.institution.id}), "
+        f"{found['agencies']} agencies, {found['category_routes']} category routes, "
+        f"triage at {found['triage_agency']}, {found['outside_institutions']} outside institutions.",
+        highlight=False,
+        markup=False,
+    )
 
 
 @mapping_app.command(name="explain")
@@ -56,10 +67,12 @@ def explain(
     ctx: typer.Context,
     category: Annotated[str | None, typer.Option(help="LAPOR category name, e.g. 'Perhubungan'.")] = None,
     category_id: Annotated[int | None, typer.Option(help="LAPOR category id, when known.")] = None,
-    institution: Annotated[int | None, typer.Option(
-        help="National institution the complaint is dispositioned to (default: none).")] = None,
-    complaint_id: Annotated[int | None, typer.Option(
-        help="Explain a stored complaint, by its national complaint id, instead.")] = None,
+    institution: Annotated[
+        int | None, typer.Option(help="National institution the complaint is dispositioned to (default: none).")
+    ] = None,
+    complaint_id: Annotated[
+        int | None, typer.Option(help="Explain a stored complaint, by its national complaint id, instead.")
+    ] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Say which agency a complaint goes to under the current mapping, by which rule, and why.
@@ -72,8 +85,10 @@ def explain(
     """
     described = category is not None or category_id is not None or institution is not None
     if described == (complaint_id is not None):
-        raise typer.BadParameter("give --complaint-id, or describe the complaint with --category, "
-                                 "--category-id and/or --institution (not both)")
+        raise typer.BadParameter(
+            "give --complaint-id, or describe the complaint with --category, "
+            "--category-id and/or --institution (not both)"
+        )
     app = state(ctx).app()
     mapping, case = app.mapping, None
     if complaint_id is not None:
@@ -81,25 +96,44 @@ def explain(
             found = app.city_records(session).find_by_complaint(complaint_id)
         if found is None:
             raise CaseNotFound(f"complaint {complaint_id} is not in the city's records")
-        case = {"id": found.id, "tracking_id": found.tracking_id, "agency_code": found.agency_code,
-                "routing_rule": found.routing_rule, "state": found.state}
+        case = {
+            "id": found.id,
+            "tracking_id": found.tracking_id,
+            "agency_code": found.agency_code,
+            "routing_rule": found.routing_rule,
+            "state": found.state,
+        }
         institution, category_id, category = found.disposition_id, found.category_id, found.category_name
     routing = mapping.route(institution, category_id, category)
     agency = mapping.agency(routing.agency_code)
-    result = {"input": {"disposition_id": institution, "category_id": category_id, "category_name": category},
-              "agency_code": routing.agency_code, "agency_name": agency.name if agency else None,
-              "rule": routing.rule, "reason": routing.reason, "is_triage": routing.is_triage,
-              "leaves_city": not mapping.is_city_institution(institution), "case": case}
+    result = {
+        "input": {"disposition_id": institution, "category_id": category_id, "category_name": category},
+        "agency_code": routing.agency_code,
+        "agency_name": agency.name if agency else None,
+        "rule": routing.rule,
+        "reason": routing.reason,
+        "is_triage": routing.is_triage,
+        "leaves_city": not mapping.is_city_institution(institution),
+        "case": case,
+    }
     if as_json:
         print_json(result)
         return
-    rows = [["agency", f"{routing.agency_code} ({result['agency_name']})"], ["rule", routing.rule],
-            ["why", routing.reason]]
+    rows = [
+        ["agency", f"{routing.agency_code} ({result['agency_name']})"],
+        ["rule", routing.rule],
+        ["why", routing.reason],
+    ]
     if result["leaves_city"]:
         rows.append(["note", f"institution {institution} is outside the city: a stored case is marked forwarded"])
     if case is not None:
-        rows.append(["stored case", f"case {case['id']} (#{case['tracking_id']}) is at {case['agency_code']} "
-                                    f"by rule {case['routing_rule']}, state {case['state']}"])
+        rows.append(
+            [
+                "stored case",
+                f"case {case['id']} (#{case['tracking_id']}) is at {case['agency_code']} "
+                f"by rule {case['routing_rule']}, state {case['state']}",
+            ]
+        )
     print_table("Routing", ["", ""], rows)
 
 

@@ -26,18 +26,31 @@ def _row_dict(item: OutboxItem) -> dict[str, Any]:
 
     A ``sending`` row names the pusher that claimed it and until when (UTC) the claim holds unrenewed.
     """
-    return {"id": item.id, "case_id": item.case_id, "complaint_id": item.complaint_id,
-            "tracking_id": item.tracking_id, "kind": item.kind, "state": item.state, "attempts": item.attempts,
-            "needs_readback": item.needs_readback, "next_attempt_at": item.next_attempt_at,
-            "last_error": item.last_error, "created_at": item.created_at, "delivered_at": item.delivered_at,
-            "claimed_by": item.claimed_by, "claimed_until": item.claimed_until}
+    return {
+        "id": item.id,
+        "case_id": item.case_id,
+        "complaint_id": item.complaint_id,
+        "tracking_id": item.tracking_id,
+        "kind": item.kind,
+        "state": item.state,
+        "attempts": item.attempts,
+        "needs_readback": item.needs_readback,
+        "next_attempt_at": item.next_attempt_at,
+        "last_error": item.last_error,
+        "created_at": item.created_at,
+        "delivered_at": item.delivered_at,
+        "claimed_by": item.claimed_by,
+        "claimed_until": item.claimed_until,
+    }
 
 
 @outbox_app.callback(invoke_without_command=True)
 def outbox(
     ctx: typer.Context,
-    state_: Annotated[OutboxState | None, typer.Option(
-        "--state", help="Only rows in this state (default: every row not yet delivered).")] = None,
+    state_: Annotated[
+        OutboxState | None,
+        typer.Option("--state", help="Only rows in this state (default: every row not yet delivered)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many rows, oldest first.")] = 100,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -62,11 +75,24 @@ def outbox(
     if as_json:
         print_json([_row_dict(i) for i in items])
         return
-    print_table("Outbox", ["id", "tracking id", "kind", "state", "attempts", "next attempt", "last error",
-                           "created"], [
-        [i.id, f"#{i.tracking_id}", i.kind, i.state, i.attempts,
-         i.next_attempt_at if i.state in ("pending", "sending") else None, i.last_error or "",
-         i.created_at] for i in items], keep_whole=("id", "tracking id"))
+    print_table(
+        "Outbox",
+        ["id", "tracking id", "kind", "state", "attempts", "next attempt", "last error", "created"],
+        [
+            [
+                i.id,
+                f"#{i.tracking_id}",
+                i.kind,
+                i.state,
+                i.attempts,
+                i.next_attempt_at if i.state in ("pending", "sending") else None,
+                i.last_error or "",
+                i.created_at,
+            ]
+            for i in items
+        ],
+        keep_whole=("id", "tracking id"),
+    )
 
 
 @outbox_app.command("retry")
@@ -88,8 +114,9 @@ def retry(
     if (item_id is None) == (not dead):
         raise typer.BadParameter("give either an outbox row ID or --dead (not both)")
     app = state(ctx).app()
-    rows = outbox_admin.requeue(app.existing_db(), app.clock.now(), app.institution_id, item_id=item_id,
-                                requested_by=operator_name())
+    rows = outbox_admin.requeue(
+        app.existing_db(), app.clock.now(), app.institution_id, item_id=item_id, requested_by=operator_name()
+    )
     if as_json:
         print_json([_row_dict(row) for row in rows])
         return
@@ -97,8 +124,10 @@ def retry(
         console.print("No dead outbox rows: nothing to retry.")
         return
     ids = ", ".join(f"#{row.id}" for row in rows)
-    console.print(f"Requeued {len(rows)} outbox row{'s' if len(rows) > 1 else ''} ({ids}): "
-                  "the next push sends them.", highlight=False)
+    console.print(
+        f"Requeued {len(rows)} outbox row{'s' if len(rows) > 1 else ''} ({ids}): the next push sends them.",
+        highlight=False,
+    )
 
 
 @outbox_app.command("cancel")
@@ -117,10 +146,13 @@ def cancel(
     Example: `lapor-sync outbox cancel 42 --reason "posted by hand on lapor.go.id"`
     """
     app = state(ctx).app()
-    row = outbox_admin.cancel(app.existing_db(), app.clock.now(), app.institution_id, item_id, reason=reason,
-                              requested_by=operator_name())
+    row = outbox_admin.cancel(
+        app.existing_db(), app.clock.now(), app.institution_id, item_id, reason=reason, requested_by=operator_name()
+    )
     if as_json:
         print_json(_row_dict(row))
         return
-    console.print(f"Cancelled outbox row #{row.id} ({row.kind} for complaint #{row.tracking_id}); "
-                  "it will not be sent to LAPOR!.", highlight=False)
+    console.print(
+        f"Cancelled outbox row #{row.id} ({row.kind} for complaint #{row.tracking_id}); it will not be sent to LAPOR!.",
+        highlight=False,
+    )

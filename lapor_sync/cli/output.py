@@ -40,8 +40,9 @@ def cell(value: object) -> str:
     return "" if value is None else escape(str(value))  # data is never rich markup
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]],
-                keep_whole: Sequence[str] = ()) -> None:
+def print_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], keep_whole: Sequence[str] = ()
+) -> None:
     """Print a rich table with ``columns`` and ``rows`` (values rendered by :func:`cell`).
 
     Columns named in ``keep_whole`` (ids people copy) are never cut or wrapped on a narrow

@@ -49,5 +49,6 @@ def parse_instant(text: str, option: str, *, end_of_day: bool = False) -> dateti
         instant = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
-            f"expected a WIB date YYYY-MM-DD or an ISO datetime, got {text!r}", param_hint=option) from None
+            f"expected a WIB date YYYY-MM-DD or an ISO datetime, got {text!r}", param_hint=option
+        ) from None
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=WIB)

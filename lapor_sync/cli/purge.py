@@ -32,13 +32,21 @@ def _cases(n: int) -> str:
 
 def purge(
     ctx: typer.Context,
-    older_than_days: Annotated[int | None, typer.Option(
-        "--older-than-days", min=1,
-        help="Purge cases closed more than this many days ago (default: the purge_after_days setting, 730).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Show what would be removed; write nothing.")] = False,
-    yes: Annotated[bool, typer.Option(
-        "--yes", help="Do not ask for confirmation (needed when not run from a terminal, e.g. from cron).")] = False,
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than-days",
+            min=1,
+            help="Purge cases closed more than this many days ago (default: the purge_after_days setting, 730).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed; write nothing.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", help="Do not ask for confirmation (needed when not run from a terminal, e.g. from cron)."
+        ),
+    ] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove the reporter's identity and the words of cases closed longer than the retention period.
@@ -70,15 +78,22 @@ def purge(
         return
     if not yes:
         if not _interactive():
-            errors.print("[red]error:[/red] purge removes personal data for good and no one is at a terminal to "
-                         "confirm: pass --yes (as a cron job does), or --dry-run to see what it would remove.",
-                         highlight=False)
+            errors.print(
+                "[red]error:[/red] purge removes personal data for good and no one is at a terminal to "
+                "confirm: pass --yes (as a cron job does), or --dry-run to see what it would remove.",
+                highlight=False,
+            )
             raise typer.Exit(EXIT_CONFIG)
         plan = plan_purge(db, app.institution_id, app.clock.now(), days)
         if plan.purged:
-            typer.confirm(f"Remove for good the reporter's identity and the texts of {_cases(len(plan.purged))} "
-                          f"closed before {display_wib(plan.cutoff)} (more than {days} days)? Ids, agency, states "
-                          "and dates stay.", default=False, abort=True, err=True)
+            typer.confirm(
+                f"Remove for good the reporter's identity and the texts of {_cases(len(plan.purged))} "
+                f"closed before {display_wib(plan.cutoff)} (more than {days} days)? Ids, agency, states "
+                "and dates stay.",
+                default=False,
+                abort=True,
+                err=True,
+            )
     runner = JobRunner(db=db, mapping=app.mapping, clock=app.clock, leases=app.leases())
     result = run_purge(runner, days, requested_by=operator_name(), lease_wait_seconds=app.settings.lease_wait_seconds)
     _report(result, as_json=as_json)
@@ -89,29 +104,58 @@ def purge(
 def _report(result: PurgeResult, *, as_json: bool) -> None:
     run, removed = result.run, result.removed()
     if as_json:
-        print_json({"run_id": run.id if run else None, "dry_run": result.dry_run,
-                    "outcome": run.outcome if run else None, "error": run.error if run else None,
-                    "older_than_days": result.older_than_days, "cutoff": result.cutoff,
-                    "cases": len(result.purged), "removed": removed,
-                    "tracking_ids": [c.tracking_id for c in result.purged],
-                    "skipped": [{"tracking_id": c.tracking_id, "agency": c.agency_code,
-                                 "waiting_outbox_rows": c.waiting} for c in result.skipped]})
+        print_json(
+            {
+                "run_id": run.id if run else None,
+                "dry_run": result.dry_run,
+                "outcome": run.outcome if run else None,
+                "error": run.error if run else None,
+                "older_than_days": result.older_than_days,
+                "cutoff": result.cutoff,
+                "cases": len(result.purged),
+                "removed": removed,
+                "tracking_ids": [c.tracking_id for c in result.purged],
+                "skipped": [
+                    {"tracking_id": c.tracking_id, "agency": c.agency_code, "waiting_outbox_rows": c.waiting}
+                    for c in result.skipped
+                ],
+            }
+        )
         return
-    scope = f"{_cases(len(result.purged))} closed before {display_wib(result.cutoff)} " \
-            f"(more than {result.older_than_days} days)"
-    console.print(f"Purge dry run (nothing written): {scope} would be purged." if run is None
-                  else f"Purge run #{run.id}: {scope} purged.", highlight=False, markup=False)
-    print_table("Would be removed" if run is None else "Removed", ["", ""],
-                [(REMOVED_KINDS[kind][1], n) for kind, n in removed.items()])
+    scope = (
+        f"{_cases(len(result.purged))} closed before {display_wib(result.cutoff)} "
+        f"(more than {result.older_than_days} days)"
+    )
+    console.print(
+        f"Purge dry run (nothing written): {scope} would be purged."
+        if run is None
+        else f"Purge run #{run.id}: {scope} purged.",
+        highlight=False,
+        markup=False,
+    )
+    print_table(
+        "Would be removed" if run is None else "Removed",
+        ["", ""],
+        [(REMOVED_KINDS[kind][1], n) for kind, n in removed.items()],
+    )
     if result.skipped:
-        console.print(f"{_cases(len(result.skipped))} skipped: outbox rows still waiting to reach LAPOR!.",
-                      highlight=False, markup=False)
-        print_table("Skipped", ["tracking id", "agency", "waiting rows"],
-                    [(f"#{c.tracking_id}", c.agency_code, c.waiting) for c in result.skipped],
-                    keep_whole=("tracking id",))
+        console.print(
+            f"{_cases(len(result.skipped))} skipped: outbox rows still waiting to reach LAPOR!.",
+            highlight=False,
+            markup=False,
+        )
+        print_table(
+            "Skipped",
+            ["tracking id", "agency", "waiting rows"],
+            [(f"#{c.tracking_id}", c.agency_code, c.waiting) for c in result.skipped],
+            keep_whole=("tracking id",),
+        )
     if result.purged:
-        listed = ("--json lists their tracking ids" if run is None
-                  else f"`lapor-sync log --run {run.id} --kind case.purged` lists them")
+        listed = (
+            "--json lists their tracking ids"
+            if run is None
+            else f"`lapor-sync log --run {run.id} --kind case.purged` lists them"
+        )
         console.print(f"Kept: ids, agency, category, states and dates; {listed}.", highlight=False, markup=False)
     if run is not None and run.error:
         console.print(f"[red]error:[/red] {escape(run.error)}", highlight=False)

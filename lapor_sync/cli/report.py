@@ -38,15 +38,21 @@ def agency_tallies(session: Session, institution_id: int, start: date, end: date
     rows = session.exec(
         select(Case.agency_code, Case.state, func.count())
         .where(Case.institution_id == institution_id, Case.dispositioned_at >= low, Case.dispositioned_at < high)
-        .group_by(Case.agency_code, Case.state)).all()
+        .group_by(Case.agency_code, Case.state)
+    ).all()
     counts: dict[str, dict[str, int]] = {}
     for code, case_state, n in rows:
         counts.setdefault(code, {})[case_state] = n
-    return {code: Tallies(
-        total=sum(by_state.values()), completed=by_state.get(CaseState.COMPLETED.value, 0),
-        in_process=by_state.get(CaseState.NEW.value, 0) + by_state.get(CaseState.IN_PROGRESS.value, 0),
-        archived=by_state.get(CaseState.ARCHIVED.value, 0), forwarded=by_state.get(CaseState.FORWARDED.value, 0),
-    ) for code, by_state in counts.items()}
+    return {
+        code: Tallies(
+            total=sum(by_state.values()),
+            completed=by_state.get(CaseState.COMPLETED.value, 0),
+            in_process=by_state.get(CaseState.NEW.value, 0) + by_state.get(CaseState.IN_PROGRESS.value, 0),
+            archived=by_state.get(CaseState.ARCHIVED.value, 0),
+            forwarded=by_state.get(CaseState.FORWARDED.value, 0),
+        )
+        for code, by_state in counts.items()
+    }
 
 
 def _agency_rows(mapping: CityMapping, per_agency: dict[str, Tallies]) -> list[dict[str, Any]]:
@@ -60,8 +66,9 @@ def _agency_rows(mapping: CityMapping, per_agency: dict[str, Tallies]) -> list[d
 
 def report(
     ctx: typer.Context,
-    from_: Annotated[str | None, typer.Option(
-        "--from", help="First WIB day, YYYY-MM-DD (default: 1 January of this year).")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First WIB day, YYYY-MM-DD (default: 1 January of this year).")
+    ] = None,
     to: Annotated[str | None, typer.Option(help="Last WIB day, included (default: today).")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -83,16 +90,32 @@ def report(
         agencies = _agency_rows(app.mapping, agency_tallies(session, app.institution_id, start, end))
     article = ARTICLE if (start, end) == ARTICLE_PERIOD else None
     if as_json:
-        print_json({"from": start, "to": end, "timezone": "Asia/Jakarta", "city": city.as_dict(),
-                    "agencies": agencies, "article": article})
+        print_json(
+            {
+                "from": start,
+                "to": end,
+                "timezone": "Asia/Jakarta",
+                "city": city.as_dict(),
+                "agencies": agencies,
+                "article": article,
+            }
+        )
         return
     figures = city.as_dict()
     columns = ["", "city records"] + (["published (Oct 2024)"] if article else [])
-    print_table(f"Complaints dispositioned {start} to {end} (WIB days)", columns, [
-        [label, figures[key], *([article.get(key, "")] if article else [])] for label, key in _ROWS])
-    print_table("Per agency", ["agency", "name", "total", "completed", "in process", "archived", "forwarded"], [
-        [a["agency"], a["name"], a["total"], a["completed"], a["in_process"], a["archived"], a["forwarded"]]
-        for a in agencies])
+    print_table(
+        f"Complaints dispositioned {start} to {end} (WIB days)",
+        columns,
+        [[label, figures[key], *([article.get(key, "")] if article else [])] for label, key in _ROWS],
+    )
+    print_table(
+        "Per agency",
+        ["agency", "name", "total", "completed", "in process", "archived", "forwarded"],
+        [
+            [a["agency"], a["name"], a["total"], a["completed"], a["in_process"], a["archived"], a["forwarded"]]
+            for a in agencies
+        ],
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,8 +16,12 @@ from lapor_sync.storage.models import SetAsideRecord
 def set_aside(
     ctx: typer.Context,
     include_resolved: Annotated[bool, typer.Option("--all", help="Also records already resolved.")] = False,
-    show_raw: Annotated[bool, typer.Option(
-        "--show-raw", help="Also print each raw payload as received (reporters' identity already removed).")] = False,
+    show_raw: Annotated[
+        bool,
+        typer.Option(
+            "--show-raw", help="Also print each raw payload as received (reporters' identity already removed)."
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 100,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -36,17 +40,31 @@ def set_aside(
             query = query.where(SetAsideRecord.resolved_at == None)  # noqa: E711  (SQL IS NULL)
         records = list(session.exec(query.order_by(SetAsideRecord.id.desc()).limit(limit)))  # type: ignore[union-attr]
     rows: list[dict[str, Any]] = [
-        {"id": r.id, "complaint_id": r.complaint_id, "reason": r.reason, "first_seen_at": r.first_seen_at,
-         "last_seen_at": r.last_seen_at, "resolved_at": r.resolved_at, "run_id": r.run_id,
-         **({"raw": json.loads(r.raw)} if show_raw else {})} for r in records]
+        {
+            "id": r.id,
+            "complaint_id": r.complaint_id,
+            "reason": r.reason,
+            "first_seen_at": r.first_seen_at,
+            "last_seen_at": r.last_seen_at,
+            "resolved_at": r.resolved_at,
+            "run_id": r.run_id,
+            **({"raw": json.loads(r.raw)} if show_raw else {}),
+        }
+        for r in records
+    ]
     if as_json:
         print_json(rows)
         return
-    print_table("Set-aside records", ["id", "complaint", "reason", "first seen", "resolved"],
-                [[r["id"], r["complaint_id"], r["reason"], r["first_seen_at"], r["resolved_at"]] for r in rows])
+    print_table(
+        "Set-aside records",
+        ["id", "complaint", "reason", "first seen", "resolved"],
+        [[r["id"], r["complaint_id"], r["reason"], r["first_seen_at"], r["resolved_at"]] for r in rows],
+    )
     if show_raw:
         for r in rows:
-            console.print(f"#{r['id']}: {json.dumps(r['raw'], ensure_ascii=False)[:2000]}", highlight=False, markup=False)
+            console.print(
+                f"#{r['id']}: {json.dumps(r['raw'], ensure_ascii=False)[:2000]}", highlight=False, markup=False
+            )
 
 
 def register(app: typer.Typer) -> None:

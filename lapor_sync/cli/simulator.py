@@ -47,9 +47,7 @@ def _manual_clock(choice: str) -> ManualClock:
         raise typer.BadParameter(f"unknown clock {choice!r}", param_hint="--clock") from None
 
 
-def _build(
-    state: Path | None, seed: int, clock: str, rate_limit: float | None, auth_mode: AuthMode
-) -> Simulator:
+def _build(state: Path | None, seed: int, clock: str, rate_limit: float | None, auth_mode: AuthMode) -> Simulator:
     """Load or generate the simulator with the clock asked for."""
     system: Clock | None = SystemClock() if clock == "system" else None
     if state is None:
@@ -63,16 +61,16 @@ def _build(
         try:
             simulator.advance_to(_manual_clock(clock).now())
         except ValueError:
-            raise typer.BadParameter(
-                "the clock cannot move before the saved instant", param_hint="--clock"
-            ) from None
+            raise typer.BadParameter("the clock cannot move before the saved instant", param_hint="--clock") from None
     return simulator
 
 
 def _announce(root: str, host: str) -> None:
     """Say where the simulator listens and who can reach it: a warning on stderr when it is not loopback."""
     notice = listening_notice(
-        root, host, how_to_expose="--host 0.0.0.0 exposes it",
+        root,
+        host,
+        how_to_expose="--host 0.0.0.0 exposes it",
         exposed_risk="the simulator has no real authentication",
     )
     if is_loopback(host):
@@ -103,12 +101,10 @@ def simulator(
     ] = None,
     clock: Annotated[str | None, typer.Option(help=CLOCK_HELP)] = None,
     rate_limit: Annotated[float, typer.Option(help="Requests per second per client before 429.")] = 20.0,
-    no_rate_limit: Annotated[
-        bool, typer.Option("--no-rate-limit", help="Serve without a rate limit.")
-    ] = False,
-    auth_mode: Annotated[
-        AuthMode, typer.Option(help="Accepted authentication: static key, OAuth2 or any.")
-    ] = (AuthMode.ANY),
+    no_rate_limit: Annotated[bool, typer.Option("--no-rate-limit", help="Serve without a rate limit.")] = False,
+    auth_mode: Annotated[AuthMode, typer.Option(help="Accepted authentication: static key, OAuth2 or any.")] = (
+        AuthMode.ANY
+    ),
     faults: Annotated[str, typer.Option(help=FAULTS_HELP)] = "none",
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions: same seed, same faults.")] = 0,
 ) -> None:
@@ -124,9 +120,7 @@ def simulator(
             _announce(root, host)
             typer.echo(f"  base URL     {base_url}")
             typer.echo(f"  token URL    {root}{TOKEN_PATH}")
-            typer.echo(
-                f"  clock        {root}/_simulator/clock  (now {format_wib(sim.world.clock.now())} WIB)"
-            )
+            typer.echo(f"  clock        {root}/_simulator/clock  (now {format_wib(sim.world.clock.now())} WIB)")
             typer.echo(f"  tallies      {root}/_simulator/tallies?from=01-01-2024&to=31-10-2024")
             if plan is not None and plan.active:
                 typer.echo(f"  faults       {root}/_simulator/faults  ({plan.name}, seed {plan.seed})")

@@ -17,8 +17,16 @@ from lapor_sync.domain.timezones import display_wib
 from lapor_sync.reports.sla import LABELS, CaseSla, by_agency, evaluate_open_cases, sla_policy
 
 PRESSING = (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)  # what is listed without --all
-COLUMNS = ["status", "tracking id", "case", "state", "dispositioned", "follow-up due", "followed up",
-           "auto-close expected"]
+COLUMNS = [
+    "status",
+    "tracking id",
+    "case",
+    "state",
+    "dispositioned",
+    "follow-up due",
+    "followed up",
+    "auto-close expected",
+]
 
 
 def _counts(rows: list[CaseSla]) -> dict[str, int]:
@@ -31,23 +39,38 @@ def _deadline(deadline: Deadline | None) -> dict[str, Any] | None:
     """One deadline for ``--json`` (instants aware UTC), or ``None``."""
     if deadline is None:
         return None
-    return {"due_at": deadline.due_at, "status": deadline.status.value, "met_at": deadline.met_at,
-            "met_late": deadline.met_late}
+    return {
+        "due_at": deadline.due_at,
+        "status": deadline.status.value,
+        "met_at": deadline.met_at,
+        "met_late": deadline.met_late,
+    }
 
 
 def _case(row: CaseSla) -> dict[str, Any]:
     """One case for ``--json``: identifiers and deadlines only (no title, content or reporter)."""
     result = row.result
-    return {"case_id": row.case_id, "complaint_id": row.complaint_id, "tracking_id": row.tracking_id,
-            "state": row.state, "status": result.status.value, "pressing": result.pressing.kind.value,
-            "dispositioned_at": row.dispositioned_at, "followup": _deadline(result.followup),
-            "auto_close": _deadline(result.auto_close)}
+    return {
+        "case_id": row.case_id,
+        "complaint_id": row.complaint_id,
+        "tracking_id": row.tracking_id,
+        "state": row.state,
+        "status": result.status.value,
+        "pressing": result.pressing.kind.value,
+        "dispositioned_at": row.dispositioned_at,
+        "followup": _deadline(result.followup),
+        "auto_close": _deadline(result.auto_close),
+    }
 
 
 def _limits(settings: Settings) -> dict[str, Any]:
     """The limits in force, as their settings name them."""
-    names = ("sla_followup_working_days", "sla_autoclose_working_days", "sla_due_soon_working_days",
-             "extra_non_working_days")
+    names = (
+        "sla_followup_working_days",
+        "sla_autoclose_working_days",
+        "sla_due_soon_working_days",
+        "extra_non_working_days",
+    )
     return {name: getattr(settings, name) for name in names}
 
 
@@ -58,17 +81,29 @@ def _row(row: CaseSla) -> list[object]:
     if result.status in PRESSING:
         status += f" ({LABELS[result.pressing.kind]})"
     followed_up = display_wib(followup.met_at) + (" (late)" if followup.met_late else "") if followup.met_at else ""
-    return [status, f"#{row.tracking_id}", row.case_id, row.state, row.dispositioned_at, followup.due_at,
-            followed_up, result.auto_close.due_at if result.auto_close else None]
+    return [
+        status,
+        f"#{row.tracking_id}",
+        row.case_id,
+        row.state,
+        row.dispositioned_at,
+        followup.due_at,
+        followed_up,
+        result.auto_close.due_at if result.auto_close else None,
+    ]
 
 
 def sla(
     ctx: typer.Context,
     agency: Annotated[str | None, typer.Option(help="Only this agency code, e.g. DISHUB.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every open case, also on track and met.")] = False,
-    at: Annotated[str | None, typer.Option(
-        help="Evaluate at this instant instead of now: a WIB day YYYY-MM-DD (its 00:00), "
-             "YYYY-MM-DDTHH:MM (WIB) or ISO 8601 with an offset.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate at this instant instead of now: a WIB day YYYY-MM-DD (its 00:00), "
+            "YYYY-MM-DDTHH:MM (WIB) or ISO 8601 with an offset."
+        ),
+    ] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List open cases whose follow-up or expected auto-close is overdue or due soon, per agency.
@@ -97,10 +132,23 @@ def sla(
     shown = {c: group for c, group in shown.items() if group}
     names = {c: (a.name if (a := app.mapping.agency(c)) else None) for c in groups}
     if as_json:
-        print_json({"at": instant, "limits": _limits(app.settings),
-                    "open_cases": len(rows), "counts": _counts(rows),
-                    "agencies": [{"agency_code": c, "agency_name": names[c], "counts": _counts(groups[c]),
-                                  "cases": [_case(r) for r in group]} for c, group in shown.items()]})
+        print_json(
+            {
+                "at": instant,
+                "limits": _limits(app.settings),
+                "open_cases": len(rows),
+                "counts": _counts(rows),
+                "agencies": [
+                    {
+                        "agency_code": c,
+                        "agency_name": names[c],
+                        "counts": _counts(groups[c]),
+                        "cases": [_case(r) for r in group],
+                    }
+                    for c, group in shown.items()
+                ],
+            }
+        )
         return
     if not shown:
         listed = "open" if all_ else "overdue or due-soon"
@@ -108,8 +156,12 @@ def sla(
         return
     for c, group in shown.items():
         counts = _counts(groups[c])
-        print_table(f"{c} — {names[c] or '?'}: {counts['overdue']} overdue, {counts['due_soon']} due soon, "
-                    f"{len(groups[c])} open, at {display_wib(instant)}", COLUMNS, [_row(r) for r in group])
+        print_table(
+            f"{c} — {names[c] or '?'}: {counts['overdue']} overdue, {counts['due_soon']} due soon, "
+            f"{len(groups[c])} open, at {display_wib(instant)}",
+            COLUMNS,
+            [_row(r) for r in group],
+        )
 
 
 def register(app: typer.Typer) -> None:

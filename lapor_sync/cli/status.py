@@ -17,8 +17,11 @@ def _when(last: dict[str, Any] | None) -> str:
     if last is None:
         return "never"
     age = last["age_seconds"]
-    return f"{cell(last['finished_at'])} ({say_age(age)} ago)" if age >= 0 else \
-        f"{cell(last['finished_at'])} ({say_age(-age)} in the future: check this host's clock)"
+    return (
+        f"{cell(last['finished_at'])} ({say_age(age)} ago)"
+        if age >= 0
+        else f"{cell(last['finished_at'])} ({say_age(-age)} in the future: check this host's clock)"
+    )
 
 
 def _run(run: dict[str, Any] | None) -> str:
@@ -66,8 +69,11 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             ["open cases", summary["open_cases"]],
             [f"open cases in triage ({summary['triage']['agency']})", summary["triage"]["open_cases"]],
             ["open cases overdue (SLA)", summary["sla_overdue_cases"]],
-            ["jobs running (leases)", "; ".join(f"{lease['job']} by {lease['holder']} since {cell(lease['since'])}"
-                                                for lease in leases) or "none"],
+            [
+                "jobs running (leases)",
+                "; ".join(f"{lease['job']} by {lease['holder']} since {cell(lease['since'])}" for lease in leases)
+                or "none",
+            ],
         ]
         print_table(f"lapor-sync status, institution {summary['institution_id']}", ["", ""], rows)
     if report.health is not Health.OK:

@@ -40,9 +40,16 @@ def invoked_as() -> str:
 
 def run_summary(run: SyncRun) -> dict[str, object]:
     """The run as a JSON-ready dict: id, job, outcome, error, times and counters."""
-    return {"run_id": run.id, "job": run.job, "trigger": run.trigger, "outcome": run.outcome,
-            "error": run.error, "started_at": run.started_at, "finished_at": run.finished_at,
-            **{name: getattr(run, name) for name in COUNTERS}}
+    return {
+        "run_id": run.id,
+        "job": run.job,
+        "trigger": run.trigger,
+        "outcome": run.outcome,
+        "error": run.error,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        **{name: getattr(run, name) for name in COUNTERS},
+    }
 
 
 def sync(
@@ -65,14 +72,17 @@ def sync(
     app = state(ctx).app()
     require_national(app.settings)
     with app.platform() as platform:
-        run = app.sync_service(platform).run(pull=not push_only, push=not pull_only, trigger="command",
-                                             lease_wait_seconds=app.settings.lease_wait_seconds)
+        run = app.sync_service(platform).run(
+            pull=not push_only,
+            push=not pull_only,
+            trigger="command",
+            lease_wait_seconds=app.settings.lease_wait_seconds,
+        )
     summary = run_summary(run)
     if json_output:
         print_json(summary)
     else:
-        print_table(f"Sync run #{run.id}: {run.outcome}", ["", ""],
-                    [(name, summary[name]) for name in COUNTERS])
+        print_table(f"Sync run #{run.id}: {run.outcome}", ["", ""], [(name, summary[name]) for name in COUNTERS])
         if run.error:
             # The error may quote the server's words: printed as text, never as markup.
             console.print(f"[red]error:[/red] {escape(run.error)}", highlight=False)
@@ -81,9 +91,12 @@ def sync(
 
 
 def demo(
-    workdir: Path = typer.Option(Path(".lapor-sync-demo"), "--workdir",
-                                 help="Folder for the demo's database and the simulator's saved state "
-                                      "(a previous demo's files there are replaced; other files are never touched)."),
+    workdir: Path = typer.Option(
+        Path(".lapor-sync-demo"),
+        "--workdir",
+        help="Folder for the demo's database and the simulator's saved state "
+        "(a previous demo's files there are replaced; other files are never touched).",
+    ),
     seed: int = typer.Option(2024, help="Seed of the simulated data set and of the staff's choices."),
     verbose: bool = typer.Option(False, "--verbose", help="Also print the sync service's log lines (JSON, stderr)."),
     json_output: bool = JSON_OPTION,
@@ -102,36 +115,72 @@ def demo(
         # The progress line is the demo's interface; every event stays in `lapor-sync log`.
         logging.getLogger("lapor_sync").setLevel(logging.ERROR)
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=json_output, disable=json_output) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=json_output,
+        disable=json_output,
+    ) as progress:
         task = progress.add_task("Replaying 2024", total=None)
 
         def on_week(week: WeekReport) -> None:
-            progress.update(task, total=week.weeks, completed=week.number, description=(
-                f"Week of {week.at:%d %b %Y}: +{week.pull.created} received, {week.staff.followups} follow-ups, "
-                f"{week.staff.completions} completed, {week.push.pushed} pushed"))
+            progress.update(
+                task,
+                total=week.weeks,
+                completed=week.number,
+                description=(
+                    f"Week of {week.at:%d %b %Y}: +{week.pull.created} received, {week.staff.followups} follow-ups, "
+                    f"{week.staff.completions} completed, {week.push.pushed} pushed"
+                ),
+            )
 
         result = run_demo(workdir, seed=seed, on_week=on_week)
     national, city = result.national.as_dict(), result.city.as_dict()
     if json_output:
-        print_json({"matches": result.matches, "article": ARTICLE, "national": national, "city": city,
-                    "failed_runs": result.failed_runs, "wall_seconds": round(result.wall_seconds, 1),
-                    "workdir": str(result.workdir), "simulator_state": str(result.state_file),
-                    "config_file": str(result.config_file)})
+        print_json(
+            {
+                "matches": result.matches,
+                "article": ARTICLE,
+                "national": national,
+                "city": city,
+                "failed_runs": result.failed_runs,
+                "wall_seconds": round(result.wall_seconds, 1),
+                "workdir": str(result.workdir),
+                "simulator_state": str(result.state_file),
+                "config_file": str(result.config_file),
+            }
+        )
     else:
-        labels = {"total": "handled (ditangani)", "completed": "completed (selesai)",
-                  "in_process": "in process (dalam proses)", "archived_or_returned": "archived/returned"}
-        print_table("Palangka Raya, 1 January – 31 October 2024", ["figure", "article", "national (LAPOR!)", "city records"],
-                    [(labels[k], ARTICLE[k], national[k], city[k]) for k in ARTICLE])
-        console.print(f"  of the archived/returned: {city['archived']} data dukung kurang (archived), "
-                      f"{city['forwarded']} bukan wewenang (forwarded)")
-        console.print(f"{'[green]All figures match.' if result.matches else '[red]Figures differ.'}[/] "
-                      f"Wall time {result.wall_seconds:.0f} s; failed runs: {result.failed_runs}.")
+        labels = {
+            "total": "handled (ditangani)",
+            "completed": "completed (selesai)",
+            "in_process": "in process (dalam proses)",
+            "archived_or_returned": "archived/returned",
+        }
+        print_table(
+            "Palangka Raya, 1 January – 31 October 2024",
+            ["figure", "article", "national (LAPOR!)", "city records"],
+            [(labels[k], ARTICLE[k], national[k], city[k]) for k in ARTICLE],
+        )
+        console.print(
+            f"  of the archived/returned: {city['archived']} data dukung kurang (archived), "
+            f"{city['forwarded']} bukan wewenang (forwarded)"
+        )
+        console.print(
+            f"{'[green]All figures match.' if result.matches else '[red]Figures differ.'}[/] "
+            f"Wall time {result.wall_seconds:.0f} s; failed runs: {result.failed_runs}."
+        )
         me = invoked_as()
         console.print(
             f"\nTo look around:  {me} -c {result.config_file} runs   (also: status, log, outbox, case list, report)\n"
             "To sync once more against the same national state (reports 0 created, 0 updated, 0 pushed):\n"
             f"  {me} simulator --state {result.state_file} --port {SERVE_AGAIN_PORT} &\n"
-            f"  {me} -c {result.config_file} sync --json", highlight=False, soft_wrap=True)
+            f"  {me} -c {result.config_file} sync --json",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not result.matches:
         raise typer.Exit(EXIT_RUN_FAILED)

@@ -25,16 +25,33 @@ MAX_GAPS = 1000
 def event_line(event: SyncEvent) -> Text:
     """One event as one log line: ``2024-10-31 16:30 WIB  #2317747  DISKOMINFO  warning  kind  message``."""
     return Text.assemble(
-        (display_wib(event.at), "dim"), "  ", f"#{event.tracking_id}" if event.tracking_id else "-", "  ",
-        event.agency_code or "-", "  ", (event.level, _LEVEL_STYLES.get(event.level, "")), "  ",
-        (event.kind, "cyan"), "  ", event.message)
+        (display_wib(event.at), "dim"),
+        "  ",
+        f"#{event.tracking_id}" if event.tracking_id else "-",
+        "  ",
+        event.agency_code or "-",
+        "  ",
+        (event.level, _LEVEL_STYLES.get(event.level, "")),
+        "  ",
+        (event.kind, "cyan"),
+        "  ",
+        event.message,
+    )
 
 
 def event_dict(event: SyncEvent) -> dict[str, Any]:
     """One event for ``--json`` (time as ISO 8601 UTC)."""
-    return {"id": event.id, "run_id": event.run_id, "at": event.at, "level": event.level, "kind": event.kind,
-            "complaint_id": event.complaint_id, "tracking_id": event.tracking_id,
-            "agency_code": event.agency_code, "message": event.message}
+    return {
+        "id": event.id,
+        "run_id": event.run_id,
+        "at": event.at,
+        "level": event.level,
+        "kind": event.kind,
+        "complaint_id": event.complaint_id,
+        "tracking_id": event.tracking_id,
+        "agency_code": event.agency_code,
+        "message": event.message,
+    }
 
 
 def json_line(event: SyncEvent) -> str:
@@ -61,17 +78,26 @@ class EventTail:
     def __init__(self, db: Database, query: SelectOfScalar[SyncEvent], after_id: int) -> None:
         self.db, self.query, self.last_id = db, query, after_id
         with db.session() as session:
-            visible = set(session.exec(select(SyncEvent.id).where(col(SyncEvent.id) > after_id - MAX_GAPS,
-                                                                  col(SyncEvent.id) <= after_id)))
+            visible = set(
+                session.exec(
+                    select(SyncEvent.id).where(col(SyncEvent.id) > after_id - MAX_GAPS, col(SyncEvent.id) <= after_id)
+                )
+            )
         # id not seen yet -> polls left to look for it
-        self.gaps: dict[int, int] = {i: GAP_POLLS for i in range(max(1, after_id - MAX_GAPS + 1), after_id)
-                                     if i not in visible}
+        self.gaps: dict[int, int] = {
+            i: GAP_POLLS for i in range(max(1, after_id - MAX_GAPS + 1), after_id) if i not in visible
+        }
 
     def poll(self) -> list[SyncEvent]:
         """Return the new events matching the query, in id order."""
         with self.db.session() as session:
-            arrived = set(session.exec(select(SyncEvent.id).where(
-                or_(col(SyncEvent.id) > self.last_id, col(SyncEvent.id).in_(list(self.gaps))))).all())
+            arrived = set(
+                session.exec(
+                    select(SyncEvent.id).where(
+                        or_(col(SyncEvent.id) > self.last_id, col(SyncEvent.id).in_(list(self.gaps)))
+                    )
+                ).all()
+            )
             events = list(session.exec(self.query.where(col(SyncEvent.id).in_(arrived)).order_by(col(SyncEvent.id))))
         arrived.discard(None)
         top = max([self.last_id, *(i for i in arrived if i is not None)])

@@ -18,10 +18,20 @@ EXIT_UNCLEAN = 1
 
 def worker(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="Run pull, reconcile and push once each, then exit "
-                                       "(1 if a run failed, a job crashed or the database failed).")] = False,
-    run_for: Annotated[float | None, typer.Option(
-        "--run-for", min=0, metavar="SECONDS", help="Stop by itself after this many seconds, as on SIGTERM.")] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Run pull, reconcile and push once each, then exit "
+            "(1 if a run failed, a job crashed or the database failed).",
+        ),
+    ] = False,
+    run_for: Annotated[
+        float | None,
+        typer.Option(
+            "--run-for", min=0, metavar="SECONDS", help="Stop by itself after this many seconds, as on SIGTERM."
+        ),
+    ] = None,
 ) -> None:
     """Run the scheduled service: pull, push, reconcile, the daily SLA check and retention.
 

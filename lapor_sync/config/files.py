@@ -60,8 +60,9 @@ def read_toml(path: Path | Traversable) -> tuple[str, dict[str, Any]]:
 
 
 def _too_deep(path: Path | Traversable) -> ConfigurationError:
-    return ConfigurationError(f"{path}: tables or arrays nested deeper than {MAX_NESTING} levels; "
-                              "not a configuration file")
+    return ConfigurationError(
+        f"{path}: tables or arrays nested deeper than {MAX_NESTING} levels; not a configuration file"
+    )
 
 
 def _nesting(data: dict[str, Any]) -> int:

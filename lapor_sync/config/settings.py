@@ -32,24 +32,66 @@ _URLS = frozenset({"database_url", "api_base_url", "oauth_token_url"})
 _NOT_ECHOED = _SECRETS | _URLS
 _NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
     "static": ("api_key", "api_token", "institution_id"),
-    "oauth2": (
-        "api_key", "api_token", "institution_id", "oauth_token_url", "oauth_client_id", "oauth_client_secret"
-    ),
+    "oauth2": ("api_key", "api_token", "institution_id", "oauth_token_url", "oauth_client_id", "oauth_client_secret"),
 }
 # Up to the last "@": a password may hold "/", ":", "@" or spaces, and each parser ends it elsewhere.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):.*@")
-HARMLESS_QUERY_KEYS = frozenset({
-    # libpq connection parameters that name, place or tune a connection (never password, sslpassword)
-    "host", "hostaddr", "port", "dbname", "user", "connect_timeout", "client_encoding", "options",
-    "application_name", "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "sslmode", "sslnegotiation", "sslcompression", "sslcert", "sslkey",
-    "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "ssl_min_protocol_version", "ssl_max_protocol_version",
-    "requirepeer", "gssencmode", "krbsrvname", "gsslib", "gssdelegation", "channel_binding", "require_auth",
-    "service", "target_session_attrs", "load_balance_hosts", "passfile", "ssl",
-    # SQLite URI parameters, and what SQLAlchemy's pysqlite driver takes from the URL
-    "mode", "uri", "cache", "immutable", "nolock", "psow", "vfs", "timeout", "isolation_level",
-    "detect_types", "check_same_thread", "cached_statements",
-})
+HARMLESS_QUERY_KEYS = frozenset(
+    {
+        # libpq connection parameters that name, place or tune a connection (never password, sslpassword)
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "sslmode",
+        "sslnegotiation",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "requirepeer",
+        "gssencmode",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "channel_binding",
+        "require_auth",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "passfile",
+        "ssl",
+        # SQLite URI parameters, and what SQLAlchemy's pysqlite driver takes from the URL
+        "mode",
+        "uri",
+        "cache",
+        "immutable",
+        "nolock",
+        "psow",
+        "vfs",
+        "timeout",
+        "isolation_level",
+        "detect_types",
+        "check_same_thread",
+        "cached_statements",
+    }
+)
 """Query keys whose values ``mask_url`` shows: they say where and how to connect, and hold no secret.
 ``sslcert``, ``sslkey`` and ``passfile`` are paths to files, not their content. Every other key's
 value is masked (``password``, ``sslpassword``, ``apikey``, ``access_token``, ``client_secret``,
@@ -219,8 +261,7 @@ class Settings(BaseSettings):
         with loading(join=True) as state:
             super().__init__(**values)
         self._value_sources = {
-            name: "init" if name in values else state.origins.get(name, "default")
-            for name in type(self).model_fields
+            name: "init" if name in values else state.origins.get(name, "default") for name in type(self).model_fields
         }
 
     @classmethod
@@ -233,9 +274,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then the environment (``X`` or ``X_FILE``), then the TOML file of :meth:`load` (no ``.env``)."""
-        return (init_settings, NotedSource(env_settings, "env"),
-                NotedSource(SecretFileSource(settings_cls, _FROM_FILES), FROM_ENV_FILE),
-                NotedSource(ConfigFileSource(settings_cls, _secret_in_file, _FROM_FILES), "file"))
+        return (
+            init_settings,
+            NotedSource(env_settings, "env"),
+            NotedSource(SecretFileSource(settings_cls, _FROM_FILES), FROM_ENV_FILE),
+            NotedSource(ConfigFileSource(settings_cls, _secret_in_file, _FROM_FILES), "file"),
+        )
 
     @classmethod
     def load(cls, config_file: Path | None = None, **values: Any) -> Settings:
@@ -357,8 +401,7 @@ def require_national(settings: Settings) -> None:
     missing = [env_var(name) for name in needed if _unset(getattr(settings, name))]
     if missing:
         raise ConfigurationError(
-            f"cannot reach the national platform in auth mode '{settings.auth_mode}': "
-            f"set {', '.join(missing)}"
+            f"cannot reach the national platform in auth mode '{settings.auth_mode}': set {', '.join(missing)}"
         )
 
 

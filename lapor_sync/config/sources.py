@@ -77,8 +77,12 @@ class ConfigFileSource(PydanticBaseSettingsSource):
             plain variable).
     """
 
-    def __init__(self, settings_cls: type[BaseSettings], is_secret: Callable[[str, Any], bool],
-                 from_files: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        is_secret: Callable[[str, Any], bool],
+        from_files: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(settings_cls)
         self._is_secret, self._from_files = is_secret, from_files
 
@@ -105,18 +109,23 @@ class ConfigFileSource(PydanticBaseSettingsSource):
 
     def _require_private(self, path: Path, secrets: list[str]) -> None:
         prefix = str(self.config.get("env_prefix", ""))
-        variables = ", ".join(f"{prefix}{name}{FILE_SUFFIX if name in self._from_files else ''}".upper()
-                              for name in secrets)
+        variables = ", ".join(
+            f"{prefix}{name}{FILE_SUFFIX if name in self._from_files else ''}".upper() for name in secrets
+        )
         held = f"{path}: holds secrets ({', '.join(secrets)})"
         geteuid = getattr(os, "geteuid", None)
         if geteuid is None:
-            raise ConfigurationError(f"{held}, and this system cannot tell whether its owner alone may read it; "
-                                     f"set {variables} instead and remove them from the file")
+            raise ConfigurationError(
+                f"{held}, and this system cannot tell whether its owner alone may read it; "
+                f"set {variables} instead and remove them from the file"
+            )
         try:
             status = os.stat(path)  # what was read: a symbolic link's target, a pipe for -c <(...)
         except OSError as exc:  # gone since it was read, or a pipe closed meanwhile
-            raise ConfigurationError(f"{held}, and who may read it cannot be checked "
-                                     f"({exc.strerror or type(exc).__name__}); set {variables} instead") from None
+            raise ConfigurationError(
+                f"{held}, and who may read it cannot be checked "
+                f"({exc.strerror or type(exc).__name__}); set {variables} instead"
+            ) from None
         mode, owner, user = stat.S_IMODE(status.st_mode), status.st_uid, geteuid()
         if mode & 0o077 == 0 and owner == user:
             return
@@ -128,7 +137,8 @@ class ConfigFileSource(PydanticBaseSettingsSource):
             fix = f"give it to uid {user} and run chmod 600 {target}"
         raise ConfigurationError(
             f"{held}, so it must be readable by its owner alone, but {found}; "
-            f"{fix}, or set {variables} instead and remove them from the file")
+            f"{fix}, or set {variables} instead and remove them from the file"
+        )
 
 
 class NotedSource(PydanticBaseSettingsSource):

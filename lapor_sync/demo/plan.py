@@ -60,8 +60,9 @@ def forward_target(category_name: str | None) -> int:
     return FORWARD_TARGETS.get(category_name or "", PROVINCE)
 
 
-def draw_outcomes(complaints: list[PlannedComplaint], *, period_end: datetime, seed: int,
-                  targets: Targets = Targets()) -> dict[int, Outcome]:
+def draw_outcomes(
+    complaints: list[PlannedComplaint], *, period_end: datetime, seed: int, targets: Targets = Targets()
+) -> dict[int, Outcome]:
     """Assign an outcome to every complaint so the totals hit ``targets`` exactly.
 
     Late complaints (last ten days) are the ones still in process at ``period_end``; returns and

@@ -35,8 +35,17 @@ ROUND_TIME = time(16, 30)
 SERVE_AGAIN_PORT = 8765
 CREDENTIALS = Credentials()  # the simulator's fake demo credentials
 # What a demo leaves in its folder; only these are removed when it runs again.
-DEMO_FILES = frozenset({"lapor-sync.db", "lapor-sync.db-wal", "lapor-sync.db-shm", "lapor-sync.db-journal",
-                        "lapor-sync.toml", "simulator-state.json", "simulator-state.json.tmp"})
+DEMO_FILES = frozenset(
+    {
+        "lapor-sync.db",
+        "lapor-sync.db-wal",
+        "lapor-sync.db-shm",
+        "lapor-sync.db-journal",
+        "lapor-sync.toml",
+        "simulator-state.json",
+        "simulator-state.json.tmp",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,10 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
     clock = ManualClock(datetime.combine(PERIOD_START, time(0), WIB))
     simulator = Simulator.generate(seed=seed, clock=clock, rate_limit=None)
     period_end = datetime.combine(PERIOD_END, time(23, 59, 59), WIB)
-    planned = [PlannedComplaint(c.complaint_id, c.dispositioned_at, category_name(c.category_id))
-               for c in simulator.world.all_complaints()]
+    planned = [
+        PlannedComplaint(c.complaint_id, c.dispositioned_at, category_name(c.category_id))
+        for c in simulator.world.all_complaints()
+    ]
     outcomes = draw_outcomes(planned, period_end=period_end, seed=seed)
     with simulator.serve() as base_url:
         settings = demo_settings(workdir, base_url)
@@ -118,8 +129,7 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
     state_file = workdir / "simulator-state.json"
     simulator.save(state_file)
     config_file = write_serve_again_config(workdir, settings)
-    return DemoResult(national, city, workdir, state_file, config_file,
-                      wallclock.perf_counter() - started, failed)
+    return DemoResult(national, city, workdir, state_file, config_file, wallclock.perf_counter() - started, failed)
 
 
 def prepare_workdir(workdir: Path) -> None:
@@ -140,23 +150,29 @@ def prepare_workdir(workdir: Path) -> None:
         if others:
             raise ConfigurationError(
                 f"--workdir {workdir}: holds files the demo did not write ({', '.join(others[:3])}); "
-                "choose a new or empty folder")
+                "choose a new or empty folder"
+            )
         for name in DEMO_FILES:
             (workdir / name).unlink(missing_ok=True)
     try:
         workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         workdir.chmod(0o700)  # one made by an older demo, or an empty folder given
     except OSError as exc:
-        raise ConfigurationError(f"--workdir {workdir}: cannot create it or make it private: "
-                                 f"{exc.strerror or type(exc).__name__}") from None
+        raise ConfigurationError(
+            f"--workdir {workdir}: cannot create it or make it private: {exc.strerror or type(exc).__name__}"
+        ) from None
 
 
 def demo_settings(workdir: Path, base_url: str) -> Settings:
     """Settings for the demo: its own SQLite file and the simulator's fake credentials."""
     return Settings(
-        database_url=f"sqlite:///{workdir / 'lapor-sync.db'}", api_base_url=base_url, auth_mode="static",
-        api_key=CREDENTIALS.api_key, api_token=CREDENTIALS.app_token,
-        institution_id=6271, initial_since=datetime.combine(PERIOD_START, time(0), WIB),
+        database_url=f"sqlite:///{workdir / 'lapor-sync.db'}",
+        api_base_url=base_url,
+        auth_mode="static",
+        api_key=CREDENTIALS.api_key,
+        api_token=CREDENTIALS.app_token,
+        institution_id=6271,
+        initial_since=datetime.combine(PERIOD_START, time(0), WIB),
     )
 
 
@@ -165,8 +181,13 @@ def national_tallies(base_url: str) -> Tallies:
     root = base_url.removesuffix("/lapor/3.0.0")
     params = {"from": PERIOD_START.strftime("%d-%m-%Y"), "to": PERIOD_END.strftime("%d-%m-%Y")}
     answer = httpx.get(f"{root}/_simulator/tallies", params=params, timeout=10).json()
-    return Tallies(total=answer["total"], completed=answer["completed"], in_process=answer["in_process"],
-                   archived=answer["archived"], forwarded=answer["forwarded"])
+    return Tallies(
+        total=answer["total"],
+        completed=answer["completed"],
+        in_process=answer["in_process"],
+        archived=answer["archived"],
+        forwarded=answer["forwarded"],
+    )
 
 
 def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
@@ -188,4 +209,3 @@ def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
             "institution_id = 6271\n",
         )
     return path
-

@@ -55,9 +55,14 @@ class SimulatedStaff:
         done = StaffRound()
         session = records.session
         requested = set(session.exec(select(OutboxItem.case_id).where(col(OutboxItem.kind).in_(REQUESTS))))
-        open_cases = session.exec(select(Case).where(
-            Case.institution_id == records.institution_id,
-            col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value])).order_by(Case.id))
+        open_cases = session.exec(
+            select(Case)
+            .where(
+                Case.institution_id == records.institution_id,
+                col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value]),
+            )
+            .order_by(Case.id)
+        )
         for case in open_cases:
             if case.id not in requested:
                 self._work_case(records, case, last_round, done)
@@ -75,21 +80,35 @@ class SimulatedStaff:
                 done.requests += 1
                 return
             if outcome is Outcome.FORWARD:
-                records.act(case, AgencyAction.FORWARD, institution_id=as_institution, content=FORWARD_TEXT,
-                            target_institution_id=forward_target(case.category_name))
+                records.act(
+                    case,
+                    AgencyAction.FORWARD,
+                    institution_id=as_institution,
+                    content=FORWARD_TEXT,
+                    target_institution_id=forward_target(case.category_name),
+                )
                 done.requests += 1
                 return
-            records.act(case, AgencyAction.FOLLOWUP, institution_id=as_institution,
-                        content=FOLLOWUP_TEXT.format(agency=agency.name))
+            records.act(
+                case,
+                AgencyAction.FOLLOWUP,
+                institution_id=as_institution,
+                content=FOLLOWUP_TEXT.format(agency=agency.name),
+            )
             done.followups += 1
             if not (last_round and outcome in (Outcome.COMPLETE, Outcome.AUTO_CLOSE)):
                 return
         elif thread[-1].author_type == "pelapor" and outcome is not Outcome.COMPLETE:
             # The reporter answered: respond, which also restarts LAPOR!'s auto-close clock.
-            records.act(case, AgencyAction.FOLLOWUP, institution_id=as_institution,
-                        content=REPLY_TEXT.format(agency=agency.name))
+            records.act(
+                case,
+                AgencyAction.FOLLOWUP,
+                institution_id=as_institution,
+                content=REPLY_TEXT.format(agency=agency.name),
+            )
             done.followups += 1
         if outcome is Outcome.COMPLETE or (last_round and outcome is Outcome.AUTO_CLOSE):
-            records.act(case, AgencyAction.COMPLETE, institution_id=as_institution,
-                        content=DONE_TEXT.format(agency=agency.name))
+            records.act(
+                case, AgencyAction.COMPLETE, institution_id=as_institution, content=DONE_TEXT.format(agency=agency.name)
+            )
             done.completions += 1

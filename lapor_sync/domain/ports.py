@@ -45,9 +45,7 @@ class NationalPlatform(Protocol):
         """Read one complaint's follow-ups (all pages), sorted by ``created_at`` then id."""
         ...
 
-    def post_followup(
-        self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool
-    ) -> ThreadEntry:
+    def post_followup(self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool) -> ThreadEntry:
         """Post a follow-up from ``institution_id``; returns it as the server stored it.
 
         Not idempotent on the server (CONTRACT §5): after ``AmbiguousWriteError`` the caller reads
@@ -135,8 +133,9 @@ class CityRecords(Protocol):
         """
         ...
 
-    def get_case(self, *, case_id: int | None = None, complaint_id: int | None = None,
-                 tracking_id: str | None = None) -> CaseRecord:
+    def get_case(
+        self, *, case_id: int | None = None, complaint_id: int | None = None, tracking_id: str | None = None
+    ) -> CaseRecord:
         """Return one case by exactly one of its ids; raise ``LaporSyncError`` when there is none."""
         ...
 

@@ -268,9 +268,7 @@ class CityMapping(_MappingModel):
         """
         return self.action_map[AgencyAction(action)]
 
-    def route(
-        self, disposition_id: int | None, category_id: int | None, category_name: str | None
-    ) -> Routing:
+    def route(self, disposition_id: int | None, category_id: int | None, category_name: str | None) -> Routing:
         """Decide which agency handles a complaint.
 
         Order: a disposition to an agency's national sub-unit wins; a disposition to the city

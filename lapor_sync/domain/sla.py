@@ -150,8 +150,9 @@ class SlaPolicy:
         followup_due = calendar.add_working_days(case.dispositioned_at, self.followup_working_days)
         if not case.state.is_open:
             return SlaResult(SlaStatus.MET, Deadline(DeadlineKind.FOLLOWUP, followup_due, first, SlaStatus.MET), None)
-        followup = Deadline(DeadlineKind.FOLLOWUP, followup_due, first,
-                            SlaStatus.MET if first else self._status(followup_due, at))
+        followup = Deadline(
+            DeadlineKind.FOLLOWUP, followup_due, first, SlaStatus.MET if first else self._status(followup_due, at)
+        )
         auto_close = None
         if followups and not _replied_after(case.thread, followups[-1]):
             close_at = calendar.add_working_days(followups[-1], self.autoclose_working_days)

@@ -102,11 +102,14 @@ def _age(instant: datetime | None, now: datetime) -> int | None:
     return None if instant is None else int((now - instant).total_seconds())
 
 
-def _last_run(session: Session, institution_id: int, jobs: tuple[str, ...],
-              outcomes: tuple[str, ...]) -> SyncRun | None:
-    return session.exec(select(SyncRun).where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(jobs),
-                                              col(SyncRun.outcome).in_(outcomes))
-                        .order_by(col(SyncRun.id).desc())).first()
+def _last_run(
+    session: Session, institution_id: int, jobs: tuple[str, ...], outcomes: tuple[str, ...]
+) -> SyncRun | None:
+    return session.exec(
+        select(SyncRun)
+        .where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(jobs), col(SyncRun.outcome).in_(outcomes))
+        .order_by(col(SyncRun.id).desc())
+    ).first()
 
 
 def _ok(run: SyncRun | None, now: datetime) -> dict[str, Any] | None:
@@ -122,50 +125,86 @@ def _count(session: Session, *where: Any) -> int:
 def gather(app: App, session: Session) -> dict[str, Any]:
     """Read the facts health is judged on, for ``app``'s institution (see :class:`HealthReport`)."""
     institution, now = app.institution_id, app.clock.now()
-    last = session.exec(select(SyncRun).where(SyncRun.institution_id == institution, SyncRun.outcome != "running")
-                        .order_by(col(SyncRun.id).desc())).first()
+    last = session.exec(
+        select(SyncRun)
+        .where(SyncRun.institution_id == institution, SyncRun.outcome != "running")
+        .order_by(col(SyncRun.id).desc())
+    ).first()
     cursor = session.get(Cursor, cursor_name(institution))
-    per_state = dict(session.exec(select(OutboxItem.state, func.count()).where(OutboxItem.institution_id == institution)
-                                  .group_by(OutboxItem.state)).all())
-    oldest_waiting = session.exec(select(func.min(OutboxItem.created_at)).where(
-        OutboxItem.institution_id == institution, col(OutboxItem.state).in_(WAITING))).one()
-    set_aside = session.exec(select(func.count()).select_from(SetAsideRecord).where(
-        SetAsideRecord.institution_id == institution, col(SetAsideRecord.resolved_at).is_(None))).one()
+    per_state = dict(
+        session.exec(
+            select(OutboxItem.state, func.count())
+            .where(OutboxItem.institution_id == institution)
+            .group_by(OutboxItem.state)
+        ).all()
+    )
+    oldest_waiting = session.exec(
+        select(func.min(OutboxItem.created_at)).where(
+            OutboxItem.institution_id == institution, col(OutboxItem.state).in_(WAITING)
+        )
+    ).one()
+    set_aside = session.exec(
+        select(func.count())
+        .select_from(SetAsideRecord)
+        .where(SetAsideRecord.institution_id == institution, col(SetAsideRecord.resolved_at).is_(None))
+    ).one()
     open_case = (Case.institution_id == institution, col(Case.state).in_(_OPEN))
-    overdue = sum(row.result.status is SlaStatus.OVERDUE
-                  for row in evaluate_open_cases(session, institution, sla_policy(app.settings), now))
-    abandoned = session.exec(select(func.count()).select_from(SyncRun).where(
-        SyncRun.institution_id == institution, SyncRun.outcome == ABANDONED,
-        col(SyncRun.finished_at) >= now - ABANDONED_WINDOW)).one()
+    overdue = sum(
+        row.result.status is SlaStatus.OVERDUE
+        for row in evaluate_open_cases(session, institution, sla_policy(app.settings), now)
+    )
+    abandoned = session.exec(
+        select(func.count())
+        .select_from(SyncRun)
+        .where(
+            SyncRun.institution_id == institution,
+            SyncRun.outcome == ABANDONED,
+            col(SyncRun.finished_at) >= now - ABANDONED_WINDOW,
+        )
+    ).one()
     finished = ("ok", "failed")
     return {
-        "institution_id": institution, "now": now,
+        "institution_id": institution,
+        "now": now,
         "database": {"write_fault": probe_write(app.db, now)},
         "last_pull": _ok(_last_run(session, institution, PULL_JOBS, ("ok",)), now),
         "last_push": _ok(_last_run(session, institution, PUSH_JOBS, ("ok",)), now),
         "last_pull_run": _brief(_last_run(session, institution, PULL_JOBS, finished)),
         "last_push_run": _brief(_last_run(session, institution, PUSH_JOBS, finished)),
         "last_run": _brief(last),
-        "cursor": {"name": cursor_name(institution), "position": cursor.position if cursor else None,
-                   "updated_at": cursor.updated_at if cursor else None},
+        "cursor": {
+            "name": cursor_name(institution),
+            "position": cursor.position if cursor else None,
+            "updated_at": cursor.updated_at if cursor else None,
+        },
         "outbox": {s.value: per_state.get(s.value, 0) for s in OutboxState},
         "oldest_pending_age_seconds": _age(oldest_waiting, now),
         "set_aside_unresolved": set_aside,
         "open_cases": _count(session, *open_case),
-        "triage": {"agency": app.mapping.triage.agency,
-                   "open_cases": _count(session, *open_case, Case.routing_rule == "triage")},
+        "triage": {
+            "agency": app.mapping.triage.agency,
+            "open_cases": _count(session, *open_case, Case.routing_rule == "triage"),
+        },
         "sla_overdue_cases": overdue,
         "abandoned_runs_24h": abandoned,
-        "leases": [{"job": lease.job, "holder": lease.holder, "since": lease.acquired_at}
-                   for lease in held_leases(app.db, app.clock) if lease.institution_id == institution],
+        "leases": [
+            {"job": lease.job, "holder": lease.holder, "since": lease.acquired_at}
+            for lease in held_leases(app.db, app.clock)
+            if lease.institution_id == institution
+        ],
     }
 
 
 def _brief(run: SyncRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {"run_id": run.id, "job": run.job, "outcome": run.outcome, "finished_at": run.finished_at,
-            "error": run.error}
+    return {
+        "run_id": run.id,
+        "job": run.job,
+        "outcome": run.outcome,
+        "finished_at": run.finished_at,
+        "error": run.error,
+    }
 
 
 def judge(facts: dict[str, Any], app: App) -> HealthReport:
@@ -174,21 +213,24 @@ def judge(facts: dict[str, Any], app: App) -> HealthReport:
     failing: list[str] = []
     degraded: list[str] = []
     if facts["database"]["write_fault"]:
-        failing.append(f"the database cannot be written (LAPOR_SYNC_DATABASE_URL): {facts['database']['write_fault']}; "
-                       "every run fails until it can")
+        failing.append(
+            f"the database cannot be written (LAPOR_SYNC_DATABASE_URL): {facts['database']['write_fault']}; "
+            "every run fails until it can"
+        )
     pull_age = facts["last_pull"]["age_seconds"] if facts["last_pull"] else None
     last_pull, last_push = facts["last_pull_run"], facts["last_push_run"]
     if pull_age is None:
         failing.append("no successful pull yet")
     elif pull_age < 0:
-        failing.append(_in_the_future(f"last successful pull (run #{facts['last_pull']['run_id']}) finished",
-                                      pull_age))
+        failing.append(_in_the_future(f"last successful pull (run #{facts['last_pull']['run_id']}) finished", pull_age))
     elif pull_age > s.status_pull_failing_seconds:
-        failing.append(f"last successful pull {say_age(pull_age)} ago "
-                       f"(failing after {say_age(s.status_pull_failing_seconds)})")
+        failing.append(
+            f"last successful pull {say_age(pull_age)} ago (failing after {say_age(s.status_pull_failing_seconds)})"
+        )
     elif pull_age > s.status_pull_degraded_seconds:
-        degraded.append(f"last successful pull {say_age(pull_age)} ago "
-                        f"(degraded after {say_age(s.status_pull_degraded_seconds)})")
+        degraded.append(
+            f"last successful pull {say_age(pull_age)} ago (degraded after {say_age(s.status_pull_degraded_seconds)})"
+        )
     if last_pull is not None and last_pull["outcome"] == "failed":
         failing.append(f"last pull run #{last_pull['run_id']} failed: {last_pull['error']}")
     same_run = last_pull is not None and last_push is not None and last_pull["run_id"] == last_push["run_id"]
@@ -198,29 +240,43 @@ def judge(facts: dict[str, Any], app: App) -> HealthReport:
     waiting = sum(outbox[state] for state in WAITING)
     push_age = facts["last_push"]["age_seconds"] if facts["last_push"] else None
     if push_age is not None and push_age < 0:
-        degraded.append(_in_the_future(f"last successful push (run #{facts['last_push']['run_id']}) finished",
-                                       push_age))
+        degraded.append(
+            _in_the_future(f"last successful push (run #{facts['last_push']['run_id']}) finished", push_age)
+        )
     if waiting and (push_age is None or push_age > s.status_push_degraded_seconds):
-        degraded.append(f"{_many(waiting, 'outbox row')} waiting and "
-                        + ("no successful push yet" if push_age is None else f"the last successful push "
-                           f"was {say_age(push_age)} ago (degraded after {say_age(s.status_push_degraded_seconds)})"))
+        degraded.append(
+            f"{_many(waiting, 'outbox row')} waiting and "
+            + (
+                "no successful push yet"
+                if push_age is None
+                else f"the last successful push "
+                f"was {say_age(push_age)} ago (degraded after {say_age(s.status_push_degraded_seconds)})"
+            )
+        )
     oldest = facts["oldest_pending_age_seconds"]
     if oldest is not None and oldest < 0:
         degraded.append(_in_the_future("oldest waiting outbox row was written", oldest))
     if oldest is not None and oldest > s.status_outbox_oldest_degraded_seconds:
-        degraded.append(f"oldest waiting outbox row is {say_age(oldest)} old "
-                        f"(degraded after {say_age(s.status_outbox_oldest_degraded_seconds)})")
+        degraded.append(
+            f"oldest waiting outbox row is {say_age(oldest)} old "
+            f"(degraded after {say_age(s.status_outbox_oldest_degraded_seconds)})"
+        )
     if outbox[OutboxState.DEAD.value]:
-        degraded.append(f"{_many(outbox[OutboxState.DEAD.value], 'dead letter')} in the outbox "
-                        "(lapor-sync outbox --state dead)")
+        degraded.append(
+            f"{_many(outbox[OutboxState.DEAD.value], 'dead letter')} in the outbox (lapor-sync outbox --state dead)"
+        )
     if facts["abandoned_runs_24h"]:
-        degraded.append(f"{_many(facts['abandoned_runs_24h'], 'run')} abandoned in the last 24 h: their process "
-                        "died mid-run (lapor-sync runs --outcome abandoned)")
+        degraded.append(
+            f"{_many(facts['abandoned_runs_24h'], 'run')} abandoned in the last 24 h: their process "
+            "died mid-run (lapor-sync runs --outcome abandoned)"
+        )
     if facts["set_aside_unresolved"]:
         degraded.append(f"{_many(facts['set_aside_unresolved'], 'set-aside national record')} unresolved")
     if facts["triage"]["open_cases"]:
-        degraded.append(f"{_many(facts['triage']['open_cases'], 'open case')} in triage at "
-                        f"{facts['triage']['agency']} (no mapping rule matched)")
+        degraded.append(
+            f"{_many(facts['triage']['open_cases'], 'open case')} in triage at "
+            f"{facts['triage']['agency']} (no mapping rule matched)"
+        )
     health = Health.FAILING if failing else (Health.DEGRADED if degraded else Health.OK)
     return HealthReport(health, failing + degraded, facts)
 

@@ -54,8 +54,9 @@ class CaseSla:
         return [d for d in deadlines if d is not None and d.status is SlaStatus.OVERDUE]
 
 
-def evaluate_open_cases(session: Session, institution_id: int, policy: SlaPolicy, at: datetime,
-                        *, agency_code: str | None = None) -> list[CaseSla]:
+def evaluate_open_cases(
+    session: Session, institution_id: int, policy: SlaPolicy, at: datetime, *, agency_code: str | None = None
+) -> list[CaseSla]:
     """Evaluate the deadlines of every open case (new or in progress) at instant ``at``.
 
     Two queries whatever the number of cases: one for the cases, one for their threads (only the
@@ -74,16 +75,31 @@ def evaluate_open_cases(session: Session, institution_id: int, policy: SlaPolicy
     where = [Case.institution_id == institution_id, col(Case.state).in_(OPEN_STATES)]
     if agency_code is not None:
         where.append(Case.agency_code == agency_code)
-    cases = session.exec(select(Case.id, Case.complaint_id, Case.tracking_id, Case.agency_code, Case.state,
-                                Case.dispositioned_at).where(*where)).all()
+    cases = session.exec(
+        select(Case.id, Case.complaint_id, Case.tracking_id, Case.agency_code, Case.state, Case.dispositioned_at).where(
+            *where
+        )
+    ).all()
     marks: dict[int, list[ThreadMark]] = {}
-    entries = session.exec(select(ThreadEntry.case_id, ThreadEntry.author_type, ThreadEntry.origin,
-                                  ThreadEntry.created_at).join(Case, col(ThreadEntry.case_id) == Case.id).where(*where))
+    entries = session.exec(
+        select(ThreadEntry.case_id, ThreadEntry.author_type, ThreadEntry.origin, ThreadEntry.created_at)
+        .join(Case, col(ThreadEntry.case_id) == Case.id)
+        .where(*where)
+    )
     for case_id, author_type, origin, created_at in entries:
         marks.setdefault(case_id, []).append(ThreadMark(AuthorType(author_type), origin, created_at))
-    rows = [CaseSla(case_id, complaint_id, tracking_id, code, state, dispositioned_at,
-                    policy.evaluate(SlaCase(dispositioned_at, CaseState(state), marks.get(case_id, ())), at))
-            for case_id, complaint_id, tracking_id, code, state, dispositioned_at in cases]
+    rows = [
+        CaseSla(
+            case_id,
+            complaint_id,
+            tracking_id,
+            code,
+            state,
+            dispositioned_at,
+            policy.evaluate(SlaCase(dispositioned_at, CaseState(state), marks.get(case_id, ())), at),
+        )
+        for case_id, complaint_id, tracking_id, code, state, dispositioned_at in cases
+    ]
     return sorted(rows, key=lambda r: (r.agency_code, r.result.status.rank, r.result.pressing.due_at))
 
 
@@ -107,11 +123,15 @@ def overdue_message(row: CaseSla, deadline: Deadline, policy: SlaPolicy) -> str:
     """
     head = f"#{row.tracking_id} ({row.agency_code}): {_deadline_key(deadline)}"
     if deadline.kind is DeadlineKind.FOLLOWUP:
-        return (f"{head}; no agency follow-up yet, {policy.followup_working_days} working days after the "
-                f"disposition on {display_wib(row.dispositioned_at)}")
-    return (f"{head}; LAPOR! closes a complaint by itself {policy.autoclose_working_days} working days after "
-            "the last agency follow-up left without reply (CONTRACT §3), yet the case is still open here: "
-            "the next reconcile or a resync should confirm its status")
+        return (
+            f"{head}; no agency follow-up yet, {policy.followup_working_days} working days after the "
+            f"disposition on {display_wib(row.dispositioned_at)}"
+        )
+    return (
+        f"{head}; LAPOR! closes a complaint by itself {policy.autoclose_working_days} working days after "
+        "the last agency follow-up left without reply (CONTRACT §3), yet the case is still open here: "
+        "the next reconcile or a resync should confirm its status"
+    )
 
 
 def check_sla(app: App, journal: RunJournal) -> dict[str, int]:
@@ -132,12 +152,15 @@ def check_sla(app: App, journal: RunJournal) -> dict[str, int]:
     policy = sla_policy(app.settings)
     with journal.db.session() as session:
         rows = evaluate_open_cases(session, app.institution_id, policy, app.clock.now())
-        open_complaints = select(Case.complaint_id).where(Case.institution_id == app.institution_id,
-                                                           col(Case.state).in_(OPEN_STATES))
+        open_complaints = select(Case.complaint_id).where(
+            Case.institution_id == app.institution_id, col(Case.state).in_(OPEN_STATES)
+        )
         earlier: dict[int, list[str]] = {}
         for complaint_id, message in session.exec(
-                select(SyncEvent.complaint_id, SyncEvent.message).where(
-                    SyncEvent.kind == OVERDUE_EVENT, col(SyncEvent.complaint_id).in_(open_complaints))):
+            select(SyncEvent.complaint_id, SyncEvent.message).where(
+                SyncEvent.kind == OVERDUE_EVENT, col(SyncEvent.complaint_id).in_(open_complaints)
+            )
+        ):
             earlier.setdefault(complaint_id, []).append(message)
         reported = 0
         for row in rows:
@@ -145,10 +168,20 @@ def check_sla(app: App, journal: RunJournal) -> dict[str, int]:
                 key = f": {_deadline_key(deadline)}"
                 if any(key in message for message in earlier.get(row.complaint_id, ())):
                     continue
-                journal.event(session, OVERDUE_EVENT, overdue_message(row, deadline, policy), level=Level.WARNING,
-                              complaint_id=row.complaint_id,
-                              tracking_id=row.tracking_id, agency_code=row.agency_code)
+                journal.event(
+                    session,
+                    OVERDUE_EVENT,
+                    overdue_message(row, deadline, policy),
+                    level=Level.WARNING,
+                    complaint_id=row.complaint_id,
+                    tracking_id=row.tracking_id,
+                    agency_code=row.agency_code,
+                )
                 reported += 1
         session.commit()
-    return {"checked": len(rows), "overdue": sum(r.result.status is SlaStatus.OVERDUE for r in rows),
-            "due_soon": sum(r.result.status is SlaStatus.DUE_SOON for r in rows), "reported": reported}
+    return {
+        "checked": len(rows),
+        "overdue": sum(r.result.status is SlaStatus.OVERDUE for r in rows),
+        "due_soon": sum(r.result.status is SlaStatus.DUE_SOON for r in rows),
+        "reported": reported,
+    }

@@ -51,11 +51,16 @@ def city_tallies(session: Session, institution_id: int, start: date, end: date) 
     """Count the city's cases dispositioned between WIB days ``start`` and ``end`` (inclusive), by state."""
     low, high = period_bounds(start, end)
     rows = session.exec(
-        select(Case.state, func.count()).where(Case.institution_id == institution_id,
-                                               Case.dispositioned_at >= low, Case.dispositioned_at < high)
-        .group_by(Case.state)).all()
+        select(Case.state, func.count())
+        .where(Case.institution_id == institution_id, Case.dispositioned_at >= low, Case.dispositioned_at < high)
+        .group_by(Case.state)
+    ).all()
     counts = {state: n for state, n in rows}
     open_ = counts.get(CaseState.NEW.value, 0) + counts.get(CaseState.IN_PROGRESS.value, 0)
-    return Tallies(total=sum(counts.values()), completed=counts.get(CaseState.COMPLETED.value, 0),
-                   in_process=open_, archived=counts.get(CaseState.ARCHIVED.value, 0),
-                   forwarded=counts.get(CaseState.FORWARDED.value, 0))
+    return Tallies(
+        total=sum(counts.values()),
+        completed=counts.get(CaseState.COMPLETED.value, 0),
+        in_process=open_,
+        archived=counts.get(CaseState.ARCHIVED.value, 0),
+        forwarded=counts.get(CaseState.FORWARDED.value, 0),
+    )

@@ -77,8 +77,11 @@ def configure_logging(level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = F
         to_stdout: write to stdout instead (the worker: its output is the log a collector takes).
     """
     handler = _CurrentStreamHandler("stdout" if to_stdout else "stderr")
-    handler.setFormatter(_UtcJsonFormatter("{asctime}{levelname}{name}{message}", style="{",
-                                       rename_fields={"asctime": "time", "levelname": "level"}))
+    handler.setFormatter(
+        _UtcJsonFormatter(
+            "{asctime}{levelname}{name}{message}", style="{", rename_fields={"asctime": "time", "levelname": "level"}
+        )
+    )
     root = logging.getLogger("lapor_sync")
     root.handlers[:] = [handler]
     root.setLevel(level.value.upper())

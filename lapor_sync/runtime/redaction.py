@@ -24,6 +24,7 @@ MIN_ECHO = 12
 """The shortest run of characters taken for an echo (a shorter text is withheld only whole)."""
 _SHORTEST_WITHHELD = 4  # "OK", "ya": too short to mean anything, too common to cut out
 
+
 @dataclass(frozen=True)
 class _Withheld:
     """One withheld text, as every run of ``shortest`` characters in it (looked up in constant time)."""
@@ -34,7 +35,7 @@ class _Withheld:
     @classmethod
     def of(cls, text: str) -> _Withheld:
         shortest = min(MIN_ECHO, len(text))
-        return cls(shortest, frozenset(text[i:i + shortest] for i in range(len(text) - shortest + 1)))
+        return cls(shortest, frozenset(text[i : i + shortest] for i in range(len(text) - shortest + 1)))
 
 
 _withheld: ContextVar[tuple[_Withheld, ...]] = ContextVar("lapor_sync_withheld", default=())
@@ -43,8 +44,7 @@ _withheld: ContextVar[tuple[_Withheld, ...]] = ContextVar("lapor_sync_withheld",
 @contextmanager
 def withholding(*texts: str | None) -> Iterator[None]:
     """While the block runs, :func:`redact` cuts echoes of ``texts`` (``None`` and blanks are skipped)."""
-    kept = tuple(_Withheld.of(text.strip()) for text in texts
-                 if text and len(text.strip()) >= _SHORTEST_WITHHELD)
+    kept = tuple(_Withheld.of(text.strip()) for text in texts if text and len(text.strip()) >= _SHORTEST_WITHHELD)
     token = _withheld.set(_withheld.get() + kept)
     try:
         yield
@@ -84,8 +84,8 @@ def _withhold(text: str, source: _Withheld) -> str:
     size = source.shortest
     covered = bytearray(len(text))
     for start in range(len(text) - size + 1):
-        if text[start:start + size] in source.runs:
-            covered[start:start + size] = b"\x01" * size
+        if text[start : start + size] in source.runs:
+            covered[start : start + size] = b"\x01" * size
     if not any(covered):
         return text
     parts: list[str] = []

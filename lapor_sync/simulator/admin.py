@@ -68,8 +68,13 @@ def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
         plan = faults.plan
         shown: dict[str, object] = {"profile": None}
         if plan is not None:
-            shown = {"profile": plan.name, "seed": plan.seed, "requests": plan.requests,
-                     "rates": dict(plan.rates), "settings": dataclasses.asdict(plan.settings)}
+            shown = {
+                "profile": plan.name,
+                "seed": plan.seed,
+                "requests": plan.requests,
+                "rates": dict(plan.rates),
+                "settings": dataclasses.asdict(plan.settings),
+            }
         return JSONResponse({**shown, "counts": faults.counts()})
 
     return [

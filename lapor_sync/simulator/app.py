@@ -131,9 +131,7 @@ class _Api:
         query = {"per_page": str(per_page), **({"updated_since": since_text} if since_text else {})}
         with self.world.lock:  # a consistent picture of each complaint, even while another thread writes
             data = [wire.complaint_json(c) for c in items]
-        page_body = wire.paginator(
-            data, total=total, page=page, per_page=per_page, path=_path(request), query=query
-        )
+        page_body = wire.paginator(data, total=total, page=page, per_page=per_page, path=_path(request), query=query)
         return _results(page_body)
 
     async def complaint(self, request: Request) -> Response:
@@ -148,9 +146,7 @@ class _Api:
         page = _int(request.query_params.get("page"), "page", default=1, minimum=1)
         items, total = self.world.followups_page(request.path_params["complaint_id"], page, 20)
         data = [wire.followup_json(f) for f in items]
-        return _results(
-            wire.paginator(data, total=total, page=page, per_page=20, path=_path(request), query={})
-        )
+        return _results(wire.paginator(data, total=total, page=page, per_page=20, path=_path(request), query={}))
 
     async def add_followup(self, request: Request) -> Response:
         """``POST /complaints/followup/add`` (multipart form); stores every post, duplicates too."""
@@ -216,16 +212,12 @@ class _Api:
         )
         rows = [{"id": i.id, "name": i.name, "parent_id": i.parent_id} for i in tree]
         data = rows[(page - 1) * 50 : page * 50]
-        return _results(
-            wire.paginator(data, total=len(rows), page=page, per_page=50, path=_path(request), query={})
-        )
+        return _results(wire.paginator(data, total=len(rows), page=page, per_page=50, path=_path(request), query={}))
 
     async def categories(self, request: Request) -> Response:
         """``GET /categories``: ``{id, parent_id, name}``, all top level."""
         rows = [{"id": n, "parent_id": 0, "name": name} for n, name in enumerate(CATEGORIES, start=1)]
-        return _results(
-            wire.paginator(rows, total=len(rows), page=1, per_page=100, path=_path(request), query={})
-        )
+        return _results(wire.paginator(rows, total=len(rows), page=1, per_page=100, path=_path(request), query={}))
 
     async def token(self, request: Request) -> Response:
         """``POST /oauth2/token``: client credentials grant with HTTP Basic (CONTRACT §1)."""
@@ -286,9 +278,7 @@ def create_app(
         ("GET", "/institutions", api.institutions),
         ("GET", "/categories", api.categories),
     ]
-    routes = [
-        Route(BASE_PATH + path, api.guarded(handler), methods=[method]) for method, path, handler in contract
-    ]
+    routes = [Route(BASE_PATH + path, api.guarded(handler), methods=[method]) for method, path, handler in contract]
     routes += [
         Route(TOKEN_PATH, api.token, methods=["POST"]),
         *simulator_routes(world, faults),

@@ -49,9 +49,7 @@ _CHANNEL_WEIGHTS = {1: 33, 2: 8, 3: 37, 4: 5, 5: 7, 6: 10}
 _CLASSIFICATION_WEIGHTS = {1: 70, 2: 20, 3: 10}
 # Jekan Raya and Pahandut hold most of the city's people; Rakumpit is sparsely settled.
 _KECAMATAN_WEIGHTS = {"Pahandut": 30, "Bukit Batu": 10, "Jekan Raya": 45, "Sabangau": 12, "Rakumpit": 3}
-_PLACE_WEIGHTS = [
-    _KECAMATAN_WEIGHTS[p.kecamatan] / sum(q.kecamatan == p.kecamatan for q in PLACES) for p in PLACES
-]
+_PLACE_WEIGHTS = [_KECAMATAN_WEIGHTS[p.kecamatan] / sum(q.kecamatan == p.kecamatan for q in PLACES) for p in PLACES]
 
 
 def generate(seed: int = 2024) -> tuple[list[Complaint], Counters]:

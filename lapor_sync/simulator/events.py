@@ -75,9 +75,7 @@ def _admin_decision(store: Store, c: Complaint, event: Event) -> None:
         return
     # Forward (bukan wewenang): the complaint leaves the inbox with no tombstone (CONTRACT §5).
     target = request.target_institution_id
-    store.log(
-        c, DISPOSITION_LOG, c.disposition_id, target, event.at, old=c.status_code, new=NationalStatus.VERIFIED
-    )
+    store.log(c, DISPOSITION_LOG, c.disposition_id, target, event.at, old=c.status_code, new=NationalStatus.VERIFIED)
     if c.status_code != NationalStatus.VERIFIED:
         c.status_logs.append(StatusLog(NationalStatus.VERIFIED, request.description, event.at))
         c.status_code = NationalStatus.VERIFIED

@@ -68,9 +68,7 @@ def check_transition(old: int, new: int, *, has_institution_followup: bool) -> N
 def check_writable(status_code: int) -> None:
     """Refuse writes on Selesai, Diarsipkan and Ditolak complaints (CONTRACT §5: 422)."""
     if status_code in (NationalStatus.COMPLETED, NationalStatus.ARCHIVED, NationalStatus.REJECTED):
-        raise SimulatorError(
-            422, f"The complaint is {NATIONAL_STATUS_NAMES[status_code]}; it takes no more writes."
-        )
+        raise SimulatorError(422, f"The complaint is {NATIONAL_STATUS_NAMES[status_code]}; it takes no more writes.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +80,7 @@ class PlannedReply:
     rating: int
 
 
-def plan_reporter_reply(
-    seed: int, complaint_id: int, followup_number: int, rate: float
-) -> PlannedReply | None:
+def plan_reporter_reply(seed: int, complaint_id: int, followup_number: int, rate: float) -> PlannedReply | None:
     """Decide, reproducibly, whether the reporter answers the n-th institution follow-up.
 
     The decision hashes ``(seed, complaint_id, followup_number)``, so it depends neither on the
@@ -105,9 +101,7 @@ def plan_reporter_reply(
     if rng.random() >= rate:
         return None
     content, rating = reporter_reply(rng)
-    return PlannedReply(
-        delay=timedelta(seconds=rng.randint(86_400, 3 * 86_400)), content=content, rating=rating
-    )
+    return PlannedReply(delay=timedelta(seconds=rng.randint(86_400, 3 * 86_400)), content=content, rating=rating)
 
 
 def auto_close_at(followup_at: datetime) -> datetime:

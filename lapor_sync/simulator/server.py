@@ -215,9 +215,7 @@ class Simulator:
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind((host, port))
         # No access log and no logging setup: the simulator never writes headers or reporter data.
-        config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, log_level="warning", lifespan="off"
-        )
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, log_level="warning", lifespan="off")
         server = _Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
         thread.start()

@@ -111,13 +111,9 @@ class Store:
     ) -> None:
         """Append a ``data_logs`` entry; ``template`` is one of the ``*_LOG`` texts of this module."""
         code = {DISPOSITION_LOG: "disposition", STATUS_LOG: "status", FOLLOWUP_LOG: "followup"}[template]
-        c.data_logs.append(
-            DataLog(self.counters.take("data_log_id"), code, template, source, target, old, new, at)
-        )
+        c.data_logs.append(DataLog(self.counters.take("data_log_id"), code, template, source, target, old, new, at))
 
-    def change_status(
-        self, c: Complaint, new: int, note: str | None, source: int | None, at: datetime
-    ) -> None:
+    def change_status(self, c: Complaint, new: int, note: str | None, source: int | None, at: datetime) -> None:
         """Set the status, with a status log entry and a ``status`` data log (not ``updated_at``)."""
         self.log(c, STATUS_LOG, source, None, at, old=c.status_code, new=new)
         c.status_logs.append(StatusLog(new, note, at))

@@ -37,18 +37,15 @@ _TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "Jalan {jalan}, Kelurahan {kel}, Kecamatan {kec} rusak parah dan berlubang besar. Sudah ada "
             "pengendara motor yang jatuh. Mohon segera diperbaiki.",
-            "Saluran drainase di Jalan {jalan}, Kelurahan {kel} tersumbat sehingga air meluap ke jalan "
-            "setiap hujan.",
+            "Saluran drainase di Jalan {jalan}, Kelurahan {kel} tersumbat sehingga air meluap ke jalan setiap hujan.",
             "Lampu penerangan jalan umum di Jalan {jalan} ({kel}) mati sudah dua minggu, rawan kejahatan.",
         ),
     ),
     "Perhubungan": (
         ("Parkir liar di Jalan {jalan}", "Lampu lalu lintas mati di simpang {jalan}"),
         (
-            "Banyak kendaraan parkir di badan Jalan {jalan}, Kelurahan {kel}, menyebabkan macet pada jam "
-            "sibuk.",
-            "Traffic light di simpang Jalan {jalan}, Kelurahan {kel}, Kecamatan {kec} tidak menyala sejak "
-            "kemarin.",
+            "Banyak kendaraan parkir di badan Jalan {jalan}, Kelurahan {kel}, menyebabkan macet pada jam sibuk.",
+            "Traffic light di simpang Jalan {jalan}, Kelurahan {kel}, Kecamatan {kec} tidak menyala sejak kemarin.",
         ),
     ),
     "Penanggulangan Bencana": (
@@ -84,8 +81,7 @@ _TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("KTP elektronik belum jadi", "Antrean Disdukcapil terlalu lama"),
         (
             "Saya warga Kelurahan {kel} sudah rekam KTP-el tiga bulan lalu tetapi belum jadi.",
-            "Pengurusan akta kelahiran untuk warga Kelurahan {kel} di Disdukcapil lama sekali, sistem "
-            "sering offline.",
+            "Pengurusan akta kelahiran untuk warga Kelurahan {kel} di Disdukcapil lama sekali, sistem sering offline.",
         ),
     ),
 }

@@ -74,9 +74,7 @@ def complaint_json(c: Complaint) -> dict[str, Any]:
         "date_of_incident": c.date_of_incident.strftime(WIRE_DATE_FORMAT) if c.date_of_incident else None,
         "created_at": format_wib(c.created_at),
         "updated_at": format_wib(c.updated_at),
-        "user": {"name": reporter.name, "email": reporter.email, "phone": reporter.phone}
-        if reporter
-        else None,
+        "user": {"name": reporter.name, "email": reporter.email, "phone": reporter.phone} if reporter else None,
         "attachments": [attachment_json(a) for a in c.attachments],
     }
 
@@ -89,12 +87,8 @@ def status_log_json(entry: StatusLog) -> dict[str, Any]:
 def data_log_json(entry: DataLog) -> dict[str, Any]:
     """Return one ``data_logs[]`` entry; ``data`` is a JSON string (CONTRACT §4)."""
     data = {
-        "status_old": {"name": NATIONAL_STATUS_NAMES.get(entry.status_old)}
-        if entry.status_old is not None
-        else None,
-        "status_new": {"name": NATIONAL_STATUS_NAMES.get(entry.status_new)}
-        if entry.status_new is not None
-        else None,
+        "status_old": {"name": NATIONAL_STATUS_NAMES.get(entry.status_old)} if entry.status_old is not None else None,
+        "status_new": {"name": NATIONAL_STATUS_NAMES.get(entry.status_new)} if entry.status_new is not None else None,
     }
     return {
         "id": entry.id,

@@ -144,9 +144,7 @@ class World:
             raise SimulatorError(403, f"Complaint {complaint_id} is not dispositioned to your institution.")
         return found
 
-    def inbox_page(
-        self, updated_since: datetime | None, page: int, per_page: int
-    ) -> tuple[list[Complaint], int]:
+    def inbox_page(self, updated_since: datetime | None, page: int, per_page: int) -> tuple[list[Complaint], int]:
         """Return one inbox page and the total over all pages (CONTRACT §5, ``/complaints/inbox``).
 
         Complaints currently dispositioned to the caller's tree with ``updated_at >= updated_since``
@@ -197,9 +195,7 @@ class World:
     def _writable(self, complaint_id: int) -> Complaint:
         found = self.complaint(complaint_id)
         if found.disposition_id not in self._tree:
-            raise SimulatorError(
-                403, f"Complaint {complaint_id} is no longer dispositioned to your institution."
-            )
+            raise SimulatorError(403, f"Complaint {complaint_id} is no longer dispositioned to your institution.")
         rules.check_writable(found.status_code)
         return found
 
@@ -229,9 +225,7 @@ class World:
             raise SimulatorError(403, "institution_from_id is not your institution.")
         text = rules.normalise_content(content)
         if not text:
-            raise SimulatorError(
-                422, "The given data was invalid.", {"content": ["The content field is required."]}
-            )
+            raise SimulatorError(422, "The given data was invalid.", {"content": ["The content field is required."]})
         now, store = self._now(), self._store
         followup = store.add_followup(
             c,
@@ -291,12 +285,8 @@ class World:
         if not description.strip():
             errors = {"reason_description": ["The reason description is required."]}
             raise SimulatorError(422, "The given data was invalid.", errors)
-        if not_authority and (
-            target_institution_id not in INSTITUTIONS or target_institution_id == c.disposition_id
-        ):
-            raise SimulatorError(
-                422, "The given data was invalid.", {"reason": ["Choose another known institution."]}
-            )
+        if not_authority and (target_institution_id not in INSTITUTIONS or target_institution_id == c.disposition_id):
+            raise SimulatorError(422, "The given data was invalid.", {"reason": ["Choose another known institution."]})
         now = self._now()
         request = RejectRequest(
             self.counters.take("request_id"), not_authority, target_institution_id, description.strip(), now

@@ -106,5 +106,6 @@ def _lock_held(exc: SQLAlchemyError) -> bool:
     """Whether ``exc`` says another connection held the lock the probe needed (SQLite busy, PostgreSQL lock timeout)."""
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlite_errorcode", None)
-    return (isinstance(code, int) and (code & 0xFF) in _SQLITE_BUSY) or \
-        getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
+    return (isinstance(code, int) and (code & 0xFF) in _SQLITE_BUSY) or getattr(
+        orig, "sqlstate", None
+    ) == _PG_LOCK_NOT_AVAILABLE

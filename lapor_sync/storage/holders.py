@@ -73,8 +73,11 @@ def is_this_process(holder: str | None) -> bool:
     """Tell whether ``holder`` names this very process (host, pid and incarnation), whatever its purpose."""
     parsed = _NAME.match(holder or "")
     own = _NAME.match(holder_name("-"))
-    return parsed is not None and own is not None and all(
-        parsed[part] == own[part] for part in ("host", "pid", "start", "scope"))
+    return (
+        parsed is not None
+        and own is not None
+        and all(parsed[part] == own[part] for part in ("host", "pid", "start", "scope"))
+    )
 
 
 @cache
@@ -94,7 +97,7 @@ def _stat(pid: int) -> tuple[int, str] | None:
         raw = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rfind(")") + 2:].split()  # the command name, in parentheses, may hold spaces
+    fields = raw[raw.rfind(")") + 2 :].split()  # the command name, in parentheses, may hold spaces
     try:
         return int(fields[19]), fields[0]  # fields 22 (starttime) and 3 (state) of proc(5)
     except (IndexError, ValueError):

@@ -149,8 +149,9 @@ class Leases:
                 return outcome
             remaining = (deadline - self._clock.now()).total_seconds()
             if remaining <= 0:
-                raise LeaseBusy(job, outcome.holder if outcome else "another process",
-                                outcome.acquired_at if outcome else None)
+                raise LeaseBusy(
+                    job, outcome.holder if outcome else "another process", outcome.acquired_at if outcome else None
+                )
             self._sleep(min(self._poll, remaining))
 
     def _attempt(self, job: str, institution_id: int) -> LeaseHandle | LeaseInfo | None:
@@ -163,10 +164,19 @@ class Leases:
         token = new_row_token()
         with self._db.engine.begin() as conn:
             taken = now_sql(conn, now)
-            stored = _write_row(conn, institution_id, job, {
-                "holder": self.holder, "token": token, "acquired_at": taken,
-                "expires_at": later_sql(conn, now, self._ttl.total_seconds()), "renewed_at": taken,
-            }, only_if=LEASE.c.expires_at <= taken)
+            stored = _write_row(
+                conn,
+                institution_id,
+                job,
+                {
+                    "holder": self.holder,
+                    "token": token,
+                    "acquired_at": taken,
+                    "expires_at": later_sql(conn, now, self._ttl.total_seconds()),
+                    "renewed_at": taken,
+                },
+                only_if=LEASE.c.expires_at <= taken,
+            )
             if stored is None:
                 return _read(conn, institution_id, job)
         return RowLease(self._db, self._clock, self._ttl, _info(stored), token)
@@ -181,9 +191,13 @@ class Leases:
                 return holder
             values = {name: getattr(info, name) for name in ("holder", "acquired_at", "expires_at", "renewed_at")}
             # A dead advisory holder's row is overwritten; a live row-mode holder's is not (mixed modes).
-            row_lease_live = LEASE.c.token.startswith(ROW_TOKEN) & (LEASE.c.expires_at > now_sql(conn, info.acquired_at))
-            if _write_row(conn, info.institution_id, info.job, values | {"token": token},
-                          only_if=~row_lease_live) is None:
+            row_lease_live = LEASE.c.token.startswith(ROW_TOKEN) & (
+                LEASE.c.expires_at > now_sql(conn, info.acquired_at)
+            )
+            if (
+                _write_row(conn, info.institution_id, info.job, values | {"token": token}, only_if=~row_lease_live)
+                is None
+            ):
                 holder = _read(conn, info.institution_id, info.job)
                 conn.rollback()
                 conn.execute(select(func.pg_advisory_unlock(key)))
@@ -208,22 +222,34 @@ def held_leases(db: Database, clock: Clock) -> list[LeaseInfo]:
         if not has_clock(conn):
             rows = conn.execute(select(LEASE).where(LEASE.c.expires_at > clock.now()).order_by(LEASE.c.acquired_at))
             return [_info(row) for row in rows]
-        locked = {(lock.classid, lock.objid) for lock in conn.execute(text(
-            "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))}
+        locked = {
+            (lock.classid, lock.objid)
+            for lock in conn.execute(
+                text(
+                    "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+        }
         live_row_lease = LEASE.c.token.startswith(ROW_TOKEN) & (LEASE.c.expires_at > func.clock_timestamp())
         rows = conn.execute(select(LEASE, live_row_lease.label("live_row_lease")).order_by(LEASE.c.acquired_at))
-        return [_info(row) for row in rows
-                if row.live_row_lease or split_key(advisory_key(conn, row.institution_id, row.job)) in locked]
+        return [
+            _info(row)
+            for row in rows
+            if row.live_row_lease or split_key(advisory_key(conn, row.institution_id, row.job)) in locked
+        ]
 
 
-def _write_row(conn: Connection, institution_id: int, job: str, values: dict[str, object], *,
-               only_if: ColumnElement[bool]) -> Row | None:
+def _write_row(
+    conn: Connection, institution_id: int, job: str, values: dict[str, object], *, only_if: ColumnElement[bool]
+) -> Row | None:
     """Insert the lease row, or overwrite the existing one where ``only_if`` holds; return the row written."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(LEASE).values(institution_id=institution_id, job=job, **values)
     statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY_COLUMNS), set_={name: statement.excluded[name] for name in values}, where=only_if,
+        index_elements=list(_KEY_COLUMNS),
+        set_={name: statement.excluded[name] for name in values},
+        where=only_if,
     ).returning(*LEASE.c)
     return conn.execute(statement).first()
 

@@ -127,8 +127,9 @@ class LeaseHandle(ABC):
 
     def start_renewing(self, every_seconds: float) -> None:
         """Renew from a daemon thread every ``every_seconds`` until :meth:`release`."""
-        self._renewer = threading.Thread(target=self._renew_until_released, args=(every_seconds,),
-                                         name=f"lease-renewer-{self.job}", daemon=True)
+        self._renewer = threading.Thread(
+            target=self._renew_until_released, args=(every_seconds,), name=f"lease-renewer-{self.job}", daemon=True
+        )
         self._renewer.start()
 
     def release(self) -> None:
@@ -147,8 +148,12 @@ class LeaseHandle(ABC):
                 log.error("%s; the run must stop", exc)
                 return
             except SQLAlchemyError as exc:
-                log.warning("lease of job '%s' not renewed (%s); trying again, it holds until %s",
-                            self.job, type(exc).__name__, display_wib(self.expires_at))
+                log.warning(
+                    "lease of job '%s' not renewed (%s); trying again, it holds until %s",
+                    self.job,
+                    type(exc).__name__,
+                    display_wib(self.expires_at),
+                )
 
     @abstractmethod
     def _renew(self, now: datetime) -> datetime:
@@ -173,9 +178,15 @@ class RowLease(LeaseHandle):
     def _renew(self, now: datetime) -> datetime:
         # The token changes when another runner takes an expired lease, so a late renewal cannot steal it back.
         with self._db.engine.begin() as conn:
-            renewed = conn.execute(update(LEASE).where(self._mine()).values(
-                expires_at=later_sql(conn, now, self._ttl.total_seconds()), renewed_at=now_sql(conn, now),
-            ).returning(LEASE.c.expires_at)).first()
+            renewed = conn.execute(
+                update(LEASE)
+                .where(self._mine())
+                .values(
+                    expires_at=later_sql(conn, now, self._ttl.total_seconds()),
+                    renewed_at=now_sql(conn, now),
+                )
+                .returning(LEASE.c.expires_at)
+            ).first()
         if renewed is None:
             raise LeaseLost(self.job, "it expired unrenewed and another runner took it")
         return renewed.expires_at
@@ -185,15 +196,18 @@ class RowLease(LeaseHandle):
             with self._db.engine.begin() as conn:
                 conn.execute(delete(LEASE).where(self._mine()))
         except SQLAlchemyError as exc:
-            log.warning("lease of job '%s' not released (%s); it lapses at %s",
-                        self.job, type(exc).__name__, display_wib(self.expires_at))
+            log.warning(
+                "lease of job '%s' not released (%s); it lapses at %s",
+                self.job,
+                type(exc).__name__,
+                display_wib(self.expires_at),
+            )
 
 
 class AdvisoryLease(LeaseHandle):
     """A PostgreSQL advisory lock held by a connection kept for the lease's life, plus its info row."""
 
-    def __init__(self, conn: Connection, key: int, clock: Clock, ttl: timedelta, info: LeaseInfo,
-                 token: str) -> None:
+    def __init__(self, conn: Connection, key: int, clock: Clock, ttl: timedelta, info: LeaseInfo, token: str) -> None:
         super().__init__(clock, ttl, info, token)
         self._conn, self._key = conn, key
 
@@ -201,10 +215,13 @@ class AdvisoryLease(LeaseHandle):
         expires_at = now + self._ttl  # informs only: the lock itself never expires
         classid, objid = split_key(self._key)
         try:
-            held = self._conn.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND pid = pg_backend_pid() AND classid = :classid AND objid = :objid AND objsubid = 1"),
-                {"classid": classid, "objid": objid}).scalar_one()
+            held = self._conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid = pg_backend_pid() AND classid = :classid AND objid = :objid AND objsubid = 1"
+                ),
+                {"classid": classid, "objid": objid},
+            ).scalar_one()
             if held:
                 self._conn.execute(update(LEASE).where(self._mine()).values(expires_at=expires_at, renewed_at=now))
             self._conn.commit()

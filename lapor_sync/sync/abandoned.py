@@ -32,8 +32,9 @@ ABANDONED = "abandoned"
 """Outcome of a run whose process went away without closing it."""
 
 
-def abandon_runs_lost_to(db: Database, clock: Clock, institution_id: int, leases: Sequence[str],
-                         taker: str) -> list[int]:
+def abandon_runs_lost_to(
+    db: Database, clock: Clock, institution_id: int, leases: Sequence[str], taker: str
+) -> list[int]:
     """Close as ``abandoned`` the runs of ``institution_id`` that held one of ``leases``, now ours, and are gone.
 
     Call it right after taking ``leases``. A run counts as gone when its holder ended on this host,
@@ -71,19 +72,29 @@ def abandon_runs_of_ended_processes(db: Database, clock: Clock, institution_id: 
     Returns:
         The ids of the runs closed.
     """
+
     def reason(run: SyncRun, state: Liveness) -> str | None:
         return None if state is not Liveness.GONE else f"abandoned: its process {run.holder} has ended"
 
     return _close(db, clock, institution_id, reason)
 
 
-def _close(db: Database, clock: Clock, institution_id: int,
-           reason: Callable[[SyncRun, Liveness], str | None]) -> list[int]:
+def _close(
+    db: Database, clock: Clock, institution_id: int, reason: Callable[[SyncRun, Liveness], str | None]
+) -> list[int]:
     """Close each ``running`` run with a holder for which ``reason`` gives a reason; one event each."""
     with db.session() as session:
-        running = list(session.exec(select(SyncRun).where(
-            SyncRun.institution_id == institution_id, SyncRun.outcome == "running",
-            col(SyncRun.holder).is_not(None)).order_by(col(SyncRun.id))))
+        running = list(
+            session.exec(
+                select(SyncRun)
+                .where(
+                    SyncRun.institution_id == institution_id,
+                    SyncRun.outcome == "running",
+                    col(SyncRun.holder).is_not(None),
+                )
+                .order_by(col(SyncRun.id))
+            )
+        )
     closed = []
     for run in running:
         why = reason(run, liveness(run.holder))
@@ -95,12 +106,21 @@ def _close(db: Database, clock: Clock, institution_id: int,
 def _abandon(db: Database, now: datetime, run: SyncRun, why: str) -> bool:
     """Close ``run`` if it is still ``running`` (it may end by itself meanwhile), with its event."""
     with db.session() as session:
-        result = session.execute(update(SyncRun).where(col(SyncRun.id) == run.id, col(SyncRun.outcome) == "running")
-                                 .values(outcome=ABANDONED, finished_at=now, error=why))
+        result = session.execute(
+            update(SyncRun)
+            .where(col(SyncRun.id) == run.id, col(SyncRun.outcome) == "running")
+            .values(outcome=ABANDONED, finished_at=now, error=why)
+        )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        add_event(session, now, "run.abandoned",
-                  f"Sync run #{run.id} ({run.job}, started {display_wib(run.started_at)}) closed as abandoned: "
-                  f"{why.removeprefix('abandoned: ')}.", level=Level.WARNING, run_id=run.id)
+        add_event(
+            session,
+            now,
+            "run.abandoned",
+            f"Sync run #{run.id} ({run.job}, started {display_wib(run.started_at)}) closed as abandoned: "
+            f"{why.removeprefix('abandoned: ')}.",
+            level=Level.WARNING,
+            run_id=run.id,
+        )
         session.commit()
     return True

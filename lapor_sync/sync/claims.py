@@ -65,8 +65,10 @@ class ClaimLost(LaporSyncError):
     """
 
     def __init__(self, item_id: int) -> None:
-        super().__init__(f"claim on outbox row #{item_id} lost: another pusher took the row over; "
-                         "this push stopped without sending it")
+        super().__init__(
+            f"claim on outbox row #{item_id} lost: another pusher took the row over; "
+            "this push stopped without sending it"
+        )
         self.item_id = item_id
 
 
@@ -118,12 +120,21 @@ class Claims:
                 return None
             where += [table.c.state == "sending"]
             if takeover is _Takeover.AFTER_EXPIRY:
-                where.append(or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now_sql(self._db.engine, now)))
-        statement = update(table).where(*where).values(
-            state="sending", fence=table.c.fence + 1, claimed_by=self.claimer,
-            claimed_until=later_sql(self._db.engine, now, self._seconds),
-            needs_readback=case((table.c.state == "sending", True), else_=table.c.needs_readback),
-        ).returning(table.c.needs_readback, table.c.claimed_until)
+                where.append(
+                    or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now_sql(self._db.engine, now))
+                )
+        statement = (
+            update(table)
+            .where(*where)
+            .values(
+                state="sending",
+                fence=table.c.fence + 1,
+                claimed_by=self.claimer,
+                claimed_until=later_sql(self._db.engine, now, self._seconds),
+                needs_readback=case((table.c.state == "sending", True), else_=table.c.needs_readback),
+            )
+            .returning(table.c.needs_readback, table.c.claimed_until)
+        )
         with self._db.engine.begin() as conn:
             stored = conn.execute(statement).first()
         if stored is None:
@@ -159,8 +170,15 @@ class Claims:
             _in_flight.discard((claim.item_id, claim.fence))
 
     def _write(self, claim: Claim, values: dict[str, object]) -> bool:
-        statement = update(OutboxItem).where(col(OutboxItem.id) == claim.item_id, col(OutboxItem.fence) == claim.fence,
-                                             col(OutboxItem.state) == "sending").values(**values)
+        statement = (
+            update(OutboxItem)
+            .where(
+                col(OutboxItem.id) == claim.item_id,
+                col(OutboxItem.fence) == claim.fence,
+                col(OutboxItem.state) == "sending",
+            )
+            .values(**values)
+        )
         with self._db.engine.begin() as conn:
             return conn.execute(statement).rowcount == 1
 

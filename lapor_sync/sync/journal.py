@@ -38,8 +38,10 @@ class Level(StrEnum):
 INTERRUPTED = "interrupted"
 """Outcome of a run stopped on request (SIGTERM/SIGINT to the worker) before it was done."""
 INTERRUPTED_BY_WORKER = "stopped on request (worker shutdown) after the item in flight; the next run goes on"
-INTERRUPTED_BY_USER = ("stopped by Ctrl-C; the item in flight was left for the next run (its changes rolled "
-                       "back, an outbox row in flight read back before any new post)")
+INTERRUPTED_BY_USER = (
+    "stopped by Ctrl-C; the item in flight was left for the next run (its changes rolled "
+    "back, an outbox row in flight read back before any new post)"
+)
 
 
 class TickTaken(Exception):  # noqa: N818 - not a fault: the tick is done
@@ -75,19 +77,41 @@ class RunCounts:
         return {name: getattr(self, name) for name in COUNTERS}
 
 
-def add_event(session: Session, at: datetime, kind: str, message: str, *, level: Level = Level.INFO,
-              run_id: int | None = None, complaint_id: int | None = None, tracking_id: str | None = None,
-              agency_code: str | None = None) -> None:
+def add_event(
+    session: Session,
+    at: datetime,
+    kind: str,
+    message: str,
+    *,
+    level: Level = Level.INFO,
+    run_id: int | None = None,
+    complaint_id: int | None = None,
+    tracking_id: str | None = None,
+    agency_code: str | None = None,
+) -> None:
     """Add one sync event to ``session`` and mirror it as a log line: the one place events are made.
 
     ``message`` is redacted here, so no caller can store or log one unredacted. ``run_id`` is
     ``None`` for an admin's action outside any run; ``at`` is aware UTC.
     """
     message = redact(message)
-    session.add(SyncEvent(run_id=run_id, at=at, complaint_id=complaint_id, tracking_id=tracking_id,
-                          agency_code=agency_code, kind=kind, level=level.value, message=message))
-    log.log(logging.WARNING if level is not Level.INFO else logging.INFO, message,
-            extra={"run_id": run_id, "kind": kind, "tracking_id": tracking_id})
+    session.add(
+        SyncEvent(
+            run_id=run_id,
+            at=at,
+            complaint_id=complaint_id,
+            tracking_id=tracking_id,
+            agency_code=agency_code,
+            kind=kind,
+            level=level.value,
+            message=message,
+        )
+    )
+    log.log(
+        logging.WARNING if level is not Level.INFO else logging.INFO,
+        message,
+        extra={"run_id": run_id, "kind": kind, "tracking_id": tracking_id},
+    )
 
 
 @dataclass
@@ -138,8 +162,15 @@ class RunJournal:
         holder = self.leases[0].holder if self.leases else None
         names = ",".join(lease.job for lease in self.leases) or None
         with self.db.session() as session:
-            run = SyncRun(institution_id=self.institution_id, job=self.job, trigger=self.trigger,
-                          started_at=self.clock.now(), tick=self.tick, holder=holder, leases=names)
+            run = SyncRun(
+                institution_id=self.institution_id,
+                job=self.job,
+                trigger=self.trigger,
+                started_at=self.clock.now(),
+                tick=self.tick,
+                holder=holder,
+                leases=names,
+            )
             session.add(run)
             try:
                 session.commit()
@@ -149,22 +180,47 @@ class RunJournal:
         log.info("sync run started", extra={"run_id": self.run_id, "job": self.job, "trigger": self.trigger})
         return self
 
-    def event(self, session: Session, kind: str, message: str, *, level: Level = Level.INFO,
-              complaint_id: int | None = None, tracking_id: str | None = None,
-              agency_code: str | None = None) -> None:
+    def event(
+        self,
+        session: Session,
+        kind: str,
+        message: str,
+        *,
+        level: Level = Level.INFO,
+        complaint_id: int | None = None,
+        tracking_id: str | None = None,
+        agency_code: str | None = None,
+    ) -> None:
         """Add one sync event to ``session`` (committed with the caller's change); ``message`` is redacted."""
-        add_event(session, self.clock.now(), kind, message, level=level, run_id=self.run_id,
-                  complaint_id=complaint_id, tracking_id=tracking_id, agency_code=agency_code)
+        add_event(
+            session,
+            self.clock.now(),
+            kind,
+            message,
+            level=level,
+            run_id=self.run_id,
+            complaint_id=complaint_id,
+            tracking_id=tracking_id,
+            agency_code=agency_code,
+        )
 
-    def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO,
-                         complaint_id: int | None = None, tracking_id: str | None = None) -> None:
+    def standalone_event(
+        self,
+        kind: str,
+        message: str,
+        *,
+        level: Level = Level.INFO,
+        complaint_id: int | None = None,
+        tracking_id: str | None = None,
+    ) -> None:
         """Record one event in its own transaction (for events not tied to a data change)."""
         with self.db.session() as session:
             self.event(session, kind, message, level=level, complaint_id=complaint_id, tracking_id=tracking_id)
             session.commit()
 
-    def finish(self, *, error: str | None = None, interrupted: bool = False,
-               reason: str = INTERRUPTED_BY_WORKER) -> SyncRun:
+    def finish(
+        self, *, error: str | None = None, interrupted: bool = False, reason: str = INTERRUPTED_BY_WORKER
+    ) -> SyncRun:
         """Close the run with its counters: outcome ``ok``, ``failed`` with ``error``, or ``interrupted``.
 
         An interrupted run keeps what it stored item by item but did not move the inbox cursor
@@ -186,6 +242,8 @@ class RunJournal:
             session.add(run)
             session.commit()
         # Counters nested: "created" is also a LogRecord attribute, which ``extra`` may not overwrite.
-        log.info("sync run finished", extra={"run_id": self.run_id, "job": self.job, "outcome": run.outcome,
-                                             "counts": self.counts.as_dict()})
+        log.info(
+            "sync run finished",
+            extra={"run_id": self.run_id, "job": self.job, "outcome": run.outcome, "counts": self.counts.as_dict()},
+        )
         return run

@@ -59,8 +59,14 @@ class Puller:
         options: see :class:`PullOptions`.
     """
 
-    def __init__(self, db: Database, platform: NationalPlatform, mapping: CityMapping,
-                 city_records: Callable[[Session], CityRecords], options: PullOptions) -> None:
+    def __init__(
+        self,
+        db: Database,
+        platform: NationalPlatform,
+        mapping: CityMapping,
+        city_records: Callable[[Session], CityRecords],
+        options: PullOptions,
+    ) -> None:
         self.db = db
         self.platform = platform
         self.mapping = mapping
@@ -89,7 +95,10 @@ class Puller:
                 if isinstance(entry, MalformedRecord):
                     self._set_aside(journal, entry)
                     continue
-                if handled.get(entry.complaint_id, datetime.min.replace(tzinfo=entry.updated_at.tzinfo)) >= entry.updated_at:
+                if (
+                    handled.get(entry.complaint_id, datetime.min.replace(tzinfo=entry.updated_at.tzinfo))
+                    >= entry.updated_at
+                ):
                     continue
                 new_in_pass += 1
                 handled[entry.complaint_id] = entry.updated_at
@@ -104,9 +113,11 @@ class Puller:
             # Every row read is stored, but the last walk may have skipped one that moved under it
             # (CONTRACT §6, page drift): the mark stays, so the next run walks the same rows again.
             journal.standalone_event(
-                "pull.inbox_busy", f"The inbox kept changing during {self.options.max_passes} walks: what was read "
+                "pull.inbox_busy",
+                f"The inbox kept changing during {self.options.max_passes} walks: what was read "
                 "is stored; the cursor stays where it was so the next pull walks these rows again.",
-                level=Level.WARNING)
+                level=Level.WARNING,
+            )
             high = mark
         if reconcile:
             self._recheck_open_cases(journal, set(handled))
@@ -158,12 +169,18 @@ class Puller:
     def _recheck_open_cases(self, journal: RunJournal, seen: set[int]) -> None:
         now = journal.clock.now()
         with self.db.session() as session:
-            due = [case.complaint_id for case in
-                   self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)]
+            due = [
+                case.complaint_id
+                for case in self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)
+            ]
             # A set-aside record is tried again on every recheck: the platform may have repaired it.
-            set_aside = session.exec(select(SetAsideRecord.complaint_id).where(
-                SetAsideRecord.institution_id == self.institution_id, SetAsideRecord.resolved_at == None,  # noqa: E711
-                SetAsideRecord.last_seen_at < now - self.options.recheck_after)).all()
+            set_aside = session.exec(
+                select(SetAsideRecord.complaint_id).where(
+                    SetAsideRecord.institution_id == self.institution_id,
+                    SetAsideRecord.resolved_at == None,  # noqa: E711
+                    SetAsideRecord.last_seen_at < now - self.options.recheck_after,
+                )
+            ).all()
         for complaint_id in dict.fromkeys([*due, *(c for c in set_aside if c is not None)]):
             if complaint_id not in seen:
                 journal.checkpoint()
@@ -181,11 +198,19 @@ class Puller:
         Raises:
             ItemRejectedError: LAPOR! refused the detail call (e.g. 404) for a complaint not ``known``.
         """
-        return self._fetch_and_store(journal, complaint_id, seen_in_inbox=seen_in_inbox, force=True,
-                                     set_aside_refusal=known)
+        return self._fetch_and_store(
+            journal, complaint_id, seen_in_inbox=seen_in_inbox, force=True, set_aside_refusal=known
+        )
 
-    def _fetch_and_store(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool,
-                         force: bool = False, set_aside_refusal: bool = True) -> Binding | None:
+    def _fetch_and_store(
+        self,
+        journal: RunJournal,
+        complaint_id: int,
+        *,
+        seen_in_inbox: bool,
+        force: bool = False,
+        set_aside_refusal: bool = True,
+    ) -> Binding | None:
         """Read one complaint and store it; return its binding, or ``None`` when it was set aside."""
         try:
             snapshot = self.platform.fetch_complaint(complaint_id)
@@ -206,8 +231,9 @@ class Puller:
             # unique binding index refused the duplicate. Store again as an update.
             return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
 
-    def _store(self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool,
-               force: bool = False) -> Binding | None:
+    def _store(
+        self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool, force: bool = False
+    ) -> Binding | None:
         """Create or update the case and its binding in one transaction; ``None``: not the city's.
 
         ``force`` (resync) routes an unchanged complaint again instead of taking the shortcut.
@@ -255,10 +281,15 @@ class Puller:
                 journal.counts.unchanged += 1
                 return binding
             if binding is None:
-                binding = Binding(institution_id=self.institution_id, complaint_id=complaint.complaint_id,
-                                  tracking_id=complaint.tracking_id, case_id=received.case_id,
-                                  national_updated_at=complaint.updated_at, content_hash=fingerprint,
-                                  last_checked_at=now)
+                binding = Binding(
+                    institution_id=self.institution_id,
+                    complaint_id=complaint.complaint_id,
+                    tracking_id=complaint.tracking_id,
+                    case_id=received.case_id,
+                    national_updated_at=complaint.updated_at,
+                    content_hash=fingerprint,
+                    last_checked_at=now,
+                )
             binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
             binding.content_hash, binding.last_checked_at = fingerprint, now
             if seen_in_inbox:
@@ -266,13 +297,25 @@ class Puller:
             session.add(binding)
             events = list(describe_receipt(snapshot, received, routing, state))
             if in_city and not self.mapping.is_city_institution(complaint.disposition_id):
-                events.append(("mapping.unknown_institution", Level.WARNING,
-                               f"Complaint #{complaint.tracking_id} is dispositioned to institution "
-                               f"{complaint.disposition_id}, a sub-unit the mapping file does not know: "
-                               "add it to the mapping's agencies."))
+                events.append(
+                    (
+                        "mapping.unknown_institution",
+                        Level.WARNING,
+                        f"Complaint #{complaint.tracking_id} is dispositioned to institution "
+                        f"{complaint.disposition_id}, a sub-unit the mapping file does not know: "
+                        "add it to the mapping's agencies.",
+                    )
+                )
             for kind, level, message in events:
-                journal.event(session, kind, message, level=level, complaint_id=complaint.complaint_id,
-                              tracking_id=complaint.tracking_id, agency_code=received.agency_code)
+                journal.event(
+                    session,
+                    kind,
+                    message,
+                    level=level,
+                    complaint_id=complaint.complaint_id,
+                    tracking_id=complaint.tracking_id,
+                    agency_code=received.agency_code,
+                )
             self._resolve_set_aside(session, complaint.complaint_id, now)
             session.commit()
         if received.outcome is ReceiveOutcome.CREATED:
@@ -283,49 +326,81 @@ class Puller:
 
     def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> bool:
         """Close the set-aside records of a complaint now stored in full; return whether there were any."""
-        records = session.exec(select(SetAsideRecord).where(
-            SetAsideRecord.institution_id == self.institution_id, SetAsideRecord.complaint_id == complaint_id,
-            SetAsideRecord.resolved_at == None)).all()  # noqa: E711  (SQL IS NULL)
+        records = session.exec(
+            select(SetAsideRecord).where(
+                SetAsideRecord.institution_id == self.institution_id,
+                SetAsideRecord.complaint_id == complaint_id,
+                SetAsideRecord.resolved_at == None,
+            )
+        ).all()  # noqa: E711  (SQL IS NULL)
         for record in records:
             record.resolved_at = now
             session.add(record)
         return bool(records)
 
     def _binding(self, session: Session, complaint_id: int) -> Binding | None:
-        return session.exec(select(Binding).where(Binding.institution_id == self.institution_id,
-                                                  Binding.complaint_id == complaint_id)).first()
+        return session.exec(
+            select(Binding).where(Binding.institution_id == self.institution_id, Binding.complaint_id == complaint_id)
+        ).first()
 
     def _set_aside(self, journal: RunJournal, record: MalformedRecord) -> None:
         now = journal.clock.now()
         raw = json.dumps(record.raw, ensure_ascii=False, default=str)
         reason = mask_personal_data(record.reason)  # a reason may quote a server's message
         with self.db.session() as session:
-            if session.exec(select(Case.id).where(Case.institution_id == self.institution_id,
-                                                  Case.complaint_id == record.complaint_id,
-                                                  col(Case.purged_at).is_not(None))).first() is not None:
+            if (
+                session.exec(
+                    select(Case.id).where(
+                        Case.institution_id == self.institution_id,
+                        Case.complaint_id == record.complaint_id,
+                        col(Case.purged_at).is_not(None),
+                    )
+                ).first()
+                is not None
+            ):
                 raw = json.dumps(PURGED_TEXT)  # its case was purged (lapor_sync.sync.admin.purge): it stays purged
-            existing = session.exec(select(SetAsideRecord).where(
-                SetAsideRecord.institution_id == self.institution_id,
-                SetAsideRecord.complaint_id == record.complaint_id,
-                SetAsideRecord.reason == reason, SetAsideRecord.raw == raw,
-                SetAsideRecord.resolved_at == None)).first()  # noqa: E711  (SQL IS NULL)
+            existing = session.exec(
+                select(SetAsideRecord).where(
+                    SetAsideRecord.institution_id == self.institution_id,
+                    SetAsideRecord.complaint_id == record.complaint_id,
+                    SetAsideRecord.reason == reason,
+                    SetAsideRecord.raw == raw,
+                    SetAsideRecord.resolved_at == None,
+                )
+            ).first()  # noqa: E711  (SQL IS NULL)
             if existing is not None:
                 existing.last_seen_at = now  # paces the next retry (see _recheck_open_cases)
                 session.add(existing)
                 session.commit()
                 return
-            session.add(SetAsideRecord(institution_id=self.institution_id, run_id=journal.run_id,
-                                       complaint_id=record.complaint_id, reason=reason, raw=raw,
-                                       first_seen_at=now, last_seen_at=now))
-            journal.event(session, "complaint.set_aside",
-                          f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {reason}",
-                          level=Level.WARNING, complaint_id=record.complaint_id)
+            session.add(
+                SetAsideRecord(
+                    institution_id=self.institution_id,
+                    run_id=journal.run_id,
+                    complaint_id=record.complaint_id,
+                    reason=reason,
+                    raw=raw,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                )
+            )
+            journal.event(
+                session,
+                "complaint.set_aside",
+                f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {reason}",
+                level=Level.WARNING,
+                complaint_id=record.complaint_id,
+            )
             session.commit()
         journal.counts.set_aside += 1
 
 
 def _changes_nothing(received: Received) -> bool:
     """Whether storing an unchanged snapshot again left the case as it was (same agency and state)."""
-    return (received.outcome is ReceiveOutcome.UPDATED and received.previous_agency_code is None
-            and received.previous_state == received.state and not received.new_thread_entries
-            and not received.confirmed_own_entries)
+    return (
+        received.outcome is ReceiveOutcome.UPDATED
+        and received.previous_agency_code is None
+        and received.previous_state == received.state
+        and not received.new_thread_entries
+        and not received.confirmed_own_entries
+    )

@@ -81,8 +81,16 @@ class Pusher:
             :func:`~lapor_sync.storage.holders.holder_name` of ``"push"``).
     """
 
-    def __init__(self, db: Database, platform: NationalPlatform, mapping: CityMapping,
-                 options: PushOptions, rng: random.Random | None = None, *, claimer: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        platform: NationalPlatform,
+        mapping: CityMapping,
+        options: PushOptions,
+        rng: random.Random | None = None,
+        *,
+        claimer: str | None = None,
+    ) -> None:
         self.db = db
         self.platform = platform
         self.mapping = mapping
@@ -116,11 +124,18 @@ class Pusher:
         """The next batch of pending or sending rows after ``after_id``, due or not: a row still waiting
         out its backoff holds back the later rows of its case."""
         with self.db.session() as session:
-            return list(session.exec(
-                select(OutboxItem).where(OutboxItem.institution_id == self.mapping.institution.id,
-                                         col(OutboxItem.state).in_(["pending", "sending"]),
-                                         OutboxItem.id > after_id)
-                .order_by(OutboxItem.id).limit(self.options.batch_size)))
+            return list(
+                session.exec(
+                    select(OutboxItem)
+                    .where(
+                        OutboxItem.institution_id == self.mapping.institution.id,
+                        col(OutboxItem.state).in_(["pending", "sending"]),
+                        OutboxItem.id > after_id,
+                    )
+                    .order_by(OutboxItem.id)
+                    .limit(self.options.batch_size)
+                )
+            )
 
     def _waits(self, item: OutboxItem, clock: Clock) -> bool:
         """Whether ``item`` sits this run out: waiting out its backoff, or held by another pusher's live claim."""
@@ -174,8 +189,9 @@ class Pusher:
             return self._failed(journal, item, claim, exc, ambiguous=False)
         except MalformedRecordError as exc:
             # The read-back could not be read: this row waits and is read back again; other cases go on.
-            return self._failed(journal, item, claim, TransientError(f"read-back unreadable: {exc.reason}"),
-                                ambiguous=True)
+            return self._failed(
+                journal, item, claim, TransientError(f"read-back unreadable: {exc.reason}"), ambiguous=True
+            )
         except Exception as exc:  # noqa: BLE001 - a surprise in one row (it may have been sent) must not stop the rest
             return self._failed(journal, item, claim, exc, ambiguous=True)
         except BaseException:
@@ -206,10 +222,16 @@ class Pusher:
         payload = item.payload
         kind = AgencyAction(item.kind)
         if kind is AgencyAction.FOLLOWUP:
-            posted = self.platform.post_followup(item.complaint_id, institution_id=payload["institution_id"],
-                                                 content=payload["content"], is_secret=payload["is_secret"])
-            if (find_reference(posted.content) == item.idempotency_key
-                    and posted.complaint_id in (None, item.complaint_id)):
+            posted = self.platform.post_followup(
+                item.complaint_id,
+                institution_id=payload["institution_id"],
+                content=payload["content"],
+                is_secret=payload["is_secret"],
+            )
+            if find_reference(posted.content) == item.idempotency_key and posted.complaint_id in (
+                None,
+                item.complaint_id,
+            ):
                 self._link_thread_entry(item, posted.national_id)
                 return "delivered"
             # The answer is not what we posted (another follow-up, another complaint): an ambiguous write.
@@ -219,18 +241,23 @@ class Pusher:
                 found = self._read_back(clock, item, claim)
             except (TransientError, ItemRejectedError) as exc:
                 # Ours may be stored whatever the read-back met: the next try must read back first too.
-                raise AmbiguousWriteError(f"LAPOR! answered the follow-up with another one, and read-back "
-                                          f"failed: {exc}") from None
+                raise AmbiguousWriteError(
+                    f"LAPOR! answered the follow-up with another one, and read-back failed: {exc}"
+                ) from None
             if found:
                 return "delivered; LAPOR! answered with another follow-up, ours was found by read-back"
-            raise AmbiguousWriteError("LAPOR! answered the follow-up with another one, and read-back did not "
-                                      "find ours yet")
+            raise AmbiguousWriteError(
+                "LAPOR! answered the follow-up with another one, and read-back did not find ours yet"
+            )
         if kind is AgencyAction.COMPLETE:
             self.platform.set_status(item.complaint_id, status_code=payload["status_code"], note=payload["note"])
         else:
-            self.platform.request_reject(item.complaint_id, not_authority=payload["not_authority"],
-                                         target_institution_id=payload["target_institution_id"],
-                                         reason=payload["reason"])
+            self.platform.request_reject(
+                item.complaint_id,
+                not_authority=payload["not_authority"],
+                target_institution_id=payload["target_institution_id"],
+                reason=payload["reason"],
+            )
         return "delivered"
 
     def _read_back(self, clock: Clock, item: OutboxItem, claim: Claim) -> bool:
@@ -274,26 +301,45 @@ class Pusher:
             pass  # another pusher holds it already
 
     def _event(self, journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level) -> None:
-        journal.standalone_event(kind, message, level=level, complaint_id=item.complaint_id,
-                                 tracking_id=item.tracking_id)
+        journal.standalone_event(
+            kind, message, level=level, complaint_id=item.complaint_id, tracking_id=item.tracking_id
+        )
 
     def _delivered(self, journal: RunJournal, item: OutboxItem, claim: Claim, how: str) -> None:
-        self.claims.settle(claim, item, state="delivered", needs_readback=False, delivered_at=journal.clock.now(),
-                           attempts=item.attempts + 1, last_error=None)
+        self.claims.settle(
+            claim,
+            item,
+            state="delivered",
+            needs_readback=False,
+            delivered_at=journal.clock.now(),
+            attempts=item.attempts + 1,
+            last_error=None,
+        )
         journal.counts.pushed += 1
-        self._event(journal, item, "outbox.delivered",
-                    f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}: {how}.", Level.INFO)
+        self._event(
+            journal,
+            item,
+            "outbox.delivered",
+            f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}: {how}.",
+            Level.INFO,
+        )
 
-    def _dead(self, journal: RunJournal, item: OutboxItem, claim: Claim, reason: str, *,
-              needs_readback: bool | None = None) -> None:
+    def _dead(
+        self, journal: RunJournal, item: OutboxItem, claim: Claim, reason: str, *, needs_readback: bool | None = None
+    ) -> None:
         reason = redact(reason)
         readback = item.needs_readback if needs_readback is None else needs_readback
-        self.claims.settle(claim, item, state="dead", attempts=item.attempts + 1, last_error=reason,
-                           needs_readback=readback)
+        self.claims.settle(
+            claim, item, state="dead", attempts=item.attempts + 1, last_error=reason, needs_readback=readback
+        )
         journal.counts.dead_lettered += 1
-        self._event(journal, item, "outbox.dead_letter",
-                    f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} dead-lettered: {reason}",
-                    Level.ERROR)
+        self._event(
+            journal,
+            item,
+            "outbox.dead_letter",
+            f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} dead-lettered: {reason}",
+            Level.ERROR,
+        )
         if item.kind == AgencyAction.COMPLETE.value:
             self._reopen(journal, item)
 
@@ -312,34 +358,51 @@ class Pusher:
                 return
             case.state, case.closed_at = (national or CaseState.IN_PROGRESS).value, None
             session.add(case)
-            journal.event(session, "case.reopened",
-                          f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
-                          f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
-                          level=Level.WARNING, complaint_id=item.complaint_id, tracking_id=item.tracking_id,
-                          agency_code=case.agency_code)
+            journal.event(
+                session,
+                "case.reopened",
+                f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
+                f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
+                level=Level.WARNING,
+                complaint_id=item.complaint_id,
+                tracking_id=item.tracking_id,
+                agency_code=case.agency_code,
+            )
             session.commit()
 
-    def _failed(self, journal: RunJournal, item: OutboxItem, claim: Claim, exc: Exception, *,
-                ambiguous: bool) -> bool:
+    def _failed(self, journal: RunJournal, item: OutboxItem, claim: Claim, exc: Exception, *, ambiguous: bool) -> bool:
         """Count a failed attempt: back to ``pending`` after a backoff, or dead once out of attempts."""
         attempts = item.attempts + 1
         readback = ambiguous or item.needs_readback
         error = redact(_described(exc))
         if attempts >= self.options.max_attempts:
-            self._dead(journal, item, claim, f"gave up after {attempts} attempts; last error: {error}",
-                       needs_readback=readback)
+            self._dead(
+                journal, item, claim, f"gave up after {attempts} attempts; last error: {error}", needs_readback=readback
+            )
             return True
         wait = min(self.options.max_backoff, self.options.base_backoff * (2 ** (attempts - 1)))
         wait = wait * (0.5 + self.rng.random() / 2)
         if isinstance(exc, TransientError) and exc.retry_after is not None:
             wait = max(wait, self._server_wait(exc.retry_after))
-        self.claims.settle(claim, item, state="pending", attempts=attempts, last_error=error,
-                           needs_readback=readback, next_attempt_at=journal.clock.now() + wait)
+        self.claims.settle(
+            claim,
+            item,
+            state="pending",
+            attempts=attempts,
+            last_error=error,
+            needs_readback=readback,
+            next_attempt_at=journal.clock.now() + wait,
+        )
         journal.counts.failed += 1
         fate = "may have arrived: will read back first" if readback else "not delivered"
-        self._event(journal, item, "outbox.retry",
-                    f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
-                    f"(attempt {attempts}, {fate}): {error}; next try in {int(wait.total_seconds())} s.", Level.WARNING)
+        self._event(
+            journal,
+            item,
+            "outbox.retry",
+            f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
+            f"(attempt {attempts}, {fate}): {error}; next try in {int(wait.total_seconds())} s.",
+            Level.WARNING,
+        )
         return False
 
     def _server_wait(self, retry_after: float) -> timedelta:

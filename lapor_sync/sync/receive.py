@@ -15,8 +15,9 @@ from lapor_sync.domain.status import CaseState
 from lapor_sync.sync.journal import Level
 
 
-def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: Routing | None,
-                     state: CaseState | None) -> Iterator[tuple[str, Level, str]]:
+def describe_receipt(
+    snapshot: ComplaintSnapshot, received: Received, routing: Routing | None, state: CaseState | None
+) -> Iterator[tuple[str, Level, str]]:
     """Yield ``(kind, level, message)`` for each sync event a receipt deserves."""
     complaint = snapshot.complaint
     ref = f"#{complaint.tracking_id}"
@@ -27,29 +28,47 @@ def describe_receipt(snapshot: ComplaintSnapshot, received: Received, routing: R
     elif received.outcome is ReceiveOutcome.UPDATED:
         changes = _changes(received, complaint.status_name)
         if changes or not received.previous_agency_code:  # a re-route alone is told by complaint.moved
-            yield ("complaint.updated", Level.INFO,
-                   f"Complaint {ref} updated from LAPOR!: {changes or 'complaint details changed'}.")
+            yield (
+                "complaint.updated",
+                Level.INFO,
+                f"Complaint {ref} updated from LAPOR!: {changes or 'complaint details changed'}.",
+            )
     if received.purge_lifted:
-        yield ("complaint.purge_lifted", Level.WARNING,
-               f"Complaint {ref} was reopened on LAPOR! after its case had been purged: its content and "
-               "reporter are stored again from LAPOR! for the agency to handle it; earlier thread entries "
-               "stay purged.")
+        yield (
+            "complaint.purge_lifted",
+            Level.WARNING,
+            f"Complaint {ref} was reopened on LAPOR! after its case had been purged: its content and "
+            "reporter are stored again from LAPOR! for the agency to handle it; earlier thread entries "
+            "stay purged.",
+        )
     if received.previous_agency_code:
         why = routing.reason.rstrip(".") if routing else "the disposition changed"
-        yield ("complaint.moved", Level.INFO,
-               f"Complaint {ref} moved from {received.previous_agency_code} to {agency}: {why}.")
+        yield (
+            "complaint.moved",
+            Level.INFO,
+            f"Complaint {ref} moved from {received.previous_agency_code} to {agency}: {why}.",
+        )
     if routing is not None and routing.is_triage and received.outcome is ReceiveOutcome.CREATED:
-        yield ("complaint.triage", Level.WARNING,
-               f"Complaint {ref} matched no routing rule (category '{complaint.category_name}', "
-               f"disposition {complaint.disposition_id}); sent to {agency} for triage.")
+        yield (
+            "complaint.triage",
+            Level.WARNING,
+            f"Complaint {ref} matched no routing rule (category '{complaint.category_name}', "
+            f"disposition {complaint.disposition_id}); sent to {agency} for triage.",
+        )
     if state is None:
-        yield ("status.unknown", Level.WARNING,
-               f"Complaint {ref} has national status code {complaint.status_code} "
-               f"('{complaint.status_name}'), unknown to the mapping: stored as received, state unchanged.")
+        yield (
+            "status.unknown",
+            Level.WARNING,
+            f"Complaint {ref} has national status code {complaint.status_code} "
+            f"('{complaint.status_name}'), unknown to the mapping: stored as received, state unchanged.",
+        )
     if state is CaseState.FORWARDED and received.previous_state != CaseState.FORWARDED.value:
-        yield ("complaint.left_inbox", Level.INFO,
-               f"Complaint {ref} is now dispositioned to {complaint.disposition_name} "
-               f"({complaint.disposition_id}) and left the city's inbox: case marked forwarded.")
+        yield (
+            "complaint.left_inbox",
+            Level.INFO,
+            f"Complaint {ref} is now dispositioned to {complaint.disposition_name} "
+            f"({complaint.disposition_id}) and left the city's inbox: case marked forwarded.",
+        )
 
 
 def _changes(received: Received, status_name: str) -> str:

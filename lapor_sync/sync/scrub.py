@@ -29,8 +29,9 @@ def scrubbed(exc: BaseException) -> BaseException:
     """
     if _clean(exc, set()):
         return exc
-    return WithheldError(f"{type(exc).__name__} while delivering an outbox row (its message quoted a withheld "
-                         "text and is not shown)")
+    return WithheldError(
+        f"{type(exc).__name__} while delivering an outbox row (its message quoted a withheld text and is not shown)"
+    )
 
 
 def _clean(exc: BaseException, seen: set[int]) -> bool:

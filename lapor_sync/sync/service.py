@@ -86,9 +86,17 @@ class JobRunner:
     leases: Leases
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def execute(self, job: str, work: Callable[[RunJournal], None], *, leases: Sequence[str] | None = None,
-                trigger: str = "command", lease_wait_seconds: float = 0,
-                tick: datetime | None = None, agencies: bool = True) -> SyncRun:
+    def execute(
+        self,
+        job: str,
+        work: Callable[[RunJournal], None],
+        *,
+        leases: Sequence[str] | None = None,
+        trigger: str = "command",
+        lease_wait_seconds: float = 0,
+        tick: datetime | None = None,
+        agencies: bool = True,
+    ) -> SyncRun:
         """Run ``work`` as one recorded run of ``job`` while holding the job leases ``leases``.
 
         The leases are taken in the order given, before the run row is written, and released
@@ -124,9 +132,10 @@ class JobRunner:
         institution = self.mapping.institution.id
         names = tuple(leases or (job,))
         with ExitStack() as held:
-            handles = tuple(held.enter_context(self.leases.hold(name, institution_id=institution,
-                                                                wait_seconds=lease_wait_seconds))
-                            for name in names)
+            handles = tuple(
+                held.enter_context(self.leases.hold(name, institution_id=institution, wait_seconds=lease_wait_seconds))
+                for name in names
+            )
             abandon_runs_lost_to(self.db, self.clock, institution, names, self.leases.holder)
             if tick is not None:
                 self._check_not_run(job, tick)
@@ -136,8 +145,9 @@ class JobRunner:
                     if sync_agencies(session, self.mapping):
                         session.commit()
             try:
-                journal = RunJournal(self.db, self.clock, institution, job, trigger, stop=self.stop,
-                                     leases=handles, tick=tick).start()
+                journal = RunJournal(
+                    self.db, self.clock, institution, job, trigger, stop=self.stop, leases=handles, tick=tick
+                ).start()
             except TickTaken:
                 assert tick is not None  # only a tick's run can clash
                 self._check_not_run(job, tick)  # raises AlreadyRun, naming the run that took the tick
@@ -147,22 +157,31 @@ class JobRunner:
                 for handle in handles:
                     handle.renew()  # raises LeaseLost if another runner may have run the job meanwhile
             except RunInterrupted:
-                journal.standalone_event("run.interrupted", f"Sync run stopped on request: the {job} "
-                                         "goes on with the next run.", level=Level.WARNING)
+                journal.standalone_event(
+                    "run.interrupted",
+                    f"Sync run stopped on request: the {job} goes on with the next run.",
+                    level=Level.WARNING,
+                )
                 return journal.finish(interrupted=True)
             except (NationalPlatformError, LeaseLost, ClaimLost) as exc:
                 if self.stop is not None and self.stop.is_set():
                     # A failure that ends a run cut short on request (the retries gave up at once) is
                     # the stop, not a fault of the platform: health must not call it failing.
-                    journal.standalone_event("run.interrupted", f"Sync run stopped on request during a call "
-                                             f"to LAPOR! ({exc}); the next run goes on", level=Level.WARNING)
+                    journal.standalone_event(
+                        "run.interrupted",
+                        f"Sync run stopped on request during a call to LAPOR! ({exc}); the next run goes on",
+                        level=Level.WARNING,
+                    )
                     return journal.finish(interrupted=True)
                 journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
                 return journal.finish(error=str(exc))
             except KeyboardInterrupt:
                 # Ctrl-C on a manual command is a stop request, not a fault: health must not call it failing.
-                journal.standalone_event("run.interrupted", f"Sync run ({job}) stopped by Ctrl-C before it was "
-                                         "done; what it stored until then stays.", level=Level.WARNING)
+                journal.standalone_event(
+                    "run.interrupted",
+                    f"Sync run ({job}) stopped by Ctrl-C before it was done; what it stored until then stays.",
+                    level=Level.WARNING,
+                )
                 journal.finish(interrupted=True, reason=INTERRUPTED_BY_USER)
                 raise
             except BaseException as exc:
@@ -173,8 +192,11 @@ class JobRunner:
 
     def _check_not_run(self, job: str, tick: datetime) -> None:
         with self.db.session() as session:
-            done = session.exec(select(SyncRun).where(SyncRun.institution_id == self.mapping.institution.id,
-                                                      SyncRun.job == job, SyncRun.tick == tick)).first()
+            done = session.exec(
+                select(SyncRun).where(
+                    SyncRun.institution_id == self.mapping.institution.id, SyncRun.job == job, SyncRun.tick == tick
+                )
+            ).first()
         if done is not None:
             raise AlreadyRun(job, done.id or 0, done.started_at)
 
@@ -192,8 +214,16 @@ class SyncService(JobRunner):
     puller: Puller
     pusher: Pusher
 
-    def run(self, *, pull: bool = True, push: bool = True, trigger: str = "command", reconcile: bool = True,
-            lease_wait_seconds: float = 0, tick: datetime | None = None) -> SyncRun:
+    def run(
+        self,
+        *,
+        pull: bool = True,
+        push: bool = True,
+        trigger: str = "command",
+        reconcile: bool = True,
+        lease_wait_seconds: float = 0,
+        tick: datetime | None = None,
+    ) -> SyncRun:
         """Run one cycle (job ``sync``, or ``pull``/``push`` alone) and return its finished run row.
 
         A failure of the platform (HTTP, protocol, authentication) ends the run as ``failed`` with
@@ -217,14 +247,20 @@ class SyncService(JobRunner):
                 self.pusher.run(journal)
 
         leases = ("pull",) * pull + ("push",) * push
-        return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds,
-                            tick=tick)
+        return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds, tick=tick)
 
-    def reconcile(self, *, trigger: str = "command", lease_wait_seconds: float = 0,
-                  tick: datetime | None = None) -> SyncRun:
+    def reconcile(
+        self, *, trigger: str = "command", lease_wait_seconds: float = 0, tick: datetime | None = None
+    ) -> SyncRun:
         """Recheck open cases not seen in the inbox lately (job ``reconcile``, ``pull`` lease); see :meth:`run`."""
-        return self.execute("reconcile", self.puller.reconcile, leases=("pull",), trigger=trigger,
-                            lease_wait_seconds=lease_wait_seconds, tick=tick)
+        return self.execute(
+            "reconcile",
+            self.puller.reconcile,
+            leases=("pull",),
+            trigger=trigger,
+            lease_wait_seconds=lease_wait_seconds,
+            tick=tick,
+        )
 
     def retention(self, days: int, *, trigger: str = "command", tick: datetime | None = None) -> SyncRun:
         """Prune sync events older than ``days`` days (job ``retention``); the run records how many."""
@@ -233,7 +269,10 @@ class SyncService(JobRunner):
             cutoff = journal.clock.now() - timedelta(days=days)
             pruned = prune_events(self.db, cutoff)
             events = "sync event" if pruned == 1 else "sync events"
-            journal.standalone_event("retention.pruned", f"Pruned {pruned} {events} recorded before "
-                                     f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.")
+            journal.standalone_event(
+                "retention.pruned",
+                f"Pruned {pruned} {events} recorded before "
+                f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.",
+            )
 
         return self.execute("retention", work, trigger=trigger, tick=tick)

@@ -50,8 +50,9 @@ def test_db_upgrade_prints_the_url_with_its_password_masked(monkeypatch: pytest.
     assert ":***@127.0.0.1" in result.stdout and result.stdout.strip().endswith("schema is current.")
 
 
-def test_config_show_masks_secrets_and_names_each_source(cli_env: str, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_show_masks_secrets_and_names_each_source(
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LAPOR_SYNC_API_KEY", "very-secret-key")
     config = tmp_path / "lapor-sync.toml"
     config.write_text("per_page = 50\n", encoding="utf-8")
@@ -67,9 +68,23 @@ def test_config_show_masks_secrets_and_names_each_source(cli_env: str, tmp_path:
 
 
 def test_every_command_teaches_with_an_example() -> None:
-    commands = [["runs"], ["log"], ["outbox"], ["status"], ["report"], ["db", "upgrade"], ["config", "show"],
-                ["mapping", "check"], ["mapping", "explain"], ["case", "list"], ["case", "show"],
-                ["case", "followup"], ["case", "complete"], ["case", "return"], ["case", "forward"]]
+    commands = [
+        ["runs"],
+        ["log"],
+        ["outbox"],
+        ["status"],
+        ["report"],
+        ["db", "upgrade"],
+        ["config", "show"],
+        ["mapping", "check"],
+        ["mapping", "explain"],
+        ["case", "list"],
+        ["case", "show"],
+        ["case", "followup"],
+        ["case", "complete"],
+        ["case", "return"],
+        ["case", "forward"],
+    ]
     for command in commands:
         result = invoke(*command, "--help")
         assert result.exit_code == 0, command

@@ -58,10 +58,14 @@ def test_show_gives_fields_thread_and_outbox_in_utc(seeded: Seeded) -> None:
     assert (case["id"], case["agency_code"], case["agency_name"]) == (seeded.public_case, "DINSOS", "Dinas Sosial")
     assert case["routing_rule"] == "institution:627104"
     assert case["dispositioned_at"] == "2024-07-01T02:00:00+00:00"
-    assert [(e["origin"], e["author_type"]) for e in detail["thread"]] == [("national", "pelapor"),
-                                                                          ("agency", "instansi")]
+    assert [(e["origin"], e["author_type"]) for e in detail["thread"]] == [
+        ("national", "pelapor"),
+        ("agency", "instansi"),
+    ]
     assert detail["thread"][1]["content"] == "Petugas akan survei lokasi."
-    assert [(o["id"], o["kind"], o["state"]) for o in detail["outbox"]] == [(seeded.pending_outbox, "followup", "pending")]
+    assert [(o["id"], o["kind"], o["state"]) for o in detail["outbox"]] == [
+        (seeded.pending_outbox, "followup", "pending")
+    ]
     table = invoke("case", "show", "1")
     assert "2024-07-01 09:00 WIB" in table.stdout and "(hidden: add --show-reporter)" in table.stdout
 
@@ -88,25 +92,36 @@ def test_followup_then_complete_queue_outbox_rows_as_the_agency_sub_unit(seeded:
     followup_id = int(result.stdout.split("outbox #")[1].split(";")[0])
     row = outbox_row(seeded.url, followup_id)
     assert (row.kind, row.state, row.payload["institution_id"], row.payload["is_secret"]) == (
-        "followup", "pending", 627111, True)  # DINKES's national sub-unit
+        "followup",
+        "pending",
+        627111,
+        True,
+    )  # DINKES's national sub-unit
     assert invoke_json("case", "show", "2")["case"]["state"] == "in_progress"
 
     done = invoke("case", "complete", "2", "--note", "Sudah ditangani.")
     assert done.exit_code == 0
     completed = outbox_row(seeded.url, followup_id + 1)
     assert (completed.kind, completed.payload["status_code"], completed.payload["note"]) == (
-        "complete", 3, "Sudah ditangani.")
+        "complete",
+        3,
+        "Sudah ditangani.",
+    )
     assert invoke_json("case", "show", "2")["case"]["state"] == "completed"
 
 
-@pytest.mark.parametrize(("ref", "flag", "confidential"), [
-    ("#1900002", None, True),  # the confidential complaint: its follow-up too, unless asked
-    ("#1900002", "--public", False),
-    ("#1900001", None, False),  # a public complaint
-    ("#1900001", "--secret", True),
-])
+@pytest.mark.parametrize(
+    ("ref", "flag", "confidential"),
+    [
+        ("#1900002", None, True),  # the confidential complaint: its follow-up too, unless asked
+        ("#1900002", "--public", False),
+        ("#1900001", None, False),  # a public complaint
+        ("#1900001", "--secret", True),
+    ],
+)
 def test_a_followup_is_as_confidential_as_its_complaint_unless_told(
-        seeded: Seeded, ref: str, flag: str | None, confidential: bool) -> None:
+    seeded: Seeded, ref: str, flag: str | None, confidential: bool
+) -> None:
     result = invoke("case", "followup", ref, "--text", "Sedang ditinjau.", *([flag] if flag else []))
 
     assert result.exit_code == 0, result.output
@@ -135,7 +150,10 @@ def test_return_queues_a_reject_request_and_leaves_the_case_open(seeded: Seeded)
     row = invoke_json("outbox")[-1]
     stored = outbox_row(seeded.url, row["id"])
     assert (stored.kind, stored.payload["not_authority"], stored.payload["reason"]) == (
-        "return", False, "Mohon lampirkan foto lokasi.")
+        "return",
+        False,
+        "Mohon lampirkan foto lokasi.",
+    )
     assert invoke_json("case", "show", "1")["case"]["state"] == "in_progress"
 
 
@@ -145,7 +163,10 @@ def test_forward_to_a_known_outside_institution(seeded: Seeded) -> None:
     assert result.exit_code == 0 and "warning" not in result.output
     stored = outbox_row(seeded.url, invoke_json("outbox")[-1]["id"])
     assert (stored.kind, stored.payload["not_authority"], stored.payload["target_institution_id"]) == (
-        "forward", True, 9001)
+        "forward",
+        True,
+        9001,
+    )
 
 
 def test_forward_to_an_unknown_institution_warns_and_to_the_city_is_refused(seeded: Seeded) -> None:
@@ -158,12 +179,15 @@ def test_forward_to_an_unknown_institution_warns_and_to_the_city_is_refused(seed
         assert isinstance(refused.exception, ActionRefused)
 
 
-@pytest.mark.parametrize("args", [
-    ["case", "followup", "1", "--text", "   "],
-    ["case", "return", "abc", "--reason", "x"],
-    ["case", "forward", "1", "--to", "0", "--reason", "x"],
-    ["case", "complete", "1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["case", "followup", "1", "--text", "   "],
+        ["case", "return", "abc", "--reason", "x"],
+        ["case", "forward", "1", "--to", "0", "--reason", "x"],
+        ["case", "complete", "1"],
+    ],
+)
 def test_bad_arguments_exit_2_before_anything_is_queued(seeded: Seeded, args: list[str]) -> None:
     before = invoke_json("outbox")
     assert invoke(*args).exit_code == 2

@@ -53,8 +53,15 @@ main()
 def run(code: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.upper().startswith("LAPOR_SYNC_")}
     env["COLUMNS"] = "80"  # a narrow terminal: the line must still be one line
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_an_unexpected_exception_prints_one_masked_line_and_exits_70(tmp_path: Path) -> None:
@@ -62,7 +69,8 @@ def test_an_unexpected_exception_prints_one_masked_line_and_exits_70(tmp_path: P
 
     assert (result.returncode, result.stdout) == (70, ""), result.stderr
     assert result.stderr.splitlines() == [
-        f"error: internal error (RuntimeError): LAPOR! said: NIK [NIK masked], phone [phone masked]{POINTER}"]
+        f"error: internal error (RuntimeError): LAPOR! said: NIK [NIK masked], phone [phone masked]{POINTER}"
+    ]
 
 
 def test_at_log_level_debug_the_traceback_is_a_masked_log_line_cause_included(tmp_path: Path) -> None:
@@ -83,8 +91,10 @@ def test_a_failing_statement_is_an_internal_error_line_too_not_a_traceback(tmp_p
 
     assert result.returncode == 70, result.stderr
     [line] = result.stderr.splitlines()
-    assert line.startswith("error: internal error (IntegrityError): (sqlite3.IntegrityError) UNIQUE constraint "
-                           'failed: case.tracking_id [SQL: INSERT INTO "case" (tracking_id) VALUES (?)]')
+    assert line.startswith(
+        "error: internal error (IntegrityError): (sqlite3.IntegrityError) UNIQUE constraint "
+        'failed: case.tracking_id [SQL: INSERT INTO "case" (tracking_id) VALUES (?)]'
+    )
     assert line.endswith(POINTER) and "secret" not in line
 
 

@@ -23,12 +23,29 @@ __all__ = ["cli_env", "seeded"]  # fixtures
 LATER = T0 + timedelta(days=5)
 
 
-def _add_event(url: str, kind: str, message: str, *, level: Level = Level.INFO, tracking_id: str = "1900002",
-               event_id: int | None = None) -> None:
+def _add_event(
+    url: str,
+    kind: str,
+    message: str,
+    *,
+    level: Level = Level.INFO,
+    tracking_id: str = "1900002",
+    event_id: int | None = None,
+) -> None:
     db = Database(url)
     with db.session() as session:
-        session.add(SyncEvent(id=event_id, run_id=None, at=LATER, tracking_id=tracking_id, agency_code="DINKES",
-                              kind=kind, level=level.value, message=message))
+        session.add(
+            SyncEvent(
+                id=event_id,
+                run_id=None,
+                at=LATER,
+                tracking_id=tracking_id,
+                agency_code="DINKES",
+                kind=kind,
+                level=level.value,
+                message=message,
+            )
+        )
         session.commit()
     db.dispose()
 
@@ -36,9 +53,11 @@ def _add_event(url: str, kind: str, message: str, *, level: Level = Level.INFO, 
 def test_log_prints_one_line_per_event_like_a_log_file(seeded: Seeded) -> None:
     lines = invoke("log", "--level", "warning").stdout.splitlines()
 
-    assert lines == ["2024-07-04 09:00 WIB  #1900003  DISKOMINFO  warning  complaint.triage  Complaint #1900003 "
-                     "matched no routing rule (category 'Topik Lainnya', disposition 6271); sent to DISKOMINFO "
-                     "for triage."]
+    assert lines == [
+        "2024-07-04 09:00 WIB  #1900003  DISKOMINFO  warning  complaint.triage  Complaint #1900003 "
+        "matched no routing rule (category 'Topik Lainnya', disposition 6271); sent to DISKOMINFO "
+        "for triage."
+    ]
     assert len(invoke("log").stdout.splitlines()) == 4
     assert "No sync events match" in invoke("log", "--kind", "outbox").stdout
 
@@ -57,13 +76,21 @@ def _polls(actions: list[Callable[[], None]]) -> Callable[[float], None]:
 
 
 def test_follow_prints_new_matching_events_as_they_arrive_and_ctrl_c_exits_0(
-        seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logs, "sleep", _polls([
-        lambda: _add_event(seeded.url, "complaint.updated", "Complaint #1900002 updated from LAPOR!: x."),
-        lambda: None,
-        lambda: _add_event(seeded.url, "complaint.set_aside", "Complaint 3100009 set aside: y.",
-                           level=Level.WARNING),
-    ]))
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        logs,
+        "sleep",
+        _polls(
+            [
+                lambda: _add_event(seeded.url, "complaint.updated", "Complaint #1900002 updated from LAPOR!: x."),
+                lambda: None,
+                lambda: _add_event(
+                    seeded.url, "complaint.set_aside", "Complaint 3100009 set aside: y.", level=Level.WARNING
+                ),
+            ]
+        ),
+    )
 
     result = invoke("log", "--follow", "--level", "warning")
 
@@ -73,16 +100,24 @@ def test_follow_prints_new_matching_events_as_they_arrive_and_ctrl_c_exits_0(
 
 
 def test_follow_with_json_prints_one_object_per_line(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logs, "sleep", _polls([
-        lambda: _add_event(seeded.url, "complaint.updated", "Complaint #1900002 updated from LAPOR!: x."),
-    ]))
+    monkeypatch.setattr(
+        logs,
+        "sleep",
+        _polls(
+            [
+                lambda: _add_event(seeded.url, "complaint.updated", "Complaint #1900002 updated from LAPOR!: x."),
+            ]
+        ),
+    )
 
     result = invoke("log", "-f", "--json", "--tracking-id", "1900002")
 
     assert result.exit_code == 0
     objects = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(o["kind"], o["tracking_id"]) for o in objects] == [("complaint.created", "1900002"),
-                                                                ("complaint.updated", "1900002")]
+    assert [(o["kind"], o["tracking_id"]) for o in objects] == [
+        ("complaint.created", "1900002"),
+        ("complaint.updated", "1900002"),
+    ]
     assert objects[1]["at"] == LATER.isoformat()
     assert invoke("log", "--follow", "--until", "2024-07-04").exit_code == 2
 

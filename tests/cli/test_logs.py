@@ -70,7 +70,8 @@ def test_outbox_defaults_to_undelivered_rows_and_filters_by_state(seeded: Seeded
     assert [(r["id"], r["state"]) for r in rows] == [(seeded.pending_outbox, "pending"), (seeded.dead_outbox, "dead")]
     dead = invoke_json("outbox", "--state", "dead")
     assert [(r["id"], r["attempts"], r["last_error"]) for r in dead] == [
-        (seeded.dead_outbox, 8, "HTTP 422: complaint is closed")]
+        (seeded.dead_outbox, 8, "HTTP 422: complaint is closed")
+    ]
     assert invoke_json("outbox", "--state", "delivered") == []
     assert "payload" not in rows[0]  # follow-up text (possibly confidential) is never listed
     table = invoke("outbox")

@@ -14,9 +14,14 @@ __all__ = ["cli_env", "seeded"]  # fixtures
 def test_check_summarises_the_packaged_mapping(cli_env: str) -> None:
     summary = invoke_json("mapping", "check")
 
-    assert summary == {"institution": {"id": 6271, "name": "Pemerintah Kota Palangka Raya"}, "agencies": 12,
-                       "category_routes": 16, "triage_agency": "DISKOMINFO", "outside_institutions": 6,
-                       "status_codes": 6}
+    assert summary == {
+        "institution": {"id": 6271, "name": "Pemerintah Kota Palangka Raya"},
+        "agencies": 12,
+        "category_routes": 16,
+        "triage_agency": "DISKOMINFO",
+        "outside_institutions": 6,
+        "status_codes": 6,
+    }
     text = invoke("mapping", "check")
     assert text.exit_code == 0 and "Mapping OK" in text.stdout and "12 agencies" in text.stdout
 
@@ -40,7 +45,10 @@ def test_check_refuses_a_mapping_for_another_institution_than_configured(cli_env
 def test_explain_a_described_complaint(cli_env: str) -> None:
     by_category = invoke_json("mapping", "explain", "--category", "perhubungan", "--institution", "6271")
     assert (by_category["agency_code"], by_category["rule"], by_category["is_triage"]) == (
-        "DISHUB", "category:Perhubungan", False)
+        "DISHUB",
+        "category:Perhubungan",
+        False,
+    )
     assert "matched by name" in by_category["reason"]
 
     by_sub_unit = invoke_json("mapping", "explain", "--institution", "627101", "--category", "Kesehatan")
@@ -57,8 +65,13 @@ def test_explain_a_stored_complaint_by_its_complaint_id(seeded: Seeded) -> None:
 
     assert explained["input"] == {"disposition_id": 6271, "category_id": 43, "category_name": "Topik Lainnya"}
     assert (explained["agency_code"], explained["rule"]) == ("DISKOMINFO", "triage")
-    assert explained["case"] == {"id": seeded.triage_case, "tracking_id": "1900003", "agency_code": "DISKOMINFO",
-                                 "routing_rule": "triage", "state": "in_progress"}
+    assert explained["case"] == {
+        "id": seeded.triage_case,
+        "tracking_id": "1900003",
+        "agency_code": "DISKOMINFO",
+        "routing_rule": "triage",
+        "state": "in_progress",
+    }
     assert isinstance(invoke("mapping", "explain", "--complaint-id", "42").exception, CaseNotFound)
 
 

@@ -113,8 +113,9 @@ def test_cancel_does_not_wait_for_a_running_push(seeded: Seeded, monkeypatch: py
     monkeypatch.setenv("LAPOR_SYNC_LEASE_WAIT_SECONDS", "0")
     db = Database(seeded.url)
     try:
-        with Leases(db, SystemClock(), "web01:4242 worker").hold("push", institution_id=CITY,
-                                                                  renew_in_background=False):
+        with Leases(db, SystemClock(), "web01:4242 worker").hold(
+            "push", institution_id=CITY, renew_in_background=False
+        ):
             row = invoke_json("outbox", "cancel", str(seeded.dead_outbox), "--reason", "duplikat")
     finally:
         db.dispose()

@@ -14,10 +14,19 @@ def test_report_counts_the_period_in_total_and_per_agency(seeded: Seeded) -> Non
     report = invoke_json("report", "--from", "2024-07-01", "--to", "2024-07-31")
 
     assert (report["from"], report["to"], report["timezone"]) == ("2024-07-01", "2024-07-31", "Asia/Jakarta")
-    assert report["city"] == {"total": 3, "completed": 1, "in_process": 2, "archived": 0, "forwarded": 0,
-                              "archived_or_returned": 0}
+    assert report["city"] == {
+        "total": 3,
+        "completed": 1,
+        "in_process": 2,
+        "archived": 0,
+        "forwarded": 0,
+        "archived_or_returned": 0,
+    }
     assert [(a["agency"], a["total"], a["completed"]) for a in report["agencies"]] == [
-        ("DINKES", 1, 0), ("DINSOS", 1, 1), ("DISKOMINFO", 1, 0)]
+        ("DINKES", 1, 0),
+        ("DINSOS", 1, 1),
+        ("DISKOMINFO", 1, 0),
+    ]
     assert report["agencies"][1]["name"] == "Dinas Sosial"
     assert report["article"] is None
 

@@ -54,11 +54,21 @@ def seed_cases(url: str) -> Cases:
     snapshots = [
         snapshot(complaint(ids.late, created_at=wib(2024, 4, 4, 10, 0))),
         snapshot(complaint(ids.fresh, created_at=wib(2024, 4, 25, 9, 0))),
-        snapshot(complaint(ids.followed, created_at=wib(2024, 4, 5, 8, 0), disposition_id=DISHUB,
-                           disposition_name="Dinas Perhubungan")),
-        snapshot(complaint(ids.replied, created_at=wib(2024, 4, 1, 9, 0)), thread=(
-            followup(1, "Sedang dicek.", at=wib(2024, 4, 2, 10, 0)),
-            followup(2, "Terima kasih.", author=AuthorType.REPORTER, at=wib(2024, 4, 3, 10, 0)))),
+        snapshot(
+            complaint(
+                ids.followed,
+                created_at=wib(2024, 4, 5, 8, 0),
+                disposition_id=DISHUB,
+                disposition_name="Dinas Perhubungan",
+            )
+        ),
+        snapshot(
+            complaint(ids.replied, created_at=wib(2024, 4, 1, 9, 0)),
+            thread=(
+                followup(1, "Sedang dicek.", at=wib(2024, 4, 2, 10, 0)),
+                followup(2, "Terima kasih.", author=AuthorType.REPORTER, at=wib(2024, 4, 3, 10, 0)),
+            ),
+        ),
         snapshot(complaint(ids.closed, created_at=wib(2024, 4, 1, 9, 0), status_code=3, status_name="Selesai")),
     ]
     with db.session() as session:
@@ -67,10 +77,18 @@ def seed_cases(url: str) -> Cases:
         for snap in snapshots:
             c = snap.complaint
             routing = mapping.route(c.disposition_id, c.category_id, c.category_name)
-            records.receive(snap, agency_code=routing.agency_code, routing_rule=routing.rule,
-                            state=mapping.case_state_for(c.status_code))
-        records.act(records.get_case(complaint_id=ids.followed), AgencyAction.FOLLOWUP, institution_id=DISHUB,
-                    content="Petugas meninjau lokasi.")
+            records.receive(
+                snap,
+                agency_code=routing.agency_code,
+                routing_rule=routing.rule,
+                state=mapping.case_state_for(c.status_code),
+            )
+        records.act(
+            records.get_case(complaint_id=ids.followed),
+            AgencyAction.FOLLOWUP,
+            institution_id=DISHUB,
+            content="Petugas meninjau lokasi.",
+        )
         session.commit()
     db.dispose()
     return ids
@@ -86,12 +104,18 @@ def test_json_lists_overdue_and_due_soon_cases_per_agency_in_utc(cases: Cases) -
     report = invoke_json("sla", "--at", "2024-04-26T12:00")
 
     assert utc(report["at"]) == wib(2024, 4, 26, 12, 0)
-    assert report["limits"] == {"sla_followup_working_days": 5, "sla_autoclose_working_days": 10,
-                                "sla_due_soon_working_days": 1, "extra_non_working_days": []}
+    assert report["limits"] == {
+        "sla_followup_working_days": 5,
+        "sla_autoclose_working_days": 10,
+        "sla_due_soon_working_days": 1,
+        "extra_non_working_days": [],
+    }
     assert report["open_cases"] == 4
     assert report["counts"] == {"overdue": 1, "due_soon": 1, "on_track": 1, "met": 1}
     assert [(a["agency_code"], a["agency_name"]) for a in report["agencies"]] == [
-        ("DINSOS", "Dinas Sosial"), ("DISHUB", "Dinas Perhubungan")]
+        ("DINSOS", "Dinas Sosial"),
+        ("DISHUB", "Dinas Perhubungan"),
+    ]
     late = report["agencies"][0]["cases"]
     assert [c["complaint_id"] for c in late] == [cases.late]
     assert (late[0]["status"], late[0]["pressing"], late[0]["tracking_id"]) == ("overdue", "followup", "1900001")
@@ -142,14 +166,17 @@ def test_daily_check_reports_each_overdue_deadline_once(cases: Cases, cli_env: s
         counts = check_sla(app, journal)
         journal.finish()
         with app.db.session() as session:
-            events = list(session.exec(select(SyncEvent).where(SyncEvent.run_id == journal.run_id)
-                                       .order_by(col(SyncEvent.id))))
+            events = list(
+                session.exec(select(SyncEvent).where(SyncEvent.run_id == journal.run_id).order_by(col(SyncEvent.id)))
+            )
         return counts, events
 
     counts, events = run()
     assert counts == {"checked": 4, "overdue": 2, "due_soon": 0, "reported": 2}
     assert [(e.kind, e.level, e.complaint_id, e.agency_code) for e in events] == [
-        ("sla.overdue", "warning", cases.late, "DINSOS"), ("sla.overdue", "warning", cases.followed, "DISHUB")]
+        ("sla.overdue", "warning", cases.late, "DINSOS"),
+        ("sla.overdue", "warning", cases.followed, "DISHUB"),
+    ]
     assert events[0].message.startswith("#1900001 (DINSOS): follow-up overdue since 2024-04-19 10:00 WIB")
     assert events[1].message.startswith("#1900003 (DISHUB): expected auto-close overdue since 2024-04-29 15:00 WIB")
     for event in events:
@@ -160,13 +187,18 @@ def test_daily_check_reports_each_overdue_deadline_once(cases: Cases, cli_env: s
 
     with app.db.session() as session:  # a new follow-up moves the expected auto-close: a new deadline
         records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
-        records.act(records.get_case(complaint_id=cases.followed), AgencyAction.FOLLOWUP, institution_id=DISHUB,
-                    content="Perbaikan dijadwalkan.")
+        records.act(
+            records.get_case(complaint_id=cases.followed),
+            AgencyAction.FOLLOWUP,
+            institution_id=DISHUB,
+            content="Perbaikan dijadwalkan.",
+        )
         session.commit()
     clock.set(wib(2024, 5, 17, 16, 0))  # Tue 30 Apr 16:00 + 10 working days (1, 9 and 10 May off)
     counts, events = run()
     assert counts["reported"] == 2
     assert [e.message.split(";")[0] for e in events] == [
         "#1900002 (DINSOS): follow-up overdue since 2024-05-03 09:00 WIB",
-        "#1900003 (DISHUB): expected auto-close overdue since 2024-05-17 16:00 WIB"]
+        "#1900003 (DISHUB): expected auto-close overdue since 2024-05-17 16:00 WIB",
+    ]
     app.db.dispose()

@@ -133,8 +133,17 @@ def abandon_run(url: str, *, ago: timedelta) -> None:
     db = Database(url)
     with db.session() as session:
         at = datetime.now(UTC) - ago
-        session.add(SyncRun(institution_id=CITY, job="pull", trigger="schedule", started_at=at - timedelta(minutes=1),
-                            finished_at=at, outcome="abandoned", error="its process died mid-run"))
+        session.add(
+            SyncRun(
+                institution_id=CITY,
+                job="pull",
+                trigger="schedule",
+                started_at=at - timedelta(minutes=1),
+                finished_at=at,
+                outcome="abandoned",
+                error="its process died mid-run",
+            )
+        )
         session.commit()
     db.dispose()
 
@@ -148,8 +157,9 @@ def test_runs_abandoned_in_the_last_day_are_counted_and_degraded(cli_env: str) -
     code, summary = status_json()
 
     assert (code, summary["health"]) == (1, "degraded")
-    assert summary["reasons"] == ["2 runs abandoned in the last 24 h: their process died mid-run "
-                                  "(lapor-sync runs --outcome abandoned)"]
+    assert summary["reasons"] == [
+        "2 runs abandoned in the last 24 h: their process died mid-run (lapor-sync runs --outcome abandoned)"
+    ]
     assert summary["abandoned_runs_24h"] == 2
     table = invoke("status")
     assert "runs abandoned (last 24 h)" in table.stdout

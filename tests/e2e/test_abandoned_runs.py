@@ -67,8 +67,9 @@ def test_a_run_left_running_by_a_killed_worker_is_abandoned_at_worker_start(data
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_taking_a_lease_abandons_the_runs_that_lost_it_unless_their_holder_runs_here(database: Database,
-                                                                                      clock: ManualClock) -> None:
+def test_taking_a_lease_abandons_the_runs_that_lost_it_unless_their_holder_runs_here(
+    database: Database, clock: ManualClock
+) -> None:
     from lapor_sync.storage.holders import holder_name
     from lapor_sync.sync.abandoned import abandon_runs_lost_to
 
@@ -81,14 +82,17 @@ def test_taking_a_lease_abandons_the_runs_that_lost_it_unless_their_holder_runs_
     assert closed == [lost_elsewhere]
     runs = _runs(database)
     assert [runs[i].outcome for i in (lost_elsewhere, other_lease, alive_here)] == ["abandoned", "running", "running"]
-    assert runs[lost_elsewhere].error == (f"abandoned: {ELSEWHERE} held the push lease; web01:7 sync took it over "
-                                          "(it lost it and cannot be seen from here)")
+    assert runs[lost_elsewhere].error == (
+        f"abandoned: {ELSEWHERE} held the push lease; web01:7 sync took it over "
+        "(it lost it and cannot be seen from here)"
+    )
 
 
 def _running(database: Database, clock: ManualClock, holder: str, leases: str) -> int:
     with database.session() as session:
-        run = SyncRun(institution_id=CITY, job="push", trigger="schedule", started_at=clock.now(), holder=holder,
-                      leases=leases)
+        run = SyncRun(
+            institution_id=CITY, job="push", trigger="schedule", started_at=clock.now(), holder=holder, leases=leases
+        )
         session.add(run)
         session.commit()
         return run.id  # type: ignore[return-value]
@@ -96,7 +100,8 @@ def _running(database: Database, clock: ManualClock, holder: str, leases: str) -
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_a_run_of_another_host_closed_as_abandoned_that_still_ran_ends_with_its_own_outcome(
-        database: Database, clock: ManualClock) -> None:
+    database: Database, clock: ManualClock
+) -> None:
     from lapor_sync.sync.abandoned import abandon_runs_lost_to
 
     journal = RunJournal(database, clock, CITY, "push", "schedule").start()

@@ -66,8 +66,12 @@ class Rewriter(httpx.BaseTransport):
                 if edit is not None and isinstance(row, dict) and row.get("complaint_id") == self.complaint_id:
                     edit(row)
             body = json.dumps(payload).encode()
-        return httpx.Response(response.status_code, content=body, request=request,
-                              headers={"content-type": response.headers.get("content-type", "application/json")})
+        return httpx.Response(
+            response.status_code,
+            content=body,
+            request=request,
+            headers={"content-type": response.headers.get("content-type", "application/json")},
+        )
 
     def close(self) -> None:
         """Close the transport underneath."""
@@ -114,9 +118,15 @@ def cli(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run ``lapor-sync ARGS --json`` against the harness and return the parsed output."""
     for name in [name for name in os.environ if name.startswith("LAPOR_SYNC_")]:
         monkeypatch.delenv(name)
-    env = {"DATABASE_URL": h.app.settings.database_url, "API_BASE_URL": h.base_url, "AUTH_MODE": "static",
-           "API_KEY": CREDENTIALS.api_key, "API_TOKEN": CREDENTIALS.app_token, "INSTITUTION_ID": str(CITY),
-           "LEASE_WAIT_SECONDS": "0"}
+    env = {
+        "DATABASE_URL": h.app.settings.database_url,
+        "API_BASE_URL": h.base_url,
+        "AUTH_MODE": "static",
+        "API_KEY": CREDENTIALS.api_key,
+        "API_TOKEN": CREDENTIALS.app_token,
+        "INSTITUTION_ID": str(CITY),
+        "LEASE_WAIT_SECONDS": "0",
+    }
     for name, value in env.items():
         monkeypatch.setenv(f"LAPOR_SYNC_{name}", value)
 
@@ -148,22 +158,30 @@ class Malformed:
 
 MALFORMED = {
     "missing_status_code": Malformed(drop("status_code"), None, "data.status_code: Field required"),
-    "status_code_abc": Malformed(put("status_code", "abc"), None,
-                                 "data.status_code: expected a whole number from 0 to 2147483647"),
-    "complaint_id_x": Malformed(put("complaint_id", "x"), None, "inbox row complaint_id: expected a whole number",
-                                has_id=False),
-    "created_at_31_february": Malformed(put("created_at", "31-02-2024 10:00:00"), None,
-                                        "data.created_at: not a real date and time"),
-    "updated_at_99_99_9999": Malformed(put("updated_at", "99-99-9999"), None,
-                                       "inbox row updated_at: expected a WIB timestamp"),
-    "followup_created_at_99_99_9999": Malformed(None, put("created_at", "99-99-9999 10:00:00"),
-                                                "followups.0.created_at: not a real date and time"),
-    "category_id_beyond_postgres_integer": Malformed(put("category_id", 2**40), None,
-                                                     "data.category_id: expected a whole number from 0 to 2147483647"),
-    "tracking_id_wider_than_its_column": Malformed(put("tracking_id", "9" * 40), None,
-                                                   "data.tracking_id: expected at most 32 characters"),
+    "status_code_abc": Malformed(
+        put("status_code", "abc"), None, "data.status_code: expected a whole number from 0 to 2147483647"
+    ),
+    "complaint_id_x": Malformed(
+        put("complaint_id", "x"), None, "inbox row complaint_id: expected a whole number", has_id=False
+    ),
+    "created_at_31_february": Malformed(
+        put("created_at", "31-02-2024 10:00:00"), None, "data.created_at: not a real date and time"
+    ),
+    "updated_at_99_99_9999": Malformed(
+        put("updated_at", "99-99-9999"), None, "inbox row updated_at: expected a WIB timestamp"
+    ),
+    "followup_created_at_99_99_9999": Malformed(
+        None, put("created_at", "99-99-9999 10:00:00"), "followups.0.created_at: not a real date and time"
+    ),
+    "category_id_beyond_postgres_integer": Malformed(
+        put("category_id", 2**40), None, "data.category_id: expected a whole number from 0 to 2147483647"
+    ),
+    "tracking_id_wider_than_its_column": Malformed(
+        put("tracking_id", "9" * 40), None, "data.tracking_id: expected at most 32 characters"
+    ),
     "status_code_abc_with_nul_and_lone_surrogate": Malformed(
-        both(put("status_code", "abc"), put("content", "Isi\x00 \ud800laporan")), None, "data.status_code"),
+        both(put("status_code", "abc"), put("content", "Isi\x00 \ud800laporan")), None, "data.status_code"
+    ),
 }
 
 
@@ -245,8 +263,11 @@ def test_a_malformed_follow_up_sets_its_whole_complaint_aside_and_keeps_the_stor
     assert h.sync().updated == 1 and len(h.thread(complaint_id)) == 1
     h.world.add_followup(complaint_id, DINSOS, "Tindak lanjut kedua.")
     h.advance(timedelta(minutes=10))
-    break_on_the_wire(h, complaint_id, followup=lambda row: row["content"] == "Tindak lanjut kedua." and
-                      row.__setitem__("user_type", "robot"))
+    break_on_the_wire(
+        h,
+        complaint_id,
+        followup=lambda row: row["content"] == "Tindak lanjut kedua." and row.__setitem__("user_type", "robot"),
+    )
 
     run = h.sync()
 
@@ -269,12 +290,20 @@ def test_nul_bytes_in_title_content_and_follow_up_content_are_stored_without_the
     if h.app.db.url.startswith("postgresql"):  # the failure this guards: PostgreSQL refuses NUL in text
         with pytest.raises(DataError, match="NUL"), h.app.db.engine.connect() as conn:
             conn.execute(text("SELECT CAST(:t AS text)"), {"t": "a\x00b"})
-    complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, title="Jalan\x00 rusak",
-                                   content="Mohon\x00 diperbaiki\x00", reporter=Reporter(**SITI)).complaint_id
+    complaint_id = h.add_complaint(
+        disposition_id=DINSOS,
+        category_id=SOSIAL,
+        title="Jalan\x00 rusak",
+        content="Mohon\x00 diperbaiki\x00",
+        reporter=Reporter(**SITI),
+    ).complaint_id
     h.world.add_followup(complaint_id, DINSOS, "Sedang kami tangani.")
-    break_on_the_wire(h, complaint_id, complaint=both(put("category_name", "Sosial\x00"),
-                                                      put("location_name", "Jekan\x00 Raya")),
-                      followup=put("content", "Sedang\x00 kami tangani."))
+    break_on_the_wire(
+        h,
+        complaint_id,
+        complaint=both(put("category_name", "Sosial\x00"), put("location_name", "Jekan\x00 Raya")),
+        followup=put("content", "Sedang\x00 kami tangani."),
+    )
 
     run = h.sync()
 
@@ -292,11 +321,17 @@ def test_lone_surrogates_in_title_content_and_follow_up_content_are_stored_witho
         conn.execute(text("SELECT :t"), {"t": "a\ud800"})
     complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id
     h.world.add_followup(complaint_id, DINSOS, "Balasan.")
-    break_on_the_wire(h, complaint_id, complaint=both(put("title", "Banjir \ud800"),
-                                                      put("content", "Air \udfffnaik 😀"),
-                                                      put("disposition_name", "Dinas\ud83d Sosial"),
-                                                      put("user", {"name": "Siti\udc00", "email": None, "phone": None})),
-                      followup=put("content", "Balasan \ud800."))
+    break_on_the_wire(
+        h,
+        complaint_id,
+        complaint=both(
+            put("title", "Banjir \ud800"),
+            put("content", "Air \udfffnaik 😀"),
+            put("disposition_name", "Dinas\ud83d Sosial"),
+            put("user", {"name": "Siti\udc00", "email": None, "phone": None}),
+        ),
+        followup=put("content", "Balasan \ud800."),
+    )
 
     run = h.sync()
 
@@ -321,8 +356,7 @@ def test_a_70000_character_content_is_stored_whole_with_its_length(on_db: Harnes
 def test_emoji_and_html_are_stored_as_received_not_set_aside(on_db: Harness) -> None:
     h = on_db
     title, content = "Lampu mati 💡🇮🇩", "<p>Sudah <b>3 malam</b> gelap 👨‍👩‍👧 &amp; rawan</p><script>x()</script>"
-    complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, title=title,
-                                   content=content).complaint_id
+    complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, title=title, content=content).complaint_id
     h.world.add_followup(complaint_id, DINSOS, "Dicek.")
     break_on_the_wire(h, complaint_id, followup=put("content", "<i>Terima kasih</i> 🙏"))
 
@@ -361,8 +395,9 @@ def test_a_staff_follow_up_with_nul_or_a_lone_surrogate_is_stored_and_sent_witho
 # -- answers that are not the protocol are retried, never set aside ---------------------------------
 
 
-@pytest.mark.parametrize("body", [b"<html><body>502 Bad Gateway</body></html>", b"",
-                                  b'{"results": null, "message": "Data not found"}'])
+@pytest.mark.parametrize(
+    "body", [b"<html><body>502 Bad Gateway</body></html>", b"", b'{"results": null, "message": "Data not found"}']
+)
 def test_a_detail_answered_with_html_empty_or_null_results_is_retried_not_set_aside(h: Harness, body: bytes) -> None:
     complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id
     answers = [body, body]

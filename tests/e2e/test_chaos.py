@@ -34,16 +34,28 @@ def _soak_module() -> ModuleType:
 
 @pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_worker_killed_again_and_again_and_losing_its_leases_loses_and_duplicates_nothing(
-        engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     soak = _soak_module()
     if engine == "postgres":
         _postgres_url()  # skips without a server (fails under CI=true); the soak makes its own schema
     # The SQLite clock steps need libfaketime (.ci/run installs it); without it the kills still run.
     lease_faults = engine == "postgres" or soak.LIBFAKETIME.exists()
     logging.getLogger("lapor_sync").setLevel(logging.ERROR)
-    config = soak.SoakConfig(seconds=20, database=engine, seed=11, kill_every=3, write_kill_share=0.3,
-                             speed_hours=2, min_kills=3, min_lease_losses=int(lease_faults), lease_faults=lease_faults,
-                             lease_fault_every=4, step_seconds=12, logs=tmp_path / "logs")
+    config = soak.SoakConfig(
+        seconds=20,
+        database=engine,
+        seed=11,
+        kill_every=3,
+        write_kill_share=0.3,
+        speed_hours=2,
+        min_kills=3,
+        min_lease_losses=int(lease_faults),
+        lease_faults=lease_faults,
+        lease_fault_every=4,
+        step_seconds=12,
+        logs=tmp_path / "logs",
+    )
 
     result = soak.run_soak(config)
 

@@ -64,13 +64,19 @@ def stepped(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
 def runs_of(db: Database, job: str, *, since: datetime) -> list[SyncRun]:
     """Scheduled runs of ``job`` that started at or after ``since`` (as stamped), by id."""
     with db.session() as session:
-        return list(session.exec(select(SyncRun).where(SyncRun.job == job, SyncRun.trigger == "schedule",
-                                                       col(SyncRun.started_at) >= since).order_by(col(SyncRun.id))))
+        return list(
+            session.exec(
+                select(SyncRun)
+                .where(SyncRun.job == job, SyncRun.trigger == "schedule", col(SyncRun.started_at) >= since)
+                .order_by(col(SyncRun.id))
+            )
+        )
 
 
 @sqlite_only
 def test_the_worker_keeps_running_ticks_after_the_clock_steps_forward_and_back_two_hours(
-        database: Database, stepped: SteppedClock, caplog: pytest.LogCaptureFixture) -> None:
+    database: Database, stepped: SteppedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="lapor_sync")
     with harness(small_world(), database.url, pull_interval_seconds=1, push_interval_seconds=1) as h:
         app = App(h.app.settings, clock=stepped, purpose="worker")
@@ -87,10 +93,16 @@ def test_the_worker_keeps_running_ticks_after_the_clock_steps_forward_and_back_t
 
             stepped.offset = timedelta(0)  # and back: APScheduler alone would now sleep two hours
             back = stepped.now()
-            pulls = wait_for("pulls after the step back", lambda: [
-                r for r in runs_of(app.db, "pull", since=back) if r.started_at < back + timedelta(hours=1)][2:])
-            wait_for("a push after the step back", lambda: [
-                r for r in runs_of(app.db, "push", since=back) if r.started_at < back + timedelta(hours=1)])
+            pulls = wait_for(
+                "pulls after the step back",
+                lambda: [r for r in runs_of(app.db, "pull", since=back) if r.started_at < back + timedelta(hours=1)][
+                    2:
+                ],
+            )
+            wait_for(
+                "a push after the step back",
+                lambda: [r for r in runs_of(app.db, "push", since=back) if r.started_at < back + timedelta(hours=1)],
+            )
         finally:
             worker.request_stop("test over")
             thread.join(30)
@@ -134,9 +146,9 @@ def test_a_push_stamped_in_the_future_does_not_hide_new_outbox_rows_from_the_wat
         assert w.watcher.check() is True and len(started) == 1
 
 
-
 def test_jobs_scheduled_while_the_clock_was_ahead_are_rescheduled_even_if_both_steps_fell_between_two_looks(
-        stepped: SteppedClock, caplog: pytest.LogCaptureFixture) -> None:
+    stepped: SteppedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     from lapor_sync.scheduler.clock_steps import ClockFollower  # the part itself (the others drive the worker)
 
     caplog.set_level(logging.INFO, logger="lapor_sync")
@@ -155,5 +167,7 @@ def test_jobs_scheduled_while_the_clock_was_ahead_are_rescheduled_even_if_both_s
     finally:
         scheduler.shutdown(wait=False)
     [line] = worker_lines(caplog, "jobs were scheduled up to ")  # 1 h 59 min or so: the step less one period
-    assert "further ahead than their triggers allow: the system clock was ahead and stepped back; every job is " \
-           "rescheduled from" in line
+    assert (
+        "further ahead than their triggers allow: the system clock was ahead and stepped back; every job is "
+        "rescheduled from" in line
+    )

@@ -51,8 +51,11 @@ def test_a_second_sync_over_the_same_data_changes_nothing(database: Database) ->
         assert again.outcome == "ok"
         assert (again.fetched, again.created, again.updated, again.pushed, again.failed) == (0, 0, 0, 0, 0)
         assert h.table_rows() == before
-        assert h.cursor() == cursor == max(c.updated_at for c in h.world.all_complaints()
-                                           if c.dispositioned_at <= FRIDAY_EVENING)
+        assert (
+            h.cursor()
+            == cursor
+            == max(c.updated_at for c in h.world.all_complaints() if c.dispositioned_at <= FRIDAY_EVENING)
+        )
 
 
 def _case_with_queued_followup(h: Harness) -> tuple[int, int, str]:
@@ -122,4 +125,3 @@ def test_an_ambiguous_failure_is_read_back_not_posted_again(database: Database) 
         stored = h.national_followups(complaint_id, reference)
         assert len(stored) == 1
         assert h.thread(complaint_id)[0].national_id == stored[0].id
-

@@ -43,23 +43,37 @@ def _other_complaints_followup(h: Harness) -> ThreadEntry:
     h.act(other.complaint_id, AgencyAction.FOLLOWUP, "Tindak lanjut pada laporan lain.")
     assert h.sync(pull=False).pushed == 1
     (stored,) = h.world.complaint(other.complaint_id).followups
-    return ThreadEntry(national_id=stored.id, author_type=AuthorType.INSTITUTION,
-                       institution_id=stored.institution_from_id, institution_name=None, content=stored.content,
-                       rating=0, is_secret=False, created_at=stored.created_at)
+    return ThreadEntry(
+        national_id=stored.id,
+        author_type=AuthorType.INSTITUTION,
+        institution_id=stored.institution_from_id,
+        institution_name=None,
+        content=stored.content,
+        rating=0,
+        is_secret=False,
+        created_at=stored.created_at,
+    )
 
 
-@pytest.mark.parametrize("answer", ["another complaint's follow-up", "an unknown id without our token",
-                                    "our token under another complaint and id"])
+@pytest.mark.parametrize(
+    "answer",
+    ["another complaint's follow-up", "an unknown id without our token", "our token under another complaint and id"],
+)
 def test_a_followup_answered_with_another_one_is_read_back_and_the_thread_holds_it_once(
-        h: Harness, answer: str) -> None:
+    h: Harness, answer: str
+) -> None:
     foreign = _other_complaints_followup(h)
     complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
-    answers = {"another complaint's follow-up": lambda posted: foreign,
-               "an unknown id without our token": lambda posted: replace(
-                   posted, national_id=posted.national_id + 1000, content="Terima kasih."),
-               "our token under another complaint and id": lambda posted: replace(
-                   posted, national_id=posted.national_id + 1000, complaint_id=complaint_id + 1)}
+    answers = {
+        "another complaint's follow-up": lambda posted: foreign,
+        "an unknown id without our token": lambda posted: replace(
+            posted, national_id=posted.national_id + 1000, content="Terima kasih."
+        ),
+        "our token under another complaint and id": lambda posted: replace(
+            posted, national_id=posted.national_id + 1000, complaint_id=complaint_id + 1
+        ),
+    }
     platform = AnswersWith(h.platform, answers[answer])
 
     run = h.sync(pull=False, platform=platform)
@@ -87,7 +101,8 @@ class ReadBackFailsOnce(AnswersWith):
 
 
 def test_a_followup_answered_with_another_one_whose_read_back_fails_is_read_back_before_any_new_post(
-        h: Harness) -> None:
+    h: Harness,
+) -> None:
     foreign = _other_complaints_followup(h)
     complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")

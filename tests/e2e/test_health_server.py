@@ -24,8 +24,13 @@ from lapor_sync.scheduler.http import HealthServer
 from tests.support.e2e import CITY, CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
-FACTS = {"now": datetime(2026, 3, 2, 3, 0, tzinfo=UTC), "last_pull": {"age_seconds": 60}, "last_push": None,
-         "outbox": {"pending": 0}, "oldest_pending_age_seconds": None}
+FACTS = {
+    "now": datetime(2026, 3, 2, 3, 0, tzinfo=UTC),
+    "last_pull": {"age_seconds": 60},
+    "last_push": None,
+    "outbox": {"pending": 0},
+    "oldest_pending_age_seconds": None,
+}
 
 
 def healthy() -> HealthReport:
@@ -33,8 +38,9 @@ def healthy() -> HealthReport:
 
 
 def serve() -> HealthServer:
-    server = HealthServer("127.0.0.1", 0, assess=healthy, worker_state=lambda: {"running": []},
-                          registry=CollectorRegistry())
+    server = HealthServer(
+        "127.0.0.1", 0, assess=healthy, worker_state=lambda: {"running": []}, registry=CollectorRegistry()
+    )
     server.start()
     return server
 
@@ -75,7 +81,8 @@ def test_a_half_sent_request_line_does_not_hold_up_healthz_or_metrics(server: He
 
 
 def test_a_connection_that_never_finishes_its_request_is_closed_after_the_request_timeout(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(health_http, "REQUEST_SECONDS", 0.5, raising=False)
     server = serve()
     try:
@@ -94,7 +101,8 @@ def test_a_connection_that_never_finishes_its_request_is_closed_after_the_reques
 
 
 def test_a_pipelined_request_whose_answer_takes_longer_than_the_request_timeout_is_answered(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(health_http, "REQUEST_SECONDS", 0.5, raising=False)
     calls: list[int] = []
 
@@ -104,8 +112,9 @@ def test_a_pipelined_request_whose_answer_takes_longer_than_the_request_timeout_
             threading.Event().wait(1.0)  # the database is slow: past the 0.5 s the request had to arrive
         return healthy()
 
-    server = HealthServer("127.0.0.1", 0, assess=slow_second_time, worker_state=lambda: {"running": []},
-                          registry=CollectorRegistry())
+    server = HealthServer(
+        "127.0.0.1", 0, assess=slow_second_time, worker_state=lambda: {"running": []}, registry=CollectorRegistry()
+    )
     server.start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
@@ -125,11 +134,20 @@ def test_a_port_in_use_stops_the_worker_with_one_line_naming_the_setting(tmp_pat
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LAPOR_SYNC_")} | {
             "LAPOR_SYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
             "LAPOR_SYNC_API_BASE_URL": "http://127.0.0.1:9/lapor",  # never called: the worker stops first
-            "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key, "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
-            "LAPOR_SYNC_INSTITUTION_ID": str(CITY), "LAPOR_SYNC_HEALTH_PORT": str(port),
+            "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key,
+            "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
+            "LAPOR_SYNC_INSTITUTION_ID": str(CITY),
+            "LAPOR_SYNC_HEALTH_PORT": str(port),
         }
-        result = subprocess.run([sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker"],
-                                cwd=ROOT, env=env, text=True, capture_output=True, timeout=60, check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

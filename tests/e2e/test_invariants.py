@@ -26,8 +26,9 @@ DISKOMINFO = 627110
 
 def check(h: Harness, *, final: bool = True) -> InvariantReport:
     """Run the checker on the harness's two sides with the configured overlap."""
-    return check_invariants(h.simulator, h.app.db, CITY, overlap=timedelta(seconds=h.app.settings.overlap_seconds),
-                            final=final)
+    return check_invariants(
+        h.simulator, h.app.db, CITY, overlap=timedelta(seconds=h.app.settings.overlap_seconds), final=final
+    )
 
 
 def settle(h: Harness) -> None:
@@ -114,8 +115,16 @@ def test_a_deleted_case_is_lost_unless_it_is_set_aside(h: Harness, synced: Synce
 
     with h.app.db.session() as session:
         now = h.clock.now()
-        session.add(SetAsideRecord(institution_id=CITY, complaint_id=second, reason="created_at: not a date",
-                                   raw="{}", first_seen_at=now, last_seen_at=now))
+        session.add(
+            SetAsideRecord(
+                institution_id=CITY,
+                complaint_id=second,
+                reason="created_at: not a date",
+                raw="{}",
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        )
         session.commit()
     excused = check(h)
     assert excused.ok
@@ -125,7 +134,8 @@ def test_a_deleted_case_is_lost_unless_it_is_set_aside(h: Harness, synced: Synce
 
 
 def test_a_second_national_copy_of_our_follow_up_is_a_duplicate_even_after_the_pull_stores_it(
-        h: Harness, synced: Synced) -> None:
+    h: Harness, synced: Synced
+) -> None:
     open_, followup = synced.open, synced.followup
     h.world.add_followup(open_, DINSOS, followup.payload["content"])  # as a blind retry after a timeout would
 
@@ -138,8 +148,7 @@ def test_a_second_national_copy_of_our_follow_up_is_a_duplicate_even_after_the_p
     assert stored.duplicated == 1 and stored.followups_found == 2
 
 
-def test_a_national_follow_up_with_a_token_the_outbox_does_not_know_is_reported(
-        h: Harness, synced: Synced) -> None:
+def test_a_national_follow_up_with_a_token_the_outbox_does_not_know_is_reported(h: Harness, synced: Synced) -> None:
     stray = h.world.add_followup(synced.open, DINSOS, tag_content("LS-0123456789", "Dikirim dua kali?"))
     settle(h)
 
@@ -176,8 +185,7 @@ def test_follow_ups_that_reach_lapor_in_another_order_than_the_outbox(h: Harness
     assert h.outbox(early.id).state == h.outbox(late.id).state == "delivered"
 
 
-def test_a_stale_national_status_and_a_completion_not_in_effect(
-        h: Harness, synced: Synced) -> None:
+def test_a_stale_national_status_and_a_completion_not_in_effect(h: Harness, synced: Synced) -> None:
     closed, open_ = synced.closed, synced.open
     _update(h, Case, h.case(open_).id, national_status_code=1)
     assert _found(check(h)) == {"status_stale": (1, (open_,))}
@@ -185,8 +193,7 @@ def test_a_stale_national_status_and_a_completion_not_in_effect(
     with h.world.lock:
         h.world.complaint(closed).status_code = 2  # as if LAPOR! had never applied the completion
     report = check(h)
-    assert _found(report) == {"status_stale": (2, (closed, open_)),
-                              "status_change_missing": (1, (synced.complete.id,))}
+    assert _found(report) == {"status_stale": (2, (closed, open_)), "status_change_missing": (1, (synced.complete.id,))}
 
 
 def test_thread_entries_missing_extra_and_unlinked(h: Harness, synced: Synced) -> None:
@@ -203,8 +210,11 @@ def test_thread_entries_missing_extra_and_unlinked(h: Harness, synced: Synced) -
     _update(h, ThreadEntry, followup.thread_entry_id, national_id=None)
 
     report = check(h)
-    assert _found(report) == {"thread_missing": (1, (open_,)), "thread_extra": (1, (closed,)),
-                              "thread_unlinked": (1, (open_,))}
+    assert _found(report) == {
+        "thread_missing": (1, (open_,)),
+        "thread_extra": (1, (closed,)),
+        "thread_unlinked": (1, (open_,)),
+    }
 
 
 def test_an_undelivered_row_breaks_a_final_check_only(h: Harness, synced: Synced) -> None:
@@ -224,8 +234,10 @@ def test_dead_and_cancelled_rows_need_a_reason(h: Harness, synced: Synced) -> No
     _update(h, OutboxItem, cancelled.id, state="cancelled", last_error="  ")
 
     report = check(h)
-    assert _found(report) == {"outbox_dead_without_reason": (1, (dead.id,)),
-                              "outbox_cancelled_without_reason": (1, (cancelled.id,))}
+    assert _found(report) == {
+        "outbox_dead_without_reason": (1, (dead.id,)),
+        "outbox_cancelled_without_reason": (1, (cancelled.id,)),
+    }
 
     _update(h, OutboxItem, dead.id, last_error="refused by LAPOR!: HTTP 422: complaint is closed")
     _update(h, OutboxItem, cancelled.id, last_error="sent by phone instead")
@@ -240,12 +252,15 @@ def test_a_cursor_beyond_an_unstored_complaint(h: Harness, synced: Synced) -> No
     walked_again = h.add_complaint(disposition_id=DINSOS, dispositioned_at=cursor - overlap)
 
     report = check(h)
-    assert _found(report) == {"complaint_lost": (2, (skipped.complaint_id, walked_again.complaint_id)),
-                              "cursor_passed_unstored": (1, (skipped.complaint_id,))}
+    assert _found(report) == {
+        "complaint_lost": (2, (skipped.complaint_id, walked_again.complaint_id)),
+        "cursor_passed_unstored": (1, (skipped.complaint_id,)),
+    }
 
 
 def test_the_command_exits_0_when_every_invariant_holds_and_1_otherwise(
-        h: Harness, synced: Synced, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h: Harness, synced: Synced, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in [n for n in os.environ if n.startswith("LAPOR_SYNC_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", h.app.db.url)
@@ -257,7 +272,11 @@ def test_the_command_exits_0_when_every_invariant_holds_and_1_otherwise(
     assert clean.exit_code == 0, clean.output
     body = json.loads(clean.stdout)
     assert (body["ok"], body["complaints"], body["lost"], body["duplicated"]) == (
-        True, {"national": 2, "city": 2}, 0, 0)
+        True,
+        {"national": 2, "city": 2},
+        0,
+        0,
+    )
 
     h.act(synced.open, AgencyAction.FOLLOWUP, "Belum terkirim.")
     broken = invoke("check", "invariants", "--simulator-state", str(state))

@@ -90,11 +90,15 @@ class Background:
 
 def _queue_followups(h: Harness, count: int) -> dict[int, str]:
     """Pull ``count`` new complaints and queue a follow-up on each; return {complaint id: reference}."""
-    complaints = [h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
-                  for _ in range(count)]
+    complaints = [
+        h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+        for _ in range(count)
+    ]
     assert h.sync(push=False).created == count
-    return {c.complaint_id: h.act(c.complaint_id, AgencyAction.FOLLOWUP, f"Tindak lanjut nomor {n}.").idempotency_key
-            for n, c in enumerate(complaints)}
+    return {
+        c.complaint_id: h.act(c.complaint_id, AgencyAction.FOLLOWUP, f"Tindak lanjut nomor {n}.").idempotency_key
+        for n, c in enumerate(complaints)
+    }
 
 
 def _posted(h: Harness, references: dict[int, str]) -> dict[int, int]:
@@ -104,13 +108,20 @@ def _posted(h: Harness, references: dict[int, str]) -> dict[int, int]:
 
 def _second_push(h: Harness, *, ahead: timedelta = timedelta(0), host: str | None = None) -> dict[str, Any]:
     """Run a push in another process, its clock ``ahead`` of ours, maybe on a host of another name."""
-    code = ("import socket, sys\n"
-            f"if {host!r}: socket.gethostname = lambda: {host!r}\n"
-            "from tests.e2e.test_lease_loss import _push_and_report\n"
-            "_push_and_report(*sys.argv[1:])\n")
-    done = subprocess.run([sys.executable, "-c", code, h.base_url, h.app.settings.database_url,
-                           (h.clock.now() + ahead).isoformat()],
-                          cwd=ROOT, capture_output=True, text=True, timeout=BOUND, check=False)
+    code = (
+        "import socket, sys\n"
+        f"if {host!r}: socket.gethostname = lambda: {host!r}\n"
+        "from tests.e2e.test_lease_loss import _push_and_report\n"
+        "_push_and_report(*sys.argv[1:])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, h.base_url, h.app.settings.database_url, (h.clock.now() + ahead).isoformat()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -151,9 +162,13 @@ def test_a_lock_connection_killed_mid_push_posts_every_followup_once_and_fails_t
 
         with h.app.db.engine.connect() as admin:  # the server ends the session holding the push lock
             classid, objid = split_key(advisory_key(admin, CITY, "push"))
-            killed = admin.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = :c AND objid = :o AND objsubid = 1"), {"c": classid, "o": objid}).all()
+            killed = admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = :c AND objid = :o AND objsubid = 1"
+                ),
+                {"c": classid, "o": objid},
+            ).all()
         assert killed == [(True,)]
         second = _second_push(h)  # takes the lock the server freed
         slow.release.set()
@@ -212,8 +227,15 @@ def _take_away(h: Harness, lease: Any) -> None:
     with h.app.db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             classid, objid = split_key(advisory_key(conn, CITY, lease.job))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                              " AND granted AND classid = :c AND objid = :o"), {"c": classid, "o": objid})
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND granted AND classid = :c AND objid = :o"
+                ),
+                {"c": classid, "o": objid},
+            )
         else:
-            conn.execute(text("UPDATE lease SET token = 'someone-else', holder = 'web02:1 worker'"
-                              " WHERE job = :job"), {"job": lease.job})
+            conn.execute(
+                text("UPDATE lease SET token = 'someone-else', holder = 'web02:1 worker' WHERE job = :job"),
+                {"job": lease.job},
+            )

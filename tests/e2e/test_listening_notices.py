@@ -22,9 +22,20 @@ from tests.simulator.test_cli import make_app
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True), ("localhost", True),
-     ("LocalHost", True), ("0.0.0.0", False), ("::", False), ("", False), ("192.168.1.10", False),
-     ("api-splp.layanan.go.id", False), ("localhost.example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LocalHost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.168.1.10", False),
+        ("api-splp.layanan.go.id", False),
+        ("localhost.example.org", False),
+    ],
 )
 def test_loopback_is_this_machine_only(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback

@@ -127,19 +127,21 @@ class CancelsWhilePosting(PlatformWrapper):
     def post_followup(self, complaint_id: int, **kwargs: Any) -> ThreadEntry:
         """Cancel the row once, then post through ``inner``."""
         if not self.cancelled:
-            row = outbox_admin.cancel(self.db, self.now, CITY, self.item_id, reason="posted by hand",
-                                      requested_by="ops-admin")
+            row = outbox_admin.cancel(
+                self.db, self.now, CITY, self.item_id, reason="posted by hand", requested_by="ops-admin"
+            )
             self.cancelled.append(row.state)
         return self.inner.post_followup(complaint_id, **kwargs)
 
 
 def test_a_row_cancelled_while_a_push_runs_is_never_sent(database: Database) -> None:
     with harness(small_world(), database.url) as h:
-        complaints = [h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
-                      for _ in range(2)]
+        complaints = [
+            h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+            for _ in range(2)
+        ]
         assert h.sync(push=False).created == 2
-        first, second = (h.act(c.complaint_id, AgencyAction.FOLLOWUP, "Petugas akan datang besok.")
-                         for c in complaints)
+        first, second = (h.act(c.complaint_id, AgencyAction.FOLLOWUP, "Petugas akan datang besok.") for c in complaints)
         platform = CancelsWhilePosting(h.platform, h.app.db, h.clock.now(), second.id)  # type: ignore[arg-type]
 
         run = h.sync(pull=False, platform=platform)  # no push lease in the way of the cancel
@@ -219,5 +221,8 @@ def _expire_claim(db: Database, item_id: int, now: datetime) -> None:
 
 def _claim_as(db: Database, item_id: int, holder: str, *, until: datetime) -> None:
     with db.engine.begin() as conn:
-        conn.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id).values(
-            state="sending", claimed_by=holder, claimed_until=until, fence=OutboxItem.fence + 1))
+        conn.execute(
+            update(OutboxItem)
+            .where(col(OutboxItem.id) == item_id)
+            .values(state="sending", claimed_by=holder, claimed_until=until, fence=OutboxItem.fence + 1)
+        )

@@ -68,8 +68,10 @@ def gateway(h: Harness) -> ScriptedGateway:
 
 def _every_row(h: Harness) -> dict[str, list[str]]:
     """Every row of every table of the database, each as one text."""
-    return {table: [json.dumps([str(value) for value in row.values()], ensure_ascii=False) for row in rows]
-            for table, rows in table_rows(h.app.db.engine).items()}
+    return {
+        table: [json.dumps([str(value) for value in row.values()], ensure_ascii=False) for row in rows]
+        for table, rows in table_rows(h.app.db.engine).items()
+    }
 
 
 def _log_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
@@ -85,15 +87,13 @@ def _log_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str,
 
 def _quoted(secret: str, written: str, run: int = 16) -> list[str]:
     """The runs of ``run`` characters of ``secret`` that appear in ``written``."""
-    return [secret[i:i + run] for i in range(len(secret) - run + 1) if secret[i:i + run] in written]
+    return [secret[i : i + run] for i in range(len(secret) - run + 1) if secret[i : i + run] in written]
 
 
 # -- reporters' identity ---------------------------------------------------------------------------
 
 
-def test_anonymous_complaint_stores_no_reporter_identity_in_any_table(
-    h: Harness, log_lines: Callable[[], str]
-) -> None:
+def test_anonymous_complaint_stores_no_reporter_identity_in_any_table(h: Harness, log_lines: Callable[[], str]) -> None:
     anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_anonymous=True)
     broken_anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_anonymous=True)
     named = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, reporter=NAMED)
@@ -131,8 +131,12 @@ def test_phone_email_and_nik_masked_in_event(
 ) -> None:
     phone, email, nik = "+62 812-3456-7890", "budi.santoso@gmail.com", "6271031203900001"
     refused = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
-    gateway.answer("GET", rf"/complaints/{refused.complaint_id}/complaint$", 422,
-                   f"Laporan diblokir: pelapor {phone}, {email}, NIK {nik} terdaftar ganda")
+    gateway.answer(
+        "GET",
+        rf"/complaints/{refused.complaint_id}/complaint$",
+        422,
+        f"Laporan diblokir: pelapor {phone}, {email}, NIK {nik} terdaftar ganda",
+    )
 
     run = h.sync()
 
@@ -152,8 +156,14 @@ def test_personal_data_in_an_admins_cancel_reason_is_masked(h: Harness) -> None:
     complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "Mohon maaf atas keterlambatannya.")
 
-    cancelled = cancel(h.app.db, h.clock.now(), CITY, item.id, requested_by="admin",
-                       reason="pelapor minta lewat telepon 0812-3456-7890 saja")
+    cancelled = cancel(
+        h.app.db,
+        h.clock.now(),
+        CITY,
+        item.id,
+        requested_by="admin",
+        reason="pelapor minta lewat telepon 0812-3456-7890 saja",
+    )
 
     assert cancelled.last_error == f"pelapor minta lewat telepon {PHONE_MASK} saja"
     [event] = h.events("outbox.cancelled")
@@ -166,8 +176,14 @@ def test_personal_data_in_an_admins_cancel_reason_is_masked(h: Harness) -> None:
 def test_confidential_complaint_content_absent_from_logs_and_events(
     h: Harness, gateway: ScriptedGateway, log_lines: Callable[[], str]
 ) -> None:
-    secret = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_secret=True, title=SECRET_TITLE,
-                             content=SECRET_CONTENT, reporter=NAMED)
+    secret = h.add_complaint(
+        disposition_id=DINSOS,
+        category_id=SOSIAL,
+        is_secret=True,
+        title=SECRET_TITLE,
+        content=SECRET_CONTENT,
+        reporter=NAMED,
+    )
     assert h.sync().created == 1
     item = h.act(secret.complaint_id, AgencyAction.FOLLOWUP, SECRET_FOLLOWUP, is_secret=True)
     post, followups = "/complaints/followup/add$", rf"/complaints/{secret.complaint_id}/followups$"

@@ -29,7 +29,6 @@ TOPIK_LAINNYA = category_id("Topik Lainnya")  # known to LAPOR!, routed by no ru
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture
 def paged(tmp_path: Path) -> Iterator[Harness]:
     """Like ``h``, with a client that asks for 5 inbox rows per page."""
@@ -106,8 +105,10 @@ def test_items_arriving_later_in_the_cursor_second_are_taken_next_run(tmp_path: 
         assert h.sync().created == 6 and h.cursor() == second
         h.advance(timedelta(minutes=5))
         # Written later, but stamped with the second the cursor stands on (second precision).
-        late = [h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=second).complaint_id
-                for _ in range(4)]
+        late = [
+            h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=second).complaint_id
+            for _ in range(4)
+        ]
 
         run = h.sync()
 
@@ -133,8 +134,12 @@ class RecordsWalks(PlatformWrapper):
 
 def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
     start = paged.clock.now()
-    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
-                               dispositioned_at=start + timedelta(seconds=n)).complaint_id for n in range(12)]
+    ids = [
+        paged.add_complaint(
+            disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n)
+        ).complaint_id
+        for n in range(12)
+    ]
     paged.advance(timedelta(minutes=30))
     moved, shifted = ids[0], ids[5]  # moving the first row pulls the sixth back onto page 1
     pages_asked: list[int] = []
@@ -160,8 +165,12 @@ def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
 
 def test_an_inbox_that_never_settles_keeps_the_cursor_and_loses_nothing(paged: Harness) -> None:
     start = paged.clock.now()
-    ids = [paged.add_complaint(disposition_id=DINSOS, category_id=SOSIAL,
-                               dispositioned_at=start + timedelta(seconds=n)).complaint_id for n in range(12)]
+    ids = [
+        paged.add_complaint(
+            disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n)
+        ).complaint_id
+        for n in range(12)
+    ]
     paged.advance(timedelta(minutes=30))
     replies = iter(range(1000))
 
@@ -205,7 +214,9 @@ def test_an_unknown_category_goes_to_triage_with_a_warning(h: Harness) -> None:
     assert h.case(routed.complaint_id).agency_code == "DISHUB"
     warnings = h.events("complaint.triage")
     assert {(e.complaint_id, e.level, e.agency_code) for e in warnings} == {
-        (unrouted.complaint_id, "warning", "DISKOMINFO"), (brand_new.complaint_id, "warning", "DISKOMINFO")}
+        (unrouted.complaint_id, "warning", "DISKOMINFO"),
+        (brand_new.complaint_id, "warning", "DISKOMINFO"),
+    }
     assert "Kategori Baru Nasional" in next(e.message for e in warnings if e.complaint_id == brand_new.complaint_id)
 
 
@@ -252,8 +263,12 @@ def test_a_complaint_forwarded_away_leaves_the_inbox_and_is_noticed_by_the_reche
     kept = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
     leaving = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
     h.sync()
-    item = h.act(leaving.complaint_id, AgencyAction.FORWARD, "Bantuan PKH adalah program Kementerian Sosial.",
-                 target_institution_id=9002)
+    item = h.act(
+        leaving.complaint_id,
+        AgencyAction.FORWARD,
+        "Bantuan PKH adalah program Kementerian Sosial.",
+        target_institution_id=9002,
+    )
     assert h.sync(pull=False).pushed == 1 and h.outbox(item.id).state == "delivered"
     assert h.case(leaving.complaint_id).state == "new"  # nothing changes until LAPOR!'s admin decides
 
@@ -350,9 +365,14 @@ def test_a_set_aside_record_is_retried_by_the_recheck_and_resolved_once_stored(h
 def test_the_client_in_oauth2_mode_syncs_against_the_simulator(tmp_path: Path) -> None:
     with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as h:
         complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
-        settings = h.app.settings.model_copy(update={
-            "auth_mode": "oauth2", "oauth_token_url": h.base_url.removesuffix("/lapor/3.0.0") + "/oauth2/token",
-            "oauth_client_id": "sim-client", "oauth_client_secret": SecretStr("sim-secret")})
+        settings = h.app.settings.model_copy(
+            update={
+                "auth_mode": "oauth2",
+                "oauth_token_url": h.base_url.removesuffix("/lapor/3.0.0") + "/oauth2/token",
+                "oauth_client_id": "sim-client",
+                "oauth_client_secret": SecretStr("sim-secret"),
+            }
+        )
         app = App(settings, clock=h.clock)
         with app.platform() as platform:
             run = app.sync_service(platform).run(push=False)

@@ -76,17 +76,26 @@ def _receive(db: Database, clock: ManualClock, snap: ComplaintSnapshot) -> int:
         routing = MAPPING.route(c.disposition_id, c.category_id, c.category_name)
         state = MAPPING.case_state_for(c.status_code)
         received = BuiltinCityRecords(session, institution_id=CITY, clock=clock).receive(
-            snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state)
+            snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state
+        )
         for kind, level, message in describe_receipt(snap, received, routing, state):
-            journal.event(session, kind, message, level=level, complaint_id=c.complaint_id,
-                          tracking_id=c.tracking_id, agency_code=received.agency_code)
+            journal.event(
+                session,
+                kind,
+                message,
+                level=level,
+                complaint_id=c.complaint_id,
+                tracking_id=c.tracking_id,
+                agency_code=received.agency_code,
+            )
         session.commit()
     journal.finish()
     return received.case_id
 
 
-def _act(db: Database, clock: ManualClock, case_id: int, action: AgencyAction, content: str, *,
-         delivered: bool = True) -> None:
+def _act(
+    db: Database, clock: ManualClock, case_id: int, action: AgencyAction, content: str, *, delivered: bool = True
+) -> None:
     with db.session() as session:
         records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
         item = records.act(records.get_case(case_id=case_id), action, institution_id=627104, content=content)
@@ -99,16 +108,25 @@ def _act(db: Database, clock: ManualClock, case_id: int, action: AgencyAction, c
 def _build(db: Database, clock: ManualClock) -> Cases:
     """Four cases as pulls and staff actions make them; the clock ends 731 days after the first closings."""
     reply = followup(1, REPLY, author=AuthorType.REPORTER, at=T0)
-    due_complaint = complaint(3_100_001, title=TITLE, content=CONTENT, location_name=PLACE,
-                              reporter=Reporter(NAME, EMAIL, PHONE))
+    due_complaint = complaint(
+        3_100_001, title=TITLE, content=CONTENT, location_name=PLACE, reporter=Reporter(NAME, EMAIL, PHONE)
+    )
     due = _receive(db, clock, snapshot(due_complaint, thread=(reply,)))
     _act(db, clock, due, AgencyAction.FOLLOWUP, FOLLOWUP_TEXT)
     _act(db, clock, due, AgencyAction.COMPLETE, COMPLETE_NOTE)
     _receive(db, clock, snapshot(replace_status(due_complaint, NationalStatus.COMPLETED), thread=(reply,)))
     with db.session() as session:
-        session.add(SetAsideRecord(institution_id=CITY, complaint_id=3_100_001, reason="created_at: not a date",
-                                   raw=json.dumps({"complaint_id": 3_100_001, "content": RAW_TEXT}),
-                                   first_seen_at=clock.now(), last_seen_at=clock.now(), resolved_at=clock.now()))
+        session.add(
+            SetAsideRecord(
+                institution_id=CITY,
+                complaint_id=3_100_001,
+                reason="created_at: not a date",
+                raw=json.dumps({"complaint_id": 3_100_001, "content": RAW_TEXT}),
+                first_seen_at=clock.now(),
+                last_seen_at=clock.now(),
+                resolved_at=clock.now(),
+            )
+        )
         session.commit()
     open_ = _receive(db, clock, snapshot(complaint(3_100_002)))
     waiting = _receive(db, clock, snapshot(complaint(3_100_003)))
@@ -158,21 +176,43 @@ def test_a_purge_removes_reporter_identity_and_every_text_of_the_case(database, 
         thread = session.exec(select(ThreadEntry).where(ThreadEntry.case_id == built.due)).all()
         outbox = session.exec(select(OutboxItem).where(OutboxItem.case_id == built.due).order_by(OutboxItem.id)).all()
         raw = session.exec(select(SetAsideRecord.raw)).one()
-    assert {(e.origin, e.content, e.content_length) for e in thread} == {("national", PURGED_TEXT, 0),
-                                                                         ("agency", PURGED_TEXT, 0)}
+    assert {(e.origin, e.content, e.content_length) for e in thread} == {
+        ("national", PURGED_TEXT, 0),
+        ("agency", PURGED_TEXT, 0),
+    }
     followup_row, complete_row = outbox
-    assert followup_row.payload == {"content": tag_content(followup_row.idempotency_key, PURGED_TEXT),
-                                    "is_secret": False, "institution_id": 627104}
+    assert followup_row.payload == {
+        "content": tag_content(followup_row.idempotency_key, PURGED_TEXT),
+        "is_secret": False,
+        "institution_id": 627104,
+    }
     assert complete_row.payload == {"status_code": 3, "note": PURGED_TEXT, "institution_id": 627104}
     assert json.loads(raw) == PURGED_TEXT
     # No removed value is left anywhere: not in the case, the thread, the outbox, the events or the runs.
     everything = repr(table_rows(database.engine))
     assert [value for value in REMOVED if value in everything] == []
-    assert result.removed() == {"reporter_identities": 1, "contents": 1, "places": 1, "thread_entries": 2,
-                                "outbox_payloads": 2, "set_aside_records": 1}
+    assert result.removed() == {
+        "reporter_identities": 1,
+        "contents": 1,
+        "places": 1,
+        "thread_entries": 2,
+        "outbox_payloads": 2,
+        "set_aside_records": 1,
+    }
     # What statistics need stays.
-    kept = ("tracking_id", "agency_code", "routing_rule", "state", "category_name", "national_status_code",
-            "complaint_created_at", "dispositioned_at", "received_at", "closed_at", "is_anonymous")
+    kept = (
+        "tracking_id",
+        "agency_code",
+        "routing_rule",
+        "state",
+        "category_name",
+        "national_status_code",
+        "complaint_created_at",
+        "dispositioned_at",
+        "received_at",
+        "closed_at",
+        "is_anonymous",
+    )
     assert {k: getattr(case, k) for k in kept} == {k: getattr(before, k) for k in kept}
 
 
@@ -183,9 +223,14 @@ def test_a_purge_is_one_run_with_one_event_per_case_naming_what_went(database, c
     with database.session() as session:
         events = session.exec(select(SyncEvent).where(SyncEvent.run_id == result.run.id).order_by(SyncEvent.id)).all()
     assert [(e.kind, e.tracking_id) for e in events] == [
-        ("case.purged", "1900001"), ("case.purge_skipped", "1900003"), ("purge.done", None)]
-    assert "removed 1 reporter identity, 1 title and content, 1 place, 2 thread entries' texts, 2 outbox rows' " \
-           "texts, 1 set-aside raw payload." in events[0].message
+        ("case.purged", "1900001"),
+        ("case.purge_skipped", "1900003"),
+        ("purge.done", None),
+    ]
+    assert (
+        "removed 1 reporter identity, 1 title and content, 1 place, 2 thread entries' texts, 2 outbox rows' "
+        "texts, 1 set-aside raw payload." in events[0].message
+    )
     assert "1 outbox row still waiting" in events[1].message and events[1].level == "warning"
     assert "by admin" in events[2].message and "1 case purged; 1 case skipped" in events[2].message
 
@@ -222,8 +267,12 @@ def test_a_dry_run_tells_what_would_go_and_writes_nothing(database, clock, built
     assert table_rows(database.engine) == before  # not even a run row or an event
     assert dry.dry_run and dry.run is None
     real = _purge(database, clock)
-    assert (dry.purged, dry.skipped, dry.removed(), dry.cutoff) == (real.purged, real.skipped, real.removed(),
-                                                                     real.cutoff)
+    assert (dry.purged, dry.skipped, dry.removed(), dry.cutoff) == (
+        real.purged,
+        real.skipped,
+        real.removed(),
+        real.cutoff,
+    )
 
 
 # -- a purged case stays purged --------------------------------------------------------------------
@@ -232,9 +281,17 @@ def test_a_dry_run_tells_what_would_go_and_writes_nothing(database, clock, built
 def test_a_changed_closed_complaint_received_again_stays_purged_and_its_new_entries_too(database, clock, built) -> None:
     _purge(database, clock)
     rating = followup(9, "Terima kasih, Gang Mawar beres.", author=AuthorType.REPORTER, at=clock.now())
-    changed = replace_status(complaint(3_100_001, title=TITLE, content=CONTENT, location_name=PLACE,
-                                       reporter=Reporter(NAME, EMAIL, PHONE), category_name="Pekerjaan Umum"),
-                             NationalStatus.COMPLETED)
+    changed = replace_status(
+        complaint(
+            3_100_001,
+            title=TITLE,
+            content=CONTENT,
+            location_name=PLACE,
+            reporter=Reporter(NAME, EMAIL, PHONE),
+            category_name="Pekerjaan Umum",
+        ),
+        NationalStatus.COMPLETED,
+    )
 
     _receive(database, clock, snapshot(changed, thread=(followup(1, REPLY, author=AuthorType.REPORTER), rating)))
 
@@ -247,8 +304,10 @@ def test_a_changed_closed_complaint_received_again_stays_purged_and_its_new_entr
 
 def test_a_complaint_reopened_on_lapor_brings_its_content_back_and_says_so(database, clock, built) -> None:
     _purge(database, clock)
-    reopened = replace_status(complaint(3_100_001, title=TITLE, content=CONTENT, location_name=PLACE,
-                                        reporter=Reporter(NAME, EMAIL, PHONE)), NationalStatus.IN_PROCESS)
+    reopened = replace_status(
+        complaint(3_100_001, title=TITLE, content=CONTENT, location_name=PLACE, reporter=Reporter(NAME, EMAIL, PHONE)),
+        NationalStatus.IN_PROCESS,
+    )
 
     _receive(database, clock, snapshot(reopened))
 
@@ -273,9 +332,16 @@ def test_a_later_pull_or_resync_of_the_unchanged_complaint_does_not_restore_it(h
     h.sync()
     national = h.world.complaint(complaint_id)
     assert national.status_code == NationalStatus.COMPLETED and h.case(complaint_id).state == "completed"
-    words = [w for w in (national.title, national.content, national.location_name,
-                         *((national.reporter.name, national.reporter.email, national.reporter.phone)
-                           if national.reporter else ())) if w]
+    words = [
+        w
+        for w in (
+            national.title,
+            national.content,
+            national.location_name,
+            *((national.reporter.name, national.reporter.email, national.reporter.phone) if national.reporter else ()),
+        )
+        if w
+    ]
 
     assert [c.complaint_id for c in _purge(h.app.db, h.clock, days=1).purged] == [complaint_id]
     h.advance(timedelta(minutes=10))
@@ -352,12 +418,19 @@ def test_the_command_says_what_it_removed_with_the_tracking_ids_in_json(cli_env,
 
     assert (out["dry_run"], out["outcome"], out["older_than_days"], out["cases"]) == (False, "ok", 730, 1)
     assert out["tracking_ids"] == ["1900001"]
-    assert out["removed"] == {"reporter_identities": 1, "contents": 1, "places": 1, "thread_entries": 2,
-                              "outbox_payloads": 2, "set_aside_records": 1}
+    assert out["removed"] == {
+        "reporter_identities": 1,
+        "contents": 1,
+        "places": 1,
+        "thread_entries": 2,
+        "outbox_payloads": 2,
+        "set_aside_records": 1,
+    }
     assert out["skipped"] == [{"tracking_id": "1900003", "agency": "DINSOS", "waiting_outbox_rows": 1}]
     cutoff = datetime.fromisoformat(out["cutoff"])
     assert cutoff.utcoffset() == timedelta(0) and abs(datetime.now(UTC) - timedelta(days=730) - cutoff) < timedelta(
-        minutes=5)
+        minutes=5
+    )
     # Statistics and the other views still count and show the purged case.
     assert invoke_json("report", "--from", "2020-01-01", "--to", "2030-12-31") == report_before
     assert invoke("sla", "--all").exit_code == 0
@@ -395,7 +468,8 @@ def test_help_teaches_what_goes_what_stays_and_why(cli_env) -> None:
 
 
 def test_review_a_case_closed_exactly_at_the_cutoff_is_kept_and_one_instant_later_it_goes(
-        database, clock, built) -> None:
+    database, clock, built
+) -> None:
     days = 31  # the recent case was closed 31 days before the clock's "now"
     at_cutoff = _case(database, built.recent).closed_at + timedelta(days=days)
     assert at_cutoff == clock.now()
@@ -410,7 +484,8 @@ def test_review_a_case_closed_exactly_at_the_cutoff_is_kept_and_one_instant_late
 
 
 def test_review_a_purge_while_another_runner_holds_push_waits_then_leaves_everything_as_it_was(
-        database, clock, built) -> None:
+    database, clock, built
+) -> None:
     before = table_rows(database.engine)
     worker = Leases(database, clock, holder_name("worker"))
 
@@ -423,8 +498,9 @@ def test_review_a_purge_while_another_runner_holds_push_waits_then_leaves_everyt
 
 def test_review_outbox_retry_refuses_a_row_whose_text_a_purge_removed(database, clock, built) -> None:
     with database.session() as session:
-        dead = session.exec(select(OutboxItem).where(OutboxItem.case_id == built.due,
-                                                     OutboxItem.kind == "followup")).one()
+        dead = session.exec(
+            select(OutboxItem).where(OutboxItem.case_id == built.due, OutboxItem.kind == "followup")
+        ).one()
         dead.state, dead.last_error = "dead", "HTTP 500: server error"
         session.add(dead)
         session.commit()
@@ -440,8 +516,9 @@ def test_review_outbox_retry_refuses_a_row_whose_text_a_purge_removed(database, 
 
 def test_review_outbox_retry_still_requeues_a_dead_row_of_a_case_not_purged(database, clock, built) -> None:
     with database.session() as session:
-        row = session.exec(select(OutboxItem).where(OutboxItem.case_id == built.due,
-                                                    OutboxItem.kind == "followup")).one()
+        row = session.exec(
+            select(OutboxItem).where(OutboxItem.case_id == built.due, OutboxItem.kind == "followup")
+        ).one()
         row.state = "dead"
         session.add(row)
         session.commit()
@@ -463,8 +540,9 @@ def test_review_case_show_says_when_the_case_was_purged(cli_env, cli_cases) -> N
 
 @pytest.mark.e2e
 def test_review_a_purged_complaint_set_aside_later_keeps_no_raw_text(h: Harness) -> None:
-    complaint_id = h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"),
-                                   title=TITLE, content=CONTENT).complaint_id
+    complaint_id = h.add_complaint(
+        disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"), title=TITLE, content=CONTENT
+    ).complaint_id
     assert h.sync().created == 1
     h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
     h.act(complaint_id, AgencyAction.COMPLETE, "Bantuan sudah disalurkan.")

@@ -14,8 +14,6 @@ from tests.support.e2e import Harness
 pytestmark = pytest.mark.e2e
 
 
-
-
 def test_a_staff_followup_comes_back_linked_not_duplicated(h: Harness) -> None:
     complaint_id = h.new_case()
     item = h.act(complaint_id, AgencyAction.FOLLOWUP, "  Petugas sudah <b>meninjau</b> lokasi.\r\nTerima kasih.  ")

@@ -62,13 +62,18 @@ def _unprintable(_content: str) -> None:
     raise _Unprintable
 
 
-@pytest.mark.parametrize(("fail", "expected"), [
-    (_unexpected, "unexpected ValueError"),
-    (_unprintable, "unexpected _Unprintable"),
-    (_endless_retry_after, "HTTP 429: Too Many Requests"),
-], ids=["bug", "bug-with-unprintable-message", "endless-retry-after"])
+@pytest.mark.parametrize(
+    ("fail", "expected"),
+    [
+        (_unexpected, "unexpected ValueError"),
+        (_unprintable, "unexpected _Unprintable"),
+        (_endless_retry_after, "HTTP 429: Too Many Requests"),
+    ],
+    ids=["bug", "bug-with-unprintable-message", "endless-retry-after"],
+)
 def test_a_failure_in_one_rows_delivery_is_a_failed_attempt_and_the_rest_are_delivered(
-        h: Harness, fail: Callable[[str], None], expected: str) -> None:
+    h: Harness, fail: Callable[[str], None], expected: str
+) -> None:
     first, *others = _queue(h, 3)
 
     run = h.sync(pull=False, platform=FailsFor(h.platform, first.complaint_id, fail))
@@ -96,12 +101,14 @@ def _interrupted_while_quoted(content: str) -> None:
         raise KeyboardInterrupt from None  # Ctrl-C: its context still holds the quote
 
 
-@pytest.mark.parametrize(("fail", "escapes"), [(_quoted_with_endless_retry_after, None),
-                                               (_interrupted_while_quoted, KeyboardInterrupt)],
-                         ids=["crash", "interrupt"])
+@pytest.mark.parametrize(
+    ("fail", "escapes"),
+    [(_quoted_with_endless_retry_after, None), (_interrupted_while_quoted, KeyboardInterrupt)],
+    ids=["crash", "interrupt"],
+)
 def test_a_confidential_followup_quoted_back_never_leaves_the_push(
-        h: Harness, log_lines: Callable[[], str], fail: Callable[[str], None],
-        escapes: type[BaseException] | None) -> None:
+    h: Harness, log_lines: Callable[[], str], fail: Callable[[str], None], escapes: type[BaseException] | None
+) -> None:
     [item] = _queue(h, 1, is_secret=True)
     escaped: list[str] = []
 

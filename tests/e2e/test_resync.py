@@ -53,8 +53,11 @@ def corrected_mapping(tmp_path: Path) -> Path:
 @pytest.fixture
 def corrected(h: Harness, corrected_mapping: Path) -> Iterator[App]:
     """lapor-sync on the harness's database and simulator, with the corrected mapping file."""
-    app = App(settings_for(h.app.settings.database_url, h.base_url, mapping_file=corrected_mapping),
-              clock=h.clock, purpose="resync")
+    app = App(
+        settings_for(h.app.settings.database_url, h.base_url, mapping_file=corrected_mapping),
+        clock=h.clock,
+        purpose="resync",
+    )
     yield app
     app.db.dispose()
 
@@ -82,9 +85,11 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(h: Harness, corrected: App
 
     result = _resync(h, corrected, Selection(agency_code="DISHUB"), dry_run=True)
 
-    assert _outcomes(result) == {first: (ResyncOutcome.MOVED, "DISHUB", "SATPOLPP"),
-                                 second: (ResyncOutcome.MOVED, "DISHUB", "SATPOLPP"),
-                                 by_unit: (ResyncOutcome.UNCHANGED, "DISHUB", "DISHUB")}
+    assert _outcomes(result) == {
+        first: (ResyncOutcome.MOVED, "DISHUB", "SATPOLPP"),
+        second: (ResyncOutcome.MOVED, "DISHUB", "SATPOLPP"),
+        by_unit: (ResyncOutcome.UNCHANGED, "DISHUB", "DISHUB"),
+    }
     assert "category 'Perhubungan'" in result.changes[0].details
     assert h.table_rows() == before
     assert [c.agency_code for c in h.cases()] == ["DISHUB", "DISHUB", "DISHUB", "DINSOS"]
@@ -93,7 +98,13 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(h: Harness, corrected: App
     assert "by admin" in note.message and "agency DISHUB" in note.message and "2 moved" in note.message
     run = result.run
     assert (run.job, run.trigger, run.outcome, run.fetched, run.updated, run.unchanged) == (
-        "resync", "manual", "ok", 3, 0, 0)
+        "resync",
+        "manual",
+        "ok",
+        3,
+        0,
+        0,
+    )
 
 
 def test_a_resync_applies_the_moves_and_logs_old_and_new_agency(h: Harness, corrected: App) -> None:
@@ -106,7 +117,9 @@ def test_a_resync_applies_the_moves_and_logs_old_and_new_agency(h: Harness, corr
     assert h.case(first).routing_rule == "category:Perhubungan"
     moved = h.events("complaint.moved")
     assert [(e.complaint_id, e.agency_code, e.run_id) for e in moved] == [
-        (first, "SATPOLPP", result.run.id), (second, "SATPOLPP", result.run.id)]
+        (first, "SATPOLPP", result.run.id),
+        (second, "SATPOLPP", result.run.id),
+    ]
     assert all("from DISHUB to SATPOLPP" in e.message for e in moved)
     assert h.events("complaint.updated") == []  # a re-route alone is not told as a change of the complaint
     assert (result.run.fetched, result.run.updated, result.run.unchanged) == (3, 2, 1)
@@ -126,7 +139,8 @@ def test_resync_without_a_mapping_change_leaves_everything_unchanged(h: Harness)
 
     assert result.summary()["unchanged"] == 4 and len(result.changes) == 4
     assert {k: v for k, v in h.table_rows().items() if k != "binding"} == {
-        k: v for k, v in before.items() if k != "binding"}  # only the bindings' last_checked_at moved
+        k: v for k, v in before.items() if k != "binding"
+    }  # only the bindings' last_checked_at moved
 
 
 def test_a_set_aside_record_is_retried_and_resolved(h: Harness) -> None:
@@ -237,9 +251,16 @@ def test_case_filters_narrow_together(h: Harness) -> None:
 @pytest.fixture
 def cli_env(h: Harness, corrected_mapping: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
     """Point the ``lapor-sync`` command at the harness (corrected mapping, no wait for leases)."""
-    env = {"DATABASE_URL": h.app.settings.database_url, "API_BASE_URL": h.base_url, "AUTH_MODE": "static",
-           "API_KEY": CREDENTIALS.api_key, "API_TOKEN": CREDENTIALS.app_token, "INSTITUTION_ID": str(CITY),
-           "MAPPING_FILE": str(corrected_mapping), "LEASE_WAIT_SECONDS": "0"}
+    env = {
+        "DATABASE_URL": h.app.settings.database_url,
+        "API_BASE_URL": h.base_url,
+        "AUTH_MODE": "static",
+        "API_KEY": CREDENTIALS.api_key,
+        "API_TOKEN": CREDENTIALS.app_token,
+        "INSTITUTION_ID": str(CITY),
+        "MAPPING_FILE": str(corrected_mapping),
+        "LEASE_WAIT_SECONDS": "0",
+    }
     for name, value in env.items():
         monkeypatch.setenv(f"LAPOR_SYNC_{name}", value)
     monkeypatch.setenv("COLUMNS", "400")
@@ -254,24 +275,28 @@ def test_the_command_shows_the_moves_as_json_and_as_a_table(cli_env: Harness) ->
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["dry_run"] is True and report["outcome"] == "ok"
-    assert report["summary"] == {"created": 0, "updated": 0, "moved": 2, "unchanged": 1, "set aside": 0,
-                                 "not found": 0}
+    assert report["summary"] == {"created": 0, "updated": 0, "moved": 2, "unchanged": 1, "set aside": 0, "not found": 0}
     assert [(c["complaint_id"], c["old_agency"], c["new_agency"]) for c in report["changes"][:2]] == [
-        (first, "DISHUB", "SATPOLPP"), (second, "DISHUB", "SATPOLPP")]
+        (first, "DISHUB", "SATPOLPP"),
+        (second, "DISHUB", "SATPOLPP"),
+    ]
     table = CliRunner().invoke(cli.app, ["resync", "--agency", "DISHUB"])
     assert table.exit_code == 0, table.output
     assert "DISHUB → SATPOLPP" in table.stdout and "2 moved, 1 unchanged" in table.stdout
     assert "dry run" not in table.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "name what to resync"),
-    (["--all", "--agency", "DISHUB"], "--all already takes every case"),
-    (["--agency", "NOPE"], "no agency 'NOPE'"),
-    (["--status", "bogus"], "neither a case state"),
-    (["--since", "2024-10-02", "--until", "2024-10-01"], "--since must come before --until"),
-    (["--since", "yesterday"], "expected a WIB date"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "name what to resync"),
+        (["--all", "--agency", "DISHUB"], "--all already takes every case"),
+        (["--agency", "NOPE"], "no agency 'NOPE'"),
+        (["--status", "bogus"], "neither a case state"),
+        (["--since", "2024-10-02", "--until", "2024-10-01"], "--since must come before --until"),
+        (["--since", "yesterday"], "expected a WIB date"),
+    ],
+)
 def test_the_command_refuses_an_empty_or_wrong_selection(cli_env: Harness, args: list[str], message: str) -> None:
     cli_env.app.writable_db()
     result = CliRunner().invoke(cli.app, ["resync", *args])
@@ -282,8 +307,9 @@ def test_the_command_refuses_an_empty_or_wrong_selection(cli_env: Harness, args:
         assert session.exec(select(SyncRun)).all() == []
 
 
-def test_a_busy_pull_lease_exits_3_naming_the_holder(cli_env: Harness, monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_busy_pull_lease_exits_3_naming_the_holder(
+    cli_env: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _three_dishub_cases(cli_env)
     worker = Leases(cli_env.app.db, SystemClock(), "web01:4242 worker")  # the command runs on real time
     monkeypatch.setattr(sys, "argv", ["lapor-sync", "resync", "--all"])

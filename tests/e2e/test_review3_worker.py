@@ -67,13 +67,19 @@ def test_log_follow_started_while_a_lower_id_is_uncommitted_still_shows_it(tmp_p
     db.upgrade()
     with db.session() as session:
         for event_id in (1, 3):
-            session.add(SyncEvent(id=event_id, run_id=None, at=T0, kind="complaint.updated", level="info",
-                                  message=f"event {event_id}"))
+            session.add(
+                SyncEvent(
+                    id=event_id, run_id=None, at=T0, kind="complaint.updated", level="info", message=f"event {event_id}"
+                )
+            )
         session.commit()
     tail = EventTail(db, select(SyncEvent), after_id=newest_id(db))
     with db.session() as session:
-        session.add(SyncEvent(id=2, run_id=None, at=T0, kind="complaint.updated", level="info",
-                              message="event 2, committed late"))
+        session.add(
+            SyncEvent(
+                id=2, run_id=None, at=T0, kind="complaint.updated", level="info", message="event 2, committed late"
+            )
+        )
         session.commit()
 
     assert [e.message for e in tail.poll()] == ["event 2, committed late"]

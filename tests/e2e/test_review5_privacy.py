@@ -36,38 +36,60 @@ REPO = Path(__file__).resolve().parents[1]
 # -- masking: what slipped through, and what was wrongly masked ------------------------------------
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    ("hp081234567890", f"hp{PHONE_MASK}"),  # a label written without a space
-    ("WA0812-3456-7890", f"WA{PHONE_MASK}"),
-    ("Telp0536-3221234", f"Telp{PHONE_MASK}"),
-    ("+62 (812) 3456-7890", PHONE_MASK),
-    ("0812-3456-7890-Budi", f"{PHONE_MASK}-Budi"),
-    ("nama[at]gmail.com", EMAIL_MASK),
-    ("nama (at) gmail (dot) com", EMAIL_MASK),
-    ("Nama[AT]Dinkes[DOT]go[DOT]id", EMAIL_MASK),
-    ("627103 120390 0001", NIK_MASK),  # region, birth date, serial
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("hp081234567890", f"hp{PHONE_MASK}"),  # a label written without a space
+        ("WA0812-3456-7890", f"WA{PHONE_MASK}"),
+        ("Telp0536-3221234", f"Telp{PHONE_MASK}"),
+        ("+62 (812) 3456-7890", PHONE_MASK),
+        ("0812-3456-7890-Budi", f"{PHONE_MASK}-Budi"),
+        ("nama[at]gmail.com", EMAIL_MASK),
+        ("nama (at) gmail (dot) com", EMAIL_MASK),
+        ("Nama[AT]Dinkes[DOT]go[DOT]id", EMAIL_MASK),
+        ("627103 120390 0001", NIK_MASK),  # region, birth date, serial
+    ],
+)
 def test_personal_data_in_common_written_forms_is_masked(text: str, masked: str) -> None:
     assert mask_personal_data(text) == masked
     assert mask_personal_data(masked) == masked
 
 
-@pytest.mark.parametrize("text", [
-    "took 0.0812345678 s", "took 0.023456789123 s", "ratio 0,0812345678",  # decimals of durations
-    "62.89.237.219", "from 62.81.123.219:45941",  # IP addresses (62.8x is no mobile number)
-    "request 08172372-3035-efd3-068e-8089f0fceb3b",  # a UUID whose first groups look like a phone
-    "sha256 600b4cdf20cc06a7b5a5cca5f7464296861815519af6d8a14604201b13965ab8",  # 16 digits inside
-    "fingerprint 3d34f102d1708fc5edd3111144f78764b4d7b745cb5450815780545495df1e68",
-    "012345678 ns", "id 0123456789",  # no Indonesian number starts 01
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took 0.0812345678 s",
+        "took 0.023456789123 s",
+        "ratio 0,0812345678",  # decimals of durations
+        "62.89.237.219",
+        "from 62.81.123.219:45941",  # IP addresses (62.8x is no mobile number)
+        "request 08172372-3035-efd3-068e-8089f0fceb3b",  # a UUID whose first groups look like a phone
+        "sha256 600b4cdf20cc06a7b5a5cca5f7464296861815519af6d8a14604201b13965ab8",  # 16 digits inside
+        "fingerprint 3d34f102d1708fc5edd3111144f78764b4d7b745cb5450815780545495df1e68",
+        "012345678 ns",
+        "id 0123456789",  # no Indonesian number starts 01
+    ],
+)
 def test_numbers_it_staff_need_are_not_taken_for_personal_data(text: str) -> None:
     assert mask_personal_data(text) == text
 
 
-@pytest.mark.parametrize("text", [
-    "1" * 70_000, "0" * 70_000, "a" * 70_000, "a." * 35_000, "a-" * 35_000, "0812-" * 14_000,
-    "+62" * 23_333, "@" + "a" * 70_000, "a" * 70_000 + "@", "x@" + "a.1" * 23_333, "a [at] " * 10_000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 70_000,
+        "0" * 70_000,
+        "a" * 70_000,
+        "a." * 35_000,
+        "a-" * 35_000,
+        "0812-" * 14_000,
+        "+62" * 23_333,
+        "@" + "a" * 70_000,
+        "a" * 70_000 + "@",
+        "x@" + "a.1" * 23_333,
+        "a [at] " * 10_000,
+    ],
+)
 def test_masking_a_long_hostile_text_takes_linear_time(text: str) -> None:
     # Each took 7 to 20 s when the e-mail pattern could start anywhere inside a run (quadratic);
     # now about 0.01 s. A server's error message is masked whole before it is cut.
@@ -85,8 +107,10 @@ class _Contact:
 
 
 def test_objects_in_a_log_lines_extra_fields_are_masked_as_printed(log_lines: Callable[[], str]) -> None:
-    logging.getLogger("lapor_sync.test").warning("refused", extra={
-        "error": ValueError(f"pelapor {PHONE}"), "contact": _Contact(PHONE), "emails": {EMAIL}, "count": 2})
+    logging.getLogger("lapor_sync.test").warning(
+        "refused",
+        extra={"error": ValueError(f"pelapor {PHONE}"), "contact": _Contact(PHONE), "emails": {EMAIL}, "count": 2},
+    )
 
     written = log_lines()
     line = json.loads(written)
@@ -100,11 +124,16 @@ def test_objects_in_a_log_lines_extra_fields_are_masked_as_printed(log_lines: Ca
 
 def test_a_reason_phrase_is_masked_and_stripped_of_credentials_like_a_message() -> None:
     request = httpx.Request("GET", "https://splp.test/lapor/3.0.0/complaints/7/complaint")
-    response = httpx.Response(422, request=request, content=b"<html>refused</html>",
-                              extensions={"reason_phrase": f"Pelapor {PHONE} {EMAIL} key sim-api-key-1234".encode()})
+    response = httpx.Response(
+        422,
+        request=request,
+        content=b"<html>refused</html>",
+        extensions={"reason_phrase": f"Pelapor {PHONE} {EMAIL} key sim-api-key-1234".encode()},
+    )
 
-    error = classify.error_for_status(response, response.content, write=False, now=datetime.now(UTC),
-                                      credentials=["sim-api-key-1234"])
+    error = classify.error_for_status(
+        response, response.content, write=False, now=datetime.now(UTC), credentials=["sim-api-key-1234"]
+    )
 
     assert isinstance(error, ItemRejectedError)
     assert str(error) == f"HTTP 422: Pelapor {PHONE_MASK} {EMAIL_MASK} key ***"
@@ -134,9 +163,12 @@ def test_a_set_aside_reason_from_a_reason_phrase_is_masked(h: Harness) -> None:
 
 def test_sync_events_are_made_only_by_the_journal() -> None:
     # The journal redacts every message; a SyncEvent built anywhere else would skip that.
-    makers = sorted(str(path.relative_to(REPO)) for folder in ("lapor_sync", "adapters", "scheduler")
-                    for path in (REPO / folder).rglob("*.py")
-                    if re.search(r"(?<!class )\bSyncEvent\(", path.read_text(encoding="utf-8")))
+    makers = sorted(
+        str(path.relative_to(REPO))
+        for folder in ("lapor_sync", "adapters", "scheduler")
+        for path in (REPO / folder).rglob("*.py")
+        if re.search(r"(?<!class )\bSyncEvent\(", path.read_text(encoding="utf-8"))
+    )
     assert makers == ["lapor_sync/sync/journal.py"]
 
 
@@ -224,8 +256,9 @@ def test_a_directory_or_a_symlink_loop_is_refused_in_one_line(tmp_path: Path) ->
         assert isinstance(refused, ConfigurationError) and str(refused) == f"{path}: cannot read: {why}"
 
 
-def test_the_clis_error_line_masks_personal_data(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_clis_error_line_masks_personal_data(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from lapor_sync.cli import app as cli_app
     from lapor_sync.domain.errors import ConfigurationError
 
@@ -242,8 +275,9 @@ def test_the_clis_error_line_masks_personal_data(monkeypatch: pytest.MonkeyPatch
 
 def test_a_set_aside_reason_is_masked_where_it_is_stored(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     # A reason built elsewhere than the wire reader (a future adapter) must not store contact data either.
-    record = MalformedRecord(complaint_id=None, reason="inbox row refused: pelapor 0812-3456-7890 budi@contoh.id",
-                             raw={"id": "x"})
+    record = MalformedRecord(
+        complaint_id=None, reason="inbox row refused: pelapor 0812-3456-7890 budi@contoh.id", raw={"id": "x"}
+    )
     monkeypatch.setattr(h.platform, "walk_inbox", lambda _since: iter([record]))
 
     assert h.sync(push=False).set_aside == 1

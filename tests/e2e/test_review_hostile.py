@@ -23,8 +23,6 @@ SITI = {"name": "Siti Rahasia", "email": "siti@contoh.id", "phone": "0812-9999-0
 pytestmark = pytest.mark.e2e
 
 
-
-
 def test_review_two_unlinked_followups_on_one_case_are_each_linked_not_stored_twice(h: Harness) -> None:
     complaint_id = h.new_case()
     first = h.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
@@ -53,6 +51,7 @@ def test_review_a_failed_read_back_is_tried_again_before_any_repost(h: Harness) 
     h.app.db.engine.dispose()
     with h.app.db.session() as session:  # as a worker killed mid-post leaves it (kill -9)
         from lapor_sync.storage.models import OutboxItem
+
         row = session.get(OutboxItem, item.id)
         assert row is not None
         row.state = "sending"
@@ -130,8 +129,9 @@ class RateLimited(httpx.BaseTransport):
         """Refuse or forward ``request``."""
         if request.method == "POST" and self.left > 0:
             self.left -= 1
-            return httpx.Response(429, headers={"Retry-After": self.retry_after},
-                                  json={"message": "Too Many Attempts."}, request=request)
+            return httpx.Response(
+                429, headers={"Retry-After": self.retry_after}, json={"message": "Too Many Attempts."}, request=request
+            )
         return self.inner.handle_request(request)
 
 

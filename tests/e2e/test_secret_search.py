@@ -49,10 +49,21 @@ WRONG_CLIENT_SECRET = "wrongsecret-Pc2Gu-leakcheck"
 HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.http11", "httpcore.connection")
 # Read commands whose output is searched (the writing ones are searched as they run).
 READ_COMMANDS = (
-    ("status", "--json"), ("runs", "--json", "--limit", "100"), ("log", "--json", "--limit", "10000"),
-    ("outbox", "--json"), ("outbox", "--state", "delivered", "--json"), ("set-aside", "--all", "--json"),
-    ("case", "list", "--json"), ("report", "--from", "2024-01-01", "--to", "2024-12-31", "--json"),
-    ("sla", "--json"), ("db", "upgrade"), ("runs",), ("log",), ("outbox",), ("case", "list"), ("status",),
+    ("status", "--json"),
+    ("runs", "--json", "--limit", "100"),
+    ("log", "--json", "--limit", "10000"),
+    ("outbox", "--json"),
+    ("outbox", "--state", "delivered", "--json"),
+    ("set-aside", "--all", "--json"),
+    ("case", "list", "--json"),
+    ("report", "--from", "2024-01-01", "--to", "2024-12-31", "--json"),
+    ("sla", "--json"),
+    ("db", "upgrade"),
+    ("runs",),
+    ("log",),
+    ("outbox",),
+    ("case", "list"),
+    ("status",),
 )
 CONFIG_COMMANDS = (("config", "show"), ("config", "show", "--json"))
 Run = Callable[..., str]
@@ -70,13 +81,20 @@ def lapor_sync_logger_restored() -> Iterator[None]:
 
 def secrets_to_find(auth_mode: str) -> dict[str, str]:
     """Label -> value of every credential this test hands out (the app token without its braces)."""
-    found = {"API key": API_KEY, "app token": APP_TOKEN.strip("{}"), "wrong API key": WRONG_API_KEY,
-             "database password": DB_PASSWORD}
+    found = {
+        "API key": API_KEY,
+        "app token": APP_TOKEN.strip("{}"),
+        "wrong API key": WRONG_API_KEY,
+        "database password": DB_PASSWORD,
+    }
     if auth_mode == "oauth2":
-        found |= {"OAuth2 client id": CLIENT_ID, "OAuth2 client secret": CLIENT_SECRET,
-                  "HTTP Basic client credentials": basic_auth(CLIENT_ID, CLIENT_SECRET),
-                  "wrong OAuth2 client secret": WRONG_CLIENT_SECRET,
-                  "wrong HTTP Basic client credentials": basic_auth(CLIENT_ID, WRONG_CLIENT_SECRET)}
+        found |= {
+            "OAuth2 client id": CLIENT_ID,
+            "OAuth2 client secret": CLIENT_SECRET,
+            "HTTP Basic client credentials": basic_auth(CLIENT_ID, CLIENT_SECRET),
+            "wrong OAuth2 client secret": WRONG_CLIENT_SECRET,
+            "wrong HTTP Basic client credentials": basic_auth(CLIENT_ID, WRONG_CLIENT_SECRET),
+        }
     return found
 
 
@@ -127,22 +145,28 @@ def secret_file(tmp_path: Path, name: str, value: str) -> str:
     return str(path)
 
 
-def set_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: str, url: str,
-                    auth_mode: str) -> None:
+def set_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: str, url: str, auth_mode: str) -> None:
     """Configure the CLI as a container would: some secrets in variables, some in ``*_FILE`` files."""
     for name in list(os.environ):
         if name.upper().startswith("LAPOR_SYNC_"):
             monkeypatch.delenv(name)
     variables = {
         "DATABASE_URL_FILE": secret_file(tmp_path, "database_url", url),
-        "API_TOKEN_FILE": secret_file(tmp_path, "api_token", APP_TOKEN), "API_KEY": API_KEY,
-        "AUTH_MODE": auth_mode, "API_BASE_URL": base_url, "INSTITUTION_ID": str(CITY), "LOG_LEVEL": "debug",
-        "INITIAL_SINCE": "2024-01-01T00:00:00+07:00", "LEASE_WAIT_SECONDS": "0",
+        "API_TOKEN_FILE": secret_file(tmp_path, "api_token", APP_TOKEN),
+        "API_KEY": API_KEY,
+        "AUTH_MODE": auth_mode,
+        "API_BASE_URL": base_url,
+        "INSTITUTION_ID": str(CITY),
+        "LOG_LEVEL": "debug",
+        "INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
+        "LEASE_WAIT_SECONDS": "0",
     }
     if auth_mode == "oauth2":
-        variables |= {"OAUTH_TOKEN_URL": base_url.removesuffix("/lapor/3.0.0") + TOKEN_PATH,
-                      "OAUTH_CLIENT_ID": CLIENT_ID,
-                      "OAUTH_CLIENT_SECRET_FILE": secret_file(tmp_path, "oauth_client_secret", CLIENT_SECRET)}
+        variables |= {
+            "OAUTH_TOKEN_URL": base_url.removesuffix("/lapor/3.0.0") + TOKEN_PATH,
+            "OAUTH_CLIENT_ID": CLIENT_ID,
+            "OAUTH_CLIENT_SECRET_FILE": secret_file(tmp_path, "oauth_client_secret", CLIENT_SECRET),
+        }
     for name, value in variables.items():
         monkeypatch.setenv(f"LAPOR_SYNC_{name}", value)
     monkeypatch.setenv("COLUMNS", "300")
@@ -156,8 +180,12 @@ def command_runner(outputs: dict[str, str]) -> Run:
     line; stdout is returned. Any other exception fails the test.
     """
 
-    def run(*args: str, env: dict[str, str | None] | None = None, exits: tuple[int, ...] = (0,),
-            refused: tuple[type[BaseException], ...] = ()) -> str:
+    def run(
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        exits: tuple[int, ...] = (0,),
+        refused: tuple[type[BaseException], ...] = (),
+    ) -> str:
         result = CliRunner().invoke(app, list(args), env=env)
         where = f"output of `lapor-sync {' '.join(args)}` (#{len(outputs) + 1})"
         failure = None if isinstance(result.exception, SystemExit) else result.exception
@@ -185,8 +213,17 @@ def sync_whole_story(run: Run, sim: Simulator, auth_mode: str) -> None:
     refused = json.loads(run("sync", "--json", env={"LAPOR_SYNC_API_KEY": WRONG_API_KEY}, exits=(1,)))
     assert "authentication refused" in refused["error"]
     if auth_mode == "oauth2":
-        refused = json.loads(run("sync", "--json", exits=(1,), env={
-            "LAPOR_SYNC_OAUTH_CLIENT_SECRET_FILE": None, "LAPOR_SYNC_OAUTH_CLIENT_SECRET": WRONG_CLIENT_SECRET}))
+        refused = json.loads(
+            run(
+                "sync",
+                "--json",
+                exits=(1,),
+                env={
+                    "LAPOR_SYNC_OAUTH_CLIENT_SECRET_FILE": None,
+                    "LAPOR_SYNC_OAUTH_CLIENT_SECRET": WRONG_CLIENT_SECRET,
+                },
+            )
+        )
         assert "OAuth2 token endpoint refused" in refused["error"]
 
     # HTTP 500 on every write, one attempt allowed: each outbox row becomes a dead letter with its error.
@@ -222,8 +259,12 @@ def refuse_wrong_settings(run: Run, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("auth_mode", ["static", "oauth2"])
 def test_no_secret_reaches_logs_events_tables_or_output(
-        database: Database, auth_mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+    database: Database,
+    auth_mode: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     sim, issued_tokens, urls = simulator(auth_mode)
     outputs: dict[str, str] = {}
     run = command_runner(outputs)

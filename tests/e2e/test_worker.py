@@ -60,8 +60,9 @@ def add_social_complaint(h: Harness) -> int:
 
 
 def worker_lines(caplog: pytest.LogCaptureFixture, start: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "lapor_sync.worker" and r.getMessage().startswith(start)]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "lapor_sync.worker" and r.getMessage().startswith(start)
+    ]
 
 
 # -- configuration -----------------------------------------------------------------------------------
@@ -77,8 +78,10 @@ def test_every_job_has_one_instance_coalesces_and_has_the_configured_misfire_gra
 
 
 def test_daily_jobs_are_cron_triggers_in_jakarta_time(tmp_path) -> None:
-    with harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", sla_check_time="07:00",
-                 retention_time="02:30") as h, worker_on(h) as w:
+    with (
+        harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", sla_check_time="07:00", retention_time="02:30") as h,
+        worker_on(h) as w,
+    ):
         sla, retention = spec(w, "sla").trigger, spec(w, "retention").trigger
 
         assert isinstance(sla, CronTrigger) and sla.timezone == ZoneInfo("Asia/Jakarta")
@@ -90,8 +93,9 @@ def test_daily_jobs_are_cron_triggers_in_jakarta_time(tmp_path) -> None:
 
 
 def test_interval_jobs_fire_on_a_shared_grid_and_reconcile_is_shifted_off_the_pulls(tmp_path) -> None:
-    with harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", pull_interval_seconds=300,
-                 reconcile_interval_seconds=3600) as h:
+    with harness(
+        small_world(), f"sqlite:///{tmp_path / 'w.db'}", pull_interval_seconds=300, reconcile_interval_seconds=3600
+    ) as h:
         specs = {s.name: s for s in job_specs(h.app.settings)}
     pull, reconcile = specs[PULL].trigger, specs[RECONCILE].trigger
     now = datetime(2026, 3, 2, 1, 3, 7, tzinfo=UTC)
@@ -124,7 +128,8 @@ def test_a_tick_whose_lease_is_held_elsewhere_is_skipped_with_a_log_line(databas
 
 @sqlite_only
 def test_a_tick_already_run_by_another_worker_is_skipped_and_a_late_start_is_reported_as_coalesced(
-        database: Database, caplog) -> None:
+    database: Database, caplog
+) -> None:
     caplog.set_level(logging.INFO, logger="lapor_sync")
     with harness(small_world(), database.url, pull_interval_seconds=60) as h, worker_on(h) as w, worker_on(h) as twin:
         assert w.runner.tick(spec(w, PULL)).outcome == "ok"
@@ -229,8 +234,9 @@ def test_retention_prunes_old_sync_events_and_keeps_the_runs(database: Database)
         assert run is not None and run.outcome == "ok"
         assert h.events("complaint.created") == []
         [pruned] = h.events("retention.pruned")
-        assert pruned.message == ("Pruned 1 sync event recorded before 2024-01-03 09:00 WIB (older than 30 days); "
-                                  "sync runs are kept.")
+        assert pruned.message == (
+            "Pruned 1 sync event recorded before 2024-01-03 09:00 WIB (older than 30 days); sync runs are kept."
+        )
         with h.app.db.session() as session:
             assert {session.get(SyncRun, old.id).id, session.get(SyncRun, recent.id).id} == {old.id, recent.id}
 
@@ -238,9 +244,14 @@ def test_retention_prunes_old_sync_events_and_keeps_the_runs(database: Database)
 @sqlite_only
 def test_a_manual_sync_meeting_a_busy_job_exits_3_naming_the_holder(database: Database, monkeypatch, capsys) -> None:
     with harness(small_world(), database.url) as h:
-        for name, value in {"DATABASE_URL": database.url, "API_BASE_URL": h.base_url, "INSTITUTION_ID": "6271",
-                            "API_KEY": "sim-api-key", "API_TOKEN": "{00000000-0000-4000-8000-000000006271}",
-                            "LEASE_WAIT_SECONDS": "0"}.items():
+        for name, value in {
+            "DATABASE_URL": database.url,
+            "API_BASE_URL": h.base_url,
+            "INSTITUTION_ID": "6271",
+            "API_KEY": "sim-api-key",
+            "API_TOKEN": "{00000000-0000-4000-8000-000000006271}",
+            "LEASE_WAIT_SECONDS": "0",
+        }.items():
             monkeypatch.setenv(f"LAPOR_SYNC_{name}", value)
         monkeypatch.setattr(sys, "argv", ["lapor-sync", "sync"])
         with Leases(h.app.writable_db(), SystemClock(), "web01:4242 worker").hold("pull", institution_id=6271):
@@ -255,13 +266,13 @@ def test_a_corrected_mapping_file_is_followed_by_the_running_worker(tmp_path) ->
     mapping_file = tmp_path / "city.toml"
     packaged = (resources.files("lapor_sync.mappings") / "palangka-raya.toml").read_text(encoding="utf-8")
     mapping_file.write_text(packaged, encoding="utf-8")
-    with harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", mapping_file=mapping_file) as h, \
-            worker_on(h) as w:
+    with harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", mapping_file=mapping_file) as h, worker_on(h) as w:
         complaint_id = h.add_complaint(disposition_id=6271, category_id=category_id("Perhubungan")).complaint_id
         w.runner.tick(spec(w, PULL), claim=False)
         assert h.case(complaint_id).agency_code == "DISHUB"
-        corrected = packaged.replace('category = "Perhubungan"\nagency = "DISHUB"',
-                                     'category = "Perhubungan"\nagency = "SATPOLPP"')
+        corrected = packaged.replace(
+            'category = "Perhubungan"\nagency = "DISHUB"', 'category = "Perhubungan"\nagency = "SATPOLPP"'
+        )
         assert corrected != packaged
         mapping_file.write_text(corrected, encoding="utf-8")  # the admin's correction, worker running
         h.world.add_followup(complaint_id, 627103, "Mohon ditindaklanjuti.")  # the next change pulled in
@@ -278,7 +289,8 @@ def test_a_corrected_mapping_file_is_followed_by_the_running_worker(tmp_path) ->
 
 @sqlite_only
 def test_a_starting_worker_closes_the_run_a_killed_worker_left_running_and_health_counts_it(
-        database: Database, caplog) -> None:
+    database: Database, caplog
+) -> None:
     caplog.set_level(logging.INFO, logger="lapor_sync")
     with harness(small_world(), database.url) as h, worker_on(h) as w:
         h.act(h.new_case(), AgencyAction.FOLLOWUP, "Petugas akan berkunjung.")
@@ -294,5 +306,7 @@ def test_a_starting_worker_closes_the_run_a_killed_worker_left_running_and_healt
         assert f"#{left.id}" in line and "lapor-sync runs --outcome abandoned" in line
         verdict = w.assess()
         assert verdict.facts["abandoned_runs_24h"] == 1
-        assert ("1 run abandoned in the last 24 h: their process died mid-run (lapor-sync runs --outcome abandoned)"
-                in verdict.reasons)
+        assert (
+            "1 run abandoned in the last 24 h: their process died mid-run (lapor-sync runs --outcome abandoned)"
+            in verdict.reasons
+        )

@@ -51,16 +51,28 @@ def wait_for(what: str, probe: Callable[[], T | None], seconds: float = 15) -> T
 
 def start_worker(database_url: str, base_url: str, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_SYNC_")} | {
-        "LAPOR_SYNC_DATABASE_URL": database_url, "LAPOR_SYNC_API_BASE_URL": base_url,
-        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key, "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
-        "LAPOR_SYNC_INSTITUTION_ID": str(CITY), "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
-        "LAPOR_SYNC_PULL_INTERVAL_SECONDS": "1", "LAPOR_SYNC_PUSH_INTERVAL_SECONDS": "3600",
-        "LAPOR_SYNC_RECONCILE_INTERVAL_SECONDS": "3600", "LAPOR_SYNC_OUTBOX_WATCH_SECONDS": "1",
-        "LAPOR_SYNC_HEALTH_PORT": str(port), "LAPOR_SYNC_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_SECONDS),
+        "LAPOR_SYNC_DATABASE_URL": database_url,
+        "LAPOR_SYNC_API_BASE_URL": base_url,
+        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key,
+        "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
+        "LAPOR_SYNC_INSTITUTION_ID": str(CITY),
+        "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
+        "LAPOR_SYNC_PULL_INTERVAL_SECONDS": "1",
+        "LAPOR_SYNC_PUSH_INTERVAL_SECONDS": "3600",
+        "LAPOR_SYNC_RECONCILE_INTERVAL_SECONDS": "3600",
+        "LAPOR_SYNC_OUTBOX_WATCH_SECONDS": "1",
+        "LAPOR_SYNC_HEALTH_PORT": str(port),
+        "LAPOR_SYNC_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_SECONDS),
     }
     code = "from lapor_sync.cli.app import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "worker"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "worker"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def staff_followup(db: Database, complaint_id: int) -> int:

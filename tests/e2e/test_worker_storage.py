@@ -47,8 +47,9 @@ def refusing_writes(db: Database) -> Iterator[None]:
     ``default_transaction_read_only``. The pool is emptied on the way in and out, as a restarted
     database server would.
     """
-    statement = ("PRAGMA query_only=1" if db.engine.dialect.name == "sqlite"
-                 else "SET default_transaction_read_only = on")
+    statement = (
+        "PRAGMA query_only=1" if db.engine.dialect.name == "sqlite" else "SET default_transaction_read_only = on"
+    )
 
     def refuse(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -71,12 +72,14 @@ def read_only_url(db: Database) -> str:
     if url.get_backend_name() == "sqlite":
         return f"sqlite:///file:{url.database}?mode=ro&uri=true"
     options = url.query.get("options", "")
-    return url.update_query_dict({"options": f"{options} -cdefault_transaction_read_only=on".strip()}) \
-        .render_as_string(hide_password=False)
+    return url.update_query_dict({"options": f"{options} -cdefault_transaction_read_only=on".strip()}).render_as_string(
+        hide_password=False
+    )
 
 
 def test_a_database_that_refuses_writes_is_one_line_when_it_fails_and_one_when_it_recovers(
-        database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="lapor_sync")
     with harness(small_world(), database.url, pull_interval_seconds=60) as h, worker_on(h) as w:
         add_social_complaint(h)
@@ -135,7 +138,8 @@ def test_healthz_answers_503_while_the_database_cannot_be_written(database: Data
 
 
 def test_status_exits_2_naming_the_setting_when_the_database_is_read_only(
-        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     RunJournal(database, SystemClock(), CITY, "pull", "schedule").start().finish()  # a good pull just now
     for name in list(os.environ):
         if name.upper().startswith("LAPOR_SYNC_"):
@@ -157,13 +161,23 @@ def test_status_exits_2_naming_the_setting_when_the_database_is_read_only(
 
 def worker_once(database_url: str, base_url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LAPOR_SYNC_")} | {
-        "LAPOR_SYNC_DATABASE_URL": database_url, "LAPOR_SYNC_API_BASE_URL": base_url,
-        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key, "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
-        "LAPOR_SYNC_INSTITUTION_ID": str(CITY), "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
+        "LAPOR_SYNC_DATABASE_URL": database_url,
+        "LAPOR_SYNC_API_BASE_URL": base_url,
+        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key,
+        "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
+        "LAPOR_SYNC_INSTITUTION_ID": str(CITY),
+        "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
     }
     code = "from lapor_sync.cli.app import main; main()"
-    return subprocess.run([sys.executable, "-c", code, "worker", "--once"], cwd=ROOT, env=env, text=True,
-                          capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, "worker", "--once"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_worker_once_exits_non_zero_on_a_read_only_database_without_a_traceback(database: Database) -> None:
@@ -185,12 +199,14 @@ class Broken:
             if name == "close":
                 return None
             raise RuntimeError("a bug in the client")
+
         return call
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_worker_once_is_not_clean_when_a_job_crashed(database: Database, monkeypatch: pytest.MonkeyPatch,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_worker_once_is_not_clean_when_a_job_crashed(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     with harness(small_world(), database.url) as h, worker_on(h) as w:
         monkeypatch.setattr(w.app, "platform", lambda **_kwargs: Broken())
 

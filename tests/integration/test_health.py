@@ -50,8 +50,12 @@ def queue(app: App, *, created_ago: timedelta) -> None:
         sync_agencies(session, app.mapping)
         records = BuiltinCityRecords(session, institution_id=CITY, clock=records_clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="disposition", state=CaseState.NEW)
-        records.act(records.get_case(case_id=received.case_id), AgencyAction.FOLLOWUP, institution_id=627104,
-                    content="Petugas akan survei lokasi.")
+        records.act(
+            records.get_case(case_id=received.case_id),
+            AgencyAction.FOLLOWUP,
+            institution_id=627104,
+            content="Petugas akan survei lokasi.",
+        )
         session.commit()
 
 
@@ -71,7 +75,8 @@ def test_waiting_rows_without_a_recent_push_and_an_old_row_are_degraded(app: App
     assert verdict.health is Health.DEGRADED and verdict.health.exit_code == 1
     assert verdict.reasons == [
         "1 outbox row waiting and the last successful push was 11 min ago (degraded after 10 min)",
-        "oldest waiting outbox row is 31 min old (degraded after 30 min)"]
+        "oldest waiting outbox row is 31 min old (degraded after 30 min)",
+    ]
 
 
 def test_an_interrupted_pull_is_not_a_failure_but_a_failed_push_is_degraded(app: App) -> None:
@@ -90,8 +95,9 @@ def test_an_interrupted_pull_is_not_a_failure_but_a_failed_push_is_degraded(app:
 
 def serve(assess_now: Any, metrics: WorkerMetrics | None = None) -> HealthServer:
     metrics = metrics or WorkerMetrics(assess_now)
-    server = HealthServer("127.0.0.1", 0, assess=assess_now, worker_state=lambda: {"running": []},
-                          registry=metrics.registry)
+    server = HealthServer(
+        "127.0.0.1", 0, assess=assess_now, worker_state=lambda: {"running": []}, registry=metrics.registry
+    )
     server.start()
     return server
 
@@ -142,21 +148,27 @@ def test_metrics_count_runs_by_job_and_outcome_and_read_lag_and_backlog_from_the
     finally:
         server.stop()
 
-    for sample in ('lapor_sync_runs_total{job="pull",outcome="ok"} 1.0',
-                   'lapor_sync_runs_total{job="pull",outcome="skipped"} 1.0',
-                   'lapor_sync_complaints_pulled_total{job="pull"} 5.0',
-                   'lapor_sync_set_aside_total{job="pull"} 1.0',
-                   'lapor_sync_outbox_delivered_total{job="push"} 4.0',
-                   'lapor_sync_push_retries_total{job="push"} 2.0',
-                   'lapor_sync_dead_letters_total{job="push"} 1.0',
-                   'lapor_sync_run_duration_seconds_count{job="push"} 1.0',
-                   "lapor_sync_outbox_pending 1.0",
-                   "lapor_sync_outbox_oldest_pending_age_seconds 120.0",
-                   "lapor_sync_lag_seconds 90.0",
-                   "lapor_sync_health 0.0"):
+    for sample in (
+        'lapor_sync_runs_total{job="pull",outcome="ok"} 1.0',
+        'lapor_sync_runs_total{job="pull",outcome="skipped"} 1.0',
+        'lapor_sync_complaints_pulled_total{job="pull"} 5.0',
+        'lapor_sync_set_aside_total{job="pull"} 1.0',
+        'lapor_sync_outbox_delivered_total{job="push"} 4.0',
+        'lapor_sync_push_retries_total{job="push"} 2.0',
+        'lapor_sync_dead_letters_total{job="push"} 1.0',
+        'lapor_sync_run_duration_seconds_count{job="push"} 1.0',
+        "lapor_sync_outbox_pending 1.0",
+        "lapor_sync_outbox_oldest_pending_age_seconds 120.0",
+        "lapor_sync_lag_seconds 90.0",
+        "lapor_sync_health 0.0",
+    ):
         assert sample in text, sample
-    labels = {part.split("=")[0] for line in text.splitlines() if "{" in line and not line.startswith("#")
-              for part in line[line.index("{") + 1:line.index("}")].split(",")}
+    labels = {
+        part.split("=")[0]
+        for line in text.splitlines()
+        if "{" in line and not line.startswith("#")
+        for part in line[line.index("{") + 1 : line.index("}")].split(",")
+    }
     assert labels <= {"job", "outcome", "le"}
 
 
@@ -171,4 +183,5 @@ def test_healthz_fails_on_a_pull_that_finished_in_the_future_and_says_why(app: A
     assert answer.status_code == 503 and answer.json()["status"] == "failing"
     assert answer.json()["reasons"] == [
         f"last successful pull (run #{ahead.id}) finished 2 h 0 min in the future: the clock here is behind the "
-        "one that stamped it (stepped back? check NTP: timedatectl timesync-status)"]
+        "one that stamped it (stepped back? check NTP: timedatectl timesync-status)"
+    ]

@@ -14,9 +14,17 @@ BOUND = 30  # seconds
 
 
 def test_a_holder_is_alive_while_its_process_runs_and_gone_once_it_ended() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import sys; from lapor_sync.storage.holders import holder_name; "
-                              "print(holder_name('worker'), flush=True); sys.stdin.read()"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from lapor_sync.storage.holders import holder_name; "
+            "print(holder_name('worker'), flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert select.select([child.stdout], [], [], BOUND)[0], "the child never named itself"
         name = child.stdout.readline().strip()  # type: ignore[union-attr]

@@ -46,7 +46,11 @@ def test_hold_is_listed_and_release_frees_it(database, clock):
         assert handle.expires_at == clock.now() + timedelta(seconds=TTL)
         [held] = held_leases(database, clock)
         assert (held.institution_id, held.job, held.holder, held.acquired_at) == (
-            CITY, "pull", "web01:11 worker", clock.now())
+            CITY,
+            "pull",
+            "web01:11 worker",
+            clock.now(),
+        )
     assert held_leases(database, clock) == []
     with leases(database, clock, "web02:22 sync command").hold("pull", institution_id=CITY):
         assert [h.holder for h in held_leases(database, clock)] == ["web02:22 sync command"]
@@ -60,16 +64,23 @@ def test_second_holder_is_refused_naming_holder_and_since(database, clock):
                 pytest.fail("two runners inside one job")
     assert (refused.value.job, refused.value.holder) == ("pull", "web01:11 worker")
     assert refused.value.since == datetime(2024, 7, 1, 2, 0, tzinfo=UTC)
-    assert str(refused.value) == ("job 'pull' is already running: held by web01:11 worker "
-                                  "since 2024-07-01 09:00 WIB (2024-07-01 02:00 UTC)")
+    assert str(refused.value) == (
+        "job 'pull' is already running: held by web01:11 worker since 2024-07-01 09:00 WIB (2024-07-01 02:00 UTC)"
+    )
 
 
 def test_other_jobs_and_institutions_do_not_block(database, clock):
     worker, command = leases(database, clock, "a:1 worker"), leases(database, clock, "b:2 sync command")
-    with worker.hold("pull", institution_id=CITY), command.hold("push", institution_id=CITY), \
-            command.hold("pull", institution_id=62):
+    with (
+        worker.hold("pull", institution_id=CITY),
+        command.hold("push", institution_id=CITY),
+        command.hold("pull", institution_id=62),
+    ):
         assert sorted((h.institution_id, h.job) for h in held_leases(database, clock)) == [
-            (62, "pull"), (CITY, "pull"), (CITY, "push")]
+            (62, "pull"),
+            (CITY, "pull"),
+            (CITY, "push"),
+        ]
 
 
 def test_waiting_acquires_once_the_holder_releases(database, clock):
@@ -131,8 +142,7 @@ def test_postgres_lease_outlives_lease_seconds_while_its_holder_lives(database, 
 
 
 def test_renew_pushes_expiry(database, clock):
-    with leases(database, clock, "a:1 worker").hold("pull", institution_id=CITY,
-                                                     renew_in_background=False) as handle:
+    with leases(database, clock, "a:1 worker").hold("pull", institution_id=CITY, renew_in_background=False) as handle:
         clock.advance(timedelta(seconds=TTL - 20))
         handle.renew()
         assert handle.expires_at == clock.now() + timedelta(seconds=TTL)
@@ -154,12 +164,16 @@ def test_background_renewal_keeps_the_lease_and_stops_on_release(database, clock
 
 @postgres_only
 def test_postgres_broken_connection_loses_the_lease(database, clock):
-    with leases(database, clock, "a:1 worker").hold("push", institution_id=CITY,
-                                                     renew_in_background=False) as handle:
+    with leases(database, clock, "a:1 worker").hold("push", institution_id=CITY, renew_in_background=False) as handle:
         with database.engine.connect() as admin:
             classid, objid = split_key(advisory_key(admin, CITY, "push"))
-            admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                               " AND classid = :c AND objid = :o"), {"c": classid, "o": objid})
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND classid = :c AND objid = :o"
+                ),
+                {"c": classid, "o": objid},
+            )
         with pytest.raises(LeaseLost, match="connection holding its lock broke"):
             handle.renew()
         with leases(database, clock, "b:2 worker").hold("push", institution_id=CITY):
@@ -171,8 +185,12 @@ def test_postgres_row_mode_takes_no_lock_and_expires_by_the_servers_clock(databa
     first = leases(database, clock, "a:1 worker", mode="row")
     with first.hold("push", institution_id=CITY, renew_in_background=False) as handle:
         with database.engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                     " AND pid = pg_backend_pid()")).scalar_one() == 0
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+                ).scalar_one()
+                == 0
+            )
         assert [h.holder for h in held_leases(database, clock)] == ["a:1 worker"]
         clock.advance(timedelta(seconds=10 * TTL))  # our clock says expired; the server's does not
         for mode in ("row", "auto"):  # an advisory holder leaves a live row lease alone too
@@ -181,8 +199,9 @@ def test_postgres_row_mode_takes_no_lock_and_expires_by_the_servers_clock(databa
         with database.engine.begin() as conn:  # lease_seconds pass on the server
             conn.execute(text("UPDATE lease SET expires_at = clock_timestamp() - interval '1 second'"))
         assert held_leases(database, clock) == []
-        with leases(database, clock, "b:2 worker", mode="row").hold("push", institution_id=CITY,
-                                                                      renew_in_background=False):
+        with leases(database, clock, "b:2 worker", mode="row").hold(
+            "push", institution_id=CITY, renew_in_background=False
+        ):
             with pytest.raises(LeaseLost, match="another runner took it"):
                 handle.renew()
 
@@ -214,8 +233,7 @@ def test_two_processes_never_run_the_same_job_at_once(database, tmp_path, rounds
     spawn = multiprocessing.get_context("spawn")
     markers = tmp_path / "markers.log"
     start = spawn.Barrier(2)
-    workers = [spawn.Process(target=_contend, args=(database.url, rounds, str(markers), start))
-               for _ in range(2)]
+    workers = [spawn.Process(target=_contend, args=(database.url, rounds, str(markers), start)) for _ in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:

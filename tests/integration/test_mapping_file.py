@@ -148,7 +148,7 @@ def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:
     path = _variant(
         tmp_path,
         ('agency = "DISTANKP"', 'agency = "DISPORA"'),
-        ('id = 9004', "id = 627101"),
+        ("id = 9004", "id = 627101"),
     )
 
     lines = _refusal(path).splitlines()

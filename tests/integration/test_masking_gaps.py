@@ -38,16 +38,25 @@ NESTINGS = {
 # -- URL query values ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://lapor@db/lapor?sslmode=require&sslpassword=S1&application_name=lapor-sync&password=S2",
-     "postgresql://lapor@db/lapor?sslmode=require&sslpassword=***&application_name=lapor-sync&password=***"),
-    ("https://gw.example/lapor?apikey=S3&access_token=S4&client_secret=S5",
-     "https://gw.example/lapor?apikey=***&access_token=***&client_secret=***"),
-    ("https://gw.example/token?x-api-key=S6&connect_timeout=5#access_token=S7",
-     "https://gw.example/token?x-api-key=***&connect_timeout=5#***"),
-    ("sqlite:///file:lapor.db?mode=rwc&uri=true&key=S8", "sqlite:///file:lapor.db?mode=rwc&uri=true&key=***"),
-    ("postgresql://db/lapor?Pass%77ord=S9&S10", "postgresql://db/lapor?Pass%77ord=***&***"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://lapor@db/lapor?sslmode=require&sslpassword=S1&application_name=lapor-sync&password=S2",
+            "postgresql://lapor@db/lapor?sslmode=require&sslpassword=***&application_name=lapor-sync&password=***",
+        ),
+        (
+            "https://gw.example/lapor?apikey=S3&access_token=S4&client_secret=S5",
+            "https://gw.example/lapor?apikey=***&access_token=***&client_secret=***",
+        ),
+        (
+            "https://gw.example/token?x-api-key=S6&connect_timeout=5#access_token=S7",
+            "https://gw.example/token?x-api-key=***&connect_timeout=5#***",
+        ),
+        ("sqlite:///file:lapor.db?mode=rwc&uri=true&key=S8", "sqlite:///file:lapor.db?mode=rwc&uri=true&key=***"),
+        ("postgresql://db/lapor?Pass%77ord=S9&S10", "postgresql://db/lapor?Pass%77ord=***&***"),
+    ],
+)
 def test_every_query_value_not_known_to_be_harmless_is_masked(url: str, shown: str) -> None:
     assert mask_url(url) == shown
 
@@ -70,17 +79,21 @@ def test_config_show_masks_the_query_values_of_every_url(monkeypatch: pytest.Mon
 # -- SQLite file modes -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("url", "name"), [
-    ("sqlite:///relative.db", "relative.db"),
-    ("sqlite:///{dir}/absolute.db", "absolute.db"),
-    ("sqlite+pysqlite:///driver.db", "driver.db"),
-    ("sqlite:///file:uri.db?mode=rwc&uri=true", "uri.db"),
-    ("sqlite:///file:{dir}/uri-absolute.db?uri=true", "uri-absolute.db"),
-    ("sqlite:///file://localhost{dir}/uri-host.db?uri=true&cache=private", "uri-host.db"),
-    ("sqlite:///file:uri%2520space.db?uri=true", "uri space.db"),
-])
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("sqlite:///relative.db", "relative.db"),
+        ("sqlite:///{dir}/absolute.db", "absolute.db"),
+        ("sqlite+pysqlite:///driver.db", "driver.db"),
+        ("sqlite:///file:uri.db?mode=rwc&uri=true", "uri.db"),
+        ("sqlite:///file:{dir}/uri-absolute.db?uri=true", "uri-absolute.db"),
+        ("sqlite:///file://localhost{dir}/uri-host.db?uri=true&cache=private", "uri-host.db"),
+        ("sqlite:///file:uri%2520space.db?uri=true", "uri space.db"),
+    ],
+)
 def test_every_sqlite_url_form_creates_the_database_readable_by_its_owner_only(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, name: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, name: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     database = Database(url.format(dir=tmp_path))
     database.upgrade()
@@ -107,19 +120,23 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize("shape", NESTINGS)
 def test_a_900_level_nested_config_file_is_refused_in_one_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], shape: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
     path = tmp_path / "deep.toml"
     path.write_text(NESTINGS[shape], encoding="utf-8")
 
     code, err = run_main(monkeypatch, capsys, "-c", str(path), "config", "show")
 
     assert (code, err.splitlines()) == (
-        2, [f"error: {path}: tables or arrays nested deeper than 32 levels; not a configuration file"])
+        2,
+        [f"error: {path}: tables or arrays nested deeper than 32 levels; not a configuration file"],
+    )
 
 
 @pytest.mark.parametrize("shape", NESTINGS)
 def test_a_900_level_nested_mapping_file_is_refused_in_one_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], shape: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
     path = tmp_path / "deep.toml"
     path.write_text(PACKAGED_MAPPING.read_text(encoding="utf-8") + NESTINGS[shape], encoding="utf-8")
     monkeypatch.setenv("LAPOR_SYNC_MAPPING_FILE", str(path))
@@ -127,12 +144,17 @@ def test_a_900_level_nested_mapping_file_is_refused_in_one_line(
     code, err = run_main(monkeypatch, capsys, "mapping", "check")
 
     assert (code, err.splitlines()) == (
-        2, [f"error: LAPOR_SYNC_MAPPING_FILE: {path}: tables or arrays nested deeper than 32 levels; "
-            "not a configuration file"])
+        2,
+        [
+            f"error: LAPOR_SYNC_MAPPING_FILE: {path}: tables or arrays nested deeper than 32 levels; "
+            "not a configuration file"
+        ],
+    )
 
 
 def test_a_running_worker_keeps_its_mapping_when_handed_a_nested_file_says_so_once_and_takes_a_later_good_one(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "city.toml"
     good = PACKAGED_MAPPING.read_text(encoding="utf-8")
     path.write_text(good, encoding="utf-8")
@@ -145,9 +167,11 @@ def test_a_running_worker_keeps_its_mapping_when_handed_a_nested_file_says_so_on
     assert refreshed == [False, False, False] and app_.mapping is in_force
     assert [record.getMessage() for record in caplog.records] == [
         "the mapping file changed but is refused, the previous one stays in force: LAPOR_SYNC_MAPPING_FILE: "
-        f"{path}: tables or arrays nested deeper than 32 levels; not a configuration file"]
+        f"{path}: tables or arrays nested deeper than 32 levels; not a configuration file"
+    ]
 
-    path.write_text(good.replace('name = "Pemerintah Kota Palangka Raya"', 'name = "Kota Palangka Raya"'),
-                    encoding="utf-8")
+    path.write_text(
+        good.replace('name = "Pemerintah Kota Palangka Raya"', 'name = "Kota Palangka Raya"'), encoding="utf-8"
+    )
     assert app_.refresh_mapping() is True
     assert app_.mapping.institution.name == "Kota Palangka Raya"

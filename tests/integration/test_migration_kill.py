@@ -69,8 +69,7 @@ def _cli_upgrade(url: str, kill_before: int, output_file: str) -> None:
         main()
 
 
-def _run(processes: multiprocessing.context.ForkServerContext, url: str, kill_before: int,
-         output_file: Path) -> int:
+def _run(processes: multiprocessing.context.ForkServerContext, url: str, kill_before: int, output_file: Path) -> int:
     child = processes.Process(target=_cli_upgrade, args=(url, kill_before, str(output_file)))
     child.start()
     child.join(60)
@@ -83,8 +82,9 @@ def _schema_problems(url: str) -> list[object]:
     database = Database(url)
     try:
         with database.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True,
-                                                                   "compare_server_default": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
             differences: list[object] = list(compare_metadata(context, SQLModel.metadata))
             heads = set(context.get_current_heads())
         newest = set(ScriptDirectory.from_config(alembic_config(database.engine)).get_heads())
@@ -112,6 +112,8 @@ def test_an_upgrade_killed_at_any_statement_leaves_a_database_the_next_upgrade_c
             outcomes[point] = f"exit {again}: {output}" if again != 0 else f"schema differs: {problems}"
 
     assert total > 50
-    assert not outcomes, (f"{len(outcomes)} of {len(range(1, total + 1, STRIDE))} kill points (of {total} statements) "
-                          "left a database the next upgrade cannot complete:\n"
-                          + "\n".join(f"killed before statement {point}: {what}" for point, what in outcomes.items()))
+    assert not outcomes, (
+        f"{len(outcomes)} of {len(range(1, total + 1, STRIDE))} kill points (of {total} statements) "
+        "left a database the next upgrade cannot complete:\n"
+        + "\n".join(f"killed before statement {point}: {what}" for point, what in outcomes.items())
+    )

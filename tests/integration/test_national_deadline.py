@@ -88,6 +88,7 @@ class Loopback:
 
 def trickle(body: bytes, every: float) -> Answer:
     """An answer: a 200 with ``body``, sent one byte every ``every`` seconds (each read gets a byte in time)."""
+
     def answer(conn: socket.socket, closing: threading.Event) -> None:
         head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         try:
@@ -98,6 +99,7 @@ def trickle(body: bytes, every: float) -> Answer:
                 conn.sendall(bytes([byte]))
         except OSError:  # the client gave up: the point
             return
+
     return answer
 
 
@@ -109,15 +111,20 @@ def silence(conn: socket.socket, closing: threading.Event) -> None:
 def static_settings(base_url: str, **changes: object) -> SimpleNamespace:
     """The attributes ``LaporClient.from_settings`` reads, static mode, plain http allowed (the hosts are fake)."""
     values: dict[str, object] = {
-        "api_base_url": base_url, "auth_mode": "static", "api_key": SecretStr("sim-api-key"),
-        "api_token": SecretStr("{guid}"), "http_timeout_seconds": 0.5, "allow_insecure_http": True,
+        "api_base_url": base_url,
+        "auth_mode": "static",
+        "api_key": SecretStr("sim-api-key"),
+        "api_token": SecretStr("{guid}"),
+        "http_timeout_seconds": 0.5,
+        "allow_insecure_http": True,
     }
     return SimpleNamespace(**(values | changes))
 
 
 @contextmanager
-def slow_lookup(monkeypatch: pytest.MonkeyPatch, *, on_lookup: Callable[[], None] = lambda: None,
-                answer_port: int = 0) -> Iterator[threading.Event]:
+def slow_lookup(
+    monkeypatch: pytest.MonkeyPatch, *, on_lookup: Callable[[], None] = lambda: None, answer_port: int = 0
+) -> Iterator[threading.Event]:
     """Make ``SLOW_HOST`` take up to 2 s to look up (it then names 127.0.0.1); yields the event that releases it.
 
     Other names are looked up as usual. On leaving, the lookup is released and every thread started
@@ -169,8 +176,9 @@ def test_a_slow_name_lookup_ends_at_the_deadline_and_the_abandoned_lookup_never_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     listener = socket.create_server(("127.0.0.1", 0))  # takes connections into its backlog, answers none
-    settings = static_settings(f"http://{SLOW_HOST}/lapor/3.0.0", http_timeout_seconds=1.0,
-                               request_deadline_seconds=0.4)
+    settings = static_settings(
+        f"http://{SLOW_HOST}/lapor/3.0.0", http_timeout_seconds=1.0, request_deadline_seconds=0.4
+    )
     with listener:
         with slow_lookup(monkeypatch, answer_port=listener.getsockname()[1]):
             with LaporClient.from_settings(settings, retry=RetryPolicy.no_wait(max_attempts=1)) as lapor:
@@ -199,8 +207,9 @@ def test_a_lookup_slower_than_one_attempt_answers_the_next_attempt_instead_of_st
     before = set(threading.enumerate())
     monkeypatch.setattr(socket, "getaddrinfo", slow)
     with Loopback(trickle(CATEGORIES, every=0)) as server:
-        settings = static_settings(f"http://{SLOW_HOST}:{server.port}/lapor/3.0.0", http_timeout_seconds=1.0,
-                                   request_deadline_seconds=0.3)
+        settings = static_settings(
+            f"http://{SLOW_HOST}:{server.port}/lapor/3.0.0", http_timeout_seconds=1.0, request_deadline_seconds=0.3
+        )
         with LaporClient.from_settings(settings, retry=RetryPolicy.no_wait(max_attempts=3)) as lapor:
             error, took = timed(lapor.list_categories)
     for thread in set(threading.enumerate()) - before:
@@ -251,8 +260,9 @@ def test_a_connection_whose_attempt_ended_before_its_tls_handshake_is_closed() -
 
 def test_the_retry_total_cap_holds_across_attempts_including_their_duration() -> None:
     with Loopback(silence) as server:
-        settings = static_settings(f"http://127.0.0.1:{server.port}/lapor/3.0.0", http_timeout_seconds=0.8,
-                                   request_deadline_seconds=10.0)
+        settings = static_settings(
+            f"http://127.0.0.1:{server.port}/lapor/3.0.0", http_timeout_seconds=0.8, request_deadline_seconds=10.0
+        )
         with LaporClient.from_settings(settings, retry=RetryPolicy.no_wait(max_total_seconds=1.0)) as lapor:
             error, took = timed(lapor.list_categories)
 
@@ -266,8 +276,9 @@ def test_a_proxy_from_the_environment_keeps_the_deadline(monkeypatch: pytest.Mon
         for name in ("ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "https_proxy"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
-        settings = static_settings("https://api.lapor.test/lapor/3.0.0", http_timeout_seconds=1.5,
-                                   request_deadline_seconds=0.4)
+        settings = static_settings(
+            "https://api.lapor.test/lapor/3.0.0", http_timeout_seconds=1.5, request_deadline_seconds=0.4
+        )
         with LaporClient.from_settings(settings, retry=RetryPolicy.no_wait(max_attempts=1)) as lapor:
             error, took = timed(lapor.list_categories)
 
@@ -278,9 +289,18 @@ def test_a_proxy_from_the_environment_keeps_the_deadline(monkeypatch: pytest.Mon
 @pytest.fixture
 def app_on(clean_env: None) -> Callable[[str], App]:
     """An ``App`` (the worker's way of building the client) for the API at ``base_url``, 2 s timeouts."""
+
     def build(base_url: str) -> App:
-        return App(Settings(api_base_url=base_url, api_key="sim-api-key", api_token="{guid}",
-                            http_timeout_seconds=2.0, allow_insecure_http=True))
+        return App(
+            Settings(
+                api_base_url=base_url,
+                api_key="sim-api-key",
+                api_token="{guid}",
+                http_timeout_seconds=2.0,
+                allow_insecure_http=True,
+            )
+        )
+
     return build
 
 
@@ -307,7 +327,8 @@ def test_a_stop_request_ends_a_write_waiting_for_its_answer_at_once_and_it_may_h
 
 
 def test_a_stop_request_during_the_name_lookup_ends_a_write_at_once_and_it_surely_was_not_sent(
-    app_on: Callable[[str], App], monkeypatch: pytest.MonkeyPatch,
+    app_on: Callable[[str], App],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stop = threading.Event()
     with Loopback(silence) as server, slow_lookup(monkeypatch, on_lookup=stop.set, answer_port=server.port):

@@ -43,8 +43,10 @@ def test_a_403_quoting_a_base64_credential_shows_it_hidden(router: respx.MockRou
     quoted = encodings(secret)[kind]
     router.get(f"{BASE}/categories").respond(403, json={"message": f"credential {quoted} is not subscribed"})
 
-    with LaporClient(BASE, StaticKeyAuth(API_KEY, APP_TOKEN), retry=RetryPolicy.no_wait()) as lapor, \
-            pytest.raises(RunStoppingError) as caught:
+    with (
+        LaporClient(BASE, StaticKeyAuth(API_KEY, APP_TOKEN), retry=RetryPolicy.no_wait()) as lapor,
+        pytest.raises(RunStoppingError) as caught,
+    ):
         lapor.list_categories()
 
     assert_hidden(caught.value, secret)
@@ -53,11 +55,14 @@ def test_a_403_quoting_a_base64_credential_shows_it_hidden(router: respx.MockRou
 def test_a_token_endpoint_quoting_the_client_secret_in_base64_shows_it_hidden(router: respx.MockRouter) -> None:
     quoted = encodings(CLIENT_SECRET)["base64url unpadded"]
     router.post(TOKEN_URL).respond(500, json={"message": f"client secret {quoted} rejected by the key manager"})
-    auth = OAuth2ClientCredentialsAuth(TOKEN_URL, "sim-client", SecretStr(CLIENT_SECRET), SecretStr(API_KEY),
-                                       SecretStr(APP_TOKEN))
+    auth = OAuth2ClientCredentialsAuth(
+        TOKEN_URL, "sim-client", SecretStr(CLIENT_SECRET), SecretStr(API_KEY), SecretStr(APP_TOKEN)
+    )
 
-    with LaporClient(BASE, auth, retry=RetryPolicy.no_wait(max_attempts=1)) as lapor, \
-            pytest.raises(TransientError) as caught:
+    with (
+        LaporClient(BASE, auth, retry=RetryPolicy.no_wait(max_attempts=1)) as lapor,
+        pytest.raises(TransientError) as caught,
+    ):
         lapor.list_categories()
 
     assert_hidden(caught.value, CLIENT_SECRET)

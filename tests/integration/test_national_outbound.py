@@ -37,24 +37,42 @@ CLOCK = ManualClock(datetime(2024, 10, 31, 1, 0, tzinfo=UTC))
 def settings(**changes: object) -> SimpleNamespace:
     """The attributes ``LaporClient.from_settings`` reads, static mode on ``BASE``."""
     values: dict[str, object] = {
-        "api_base_url": BASE, "auth_mode": "static", "api_key": SecretStr("sim-api-key"),
-        "api_token": SecretStr("{guid}"), "auth_header_name": "Authorization", "oauth_token_url": None,
-        "oauth_client_id": None, "oauth_client_secret": None, "http_timeout_seconds": 20.0,
-        "allow_insecure_http": False, "tls_ca_bundle": None, "max_response_bytes": LIMIT,
+        "api_base_url": BASE,
+        "auth_mode": "static",
+        "api_key": SecretStr("sim-api-key"),
+        "api_token": SecretStr("{guid}"),
+        "auth_header_name": "Authorization",
+        "oauth_token_url": None,
+        "oauth_client_id": None,
+        "oauth_client_secret": None,
+        "http_timeout_seconds": 20.0,
+        "allow_insecure_http": False,
+        "tls_ca_bundle": None,
+        "max_response_bytes": LIMIT,
     }
     return SimpleNamespace(**(values | changes))
 
 
 def oauth2(token_url: str, **changes: object) -> SimpleNamespace:
-    return settings(auth_mode="oauth2", oauth_token_url=token_url, oauth_client_id="sim-client",
-                    oauth_client_secret=SecretStr("sim-secret"), **changes)
+    return settings(
+        auth_mode="oauth2",
+        oauth_token_url=token_url,
+        oauth_client_id="sim-client",
+        oauth_client_secret=SecretStr("sim-secret"),
+        **changes,
+    )
 
 
 def client(base_url: str = BASE, auth: httpx.Auth | None = None, **policy: Any) -> LaporClient:
     """A client whose policy allows ``base_url`` only, with ``LIMIT``."""
     outbound = OutboundPolicy.for_urls(base_url, max_response_bytes=LIMIT, **policy)
-    return LaporClient(base_url, auth or StaticKeyAuth("sim-api-key", "{guid}"), retry=RetryPolicy.no_wait(),
-                       clock=CLOCK, outbound=outbound)
+    return LaporClient(
+        base_url,
+        auth or StaticKeyAuth("sim-api-key", "{guid}"),
+        retry=RetryPolicy.no_wait(),
+        clock=CLOCK,
+        outbound=outbound,
+    )
 
 
 class CountingStream(httpx.SyncByteStream):
@@ -81,8 +99,9 @@ def test_request_to_a_host_not_configured_is_refused(router: respx.MockRouter) -
     # the client secret in it) is refused before it is sent, and so is everything after it.
     elsewhere = router.post("https://other.test/oauth2/token").respond(json={"access_token": "a"})
     api = router.get(CATEGORIES_URL).respond(json=CATEGORIES)
-    auth = OAuth2ClientCredentialsAuth("https://other.test/oauth2/token", "sim-client", "sim-secret", "k", "t",
-                                       clock=CLOCK)
+    auth = OAuth2ClientCredentialsAuth(
+        "https://other.test/oauth2/token", "sim-client", "sim-secret", "k", "t", clock=CLOCK
+    )
     with client(auth=auth) as lapor, pytest.raises(RunStoppingError, match="other.test:443: not a configured host"):
         lapor.list_categories()
     assert elsewhere.call_count == 0 and api.call_count == 0

@@ -28,9 +28,18 @@ def test_nothing_is_installed_under_a_generic_top_level_name():
 
 
 def test_the_domain_imports_no_http_sql_or_scheduler_code():
-    forbidden = ("httpx", "sqlalchemy", "sqlmodel", "apscheduler", "starlette", "uvicorn", "lapor_sync.storage",
-                 "lapor_sync.adapters")
+    forbidden = (
+        "httpx",
+        "sqlalchemy",
+        "sqlmodel",
+        "apscheduler",
+        "starlette",
+        "uvicorn",
+        "lapor_sync.storage",
+        "lapor_sync.adapters",
+    )
     for module in (ROOT / "lapor_sync" / "domain").glob("*.py"):
-        imports = [line for line in module.read_text(encoding="utf-8").splitlines()
-                   if line.startswith(("import ", "from "))]
+        imports = [
+            line for line in module.read_text(encoding="utf-8").splitlines() if line.startswith(("import ", "from "))
+        ]
         assert not [line for line in imports if any(f" {name}" in line for name in forbidden)], module.name

@@ -23,57 +23,74 @@ PHONE, EMAIL, NIK = "0812-3456-7890", "budi.santoso+lapor@mail.pemkot.palangkara
 # -- the rule, both ways ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    # phone numbers: +62, 62 (mobile), 0; spaces, dots, dashes; 9 to 13 digits
-    ("0812-3456-7890", PHONE_MASK),
-    ("+62 812 3456 7890", PHONE_MASK),
-    ("+62-812-3456-7890", PHONE_MASK),
-    ("+6281234567890", PHONE_MASK),
-    ("628123456789", PHONE_MASK),
-    ("62 812 3456 7890", PHONE_MASK),
-    ("0812.3456.7890", PHONE_MASK),
-    ("081234567", PHONE_MASK),
-    ("0812345678901", PHONE_MASK),
-    ("(0536) 322-1234", PHONE_MASK),
-    ("0536-3221234", PHONE_MASK),
-    ("hubungi saya di 0812-3456-7890.", f"hubungi saya di {PHONE_MASK}."),
-    ("(0812-3456-7890)", f"({PHONE_MASK})"),
-    ("telp:081234567890, wa: +62 813 1111 2222;", f"telp:{PHONE_MASK}, wa: {PHONE_MASK};"),
-    ('"0812 3456 7890"', f'"{PHONE_MASK}"'),
-    # e-mail addresses: subdomains, plus-addressing, next to punctuation
-    ("siti@contoh.id", EMAIL_MASK),
-    (EMAIL, EMAIL_MASK),
-    ("<siti_r@dinkes.palangkaraya.go.id>,", f"<{EMAIL_MASK}>,"),
-    ("mailto:siti@contoh.id", f"mailto:{EMAIL_MASK}"),
-    ("081234567890@gmail.com", EMAIL_MASK),  # a phone number as the local part is one e-mail address
-    # NIK: 16 digits, alone or in its printed groups
-    ("NIK saya 6271031203900001", f"NIK saya {NIK_MASK}"),
-    ("NIK:6271031203900001.", f"NIK:{NIK_MASK}."),
-    ("6271 0312 0390 0001", NIK_MASK),
-    ("6271-0312-0390-0001", NIK_MASK),
-    ("62.71.03.120390.0001", NIK_MASK),
-    # all three in one message
-    (f"Pelapor {PHONE} / {EMAIL} / NIK {NIK}", f"Pelapor {PHONE_MASK} / {EMAIL_MASK} / NIK {NIK_MASK}"),
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # phone numbers: +62, 62 (mobile), 0; spaces, dots, dashes; 9 to 13 digits
+        ("0812-3456-7890", PHONE_MASK),
+        ("+62 812 3456 7890", PHONE_MASK),
+        ("+62-812-3456-7890", PHONE_MASK),
+        ("+6281234567890", PHONE_MASK),
+        ("628123456789", PHONE_MASK),
+        ("62 812 3456 7890", PHONE_MASK),
+        ("0812.3456.7890", PHONE_MASK),
+        ("081234567", PHONE_MASK),
+        ("0812345678901", PHONE_MASK),
+        ("(0536) 322-1234", PHONE_MASK),
+        ("0536-3221234", PHONE_MASK),
+        ("hubungi saya di 0812-3456-7890.", f"hubungi saya di {PHONE_MASK}."),
+        ("(0812-3456-7890)", f"({PHONE_MASK})"),
+        ("telp:081234567890, wa: +62 813 1111 2222;", f"telp:{PHONE_MASK}, wa: {PHONE_MASK};"),
+        ('"0812 3456 7890"', f'"{PHONE_MASK}"'),
+        # e-mail addresses: subdomains, plus-addressing, next to punctuation
+        ("siti@contoh.id", EMAIL_MASK),
+        (EMAIL, EMAIL_MASK),
+        ("<siti_r@dinkes.palangkaraya.go.id>,", f"<{EMAIL_MASK}>,"),
+        ("mailto:siti@contoh.id", f"mailto:{EMAIL_MASK}"),
+        ("081234567890@gmail.com", EMAIL_MASK),  # a phone number as the local part is one e-mail address
+        # NIK: 16 digits, alone or in its printed groups
+        ("NIK saya 6271031203900001", f"NIK saya {NIK_MASK}"),
+        ("NIK:6271031203900001.", f"NIK:{NIK_MASK}."),
+        ("6271 0312 0390 0001", NIK_MASK),
+        ("6271-0312-0390-0001", NIK_MASK),
+        ("62.71.03.120390.0001", NIK_MASK),
+        # all three in one message
+        (f"Pelapor {PHONE} / {EMAIL} / NIK {NIK}", f"Pelapor {PHONE_MASK} / {EMAIL_MASK} / NIK {NIK_MASK}"),
+    ],
+)
 def test_personal_data_is_masked(text: str, masked: str) -> None:
     assert mask_personal_data(text) == masked
     assert mask_personal_data(masked) == masked  # masking twice changes nothing
 
 
-@pytest.mark.parametrize("text", [
-    "Complaint #2314931 received and assigned to DINSOS.",  # tracking id
-    "Complaint 1916449 set aside: data.status_code: expected a whole number",  # complaint id
-    "dispositioned to institution 6271, sub-unit 627104",  # institution ids
-    "2024-10-31T09:30:00+07:00", "2024-10-31 16:30 WIB", "31-10-2024 16:30", "01-10-2024 16:30:00",
-    "08-01-2024 10:00:00", "2024-10-31T02:30:00.123+00:00",  # dates and timestamps in every format written
-    "HTTP 422: complaint is closed", "HTTP 503: Service Unavailable",
-    "Outbox #12 (followup) for complaint #2314931: delivered.",
-    "[LS-3f9a0c12bd] Sudah kami tindak lanjuti.", "[LS-0812345678] all digits",  # reference tokens
-    "next try in 3600 s.", "took 0.123456789 s", "1,983 handled / 1,924 completed",  # durations, counts
-    "epoch 1730341800", "17 digits 12345678901234567", "14 digits 08123456789012",  # not a NIK, not a phone
-    "Rp 0.812.345.678", "postgresql://postgres@127.0.0.1:5432/test",
-    "0 created, 0 updated, 12 pushed",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Complaint #2314931 received and assigned to DINSOS.",  # tracking id
+        "Complaint 1916449 set aside: data.status_code: expected a whole number",  # complaint id
+        "dispositioned to institution 6271, sub-unit 627104",  # institution ids
+        "2024-10-31T09:30:00+07:00",
+        "2024-10-31 16:30 WIB",
+        "31-10-2024 16:30",
+        "01-10-2024 16:30:00",
+        "08-01-2024 10:00:00",
+        "2024-10-31T02:30:00.123+00:00",  # dates and timestamps in every format written
+        "HTTP 422: complaint is closed",
+        "HTTP 503: Service Unavailable",
+        "Outbox #12 (followup) for complaint #2314931: delivered.",
+        "[LS-3f9a0c12bd] Sudah kami tindak lanjuti.",
+        "[LS-0812345678] all digits",  # reference tokens
+        "next try in 3600 s.",
+        "took 0.123456789 s",
+        "1,983 handled / 1,924 completed",  # durations, counts
+        "epoch 1730341800",
+        "17 digits 12345678901234567",
+        "14 digits 08123456789012",  # not a NIK, not a phone
+        "Rp 0.812.345.678",
+        "postgresql://postgres@127.0.0.1:5432/test",
+        "0 created, 0 updated, 12 pushed",
+    ],
+)
 def test_what_it_staff_need_is_kept(text: str) -> None:
     assert mask_personal_data(text) == text
 
@@ -108,7 +125,10 @@ def test_a_withheld_text_quoting_the_placeholder_still_ends() -> None:
 
 def test_redaction_masks_nested_values_and_leaves_other_values_alone() -> None:
     assert redact_value({"a": [PHONE, 3, None], "b": {"c": EMAIL}, "d": 1.5}) == {
-        "a": [PHONE_MASK, 3, None], "b": {"c": EMAIL_MASK}, "d": 1.5}
+        "a": [PHONE_MASK, 3, None],
+        "b": {"c": EMAIL_MASK},
+        "d": 1.5,
+    }
 
 
 # -- log lines -------------------------------------------------------------------------------------
@@ -138,8 +158,9 @@ def test_log_lines_mask_the_message_extra_fields_and_tracebacks(log_lines: Calla
 
 def test_events_and_run_errors_are_masked_where_they_are_written(database: Database, clock: ManualClock) -> None:
     journal = RunJournal(database, clock, 6271, "pull", "command").start()
-    journal.standalone_event("complaint.set_aside", f"Complaint 1916449 set aside: reporter {PHONE}, {EMAIL}",
-                             complaint_id=1916449)
+    journal.standalone_event(
+        "complaint.set_aside", f"Complaint 1916449 set aside: reporter {PHONE}, {EMAIL}", complaint_id=1916449
+    )
     journal.finish(error=f"HTTP 403: forbidden for NIK {NIK}")
 
     with database.session() as session:

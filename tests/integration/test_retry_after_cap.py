@@ -31,8 +31,12 @@ CLASSIFY_LOG = "lapor_sync.adapters.national.classify"
 def settings(**changes: object) -> SimpleNamespace:
     """The attributes ``LaporClient.from_settings`` reads, static mode on ``BASE``, the cap at 600 s."""
     values: dict[str, object] = {
-        "api_base_url": BASE, "auth_mode": "static", "api_key": SecretStr("sim-api-key"),
-        "api_token": SecretStr("{guid}"), "http_timeout_seconds": 5.0, "max_retry_after_seconds": 600,
+        "api_base_url": BASE,
+        "auth_mode": "static",
+        "api_key": SecretStr("sim-api-key"),
+        "api_token": SecretStr("{guid}"),
+        "http_timeout_seconds": 5.0,
+        "max_retry_after_seconds": 600,
     }
     return SimpleNamespace(**(values | changes))
 
@@ -42,7 +46,8 @@ def settings(**changes: object) -> SimpleNamespace:
     ["99999999999999999999", EPOCH_SECONDS, EPOCH_MILLISECONDS, "Fri, 31 Dec 9999 23:59:59 GMT", "9" * 400],
 )
 def test_a_huge_or_epoch_retry_after_is_cut_to_the_cap_and_the_cut_is_logged(
-    value: str, caplog: pytest.LogCaptureFixture,
+    value: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger=CLASSIFY_LOG):
         assert classify.parse_retry_after(value, NOW) == 3600.0
@@ -59,13 +64,16 @@ def test_a_decimal_retry_after_is_read_as_seconds() -> None:
 
 
 def test_a_429_to_a_follow_up_post_asks_at_most_the_configured_wait(
-    router: respx.MockRouter, caplog: pytest.LogCaptureFixture,
+    router: respx.MockRouter,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     router.post(FOLLOWUP_ADD).respond(429, headers={"Retry-After": "99999999999999999999"})
 
-    with caplog.at_level(logging.WARNING, logger=CLASSIFY_LOG), \
-            LaporClient.from_settings(settings(), retry=RetryPolicy.no_wait()) as lapor, \
-            pytest.raises(TransientError) as caught:
+    with (
+        caplog.at_level(logging.WARNING, logger=CLASSIFY_LOG),
+        LaporClient.from_settings(settings(), retry=RetryPolicy.no_wait()) as lapor,
+        pytest.raises(TransientError) as caught,
+    ):
         lapor.post_followup(7, institution_id=6271, content="[LS-abc] ditindaklanjuti", is_secret=False)
 
     assert caught.value.retry_after == 600.0
@@ -74,18 +82,26 @@ def test_a_429_to_a_follow_up_post_asks_at_most_the_configured_wait(
 
 def test_the_token_endpoints_retry_after_is_cut_to_the_configured_wait(router: respx.MockRouter) -> None:
     router.post(TOKEN_URL).respond(503, headers={"Retry-After": EPOCH_MILLISECONDS})
-    oauth2 = settings(auth_mode="oauth2", oauth_token_url=TOKEN_URL, oauth_client_id="sim-client",
-                      oauth_client_secret=SecretStr("sim-secret"))
+    oauth2 = settings(
+        auth_mode="oauth2",
+        oauth_token_url=TOKEN_URL,
+        oauth_client_id="sim-client",
+        oauth_client_secret=SecretStr("sim-secret"),
+    )
 
-    with LaporClient.from_settings(oauth2, retry=RetryPolicy.no_wait()) as lapor, \
-            pytest.raises(TransientError) as caught:
+    with (
+        LaporClient.from_settings(oauth2, retry=RetryPolicy.no_wait()) as lapor,
+        pytest.raises(TransientError) as caught,
+    ):
         lapor.list_categories()
 
     assert caught.value.retry_after == 600.0
 
 
 def test_the_worker_client_takes_the_cap_from_the_settings(
-    router: respx.MockRouter, clean_env: None, monkeypatch: pytest.MonkeyPatch,
+    router: respx.MockRouter,
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS", "600")
     router.get(f"{BASE}/complaints/7/complaint").respond(503, headers={"Retry-After": EPOCH_SECONDS})

@@ -13,8 +13,7 @@ from lapor_sync.storage.database import Database
 def test_review_a_freshly_upgraded_database_matches_the_models(database: Database) -> None:
     # What `alembic revision --autogenerate` would write now: nothing, or a model changed without its migration.
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True,
-                                                               "compare_server_default": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
         differences = compare_metadata(context, SQLModel.metadata)
 
     assert differences == []

@@ -35,7 +35,8 @@ def refusal_text(lapor: LaporClient) -> str:
 
 @pytest.mark.parametrize("status", [400, 403, 422, 500])
 def test_review_a_server_message_quoting_the_api_key_or_app_token_keeps_neither(
-        router: respx.MockRouter, status: int) -> None:
+    router: respx.MockRouter, status: int
+) -> None:
     quoted = f"key Bearer {API_KEY.upper()} with token {APP_TOKEN.strip('{}')} ({APP_TOKEN}) refused"
     router.get(f"{BASE}/categories").respond(status, json={"message": quoted})
     lapor = LaporClient(BASE, StaticKeyAuth(API_KEY, APP_TOKEN), retry=RetryPolicy.no_wait(), clock=CLOCK)
@@ -58,12 +59,14 @@ def test_a_credential_crossing_the_cut_of_a_long_message_leaves_no_prefix(router
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_review_a_token_endpoint_error_quoting_the_client_secret_keeps_it_out(
-        router: respx.MockRouter, status: int) -> None:
+    router: respx.MockRouter, status: int
+) -> None:
     auth = OAuth2ClientCredentialsAuth(TOKEN_URL, "client-review5", CLIENT_SECRET, API_KEY, APP_TOKEN, clock=CLOCK)
     basic = auth.credentials()[3]  # base64(client_id:client_secret), as sent in the Authorization header
     router.post(TOKEN_URL).respond(status, json={"message": f"client secret {CLIENT_SECRET} / Basic {basic} no"})
-    lapor = LaporClient(BASE, auth, retry=RetryPolicy.no_wait(), clock=CLOCK,
-                        outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL))
+    lapor = LaporClient(
+        BASE, auth, retry=RetryPolicy.no_wait(), clock=CLOCK, outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL)
+    )
 
     text = refusal_text(lapor)
 
@@ -89,7 +92,8 @@ def closed_port() -> int:
 @pytest.mark.e2e
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
 def test_review_plain_http_to_loopback_never_goes_through_a_proxy(
-        monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
     # A proxy would get the whole request in clear, key and app token included: the loopback
     # exception to "https only" would then leave the machine after all.
     monkeypatch.setenv(variable, f"http://127.0.0.1:{closed_port()}")
@@ -105,18 +109,21 @@ def test_review_plain_http_to_loopback_never_goes_through_a_proxy(
 # -- hosts that look like the configured one ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("url", "allowed"), [
-    ("https://SPLP.Test/lapor/3.0.0/categories", True),  # host names are case-insensitive
-    ("https://splp.test:443/lapor/3.0.0/categories", True),  # the default port is the same origin
-    ("https://splp.test./lapor/3.0.0/categories", False),  # a trailing dot is another name to the client
-    ("https://splp.test:8443/lapor/3.0.0/categories", False),
-    ("http://splp.test/lapor/3.0.0/categories", False),
-    ("https://splp.test@evil.test/lapor/3.0.0/categories", False),  # userinfo, not the host
-    ("https://good@evil.test/x", False),
-    ("https://evil.test#@splp.test/x", False),
-    ("https://splp.test.evil.test/x", False),
-    ("https://[::1]/x", False),
-])
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://SPLP.Test/lapor/3.0.0/categories", True),  # host names are case-insensitive
+        ("https://splp.test:443/lapor/3.0.0/categories", True),  # the default port is the same origin
+        ("https://splp.test./lapor/3.0.0/categories", False),  # a trailing dot is another name to the client
+        ("https://splp.test:8443/lapor/3.0.0/categories", False),
+        ("http://splp.test/lapor/3.0.0/categories", False),
+        ("https://splp.test@evil.test/lapor/3.0.0/categories", False),  # userinfo, not the host
+        ("https://good@evil.test/x", False),
+        ("https://evil.test#@splp.test/x", False),
+        ("https://splp.test.evil.test/x", False),
+        ("https://[::1]/x", False),
+    ],
+)
 def test_review_only_the_configured_origin_passes_whatever_the_spelling(url: str, allowed: bool) -> None:
     policy = OutboundPolicy.for_urls(BASE)
     request = httpx.Request("GET", url)
@@ -127,8 +134,20 @@ def test_review_only_the_configured_origin_passes_whatever_the_spelling(url: str
             policy.check_request(request)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1.evil.test", "localhost.evil.test", "0.0.0.0", "[::]", "localhost.",
-                                  "[::ffff:127.0.0.1]", "2130706433", "127.1", "evil.test"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1.evil.test",
+        "localhost.evil.test",
+        "0.0.0.0",
+        "[::]",
+        "localhost.",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "127.1",
+        "evil.test",
+    ],
+)
 def test_review_names_that_only_look_like_loopback_get_no_plain_http(host: str) -> None:
     assert plain_http_refused(httpx.URL(f"http://{host}/lapor"), allow_insecure_http=False)
 
@@ -138,10 +157,17 @@ def test_review_names_that_only_look_like_loopback_get_no_plain_http(host: str) 
 
 @pytest.mark.parametrize("next_page_url", ["::::", "http://[::1", "https://evil.test/lapor/3.0.0/categories?page=2"])
 def test_review_a_next_page_url_is_never_followed_and_an_unreadable_one_does_not_crash(
-        router: respx.MockRouter, next_page_url: str) -> None:
+    router: respx.MockRouter, next_page_url: str
+) -> None:
     def page(number: int, next_url: str | None) -> dict[str, object]:
-        return {"results": {"current_page": number, "last_page": 2, "next_page_url": next_url,
-                            "data": [{"id": number, "name": f"Kategori {number}", "parent_id": 0}]}}
+        return {
+            "results": {
+                "current_page": number,
+                "last_page": 2,
+                "next_page_url": next_url,
+                "data": [{"id": number, "name": f"Kategori {number}", "parent_id": 0}],
+            }
+        }
 
     router.get(f"{BASE}/categories", params={"page": "1"}).respond(json=page(1, next_page_url))
     router.get(f"{BASE}/categories", params={"page": "2"}).respond(json=page(2, None))
@@ -160,8 +186,10 @@ def test_review_a_next_page_url_is_never_followed_and_an_unreadable_one_does_not
 def test_review_a_complaint_with_an_oversized_thread_is_set_aside_and_the_run_goes_on(tmp_path) -> None:
     limit = 16 * 1024
     with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}", max_response_bytes=limit) as h:
-        big, small = (h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
-                      for _ in range(2))
+        big, small = (
+            h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+            for _ in range(2)
+        )
         for _ in range(3):  # the platform keeps 10,000 characters of each: 30 KB of thread
             h.world.add_followup(big.complaint_id, DINSOS, "Tanggapan panjang. " * 600)
         with LaporClient.from_settings(h.app.settings, clock=h.clock, retry=RetryPolicy.no_wait()) as lapor:

@@ -29,8 +29,18 @@ def refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("password", [f"{PASSWORD}/x", f"{PASSWORD} x", f"{PASSWORD}?x", f"{PASSWORD}#x",
-                                      f"{PASSWORD}:x", f"{PASSWORD}%40x", f"p@{PASSWORD}@x"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        f"{PASSWORD}/x",
+        f"{PASSWORD} x",
+        f"{PASSWORD}?x",
+        f"{PASSWORD}#x",
+        f"{PASSWORD}:x",
+        f"{PASSWORD}%40x",
+        f"p@{PASSWORD}@x",
+    ],
+)
 def test_review_a_password_is_masked_whatever_characters_it_holds(password: str) -> None:
     shown = mask_url(f"postgresql://lapor:{password}@db.internal:5432/lapor")
 
@@ -38,7 +48,8 @@ def test_review_a_password_is_masked_whatever_characters_it_holds(password: str)
 
 
 def test_review_a_password_with_a_raw_at_sign_is_refused_without_quoting_any_of_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # SQLAlchemy would take "ss-Pw-review5@db.internal" for the host, and the driver quote it.
     message = refused(monkeypatch, "LAPOR_SYNC_DATABASE_URL", f"postgresql://lapor:ab@ss-{PASSWORD}@db.internal/lapor")
 
@@ -56,7 +67,8 @@ def test_review_a_percent_encoded_password_is_taken_as_written(monkeypatch: pyte
 
 @pytest.mark.parametrize("variable", ["LAPOR_SYNC_API_KEY", "LAPOR_SYNC_API_TOKEN", "LAPOR_SYNC_OAUTH_CLIENT_SECRET"])
 def test_review_a_secret_set_with_its_trailing_newline_is_stripped(
-        monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
     # `env: valueFrom: secretKeyRef` of a secret made from a file keeps the file's newline.
     monkeypatch.setenv(variable, f"  {PASSWORD}\n")
 
@@ -67,7 +79,8 @@ def test_review_a_secret_set_with_its_trailing_newline_is_stripped(
 
 @pytest.mark.parametrize("value", [f"{PASSWORD}\nX-Injected: 1", f"{PASSWORD}\x07", f"{PASSWORD}é"])
 def test_review_a_secret_that_is_not_one_line_of_ascii_is_refused_without_quoting_it(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
     in_variable = refused(monkeypatch, "LAPOR_SYNC_API_KEY", value)
     monkeypatch.delenv("LAPOR_SYNC_API_KEY")
     secret_file = tmp_path / "api_key"
@@ -95,12 +108,16 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.parametrize("url", [
-    f"postgresql://lapor:{PASSWORD}@127.0.0.1:{{port}}/lapor",  # nothing listens there
-    f"postgresql://lapor:{PASSWORD}@127.0.0.1:{{port}}/lapor?no_such_option=1",  # refused by the driver itself
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://lapor:{PASSWORD}@127.0.0.1:{{port}}/lapor",  # nothing listens there
+        f"postgresql://lapor:{PASSWORD}@127.0.0.1:{{port}}/lapor?no_such_option=1",  # refused by the driver itself
+    ],
+)
 def test_review_a_database_that_cannot_be_used_is_one_line_without_the_password(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", url.format(port=closed_port()))
 
     code, printed = run_main(monkeypatch, capsys, "status")
@@ -110,7 +127,8 @@ def test_review_a_database_that_cannot_be_used_is_one_line_without_the_password(
 
 
 def test_review_a_database_name_that_does_not_exist_is_one_line_without_the_password(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not POSTGRES:
         pytest.skip("needs LAPOR_SYNC_TEST_POSTGRES_URL")
     url = make_url(POSTGRES).set(password=PASSWORD, database="no_such_database_review5")

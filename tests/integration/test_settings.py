@@ -136,8 +136,7 @@ def test_require_national_in_static_mode_names_each_missing_variable() -> None:
         require_national(Settings(api_token="{00000000-0000-4000-8000-000000006271}"))
 
     assert str(refused.value) == (
-        "cannot reach the national platform in auth mode 'static': "
-        "set LAPOR_SYNC_API_KEY, LAPOR_SYNC_INSTITUTION_ID"
+        "cannot reach the national platform in auth mode 'static': set LAPOR_SYNC_API_KEY, LAPOR_SYNC_INSTITUTION_ID"
     )
 
 

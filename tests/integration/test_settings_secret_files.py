@@ -40,7 +40,8 @@ def refusal(monkeypatch: pytest.MonkeyPatch, variable: str, path: Path | str) ->
 
 @pytest.mark.parametrize("setting", ["api_key", "api_token", "oauth_client_secret"])
 def test_a_secret_comes_from_its_file_without_the_trailing_newline(
-        setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(f"LAPOR_SYNC_{setting.upper()}_FILE", str(secret_file(tmp_path, f"  {SECRET}\n")))
 
     settings = load_settings()
@@ -60,7 +61,8 @@ def test_the_database_url_comes_from_its_file(tmp_path: Path, monkeypatch: pytes
 
 
 def test_variable_names_match_in_any_case_and_an_empty_one_is_unset(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("lapor_sync_api_key_file", str(secret_file(tmp_path, SECRET)))
     monkeypatch.setenv("LAPOR_SYNC_API_TOKEN_FILE", "")
 
@@ -70,8 +72,7 @@ def test_variable_names_match_in_any_case_and_an_empty_one_is_unset(
     assert settings.api_token is None
 
 
-def test_a_variable_and_its_file_variable_together_are_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_variable_and_its_file_variable_together_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAPOR_SYNC_API_KEY", "from-the-environment")
 
     message = refusal(monkeypatch, "LAPOR_SYNC_API_KEY_FILE", secret_file(tmp_path, SECRET))
@@ -80,7 +81,8 @@ def test_a_variable_and_its_file_variable_together_are_refused(
 
 
 def test_an_empty_variable_beside_its_file_variable_is_no_conflict(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LAPOR_SYNC_API_KEY", "")
     monkeypatch.setenv("LAPOR_SYNC_API_KEY_FILE", str(secret_file(tmp_path, SECRET)))
 
@@ -101,16 +103,20 @@ def test_a_path_that_cannot_be_read_is_refused(tmp_path: Path, monkeypatch: pyte
     assert message.startswith(f"LAPOR_SYNC_API_TOKEN_FILE: {tmp_path}: cannot read: ")
 
 
-@pytest.mark.parametrize(("content", "says"), [
-    ("\n", "file is empty"),
-    ("   \n\n", "file is empty"),
-    (f"{SECRET}\nsecond line {SECRET}\n", "must hold one line, without control characters"),
-    (f"{SECRET}\x00".encode(), "must hold one line, without control characters"),
-    (b"\xff\xfe" + SECRET.encode(), "not UTF-8 text"),
-    ((SECRET * (MAX_SECRET_FILE_BYTES // len(SECRET) + 1)).encode(), "larger than 64 KiB"),
-])
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("\n", "file is empty"),
+        ("   \n\n", "file is empty"),
+        (f"{SECRET}\nsecond line {SECRET}\n", "must hold one line, without control characters"),
+        (f"{SECRET}\x00".encode(), "must hold one line, without control characters"),
+        (b"\xff\xfe" + SECRET.encode(), "not UTF-8 text"),
+        ((SECRET * (MAX_SECRET_FILE_BYTES // len(SECRET) + 1)).encode(), "larger than 64 KiB"),
+    ],
+)
 def test_an_unusable_file_is_refused_without_quoting_it(
-        content: str | bytes, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content: str | bytes, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = secret_file(tmp_path, content)
 
     message = refusal(monkeypatch, "LAPOR_SYNC_API_KEY_FILE", path)
@@ -128,7 +134,8 @@ def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path, monkeypatch: pytest
 
 
 def test_a_wrong_value_from_a_file_names_the_file_variable_and_not_the_value(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     message = refusal(monkeypatch, "LAPOR_SYNC_DATABASE_URL_FILE", secret_file(tmp_path, f"lapor:{SECRET}@db\n"))
 
     assert message.startswith("LAPOR_SYNC_DATABASE_URL_FILE: must be a database URL")
@@ -136,7 +143,8 @@ def test_a_wrong_value_from_a_file_names_the_file_variable_and_not_the_value(
 
 
 def test_arguments_beat_the_file_variable_which_beats_the_toml_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = secret_file(tmp_path, 'api_key = "from-toml"\napi_token = "token-from-toml"\n', "lapor-sync.toml")
     config.chmod(0o600)  # private, so it may hold secrets (tests/integration/test_config_secrets.py)
     monkeypatch.setenv("LAPOR_SYNC_API_KEY_FILE", str(secret_file(tmp_path, SECRET)))
@@ -160,7 +168,8 @@ def test_the_toml_file_cannot_name_secret_files(tmp_path: Path) -> None:
 
 
 def test_config_show_names_the_file_variable_and_masks_the_values(
-        cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("LAPOR_SYNC_DATABASE_URL")
     url_file = secret_file(tmp_path, f"postgresql://lapor:{SECRET}@db.internal/lapor\n", "url")
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL_FILE", str(url_file))
@@ -170,16 +179,20 @@ def test_config_show_names_the_file_variable_and_masks_the_values(
     table = invoke("config", "show")
 
     assert shown["api_key"] == {"value": "********", "source": "env-file", "env": "LAPOR_SYNC_API_KEY_FILE"}
-    assert shown["database_url"] == {"value": "postgresql://lapor:***@db.internal/lapor", "source": "env-file",
-                                     "env": "LAPOR_SYNC_DATABASE_URL_FILE"}
+    assert shown["database_url"] == {
+        "value": "postgresql://lapor:***@db.internal/lapor",
+        "source": "env-file",
+        "env": "LAPOR_SYNC_DATABASE_URL_FILE",
+    }
     assert shown["api_token"]["env"] == "LAPOR_SYNC_API_TOKEN"
     assert table.exit_code == 0
     assert "LAPOR_SYNC_API_KEY_FILE" in table.stdout and "env-file" in table.stdout
     assert SECRET not in table.output
 
 
-def test_a_command_stops_on_an_unusable_secret_file(cli_env: str, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_stops_on_an_unusable_secret_file(
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LAPOR_SYNC_API_KEY_FILE", str(tmp_path / "nowhere"))
 
     result = invoke("config", "show")

@@ -66,11 +66,19 @@ def test_cursor_never_moves_backwards(database, clock):
 def test_receive_creates_then_updates_and_keeps_anonymous_reporter_out(seeded, clock):
     with seeded.session() as s:
         records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
-        first = records.receive(snapshot(complaint(is_anonymous=True)), agency_code="DINSOS",
-                                routing_rule="institution:627104", state=CaseState.NEW)
+        first = records.receive(
+            snapshot(complaint(is_anonymous=True)),
+            agency_code="DINSOS",
+            routing_rule="institution:627104",
+            state=CaseState.NEW,
+        )
         s.commit()
-        second = records.receive(snapshot(complaint(is_anonymous=True, status_code=2)), agency_code="DINSOS",
-                                 routing_rule="institution:627104", state=CaseState.IN_PROGRESS)
+        second = records.receive(
+            snapshot(complaint(is_anonymous=True, status_code=2)),
+            agency_code="DINSOS",
+            routing_rule="institution:627104",
+            state=CaseState.IN_PROGRESS,
+        )
         s.commit()
         case = s.get(Case, first.case_id)
     assert first.outcome is ReceiveOutcome.CREATED and second.outcome is ReceiveOutcome.UPDATED
@@ -89,8 +97,9 @@ def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(see
     echo = followup(77, item.payload["content"])
     with seeded.session() as s:
         records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
-        result = records.receive(snapshot(thread=(echo,)), agency_code="DINSOS", routing_rule="r",
-                                 state=CaseState.IN_PROGRESS)
+        result = records.receive(
+            snapshot(thread=(echo,)), agency_code="DINSOS", routing_rule="r", state=CaseState.IN_PROGRESS
+        )
         s.commit()
         thread = records.thread(received.case_id)
     assert result.new_thread_entries == 0
@@ -114,8 +123,9 @@ def test_complete_without_followup_is_refused(seeded, clock):
         records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         with pytest.raises(ActionRefused, match="follow-up"):
-            records.act(records.get_case(case_id=received.case_id), AgencyAction.COMPLETE,
-                        institution_id=627104, content="done")
+            records.act(
+                records.get_case(case_id=received.case_id), AgencyAction.COMPLETE, institution_id=627104, content="done"
+            )
 
 
 def test_national_reply_is_stored_once(seeded, clock):
@@ -134,8 +144,17 @@ def test_binding_is_unique_per_complaint(seeded, clock):
         records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         for _ in range(2):
-            s.add(Binding(institution_id=6271, complaint_id=3_100_001, tracking_id="1", case_id=received.case_id,
-                          national_updated_at=T0, content_hash="h", last_checked_at=T0))
+            s.add(
+                Binding(
+                    institution_id=6271,
+                    complaint_id=3_100_001,
+                    tracking_id="1",
+                    case_id=received.case_id,
+                    national_updated_at=T0,
+                    content_hash="h",
+                    last_checked_at=T0,
+                )
+            )
         with pytest.raises(IntegrityError):
             s.commit()
 

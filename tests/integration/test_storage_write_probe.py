@@ -24,7 +24,8 @@ pytestmark = pytest.mark.postgres
 
 
 def test_a_probe_behind_another_writer_is_quick_and_finds_no_fault(
-        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(faults, "PROBE_LOCK_WAIT_MS", 300)
     with database.engine.connect() as writer:
         if database.engine.dialect.name == "sqlite":

@@ -166,9 +166,7 @@ def test_token_expires_early_and_the_token_url_still_answers(served: Served) -> 
 # -- writes applied, answers lost ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kind", "error"), [("write_lost_timeout", httpx.ReadTimeout), ("write_lost_drop", DROPPED)]
-)
+@pytest.mark.parametrize(("kind", "error"), [("write_lost_timeout", httpx.ReadTimeout), ("write_lost_drop", DROPPED)])
 def test_a_write_is_stored_though_its_answer_is_lost(served: Served, kind: str, error: Any) -> None:
     complaint_id = first_id(served.sim)
     before = len(served.sim.world.complaint(complaint_id).followups)
@@ -266,8 +264,14 @@ def _missing_field(item: dict[str, Any]) -> bool:
 
 
 def _wrong_type(item: dict[str, Any]) -> bool:
-    expected = {"status_code": int, "disposition_id": int, "updated_at": str, "created_at": str,
-                "attachments": list, "is_secret": int}
+    expected = {
+        "status_code": int,
+        "disposition_id": int,
+        "updated_at": str,
+        "created_at": str,
+        "attachments": list,
+        "is_secret": int,
+    }
     return any(not isinstance(item[name], kind) for name, kind in expected.items())
 
 
@@ -337,8 +341,15 @@ def test_clock_ahead_shifts_every_timestamp_consistently(served: Served) -> None
 # -- determinism, counts, profiles, admin endpoints --------------------------------------------------
 
 MIXED = {
-    "http_500": 0.1, "http_502": 0.1, "http_429": 0.1, "connection_reset": 0.1, "html_200": 0.05,
-    "duplicate_item": 0.2, "emoji": 0.2, "missing_field": 0.2, "wrong_type": 0.1,
+    "http_500": 0.1,
+    "http_502": 0.1,
+    "http_429": 0.1,
+    "connection_reset": 0.1,
+    "html_200": 0.05,
+    "duplicate_item": 0.2,
+    "emoji": 0.2,
+    "missing_field": 0.2,
+    "wrong_type": 0.1,
 }
 
 
@@ -392,8 +403,9 @@ def test_admin_and_token_endpoints_are_never_faulted(served: Served) -> None:
         clock = http.get(f"{served.root}/_simulator/clock")
         tallies = http.get(f"{served.root}/_simulator/tallies", params={"from": "01-01-2024", "to": "31-01-2024"})
         faults = http.get(f"{served.root}/_simulator/faults")
-        token = http.post(f"{served.root}/oauth2/token", data={"grant_type": "client_credentials"},
-                          auth=("sim-client", "sim-secret"))
+        token = http.post(
+            f"{served.root}/oauth2/token", data={"grant_type": "client_credentials"}, auth=("sim-client", "sim-secret")
+        )
     assert [r.status_code for r in (clock, tallies, faults, token)] == [200, 200, 200, 200]
     assert clock.json()["now"] == format_wib(served.sim.clock.now())  # not shifted
     assert tallies.json()["total"] == 5 and token.json()["token_type"] == "Bearer"
@@ -420,8 +432,13 @@ def test_named_profiles() -> None:
     flaky = profile("flaky", seed=4)
     assert flaky.seed == 4 and flaky.name == "flaky"
     assert {k for k, rate in flaky.rates.items() if rate} == {
-        FaultKind.HTTP_500, FaultKind.HTTP_502, FaultKind.HTTP_503, FaultKind.HTTP_504,
-        FaultKind.HTTP_429, FaultKind.CONNECTION_RESET, FaultKind.SLOW,
+        FaultKind.HTTP_500,
+        FaultKind.HTTP_502,
+        FaultKind.HTTP_503,
+        FaultKind.HTTP_504,
+        FaultKind.HTTP_429,
+        FaultKind.CONNECTION_RESET,
+        FaultKind.SLOW,
     }
     hostile = profile("hostile")
     assert set(hostile.rates) == set(RATED_KINDS) and hostile.settings.clock_offset_minutes != 0
@@ -435,8 +452,10 @@ def test_named_profiles() -> None:
 
 def test_profile_file_builds_on_a_base(tmp_path: Path) -> None:
     path = tmp_path / "soak.toml"
-    path.write_text('base = "hostile"\n[rates]\nhttp_500 = 0.5\nemoji = 0\n[settings]\ntimeout_seconds = 1.5\n'
-                    "clock_offset_minutes = -3\n")
+    path.write_text(
+        'base = "hostile"\n[rates]\nhttp_500 = 0.5\nemoji = 0\n[settings]\ntimeout_seconds = 1.5\n'
+        "clock_offset_minutes = -3\n"
+    )
     plan = load_profile_file(path, seed=8)
     assert plan.name == "soak" and plan.seed == 8
     assert plan.rates[FaultKind.HTTP_500] == 0.5 and plan.rates[FaultKind.EMOJI] == 0.0
@@ -454,7 +473,7 @@ def test_profile_file_builds_on_a_base(tmp_path: Path) -> None:
         ("[rates]\nclock_skew = 0.1\n", "unknown key in [rates]: 'clock_skew'"),
         ("[settings]\ntimeout = 2\n", "unknown key in [settings]: 'timeout'"),
         ("[rates]\nhttp_500 = 1.5\n", "from 0 to 1"),
-        ("[rates]\nhttp_500 = \"often\"\n", "from 0 to 1"),
+        ('[rates]\nhttp_500 = "often"\n', "from 0 to 1"),
         ("[settings]\nretry_after_seconds = 1.5\n", "retry_after_seconds must be a whole number"),
         ('base = "chaos"\n', "base one of none, flaky, hostile"),
         ("[rates\n", "not a readable TOML file"),

@@ -69,9 +69,7 @@ def test_inbox_ties_are_ordered_by_complaint_id(served: tuple[Simulator, str], c
     assert [c["complaint_id"] for c in tail["data"][-2:]] == [3_100_100, 3_100_900]
 
 
-def test_page_drift_hook_makes_a_page_walk_skip_an_item(
-    served: tuple[Simulator, str], client: httpx.Client
-) -> None:
+def test_page_drift_hook_makes_a_page_walk_skip_an_item(served: tuple[Simulator, str], client: httpx.Client) -> None:
     sim, _ = served
     since = "01-02-2024 00:00:00"
     before = walk(client, "/complaints/inbox", {"updated_since": since, "per_page": 10})
@@ -94,9 +92,7 @@ def test_page_drift_hook_makes_a_page_walk_skip_an_item(
 
 def test_detail_followups_and_reference_data(client: httpx.Client) -> None:
     detail = client.get("/complaints/3100001/complaint").json()["results"]
-    assert (
-        detail["data"]["complaint_id"] == 3_100_001 and detail["data"]["status_logs"][-1]["status_code"] == 1
-    )
+    assert detail["data"]["complaint_id"] == 3_100_001 and detail["data"]["status_logs"][-1]["status_code"] == 1
     assert detail["data_logs"][0]["template_code"] == "disposition"
     assert isinstance(detail["data_logs"][0]["data"], str)
     institutions = client.get("/institutions").json()["results"]["data"]
@@ -132,13 +128,9 @@ def test_followup_post_multipart_no_dedupe_and_unsorted_listing(client: httpx.Cl
 def test_status_and_reject_errors_over_http(client: httpx.Client) -> None:
     refused = client.post("/complaints/process/3100003/status", json={"status_code": 3, "note": "x"})
     assert refused.status_code == 422 and "not allowed" in refused.json()["message"]
-    missing = client.post(
-        "/complaints/followup/add", data={"complaint_id": "3100003", "institution_from_id": "6271"}
-    )
+    missing = client.post("/complaints/followup/add", data={"complaint_id": "3100003", "institution_from_id": "6271"})
     assert missing.status_code == 422 and "content" in missing.json()["errors"]
-    bad = client.post(
-        "/complaints/process/3100003/reject", json={"is_request": 1, "reason": 9001, "not_authority": 1}
-    )
+    bad = client.post("/complaints/process/3100003/reject", json={"is_request": 1, "reason": 9001, "not_authority": 1})
     assert bad.status_code == 422 and "reason_description" in bad.json()["errors"]
     ok = client.post(
         "/complaints/process/3100003/reject",
@@ -214,8 +206,6 @@ def test_clock_and_tallies_admin_endpoints() -> None:
         assert moved["now"] == "31-01-2024 23:59:59" and moved["movable"] is True
         back = httpx.post(f"{root}/_simulator/clock", json={"to": "01-01-2024 00:00:00"})
         assert back.status_code == 422
-        tallies = httpx.get(
-            f"{root}/_simulator/tallies", params={"from": "01-01-2024", "to": "31-10-2024"}
-        ).json()
+        tallies = httpx.get(f"{root}/_simulator/tallies", params={"from": "01-01-2024", "to": "31-10-2024"}).json()
     assert tallies["total"] == tallies["in_process"] == sim.world.inbox_page(None, 1, 1)[1] > 150
     assert tallies["archived_or_returned"] == 0

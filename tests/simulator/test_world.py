@@ -105,9 +105,7 @@ def test_forward_is_approved_next_working_day_and_the_complaint_leaves_the_inbox
     assert world.complaint(cid).disposition_id != POLDA and world.complaint(cid).pending_request is not None
     world.advance_to(wib(2024, 4, 16, 12, 0))
     forwarded = world.complaint(cid)  # still readable
-    assert (
-        forwarded.disposition_id == POLDA and forwarded.status_code == 1 and forwarded.pending_request is None
-    )
+    assert forwarded.disposition_id == POLDA and forwarded.status_code == 1 and forwarded.pending_request is None
     assert forwarded.updated_at == wib(2024, 4, 16, 10, 0)
     assert cid not in {c.complaint_id for c in world.inbox_page(None, 1, 100_000)[0]}
     with pytest.raises(SimulatorError) as gone:
@@ -122,9 +120,7 @@ def test_archive_request_archives_unless_the_complaint_closed_first() -> None:
     items, _ = world.inbox_page(None, 1, 2)
     archived, closed = (c.complaint_id for c in items)
     for cid in (archived, closed):
-        world.request_reject(
-            cid, not_authority=False, target_institution_id=0, description="Data dukung kurang"
-        )
+        world.request_reject(cid, not_authority=False, target_institution_id=0, description="Data dukung kurang")
     world.add_followup(closed, PUPR, "Sudah selesai.")
     world.set_status(closed, 3, "selesai")
     world.advance_to(wib(2024, 3, 5, 10, 0))
@@ -198,9 +194,7 @@ def test_save_and_load_round_trip_continues_identically(tmp_path: Path) -> None:
     world = make_world(wib(2024, 2, 1, 16, 30), reply_rate=0.5)
     for item in world.inbox_page(None, 1, 30)[0]:
         world.add_followup(item.complaint_id, DINSOS, "Sedang dicek.")
-    world.request_reject(
-        first_visible(world), not_authority=True, target_institution_id=POLDA, description="x"
-    )
+    world.request_reject(first_visible(world), not_authority=True, target_institution_id=POLDA, description="x")
     save_world(world, tmp_path / "state.json")
     loaded = load_world(tmp_path / "state.json")
     assert loaded.clock.now() == world.clock.now()
@@ -208,8 +202,7 @@ def test_save_and_load_round_trip_continues_identically(tmp_path: Path) -> None:
 
     def picture(w: World) -> list[object]:
         return [
-            (complaint_json(c), [followup_json(f) for f in c.followups], c.pending_request)
-            for c in w.all_complaints()
+            (complaint_json(c), [followup_json(f) for f in c.followups], c.pending_request) for c in w.all_complaints()
         ]
 
     assert picture(loaded) == picture(world)

@@ -82,16 +82,37 @@ def seeded(cli_env: str) -> Seeded:
 
 
 def _snapshots() -> list[ComplaintSnapshot]:
-    reply = followup(1, "Terima kasih, mohon segera ditindaklanjuti.", author=AuthorType.REPORTER,
-                     at=T0 + timedelta(hours=1))
+    reply = followup(
+        1, "Terima kasih, mohon segera ditindaklanjuti.", author=AuthorType.REPORTER, at=T0 + timedelta(hours=1)
+    )
     public = snapshot(complaint(3_100_001), thread=(reply,))
-    secret = snapshot(complaint(
-        3_100_002, title=SECRET_TITLE, content=SECRET_CONTENT, is_secret=True, category_id=12,
-        category_name="Kesehatan", disposition_id=CITY, disposition_name="Pemerintah Kota Palangka Raya",
-        reporter=Reporter("Siti Rahasia", "siti@contoh.id", "0813-9999-0000"), created_at=T0 + timedelta(days=1)))
-    triage = snapshot(complaint(
-        3_100_003, title="Saran umum", is_anonymous=True, reporter=None, category_id=43, category_name="Topik Lainnya",
-        disposition_id=CITY, disposition_name="Pemerintah Kota Palangka Raya", created_at=T0 + timedelta(days=2)))
+    secret = snapshot(
+        complaint(
+            3_100_002,
+            title=SECRET_TITLE,
+            content=SECRET_CONTENT,
+            is_secret=True,
+            category_id=12,
+            category_name="Kesehatan",
+            disposition_id=CITY,
+            disposition_name="Pemerintah Kota Palangka Raya",
+            reporter=Reporter("Siti Rahasia", "siti@contoh.id", "0813-9999-0000"),
+            created_at=T0 + timedelta(days=1),
+        )
+    )
+    triage = snapshot(
+        complaint(
+            3_100_003,
+            title="Saran umum",
+            is_anonymous=True,
+            reporter=None,
+            category_id=43,
+            category_name="Topik Lainnya",
+            disposition_id=CITY,
+            disposition_name="Pemerintah Kota Palangka Raya",
+            created_at=T0 + timedelta(days=2),
+        )
+    )
     return [public, secret, triage]
 
 
@@ -110,22 +131,45 @@ def seed(url: str) -> Seeded:
             state = mapping.case_state_for(c.status_code)
             received = records.receive(snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state)
             for kind, level, message in describe_receipt(snap, received, routing, state):
-                journal.event(session, kind, message, level=level, complaint_id=c.complaint_id,
-                              tracking_id=c.tracking_id, agency_code=received.agency_code)
+                journal.event(
+                    session,
+                    kind,
+                    message,
+                    level=level,
+                    complaint_id=c.complaint_id,
+                    tracking_id=c.tracking_id,
+                    agency_code=received.agency_code,
+                )
             ids.append(received.case_id)
         advance_cursor(session, CITY, T0 + timedelta(days=2), clock.now())
-        session.add(SetAsideRecord(institution_id=CITY, run_id=journal.run_id, complaint_id=3_100_009,
-                                   reason="created_at: not a date", raw="{}", first_seen_at=clock.now(),
-                                   last_seen_at=clock.now()))
+        session.add(
+            SetAsideRecord(
+                institution_id=CITY,
+                run_id=journal.run_id,
+                complaint_id=3_100_009,
+                reason="created_at: not a date",
+                raw="{}",
+                first_seen_at=clock.now(),
+                last_seen_at=clock.now(),
+            )
+        )
         session.commit()
         journal.counts.fetched = journal.counts.created = 3
     journal.finish()
     with db.session() as session:
         records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
-        pending = records.act(records.get_case(case_id=ids[0]), AgencyAction.FOLLOWUP, institution_id=627104,
-                              content="Petugas akan survei lokasi.")
-        dead = records.act(records.get_case(case_id=ids[2]), AgencyAction.FOLLOWUP, institution_id=627110,
-                           content="Diteruskan ke bagian terkait.")
+        pending = records.act(
+            records.get_case(case_id=ids[0]),
+            AgencyAction.FOLLOWUP,
+            institution_id=627104,
+            content="Petugas akan survei lokasi.",
+        )
+        dead = records.act(
+            records.get_case(case_id=ids[2]),
+            AgencyAction.FOLLOWUP,
+            institution_id=627110,
+            content="Diteruskan ke bagian terkait.",
+        )
         dead.state, dead.attempts, dead.last_error = "dead", 8, "HTTP 422: complaint is closed"
         session.add(dead)
         session.commit()

@@ -159,19 +159,24 @@ class DiesAfterPosting(PlatformWrapper):
 def settings_for(database_url: str, base_url: str, **overrides: Any) -> Settings:
     """Settings for lapor-sync against the served simulator (static key, Palangka Raya's mapping)."""
     values: dict[str, Any] = {
-        "database_url": database_url, "api_base_url": base_url, "auth_mode": "static",
-        "api_key": CREDENTIALS.api_key, "api_token": CREDENTIALS.app_token, "institution_id": CITY,
-        "initial_since": START_OF_DATA, **overrides,
+        "database_url": database_url,
+        "api_base_url": base_url,
+        "auth_mode": "static",
+        "api_key": CREDENTIALS.api_key,
+        "api_token": CREDENTIALS.app_token,
+        "institution_id": CITY,
+        "initial_since": START_OF_DATA,
+        **overrides,
     }
     return Settings(**values)
 
 
-def client_for(base_url: str, clock: Clock, *, per_page: int = 100,
-               transport: httpx.BaseTransport | None = None) -> LaporClient:
+def client_for(
+    base_url: str, clock: Clock, *, per_page: int = 100, transport: httpx.BaseTransport | None = None
+) -> LaporClient:
     """A ``LaporClient`` on the simulator with retries that never wait."""
     auth = StaticKeyAuth(CREDENTIALS.api_key, CREDENTIALS.app_token)
-    return LaporClient(base_url, auth, retry=RetryPolicy.no_wait(), per_page=per_page, clock=clock,
-                       transport=transport)
+    return LaporClient(base_url, auth, retry=RetryPolicy.no_wait(), per_page=per_page, clock=clock, transport=transport)
 
 
 @dataclass
@@ -217,12 +222,15 @@ class Harness:
 
     def new_case(self) -> int:
         """Add a Dinas Sosial complaint nationally, sync it in, and return its complaint id."""
-        complaint_id = self.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan")).complaint_id
+        complaint_id = self.add_complaint(
+            disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan")
+        ).complaint_id
         assert self.sync().created == 1
         return complaint_id
 
-    def act(self, complaint_id: int, action: AgencyAction, content: str = "Sudah kami tindak lanjuti.",
-            **kwargs: Any) -> OutboxItem:
+    def act(
+        self, complaint_id: int, action: AgencyAction, content: str = "Sudah kami tindak lanjuti.", **kwargs: Any
+    ) -> OutboxItem:
         """Apply a staff action to the case of ``complaint_id`` as its agency's sub-unit, and commit."""
         with self.app.db.session() as session:
             records = self.app.city_records(session)
@@ -308,8 +316,10 @@ def run_push_that_dies(base_url: str, database_url: str, now: datetime) -> int:
     Unlike :class:`ProcessKilled`, nothing in the child gets to clean up: the outbox row stays as
     the worker left it. Returns the child's exit status (:data:`KILLED`).
     """
-    code = ("from tests.support.e2e import _push_then_exit; "
-            f"_push_then_exit({base_url!r}, {database_url!r}, {now.isoformat()!r})")
+    code = (
+        "from tests.support.e2e import _push_then_exit; "
+        f"_push_then_exit({base_url!r}, {database_url!r}, {now.isoformat()!r})"
+    )
     root = Path(__file__).resolve().parent.parent
     return subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60, check=False).returncode
 

@@ -71,7 +71,7 @@ def find_secrets(haystacks: Mapping[str, str], secrets: Mapping[str, str]) -> li
 
 def _hidden(haystack: str, at: int, length: int, needles: Mapping[str, Mapping[str, str]]) -> str:
     """The text around a find, every secret in it (in any form) replaced by ``<label>``."""
-    context = haystack[max(0, at - _CONTEXT):at + length + _CONTEXT]
+    context = haystack[max(0, at - _CONTEXT) : at + length + _CONTEXT]
     for label, kinds in needles.items():
         for needle in kinds.values():
             context = context.replace(needle, f"<{label}>")
@@ -93,9 +93,10 @@ def table_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     metadata = MetaData()
     metadata.reflect(engine)
     with engine.connect() as conn:
-        return {table.name: [dict(row._mapping)
-                             for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
-                for table in metadata.sorted_tables}
+        return {
+            table.name: [dict(row._mapping) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
+            for table in metadata.sorted_tables
+        }
 
 
 def table_cells(engine: Engine) -> dict[str, str]:
@@ -120,14 +121,16 @@ class LogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Format and keep ``record`` (with its exception and stack, if any)."""
-        extras = " ".join(f"{key}={value!r}" for key, value in record.__dict__.items()
-                          if key not in _STANDARD_RECORD_FIELDS)
+        extras = " ".join(
+            f"{key}={value!r}" for key, value in record.__dict__.items() if key not in _STANDARD_RECORD_FIELDS
+        )
         self.lines.append(f"{self.format(record)} {extras}".rstrip())
 
     def haystacks(self) -> dict[str, str]:
         """Each record: ``"log record N (logger)"`` -> its text."""
-        return {f"log record {number} ({line.split(' ', 1)[0]})": line
-                for number, line in enumerate(self.lines, start=1)}
+        return {
+            f"log record {number} ({line.split(' ', 1)[0]})": line for number, line in enumerate(self.lines, start=1)
+        }
 
 
 @contextmanager

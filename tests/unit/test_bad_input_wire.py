@@ -18,14 +18,17 @@ EMOJI_AND_HTML = "Jalan rusak 😟👍🏽 <b>segera</b> <script>alert(1)</scrip
 # -- the pure rule ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("received", "stored"), [
-    ("a\x00b\x00", "ab"),
-    ("a\ud800b", "ab"),
-    ("\udc00tail", "tail"),
-    ("end\ud83d", "end"),
-    ("\ud83d\ude00", "😀"),  # a pair split into two code points is one character, not two lone halves
-    ("x\x00\ud800\x00y", "xy"),
-])
+@pytest.mark.parametrize(
+    ("received", "stored"),
+    [
+        ("a\x00b\x00", "ab"),
+        ("a\ud800b", "ab"),
+        ("\udc00tail", "tail"),
+        ("end\ud83d", "end"),
+        ("\ud83d\ude00", "😀"),  # a pair split into two code points is one character, not two lone halves
+        ("x\x00\ud800\x00y", "xy"),
+    ],
+)
 def test_nul_and_lone_surrogates_are_removed(received: str, stored: str) -> None:
     assert valid_text(received) == stored
     assert receive_text(received) == ReceivedText(stored, len(received))
@@ -46,8 +49,13 @@ def test_a_raw_payload_is_made_storable_keys_and_nesting_included() -> None:
 
 
 def test_nul_and_lone_surrogates_in_complaint_texts_are_removed_and_the_content_length_kept() -> None:
-    results = detail(title="Judul\x00", content="Isi\x00 laporan \ud800!", category_name="Sosial\udfff",
-                     location_name="Jekan\x00Raya", user={"name": "Budi\x00", "email": None, "phone": "08\ud800"})
+    results = detail(
+        title="Judul\x00",
+        content="Isi\x00 laporan \ud800!",
+        category_name="Sosial\udfff",
+        location_name="Jekan\x00Raya",
+        user={"name": "Budi\x00", "email": None, "phone": "08\ud800"},
+    )
 
     complaint, _ = wire.read_complaint_detail(results, 1916449)
 
@@ -60,7 +68,10 @@ def test_nul_and_lone_surrogates_in_complaint_texts_are_removed_and_the_content_
 def test_emoji_and_html_content_is_not_malformed_and_kept_as_received() -> None:
     complaint, _ = wire.read_complaint_detail(detail(content=EMOJI_AND_HTML, title="<i>😟</i>"), 1916449)
     assert (complaint.title, complaint.content, complaint.content_length) == (
-        "<i>😟</i>", EMOJI_AND_HTML, len(EMOJI_AND_HTML))
+        "<i>😟</i>",
+        EMOJI_AND_HTML,
+        len(EMOJI_AND_HTML),
+    )
 
 
 def test_a_70000_character_content_is_read_whole() -> None:
@@ -78,17 +89,20 @@ def test_nul_in_followup_content_is_removed_and_its_length_kept() -> None:
 # -- what cannot be stored is set aside, never a crash ---------------------------------------------
 
 
-@pytest.mark.parametrize(("changes", "reason"), [
-    ({"created_at": "31-02-2024 10:00:00"}, "data.created_at: not a real date and time"),
-    ({"created_at": "99-99-9999 10:00:00"}, "data.created_at: not a real date and time"),
-    ({"created_at": "99-99-9999"}, "data.created_at: expected a WIB timestamp"),
-    ({"updated_at": "01-01-0001 00:00:00"}, "data.updated_at: not a real date and time"),  # before year 1 in UTC
-    ({"created_at": "٠١-١١-٢٠٢٤ 10:00:00"}, "data.created_at: expected a WIB timestamp"),  # Arabic-Indic digits
-    ({"status_code": 2**31}, "data.status_code: expected a whole number from 0 to 2147483647"),
-    ({"status_code": "9" * 5000}, "data.status_code: expected a whole number"),
-    ({"category_id": -(2**40)}, "data.category_id: expected a whole number from 0 to 2147483647"),
-    ({"tracking_id": "1" * 33}, "data.tracking_id: expected at most 32 characters"),
-])
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"created_at": "31-02-2024 10:00:00"}, "data.created_at: not a real date and time"),
+        ({"created_at": "99-99-9999 10:00:00"}, "data.created_at: not a real date and time"),
+        ({"created_at": "99-99-9999"}, "data.created_at: expected a WIB timestamp"),
+        ({"updated_at": "01-01-0001 00:00:00"}, "data.updated_at: not a real date and time"),  # before year 1 in UTC
+        ({"created_at": "٠١-١١-٢٠٢٤ 10:00:00"}, "data.created_at: expected a WIB timestamp"),  # Arabic-Indic digits
+        ({"status_code": 2**31}, "data.status_code: expected a whole number from 0 to 2147483647"),
+        ({"status_code": "9" * 5000}, "data.status_code: expected a whole number"),
+        ({"category_id": -(2**40)}, "data.category_id: expected a whole number from 0 to 2147483647"),
+        ({"tracking_id": "1" * 33}, "data.tracking_id: expected at most 32 characters"),
+    ],
+)
 def test_a_value_the_database_cannot_hold_sets_the_complaint_aside(changes: dict[str, object], reason: str) -> None:
     with pytest.raises(MalformedRecordError) as caught:
         wire.read_complaint_detail(detail(**changes), 1916449)

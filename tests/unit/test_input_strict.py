@@ -28,10 +28,15 @@ def _refused(results: object, field: str) -> MalformedRecordError:
     return caught.value
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    (field, value) for field in ("status_code", "disposition_id", "category_id") for value in NOT_AN_ID
-    if (field, value) != ("category_id", "")  # a blank category is "no category": see below
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (field, value)
+        for field in ("status_code", "disposition_id", "category_id")
+        for value in NOT_AN_ID
+        if (field, value) != ("category_id", "")  # a blank category is "no category": see below
+    ],
+)
 def test_a_complaint_number_that_drives_a_decision_is_refused_not_coerced(field: str, value: object) -> None:
     _refused(detail(**{field: value}), f"data.{field}")
 
@@ -61,23 +66,28 @@ def test_an_updated_at_not_in_the_contracts_format_is_refused(value: object) -> 
 
 
 def test_a_status_log_code_that_is_no_whole_number_is_refused() -> None:
-    _refused(detail(status_logs=[{"status_code": True, "status_name": "x", "timestamp": "31-10-2024 09:00:00"}]),
-             "data.status_logs.0.status_code")
+    _refused(
+        detail(status_logs=[{"status_code": True, "status_name": "x", "timestamp": "31-10-2024 09:00:00"}]),
+        "data.status_logs.0.status_code",
+    )
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"complaint_id": "1916449"}, ("complaint_id", 1916449)),
-    ({"status_code": "3"}, ("status_code", 3)),
-    ({"category_id": "23"}, ("category_id", 23)),
-    ({"category_id": ""}, ("category_id", None)),  # no category: routed by disposition or triage
-    ({"category_id": None}, ("category_id", None)),
-    ({"disposition_id": None}, ("disposition_id", None)),
-    ({"is_secret": "1"}, ("is_secret", True)),
-    ({"is_secret": 0}, ("is_secret", False)),
-    ({"is_secret": True}, ("is_secret", True)),  # a JSON boolean is a flag
-    ({"is_anonymous": "0"}, ("is_anonymous", False)),
-    ({"is_anonymous": False}, ("is_anonymous", False)),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"complaint_id": "1916449"}, ("complaint_id", 1916449)),
+        ({"status_code": "3"}, ("status_code", 3)),
+        ({"category_id": "23"}, ("category_id", 23)),
+        ({"category_id": ""}, ("category_id", None)),  # no category: routed by disposition or triage
+        ({"category_id": None}, ("category_id", None)),
+        ({"disposition_id": None}, ("disposition_id", None)),
+        ({"is_secret": "1"}, ("is_secret", True)),
+        ({"is_secret": 0}, ("is_secret", False)),
+        ({"is_secret": True}, ("is_secret", True)),  # a JSON boolean is a flag
+        ({"is_anonymous": "0"}, ("is_anonymous", False)),
+        ({"is_anonymous": False}, ("is_anonymous", False)),
+    ],
+)
 def test_the_contracts_own_forms_are_read(changes: dict[str, object], expected: tuple[str, object]) -> None:
     complaint, _ = wire.read_complaint_detail(detail(**changes), 1916449)
     field, value = expected
@@ -133,12 +143,15 @@ def test_a_malformed_reporter_of_any_shape_is_removed_from_a_set_aside_payload()
 # -- configuration and mapping files ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("payload", [
-    '!!python/object/apply:os.system ["touch {marker}"]\n',  # YAML's code-running tag
-    "__import__('os').system('touch {marker}')\n",  # Python
-    "cos\nsystem\n(S'touch {marker}'\ntR.\n",  # a protocol 0 pickle
-    "exec = 1\n[[eval]]\ncmd = \"__import__('os').system('touch {marker}')\"\n",  # code-like keys, as data
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '!!python/object/apply:os.system ["touch {marker}"]\n',  # YAML's code-running tag
+        "__import__('os').system('touch {marker}')\n",  # Python
+        "cos\nsystem\n(S'touch {marker}'\ntR.\n",  # a protocol 0 pickle
+        "exec = 1\n[[eval]]\ncmd = \"__import__('os').system('touch {marker}')\"\n",  # code-like keys, as data
+    ],
+)
 def test_a_file_with_code_in_it_is_refused_or_read_as_data_never_run(tmp_path: Path, payload: str) -> None:
     marker = tmp_path / "ran"
     path = tmp_path / "city.toml"

@@ -41,8 +41,7 @@ def test_disposition_to_an_agency_sub_unit_wins_over_the_category(mapping: CityM
 
     assert (routing.agency_code, routing.rule, routing.is_triage) == ("PUPR", "institution:627101", False)
     assert routing.reason == (
-        "Dispositioned to Dinas Pekerjaan Umum dan Penataan Ruang (institution 627101), "
-        "the national sub-unit of PUPR."
+        "Dispositioned to Dinas Pekerjaan Umum dan Penataan Ruang (institution 627101), the national sub-unit of PUPR."
     )
 
 
@@ -185,6 +184,11 @@ def test_is_city_institution(mapping: CityMapping, disposition_id: int | None, i
 
 def test_an_agency_acts_as_its_sub_unit_or_else_as_the_city(mapping: CityMapping) -> None:
     assert mapping.acting_institution("DISHUB") == 627103
-    without_sub_unit = mapping.model_copy(update={"agencies": [
-        a.model_copy(update={"institution_id": None}) if a.code == "DISHUB" else a for a in mapping.agencies]})
+    without_sub_unit = mapping.model_copy(
+        update={
+            "agencies": [
+                a.model_copy(update={"institution_id": None}) if a.code == "DISHUB" else a for a in mapping.agencies
+            ]
+        }
+    )
     assert without_sub_unit.acting_institution("DISHUB") == 6271

@@ -161,6 +161,7 @@ def test_no_attempt_starts_once_the_total_cap_is_used_up() -> None:
     operation = failing([TransientError("read timeout")] * 3, time, takes=60.0)
     with pytest.raises(TransientError):
         policy(time, max_total_seconds=60, initial_wait_seconds=0, max_wait_seconds=0).call(
-            operation, description="GET /x")
+            operation, description="GET /x"
+        )
     # The first attempt took the whole minute: a second one would have had no time at all.
     assert len(operation.calls) == 1  # type: ignore[attr-defined]

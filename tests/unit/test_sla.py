@@ -38,14 +38,17 @@ def case(*thread: ThreadMark, state: CaseState = CaseState.NEW, dispositioned: d
     return SlaCase(dispositioned, state, thread)
 
 
-@pytest.mark.parametrize(("at", "status"), [
-    (wib(2024, 4, 5, 9, 0), SlaStatus.ON_TRACK),
-    (wib(2024, 4, 17, 16, 0), SlaStatus.ON_TRACK),  # next working day is the 18th: not yet due soon
-    (wib(2024, 4, 18, 9, 0), SlaStatus.DUE_SOON),  # due on the next working day
-    (wib(2024, 4, 19, 9, 59), SlaStatus.DUE_SOON),
-    (wib(2024, 4, 19, 10, 0), SlaStatus.OVERDUE),
-    (wib(2024, 5, 1, 10, 0), SlaStatus.OVERDUE),
-])
+@pytest.mark.parametrize(
+    ("at", "status"),
+    [
+        (wib(2024, 4, 5, 9, 0), SlaStatus.ON_TRACK),
+        (wib(2024, 4, 17, 16, 0), SlaStatus.ON_TRACK),  # next working day is the 18th: not yet due soon
+        (wib(2024, 4, 18, 9, 0), SlaStatus.DUE_SOON),  # due on the next working day
+        (wib(2024, 4, 19, 9, 59), SlaStatus.DUE_SOON),
+        (wib(2024, 4, 19, 10, 0), SlaStatus.OVERDUE),
+        (wib(2024, 5, 1, 10, 0), SlaStatus.OVERDUE),
+    ],
+)
 def test_followup_is_due_five_working_days_after_disposition_across_idul_fitri(at: datetime, status: SlaStatus) -> None:
     result = POLICY.evaluate(case(), at)
 
@@ -110,8 +113,12 @@ def test_a_closed_case_owes_nothing() -> None:
 
 
 def test_limits_and_extra_days_off_come_from_the_policy() -> None:
-    extra = SlaPolicy(WorkingCalendar([date(2024, 4, 19)]), followup_working_days=5, autoclose_working_days=10,
-                      due_soon_working_days=0)
+    extra = SlaPolicy(
+        WorkingCalendar([date(2024, 4, 19)]),
+        followup_working_days=5,
+        autoclose_working_days=10,
+        due_soon_working_days=0,
+    )
     result = extra.evaluate(case(), wib(2024, 4, 19, 12, 0))
     assert result.followup.due_at == wib(2024, 4, 22, 10, 0) and result.status is SlaStatus.ON_TRACK
     assert extra.evaluate(case(), wib(2024, 4, 22, 8, 0)).status is SlaStatus.DUE_SOON  # due today

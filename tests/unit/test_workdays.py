@@ -25,7 +25,8 @@ def test_idul_fitri_2024_and_its_cuti_bersama_are_not_working_days() -> None:
     assert CALENDAR.is_working_day(date(2024, 4, 5)) and CALENDAR.is_working_day(date(2024, 4, 16))
     assert not CALENDAR.is_working_day(date(2024, 4, 13))  # Saturday
     assert CALENDAR.working_days_between(date(2024, 4, 1), date(2024, 4, 19)) == [
-        date(2024, 4, d) for d in (1, 2, 3, 4, 5, 16, 17, 18, 19)]
+        date(2024, 4, d) for d in (1, 2, 3, 4, 5, 16, 17, 18, 19)
+    ]
 
 
 def test_christmas_and_its_cuti_bersama_are_skipped() -> None:
@@ -78,5 +79,6 @@ def test_years_are_read_when_first_asked_about() -> None:
 
 def test_the_simulator_uses_the_same_calendar() -> None:
     assert simulator_workdays.add_working_days(wib(2024, 4, 2, 10, 0), 10) == CALENDAR.add_working_days(
-        wib(2024, 4, 2, 10, 0), 10)
+        wib(2024, 4, 2, 10, 0), 10
+    )
     assert isinstance(simulator_workdays.CALENDAR, WorkingCalendar)

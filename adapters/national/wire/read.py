@@ -153,8 +153,9 @@ def read_inbox_row(raw: object) -> InboxItem | MalformedRecord:
     try:
         row = WireInboxRow.model_validate(raw)
     except ValidationError as exc:
-        return MalformedRecord(complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "),
-                               raw=_set_aside_payload(raw))
+        return MalformedRecord(
+            complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "), raw=_set_aside_payload(raw)
+        )
     return InboxItem(complaint_id=row.complaint_id, updated_at=row.updated_at)
 
 
@@ -184,7 +185,8 @@ def read_complaint_detail(results: object, complaint_id: int) -> tuple[Complaint
     detail: WireComplaintDetail = _validate(_DETAIL, results, complaint_id=complaint_id)
     if detail.data.complaint_id != complaint_id:
         raise MalformedRecordError(
-            "data.complaint_id: not the complaint asked for", complaint_id=complaint_id,
+            "data.complaint_id: not the complaint asked for",
+            complaint_id=complaint_id,
             raw=_set_aside_payload(results),
         )
     status_log = sorted((entry.to_domain() for entry in detail.data.status_logs), key=lambda entry: entry.at)

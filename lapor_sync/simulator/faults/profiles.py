@@ -87,9 +87,7 @@ def profile(name: str, seed: int = 0) -> FaultPlan:
 def _refuse_unknown(path: Path, where: str, given: dict[str, object], known: tuple[str, ...]) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise FaultFileError(
-            f"{path}: unknown key {where}{unknown[0]!r}; allowed: {', '.join(known)}"
-        )
+        raise FaultFileError(f"{path}: unknown key {where}{unknown[0]!r}; allowed: {', '.join(known)}")
 
 
 def load_profile_file(path: Path, seed: int = 0) -> FaultPlan:

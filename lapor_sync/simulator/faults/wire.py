@@ -33,7 +33,7 @@ _WSO2_FAULT = (
     "[ Name : lapor-v3 ] - Suspended</am:description></am:fault>"
 )
 _MAINTENANCE_PAGE = (
-    "<!DOCTYPE html><html lang=\"id\"><head><title>SP4N-LAPOR!</title></head>"
+    '<!DOCTYPE html><html lang="id"><head><title>SP4N-LAPOR!</title></head>'
     "<body><h1>Situs sedang dalam pemeliharaan</h1><p>Silakan coba beberapa saat lagi.</p></body></html>"
 )
 _PAGE_URLS = ("first_page_url", "last_page_url", "next_page_url", "prev_page_url")
@@ -161,7 +161,7 @@ _EXTRA_TEXT: dict[FaultKind, str] = {
     FaultKind.NUL_BYTE: "\x00",
     FaultKind.LONE_SURROGATE: "\ud800",
     FaultKind.EMOJI: " 🙏🏽 terima kasih 👩‍👩‍👧 😡🔥",
-    FaultKind.HTML_CONTENT: "<br><b>Lampiran:</b> <a href=\"javascript:alert(1)\">lihat</a><script>x()</script>",
+    FaultKind.HTML_CONTENT: '<br><b>Lampiran:</b> <a href="javascript:alert(1)">lihat</a><script>x()</script>',
 }
 
 
@@ -211,4 +211,3 @@ def malform_record(record: dict[str, Any], kind: FaultKind, rng: random.Random, 
     else:
         raise ValueError(f"{kind} is not a record fault")
     return True
-

@@ -30,8 +30,9 @@ class OutboxRefused(LaporSyncError):
     """The outbox row does not exist, or its state forbids the request; the message says why."""
 
 
-def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | None = None,
-            requested_by: str) -> list[OutboxItem]:
+def requeue(
+    db: Database, now: datetime, institution_id: int, *, item_id: int | None = None, requested_by: str
+) -> list[OutboxItem]:
     """Put outbox rows back in the queue, due at once: one row (``item_id``) or every dead row.
 
     A dead row becomes ``pending`` with its attempts reset to 0; ``needs_readback`` is kept, since a
@@ -56,13 +57,20 @@ def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | 
     """
     with db.session() as session:
         if item_id is None:
-            rows = list(session.exec(select(OutboxItem).where(
-                OutboxItem.institution_id == institution_id, OutboxItem.state == "dead").order_by(OutboxItem.id)))
+            rows = list(
+                session.exec(
+                    select(OutboxItem)
+                    .where(OutboxItem.institution_id == institution_id, OutboxItem.state == "dead")
+                    .order_by(OutboxItem.id)
+                )
+            )
         else:
             rows = [_row(session, institution_id, item_id, REQUEUABLE, "requeue")]
             if texts_purged(rows[0]):
-                raise OutboxRefused(f"cannot requeue outbox row {item_id}: a purge removed its text (its case "
-                                    "had been closed for long), so LAPOR! would get '(dihapus)'; cancel it instead")
+                raise OutboxRefused(
+                    f"cannot requeue outbox row {item_id}: a purge removed its text (its case "
+                    "had been closed for long), so LAPOR! would get '(dihapus)'; cancel it instead"
+                )
         done = []
         for row in rows:
             if texts_purged(row):
@@ -71,19 +79,28 @@ def requeue(db: Database, now: datetime, institution_id: int, *, item_id: int | 
             values = {"state": "pending", "next_attempt_at": now} | ({"attempts": 0} if was_dead else {})
             if not _update(session, row, REQUEUABLE, values):
                 continue  # a push moved it meanwhile
-            how = (f"dead letter back in the queue (attempts reset; last error was: {last_error})"
-                   if was_dead else "due for its next attempt now")
+            how = (
+                f"dead letter back in the queue (attempts reset; last error was: {last_error})"
+                if was_dead
+                else "due for its next attempt now"
+            )
             readback = " LAPOR! is read back before any new post." if row.needs_readback else ""
-            _event(session, row, now, "outbox.requeued",
-                   f"Outbox #{row.id} ({row.kind}) for complaint #{row.tracking_id} requeued by {requested_by}: "
-                   f"{how}.{readback}")
+            _event(
+                session,
+                row,
+                now,
+                "outbox.requeued",
+                f"Outbox #{row.id} ({row.kind}) for complaint #{row.tracking_id} requeued by {requested_by}: "
+                f"{how}.{readback}",
+            )
             done.append(row)
         session.commit()
         return [_reload(session, row) for row in done]
 
 
-def cancel(db: Database, now: datetime, institution_id: int, item_id: int, *, reason: str,
-           requested_by: str) -> OutboxItem:
+def cancel(
+    db: Database, now: datetime, institution_id: int, item_id: int, *, reason: str, requested_by: str
+) -> OutboxItem:
     """Cancel a pending or dead outbox row: it will never be sent, even by a push running now (see the module).
 
     The case keeps what staff did locally; LAPOR! does not learn it. ``last_error`` becomes
@@ -101,9 +118,15 @@ def cancel(db: Database, now: datetime, institution_id: int, item_id: int, *, re
         was = row.state
         if not _update(session, row, CANCELLABLE, {"state": "cancelled", "last_error": reason}):
             raise OutboxRefused(f"outbox row {item_id} changed state meanwhile; look again with `lapor-sync outbox`")
-        _event(session, row, now, "outbox.cancelled",
-               f"Outbox #{row.id} ({row.kind}) for complaint #{row.tracking_id} cancelled by {requested_by} "
-               f"(was {was}): {reason}. It will not be sent to LAPOR!.", level=Level.WARNING)
+        _event(
+            session,
+            row,
+            now,
+            "outbox.cancelled",
+            f"Outbox #{row.id} ({row.kind}) for complaint #{row.tracking_id} cancelled by {requested_by} "
+            f"(was {was}): {reason}. It will not be sent to LAPOR!.",
+            level=Level.WARNING,
+        )
         session.commit()
         return _reload(session, row)
 
@@ -129,8 +152,9 @@ def _row(session: Session, institution_id: int, item_id: int, allowed: tuple[str
 
 def _update(session: Session, row: OutboxItem, allowed: tuple[str, ...], values: dict[str, object]) -> bool:
     """Apply ``values`` only if the row is still in one of ``allowed`` (the concurrency guard)."""
-    result = session.execute(update(OutboxItem).where(col(OutboxItem.id) == row.id,
-                                                      col(OutboxItem.state).in_(allowed)).values(**values))
+    result = session.execute(
+        update(OutboxItem).where(col(OutboxItem.id) == row.id, col(OutboxItem.state).in_(allowed)).values(**values)
+    )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
@@ -139,9 +163,18 @@ def _reload(session: Session, row: OutboxItem) -> OutboxItem:
     return row
 
 
-def _event(session: Session, row: OutboxItem, now: datetime, kind: str, message: str,
-           level: Level = Level.INFO) -> None:
+def _event(
+    session: Session, row: OutboxItem, now: datetime, kind: str, message: str, level: Level = Level.INFO
+) -> None:
     """An admin's action is no sync run: its event has no run id."""
     agency = session.exec(select(Case.agency_code).where(Case.id == row.case_id)).first()
-    add_event(session, now, kind, message, level=level, complaint_id=row.complaint_id, tracking_id=row.tracking_id,
-              agency_code=agency)
+    add_event(
+        session,
+        now,
+        kind,
+        message,
+        level=level,
+        complaint_id=row.complaint_id,
+        tracking_id=row.tracking_id,
+        agency_code=agency,
+    )

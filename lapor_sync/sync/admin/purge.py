@@ -94,9 +94,14 @@ class CasePurge:
 
     def removed(self) -> dict[str, int]:
         """What goes, per kind (the keys of :data:`REMOVED_KINDS`)."""
-        return {"reporter_identities": int(self.reporter), "contents": 1, "places": int(self.place),
-                "thread_entries": self.thread_entries, "outbox_payloads": self.outbox_payloads,
-                "set_aside_records": self.set_aside_records}
+        return {
+            "reporter_identities": int(self.reporter),
+            "contents": 1,
+            "places": int(self.place),
+            "thread_entries": self.thread_entries,
+            "outbox_payloads": self.outbox_payloads,
+            "set_aside_records": self.set_aside_records,
+        }
 
 
 @dataclass
@@ -141,12 +146,14 @@ def plan_purge(db: Database, institution_id: int, now: datetime, older_than_days
     cutoff = purge_cutoff(now, older_than_days)
     with db.session() as session:
         due = _census(session, institution_id, cutoff)
-    return PurgeResult(None, True, older_than_days, cutoff, [c for c in due if not c.waiting],
-                       [c for c in due if c.waiting])
+    return PurgeResult(
+        None, True, older_than_days, cutoff, [c for c in due if not c.waiting], [c for c in due if c.waiting]
+    )
 
 
-def run_purge(runner: JobRunner, older_than_days: int, *, requested_by: str,
-              lease_wait_seconds: float = 0) -> PurgeResult:
+def run_purge(
+    runner: JobRunner, older_than_days: int, *, requested_by: str, lease_wait_seconds: float = 0
+) -> PurgeResult:
     """Purge every case of the runner's institution closed more than ``older_than_days`` days ago.
 
     Args:
@@ -175,8 +182,9 @@ def run_purge(runner: JobRunner, older_than_days: int, *, requested_by: str,
                 (result.skipped if outcome.waiting else result.purged).append(outcome)
         journal.standalone_event("purge.done", _closing(result, requested_by))
 
-    result.run = runner.execute(JOB, work, leases=LEASES, trigger="command", lease_wait_seconds=lease_wait_seconds,
-                                agencies=False)
+    result.run = runner.execute(
+        JOB, work, leases=LEASES, trigger="command", lease_wait_seconds=lease_wait_seconds, agencies=False
+    )
     return result
 
 
@@ -189,11 +197,16 @@ def _purge_case(db: Database, journal: RunJournal, case_id: int, result: PurgeRe
         purge = found[0]
         ref = f"#{purge.tracking_id}"
         if purge.waiting:
-            journal.event(session, "case.purge_skipped",
-                          f"Complaint {ref} not purged: {_count(purge.waiting, 'outbox row', 'outbox rows')} "
-                          "still waiting to reach LAPOR!; a purge after delivery or cancellation removes it.",
-                          level=Level.WARNING, complaint_id=purge.complaint_id, tracking_id=purge.tracking_id,
-                          agency_code=purge.agency_code)
+            journal.event(
+                session,
+                "case.purge_skipped",
+                f"Complaint {ref} not purged: {_count(purge.waiting, 'outbox row', 'outbox rows')} "
+                "still waiting to reach LAPOR!; a purge after delivery or cancellation removes it.",
+                level=Level.WARNING,
+                complaint_id=purge.complaint_id,
+                tracking_id=purge.tracking_id,
+                agency_code=purge.agency_code,
+            )
             session.commit()
             return purge
         case = session.get(Case, case_id)
@@ -203,21 +216,34 @@ def _purge_case(db: Database, journal: RunJournal, case_id: int, result: PurgeRe
         case.content_length = 0
         case.purged_at = journal.clock.now()
         session.add(case)
-        session.exec(update(ThreadEntry).where(col(ThreadEntry.case_id) == case_id)  # type: ignore[call-overload]
-                     .values(content=PURGED_TEXT, content_length=0))
-        for row in session.exec(select(OutboxItem).where(OutboxItem.case_id == case_id,
-                                                         col(OutboxItem.state).in_(FINISHED_OUTBOX))):
+        session.exec(
+            update(ThreadEntry)
+            .where(col(ThreadEntry.case_id) == case_id)  # type: ignore[call-overload]
+            .values(content=PURGED_TEXT, content_length=0)
+        )
+        for row in session.exec(
+            select(OutboxItem).where(OutboxItem.case_id == case_id, col(OutboxItem.state).in_(FINISHED_OUTBOX))
+        ):
             row.payload = _purged_payload(row)
             session.add(row)
-        session.exec(update(SetAsideRecord)  # type: ignore[call-overload]
-                     .where(SetAsideRecord.institution_id == journal.institution_id,
-                            SetAsideRecord.complaint_id == purge.complaint_id)
-                     .values(raw=json.dumps(PURGED_TEXT)))
-        journal.event(session, "case.purged",
-                      f"Complaint {ref} purged, closed since {display_wib(purge.closed_at)} (more than "
-                      f"{result.older_than_days} days): removed {_in_words(purge.removed())}. Kept: ids, agency, "
-                      "category, states and dates.", complaint_id=purge.complaint_id,
-                      tracking_id=purge.tracking_id, agency_code=purge.agency_code)
+        session.exec(
+            update(SetAsideRecord)  # type: ignore[call-overload]
+            .where(
+                SetAsideRecord.institution_id == journal.institution_id,
+                SetAsideRecord.complaint_id == purge.complaint_id,
+            )
+            .values(raw=json.dumps(PURGED_TEXT))
+        )
+        journal.event(
+            session,
+            "case.purged",
+            f"Complaint {ref} purged, closed since {display_wib(purge.closed_at)} (more than "
+            f"{result.older_than_days} days): removed {_in_words(purge.removed())}. Kept: ids, agency, "
+            "category, states and dates.",
+            complaint_id=purge.complaint_id,
+            tracking_id=purge.tracking_id,
+            agency_code=purge.agency_code,
+        )
         session.commit()
     journal.counts.updated += 1
     return purge
@@ -244,8 +270,12 @@ def _purged_payload(row: OutboxItem) -> dict[str, Any]:
 
 def _due(institution_id: int, cutoff: datetime) -> list[ColumnElement[bool]]:
     """Conditions on :class:`Case`: the institution's closed cases, closed before ``cutoff``, not purged yet."""
-    return [Case.institution_id == institution_id, col(Case.state).in_(CLOSED_STATES),
-            col(Case.closed_at) < cutoff, col(Case.purged_at).is_(None)]
+    return [
+        Case.institution_id == institution_id,
+        col(Case.state).in_(CLOSED_STATES),
+        col(Case.closed_at) < cutoff,
+        col(Case.purged_at).is_(None),
+    ]
 
 
 def _census(session: Session, institution_id: int, cutoff: datetime, *, case_id: int | None = None) -> list[CasePurge]:
@@ -255,36 +285,77 @@ def _census(session: Session, institution_id: int, cutoff: datetime, *, case_id:
     """
     where = _due(institution_id, cutoff) + ([Case.id == case_id] if case_id is not None else [])
     ids = select(Case.id).where(*where)
-    thread = dict(session.exec(select(ThreadEntry.case_id, func.count()).where(col(ThreadEntry.case_id).in_(ids))
-                               .group_by(ThreadEntry.case_id)).all())
+    thread = dict(
+        session.exec(
+            select(ThreadEntry.case_id, func.count())
+            .where(col(ThreadEntry.case_id).in_(ids))
+            .group_by(ThreadEntry.case_id)
+        ).all()
+    )
     finished: dict[int, int] = {}
     waiting: dict[int, int] = {}
-    for owner, state, n in session.exec(select(OutboxItem.case_id, OutboxItem.state, func.count())
-                                        .where(col(OutboxItem.case_id).in_(ids))
-                                        .group_by(OutboxItem.case_id, OutboxItem.state)):
+    for owner, state, n in session.exec(
+        select(OutboxItem.case_id, OutboxItem.state, func.count())
+        .where(col(OutboxItem.case_id).in_(ids))
+        .group_by(OutboxItem.case_id, OutboxItem.state)
+    ):
         tally = finished if state in FINISHED_OUTBOX else waiting
         tally[owner] = tally.get(owner, 0) + n
-    set_aside = dict(session.exec(
-        select(SetAsideRecord.complaint_id, func.count())
-        .where(SetAsideRecord.institution_id == institution_id,
-               col(SetAsideRecord.complaint_id).in_(select(Case.complaint_id).where(*where)))
-        .group_by(SetAsideRecord.complaint_id)).all())
-    rows = session.exec(select(Case.id, Case.complaint_id, Case.tracking_id, Case.agency_code, Case.closed_at,
-                               Case.reporter_name, Case.reporter_email, Case.reporter_phone, Case.location_name)
-                        .where(*where).order_by(col(Case.id)))
-    return [CasePurge(id_, complaint, tracking, agency, closed, any(v is not None for v in (name, email, phone)),
-                      place is not None, thread.get(id_, 0), finished.get(id_, 0), set_aside.get(complaint, 0),
-                      waiting.get(id_, 0))
-            for id_, complaint, tracking, agency, closed, name, email, phone, place in rows]
+    set_aside = dict(
+        session.exec(
+            select(SetAsideRecord.complaint_id, func.count())
+            .where(
+                SetAsideRecord.institution_id == institution_id,
+                col(SetAsideRecord.complaint_id).in_(select(Case.complaint_id).where(*where)),
+            )
+            .group_by(SetAsideRecord.complaint_id)
+        ).all()
+    )
+    rows = session.exec(
+        select(
+            Case.id,
+            Case.complaint_id,
+            Case.tracking_id,
+            Case.agency_code,
+            Case.closed_at,
+            Case.reporter_name,
+            Case.reporter_email,
+            Case.reporter_phone,
+            Case.location_name,
+        )
+        .where(*where)
+        .order_by(col(Case.id))
+    )
+    return [
+        CasePurge(
+            id_,
+            complaint,
+            tracking,
+            agency,
+            closed,
+            any(v is not None for v in (name, email, phone)),
+            place is not None,
+            thread.get(id_, 0),
+            finished.get(id_, 0),
+            set_aside.get(complaint, 0),
+            waiting.get(id_, 0),
+        )
+        for id_, complaint, tracking, agency, closed, name, email, phone, place in rows
+    ]
 
 
 def _closing(result: PurgeResult, requested_by: str) -> str:
     """The run's closing event: who asked, the cutoff, and what was removed in total."""
-    skipped = (f"; {_count(len(result.skipped), 'case', 'cases')} skipped (outbox rows still waiting)"
-               if result.skipped else "")
-    return (f"Purge by {requested_by} of cases closed before {display_wib(result.cutoff)} (more than "
-            f"{result.older_than_days} days): {_count(len(result.purged), 'case', 'cases')} purged{skipped}. "
-            f"Removed {_in_words(result.removed()) or 'nothing'}.")
+    skipped = (
+        f"; {_count(len(result.skipped), 'case', 'cases')} skipped (outbox rows still waiting)"
+        if result.skipped
+        else ""
+    )
+    return (
+        f"Purge by {requested_by} of cases closed before {display_wib(result.cutoff)} (more than "
+        f"{result.older_than_days} days): {_count(len(result.purged), 'case', 'cases')} purged{skipped}. "
+        f"Removed {_in_words(result.removed()) or 'nothing'}."
+    )
 
 
 def _in_words(removed: dict[str, int]) -> str:

@@ -100,19 +100,40 @@ class _ItemJournal(RunJournal):
         shared = {f.name: getattr(journal, f.name) for f in fields(RunJournal) if f.init}
         return cls(**{**shared, "counts": RunCounts()}, write=write)
 
-    def event(self, session: Session, kind: str, message: str, *, level: Level = Level.INFO,
-              complaint_id: int | None = None, tracking_id: str | None = None,
-              agency_code: str | None = None) -> None:
+    def event(
+        self,
+        session: Session,
+        kind: str,
+        message: str,
+        *,
+        level: Level = Level.INFO,
+        complaint_id: int | None = None,
+        tracking_id: str | None = None,
+        agency_code: str | None = None,
+    ) -> None:
         """Record the event; add it to ``session`` too unless this is a dry run."""
         self.recorded.append((kind, agency_code, tracking_id, message))
         if self.write:
-            super().event(session, kind, message, level=level, complaint_id=complaint_id,
-                          tracking_id=tracking_id, agency_code=agency_code)
+            super().event(
+                session,
+                kind,
+                message,
+                level=level,
+                complaint_id=complaint_id,
+                tracking_id=tracking_id,
+                agency_code=agency_code,
+            )
 
 
-def run_resync(service: SyncService, selection: Selection, *, requested_by: str, dry_run: bool = False,
-               lease_wait_seconds: float = 0,
-               on_progress: Callable[[int, int], None] | None = None) -> ResyncResult:
+def run_resync(
+    service: SyncService,
+    selection: Selection,
+    *,
+    requested_by: str,
+    dry_run: bool = False,
+    lease_wait_seconds: float = 0,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ResyncResult:
     """Re-read the selected complaints from LAPOR! (detail and thread) and apply the current mapping.
 
     Args:
@@ -142,8 +163,15 @@ def run_resync(service: SyncService, selection: Selection, *, requested_by: str,
     def work(journal: RunJournal) -> None:
         with service.db.session() as session:
             targets, unknown = select_targets(session, service.mapping.institution.id, selection)
-        changes.extend(Change(None, t, ResyncOutcome.NOT_FOUND, details="no complaint with this tracking id in "
-                              "the city's records; name it by --complaint-id") for t in unknown)
+        changes.extend(
+            Change(
+                None,
+                t,
+                ResyncOutcome.NOT_FOUND,
+                details="no complaint with this tracking id in the city's records; name it by --complaint-id",
+            )
+            for t in unknown
+        )
         for done, target in enumerate(targets, start=1):
             journal.checkpoint()
             changes.append(_reread(rereader, journal, target, dry_run=dry_run))
@@ -151,8 +179,9 @@ def run_resync(service: SyncService, selection: Selection, *, requested_by: str,
                 on_progress(done, len(targets))
         _close(journal, selection, changes, requested_by=requested_by, dry_run=dry_run)
 
-    run = service.execute(JOB, work, leases=("pull",), trigger="manual", lease_wait_seconds=lease_wait_seconds,
-                          agencies=not dry_run)
+    run = service.execute(
+        JOB, work, leases=("pull",), trigger="manual", lease_wait_seconds=lease_wait_seconds, agencies=not dry_run
+    )
     return ResyncResult(run, dry_run, changes)
 
 
@@ -166,11 +195,14 @@ def _reread(puller: Puller, journal: RunJournal, target: Target, *, dry_run: boo
     """Re-read one complaint and tell what happened to it."""
     item = _ItemJournal.of(journal, write=not dry_run)
     try:
-        puller.reread(item, target.complaint_id, seen_in_inbox=target.set_aside_reason is not None,
-                      known=target.known)
+        puller.reread(item, target.complaint_id, seen_in_inbox=target.set_aside_reason is not None, known=target.known)
     except ItemRejectedError as exc:
-        return Change(target.complaint_id, target.tracking_id, ResyncOutcome.NOT_FOUND,
-                      details=f"LAPOR! refused the detail call ({exc}); nothing stored")
+        return Change(
+            target.complaint_id,
+            target.tracking_id,
+            ResyncOutcome.NOT_FOUND,
+            details=f"LAPOR! refused the detail call ({exc}); nothing stored",
+        )
     finally:
         for name in COUNTERS if not dry_run else ("fetched",):
             setattr(journal.counts, name, getattr(journal.counts, name) + getattr(item.counts, name))
@@ -196,12 +228,22 @@ def _change(target: Target, item: _ItemJournal) -> Change:
     elif counts.unchanged:
         outcome = ResyncOutcome.UNCHANGED
     else:
-        return Change(target.complaint_id, tracking, ResyncOutcome.NOT_FOUND,
-                      details="LAPOR! has it, but it is not dispositioned to the city; nothing stored")
+        return Change(
+            target.complaint_id,
+            tracking,
+            ResyncOutcome.NOT_FOUND,
+            details="LAPOR! has it, but it is not dispositioned to the city; nothing stored",
+        )
     if target.set_aside_reason and outcome is not ResyncOutcome.SET_ASIDE:
         details = "; ".join(filter(None, [details, "set-aside record resolved"]))
-    return Change(target.complaint_id, tracking, outcome, target.agency_code,
-                  agency_after if outcome is not ResyncOutcome.SET_ASIDE else target.agency_code, details)
+    return Change(
+        target.complaint_id,
+        tracking,
+        outcome,
+        target.agency_code,
+        agency_after if outcome is not ResyncOutcome.SET_ASIDE else target.agency_code,
+        details,
+    )
 
 
 def _short(message: str) -> str:
@@ -209,14 +251,21 @@ def _short(message: str) -> str:
     return re.sub(r"^Complaint #?\S+ (moved from \S+ to \S+: )?", "", message).rstrip(".")
 
 
-def _close(journal: RunJournal, selection: Selection, changes: list[Change], *, requested_by: str,
-           dry_run: bool) -> None:
+def _close(
+    journal: RunJournal, selection: Selection, changes: list[Change], *, requested_by: str, dry_run: bool
+) -> None:
     """Write the run's closing event: who asked, what was selected, what changed (or would have)."""
     counted = Counter(change.outcome for change in changes)
     tally = ", ".join(f"{counted[o]} {o.value}" for o in ResyncOutcome if counted[o]) or "nothing selected"
     if dry_run:
-        journal.standalone_event("resync.dry_run", f"Dry-run resync by {requested_by} of {selection.describe()}: "
-                                 f"{len(changes)} complaint{'' if len(changes) == 1 else 's'}, would be {tally}; nothing was written.")
+        journal.standalone_event(
+            "resync.dry_run",
+            f"Dry-run resync by {requested_by} of {selection.describe()}: "
+            f"{len(changes)} complaint{'' if len(changes) == 1 else 's'}, would be {tally}; nothing was written.",
+        )
     else:
-        journal.standalone_event("resync.done", f"Resync by {requested_by} of {selection.describe()}: "
-                                 f"{len(changes)} complaint{'' if len(changes) == 1 else 's'}, {tally}.")
+        journal.standalone_event(
+            "resync.done",
+            f"Resync by {requested_by} of {selection.describe()}: "
+            f"{len(changes)} complaint{'' if len(changes) == 1 else 's'}, {tally}.",
+        )

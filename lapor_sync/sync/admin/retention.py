@@ -29,8 +29,11 @@ def prune_events(db: Database, older_than: datetime) -> int:
     deleted = 0
     while True:
         with db.session() as session:
-            ids = list(session.exec(select(SyncEvent.id).where(SyncEvent.at < older_than)
-                                    .order_by(col(SyncEvent.id)).limit(BATCH)))
+            ids = list(
+                session.exec(
+                    select(SyncEvent.id).where(SyncEvent.at < older_than).order_by(col(SyncEvent.id)).limit(BATCH)
+                )
+            )
             if not ids:
                 return deleted
             session.exec(delete(SyncEvent).where(col(SyncEvent.id).in_(ids)))  # type: ignore[call-overload]

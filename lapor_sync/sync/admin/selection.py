@@ -48,13 +48,20 @@ class Selection:
     @property
     def filters_cases(self) -> bool:
         """Whether a case filter (dates, agency, state or status) is given."""
-        return any(value is not None for value in (self.dispositioned_from, self.dispositioned_before,
-                                                   self.agency_code, self.state, self.national_status_code))
+        return any(
+            value is not None
+            for value in (
+                self.dispositioned_from,
+                self.dispositioned_before,
+                self.agency_code,
+                self.state,
+                self.national_status_code,
+            )
+        )
 
     def is_empty(self) -> bool:
         """Whether nothing at all is selected (a resync needs at least one selector)."""
-        return not (self.complaint_ids or self.tracking_ids or self.filters_cases or self.set_aside
-                    or self.everything)
+        return not (self.complaint_ids or self.tracking_ids or self.filters_cases or self.set_aside or self.everything)
 
     def check(self, mapping: CityMapping) -> None:
         """Refuse a selection that cannot mean anything.
@@ -64,15 +71,20 @@ class Selection:
                 agency the mapping does not know, or an empty date window.
         """
         if self.is_empty():
-            raise SelectionError("name what to resync: --tracking-id, --complaint-id, --since/--until, "
-                                     "--agency, --status, --set-aside, or --all")
+            raise SelectionError(
+                "name what to resync: --tracking-id, --complaint-id, --since/--until, "
+                "--agency, --status, --set-aside, or --all"
+            )
         if self.everything and (self.complaint_ids or self.tracking_ids or self.filters_cases or self.set_aside):
             raise SelectionError("--all already takes every case and set-aside record; give it alone")
         if self.agency_code is not None and mapping.agency(self.agency_code) is None:
             known = ", ".join(agency.code for agency in mapping.agencies)
-            raise SelectionError(f"--agency: no agency '{self.agency_code}' in the mapping file "
-                                 f"(known: {known})")
-        if self.dispositioned_from and self.dispositioned_before and self.dispositioned_from >= self.dispositioned_before:
+            raise SelectionError(f"--agency: no agency '{self.agency_code}' in the mapping file (known: {known})")
+        if (
+            self.dispositioned_from
+            and self.dispositioned_before
+            and self.dispositioned_from >= self.dispositioned_before
+        ):
             raise SelectionError("--since must come before --until")
 
     def describe(self) -> str:
@@ -139,13 +151,23 @@ def select_targets(session: Session, institution_id: int, selection: Selection) 
     if selection.filters_cases or selection.everything:
         cases.update((case.complaint_id, case) for case in session.exec(_case_query(institution_id, selection)))
     if missing := set(named) - set(cases):  # named complaints the filters did not bring: look their cases up
-        cases.update((case.complaint_id, case) for case in session.exec(select(Case).where(
-            Case.institution_id == institution_id, col(Case.complaint_id).in_(missing))))
+        cases.update(
+            (case.complaint_id, case)
+            for case in session.exec(
+                select(Case).where(Case.institution_id == institution_id, col(Case.complaint_id).in_(missing))
+            )
+        )
     targets = []
     for complaint_id in sorted(set(named) | set(cases)):
         case = cases.get(complaint_id)
-        targets.append(Target(complaint_id, case.tracking_id if case else None, case.agency_code if case else None,
-                              set_aside.get(complaint_id)))
+        targets.append(
+            Target(
+                complaint_id,
+                case.tracking_id if case else None,
+                case.agency_code if case else None,
+                set_aside.get(complaint_id),
+            )
+        )
     return targets, unknown
 
 
@@ -165,17 +187,25 @@ def _case_query(institution_id: int, selection: Selection) -> SelectOfScalar[Cas
 
 
 def _complaint_for_tracking_id(session: Session, institution_id: int, tracking_id: str) -> int | None:
-    case = session.exec(select(Case.complaint_id).where(
-        Case.institution_id == institution_id, Case.tracking_id == tracking_id)).first()
+    case = session.exec(
+        select(Case.complaint_id).where(Case.institution_id == institution_id, Case.tracking_id == tracking_id)
+    ).first()
     if case is not None:
         return case
-    return session.exec(select(Binding.complaint_id).where(
-        Binding.institution_id == institution_id, Binding.tracking_id == tracking_id)).first()
+    return session.exec(
+        select(Binding.complaint_id).where(Binding.institution_id == institution_id, Binding.tracking_id == tracking_id)
+    ).first()
 
 
 def _unresolved_set_aside(session: Session, institution_id: int) -> dict[int, str]:
     """Complaint id → reason of the newest unresolved set-aside record (records without an id cannot be re-read)."""
-    rows = session.exec(select(SetAsideRecord).where(
-        SetAsideRecord.institution_id == institution_id, col(SetAsideRecord.complaint_id).is_not(None),
-        col(SetAsideRecord.resolved_at).is_(None)).order_by(col(SetAsideRecord.last_seen_at))).all()
+    rows = session.exec(
+        select(SetAsideRecord)
+        .where(
+            SetAsideRecord.institution_id == institution_id,
+            col(SetAsideRecord.complaint_id).is_not(None),
+            col(SetAsideRecord.resolved_at).is_(None),
+        )
+        .order_by(col(SetAsideRecord.last_seen_at))
+    ).all()
     return {row.complaint_id: row.reason for row in rows if row.complaint_id is not None}

@@ -14,18 +14,17 @@ from alembic import op
 
 import lapor_sync.storage.types
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('purged_at', lapor_sync.storage.types.UTCDateTime(timezone=True),
-                                      nullable=True))
+    with op.batch_alter_table("case", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("purged_at", lapor_sync.storage.types.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.drop_column('purged_at')
+    with op.batch_alter_table("case", schema=None) as batch_op:
+        batch_op.drop_column("purged_at")

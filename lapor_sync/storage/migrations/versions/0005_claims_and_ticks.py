@@ -19,32 +19,33 @@ from alembic import op
 
 import lapor_sync.storage.types
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('fence', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('claimed_by', sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column('claimed_until', lapor_sync.storage.types.UTCDateTime(timezone=True),
-                                      nullable=True))
-    with op.batch_alter_table('sync_run', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('tick', lapor_sync.storage.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('holder', sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column('leases', sa.String(length=64), nullable=True))
-        batch_op.create_index('uq_sync_run_tick', ['institution_id', 'job', 'tick'], unique=True)
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fence", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("claimed_by", sa.String(length=255), nullable=True))
+        batch_op.add_column(
+            sa.Column("claimed_until", lapor_sync.storage.types.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("sync_run", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tick", lapor_sync.storage.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("holder", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("leases", sa.String(length=64), nullable=True))
+        batch_op.create_index("uq_sync_run_tick", ["institution_id", "job", "tick"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sync_run', schema=None) as batch_op:
-        batch_op.drop_index('uq_sync_run_tick')
-        batch_op.drop_column('leases')
-        batch_op.drop_column('holder')
-        batch_op.drop_column('tick')
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_column('claimed_until')
-        batch_op.drop_column('claimed_by')
-        batch_op.drop_column('fence')
+    with op.batch_alter_table("sync_run", schema=None) as batch_op:
+        batch_op.drop_index("uq_sync_run_tick")
+        batch_op.drop_column("leases")
+        batch_op.drop_column("holder")
+        batch_op.drop_column("tick")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("claimed_until")
+        batch_op.drop_column("claimed_by")
+        batch_op.drop_column("fence")
