@@ -149,7 +149,7 @@ class App:
 
     def city_records(self, session: Session) -> BuiltinCityRecords:
         """The city-records port on ``session``."""
-        return BuiltinCityRecords(session, institution_id=self.institution_id, clock=self.clock)
+        return BuiltinCityRecords(session, mapping=self.mapping, clock=self.clock)
 
     def platform(self, *, stop: threading.Event | None = None) -> NationalPlatform:
         """A national platform client from the settings (a context manager: close it).

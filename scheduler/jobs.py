@@ -2,7 +2,7 @@
 
 Interval jobs fire on a grid: at whole multiples of their interval since the Unix epoch (UTC),
 not counted from the worker's start. So every worker on one database fires the same ticks, and
-the lease plus the "a run already belongs to this tick" check (``SyncService.execute``) lets exactly one
+the lease plus the "a run already belongs to this tick" check (``JobRunner.execute``) lets exactly one
 of them run each tick. Daily jobs are cron triggers in Asia/Jakarta (WIB); the scheduler itself
 keeps UTC.
 """
@@ -16,12 +16,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from lapor_sync.config.settings import Settings
+from lapor_sync.domain.runs import Job
 from lapor_sync.domain.timezones import WIB
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PULL, PUSH, RECONCILE, SLA, RETENTION = "pull", "push", "reconcile", "sla", "retention"
 OUTBOX_WATCH = "outbox-watch"
-"""Not a sync job: the look for new outbox rows that starts the push job early."""
+"""Not a sync job (it makes no run): the look for new outbox rows that starts the push job early."""
 
 
 class GridTrigger(BaseTrigger):
@@ -64,12 +64,12 @@ class JobSpec:
     """One scheduled job.
 
     Attributes:
-        name: ``pull``, ``push``, ``reconcile``, ``sla``, ``retention`` or ``outbox-watch``.
+        name: the sync job (``pull``, ``push``, ``reconcile``, ``sla``, ``retention``), or ``outbox-watch``.
         trigger: a :class:`GridTrigger` or a daily ``CronTrigger`` in WIB.
         period: time between two ticks (the grid's interval, or one day).
     """
 
-    name: str
+    name: Job | str
     trigger: BaseTrigger
     period: timedelta
 
@@ -100,14 +100,14 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     s = settings
     day = timedelta(days=1)
 
-    def grid(name: str, seconds: int, offset: float = 0) -> JobSpec:
+    def grid(name: Job | str, seconds: int, offset: float = 0) -> JobSpec:
         return JobSpec(name, GridTrigger(seconds, offset % seconds), timedelta(seconds=seconds))
 
     return [
-        grid(PULL, s.pull_interval_seconds),
-        grid(PUSH, s.push_interval_seconds, s.push_interval_seconds / 2),
-        grid(RECONCILE, s.reconcile_interval_seconds, s.pull_interval_seconds / 2),
-        JobSpec(SLA, daily_wib(s.sla_check_time.hour, s.sla_check_time.minute), day),
-        JobSpec(RETENTION, daily_wib(s.retention_time.hour, s.retention_time.minute), day),
+        grid(Job.PULL, s.pull_interval_seconds),
+        grid(Job.PUSH, s.push_interval_seconds, s.push_interval_seconds / 2),
+        grid(Job.RECONCILE, s.reconcile_interval_seconds, s.pull_interval_seconds / 2),
+        JobSpec(Job.SLA, daily_wib(s.sla_check_time.hour, s.sla_check_time.minute), day),
+        JobSpec(Job.RETENTION, daily_wib(s.retention_time.hour, s.retention_time.minute), day),
         grid(OUTBOX_WATCH, s.outbox_watch_seconds),
     ]

@@ -14,7 +14,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from lapor_sync.reports.health import WAITING, Health, HealthReport
+from lapor_sync.domain.outbox import WAITING
+from lapor_sync.reports.health import Health, HealthReport
 from lapor_sync.storage.models import SyncRun
 
 log = logging.getLogger("lapor_sync.worker")
@@ -73,8 +74,13 @@ class WorkerMetrics:
         self.set_aside.labels(run.job).inc(run.set_aside)
 
     def skipped(self, job: str, outcome: str) -> None:
-        """Count a tick that did not run: ``skipped`` (lease busy, already run, still running), ``missed``,
-        ``crashed`` (a bug) or ``storage`` (the database failed)."""
+        """Count a tick that did not run, by job and outcome.
+
+        Args:
+            job: the scheduled job's name (``pull``, ``push``, ``reconcile``, ... see ``scheduler.jobs``).
+            outcome: ``skipped`` (lease busy, already run, still running), ``missed``, ``crashed`` (a
+                bug) or ``storage`` (the database failed).
+        """
         self.runs.labels(job, outcome).inc()
 
 

@@ -18,30 +18,48 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
 
 from lapor_sync.app import App
+from lapor_sync.domain.errors import AlreadyRun, LeaseBusy
 from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.domain.runs import Job
 from lapor_sync.domain.timezones import display_wib
-from lapor_sync.reports.sla import check_sla
+from lapor_sync.reports.sla import check_sla, sla_policy
 from lapor_sync.scheduler.clock_steps import clock_offset
-from lapor_sync.scheduler.jobs import PULL, PUSH, RECONCILE, RETENTION, SLA, JobSpec
+from lapor_sync.scheduler.jobs import JobSpec
 from lapor_sync.scheduler.metrics import WorkerMetrics
 from lapor_sync.scheduler.storage_state import StorageState
-from lapor_sync.storage.lease import LeaseBusy
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import RunJournal
-from lapor_sync.sync.service import AlreadyRun, SyncService
+from lapor_sync.sync.service import SyncService
 
 log = logging.getLogger("lapor_sync.worker")
 TRIGGER = "schedule"
-CRASHED, STORAGE = "crashed", "storage"
-"""Outcomes of a tick that ended in an exception: a bug, or a fault of the database."""
 
 
-class JobRunner:
+class TickFate(StrEnum):
+    """How a tick ended without a run of its own: a label of ``lapor_sync_runs_total`` beside the run outcomes.
+
+    ``skipped``: another runner held the lease, a run already belonged to the tick, or the previous
+    run was still going. ``missed``: later than the misfire grace. ``coalesced``: folded into a
+    later tick. ``crashed``: an exception, a bug. ``storage``: a fault of the database.
+    """
+
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    COALESCED = "coalesced"
+    CRASHED = "crashed"
+    STORAGE = "storage"
+
+
+class TickRunner:
     """Runs the worker's ticks and keeps count of the runs in flight.
+
+    A tick becomes a run through its job's sync service (a :class:`~lapor_sync.sync.service.JobRunner`,
+    which takes the job leases and records the run); this class decides whether and on which service.
 
     Args:
         app: the composition root (``purpose="worker"``).
@@ -103,13 +121,13 @@ class JobRunner:
                 exc,
                 extra={"job": name, "tick": tick.isoformat(), "skip": type(exc).__name__},
             )
-            self._finish(name, "skipped")
+            self._finish(name, TickFate.SKIPPED)
             return None
         except Exception as exc:  # neither a bug in one job nor the database going away may stop the service
             storage = self._storage.failed(f"job {name}", exc)
             if not storage:
                 log.exception("job %s crashed; the next tick tries again", name, extra={"job": name})
-            self._finish(name, STORAGE if storage else CRASHED)
+            self._finish(name, TickFate.STORAGE if storage else TickFate.CRASHED)
             return None
         finally:
             with self._lock:
@@ -148,9 +166,9 @@ class JobRunner:
     def on_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
         """Scheduler listener: log a tick missed by more than the grace, or refused for overlap."""
         if event.code == EVENT_JOB_MISSED:
-            times, why, outcome = [event.scheduled_run_time], "missed by more than the misfire grace", "missed"
+            times, why, outcome = [event.scheduled_run_time], "missed by more than the misfire grace", TickFate.MISSED
         elif event.code == EVENT_JOB_MAX_INSTANCES:
-            times, why, outcome = event.scheduled_run_times, "the previous run is still going", "skipped"
+            times, why, outcome = event.scheduled_run_times, "the previous run is still going", TickFate.SKIPPED
         else:
             return
         for scheduled in times:
@@ -183,7 +201,7 @@ class JobRunner:
     def _finish(self, name: str, outcome: str) -> None:
         with self._lock:
             self._outcomes[name] = outcome
-        if outcome in ("skipped", CRASHED, STORAGE):
+        if outcome in (TickFate.SKIPPED, TickFate.CRASHED, TickFate.STORAGE):
             self._metrics.skipped(name, outcome)
 
     def _note_tick(self, name: str, tick: datetime, *, ran: bool) -> None:
@@ -214,7 +232,7 @@ class JobRunner:
                 fate,
                 extra={"job": name, "coalesced": folded},
             )
-            self._metrics.runs.labels(name, "coalesced").inc(folded)
+            self._metrics.runs.labels(name, TickFate.COALESCED).inc(folded)
 
     def _service(self, name: str) -> SyncService:
         with self._lock:
@@ -226,16 +244,16 @@ class JobRunner:
     def _start(self, name: str, *, tick: datetime | None) -> SyncRun:
         service = self._service(name)
         jobs: dict[str, Callable[[], SyncRun]] = {
-            PULL: lambda: service.run(push=False, reconcile=False, trigger=TRIGGER, tick=tick),
-            PUSH: lambda: service.run(pull=False, trigger=TRIGGER, tick=tick),
-            RECONCILE: lambda: service.reconcile(trigger=TRIGGER, tick=tick),
-            SLA: lambda: service.execute(SLA, self._check_sla, trigger=TRIGGER, tick=tick),
-            RETENTION: lambda: service.retention(self._app.settings.retention_days, trigger=TRIGGER, tick=tick),
+            Job.PULL: lambda: service.run(push=False, reconcile=False, trigger=TRIGGER, tick=tick),
+            Job.PUSH: lambda: service.run(pull=False, trigger=TRIGGER, tick=tick),
+            Job.RECONCILE: lambda: service.reconcile(trigger=TRIGGER, tick=tick),
+            Job.SLA: lambda: service.execute(Job.SLA, self._check_sla, trigger=TRIGGER, tick=tick),
+            Job.RETENTION: lambda: service.retention(self._app.settings.retention_days, trigger=TRIGGER, tick=tick),
         }
         return jobs[name]()
 
     def _check_sla(self, journal: RunJournal) -> None:
-        counts = check_sla(self._app, journal)
+        counts = check_sla(journal, sla_policy(self._app.settings))
         log.info(
             "SLA check: %(checked)d open cases, %(overdue)d overdue, %(due_soon)d due soon, "
             "%(reported)d newly reported",

@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from lapor_sync.app import App
-from lapor_sync.reports.health import PUSH_JOBS, WAITING
-from lapor_sync.scheduler.jobs import PUSH
-from lapor_sync.scheduler.runner import JobRunner
+from lapor_sync.domain.outbox import WAITING
+from lapor_sync.domain.runs import PUSH_JOBS, Job
+from lapor_sync.scheduler.runner import TickRunner
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import OutboxItem, SyncRun
@@ -68,7 +68,7 @@ class OutboxWatcher:
     """
 
     def __init__(
-        self, app: App, runner: JobRunner, start_push: Callable[[], None], stop: threading.Event, storage: StorageState
+        self, app: App, runner: TickRunner, start_push: Callable[[], None], stop: threading.Event, storage: StorageState
     ) -> None:
         self._app, self._runner, self._start_push, self._stop = app, runner, start_push, stop
         self._storage = storage
@@ -80,7 +80,7 @@ class OutboxWatcher:
         the last push" when it ends, and the next check starts another. So is one in flight in another
         process (it holds the push lease): starting ours would only be skipped, every few seconds.
         """
-        if self._stop.is_set() or self._runner.running(PUSH):
+        if self._stop.is_set() or self._runner.running(Job.PUSH):
             return False
         try:
             if self._pushing_elsewhere():
@@ -93,13 +93,15 @@ class OutboxWatcher:
             return False
         if not due:
             return False
-        log.info("outbox: %d row(s) became due since the last push; pushing now", due, extra={"job": PUSH, "due": due})
-        self._runner.prompt(PUSH)
+        log.info(
+            "outbox: %d row(s) became due since the last push; pushing now", due, extra={"job": Job.PUSH, "due": due}
+        )
+        self._runner.prompt(Job.PUSH)
         self._start_push()
         return True
 
     def _pushing_elsewhere(self) -> bool:
         return any(
-            lease.job == PUSH and lease.institution_id == self._app.institution_id
+            lease.job == Job.PUSH and lease.institution_id == self._app.institution_id
             for lease in held_leases(self._app.db, self._app.clock)
         )

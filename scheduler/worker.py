@@ -33,19 +33,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.app import App
+from lapor_sync.domain.runs import Job, RunOutcome
 from lapor_sync.reports.health import HealthReport, assess
 from lapor_sync.scheduler.clock_steps import ClockFollower
 from lapor_sync.scheduler.http import HealthServer
-from lapor_sync.scheduler.jobs import OUTBOX_WATCH, PULL, PUSH, RECONCILE, JobSpec, job_specs
+from lapor_sync.scheduler.jobs import OUTBOX_WATCH, JobSpec, job_specs
 from lapor_sync.scheduler.metrics import WorkerMetrics
-from lapor_sync.scheduler.runner import CRASHED, STORAGE, JobRunner
+from lapor_sync.scheduler.runner import TickFate, TickRunner
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.scheduler.watcher import OutboxWatcher
 from lapor_sync.storage.lease import holder_name
 from lapor_sync.sync.abandoned import abandon_runs_of_ended_processes
 
 log = logging.getLogger("lapor_sync.worker")
-ONCE_ORDER = (PULL, RECONCILE, PUSH)
+ONCE_ORDER = (Job.PULL, Job.RECONCILE, Job.PUSH)
 """What ``--once`` runs, in this order: the interval jobs."""
 CLOCK_LOOK_SECONDS = 1.0
 """How often the main thread looks for a step of the wall clock, seconds."""
@@ -75,7 +76,7 @@ class Worker:
         self.specs = job_specs(self.settings)
         self.metrics = WorkerMetrics(self.assess)
         self.storage = StorageState(app.clock)
-        self.runner = JobRunner(app, self.stop, self.metrics, self.storage, monotonic=monotonic)
+        self.runner = TickRunner(app, self.stop, self.metrics, self.storage, monotonic=monotonic)
         self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(len(self.specs))})
         self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage)
         for spec in self.specs:
@@ -105,8 +106,7 @@ class Worker:
 
     def assess(self) -> HealthReport:
         """The health of the institution's sync, read from the database now, failing while runs meet a database fault."""
-        with self.app.db.session() as session:
-            report = assess(self.app, session)
+        report = assess(self.app.db, self.app.mapping, self.settings, self.app.clock)
         return self.storage.over(report)
 
     def state(self) -> dict[str, Any]:
@@ -160,7 +160,7 @@ class Worker:
             self.runner.tick(self._spec(name), claim=False)
             outcomes.append(self.runner.last_outcome(name))
         self.runner.close()
-        return not any(outcome in ("failed", CRASHED, STORAGE) for outcome in outcomes)
+        return not any(outcome in (RunOutcome.FAILED, TickFate.CRASHED, TickFate.STORAGE) for outcome in outcomes)
 
     def shutdown(self) -> bool:
         """Stop scheduling, wait for the runs in flight (bounded), close clients and endpoints."""
@@ -213,4 +213,4 @@ class Worker:
             follower.look()
 
     def _push_now(self) -> None:
-        self.scheduler.modify_job(PUSH, next_run_time=self.app.clock.now())
+        self.scheduler.modify_job(Job.PUSH, next_run_time=self.app.clock.now())

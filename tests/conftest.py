@@ -1,4 +1,8 @@
-"""Shared fixtures: databases on SQLite and PostgreSQL, the packaged mapping, a manual clock."""
+"""Shared fixtures: databases on SQLite and PostgreSQL, a manual clock, respx, a clean environment, log lines.
+
+The tiers add their own: ``tests/unit/conftest.py`` (lapor-sync on the in-memory fake platform) and
+``tests/e2e/conftest.py`` (the harness on the served simulator).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from sqlalchemy import create_engine, text
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.runtime.logs import LogLevel, configure_logging
 from lapor_sync.storage.database import Database, normalise_url
-from tests.support.e2e import Harness, harness, small_world
 
 POSTGRES_ENV = "LAPOR_SYNC_TEST_POSTGRES_URL"
 
@@ -60,13 +63,6 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
 def clock() -> ManualClock:
     """A manual clock at Monday 1 July 2024, 09:00 WIB (02:00 UTC)."""
     return ManualClock(datetime(2024, 7, 1, 2, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def h(tmp_path) -> Iterator[Harness]:
-    """End-to-end harness: an empty simulator served on loopback, lapor-sync on a SQLite file."""
-    with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
-        yield running
 
 
 @pytest.fixture

@@ -25,13 +25,13 @@ from lapor_sync.domain.actions import ActionRefused, AgencyAction, check_action,
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.complaint import AuthorType, Complaint, ComplaintSnapshot
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.ports import Received, ReceiveOutcome
 from lapor_sync.domain.reference import find_reference, new_reference, tag_content
+from lapor_sync.domain.routing import CityMapping, NationalCall, NationalCallKind
 from lapor_sync.domain.status import CaseState, NationalStatus
-from lapor_sync.domain.text import receive_text
+from lapor_sync.domain.text import ReceivedText, receive_text
 from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, OutboxItem, ThreadEntry
-
-UNDELIVERED = ("pending", "sending")
 
 
 class CaseNotFound(LaporSyncError):
@@ -49,18 +49,40 @@ def _dispositioned_at(snapshot: ComplaintSnapshot) -> datetime:
     return min(verified) if verified else snapshot.complaint.created_at
 
 
+_STATE_AFTER = {AgencyAction.FOLLOWUP: CaseState.IN_PROGRESS, AgencyAction.COMPLETE: CaseState.COMPLETED}
+"""The case state a staff action sets. Return and forward are requests a LAPOR! admin approves later:
+the case stays as it is until a pull brings the outcome."""
+
+
+def _sent_with(
+    call: NationalCall, key: str, text: str, *, is_secret: bool, target_institution_id: int | None
+) -> dict[str, object]:
+    """What ``call`` sends besides its own argument, as outbox payload keys.
+
+    A follow-up's ``content`` (``text`` behind the reference token ``key``) and ``is_secret``; a
+    status change's ``note``; a reject request's ``reason`` and ``target_institution_id``.
+    """
+    if call.call is NationalCallKind.FOLLOWUP:
+        return {"content": tag_content(key, text), "is_secret": is_secret}
+    if call.call is NationalCallKind.STATUS:
+        return {"note": text}
+    return {"target_institution_id": target_institution_id, "reason": text}
+
+
 class BuiltinCityRecords:
     """City records in lapor-sync's own tables.
 
     Args:
         session: the unit of work's session; this class never commits.
-        institution_id: the city's national institution id (rows are scoped to it).
+        mapping: the city's mapping: rows are scoped to its institution, and its ``action_map``
+            decides the national call each staff action queues.
         clock: where "now" comes from (aware UTC).
     """
 
-    def __init__(self, session: Session, *, institution_id: int, clock: Clock) -> None:
+    def __init__(self, session: Session, *, mapping: CityMapping, clock: Clock) -> None:
         self.session = session
-        self.institution_id = institution_id
+        self.mapping = mapping
+        self.institution_id = mapping.institution.id
         self.clock = clock
 
     # -- receiving dispositions -------------------------------------------------------------
@@ -166,7 +188,7 @@ class BuiltinCityRecords:
         kinds = [a.value for a in (AgencyAction.COMPLETE, AgencyAction.RETURN, AgencyAction.FORWARD)]
         row = self.session.exec(
             select(OutboxItem.id).where(
-                OutboxItem.case_id == case_id, col(OutboxItem.kind).in_(kinds), col(OutboxItem.state).in_(UNDELIVERED)
+                OutboxItem.case_id == case_id, col(OutboxItem.kind).in_(kinds), col(OutboxItem.state).in_(WAITING)
             )
         ).first()
         return row is not None
@@ -270,7 +292,15 @@ class BuiltinCityRecords:
         is_secret: bool | None = None,
         target_institution_id: int | None = None,
     ) -> OutboxItem:
-        """Apply a staff action to ``case`` and queue its national call in the outbox.
+        """Apply a staff action to ``case`` and queue, in the outbox, the national call that reports it.
+
+        The call is the one the mapping's ``action_map`` declares for ``action``
+        (:meth:`~lapor_sync.domain.routing.CityMapping.national_call_for`). The row stores it in its
+        payload (:meth:`~lapor_sync.domain.routing.NationalCall.as_payload`) beside what that call
+        sends, so the pusher makes, and reads back, the call declared when staff acted, whatever the
+        mapping says by then. What the action does to the case does not depend on the call: a
+        follow-up is kept in the case's thread and moves it to ``in_progress``, a completion closes
+        it, a return or a forward leaves it as it is until LAPOR! says otherwise.
 
         Args:
             case: the case, from this session.
@@ -295,44 +325,26 @@ class BuiltinCityRecords:
         now = self.clock.now()
         key = new_reference()
         written = receive_text(content)
-        content = written.text
+        is_secret = case.is_secret if is_secret is None else is_secret
         entry = None
         if action is AgencyAction.FOLLOWUP:
-            is_secret = case.is_secret if is_secret is None else is_secret
-            entry = ThreadEntry(
-                case_id=case.id,
-                origin="agency",
-                author_type=AuthorType.INSTITUTION.value,
-                institution_id=institution_id,
-                content=content,
-                content_length=written.received_length,
-                is_secret=is_secret,
-                reference=key,
-                created_at=now,
-            )
-            self.session.add(entry)
-            self.session.flush()
-            payload = {"content": tag_content(key, content), "is_secret": is_secret}
-            self._set_state(case, CaseState.IN_PROGRESS)
-        elif action is AgencyAction.COMPLETE:
-            payload = {"status_code": 3, "note": content}
-            self._set_state(case, CaseState.COMPLETED)
-        else:
-            payload = {
-                "not_authority": action is AgencyAction.FORWARD,
-                "target_institution_id": target_institution_id,
-                "reason": content,
-            }
-        payload["institution_id"] = institution_id
+            entry = self._own_followup(case, institution_id, written, is_secret, key, now)
+        if state := _STATE_AFTER.get(action):
+            self._set_state(case, state)
+        call = self.mapping.national_call_for(action)
         item = OutboxItem(
             case_id=case.id,
             institution_id=self.institution_id,
             complaint_id=case.complaint_id,
             tracking_id=case.tracking_id,
             kind=action.value,
-            payload=payload,
+            payload={
+                **call.as_payload(),
+                **_sent_with(call, key, written.text, is_secret=is_secret, target_institution_id=target_institution_id),
+                "institution_id": institution_id,
+            },
             idempotency_key=key,
-            state="pending",
+            state=OutboxState.PENDING,
             next_attempt_at=now,
             created_at=now,
             thread_entry_id=entry.id if entry else None,
@@ -342,6 +354,25 @@ class BuiltinCityRecords:
         self.session.flush()
         return item
 
+    def _own_followup(
+        self, case: Case, institution_id: int, written: ReceivedText, is_secret: bool, key: str, now: datetime
+    ) -> ThreadEntry:
+        """Keep a staff follow-up in the case's thread, flushed; its reference token links it to LAPOR!'s copy."""
+        entry = ThreadEntry(
+            case_id=case.id,
+            origin="agency",
+            author_type=AuthorType.INSTITUTION.value,
+            institution_id=institution_id,
+            content=written.text,
+            content_length=written.received_length,
+            is_secret=is_secret,
+            reference=key,
+            created_at=now,
+        )
+        self.session.add(entry)
+        self.session.flush()
+        return entry
+
     def _request_waiting(self, case: Case) -> bool:
         kinds = [AgencyAction.RETURN.value, AgencyAction.FORWARD.value]
         return (
@@ -349,7 +380,7 @@ class BuiltinCityRecords:
                 select(OutboxItem.id).where(
                     OutboxItem.case_id == case.id,
                     col(OutboxItem.kind).in_(kinds),
-                    col(OutboxItem.state).in_(["pending", "sending", "delivered"]),
+                    col(OutboxItem.state).in_([*WAITING, OutboxState.DELIVERED]),
                 )
             ).first()
             is not None

@@ -46,6 +46,7 @@ class StaticKeyAuth(httpx.Auth):
     """Static mode: ``<header_name>: Bearer <api key>`` and ``token: <GUID>`` on every request.
 
     A 401 in this mode is not retried (CONTRACT §1): the classifier turns it into ``RunStoppingError``.
+    Its ``repr`` shows neither the key nor the token.
 
     Args:
         api_key: the LAPOR API key.
@@ -87,7 +88,8 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
     ``clock``). A 401 on a request triggers exactly one token refresh and one resend of that
     request; a second 401 reaches the classifier and stops the run. The token answer is read up to
     ``TOKEN_ANSWER_MAX_BYTES`` (the client's outbound policy cuts it off). Not safe for concurrent use
-    from several threads: at worst two threads would each fetch a token.
+    from several threads: at worst two threads would each fetch a token. Its ``repr`` shows the token
+    URL and client id, never a secret or a token.
 
     Args:
         token_url: absolute URL of the token endpoint.

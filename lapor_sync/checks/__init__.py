@@ -1,4 +1,4 @@
-"""Checks that compare lapor-sync's records with the national side: the invariant checker (issue 4)."""
+"""Checks that compare lapor-sync's records with the national side: the invariant checker."""
 
 from lapor_sync.checks.invariants import check_invariants
 from lapor_sync.checks.report import KINDS, Finding, InvariantReport

@@ -1,6 +1,6 @@
 """The invariant checker: compares the simulator's state with the city's records and the outbox.
 
-The promise to a city, made measurable (issue 4); each invariant's discrepancies are the keys of
+The promise to a city, made measurable; each invariant's discrepancies are the keys of
 :data:`lapor_sync.checks.report.KINDS` with that number:
 
 1. Every complaint dispositioned to the city (visible now, first or current disposition in the
@@ -27,14 +27,14 @@ from datetime import timedelta
 from lapor_sync.checks.report import KINDS, Finding, InvariantReport, UnresolvedSetAside
 from lapor_sync.checks.sides import CitySide, NationalComplaint, read_city, read_national
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.status import NationalStatus
 from lapor_sync.simulator.server import Simulator
 from lapor_sync.simulator.world import World
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
 
-OUTBOX_STATES = ("pending", "sending", "delivered", "dead", "cancelled")
-UNDELIVERED = ("pending", "sending")
+OUTBOX_STATES = tuple(OutboxState)
 _OPEN = (NationalStatus.VERIFIED, NationalStatus.IN_PROCESS)
 
 
@@ -181,36 +181,70 @@ def _check_followups(
     national: dict[int, NationalComplaint], outbox: list[OutboxItem], tally: _Tally
 ) -> tuple[int, int]:
     """Invariant 3, follow-ups: each by its token (CONTRACT §6). Returns (expected, found)."""
-    on_lapor: dict[tuple[int, str], list[int]] = defaultdict(list)  # (complaint, token) -> positions
+    on_lapor = _followups_on_lapor(national)
+    rows = [item for item in outbox if item.kind == AgencyAction.FOLLOWUP.value]
+    expected, found = _check_followup_rows(rows, on_lapor, tally)
+    _check_unknown_followups(national, on_lapor, rows, tally)
+    _check_followup_order(rows, on_lapor, tally)
+    return expected, found
+
+
+def _followups_on_lapor(national: dict[int, NationalComplaint]) -> dict[tuple[int, str], list[int]]:
+    """Map (complaint, reference token) to the thread positions of the national follow-ups carrying it."""
+    on_lapor: dict[tuple[int, str], list[int]] = defaultdict(list)
     for complaint in national.values():
         for position, followup in enumerate(complaint.followups):
             if followup.reference:
                 on_lapor[complaint.complaint_id, followup.reference].append(position)
-    rows = [item for item in outbox if item.kind == AgencyAction.FOLLOWUP.value]
+    return on_lapor
+
+
+def _check_followup_rows(
+    rows: list[OutboxItem], on_lapor: dict[tuple[int, str], list[int]], tally: _Tally
+) -> tuple[int, int]:
+    """Each follow-up row is on LAPOR! at most once: a delivered one there, a dead or cancelled one not.
+
+    Returns:
+        (expected, found): the delivered rows, and how many of them are on LAPOR!.
+    """
     expected = found = 0
-    arrived: dict[int, list[tuple[int, int]]] = defaultdict(list)  # complaint -> (outbox id, first position)
     for item in rows:
         positions = on_lapor.get((item.complaint_id, item.idempotency_key), [])
         if len(positions) > 1:
             tally.note("followup_duplicated", item.id, len(positions) - 1)
-        if positions:
-            arrived[item.complaint_id].append((item.id, positions[0]))
-        if item.state == "delivered":
+        if item.state == OutboxState.DELIVERED:
             expected += 1
             found += bool(positions)
             if not positions:
                 tally.note("followup_lost", item.id)
-        elif positions and item.state in ("dead", "cancelled"):
+        elif positions and item.state in (OutboxState.DEAD, OutboxState.CANCELLED):
             tally.note("followup_arrived_undelivered", item.id)
+    return expected, found
+
+
+def _check_unknown_followups(
+    national: dict[int, NationalComplaint],
+    on_lapor: dict[tuple[int, str], list[int]],
+    rows: list[OutboxItem],
+    tally: _Tally,
+) -> None:
+    """No follow-up on LAPOR! carries a token the outbox's follow-up rows do not know; noted by national id."""
     known = {(item.complaint_id, item.idempotency_key) for item in rows}
     for (complaint_id, reference), positions in on_lapor.items():
         if (complaint_id, reference) not in known:
             for position in positions:
                 tally.note("followup_unknown", national[complaint_id].followups[position].national_id)
+
+
+def _check_followup_order(rows: list[OutboxItem], on_lapor: dict[tuple[int, str], list[int]], tally: _Tally) -> None:
+    """The follow-ups of each complaint stand on LAPOR! in outbox order (each by its first position)."""
+    arrived: dict[int, list[tuple[int, int]]] = defaultdict(list)  # complaint -> (outbox id, first position)
+    for item in rows:
+        if positions := on_lapor.get((item.complaint_id, item.idempotency_key)):
+            arrived[item.complaint_id].append((item.id, positions[0]))
     for complaint_id, order in arrived.items():
         if [position for _, position in sorted(order)] != sorted(position for _, position in order):
             tally.note("followup_out_of_order", complaint_id)
-    return expected, found
 
 
 def _check_status_changes(
@@ -219,7 +253,7 @@ def _check_status_changes(
     """Invariant 3, status changes: each delivered one in effect on LAPOR! (CONTRACT §5). Returns how many."""
     expected = 0
     for item in outbox:
-        if item.kind == AgencyAction.FOLLOWUP.value or item.state != "delivered":
+        if item.kind == AgencyAction.FOLLOWUP.value or item.state != OutboxState.DELIVERED:
             continue
         expected += 1
         complaint = national.get(item.complaint_id)
@@ -242,11 +276,11 @@ def _check_outbox(outbox: list[OutboxItem], tally: _Tally) -> None:
     """Invariant 4: delivered, or dead or cancelled with a reason; pending and sending rows are not yet delivered."""
     for item in outbox:
         reason = (item.last_error or "").strip()
-        if item.state in UNDELIVERED:
+        if item.state in WAITING:
             tally.note("outbox_not_delivered", item.id)
-        elif item.state == "dead" and not reason:
+        elif item.state == OutboxState.DEAD and not reason:
             tally.note("outbox_dead_without_reason", item.id)
-        elif item.state == "cancelled" and not reason:
+        elif item.state == OutboxState.CANCELLED and not reason:
             tally.note("outbox_cancelled_without_reason", item.id)
         elif item.state not in OUTBOX_STATES:
             tally.note("outbox_unknown_state", item.id)

@@ -28,11 +28,10 @@ from lapor_sync.cli import (
 )
 from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, EXIT_INTERNAL, state
 from lapor_sync.cli.output import errors
-from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.errors import LaporSyncError, LeaseBusy
 from lapor_sync.runtime.logs import LogLevel, configure_logging
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.faults import database_fault
-from lapor_sync.storage.lease import LeaseBusy
 
 log = logging.getLogger("lapor_sync.cli")
 MAX_ERROR_CHARS = 500  # of an internal error's message on its line; the debug log has all of it

@@ -17,8 +17,8 @@ from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.cli.periods import parse_instant
 from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
-from lapor_sync.storage.models import SyncEvent, SyncRun
-from lapor_sync.sync.journal import COUNTERS, Level
+from lapor_sync.storage.models import COUNTERS, SyncEvent, SyncRun
+from lapor_sync.sync.journal import Level
 
 _LEVELS = list(Level)  # in rising severity
 sleep: Callable[[float], None] = time.sleep

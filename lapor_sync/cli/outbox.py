@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.cli.status import OutboxState
+from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.storage.models import OutboxItem
 from lapor_sync.sync.admin import outbox as outbox_admin
 
@@ -85,7 +85,7 @@ def outbox(
                 i.kind,
                 i.state,
                 i.attempts,
-                i.next_attempt_at if i.state in ("pending", "sending") else None,
+                i.next_attempt_at if i.state in WAITING else None,
                 i.last_error or "",
                 i.created_at,
             ]

@@ -11,6 +11,7 @@ from rich.markup import escape
 from lapor_sync.cli.context import EXIT_CONFIG, operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.sync.admin.purge import REMOVED_KINDS, PurgeResult, plan_purge, run_purge
 from lapor_sync.sync.service import JobRunner
@@ -97,7 +98,7 @@ def purge(
     runner = JobRunner(db=db, mapping=app.mapping, clock=app.clock, leases=app.leases())
     result = run_purge(runner, days, requested_by=operator_name(), lease_wait_seconds=app.settings.lease_wait_seconds)
     _report(result, as_json=as_json)
-    if result.run is not None and result.run.outcome != "ok":
+    if result.run is not None and result.run.outcome != RunOutcome.OK:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 

@@ -13,6 +13,7 @@ from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, prin
 from lapor_sync.cli.periods import parse_instant
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
 from lapor_sync.config.settings import require_national
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.status import CaseState
 from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, run_resync
 from lapor_sync.sync.admin.selection import Selection, SelectionError
@@ -123,7 +124,7 @@ def resync(
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     _report(result, as_json=as_json)
-    if result.run.outcome != "ok":
+    if result.run.outcome != RunOutcome.OK:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 

@@ -8,9 +8,9 @@ import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, cell, print_json, print_table
-from lapor_sync.reports.health import Health, OutboxState, assess, say_age
+from lapor_sync.reports.health import Health, assess, say_age
 
-__all__ = ["OutboxState", "register", "status"]
+__all__ = ["register", "status"]
 
 
 def _when(last: dict[str, Any] | None) -> str:
@@ -46,8 +46,7 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     Example: `lapor-sync status --json; echo "exit $?"`
     """
     app = state(ctx).app()
-    with app.existing_db().session() as session:
-        report = assess(app, session)
+    report = assess(app.existing_db(), app.mapping, app.settings, app.clock)
     summary = report.as_dict()
     if as_json:
         print_json(summary)

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.config.settings import require_national
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.reports.tallies import ARTICLE
-from lapor_sync.storage.models import SyncRun
-from lapor_sync.sync.journal import COUNTERS
+from lapor_sync.storage.models import COUNTERS, SyncRun
 
 EXIT_RUN_FAILED = 1
 
@@ -86,7 +86,7 @@ def sync(
         if run.error:
             # The error may quote the server's words: printed as text, never as markup.
             console.print(f"[red]error:[/red] {escape(run.error)}", highlight=False)
-    if run.outcome != "ok":
+    if run.outcome != RunOutcome.OK:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 

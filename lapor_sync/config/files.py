@@ -129,8 +129,10 @@ def read_bounded(path: Path | Traversable, limit: int) -> bytes:
 
 
 def key_path(loc: tuple[str | int, ...]) -> str:
-    """Write a pydantic error location as a key path: ``("category_route", 3, "agency")`` →
-    ``category_route[3].agency``. Pydantic's ``[key]`` marker (the key itself was wrong) is dropped.
+    """Write a pydantic error location as a key path.
+
+    ``("category_route", 3, "agency")`` becomes ``category_route[3].agency``. Pydantic's ``[key]``
+    marker (the key itself was wrong) is dropped.
     """
     path = ""
     for part in loc:

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -17,10 +16,10 @@ from sqlalchemy.exc import ArgumentError
 from lapor_sync.config.files import problem_text
 from lapor_sync.config.sources import FILE_SUFFIX, ConfigFileSource, NotedSource, SecretFileSource, loading
 from lapor_sync.domain.errors import ConfigurationError
+from lapor_sync.domain.timezones import WIB
 
 ENV_PREFIX = "LAPOR_SYNC_"
 PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
-WIB = ZoneInfo("Asia/Jakarta")
 
 _SECRETS = frozenset({"api_key", "api_token", "oauth_client_secret"})
 # Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
@@ -93,9 +92,11 @@ HARMLESS_QUERY_KEYS = frozenset(
     }
 )
 """Query keys whose values ``mask_url`` shows: they say where and how to connect, and hold no secret.
+
 ``sslcert``, ``sslkey`` and ``passfile`` are paths to files, not their content. Every other key's
 value is masked (``password``, ``sslpassword``, ``apikey``, ``access_token``, ``client_secret``,
-SQLCipher's ``key``, and any key we do not know)."""
+SQLCipher's ``key``, and any key we do not know).
+"""
 
 
 def env_var(setting: str) -> str:
@@ -112,10 +113,10 @@ def source_variable(setting: str, source: str) -> str:
 
 
 def mask_url(text: str) -> str:
-    """Hide what a URL may carry as a secret, e.g. ``postgresql://u:pw@h/db?sslpassword=x&sslmode=require``
-    → ``postgresql://u:***@h/db?sslpassword=***&sslmode=require``.
+    """Hide what a URL may carry as a secret, keeping where it leads.
 
-    The password: everything from the ``:`` after the user to the last ``@``, whatever it holds.
+    E.g. ``postgresql://u:pw@h/db?sslpassword=x&sslmode=require`` →
+    ``postgresql://u:***@h/db?sslpassword=***&sslmode=require``. The password: everything from the ``:`` after the user to the last ``@``, whatever it holds.
     The query (after the first ``?``): the value of every key not in :data:`HARMLESS_QUERY_KEYS`
     (matched lower-case and percent-decoded), and a part without ``=``, become ``***``; a value
     runs to the next ``&``. A fragment (after ``#``, where OAuth puts tokens) becomes ``***``.
@@ -137,8 +138,11 @@ def _masked_query_part(part: str) -> str:
 
 
 def _secret_in_file(name: str, value: object) -> bool:
-    """True for the settings a TOML file may hold only when it is private: the secrets, and a URL
-    with something :func:`mask_url` hides (a password, ``?sslpassword=``, ``?apikey=``)."""
+    """Tell whether a TOML file may hold setting ``name`` set to ``value`` only when the file is private.
+
+    True for the secrets, and for a URL with something :func:`mask_url` hides (a password,
+    ``?sslpassword=``, ``?apikey=``).
+    """
     return name in _SECRETS or (name in _URLS and isinstance(value, str) and mask_url(value) != value)
 
 
@@ -357,8 +361,11 @@ class Settings(BaseSettings):
         return shown
 
     def value_sources(self) -> dict[str, str]:
-        """Return where each setting came from: ``init``, ``env``, ``env-file`` (the file named by
-        ``LAPOR_SYNC_<NAME>_FILE``), ``file`` (the TOML file) or ``default``."""
+        """Return where each setting came from, by setting name.
+
+        A source is ``init``, ``env``, ``env-file`` (the file named by ``LAPOR_SYNC_<NAME>_FILE``),
+        ``file`` (the TOML file) or ``default``.
+        """
         return dict(self._value_sources)
 
 

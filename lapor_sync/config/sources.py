@@ -142,7 +142,12 @@ class ConfigFileSource(PydanticBaseSettingsSource):
 
 
 class NotedSource(PydanticBaseSettingsSource):
-    """Wraps a source and notes in the :class:`Loading` in force which settings it gave, under ``label``."""
+    """Wraps a source and notes in the :class:`Loading` in force which settings it gave, under ``label``.
+
+    Args:
+        inner: the source wrapped: the environment, the ``_FILE`` secret files or the TOML file.
+        label: the origin noted for its values (``"env"``, ``"env-file"``, ``"file"``), as ``config show`` prints it.
+    """
 
     def __init__(self, inner: PydanticBaseSettingsSource, label: str) -> None:
         super().__init__(inner.settings_cls)

@@ -22,6 +22,7 @@ from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.timezones import WIB
 from lapor_sync.reports.tallies import ARTICLE, Tallies, city_tallies
 from lapor_sync.runtime.private_files import open_private
@@ -119,10 +120,10 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
                     done = staff.work(app.city_records(session), last_round=number == len(schedule))
                     session.commit()
                 push = service.run(pull=False, trigger="demo")
-                failed += (pull.outcome != "ok") + (push.outcome != "ok")
+                failed += (pull.outcome != RunOutcome.OK) + (push.outcome != RunOutcome.OK)
                 if on_week:
                     on_week(WeekReport(number, len(schedule), at, pull, done, push))
-            failed += service.run(push=False, trigger="demo").outcome != "ok"
+            failed += service.run(push=False, trigger="demo").outcome != RunOutcome.OK
         national = national_tallies(base_url)
     with app.db.session() as session:
         city = city_tallies(session, app.institution_id, PERIOD_START, PERIOD_END)

@@ -15,10 +15,13 @@ from lapor_sync.domain.status import CaseState
 class AgencyAction(StrEnum):
     """An action that becomes one outbox row and one national call.
 
-    ``followup``: POST follow-up; ``complete``: status Selesai (allowed once the institution has
-    posted a follow-up); ``return``: archive and return to the reporter, insufficient supporting
-    data (reject request, ``not_authority`` 0); ``forward``: not our authority, forward to another
-    institution (reject request, ``not_authority`` 1). Source: CONTRACT §5.
+    ``followup``: a follow-up (tindak lanjut) to the reporter; ``complete``: the case is done
+    (allowed once the institution has posted a follow-up); ``return``: archive and return to the
+    reporter, insufficient supporting data; ``forward``: not our authority, forward to another
+    institution. Which national call reports each is declared in the mapping's ``action_map``
+    (:meth:`lapor_sync.domain.routing.CityMapping.national_call_for`); the packaged one follows
+    CONTRACT §5: a follow-up post, status Selesai, and a reject request with ``not_authority``
+    0 and 1.
     """
 
     FOLLOWUP = "followup"

@@ -1,11 +1,55 @@
-"""Errors the ports raise, classified by what the sync engine must do with them.
+"""Every exception lapor-sync raises on purpose, classified by what must be done with it.
 
-The classification follows CONTRACT §6: retry what is safe, stop the run on authentication
-failures, set aside (or dead-letter) what the platform refuses for one item. Messages never carry
-secrets or reporters' personal data.
+The classification of the platform's errors follows CONTRACT §6: retry what is safe, stop the run
+on authentication failures, set aside (or dead-letter) what the platform refuses for one item.
+Messages never carry secrets or reporters' personal data.
+
+The tree (a class named with a path lives there, beside the one rule or protocol that raises it;
+every other class is defined here):
+
+* LaporSyncError: a command ends with one line and exit code 2 (``LeaseBusy``: 3)
+  + ConfigurationError: a setting or the mapping file is missing or wrong; the message names it
+  + NationalPlatformError: a call to LAPOR! failed
+    - TransientError: retried; the run fails when the retries give up
+      · AmbiguousWriteError: LAPOR! is read back before anything is posted again
+    - RunStoppingError: the run stops (401, 403 on a read, a pagination loop, a refused request)
+      · OversizeAnswerError (adapters/national/classify.py): an answer to a read over
+        ``max_response_bytes``; beside the classifier that makes it (the client turns one for a
+        complaint's detail into ``MalformedRecordError``)
+    - ItemRejectedError: one record set aside, or one outbox row dead-lettered
+  + MalformedRecordError: a national record that cannot be read is set aside; the run goes on
+  + LeaseBusy: another runner holds the job's lease (a worker skips the tick)
+  + LeaseLost: a lease held was lost; the run ends ``failed``
+  + ClaimLost (lapor_sync/sync/claims.py): an outbox row's claim was taken over; the run ends
+    ``failed``. Part of the claim protocol, and raised and handled inside the sync engine
+  + WithheldError (lapor_sync/sync/scrub.py): stands in for an exception whose text quoted a
+    withheld text; made only by ``scrubbed``
+  + ActionRefused (lapor_sync/domain/actions.py): staff's action not allowed; beside the rule
+    (``check_action``) it enforces
+  + CaseNotFound (adapters/city/builtin.py): the city-records adapter's refusal of an
+    unknown case id (the port promises a ``LaporSyncError``)
+  + SelectionError (lapor_sync/sync/admin/selection.py): an admin's resync selection, refused
+    beside the rules of a selection
+  + OutboxRefused (lapor_sync/sync/admin/outbox.py): an admin's requeue or cancel, refused by the
+    row's state, beside those rules
+* AlreadyRun: a run of the job already belongs to the tick (the worker skips it)
+* TickTaken: another runner inserted the tick's run first (becomes ``AlreadyRun``)
+* RunInterrupted: a stop was requested; the run ends ``interrupted``
+
+The last three are signals, not faults: they are not ``LaporSyncError``, so nothing reports one
+as an error. Outside the tree, as they never leave their own part:
+
+* AnswerTooLargeError (adapters/national/outbound.py): the client classifies it at once
+  (``classify.answer_too_large``)
+* SimulatorError, FormError, FaultFileError (lapor_sync/simulator/): the simulator's refusals,
+  sent as HTTP answers or shown by its command, never raised into the sync engine
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lapor_sync.domain.timezones import display_wib
 
 
 class LaporSyncError(Exception):
@@ -70,3 +114,70 @@ class MalformedRecordError(LaporSyncError):
         self.reason = reason
         self.complaint_id = complaint_id
         self.raw = raw
+
+
+class LeaseBusy(LaporSyncError):
+    """Another runner holds the job's lease (:mod:`lapor_sync.storage.lease`).
+
+    Attributes:
+        job: the job asked for (``pull``, ``push``, ...).
+        holder: who holds it (``"<host>:<pid> <purpose> @<incarnation>"``, see
+            :func:`~lapor_sync.storage.holders.holder_name`), or ``"another process"`` when a
+            PostgreSQL holder has not written its row yet.
+        since: when it took the lease (aware, UTC), or ``None`` when not known.
+    """
+
+    def __init__(self, job: str, holder: str, since: datetime | None) -> None:
+        when = "" if since is None else f" since {display_wib(since)} ({since.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+        super().__init__(f"job '{job}' is already running: held by {holder}{when}")
+        self.job = job
+        self.holder = holder
+        self.since = since
+
+
+class LeaseLost(LaporSyncError):
+    """A held lease was lost, so another runner may now run the job: stop before the next write.
+
+    SQLite: it expired unrenewed and another runner took it. PostgreSQL: the connection holding the
+    advisory lock broke, which frees the lock on the server.
+
+    Attributes:
+        job: the job whose lease it was.
+        reason: how it was lost.
+    """
+
+    def __init__(self, job: str, reason: str) -> None:
+        super().__init__(f"lease of job '{job}' lost: {reason}")
+        self.job = job
+        self.reason = reason
+
+
+class AlreadyRun(Exception):  # noqa: N818 - not a fault: the tick is done
+    """A run of the job already belongs to the tick asked about: another runner did this tick.
+
+    Attributes:
+        job: the job.
+        run_id: that run's id.
+        started_at: when it started (aware, UTC).
+    """
+
+    def __init__(self, job: str, run_id: int, started_at: datetime) -> None:
+        super().__init__(f"job '{job}' already ran for this tick (run #{run_id}, started {display_wib(started_at)})")
+        self.job, self.run_id, self.started_at = job, run_id, started_at
+
+
+class TickTaken(Exception):  # noqa: N818 - not a fault: the tick is done
+    """Another runner inserted the run of this job's tick first (the unique index ``uq_sync_run_tick``).
+
+    Attributes:
+        job: the job.
+        tick: the scheduled instant (aware) both runs claimed.
+    """
+
+    def __init__(self, job: str, tick: datetime | None) -> None:
+        super().__init__(f"job '{job}' already has a run for the tick at {tick}")
+        self.job, self.tick = job, tick
+
+
+class RunInterrupted(Exception):  # noqa: N818 - a request, not a fault
+    """Raised at a checkpoint when a stop was requested: the run ends after the item in flight."""

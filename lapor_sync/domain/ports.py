@@ -65,8 +65,10 @@ class NationalPlatform(Protocol):
         target_institution_id: int | None,
         reason: str,
     ) -> None:
-        """Ask the platform's admin to archive (``not_authority=False``: insufficient supporting
-        data) or to forward to ``target_institution_id`` (``not_authority=True``: not our authority).
+        """Ask the platform's admin to archive or to forward a complaint.
+
+        ``not_authority=False`` asks to archive it (insufficient supporting data);
+        ``not_authority=True`` asks to forward it to ``target_institution_id`` (not our authority).
         The change happens only when an admin approves it, later.
         """
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -117,11 +117,34 @@ class NationalCall(_MappingModel):
 
     ``status_code`` is required for (and only for) ``status``; ``not_authority`` for ``reject``
     (``True``: forward to another institution; ``False``: archive and return to the reporter).
+    An outbox row stores its call among its payload's keys (:meth:`as_payload`,
+    :meth:`from_payload`), so what a row sends is what was declared when staff acted.
     """
 
     call: NationalCallKind
     status_code: StatusCode | None = None
     not_authority: bool | None = None
+
+    def as_payload(self) -> dict[str, object]:
+        """Return the call as outbox payload keys: ``call`` and its argument, if it has one.
+
+        For example ``{"call": "status", "status_code": 3}``.
+        """
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> NationalCall | None:
+        """Return the call an outbox payload stores (see :meth:`as_payload`).
+
+        Returns:
+            The call, or ``None`` for a payload without ``call`` (a row written before rows stored their call).
+
+        Raises:
+            ValidationError: the stored call is not a valid one.
+        """
+        if "call" not in payload:
+            return None
+        return cls.model_validate({name: payload[name] for name in cls.model_fields if name in payload})
 
     @model_validator(mode="after")
     def _check_arguments(self) -> NationalCall:

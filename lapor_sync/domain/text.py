@@ -1,8 +1,8 @@
-"""Text as received from outside, made valid for storage: NUL characters and lone surrogates removed.
+r"""Text as received from outside, made valid for storage: NUL characters and lone surrogates removed.
 
 PostgreSQL refuses NUL (U+0000) in ``text`` columns, and no database driver can encode a lone
-surrogate (U+D800..U+DFFF without its pair; JSON can carry one as ``"\\ud800"``) to UTF-8. Those
-two are removed; everything else is kept exactly as received: emoji, HTML fragments, ``\\r\\n``,
+surrogate (U+D800..U+DFFF without its pair; JSON can carry one as ``"\ud800"``) to UTF-8. Those
+two are removed; everything else is kept exactly as received: emoji, HTML fragments, ``\r\n``,
 other control characters. A surrogate pair split into two code points is joined into its
 character. The length as received is reported, so a stored text that lost something can tell.
 """

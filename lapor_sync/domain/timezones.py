@@ -1,4 +1,4 @@
-"""Time zones used for display and for calendar periods: WIB (Asia/Jakarta, UTC+7)."""
+"""WIB (Asia/Jakarta, UTC+7), defined here once: for display, calendar periods, the wire's local times and settings."""
 
 from __future__ import annotations
 

@@ -12,10 +12,14 @@ set-aside records, or open cases in triage (no mapping rule matched).
 
 "The last run" is the one with the highest id, never the latest wall-clock stamp: a run stamped
 by a clock that was ahead would otherwise stay "the last" until the clock caught up.
+
+The read side: it is given a database, the mapping, the settings and a clock, and knows nothing of
+the composition root (:mod:`lapor_sync.app`), which depends on it, not the other way round.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,18 +28,20 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from lapor_sync.app import App
+from lapor_sync.config.settings import Settings
+from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.outbox import WAITING, OutboxState
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.runs import PULL_JOBS, PUSH_JOBS, RunOutcome
 from lapor_sync.domain.sla import SlaStatus
 from lapor_sync.domain.status import CaseState
 from lapor_sync.reports.sla import evaluate_open_cases, sla_policy
+from lapor_sync.storage.database import Database
 from lapor_sync.storage.faults import probe_write
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import Case, Cursor, OutboxItem, SetAsideRecord, SyncRun
-from lapor_sync.sync.abandoned import ABANDONED
 from lapor_sync.sync.cursor import cursor_name
 
-PULL_JOBS = ("pull", "sync")
-PUSH_JOBS = ("push", "sync")
 ABANDONED_WINDOW = timedelta(hours=24)
 _OPEN = [CaseState.NEW.value, CaseState.IN_PROGRESS.value]
 _CLOCK_HINT = "the clock here is behind the one that stamped it (stepped back? check NTP: timedatectl timesync-status)"
@@ -52,19 +58,6 @@ class Health(StrEnum):
     def exit_code(self) -> int:
         """0 ok, 1 degraded, 2 failing."""
         return {"ok": 0, "degraded": 1, "failing": 2}[self.value]
-
-
-class OutboxState(StrEnum):
-    """States of an outbox row (see :class:`lapor_sync.storage.models.OutboxItem`)."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    DEAD = "dead"
-    CANCELLED = "cancelled"
-
-
-WAITING = (OutboxState.PENDING.value, OutboxState.SENDING.value)
 
 
 def say_age(seconds: int | None) -> str:
@@ -122,12 +115,23 @@ def _count(session: Session, *where: Any) -> int:
     return session.exec(select(func.count()).select_from(Case).where(*where)).one()
 
 
-def gather(app: App, session: Session) -> dict[str, Any]:
-    """Read the facts health is judged on, for ``app``'s institution (see :class:`HealthReport`)."""
-    institution, now = app.institution_id, app.clock.now()
+def gather(db: Database, session: Session, mapping: CityMapping, settings: Settings, clock: Clock) -> dict[str, Any]:
+    """Read the facts health is judged on (see :class:`HealthReport`).
+
+    Args:
+        db: the city's database (a write is tried on it and rolled back; its leases are listed).
+        session: a session on ``db``, for the reads.
+        mapping: the city's mapping: its institution's facts are read, its triage agency named.
+        settings: the ``sla_*`` settings, to count the overdue cases.
+        clock: where "now" comes from; ages are counted from it.
+
+    Returns:
+        The facts, JSON-ready once datetimes are (aware UTC; ages in seconds).
+    """
+    institution, now = mapping.institution.id, clock.now()
     last = session.exec(
         select(SyncRun)
-        .where(SyncRun.institution_id == institution, SyncRun.outcome != "running")
+        .where(SyncRun.institution_id == institution, SyncRun.outcome != RunOutcome.RUNNING)
         .order_by(col(SyncRun.id).desc())
     ).first()
     cursor = session.get(Cursor, cursor_name(institution))
@@ -151,24 +155,24 @@ def gather(app: App, session: Session) -> dict[str, Any]:
     open_case = (Case.institution_id == institution, col(Case.state).in_(_OPEN))
     overdue = sum(
         row.result.status is SlaStatus.OVERDUE
-        for row in evaluate_open_cases(session, institution, sla_policy(app.settings), now)
+        for row in evaluate_open_cases(session, institution, sla_policy(settings), now)
     )
     abandoned = session.exec(
         select(func.count())
         .select_from(SyncRun)
         .where(
             SyncRun.institution_id == institution,
-            SyncRun.outcome == ABANDONED,
+            SyncRun.outcome == RunOutcome.ABANDONED,
             col(SyncRun.finished_at) >= now - ABANDONED_WINDOW,
         )
     ).one()
-    finished = ("ok", "failed")
+    finished = (RunOutcome.OK, RunOutcome.FAILED)
     return {
         "institution_id": institution,
         "now": now,
-        "database": {"write_fault": probe_write(app.db, now)},
-        "last_pull": _ok(_last_run(session, institution, PULL_JOBS, ("ok",)), now),
-        "last_push": _ok(_last_run(session, institution, PUSH_JOBS, ("ok",)), now),
+        "database": {"write_fault": probe_write(db, now)},
+        "last_pull": _ok(_last_run(session, institution, PULL_JOBS, (RunOutcome.OK,)), now),
+        "last_push": _ok(_last_run(session, institution, PUSH_JOBS, (RunOutcome.OK,)), now),
         "last_pull_run": _brief(_last_run(session, institution, PULL_JOBS, finished)),
         "last_push_run": _brief(_last_run(session, institution, PUSH_JOBS, finished)),
         "last_run": _brief(last),
@@ -182,14 +186,14 @@ def gather(app: App, session: Session) -> dict[str, Any]:
         "set_aside_unresolved": set_aside,
         "open_cases": _count(session, *open_case),
         "triage": {
-            "agency": app.mapping.triage.agency,
+            "agency": mapping.triage.agency,
             "open_cases": _count(session, *open_case, Case.routing_rule == "triage"),
         },
         "sla_overdue_cases": overdue,
         "abandoned_runs_24h": abandoned,
         "leases": [
             {"job": lease.job, "holder": lease.holder, "since": lease.acquired_at}
-            for lease in held_leases(app.db, app.clock)
+            for lease in held_leases(db, clock)
             if lease.institution_id == institution
         ],
     }
@@ -207,84 +211,136 @@ def _brief(run: SyncRun | None) -> dict[str, Any] | None:
     }
 
 
-def judge(facts: dict[str, Any], app: App) -> HealthReport:
-    """Judge ``facts`` (from :func:`gather`) against the ``status_*_seconds`` thresholds of ``app``'s settings."""
-    s = app.settings
-    failing: list[str] = []
-    degraded: list[str] = []
-    if facts["database"]["write_fault"]:
-        failing.append(
-            f"the database cannot be written (LAPOR_SYNC_DATABASE_URL): {facts['database']['write_fault']}; "
-            "every run fails until it can"
-        )
-    pull_age = facts["last_pull"]["age_seconds"] if facts["last_pull"] else None
-    last_pull, last_push = facts["last_pull_run"], facts["last_push_run"]
-    if pull_age is None:
-        failing.append("no successful pull yet")
-    elif pull_age < 0:
-        failing.append(_in_the_future(f"last successful pull (run #{facts['last_pull']['run_id']}) finished", pull_age))
-    elif pull_age > s.status_pull_failing_seconds:
-        failing.append(
-            f"last successful pull {say_age(pull_age)} ago (failing after {say_age(s.status_pull_failing_seconds)})"
-        )
-    elif pull_age > s.status_pull_degraded_seconds:
-        degraded.append(
-            f"last successful pull {say_age(pull_age)} ago (degraded after {say_age(s.status_pull_degraded_seconds)})"
-        )
-    if last_pull is not None and last_pull["outcome"] == "failed":
-        failing.append(f"last pull run #{last_pull['run_id']} failed: {last_pull['error']}")
-    same_run = last_pull is not None and last_push is not None and last_pull["run_id"] == last_push["run_id"]
-    if last_push is not None and last_push["outcome"] == "failed" and not same_run:  # a sync: said once
-        degraded.append(f"last push run #{last_push['run_id']} failed: {last_push['error']}")
-    outbox = facts["outbox"]
-    waiting = sum(outbox[state] for state in WAITING)
-    push_age = facts["last_push"]["age_seconds"] if facts["last_push"] else None
-    if push_age is not None and push_age < 0:
-        degraded.append(
-            _in_the_future(f"last successful push (run #{facts['last_push']['run_id']}) finished", push_age)
-        )
-    if waiting and (push_age is None or push_age > s.status_push_degraded_seconds):
-        degraded.append(
-            f"{_many(waiting, 'outbox row')} waiting and "
-            + (
-                "no successful push yet"
-                if push_age is None
-                else f"the last successful push "
-                f"was {say_age(push_age)} ago (degraded after {say_age(s.status_push_degraded_seconds)})"
-            )
-        )
-    oldest = facts["oldest_pending_age_seconds"]
-    if oldest is not None and oldest < 0:
-        degraded.append(_in_the_future("oldest waiting outbox row was written", oldest))
-    if oldest is not None and oldest > s.status_outbox_oldest_degraded_seconds:
-        degraded.append(
-            f"oldest waiting outbox row is {say_age(oldest)} old "
-            f"(degraded after {say_age(s.status_outbox_oldest_degraded_seconds)})"
-        )
-    if outbox[OutboxState.DEAD.value]:
-        degraded.append(
-            f"{_many(outbox[OutboxState.DEAD.value], 'dead letter')} in the outbox (lapor-sync outbox --state dead)"
-        )
-    if facts["abandoned_runs_24h"]:
-        degraded.append(
-            f"{_many(facts['abandoned_runs_24h'], 'run')} abandoned in the last 24 h: their process "
-            "died mid-run (lapor-sync runs --outcome abandoned)"
-        )
-    if facts["set_aside_unresolved"]:
-        degraded.append(f"{_many(facts['set_aside_unresolved'], 'set-aside national record')} unresolved")
-    if facts["triage"]["open_cases"]:
-        degraded.append(
-            f"{_many(facts['triage']['open_cases'], 'open case')} in triage at "
-            f"{facts['triage']['agency']} (no mapping rule matched)"
-        )
+Finding = tuple[Health, str]
+"""One reason for a verdict: how bad (``degraded`` or ``failing``) and why, in words for people."""
+
+
+def judge(facts: dict[str, Any], settings: Settings) -> HealthReport:
+    """Judge ``facts`` (from :func:`gather`) against the ``status_*_seconds`` thresholds of ``settings``.
+
+    The reasons come failing first, then degraded, each in the order of :data:`_CHECKS`.
+    """
+    findings = [finding for check in _CHECKS for finding in check(facts, settings)]
+    failing = [reason for health, reason in findings if health is Health.FAILING]
+    degraded = [reason for health, reason in findings if health is Health.DEGRADED]
     health = Health.FAILING if failing else (Health.DEGRADED if degraded else Health.OK)
     return HealthReport(health, failing + degraded, facts)
+
+
+def _database(facts: dict[str, Any], _settings: Settings) -> Iterator[Finding]:
+    """Failing while the database cannot be written: every run would fail."""
+    fault = facts["database"]["write_fault"]
+    if fault:
+        yield (
+            Health.FAILING,
+            f"the database cannot be written (LAPOR_SYNC_DATABASE_URL): {fault}; every run fails until it can",
+        )
+
+
+def _pull(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
+    """Failing without a recent good pull (or one stamped in the future), or when the last pull failed.
+
+    Degraded when the last good pull is getting old.
+    """
+    last_ok, last_run = facts["last_pull"], facts["last_pull_run"]
+    age = last_ok["age_seconds"] if last_ok else None
+    if age is None:
+        yield Health.FAILING, "no successful pull yet"
+    elif age < 0:
+        yield Health.FAILING, _in_the_future(f"last successful pull (run #{last_ok['run_id']}) finished", age)
+    elif age > s.status_pull_failing_seconds:
+        yield (
+            Health.FAILING,
+            f"last successful pull {say_age(age)} ago (failing after {say_age(s.status_pull_failing_seconds)})",
+        )
+    elif age > s.status_pull_degraded_seconds:
+        yield (
+            Health.DEGRADED,
+            f"last successful pull {say_age(age)} ago (degraded after {say_age(s.status_pull_degraded_seconds)})",
+        )
+    if last_run is not None and last_run["outcome"] == RunOutcome.FAILED:
+        yield Health.FAILING, f"last pull run #{last_run['run_id']} failed: {last_run['error']}"
+
+
+def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
+    """Degraded after a failed push, a good push stamped in the future, or rows waiting without a recent good push."""
+    last_pull, last_push = facts["last_pull_run"], facts["last_push_run"]
+    same_run = last_pull is not None and last_push is not None and last_pull["run_id"] == last_push["run_id"]
+    if last_push is not None and last_push["outcome"] == RunOutcome.FAILED and not same_run:  # a sync: said once
+        yield Health.DEGRADED, f"last push run #{last_push['run_id']} failed: {last_push['error']}"
+    age = facts["last_push"]["age_seconds"] if facts["last_push"] else None
+    if age is not None and age < 0:
+        yield (
+            Health.DEGRADED,
+            _in_the_future(f"last successful push (run #{facts['last_push']['run_id']}) finished", age),
+        )
+    waiting = sum(facts["outbox"][state] for state in WAITING)
+    if waiting and (age is None or age > s.status_push_degraded_seconds):
+        last = (
+            "no successful push yet"
+            if age is None
+            else f"the last successful push was {say_age(age)} ago "
+            f"(degraded after {say_age(s.status_push_degraded_seconds)})"
+        )
+        yield Health.DEGRADED, f"{_many(waiting, 'outbox row')} waiting and {last}"
+
+
+def _outbox(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
+    """Degraded when the oldest waiting row is old or stamped in the future, or when dead letters wait."""
+    oldest = facts["oldest_pending_age_seconds"]
+    if oldest is not None and oldest < 0:
+        yield Health.DEGRADED, _in_the_future("oldest waiting outbox row was written", oldest)
+    if oldest is not None and oldest > s.status_outbox_oldest_degraded_seconds:
+        yield (
+            Health.DEGRADED,
+            f"oldest waiting outbox row is {say_age(oldest)} old "
+            f"(degraded after {say_age(s.status_outbox_oldest_degraded_seconds)})",
+        )
+    dead = facts["outbox"][OutboxState.DEAD]
+    if dead:
+        yield Health.DEGRADED, f"{_many(dead, 'dead letter')} in the outbox (lapor-sync outbox --state dead)"
+
+
+def _left_for_people(facts: dict[str, Any], _settings: Settings) -> Iterator[Finding]:
+    """Degraded while something waits for people: abandoned runs, set-aside records, open cases in triage."""
+    if facts["abandoned_runs_24h"]:
+        yield (
+            Health.DEGRADED,
+            f"{_many(facts['abandoned_runs_24h'], 'run')} abandoned in the last 24 h: their process "
+            "died mid-run (lapor-sync runs --outcome abandoned)",
+        )
+    if facts["set_aside_unresolved"]:
+        yield Health.DEGRADED, f"{_many(facts['set_aside_unresolved'], 'set-aside national record')} unresolved"
+    if facts["triage"]["open_cases"]:
+        yield (
+            Health.DEGRADED,
+            f"{_many(facts['triage']['open_cases'], 'open case')} in triage at "
+            f"{facts['triage']['agency']} (no mapping rule matched)",
+        )
+
+
+_CHECKS: tuple[Callable[[dict[str, Any], Settings], Iterator[Finding]], ...] = (
+    _database,
+    _pull,
+    _push,
+    _outbox,
+    _left_for_people,
+)
+"""What :func:`judge` looks at, in the order its reasons are given."""
 
 
 def _in_the_future(what: str, age_seconds: int) -> str:
     return f"{what} {say_age(-age_seconds)} in the future: {_CLOCK_HINT}"
 
 
-def assess(app: App, session: Session) -> HealthReport:
-    """Gather the facts of ``app``'s institution and judge them (:func:`gather`, then :func:`judge`)."""
-    return judge(gather(app, session), app)
+def assess(db: Database, mapping: CityMapping, settings: Settings, clock: Clock) -> HealthReport:
+    """Gather the facts of the mapping's institution from ``db`` and judge them (:func:`gather`, then :func:`judge`).
+
+    Args:
+        db: the city's database.
+        mapping: the city's mapping (its institution, its triage agency).
+        settings: the ``status_*_seconds`` thresholds and the ``sla_*`` settings.
+        clock: where "now" comes from.
+    """
+    with db.session() as session:
+        return judge(gather(db, session, mapping, settings, clock), settings)

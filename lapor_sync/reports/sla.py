@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.sla import Deadline, DeadlineKind, SlaCase, SlaPolicy, SlaResult, SlaStatus, ThreadMark
@@ -134,26 +133,27 @@ def overdue_message(row: CaseSla, deadline: Deadline, policy: SlaPolicy) -> str:
     )
 
 
-def check_sla(app: App, journal: RunJournal) -> dict[str, int]:
+def check_sla(journal: RunJournal, policy: SlaPolicy) -> dict[str, int]:
     """The worker's daily SLA check: one ``sla.overdue`` warning per newly overdue deadline.
 
-    Evaluates every open case at ``app.clock.now()``. A deadline already reported (an ``sla.overdue``
-    event of the same case naming the same deadline and due instant) is not reported again on later
-    days; a new deadline (a later follow-up moves the expected auto-close) is. The events are
-    committed together.
+    Evaluates every open case of the run's institution at ``journal.clock.now()``. A deadline
+    already reported (an ``sla.overdue`` event of the same case naming the same deadline and due
+    instant) is not reported again on later days; a new deadline (a later follow-up moves the
+    expected auto-close) is. The events are committed together.
 
     Args:
-        app: the composition root (settings, clock, institution).
-        journal: a started sync run (job ``sla``); the caller finishes it.
+        journal: a started sync run (job ``sla``) of the institution whose cases are checked; the
+            caller finishes it.
+        policy: the service levels (:func:`sla_policy` of the settings).
 
     Returns:
         Counts: ``checked`` open cases, cases ``overdue`` and ``due_soon``, and ``reported`` new events.
     """
-    policy = sla_policy(app.settings)
+    institution = journal.institution_id
     with journal.db.session() as session:
-        rows = evaluate_open_cases(session, app.institution_id, policy, app.clock.now())
+        rows = evaluate_open_cases(session, institution, policy, journal.clock.now())
         open_complaints = select(Case.complaint_id).where(
-            Case.institution_id == app.institution_id, col(Case.state).in_(OPEN_STATES)
+            Case.institution_id == institution, col(Case.state).in_(OPEN_STATES)
         )
         earlier: dict[int, list[str]] = {}
         for complaint_id, message in session.exec(

@@ -31,8 +31,10 @@ class LogLevel(StrEnum):
 
 
 class _UtcJsonFormatter(JsonFormatter):
-    """JSON lines whose ``time`` is ISO 8601 in UTC with its offset (a collector never guesses the host's
-    zone), and whose every text is redacted."""
+    """JSON log lines, every text redacted, ``time`` in ISO 8601 UTC with its offset.
+
+    The offset is written so that a log collector never guesses the host's zone.
+    """
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
         """The record's creation instant, e.g. ``2024-10-31T09:30:00.123+00:00``."""

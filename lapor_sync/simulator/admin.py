@@ -12,6 +12,7 @@ No authentication: the simulator binds to loopback only. Faults never touch thes
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +24,8 @@ from lapor_sync.simulator.faults.profiles import profile
 from lapor_sync.simulator.wire import format_wib, parse_wib, parse_wire_date
 from lapor_sync.simulator.world import World
 
+_Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 def _refused(message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=422)
@@ -30,6 +33,15 @@ def _refused(message: str) -> JSONResponse:
 
 def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
     """Return the ``/_simulator/...`` routes over ``world`` and its fault ``faults`` switch."""
+    return [
+        Route("/_simulator/clock", _clock(world), methods=["GET", "POST"]),
+        Route("/_simulator/tallies", _tallies(world), methods=["GET"]),
+        Route("/_simulator/faults", _fault_plan(faults), methods=["GET", "POST"]),
+    ]
+
+
+def _clock(world: World) -> _Endpoint:
+    """``GET`` reads the simulated clock; ``POST {"to": "DD-MM-YYYY HH:MM:SS"}`` (WIB) moves it forward."""
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
@@ -46,6 +58,12 @@ def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
             }
         )
 
+    return clock
+
+
+def _tallies(world: World) -> _Endpoint:
+    """``GET ?from=DD-MM-YYYY&to=DD-MM-YYYY``: the complaints dispositioned to the city then, by outcome."""
+
     async def tallies(request: Request) -> Response:
         try:
             start = parse_wire_date(request.query_params.get("from", ""))
@@ -54,6 +72,12 @@ def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
             return _refused("from and to must be DD-MM-YYYY.")
         period = {"from": start.strftime("%d-%m-%Y"), "to": end.strftime("%d-%m-%Y")}
         return JSONResponse({**period, **world.tallies(start, end)})
+
+    return tallies
+
+
+def _fault_plan(faults: FaultSwitch) -> _Endpoint:
+    """``GET`` shows the plan in force and the counts; ``POST {"profile": ..., "seed": ...}`` switches it."""
 
     async def fault_plan(request: Request) -> Response:
         if request.method == "POST":
@@ -77,8 +101,4 @@ def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
             }
         return JSONResponse({**shown, "counts": faults.counts()})
 
-    return [
-        Route("/_simulator/clock", clock, methods=["GET", "POST"]),
-        Route("/_simulator/tallies", tallies, methods=["GET"]),
-        Route("/_simulator/faults", fault_plan, methods=["GET", "POST"]),
-    ]
+    return fault_plan

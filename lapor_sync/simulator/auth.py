@@ -85,6 +85,11 @@ class Authenticator:
     Static mode: ``Authorization: Bearer <api key>`` or ``auth: <api key>``, plus ``token: <GUID>``.
     OAuth2 mode: ``Authorization: Bearer <access token>``, ``auth: <api key>`` and ``token``.
     The ``auth`` header is accepted with or without a ``Bearer`` prefix.
+
+    Args:
+        credentials: the fake credentials accepted.
+        tokens: the access tokens handed out, for OAuth2 mode.
+        mode: which of the modes is accepted; ``AuthMode.ANY`` accepts both.
     """
 
     def __init__(self, credentials: Credentials, tokens: AccessTokens, mode: AuthMode = AuthMode.ANY) -> None:

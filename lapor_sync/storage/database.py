@@ -36,8 +36,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_migration_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """SQLAlchemy's pysqlite recipe for transactional DDL, first half: the driver starts and ends no
-    transaction by itself (it would leave DDL outside any, each statement committed on its own).
+    """SQLAlchemy's pysqlite recipe for transactional DDL, first half: no transaction begun by the driver.
+
+    The driver starts and ends no transaction by itself here (it would leave DDL outside any, each
+    statement committed on its own); :func:`_begin_immediate` begins the migration's one.
 
     Foreign keys are off while tables are rebuilt (alembic's batch mode drops and re-creates a
     table others refer to; SQLite's ALTER TABLE procedure says the same); :func:`check_foreign_keys`

@@ -26,7 +26,7 @@ def has_clock(bind: Engine | Connection) -> bool:
 
 
 def now_sql(bind: Engine | Connection, local_now: datetime) -> ColumnElement[datetime]:
-    """ "Now" as a SQL expression: the server's ``clock_timestamp()``, or ``local_now`` (aware) on SQLite."""
+    """Return "now" as a SQL expression: the server's ``clock_timestamp()``, or ``local_now`` (aware) on SQLite."""
     if has_clock(bind):
         return func.clock_timestamp(type_=UTCDateTime)
     return literal(local_now, UTCDateTime)

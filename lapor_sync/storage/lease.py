@@ -32,15 +32,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection, Row, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.errors import LaporSyncError
-from lapor_sync.domain.timezones import display_wib
+from lapor_sync.domain.errors import LeaseBusy
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.db_clock import has_clock, later_sql, now_sql
 from lapor_sync.storage.holders import holder_name
@@ -50,7 +49,6 @@ from lapor_sync.storage.lease_handles import (
     AdvisoryLease,
     LeaseHandle,
     LeaseInfo,
-    LeaseLost,
     RowLease,
     advisory_key,
     lease_row,
@@ -58,28 +56,10 @@ from lapor_sync.storage.lease_handles import (
     split_key,
 )
 
-__all__ = ["LeaseBusy", "LeaseHandle", "LeaseInfo", "LeaseLost", "Leases", "held_leases", "holder_name"]
+__all__ = ["LeaseHandle", "LeaseInfo", "Leases", "held_leases", "holder_name"]
 
 log = logging.getLogger(__name__)
 _KEY_COLUMNS = ("institution_id", "job")
-
-
-class LeaseBusy(LaporSyncError):
-    """Another runner holds the job's lease.
-
-    Attributes:
-        job: the job asked for (``pull``, ``push``, ...).
-        holder: who holds it (:func:`holder_name`: ``"<host>:<pid> <purpose> @<incarnation>"``), or
-            ``"another process"`` when a PostgreSQL holder has not written its row yet.
-        since: when it took the lease (aware, UTC), or ``None`` when not known.
-    """
-
-    def __init__(self, job: str, holder: str, since: datetime | None) -> None:
-        when = "" if since is None else f" since {display_wib(since)} ({since.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
-        super().__init__(f"job '{job}' is already running: held by {holder}{when}")
-        self.job = job
-        self.holder = holder
-        self.since = since
 
 
 class Leases:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.errors import LeaseLost
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.db_clock import later_sql, now_sql
@@ -45,19 +45,6 @@ class LeaseInfo:
     acquired_at: datetime
     expires_at: datetime
     renewed_at: datetime
-
-
-class LeaseLost(LaporSyncError):
-    """A held lease was lost, so another runner may now run the job: stop before the next write.
-
-    SQLite: it expired unrenewed and another runner took it. PostgreSQL: the connection holding the
-    advisory lock broke, which frees the lock on the server.
-    """
-
-    def __init__(self, job: str, reason: str) -> None:
-        super().__init__(f"lease of job '{job}' lost: {reason}")
-        self.job = job
-        self.reason = reason
 
 
 def lease_row(institution_id: int, job: str) -> ColumnElement[bool]:
@@ -168,8 +155,11 @@ class LeaseHandle(ABC):
 
 
 class RowLease(LeaseHandle):
-    """A lease that is the ``lease`` row itself (SQLite, or ``lease_mode=row``): valid while ``expires_at``
-    is ahead, by the database's clock on PostgreSQL (:mod:`lapor_sync.storage.db_clock`)."""
+    """A lease that is the ``lease`` row itself (SQLite, or ``lease_mode=row``).
+
+    It is valid while ``expires_at`` is ahead, by the database's clock on PostgreSQL
+    (:mod:`lapor_sync.storage.db_clock`) and by the injected clock on SQLite.
+    """
 
     def __init__(self, db: Database, clock: Clock, ttl: timedelta, info: LeaseInfo, token: str) -> None:
         super().__init__(clock, ttl, info, token)

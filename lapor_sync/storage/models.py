@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.storage.types import UTCDateTime
 
 PURGED_TEXT = "(dihapus)"
@@ -156,8 +157,8 @@ class OutboxItem(SQLModel, table=True):
 
     Written in the same transaction as the change it announces. ``idempotency_key`` is unique: it is
     also the reference token put into a follow-up's content, and what read-back looks for after an
-    ambiguous failure. ``state``: pending → sending → delivered, or dead (with ``last_error``), or
-    cancelled. ``needs_readback`` is set after an ambiguous failure, and a row found in ``sending``
+    ambiguous failure. ``state`` (:class:`~lapor_sync.domain.outbox.OutboxState`): pending → sending →
+    delivered, or dead (with ``last_error``), or cancelled. ``needs_readback`` is set after an ambiguous failure, and a row found in ``sending``
     means a worker died mid-call: either way the national side is read back before any re-post.
     When its case is purged, a delivered, dead or cancelled row's texts (``content``, ``note``,
     ``reason`` in ``payload``) become :data:`PURGED_TEXT`; a follow-up keeps its reference token.
@@ -198,8 +199,47 @@ class OutboxItem(SQLModel, table=True):
     claimed_until: datetime | None = _utc(default=None)
 
 
-class SyncRun(SQLModel, table=True):
-    """One run of a sync job, with its counts and outcome.
+class RunCounts(SQLModel):
+    """The counters of one sync run, declared once: the journal counts in one, and :class:`SyncRun` stores them.
+
+    Each counter is a column of ``sync_run`` (the table inherits them), shown by ``runs``, ``log``
+    and ``sync`` in this order. Migration 0001 lists them too, by hand: a migration is frozen
+    history and never follows this class; a new counter is a new migration.
+
+    Attributes:
+        fetched: national complaints read (from the inbox, by detail, or reread).
+        created: cases created from complaints new to the city.
+        updated: cases whose stored complaint changed.
+        unchanged: complaints read again with nothing new.
+        set_aside: malformed national records set aside.
+        pushed: outbox rows delivered to LAPOR!.
+        failed: failed attempts of outbox rows (each is retried later).
+        dead_lettered: outbox rows given up as dead letters.
+    """
+
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    set_aside: int = 0
+    pushed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+    def counters(self) -> dict[str, int]:
+        """Return the counters alone as a plain dict, in :data:`COUNTERS` order (a :class:`SyncRun`'s too)."""
+        return {name: getattr(self, name) for name in COUNTERS}
+
+
+COUNTERS: tuple[str, ...] = tuple(RunCounts.model_fields)
+"""The names of the run counters, in declaration order (``fetched``, ..., ``dead_lettered``)."""
+
+
+class SyncRun(RunCounts, table=True):
+    """One run of a sync job (:class:`~lapor_sync.domain.runs.Job`), with its counts and outcome.
+
+    The counters are the columns of :class:`RunCounts`; ``outcome`` is a
+    :class:`~lapor_sync.domain.runs.RunOutcome`, ``running`` until the run ends.
 
     ``tick`` is the scheduled instant (UTC) a worker's run belongs to, ``None`` for a run started by
     hand. The unique (institution_id, job, tick) index makes "this tick already ran" a fact of
@@ -218,16 +258,8 @@ class SyncRun(SQLModel, table=True):
     trigger: str = Field(max_length=16)
     started_at: datetime = _utc()
     finished_at: datetime | None = _utc(default=None)
-    outcome: str = Field(default="running", max_length=16)
+    outcome: str = Field(default=RunOutcome.RUNNING, max_length=16)
     error: str | None = Field(default=None, sa_column=Column(Text))
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    set_aside: int = 0
-    pushed: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
     tick: datetime | None = _utc(default=None)
     holder: str | None = Field(default=None, max_length=255)
     leases: str | None = Field(default=None, max_length=64)

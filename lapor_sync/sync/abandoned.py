@@ -22,14 +22,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.holders import Liveness, liveness
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import Level, add_event
-
-ABANDONED = "abandoned"
-"""Outcome of a run whose process went away without closing it."""
 
 
 def abandon_runs_lost_to(
@@ -89,7 +87,7 @@ def _close(
                 select(SyncRun)
                 .where(
                     SyncRun.institution_id == institution_id,
-                    SyncRun.outcome == "running",
+                    SyncRun.outcome == RunOutcome.RUNNING,
                     col(SyncRun.holder).is_not(None),
                 )
                 .order_by(col(SyncRun.id))
@@ -108,8 +106,8 @@ def _abandon(db: Database, now: datetime, run: SyncRun, why: str) -> bool:
     with db.session() as session:
         result = session.execute(
             update(SyncRun)
-            .where(col(SyncRun.id) == run.id, col(SyncRun.outcome) == "running")
-            .values(outcome=ABANDONED, finished_at=now, error=why)
+            .where(col(SyncRun.id) == run.id, col(SyncRun.outcome) == RunOutcome.RUNNING)
+            .values(outcome=RunOutcome.ABANDONED, finished_at=now, error=why)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False

@@ -15,7 +15,8 @@ deduplicate). So every row is claimed on its own:
   extends its claim with one UPDATE conditional on its fence; no match means another pusher
   took the row, and the holder stops without sending (:class:`ClaimLost`).
 * **Settle**: the outcome (delivered, back to pending with a backoff, dead) is written under
-  the same condition, and clears the claim.
+  the same condition, and clears the claim, in the pusher's transaction that writes the rest of
+  the outcome (its sync event, the follow-up's link): no match, and none of it is written.
 
 A claim may be taken over when its holder is surely gone, or when it expired and its holder's
 liveness cannot be known (see :mod:`lapor_sync.storage.holders`):
@@ -44,10 +45,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import case, or_, update
-from sqlmodel import col
+from sqlalchemy import Update, case, or_, update
+from sqlmodel import Session
 
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.db_clock import later_sql, now_sql
 from lapor_sync.storage.holders import Liveness, is_this_process, liveness
@@ -100,25 +102,35 @@ class Claims:
 
     def held_elsewhere(self, item: OutboxItem) -> bool:
         """Tell whether ``item`` (as read) is ``sending`` under a claim no one may take from its holder now."""
-        return item.state == "sending" and self._takeover(item) is _Takeover.NEVER
+        return item.state == OutboxState.SENDING and self._takeover(item) is _Takeover.NEVER
 
     def take(self, item: OutboxItem, now: datetime) -> Claim | None:
-        """Claim ``item`` as read; on success update ``item`` to what was stored and return the claim.
+        """Claim ``item`` as read, in a transaction of its own; on success update ``item`` and return the claim.
 
-        ``now`` (aware UTC) decides whether a ``pending`` row is due, and stands for the database's
-        clock on SQLite. Returns ``None`` when the row changed since it was read (another pusher
-        claimed it, an admin cancelled it) or is held by a claim that may not be taken.
-        ``needs_readback`` is set in the same statement when the row was ``sending``.
+        The claim is committed before any request for the row is made, and alone: that is the
+        delivery protocol. A crash after it, the request sent or not, leaves the row ``sending``, and
+        the next pusher reads LAPOR! back before posting it again (CONTRACT §6); the row's outcome
+        is written later, under this claim (:meth:`settle`).
+
+        Args:
+            item: the row as read (its ``fence`` and ``state`` are the condition of the update).
+            now: aware UTC; decides whether a ``pending`` row is due, and stands for the database's
+                clock on SQLite.
+
+        Returns:
+            The claim; ``None`` when the row changed since it was read (another pusher claimed it,
+            an admin cancelled it) or is held by a claim that may not be taken. ``needs_readback``
+            is set in the same statement when the row was ``sending``.
         """
         table = OutboxItem.__table__  # type: ignore[attr-defined]
         where = [table.c.id == item.id, table.c.fence == item.fence]
-        if item.state == "pending":
-            where += [table.c.state == "pending", table.c.next_attempt_at <= now]
+        if item.state == OutboxState.PENDING:
+            where += [table.c.state == OutboxState.PENDING, table.c.next_attempt_at <= now]
         else:
             takeover = self._takeover(item)
             if takeover is _Takeover.NEVER:
                 return None
-            where += [table.c.state == "sending"]
+            where += [table.c.state == OutboxState.SENDING]
             if takeover is _Takeover.AFTER_EXPIRY:
                 where.append(
                     or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now_sql(self._db.engine, now))
@@ -127,11 +139,11 @@ class Claims:
             update(table)
             .where(*where)
             .values(
-                state="sending",
+                state=OutboxState.SENDING,
                 fence=table.c.fence + 1,
                 claimed_by=self.claimer,
                 claimed_until=later_sql(self._db.engine, now, self._seconds),
-                needs_readback=case((table.c.state == "sending", True), else_=table.c.needs_readback),
+                needs_readback=case((table.c.state == OutboxState.SENDING, True), else_=table.c.needs_readback),
             )
             .returning(table.c.needs_readback, table.c.claimed_until)
         )
@@ -139,7 +151,7 @@ class Claims:
             stored = conn.execute(statement).first()
         if stored is None:
             return None
-        item.state, item.fence, item.claimed_by = "sending", item.fence + 1, self.claimer
+        item.state, item.fence, item.claimed_by = OutboxState.SENDING, item.fence + 1, self.claimer
         item.needs_readback, item.claimed_until = stored.needs_readback, stored.claimed_until
         claim = Claim(item.id, item.fence)  # type: ignore[arg-type]
         with _in_flight_lock:
@@ -148,18 +160,21 @@ class Claims:
 
     def recheck(self, claim: Claim, now: datetime) -> None:
         """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone."""
-        values = {"claimed_until": later_sql(self._db.engine, now, self._seconds)}
-        if not self._write(claim, values):
+        with self._db.engine.begin() as conn:
+            extended = conn.execute(self._under(claim, claimed_until=later_sql(self._db.engine, now, self._seconds)))
+        if extended.rowcount != 1:
             raise ClaimLost(claim.item_id)
 
-    def settle(self, claim: Claim, item: OutboxItem, **values: object) -> None:
-        """Write the row's outcome and clear the claim, under the claim; update ``item`` to match.
+    def settle(self, session: Session, claim: Claim, item: OutboxItem, **values: object) -> None:
+        """Write the row's outcome and clear the claim, under the claim, in the caller's transaction.
+
+        ``item`` is updated to match; the caller commits, with whatever else belongs to the outcome.
 
         Raises:
             ClaimLost: another pusher took the row over meanwhile; nothing was written.
         """
         values = {**values, "claimed_by": None, "claimed_until": None}
-        if not self._write(claim, values):
+        if session.exec(self._under(claim, **values)).rowcount != 1:
             raise ClaimLost(claim.item_id)
         for name, value in values.items():
             setattr(item, name, value)
@@ -169,18 +184,15 @@ class Claims:
         with _in_flight_lock:
             _in_flight.discard((claim.item_id, claim.fence))
 
-    def _write(self, claim: Claim, values: dict[str, object]) -> bool:
-        statement = (
-            update(OutboxItem)
-            .where(
-                col(OutboxItem.id) == claim.item_id,
-                col(OutboxItem.fence) == claim.fence,
-                col(OutboxItem.state) == "sending",
-            )
+    @staticmethod
+    def _under(claim: Claim, **values: object) -> Update:
+        """An UPDATE of the row's ``values`` that matches only while ``claim`` holds the row."""
+        table = OutboxItem.__table__  # type: ignore[attr-defined]
+        return (
+            update(table)
+            .where(table.c.id == claim.item_id, table.c.fence == claim.fence, table.c.state == OutboxState.SENDING)
             .values(**values)
         )
-        with self._db.engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
 
     def _takeover(self, item: OutboxItem) -> _Takeover:
         """When a ``sending`` row as read may be taken from its holder."""

@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from lapor_sync.domain.clock import Clock
+from lapor_sync.domain.errors import RunInterrupted, TickTaken
+from lapor_sync.domain.runs import Job, RunOutcome
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import LeaseHandle
-from lapor_sync.storage.models import SyncEvent, SyncRun
+from lapor_sync.storage.models import RunCounts, SyncEvent, SyncRun
 
 log = logging.getLogger("lapor_sync.sync")
 
@@ -35,46 +37,13 @@ class Level(StrEnum):
     ERROR = "error"
 
 
-INTERRUPTED = "interrupted"
-"""Outcome of a run stopped on request (SIGTERM/SIGINT to the worker) before it was done."""
 INTERRUPTED_BY_WORKER = "stopped on request (worker shutdown) after the item in flight; the next run goes on"
+"""The reason recorded on a run the worker's shutdown (SIGTERM/SIGINT) ended ``interrupted``."""
 INTERRUPTED_BY_USER = (
     "stopped by Ctrl-C; the item in flight was left for the next run (its changes rolled "
     "back, an outbox row in flight read back before any new post)"
 )
-
-
-class TickTaken(Exception):  # noqa: N818 - not a fault: the tick is done
-    """Another runner inserted the run of this job's tick first (``uq_sync_run_tick``)."""
-
-    def __init__(self, job: str, tick: datetime | None) -> None:
-        super().__init__(f"job '{job}' already has a run for the tick at {tick}")
-        self.job, self.tick = job, tick
-
-
-class RunInterrupted(Exception):  # noqa: N818 - a request, not a fault
-    """Raised at a checkpoint when a stop was requested: the run ends after the item in flight."""
-
-
-COUNTERS = ("fetched", "created", "updated", "unchanged", "set_aside", "pushed", "failed", "dead_lettered")
-
-
-@dataclass
-class RunCounts:
-    """Counters of one sync run (see :data:`COUNTERS`)."""
-
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    set_aside: int = 0
-    pushed: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """Return the counters as a plain dict, in :data:`COUNTERS` order."""
-        return {name: getattr(self, name) for name in COUNTERS}
+"""The reason recorded on a manual command's run that Ctrl-C ended ``interrupted``."""
 
 
 def add_event(
@@ -122,7 +91,7 @@ class RunJournal:
         db: where runs are stored.
         clock: where "now" comes from.
         institution_id: the national institution the run works for.
-        job: ``pull``, ``push``, ``sync`` (both), ``reconcile``, ``resync``, ``sla``, ``retention`` or ``purge``.
+        job: what the run does (see :class:`~lapor_sync.domain.runs.Job`).
         trigger: ``schedule``, ``manual`` or ``command``.
         stop: set to ask the run to stop at its next :meth:`checkpoint` (the worker's shutdown).
         leases: the job leases the run holds; a lost one stops it at the next checkpoint. Their
@@ -133,7 +102,7 @@ class RunJournal:
     db: Database
     clock: Clock
     institution_id: int
-    job: str
+    job: Job
     trigger: str
     counts: RunCounts = field(default_factory=RunCounts)
     run_id: int = 0
@@ -232,18 +201,18 @@ class RunJournal:
             assert run is not None
             run.finished_at = self.clock.now()
             if interrupted:
-                run.outcome = INTERRUPTED
+                run.outcome = RunOutcome.INTERRUPTED
                 run.error = redact(reason)
             else:
-                run.outcome = "failed" if error else "ok"
+                run.outcome = RunOutcome.FAILED if error else RunOutcome.OK
                 run.error = redact(error) if error else error
-            for name, value in self.counts.as_dict().items():
+            for name, value in self.counts.counters().items():
                 setattr(run, name, value)
             session.add(run)
             session.commit()
         # Counters nested: "created" is also a LogRecord attribute, which ``extra`` may not overwrite.
         log.info(
             "sync run finished",
-            extra={"run_id": self.run_id, "job": self.job, "outcome": run.outcome, "counts": self.counts.as_dict()},
+            extra={"run_id": self.run_id, "job": self.job, "outcome": run.outcome, "counts": self.counts.counters()},
         )
         return run

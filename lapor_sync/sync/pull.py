@@ -1,34 +1,41 @@
 """Pull: walk the national inbox, fetch what changed, and store it in the city's records.
 
-The walk follows CONTRACT §6: start from the committed mark minus an overlap window (inclusive),
-dedupe by complaint id and ``updated_at``, repeat the walk until a pass sees nothing new (page
-drift), and advance the mark only after the whole pull succeeded. Open cases whose complaint has
-not been seen for a while are read by detail, so that a complaint forwarded away, archived or
-auto-closed on the national side is noticed even though it left the inbox (CONTRACT §5).
+The walk follows CONTRACT §6 (:class:`~lapor_sync.sync.watermark.InboxWatermark`): start from the
+committed mark minus an overlap window (inclusive), dedupe by complaint id and ``updated_at``, repeat
+the walk until a pass sees nothing new (page drift), and advance the mark only after the whole pull
+succeeded. Open cases whose complaint has not been seen for a while are read by detail, so that a
+complaint forwarded away, archived or auto-closed on the national side is noticed even though it
+left the inbox (CONTRACT §5).
+
+Each complaint is stored in one unit of work (:class:`UnitOfWork`): its case, binding, sync events
+and set-aside records commit together or not at all, and its counters count only once they did.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
-from lapor_sync.domain.errors import ItemRejectedError, MalformedRecordError, RunStoppingError
+from lapor_sync.domain.complaint import Complaint, ComplaintSnapshot, InboxItem, MalformedRecord
+from lapor_sync.domain.errors import ConfigurationError, ItemRejectedError, MalformedRecordError
 from lapor_sync.domain.fingerprint import snapshot_fingerprint
 from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.ports import CityRecords, NationalPlatform, Received, ReceiveOutcome
-from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.routing import CityMapping, Routing
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.receive import describe_receipt
+from lapor_sync.sync.watermark import InboxWatermark, is_settled
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,61 @@ class PullOptions:
     initial_since: datetime | None = None
     max_passes: int = 5
     recheck_after: timedelta = timedelta(hours=1)
+
+
+class UnitOfWork:
+    """One transaction of the pull: a session, and the run counters that count once it commits.
+
+    Steps add their changes to :attr:`session` and their counts with :meth:`count`; only
+    :meth:`commit` makes either real, so a rolled-back unit counts nothing. The pull commits one
+    unit per complaint. The steps take the unit and never commit, so the complaints of a page could
+    share one; the duplicate-insert retry (``Puller._fetch_and_store``) rolls its unit back, and
+    would then need a savepoint per complaint.
+
+    Args:
+        session: the unit's session; only :meth:`commit` commits it.
+        journal: the run whose counters the unit adds to.
+    """
+
+    def __init__(self, session: Session, journal: RunJournal) -> None:
+        self.session = session
+        self._journal = journal
+        self._counted: Counter[str] = Counter()
+
+    def count(self, counter: str) -> None:
+        """Add one to the run counter named ``counter`` (``created``, ``unchanged``, ...) once the unit commits."""
+        self._counted[counter] += 1
+
+    def commit(self) -> None:
+        """Commit the session, then add what was counted to the run's counters."""
+        self.session.commit()
+        counts = self._journal.counts
+        for counter, n in self._counted.items():
+            setattr(counts, counter, getattr(counts, counter) + n)
+        self._counted.clear()
+
+    def rollback(self) -> None:
+        """Roll the session back and forget what was counted; the session may be used again."""
+        self.session.rollback()
+        self._counted.clear()
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where a complaint's case goes.
+
+    Attributes:
+        agency_code: the agency that handles it.
+        rule: the routing rule recorded on the case.
+        state: the case state its national status maps to (``None``: keep the current one).
+        routing: the mapping's decision, or ``None`` for a complaint no longer the city's (kept with
+            its agency, marked forwarded).
+    """
+
+    agency_code: str
+    rule: str
+    state: CaseState | None
+    routing: Routing | None
 
 
 class Puller:
@@ -77,39 +139,30 @@ class Puller:
     def run(self, journal: RunJournal, *, reconcile: bool = True) -> None:
         """Pull once, then (``reconcile``) recheck open cases not seen lately, see :meth:`reconcile`.
 
-        Raises the platform's errors, and ``RunInterrupted``/``LeaseLost`` from the journal's
-        checkpoint between items; on any of them the cursor stays where it was.
+        Walks the inbox until a pass sees nothing new, stores every row new to this pull, sets
+        malformed rows aside, and moves the cursor to the watermark's position (CONTRACT §6). On
+        any error below the cursor stays where it was.
+
+        Raises:
+            ConfigurationError: there is no cursor yet and ``initial_since`` is not set.
+            NationalPlatformError: the platform's errors that stop a run.
+            RunInterrupted: a stop was requested (the journal's checkpoint between items).
+            LeaseLost: the pull lease was lost (the same checkpoint).
         """
-        with self.db.session() as session:
-            mark = read_cursor(session, self.institution_id) or self.options.initial_since
-        if mark is None:
-            raise RunStoppingError("no cursor yet and no initial_since configured")
-        handled: dict[int, datetime] = {}
-        high = mark
-        unsettled: list[datetime] = []
-        quiet = False
-        for _ in range(self.options.max_passes):
-            new_in_pass = 0
-            for entry in self.platform.walk_inbox(mark - self.options.overlap):
+        watermark = InboxWatermark(
+            self._mark(journal), overlap=self.options.overlap, max_passes=self.options.max_passes
+        )
+        for _ in watermark.passes():
+            for entry in self.platform.walk_inbox(watermark.start):
                 journal.checkpoint()
                 if isinstance(entry, MalformedRecord):
-                    self._set_aside(journal, entry)
-                    continue
-                if (
-                    handled.get(entry.complaint_id, datetime.min.replace(tzinfo=entry.updated_at.tzinfo))
-                    >= entry.updated_at
-                ):
-                    continue
-                new_in_pass += 1
-                handled[entry.complaint_id] = entry.updated_at
-                binding = self._pull_one(journal, entry)
-                if binding is not None and not self._settled(binding):
-                    unsettled.append(binding.national_updated_at)
-                high = max(high, entry.updated_at)
-            if new_in_pass == 0:
-                quiet = True
-                break
-        if not quiet:
+                    with self._unit_of_work(journal) as unit:
+                        self._set_aside(unit, journal, entry)
+                elif watermark.seen(entry):
+                    binding = self._pull_one(journal, entry)
+                    if binding is not None:
+                        watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
+        if watermark.busy:
             # Every row read is stored, but the last walk may have skipped one that moved under it
             # (CONTRACT §6, page drift): the mark stays, so the next run walks the same rows again.
             journal.standalone_event(
@@ -118,26 +171,41 @@ class Puller:
                 "is stored; the cursor stays where it was so the next pull walks these rows again.",
                 level=Level.WARNING,
             )
-            high = mark
         if reconcile:
-            self._recheck_open_cases(journal, set(handled))
-        # The mark stays at the oldest row whose last second may still hide a change, so the next
-        # walk (from the mark minus the overlap) reads it again.
-        # Nor does one row stamped far ahead of our clock (a wrong server clock, a bad record) carry the
-        # mark past rows that are still to come: the mark goes at most one overlap window past now.
-        high = min([high, *unsettled, journal.clock.now() + self.options.overlap])
+            self._recheck_open_cases(journal, watermark.seen_complaints)
+        self._advance_cursor(journal, watermark.position(journal.clock.now()))
+
+    def _mark(self, journal: RunJournal) -> datetime:
+        """Return the committed cursor, or ``initial_since`` before the first successful pull."""
+        with self._unit_of_work(journal) as unit:
+            mark = read_cursor(unit.session, self.institution_id) or self.options.initial_since
+        if mark is None:
+            raise ConfigurationError("no cursor yet and no initial_since configured")
+        return mark
+
+    def _advance_cursor(self, journal: RunJournal, position: datetime) -> None:
+        """Move the cursor forward to ``position``, now that every row the pull read is stored."""
+        with self._unit_of_work(journal) as unit:
+            advance_cursor(unit.session, self.institution_id, position, journal.clock.now())
+
+    @contextmanager
+    def _unit_of_work(self, journal: RunJournal) -> Iterator[UnitOfWork]:
+        """Open a unit of work; it commits once, on the way out (an exception rolls it back)."""
         with self.db.session() as session:
-            if advance_cursor(session, self.institution_id, high, journal.clock.now()):
-                session.commit()
+            unit = UnitOfWork(session, journal)
+            yield unit
+            unit.commit()
 
     def _pull_one(self, journal: RunJournal, item: InboxItem) -> Binding | None:
-        """Store one inbox row if it may have changed; return its binding (``None``: set aside)."""
-        with self.db.session() as session:
-            binding = self._binding(session, item.complaint_id)
-        if binding is not None and not self._may_have_changed(binding, item):
-            journal.counts.unchanged += 1
-            return binding
-        return self._fetch_and_store(journal, item.complaint_id, seen_in_inbox=True)
+        """Store one inbox row if it may have changed; return its binding (``None``: set aside or not the city's)."""
+        with self._unit_of_work(journal) as unit:
+            binding = self._binding(unit.session, item.complaint_id)
+            if binding is not None and not self._may_have_changed(binding, item):
+                unit.count("unchanged")
+                return binding
+            # End the read: no transaction stays open while LAPOR! answers (a Retry-After may take minutes).
+            unit.rollback()
+            return self._fetch_and_store(unit, journal, item.complaint_id, seen_in_inbox=True)
 
     def _may_have_changed(self, binding: Binding, item: InboxItem) -> bool:
         """Whether an inbox row may hold a change not yet stored.
@@ -151,12 +219,8 @@ class Puller:
         return not self._settled(binding)
 
     def _settled(self, binding: Binding) -> bool:
-        """Whether the last read came after the second of ``national_updated_at`` had surely ended.
-
-        "Surely": one second, plus the overlap window for the clock skew between LAPOR! and us.
-        """
-        margin = self.options.overlap + timedelta(seconds=1)
-        return binding.last_checked_at - binding.national_updated_at >= margin
+        """Whether the binding's last read came after its ``national_updated_at`` second had surely ended."""
+        return is_settled(binding.national_updated_at, binding.last_checked_at, self.options.overlap)
 
     def reconcile(self, journal: RunJournal) -> None:
         """Read by detail every open case not seen in the inbox for ``recheck_after`` (CONTRACT §6).
@@ -164,27 +228,26 @@ class Puller:
         A complaint forwarded away, archived or auto-closed on the national side leaves the inbox;
         only its detail tells. Set-aside records are tried again too. The cursor is not touched.
         """
-        self._recheck_open_cases(journal, set())
+        self._recheck_open_cases(journal, frozenset())
 
-    def _recheck_open_cases(self, journal: RunJournal, seen: set[int]) -> None:
-        now = journal.clock.now()
-        with self.db.session() as session:
-            due = [
-                case.complaint_id
-                for case in self.city_records(session).open_cases_unseen_since(now - self.options.recheck_after)
-            ]
+    def _recheck_open_cases(self, journal: RunJournal, seen: frozenset[int]) -> None:
+        """Read by detail the open cases and set-aside records due for a recheck, except those in ``seen``."""
+        due_since = journal.clock.now() - self.options.recheck_after
+        with self._unit_of_work(journal) as unit:
+            due = [case.complaint_id for case in self.city_records(unit.session).open_cases_unseen_since(due_since)]
             # A set-aside record is tried again on every recheck: the platform may have repaired it.
-            set_aside = session.exec(
+            set_aside = unit.session.exec(
                 select(SetAsideRecord.complaint_id).where(
                     SetAsideRecord.institution_id == self.institution_id,
                     SetAsideRecord.resolved_at == None,  # noqa: E711
-                    SetAsideRecord.last_seen_at < now - self.options.recheck_after,
+                    SetAsideRecord.last_seen_at < due_since,
                 )
             ).all()
         for complaint_id in dict.fromkeys([*due, *(c for c in set_aside if c is not None)]):
             if complaint_id not in seen:
                 journal.checkpoint()
-                self._fetch_and_store(journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
+                with self._unit_of_work(journal) as unit:
+                    self._fetch_and_store(unit, journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
 
     def reread(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool) -> Binding | None:
         """Read one complaint by detail and store it under the current mapping (``lapor-sync resync``).
@@ -198,12 +261,14 @@ class Puller:
         Raises:
             ItemRejectedError: LAPOR! refused the detail call (e.g. 404) for a complaint not ``known``.
         """
-        return self._fetch_and_store(
-            journal, complaint_id, seen_in_inbox=seen_in_inbox, force=True, set_aside_refusal=known
-        )
+        with self._unit_of_work(journal) as unit:
+            return self._fetch_and_store(
+                unit, journal, complaint_id, seen_in_inbox=seen_in_inbox, force=True, set_aside_refusal=known
+            )
 
     def _fetch_and_store(
         self,
+        unit: UnitOfWork,
         journal: RunJournal,
         complaint_id: int,
         *,
@@ -211,118 +276,162 @@ class Puller:
         force: bool = False,
         set_aside_refusal: bool = True,
     ) -> Binding | None:
-        """Read one complaint and store it; return its binding, or ``None`` when it was set aside."""
+        """Read one complaint and store it in ``unit``; return its binding (``None``: set aside or not the city's)."""
+        snapshot = self._fetch(unit, journal, complaint_id, set_aside_refusal=set_aside_refusal)
+        if snapshot is None:
+            return None
+        try:
+            binding = self._store(unit, journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
+            unit.session.flush()  # a duplicate is refused here, while it can still be stored again
+            return binding
+        except IntegrityError:
+            # Another worker stored the same complaint between our read and our insert; the
+            # unique binding index refused the duplicate. Store again as an update, in a fresh unit.
+            unit.rollback()
+        with self._unit_of_work(journal) as again:
+            return self._store(again, journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
+
+    def _fetch(
+        self, unit: UnitOfWork, journal: RunJournal, complaint_id: int, *, set_aside_refusal: bool
+    ) -> ComplaintSnapshot | None:
+        """Read one complaint by detail; ``None``: it was malformed or refused, and is set aside in ``unit``.
+
+        Raises:
+            ItemRejectedError: LAPOR! refused the detail call and ``set_aside_refusal`` is false.
+        """
         try:
             snapshot = self.platform.fetch_complaint(complaint_id)
         except MalformedRecordError as exc:
-            self._set_aside(journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
+            self._set_aside(unit, journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
             return None
         except ItemRejectedError as exc:
             if not set_aside_refusal:
                 raise
             reason = f"the platform refused the detail call: {exc}"
-            self._set_aside(journal, MalformedRecord(complaint_id, reason, None))
+            self._set_aside(unit, journal, MalformedRecord(complaint_id, reason, None))
             return None
         journal.counts.fetched += 1
-        try:
-            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
-        except IntegrityError:
-            # Another worker stored the same complaint between our read and our insert; the
-            # unique binding index refused the duplicate. Store again as an update.
-            return self._store(journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
+        return snapshot
 
     def _store(
-        self, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool, force: bool = False
+        self, unit: UnitOfWork, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool, force: bool
     ) -> Binding | None:
-        """Create or update the case and its binding in one transaction; ``None``: not the city's.
+        """Create or update the case and its binding in ``unit``; ``None``: not the city's.
 
         ``force`` (resync) routes an unchanged complaint again instead of taking the shortcut.
         """
-        complaint = snapshot.complaint
-        now = journal.clock.now()
+        complaint, now = snapshot.complaint, journal.clock.now()
         fingerprint = snapshot_fingerprint(snapshot)
-        with self.db.session() as session:
-            binding = self._binding(session, complaint.complaint_id)
-            if binding is not None and binding.content_hash == fingerprint and not force:
-                # Record only what moves the sync forward (a newer mark, a recheck, a read that settles
-                # a same-second doubt, a set-aside record now read in full); a repeated read of
-                # settled data writes nothing.
-                settles = not self._settled(binding)
-                resolved = self._resolve_set_aside(session, complaint.complaint_id, now)
-                if complaint.updated_at > binding.national_updated_at or not seen_in_inbox or settles or resolved:
-                    binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
-                    binding.last_checked_at = now
-                    session.add(binding)
-                    session.commit()
-                journal.counts.unchanged += 1
-                return binding
-            records = self.city_records(session)
-            # The inbox lists only complaints dispositioned to the city's tree (CONTRACT §5): one seen
-            # there is the city's even when its sub-unit is missing from the mapping (it goes to triage).
-            in_city = seen_in_inbox or self.mapping.is_city_institution(complaint.disposition_id)
-            if in_city:
-                routing = self.mapping.route(complaint.disposition_id, complaint.category_id, complaint.category_name)
-                agency_code, rule = routing.agency_code, routing.rule
-                state = self.mapping.case_state_for(complaint.status_code)
-            elif binding is None:
-                return None  # never ours and no longer ours: nothing to keep
-            else:
-                routing = None
-                existing = records.get_case(case_id=binding.case_id)
-                agency_code, rule = existing.agency_code, existing.routing_rule
-                state = CaseState.FORWARDED
-            received = records.receive(snapshot, agency_code=agency_code, routing_rule=rule, state=state)
-            if binding is not None and binding.content_hash == fingerprint and _changes_nothing(received):
-                # Forced, and the current mapping decides what the case already says.
-                binding.last_checked_at = now
-                session.add(binding)
-                self._resolve_set_aside(session, complaint.complaint_id, now)
-                session.commit()
-                journal.counts.unchanged += 1
-                return binding
-            if binding is None:
-                binding = Binding(
-                    institution_id=self.institution_id,
-                    complaint_id=complaint.complaint_id,
-                    tracking_id=complaint.tracking_id,
-                    case_id=received.case_id,
-                    national_updated_at=complaint.updated_at,
-                    content_hash=fingerprint,
-                    last_checked_at=now,
-                )
-            binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
-            binding.content_hash, binding.last_checked_at = fingerprint, now
-            if seen_in_inbox:
-                binding.last_seen_in_inbox_at = now
-            session.add(binding)
-            events = list(describe_receipt(snapshot, received, routing, state))
-            if in_city and not self.mapping.is_city_institution(complaint.disposition_id):
-                events.append(
-                    (
-                        "mapping.unknown_institution",
-                        Level.WARNING,
-                        f"Complaint #{complaint.tracking_id} is dispositioned to institution "
-                        f"{complaint.disposition_id}, a sub-unit the mapping file does not know: "
-                        "add it to the mapping's agencies.",
-                    )
-                )
-            for kind, level, message in events:
-                journal.event(
-                    session,
-                    kind,
-                    message,
-                    level=level,
-                    complaint_id=complaint.complaint_id,
-                    tracking_id=complaint.tracking_id,
-                    agency_code=received.agency_code,
-                )
-            self._resolve_set_aside(session, complaint.complaint_id, now)
-            session.commit()
-        if received.outcome is ReceiveOutcome.CREATED:
-            journal.counts.created += 1
-        else:
-            journal.counts.updated += 1
+        binding = self._binding(unit.session, complaint.complaint_id)
+        if binding is not None and binding.content_hash == fingerprint and not force:
+            return self._unchanged(unit, binding, complaint, now, seen_in_inbox=seen_in_inbox)
+        records = self.city_records(unit.session)
+        route = self._route(records, complaint, binding, seen_in_inbox=seen_in_inbox)
+        if route is None:
+            return None  # never ours and no longer ours: nothing to keep
+        received = records.receive(snapshot, agency_code=route.agency_code, routing_rule=route.rule, state=route.state)
+        if binding is not None and binding.content_hash == fingerprint and _changes_nothing(received):
+            return self._confirmed(unit, binding, complaint.complaint_id, now)
+        binding = self._bind(
+            unit.session,
+            complaint,
+            binding,
+            case_id=received.case_id,
+            fingerprint=fingerprint,
+            now=now,
+            seen_in_inbox=seen_in_inbox,
+        )
+        self._record_events(unit.session, journal, snapshot, received, route)
+        self._resolve_set_aside(unit.session, complaint.complaint_id, now)
+        unit.count("created" if received.outcome is ReceiveOutcome.CREATED else "updated")
         return binding
+
+    def _unchanged(
+        self, unit: UnitOfWork, binding: Binding, complaint: Complaint, now: datetime, *, seen_in_inbox: bool
+    ) -> Binding:
+        """Take the shortcut for a read of what is stored: write only what moves the sync forward."""
+        # What moves it forward: a newer mark, a recheck, a read that settles a same-second doubt, a
+        # set-aside record now read in full. A repeated read of settled data writes nothing.
+        settles = not self._settled(binding)
+        resolved = self._resolve_set_aside(unit.session, complaint.complaint_id, now)
+        if complaint.updated_at > binding.national_updated_at or not seen_in_inbox or settles or resolved:
+            binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
+            binding.last_checked_at = now
+            unit.session.add(binding)
+        unit.count("unchanged")
+        return binding
+
+    def _route(
+        self, records: CityRecords, complaint: Complaint, binding: Binding | None, *, seen_in_inbox: bool
+    ) -> _Route | None:
+        """Decide the case's agency, rule and state; ``None``: the complaint is not the city's and never was."""
+        # The inbox lists only complaints dispositioned to the city's tree (CONTRACT §5): one seen
+        # there is the city's even when its sub-unit is missing from the mapping (it goes to triage).
+        if seen_in_inbox or self.mapping.is_city_institution(complaint.disposition_id):
+            routing = self.mapping.route(complaint.disposition_id, complaint.category_id, complaint.category_name)
+            state = self.mapping.case_state_for(complaint.status_code)
+            return _Route(routing.agency_code, routing.rule, state, routing)
+        if binding is None:
+            return None
+        existing = records.get_case(case_id=binding.case_id)
+        return _Route(existing.agency_code, existing.routing_rule, CaseState.FORWARDED, None)
+
+    def _confirmed(self, unit: UnitOfWork, binding: Binding, complaint_id: int, now: datetime) -> Binding:
+        """Record a forced read the current mapping decides as the case already says: checked, unchanged."""
+        binding.last_checked_at = now
+        unit.session.add(binding)
+        self._resolve_set_aside(unit.session, complaint_id, now)
+        unit.count("unchanged")
+        return binding
+
+    def _bind(
+        self,
+        session: Session,
+        complaint: Complaint,
+        binding: Binding | None,
+        *,
+        case_id: int,
+        fingerprint: str,
+        now: datetime,
+        seen_in_inbox: bool,
+    ) -> Binding:
+        """Create or move forward the binding of complaint and case: mark, fingerprint, when read."""
+        if binding is None:
+            binding = Binding(
+                institution_id=self.institution_id,
+                complaint_id=complaint.complaint_id,
+                tracking_id=complaint.tracking_id,
+                case_id=case_id,
+                national_updated_at=complaint.updated_at,
+                content_hash=fingerprint,
+                last_checked_at=now,
+            )
+        binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
+        binding.content_hash, binding.last_checked_at = fingerprint, now
+        if seen_in_inbox:
+            binding.last_seen_in_inbox_at = now
+        session.add(binding)
+        return binding
+
+    def _record_events(
+        self, session: Session, journal: RunJournal, snapshot: ComplaintSnapshot, received: Received, route: _Route
+    ) -> None:
+        """Add the sync events of this receipt to ``session``, committed with the change they tell."""
+        complaint = snapshot.complaint
+        # Seen in the inbox but dispositioned to a sub-unit the mapping lacks (see _route).
+        unknown_sub_unit = route.routing is not None and not self.mapping.is_city_institution(complaint.disposition_id)
+        for kind, level, message in describe_receipt(
+            snapshot, received, route.routing, route.state, unknown_sub_unit=unknown_sub_unit
+        ):
+            journal.event(
+                session,
+                kind,
+                message,
+                level=level,
+                complaint_id=complaint.complaint_id,
+                tracking_id=complaint.tracking_id,
+                agency_code=received.agency_code,
+            )
 
     def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> bool:
         """Close the set-aside records of a complaint now stored in full; return whether there were any."""
@@ -339,60 +448,59 @@ class Puller:
         return bool(records)
 
     def _binding(self, session: Session, complaint_id: int) -> Binding | None:
+        """Return the binding of ``complaint_id`` to its case, or ``None`` for a complaint never stored."""
         return session.exec(
             select(Binding).where(Binding.institution_id == self.institution_id, Binding.complaint_id == complaint_id)
         ).first()
 
-    def _set_aside(self, journal: RunJournal, record: MalformedRecord) -> None:
+    def _set_aside(self, unit: UnitOfWork, journal: RunJournal, record: MalformedRecord) -> None:
+        """Keep a record that cannot be stored, with its reason, in ``unit``; one already kept is marked seen again."""
         now = journal.clock.now()
         raw = json.dumps(record.raw, ensure_ascii=False, default=str)
         reason = mask_personal_data(record.reason)  # a reason may quote a server's message
-        with self.db.session() as session:
-            if (
-                session.exec(
-                    select(Case.id).where(
-                        Case.institution_id == self.institution_id,
-                        Case.complaint_id == record.complaint_id,
-                        col(Case.purged_at).is_not(None),
-                    )
-                ).first()
-                is not None
-            ):
-                raw = json.dumps(PURGED_TEXT)  # its case was purged (lapor_sync.sync.admin.purge): it stays purged
-            existing = session.exec(
-                select(SetAsideRecord).where(
-                    SetAsideRecord.institution_id == self.institution_id,
-                    SetAsideRecord.complaint_id == record.complaint_id,
-                    SetAsideRecord.reason == reason,
-                    SetAsideRecord.raw == raw,
-                    SetAsideRecord.resolved_at == None,
-                )
-            ).first()  # noqa: E711  (SQL IS NULL)
-            if existing is not None:
-                existing.last_seen_at = now  # paces the next retry (see _recheck_open_cases)
-                session.add(existing)
-                session.commit()
-                return
-            session.add(
-                SetAsideRecord(
-                    institution_id=self.institution_id,
-                    run_id=journal.run_id,
-                    complaint_id=record.complaint_id,
-                    reason=reason,
-                    raw=raw,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                )
+        if self._purged(unit.session, record.complaint_id):
+            raw = json.dumps(PURGED_TEXT)  # its case was purged (lapor_sync.sync.admin.purge): it stays purged
+        existing = unit.session.exec(
+            select(SetAsideRecord).where(
+                SetAsideRecord.institution_id == self.institution_id,
+                SetAsideRecord.complaint_id == record.complaint_id,
+                SetAsideRecord.reason == reason,
+                SetAsideRecord.raw == raw,
+                SetAsideRecord.resolved_at == None,
             )
-            journal.event(
-                session,
-                "complaint.set_aside",
-                f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {reason}",
-                level=Level.WARNING,
+        ).first()  # noqa: E711  (SQL IS NULL)
+        if existing is not None:
+            existing.last_seen_at = now  # paces the next retry (see _recheck_open_cases)
+            unit.session.add(existing)
+            return
+        unit.session.add(
+            SetAsideRecord(
+                institution_id=self.institution_id,
+                run_id=journal.run_id,
                 complaint_id=record.complaint_id,
+                reason=reason,
+                raw=raw,
+                first_seen_at=now,
+                last_seen_at=now,
             )
-            session.commit()
-        journal.counts.set_aside += 1
+        )
+        journal.event(
+            unit.session,
+            "complaint.set_aside",
+            f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {reason}",
+            level=Level.WARNING,
+            complaint_id=record.complaint_id,
+        )
+        unit.count("set_aside")
+
+    def _purged(self, session: Session, complaint_id: int | None) -> bool:
+        """Whether the city's case of ``complaint_id`` was purged."""
+        purged = select(Case.id).where(
+            Case.institution_id == self.institution_id,
+            Case.complaint_id == complaint_id,
+            col(Case.purged_at).is_not(None),
+        )
+        return session.exec(purged).first() is not None
 
 
 def _changes_nothing(received: Received) -> bool:

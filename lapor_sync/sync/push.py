@@ -12,16 +12,24 @@ that came from the national side is ever pushed back: only rows written by staff
 the outbox. While a row is delivered, what it sends (and a confidential complaint's title and
 content) is withheld from every event, error, log line and escaping exception, should the server
 quote it back (``lapor_sync.runtime.redaction``, :mod:`lapor_sync.sync.scrub`).
+
+Each row makes the national call (follow-up, status change or reject request) that the mapping's
+``action_map`` declared for its action when staff acted, and a read-back looks for that call's
+effect. Per row, two transactions: its claim, committed before the call (the delivery protocol),
+and its outcome (the row settled, its follow-up linked, a completion that cannot be delivered
+undone, its sync event), committed together.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import Clock
@@ -33,10 +41,11 @@ from lapor_sync.domain.errors import (
     RunStoppingError,
     TransientError,
 )
+from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.reference import find_reference, strip_reference
-from lapor_sync.domain.routing import CityMapping
-from lapor_sync.domain.status import CaseState, NationalStatus
+from lapor_sync.domain.routing import CityMapping, NationalCall, NationalCallKind
+from lapor_sync.domain.status import CaseState
 from lapor_sync.runtime.redaction import redact, withholding
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.holders import holder_name
@@ -68,13 +77,26 @@ class PushOptions:
     max_retry_after: timedelta = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """How a row reached LAPOR!, in words for its sync event.
+
+    ``national_id``: the follow-up's id on LAPOR!, to link the row's thread entry to (``None`` for
+    the other calls).
+    """
+
+    how: str
+    national_id: int | None = None
+
+
 class Pusher:
     """Runs the push half of a sync cycle.
 
     Args:
         db: the city's database (holds the outbox).
         platform: the national platform port.
-        mapping: the city's rules (which institutions are the city's own).
+        mapping: the city's rules: which institutions are the city's own, what a national status
+            code means, and the call of a row written before rows stored theirs.
         options: see :class:`PushOptions`.
         rng: jitter source (seeded in tests).
         claimer: this process's holder name, written on the rows it claims (default:
@@ -121,15 +143,17 @@ class Pusher:
                     blocked.add(item.case_id)  # keep this case's later rows behind this one
 
     def _waiting(self, after_id: int) -> list[OutboxItem]:
-        """The next batch of pending or sending rows after ``after_id``, due or not: a row still waiting
-        out its backoff holds back the later rows of its case."""
+        """Read the next batch of pending or sending rows after ``after_id``, due or not.
+
+        Rows not due are read too: a row still waiting out its backoff holds back the later rows of its case.
+        """
         with self.db.session() as session:
             return list(
                 session.exec(
                     select(OutboxItem)
                     .where(
                         OutboxItem.institution_id == self.mapping.institution.id,
-                        col(OutboxItem.state).in_(["pending", "sending"]),
+                        col(OutboxItem.state).in_(WAITING),
                         OutboxItem.id > after_id,
                     )
                     .order_by(OutboxItem.id)
@@ -139,12 +163,19 @@ class Pusher:
 
     def _waits(self, item: OutboxItem, clock: Clock) -> bool:
         """Whether ``item`` sits this run out: waiting out its backoff, or held by another pusher's live claim."""
-        if item.state == "pending":
+        if item.state == OutboxState.PENDING:
             return item.next_attempt_at > clock.now()  # nothing to withhold yet
         return self.claims.held_elsewhere(item)
 
     def _deliver_claimed(self, journal: RunJournal, item: OutboxItem) -> bool:
-        """Claim ``item`` and deliver it with its texts withheld; return whether it left the queue."""
+        """Claim ``item`` and deliver it with its texts withheld; return whether it left the queue.
+
+        The claim (``sending``) is committed on its own, before any request for the row: that is the
+        delivery protocol, not a transaction to merge. Once the claim is durable, a crash at any
+        later point leaves a ``sending`` row, which the next pusher reads back before posting
+        (CONTRACT §6); a claim committed with the outcome instead would leave a ``pending`` row
+        after a crash mid-request, posted again though LAPOR! may have it.
+        """
         sources = self._echo_sources(item)
         claim = self.claims.take(item, journal.clock.now())
         if claim is None:
@@ -163,8 +194,10 @@ class Pusher:
             self.claims.done(claim)
 
     def _echo_sources(self, item: OutboxItem) -> tuple[str | None, ...]:
-        """The texts a server must not be quoted on while ``item`` is delivered: what it sends, and a
-        confidential complaint's title and content."""
+        """Return the texts a server must not be quoted on while ``item`` is delivered.
+
+        What it sends, and a confidential complaint's title and content.
+        """
         payload = item.payload
         sent = (strip_reference(payload.get("content") or ""), payload.get("note"), payload.get("reason"))
         with self.db.session() as session:
@@ -174,7 +207,7 @@ class Pusher:
     def _deliver(self, journal: RunJournal, item: OutboxItem, claim: Claim) -> bool:
         """Try one claimed row; return whether it left the queue (delivered or dead)."""
         try:
-            how = self._send(journal.clock, item, claim)
+            delivery = self._send(journal.clock, item, claim)
         except ClaimLost:
             raise  # the row is another pusher's now: write nothing to it
         except RunStoppingError:
@@ -197,178 +230,236 @@ class Pusher:
         except BaseException:
             self._release(item, claim)
             raise
-        self._delivered(journal, item, claim, how)
+        self._delivered(journal, item, claim, delivery)
         return True
 
-    def _send(self, clock: Clock, item: OutboxItem, claim: Claim) -> str:
-        """Read back if needed, then make the row's call; return how it was delivered.
+    def _send(self, clock: Clock, item: OutboxItem, claim: Claim) -> _Delivery:
+        """Read back if needed, then make the row's declared call; return how it was delivered.
 
         Raises the platform's errors, and :class:`ClaimLost` before any request once the claim is gone.
         """
+        call = self._declared_call(item)
         # needs_readback is kept until delivered: a read-back that fails must be tried again, never skipped.
-        if item.needs_readback and self._read_back(clock, item, claim):
-            return "found on LAPOR! by read-back; not posted again"
+        if item.needs_readback and (
+            found := self._read_back(clock, item, claim, call, "found on LAPOR! by read-back; not posted again")
+        ):
+            return found
         self.claims.recheck(claim, clock.now())
         try:
-            return self._call(clock, item, claim)
+            return self._call(clock, item, claim, call)
         except ItemRejectedError as exc:
-            # A 422 on "complete" can mean the platform closed the complaint itself meanwhile
-            # (auto-close, CONTRACT §3): then the goal is reached and nothing is dead.
-            if self._applied_despite_refusal(clock, item, claim):
-                return f"already in effect on LAPOR! ({exc.detail})"
+            # A 422 can mean the platform made the change itself meanwhile (a complaint being completed
+            # auto-closed, CONTRACT §3): then the goal is reached and nothing is dead.
+            if found := self._applied_despite_refusal(
+                clock, item, claim, call, f"already in effect on LAPOR! ({exc.detail})"
+            ):
+                return found
             raise
 
-    def _call(self, clock: Clock, item: OutboxItem, claim: Claim) -> str:
+    def _declared_call(self, item: OutboxItem) -> NationalCall:
+        """The national call ``item`` makes: the one its payload stores, declared when staff acted.
+
+        Stored, not looked up at push time, so that a mapping reloaded while the row waits (or
+        between its request and a read-back after a crash) changes neither what it sends nor what a
+        read-back looks for. A row written before rows stored their call has none; it takes the call
+        the mapping declares for its kind. Its payload carries what the packaged mapping's call for
+        that kind sends (the only calls the code of that time made), so such rows must have left the
+        outbox before an ``action_map`` declares another call for their kind.
+
+        Raises:
+            ValidationError: the stored call is not a valid one (a failed attempt of this row).
+        """
+        return NationalCall.from_payload(item.payload) or self.mapping.national_call_for(AgencyAction(item.kind))
+
+    def _call(self, clock: Clock, item: OutboxItem, claim: Claim, call: NationalCall) -> _Delivery:
+        """Make the row's declared call with what its payload sends (CONTRACT §5)."""
         payload = item.payload
-        kind = AgencyAction(item.kind)
-        if kind is AgencyAction.FOLLOWUP:
-            posted = self.platform.post_followup(
-                item.complaint_id,
-                institution_id=payload["institution_id"],
-                content=payload["content"],
-                is_secret=payload["is_secret"],
-            )
-            if find_reference(posted.content) == item.idempotency_key and posted.complaint_id in (
-                None,
-                item.complaint_id,
-            ):
-                self._link_thread_entry(item, posted.national_id)
-                return "delivered"
-            # The answer is not what we posted (another follow-up, another complaint): an ambiguous write.
-            # Read back at once, before anything else, and link only the copy that carries our token,
-            # or a pull would store the national copy beside ours (CONTRACT §6).
-            try:
-                found = self._read_back(clock, item, claim)
-            except (TransientError, ItemRejectedError) as exc:
-                # Ours may be stored whatever the read-back met: the next try must read back first too.
-                raise AmbiguousWriteError(
-                    f"LAPOR! answered the follow-up with another one, and read-back failed: {exc}"
-                ) from None
-            if found:
-                return "delivered; LAPOR! answered with another follow-up, ours was found by read-back"
-            raise AmbiguousWriteError(
-                "LAPOR! answered the follow-up with another one, and read-back did not find ours yet"
-            )
-        if kind is AgencyAction.COMPLETE:
-            self.platform.set_status(item.complaint_id, status_code=payload["status_code"], note=payload["note"])
+        if call.call is NationalCallKind.FOLLOWUP:
+            return self._post_followup(clock, item, claim, call)
+        if call.call is NationalCallKind.STATUS:
+            self.platform.set_status(item.complaint_id, status_code=call.status_code, note=payload["note"])
         else:
             self.platform.request_reject(
                 item.complaint_id,
-                not_authority=payload["not_authority"],
+                not_authority=call.not_authority,
                 target_institution_id=payload["target_institution_id"],
                 reason=payload["reason"],
             )
-        return "delivered"
+        return _Delivery("delivered")
 
-    def _read_back(self, clock: Clock, item: OutboxItem, claim: Claim) -> bool:
-        """Re-check the claim, then read the national side back: is this row's effect already there? (CONTRACT §6)."""
-        self.claims.recheck(claim, clock.now())
-        kind = AgencyAction(item.kind)
-        if kind is AgencyAction.FOLLOWUP:
-            for entry in self.platform.list_followups(item.complaint_id):
-                if find_reference(entry.content) == item.idempotency_key:
-                    self._link_thread_entry(item, entry.national_id)
-                    return True
-            return False
-        complaint = self.platform.fetch_complaint(item.complaint_id).complaint
-        if kind is AgencyAction.COMPLETE:
-            return complaint.status_code == item.payload["status_code"]
-        if kind is AgencyAction.RETURN:
-            return complaint.status_code == NationalStatus.ARCHIVED
-        return not self.mapping.is_city_institution(complaint.disposition_id)
+    def _post_followup(self, clock: Clock, item: OutboxItem, claim: Claim, call: NationalCall) -> _Delivery:
+        """Post the row's follow-up; an answer that is not that follow-up is read back at once.
 
-    def _applied_despite_refusal(self, clock: Clock, item: OutboxItem, claim: Claim) -> bool:
+        Raises:
+            AmbiguousWriteError: the answer was another follow-up, and read-back did not find ours
+                (or failed): the next try reads back first.
+        """
+        payload = item.payload
+        posted = self.platform.post_followup(
+            item.complaint_id,
+            institution_id=payload["institution_id"],
+            content=payload["content"],
+            is_secret=payload["is_secret"],
+        )
+        if find_reference(posted.content) == item.idempotency_key and posted.complaint_id in (None, item.complaint_id):
+            return _Delivery("delivered", posted.national_id)
+        # The answer is not what we posted (another follow-up, another complaint): an ambiguous write.
+        # Read back at once, before anything else, and link only the copy that carries our token,
+        # or a pull would store the national copy beside ours (CONTRACT §6).
+        how = "delivered; LAPOR! answered with another follow-up, ours was found by read-back"
         try:
-            return self._read_back(clock, item, claim)
-        except (ItemRejectedError, MalformedRecordError):
-            return False
+            found = self._read_back(clock, item, claim, call, how)
+        except (TransientError, ItemRejectedError) as exc:
+            # Ours may be stored whatever the read-back met: the next try must read back first too.
+            raise AmbiguousWriteError(
+                f"LAPOR! answered the follow-up with another one, and read-back failed: {exc}"
+            ) from None
+        if found:
+            return found
+        raise AmbiguousWriteError("LAPOR! answered the follow-up with another one, and read-back did not find ours yet")
 
-    def _link_thread_entry(self, item: OutboxItem, national_id: int) -> None:
-        if item.thread_entry_id is None:
+    def _read_back(
+        self, clock: Clock, item: OutboxItem, claim: Claim, call: NationalCall, how: str
+    ) -> _Delivery | None:
+        """Re-check the claim, then read the national side back: is the row's declared call in effect? (CONTRACT §6).
+
+        A follow-up is found by the row's reference token; a status change by the complaint having
+        the declared code; a reject request by its outcome: the complaint forwarded out of the city
+        (``not_authority``), or archived (its code's state in the mapping's ``status_map``). A request
+        not approved yet is not found and is sent again, which replaces it (CONTRACT §5).
+
+        Returns:
+            The delivery, said as ``how``, when the effect is there; else ``None``.
+        """
+        self.claims.recheck(claim, clock.now())
+        if call.call is NationalCallKind.FOLLOWUP:
+            return next(
+                (
+                    _Delivery(how, entry.national_id)
+                    for entry in self.platform.list_followups(item.complaint_id)
+                    if find_reference(entry.content) == item.idempotency_key
+                ),
+                None,
+            )
+        complaint = self.platform.fetch_complaint(item.complaint_id).complaint
+        if call.call is NationalCallKind.STATUS:
+            found = complaint.status_code == call.status_code
+        elif call.not_authority:
+            found = not self.mapping.is_city_institution(complaint.disposition_id)
+        else:
+            found = self.mapping.case_state_for(complaint.status_code) is CaseState.ARCHIVED
+        return _Delivery(how) if found else None
+
+    def _applied_despite_refusal(
+        self, clock: Clock, item: OutboxItem, claim: Claim, call: NationalCall, how: str
+    ) -> _Delivery | None:
+        """Read back after a refusal; one that cannot be read back counts as not in effect."""
+        try:
+            return self._read_back(clock, item, claim, call, how)
+        except (ItemRejectedError, MalformedRecordError):
+            return None
+
+    def _link_thread_entry(self, session: Session, item: OutboxItem, national_id: int | None) -> None:
+        """Give the row's thread entry the id of its copy on LAPOR!, so a pull never stores that copy beside it."""
+        if item.thread_entry_id is None or national_id is None:
             return
+        entry = session.get(ThreadEntry, item.thread_entry_id)
+        if entry is not None and entry.national_id is None:
+            entry.national_id = national_id
+            session.add(entry)
+
+    @contextmanager
+    def _outcome(self, claim: Claim, item: OutboxItem, **values: object) -> Iterator[Session]:
+        """One row's outcome as one transaction: the row settled under its claim, and what the caller adds.
+
+        Raises:
+            ClaimLost: another pusher took the row over; nothing of the outcome is written.
+        """
         with self.db.session() as session:
-            entry = session.get(ThreadEntry, item.thread_entry_id)
-            if entry is not None and entry.national_id is None:
-                entry.national_id = national_id
-                session.add(entry)
-                session.commit()
+            self.claims.settle(session, claim, item, **values)
+            yield session
+            session.commit()
 
     def _release(self, item: OutboxItem, claim: Claim) -> None:
         """Put a row in hand back for the next run (read back first: its call may have gone out)."""
         try:
-            self.claims.settle(claim, item, state="pending", needs_readback=True)
+            with self._outcome(claim, item, state=OutboxState.PENDING, needs_readback=True):
+                pass  # nothing happened to tell: the run stops and says why
         except ClaimLost:
             pass  # another pusher holds it already
 
-    def _event(self, journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level) -> None:
-        journal.standalone_event(
-            kind, message, level=level, complaint_id=item.complaint_id, tracking_id=item.tracking_id
-        )
+    def _event(
+        self, session: Session, journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level
+    ) -> None:
+        journal.event(session, kind, message, level=level, complaint_id=item.complaint_id, tracking_id=item.tracking_id)
 
-    def _delivered(self, journal: RunJournal, item: OutboxItem, claim: Claim, how: str) -> None:
-        self.claims.settle(
+    def _delivered(self, journal: RunJournal, item: OutboxItem, claim: Claim, delivery: _Delivery) -> None:
+        """Settle a delivered row, link its thread entry and record the event, in one transaction."""
+        with self._outcome(
             claim,
             item,
-            state="delivered",
+            state=OutboxState.DELIVERED,
             needs_readback=False,
             delivered_at=journal.clock.now(),
             attempts=item.attempts + 1,
             last_error=None,
-        )
+        ) as session:
+            self._link_thread_entry(session, item, delivery.national_id)
+            self._event(
+                session,
+                journal,
+                item,
+                "outbox.delivered",
+                f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}: {delivery.how}.",
+                Level.INFO,
+            )
         journal.counts.pushed += 1
-        self._event(
-            journal,
-            item,
-            "outbox.delivered",
-            f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}: {how}.",
-            Level.INFO,
-        )
 
     def _dead(
         self, journal: RunJournal, item: OutboxItem, claim: Claim, reason: str, *, needs_readback: bool | None = None
     ) -> None:
+        """Make a row a dead letter with its reason and undo a completion it carried, in one transaction."""
         reason = redact(reason)
         readback = item.needs_readback if needs_readback is None else needs_readback
-        self.claims.settle(
-            claim, item, state="dead", attempts=item.attempts + 1, last_error=reason, needs_readback=readback
-        )
+        with self._outcome(
+            claim, item, state=OutboxState.DEAD, attempts=item.attempts + 1, last_error=reason, needs_readback=readback
+        ) as session:
+            self._event(
+                session,
+                journal,
+                item,
+                "outbox.dead_letter",
+                f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} dead-lettered: {reason}",
+                Level.ERROR,
+            )
+            if item.kind == AgencyAction.COMPLETE.value:
+                self._reopen(session, journal, item)
         journal.counts.dead_lettered += 1
-        self._event(
-            journal,
-            item,
-            "outbox.dead_letter",
-            f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} dead-lettered: {reason}",
-            Level.ERROR,
-        )
-        if item.kind == AgencyAction.COMPLETE.value:
-            self._reopen(journal, item)
 
-    def _reopen(self, journal: RunJournal, item: OutboxItem) -> None:
+    def _reopen(self, session: Session, journal: RunJournal, item: OutboxItem) -> None:
         """Put a case completed here back to what LAPOR! says, once its completion cannot be delivered.
 
         Without this the city's records would show a case closed that is open nationally, and no pull
         would ever correct it (closed cases are not rechecked).
         """
-        with self.db.session() as session:
-            case = session.get(Case, item.case_id)
-            if case is None or case.state != CaseState.COMPLETED.value:
-                return
-            national = self.mapping.case_state_for(case.national_status_code)
-            if national is not None and not national.is_open:
-                return
-            case.state, case.closed_at = (national or CaseState.IN_PROGRESS).value, None
-            session.add(case)
-            journal.event(
-                session,
-                "case.reopened",
-                f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
-                f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
-                level=Level.WARNING,
-                complaint_id=item.complaint_id,
-                tracking_id=item.tracking_id,
-                agency_code=case.agency_code,
-            )
-            session.commit()
+        case = session.get(Case, item.case_id)
+        if case is None or case.state != CaseState.COMPLETED.value:
+            return
+        national = self.mapping.case_state_for(case.national_status_code)
+        if national is not None and not national.is_open:
+            return
+        case.state, case.closed_at = (national or CaseState.IN_PROGRESS).value, None
+        session.add(case)
+        journal.event(
+            session,
+            "case.reopened",
+            f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
+            f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
+            level=Level.WARNING,
+            complaint_id=item.complaint_id,
+            tracking_id=item.tracking_id,
+            agency_code=case.agency_code,
+        )
 
     def _failed(self, journal: RunJournal, item: OutboxItem, claim: Claim, exc: Exception, *, ambiguous: bool) -> bool:
         """Count a failed attempt: back to ``pending`` after a backoff, or dead once out of attempts."""
@@ -384,25 +475,26 @@ class Pusher:
         wait = wait * (0.5 + self.rng.random() / 2)
         if isinstance(exc, TransientError) and exc.retry_after is not None:
             wait = max(wait, self._server_wait(exc.retry_after))
-        self.claims.settle(
+        fate = "may have arrived: will read back first" if readback else "not delivered"
+        with self._outcome(
             claim,
             item,
-            state="pending",
+            state=OutboxState.PENDING,
             attempts=attempts,
             last_error=error,
             needs_readback=readback,
             next_attempt_at=journal.clock.now() + wait,
-        )
+        ) as session:
+            self._event(
+                session,
+                journal,
+                item,
+                "outbox.retry",
+                f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
+                f"(attempt {attempts}, {fate}): {error}; next try in {int(wait.total_seconds())} s.",
+                Level.WARNING,
+            )
         journal.counts.failed += 1
-        fate = "may have arrived: will read back first" if readback else "not delivered"
-        self._event(
-            journal,
-            item,
-            "outbox.retry",
-            f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id} failed "
-            f"(attempt {attempts}, {fate}): {error}; next try in {int(wait.total_seconds())} s.",
-            Level.WARNING,
-        )
         return False
 
     def _server_wait(self, retry_after: float) -> timedelta:

@@ -16,9 +16,25 @@ from lapor_sync.sync.journal import Level
 
 
 def describe_receipt(
-    snapshot: ComplaintSnapshot, received: Received, routing: Routing | None, state: CaseState | None
+    snapshot: ComplaintSnapshot,
+    received: Received,
+    routing: Routing | None,
+    state: CaseState | None,
+    *,
+    unknown_sub_unit: bool = False,
 ) -> Iterator[tuple[str, Level, str]]:
-    """Yield ``(kind, level, message)`` for each sync event a receipt deserves."""
+    """Yield ``(kind, level, message)`` for each sync event a receipt deserves.
+
+    Args:
+        snapshot: the complaint as read from LAPOR!.
+        received: what storing it did to the city's case.
+        routing: the mapping's decision, or ``None`` for a complaint no longer the city's (kept with
+            its agency).
+        state: the case state its national status maps to, or ``None`` for a status code the mapping
+            does not know.
+        unknown_sub_unit: it came through the city's inbox, dispositioned to a sub-unit the mapping
+            file does not know (it went to triage; the mapping needs the sub-unit).
+    """
     complaint = snapshot.complaint
     ref = f"#{complaint.tracking_id}"
     agency = received.agency_code
@@ -69,9 +85,17 @@ def describe_receipt(
             f"Complaint {ref} is now dispositioned to {complaint.disposition_name} "
             f"({complaint.disposition_id}) and left the city's inbox: case marked forwarded.",
         )
+    if unknown_sub_unit:
+        yield (
+            "mapping.unknown_institution",
+            Level.WARNING,
+            f"Complaint {ref} is dispositioned to institution {complaint.disposition_id}, a sub-unit "
+            "the mapping file does not know: add it to the mapping's agencies.",
+        )
 
 
 def _changes(received: Received, status_name: str) -> str:
+    """Return the changes a receipt made, as a phrase (``"national status A → B; 2 new thread entries"``)."""
     parts = []
     if received.previous_status_name and received.previous_status_name != status_name:
         parts.append(f"national status {received.previous_status_name} → {status_name}")

@@ -21,16 +21,24 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.errors import NationalPlatformError
+from lapor_sync.domain.errors import (
+    AlreadyRun,
+    ConfigurationError,
+    LeaseLost,
+    NationalPlatformError,
+    RunInterrupted,
+    TickTaken,
+)
 from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.runs import Job
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.lease import LeaseLost, Leases
+from lapor_sync.storage.lease import LeaseHandle, Leases
 from lapor_sync.storage.models import Agency, SyncRun
 from lapor_sync.sync.abandoned import abandon_runs_lost_to
 from lapor_sync.sync.admin.retention import prune_events
 from lapor_sync.sync.claims import ClaimLost
-from lapor_sync.sync.journal import INTERRUPTED_BY_USER, Level, RunInterrupted, RunJournal, TickTaken
+from lapor_sync.sync.journal import INTERRUPTED_BY_USER, INTERRUPTED_BY_WORKER, Level, RunJournal
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.push import Pusher
 
@@ -49,20 +57,6 @@ def sync_agencies(session: Session, mapping: CityMapping) -> bool:
         session.add(row)
         changed = True
     return changed
-
-
-class AlreadyRun(Exception):  # noqa: N818 - not a fault: the tick is done
-    """A run of the job already belongs to the tick asked about: another runner did this tick.
-
-    Attributes:
-        job: the job.
-        run_id: that run's id.
-        started_at: when it started (aware, UTC).
-    """
-
-    def __init__(self, job: str, run_id: int, started_at: datetime) -> None:
-        super().__init__(f"job '{job}' already ran for this tick (run #{run_id}, started {display_wib(started_at)})")
-        self.job, self.run_id, self.started_at = job, run_id, started_at
 
 
 @dataclass(kw_only=True)
@@ -88,10 +82,10 @@ class JobRunner:
 
     def execute(
         self,
-        job: str,
+        job: Job,
         work: Callable[[RunJournal], None],
         *,
-        leases: Sequence[str] | None = None,
+        leases: Sequence[Job] | None = None,
         trigger: str = "command",
         lease_wait_seconds: float = 0,
         tick: datetime | None = None,
@@ -106,7 +100,7 @@ class JobRunner:
         still ours).
 
         Args:
-            job: the run's job name (``sync_run.job``), at most 16 characters.
+            job: the run's job (``sync_run.job``), at most 16 characters.
             work: does the job; counts and events go to the journal it is given, and it calls
                 ``journal.checkpoint()`` between items.
             leases: the job leases to hold (default: one named ``job``).
@@ -121,7 +115,7 @@ class JobRunner:
                 a dry run passes ``False`` and does it in its own rolled-back sessions.
 
         Returns:
-            The finished run: ``ok``; ``failed`` (platform error, a lease or an outbox claim lost)
+            The finished run: ``ok``; ``failed`` (platform error, a setting, a lease or an outbox claim lost)
             with its reason; or ``interrupted`` (``stop`` was set). A ``KeyboardInterrupt`` (Ctrl-C) also
             closes the run as ``interrupted``, then goes on up.
 
@@ -129,76 +123,108 @@ class JobRunner:
             LeaseBusy: a lease is still held by another runner after ``lease_wait_seconds``.
             AlreadyRun: see ``tick``; nothing was done.
         """
-        institution = self.mapping.institution.id
         names = tuple(leases or (job,))
         with ExitStack() as held:
             handles = tuple(
-                held.enter_context(self.leases.hold(name, institution_id=institution, wait_seconds=lease_wait_seconds))
+                held.enter_context(
+                    self.leases.hold(name, institution_id=self.institution_id, wait_seconds=lease_wait_seconds)
+                )
                 for name in names
             )
-            abandon_runs_lost_to(self.db, self.clock, institution, names, self.leases.holder)
-            if tick is not None:
-                self._check_not_run(job, tick)
-            if agencies and "pull" in (leases or ()):
-                # Cases name their agency: the table follows the mapping before anything is stored.
-                with self.db.session() as session:
-                    if sync_agencies(session, self.mapping):
-                        session.commit()
-            try:
-                journal = RunJournal(
-                    self.db, self.clock, institution, job, trigger, stop=self.stop, leases=handles, tick=tick
-                ).start()
-            except TickTaken:
-                assert tick is not None  # only a tick's run can clash
-                self._check_not_run(job, tick)  # raises AlreadyRun, naming the run that took the tick
-                raise
-            try:
-                work(journal)
-                for handle in handles:
-                    handle.renew()  # raises LeaseLost if another runner may have run the job meanwhile
-            except RunInterrupted:
-                journal.standalone_event(
-                    "run.interrupted",
-                    f"Sync run stopped on request: the {job} goes on with the next run.",
-                    level=Level.WARNING,
-                )
-                return journal.finish(interrupted=True)
-            except (NationalPlatformError, LeaseLost, ClaimLost) as exc:
-                if self.stop is not None and self.stop.is_set():
-                    # A failure that ends a run cut short on request (the retries gave up at once) is
-                    # the stop, not a fault of the platform: health must not call it failing.
-                    journal.standalone_event(
-                        "run.interrupted",
-                        f"Sync run stopped on request during a call to LAPOR! ({exc}); the next run goes on",
-                        level=Level.WARNING,
-                    )
-                    return journal.finish(interrupted=True)
-                journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
-                return journal.finish(error=str(exc))
-            except KeyboardInterrupt:
-                # Ctrl-C on a manual command is a stop request, not a fault: health must not call it failing.
-                journal.standalone_event(
-                    "run.interrupted",
-                    f"Sync run ({job}) stopped by Ctrl-C before it was done; what it stored until then stays.",
-                    level=Level.WARNING,
-                )
-                journal.finish(interrupted=True, reason=INTERRUPTED_BY_USER)
-                raise
-            except BaseException as exc:
-                # A bug: close the run so it does not stay "running" forever.
-                journal.finish(error=f"{type(exc).__name__}: internal error, see the service log")
-                raise
-            return journal.finish()
+            self._prepare(job, names, tick, agencies=agencies and Job.PULL in (leases or ()))
+            journal = self._start(job, trigger, handles, tick)
+            return self._run(journal, work)
 
-    def _check_not_run(self, job: str, tick: datetime) -> None:
+    @property
+    def institution_id(self) -> int:
+        """The national institution whose runs and leases these are (the mapping's)."""
+        return self.mapping.institution.id
+
+    def _prepare(self, job: Job, leases: tuple[Job, ...], tick: datetime | None, *, agencies: bool) -> None:
+        """Once the leases are held, before the run row: close runs lost to them, skip a done tick, follow the mapping.
+
+        Raises:
+            AlreadyRun: a run of ``job`` already belongs to ``tick``.
+        """
+        abandon_runs_lost_to(self.db, self.clock, self.institution_id, leases, self.leases.holder)
+        if tick is not None:
+            self._check_not_run(job, tick)
+        if agencies:
+            # Cases name their agency: the table follows the mapping before anything is stored.
+            with self.db.session() as session:
+                if sync_agencies(session, self.mapping):
+                    session.commit()
+
+    def _start(self, job: Job, trigger: str, leases: tuple[LeaseHandle, ...], tick: datetime | None) -> RunJournal:
+        """Write the run row, ``running``, and return its journal.
+
+        Raises:
+            AlreadyRun: another runner wrote the run of ``tick`` since :meth:`_prepare` looked.
+        """
+        journal = RunJournal(
+            self.db, self.clock, self.institution_id, job, trigger, stop=self.stop, leases=leases, tick=tick
+        )
+        try:
+            return journal.start()
+        except TickTaken:
+            assert tick is not None  # only a tick's run can clash
+            self._check_not_run(job, tick)  # raises AlreadyRun, naming the run that took the tick
+            raise
+
+    def _run(self, journal: RunJournal, work: Callable[[RunJournal], None]) -> SyncRun:
+        """Do ``work`` in the run of ``journal``, check that its leases are still held, and close it with its outcome."""
+        try:
+            work(journal)
+            for handle in journal.leases:
+                handle.renew()  # raises LeaseLost if another runner may have run the job meanwhile
+        except RunInterrupted:
+            return _stopped(journal, f"Sync run stopped on request: the {journal.job} goes on with the next run.")
+        except (NationalPlatformError, ConfigurationError, LeaseLost, ClaimLost) as exc:
+            return self._failed(journal, exc)
+        except KeyboardInterrupt:
+            # Ctrl-C on a manual command is a stop request, not a fault: health must not call it failing.
+            _stopped(
+                journal,
+                f"Sync run ({journal.job}) stopped by Ctrl-C before it was done; what it stored until then stays.",
+                reason=INTERRUPTED_BY_USER,
+            )
+            raise
+        except BaseException as exc:
+            # A bug: close the run so it does not stay "running" forever.
+            journal.finish(error=f"{type(exc).__name__}: internal error, see the service log")
+            raise
+        return journal.finish()
+
+    def _failed(self, journal: RunJournal, exc: Exception) -> SyncRun:
+        """Close a run that the platform, a setting, a lost lease or a lost claim stopped.
+
+        Its outcome is ``failed``, with the reason; or ``interrupted`` when a stop was requested meanwhile.
+        """
+        if self.stop.is_set():
+            # A failure that ends a run cut short on request (the retries gave up at once) is
+            # the stop, not a fault of the platform: health must not call it failing.
+            return _stopped(
+                journal, f"Sync run stopped on request during a call to LAPOR! ({exc}); the next run goes on"
+            )
+        journal.standalone_event("run.failed", f"Sync run stopped: {exc}", level=Level.ERROR)
+        return journal.finish(error=str(exc))
+
+    def _check_not_run(self, job: Job, tick: datetime) -> None:
+        """Raise :class:`AlreadyRun` when a run of ``job`` already belongs to ``tick``."""
         with self.db.session() as session:
             done = session.exec(
                 select(SyncRun).where(
-                    SyncRun.institution_id == self.mapping.institution.id, SyncRun.job == job, SyncRun.tick == tick
+                    SyncRun.institution_id == self.institution_id, SyncRun.job == job, SyncRun.tick == tick
                 )
             ).first()
         if done is not None:
             raise AlreadyRun(job, done.id or 0, done.started_at)
+
+
+def _stopped(journal: RunJournal, message: str, *, reason: str = INTERRUPTED_BY_WORKER) -> SyncRun:
+    """Close a run stopped on request as ``interrupted``, with a warning event saying ``message``."""
+    journal.standalone_event("run.interrupted", message, level=Level.WARNING)
+    return journal.finish(interrupted=True, reason=reason)
 
 
 @dataclass(kw_only=True)
@@ -230,15 +256,17 @@ class SyncService(JobRunner):
         its reason; nothing is raised, and the cursor stays where the last good run left it.
 
         Args:
-            pull, push: which halves to run (a ``sync`` takes the ``pull`` lease, then ``push``).
+            pull: run the pull half (a ``sync`` takes the ``pull`` lease first).
+            push: run the push half (with ``pull``, a ``sync`` takes the ``push`` lease second).
             trigger: ``schedule``, ``manual`` or ``command``, as recorded on the run.
             reconcile: also recheck open cases not seen lately (the worker leaves it to its own job).
-            lease_wait_seconds, tick: see :meth:`execute`.
+            lease_wait_seconds: how long to wait for each busy lease, seconds; see :meth:`execute`.
+            tick: the scheduled instant the run belongs to, or ``None``; see :meth:`execute`.
 
         Raises:
             LeaseBusy, AlreadyRun: see :meth:`execute`.
         """
-        job = "sync" if pull and push else ("pull" if pull else "push")
+        job = Job.SYNC if pull and push else (Job.PULL if pull else Job.PUSH)
 
         def work(journal: RunJournal) -> None:
             if pull:
@@ -246,7 +274,7 @@ class SyncService(JobRunner):
             if push:
                 self.pusher.run(journal)
 
-        leases = ("pull",) * pull + ("push",) * push
+        leases = (Job.PULL,) * pull + (Job.PUSH,) * push
         return self.execute(job, work, leases=leases, trigger=trigger, lease_wait_seconds=lease_wait_seconds, tick=tick)
 
     def reconcile(
@@ -254,9 +282,9 @@ class SyncService(JobRunner):
     ) -> SyncRun:
         """Recheck open cases not seen in the inbox lately (job ``reconcile``, ``pull`` lease); see :meth:`run`."""
         return self.execute(
-            "reconcile",
+            Job.RECONCILE,
             self.puller.reconcile,
-            leases=("pull",),
+            leases=(Job.PULL,),
             trigger=trigger,
             lease_wait_seconds=lease_wait_seconds,
             tick=tick,
@@ -275,4 +303,4 @@ class SyncService(JobRunner):
                 f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.",
             )
 
-        return self.execute("retention", work, trigger=trigger, tick=tick)
+        return self.execute(Job.RETENTION, work, trigger=trigger, tick=tick)

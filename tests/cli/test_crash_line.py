@@ -1,4 +1,5 @@
-"""An unexpected exception in a command ends as one masked line on stderr and exit 70, never as a traceback.
+"""A command's error line is masked; an unexpected exception ends as one masked line on stderr and exit 70,
+never as a traceback.
 
 The command runs in a child process, the way people run it, so what Python itself would print
 for an exception that escapes ``main()`` is seen too.
@@ -12,7 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+from lapor_sync.cli import app as cli_app
+from lapor_sync.domain.errors import ConfigurationError
+from tests.support.paths import REPO_ROOT
+
 PHONE, EMAIL, NIK = "0812-3456-7890", "budi.santoso@contoh.id", "3271234567890123"
 POINTER = "; run again with --log-level debug for the details"
 
@@ -56,7 +62,7 @@ def run(code: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -105,3 +111,17 @@ def test_ctrl_c_still_ends_quietly_with_130_as_before(tmp_path: Path) -> None:
     result = run(interrupted, tmp_path, "--log-level", "debug")
 
     assert (result.returncode, result.stderr) == (130, "")
+
+
+def test_the_clis_error_line_masks_personal_data(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def failing() -> None:
+        raise ConfigurationError("HTTP 422: pelapor 0812-3456-7890 (budi@contoh.id) ditolak")
+
+    monkeypatch.setattr(cli_app, "app", failing)
+    with pytest.raises(SystemExit):
+        cli_app.main()
+
+    line = capsys.readouterr().err
+    assert "ditolak" in line and "0812" not in line and "budi@" not in line

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from lapor_sync.cli import logs
-from lapor_sync.cli.tail import EventTail
+from lapor_sync.cli.tail import EventTail, newest_id
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
@@ -134,6 +134,33 @@ def test_a_late_committing_lower_id_is_still_followed(seeded: Seeded) -> None:
     _add_event(seeded.url, "complaint.updated", "first, committed later", event_id=top + 1)
     assert [e.message for e in tail.poll()] == ["first, committed later"]
     assert tail.gaps == {} and tail.poll() == []
+    db.dispose()
+
+
+def test_log_follow_started_while_a_lower_id_is_uncommitted_still_shows_it(tmp_path) -> None:
+    # On PostgreSQL an event id is taken at insert: `log -f` may start after a higher id committed
+    # and before a lower one did; that lower one was in neither the first listing nor the tail.
+    db = Database(f"sqlite:///{tmp_path / 'events.db'}")
+    db.upgrade()
+    with db.session() as session:
+        for event_id in (1, 3):
+            session.add(
+                SyncEvent(
+                    id=event_id, run_id=None, at=T0, kind="complaint.updated", level="info", message=f"event {event_id}"
+                )
+            )
+        session.commit()
+    tail = EventTail(db, select(SyncEvent), after_id=newest_id(db))
+    with db.session() as session:
+        session.add(
+            SyncEvent(
+                id=2, run_id=None, at=T0, kind="complaint.updated", level="info", message="event 2, committed late"
+            )
+        )
+        session.commit()
+
+    assert [e.message for e in tail.poll()] == ["event 2, committed late"]
+    assert tail.poll() == []
     db.dispose()
 
 

@@ -16,7 +16,7 @@ from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.timezones import WIB
-from lapor_sync.reports.sla import check_sla
+from lapor_sync.reports.sla import check_sla, sla_policy
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.sync.journal import RunJournal
@@ -73,7 +73,7 @@ def seed_cases(url: str) -> Cases:
     ]
     with db.session() as session:
         sync_agencies(session, mapping)
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
+        records = BuiltinCityRecords(session, mapping=mapping, clock=clock)
         for snap in snapshots:
             c = snap.complaint
             routing = mapping.route(c.disposition_id, c.category_id, c.category_name)
@@ -163,7 +163,7 @@ def test_daily_check_reports_each_overdue_deadline_once(cases: Cases, cli_env: s
 
     def run() -> tuple[dict[str, int], list[SyncEvent]]:
         journal = RunJournal(app.db, clock, CITY, "sla", "schedule").start()
-        counts = check_sla(app, journal)
+        counts = check_sla(journal, sla_policy(app.settings))
         journal.finish()
         with app.db.session() as session:
             events = list(
@@ -186,7 +186,7 @@ def test_daily_check_reports_each_overdue_deadline_once(cases: Cases, cli_env: s
     assert run() == ({"checked": 4, "overdue": 2, "due_soon": 0, "reported": 0}, [])
 
     with app.db.session() as session:  # a new follow-up moves the expected auto-close: a new deadline
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
+        records = BuiltinCityRecords(session, mapping=app.mapping, clock=clock)
         records.act(
             records.get_case(complaint_id=cases.followed),
             AgencyAction.FOLLOWUP,

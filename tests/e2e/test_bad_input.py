@@ -437,3 +437,41 @@ def test_an_updated_at_far_in_the_future_does_not_carry_the_cursor_past_later_co
     h.sync()
 
     assert [case.complaint_id for case in h.cases()] == [poisoned, later]
+
+
+def test_review_a_set_aside_anonymous_complaint_keeps_no_reporter_identity(h: Harness) -> None:
+    anonymous = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_anonymous=True)
+    named = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, reporter=Reporter(**SITI))
+
+    def leaky_and_broken(complaint: dict[str, Any]) -> None:
+        complaint["user"] = SITI  # the wire carries an identity ...
+        complaint["is_secret"] = "maybe"  # ... on a record that cannot be read
+
+    h.faults.rewrite = leaky_and_broken
+    run = h.sync()
+
+    assert run.set_aside == 2
+    with h.app.db.session() as session:
+        raws = [r.raw for r in session.exec(select(SetAsideRecord))]
+    assert len(raws) == 2 and all("is_secret" in json.dumps(raw) for raw in raws)
+    assert not any(value in raw for raw in raws for value in SITI.values())
+    events = h.events("complaint.set_aside")
+    assert {anonymous.complaint_id, named.complaint_id} == {e.complaint_id for e in events}
+    assert all(e.message.endswith("data.is_secret: expected 0 or 1") for e in events)  # no pydantic jargon
+
+
+def test_review_a_malformed_inbox_row_is_set_aside_and_the_rest_stored(h: Harness) -> None:
+    good = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    bad = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+
+    def break_row(complaint: dict[str, Any]) -> None:
+        if complaint["complaint_id"] == bad.complaint_id:
+            complaint["updated_at"] = "2024-01-02T09:00:00"  # ISO, not the contract's format
+
+    h.faults.rewrite = break_row
+    run = h.sync()
+
+    assert (run.outcome, run.created, run.set_aside) == ("ok", 1, 1)
+    assert [c.complaint_id for c in h.cases()] == [good.complaint_id]
+    (event,) = h.events("complaint.set_aside")
+    assert event.complaint_id == bad.complaint_id and "updated_at" in event.message

@@ -20,9 +20,10 @@ from types import ModuleType
 import pytest
 
 from tests.conftest import _postgres_url
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SCRIPTS = REPO_ROOT / "scripts"
 
 
 def _soak_module() -> ModuleType:

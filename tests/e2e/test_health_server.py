@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,8 +21,8 @@ from lapor_sync.reports.health import Health, HealthReport
 from lapor_sync.scheduler import http as health_http
 from lapor_sync.scheduler.http import HealthServer
 from tests.support.e2e import CITY, CREDENTIALS
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FACTS = {
     "now": datetime(2026, 3, 2, 3, 0, tzinfo=UTC),
     "last_pull": {"age_seconds": 60},
@@ -141,7 +140,7 @@ def test_a_port_in_use_stops_the_worker_with_one_line_naming_the_setting(tmp_pat
         }
         result = subprocess.run(
             [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker"],
-            cwd=ROOT,
+            cwd=REPO_ROOT,
             env=env,
             text=True,
             capture_output=True,

@@ -14,7 +14,6 @@ import sys
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,9 +29,9 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import advisory_key, split_key
 from lapor_sync.storage.models import SyncRun
 from tests.support.e2e import CITY, DINSOS, Harness, PlatformWrapper, client_for, harness, settings_for, small_world
+from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-ROOT = Path(__file__).resolve().parent.parent
 BOUND = 60  # seconds: the longest any step here may wait
 
 
@@ -116,7 +115,7 @@ def _second_push(h: Harness, *, ahead: timedelta = timedelta(0), host: str | Non
     )
     done = subprocess.run(
         [sys.executable, "-c", code, h.base_url, h.app.settings.database_url, (h.clock.now() + ahead).isoformat()],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=BOUND,

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from lapor_sync.cli.app import app as cli_app
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.complaint import MalformedRecord
 from lapor_sync.domain.personal_data import EMAIL_MASK, NIK_MASK, PHONE_MASK
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Reporter
@@ -217,3 +218,68 @@ def test_confidential_complaint_content_absent_from_logs_and_events(
     case = h.case(secret.complaint_id)
     assert (case.title, case.content) == (SECRET_TITLE, SECRET_CONTENT)  # kept where it belongs
     assert [entry.content for entry in h.thread(secret.complaint_id)][-1].endswith(SECRET_FOLLOWUP)
+
+
+# -- set-aside reasons and unreadable secrecy flags ----------------------------------------------------
+
+PHONE, EMAIL = "0812-3456-7890", "budi.santoso@gmail.com"  # fictitious
+
+
+def test_a_set_aside_reason_from_a_reason_phrase_is_masked(h: Harness) -> None:
+    refused = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+
+    def leaky_status_line(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith(f"/complaints/{refused.complaint_id}/complaint"):
+            return httpx.Response(422, content=b"", extensions={"reason_phrase": f"Pelapor {PHONE} diblokir".encode()})
+        return None
+
+    forward = h.faults.handle_request
+    h.faults.handle_request = lambda request: leaky_status_line(request) or forward(request)  # type: ignore[method-assign]
+
+    assert h.sync().set_aside == 1
+    with h.app.db.session() as session:
+        [record] = session.exec(select(SetAsideRecord)).all()
+    assert record.reason.endswith(f"HTTP 422: Pelapor {PHONE_MASK} diblokir")
+    assert all(PHONE not in event.message for event in h.all_events())
+
+
+@pytest.mark.parametrize("flag", ["false", "0.0", 0.0, None, "", "no", "missing"])
+def test_an_unreadable_secrecy_flag_sets_the_update_aside_and_keeps_the_case_confidential(
+    h: Harness, log_lines: Callable[[], str], flag: object
+) -> None:
+    title = "Pungli di loket Puskesmas Kereng Bangkirai"
+    secret = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_secret=True, title=title)
+    assert h.sync().created == 1
+    h.advance(timedelta(minutes=5))
+    with h.world.lock:
+        h.world.touch(secret.complaint_id)
+
+    def unreadable_flag(complaint: dict[str, object]) -> None:
+        if flag == "missing":
+            complaint.pop("is_secret", None)
+        else:
+            complaint["is_secret"] = flag
+
+    h.faults.rewrite = unreadable_flag
+    run = h.sync()
+
+    assert (run.set_aside, run.updated) == (1, 0)
+    assert h.case(secret.complaint_id).is_secret  # never read as "public"
+    [event] = h.events("complaint.set_aside")
+    assert "data.is_secret" in event.message and title[:16] not in event.message
+    assert title[:16] not in log_lines()
+
+
+def test_a_set_aside_reason_is_masked_where_it_is_stored(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reason built elsewhere than the wire reader (a future adapter) must not store contact data either.
+    record = MalformedRecord(
+        complaint_id=None, reason="inbox row refused: pelapor 0812-3456-7890 budi@contoh.id", raw={"id": "x"}
+    )
+    monkeypatch.setattr(h.platform, "walk_inbox", lambda _since: iter([record]))
+
+    assert h.sync(push=False).set_aside == 1
+
+    with h.app.db.session() as session:
+        stored = [row.reason for row in session.exec(select(SetAsideRecord))]
+    texts = stored + [event.message for event in h.events("complaint.set_aside")]
+    assert texts and all("refused" in t and "0812" not in t and "budi@" not in t for t in texts)

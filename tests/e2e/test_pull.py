@@ -379,3 +379,17 @@ def test_the_client_in_oauth2_mode_syncs_against_the_simulator(tmp_path: Path) -
         assert run.outcome == "ok" and run.created == 1
         assert h.case(complaint.complaint_id).agency_code == "DINSOS"
         app.db.dispose()
+
+
+def test_review_a_401_stops_the_run_at_once_and_keeps_the_cursor(h: Harness) -> None:
+    h.new_case()
+    mark = h.cursor()
+    h.advance(timedelta(hours=1))
+    h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    refused = h.faults.fail("GET", r"/complaints/inbox$", status=401)
+
+    run = h.sync()
+
+    assert run.outcome == "failed" and "401" in (run.error or "") and refused.hits == 1
+    assert h.cursor() == mark and len(h.cases()) == 1
+    assert [e.level for e in h.events("run.failed")] == ["error"]

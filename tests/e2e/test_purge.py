@@ -18,13 +18,14 @@ from lapor_sync.config.mapping_file import load_mapping
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.complaint import AuthorType, Complaint, ComplaintSnapshot, Reporter
+from lapor_sync.domain.errors import LeaseBusy
 from lapor_sync.domain.reference import tag_content
 from lapor_sync.domain.status import NATIONAL_STATUS_NAMES, NationalStatus
 from lapor_sync.domain.timezones import WIB, display_wib
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.faults.plan import FaultPlan
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.lease import LeaseBusy, Leases, held_leases, holder_name
+from lapor_sync.storage.lease import Leases, held_leases, holder_name
 from lapor_sync.storage.models import PURGED_TEXT, Case, OutboxItem, SetAsideRecord, SyncEvent, ThreadEntry
 from lapor_sync.sync.admin.outbox import OutboxRefused, requeue
 from lapor_sync.sync.admin.purge import PurgeResult, plan_purge, run_purge
@@ -75,7 +76,7 @@ def _receive(db: Database, clock: ManualClock, snap: ComplaintSnapshot) -> int:
         c = snap.complaint
         routing = MAPPING.route(c.disposition_id, c.category_id, c.category_name)
         state = MAPPING.case_state_for(c.status_code)
-        received = BuiltinCityRecords(session, institution_id=CITY, clock=clock).receive(
+        received = BuiltinCityRecords(session, mapping=MAPPING, clock=clock).receive(
             snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state
         )
         for kind, level, message in describe_receipt(snap, received, routing, state):
@@ -97,7 +98,7 @@ def _act(
     db: Database, clock: ManualClock, case_id: int, action: AgencyAction, content: str, *, delivered: bool = True
 ) -> None:
     with db.session() as session:
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
+        records = BuiltinCityRecords(session, mapping=MAPPING, clock=clock)
         item = records.act(records.get_case(case_id=case_id), action, institution_id=627104, content=content)
         if delivered:
             item.state, item.delivered_at = "delivered", clock.now()
@@ -182,11 +183,12 @@ def test_a_purge_removes_reporter_identity_and_every_text_of_the_case(database, 
     }
     followup_row, complete_row = outbox
     assert followup_row.payload == {
+        "call": "followup",
         "content": tag_content(followup_row.idempotency_key, PURGED_TEXT),
         "is_secret": False,
         "institution_id": 627104,
     }
-    assert complete_row.payload == {"status_code": 3, "note": PURGED_TEXT, "institution_id": 627104}
+    assert complete_row.payload == {"call": "status", "status_code": 3, "note": PURGED_TEXT, "institution_id": 627104}
     assert json.loads(raw) == PURGED_TEXT
     # No removed value is left anywhere: not in the case, the thread, the outbox, the events or the runs.
     everything = repr(table_rows(database.engine))
@@ -464,7 +466,7 @@ def test_help_teaches_what_goes_what_stays_and_why(cli_env) -> None:
         assert words in shown
 
 
-# -- review (issue 5): the cutoff, busy leases, purged outbox rows, `case show` ----------------------
+# -- the cutoff, busy leases, purged outbox rows, `case show` --------------------------------------
 
 
 def test_review_a_case_closed_exactly_at_the_cutoff_is_kept_and_one_instant_later_it_goes(

@@ -131,3 +131,29 @@ def test_a_confidential_followup_quoted_back_never_leaves_the_push(
         assert "rumah kontrakan belakang" not in text
     assert "[content withheld]" in "".join(escaped) + (h.outbox(item.id).last_error or "")  # it was quoted
     assert h.outbox(item.id).state == "pending"
+
+
+def test_review_an_unreadable_read_back_sets_the_row_back_and_the_push_goes_on(h: Harness) -> None:
+    unreadable = h.new_case()
+    h.advance(timedelta(minutes=1))
+    other = h.new_case()
+    h.act(unreadable, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
+    assert h.sync(pull=False).pushed == 1
+    done = h.act(unreadable, AgencyAction.COMPLETE, "Selesai ditangani.")
+    h.faults.fail("POST", rf"/complaints/process/{unreadable}/status$", status=None)  # applied, answer lost
+    assert h.sync(pull=False).failed == 1
+    h.faults.clear()
+    h.advance(timedelta(hours=2))
+    queued = h.act(other, AgencyAction.FOLLOWUP, "Kami koordinasikan dengan kelurahan.")
+
+    def broken(complaint: dict[str, Any]) -> None:
+        if complaint["complaint_id"] == unreadable:
+            complaint["is_secret"] = "maybe"
+
+    h.faults.rewrite = broken
+    run = h.sync(pull=False)
+
+    assert run.outcome == "ok", run.error
+    assert h.outbox(queued.id).state == "delivered"  # one unreadable complaint blocks no other case
+    row = h.outbox(done.id)
+    assert row.state == "pending" and row.needs_readback and "is_secret" in (row.last_error or "")

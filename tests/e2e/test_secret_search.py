@@ -1,4 +1,4 @@
-"""Issue 5's acceptance test: after whole syncs with recognisable credentials, no secret is anywhere.
+"""The secret search: after whole syncs with recognisable credentials, no secret is anywhere.
 
 The credentials (API key, app token, OAuth2 client, the access tokens the simulator issued, the
 database password, and wrong ones tried on the way) are searched for, in every form an HTTP client

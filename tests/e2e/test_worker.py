@@ -1,4 +1,5 @@
-"""The scheduled worker in-process: job configuration, ticks, skips, the outbox watcher and the stop event."""
+"""The scheduled worker in-process: job configuration, ticks (skipped and coalesced), the outbox watcher, and
+runs stopped by the stop event or by Ctrl-C on a manual sync (interrupted, never failed)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
@@ -21,13 +23,16 @@ from lapor_sync.cli.app import main
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import SystemClock
 from lapor_sync.domain.complaint import ComplaintSnapshot
-from lapor_sync.scheduler.jobs import PULL, PUSH, RECONCILE, GridTrigger, JobSpec, job_specs
+from lapor_sync.domain.errors import TransientError
+from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.domain.runs import Job, RunOutcome
+from lapor_sync.reports.health import Health, assess
+from lapor_sync.scheduler.jobs import GridTrigger, JobSpec, job_specs
 from lapor_sync.scheduler.worker import Worker
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import Leases, held_leases
 from lapor_sync.storage.models import SyncRun
-from lapor_sync.sync.journal import INTERRUPTED
 from tests.support.e2e import DINSOS, KILLED, Harness, PlatformWrapper, harness, run_push_that_dies, small_world
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +102,7 @@ def test_interval_jobs_fire_on_a_shared_grid_and_reconcile_is_shifted_off_the_pu
         small_world(), f"sqlite:///{tmp_path / 'w.db'}", pull_interval_seconds=300, reconcile_interval_seconds=3600
     ) as h:
         specs = {s.name: s for s in job_specs(h.app.settings)}
-    pull, reconcile = specs[PULL].trigger, specs[RECONCILE].trigger
+    pull, reconcile = specs[Job.PULL].trigger, specs[Job.RECONCILE].trigger
     now = datetime(2026, 3, 2, 1, 3, 7, tzinfo=UTC)
 
     assert pull.get_next_fire_time(None, now) == datetime(2026, 3, 2, 1, 5, tzinfo=UTC)
@@ -106,7 +111,7 @@ def test_interval_jobs_fire_on_a_shared_grid_and_reconcile_is_shifted_off_the_pu
     grid = GridTrigger(60)
     off_grid = datetime(2026, 3, 2, 1, 3, 7, tzinfo=UTC)
     assert grid.get_next_fire_time(off_grid, now) == datetime(2026, 3, 2, 1, 4, tzinfo=UTC)
-    assert specs[PULL].tick(now) == datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    assert specs[Job.PULL].tick(now) == datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 # -- ticks ---------------------------------------------------------------------------------------------
@@ -118,7 +123,7 @@ def test_a_tick_whose_lease_is_held_elsewhere_is_skipped_with_a_log_line(databas
     with harness(small_world(), database.url) as h, worker_on(h) as w:
         other = Leases(h.app.writable_db(), h.clock, "web02:77 sync")
         with other.hold("pull", institution_id=6271):
-            assert w.runner.tick(spec(w, PULL)) is None
+            assert w.runner.tick(spec(w, Job.PULL)) is None
 
         [line] = worker_lines(caplog, "skipped: pull")
         assert "held by web02:77 sync since" in line
@@ -132,13 +137,36 @@ def test_a_tick_already_run_by_another_worker_is_skipped_and_a_late_start_is_rep
 ) -> None:
     caplog.set_level(logging.INFO, logger="lapor_sync")
     with harness(small_world(), database.url, pull_interval_seconds=60) as h, worker_on(h) as w, worker_on(h) as twin:
-        assert w.runner.tick(spec(w, PULL)).outcome == "ok"
-        assert twin.runner.tick(spec(twin, PULL)) is None  # same tick, same database
+        assert w.runner.tick(spec(w, Job.PULL)).outcome == "ok"
+        assert twin.runner.tick(spec(twin, Job.PULL)) is None  # same tick, same database
         assert "already ran for this tick" in worker_lines(caplog, "skipped: pull")[0]
 
         h.advance(timedelta(minutes=3))  # two ticks went by without a run
-        assert w.runner.tick(spec(w, PULL)).outcome == "ok"
+        assert w.runner.tick(spec(w, Job.PULL)).outcome == "ok"
         assert worker_lines(caplog, "coalesced: 2 pull tick(s)")
+
+
+@sqlite_only
+def test_ticks_dropped_before_a_missed_tick_get_a_coalesced_line_too(database: Database, caplog) -> None:
+    # With coalesce=True APScheduler reports only the last of the ticks it was late for; the ones
+    # before it vanished without a word.
+    caplog.set_level(logging.INFO, logger="lapor_sync")
+    with harness(small_world(), database.url, pull_interval_seconds=60) as h, worker_on(h) as w:
+        pull = spec(w, Job.PULL)
+        assert w.runner.tick(pull).outcome == "ok"
+        h.advance(timedelta(minutes=5))  # the worker was held up: five ticks went by
+        missed = pull.tick(h.clock.now())
+        w.runner.on_event(JobExecutionEvent(EVENT_JOB_MISSED, "pull", "default", missed))
+
+        assert worker_lines(caplog, "skipped: pull tick")
+        [line] = worker_lines(caplog, "coalesced: 4 pull tick(s)")
+        assert "none of them ran" in line
+        assert w.metrics.runs.labels("pull", "coalesced")._value.get() == 4
+
+        # The next run starts from the missed tick: nothing is counted twice.
+        h.advance(timedelta(minutes=1))
+        assert w.runner.tick(pull).outcome == "ok"
+        assert len(worker_lines(caplog, "coalesced:")) == 1
 
 
 @sqlite_only
@@ -147,8 +175,8 @@ def test_the_outbox_watcher_starts_the_push_as_soon_as_a_row_is_written(database
         started: list[datetime] = []
         w.watcher._start_push = lambda: started.append(h.clock.now())  # the scheduler's modify_job
         complaint_id = add_social_complaint(h)
-        assert w.runner.tick(spec(w, PULL)).created == 1
-        assert w.runner.tick(spec(w, PUSH)).pushed == 0
+        assert w.runner.tick(spec(w, Job.PULL)).created == 1
+        assert w.runner.tick(spec(w, Job.PUSH)).pushed == 0
         assert w.watcher.check() is False  # nothing new since that push
 
         h.advance(timedelta(seconds=1))
@@ -156,7 +184,7 @@ def test_the_outbox_watcher_starts_the_push_as_soon_as_a_row_is_written(database
         assert w.watcher.check() is True and len(started) == 1
 
         h.advance(timedelta(seconds=5))
-        run = w.runner.tick(spec(w, PUSH))  # what the scheduler runs next: not skipped as "already run"
+        run = w.runner.tick(spec(w, Job.PUSH))  # what the scheduler runs next: not skipped as "already run"
         assert run is not None and run.pushed == 1 and h.outbox(item.id).state == "delivered"
         assert w.watcher.check() is False and len(started) == 1
 
@@ -166,7 +194,7 @@ def test_the_outbox_watcher_waits_for_a_retry_to_be_due_and_ignores_rows_queued_
     with harness(small_world(), database.url) as h, worker_on(h) as w:
         w.watcher._start_push = lambda: None
         complaint_id = add_social_complaint(h)
-        w.runner.tick(spec(w, PULL))
+        w.runner.tick(spec(w, Job.PULL))
         first = h.act(complaint_id, AgencyAction.FOLLOWUP, "Pertama.")
         h.act(complaint_id, AgencyAction.FOLLOWUP, "Kedua.")  # waits behind the first one
         h.faults.fail("POST", r"/complaints/followup/add$", status=503)
@@ -206,7 +234,7 @@ def test_a_stop_request_finishes_the_item_in_flight_and_leaves_the_cursor_where_
 
         run = service.run(trigger="schedule")
 
-        assert (run.outcome, run.created, platform.details) == (INTERRUPTED, 1, 1)
+        assert (run.outcome, run.created, platform.details) == (RunOutcome.INTERRUPTED, 1, 1)
         assert "stopped on request" in run.error
         assert h.cursor() is None and len(h.cases()) == 1
         assert held_leases(h.app.db, h.clock) == []
@@ -215,6 +243,61 @@ def test_a_stop_request_finishes_the_item_in_flight_and_leaves_the_cursor_where_
         stop.clear()
         again = service.run(trigger="schedule")
         assert (again.outcome, again.created) == ("ok", 2) and h.cursor() is not None
+
+
+class CtrlCOnSecondDetail(PlatformWrapper):
+    """The admin presses Ctrl-C while the second complaint's detail is being read."""
+
+    details = 0
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        self.details += 1
+        if self.details == 2:
+            raise KeyboardInterrupt
+        return self.inner.fetch_complaint(complaint_id)
+
+
+def test_ctrl_c_on_a_manual_sync_is_an_interruption_and_does_not_make_health_failing(database: Database) -> None:
+    with harness(small_world(), database.url) as h:
+        h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+        assert h.sync().outcome == "ok"
+        for _ in range(2):
+            h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+
+        with pytest.raises(KeyboardInterrupt):
+            h.sync(platform=CtrlCOnSecondDetail(h.platform))
+
+        with h.app.db.session() as session:
+            [run] = session.exec(select(SyncRun).where(SyncRun.outcome != "ok")).all()
+        assert run.outcome == RunOutcome.INTERRUPTED and "Ctrl-C" in run.error
+        assert h.events("run.interrupted")
+        assert held_leases(h.app.db, h.clock) == []
+        assert assess(h.app.db, h.app.mapping, h.app.settings, h.app.clock).health is not Health.FAILING
+
+
+class PlatformHangsUntilStopped(PlatformWrapper):
+    """LAPOR! stops answering; SIGTERM arrives while the client waits on it."""
+
+    def __init__(self, inner: NationalPlatform, stop: threading.Event) -> None:
+        super().__init__(inner)
+        self.stop = stop
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        self.stop.set()
+        raise TransientError("transport failure (ReadTimeout) talking to the platform")
+
+
+def test_a_stop_during_a_failing_call_is_an_interruption_not_a_platform_failure(h: Harness) -> None:
+    h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+    stop = threading.Event()
+    service = h.app.sync_service(PlatformHangsUntilStopped(h.platform, stop), stop=stop)
+
+    run = service.run(push=False)
+
+    assert run.outcome == "interrupted" and "stopped on request" in (run.error or "")
+    [event] = h.events("run.interrupted")
+    assert "ReadTimeout" in event.message
+    assert h.events("run.failed") == []
 
 
 # -- retention and manual commands ------------------------------------------------------------------------
@@ -268,7 +351,7 @@ def test_a_corrected_mapping_file_is_followed_by_the_running_worker(tmp_path) ->
     mapping_file.write_text(packaged, encoding="utf-8")
     with harness(small_world(), f"sqlite:///{tmp_path / 'w.db'}", mapping_file=mapping_file) as h, worker_on(h) as w:
         complaint_id = h.add_complaint(disposition_id=6271, category_id=category_id("Perhubungan")).complaint_id
-        w.runner.tick(spec(w, PULL), claim=False)
+        w.runner.tick(spec(w, Job.PULL), claim=False)
         assert h.case(complaint_id).agency_code == "DISHUB"
         corrected = packaged.replace(
             'category = "Perhubungan"\nagency = "DISHUB"', 'category = "Perhubungan"\nagency = "SATPOLPP"'
@@ -278,7 +361,7 @@ def test_a_corrected_mapping_file_is_followed_by_the_running_worker(tmp_path) ->
         h.world.add_followup(complaint_id, 627103, "Mohon ditindaklanjuti.")  # the next change pulled in
         h.advance(timedelta(minutes=10))
 
-        w.runner.tick(spec(w, PULL), claim=False)
+        w.runner.tick(spec(w, Job.PULL), claim=False)
 
         assert h.case(complaint_id).agency_code == "SATPOLPP"
         assert w.app.mapping.agency("SATPOLPP") is not None

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from sqlmodel import select
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.config.mapping_file import load_mapping
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import SystemClock
 from lapor_sync.simulator.catalog import category_id
@@ -25,9 +25,9 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import Case, OutboxItem
 from tests.support.e2e import CITY, CREDENTIALS, DINSOS, harness, small_world
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_SECONDS = 5
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ def start_worker(database_url: str, base_url: str, port: int) -> subprocess.Pope
     code = "from lapor_sync.cli.app import main; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, "worker"],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -78,7 +78,7 @@ def start_worker(database_url: str, base_url: str, port: int) -> subprocess.Pope
 def staff_followup(db: Database, complaint_id: int) -> int:
     """Write a follow-up as the agency's liaison would (real clock, as the worker has); return its outbox id."""
     with db.session() as session:
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=SystemClock())
+        records = BuiltinCityRecords(session, mapping=load_mapping(), clock=SystemClock())
         case = records.get_case(complaint_id=complaint_id)
         item = records.act(case, AgencyAction.FOLLOWUP, institution_id=DINSOS, content="Petugas akan survei.")
         session.commit()

@@ -15,7 +15,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,9 +32,9 @@ from tests.e2e.test_worker import add_social_complaint, spec, worker_lines, work
 from tests.e2e.test_worker_process import free_port
 from tests.support.cli import invoke
 from tests.support.e2e import CITY, CREDENTIALS, harness, small_world
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
 READ_ONLY_REASONS = ("attempt to write a readonly database", "cannot execute INSERT in a read-only transaction")
 
 
@@ -171,7 +170,7 @@ def worker_once(database_url: str, base_url: str) -> subprocess.CompletedProcess
     code = "from lapor_sync.cli.app import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, "worker", "--once"],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         text=True,
         capture_output=True,

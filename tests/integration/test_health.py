@@ -48,7 +48,7 @@ def queue(app: App, *, created_ago: timedelta) -> None:
     records_clock = ManualClock(NOW - created_ago)
     with app.db.session() as session:
         sync_agencies(session, app.mapping)
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=records_clock)
+        records = BuiltinCityRecords(session, mapping=app.mapping, clock=records_clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="disposition", state=CaseState.NEW)
         records.act(
             records.get_case(case_id=received.case_id),
@@ -60,8 +60,7 @@ def queue(app: App, *, created_ago: timedelta) -> None:
 
 
 def report(app: App) -> HealthReport:
-    with app.db.session() as session:
-        return assess(app, session)
+    return assess(app.db, app.mapping, app.settings, app.clock)
 
 
 def test_waiting_rows_without_a_recent_push_and_an_old_row_are_degraded(app: App) -> None:

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from lapor_sync.domain.clock import ManualClock, SystemClock
+from lapor_sync.domain.errors import LeaseBusy, LeaseLost
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.lease import LeaseBusy, LeaseLost, Leases, held_leases, holder_name
+from lapor_sync.storage.lease import Leases, held_leases, holder_name
 from lapor_sync.storage.lease_handles import advisory_key, split_key
 
 CITY = 6271

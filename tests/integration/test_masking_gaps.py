@@ -24,10 +24,11 @@ from lapor_sync.config.mapping_file import DEFAULT_MAPPING
 from lapor_sync.config.settings import Settings, mask_url
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Agency
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("clean_env", "usual_umask")  # tests/conftest.py: files made under umask 022
 
-PACKAGED_MAPPING = Path(__file__).resolve().parent.parent / "mappings" / DEFAULT_MAPPING
+PACKAGED_MAPPING = REPO_ROOT / "mappings" / DEFAULT_MAPPING
 DEEP = 900
 NESTINGS = {
     "arrays": "a = " + "[" * DEEP + "]" * DEEP + "\n",

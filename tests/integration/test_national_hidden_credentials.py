@@ -1,4 +1,4 @@
-"""A server quoting a credential back base64-encoded (or base64url, padded or not) gets it hidden all the same.
+"""A server quoting a credential back, as it is or base64-encoded (base64url, padded or not), gets it hidden.
 
 The secret search (``tests/support/secret_search.py``) looks for these forms in everything lapor-sync writes;
 the client hides them in a server's message before it becomes an error text.
@@ -7,12 +7,15 @@ the client hides them in a server's message before it becomes an error text.
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
 import respx
 from pydantic import SecretStr
 
 from lapor_sync.adapters.national import LaporClient, OAuth2ClientCredentialsAuth, RetryPolicy, StaticKeyAuth
+from lapor_sync.adapters.national.outbound import OutboundPolicy
+from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import NationalPlatformError, RunStoppingError, TransientError
 
 BASE = "https://splp.test/lapor/3.0.0"
@@ -66,3 +69,67 @@ def test_a_token_endpoint_quoting_the_client_secret_in_base64_shows_it_hidden(ro
         lapor.list_categories()
 
     assert_hidden(caught.value, CLIENT_SECRET)
+
+
+# -- credentials quoted back as they are ------------------------------------------------------------
+
+ECHOED_API_KEY, ECHOED_APP_TOKEN = "apikey-quoted-echo", "{5e1d2c3b-aaaa-4bbb-8ccc-6271e5e5e5e5}"
+ECHOED_CLIENT_SECRET = "clientsecret-quoted-echo"
+CLOCK = ManualClock(datetime(2024, 10, 31, 1, 0, tzinfo=UTC))
+
+
+def refusal_text(lapor: LaporClient) -> str:
+    with lapor, pytest.raises(NationalPlatformError) as refused:
+        lapor.list_categories()
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("status", [400, 403, 422, 500])
+def test_review_a_server_message_quoting_the_api_key_or_app_token_keeps_neither(
+    router: respx.MockRouter, status: int
+) -> None:
+    quoted = (
+        f"key Bearer {ECHOED_API_KEY.upper()} with token {ECHOED_APP_TOKEN.strip('{}')} ({ECHOED_APP_TOKEN}) refused"
+    )
+    router.get(f"{BASE}/categories").respond(status, json={"message": quoted})
+    lapor = LaporClient(BASE, StaticKeyAuth(ECHOED_API_KEY, ECHOED_APP_TOKEN), retry=RetryPolicy.no_wait(), clock=CLOCK)
+
+    text = refusal_text(lapor)
+
+    assert "refused" in text and "***" in text  # the server's message is still told
+    assert ECHOED_API_KEY.lower() not in text.lower() and ECHOED_APP_TOKEN.strip("{}") not in text
+
+
+def test_a_credential_crossing_the_cut_of_a_long_message_leaves_no_prefix(router: respx.MockRouter) -> None:
+    # The message is cut to 300 characters; the key starts at 290, so a cut before hiding keeps 10 of it.
+    router.get(f"{BASE}/categories").respond(422, json={"message": "x" * 290 + ECHOED_API_KEY + " refused"})
+    lapor = LaporClient(BASE, StaticKeyAuth(ECHOED_API_KEY, ECHOED_APP_TOKEN), retry=RetryPolicy.no_wait(), clock=CLOCK)
+
+    text = refusal_text(lapor)
+
+    assert "x***" in text and ECHOED_API_KEY[:6] not in text
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_review_a_token_endpoint_error_quoting_the_client_secret_keeps_it_out(
+    router: respx.MockRouter, status: int
+) -> None:
+    auth = OAuth2ClientCredentialsAuth(
+        TOKEN_URL, "client-quoted", ECHOED_CLIENT_SECRET, ECHOED_API_KEY, ECHOED_APP_TOKEN, clock=CLOCK
+    )
+    basic = auth.credentials()[3]  # base64(client_id:client_secret), as sent in the Authorization header
+    router.post(TOKEN_URL).respond(status, json={"message": f"client secret {ECHOED_CLIENT_SECRET} / Basic {basic} no"})
+    lapor = LaporClient(
+        BASE, auth, retry=RetryPolicy.no_wait(), clock=CLOCK, outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL)
+    )
+
+    text = refusal_text(lapor)
+
+    assert f"HTTP {status}" in text and ECHOED_CLIENT_SECRET not in text and basic not in text
+
+
+def test_review_short_test_credentials_do_not_garble_messages(router: respx.MockRouter) -> None:
+    router.get(f"{BASE}/categories").respond(422, json={"message": "The given data was invalid."})
+    lapor = LaporClient(BASE, StaticKeyAuth("k", "t"), retry=RetryPolicy.no_wait(), clock=CLOCK)
+
+    assert refusal_text(lapor) == "HTTP 422: The given data was invalid."

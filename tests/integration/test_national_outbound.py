@@ -1,5 +1,6 @@
-"""The national client's outbound policy: configured hosts only, no plain http over a network, no redirects,
-TLS verified, answers size-limited; against respx mocks (no network)."""
+"""The national client's outbound policy: configured hosts only (however a URL spells another), no plain http
+over a network, no redirects and no server-given next page URL followed, TLS verified, answers size-limited;
+against respx mocks (no network)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import respx
 from pydantic import SecretStr
 
 from lapor_sync.adapters.national import LaporClient, OAuth2ClientCredentialsAuth, RetryPolicy, StaticKeyAuth, config
-from lapor_sync.adapters.national.outbound import OutboundPolicy
+from lapor_sync.adapters.national.outbound import OutboundPolicy, plain_http_refused
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
@@ -267,3 +268,76 @@ def test_the_http_client_is_built_verifying_with_the_configured_context(monkeypa
     assert isinstance(with_bundle, ssl.SSLContext) and with_bundle.verify_mode is ssl.CERT_REQUIRED
     assert default is True  # httpx's own verifying context (certifi, or SSL_CERT_FILE)
     assert all(kwargs["follow_redirects"] is False for kwargs in built)
+
+
+# -- hosts that look like the configured one ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://SPLP.Test/lapor/3.0.0/categories", True),  # host names are case-insensitive
+        ("https://splp.test:443/lapor/3.0.0/categories", True),  # the default port is the same origin
+        ("https://splp.test./lapor/3.0.0/categories", False),  # a trailing dot is another name to the client
+        ("https://splp.test:8443/lapor/3.0.0/categories", False),
+        ("http://splp.test/lapor/3.0.0/categories", False),
+        ("https://splp.test@evil.test/lapor/3.0.0/categories", False),  # userinfo, not the host
+        ("https://good@evil.test/x", False),
+        ("https://evil.test#@splp.test/x", False),
+        ("https://splp.test.evil.test/x", False),
+        ("https://[::1]/x", False),
+    ],
+)
+def test_review_only_the_configured_origin_passes_whatever_the_spelling(url: str, allowed: bool) -> None:
+    policy = OutboundPolicy.for_urls(BASE)
+    request = httpx.Request("GET", url)
+    if allowed:
+        policy.check_request(request)
+    else:
+        with pytest.raises(RunStoppingError, match="not a configured host"):
+            policy.check_request(request)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1.evil.test",
+        "localhost.evil.test",
+        "0.0.0.0",
+        "[::]",
+        "localhost.",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "127.1",
+        "evil.test",
+    ],
+)
+def test_review_names_that_only_look_like_loopback_get_no_plain_http(host: str) -> None:
+    assert plain_http_refused(httpx.URL(f"http://{host}/lapor"), allow_insecure_http=False)
+
+
+# -- a paginator's next_page_url --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("next_page_url", ["::::", "http://[::1", "https://evil.test/lapor/3.0.0/categories?page=2"])
+def test_review_a_next_page_url_is_never_followed_and_an_unreadable_one_does_not_crash(
+    router: respx.MockRouter, next_page_url: str
+) -> None:
+    def page(number: int, next_url: str | None) -> dict[str, object]:
+        return {
+            "results": {
+                "current_page": number,
+                "last_page": 2,
+                "next_page_url": next_url,
+                "data": [{"id": number, "name": f"Kategori {number}", "parent_id": 0}],
+            }
+        }
+
+    router.get(f"{BASE}/categories", params={"page": "1"}).respond(json=page(1, next_page_url))
+    router.get(f"{BASE}/categories", params={"page": "2"}).respond(json=page(2, None))
+    elsewhere = router.route(host="evil.test")
+
+    with LaporClient(BASE, StaticKeyAuth("k", "t"), retry=RetryPolicy.no_wait(), clock=CLOCK) as lapor:
+        categories = lapor.list_categories()
+
+    assert [c.id for c in categories] == [1, 2] and elsewhere.call_count == 0

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO_ROOT
 
 
 def _config() -> dict:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 
 
 def test_every_package_folder_is_listed_under_its_installed_name():
@@ -17,8 +16,8 @@ def test_every_package_folder_is_listed_under_its_installed_name():
     folder_of = {name: folder for name, folder in config["package-dir"].items()}
     expected = set()
     for name, folder in folder_of.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            relative = init.parent.relative_to(ROOT / folder)
+        for init in (REPO_ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(REPO_ROOT / folder)
             expected.add(".".join([name, *relative.parts]))
     assert expected == set(config["packages"])
 
@@ -38,7 +37,7 @@ def test_the_domain_imports_no_http_sql_or_scheduler_code():
         "lapor_sync.storage",
         "lapor_sync.adapters",
     )
-    for module in (ROOT / "lapor_sync" / "domain").glob("*.py"):
+    for module in (REPO_ROOT / "lapor_sync" / "domain").glob("*.py"):
         imports = [
             line for line in module.read_text(encoding="utf-8").splitlines() if line.startswith(("import ", "from "))
         ]

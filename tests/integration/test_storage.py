@@ -7,10 +7,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+from lapor_sync.config.mapping_file import load_mapping
 from lapor_sync.domain.actions import ActionRefused, AgencyAction
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.ports import ReceiveOutcome
@@ -65,7 +68,7 @@ def test_cursor_never_moves_backwards(database, clock):
 
 def test_receive_creates_then_updates_and_keeps_anonymous_reporter_out(seeded, clock):
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         first = records.receive(
             snapshot(complaint(is_anonymous=True)),
             agency_code="DINSOS",
@@ -88,7 +91,7 @@ def test_receive_creates_then_updates_and_keeps_anonymous_reporter_out(seeded, c
 
 def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(seeded, clock):
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         case = records.get_case(case_id=received.case_id)
         item = records.act(case, AgencyAction.FOLLOWUP, institution_id=627104, content="Sudah ditangani.")
@@ -96,7 +99,7 @@ def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(see
     assert item.state == "pending" and find_reference(item.payload["content"]) == item.idempotency_key
     echo = followup(77, item.payload["content"])
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         result = records.receive(
             snapshot(thread=(echo,)), agency_code="DINSOS", routing_rule="r", state=CaseState.IN_PROGRESS
         )
@@ -108,7 +111,7 @@ def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(see
 
 def test_rolled_back_action_leaves_no_outbox_row(seeded, clock):
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         s.commit()
         records.act(records.get_case(case_id=received.case_id), AgencyAction.FOLLOWUP, institution_id=1, content="x")
@@ -120,7 +123,7 @@ def test_rolled_back_action_leaves_no_outbox_row(seeded, clock):
 
 def test_complete_without_followup_is_refused(seeded, clock):
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         with pytest.raises(ActionRefused, match="follow-up"):
             records.act(
@@ -131,7 +134,7 @@ def test_complete_without_followup_is_refused(seeded, clock):
 def test_national_reply_is_stored_once(seeded, clock):
     reply = followup(5, "Terima kasih", author=AuthorType.REPORTER)
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         records.receive(snapshot(thread=(reply,)), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         again = records.receive(snapshot(thread=(reply,)), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         s.commit()
@@ -141,7 +144,7 @@ def test_national_reply_is_stored_once(seeded, clock):
 
 def test_binding_is_unique_per_complaint(seeded, clock):
     with seeded.session() as s:
-        records = BuiltinCityRecords(s, institution_id=6271, clock=clock)
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
         received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
         for _ in range(2):
             s.add(
@@ -208,3 +211,12 @@ def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     db.dispose()
     assert "private.db-wal" in modes and all(mode & 0o077 == 0 for mode in modes.values()), modes
+
+
+def test_review_a_freshly_upgraded_database_matches_the_models(database: Database) -> None:
+    # What `alembic revision --autogenerate` would write now: nothing, or a model changed without its migration.
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+
+    assert differences == []

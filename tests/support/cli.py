@@ -123,7 +123,7 @@ def seed(url: str) -> Seeded:
     journal = RunJournal(db, clock, CITY, "pull", "command").start()
     with db.session() as session:
         sync_agencies(session, mapping)
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
+        records = BuiltinCityRecords(session, mapping=mapping, clock=clock)
         ids = []
         for snap in _snapshots():
             c = snap.complaint
@@ -157,7 +157,7 @@ def seed(url: str) -> Seeded:
         journal.counts.fetched = journal.counts.created = 3
     journal.finish()
     with db.session() as session:
-        records = BuiltinCityRecords(session, institution_id=CITY, clock=clock)
+        records = BuiltinCityRecords(session, mapping=mapping, clock=clock)
         pending = records.act(
             records.get_case(case_id=ids[0]),
             AgencyAction.FOLLOWUP,

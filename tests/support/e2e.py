@@ -16,17 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
-from sqlmodel import select
 
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
-from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import Clock, ManualClock
 from lapor_sync.domain.complaint import ThreadEntry as DomainThreadEntry
 from lapor_sync.domain.ports import NationalPlatform
@@ -36,16 +32,13 @@ from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Complaint, Counters, FollowUp
 from lapor_sync.simulator.world import World
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
-from lapor_sync.sync.cursor import read_cursor
-from lapor_sync.sync.service import SyncService
+from tests.support.city import CitySide
+from tests.support.paths import REPO_ROOT
 
 CITY = 6271
 DINSOS = 627104
 DAY_ONE = datetime(2024, 1, 2, 9, 0, tzinfo=WIB)
 """Tuesday 2 January 2024, 09:00 WIB: the data set's first working day (1 January is a holiday)."""
-SYNCED_TABLES = ("case", "thread_entry", "binding", "outbox", "cursor")
-"""The tables a sync writes city data to (sync_run and sync_event record every run by design)."""
 CREDENTIALS = Credentials()  # the simulator's fake demo credentials
 KILLED = 137  # exit status of the crash worker, as after SIGKILL
 
@@ -180,19 +173,17 @@ def client_for(
 
 
 @dataclass
-class Harness:
-    """A served simulator and lapor-sync wired to it; helpers read both sides."""
+class Harness(CitySide):
+    """A served simulator and lapor-sync wired to it; helpers read both sides (see :class:`CitySide`)."""
 
+    platform: LaporClient
     simulator: Simulator
     base_url: str
-    app: App
-    platform: LaporClient
     faults: FaultInjector
-    _service: SyncService | None = None
 
     @property
     def clock(self) -> ManualClock:
-        """The one clock both sides share."""
+        """The simulator's clock, which lapor-sync shares unless a test gives the App one of its own."""
         assert isinstance(self.simulator.clock, ManualClock)
         return self.simulator.clock
 
@@ -200,17 +191,6 @@ class Harness:
     def world(self) -> World:
         """The simulated national platform."""
         return self.simulator.world
-
-    def service(self, platform: NationalPlatform | None = None) -> SyncService:
-        """The sync service on the harness's client, or on ``platform``."""
-        if platform is not None:
-            return self.app.sync_service(platform)
-        self._service = self._service or self.app.sync_service(self.platform)
-        return self._service
-
-    def sync(self, *, pull: bool = True, push: bool = True, platform: NationalPlatform | None = None) -> SyncRun:
-        """Run one sync cycle and return its run row."""
-        return self.service(platform).run(pull=pull, push=push)
 
     def advance(self, delta: timedelta) -> None:
         """Move the shared clock forward, applying the simulator's due events."""
@@ -228,65 +208,6 @@ class Harness:
         assert self.sync().created == 1
         return complaint_id
 
-    def act(
-        self, complaint_id: int, action: AgencyAction, content: str = "Sudah kami tindak lanjuti.", **kwargs: Any
-    ) -> OutboxItem:
-        """Apply a staff action to the case of ``complaint_id`` as its agency's sub-unit, and commit."""
-        with self.app.db.session() as session:
-            records = self.app.city_records(session)
-            case = records.get_case(complaint_id=complaint_id)
-            as_institution = self.app.mapping.acting_institution(case.agency_code)
-            item = records.act(case, action, institution_id=as_institution, content=content, **kwargs)
-            session.commit()
-            return item
-
-    def case(self, complaint_id: int) -> Case:
-        """The city's case of ``complaint_id``."""
-        with self.app.db.session() as session:
-            return self.app.city_records(session).get_case(complaint_id=complaint_id)
-
-    def cases(self) -> list[Case]:
-        """Every case, in complaint id order."""
-        with self.app.db.session() as session:
-            return list(session.exec(select(Case).order_by(Case.complaint_id)))
-
-    def thread(self, complaint_id: int) -> list[ThreadEntry]:
-        """The case's thread in the city's records, oldest first."""
-        with self.app.db.session() as session:
-            records = self.app.city_records(session)
-            return records.thread(records.get_case(complaint_id=complaint_id).id)
-
-    def outbox(self, item_id: int) -> OutboxItem:
-        """One outbox row, as stored now."""
-        with self.app.db.session() as session:
-            row = session.get(OutboxItem, item_id)
-            assert row is not None
-            return row
-
-    def events(self, kind: str) -> list[SyncEvent]:
-        """The sync events of ``kind``, oldest first."""
-        with self.app.db.session() as session:
-            return list(session.exec(select(SyncEvent).where(SyncEvent.kind == kind).order_by(SyncEvent.id)))
-
-    def all_events(self) -> list[SyncEvent]:
-        """Every sync event."""
-        with self.app.db.session() as session:
-            return list(session.exec(select(SyncEvent).order_by(SyncEvent.id)))
-
-    def cursor(self) -> datetime | None:
-        """The committed inbox cursor (aware UTC)."""
-        with self.app.db.session() as session:
-            return read_cursor(session, CITY)
-
-    def table_rows(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of :data:`SYNCED_TABLES`, in primary key order, to compare before and after."""
-        rows = {}
-        with self.app.db.engine.connect() as conn:
-            for table in SYNCED_TABLES:
-                order = "name" if table == "cursor" else "id"
-                rows[table] = [tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))]
-        return rows
-
     def national_followups(self, complaint_id: int, reference: str) -> list[FollowUp]:
         """The follow-ups on the national side that carry lapor-sync's ``reference`` token."""
         with self.world.lock:
@@ -302,7 +223,7 @@ def harness(simulator: Simulator, database_url: str, *, per_page: int = 100, **s
         app = App(settings_for(database_url, base_url, **settings), clock=simulator.clock)
         with client_for(base_url, simulator.clock, per_page=per_page, transport=faults) as platform:
             try:
-                yield Harness(simulator, base_url, app, platform, faults)
+                yield Harness(app=app, platform=platform, simulator=simulator, base_url=base_url, faults=faults)
             finally:
                 app.db.dispose()
 
@@ -320,8 +241,7 @@ def run_push_that_dies(base_url: str, database_url: str, now: datetime) -> int:
         "from tests.support.e2e import _push_then_exit; "
         f"_push_then_exit({base_url!r}, {database_url!r}, {now.isoformat()!r})"
     )
-    root = Path(__file__).resolve().parent.parent
-    return subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60, check=False).returncode
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, timeout=60, check=False).returncode
 
 
 class _ExitsAfterPosting(PlatformWrapper):

@@ -1,9 +1,13 @@
 """Input: fields that drive a decision are read strictly (refused, never coerced); configuration files are
-data only, and of bounded size."""
+data only, of bounded size, and refused in one line when they are no files (a pipe nobody writes to, a
+directory, a symlink loop)."""
 
 from __future__ import annotations
 
 import copy
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ import pytest
 from lapor_sync.adapters.national import wire
 from lapor_sync.config.files import MAX_FILE_BYTES, read_toml
 from lapor_sync.config.mapping_file import load_mapping
+from lapor_sync.config.sources import read_secret_file
 from lapor_sync.domain.complaint import MalformedRecord
 from lapor_sync.domain.errors import ConfigurationError, MalformedRecordError
 from tests.unit.test_national_wire import detail, followup
@@ -192,3 +197,53 @@ def test_a_file_over_the_size_limit_is_refused_naming_it(tmp_path: Path) -> None
 def test_a_device_that_never_ends_is_refused_not_read_forever() -> None:
     with pytest.raises(ConfigurationError, match=r"^/dev/zero: larger than 1 MiB"):
         read_toml(Path("/dev/zero"))
+
+
+def _within(read: Callable[[], object], seconds: float = 10.0) -> object:
+    """``read()`` in a daemon thread, so that a read that blocks fails the test instead of hanging it;
+    returns what it returned or the ``ConfigurationError`` it raised."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(read())
+        except ConfigurationError as refused:
+            outcome.append(refused)
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert outcome, f"the read did not return within {seconds} s"
+    return outcome[0]
+
+
+def _read_within(path: Path) -> object:
+    return _within(lambda: read_toml(path)[1])
+
+
+def test_a_named_pipe_nobody_writes_to_is_refused_not_waited_on(tmp_path: Path) -> None:
+    pipe = tmp_path / "lapor-sync.toml"
+    os.mkfifo(pipe)
+    refused = _read_within(pipe)
+    assert isinstance(refused, ConfigurationError)
+    assert str(refused) == f"{pipe}: cannot read: a named pipe that nobody writes to"
+    refused = _within(lambda: read_secret_file("LAPOR_SYNC_API_KEY_FILE", pipe))  # a container secret too
+    assert str(refused) == f"LAPOR_SYNC_API_KEY_FILE: {pipe}: cannot read: a named pipe that nobody writes to"
+
+
+def test_a_pipe_with_a_writer_is_read_like_a_file() -> None:
+    reading, writing = os.pipe()  # what `lapor-sync -c <(...)` passes: /dev/fd/N
+    os.write(writing, b"database_url = 'sqlite:///city.db'\n")
+    os.close(writing)
+    try:
+        assert _read_within(Path(f"/dev/fd/{reading}")) == {"database_url": "sqlite:///city.db"}
+    finally:
+        os.close(reading)
+
+
+def test_a_directory_or_a_symlink_loop_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "loop-a").symlink_to(tmp_path / "loop-b")
+    (tmp_path / "loop-b").symlink_to(tmp_path / "loop-a")
+    for path, why in ((tmp_path, "Is a directory"), (tmp_path / "loop-a", "Too many levels of symbolic links")):
+        refused = _read_within(path)
+        assert isinstance(refused, ConfigurationError) and str(refused) == f"{path}: cannot read: {why}"

@@ -15,6 +15,7 @@ from lapor_sync.domain.errors import (
     RunStoppingError,
     TransientError,
 )
+from lapor_sync.domain.personal_data import EMAIL_MASK, PHONE_MASK
 
 NOW = datetime(2024, 10, 31, 12, 0, tzinfo=UTC)
 REQUEST = httpx.Request("POST", "https://api.example.invalid/lapor/3.0.0/complaints/followup/add")
@@ -138,3 +139,23 @@ def test_a_transport_failure_names_the_host_and_the_setting_but_no_credentials()
     error = classify.transport_error(httpx.ConnectError("proxy http://u:p@proxy failed", request=request), write=False)
     assert "api.example.go.id:8443" in str(error) and "LAPOR_SYNC_API_BASE_URL" in str(error)
     assert "s3cret" not in str(error) and "proxy" not in str(error)
+
+
+PHONE, EMAIL = "0812-3456-7890", "budi.santoso@gmail.com"  # fictitious
+
+
+def test_a_reason_phrase_is_masked_and_stripped_of_credentials_like_a_message() -> None:
+    request = httpx.Request("GET", "https://splp.test/lapor/3.0.0/complaints/7/complaint")
+    response = httpx.Response(
+        422,
+        request=request,
+        content=b"<html>refused</html>",
+        extensions={"reason_phrase": f"Pelapor {PHONE} {EMAIL} key sim-api-key-1234".encode()},
+    )
+
+    error = classify.error_for_status(
+        response, response.content, write=False, now=datetime.now(UTC), credentials=["sim-api-key-1234"]
+    )
+
+    assert isinstance(error, ItemRejectedError)
+    assert str(error) == f"HTTP 422: Pelapor {PHONE_MASK} {EMAIL_MASK} key ***"

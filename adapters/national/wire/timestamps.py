@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
-WIB = ZoneInfo("Asia/Jakarta")
+from lapor_sync.domain.timezones import WIB
+
 _DATETIME_RE = re.compile(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}", re.ASCII)  # ASCII: no other scripts' digits
 _DATE_RE = re.compile(r"\d{2}-\d{2}-\d{4}", re.ASCII)
 

@@ -156,12 +156,7 @@ class FaultMiddleware:
         def count(kind: FaultKind) -> None:
             self.switch.record(plan, kind)
 
-        if request.bearer and draws.fires(FaultKind.TOKEN_EXPIRY, self.tokens.valid(request.bearer)):
-            self.tokens.revoke(request.bearer)
-            count(FaultKind.TOKEN_EXPIRY)
-        if draws.fires(FaultKind.SLOW):
-            count(FaultKind.SLOW)
-            await asyncio.sleep(settings.slow_seconds)
+        await self._expire_token_or_wait(request, draws, plan, count)
         if (instead := draws.first(PRE_ANSWER_KINDS)) is not None:
             count(instead)
             await self._answer_instead(instead, draws, plan, receive, send)
@@ -173,9 +168,7 @@ class FaultMiddleware:
         status, headers, body = await _run_buffered(self.app, scope, receive)
         if (lost := draws.first(LOST_WRITE_KINDS, request.method == "POST" and status == 200)) is not None:
             count(lost)  # the write is applied; only its answer goes
-            if lost is FaultKind.WRITE_LOST_TIMEOUT:
-                await asyncio.sleep(settings.timeout_seconds)
-            await _drop(receive, reset=lost is FaultKind.WRITE_LOST_DROP)
+            await self._lose_answer(lost, plan, receive)
             return
         if status == 200 and (empty := draws.first(BAD_BODY_KINDS)) is not None:
             count(empty)
@@ -185,6 +178,17 @@ class FaultMiddleware:
         if status == 200:
             body = self._spoil(body, request, draws, plan, count)
         await _send(send, status, headers, body)
+
+    async def _expire_token_or_wait(
+        self, request: _Request, draws: Draws, plan: FaultPlan, count: Callable[[FaultKind], None]
+    ) -> None:
+        """Maybe expire the caller's OAuth2 token early, maybe wait ``slow_seconds``; the request goes on."""
+        if request.bearer and draws.fires(FaultKind.TOKEN_EXPIRY, self.tokens.valid(request.bearer)):
+            self.tokens.revoke(request.bearer)
+            count(FaultKind.TOKEN_EXPIRY)
+        if draws.fires(FaultKind.SLOW):
+            count(FaultKind.SLOW)
+            await asyncio.sleep(plan.settings.slow_seconds)
 
     async def _answer_instead(
         self, kind: FaultKind, draws: Draws, plan: FaultPlan, receive: Receive, send: Send
@@ -199,6 +203,13 @@ class FaultMiddleware:
             status, headers, body = pre_answer(kind, draws.rng, plan.settings, self.world.clock.now())
             raw = [(key.encode(), value.encode()) for key, value in headers.items()]
             await _send(send, status, raw, body)
+
+    @staticmethod
+    async def _lose_answer(kind: FaultKind, plan: FaultPlan, receive: Receive) -> None:
+        """Send no answer to an applied write: a reset at once, or silence for ``timeout_seconds`` then a close."""
+        if kind is FaultKind.WRITE_LOST_TIMEOUT:
+            await asyncio.sleep(plan.settings.timeout_seconds)
+        await _drop(receive, reset=kind is FaultKind.WRITE_LOST_DROP)
 
     @staticmethod
     def _since_on_true_clock(scope: Scope, request: _Request, offset: int) -> Scope:

@@ -100,6 +100,9 @@ class FaultSettings:
             timestamp goes out shifted by it and ``updated_since`` comes in shifted back, as on a
             server whose clock is wrong but consistent.
         huge_content_chars: length of a ``huge_content`` text, characters.
+
+    Raises:
+        ValueError: a negative delay or ``Retry-After``, or ``huge_content_chars`` below 1.
     """
 
     slow_seconds: float = 0.5
@@ -209,6 +212,9 @@ class FaultSwitch:
     Counting goes through the switch: without its lock, a ``set`` from a test thread racing the
     server thread counting a fault into the plan it has just retired would lose that fault from
     the cumulative counts.
+
+    Args:
+        plan: the plan in force at start; ``None`` for no faults.
     """
 
     def __init__(self, plan: FaultPlan | None = None) -> None:

@@ -16,14 +16,15 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, OutboxItem
 from lapor_sync.sync.admin.purge import texts_purged
 from lapor_sync.sync.journal import Level, add_event
 
-REQUEUABLE = ("dead", "pending")
-CANCELLABLE = ("pending", "dead")
+REQUEUABLE = (OutboxState.DEAD, OutboxState.PENDING)
+CANCELLABLE = (OutboxState.PENDING, OutboxState.DEAD)
 
 
 class OutboxRefused(LaporSyncError):
@@ -60,7 +61,7 @@ def requeue(
             rows = list(
                 session.exec(
                     select(OutboxItem)
-                    .where(OutboxItem.institution_id == institution_id, OutboxItem.state == "dead")
+                    .where(OutboxItem.institution_id == institution_id, OutboxItem.state == OutboxState.DEAD)
                     .order_by(OutboxItem.id)
                 )
             )
@@ -75,8 +76,8 @@ def requeue(
         for row in rows:
             if texts_purged(row):
                 continue  # --dead: a purged row stays dead (see above)
-            was_dead, last_error = row.state == "dead", row.last_error
-            values = {"state": "pending", "next_attempt_at": now} | ({"attempts": 0} if was_dead else {})
+            was_dead, last_error = row.state == OutboxState.DEAD, row.last_error
+            values = {"state": OutboxState.PENDING, "next_attempt_at": now} | ({"attempts": 0} if was_dead else {})
             if not _update(session, row, REQUEUABLE, values):
                 continue  # a push moved it meanwhile
             how = (
@@ -116,7 +117,7 @@ def cancel(
     with db.session() as session:
         row = _row(session, institution_id, item_id, CANCELLABLE, "cancel")
         was = row.state
-        if not _update(session, row, CANCELLABLE, {"state": "cancelled", "last_error": reason}):
+        if not _update(session, row, CANCELLABLE, {"state": OutboxState.CANCELLED, "last_error": reason}):
             raise OutboxRefused(f"outbox row {item_id} changed state meanwhile; look again with `lapor-sync outbox`")
         _event(
             session,
@@ -132,11 +133,11 @@ def cancel(
 
 
 _WHY_NOT = {
-    "sending": "is being sent by {claimed_by} (if that process died, the next push reads LAPOR! back first)",
-    "delivered": "was delivered: LAPOR! has it",
-    "cancelled": "is cancelled",
-    "pending": "is pending",
-    "dead": "is dead",
+    OutboxState.SENDING: "is being sent by {claimed_by} (if that process died, the next push reads LAPOR! back first)",
+    OutboxState.DELIVERED: "was delivered: LAPOR! has it",
+    OutboxState.CANCELLED: "is cancelled",
+    OutboxState.PENDING: "is pending",
+    OutboxState.DEAD: "is dead",
 }
 
 

@@ -39,7 +39,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, update
 from sqlmodel import Session, col, select
 
+from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.reference import tag_content
+from lapor_sync.domain.runs import Job
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
@@ -47,10 +49,10 @@ from lapor_sync.storage.models import PURGED_TEXT, Case, OutboxItem, SetAsideRec
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.service import JobRunner
 
-JOB = "purge"
-LEASES = ("pull", "push")
+JOB = Job.PURGE
+LEASES = (Job.PULL, Job.PUSH)
 CLOSED_STATES = tuple(s.value for s in CaseState if not s.is_open)
-FINISHED_OUTBOX = ("delivered", "dead", "cancelled")
+FINISHED_OUTBOX = (OutboxState.DELIVERED, OutboxState.DEAD, OutboxState.CANCELLED)
 """Outbox rows with nothing left to send: their texts may go."""
 PAYLOAD_TEXTS = ("content", "note", "reason")
 """The free-text keys of an outbox payload (follow-up, completion note, return or forward reason)."""

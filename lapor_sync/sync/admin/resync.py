@@ -26,14 +26,15 @@ from sqlmodel import Session
 
 from lapor_sync.domain.errors import ItemRejectedError
 from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.runs import Job
 from lapor_sync.storage.dry_run import RolledBackDatabase
-from lapor_sync.storage.models import SyncRun
+from lapor_sync.storage.models import COUNTERS, RunCounts, SyncRun
 from lapor_sync.sync.admin.selection import Selection, Target, select_targets
-from lapor_sync.sync.journal import COUNTERS, Level, RunCounts, RunJournal
+from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.service import SyncService, sync_agencies
 
-JOB = "resync"
+JOB = Job.RESYNC
 
 
 class ResyncOutcome(StrEnum):
@@ -180,7 +181,7 @@ def run_resync(
         _close(journal, selection, changes, requested_by=requested_by, dry_run=dry_run)
 
     run = service.execute(
-        JOB, work, leases=("pull",), trigger="manual", lease_wait_seconds=lease_wait_seconds, agencies=not dry_run
+        JOB, work, leases=(Job.PULL,), trigger="manual", lease_wait_seconds=lease_wait_seconds, agencies=not dry_run
     )
     return ResyncResult(run, dry_run, changes)
 

@@ -1,4 +1,4 @@
-"""Review: the demo empties only its own folder, never one holding files it did not write."""
+"""The ``demo`` command's work folder: it empties only its own folder, never one holding files it did not write."""
 
 from __future__ import annotations
 

@@ -1,20 +1,21 @@
-"""Masking personal data and withholding confidential echoes: the rules, the log lines and the journal."""
+"""Masking personal data and withholding confidential echoes: the rules (and their speed on hostile texts),
+the service's log lines, and the one place where sync events are made."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
-from sqlmodel import select
 
-from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.personal_data import EMAIL_MASK, NIK_MASK, PHONE_MASK, mask_personal_data
+from lapor_sync.runtime.logs import configure_logging
 from lapor_sync.runtime.redaction import WITHHELD, redact, redact_value, withholding
-from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import SyncEvent, SyncRun
-from lapor_sync.sync.journal import RunJournal
+from tests.support.paths import REPO_ROOT
 
 # Fictitious personal data.
 PHONE, EMAIL, NIK = "0812-3456-7890", "budi.santoso+lapor@mail.pemkot.palangkaraya.go.id", "6271031203900001"
@@ -95,6 +96,68 @@ def test_what_it_staff_need_is_kept(text: str) -> None:
     assert mask_personal_data(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("hp081234567890", f"hp{PHONE_MASK}"),  # a label written without a space
+        ("WA0812-3456-7890", f"WA{PHONE_MASK}"),
+        ("Telp0536-3221234", f"Telp{PHONE_MASK}"),
+        ("+62 (812) 3456-7890", PHONE_MASK),
+        ("0812-3456-7890-Budi", f"{PHONE_MASK}-Budi"),
+        ("nama[at]gmail.com", EMAIL_MASK),
+        ("nama (at) gmail (dot) com", EMAIL_MASK),
+        ("Nama[AT]Dinkes[DOT]go[DOT]id", EMAIL_MASK),
+        ("627103 120390 0001", NIK_MASK),  # region, birth date, serial
+    ],
+)
+def test_personal_data_in_common_written_forms_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text) == masked
+    assert mask_personal_data(masked) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took 0.0812345678 s",
+        "took 0.023456789123 s",
+        "ratio 0,0812345678",  # decimals of durations
+        "62.89.237.219",
+        "from 62.81.123.219:45941",  # IP addresses (62.8x is no mobile number)
+        "request 08172372-3035-efd3-068e-8089f0fceb3b",  # a UUID whose first groups look like a phone
+        "sha256 600b4cdf20cc06a7b5a5cca5f7464296861815519af6d8a14604201b13965ab8",  # 16 digits inside
+        "fingerprint 3d34f102d1708fc5edd3111144f78764b4d7b745cb5450815780545495df1e68",
+        "012345678 ns",
+        "id 0123456789",  # no Indonesian number starts 01
+    ],
+)
+def test_numbers_it_staff_need_are_not_taken_for_personal_data(text: str) -> None:
+    assert mask_personal_data(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 70_000,
+        "0" * 70_000,
+        "a" * 70_000,
+        "a." * 35_000,
+        "a-" * 35_000,
+        "0812-" * 14_000,
+        "+62" * 23_333,
+        "@" + "a" * 70_000,
+        "a" * 70_000 + "@",
+        "x@" + "a.1" * 23_333,
+        "a [at] " * 10_000,
+    ],
+)
+def test_masking_a_long_hostile_text_takes_linear_time(text: str) -> None:
+    # Each took 7 to 20 s when the e-mail pattern could start anywhere inside a run (quadratic);
+    # now about 0.01 s. A server's error message is masked whole before it is cut.
+    started = time.perf_counter()
+    mask_personal_data(text)
+    assert time.perf_counter() - started < 1.0
+
+
 # -- withholding echoes ----------------------------------------------------------------------------
 
 SECRET = "Petugas loket puskesmas meminta uang tambahan Rp 50.000 setiap pasien."
@@ -153,18 +216,48 @@ def test_log_lines_mask_the_message_extra_fields_and_tracebacks(log_lines: Calla
     assert not any(value in written for value in (PHONE, EMAIL, NIK, SECRET[:20]))
 
 
-# -- the journal -----------------------------------------------------------------------------------
+@dataclass
+class _Contact:
+    phone: str
 
 
-def test_events_and_run_errors_are_masked_where_they_are_written(database: Database, clock: ManualClock) -> None:
-    journal = RunJournal(database, clock, 6271, "pull", "command").start()
-    journal.standalone_event(
-        "complaint.set_aside", f"Complaint 1916449 set aside: reporter {PHONE}, {EMAIL}", complaint_id=1916449
+def test_objects_in_a_log_lines_extra_fields_are_masked_as_printed(log_lines: Callable[[], str]) -> None:
+    logging.getLogger("lapor_sync.test").warning(
+        "refused",
+        extra={"error": ValueError(f"pelapor {PHONE}"), "contact": _Contact(PHONE), "emails": {EMAIL}, "count": 2},
     )
-    journal.finish(error=f"HTTP 403: forbidden for NIK {NIK}")
 
-    with database.session() as session:
-        [event] = session.exec(select(SyncEvent)).all()
-        [run] = session.exec(select(SyncRun)).all()
-    assert event.message == f"Complaint 1916449 set aside: reporter {PHONE_MASK}, {EMAIL_MASK}"
-    assert run.error == f"HTTP 403: forbidden for NIK {NIK_MASK}"
+    written = log_lines()
+    line = json.loads(written)
+    assert line["error"] == f"ValueError: pelapor {PHONE_MASK}" and line["contact"] == {"phone": PHONE_MASK}
+    assert EMAIL_MASK in line["emails"] and line["count"] == 2
+    assert PHONE not in written and EMAIL not in written
+
+
+def test_service_log_lines_carry_their_time_in_utc_with_an_offset(capsys) -> None:
+    # A log collector must not guess the host's time zone.
+    root = logging.getLogger("lapor_sync")
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging(to_stdout=True)
+        logging.getLogger("lapor_sync.worker").warning("hello")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    assert line["message"] == "hello"
+    assert line["time"].endswith("+00:00") and "T" in line["time"]
+
+
+# -- one place where events are made ---------------------------------------------------------------
+
+
+def test_sync_events_are_made_only_by_the_journal() -> None:
+    # The journal redacts every message; a SyncEvent built anywhere else would skip that.
+    makers = sorted(
+        str(path.relative_to(REPO_ROOT))
+        for folder in ("lapor_sync", "adapters", "scheduler")
+        for path in (REPO_ROOT / folder).rglob("*.py")
+        if re.search(r"(?<!class )\bSyncEvent\(", path.read_text(encoding="utf-8"))
+    )
+    assert makers == ["lapor_sync/sync/journal.py"]
