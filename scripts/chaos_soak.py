@@ -104,6 +104,7 @@ from measure_support import (
     cli,
     end_lock_sessions,
     fresh_database,
+    measurement_parser,
     served_simulator,
     staff_round,
     start_worker,
@@ -909,9 +910,8 @@ def print_result(result: SoakResult) -> None:
 
 def main() -> None:
     """Parse the arguments, run the soak, print the counts; exit 0 iff the invariants hold."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = measurement_parser(__doc__)
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kill-every", type=float, default=18.0, help="mean seconds between kills")
     parser.add_argument("--write-kill-share", type=float, default=0.4)

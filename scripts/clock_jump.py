@@ -15,7 +15,6 @@ worker (its ``.venv``) against the same simulator, for a comparison.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -24,7 +23,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from measure_support import LIBFAKETIME, ROOT, SteppedClock, fresh_database, served_simulator, worker_env
+from measure_support import (
+    LIBFAKETIME,
+    ROOT,
+    SteppedClock,
+    cli,
+    fresh_database,
+    lapor_sync,
+    measurement_parser,
+    served_simulator,
+    worker_env,
+)
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, col, select
 
@@ -34,9 +43,9 @@ from lapor_sync.storage.models import SyncRun
 JOBS = ("pull", "push", "reconcile")
 
 
-def lapor_sync(checkout: Path, *args: str) -> list[str]:
-    """The command line of ``lapor-sync *args`` from ``checkout`` (its own ``.venv``)."""
-    return [str(checkout / ".venv" / "bin" / "python"), "-c", "from lapor_sync.cli.app import main; main()", *args]
+def python_of(checkout: Path) -> str:
+    """The Python of ``checkout``'s own ``.venv``: it runs that checkout's lapor-sync."""
+    return str(checkout / ".venv" / "bin" / "python")
 
 
 def last_run_id(session: Session) -> int:
@@ -60,15 +69,7 @@ def log_lines(log: Path, start: int, end: int) -> list[dict]:
 
 def status_line(checkout: Path, env: dict[str, str]) -> str:
     """``lapor-sync status --json`` with the true clock: exit code, verdict and reasons."""
-    result = subprocess.run(
-        lapor_sync(checkout, "status", "--json"),
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = cli(env, "status", "--json", timeout=120, python=python_of(checkout), cwd=checkout)
     try:
         summary = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -78,13 +79,12 @@ def status_line(checkout: Path, env: dict[str, str]) -> str:
 
 def main() -> None:
     """Run the three phases and print what the worker did in each."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = measurement_parser(__doc__)
     parser.add_argument("--step-hours", type=float, default=2.0)
     parser.add_argument("--pull", type=int, default=5)
     parser.add_argument("--push", type=int, default=3)
     parser.add_argument("--phase", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--checkout", type=Path, default=ROOT, help="whose worker runs (default: this one)")
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     if not LIBFAKETIME.exists():
         raise SystemExit(f"needs libfaketime ({LIBFAKETIME}): apt-get install faketime")
@@ -101,14 +101,7 @@ def main() -> None:
             open_case_recheck_seconds=60,
         )
         # The checkout that runs the worker makes the schema: another checkout may know other migrations.
-        subprocess.run(
-            lapor_sync(args.checkout, "db", "upgrade"),
-            cwd=args.checkout,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        cli(env, "db", "upgrade", timeout=120, python=python_of(args.checkout), cwd=args.checkout).check_returncode()
         engine = create_engine(normalise_url(url))
         faked = clock.env(env)
         phases = [
@@ -117,7 +110,7 @@ def main() -> None:
             ("clock right again", 0.0),
         ]
         worker = subprocess.Popen(
-            lapor_sync(args.checkout, "worker", "--run-for", str(args.phase * len(phases) + 2)),
+            lapor_sync("worker", "--run-for", str(args.phase * len(phases) + 2), python=python_of(args.checkout)),
             cwd=args.checkout,
             env=faked,
             stdout=log.open("wb"),

@@ -16,10 +16,8 @@ Then it prints each run's outcome and the follow-ups the simulator holds per com
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from datetime import datetime
 
@@ -29,6 +27,8 @@ from measure_support import (
     cli,
     end_lock_sessions,
     fresh_database,
+    lapor_sync,
+    measurement_parser,
     runs,
     served_simulator,
     wait_for_sending,
@@ -43,6 +43,7 @@ from lapor_sync.storage.models import Case
 
 START = datetime(2024, 1, 5, 16, 30, tzinfo=WIB)  # end of the data set's first working week
 WAIT_SECONDS = 120  # the longest any step waits
+PUSH = ("sync", "--push-only")
 
 
 def queue_followups(app: App, count: int) -> dict[str, str]:
@@ -63,15 +64,9 @@ def queue_followups(app: App, count: int) -> dict[str, str]:
     return written
 
 
-def push_command(*wrapper: str) -> list[str]:
-    """``lapor-sync sync --push-only`` as a command line, behind ``wrapper`` (e.g. faketime)."""
-    return [*wrapper, sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "sync", "--push-only"]
-
-
 def main() -> None:
     """Run the reproduction and print what happened."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser = measurement_parser(__doc__)
     parser.add_argument("--post-delay", type=float, default=2.0)
     parser.add_argument("--followups", type=int, default=5)
     args = parser.parse_args()
@@ -87,7 +82,7 @@ def main() -> None:
         print(f"{args.database}: {len(tokens)} follow-ups queued; the simulator's POSTs take {args.post_delay} s each")
 
         first = subprocess.Popen(
-            push_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            lapor_sync(*PUSH), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         try:
             if not wait_for_sending(app, WAIT_SECONDS):
@@ -96,23 +91,13 @@ def main() -> None:
                 print(
                     "first push is in its first POST; a second push starts with its clock 10 minutes ahead (faketime)"
                 )
-                second = subprocess.run(
-                    push_command("faketime", "-f", "+10m"),
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=WAIT_SECONDS,
-                    check=False,
-                )
+                second = cli(env, *PUSH, timeout=WAIT_SECONDS, wrapper=("faketime", "-f", "+10m"))
             else:
                 print(
                     "first push is in its first POST; sessions holding its lock ended: "
                     f"{end_lock_sessions(app, 'push')}; a second push starts"
                 )
-                second = subprocess.run(
-                    push_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS, check=False
-                )
+                second = cli(env, *PUSH, timeout=WAIT_SECONDS)
             _, first_err = first.communicate(timeout=WAIT_SECONDS)
         finally:
             if first.poll() is None:  # a step timed out: leave no push running behind

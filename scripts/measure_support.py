@@ -3,6 +3,7 @@ for lost job leases, stepped clocks (libfaketime), a wait for a push in its call
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -12,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,12 +32,14 @@ from lapor_sync.domain.reference import find_reference
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
 from lapor_sync.simulator.faults.profiles import FaultSpec
 from lapor_sync.storage.database import normalise_url
-from lapor_sync.storage.lease_handles import advisory_key, split_key
+from lapor_sync.storage.lease_handles import advisory_key, lock_sessions
 from lapor_sync.storage.models import OutboxItem, SyncRun
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials()
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+DATABASE_KINDS = ("sqlite", "postgres")
+"""What :func:`fresh_database` makes: a temp SQLite file, or a new schema on local PostgreSQL."""
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
@@ -144,6 +147,13 @@ def served_simulator(
             stop.set()
 
 
+def measurement_parser(doc: str) -> argparse.ArgumentParser:
+    """A measurement's argument parser: the first line of its ``doc``, and ``--database`` (a :func:`fresh_database` kind)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--database", choices=DATABASE_KINDS, default="sqlite")
+    return parser
+
+
 @contextmanager
 def fresh_database(kind: str) -> Iterator[str]:
     """A new empty database URL: a temp SQLite file (``sqlite``) or a new schema on local PostgreSQL."""
@@ -163,6 +173,15 @@ def fresh_database(kind: str) -> Iterator[str]:
         admin.dispose()
 
 
+WATCHER_ONLY = {
+    "pull_interval_seconds": 3600,
+    "push_interval_seconds": 3600,
+    "reconcile_interval_seconds": 3600,
+    "outbox_watch_seconds": 1,
+}
+"""Worker settings under which only the outbox watcher starts pushes: the scheduled jobs wait an hour."""
+
+
 def worker_env(database_url: str, base_url: str, **settings: object) -> dict[str, str]:
     """The environment of a worker process: the simulator's fake credentials plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_SYNC_")}
@@ -178,27 +197,39 @@ def worker_env(database_url: str, base_url: str, **settings: object) -> dict[str
     return env | {f"LAPOR_SYNC_{name.upper()}": str(value) for name, value in values.items()}
 
 
+def lapor_sync(*args: str, python: str = sys.executable) -> list[str]:
+    """The command line of ``lapor-sync *args`` run by ``python`` (the console script may not be on PATH).
+
+    ``python``: this one by default; another checkout's (its ``.venv``) runs that checkout's code.
+    """
+    return [python, "-c", "from lapor_sync.cli.app import main; main()", *args]
+
+
 def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
     """Start ``lapor-sync worker *args`` with its JSON log lines (stdout) going to ``log``."""
     out = log.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    return subprocess.Popen(lapor_sync("worker", *args), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``lapor-sync *args`` and return its result (text)."""
+def cli(
+    env: dict[str, str],
+    *args: str,
+    timeout: float = 600,
+    wrapper: Sequence[str] = (),
+    python: str = sys.executable,
+    cwd: Path = ROOT,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``lapor-sync *args`` and return its result (text).
+
+    ``wrapper``: a command it runs under (e.g. ``faketime -f +10m``); ``python``: as for :func:`lapor_sync`.
+    """
     return subprocess.run(
-        [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", *args],
-        cwd=ROOT,
+        [*wrapper, *lapor_sync(*args, python=python)],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
 
@@ -229,6 +260,20 @@ def staff_round(app: App, outcomes: dict[int, Outcome] | None = None) -> StaffRo
         done = SimulatedStaff(app.mapping, outcomes or {}).work(app.city_records(session), last_round=False)
         session.commit()
     return done
+
+
+def pull_then_staff_round(env: dict[str, str], app: App) -> StaffRound:
+    """Pull the inbox once (``sync --pull-only``), then let staff act on every open case: a full outbox."""
+    pulled = cli(env, "sync", "--pull-only")
+    assert pulled.returncode == 0, pulled.stderr
+    return staff_round(app)
+
+
+def print_push_runs(app: App) -> None:
+    """Print each push run: id, trigger, outcome, rows pushed and its error."""
+    for run in runs(app):
+        if run.job == "push":
+            print(f"  run #{run.id} push ({run.trigger}): {run.outcome}, pushed {run.pushed}; {run.error or ''}")
 
 
 def runs(app: App, *, trigger: str | None = None) -> list[SyncRun]:
@@ -309,12 +354,7 @@ def end_lock_sessions(app: App, job: str) -> int:
     many sessions were ended (0: no one held the lock).
     """
     with app.db.engine.connect() as conn:
-        classid, objid = split_key(advisory_key(conn, app.institution_id, job))
-        ended = conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = :c AND objid = :o AND objsubid = 1"
-            ),
-            {"c": classid, "o": objid},
-        ).all()
-    return sum(1 for (done,) in ended if done)
+        sessions = lock_sessions(conn, advisory_key(conn, app.institution_id, job))
+        return sum(
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() for pid in sessions
+        )

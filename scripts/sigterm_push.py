@@ -9,7 +9,6 @@ restarts the worker with ``--once`` and counts the follow-ups per reference toke
 
 from __future__ import annotations
 
-import argparse
 import signal
 import time
 from collections import Counter
@@ -17,7 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from measure_support import city_app, cli, fresh_database, runs, served_simulator, staff_round, start_worker, worker_env
+from measure_support import (
+    WATCHER_ONLY,
+    city_app,
+    cli,
+    fresh_database,
+    measurement_parser,
+    print_push_runs,
+    pull_then_staff_round,
+    runs,
+    served_simulator,
+    start_worker,
+    worker_env,
+)
 from sqlmodel import select
 
 from lapor_sync.domain.timezones import WIB
@@ -33,8 +44,7 @@ def outbox_states(app) -> Counter[str]:
 
 def main() -> None:
     """Run the measurement and print what happened."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser = measurement_parser(__doc__)
     parser.add_argument("--post-delay", type=float, default=0.05)
     args = parser.parse_args()
 
@@ -45,18 +55,8 @@ def main() -> None:
         TemporaryDirectory() as logs,
     ):
         app = city_app(url, served.base_url)
-        env = worker_env(
-            url,
-            served.base_url,
-            pull_interval_seconds=3600,
-            push_interval_seconds=3600,
-            reconcile_interval_seconds=3600,
-            outbox_watch_seconds=1,
-            shutdown_timeout_seconds=30,
-        )
-        pulled = cli(env, "sync", "--pull-only")
-        assert pulled.returncode == 0, pulled.stderr
-        done = staff_round(app)
+        env = worker_env(url, served.base_url, **WATCHER_ONLY, shutdown_timeout_seconds=30)
+        done = pull_then_staff_round(env, app)
         queued = outbox_states(app)
         print(f"pulled the inbox; staff wrote {done.followups} follow-ups: outbox {dict(queued)}")
 
@@ -72,9 +72,7 @@ def main() -> None:
             f"in {time.monotonic() - signalled:.2f} s; outbox now {dict(outbox_states(app))}; "
             f"leases held: {len(held_leases(app.db, app.clock))}"
         )
-        for run in runs(app):
-            if run.job == "push":
-                print(f"  run #{run.id} push ({run.trigger}): {run.outcome}, pushed {run.pushed}; {run.error or ''}")
+        print_push_runs(app)
         tail = [line for line in (Path(logs) / "first.log").read_text().splitlines() if '"lapor_sync.worker"' in line]
         print("  worker log: " + " | ".join(line.split('"message": ')[1].split('"')[1] for line in tail[-3:]))
 

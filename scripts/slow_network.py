@@ -38,7 +38,18 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from measure_support import Served, city_app, cli, fresh_database, runs, staff_round, start_worker, worker_env
+from measure_support import (
+    WATCHER_ONLY,
+    Served,
+    city_app,
+    cli,
+    fresh_database,
+    print_push_runs,
+    pull_then_staff_round,
+    runs,
+    start_worker,
+    worker_env,
+)
 from sqlmodel import col, select
 
 from lapor_sync.domain.clock import ManualClock
@@ -225,9 +236,7 @@ def part_retry_after(plan: Plan) -> None:
         with misbehaving_simulator(plan) as served, fresh_database("sqlite") as url:
             app = city_app(url, served.base_url)
             env = worker_env(url, served.base_url)
-            pulled = cli(env, "sync", "--pull-only")
-            assert pulled.returncode == 0, pulled.stderr
-            done = staff_round(app)
+            done = pull_then_staff_round(env, app)
             plan.retry_after = value
             for number in (1, 2):
                 print(f"  push {number}: {describe_run(*timed_cli(env, 'sync', '--push-only'))}")
@@ -320,17 +329,8 @@ def part_sigterm(plan: Plan) -> None:
     print("\n[sigterm] the server holds follow-up POSTs 120 s; SIGTERM once one is waiting for its answer")
     with misbehaving_simulator(plan) as served, fresh_database("sqlite") as url, TemporaryDirectory() as logs:
         app = city_app(url, served.base_url)
-        env = worker_env(
-            url,
-            served.base_url,
-            pull_interval_seconds=3600,
-            push_interval_seconds=3600,
-            reconcile_interval_seconds=3600,
-            outbox_watch_seconds=1,
-        )
-        pulled = cli(env, "sync", "--pull-only")
-        assert pulled.returncode == 0, pulled.stderr
-        staff_round(app)
+        env = worker_env(url, served.base_url, **WATCHER_ONLY)
+        pull_then_staff_round(env, app)
         plan.hold_posts = 120.0
         plan.posted.clear()
         try:
@@ -347,9 +347,7 @@ def part_sigterm(plan: Plan) -> None:
             )
         finally:
             plan.hold_posts = 0.0
-        for run in runs(app):
-            if run.job == "push":
-                print(f"  run #{run.id} push ({run.trigger}): {run.outcome}, pushed {run.pushed}; {run.error or ''}")
+        print_push_runs(app)
         rows = outbox(app)
         print(
             f"  outbox: {dict(Counter(row.state for row in rows))}; "

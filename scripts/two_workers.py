@@ -11,7 +11,6 @@ follow-up reached the simulator twice.
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -24,6 +23,7 @@ from measure_support import (
     city_app,
     cli,
     fresh_database,
+    measurement_parser,
     overlaps,
     runs,
     served_simulator,
@@ -49,8 +49,7 @@ def log_lines(path: Path) -> list[dict]:
 
 def main() -> None:
     """Run the measurement and print its table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser = measurement_parser(__doc__)
     parser.add_argument("--ticks", type=int, default=20)
     parser.add_argument("--interval", type=int, default=2)
     parser.add_argument("--manual", default=None, help='a lapor-sync command run half-way, e.g. "resync --all"')

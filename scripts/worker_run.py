@@ -9,7 +9,6 @@ after its tick, pushes started early by the outbox watcher; then `runs` and `sta
 
 from __future__ import annotations
 
-import argparse
 import socket
 import statistics
 import threading
@@ -24,6 +23,7 @@ from measure_support import (
     city_app,
     cli,
     fresh_database,
+    measurement_parser,
     runs,
     served_simulator,
     staff_round,
@@ -44,12 +44,11 @@ def free_port() -> int:
 
 def main() -> None:
     """Run the measurement and print its tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = measurement_parser(__doc__)
     parser.add_argument("--minutes", type=float, default=2.5)
     parser.add_argument("--pull", type=int, default=10)
     parser.add_argument("--push", type=int, default=5)
     parser.add_argument("--reconcile", type=int, default=30)
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     seconds, port = args.minutes * 60, free_port()
 

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import NotRequired, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -257,15 +258,16 @@ def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError
     return TransientError(detail)
 
 
-def check_response(
-    response: httpx.Response,
-    body: bytes,
-    *,
-    write: bool,
-    now: datetime,
-    credentials: Iterable[str] = (),
-    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS,
-) -> object:
+class Exchange(TypedDict):
+    """How an answer came about, which its classification depends on: the keywords of :func:`error_for_status`."""
+
+    write: bool
+    now: datetime
+    credentials: NotRequired[Iterable[str]]
+    max_retry_after: NotRequired[float]
+
+
+def check_response(response: httpx.Response, body: bytes, **exchange: Unpack[Exchange]) -> object:
     """Return the ``results`` of a successful answer, or raise the classified error.
 
     The arguments are those of :func:`error_for_status`.
@@ -275,10 +277,8 @@ def check_response(
             by ``protocol_error`` for a 2xx answer whose body is not ``{"results": <not null>}``.
     """
     if not response.is_success:
-        raise error_for_status(
-            response, body, write=write, now=now, credentials=credentials, max_retry_after=max_retry_after
-        )
+        raise error_for_status(response, body, **exchange)
     try:
         return wire.unwrap_envelope(body)
     except ValueError as exc:
-        raise protocol_error(str(exc), status=response.status_code, write=write) from None
+        raise protocol_error(str(exc), status=response.status_code, write=exchange["write"]) from None

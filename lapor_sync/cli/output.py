@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lapor_sync.domain.timezones import display_wib
@@ -18,6 +19,25 @@ console = Console()
 errors = Console(stderr=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table (for scripts and log collectors).")
+
+
+def progress_bar(on: Console, *, transient: bool, disable: bool) -> Progress:
+    """A progress line for a long command: what it does, a bar, items done of all, time so far.
+
+    Args:
+        on: where it is drawn (``errors`` keeps stdout for the result).
+        transient: erase it when done.
+        disable: draw nothing (with ``--json``: machines read stdout).
+    """
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=on,
+        transient=transient,
+        disable=disable,
+    )
 
 
 def _default(value: object) -> object:

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lapor_sync.cli.context import operator_name, state
-from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
+from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table, progress_bar
 from lapor_sync.cli.periods import parse_instant
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
 from lapor_sync.config.settings import require_national
@@ -104,15 +103,7 @@ def resync(
     except SelectionError as exc:
         raise typer.BadParameter(str(exc)) from None
     require_national(app.settings)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=as_json,
-    ) as progress:
+    with progress_bar(errors, transient=True, disable=as_json) as progress:
         task = progress.add_task("Re-reading from LAPOR!", total=None)
         with app.platform() as platform:
             result = run_resync(

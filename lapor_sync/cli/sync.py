@@ -9,10 +9,9 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lapor_sync.cli.context import state
-from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table, progress_bar
 from lapor_sync.config.settings import require_national
 from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.reports.tallies import ARTICLE
@@ -115,15 +114,7 @@ def demo(
         # The progress line is the demo's interface; every event stays in `lapor-sync log`.
         logging.getLogger("lapor_sync").setLevel(logging.ERROR)
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=json_output,
-        disable=json_output,
-    ) as progress:
+    with progress_bar(console, transient=json_output, disable=json_output) as progress:
         task = progress.add_task("Replaying 2024", total=None)
 
         def on_week(week: WeekReport) -> None:

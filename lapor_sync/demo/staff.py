@@ -68,6 +68,13 @@ class SimulatedStaff:
                 self._work_case(records, case, last_round, done)
         return done
 
+    def _follow_up(self, records: BuiltinCityRecords, case: Case, text: str, done: StaffRound) -> None:
+        """Post ``text`` (its ``{agency}``: the case's agency) as a follow-up of the case's agency, and count it."""
+        agency = self.mapping.agency(case.agency_code)
+        as_institution = self.mapping.acting_institution(case.agency_code)
+        records.act(case, AgencyAction.FOLLOWUP, institution_id=as_institution, content=text.format(agency=agency.name))
+        done.followups += 1
+
     def _work_case(self, records: BuiltinCityRecords, case: Case, last_round: bool, done: StaffRound) -> None:
         outcome = self.outcomes.get(case.complaint_id, Outcome.COMPLETE)
         agency = self.mapping.agency(case.agency_code)
@@ -89,24 +96,12 @@ class SimulatedStaff:
                 )
                 done.requests += 1
                 return
-            records.act(
-                case,
-                AgencyAction.FOLLOWUP,
-                institution_id=as_institution,
-                content=FOLLOWUP_TEXT.format(agency=agency.name),
-            )
-            done.followups += 1
+            self._follow_up(records, case, FOLLOWUP_TEXT, done)
             if not (last_round and outcome in (Outcome.COMPLETE, Outcome.AUTO_CLOSE)):
                 return
         elif thread[-1].author_type == "pelapor" and outcome is not Outcome.COMPLETE:
             # The reporter answered: respond, which also restarts LAPOR!'s auto-close clock.
-            records.act(
-                case,
-                AgencyAction.FOLLOWUP,
-                institution_id=as_institution,
-                content=REPLY_TEXT.format(agency=agency.name),
-            )
-            done.followups += 1
+            self._follow_up(records, case, REPLY_TEXT, done)
         if outcome is Outcome.COMPLETE or (last_round and outcome is Outcome.AUTO_CLOSE):
             records.act(
                 case, AgencyAction.COMPLETE, institution_id=as_institution, content=DONE_TEXT.format(agency=agency.name)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import uvicorn
 from starlette.applications import Starlette
@@ -42,6 +43,25 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
 
+class Serving(TypedDict, total=False):
+    """How a simulator is served; each one left out takes the default of :class:`Simulator`.
+
+    Attributes:
+        rate_limit: requests per second per client, ``None`` to disable (CONTRACT §2).
+        credentials: accepted credentials (default: the fake demo ones).
+        auth_mode: accepted authentication modes (CONTRACT §1).
+        faults: faults to inject: a :class:`FaultPlan`, a profile name (``none``, ``flaky``,
+            ``hostile``), a TOML profile file, or ``None``; see :mod:`lapor_sync.simulator.faults.plan`.
+        fault_seed: the seed of the fault decisions (a given ``FaultPlan`` keeps its own).
+    """
+
+    rate_limit: float | None
+    credentials: Credentials | None
+    auth_mode: AuthMode
+    faults: FaultSpec
+    fault_seed: int
+
+
 class Simulator:
     """The built-in SP4N-LAPOR! simulator: a world, its clock, and an HTTP server for it.
 
@@ -50,12 +70,7 @@ class Simulator:
 
     Args:
         world: the state to serve.
-        rate_limit: requests per second per client, ``None`` to disable (CONTRACT §2).
-        credentials: accepted credentials (default: the fake demo ones).
-        auth_mode: accepted authentication modes (CONTRACT §1).
-        faults: faults to inject: a :class:`FaultPlan`, a profile name (``none``, ``flaky``,
-            ``hostile``), a TOML profile file, or ``None``; see :mod:`lapor_sync.simulator.faults.plan`.
-        fault_seed: the seed of the fault decisions (a given ``FaultPlan`` keeps its own).
+        rate_limit, credentials, auth_mode, faults, fault_seed: how it is served (:class:`Serving`).
 
     Raises:
         ValueError: ``faults`` names no profile and no file, or the file cannot be used.
@@ -90,13 +105,9 @@ class Simulator:
         seed: int = 2024,
         dataset: str = DATASET_NAME,
         clock: Clock | None = None,
-        rate_limit: float | None = 20.0,
         *,
         reply_rate: float = 0.10,
-        credentials: Credentials | None = None,
-        auth_mode: AuthMode = AuthMode.ANY,
-        faults: FaultSpec = None,
-        fault_seed: int = 0,
+        **serving: Unpack[Serving],
     ) -> Simulator:
         """Build a simulator over a freshly generated data set.
 
@@ -104,12 +115,8 @@ class Simulator:
             seed: the data set's seed; same seed, same data.
             dataset: the data set's name; only "palangka-raya-2024" exists.
             clock: default a ``ManualClock`` at :data:`START_OF_DATA`.
-            rate_limit: requests per second per client, ``None`` to disable.
             reply_rate: share of institution follow-ups that get a reporter reply 1-3 days later.
-            credentials: accepted credentials (default: the fake demo ones).
-            auth_mode: accepted authentication modes.
-            faults: faults to inject (a plan, a profile name, a TOML file, or ``None``).
-            fault_seed: the seed of the fault decisions.
+            **serving: how it is served (:class:`Serving`).
 
         Raises:
             ValueError: an unknown data set name, fault profile or unusable fault file.
@@ -119,43 +126,18 @@ class Simulator:
         complaints, counters = generate(seed)
         start = clock or ManualClock(START_OF_DATA)
         world = World(start, complaints, counters, seed=seed, dataset=dataset, reply_rate=reply_rate)
-        return cls(
-            world,
-            rate_limit=rate_limit,
-            credentials=credentials,
-            auth_mode=auth_mode,
-            faults=faults,
-            fault_seed=fault_seed,
-        )
+        return cls(world, **serving)
 
     @classmethod
-    def load(
-        cls,
-        path: Path,
-        clock: Clock | None = None,
-        rate_limit: float | None = 20.0,
-        *,
-        credentials: Credentials | None = None,
-        auth_mode: AuthMode = AuthMode.ANY,
-        faults: FaultSpec = None,
-        fault_seed: int = 0,
-    ) -> Simulator:
+    def load(cls, path: Path, clock: Clock | None = None, **serving: Unpack[Serving]) -> Simulator:
         """Serve a world saved by :meth:`save`; its clock stays frozen at the saved instant unless given.
 
-        ``faults`` and ``fault_seed`` are as for :meth:`generate`.
+        ``serving``: how it is served (:class:`Serving`).
 
         Raises:
             ValueError: the file is not a saved simulator state; an unknown fault profile or file.
         """
-        world = load_world(Path(path), clock)
-        return cls(
-            world,
-            rate_limit=rate_limit,
-            credentials=credentials,
-            auth_mode=auth_mode,
-            faults=faults,
-            fault_seed=fault_seed,
-        )
+        return cls(load_world(Path(path), clock), **serving)
 
     def save(self, path: Path) -> None:
         """Save the whole world (complaints, threads, pending events, clock) to a JSON file."""

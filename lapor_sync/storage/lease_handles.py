@@ -69,6 +69,24 @@ def split_key(key: int) -> tuple[int, int]:
     return unsigned >> 32, unsigned & 0xFFFF_FFFF
 
 
+def lock_sessions(conn: Connection, key: int) -> list[int]:
+    """Return the process ids of the PostgreSQL sessions holding the advisory lock ``key`` (at most one).
+
+    ``pg_locks`` shows a lock taken with one 64-bit key as ``objsubid`` 1 and the key split by
+    :func:`split_key`. A holder renewing its lease looks for its own session here; tests and
+    measurements end the sessions found (``pg_terminate_backend``) to lose a lease on purpose.
+    """
+    classid, objid = split_key(key)
+    held = conn.execute(
+        text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = :classid AND objid = :objid AND objsubid = 1"
+        ),
+        {"classid": classid, "objid": objid},
+    )
+    return list(held.scalars())
+
+
 class LeaseHandle(ABC):
     """A lease this process holds; got from ``Leases.hold``.
 
@@ -203,15 +221,9 @@ class AdvisoryLease(LeaseHandle):
 
     def _renew(self, now: datetime) -> datetime:
         expires_at = now + self._ttl  # informs only: the lock itself never expires
-        classid, objid = split_key(self._key)
         try:
-            held = self._conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND pid = pg_backend_pid() AND classid = :classid AND objid = :objid AND objsubid = 1"
-                ),
-                {"classid": classid, "objid": objid},
-            ).scalar_one()
+            this_session = self._conn.execute(select(func.pg_backend_pid())).scalar_one()
+            held = this_session in lock_sessions(self._conn, self._key)
             if held:
                 self._conn.execute(update(LEASE).where(self._mine()).values(expires_at=expires_at, renewed_at=now))
             self._conn.commit()

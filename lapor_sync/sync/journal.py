@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -46,6 +47,14 @@ INTERRUPTED_BY_USER = (
 """The reason recorded on a manual command's run that Ctrl-C ended ``interrupted``."""
 
 
+class About(TypedDict, total=False):
+    """What a sync event is about, each part when known: the complaint (national id, tracking id) and the agency."""
+
+    complaint_id: int | None
+    tracking_id: str | None
+    agency_code: str | None
+
+
 def add_event(
     session: Session,
     at: datetime,
@@ -54,9 +63,7 @@ def add_event(
     *,
     level: Level = Level.INFO,
     run_id: int | None = None,
-    complaint_id: int | None = None,
-    tracking_id: str | None = None,
-    agency_code: str | None = None,
+    **about: Unpack[About],
 ) -> None:
     """Add one sync event to ``session`` and mirror it as a log line: the one place events are made.
 
@@ -64,22 +71,11 @@ def add_event(
     ``None`` for an admin's action outside any run; ``at`` is aware UTC.
     """
     message = redact(message)
-    session.add(
-        SyncEvent(
-            run_id=run_id,
-            at=at,
-            complaint_id=complaint_id,
-            tracking_id=tracking_id,
-            agency_code=agency_code,
-            kind=kind,
-            level=level.value,
-            message=message,
-        )
-    )
+    session.add(SyncEvent(run_id=run_id, at=at, kind=kind, level=level.value, message=message, **about))
     log.log(
         logging.WARNING if level is not Level.INFO else logging.INFO,
         message,
-        extra={"run_id": run_id, "kind": kind, "tracking_id": tracking_id},
+        extra={"run_id": run_id, "kind": kind, "tracking_id": about.get("tracking_id")},
     )
 
 
@@ -150,41 +146,15 @@ class RunJournal:
         return self
 
     def event(
-        self,
-        session: Session,
-        kind: str,
-        message: str,
-        *,
-        level: Level = Level.INFO,
-        complaint_id: int | None = None,
-        tracking_id: str | None = None,
-        agency_code: str | None = None,
+        self, session: Session, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]
     ) -> None:
         """Add one sync event to ``session`` (committed with the caller's change); ``message`` is redacted."""
-        add_event(
-            session,
-            self.clock.now(),
-            kind,
-            message,
-            level=level,
-            run_id=self.run_id,
-            complaint_id=complaint_id,
-            tracking_id=tracking_id,
-            agency_code=agency_code,
-        )
+        add_event(session, self.clock.now(), kind, message, level=level, run_id=self.run_id, **about)
 
-    def standalone_event(
-        self,
-        kind: str,
-        message: str,
-        *,
-        level: Level = Level.INFO,
-        complaint_id: int | None = None,
-        tracking_id: str | None = None,
-    ) -> None:
+    def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]) -> None:
         """Record one event in its own transaction (for events not tied to a data change)."""
         with self.db.session() as session:
-            self.event(session, kind, message, level=level, complaint_id=complaint_id, tracking_id=tracking_id)
+            self.event(session, kind, message, level=level, **about)
             session.commit()
 
     def finish(

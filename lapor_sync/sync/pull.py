@@ -34,7 +34,7 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
 from lapor_sync.sync.journal import Level, RunJournal
-from lapor_sync.sync.receive import describe_receipt
+from lapor_sync.sync.receive import record_receipt
 from lapor_sync.sync.watermark import InboxWatermark, is_settled
 
 
@@ -420,18 +420,9 @@ class Puller:
         complaint = snapshot.complaint
         # Seen in the inbox but dispositioned to a sub-unit the mapping lacks (see _route).
         unknown_sub_unit = route.routing is not None and not self.mapping.is_city_institution(complaint.disposition_id)
-        for kind, level, message in describe_receipt(
-            snapshot, received, route.routing, route.state, unknown_sub_unit=unknown_sub_unit
-        ):
-            journal.event(
-                session,
-                kind,
-                message,
-                level=level,
-                complaint_id=complaint.complaint_id,
-                tracking_id=complaint.tracking_id,
-                agency_code=received.agency_code,
-            )
+        record_receipt(
+            session, journal, snapshot, received, route.routing, route.state, unknown_sub_unit=unknown_sub_unit
+        )
 
     def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> bool:
         """Close the set-aside records of a complaint now stored in full; return whether there were any."""

@@ -8,24 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlmodel import Session
+
 from lapor_sync.domain.complaint import ComplaintSnapshot
 from lapor_sync.domain.ports import Received, ReceiveOutcome
 from lapor_sync.domain.routing import Routing
 from lapor_sync.domain.status import CaseState
-from lapor_sync.sync.journal import Level
+from lapor_sync.sync.journal import Level, RunJournal
 
 
-def describe_receipt(
+def record_receipt(
+    session: Session,
+    journal: RunJournal,
     snapshot: ComplaintSnapshot,
     received: Received,
     routing: Routing | None,
     state: CaseState | None,
     *,
     unknown_sub_unit: bool = False,
-) -> Iterator[tuple[str, Level, str]]:
-    """Yield ``(kind, level, message)`` for each sync event a receipt deserves.
+) -> None:
+    """Add the sync events a receipt deserves to ``session``, committed with the change they tell.
+
+    Each event names the complaint and the agency its case is with now.
 
     Args:
+        session: the session storing the receipt.
+        journal: the run the events belong to.
         snapshot: the complaint as read from LAPOR!.
         received: what storing it did to the city's case.
         routing: the mapping's decision, or ``None`` for a complaint no longer the city's (kept with
@@ -35,6 +43,27 @@ def describe_receipt(
         unknown_sub_unit: it came through the city's inbox, dispositioned to a sub-unit the mapping
             file does not know (it went to triage; the mapping needs the sub-unit).
     """
+    complaint = snapshot.complaint
+    for kind, level, message in _describe(snapshot, received, routing, state, unknown_sub_unit):
+        journal.event(
+            session,
+            kind,
+            message,
+            level=level,
+            complaint_id=complaint.complaint_id,
+            tracking_id=complaint.tracking_id,
+            agency_code=received.agency_code,
+        )
+
+
+def _describe(
+    snapshot: ComplaintSnapshot,
+    received: Received,
+    routing: Routing | None,
+    state: CaseState | None,
+    unknown_sub_unit: bool,
+) -> Iterator[tuple[str, Level, str]]:
+    """Yield ``(kind, level, message)`` for each sync event a receipt deserves (see :func:`record_receipt`)."""
     complaint = snapshot.complaint
     ref = f"#{complaint.tracking_id}"
     agency = received.agency_code

@@ -8,7 +8,6 @@ PostgreSQL refuses NUL in text and no driver can encode a lone surrogate.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +26,7 @@ from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Reporter
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SetAsideRecord
-from tests.support.e2e import CITY, CREDENTIALS, DINSOS, Harness, harness, small_world
+from tests.support.e2e import DINSOS, Harness, command_env, harness, small_world
 
 pytestmark = pytest.mark.e2e
 
@@ -114,21 +113,10 @@ def on_db(database: Database) -> Iterator[Harness]:
 
 
 @pytest.fixture
-def cli(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+def cli(h: Harness, monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Callable[..., Any]:
     """Run ``lapor-sync ARGS --json`` against the harness and return the parsed output."""
-    for name in [name for name in os.environ if name.startswith("LAPOR_SYNC_")]:
-        monkeypatch.delenv(name)
-    env = {
-        "DATABASE_URL": h.app.settings.database_url,
-        "API_BASE_URL": h.base_url,
-        "AUTH_MODE": "static",
-        "API_KEY": CREDENTIALS.api_key,
-        "API_TOKEN": CREDENTIALS.app_token,
-        "INSTITUTION_ID": str(CITY),
-        "LEASE_WAIT_SECONDS": "0",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(f"LAPOR_SYNC_{name}", value)
+    for name, value in command_env(h.app.settings.database_url, h.base_url, lease_wait_seconds=0).items():
+        monkeypatch.setenv(name, value)
 
     def run(*args: str) -> Any:
         result = CliRunner().invoke(cli_app, [*args, "--json"])

@@ -5,10 +5,7 @@ A liveness probe that waits behind one idle connection would restart a healthy w
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,8 +17,7 @@ from prometheus_client import CollectorRegistry
 from lapor_sync.reports.health import Health, HealthReport
 from lapor_sync.scheduler import http as health_http
 from lapor_sync.scheduler.http import HealthServer
-from tests.support.e2e import CITY, CREDENTIALS
-from tests.support.paths import REPO_ROOT
+from tests.support.e2e import child_env, run_command
 
 FACTS = {
     "now": datetime(2026, 3, 2, 3, 0, tzinfo=UTC),
@@ -130,23 +126,12 @@ def test_a_pipelined_request_whose_answer_takes_longer_than_the_request_timeout_
 def test_a_port_in_use_stops_the_worker_with_one_line_naming_the_setting(tmp_path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LAPOR_SYNC_")} | {
-            "LAPOR_SYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
-            "LAPOR_SYNC_API_BASE_URL": "http://127.0.0.1:9/lapor",  # never called: the worker stops first
-            "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key,
-            "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
-            "LAPOR_SYNC_INSTITUTION_ID": str(CITY),
-            "LAPOR_SYNC_HEALTH_PORT": str(port),
-        }
-        result = subprocess.run(
-            [sys.executable, "-c", "from lapor_sync.cli.app import main; main()", "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            text=True,
-            capture_output=True,
-            timeout=60,
-            check=False,
+        env = child_env(
+            f"sqlite:///{tmp_path / 'w.db'}",
+            "http://127.0.0.1:9/lapor",  # never called: the worker stops first
+            health_port=port,
         )
+        result = run_command(env, "worker", timeout=60)
 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

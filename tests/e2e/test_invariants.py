@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -259,10 +258,8 @@ def test_a_cursor_beyond_an_unstored_complaint(h: Harness, synced: Synced) -> No
 
 
 def test_the_command_exits_0_when_every_invariant_holds_and_1_otherwise(
-    h: Harness, synced: Synced, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    h: Harness, synced: Synced, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_env: None
 ) -> None:
-    for name in [n for n in os.environ if n.startswith("LAPOR_SYNC_")]:
-        monkeypatch.delenv(name)
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", h.app.db.url)
     monkeypatch.setenv("COLUMNS", "300")
     state = tmp_path / "world.json"

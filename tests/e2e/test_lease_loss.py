@@ -26,9 +26,9 @@ from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.lease_handles import advisory_key, split_key
 from lapor_sync.storage.models import SyncRun
 from tests.support.e2e import CITY, DINSOS, Harness, PlatformWrapper, client_for, harness, settings_for, small_world
+from tests.support.leases import end_lock_sessions
 from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -160,15 +160,7 @@ def test_a_lock_connection_killed_mid_push_posts_every_followup_once_and_fails_t
         first = Background(h, slow)
 
         with h.app.db.engine.connect() as admin:  # the server ends the session holding the push lock
-            classid, objid = split_key(advisory_key(admin, CITY, "push"))
-            killed = admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND classid = :c AND objid = :o AND objsubid = 1"
-                ),
-                {"c": classid, "o": objid},
-            ).all()
-        assert killed == [(True,)]
+            assert end_lock_sessions(admin, CITY, "push") == [True]
         second = _second_push(h)  # takes the lock the server freed
         slow.release.set()
         run = first.result()
@@ -225,14 +217,7 @@ def _take_away(h: Harness, lease: Any) -> None:
     """Make ``lease`` lost behind its holder's back: its lock's session ended, or its row taken by another."""
     with h.app.db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            classid, objid = split_key(advisory_key(conn, CITY, lease.job))
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND granted AND classid = :c AND objid = :o"
-                ),
-                {"c": classid, "o": objid},
-            )
+            end_lock_sessions(conn, CITY, lease.job)
         else:
             conn.execute(
                 text("UPDATE lease SET token = 'someone-else', holder = 'web02:1 worker' WHERE job = :job"),

@@ -17,7 +17,7 @@ from lapor_sync.runtime.loopback import is_loopback
 from lapor_sync.scheduler import http as health_http
 from lapor_sync.scheduler.http import HealthServer
 from lapor_sync.simulator import Simulator
-from tests.simulator.test_cli import make_app
+from tests.support.cli import simulator_app
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def stop_at_once() -> None:
 
 def test_the_simulator_says_it_listens_on_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(simulator_cli, "_wait_for_ctrl_c", stop_at_once)
-    result = CliRunner().invoke(make_app(), ["simulator", "--port", "0"])
+    result = CliRunner().invoke(simulator_app(), ["simulator", "--port", "0"])
     assert result.exit_code == 0, result.output
     [first] = [line for line in result.stdout.splitlines() if "listening on" in line]
     assert first.startswith("SP4N-LAPOR! simulator listening on http://127.0.0.1:")
@@ -62,7 +62,7 @@ def test_the_simulator_warns_when_bound_beyond_loopback(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(simulator_cli, "_wait_for_ctrl_c", stop_at_once)
     monkeypatch.setattr(Simulator, "serve", serve)
-    result = CliRunner().invoke(make_app(), ["simulator", "--host", "0.0.0.0", "--port", "8765"])
+    result = CliRunner().invoke(simulator_app(), ["simulator", "--host", "0.0.0.0", "--port", "8765"])
     assert result.exit_code == 0, result.output
     assert result.stderr.strip() == (
         "Warning: listening on http://0.0.0.0:8765: reachable from the network; "
@@ -71,9 +71,13 @@ def test_the_simulator_warns_when_bound_beyond_loopback(monkeypatch: pytest.Monk
     assert "loopback only" not in result.stdout
 
 
-def health_server(host: str) -> HealthServer:
-    """A health server that is started and stopped only: nothing asks it for /healthz."""
-    return HealthServer(host, 0, assess=unused, worker_state=dict, registry=CollectorRegistry())
+def started_and_stopped(host: str, caplog: pytest.LogCaptureFixture) -> HealthServer:
+    """A health server on ``host`` started and stopped, its notices caught: nothing asks it for /healthz."""
+    caplog.set_level(logging.INFO, logger="lapor_sync")
+    server = HealthServer(host, 0, assess=unused, worker_state=dict, registry=CollectorRegistry())
+    server.start()
+    server.stop()
+    return server
 
 
 def unused() -> HealthReport:
@@ -94,10 +98,7 @@ def notices(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
 
 
 def test_the_health_endpoints_say_they_listen_on_loopback_only(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="lapor_sync")
-    server = health_server("127.0.0.1")
-    server.start()
-    server.stop()
+    server = started_and_stopped("127.0.0.1", caplog)
     [(level, message)] = notices(caplog)
     assert level == logging.INFO
     assert message == (
@@ -119,10 +120,7 @@ def test_the_health_endpoints_warn_when_bound_beyond_loopback(
         def server_close(self) -> None: ...
 
     monkeypatch.setattr(health_http, "make_server", lambda *args, **kwargs: Unbound())
-    caplog.set_level(logging.INFO, logger="lapor_sync")
-    server = health_server("0.0.0.0")
-    server.start()
-    server.stop()
+    started_and_stopped("0.0.0.0", caplog)
     [(level, message)] = notices(caplog)
     assert level == logging.WARNING
     assert message == (
@@ -133,9 +131,6 @@ def test_the_health_endpoints_warn_when_bound_beyond_loopback(
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
 def test_ipv6_loopback_is_served_and_shown_in_brackets(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="lapor_sync")
-    server = health_server("::1")
-    server.start()
-    server.stop()
+    server = started_and_stopped("::1", caplog)
     assert server.url == f"http://[::1]:{server.port}"
     assert notices(caplog)[0][0] == logging.INFO

@@ -36,6 +36,19 @@ def paged(tmp_path: Path) -> Iterator[Harness]:
         yield running
 
 
+def _twelve_over_three_pages(paged: Harness) -> list[int]:
+    """Add twelve complaints dispositioned a second apart (three inbox pages of 5), half an hour ago; their ids."""
+    start = paged.clock.now()
+    ids = [
+        paged.add_complaint(
+            disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n)
+        ).complaint_id
+        for n in range(12)
+    ]
+    paged.advance(timedelta(minutes=30))
+    return ids
+
+
 def _stored_ids(h: Harness) -> list[int]:
     return [case.complaint_id for case in h.cases()]
 
@@ -133,14 +146,7 @@ class RecordsWalks(PlatformWrapper):
 
 
 def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
-    start = paged.clock.now()
-    ids = [
-        paged.add_complaint(
-            disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n)
-        ).complaint_id
-        for n in range(12)
-    ]
-    paged.advance(timedelta(minutes=30))
+    ids = _twelve_over_three_pages(paged)
     moved, shifted = ids[0], ids[5]  # moving the first row pulls the sixth back onto page 1
     pages_asked: list[int] = []
 
@@ -164,14 +170,7 @@ def test_an_item_that_moves_during_a_walk_is_not_lost(paged: Harness) -> None:
 
 
 def test_an_inbox_that_never_settles_keeps_the_cursor_and_loses_nothing(paged: Harness) -> None:
-    start = paged.clock.now()
-    ids = [
-        paged.add_complaint(
-            disposition_id=DINSOS, category_id=SOSIAL, dispositioned_at=start + timedelta(seconds=n)
-        ).complaint_id
-        for n in range(12)
-    ]
-    paged.advance(timedelta(minutes=30))
+    ids = _twelve_over_three_pages(paged)
     replies = iter(range(1000))
 
     def busy_platform(page: int) -> None:  # every walk's second page: a new reply moves a row
@@ -344,11 +343,7 @@ def test_a_complaint_at_a_sub_unit_unknown_to_the_mapping_goes_to_triage_not_los
 
 def test_a_set_aside_record_is_retried_by_the_recheck_and_resolved_once_stored(h: Harness) -> None:
     complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
-
-    def broken_status(row: dict[str, Any]) -> None:
-        row["status_code"] = "rusak"
-
-    h.faults.rewrite = broken_status
+    h.faults.break_status_codes()
     assert h.sync().set_aside == 1
     assert h.cases() == []
     h.faults.clear()  # the platform repairs the record; its updated_at does not move

@@ -32,9 +32,8 @@ from lapor_sync.sync.admin.purge import PurgeResult, plan_purge, run_purge
 from lapor_sync.sync.admin.resync import run_resync
 from lapor_sync.sync.admin.selection import Selection
 from lapor_sync.sync.journal import RunJournal
-from lapor_sync.sync.receive import describe_receipt
 from lapor_sync.sync.service import JobRunner, sync_agencies
-from tests.support.cli import cli_env, invoke, invoke_json
+from tests.support.cli import cli_env, invoke, invoke_json, receive_as_pulled
 from tests.support.e2e import CITY, DINSOS, Harness
 from tests.support.factories import T0, complaint, followup, snapshot
 from tests.support.secret_search import table_rows
@@ -50,6 +49,16 @@ REPLY = "Sudah tiga bulan belum diperbaiki."
 FOLLOWUP_TEXT, COMPLETE_NOTE = "Petugas meninjau Gang Mawar.", "Lubang Gang Mawar sudah ditambal."
 RAW_TEXT = "Gang Mawar mentah"
 REMOVED = (NAME, EMAIL, PHONE, TITLE, CONTENT, PLACE, REPLY, FOLLOWUP_TEXT, COMPLETE_NOTE, RAW_TEXT)
+# What purging the one due case of ``_build`` removes: its reporter's identity, content and place, the
+# reporter's reply and our follow-up, the texts of its two outbox rows, its set-aside record's payload.
+REMOVED_COUNTS = {
+    "reporter_identities": 1,
+    "contents": 1,
+    "places": 1,
+    "thread_entries": 2,
+    "outbox_payloads": 2,
+    "set_aside_records": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -73,22 +82,7 @@ def _receive(db: Database, clock: ManualClock, snap: ComplaintSnapshot) -> int:
     journal = RunJournal(db, clock, CITY, "pull", "command").start()
     with db.session() as session:
         sync_agencies(session, MAPPING)
-        c = snap.complaint
-        routing = MAPPING.route(c.disposition_id, c.category_id, c.category_name)
-        state = MAPPING.case_state_for(c.status_code)
-        received = BuiltinCityRecords(session, mapping=MAPPING, clock=clock).receive(
-            snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state
-        )
-        for kind, level, message in describe_receipt(snap, received, routing, state):
-            journal.event(
-                session,
-                kind,
-                message,
-                level=level,
-                complaint_id=c.complaint_id,
-                tracking_id=c.tracking_id,
-                agency_code=received.agency_code,
-            )
+        received = receive_as_pulled(session, journal, BuiltinCityRecords(session, mapping=MAPPING, clock=clock), snap)
         session.commit()
     journal.finish()
     return received.case_id
@@ -193,14 +187,7 @@ def test_a_purge_removes_reporter_identity_and_every_text_of_the_case(database, 
     # No removed value is left anywhere: not in the case, the thread, the outbox, the events or the runs.
     everything = repr(table_rows(database.engine))
     assert [value for value in REMOVED if value in everything] == []
-    assert result.removed() == {
-        "reporter_identities": 1,
-        "contents": 1,
-        "places": 1,
-        "thread_entries": 2,
-        "outbox_payloads": 2,
-        "set_aside_records": 1,
-    }
+    assert result.removed() == REMOVED_COUNTS
     # What statistics need stays.
     kept = (
         "tracking_id",
@@ -420,14 +407,7 @@ def test_the_command_says_what_it_removed_with_the_tracking_ids_in_json(cli_env,
 
     assert (out["dry_run"], out["outcome"], out["older_than_days"], out["cases"]) == (False, "ok", 730, 1)
     assert out["tracking_ids"] == ["1900001"]
-    assert out["removed"] == {
-        "reporter_identities": 1,
-        "contents": 1,
-        "places": 1,
-        "thread_entries": 2,
-        "outbox_payloads": 2,
-        "set_aside_records": 1,
-    }
+    assert out["removed"] == REMOVED_COUNTS
     assert out["skipped"] == [{"tracking_id": "1900003", "agency": "DINSOS", "waiting_outbox_rows": 1}]
     cutoff = datetime.fromisoformat(out["cutoff"])
     assert cutoff.utcoffset() == timedelta(0) and abs(datetime.now(UTC) - timedelta(days=730) - cutoff) < timedelta(

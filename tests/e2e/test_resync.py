@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -25,7 +24,7 @@ from lapor_sync.storage.lease import Leases
 from lapor_sync.storage.models import SetAsideRecord, SyncEvent, SyncRun
 from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, run_resync
 from lapor_sync.sync.admin.selection import Selection, select_targets
-from tests.support.e2e import CITY, CREDENTIALS, DINSOS, Harness, harness, settings_for, small_world
+from tests.support.e2e import CITY, DINSOS, Harness, command_env, harness, settings_for, small_world
 
 PERHUBUNGAN, SOSIAL = category_id("Perhubungan"), category_id("Sosial dan Kesejahteraan")
 DISHUB_UNIT = 627103
@@ -146,11 +145,7 @@ def test_resync_without_a_mapping_change_leaves_everything_unchanged(h: Harness)
 
 def test_a_set_aside_record_is_retried_and_resolved(h: Harness) -> None:
     complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
-
-    def broken_status(row: dict[str, Any]) -> None:
-        row["status_code"] = "rusak"
-
-    h.faults.rewrite = broken_status
+    h.faults.break_status_codes()
     assert h.sync().set_aside == 1
 
     still = _resync(h, h.app, Selection(set_aside=True))
@@ -176,11 +171,7 @@ def _break_then_repair_a_stored_case(h: Harness) -> int:
     """A stored case whose detail turns malformed (set aside by a resync), then is repaired unchanged."""
     complaint = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL).complaint_id
     assert h.sync().created == 1
-
-    def broken_status(row: dict[str, Any]) -> None:
-        row["status_code"] = "rusak"
-
-    h.faults.rewrite = broken_status
+    h.faults.break_status_codes()
     broken = _resync(h, h.app, Selection(complaint_ids=(complaint,)))
     assert _outcomes(broken) == {complaint: (ResyncOutcome.SET_ASIDE, "DINSOS", "DINSOS")}
     h.faults.clear()
@@ -299,18 +290,9 @@ def test_a_dry_run_moving_cases_to_a_new_agency_leaves_the_agency_table_alone(h:
 @pytest.fixture
 def cli_env(h: Harness, corrected_mapping: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
     """Point the ``lapor-sync`` command at the harness (corrected mapping, no wait for leases)."""
-    env = {
-        "DATABASE_URL": h.app.settings.database_url,
-        "API_BASE_URL": h.base_url,
-        "AUTH_MODE": "static",
-        "API_KEY": CREDENTIALS.api_key,
-        "API_TOKEN": CREDENTIALS.app_token,
-        "INSTITUTION_ID": str(CITY),
-        "MAPPING_FILE": str(corrected_mapping),
-        "LEASE_WAIT_SECONDS": "0",
-    }
+    env = command_env(h.app.settings.database_url, h.base_url, mapping_file=corrected_mapping, lease_wait_seconds=0)
     for name, value in env.items():
-        monkeypatch.setenv(f"LAPOR_SYNC_{name}", value)
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("COLUMNS", "400")
     return h
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,7 +22,7 @@ from lapor_sync.simulator.catalog import category_id
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import Case, OutboxItem
-from tests.support.e2e import CITY, CREDENTIALS, DINSOS, harness, small_world
+from tests.support.e2e import COMMAND, DINSOS, child_env, harness, small_world
 from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -50,28 +48,18 @@ def wait_for(what: str, probe: Callable[[], T | None], seconds: float = 15) -> T
 
 
 def start_worker(database_url: str, base_url: str, port: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_SYNC_")} | {
-        "LAPOR_SYNC_DATABASE_URL": database_url,
-        "LAPOR_SYNC_API_BASE_URL": base_url,
-        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key,
-        "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
-        "LAPOR_SYNC_INSTITUTION_ID": str(CITY),
-        "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
-        "LAPOR_SYNC_PULL_INTERVAL_SECONDS": "1",
-        "LAPOR_SYNC_PUSH_INTERVAL_SECONDS": "3600",
-        "LAPOR_SYNC_RECONCILE_INTERVAL_SECONDS": "3600",
-        "LAPOR_SYNC_OUTBOX_WATCH_SECONDS": "1",
-        "LAPOR_SYNC_HEALTH_PORT": str(port),
-        "LAPOR_SYNC_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_SECONDS),
-    }
-    code = "from lapor_sync.cli.app import main; main()"
+    env = child_env(
+        database_url,
+        base_url,
+        pull_interval_seconds=1,
+        push_interval_seconds=3600,
+        reconcile_interval_seconds=3600,
+        outbox_watch_seconds=1,
+        health_port=port,
+        shutdown_timeout_seconds=SHUTDOWN_SECONDS,
+    )
     return subprocess.Popen(
-        [sys.executable, "-c", code, "worker"],
-        cwd=REPO_ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [*COMMAND, "worker"], cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,8 +29,7 @@ from lapor_sync.sync.journal import RunJournal
 from tests.e2e.test_worker import add_social_complaint, spec, worker_lines, worker_on
 from tests.e2e.test_worker_process import free_port
 from tests.support.cli import invoke
-from tests.support.e2e import CITY, CREDENTIALS, harness, small_world
-from tests.support.paths import REPO_ROOT
+from tests.support.e2e import CITY, child_env, harness, run_command, small_world
 
 pytestmark = pytest.mark.e2e
 READ_ONLY_REASONS = ("attempt to write a readonly database", "cannot execute INSERT in a read-only transaction")
@@ -137,12 +134,9 @@ def test_healthz_answers_503_while_the_database_cannot_be_written(database: Data
 
 
 def test_status_exits_2_naming_the_setting_when_the_database_is_read_only(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database, monkeypatch: pytest.MonkeyPatch, clean_env: None
 ) -> None:
     RunJournal(database, SystemClock(), CITY, "pull", "schedule").start().finish()  # a good pull just now
-    for name in list(os.environ):
-        if name.upper().startswith("LAPOR_SYNC_"):
-            monkeypatch.delenv(name)
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", database.url)
     assert invoke("status", "--json").exit_code == 0
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", read_only_url(database))
@@ -159,24 +153,8 @@ def test_status_exits_2_naming_the_setting_when_the_database_is_read_only(
 
 
 def worker_once(database_url: str, base_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LAPOR_SYNC_")} | {
-        "LAPOR_SYNC_DATABASE_URL": database_url,
-        "LAPOR_SYNC_API_BASE_URL": base_url,
-        "LAPOR_SYNC_API_KEY": CREDENTIALS.api_key,
-        "LAPOR_SYNC_API_TOKEN": CREDENTIALS.app_token,
-        "LAPOR_SYNC_INSTITUTION_ID": str(CITY),
-        "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
-    }
-    code = "from lapor_sync.cli.app import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, "worker", "--once"],
-        cwd=REPO_ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    env = child_env(database_url, base_url)
+    return run_command(env, "worker", "--once", timeout=120)
 
 
 def test_worker_once_exits_non_zero_on_a_read_only_database_without_a_traceback(database: Database) -> None:

@@ -18,7 +18,7 @@ from lapor_sync.domain.clock import ManualClock, SystemClock
 from lapor_sync.domain.errors import LeaseBusy, LeaseLost
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import Leases, held_leases, holder_name
-from lapor_sync.storage.lease_handles import advisory_key, split_key
+from tests.support.leases import end_lock_sessions
 
 CITY = 6271
 TTL = 120
@@ -167,14 +167,7 @@ def test_background_renewal_keeps_the_lease_and_stops_on_release(database, clock
 def test_postgres_broken_connection_loses_the_lease(database, clock):
     with leases(database, clock, "a:1 worker").hold("push", institution_id=CITY, renew_in_background=False) as handle:
         with database.engine.connect() as admin:
-            classid, objid = split_key(advisory_key(admin, CITY, "push"))
-            admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND classid = :c AND objid = :o"
-                ),
-                {"c": classid, "o": objid},
-            )
+            end_lock_sessions(admin, CITY, "push")
         with pytest.raises(LeaseLost, match="connection holding its lock broke"):
             handle.renew()
         with leases(database, clock, "b:2 worker").hold("push", institution_id=CITY):

@@ -16,12 +16,12 @@ from pydantic import SecretStr
 from lapor_sync.adapters.national import LaporClient, OAuth2ClientCredentialsAuth, RetryPolicy, StaticKeyAuth
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError, RunStoppingError
+from tests.support.national import BASE, TOKEN_URL, client_settings, oauth2_settings
 
-BASE = "https://splp.test/lapor/3.0.0"
-TOKEN_URL = "https://splp.test/oauth2/token"
 API_KEY = "sim-api-key"
 APP_TOKEN = "{00000000-0000-4000-8000-000000006271}"
 CLIENT_SECRET = "sim-secret"
+OURS = {"api_token": SecretStr(APP_TOKEN), "http_timeout_seconds": 20.0}  # client_settings has API_KEY already
 CATEGORIES = {"results": [{"id": 1, "name": "Agama", "parent_id": 0}]}
 
 
@@ -151,19 +151,7 @@ def test_repr_never_shows_secrets(manual_clock: ManualClock) -> None:
 
 
 def settings(**changes: object) -> SimpleNamespace:
-    values: dict[str, object] = {
-        "api_base_url": BASE,
-        "auth_mode": "static",
-        "api_key": SecretStr(API_KEY),
-        "api_token": SecretStr(APP_TOKEN),
-        "auth_header_name": "Authorization",
-        "oauth_token_url": None,
-        "oauth_client_id": None,
-        "oauth_client_secret": None,
-        "http_timeout_seconds": 20.0,
-    }
-    values.update(changes)
-    return SimpleNamespace(**values)
+    return client_settings(**(OURS | changes))
 
 
 def test_from_settings_static(router: respx.MockRouter) -> None:
@@ -178,12 +166,7 @@ def test_from_settings_oauth2_resolves_a_relative_token_url(
 ) -> None:
     token_route = router.post(TOKEN_URL).mock(return_value=token_answer("access"))
     router.get(f"{BASE}/categories").respond(json=CATEGORIES)
-    oauth = settings(
-        auth_mode="oauth2",
-        oauth_token_url="/oauth2/token",
-        oauth_client_id="sim-client",
-        oauth_client_secret=SecretStr(CLIENT_SECRET),
-    )
+    oauth = oauth2_settings("/oauth2/token", **OURS)
     with LaporClient.from_settings(oauth, clock=manual_clock) as client:
         client.list_categories()
     assert token_route.call_count == 1

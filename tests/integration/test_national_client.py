@@ -14,8 +14,8 @@ import respx
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
 from lapor_sync.domain.complaint import AuthorType, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
+from tests.support.national import BASE
 
-BASE = "https://splp.test/lapor/3.0.0"
 INBOX = f"{BASE}/complaints/inbox"
 FOLLOWUP_ADD = f"{BASE}/complaints/followup/add"
 HTML = "<html><body>Service Unavailable</body></html>"

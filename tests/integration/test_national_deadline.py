@@ -18,13 +18,13 @@ from types import SimpleNamespace
 import httpcore
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from lapor_sync.adapters.national import LaporClient, RetryPolicy
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.domain.errors import AmbiguousWriteError, TransientError
 from lapor_sync.domain.ports import NationalPlatform
+from tests.support.national import client_settings
 
 SLOW_HOST = "slow-dns.lapor.test"
 # A valid answer to GET /categories, 40 bytes: trickled a byte every 0.1 s it takes 4 s.
@@ -109,16 +109,10 @@ def silence(conn: socket.socket, closing: threading.Event) -> None:
 
 
 def static_settings(base_url: str, **changes: object) -> SimpleNamespace:
-    """The attributes ``LaporClient.from_settings`` reads, static mode, plain http allowed (the hosts are fake)."""
-    values: dict[str, object] = {
-        "api_base_url": base_url,
-        "auth_mode": "static",
-        "api_key": SecretStr("sim-api-key"),
-        "api_token": SecretStr("{guid}"),
-        "http_timeout_seconds": 0.5,
-        "allow_insecure_http": True,
-    }
-    return SimpleNamespace(**(values | changes))
+    """:func:`client_settings` on ``base_url``, a 0.5 s timeout, plain http allowed (the hosts are fake)."""
+    return client_settings(
+        **({"api_base_url": base_url, "http_timeout_seconds": 0.5, "allow_insecure_http": True} | changes)
+    )
 
 
 @contextmanager

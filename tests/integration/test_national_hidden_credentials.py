@@ -17,9 +17,8 @@ from lapor_sync.adapters.national import LaporClient, OAuth2ClientCredentialsAut
 from lapor_sync.adapters.national.outbound import OutboundPolicy
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import NationalPlatformError, RunStoppingError, TransientError
+from tests.support.national import BASE, TOKEN_URL
 
-BASE = "https://splp.test/lapor/3.0.0"
-TOKEN_URL = "https://splp.test/oauth2/token"
 # Chosen so that base64 and base64url differ and the encodings carry "=" padding.
 API_KEY = "kunci-rahasia>>?"
 APP_TOKEN = "{00000000-0000-4000-8000-00000000>>?}"

@@ -16,7 +16,6 @@ import certifi
 import httpx
 import pytest
 import respx
-from pydantic import SecretStr
 
 from lapor_sync.adapters.national import LaporClient, OAuth2ClientCredentialsAuth, RetryPolicy, StaticKeyAuth, config
 from lapor_sync.adapters.national.outbound import OutboundPolicy, plain_http_refused
@@ -27,41 +26,22 @@ from lapor_sync.domain.errors import (
     MalformedRecordError,
     RunStoppingError,
 )
+from tests.support.national import BASE, client_settings, oauth2_settings
 
-BASE = "https://splp.test/lapor/3.0.0"
 CATEGORIES_URL = f"{BASE}/categories"
 CATEGORIES = {"results": [{"id": 1, "name": "Agama", "parent_id": 0}]}
 LIMIT = 4096
 CLOCK = ManualClock(datetime(2024, 10, 31, 1, 0, tzinfo=UTC))
+LIMITS = {"http_timeout_seconds": 20.0, "max_response_bytes": LIMIT}
 
 
 def settings(**changes: object) -> SimpleNamespace:
-    """The attributes ``LaporClient.from_settings`` reads, static mode on ``BASE``."""
-    values: dict[str, object] = {
-        "api_base_url": BASE,
-        "auth_mode": "static",
-        "api_key": SecretStr("sim-api-key"),
-        "api_token": SecretStr("{guid}"),
-        "auth_header_name": "Authorization",
-        "oauth_token_url": None,
-        "oauth_client_id": None,
-        "oauth_client_secret": None,
-        "http_timeout_seconds": 20.0,
-        "allow_insecure_http": False,
-        "tls_ca_bundle": None,
-        "max_response_bytes": LIMIT,
-    }
-    return SimpleNamespace(**(values | changes))
+    """:func:`client_settings` with :data:`LIMITS`."""
+    return client_settings(**(LIMITS | changes))
 
 
 def oauth2(token_url: str, **changes: object) -> SimpleNamespace:
-    return settings(
-        auth_mode="oauth2",
-        oauth_token_url=token_url,
-        oauth_client_id="sim-client",
-        oauth_client_secret=SecretStr("sim-secret"),
-        **changes,
-    )
+    return oauth2_settings(token_url, **(LIMITS | changes))
 
 
 def client(base_url: str = BASE, auth: httpx.Auth | None = None, **policy: Any) -> LaporClient:

@@ -8,37 +8,22 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 import respx
-from pydantic import SecretStr
 
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, classify
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.domain.errors import TransientError
+from tests.support.national import BASE, TOKEN_URL, client_settings, oauth2_settings
 
 NOW = datetime(2024, 10, 31, 12, 0, tzinfo=UTC)
 EPOCH_SECONDS = str(int(NOW.timestamp()) + 60)  # "in a minute", sent where delta-seconds belong
 EPOCH_MILLISECONDS = EPOCH_SECONDS + "000"
-BASE = "https://splp.test/lapor/3.0.0"
-TOKEN_URL = "https://splp.test/oauth2/token"
 FOLLOWUP_ADD = f"{BASE}/complaints/followup/add"
 CLASSIFY_LOG = "lapor_sync.adapters.national.classify"
-
-
-def settings(**changes: object) -> SimpleNamespace:
-    """The attributes ``LaporClient.from_settings`` reads, static mode on ``BASE``, the cap at 600 s."""
-    values: dict[str, object] = {
-        "api_base_url": BASE,
-        "auth_mode": "static",
-        "api_key": SecretStr("sim-api-key"),
-        "api_token": SecretStr("{guid}"),
-        "http_timeout_seconds": 5.0,
-        "max_retry_after_seconds": 600,
-    }
-    return SimpleNamespace(**(values | changes))
+CAPPED = {"http_timeout_seconds": 5.0, "max_retry_after_seconds": 600}  # the client's settings: the cap at 600 s
 
 
 @pytest.mark.parametrize(
@@ -71,7 +56,7 @@ def test_a_429_to_a_follow_up_post_asks_at_most_the_configured_wait(
 
     with (
         caplog.at_level(logging.WARNING, logger=CLASSIFY_LOG),
-        LaporClient.from_settings(settings(), retry=RetryPolicy.no_wait()) as lapor,
+        LaporClient.from_settings(client_settings(**CAPPED), retry=RetryPolicy.no_wait()) as lapor,
         pytest.raises(TransientError) as caught,
     ):
         lapor.post_followup(7, institution_id=6271, content="[LS-abc] ditindaklanjuti", is_secret=False)
@@ -82,12 +67,7 @@ def test_a_429_to_a_follow_up_post_asks_at_most_the_configured_wait(
 
 def test_the_token_endpoints_retry_after_is_cut_to_the_configured_wait(router: respx.MockRouter) -> None:
     router.post(TOKEN_URL).respond(503, headers={"Retry-After": EPOCH_MILLISECONDS})
-    oauth2 = settings(
-        auth_mode="oauth2",
-        oauth_token_url=TOKEN_URL,
-        oauth_client_id="sim-client",
-        oauth_client_secret=SecretStr("sim-secret"),
-    )
+    oauth2 = oauth2_settings(**CAPPED)
 
     with (
         LaporClient.from_settings(oauth2, retry=RetryPolicy.no_wait()) as lapor,

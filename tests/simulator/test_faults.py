@@ -12,14 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from lapor_sync.cli.simulator import register
 from lapor_sync.simulator import Simulator
 from lapor_sync.simulator.faults.plan import RATED_KINDS, FaultKind, FaultPlan, FaultSettings
 from lapor_sync.simulator.faults.profiles import FaultFileError, load_profile_file, profile, resolve_faults
 from lapor_sync.simulator.wire import format_wib, parse_wib
+from tests.support.cli import simulator_app
 from tests.support.e2e import DAY_ONE, small_world
 
 STATIC = {"Authorization": "Bearer sim-api-key", "token": "{00000000-0000-4000-8000-000000006271}"}
@@ -494,22 +493,11 @@ def test_unknown_profile_or_missing_file_is_refused() -> None:
         Simulator(small_world().world, faults="chaos")
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def main() -> None:
-        """Keep ``simulator`` a named sub-command."""
-
-    return app
-
-
 def test_cli_names_the_fault_options_and_refuses_an_unknown_profile() -> None:
     runner = CliRunner()
-    shown = runner.invoke(_cli(), ["simulator", "--help"], terminal_width=200)
+    shown = runner.invoke(simulator_app(), ["simulator", "--help"], terminal_width=200)
     assert "--faults" in shown.output and "--fault-seed" in shown.output
-    refused = runner.invoke(_cli(), ["simulator", "--faults", "chaos", "--port", "0"])
+    refused = runner.invoke(simulator_app(), ["simulator", "--faults", "chaos", "--port", "0"])
     assert refused.exit_code == 2 and "chaos" in refused.output
 
 

@@ -28,17 +28,15 @@ SYNCED_TABLES = ("case", "thread_entry", "binding", "outbox", "cursor")
 
 @dataclass
 class CitySide:
-    """The App wired to ``platform``; helpers act as agency staff and read the city's records."""
+    """The App wired to ``platform``; helpers act as agency staff and read the city's records.
+
+    ``clock`` is the national side's clock, which the App shares unless a test gives it one of its own.
+    """
 
     app: App
     platform: NationalPlatform
+    clock: ManualClock
     _service: SyncService | None = field(default=None, init=False, repr=False)
-
-    @property
-    def clock(self) -> ManualClock:
-        """The clock lapor-sync runs on (shared with the national side)."""
-        assert isinstance(self.app.clock, ManualClock)
-        return self.app.clock
 
     @property
     def institution_id(self) -> int:

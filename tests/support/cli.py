@@ -7,26 +7,29 @@ what the CLI reads is what sync writes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import typer
 from click.testing import Result
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
 from lapor_sync.cli.app import app
+from lapor_sync.cli.simulator import register as register_simulator
 from lapor_sync.config.mapping_file import load_mapping
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.complaint import AuthorType, ComplaintSnapshot, Reporter
+from lapor_sync.domain.ports import Received
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import OutboxItem, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor
 from lapor_sync.sync.journal import RunJournal
-from lapor_sync.sync.receive import describe_receipt
+from lapor_sync.sync.receive import record_receipt
 from lapor_sync.sync.service import sync_agencies
 from tests.support.factories import T0, complaint, followup, snapshot
 
@@ -35,6 +38,30 @@ CITY = 6271
 PERSONAL = ("Budi Contoh", "budi@contoh.id", "0812-0000-0001", "Siti Rahasia", "siti@contoh.id", "0813-9999")
 SECRET_TITLE = "Pungli di loket puskesmas"
 SECRET_CONTENT = "Petugas meminta uang tambahan."
+
+
+def receive_as_pulled(
+    session: Session, journal: RunJournal, records: BuiltinCityRecords, snap: ComplaintSnapshot
+) -> Received:
+    """Store ``snap`` as a pull would: routed and mapped by ``records``' mapping, with the receipt's events."""
+    c, mapping = snap.complaint, records.mapping
+    routing = mapping.route(c.disposition_id, c.category_id, c.category_name)
+    state = mapping.case_state_for(c.status_code)
+    received = records.receive(snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state)
+    record_receipt(session, journal, snap, received, routing, state)
+    return received
+
+
+def simulator_app() -> typer.Typer:
+    """A CLI app with only the ``simulator`` command (no settings, no logging set up), as it is registered."""
+    app = typer.Typer()
+    register_simulator(app)
+
+    @app.callback()
+    def main() -> None:
+        """Keep ``simulator`` a named sub-command even when it is the only one."""
+
+    return app
 
 
 def invoke(*args: str) -> Result:
@@ -64,11 +91,8 @@ class Seeded:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def cli_env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, clean_env: None) -> str:
     """Point the CLI at an empty temp SQLite database, with no other LAPOR_SYNC_* setting; return its URL."""
-    for name in list(os.environ):
-        if name.startswith("LAPOR_SYNC_"):
-            monkeypatch.delenv(name)
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "400")  # wide tables: no value is wrapped across lines
@@ -124,23 +148,7 @@ def seed(url: str) -> Seeded:
     with db.session() as session:
         sync_agencies(session, mapping)
         records = BuiltinCityRecords(session, mapping=mapping, clock=clock)
-        ids = []
-        for snap in _snapshots():
-            c = snap.complaint
-            routing = mapping.route(c.disposition_id, c.category_id, c.category_name)
-            state = mapping.case_state_for(c.status_code)
-            received = records.receive(snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state)
-            for kind, level, message in describe_receipt(snap, received, routing, state):
-                journal.event(
-                    session,
-                    kind,
-                    message,
-                    level=level,
-                    complaint_id=c.complaint_id,
-                    tracking_id=c.tracking_id,
-                    agency_code=received.agency_code,
-                )
-            ids.append(received.case_id)
+        ids = [receive_as_pulled(session, journal, records, snap).case_id for snap in _snapshots()]
         advance_cursor(session, CITY, T0 + timedelta(days=2), clock.now())
         session.add(
             SetAsideRecord(

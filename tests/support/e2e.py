@@ -41,6 +41,8 @@ DAY_ONE = datetime(2024, 1, 2, 9, 0, tzinfo=WIB)
 """Tuesday 2 January 2024, 09:00 WIB: the data set's first working day (1 January is a holiday)."""
 CREDENTIALS = Credentials()  # the simulator's fake demo credentials
 KILLED = 137  # exit status of the crash worker, as after SIGKILL
+COMMAND = (sys.executable, "-c", "from lapor_sync.cli.app import main; main()")
+"""``lapor-sync`` of this checkout as a child process's command line (the console script may not be on PATH)."""
 
 
 def small_world(start: datetime = DAY_ONE) -> Simulator:
@@ -87,6 +89,14 @@ class FaultInjector(httpx.BaseTransport):
         fault = Fault(method, path, status)
         self.faults.append(fault)
         return fault
+
+    def break_status_codes(self) -> None:
+        """Rewrite every complaint's status code to one no reader accepts (``"rusak"``): each is set aside."""
+
+        def broken_status(complaint: dict[str, Any]) -> None:
+            complaint["status_code"] = "rusak"
+
+        self.rewrite = broken_status
 
     def clear(self) -> None:
         """Remove every fault and the rewrite."""
@@ -149,9 +159,9 @@ class DiesAfterPosting(PlatformWrapper):
 # -- the harness -----------------------------------------------------------------------------------
 
 
-def settings_for(database_url: str, base_url: str, **overrides: Any) -> Settings:
-    """Settings for lapor-sync against the served simulator (static key, Palangka Raya's mapping)."""
-    values: dict[str, Any] = {
+def _served_values(database_url: str, base_url: str) -> dict[str, Any]:
+    """The settings of lapor-sync against the served simulator: static key, the fake credentials, the city."""
+    return {
         "database_url": database_url,
         "api_base_url": base_url,
         "auth_mode": "static",
@@ -159,9 +169,35 @@ def settings_for(database_url: str, base_url: str, **overrides: Any) -> Settings
         "api_token": CREDENTIALS.app_token,
         "institution_id": CITY,
         "initial_since": START_OF_DATA,
-        **overrides,
     }
-    return Settings(**values)
+
+
+def settings_for(database_url: str, base_url: str, **overrides: Any) -> Settings:
+    """Settings for lapor-sync against the served simulator (static key, Palangka Raya's mapping)."""
+    return Settings(**(_served_values(database_url, base_url) | overrides))
+
+
+def command_env(database_url: str, base_url: str, **settings: Any) -> dict[str, str]:
+    """The ``LAPOR_SYNC_*`` variables that point a ``lapor-sync`` command where :func:`settings_for` points the App.
+
+    ``settings`` (by setting name, e.g. ``lease_wait_seconds=0``) are added or replace those.
+    """
+    values = _served_values(database_url, base_url) | settings
+    return {
+        f"LAPOR_SYNC_{name.upper()}": value.isoformat() if isinstance(value, datetime) else str(value)
+        for name, value in values.items()
+    }
+
+
+def child_env(database_url: str, base_url: str, **settings: Any) -> dict[str, str]:
+    """The environment of a ``lapor-sync`` child process: ours without any ``LAPOR_SYNC_*``, plus :func:`command_env`."""
+    inherited = {name: value for name, value in os.environ.items() if not name.upper().startswith("LAPOR_SYNC_")}
+    return inherited | command_env(database_url, base_url, **settings)
+
+
+def run_command(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``lapor-sync *args`` from this checkout in a child process; its output as text."""
+    return subprocess.run([*COMMAND, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def client_for(
@@ -180,12 +216,6 @@ class Harness(CitySide):
     simulator: Simulator
     base_url: str
     faults: FaultInjector
-
-    @property
-    def clock(self) -> ManualClock:
-        """The simulator's clock, which lapor-sync shares unless a test gives the App one of its own."""
-        assert isinstance(self.simulator.clock, ManualClock)
-        return self.simulator.clock
 
     @property
     def world(self) -> World:
@@ -218,12 +248,13 @@ class Harness(CitySide):
 @contextmanager
 def harness(simulator: Simulator, database_url: str, *, per_page: int = 100, **settings: Any) -> Iterator[Harness]:
     """Serve ``simulator`` and wire lapor-sync (database at ``database_url``) to it until the block ends."""
-    faults = FaultInjector()
+    faults, clock = FaultInjector(), simulator.clock
+    assert isinstance(clock, ManualClock), "the harness moves the simulator's clock"
     with simulator.serve() as base_url:
-        app = App(settings_for(database_url, base_url, **settings), clock=simulator.clock)
-        with client_for(base_url, simulator.clock, per_page=per_page, transport=faults) as platform:
+        app = App(settings_for(database_url, base_url, **settings), clock=clock)
+        with client_for(base_url, clock, per_page=per_page, transport=faults) as platform:
             try:
-                yield Harness(app=app, platform=platform, simulator=simulator, base_url=base_url, faults=faults)
+                yield Harness(app, platform, clock, simulator=simulator, base_url=base_url, faults=faults)
             finally:
                 app.db.dispose()
 

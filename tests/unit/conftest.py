@@ -51,5 +51,5 @@ def city(fake: FakePlatform, migrated_database: Path, tmp_path: Path, clean_env:
         initial_since=fake.clock.now() - timedelta(days=1),
     )
     app = App(settings, clock=fake.clock)
-    yield CitySide(app, fake)
+    yield CitySide(app, fake, fake.clock)
     app.db.dispose()

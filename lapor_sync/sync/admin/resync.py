@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import partial
+from typing import Unpack
 
 from sqlmodel import Session
 
@@ -30,7 +31,7 @@ from lapor_sync.domain.runs import Job
 from lapor_sync.storage.dry_run import RolledBackDatabase
 from lapor_sync.storage.models import COUNTERS, RunCounts, SyncRun
 from lapor_sync.sync.admin.selection import Selection, Target, select_targets
-from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.journal import About, Level, RunJournal
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.service import SyncService, sync_agencies
 
@@ -102,28 +103,12 @@ class _ItemJournal(RunJournal):
         return cls(**{**shared, "counts": RunCounts()}, write=write)
 
     def event(
-        self,
-        session: Session,
-        kind: str,
-        message: str,
-        *,
-        level: Level = Level.INFO,
-        complaint_id: int | None = None,
-        tracking_id: str | None = None,
-        agency_code: str | None = None,
+        self, session: Session, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]
     ) -> None:
         """Record the event; add it to ``session`` too unless this is a dry run."""
-        self.recorded.append((kind, agency_code, tracking_id, message))
+        self.recorded.append((kind, about.get("agency_code"), about.get("tracking_id"), message))
         if self.write:
-            super().event(
-                session,
-                kind,
-                message,
-                level=level,
-                complaint_id=complaint_id,
-                tracking_id=tracking_id,
-                agency_code=agency_code,
-            )
+            super().event(session, kind, message, level=level, **about)
 
 
 def run_resync(

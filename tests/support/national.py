@@ -1,0 +1,35 @@
+"""The national client's settings for the tests against respx mocks: fake hosts and the simulator's fake credentials."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pydantic import SecretStr
+
+BASE = "https://splp.test/lapor/3.0.0"
+TOKEN_URL = "https://splp.test/oauth2/token"
+
+
+def client_settings(**changes: object) -> SimpleNamespace:
+    """The attributes ``LaporClient.from_settings`` reads: static mode on :data:`BASE`, with ``changes`` on top.
+
+    An attribute left out is read with the client's default (``adapters/national/config.py``).
+    """
+    values: dict[str, object] = {
+        "api_base_url": BASE,
+        "auth_mode": "static",
+        "api_key": SecretStr("sim-api-key"),
+        "api_token": SecretStr("{guid}"),
+    }
+    return SimpleNamespace(**(values | changes))
+
+
+def oauth2_settings(token_url: str = TOKEN_URL, **changes: object) -> SimpleNamespace:
+    """:func:`client_settings` in OAuth2 mode: the simulator's client ``sim-client`` at ``token_url``."""
+    oauth2 = {
+        "auth_mode": "oauth2",
+        "oauth_token_url": token_url,
+        "oauth_client_id": "sim-client",
+        "oauth_client_secret": SecretStr("sim-secret"),
+    }
+    return client_settings(**(oauth2 | changes))
