@@ -133,18 +133,23 @@ class NationalCall(_MappingModel):
         return self.model_dump(mode="json", exclude_none=True)
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, object]) -> NationalCall | None:
+    def from_payload(cls, payload: Mapping[str, object]) -> NationalCall:
         """Return the call an outbox payload stores (see :meth:`as_payload`).
 
-        Returns:
-            The call, or ``None`` for a payload without ``call`` (a row written before rows stored their call).
+        A row written before rows stored their call has no ``call`` key: its call is rebuilt from its
+        own keys, which the code of that time wrote for exactly one call each (``status_code``: a
+        status change to that code; ``not_authority``: a reject request with it; neither: a
+        follow-up post), so what a queued row sends never depends on a later mapping.
 
         Raises:
             ValidationError: the stored call is not a valid one.
         """
-        if "call" not in payload:
-            return None
-        return cls.model_validate({name: payload[name] for name in cls.model_fields if name in payload})
+        stored = {name: payload[name] for name in cls.model_fields if name in payload}
+        if "call" not in stored:
+            stored["call"] = next(
+                (kind for kind, argument in _CALL_ARGUMENT.items() if argument in stored), NationalCallKind.FOLLOWUP
+            )
+        return cls.model_validate(stored)
 
     @model_validator(mode="after")
     def _check_arguments(self) -> NationalCall:
@@ -158,6 +163,69 @@ class NationalCall(_MappingModel):
                 problems.append(((argument,), f"not allowed for call '{self.call}'"))
         _refuse(type(self).__name__, problems)
         return self
+
+
+def _flag(value: bool | None) -> str:
+    """A boolean as the mapping file spells it."""
+    return str(value).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class _ActionCall:
+    """The national call that does what an agency action means: the only one CONTRACT §5 leaves it.
+
+    A follow-up is a follow-up post. A completion is a status change to Selesai: LAPOR! lets an
+    institution change a status only from Terverifikasi to Dalam Proses (the first follow-up does
+    that) and from Dalam Proses to Selesai, and refuses any other change with 422; the codes are the
+    mapping's (CONTRACT §3), so a completion's is one that ``status_map`` maps to ``completed``. A
+    return is a reject request with ``not_authority`` 0 (archive, return to the reporter; a status
+    change to Diarsipkan would be refused), a forward one with ``not_authority`` 1.
+
+    Attributes:
+        call: the endpoint.
+        meaning: what the call does, for a refusal.
+        not_authority: the flag a reject request must carry.
+        state: the case state ``status_map`` must give a status change's code.
+    """
+
+    call: NationalCallKind
+    meaning: str
+    not_authority: bool | None = None
+    state: CaseState | None = None
+
+    def problem(self, declared: NationalCall, status_map: Mapping[int, CaseState]) -> tuple[str, str] | None:
+        """Return the key of ``declared`` that breaks this rule and the reason, or ``None`` when it keeps it."""
+        if declared.call is not self.call:
+            return "call", self._refusal(f"'{self.call}'", f"'{declared.call}'")
+        if self.not_authority is not None and declared.not_authority is not self.not_authority:
+            return "not_authority", self._refusal(_flag(self.not_authority), _flag(declared.not_authority))
+        if self.state is None or declared.status_code is None:
+            return None
+        state = status_map.get(declared.status_code)
+        if state is None:
+            return "status_code", f"{declared.status_code} is not in status_map"
+        if state is not self.state:
+            wanted = f"a code status_map maps to '{self.state}'"
+            return "status_code", self._refusal(wanted, f"{declared.status_code} ('{state}')")
+        return None
+
+    def _refusal(self, wanted: str, got: str) -> str:
+        return f"must be {wanted} ({self.meaning}, CONTRACT §5), got {got}"
+
+
+_ACTION_CALLS = {
+    AgencyAction.FOLLOWUP: _ActionCall(NationalCallKind.FOLLOWUP, "a follow-up is posted to the complaint's thread"),
+    AgencyAction.COMPLETE: _ActionCall(
+        NationalCallKind.STATUS, "a completion is Dalam Proses -> Selesai", state=CaseState.COMPLETED
+    ),
+    AgencyAction.RETURN: _ActionCall(
+        NationalCallKind.REJECT, "a return is a request to archive and return to the reporter", not_authority=False
+    ),
+    AgencyAction.FORWARD: _ActionCall(
+        NationalCallKind.REJECT, "a forward is a request to forward to another institution", not_authority=True
+    ),
+}
+"""Each agency action's one national call (see :class:`_ActionCall`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +250,8 @@ class CityMapping(_MappingModel):
 
     Validation refuses unknown keys, agency codes that do not exist, duplicate agencies, sub-units,
     category routes and outside institutions, status codes outside 0..99, the ``forwarded`` state in
-    the status map (the engine sets it), and an action map that misses an action. Every problem is
+    the status map (the engine sets it), and an action map that misses an action or declares a call
+    that cannot do what its action means on LAPOR! (:data:`_ACTION_CALLS`). Every problem is
     reported at its key path (e.g. ``category_route[3].agency``) in one ``ValidationError``; the
     cross-reference checks run once every entry has the right shape.
     """
@@ -233,15 +302,25 @@ class CityMapping(_MappingModel):
                 yield ("outside_institution", i, "id"), f"{known.id} is the city or one of its sub-units"
 
     def _state_and_action_problems(self) -> Iterator[tuple[Loc, str]]:
-        """``forwarded`` in the status map; actions missing; status calls to codes the map lacks."""
+        """``forwarded`` in the status map; actions missing; calls that cannot do what their action means.
+
+        Each action must be declared as its one call of :data:`_ACTION_CALLS` (CONTRACT §5), a
+        completion with a status code the status map has. A return declared as a reject request
+        needs a code the status map maps to ``archived``: the push's read-back finds the request
+        approved by that state (``Pusher._read_back``).
+        """
         for code, state in self.status_map.items():
             if state is CaseState.FORWARDED:
                 yield ("status_map", str(code)), "'forwarded' is set by the engine, never by a status code"
         if missing := [action.value for action in AgencyAction if action not in self.action_map]:
             yield ("action_map",), f"missing action(s): {', '.join(missing)}"
         for action, call in self.action_map.items():
-            if call.status_code is not None and call.status_code not in self.status_map:
-                yield ("action_map", action.value, "status_code"), f"{call.status_code} is not in status_map"
+            if broken := _ACTION_CALLS[action].problem(call, self.status_map):
+                key, reason = broken
+                yield ("action_map", action.value, key), reason
+        returned = self.action_map.get(AgencyAction.RETURN)
+        if returned and returned.call is NationalCallKind.REJECT and CaseState.ARCHIVED not in self.status_map.values():
+            yield ("status_map",), "no code maps to 'archived', which the read-back of action_map.return looks for"
 
     def agency(self, code: str) -> Agency | None:
         """Return the agency with this code (case and surrounding space ignored), or ``None``."""

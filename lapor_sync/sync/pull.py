@@ -8,13 +8,14 @@ complaint forwarded away, archived or auto-closed on the national side is notice
 left the inbox (CONTRACT §5).
 
 Each complaint is stored in one unit of work (:class:`UnitOfWork`): its case, binding, sync events
-and set-aside records commit together or not at all, and its counters count only once they did.
+and set-aside records commit together or not at all, and the counters of what was stored count only
+once they did. ``fetched`` counts a read of LAPOR! as it happens: the read took place whether or
+not its store commits.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.receive import record_receipt
+from lapor_sync.sync.unit_of_work import UnitOfWork
 from lapor_sync.sync.watermark import InboxWatermark, is_settled
 
 
@@ -53,43 +55,6 @@ class PullOptions:
     initial_since: datetime | None = None
     max_passes: int = 5
     recheck_after: timedelta = timedelta(hours=1)
-
-
-class UnitOfWork:
-    """One transaction of the pull: a session, and the run counters that count once it commits.
-
-    Steps add their changes to :attr:`session` and their counts with :meth:`count`; only
-    :meth:`commit` makes either real, so a rolled-back unit counts nothing. The pull commits one
-    unit per complaint. The steps take the unit and never commit, so the complaints of a page could
-    share one; the duplicate-insert retry (``Puller._fetch_and_store``) rolls its unit back, and
-    would then need a savepoint per complaint.
-
-    Args:
-        session: the unit's session; only :meth:`commit` commits it.
-        journal: the run whose counters the unit adds to.
-    """
-
-    def __init__(self, session: Session, journal: RunJournal) -> None:
-        self.session = session
-        self._journal = journal
-        self._counted: Counter[str] = Counter()
-
-    def count(self, counter: str) -> None:
-        """Add one to the run counter named ``counter`` (``created``, ``unchanged``, ...) once the unit commits."""
-        self._counted[counter] += 1
-
-    def commit(self) -> None:
-        """Commit the session, then add what was counted to the run's counters."""
-        self.session.commit()
-        counts = self._journal.counts
-        for counter, n in self._counted.items():
-            setattr(counts, counter, getattr(counts, counter) + n)
-        self._counted.clear()
-
-    def rollback(self) -> None:
-        """Roll the session back and forget what was counted; the session may be used again."""
-        self.session.rollback()
-        self._counted.clear()
 
 
 @dataclass(frozen=True)
@@ -310,7 +275,7 @@ class Puller:
             reason = f"the platform refused the detail call: {exc}"
             self._set_aside(unit, journal, MalformedRecord(complaint_id, reason, None))
             return None
-        journal.counts.fetched += 1
+        journal.counts.fetched += 1  # the read happened, whether or not its store commits
         return snapshot
 
     def _store(

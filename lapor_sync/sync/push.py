@@ -14,10 +14,11 @@ content) is withheld from every event, error, log line and escaping exception, s
 quote it back (``lapor_sync.runtime.redaction``, :mod:`lapor_sync.sync.scrub`).
 
 Each row makes the national call (follow-up, status change or reject request) that the mapping's
-``action_map`` declared for its action when staff acted, and a read-back looks for that call's
-effect. Per row, two transactions: its claim, committed before the call (the delivery protocol),
-and its outcome (the row settled, its follow-up linked, a completion that cannot be delivered
-undone, its sync event), committed together.
+``action_map`` declared for its action when staff acted, stored in its payload (a row written before
+rows stored their call: the call its payload's keys were written for), and a read-back looks for
+that call's effect. Per row, two transactions: its claim, committed before the call (the delivery
+protocol), and its outcome (the row settled, its follow-up linked, a completion that cannot be
+delivered undone, its sync event), committed together.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ class Pusher:
     Args:
         db: the city's database (holds the outbox).
         platform: the national platform port.
-        mapping: the city's rules: which institutions are the city's own, what a national status
-            code means, and the call of a row written before rows stored theirs.
+        mapping: the city's rules: which institutions are the city's own, and what a national
+            status code means.
         options: see :class:`PushOptions`.
         rng: jitter source (seeded in tests).
         claimer: this process's holder name, written on the rows it claims (default:
@@ -238,7 +239,10 @@ class Pusher:
 
         Raises the platform's errors, and :class:`ClaimLost` before any request once the claim is gone.
         """
-        call = self._declared_call(item)
+        # Stored when staff acted, not looked up now: a mapping reloaded while the row waits (or between
+        # its request and a read-back after a crash) changes neither what it sends nor what a read-back
+        # looks for. A stored call that is not valid raises ValidationError: a failed attempt of this row.
+        call = NationalCall.from_payload(item.payload)
         # needs_readback is kept until delivered: a read-back that fails must be tried again, never skipped.
         if item.needs_readback and (
             found := self._read_back(clock, item, claim, call, "found on LAPOR! by read-back; not posted again")
@@ -255,21 +259,6 @@ class Pusher:
             ):
                 return found
             raise
-
-    def _declared_call(self, item: OutboxItem) -> NationalCall:
-        """The national call ``item`` makes: the one its payload stores, declared when staff acted.
-
-        Stored, not looked up at push time, so that a mapping reloaded while the row waits (or
-        between its request and a read-back after a crash) changes neither what it sends nor what a
-        read-back looks for. A row written before rows stored their call has none; it takes the call
-        the mapping declares for its kind. Its payload carries what the packaged mapping's call for
-        that kind sends (the only calls the code of that time made), so such rows must have left the
-        outbox before an ``action_map`` declares another call for their kind.
-
-        Raises:
-            ValidationError: the stored call is not a valid one (a failed attempt of this row).
-        """
-        return NationalCall.from_payload(item.payload) or self.mapping.national_call_for(AgencyAction(item.kind))
 
     def _call(self, clock: Clock, item: OutboxItem, claim: Claim, call: NationalCall) -> _Delivery:
         """Make the row's declared call with what its payload sends (CONTRACT §5)."""
@@ -325,8 +314,11 @@ class Pusher:
 
         A follow-up is found by the row's reference token; a status change by the complaint having
         the declared code; a reject request by its outcome: the complaint forwarded out of the city
-        (``not_authority``), or archived (its code's state in the mapping's ``status_map``). A request
-        not approved yet is not found and is sent again, which replaces it (CONTRACT §5).
+        (``not_authority``), or archived (a code the mapping's ``status_map`` maps to ``archived``:
+        validation of the mapping refuses a return without one, so the read-back can always find
+        it). A request not approved yet is not found and is sent again. That the second request
+        replaces the first is not a CONTRACT rule: it is the platform's behaviour as lapor-sync
+        assumes it and the simulator models it (README, "What the contract assumes").
 
         Returns:
             The delivery, said as ``how``, when the effect is there; else ``None``.

@@ -136,12 +136,45 @@ def test_action_map_must_cover_every_action(tmp_path: Path) -> None:
             'followup = { call = "followup" }\nreopen = { call = "status", status_code = 2 }',
             "action_map.reopen: key must be 'followup', 'complete', 'return' or 'forward', got 'reopen'",
         ),
+        (
+            'followup = { call = "followup" }',
+            'followup = { call = "status", status_code = 3 }',
+            "action_map.followup.call: must be 'followup' (a follow-up is posted to the complaint's thread, "
+            "CONTRACT §5), got 'status'",
+        ),
+        (
+            'complete = { call = "status", status_code = 3 }',
+            'complete = { call = "status", status_code = 2 }',
+            "action_map.complete.status_code: must be a code status_map maps to 'completed' "
+            "(a completion is Dalam Proses -> Selesai, CONTRACT §5), got 2 ('in_progress')",
+        ),
+        (
+            'return = { call = "reject", not_authority = false }',
+            'return = { call = "status", status_code = 4 }',
+            "action_map.return.call: must be 'reject' (a return is a request to archive and return to the "
+            "reporter, CONTRACT §5), got 'status'",
+        ),
+        (
+            'forward = { call = "reject", not_authority = true }',
+            'forward = { call = "reject", not_authority = false }',
+            "action_map.forward.not_authority: must be true (a forward is a request to forward to another "
+            "institution, CONTRACT §5), got false",
+        ),
     ],
 )
 def test_action_map_accepts_only_known_actions_and_calls(tmp_path: Path, old: str, new: str, reason: str) -> None:
     path = _variant(tmp_path, (old, new))
 
     assert _refusal(path) == f"{path}:{_line_of(path, new.splitlines()[-1])}: {reason}"
+
+
+def test_a_return_needs_a_status_code_mapped_to_archived(tmp_path: Path) -> None:
+    path = _variant(tmp_path, ('4 = "archived"', '4 = "rejected"'))
+
+    assert _refusal(path) == (
+        f"{path}:{_line_of(path, '[status_map]')}: status_map: no code maps to 'archived', "
+        "which the read-back of action_map.return looks for"
+    )
 
 
 def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The mapping's action_map decides each national call: written into the outbox row by the city adapter, made by
-the pusher, and looked for by its read-back; a row written before rows stored their call takes the mapping's."""
+"""The mapping's action_map decides each national call: refused unless it does what its action means on LAPOR!
+(CONTRACT §5), written into the outbox row by the city adapter, made by the pusher, and looked for by its read-back;
+a row written before rows stored their call makes the call its payload's keys were written for."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
 from lapor_sync.domain.actions import AgencyAction
@@ -31,10 +33,13 @@ CITY, DINSOS, PROVINCE = 6271, 627104, 62
 COMPLAINT = complaint()
 
 
-def _mapping(**action_map: dict[str, Any]) -> CityMapping:
-    """The packaged mapping with ``action_map`` entries replaced, and code 6 "completed", code 7 "archived"."""
+def _mapping(status_map: dict[str, str] | None = None, **action_map: dict[str, Any]) -> CityMapping:
+    """The packaged mapping with ``status_map`` and ``action_map`` entries replaced.
+
+    ``status_map`` defaults to adding code 6 "completed" and code 7 "archived".
+    """
     data = tomllib.loads((files("lapor_sync.mappings") / "palangka-raya.toml").read_text(encoding="utf-8"))
-    data["status_map"] |= {"6": "completed", "7": "archived"}
+    data["status_map"] |= {"6": "completed", "7": "archived"} if status_map is None else status_map
     data["action_map"] |= action_map
     return CityMapping.model_validate(data)
 
@@ -173,13 +178,29 @@ def test_complete_declared_with_another_status_code_sends_that_code(db: Database
     assert _state(db, done.id) == "delivered"
 
 
-def test_return_declared_as_a_status_change_sets_that_status_instead_of_a_reject_request(db: Database) -> None:
-    mapping, platform = _mapping(**{"return": {"call": "status", "status_code": 4}}), RecordingPlatform()
-    _act(db, mapping, AgencyAction.RETURN, "Data dukung kurang.")
+@pytest.mark.parametrize(
+    ("action", "declared", "key"),
+    [
+        ("complete", {"call": "status", "status_code": 2}, "status_code"),  # Dalam Proses: never completes
+        ("complete", {"call": "reject", "not_authority": False}, "call"),
+        ("return", {"call": "status", "status_code": 4}, "call"),  # LAPOR! refuses a status change to Diarsipkan
+        ("return", {"call": "reject", "not_authority": True}, "not_authority"),  # would forward, with no target
+        ("forward", {"call": "reject", "not_authority": False}, "not_authority"),
+        ("followup", {"call": "status", "status_code": 3}, "call"),  # the follow-up itself would be lost
+    ],
+)
+def test_a_call_that_cannot_do_what_its_action_means_is_refused(action: str, declared: dict, key: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        _mapping(**{action: declared})
 
-    _push(db, mapping, platform)
+    assert [error["loc"] for error in refused.value.errors()] == [("action_map", action, key)]
 
-    assert platform.calls == [("status", COMPLAINT.complaint_id, 4, "Data dukung kurang.")]
+
+def test_a_return_needs_a_status_code_mapped_to_archived_for_its_read_back() -> None:
+    with pytest.raises(ValidationError) as refused:
+        _mapping(status_map={"4": "rejected"})  # Diarsipkan read as rejected: no code is "archived"
+
+    assert [error["loc"] for error in refused.value.errors()] == [("status_map",)]
 
 
 def test_a_row_makes_the_call_declared_when_staff_acted_even_after_the_mapping_changed(db: Database) -> None:
@@ -234,18 +255,22 @@ def test_read_back_of_a_forward_finds_it_gone_out_of_the_city(db: Database) -> N
 @pytest.mark.parametrize(
     ("action", "call"),
     [
-        (AgencyAction.COMPLETE, ("status", COMPLAINT.complaint_id, 3, "Selesai.")),
+        (AgencyAction.FOLLOWUP, ("followup", COMPLAINT.complaint_id, DINSOS, True, False)),
+        (AgencyAction.COMPLETE, ("status", COMPLAINT.complaint_id, 6, "Selesai.")),
         (AgencyAction.RETURN, ("reject", COMPLAINT.complaint_id, False, None, "Selesai.")),
+        (AgencyAction.FORWARD, ("reject", COMPLAINT.complaint_id, True, PROVINCE, "Selesai.")),
     ],
 )
-def test_a_row_written_before_rows_stored_their_call_takes_the_mappings_call(
+def test_a_row_written_before_rows_stored_their_call_makes_the_call_its_payload_was_written_for(
     db: Database, action: AgencyAction, call: tuple
 ) -> None:
-    platform = RecordingPlatform()
-    row = _act(db, PACKAGED, action, "Selesai.")
+    platform, target = RecordingPlatform(), PROVINCE if action is AgencyAction.FORWARD else None
+    row = _act(
+        db, _mapping(complete={"call": "status", "status_code": 6}), action, "Selesai.", target_institution_id=target
+    )
     _rewrite(db, row.id, drop="call")  # as the code before stored calls wrote it
 
-    _push(db, PACKAGED, platform)
+    _push(db, PACKAGED, platform)  # whose complete is status 3: the row's own keys decide, not this mapping
 
     assert platform.calls == [call] and _state(db, row.id) == "delivered"
 
@@ -255,4 +280,8 @@ def test_a_national_call_round_trips_through_an_outbox_payload() -> None:
 
     assert forward.as_payload() == {"call": "reject", "not_authority": True}
     assert NationalCall.from_payload({**forward.as_payload(), "reason": "x", "institution_id": DINSOS}) == forward
-    assert NationalCall.from_payload({"status_code": 3, "note": "x"}) is None
+    assert NationalCall.from_payload({"status_code": 6, "note": "x"}) == NationalCall(call="status", status_code=6)
+    assert NationalCall.from_payload({"not_authority": False, "reason": "x"}) == forward.model_copy(
+        update={"not_authority": False}
+    )
+    assert NationalCall.from_payload({"content": "x", "is_secret": False}) == NationalCall(call="followup")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from sqlmodel import Session
+
 from lapor_sync.domain.errors import ItemRejectedError, MalformedRecordError, RunStoppingError, TransientError
+from lapor_sync.domain.ports import CityRecords
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.storage.models import SyncRun
+from lapor_sync.sync.journal import RunJournal
+from lapor_sync.sync.unit_of_work import UnitOfWork
 from tests.support.city import CitySide
 from tests.support.fake_platform import FakePlatform
 
@@ -173,3 +179,41 @@ def test_the_cursor_waits_at_the_oldest_row_whose_second_was_not_surely_over_whe
     pull(city)  # both read within the overlap window of their stamps: clock skew may still hide a change
 
     assert city.cursor() == early.updated_at
+
+
+def test_a_complaint_another_worker_stored_first_is_stored_again_as_an_update(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    pull(city)  # the agencies in place, an empty inbox
+    complaint = fake.add_complaint()
+    puller, other = city.service().puller, city.service(fake).puller  # a second worker on the same database
+    records = puller.city_records
+
+    def records_after_the_other_worker(session: Session) -> CityRecords:
+        # Asked for between our binding lookup (none yet) and our insert: the other worker stores it first.
+        puller.city_records = records
+        journal = RunJournal(city.app.db, city.clock, city.institution_id, "resync", "manual").start()
+        other.reread(journal, complaint.complaint_id, seen_in_inbox=True, known=False)
+        return records(session)
+
+    puller.city_records = records_after_the_other_worker
+    run = pull(city)
+
+    # The unique binding index refused our insert; the retry stored it again as an update of theirs.
+    assert (run.outcome, run.fetched, run.created, run.updated, run.unchanged) == ("ok", 1, 0, 0, 1)
+    assert puller.city_records is records  # the other worker did store it in between
+    assert [case.complaint_id for case in city.cases()] == [complaint.complaint_id]
+    assert len(city.table_rows()["binding"]) == 1
+    assert len(city.events("complaint.created")) == 1  # told once, by the worker that stored it
+
+
+def test_a_unit_of_work_refuses_a_counter_no_run_has_when_it_is_named(city: CitySide) -> None:
+    journal = RunJournal(city.app.db, city.clock, city.institution_id, "pull", "command").start()
+    with city.app.db.session() as session:
+        unit = UnitOfWork(session, journal)
+        with pytest.raises(ValueError, match="^'stored' is not a run counter"):
+            unit.count("stored")
+        unit.count("created")
+        unit.commit()
+
+    assert journal.counts.created == 1

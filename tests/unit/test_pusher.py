@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.storage.models import SyncRun
+from lapor_sync.sync.push import Pusher
 from tests.support.city import CitySide
 from tests.support.fake_platform import FakePlatform
 
@@ -203,3 +206,32 @@ def test_a_forward_is_a_request_until_the_admin_decides_then_the_pull_sees_the_c
 
     assert city.sync(push=False).outcome == "ok"
     assert city.case(complaint_id).state == CaseState.FORWARDED
+
+
+def test_a_followup_whose_outcome_could_not_be_written_is_read_back_later_not_posted_again(
+    city: CitySide, fake: FakePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    complaint_id = new_case(city, fake)
+    item = city.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
+    event = Pusher._event
+
+    def outcome_fails_once(self: Pusher, *args: object) -> None:
+        if "outbox.delivered" in args:
+            monkeypatch.setattr(Pusher, "_event", event)
+            raise OSError("disk full while writing the outcome")
+        event(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Pusher, "_event", outcome_fails_once)
+    with pytest.raises(OSError):
+        push(city)  # LAPOR! took the follow-up; its outcome's transaction failed, and the error ends the run
+
+    assert (city.outbox(item.id).state, posts(fake)) == ("sending", 1)  # nothing of the outcome was written
+    city.clock.advance(LATER)  # past the claim's life: this process's leftover claim may be taken then
+    run = push(city)
+
+    assert (run.outcome, run.pushed, posts(fake)) == ("ok", 1, 1)
+    assert city.outbox(item.id).state == "delivered"
+    assert "found on LAPOR! by read-back" in city.events("outbox.delivered")[-1].message
+    [national] = fake.thread(complaint_id)
+    [own] = city.thread(complaint_id)
+    assert own.national_id == national.national_id
