@@ -6,7 +6,6 @@ import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.config.settings import source_variable
 
 db_app = typer.Typer(
     name="db",
@@ -43,6 +42,8 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: `lapor-sync --config lapor-sync.toml config show`
     """
+    from lapor_sync.config.settings import source_variable
+
     settings = state(ctx).app().settings
     values, sources = settings.masked(), settings.value_sources()
     if as_json:

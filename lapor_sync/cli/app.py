@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import NoReturn
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.cli import (
     admin,
@@ -31,7 +31,6 @@ from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError, LeaseBusy
 from lapor_sync.runtime.logs import LogLevel, configure_logging
 from lapor_sync.runtime.redaction import redact
-from lapor_sync.storage.faults import database_fault
 
 log = logging.getLogger("lapor_sync.cli")
 MAX_ERROR_CHARS = 500  # of an internal error's message on its line; the debug log has all of it
@@ -116,9 +115,11 @@ def main() -> None:
     except LaporSyncError as exc:
         _error_line(f"[red]error:[/red] {escape(redact(str(exc)))}")
         raise SystemExit(EXIT_CONFIG) from None
-    except SQLAlchemyError as exc:
+    except _database_error() as exc:
         # The driver's first line says what failed (refused, unknown database, read-only, full, an
         # invalid connection option in the URL); no URL, no password. Any other failure is a bug.
+        from lapor_sync.storage.faults import database_fault
+
         reason = database_fault(exc)
         if reason is None:
             _internal_error(exc)
@@ -126,6 +127,16 @@ def main() -> None:
         raise SystemExit(EXIT_CONFIG) from None
     except Exception as exc:  # noqa: BLE001 - whatever else escapes a command is reported, masked, as one line
         _internal_error(exc)
+
+
+def _database_error() -> type[Exception] | tuple[()]:
+    """SQLAlchemy's base error class, or nothing to catch when SQLAlchemy was never imported.
+
+    SQLAlchemy is imported by the commands that open a database, not by the CLI itself (so `--help`
+    starts fast); a process that never imported it cannot have raised one of its errors.
+    """
+    loaded = sys.modules.get("sqlalchemy.exc")
+    return loaded.SQLAlchemyError if loaded is not None else ()
 
 
 def _internal_error(exc: Exception) -> NoReturn:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlmodel import col, select
 
-from lapor_sync.adapters.city.builtin import BuiltinCityRecords
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, errors, print_json, print_table
 from lapor_sync.domain.actions import ActionRefused, AgencyAction
 from lapor_sync.domain.reference import strip_reference
-from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import display_wib
-from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
+
+if TYPE_CHECKING:
+    from lapor_sync.adapters.city.builtin import BuiltinCityRecords
+    from lapor_sync.domain.routing import CityMapping
+    from lapor_sync.storage.models import Case, ThreadEntry
 
 SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
 TITLE_WIDTH = 48
@@ -70,6 +71,10 @@ def list_cases(
 
     Example: `lapor-sync case list --agency DISHUB --open`
     """
+    from sqlmodel import col, select
+
+    from lapor_sync.storage.models import Case
+
     app = state(ctx).app()
     query = select(Case).where(Case.institution_id == app.institution_id)
     if agency:
@@ -200,6 +205,10 @@ def show(
     """
     if sum(x is not None for x in (ref, tracking_id, complaint_id)) != 1:
         raise typer.BadParameter("name the case once: CASE, --tracking-id or --complaint-id")
+    from sqlmodel import col, select
+
+    from lapor_sync.storage.models import OutboxItem
+
     app = state(ctx).app()
     with app.existing_db().session() as session:
         records = app.city_records(session)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lapor_sync.checks import check_invariants
-from lapor_sync.checks.report import InvariantReport
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.simulator import Simulator
+
+if TYPE_CHECKING:
+    from lapor_sync.checks.report import InvariantReport
 
 EXIT_VIOLATED = 1  # at least one invariant does not hold
 
@@ -57,6 +57,9 @@ def invariants(
 
     Example: `lapor-sync check invariants --simulator-state world.json --json`
     """
+    from lapor_sync.checks import check_invariants
+    from lapor_sync.simulator import Simulator
+
     app = state(ctx).app()
     try:
         simulator = Simulator.load(simulator_state, rate_limit=None)

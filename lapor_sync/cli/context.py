@@ -5,11 +5,12 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from lapor_sync.app import App
-from lapor_sync.config.settings import load_settings
+if TYPE_CHECKING:
+    from lapor_sync.app import App
 
 EXIT_CONFIG = 2  # a setting, mapping file or argument is wrong: nothing was done
 EXIT_BUSY = 3  # another runner holds the job's lease past lease_wait_seconds: nothing was done
@@ -27,6 +28,11 @@ class CliState:
     def app(self) -> App:
         """The :class:`App` built from ``--config`` and the environment (raises ConfigurationError)."""
         if self._app is None:
+            # Imported here, not at the top: the composition root pulls in SQLAlchemy, httpx and the
+            # adapters, which `--help` and a mistyped option never need (`lapor-sync --help` starts fast).
+            from lapor_sync.app import App
+            from lapor_sync.config.settings import load_settings
+
             self._app = App(load_settings(self.config_file), purpose=self.command or "lapor-sync")
         return self._app
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import or_
-from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
-from lapor_sync.app import App
 from lapor_sync.cli import status
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.cli.periods import parse_instant
-from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
-from lapor_sync.storage.models import COUNTERS, SyncEvent, SyncRun
-from lapor_sync.sync.journal import Level
+from lapor_sync.domain.runs import Level
+
+if TYPE_CHECKING:
+    from sqlmodel.sql.expression import SelectOfScalar
+
+    from lapor_sync.app import App
+    from lapor_sync.storage.models import SyncEvent, SyncRun
 
 _LEVELS = list(Level)  # in rising severity
 sleep: Callable[[float], None] = time.sleep
@@ -27,6 +27,8 @@ sleep: Callable[[float], None] = time.sleep
 
 def _run_dict(run: SyncRun) -> dict[str, Any]:
     """One sync run for ``--json``: times in UTC, duration in seconds (``None`` while running)."""
+    from lapor_sync.storage.models import COUNTERS
+
     duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
     return {
         "id": run.id,
@@ -62,6 +64,10 @@ def runs(
 
     Example: `lapor-sync runs --job pull --outcome failed --limit 5`
     """
+    from sqlmodel import col, select
+
+    from lapor_sync.storage.models import COUNTERS, SyncRun
+
     app = state(ctx).app()
     query = select(SyncRun).where(SyncRun.institution_id == app.institution_id)
     for column, wanted in ((SyncRun.job, job), (SyncRun.trigger, trigger), (SyncRun.outcome, outcome)):
@@ -105,6 +111,11 @@ def _event_query(
     until: str | None,
 ) -> SelectOfScalar[SyncEvent]:
     """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
+    from sqlalchemy import or_
+    from sqlmodel import col, select
+
+    from lapor_sync.storage.models import SyncEvent, SyncRun
+
     query = (
         select(SyncEvent)
         .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
@@ -157,6 +168,11 @@ def log(
     """
     if follow_ and until:
         raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
+    from sqlmodel import col
+
+    from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
+    from lapor_sync.storage.models import SyncEvent
+
     app = state(ctx).app()
     db = app.existing_db()
     query = _event_query(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lapor_sync.adapters.city.builtin import CaseNotFound
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.config.mapping_file import load_mapping
-from lapor_sync.domain.routing import CityMapping
+
+if TYPE_CHECKING:
+    from lapor_sync.domain.routing import CityMapping
 
 mapping_app = typer.Typer(
     name="mapping",
@@ -48,6 +48,8 @@ def check(
 
     Example: `lapor-sync mapping check --file mappings/palangka-raya.toml`
     """
+    from lapor_sync.config.mapping_file import load_mapping
+
     mapping = load_mapping(file) if file is not None else state(ctx).app().mapping
     found = summary(mapping)
     if as_json:
@@ -95,6 +97,8 @@ def explain(
         with app.existing_db().session() as session:
             found = app.city_records(session).find_by_complaint(complaint_id)
         if found is None:
+            from lapor_sync.adapters.city.builtin import CaseNotFound
+
             raise CaseNotFound(f"complaint {complaint_id} is not in the city's records")
         case = {
             "id": found.id,

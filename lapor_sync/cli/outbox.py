@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlmodel import col, select
 
 from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.domain.outbox import WAITING, OutboxState
-from lapor_sync.storage.models import OutboxItem
-from lapor_sync.sync.admin import outbox as outbox_admin
+
+if TYPE_CHECKING:
+    from lapor_sync.storage.models import OutboxItem
 
 outbox_app = typer.Typer(rich_markup_mode="markdown")
 
@@ -67,6 +67,10 @@ def outbox(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from sqlmodel import col, select
+
+    from lapor_sync.storage.models import OutboxItem
+
     app = state(ctx).app()
     query = select(OutboxItem).where(OutboxItem.institution_id == app.institution_id)
     query = query.where(OutboxItem.state == state_.value if state_ else OutboxItem.state != OutboxState.DELIVERED.value)
@@ -113,6 +117,8 @@ def retry(
     """
     if (item_id is None) == (not dead):
         raise typer.BadParameter("give either an outbox row ID or --dead (not both)")
+    from lapor_sync.sync.admin import outbox as outbox_admin
+
     app = state(ctx).app()
     rows = outbox_admin.requeue(
         app.existing_db(), app.clock.now(), app.institution_id, item_id=item_id, requested_by=operator_name()
@@ -145,6 +151,8 @@ def cancel(
 
     Example: `lapor-sync outbox cancel 42 --reason "posted by hand on lapor.go.id"`
     """
+    from lapor_sync.sync.admin import outbox as outbox_admin
+
     app = state(ctx).app()
     row = outbox_admin.cancel(
         app.existing_db(), app.clock.now(), app.institution_id, item_id, reason=reason, requested_by=operator_name()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,8 +13,9 @@ from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, prin
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
 from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.timezones import display_wib
-from lapor_sync.sync.admin.purge import REMOVED_KINDS, PurgeResult, plan_purge, run_purge
-from lapor_sync.sync.service import JobRunner
+
+if TYPE_CHECKING:
+    from lapor_sync.sync.admin.purge import PurgeResult
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +71,9 @@ def purge(
 
     Example: `lapor-sync purge --dry-run`; from cron: `lapor-sync purge --yes --json`
     """
+    from lapor_sync.sync.admin.purge import plan_purge, run_purge
+    from lapor_sync.sync.service import JobRunner
+
     app = state(ctx).app()
     days = older_than_days or app.settings.purge_after_days
     app.existing_db()
@@ -103,6 +107,8 @@ def purge(
 
 
 def _report(result: PurgeResult, *, as_json: bool) -> None:
+    from lapor_sync.sync.admin.purge import REMOVED_KINDS
+
     run, removed = result.run, result.removed()
     if as_json:
         print_json(

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func
-from sqlmodel import Session, select
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, print_json, print_table
 from lapor_sync.cli.periods import parse_day, today_wib
-from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reports.tallies import ARTICLE, Tallies, city_tallies, period_bounds
-from lapor_sync.storage.models import Case
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from lapor_sync.domain.routing import CityMapping
+    from lapor_sync.reports.tallies import Tallies
 
 ARTICLE_PERIOD = (date(2024, 1, 1), date(2024, 10, 31))  # source-article.txt: January to October 2024
 
@@ -34,6 +35,12 @@ def agency_tallies(session: Session, institution_id: int, start: date, end: date
 
     Same buckets as :func:`lapor_sync.reports.tallies.city_tallies`; agencies without cases are left out.
     """
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from lapor_sync.reports.tallies import Tallies, period_bounds
+    from lapor_sync.storage.models import Case
+
     low, high = period_bounds(start, end)
     rows = session.exec(
         select(Case.agency_code, Case.state, func.count())
@@ -80,6 +87,8 @@ def report(
 
     Example: `lapor-sync report --from 2024-01-01 --to 2024-10-31`
     """
+    from lapor_sync.reports.tallies import ARTICLE, city_tallies
+
     app = state(ctx).app()
     end = parse_day(to, "--to") if to else today_wib(app.clock)
     start = parse_day(from_, "--from") if from_ else date(end.year, 1, 1)

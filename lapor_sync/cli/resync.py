@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -11,11 +11,11 @@ from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table, progress_bar
 from lapor_sync.cli.periods import parse_instant
 from lapor_sync.cli.sync import EXIT_RUN_FAILED
-from lapor_sync.config.settings import require_national
 from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.status import CaseState
-from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, run_resync
-from lapor_sync.sync.admin.selection import Selection, SelectionError
+
+if TYPE_CHECKING:
+    from lapor_sync.sync.admin.resync import ResyncResult
 
 
 def complaints(n: int) -> str:
@@ -37,6 +37,8 @@ def _status(text: str | None) -> tuple[CaseState | None, int | None]:
     try:
         return CaseState(text.strip().lower().replace("-", "_")), None
     except ValueError:
+        from lapor_sync.sync.admin.selection import SelectionError
+
         states = ", ".join(s.value for s in CaseState)
         raise SelectionError(
             f"--status: '{text}' is neither a case state ({states}) nor a national status "
@@ -85,6 +87,10 @@ def resync(
 
     Example: `lapor-sync resync --agency DISHUB --dry-run`
     """
+    from lapor_sync.config.settings import require_national
+    from lapor_sync.sync.admin.resync import run_resync
+    from lapor_sync.sync.admin.selection import Selection, SelectionError
+
     try:
         case_state, status_code = _status(status)
         selection = Selection(
@@ -120,6 +126,8 @@ def resync(
 
 
 def _report(result: ResyncResult, *, as_json: bool) -> None:
+    from lapor_sync.sync.admin.resync import ResyncOutcome
+
     run = result.run
     if as_json:
         print_json(

@@ -6,11 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import select
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
-from lapor_sync.storage.models import SetAsideRecord
 
 
 def set_aside(
@@ -33,6 +31,10 @@ def set_aside(
 
     Example: `lapor-sync set-aside --json --show-raw`
     """
+    from sqlmodel import select
+
+    from lapor_sync.storage.models import SetAsideRecord
+
     app = state(ctx).app()
     with app.existing_db().session() as session:
         query = select(SetAsideRecord).where(SetAsideRecord.institution_id == app.institution_id)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lapor_sync.domain.clock import Clock, ManualClock, SystemClock
 from lapor_sync.runtime.loopback import is_loopback, listening_notice
-from lapor_sync.simulator import END_OF_DATA, START_OF_DATA, AuthMode, Simulator
-from lapor_sync.simulator.app import TOKEN_PATH
-from lapor_sync.simulator.faults.plan import FaultPlan
+
+# Light: the auth modes and fault profiles name the options. The server (Starlette, the generated
+# world) is imported when the command runs, so building the CLI does not pay for it.
+from lapor_sync.simulator.auth import AuthMode
 from lapor_sync.simulator.faults.profiles import PROFILES, resolve_faults
-from lapor_sync.simulator.wire import format_wib, parse_wib
+
+if TYPE_CHECKING:
+    from lapor_sync.simulator import Simulator
+    from lapor_sync.simulator.faults.plan import FaultPlan
 
 CLOCK_HELP = (
     "Simulated clock: 'start' (00:00 WIB on 1 Jan 2024, nothing visible yet; default for a new data set), "
@@ -40,6 +44,9 @@ def _fault_plan(faults: str, seed: int) -> FaultPlan | None:
 
 def _manual_clock(choice: str) -> ManualClock:
     """Return the ManualClock named by ``choice`` ('start', 'end' or a WIB time)."""
+    from lapor_sync.simulator import END_OF_DATA, START_OF_DATA
+    from lapor_sync.simulator.wire import parse_wib
+
     named = {"start": START_OF_DATA, "end": END_OF_DATA}
     try:
         return ManualClock(named[choice] if choice in named else parse_wib(choice))
@@ -49,6 +56,8 @@ def _manual_clock(choice: str) -> ManualClock:
 
 def _build(state: Path | None, seed: int, clock: str, rate_limit: float | None, auth_mode: AuthMode) -> Simulator:
     """Load or generate the simulator with the clock asked for."""
+    from lapor_sync.simulator import Simulator
+
     system: Clock | None = SystemClock() if clock == "system" else None
     if state is None:
         if clock == "saved":
@@ -109,6 +118,9 @@ def simulator(
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions: same seed, same faults.")] = 0,
 ) -> None:
     """Serve the built-in SP4N-LAPOR! simulator (data set palangka-raya-2024) until Ctrl-C."""
+    from lapor_sync.simulator.app import TOKEN_PATH
+    from lapor_sync.simulator.wire import format_wib
+
     chosen_clock = clock or ("saved" if state else "start")
     plan = _fault_plan(faults, fault_seed)
     sim = _build(state, seed, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, print_json, print_table
 from lapor_sync.cli.periods import parse_instant
-from lapor_sync.config.settings import Settings
-from lapor_sync.domain.sla import Deadline, SlaStatus
 from lapor_sync.domain.timezones import display_wib
-from lapor_sync.reports.sla import LABELS, CaseSla, by_agency, evaluate_open_cases, sla_policy
 
-PRESSING = (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)  # what is listed without --all
+if TYPE_CHECKING:
+    from lapor_sync.config.settings import Settings
+    from lapor_sync.domain.sla import Deadline, SlaStatus
+    from lapor_sync.reports.sla import CaseSla
+
 COLUMNS = [
     "status",
     "tracking id",
@@ -31,8 +32,17 @@ COLUMNS = [
 
 def _counts(rows: list[CaseSla]) -> dict[str, int]:
     """How many of ``rows`` are in each status, every status named."""
+    from lapor_sync.domain.sla import SlaStatus
+
     found = Counter(r.result.status for r in rows)
     return {status.value: found[status] for status in SlaStatus}
+
+
+def _pressing(status: SlaStatus) -> bool:
+    """Whether a case in ``status`` is listed without ``--all``: overdue or due soon."""
+    from lapor_sync.domain.sla import SlaStatus
+
+    return status in (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)
 
 
 def _deadline(deadline: Deadline | None) -> dict[str, Any] | None:
@@ -76,9 +86,11 @@ def _limits(settings: Settings) -> dict[str, Any]:
 
 def _row(row: CaseSla) -> list[object]:
     """One table row; instants are shown in WIB."""
+    from lapor_sync.reports.sla import LABELS
+
     result, followup = row.result, row.result.followup
     status = result.status.value.replace("_", " ")
-    if result.status in PRESSING:
+    if _pressing(result.status):
         status += f" ({LABELS[result.pressing.kind]})"
     followed_up = display_wib(followup.met_at) + (" (late)" if followup.met_late else "") if followup.met_at else ""
     return [
@@ -116,6 +128,8 @@ def sla(
 
     Example: `lapor-sync sla --agency DISHUB --at 2024-10-31T16:00`
     """
+    from lapor_sync.reports.sla import by_agency, evaluate_open_cases, sla_policy
+
     app = state(ctx).app()
     instant = (parse_instant(at, "--at") if at else app.clock.now()).astimezone(UTC)
     code = None
@@ -128,7 +142,7 @@ def sla(
     with app.existing_db().session() as session:
         rows = evaluate_open_cases(session, app.institution_id, policy, instant, agency_code=code)
     groups = by_agency(rows)
-    shown = {c: [r for r in group if all_ or r.result.status in PRESSING] for c, group in groups.items()}
+    shown = {c: [r for r in group if all_ or _pressing(r.result.status)] for c, group in groups.items()}
     shown = {c: group for c, group in shown.items() if group}
     names = {c: (a.name if (a := app.mapping.agency(c)) else None) for c in groups}
     if as_json:

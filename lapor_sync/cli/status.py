@@ -8,12 +8,13 @@ import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, cell, print_json, print_table
-from lapor_sync.reports.health import Health, assess, say_age
 
 __all__ = ["register", "status"]
 
 
 def _when(last: dict[str, Any] | None) -> str:
+    from lapor_sync.reports.health import say_age
+
     if last is None:
         return "never"
     age = last["age_seconds"]
@@ -45,6 +46,8 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: `lapor-sync status --json; echo "exit $?"`
     """
+    from lapor_sync.reports.health import Health, assess, say_age
+
     app = state(ctx).app()
     report = assess(app.existing_db(), app.mapping, app.settings, app.clock)
     summary = report.as_dict()

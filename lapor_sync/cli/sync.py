@@ -6,16 +6,17 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table, progress_bar
-from lapor_sync.config.settings import require_national
 from lapor_sync.domain.runs import RunOutcome
-from lapor_sync.reports.tallies import ARTICLE
-from lapor_sync.storage.models import COUNTERS, SyncRun
+
+if TYPE_CHECKING:
+    from lapor_sync.storage.models import SyncRun
 
 EXIT_RUN_FAILED = 1
 
@@ -39,6 +40,8 @@ def invoked_as() -> str:
 
 def run_summary(run: SyncRun) -> dict[str, object]:
     """The run as a JSON-ready dict: id, job, outcome, error, times and counters."""
+    from lapor_sync.storage.models import COUNTERS
+
     return {
         "run_id": run.id,
         "job": run.job,
@@ -68,6 +71,9 @@ def sync(
     """
     if pull_only and push_only:
         raise typer.BadParameter("choose at most one of --pull-only and --push-only")
+    from lapor_sync.config.settings import require_national
+    from lapor_sync.storage.models import COUNTERS
+
     app = state(ctx).app()
     require_national(app.settings)
     with app.platform() as platform:
@@ -109,6 +115,7 @@ def demo(
     in --workdir, so the result can be inspected (`lapor-sync -c .lapor-sync-demo/lapor-sync.toml runs`).
     """
     from lapor_sync.demo.runner import SERVE_AGAIN_PORT, WeekReport, run_demo
+    from lapor_sync.reports.tallies import ARTICLE
 
     if not verbose:
         # The progress line is the demo's interface; every event stays in `lapor-sync log`.

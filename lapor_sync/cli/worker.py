@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from lapor_sync.cli.context import state
-from lapor_sync.config.settings import require_national
 from lapor_sync.runtime.logs import LogLevel, configure_logging
 
 EXIT_UNCLEAN = 1
@@ -52,6 +51,7 @@ def worker(
 
     Example: `LAPOR_SYNC_PULL_INTERVAL_SECONDS=60 lapor-sync -c city.toml worker`
     """
+    from lapor_sync.config.settings import require_national
     from lapor_sync.scheduler.worker import Worker
 
     root = ctx.find_root()

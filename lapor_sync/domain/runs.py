@@ -1,8 +1,8 @@
-"""Sync runs in words: the jobs a run does and the outcomes it ends with.
+"""Sync runs in words: the jobs a run does, the outcomes it ends with, the levels of its events.
 
-The values are what ``sync_run.job``, ``sync_run.outcome`` and ``lease.job`` store (migration
-0001), and what ``lapor-sync runs``, ``--json`` and ``/metrics`` show: renaming one is a
-migration, not an edit here.
+The values are what ``sync_run.job``, ``sync_run.outcome``, ``sync_event.level`` and
+``lease.job`` store (migration 0001), and what ``lapor-sync runs``, ``--json`` and ``/metrics``
+show: renaming one is a migration, not an edit here.
 """
 
 from __future__ import annotations
@@ -50,3 +50,11 @@ class RunOutcome(StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     ABANDONED = "abandoned"
+
+
+class Level(StrEnum):
+    """Severity of a sync event; ``sync_event.level`` stores the value, ``lapor-sync log --level`` filters by it."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"

@@ -13,7 +13,6 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TypedDict, Unpack
 
 from sqlalchemy.exc import IntegrityError
@@ -21,21 +20,13 @@ from sqlmodel import Session
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import RunInterrupted, TickTaken
-from lapor_sync.domain.runs import Job, RunOutcome
+from lapor_sync.domain.runs import Job, Level, RunOutcome
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import LeaseHandle
 from lapor_sync.storage.models import RunCounts, SyncEvent, SyncRun
 
 log = logging.getLogger("lapor_sync.sync")
-
-
-class Level(StrEnum):
-    """Severity of a sync event."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
 
 
 INTERRUPTED_BY_WORKER = "stopped on request (worker shutdown) after the item in flight; the next run goes on"

@@ -8,16 +8,14 @@ for an exception that escapes ``main()`` is seen too.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lapor_sync.cli import app as cli_app
 from lapor_sync.domain.errors import ConfigurationError
-from tests.support.paths import REPO_ROOT
+from tests.support.child import run_python
 
 PHONE, EMAIL, NIK = "0812-3456-7890", "budi.santoso@contoh.id", "3271234567890123"
 POINTER = "; run again with --log-level debug for the details"
@@ -57,17 +55,7 @@ main()
 
 
 def run(code: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("LAPOR_SYNC_")}
-    env["COLUMNS"] = "80"  # a narrow terminal: the line must still be one line
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(code, tmp_path, *args, extra_env={"COLUMNS": "80"})  # a narrow terminal: still one line
 
 
 def test_an_unexpected_exception_prints_one_masked_line_and_exits_70(tmp_path: Path) -> None:
