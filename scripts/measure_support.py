@@ -27,7 +27,7 @@ from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.demo.plan import Outcome
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
-from lapor_sync.domain.clock import Clock, ManualClock
+from lapor_sync.domain.clock import Clock, ManualClock, SystemClock
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.simulator import START_OF_DATA, Credentials, Simulator
 from lapor_sync.simulator.faults.profiles import FaultSpec
@@ -234,10 +234,11 @@ def cli(
     )
 
 
-def city_app(database_url: str, base_url: str, **settings: Any) -> App:
-    """lapor-sync's App on the measured database (real clock), for staff rounds, reading runs, syncing.
+def city_app(database_url: str, base_url: str, *, clock: Clock | None = None, **settings: Any) -> App:
+    """lapor-sync's App on the measured database, for staff rounds, reading runs, syncing.
 
-    ``settings`` override the defaults (e.g. ``open_case_recheck_seconds=1``).
+    ``clock``: the App's clock (default the real one); ``settings`` override the defaults (e.g.
+    ``open_case_recheck_seconds=1``).
     """
     return App(
         Settings(
@@ -247,7 +248,8 @@ def city_app(database_url: str, base_url: str, **settings: Any) -> App:
             api_token=CREDENTIALS.app_token,
             institution_id=6271,
             **settings,
-        )
+        ),
+        clock=clock or SystemClock(),
     )
 
 

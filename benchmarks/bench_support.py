@@ -1,0 +1,234 @@
+"""Shared parts of the benchmarks: the simulator as its own process, child processes timed as whole processes,
+in-process counters of lapor-sync's HTTP requests and SQL statements, follow-ups queued as staff queue them,
+the bare walk's request file, medians and tables.
+
+Every measured side (lapor-sync, the bare httpx walk) runs in a child process of its own, so its
+wall time, CPU (user + sys) and peak RSS are that process's alone (see :func:`spawn_timed`). A child
+writes what it counted (requests, statements, the request list) to a JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from measure_support import CREDENTIALS, city_app, fresh_database, lapor_sync  # noqa: E402
+
+__all__ = ["CREDENTIALS", "city_app", "fresh_database", "lapor_sync"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STATIC_HEADERS = {
+    "Authorization": f"Bearer {CREDENTIALS.api_key}",
+    "token": CREDENTIALS.app_token,
+    "Accept": "application/json",
+}
+"""The simulator's static credentials, as the bare walk sends them (no OAuth2 round trip)."""
+
+
+@contextmanager
+def simulator_process(*args: str) -> Iterator[str]:
+    """Serve the 2024 data set with ``lapor-sync simulator`` in its own process, no rate limit; yield the base URL.
+
+    ``args``: more options (e.g. ``--clock end``). The process is ended (SIGTERM, then SIGKILL) after the block.
+    """
+    command = lapor_sync("simulator", "--port", "0", "--no-rate-limit", *args)
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base_url = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "base URL" in line:
+            base_url = line.split("base URL", 1)[1].strip()
+            break
+    if base_url is None:
+        proc.kill()
+        raise RuntimeError("the simulator did not start")
+    # read on to the end, so that nothing it prints later can fill the pipe and stall it
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    try:
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def spawn_timed(
+    command: Sequence[str], cwd: Path, *, env: dict[str, str] | None = None, stderr: Any = None
+) -> tuple[float, float, float, int]:
+    """Run ``command`` as a whole process (stdout discarded); return wall s, CPU s (user + sys), peak RSS MB, exit code.
+
+    Wall is from the fork to the reap (``perf_counter``); CPU is the kernel's accounting (``wait4``).
+    Peak RSS comes from GNU time (``/usr/bin/time -f %M``), which forks the command from its own small
+    process: ``wait4``'s ``ru_maxrss`` of a child started from this one would count this process's
+    RSS at the fork (Linux keeps the high-water mark across ``execve``).
+    """
+    with tempfile.NamedTemporaryFile("r") as rss:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [GNU_TIME, "-f", "%M", "-o", rss.name, *command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        peak_kb = int(rss.read().split()[-1])
+    return wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024, os.waitstatus_to_exitcode(status)
+
+
+@dataclass
+class ChildRun:
+    """One finished child process: wall seconds, CPU seconds (user + sys), peak RSS in MB, what it counted."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    counts: dict[str, Any]
+
+
+def run_child(args: Sequence[str], out: Path, env: dict[str, str] | None = None) -> ChildRun:
+    """Run ``python args... --out OUT`` (it writes its counts as JSON to ``out``), timed as a whole process."""
+    with out.with_suffix(".log").open("w") as log:  # lapor-sync's log lines, read only on a failure
+        wall, cpu, rss_mb, code = spawn_timed([sys.executable, *args, "--out", str(out)], ROOT, env=env, stderr=log)
+    if code != 0:
+        tail = out.with_suffix(".log").read_text()[-3000:]
+        raise RuntimeError(f"child {' '.join(args[:3])} exited {code}:\n{tail}")
+    return ChildRun(wall, cpu, rss_mb, json.loads(out.read_text()))
+
+
+class Counters:
+    """Counts lapor-sync's HTTP requests (an httpx event hook) and SQL statements (``before_cursor_execute``).
+
+    ``requests`` keeps each request as ``[method, url, body, content type]`` in order, for the bare replay
+    (body and content type ``None`` on a GET; the body's bytes as latin-1 text).
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[list[Any]] = []
+        self.statements = 0
+
+    def attach(self, app: Any, platform_client: Any) -> None:
+        """Hook the counters onto ``app``'s database engine and ``platform_client``'s httpx client."""
+        from sqlalchemy import event
+
+        def count_statement(*_: Any) -> None:
+            self.statements += 1
+
+        def record_request(request: Any) -> None:
+            body, content_type = None, None
+            if request.method != "GET":
+                # read() buffers a streamed body (a multipart upload) so that it is still sent after this hook
+                body = request.read().decode("latin-1")  # bytes kept one for one, for the replay
+                content_type = request.headers.get("Content-Type")
+            self.requests.append([request.method, str(request.url), body, content_type])
+
+        event.listen(app.db.engine, "before_cursor_execute", count_statement)
+        platform_client._http.event_hooks["request"].append(record_request)  # noqa: SLF001 (measurement hook)
+
+    def mark(self) -> tuple[int, int]:
+        """The (requests, statements) counted so far, to subtract from a later mark."""
+        return len(self.requests), self.statements
+
+
+def queue_followups(app: Any, count: int | None = None) -> int:
+    """Queue follow-ups as ``lapor-sync case followup`` does (``BuiltinCityRecords.act``, one transaction each).
+
+    ``count`` follow-ups round-robin over the open cases (``None``: one on each). Returns how many
+    open cases there were.
+    """
+    from datetime import UTC, datetime, timedelta
+    from itertools import cycle
+
+    from lapor_sync.domain.actions import AgencyAction
+
+    with app.db.session() as session:
+        records = app.city_records(session)
+        cases = records.open_cases_unseen_since(datetime.now(UTC) + timedelta(days=366))  # every open case
+        for n, case in zip(range(len(cases) if count is None else count), cycle(cases), strict=False):
+            records.act(
+                case,
+                AgencyAction.FOLLOWUP,
+                institution_id=app.mapping.acting_institution(case.agency_code),
+                content=f"Tindak lanjut nomor {n + 1}: tim sudah meninjau lokasi.",
+            )
+            session.commit()
+    return len(cases)
+
+
+def write_requests(path: Path, requests: list[list[Any]]) -> Path:
+    """Write ``requests`` (``[method, url, body, content type]``) and the static credentials for ``bare_walk.py`` to ``path``."""
+    path.write_text(json.dumps({"headers": STATIC_HEADERS, "requests": requests}))
+    return path
+
+
+BARE_WALK = str(Path(__file__).resolve().parent / "bare_walk.py")
+"""The bare walk's script (imports httpx alone)."""
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of ``values``."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def fmt(stat: dict[str, float], digits: int = 2) -> str:
+    """``median (min–max)``, or the median alone when every run gave the same figure."""
+    if stat["min"] == stat["max"]:
+        return f"{stat['median']:.{digits}f}"
+    return f"{stat['median']:.{digits}f} ({stat['min']:.{digits}f}–{stat['max']:.{digits}f})"
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a Markdown table."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def machine() -> dict[str, Any]:
+    """The machine and code measured: cores, CPU model, Python, commit."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown (not a git checkout)"
+    )
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "commit": commit}
+
+
+def write_json(path: Path | None, name: str, data: dict[str, Any]) -> Path:
+    """Write ``data`` (plus the machine) to ``path``, or to ``benchmarks/results/<name>.json``; return the path."""
+    target = path or RESULTS / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"machine": machine(), **data}, indent=2))
+    return target

@@ -1,0 +1,151 @@
+"""Benchmark: push K queued follow-ups to the simulator, against a bare POST loop of the same requests.
+
+Usage: ``.venv/bin/python benchmarks/push.py [--database sqlite|postgres] [--followups 5000] [--runs 3] [--json PATH]``.
+
+The simulator (``--clock end``) runs as its own process. Each run, in a child process on a fresh
+database: a backfill (not measured), then K follow-ups queued round-robin on the open cases, as
+``lapor-sync case followup`` queues them (``BuiltinCityRecords.act``, one transaction each; not
+measured), then one push (``SyncService.run(pull=False)``), measured alone: wall (``perf_counter``),
+CPU (``getrusage`` of the process, user + sys), HTTP requests (an httpx event hook), SQL statements
+(``before_cursor_execute``). Then, in a process of its own, ``bare_walk.py`` makes the same POSTs
+with a plain ``httpx.Client``, one after another as lapor-sync does, its loop timed the same way.
+Runs are interleaved (lapor-sync, bare, lapor-sync, ...). Each run adds K follow-ups to the
+simulator's world (twice: the bare loop posts them again); the simulator is not restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from bench_support import (
+    BARE_WALK,
+    Counters,
+    city_app,
+    fmt,
+    fresh_database,
+    print_table,
+    queue_followups,
+    run_child,
+    simulator_process,
+    summary,
+    write_json,
+    write_requests,
+)
+
+HERE = Path(__file__).resolve()
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time so far, user + sys, seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def lapor_child(database_url: str, base_url: str, followups: int, out: Path) -> None:
+    """Backfill, queue ``followups`` follow-ups, push them, and write the push's figures to ``out``."""
+    app = city_app(database_url, base_url)
+    counters = Counters()
+    with app.platform() as platform:
+        service = app.sync_service(platform)
+        service.run(push=False)
+        open_cases = queue_followups(app, followups)
+        counters.attach(app, platform)
+        wall0, cpu0 = time.perf_counter(), cpu_seconds()
+        run = service.run(pull=False)
+        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    out.write_text(
+        json.dumps(
+            {
+                "outcome": run.outcome,
+                "pushed": run.pushed,
+                "open_cases": open_cases,
+                "push_wall_s": wall,
+                "push_cpu_s": cpu,
+                "requests": len(counters.requests),
+                "statements": counters.statements,
+                "request_list": counters.requests,
+            }
+        )
+    )
+
+
+def main() -> None:
+    """Run the interleaved pairs and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--followups", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--role", choices=("lapor",), help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "lapor":
+        return lapor_child(args.database_url, args.base_url, args.followups, args.out)
+
+    lapor_runs, bare_runs = [], []
+    with simulator_process("--clock", "end") as base_url, tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.runs):
+            lapor_out, bare_out = Path(tmp) / f"lapor{i}.json", Path(tmp) / f"bare{i}.json"
+            with fresh_database(args.database) as url:
+                child = [str(HERE), "--role", "lapor", "--database-url", url, "--base-url", base_url]
+                lapor = run_child([*child, "--followups", str(args.followups)], lapor_out).counts
+            walk = write_requests(Path(tmp) / f"walk{i}.json", lapor.pop("request_list"))
+            bare = run_child([BARE_WALK, str(walk)], bare_out).counts
+            lapor_runs.append(lapor)
+            bare_runs.append(bare)
+            print(
+                f"run {i + 1}: lapor-sync pushed {lapor['pushed']} ({lapor['outcome']}) in {lapor['push_wall_s']:.1f} s, "
+                f"bare POST loop {bare['loop_wall_s']:.1f} s (statuses {bare['statuses']})",
+                flush=True,
+            )
+
+    k = lapor_runs[0]["pushed"]
+    pairs = list(zip(lapor_runs, bare_runs, strict=True))
+    result = {
+        "database": args.database,
+        "followups": k,
+        "open_cases": lapor_runs[0]["open_cases"],
+        "runs": args.runs,
+        "lapor_sync": {
+            "wall_s": summary([r["push_wall_s"] for r in lapor_runs]),
+            "cpu_s": summary([r["push_cpu_s"] for r in lapor_runs]),
+            "requests": summary([r["requests"] for r in lapor_runs]),
+            "statements": summary([r["statements"] for r in lapor_runs]),
+            "statements_per_followup": summary([r["statements"] / r["pushed"] for r in lapor_runs]),
+        },
+        "bare_post_loop": {
+            "wall_s": summary([r["loop_wall_s"] for r in bare_runs]),
+            "cpu_s": summary([r["loop_cpu_s"] for r in bare_runs]),
+            "requests": summary([r["requests"] for r in bare_runs]),
+        },
+        # throughput of lapor-sync as a share of the bare loop's: bare wall / lapor-sync wall
+        "throughput_share": summary([b["loop_wall_s"] / a["push_wall_s"] for a, b in pairs]),
+        "cpu_ratio": summary([a["push_cpu_s"] / b["loop_cpu_s"] for a, b in pairs]),
+    }
+    ls, bare = result["lapor_sync"], result["bare_post_loop"]
+    print(f"\nPush of K = {k:,} follow-ups, {args.database}, median (min–max) of {args.runs} interleaved runs\n")
+    print_table(
+        ("", f"lapor-sync {args.database}", "bare POST loop, same requests"),
+        [
+            ("wall, s", fmt(ls["wall_s"]), fmt(bare["wall_s"])),
+            ("CPU (user+sys), s", fmt(ls["cpu_s"]), fmt(bare["cpu_s"])),
+            ("HTTP requests", fmt(ls["requests"], 0), fmt(bare["requests"], 0)),
+            ("SQL statements", fmt(ls["statements"], 0), "—"),
+            ("SQL statements per follow-up", fmt(ls["statements_per_followup"]), "—"),
+            ("throughput, share of the bare loop", fmt(result["throughput_share"]), "1"),
+            ("CPU ratio to the bare loop", fmt(result["cpu_ratio"]), "1"),
+        ],
+    )
+    print(f"\nJSON: {write_json(args.json, f'push-{args.database}', result)}")
+    return None
+
+
+if __name__ == "__main__":
+    main()
