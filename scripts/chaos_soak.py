@@ -367,8 +367,9 @@ class ChaosWorker:
                 self._fired.clear()
                 with self._lock:
                     self._armed = True
-                # The first such kill may wait till the end: even a short run gets one.
-                patience = self.kill_every if self.write_kills else seconds
+                # The first kill may wait long for a write, so even a short run gets one there; after
+                # it, every wait is short, so a run whose writes come late still gets its kills.
+                patience = self.kill_every if self.write_kills or self.kills else seconds
                 self._fired.wait(min(patience, max(0.0, left())))
             over = left() <= 0  # asks enough(), which may read the database: not under the lock
             with self._lock:

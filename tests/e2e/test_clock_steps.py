@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from lapor_sync.app import App
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.scheduler.jobs import GridTrigger
 from lapor_sync.scheduler.worker import Worker
 from lapor_sync.storage.database import Database
@@ -61,6 +62,11 @@ def stepped(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
     return clock
 
 
+def finished_runs_of(db: Database, job: str, *, since: datetime) -> list[SyncRun]:
+    """Like :func:`runs_of`, without the run still under way (its outcome is not known yet)."""
+    return [run for run in runs_of(db, job, since=since) if run.outcome != RunOutcome.RUNNING]
+
+
 def runs_of(db: Database, job: str, *, since: datetime) -> list[SyncRun]:
     """Scheduled runs of ``job`` that started at or after ``since`` (as stamped), by id."""
     with db.session() as session:
@@ -95,9 +101,9 @@ def test_the_worker_keeps_running_ticks_after_the_clock_steps_forward_and_back_t
             back = stepped.now()
             pulls = wait_for(
                 "pulls after the step back",
-                lambda: [r for r in runs_of(app.db, "pull", since=back) if r.started_at < back + timedelta(hours=1)][
-                    2:
-                ],
+                lambda: [
+                    r for r in finished_runs_of(app.db, "pull", since=back) if r.started_at < back + timedelta(hours=1)
+                ][2:],
             )
             wait_for(
                 "a push after the step back",
