@@ -22,7 +22,7 @@ PostgreSQL reads ``LAPOR_SYNC_TEST_POSTGRES_URL``; the SQLite lease faults need 
    worker's follow-ups, before the answer goes back: between the national write and the worker's
    local commit. The first kill waits for such a moment as long as it takes; after it,
    ``--write-kill-share`` of the kills wait up to ``--kill-every`` seconds for one, then kill anyway.
-   With ``--min-kills``/``--min-faults`` the chaos goes on past ``--minutes`` (at most twice as
+   With ``--min-kills``/``--min-faults`` the chaos goes on past ``--minutes`` (at most three times as
    long) until that many kills and injected faults; the duration printed is the real one.
 
    Lease faults (``--lease-faults``, on by default): a second worker, the *contender*, runs beside
@@ -54,7 +54,7 @@ PostgreSQL reads ``LAPOR_SYNC_TEST_POSTGRES_URL``; the SQLite lease faults need 
 
    A run that loses its lease ends ``failed`` with ``lease of job '...' lost``: the summary counts
    those runs by job and reason, and the runs stopped by a lost outbox claim. With
-   ``--min-lease-losses`` the chaos goes on past ``--minutes`` (at most twice as long, as above)
+   ``--min-lease-losses`` the chaos goes on past ``--minutes`` (at most three times as long, as above)
    until that many runs lost a lease.
 2. Settle. Staff stop, both workers get SIGTERM, faults go off, the simulated clock stops running
    (it still moves one second per reading, see ``FastClock``). A contender whose clock was ahead
@@ -150,7 +150,7 @@ class SoakConfig:
     """One soak's parameters (see the module docstring); ``seconds`` is the chaos phase's length.
 
     ``min_kills``, ``min_faults``, ``min_lease_losses``: the chaos phase goes on past ``seconds`` (at
-    most twice as long) until that many kills, injected faults (``clock_skew`` not counted) and
+    most three times as long) until that many kills, injected faults (``clock_skew`` not counted) and
     runs that lost a lease happened.
     ``lease_faults``: run the contender and the lease faults of the engine (clock steps on SQLite,
     killed lock connections on PostgreSQL), about every ``lease_fault_every`` seconds; a clock
@@ -352,12 +352,12 @@ class ChaosWorker:
     def run_for(self, seconds: float, *, enough: Callable[[], bool] = lambda: True) -> None:
         """Kill and restart the worker for ``seconds``; restart it, or another, if it exits by itself.
 
-        Until ``enough()`` says so, the chaos goes on past ``seconds``, up to twice as long.
+        Until ``enough()`` says so, the chaos goes on past ``seconds``, up to three times as long.
         """
         began = time.monotonic()
 
         def left() -> float:
-            return (seconds if enough() else 2 * seconds) - (time.monotonic() - began)
+            return (seconds if enough() else 3 * seconds) - (time.monotonic() - began)
 
         while left() > 0:
             if not self._watch(min(left(), self.rng.uniform(0.5, 1.5) * self.kill_every)):
@@ -917,8 +917,12 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=18.0, help="mean seconds between kills")
     parser.add_argument("--write-kill-share", type=float, default=0.4)
     parser.add_argument("--speed", type=float, default=2.0, help="simulated hours per wall-clock second")
-    parser.add_argument("--min-kills", type=int, default=0, help="go on past --minutes (at most twice) until so many")
-    parser.add_argument("--min-faults", type=int, default=0, help="go on past --minutes (at most twice) until so many")
+    parser.add_argument(
+        "--min-kills", type=int, default=0, help="go on past --minutes (at most three times as long) until so many"
+    )
+    parser.add_argument(
+        "--min-faults", type=int, default=0, help="go on past --minutes (at most three times as long) until so many"
+    )
     parser.add_argument(
         "--lease-faults",
         action=argparse.BooleanOptionalAction,
@@ -931,7 +935,7 @@ def main() -> None:
         "--min-lease-losses",
         type=int,
         default=0,
-        help="go on past --minutes (at most twice) until so many runs lost a lease",
+        help="go on past --minutes (at most three times as long) until so many runs lost a lease",
     )
     parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     args = parser.parse_args()
