@@ -54,7 +54,9 @@ def _manual_clock(choice: str) -> ManualClock:
         raise typer.BadParameter(f"unknown clock {choice!r}", param_hint="--clock") from None
 
 
-def _build(state: Path | None, seed: int, clock: str, rate_limit: float | None, auth_mode: AuthMode) -> Simulator:
+def _build(
+    state: Path | None, seed: int, complaints: int, clock: str, rate_limit: float | None, auth_mode: AuthMode
+) -> Simulator:
     """Load or generate the simulator with the clock asked for."""
     from lapor_sync.simulator import Simulator
 
@@ -62,9 +64,16 @@ def _build(state: Path | None, seed: int, clock: str, rate_limit: float | None, 
     if state is None:
         if clock == "saved":
             raise typer.BadParameter("'saved' needs --state", param_hint="--clock")
-        return Simulator.generate(
-            seed=seed, clock=system or _manual_clock(clock), rate_limit=rate_limit, auth_mode=auth_mode
-        )
+        try:
+            return Simulator.generate(
+                seed=seed,
+                clock=system or _manual_clock(clock),
+                rate_limit=rate_limit,
+                auth_mode=auth_mode,
+                complaints=complaints,
+            )
+        except ValueError as refused:
+            raise typer.BadParameter(str(refused), param_hint="--complaints") from None
     simulator = Simulator.load(state, clock=system, rate_limit=rate_limit, auth_mode=auth_mode)
     if clock not in ("saved", "system"):
         try:
@@ -104,6 +113,14 @@ def simulator(
         typer.Option(help="Serve a world saved earlier (--save-state) instead of a new data set."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the generated data set (ignored with --state).")] = 2024,
+    complaints: Annotated[
+        int,
+        typer.Option(
+            help="Size of the generated data set: 1,983 is the demo's; another size keeps its shape and "
+            "period, for benchmarks (ignored with --state).",
+            min=1,
+        ),
+    ] = 1983,
     save_state: Annotated[
         Path | None,
         typer.Option(help="On exit, save the whole world (clock, complaints, events) to this file."),
@@ -117,13 +134,13 @@ def simulator(
     faults: Annotated[str, typer.Option(help=FAULTS_HELP)] = "none",
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions: same seed, same faults.")] = 0,
 ) -> None:
-    """Serve the built-in SP4N-LAPOR! simulator (data set palangka-raya-2024) until Ctrl-C."""
+    """Serve the built-in SP4N-LAPOR! simulator (data set palangka-raya-2024, or --complaints N like it) until Ctrl-C."""
     from lapor_sync.simulator.app import TOKEN_PATH
     from lapor_sync.simulator.wire import format_wib
 
     chosen_clock = clock or ("saved" if state else "start")
     plan = _fault_plan(faults, fault_seed)
-    sim = _build(state, seed, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)
+    sim = _build(state, seed, complaints, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)
     sim.set_faults(plan)
     creds = sim.credentials
     try:

@@ -2,10 +2,13 @@
 
 Figures from DOMAIN.md and the source article: 1,983 complaints from January to October 2024,
 about 8-10 per working day, the article's five sectors the largest. Same seed, same data.
+Another size N (for benchmarks) keeps the shape: the same proportions of categories, agencies,
+channels, flags and long bodies, over the same working days, N / 1,983 times as many each day.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -52,36 +55,56 @@ _KECAMATAN_WEIGHTS = {"Pahandut": 30, "Bukit Batu": 10, "Jekan Raya": 45, "Saban
 _PLACE_WEIGHTS = [_KECAMATAN_WEIGHTS[p.kecamatan] / sum(q.kecamatan == p.kecamatan for q in PLACES) for p in PLACES]
 
 
-def generate(seed: int = 2024) -> tuple[list[Complaint], Counters]:
+def generate(seed: int = 2024, complaints: int = TOTAL) -> tuple[list[Complaint], Counters]:
     """Generate the data set.
 
     Args:
-        seed: the seed of the one ``random.Random`` used; same seed, identical data.
+        seed: the seed of the one ``random.Random`` used; same seed (and size), identical data.
+        complaints: how many complaints, N >= 1 (default the article's 1,983, the demo's data set,
+            unchanged by this option); each working day gets about N / 1,983 times 8-12 of them.
 
     Returns:
         The complaints in disposition order (complaint ids 3,100,001 upward) and the id counters
         to continue from. Each complaint is Terverifikasi, dispositioned on a working day between
         08:00 and 16:00 WIB in 1 Jan - 31 Oct 2024.
+
+    Raises:
+        ValueError: ``complaints`` below 1, or more than the period's office seconds can hold.
     """
     rng = random.Random(seed)
     days = working_days_between(FIRST_DAY, LAST_DAY)
+    counts = _daily_counts(rng, len(days), complaints)
     counters = Counters()
-    complaints: list[Complaint] = []
-    for day, count in zip(days, _daily_counts(rng, len(days)), strict=True):
+    generated: list[Complaint] = []
+    for day, count in zip(days, counts, strict=True):
         for second in sorted(rng.sample(range(8 * 3600, 16 * 3600 + 1), count)):
             at = datetime.combine(day, time(), WIB) + timedelta(seconds=second)
-            complaints.append(_random_complaint(rng, counters, at, serial=len(complaints)))
-    return complaints, counters
+            generated.append(_random_complaint(rng, counters, at, serial=len(generated)))
+    return generated, counters
 
 
-def _daily_counts(rng: random.Random, days: int) -> list[int]:
-    """Spread exactly ``TOTAL`` complaints over ``days`` days, 8-12 each (about 10 on average)."""
-    counts = [rng.choice((8, 9, 10, 10, 11, 12)) for _ in range(days)]
-    while (gap := TOTAL - sum(counts)) != 0:
+def _daily_counts(rng: random.Random, days: int, total: int) -> list[int]:
+    """Spread exactly ``total`` complaints over ``days`` days, 8-12 each for 1,983, scaled for another total.
+
+    The scale is exactly 1 for 1,983, so the default draws what it always drew. Each adjusting
+    step moves one complaint between the sum and the target, so the loop ends after at most
+    ``|total - sum|`` useful steps; a step on a day already at its bound is redrawn.
+
+    Raises:
+        ValueError: ``total`` below 1 or above what ``days`` days of office seconds (08:00-16:00) hold.
+    """
+    per_day_limit = 8 * 3600 + 1
+    if not 1 <= total <= days * per_day_limit:
+        raise ValueError(f"complaints must be between 1 and {days * per_day_limit:,}")
+    scale = total / TOTAL
+    low, high = math.floor(8 * scale), min(per_day_limit, max(1, math.ceil(12 * scale)))
+    choices = tuple(min(high, max(low, round(n * scale))) for n in (8, 9, 10, 10, 11, 12))
+    counts = [rng.choice(choices) for _ in range(days)]
+    while (gap := total - sum(counts)) != 0:
         i = rng.randrange(days)
-        if gap > 0 and counts[i] < 12:
+        if gap > 0 and counts[i] < high:
             counts[i] += 1
-        elif gap < 0 and counts[i] > 8:
+        elif gap < 0 and counts[i] > low:
             counts[i] -= 1
     return counts
 

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from lapor_sync.domain.clock import Clock, ManualClock
 from lapor_sync.simulator.app import BASE_PATH, create_app
 from lapor_sync.simulator.auth import AccessTokens, AuthMode, Credentials
-from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, generate
+from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, TOTAL, generate
 from lapor_sync.simulator.faults.plan import FaultPlan, FaultSwitch
 from lapor_sync.simulator.faults.profiles import FaultSpec, resolve_faults
 from lapor_sync.simulator.persistence import load_world, save_world
@@ -107,6 +107,7 @@ class Simulator:
         clock: Clock | None = None,
         *,
         reply_rate: float = 0.10,
+        complaints: int = TOTAL,
         **serving: Unpack[Serving],
     ) -> Simulator:
         """Build a simulator over a freshly generated data set.
@@ -116,16 +117,19 @@ class Simulator:
             dataset: the data set's name; only "palangka-raya-2024" exists.
             clock: default a ``ManualClock`` at :data:`START_OF_DATA`.
             reply_rate: share of institution follow-ups that get a reporter reply 1-3 days later.
+            complaints: the data set's size N (default 1,983, the demo's); another N keeps its
+                shape and period (:func:`~lapor_sync.simulator.dataset.generate`), for benchmarks.
             **serving: how it is served (:class:`Serving`).
 
         Raises:
-            ValueError: an unknown data set name, fault profile or unusable fault file.
+            ValueError: an unknown data set name, a size out of range, an unknown fault profile or
+                an unusable fault file.
         """
         if dataset != DATASET_NAME:
             raise ValueError(f"unknown data set {dataset!r}")
-        complaints, counters = generate(seed)
+        generated, counters = generate(seed, complaints)
         start = clock or ManualClock(START_OF_DATA)
-        world = World(start, complaints, counters, seed=seed, dataset=dataset, reply_rate=reply_rate)
+        world = World(start, generated, counters, seed=seed, dataset=dataset, reply_rate=reply_rate)
         return cls(world, **serving)
 
     @classmethod

@@ -18,3 +18,15 @@ def test_saved_clock_without_state_is_refused_before_serving() -> None:
     result = CliRunner().invoke(simulator_app(), ["simulator", "--clock", "saved", "--port", "0"])
     assert result.exit_code == 2
     assert "needs --state" in result.output
+
+
+def test_complaints_option_defaults_to_the_demo_data_set_and_refuses_a_size_below_one() -> None:
+    from lapor_sync.cli.simulator import simulator
+    from lapor_sync.simulator.dataset import TOTAL
+
+    assert simulator.__defaults__ is not None and TOTAL in simulator.__defaults__
+    help_text = CliRunner().invoke(simulator_app(), ["simulator", "--help"]).output
+    assert "--complaints" in help_text
+    result = CliRunner().invoke(simulator_app(), ["simulator", "--complaints", "0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "--complaints" in result.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -61,6 +63,11 @@ def test_ids_increase_in_disposition_order_and_tracking_ids_differ(complaints: l
 
 
 def test_mix_of_categories_dispositions_and_flags(complaints: list[Complaint]) -> None:
+    assert_the_article_mix(complaints)
+
+
+def assert_the_article_mix(complaints: list[Complaint]) -> None:
+    """The shares of categories, direct dispositions, flags, channels and places of the 2024 data set."""
     top_five = [CATEGORIES[cid - 1] for cid, _ in Counter(c.category_id for c in complaints).most_common(5)]
     assert set(top_five) <= {
         "Pekerjaan Umum dan Penataan Ruang",
@@ -72,13 +79,13 @@ def test_mix_of_categories_dispositions_and_flags(complaints: list[Complaint]) -
         "Kesehatan",
     }
     others = [c for c in complaints if CATEGORIES[c.category_id - 1] == "Topik Lainnya"]
-    assert 0.01 < len(others) / 1983 < 0.035 and all(c.disposition_id == CITY_ID for c in others)
-    direct = sum(c.disposition_id != CITY_ID for c in complaints) / 1983
+    assert 0.01 < len(others) / len(complaints) < 0.035 and all(c.disposition_id == CITY_ID for c in others)
+    direct = sum(c.disposition_id != CITY_ID for c in complaints) / len(complaints)
     assert 0.55 < direct < 0.65
     anonymous = [c for c in complaints if c.is_anonymous]
-    assert 0.12 < len(anonymous) / 1983 < 0.18 and all(c.reporter is None for c in anonymous)
-    assert 0.03 < sum(c.is_secret for c in complaints) / 1983 < 0.07
-    assert 0.015 < sum(c.is_priority for c in complaints) / 1983 < 0.045
+    assert 0.12 < len(anonymous) / len(complaints) < 0.18 and all(c.reporter is None for c in anonymous)
+    assert 0.03 < sum(c.is_secret for c in complaints) / len(complaints) < 0.07
+    assert 0.015 < sum(c.is_priority for c in complaints) / len(complaints) < 0.045
     assert {c.channel for c in complaints} == {1, 2, 3, 4, 5, 6}
     assert {c.classification_id for c in complaints} == {1, 2, 3}
     assert {c.location_id for c in complaints} <= {p.location_id for p in PLACES}
@@ -110,3 +117,50 @@ def test_every_template_title_has_its_own_body() -> None:
 
     for titles, bodies in [*texts._TEMPLATES.values(), texts._GENERIC]:
         assert len(titles) == len(bodies)
+
+
+def test_the_default_data_set_is_byte_for_byte_the_one_the_demo_was_built_on(complaints: list[Complaint]) -> None:
+    # The demo's 1,983 / 1,924 / 11 / 48 rest on exactly this data: the size option must not move it.
+    encoded = json.dumps([dataclasses.asdict(c) for c in complaints], default=str).encode()
+    assert hashlib.sha256(encoded).hexdigest() == "d4d791bd7b2d3849534aa14eb04c56cf9106ec4fe904fcaef42455cb99ce7cd3"
+    assert generate(2024, TOTAL)[1] == generate(2024)[1]
+
+
+@pytest.fixture(scope="module")
+def ten_thousand() -> list[Complaint]:
+    return generate(2024, complaints=10_000)[0]
+
+
+def test_another_size_has_exactly_n_complaints_in_the_same_period_and_the_same_mix(
+    ten_thousand: list[Complaint],
+) -> None:
+    assert len(ten_thousand) == 10_000
+    assert [c.complaint_id for c in ten_thousand] == list(range(3_100_001, 3_110_001))
+    assert [c.dispositioned_at for c in ten_thousand] == sorted(c.dispositioned_at for c in ten_thousand)
+    per_day = Counter(c.dispositioned_at.astimezone(WIB).date() for c in ten_thousand)
+    assert 195 <= len(per_day) <= 200 and all(is_working_day(day) for day in per_day)
+    scale = 10_000 / TOTAL
+    assert all(8 * scale - 1 <= n <= 12 * scale + 1 for n in per_day.values())
+    assert min(c.dispositioned_at for c in ten_thousand).astimezone(WIB).date() == date(2024, 1, 2)
+    assert max(c.dispositioned_at for c in ten_thousand).astimezone(WIB).date() == date(2024, 10, 31)
+    assert_the_article_mix(ten_thousand)
+    assert 20 <= sum(len(c.content) > 10_000 for c in ten_thousand) <= 90  # about 1 in 200
+
+
+def test_another_size_is_deterministic_for_a_seed() -> None:
+    first, again, other = generate(5, complaints=300)[0], generate(5, complaints=300)[0], generate(6, complaints=300)
+    assert [dataclasses.asdict(c) for c in first] == [dataclasses.asdict(c) for c in again]
+    assert [c.title for c in other[0]] != [c.title for c in first]
+
+
+@pytest.mark.parametrize("size", [1, 7, 250])
+def test_small_sizes_are_served_too(size: int) -> None:
+    complaints = generate(2024, complaints=size)[0]
+    assert len(complaints) == size
+    assert all(is_working_day(c.dispositioned_at.astimezone(WIB).date()) for c in complaints)
+
+
+@pytest.mark.parametrize("size", [0, -5, 10**9])
+def test_a_size_out_of_range_is_refused(size: int) -> None:
+    with pytest.raises(ValueError, match="complaints must be between 1 and"):
+        generate(2024, complaints=size)

@@ -221,3 +221,12 @@ def test_simulator_facade_load_serves_the_saved_world_with_a_frozen_clock(tmp_pa
     half_year = (date(2024, 1, 1), date(2024, 6, 30))
     assert again.tallies(*half_year) == sim.tallies(*half_year)
     assert again.tallies(*half_year)["total"] > 1000
+
+
+def test_simulator_facade_generates_a_data_set_of_the_size_asked_for() -> None:
+    from lapor_sync.simulator import END_OF_DATA
+
+    sim = Simulator.generate(complaints=120, clock=ManualClock(END_OF_DATA), rate_limit=None)
+    assert sim.tallies(date(2024, 1, 1), date(2024, 10, 31))["total"] == 120
+    page, total = sim.world.inbox_page(None, 2, 100)
+    assert total == 120 and len(page) == 20
