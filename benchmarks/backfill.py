@@ -1,50 +1,54 @@
 """Benchmark: backfill every complaint of the data set from a fresh state, against a bare httpx walk of the same requests.
 
-Usage: ``.venv/bin/python benchmarks/backfill.py [--database sqlite|postgres] [--runs 3] [--json PATH]``.
+Usage: ``.venv/bin/python benchmarks/backfill.py [--database sqlite|postgres] [--complaints 2000 10000 20000 100000]
+[--runs 3] [--concurrency K] [--json PATH]``.
 
-The simulator (``lapor-sync simulator --clock end``: the whole 2024 data set visible) runs as its own
-process. Each run is a pair, interleaved: lapor-sync's first pull (``SyncService.run(push=False)``,
-in a child process, into a fresh SQLite file or a fresh PostgreSQL schema dropped after), with its
-requests recorded by an httpx event hook and its SQL statements counted by a
-``before_cursor_execute`` listener; then, in another child, a plain ``httpx.Client`` making exactly
-those requests, in the same order, one at a time as lapor-sync does (bodies read, discarded).
+For each size N, the simulator (``lapor-sync simulator --complaints N --clock end``: the whole
+January–October 2024 period visible) runs as its own process. Each run is a pair, interleaved:
+lapor-sync's first pull (``SyncService.run(push=False)``, in a child process, into a fresh SQLite
+file or a fresh PostgreSQL schema dropped after), with its requests recorded by an httpx event hook
+and its SQL statements counted by a ``before_cursor_execute`` listener; then, in another child, a
+plain ``httpx.Client`` making exactly those requests, in the same order, with as many in flight as
+lapor-sync's fetch pool (its ``fetch_concurrency`` setting, 1 where lapor-sync has none), bodies read
+and discarded. ``--concurrency K`` sets lapor-sync's ``fetch_concurrency`` (the bare walk follows).
 
-The simulator generates one fixed data set (seed 2024) and has no size option: N is the number of
-complaints that data set holds for the city (about 2,000). Larger N (20,000, 100,000) need a
-generator option the simulator does not have yet.
+Peak RSS is the lapor-sync process's; with N = 10,000 and 100,000 both measured, the table adds the
+ratio of their peaks (issue 12: at most 1.25, and under 250 MB at 100,000).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench_support import (
-    BARE_WALK,
     Counters,
+    Pair,
     city_app,
     fmt,
-    fresh_database,
+    interleaved_pairs,
     print_table,
-    run_child,
     simulator_process,
-    summary,
+    summaries,
     write_json,
-    write_requests,
 )
 
 HERE = Path(__file__).resolve()
+SIZES = (2_000, 10_000, 20_000, 100_000)
+RSS_SIZES = (10_000, 100_000)
+"""The sizes whose peak RSS issue 12 compares: the peak at the larger at most 1.25 times the smaller's."""
 
 
-def lapor_child(database_url: str, base_url: str, out: Path) -> None:
-    """Backfill in this process and write the counts and the request list to ``out``."""
+def lapor_child(database_url: str, base_url: str, concurrency: int | None, out: Path) -> None:
+    """Backfill in this process and write the counts, the request list and the fetch concurrency to ``out``."""
     from sqlmodel import func, select
 
     from lapor_sync.storage.models import Binding
 
-    app = city_app(database_url, base_url)
+    settings = {"fetch_concurrency": concurrency} if concurrency is not None else {}
+    app = city_app(database_url, base_url, **settings)
     counters = Counters()
     app.writable_db()  # migrations are set-up, not backfill: counted before the mark
     with app.platform() as platform:
@@ -58,6 +62,7 @@ def lapor_child(database_url: str, base_url: str, out: Path) -> None:
             {
                 "outcome": run.outcome,
                 "complaints": stored,
+                "concurrency": getattr(app.settings, "fetch_concurrency", 1),
                 "requests": len(counters.requests) - requests0,
                 "statements": counters.statements - statements0,
                 "request_list": counters.requests[requests0:],
@@ -66,67 +71,59 @@ def lapor_child(database_url: str, base_url: str, out: Path) -> None:
     )
 
 
-def main() -> None:
-    """Run the interleaved pairs and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--role", choices=("lapor",), help=argparse.SUPPRESS)
-    parser.add_argument("--database-url", help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.role == "lapor":
-        return lapor_child(args.database_url, args.base_url, args.out)
+def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
+    """Serve N = ``size`` complaints and run the interleaved pairs against it; return the size's figures."""
 
-    lapor_runs, bare_runs = [], []
-    with simulator_process("--clock", "end") as base_url, tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.runs):
-            lapor_out, bare_out = Path(tmp) / f"lapor{i}.json", Path(tmp) / f"bare{i}.json"
-            with fresh_database(args.database) as url:
-                lapor_runs.append(
-                    run_child([str(HERE), "--role", "lapor", "--database-url", url, "--base-url", base_url], lapor_out)
-                )
-            lapor = lapor_runs[-1]
-            walk = write_requests(Path(tmp) / f"walk{i}.json", lapor.counts.pop("request_list"))
-            bare_runs.append(run_child([BARE_WALK, str(walk)], bare_out))
-            print(
-                f"run {i + 1}: lapor-sync {lapor.wall:.1f} s ({lapor.counts['outcome']}, "
-                f"{lapor.counts['complaints']} complaints), bare walk {bare_runs[-1].wall:.1f} s",
-                flush=True,
-            )
+    def progress(i: int, pair: Pair) -> None:
+        lapor, bare = pair.lapor, pair.bare
+        print(
+            f"N = {size:,}, run {i + 1}: lapor-sync {lapor.wall:.1f} s ({lapor.counts['outcome']}, "
+            f"{lapor.counts['complaints']} complaints, {lapor.rss_mb:.0f} MB), "
+            f"bare walk {bare.wall:.1f} s (concurrency {bare.counts['concurrency']})",
+            flush=True,
+        )
 
+    with simulator_process("--clock", "end", complaints=size) as base_url:
+        child = [str(HERE), "--role", "lapor", "--base-url", base_url]
+        if args.concurrency is not None:
+            child += ["--concurrency", str(args.concurrency)]
+        pairs = interleaved_pairs(args.runs, args.database, child, on_run=progress)
+    lapor_runs, bare_runs = [p.lapor for p in pairs], [p.bare for p in pairs]
     n = lapor_runs[0].counts["complaints"]
-    result = {
-        "database": args.database,
+    return {
         "complaints": n,
-        "runs": args.runs,
-        "lapor_sync": {
-            "wall_s": summary([r.wall for r in lapor_runs]),
-            "cpu_s": summary([r.cpu for r in lapor_runs]),
-            "cpu_s_per_1000": summary([r.cpu * 1000 / r.counts["complaints"] for r in lapor_runs]),
-            "peak_rss_mb": summary([r.rss_mb for r in lapor_runs]),
-            "requests": summary([r.counts["requests"] for r in lapor_runs]),
-            "statements": summary([r.counts["statements"] for r in lapor_runs]),
-            "statements_per_complaint": summary([r.counts["statements"] / r.counts["complaints"] for r in lapor_runs]),
-        },
-        "bare_walk": {
-            "wall_s": summary([r.wall for r in bare_runs]),
-            "cpu_s": summary([r.cpu for r in bare_runs]),
-            "cpu_s_per_1000": summary([r.cpu * 1000 / n for r in bare_runs]),
-            "peak_rss_mb": summary([r.rss_mb for r in bare_runs]),
-            "requests": summary([r.counts["requests"] for r in bare_runs]),
-        },
-        "ratio": {
-            "wall": summary([a.wall / b.wall for a, b in zip(lapor_runs, bare_runs, strict=True)]),
-            "cpu": summary([a.cpu / b.cpu for a, b in zip(lapor_runs, bare_runs, strict=True)]),
-        },
+        "concurrency": bare_runs[0].counts["concurrency"],
+        "lapor_sync": summaries(
+            lapor_runs,
+            wall_s=lambda r: r.wall,
+            cpu_s=lambda r: r.cpu,
+            cpu_s_per_1000=lambda r: r.cpu * 1000 / r.counts["complaints"],
+            peak_rss_mb=lambda r: r.rss_mb,
+            requests=lambda r: r.counts["requests"],
+            statements=lambda r: r.counts["statements"],
+            statements_per_complaint=lambda r: r.counts["statements"] / r.counts["complaints"],
+        ),
+        "bare_walk": summaries(
+            bare_runs,
+            wall_s=lambda r: r.wall,
+            cpu_s=lambda r: r.cpu,
+            cpu_s_per_1000=lambda r: r.cpu * 1000 / n,
+            peak_rss_mb=lambda r: r.rss_mb,
+            requests=lambda r: r.counts["requests"],
+        ),
+        "ratio": summaries(pairs, wall=lambda p: p.lapor.wall / p.bare.wall, cpu=lambda p: p.lapor.cpu / p.bare.cpu),
     }
-    ls, bare, ratio = result["lapor_sync"], result["bare_walk"], result["ratio"]
-    print(f"\nBackfill of N = {n:,} complaints, {args.database}, median (min–max) of {args.runs} interleaved runs\n")
+
+
+def print_size(database: str, runs: int, figures: dict[str, Any]) -> None:
+    """Print one size's table."""
+    ls, bare, ratio = figures["lapor_sync"], figures["bare_walk"], figures["ratio"]
+    print(
+        f"\nBackfill of N = {figures['complaints']:,} complaints, {database}, fetch concurrency "
+        f"{figures['concurrency']}, median (min–max) of {runs} interleaved runs\n"
+    )
     print_table(
-        ("", f"lapor-sync {args.database}", "bare httpx walk, same requests", "ratio"),
+        ("", f"lapor-sync {database}", "bare httpx walk, same requests, same concurrency", "ratio"),
         [
             ("wall, s", fmt(ls["wall_s"]), fmt(bare["wall_s"]), fmt(ratio["wall"])),
             ("CPU (user+sys), s", fmt(ls["cpu_s"]), fmt(bare["cpu_s"]), fmt(ratio["cpu"])),
@@ -137,6 +134,48 @@ def main() -> None:
             ("peak RSS, MB", fmt(ls["peak_rss_mb"], 0), fmt(bare["peak_rss_mb"], 0), ""),
         ],
     )
+
+
+def rss_growth(sizes: dict[int, dict[str, Any]]) -> dict[str, float] | None:
+    """The lapor-sync process's median peak RSS at N = 10,000 and 100,000 and their ratio, when both ran."""
+    if not all(n in sizes for n in RSS_SIZES):
+        return None
+    small, large = (sizes[n]["lapor_sync"]["peak_rss_mb"]["median"] for n in RSS_SIZES)
+    return {"peak_rss_mb_10000": small, "peak_rss_mb_100000": large, "ratio": large / small}
+
+
+def main() -> None:
+    """Run the interleaved pairs at each size and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--complaints", type=int, nargs="+", default=list(SIZES), help="the sizes N to measure")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, help="lapor-sync's fetch_concurrency (default: its own)")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--role", choices=("lapor",), help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "lapor":
+        return lapor_child(args.database_url, args.base_url, args.concurrency, args.out)
+
+    sizes = {size: measure(args, size) for size in args.complaints}
+    for figures in sizes.values():
+        print_size(args.database, args.runs, figures)
+    growth = rss_growth(sizes)
+    if growth is not None:
+        print(
+            f"\nPeak RSS of lapor-sync, median: {growth['peak_rss_mb_10000']:.0f} MB at N = 10,000, "
+            f"{growth['peak_rss_mb_100000']:.0f} MB at N = 100,000: ratio {growth['ratio']:.2f} "
+            "(target: at most 1.25, and under 250 MB)"
+        )
+    result = {
+        "database": args.database,
+        "runs": args.runs,
+        "sizes": {str(n): figures for n, figures in sizes.items()},
+        "peak_rss_growth": growth,
+    }
     print(f"\nJSON: {write_json(args.json, f'backfill-{args.database}', result)}")
     return None
 

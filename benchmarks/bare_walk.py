@@ -1,10 +1,14 @@
 """The raw limit: make a recorded request list with a plain ``httpx.Client``, bodies read and discarded.
 
-Usage (started by the benchmarks, as its own process): ``python benchmarks/bare_walk.py REQUESTS.json --out OUT.json``.
+Usage (started by the benchmarks, as its own process):
+``python benchmarks/bare_walk.py REQUESTS.json --out OUT.json [--concurrency K]``.
 The loop alone (client opened to closed) is also timed in the process: ``loop_wall_s``, ``loop_cpu_s``.
 REQUESTS.json holds ``{"headers": {...}, "requests": [[method, url, body, content type], ...]}`` (body and
 content type null on a GET, the body's bytes as latin-1 text), as lapor-sync
 made them, in order. Imports httpx alone, so its CPU and peak RSS are the walk's, not lapor-sync's imports.
+
+With ``--concurrency K`` (default 1), K threads share one client and take the requests in their
+recorded order, so that at most K are in flight, as in lapor-sync's fetch pool of the same size.
 """
 
 from __future__ import annotations
@@ -12,34 +16,67 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import threading
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 
-def main() -> None:
-    """Replay the requests one after another (lapor-sync's pull and push are sequential) and write the count."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("requests", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    recorded = json.loads(args.requests.read_text())
-    statuses: dict[str, int] = {}
-    wall0, usage0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    with httpx.Client(headers=recorded["headers"], timeout=30) as http:
-        for method, url, body, content_type in recorded["requests"]:
+def walk(http: httpx.Client, requests: list[list[Any]], concurrency: int) -> Counter[str]:
+    """Make ``requests`` in order with ``concurrency`` threads (each takes the next one); return statuses."""
+    statuses: Counter[str] = Counter()
+    lock = threading.Lock()
+    pending = iter(requests)
+
+    def worker() -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            method, url, body, content_type = item
             headers = {"Content-Type": content_type} if content_type else None
             content = body.encode("latin-1") if body is not None else None
             response = http.request(method, url, content=content, headers=headers)
             response.read()
-            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+            with lock:
+                statuses[str(response.status_code)] += 1
+
+    if concurrency == 1:
+        worker()  # no thread: the sequential walk stays exactly what it was
+        return statuses
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def main() -> None:
+    """Replay the requests with the given concurrency and write the count, statuses and the loop's times."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("requests", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at most (>= 1)")
+    args = parser.parse_args()
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    recorded = json.loads(args.requests.read_text())
+    wall0, usage0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    with httpx.Client(headers=recorded["headers"], timeout=30, limits=limits) as http:
+        statuses = walk(http, recorded["requests"], args.concurrency)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     loop = {
         "loop_wall_s": time.perf_counter() - wall0,
         "loop_cpu_s": usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime,
     }
-    args.out.write_text(json.dumps({"requests": len(recorded["requests"]), "statuses": statuses, **loop}))
+    out = {"requests": len(recorded["requests"]), "concurrency": args.concurrency, "statuses": dict(statuses), **loop}
+    args.out.write_text(json.dumps(out))
 
 
 if __name__ == "__main__":

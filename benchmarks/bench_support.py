@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +41,14 @@ STATIC_HEADERS = {
 
 
 @contextmanager
-def simulator_process(*args: str) -> Iterator[str]:
+def simulator_process(*args: str, complaints: int | None = None) -> Iterator[str]:
     """Serve the 2024 data set with ``lapor-sync simulator`` in its own process, no rate limit; yield the base URL.
 
-    ``args``: more options (e.g. ``--clock end``). The process is ended (SIGTERM, then SIGKILL) after the block.
+    ``args``: more options (e.g. ``--clock end``); ``complaints``: the data set's size N (``--complaints``;
+    default the simulator's own, 1,983). The process is ended (SIGTERM, then SIGKILL) after the block.
     """
-    command = lapor_sync("simulator", "--port", "0", "--no-rate-limit", *args)
+    size = ("--complaints", str(complaints)) if complaints is not None else ()
+    command = lapor_sync("simulator", "--port", "0", "--no-rate-limit", *size, *args)
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base_url = None
     assert proc.stdout is not None
@@ -128,13 +130,15 @@ class Counters:
     def __init__(self) -> None:
         self.requests: list[list[Any]] = []
         self.statements = 0
+        self._lock = threading.Lock()  # a pool of fetching threads may run statements at once
 
     def attach(self, app: Any, platform_client: Any) -> None:
         """Hook the counters onto ``app``'s database engine and ``platform_client``'s httpx client."""
         from sqlalchemy import event
 
         def count_statement(*_: Any) -> None:
-            self.statements += 1
+            with self._lock:
+                self.statements += 1
 
         def record_request(request: Any) -> None:
             body, content_type = None, None
@@ -185,6 +189,54 @@ def write_requests(path: Path, requests: list[list[Any]]) -> Path:
 
 BARE_WALK = str(Path(__file__).resolve().parent / "bare_walk.py")
 """The bare walk's script (imports httpx alone)."""
+
+
+@dataclass
+class Pair:
+    """One interleaved run: lapor-sync's child, then the bare walk of the requests it made."""
+
+    lapor: ChildRun
+    bare: ChildRun
+
+
+def interleaved_pairs(
+    runs: int,
+    database: str,
+    lapor_args: Sequence[str],
+    *,
+    on_run: Callable[[int, Pair], None] | None = None,
+) -> list[Pair]:
+    """Run ``runs`` pairs, interleaved: lapor-sync on a fresh database, then the bare walk of its requests.
+
+    Args:
+        runs: how many pairs.
+        database: ``sqlite`` or ``postgres`` (:func:`fresh_database`), a fresh one per run.
+        lapor_args: the lapor-sync child's command line after ``python``; ``--database-url URL`` and
+            ``--out PATH`` are added. Its JSON must hold ``request_list`` (taken out here, for the
+            replay) and may hold ``concurrency``, the requests lapor-sync had in flight at most
+            (default 1), which the bare walk then keeps too.
+        on_run: called after each pair with its index (0-based), e.g. to print progress.
+
+    Returns:
+        The pairs in run order.
+    """
+    pairs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            with fresh_database(database) as url:
+                lapor = run_child([*lapor_args, "--database-url", url], Path(tmp) / f"lapor{i}.json")
+            walk = write_requests(Path(tmp) / f"walk{i}.json", lapor.counts.pop("request_list"))
+            concurrency = str(lapor.counts.get("concurrency", 1))
+            bare = run_child([BARE_WALK, str(walk), "--concurrency", concurrency], Path(tmp) / f"bare{i}.json")
+            pairs.append(Pair(lapor, bare))
+            if on_run is not None:
+                on_run(i, pairs[-1])
+    return pairs
+
+
+def summaries(items: Sequence[Any], **figures: Callable[[Any], float]) -> dict[str, dict[str, float]]:
+    """For each named figure, :func:`summary` of ``figure(item)`` over ``items`` (e.g. ``wall_s=lambda r: r.wall``)."""
+    return {name: summary([figure(item) for item in items]) for name, figure in figures.items()}
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:

@@ -1,12 +1,10 @@
 """Benchmark: after a backfill, an idle sync cycle and a "recheck due" cycle, their HTTP requests and SQL statements counted.
 
-Usage: ``.venv/bin/python benchmarks/cycles.py [--database sqlite|postgres] [--clock DD-MM-YYYY ...] [--json PATH]``.
+Usage: ``.venv/bin/python benchmarks/cycles.py [--database sqlite|postgres] [--complaints 2000 20000] [--json PATH]``.
 
-For each size, a simulator process is started with its clock at a given WIB instant (``--clock``,
-default ``30-06-2024 23:59:59`` and ``end``): what the data set has made visible by then is the
-size N (the simulator has no size option; its one data set holds about 2,000 complaints for the
-city, so the two sizes are about half of it and all of it). In this process lapor-sync then, on a
-fresh database, with a manual clock at the real time:
+For each size N (``--complaints``, default 2,000 and 20,000), a simulator process is started with
+N complaints and its clock at the end of the period (``--clock end``: every complaint visible).
+In this process lapor-sync then, on a fresh database, with a manual clock at the real time:
 
 1. backfills (``SyncService.run()``, as ``lapor-sync sync``: pull, recheck, push);
 2. runs an idle cycle 60 s later: nothing changed on either side;
@@ -50,12 +48,12 @@ def endpoint(url: str) -> str:
     return "/".join("{id}" if part.isdigit() else part for part in urlsplit(url).path.split("/"))
 
 
-def measure(database: str, clock_arg: str) -> dict[str, object]:
-    """Backfill, then the idle and the recheck-due cycle, against a simulator at ``clock_arg``."""
+def measure(database: str, size: int) -> dict[str, object]:
+    """Backfill, then the idle and the recheck-due cycle, against a simulator serving ``size`` complaints."""
     from sqlmodel import func, select
 
     recheck_seconds = 3600
-    with simulator_process("--clock", clock_arg) as base_url, fresh_database(database) as url:
+    with simulator_process("--clock", "end", complaints=size) as base_url, fresh_database(database) as url:
         clock = ManualClock(datetime.now(UTC))
         app = city_app(url, base_url, clock=clock, open_case_recheck_seconds=recheck_seconds)
         app.writable_db()
@@ -87,7 +85,7 @@ def measure(database: str, clock_arg: str) -> dict[str, object]:
         with app.db.session() as session:
             stored = session.exec(select(func.count()).select_from(Binding)).one()
         app.db.engine.dispose()
-    return {"clock": clock_arg, "complaints": stored, "cycles": cycles}
+    return {"size": size, "complaints": stored, "cycles": cycles}
 
 
 def main() -> None:
@@ -95,13 +93,13 @@ def main() -> None:
     logging.disable(logging.WARNING)  # the backfill's triage warnings (one per unrouted complaint) are not measured
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--clock", nargs="+", default=["30-06-2024 23:59:59", "end"])
+    parser.add_argument("--complaints", type=int, nargs="+", default=[2_000, 20_000], help="the sizes N to measure")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sizes = []
-    for clock_arg in args.clock:
-        sizes.append(measure(args.database, clock_arg))
-        print(f"simulator clock {clock_arg}: {sizes[-1]['complaints']} complaints measured", flush=True)
+    for size in args.complaints:
+        sizes.append(measure(args.database, size))
+        print(f"N = {size:,}: {sizes[-1]['complaints']} complaints stored", flush=True)
 
     print(f"\nSync cycles after a backfill, {args.database} (counts, one run each)\n")
     rows = []
