@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -118,7 +119,8 @@ def _random_complaint(rng: random.Random, counters: Counters, at: datetime, *, s
     category = rng.choices(names, weights=[CATEGORY_MIX[n][0] for n in names])[0]
     agency = CATEGORY_MIX[category][1]
     place = rng.choices(PLACES, weights=_PLACE_WEIGHTS)[0]
-    title, content = compose_complaint(rng, category, place)
+    # Equal texts share one string (a few thousand distinct ones): about 40 MB less at N = 100,000.
+    title, content = map(sys.intern, compose_complaint(rng, category, place))
     anonymous = rng.random() < 0.15
     created_at = at - timedelta(seconds=rng.randint(600, 3 * 86400))
     incident_day = created_at.astimezone(WIB).date() - timedelta(days=rng.randint(0, 10))
@@ -188,7 +190,7 @@ def build_complaint(
         is_priority=is_priority,
         channel=channel,
         location_id=place.location_id,
-        location_name=place.location_name,
+        location_name=sys.intern(place.location_name),
         date_of_incident=date_of_incident,
         created_at=created_at,
         dispositioned_at=at,

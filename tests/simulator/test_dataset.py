@@ -164,3 +164,11 @@ def test_small_sizes_are_served_too(size: int) -> None:
 def test_a_size_out_of_range_is_refused(size: int) -> None:
     with pytest.raises(ValueError, match="complaints must be between 1 and"):
         generate(2024, complaints=size)
+
+
+def test_equal_texts_share_one_string_so_a_large_data_set_stays_small(ten_thousand: list[Complaint]) -> None:
+    by_value: dict[str, str] = {}
+    for c in ten_thousand:
+        for text in (c.title, c.content, c.location_name):
+            assert by_value.setdefault(text, text) is text
+    assert len(by_value) < len(ten_thousand)
