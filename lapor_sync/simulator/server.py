@@ -203,7 +203,7 @@ class Simulator:
         # No access log and no logging setup: the simulator never writes headers or reporter data.
         config = uvicorn.Config(self.app, log_config=None, access_log=False, log_level="warning", lifespan="off")
         server = _Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="simulator-http", daemon=True)
         thread.start()
         server.ready.wait()
         try:

@@ -1,0 +1,179 @@
+"""Where ``lapor-sync demo``'s time goes: CPU by thread and by phase, requests by phase and endpoint.
+
+Usage: ``.venv/bin/python benchmarks/demo_split.py [--json PATH]``.
+
+Runs the demo in this process (``run_demo`` in a temp folder, as ``lapor-sync demo`` does without its
+progress line) and attributes its time:
+
+- CPU per thread, read from ``/proc/self/task/*/stat`` every 0.2 s: the main thread (lapor-sync and
+  the simulated staff) and the simulator's server thread (uvicorn serving the simulated platform);
+- the main thread's CPU (``time.thread_time``) and wall per phase: the pulls and pushes
+  (``SyncService.run`` with ``push=False`` / ``pull=False``), the staff rounds
+  (``SimulatedStaff.work``), the simulator's clock moves (``Simulator.advance_to``); the rest of the
+  main thread is the set-up (generating the data set, drawing the plan) and the checks (tallies,
+  saving the simulator's state);
+- HTTP requests per phase and endpoint (a wrapper around ``httpx.Client.send``).
+
+A measurement, not a test: one run; the figures are only as steady as the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench_support import print_table, write_json
+
+
+class ThreadCpu:
+    """Samples every thread's CPU seconds (user + sys) from ``/proc/self/task``, by thread name."""
+
+    def __init__(self) -> None:
+        self.by_thread: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.wait(0.2):
+            self.sample(tick)
+
+    def sample(self, tick: int) -> None:
+        """Record each live thread's CPU so far (a thread that ended keeps its last sample)."""
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended between the listing and the read
+            name = re.sub(r"-\d+$|\s*\(.*\)$", "", names.get(int(tid), "other"))
+            self.by_thread[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Sample while the block runs, and once more at its end."""
+        self._sampler.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            self._sampler.join()
+            self.sample(os.sysconf("SC_CLK_TCK"))
+
+    def totals(self) -> dict[str, float]:
+        """CPU seconds by thread name (threads of one name summed)."""
+        totals: Counter[str] = Counter()
+        for name, seconds in self.by_thread.values():
+            totals[name] += seconds
+        return dict(totals)
+
+
+class Phases:
+    """Main-thread CPU and wall per phase, and requests per phase and endpoint."""
+
+    def __init__(self) -> None:
+        self.current = "set-up and checks"
+        self.cpu: Counter[str] = Counter()
+        self.wall: Counter[str] = Counter()
+        self.requests: Counter[tuple[str, str]] = Counter()
+
+    def wrap(self, owner: type, name: str, phase_of: Callable[[dict[str, Any]], str]) -> None:
+        """Replace ``owner.name`` by a wrapper that books its time under ``phase_of(kwargs)``."""
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            outer, self.current = self.current, phase_of(kwargs)
+            wall0, cpu0 = time.perf_counter(), time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.wall[self.current] += time.perf_counter() - wall0
+                self.cpu[self.current] += time.thread_time() - cpu0
+                self.current = outer
+
+        setattr(owner, name, timed)
+
+    def count_requests(self) -> None:
+        """Count every request an ``httpx.Client`` sends, by phase and endpoint (ids as ``{id}``)."""
+        import httpx
+
+        send = httpx.Client.send
+
+        def counted(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            endpoint = re.sub(r"/\d+(?=/|$)", "/{id}", request.url.path)
+            self.requests[(self.current, f"{request.method} {endpoint}")] += 1
+            return send(client, request, **kwargs)
+
+        httpx.Client.send = counted  # type: ignore[method-assign]
+
+
+def main() -> None:
+    """Run the demo once, attributed, and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    logging.getLogger("lapor_sync").setLevel(logging.ERROR)  # as `lapor-sync demo` does without --verbose
+
+    from lapor_sync.demo import runner
+    from lapor_sync.sync.service import SyncService
+
+    phases, threads = Phases(), ThreadCpu()
+    phases.wrap(SyncService, "run", lambda kw: "push" if kw.get("pull") is False else "pull")
+    phases.wrap(runner.SimulatedStaff, "work", lambda _: "staff rounds")
+    phases.wrap(runner.Simulator, "advance_to", lambda _: "simulator clock moves")
+    phases.count_requests()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with tempfile.TemporaryDirectory() as folder, threads.running():
+        result = runner.run_demo(Path(folder) / "demo")
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    by_thread = threads.totals()
+    main_cpu = by_thread.get("MainThread", 0.0)
+    phases.cpu["set-up and checks"] = main_cpu - sum(v for k, v in phases.cpu.items() if k != "set-up and checks")
+    requests: Counter[str] = Counter()
+    for (phase, _), count in phases.requests.items():
+        requests[phase] += count
+
+    print(f"\n`lapor-sync demo` in one process: wall {wall:.1f} s, CPU {cpu:.1f} s, tallies match: {result.matches}\n")
+    print_table(("thread", "CPU, s"), [(name, f"{seconds:.1f}") for name, seconds in sorted(by_thread.items())])
+    print()
+    print_table(
+        ("main thread phase", "CPU, s", "wall, s", "HTTP requests"),
+        [
+            (
+                phase,
+                f"{phases.cpu[phase]:.1f}",
+                f"{phases.wall[phase]:.1f}" if phase in phases.wall else "",
+                str(requests[phase]),
+            )
+            for phase in sorted(phases.cpu)
+        ],
+    )
+    print()
+    print_table(
+        ("phase", "endpoint", "requests"),
+        [(phase, endpoint, str(count)) for (phase, endpoint), count in sorted(phases.requests.items())],
+    )
+    figures = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "matches": result.matches,
+        "cpu_s_by_thread": by_thread,
+        "main_thread_cpu_s_by_phase": dict(phases.cpu),
+        "wall_s_by_phase": dict(phases.wall),
+        "requests_by_phase_and_endpoint": {f"{p} {e}": n for (p, e), n in sorted(phases.requests.items())},
+    }
+    print(f"\nJSON: {write_json(args.json, 'demo-split', figures)}")
+
+
+if __name__ == "__main__":
+    main()
