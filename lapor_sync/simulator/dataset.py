@@ -49,6 +49,7 @@ CATEGORY_MIX: dict[str, tuple[float, int | None]] = {
     "Pemberdayaan Masyarakat, Koperasi, dan UMKM": (1, None),
     "Topik Lainnya": (2, None),
 }
+_DRAWS_PER_STEP = 50  # the spreading loop's limit, per complaint to move and per day (see _daily_counts)
 _CHANNEL_WEIGHTS = {1: 33, 2: 8, 3: 37, 4: 5, 5: 7, 6: 10}
 _CLASSIFICATION_WEIGHTS = {1: 70, 2: 20, 3: 10}
 # Jekan Raya and Pahandut hold most of the city's people; Rakumpit is sparsely settled.
@@ -88,11 +89,14 @@ def _daily_counts(rng: random.Random, days: int, total: int) -> list[int]:
     """Spread exactly ``total`` complaints over ``days`` days, 8-12 each for 1,983, scaled for another total.
 
     The scale is exactly 1 for 1,983, so the default draws what it always drew. Each adjusting
-    step moves one complaint between the sum and the target, so the loop ends after at most
-    ``|total - sum|`` useful steps; a step on a day already at its bound is redrawn.
+    step moves one complaint between the sum and the target, so ``|total - sum|`` useful steps
+    are needed; a step on a day already at its bound is redrawn, and the bounds leave room on
+    at least one day, so a useful step comes at least once in ``days`` draws on average: the
+    limit of :data:`_DRAWS_PER_STEP` times that is never reached in practice.
 
     Raises:
         ValueError: ``total`` below 1 or above what ``days`` days of office seconds (08:00-16:00) hold.
+        RuntimeError: the draws ran out before the counts added up (the limit above).
     """
     per_day_limit = 8 * 3600 + 1
     if not 1 <= total <= days * per_day_limit:
@@ -101,12 +105,19 @@ def _daily_counts(rng: random.Random, days: int, total: int) -> list[int]:
     low, high = math.floor(8 * scale), min(per_day_limit, max(1, math.ceil(12 * scale)))
     choices = tuple(min(high, max(low, round(n * scale))) for n in (8, 9, 10, 10, 11, 12))
     counts = [rng.choice(choices) for _ in range(days)]
-    while (gap := total - sum(counts)) != 0:
+    gap = total - sum(counts)
+    for _ in range(_DRAWS_PER_STEP * days * (abs(gap) + 1)):
+        if gap == 0:
+            break
         i = rng.randrange(days)
         if gap > 0 and counts[i] < high:
             counts[i] += 1
+            gap -= 1
         elif gap < 0 and counts[i] > low:
             counts[i] -= 1
+            gap += 1
+    if gap != 0:
+        raise RuntimeError("the daily counts did not add up within the limit of draws")
     return counts
 
 

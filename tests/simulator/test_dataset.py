@@ -172,3 +172,11 @@ def test_equal_texts_share_one_string_so_a_large_data_set_stays_small(ten_thousa
         for text in (c.title, c.content, c.location_name):
             assert by_value.setdefault(text, text) is text
     assert len(by_value) < len(ten_thousand)
+
+
+def test_the_spreading_loop_has_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lapor_sync.simulator import dataset
+
+    monkeypatch.setattr(dataset, "_DRAWS_PER_STEP", 0)
+    with pytest.raises(RuntimeError, match="did not add up"):
+        generate(2024)
