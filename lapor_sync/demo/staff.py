@@ -6,18 +6,20 @@ They act only through the city-records port, exactly as a liaison officer would 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords
 from lapor_sync.demo.plan import Outcome, forward_target
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
-from lapor_sync.storage.models import Case, OutboxItem
+from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
 
 REQUESTS = (AgencyAction.RETURN.value, AgencyAction.FORWARD.value)
+_CASES_PER_QUERY = 1000
 
 FOLLOWUP_TEXT = (
     "Terima kasih atas laporan Saudara. {agency} telah menindaklanjuti laporan ini: petugas sudah "
@@ -63,9 +65,10 @@ class SimulatedStaff:
             )
             .order_by(Case.id)
         )
-        for case in open_cases:
-            if case.id not in requested:
-                self._work_case(records, case, last_round, done)
+        to_work = [case for case in open_cases if case.id not in requested]
+        threads = _threads(session, [case.id for case in to_work])
+        for case in to_work:
+            self._work_case(records, case, threads.get(case.id, []), last_round, done)
         return done
 
     def _follow_up(self, records: BuiltinCityRecords, case: Case, text: str, done: StaffRound) -> None:
@@ -75,11 +78,12 @@ class SimulatedStaff:
         records.act(case, AgencyAction.FOLLOWUP, institution_id=as_institution, content=text.format(agency=agency.name))
         done.followups += 1
 
-    def _work_case(self, records: BuiltinCityRecords, case: Case, last_round: bool, done: StaffRound) -> None:
+    def _work_case(
+        self, records: BuiltinCityRecords, case: Case, thread: list[ThreadEntry], last_round: bool, done: StaffRound
+    ) -> None:
         outcome = self.outcomes.get(case.complaint_id, Outcome.COMPLETE)
         agency = self.mapping.agency(case.agency_code)
         as_institution = self.mapping.acting_institution(case.agency_code)
-        thread = records.thread(case.id)
         ours = [e for e in thread if e.origin == "agency" or e.author_type == "instansi"]
         if not ours:
             if outcome is Outcome.RETURN:
@@ -107,3 +111,22 @@ class SimulatedStaff:
                 case, AgencyAction.COMPLETE, institution_id=as_institution, content=DONE_TEXT.format(agency=agency.name)
             )
             done.completions += 1
+
+
+def _threads(session: Session, case_ids: list[int | None]) -> dict[int | None, list[ThreadEntry]]:
+    """Return the threads of ``case_ids``, oldest entry first, as ``records.thread`` orders them.
+
+    One query per round instead of one per open case: reading threads case by case was a sixth
+    of the staff rounds' time in a py-spy profile of the demo, the rest being the actions.
+    """
+    threads: dict[int | None, list[ThreadEntry]] = defaultdict(list)
+    # In chunks: SQLite takes at most 32,766 parameters in one statement.
+    for start in range(0, len(case_ids), _CASES_PER_QUERY):
+        entries = session.exec(
+            select(ThreadEntry)
+            .where(col(ThreadEntry.case_id).in_(case_ids[start : start + _CASES_PER_QUERY]))
+            .order_by(ThreadEntry.case_id, ThreadEntry.created_at, ThreadEntry.id)
+        )
+        for entry in entries:
+            threads[entry.case_id].append(entry)
+    return threads
