@@ -41,20 +41,21 @@ RSS_SIZES = (10_000, 100_000)
 """The sizes whose peak RSS issue 12 compares: the peak at the larger at most 1.25 times the smaller's."""
 
 
-def lapor_child(database_url: str, base_url: str, concurrency: int | None, out: Path) -> None:
-    """Backfill in this process and write the counts, the request list and the fetch concurrency to ``out``."""
+def lapor_child(database_url: str, base_url: str, concurrency: int | None, requests_file: Path, out: Path) -> None:
+    """Backfill in this process; record its requests to ``requests_file``, its counts and fetch concurrency to ``out``."""
     from sqlmodel import func, select
 
     from lapor_sync.storage.models import Binding
 
     settings = {"fetch_concurrency": concurrency} if concurrency is not None else {}
     app = city_app(database_url, base_url, **settings)
-    counters = Counters()
+    counters = Counters(record_to=requests_file)
     app.writable_db()  # migrations are set-up, not backfill: counted before the mark
     with app.platform() as platform:
         counters.attach(app, platform)
         requests0, statements0 = counters.mark()
         run = app.sync_service(platform).run(push=False)
+    counters.close()
     with app.db.session() as session:
         stored = session.exec(select(func.count()).select_from(Binding)).one()
     out.write_text(
@@ -63,9 +64,8 @@ def lapor_child(database_url: str, base_url: str, concurrency: int | None, out: 
                 "outcome": run.outcome,
                 "complaints": stored,
                 "concurrency": getattr(app.settings, "fetch_concurrency", 1),
-                "requests": len(counters.requests) - requests0,
+                "requests": counters.request_count - requests0,
                 "statements": counters.statements - statements0,
-                "request_list": counters.requests[requests0:],
             }
         )
     )
@@ -79,7 +79,7 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         print(
             f"N = {size:,}, run {i + 1}: lapor-sync {lapor.wall:.1f} s ({lapor.counts['outcome']}, "
             f"{lapor.counts['complaints']} complaints, {lapor.rss_mb:.0f} MB), "
-            f"bare walk {bare.wall:.1f} s (concurrency {bare.counts['concurrency']})",
+            f"bare walk {bare.wall:.1f} s (concurrency {bare.counts['concurrency']}, statuses {bare.counts['statuses']})",
             flush=True,
         )
 
@@ -155,10 +155,11 @@ def main() -> None:
     parser.add_argument("--role", choices=("lapor",), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--requests-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "lapor":
-        return lapor_child(args.database_url, args.base_url, args.concurrency, args.out)
+        return lapor_child(args.database_url, args.base_url, args.concurrency, args.requests_file, args.out)
 
     sizes = {size: measure(args, size) for size in args.complaints}
     for figures in sizes.values():

@@ -123,14 +123,24 @@ def run_child(args: Sequence[str], out: Path, env: dict[str, str] | None = None)
 class Counters:
     """Counts lapor-sync's HTTP requests (an httpx event hook) and SQL statements (``before_cursor_execute``).
 
-    ``requests`` keeps each request as ``[method, url, body, content type]`` in order, for the bare replay
-    (body and content type ``None`` on a GET; the body's bytes as latin-1 text).
+    Each request is kept as ``[method, url, body, content type]`` in order, for the bare replay (body
+    and content type ``None`` on a GET; the body's bytes as latin-1 text): in ``requests``, or, with
+    ``record_to``, appended to that file as it is sent (:func:`write_requests`' format) and not kept,
+    so that a backfill of 100,000 complaints does not hold 200,000 recorded requests in the very
+    process whose peak RSS is measured.
+
+    Args:
+        record_to: the file to record the requests to, or ``None`` to keep them in ``requests``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, record_to: Path | None = None) -> None:
         self.requests: list[list[Any]] = []
+        self.request_count = 0
         self.statements = 0
-        self._lock = threading.Lock()  # a pool of fetching threads may run statements at once
+        self._lock = threading.Lock()  # a pool of fetching threads may send and run statements at once
+        self._record = record_to.open("w", encoding="utf-8") if record_to is not None else None
+        if self._record is not None:
+            self._record.write(json.dumps({"headers": STATIC_HEADERS}) + "\n")
 
     def attach(self, app: Any, platform_client: Any) -> None:
         """Hook the counters onto ``app``'s database engine and ``platform_client``'s httpx client."""
@@ -146,14 +156,25 @@ class Counters:
                 # read() buffers a streamed body (a multipart upload) so that it is still sent after this hook
                 body = request.read().decode("latin-1")  # bytes kept one for one, for the replay
                 content_type = request.headers.get("Content-Type")
-            self.requests.append([request.method, str(request.url), body, content_type])
+            recorded = [request.method, str(request.url), body, content_type]
+            with self._lock:
+                self.request_count += 1
+                if self._record is None:
+                    self.requests.append(recorded)
+                else:
+                    self._record.write(json.dumps(recorded) + "\n")
 
         event.listen(app.db.engine, "before_cursor_execute", count_statement)
         platform_client._http.event_hooks["request"].append(record_request)  # noqa: SLF001 (measurement hook)
 
     def mark(self) -> tuple[int, int]:
         """The (requests, statements) counted so far, to subtract from a later mark."""
-        return len(self.requests), self.statements
+        return self.request_count, self.statements
+
+    def close(self) -> None:
+        """Finish the recording file, if any (flushed and closed)."""
+        if self._record is not None:
+            self._record.close()
 
 
 def queue_followups(app: Any, count: int | None = None) -> int:
@@ -182,8 +203,12 @@ def queue_followups(app: Any, count: int | None = None) -> int:
 
 
 def write_requests(path: Path, requests: list[list[Any]]) -> Path:
-    """Write ``requests`` (``[method, url, body, content type]``) and the static credentials for ``bare_walk.py`` to ``path``."""
-    path.write_text(json.dumps({"headers": STATIC_HEADERS, "requests": requests}))
+    """Write ``requests`` (``[method, url, body, content type]``) and the static credentials for ``bare_walk.py`` to ``path``.
+
+    JSON lines: ``{"headers": {...}}`` first, then one request a line, as :class:`Counters` records them.
+    """
+    lines = [json.dumps({"headers": STATIC_HEADERS}), *(json.dumps(request) for request in requests)]
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -211,10 +236,11 @@ def interleaved_pairs(
     Args:
         runs: how many pairs.
         database: ``sqlite`` or ``postgres`` (:func:`fresh_database`), a fresh one per run.
-        lapor_args: the lapor-sync child's command line after ``python``; ``--database-url URL`` and
-            ``--out PATH`` are added. Its JSON must hold ``request_list`` (taken out here, for the
-            replay) and may hold ``concurrency``, the requests lapor-sync had in flight at most
-            (default 1), which the bare walk then keeps too.
+        lapor_args: the lapor-sync child's command line after ``python``; ``--database-url URL``,
+            ``--requests-file PATH`` and ``--out PATH`` are added. It records its requests to the
+            requests file (``Counters(record_to=PATH)``), for the replay; its JSON may hold
+            ``concurrency``, the requests lapor-sync had in flight at most (default 1), which the
+            bare walk then keeps too.
         on_run: called after each pair with its index (0-based), e.g. to print progress.
 
     Returns:
@@ -223,9 +249,10 @@ def interleaved_pairs(
     pairs = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
+            walk = Path(tmp) / f"walk{i}.jsonl"
             with fresh_database(database) as url:
-                lapor = run_child([*lapor_args, "--database-url", url], Path(tmp) / f"lapor{i}.json")
-            walk = write_requests(Path(tmp) / f"walk{i}.json", lapor.counts.pop("request_list"))
+                child = [*lapor_args, "--database-url", url, "--requests-file", str(walk)]
+                lapor = run_child(child, Path(tmp) / f"lapor{i}.json")
             concurrency = str(lapor.counts.get("concurrency", 1))
             bare = run_child([BARE_WALK, str(walk), "--concurrency", concurrency], Path(tmp) / f"bare{i}.json")
             pairs.append(Pair(lapor, bare))

@@ -12,7 +12,8 @@ progress line) and attributes its time:
   (``SimulatedStaff.work``), the simulator's clock moves (``Simulator.advance_to``); the rest of the
   main thread is the set-up (generating the data set, drawing the plan) and the checks (tallies,
   saving the simulator's state);
-- HTTP requests per phase and endpoint (a wrapper around ``httpx.Client.send``).
+- HTTP requests per phase and endpoint (a wrapper around ``httpx.Client.send``), and SQL statements
+  per phase (a ``before_cursor_execute`` listener on every SQLAlchemy engine).
 
 A measurement, not a test: one run; the figures are only as steady as the machine.
 """
@@ -86,6 +87,7 @@ class Phases:
         self.cpu: Counter[str] = Counter()
         self.wall: Counter[str] = Counter()
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.statements: Counter[str] = Counter()
 
     def wrap(self, owner: type, name: str, phase_of: Callable[[dict[str, Any]], str]) -> None:
         """Replace ``owner.name`` by a wrapper that books its time under ``phase_of(kwargs)``."""
@@ -116,6 +118,16 @@ class Phases:
 
         httpx.Client.send = counted  # type: ignore[method-assign]
 
+    def count_statements(self) -> None:
+        """Count every SQL statement any engine runs, by phase (the simulator runs none)."""
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        def counted(*_: Any) -> None:
+            self.statements[self.current] += 1
+
+        event.listen(Engine, "before_cursor_execute", counted)
+
 
 def main() -> None:
     """Run the demo once, attributed, and print the tables."""
@@ -132,6 +144,7 @@ def main() -> None:
     phases.wrap(runner.SimulatedStaff, "work", lambda _: "staff rounds")
     phases.wrap(runner.Simulator, "advance_to", lambda _: "simulator clock moves")
     phases.count_requests()
+    phases.count_statements()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as folder, threads.running():
         result = runner.run_demo(Path(folder) / "demo")
@@ -147,13 +160,14 @@ def main() -> None:
     print_table(("thread", "CPU, s"), [(name, f"{seconds:.1f}") for name, seconds in sorted(by_thread.items())])
     print()
     print_table(
-        ("main thread phase", "CPU, s", "wall, s", "HTTP requests"),
+        ("main thread phase", "CPU, s", "wall, s", "HTTP requests", "SQL statements"),
         [
             (
                 phase,
                 f"{phases.cpu[phase]:.1f}",
                 f"{phases.wall[phase]:.1f}" if phase in phases.wall else "",
                 str(requests[phase]),
+                str(phases.statements[phase]),
             )
             for phase in sorted(phases.cpu)
         ],
@@ -170,6 +184,7 @@ def main() -> None:
         "cpu_s_by_thread": by_thread,
         "main_thread_cpu_s_by_phase": dict(phases.cpu),
         "wall_s_by_phase": dict(phases.wall),
+        "sql_statements_by_phase": dict(phases.statements),
         "requests_by_phase_and_endpoint": {f"{p} {e}": n for (p, e), n in sorted(phases.requests.items())},
     }
     print(f"\nJSON: {write_json(args.json, 'demo-split', figures)}")
