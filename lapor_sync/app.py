@@ -198,6 +198,7 @@ class App:
             max_attempts=s.max_push_attempts,
             claim_seconds=max(s.lease_seconds, 2 * call_budget),
             max_retry_after=timedelta(seconds=s.max_retry_after_seconds),
+            concurrency=s.push_concurrency,
         )
         records: Callable[[Session], BuiltinCityRecords] = self.city_records
         leases = self.leases()
