@@ -187,12 +187,9 @@ class Pusher:
         outcome instead would leave a ``pending`` row after a crash mid-request, posted again though
         LAPOR! may have it.
         """
-        pending = [item for item in items if item.state == OutboxState.PENDING]
-        taken = self.claims.take_due(pending, now)
-        for item in items:
-            if item.state == OutboxState.SENDING and (claim := self.claims.take(item, now)) is not None:
-                taken.append(claim)
-        return taken
+        sending = [item for item in items if item.state == OutboxState.SENDING]  # before take_due changes states
+        taken = self.claims.take_due([item for item in items if item.state == OutboxState.PENDING], now)
+        return taken + [claim for item in sending if (claim := self.claims.take(item, now)) is not None]
 
     def _echo_sources(self, items: list[OutboxItem]) -> dict[int, tuple[str | None, ...]]:
         """Return, per row id, the texts a server must not be quoted on while the row is delivered.

@@ -65,7 +65,9 @@ class DeliveryPool(Generic[K, R]):
         """From a worker: have the owning thread run ``statement``; return its result or raise its error.
 
         Raises:
-            TimeoutError: the owner did not run it within ``wait_seconds`` (nothing was run then).
+            TimeoutError: the owner did not answer within ``wait_seconds``; the statement is then
+                skipped, or, if the owner began it just then, its answer is ignored (for a claim's
+                re-check that is safe: the worker sends nothing without an answer).
         """
         answered = threading.Event()
         outcome: list[object] = []

@@ -329,6 +329,9 @@ def test_a_push_makes_at_most_three_sql_statements_per_followup(city: CitySide, 
             city.act(complaint_id, AgencyAction.FOLLOWUP, f"Tindak lanjut nomor {n + 1}.")
     service = city.service()  # built before counting: the service's wiring is not the push's cost
     statements: list[str] = []
+    takeovers: list[int] = []
+    take = service.pusher.claims.take
+    service.pusher.claims.take = lambda item, now: takeovers.append(item.id) or take(item, now)  # type: ignore[method-assign]
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
@@ -339,7 +342,7 @@ def test_a_push_makes_at_most_three_sql_statements_per_followup(city: CitySide, 
     finally:
         event.remove(city.app.db.engine, "before_cursor_execute", count)
 
-    assert (run.outcome, run.pushed) == ("ok", 60)
+    assert (run.outcome, run.pushed, takeovers) == ("ok", 60, [])  # no row just claimed is taken over again
     assert len(statements) <= 3 * 60, f"{len(statements)} statements for 60 follow-ups"
     rechecks = [s for s in statements if s.lstrip().upper().startswith("UPDATE OUTBOX") and "claimed_until=" in s]
     assert len(rechecks) >= 60  # the protocol kept: at least one re-check per row, right before its request
