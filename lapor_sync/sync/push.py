@@ -23,8 +23,8 @@ Rows of different complaints are delivered at once (``push_concurrency`` worker 
 push. The protocol keeps its separate commits, batched: a few rows are claimed in one statement,
 committed before any of their calls; each claim is re-checked, alone, right before each request
 for its row; outcomes (each row settled under its claim, follow-ups linked, completions that
-cannot be delivered undone, sync events) are written for several rows in one transaction, about
-1.6 statements per row in all. A crash between a request and its recorded outcome leaves the row
+cannot be delivered undone, sync events) are written for several rows in one transaction
+(:mod:`lapor_sync.sync.push_outcomes`), about 1.7 statements per row in all. A crash between a request and its recorded outcome leaves the row
 ``sending``, as before: taken over once its claim may be (at once when its process has ended),
 read back, and not posted again when our reference token is there (CONTRACT §6). Batching only
 means that several rows may be left so, each read back on its own.
@@ -32,23 +32,18 @@ means that several rows may be left so, each read back on its own.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
-from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
     MalformedRecordError,
-    NationalPlatformError,
     RunStoppingError,
     TransientError,
 )
@@ -60,9 +55,10 @@ from lapor_sync.domain.status import CaseState
 from lapor_sync.runtime.redaction import redact, withholding
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.holders import holder_name
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxItem
 from lapor_sync.sync.claims import Claim, ClaimLost, Claims
-from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.journal import RunJournal
+from lapor_sync.sync.push_outcomes import Delivery, Kind, Outcome, Outcomes
 from lapor_sync.sync.push_pool import DeliveryPool
 from lapor_sync.sync.scrub import scrubbed
 
@@ -89,18 +85,6 @@ class PushOptions:
     claim_seconds: float = 120.0
     max_retry_after: timedelta = timedelta(hours=1)
     concurrency: int = 4
-
-
-@dataclass(frozen=True)
-class _Delivery:
-    """How a row reached LAPOR!, in words for its sync event.
-
-    ``national_id``: the follow-up's id on LAPOR!, to link the row's thread entry to (``None`` for
-    the other calls).
-    """
-
-    how: str
-    national_id: int | None = None
 
 
 class Pusher:
@@ -133,6 +117,7 @@ class Pusher:
         self.options = options
         self.rng = rng or random.Random()
         self.claims = Claims(db, claimer or holder_name("push"), options.claim_seconds)
+        self.outcomes = Outcomes(db, mapping, self.claims, options, self.rng)
 
     def run(self, journal: RunJournal) -> None:
         """Deliver every due row that no other pusher holds, rows of different complaints at once.
@@ -147,7 +132,7 @@ class Pusher:
         """
         blocked: set[int] = set()  # cases whose rows sit this run out: an earlier row of theirs did not leave
         last_id = 0
-        with DeliveryPool[int, _Outcome](self.options.concurrency, self.options.claim_seconds) as pool:
+        with DeliveryPool[int, Outcome](self.options.concurrency, self.options.claim_seconds) as pool:
             while rows := self._waiting(last_id):
                 last_id = rows[-1].id
                 _Flow(self, journal, pool, blocked).push(rows)
@@ -171,13 +156,13 @@ class Pusher:
                 )
             )
 
-    def _waits(self, item: OutboxItem, clock: Clock) -> bool:
+    def sits_out(self, item: OutboxItem, clock: Clock) -> bool:
         """Whether ``item`` sits this run out: waiting out its backoff, or held by another pusher's live claim."""
         if item.state == OutboxState.PENDING:
             return item.next_attempt_at > clock.now()  # nothing to withhold yet
         return self.claims.held_elsewhere(item)
 
-    def _claim(self, items: list[OutboxItem], now: datetime) -> list[Claim]:
+    def claim(self, items: list[OutboxItem], now: datetime) -> list[Claim]:
         """Claim ``items`` (due, as read), each committed before any request for it; return the claims taken.
 
         Pending rows are claimed together in one statement, a ``sending`` row (a takeover) alone. The
@@ -191,7 +176,7 @@ class Pusher:
         taken = self.claims.take_due([item for item in items if item.state == OutboxState.PENDING], now)
         return taken + [claim for item in sending if (claim := self.claims.take(item, now)) is not None]
 
-    def _echo_sources(self, items: list[OutboxItem]) -> dict[int, tuple[str | None, ...]]:
+    def echo_sources(self, items: list[OutboxItem]) -> dict[int, tuple[str | None, ...]]:
         """Return, per row id, the texts a server must not be quoted on while the row is delivered.
 
         What it sends, and a confidential complaint's title and content (one query for all ``items``).
@@ -210,7 +195,7 @@ class Pusher:
             sources[item.id] = (*sent, *secret.get(item.case_id, ()))
         return sources
 
-    def _attempt(self, clock: Clock, item: OutboxItem, hand: _Hand, sources: tuple[str | None, ...]) -> _Outcome:
+    def attempt(self, clock: Clock, item: OutboxItem, hand: _Hand, sources: tuple[str | None, ...]) -> Outcome:
         """On a worker: deliver one claimed row with its texts withheld; say what came of it.
 
         Nothing escapes: an error that stops the run comes back in the outcome, cut of its texts
@@ -220,32 +205,32 @@ class Pusher:
             try:
                 return self._attempt_withheld(clock, item, hand)
             except BaseException as exc:  # noqa: BLE001 - the owner re-raises it once the others are recorded
-                return _Outcome(item, hand.claim, _Kind.RELEASE, ambiguous=True, stops=scrubbed(exc))
+                return Outcome(item, hand.claim, Kind.RELEASE, ambiguous=True, stops=scrubbed(exc))
 
-    def _attempt_withheld(self, clock: Clock, item: OutboxItem, hand: _Hand) -> _Outcome:
+    def _attempt_withheld(self, clock: Clock, item: OutboxItem, hand: _Hand) -> Outcome:
         """Try one claimed row; classify how it went (CONTRACT §5, §6)."""
         claim = hand.claim
         try:
             delivery = self._send(clock, item, hand)
         except ClaimLost as exc:
-            return _Outcome(item, claim, _Kind.LOST, stops=exc)  # the row is another pusher's now: write nothing
+            return Outcome(item, claim, Kind.LOST, stops=exc)  # the row is another pusher's now: write nothing
         except RunStoppingError as exc:
-            return _Outcome(item, claim, _Kind.RELEASE, ambiguous=True, stops=scrubbed(exc))
+            return Outcome(item, claim, Kind.RELEASE, ambiguous=True, stops=scrubbed(exc))
         except ItemRejectedError as exc:
-            return _Outcome(item, claim, _Kind.DEAD, error=redact(f"refused by LAPOR!: {exc}"))
+            return Outcome(item, claim, Kind.DEAD, error=redact(f"refused by LAPOR!: {exc}"))
         except AmbiguousWriteError as exc:
-            return _Outcome.failed(item, claim, exc, ambiguous=True)
+            return Outcome.failed(item, claim, exc, ambiguous=True)
         except TransientError as exc:
-            return _Outcome.failed(item, claim, exc, ambiguous=False)
+            return Outcome.failed(item, claim, exc, ambiguous=False)
         except MalformedRecordError as exc:
             # The read-back could not be read: this row waits and is read back again; other cases go on.
             unreadable = TransientError(f"read-back unreadable: {exc.reason}")
-            return _Outcome.failed(item, claim, unreadable, ambiguous=True)
+            return Outcome.failed(item, claim, unreadable, ambiguous=True)
         except Exception as exc:  # noqa: BLE001 - a surprise in one row (it may have been sent) must not stop the rest
-            return _Outcome.failed(item, claim, exc, ambiguous=True)
-        return _Outcome(item, claim, _Kind.DELIVERED, delivery=delivery)
+            return Outcome.failed(item, claim, exc, ambiguous=True)
+        return Outcome(item, claim, Kind.DELIVERED, delivery=delivery)
 
-    def _send(self, clock: Clock, item: OutboxItem, hand: _Hand) -> _Delivery:
+    def _send(self, clock: Clock, item: OutboxItem, hand: _Hand) -> Delivery:
         """Read back if needed, then make the row's declared call; return how it was delivered.
 
         Raises the platform's errors, and :class:`ClaimLost` before any request once the claim is gone.
@@ -271,7 +256,7 @@ class Pusher:
                 return found
             raise
 
-    def _call(self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall) -> _Delivery:
+    def _call(self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall) -> Delivery:
         """Make the row's declared call with what its payload sends (CONTRACT §5)."""
         payload = item.payload
         if call.call is NationalCallKind.FOLLOWUP:
@@ -285,9 +270,9 @@ class Pusher:
                 target_institution_id=payload["target_institution_id"],
                 reason=payload["reason"],
             )
-        return _Delivery("delivered")
+        return Delivery("delivered")
 
-    def _post_followup(self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall) -> _Delivery:
+    def _post_followup(self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall) -> Delivery:
         """Post the row's follow-up; an answer that is not that follow-up is read back at once.
 
         Raises:
@@ -302,7 +287,7 @@ class Pusher:
             is_secret=payload["is_secret"],
         )
         if find_reference(posted.content) == item.idempotency_key and posted.complaint_id in (None, item.complaint_id):
-            return _Delivery("delivered", posted.national_id)
+            return Delivery("delivered", posted.national_id)
         # The answer is not what we posted (another follow-up, another complaint): an ambiguous write.
         # Read back at once, before anything else, and link only the copy that carries our token,
         # or a pull would store the national copy beside ours (CONTRACT §6).
@@ -318,7 +303,7 @@ class Pusher:
             return found
         raise AmbiguousWriteError("LAPOR! answered the follow-up with another one, and read-back did not find ours yet")
 
-    def _read_back(self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall, how: str) -> _Delivery | None:
+    def _read_back(self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall, how: str) -> Delivery | None:
         """Re-check the claim, then read the national side back: is the row's declared call in effect? (CONTRACT §6).
 
         A follow-up is found by the row's reference token; a status change by the complaint having
@@ -336,7 +321,7 @@ class Pusher:
         if call.call is NationalCallKind.FOLLOWUP:
             return next(
                 (
-                    _Delivery(how, entry.national_id)
+                    Delivery(how, entry.national_id)
                     for entry in self.platform.list_followups(item.complaint_id)
                     if find_reference(entry.content) == item.idempotency_key
                 ),
@@ -349,216 +334,16 @@ class Pusher:
             found = not self.mapping.is_city_institution(complaint.disposition_id)
         else:
             found = self.mapping.case_state_for(complaint.status_code) is CaseState.ARCHIVED
-        return _Delivery(how) if found else None
+        return Delivery(how) if found else None
 
     def _applied_despite_refusal(
         self, clock: Clock, item: OutboxItem, hand: _Hand, call: NationalCall, how: str
-    ) -> _Delivery | None:
+    ) -> Delivery | None:
         """Read back after a refusal; one that cannot be read back counts as not in effect."""
         try:
             return self._read_back(clock, item, hand, call, how)
         except (ItemRejectedError, MalformedRecordError):
             return None
-
-    def _record(self, journal: RunJournal, outcomes: list[_Outcome]) -> BaseException | None:
-        """Write the outcomes of several rows in one transaction; return the first error that stops the run.
-
-        Each row is settled under its claim (:meth:`Claims.settle_all`) with what belongs to its
-        outcome: its follow-up linked, its sync event, a completion that cannot be delivered undone.
-        Should one claim have been lost, the transaction is rolled back and each row is written
-        alone, so the others are kept and the lost one is left to its taker (:class:`ClaimLost`).
-        """
-        try:
-            self._write_or_each(journal, [outcome for outcome in outcomes if outcome.kind is not _Kind.LOST])
-        finally:
-            for outcome in outcomes:
-                self.claims.done(outcome.claim)
-        return next((outcome.stops for outcome in outcomes if outcome.stops is not None), None)
-
-    def _write_or_each(self, journal: RunJournal, outcomes: list[_Outcome]) -> None:
-        """Write ``outcomes`` together; should a claim be lost, each alone, the lost one noted as what stops the run."""
-        try:
-            self._write(journal, outcomes)
-            return
-        except ClaimLost as lost:
-            if len(outcomes) == 1:
-                outcomes[0].stops = outcomes[0].stops or lost
-                return
-        for outcome in outcomes:
-            self._write_or_each(journal, [outcome])
-
-    def _write(self, journal: RunJournal, outcomes: list[_Outcome]) -> None:
-        """Settle ``outcomes`` and write what they bring, in one transaction; then count them.
-
-        Raises:
-            ClaimLost: some row was taken over meanwhile; nothing was written.
-        """
-        if not outcomes:
-            return
-        fates = [self._fate(journal, outcome) for outcome in outcomes]
-        with self.db.session() as session:
-            self.claims.settle_all(
-                session, [(o.claim, o.item, fate.values) for o, fate in zip(outcomes, fates, strict=True)]
-            )
-            self._link_thread_entries(session, outcomes)
-            for outcome, fate in zip(outcomes, fates, strict=True):
-                if fate.event is not None:
-                    kind, message, level = fate.event
-                    self._event(session, journal, outcome.item, kind, message, level)
-                if fate.reopen:
-                    self._reopen(session, journal, outcome.item)
-            _insert_events_at_once(session)
-            session.commit()
-        for fate in fates:
-            if fate.counter is not None:
-                setattr(journal.counts, fate.counter, getattr(journal.counts, fate.counter) + 1)
-
-    def _fate(self, journal: RunJournal, outcome: _Outcome) -> _Fate:
-        """What ``outcome`` writes: the row's new values (all of :data:`_SETTLED`), its event, its counter."""
-        item = outcome.item
-        values: dict[str, object] = {name: getattr(item, name) for name in _SETTLED}
-        attempts = item.attempts + 1
-        readback = outcome.ambiguous or item.needs_readback
-        label = f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}"
-        if outcome.kind is _Kind.RELEASE:  # nothing happened to tell: the run stops and says why
-            return _Fate(values | {"state": OutboxState.PENDING, "needs_readback": readback})
-        if outcome.kind is _Kind.DELIVERED:
-            assert outcome.delivery is not None
-            values |= {"state": OutboxState.DELIVERED, "needs_readback": False, "attempts": attempts}
-            values |= {"delivered_at": journal.clock.now(), "last_error": None}
-            event = ("outbox.delivered", f"{label}: {outcome.delivery.how}.", Level.INFO)
-            return _Fate(values, event, "pushed")
-        reason = outcome.error or ""
-        if outcome.kind is _Kind.FAILED and attempts < self.options.max_attempts:
-            wait = self._backoff(attempts, outcome.retry_after)
-            fate = "may have arrived: will read back first" if readback else "not delivered"
-            values |= {"state": OutboxState.PENDING, "attempts": attempts, "last_error": reason}
-            values |= {"needs_readback": readback, "next_attempt_at": journal.clock.now() + wait}
-            message = (
-                f"{label} failed (attempt {attempts}, {fate}): {reason}; next try in {int(wait.total_seconds())} s."
-            )
-            return _Fate(values, ("outbox.retry", message, Level.WARNING), "failed")
-        if outcome.kind is _Kind.FAILED:
-            reason = f"gave up after {attempts} attempts; last error: {reason}"
-        values |= {"state": OutboxState.DEAD, "attempts": attempts, "last_error": reason, "needs_readback": readback}
-        event = ("outbox.dead_letter", f"{label} dead-lettered: {reason}", Level.ERROR)
-        return _Fate(values, event, "dead_lettered", reopen=item.kind == AgencyAction.COMPLETE.value)
-
-    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
-        """The wait before the next try: doubling per attempt, jittered, capped; at least a server-given wait."""
-        wait = min(self.options.max_backoff, self.options.base_backoff * (2 ** (attempts - 1)))
-        wait = wait * (0.5 + self.rng.random() / 2)
-        if retry_after is not None:
-            wait = max(wait, self._server_wait(retry_after))
-        return wait
-
-    def _link_thread_entries(self, session: Session, outcomes: list[_Outcome]) -> None:
-        """Give delivered rows' thread entries the ids of their copies on LAPOR!, so a pull never stores a copy beside one.
-
-        One executemany for all; an entry already linked (a pull linked it) is left as it is.
-        """
-        links = [
-            {"entry_id": o.item.thread_entry_id, "national": o.delivery.national_id}
-            for o in outcomes
-            if o.kind is _Kind.DELIVERED
-            and o.delivery is not None
-            and o.delivery.national_id is not None
-            and o.item.thread_entry_id is not None
-        ]
-        if links:
-            table = ThreadEntry.__table__  # type: ignore[attr-defined]
-            statement = (
-                update(table)
-                .where(table.c.id == bindparam("entry_id"), table.c.national_id.is_(None))
-                .values(national_id=bindparam("national"))
-            )
-            session.connection().execute(statement, links)
-
-    def _event(
-        self, session: Session, journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level
-    ) -> None:
-        journal.event(session, kind, message, level=level, complaint_id=item.complaint_id, tracking_id=item.tracking_id)
-
-    def _reopen(self, session: Session, journal: RunJournal, item: OutboxItem) -> None:
-        """Put a case completed here back to what LAPOR! says, once its completion cannot be delivered.
-
-        Without this the city's records would show a case closed that is open nationally, and no pull
-        would ever correct it (closed cases are not rechecked).
-        """
-        case = session.get(Case, item.case_id)
-        if case is None or case.state != CaseState.COMPLETED.value:
-            return
-        national = self.mapping.case_state_for(case.national_status_code)
-        if national is not None and not national.is_open:
-            return
-        case.state, case.closed_at = (national or CaseState.IN_PROGRESS).value, None
-        session.add(case)
-        journal.event(
-            session,
-            "case.reopened",
-            f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
-            f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
-            level=Level.WARNING,
-            complaint_id=item.complaint_id,
-            tracking_id=item.tracking_id,
-            agency_code=case.agency_code,
-        )
-
-    def _server_wait(self, retry_after: float) -> timedelta:
-        """A server's ``Retry-After`` (seconds) as a wait, cut to ``max_retry_after`` (a huge one overflows dates)."""
-        cap = self.options.max_retry_after
-        if not math.isfinite(retry_after) or retry_after >= cap.total_seconds():
-            return cap
-        return timedelta(seconds=max(retry_after, 0.0))
-
-
-_SETTLED = ("state", "attempts", "last_error", "needs_readback", "delivered_at", "next_attempt_at")
-"""The columns every outcome writes (an executemany needs the same ones in each row)."""
-
-
-class _Kind(Enum):
-    DELIVERED = "delivered"
-    DEAD = "dead"
-    FAILED = "failed"
-    RELEASE = "release"
-    """Put back ``pending`` untried this run: the run stops (or the row was never started)."""
-    LOST = "lost"
-    """Another pusher took the row over: nothing is written to it."""
-
-
-@dataclass
-class _Outcome:
-    """What came of one claimed row, to be recorded by the owner with others.
-
-    ``error`` is already redacted (under the row's withholding); ``ambiguous``: the call may have
-    reached LAPOR! (read back first next time); ``stops``: the error that ends the run once the
-    rows in hand are recorded.
-    """
-
-    item: OutboxItem
-    claim: Claim
-    kind: _Kind
-    delivery: _Delivery | None = None
-    error: str | None = None
-    ambiguous: bool = False
-    retry_after: float | None = None
-    stops: BaseException | None = None
-
-    @classmethod
-    def failed(cls, item: OutboxItem, claim: Claim, exc: Exception, *, ambiguous: bool) -> _Outcome:
-        """A failed attempt, its error in words (a server-given wait kept)."""
-        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-        return cls(
-            item, claim, _Kind.FAILED, error=redact(_described(exc)), ambiguous=ambiguous, retry_after=retry_after
-        )
-
-
-@dataclass(frozen=True)
-class _Fate:
-    values: dict[str, object]
-    event: tuple[str, str, Level] | None = None
-    counter: str | None = None
-    reopen: bool = False
 
 
 @dataclass(frozen=True)
@@ -579,13 +364,13 @@ class _Flow:
     the queue, or sat this run out, keeps its case's later rows behind it (``blocked``).
     """
 
-    def __init__(self, pusher: Pusher, journal: RunJournal, pool: DeliveryPool[int, _Outcome], blocked: set[int]):
+    def __init__(self, pusher: Pusher, journal: RunJournal, pool: DeliveryPool[int, Outcome], blocked: set[int]):
         self.pusher, self.journal, self.pool, self.blocked = pusher, journal, pool, blocked
         self.chunk = max(2 * pool.size, _SMALLEST_CHUNK)
         self.waiting: list[OutboxItem] = []
         self.in_hand: set[int] = set()
         self.ready: list[tuple[OutboxItem, Claim, tuple[str | None, ...]]] = []
-        self.ended: list[_Outcome] = []
+        self.ended: list[Outcome] = []
         self.stops: BaseException | None = None
 
     def push(self, rows: list[OutboxItem]) -> None:
@@ -632,28 +417,28 @@ class _Flow:
                 continue  # dropped: its case sits this run out
             if item.case_id in self.in_hand or item.case_id in seen or len(chosen) >= self.chunk:
                 left.append(item)
-            elif self.pusher._waits(item, self.journal.clock):  # noqa: SLF001 - the flow is the pusher's own
+            elif self.pusher.sits_out(item, self.journal.clock):
                 self.blocked.add(item.case_id)
             else:
                 chosen.append(item)
             seen.add(item.case_id)
         self.waiting = left
-        claims = {c.item_id: c for c in self.pusher._claim(chosen, self.journal.clock.now())}  # noqa: SLF001
+        claims = {c.item_id: c for c in self.pusher.claim(chosen, self.journal.clock.now())}
         held = [item for item in chosen if item.id in claims]
         self.blocked.update(item.case_id for item in chosen if item.id not in claims)  # another pusher has it
-        sources = self.pusher._echo_sources(held)  # noqa: SLF001
+        sources = self.pusher.echo_sources(held)
         self.ready = [(item, claims[item.id], sources[item.id]) for item in held]
         self.in_hand.update(item.case_id for item in held)
 
     def _start(self, item: OutboxItem, claim: Claim, sources: tuple[str | None, ...]) -> None:
         pusher, clock = self.pusher, self.journal.clock
         hand = _Hand(claim, lambda: self.pool.on_owner(lambda: pusher.claims.recheck(claim, clock.now())))
-        self.pool.start(item.id, lambda: pusher._attempt(clock, item, hand, sources))  # noqa: SLF001
+        self.pool.start(item.id, lambda: pusher.attempt(clock, item, hand, sources))
 
     def _record(self) -> None:
         """Record the ended deliveries; note which cases are free again and which are held back."""
         ended, self.ended = self.ended, []
-        stops = self.pusher._record(self.journal, ended)  # noqa: SLF001
+        stops = self.pusher.outcomes.record(self.journal, ended)
         self.stops = self.stops or stops
         for outcome in ended:
             self.in_hand.discard(outcome.item.case_id)
@@ -663,7 +448,7 @@ class _Flow:
     def _release_ready(self) -> None:
         """Put back the rows claimed but not started (read back first only if they were to be)."""
         ready, self.ready = self.ready, []
-        self.ended += [_Outcome(item, claim, _Kind.RELEASE) for item, claim, _ in ready]
+        self.ended += [Outcome(item, claim, Kind.RELEASE) for item, claim, _ in ready]
 
     def _wind_down(self) -> None:
         """After an error on this thread: put back what did not start, let what runs end, record all (bounded)."""
@@ -678,32 +463,3 @@ class _Flow:
 _SMALLEST_CHUNK = 8
 """Rows claimed (and outcomes recorded) together at least: with one re-check per row, about
 1 + 5/8 statements per row (claim, confidential texts, settle, links, events: once per chunk)."""
-
-
-def _insert_events_at_once(session: Session) -> None:
-    """Insert the sync events added to ``session`` with one executemany, in the order they were added.
-
-    The ORM would insert them one by one, to read each new id back (SQLite cannot say which id
-    went to which row of one multi-row INSERT); nothing here reads those ids.
-    """
-    added = [obj for obj in session.new if isinstance(obj, SyncEvent)]  # insertion order (an ordered dict)
-    if not added:
-        return
-    table = SyncEvent.__table__  # type: ignore[attr-defined]
-    rows = [
-        {column.name: getattr(event, column.name) for column in table.columns if column.name != "id"} for event in added
-    ]
-    for event in added:
-        session.expunge(event)
-    session.connection().execute(insert(table), rows)
-
-
-def _described(exc: Exception) -> str:
-    """An error of a row's delivery in words: the platform's as it says, any other named by its type."""
-    if isinstance(exc, NationalPlatformError):
-        return str(exc)
-    try:
-        said = str(exc)
-    except Exception:  # noqa: BLE001 - a bug's broken __str__ must not stop the rest of the outbox
-        said = "its message could not be read"
-    return f"unexpected {type(exc).__name__} while delivering ({said}); it may have reached LAPOR!"

@@ -19,7 +19,7 @@ from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import OutboxItem, SyncRun
-from lapor_sync.sync.push import Pusher
+from lapor_sync.sync.push_outcomes import Outcomes
 from tests.support.city import CitySide
 from tests.support.e2e import PlatformWrapper
 from tests.support.fake_platform import FakePlatform
@@ -229,15 +229,15 @@ def test_a_followup_whose_outcome_could_not_be_written_is_read_back_later_not_po
 ) -> None:
     complaint_id = new_case(city, fake)
     item = city.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
-    event = Pusher._event
+    event = Outcomes._event
 
-    def outcome_fails_once(self: Pusher, *args: object) -> None:
+    def outcome_fails_once(self: Outcomes, *args: object) -> None:
         if "outbox.delivered" in args:
-            monkeypatch.setattr(Pusher, "_event", event)
+            monkeypatch.setattr(Outcomes, "_event", event)
             raise OSError("disk full while writing the outcome")
         event(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Pusher, "_event", outcome_fails_once)
+    monkeypatch.setattr(Outcomes, "_event", outcome_fails_once)
     with pytest.raises(OSError):
         push(city)  # LAPOR! took the follow-up; its outcome's transaction failed, and the error ends the run
 
