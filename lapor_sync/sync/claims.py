@@ -18,8 +18,8 @@ deduplicate). So every row is claimed on its own:
 * **Settle**: the outcome (delivered, back to pending with a backoff, dead) is written under
   the same condition, and clears the claim, in the pusher's transaction that writes the rest of
   the outcome (its sync event, the follow-up's link): no match, and none of it is written.
-  Several rows' outcomes may be settled in one executemany (:meth:`Claims.settle_all`); one
-  row not matched makes the whole transaction roll back, and its rows are settled one by one.
+  Several rows' outcomes are settled in one executemany (:meth:`Claims.settle_all`); one row
+  not matched makes the whole transaction roll back, and its rows are then settled one by one.
 
 A claim may be taken over when its holder is surely gone, or when it expired and its holder's
 liveness cannot be known (see :mod:`lapor_sync.storage.holders`):
@@ -113,7 +113,7 @@ class Claims:
         The claim is committed before any request for the row is made, and alone: that is the
         delivery protocol. A crash after it, the request sent or not, leaves the row ``sending``, and
         the next pusher reads LAPOR! back before posting it again (CONTRACT §6); the row's outcome
-        is written later, under this claim (:meth:`settle`).
+        is written later, under this claim (:meth:`settle_all`).
 
         Args:
             item: the row as read (its ``fence`` and ``state`` are the condition of the update).
@@ -209,25 +209,11 @@ class Claims:
         if extended.rowcount != 1:
             raise ClaimLost(claim.item_id)
 
-    def settle(self, session: Session, claim: Claim, item: OutboxItem, **values: object) -> None:
-        """Write the row's outcome and clear the claim, under the claim, in the caller's transaction.
-
-        ``item`` is updated to match; the caller commits, with whatever else belongs to the outcome.
-
-        Raises:
-            ClaimLost: another pusher took the row over meanwhile; nothing was written.
-        """
-        values = {**values, "claimed_by": None, "claimed_until": None}
-        if session.exec(self._under(claim, **values)).rowcount != 1:
-            raise ClaimLost(claim.item_id)
-        for name, value in values.items():
-            setattr(item, name, value)
-
     def settle_all(self, session: Session, outcomes: list[tuple[Claim, OutboxItem, dict[str, object]]]) -> None:
         """Write several rows' outcomes at once, each under its claim, in the caller's transaction.
 
-        The batch form of :meth:`settle`: one executemany of the same conditional UPDATE. Every
-        outcome gives values for the same columns. Its row count says whether every claim still
+        One executemany of an UPDATE that matches a row only while its claim holds it (and
+        clears the claim); every outcome gives values for the same columns. Its row count says whether every claim still
         held; the items are updated only then.
 
         Raises:
