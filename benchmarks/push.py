@@ -1,14 +1,17 @@
 """Benchmark: push K queued follow-ups to the simulator, against a bare POST loop of the same requests.
 
-Usage: ``.venv/bin/python benchmarks/push.py [--database sqlite|postgres] [--followups 5000] [--runs 3] [--json PATH]``.
+Usage: ``.venv/bin/python benchmarks/push.py [--database sqlite|postgres] [--followups 5000] [--runs 3]
+[--concurrency N] [--json PATH]``.
 
 The simulator (``--clock end``) runs as its own process. Each run, in a child process on a fresh
 database: a backfill (not measured), then K follow-ups queued round-robin on the open cases, as
 ``lapor-sync case followup`` queues them (``BuiltinCityRecords.act``, one transaction each; not
 measured), then one push (``SyncService.run(pull=False)``), measured alone: wall (``perf_counter``),
 CPU (``getrusage`` of the process, user + sys), HTTP requests (an httpx event hook), SQL statements
-(``before_cursor_execute``). Then, in a process of its own, ``bare_walk.py`` makes the same POSTs
-with a plain ``httpx.Client``, one after another as lapor-sync does, its loop timed the same way.
+(``before_cursor_execute``). Then, in a process of its own (this script, importing httpx alone),
+the same requests are made with a plain ``httpx.Client`` shared by ``--concurrency`` threads, as
+many as lapor-sync's deliveries in flight (``push_concurrency``, default the setting's default),
+each thread taking the next request; its loop is timed the same way.
 Runs are interleaved (lapor-sync, bare, lapor-sync, ...). Each run adds K follow-ups to the
 simulator's world (twice: the bare loop posts them again); the simulator is not restarted.
 """
@@ -19,25 +22,14 @@ import argparse
 import json
 import resource
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
-from bench_support import (
-    BARE_WALK,
-    Counters,
-    city_app,
-    fmt,
-    fresh_database,
-    print_table,
-    queue_followups,
-    run_child,
-    simulator_process,
-    summary,
-    write_json,
-    write_requests,
-)
-
 HERE = Path(__file__).resolve()
+DEFAULT_CONCURRENCY = 4
+"""``Settings.push_concurrency``'s default (checked in :func:`main`, which may import lapor-sync)."""
 
 
 def cpu_seconds() -> float:
@@ -46,9 +38,47 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def lapor_child(database_url: str, base_url: str, followups: int, out: Path) -> None:
-    """Backfill, queue ``followups`` follow-ups, push them, and write the push's figures to ``out``."""
-    app = city_app(database_url, base_url)
+def bare_child(walk: Path, concurrency: int, out: Path) -> None:
+    """The raw limit: make the recorded requests on ``concurrency`` threads sharing one plain ``httpx.Client``.
+
+    Each thread takes the next request until none is left; bodies are read and discarded. Writes the
+    loop's wall and CPU (user + sys) seconds, the request count and the statuses to ``out``.
+    """
+    import httpx  # here: the bare child imports nothing of lapor-sync
+
+    recorded = json.loads(walk.read_text())
+    requests = iter(recorded["requests"])
+    taking, statuses = threading.Lock(), Counter[str]()
+
+    def lane(http: httpx.Client) -> None:
+        for _ in range(len(recorded["requests"])):
+            with taking:
+                request = next(requests, None)
+            if request is None:
+                return
+            method, url, body, content_type = request
+            headers = {"Content-Type": content_type} if content_type else None
+            response = http.request(method, url, content=body.encode("latin-1") if body else None, headers=headers)
+            response.read()
+            with taking:
+                statuses[str(response.status_code)] += 1
+
+    wall0, cpu0 = time.perf_counter(), cpu_seconds()
+    with httpx.Client(headers=recorded["headers"], timeout=30) as http:
+        lanes = [threading.Thread(target=lane, args=(http,)) for _ in range(concurrency)]
+        for thread in lanes:
+            thread.start()
+        for thread in lanes:
+            thread.join()
+    loop = {"loop_wall_s": time.perf_counter() - wall0, "loop_cpu_s": cpu_seconds() - cpu0}
+    out.write_text(json.dumps({"requests": len(recorded["requests"]), "statuses": dict(statuses), **loop}))
+
+
+def lapor_child(database_url: str, base_url: str, followups: int, concurrency: int, out: Path) -> None:
+    """Backfill, queue ``followups`` follow-ups, push them ``concurrency`` at once, write the push's figures to ``out``."""
+    from bench_support import Counters, city_app, queue_followups
+
+    app = city_app(database_url, base_url, push_concurrency=concurrency)
     counters = Counters()
     with app.platform() as platform:
         service = app.sync_service(platform)
@@ -75,29 +105,53 @@ def lapor_child(database_url: str, base_url: str, followups: int, out: Path) -> 
 
 
 def main() -> None:
-    """Run the interleaved pairs and print the table."""
+    """Run the role asked for (a measured child), or the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--followups", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--role", choices=("lapor",), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("lapor", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--walk", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "lapor":
-        return lapor_child(args.database_url, args.base_url, args.followups, args.out)
+        return lapor_child(args.database_url, args.base_url, args.followups, args.concurrency, args.out)
+    if args.role == "bare":
+        return bare_child(args.walk, args.concurrency, args.out)
+    return compare(args)
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Run the interleaved pairs (lapor-sync, then the bare loop, at the same concurrency) and print the table."""
+    from bench_support import (
+        fmt,
+        fresh_database,
+        print_table,
+        run_child,
+        simulator_process,
+        summary,
+        write_json,
+        write_requests,
+    )
+
+    from lapor_sync.config.settings import Settings
+
+    assert Settings.model_fields["push_concurrency"].default == DEFAULT_CONCURRENCY, "update DEFAULT_CONCURRENCY"
+    lanes = ["--concurrency", str(args.concurrency)]
 
     lapor_runs, bare_runs = [], []
     with simulator_process("--clock", "end") as base_url, tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):
             lapor_out, bare_out = Path(tmp) / f"lapor{i}.json", Path(tmp) / f"bare{i}.json"
             with fresh_database(args.database) as url:
-                child = [str(HERE), "--role", "lapor", "--database-url", url, "--base-url", base_url]
+                child = [str(HERE), "--role", "lapor", "--database-url", url, "--base-url", base_url, *lanes]
                 lapor = run_child([*child, "--followups", str(args.followups)], lapor_out).counts
             walk = write_requests(Path(tmp) / f"walk{i}.json", lapor.pop("request_list"))
-            bare = run_child([BARE_WALK, str(walk)], bare_out).counts
+            bare = run_child([str(HERE), "--role", "bare", "--walk", str(walk), *lanes], bare_out).counts
             lapor_runs.append(lapor)
             bare_runs.append(bare)
             print(
@@ -110,6 +164,7 @@ def main() -> None:
     pairs = list(zip(lapor_runs, bare_runs, strict=True))
     result = {
         "database": args.database,
+        "concurrency": args.concurrency,
         "followups": k,
         "open_cases": lapor_runs[0]["open_cases"],
         "runs": args.runs,
@@ -130,9 +185,12 @@ def main() -> None:
         "cpu_ratio": summary([a["push_cpu_s"] / b["loop_cpu_s"] for a, b in pairs]),
     }
     ls, bare = result["lapor_sync"], result["bare_post_loop"]
-    print(f"\nPush of K = {k:,} follow-ups, {args.database}, median (min–max) of {args.runs} interleaved runs\n")
+    print(
+        f"\nPush of K = {k:,} follow-ups, {args.database}, {args.concurrency} at once on both sides, "
+        f"median (min–max) of {args.runs} interleaved runs\n"
+    )
     print_table(
-        ("", f"lapor-sync {args.database}", "bare POST loop, same requests"),
+        ("", f"lapor-sync {args.database}", "bare POST loop, same requests, same concurrency"),
         [
             ("wall, s", fmt(ls["wall_s"]), fmt(bare["wall_s"])),
             ("CPU (user+sys), s", fmt(ls["cpu_s"]), fmt(bare["cpu_s"])),

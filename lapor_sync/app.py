@@ -179,7 +179,9 @@ class App:
         """The sync service for ``platform`` on the migrated database.
 
         Args:
-            platform: the national platform client (one per thread: the OAuth2 client is not thread-safe).
+            platform: the national platform client (one per thread running syncs: the OAuth2 client is not
+                thread-safe; a push's delivery threads share it, and may then each fetch a token when
+                none is valid).
             stop: the event that stops its runs after the item in flight (the worker shares one).
         """
         from lapor_sync.adapters.national.retry import RetryPolicy
@@ -198,6 +200,7 @@ class App:
             max_attempts=s.max_push_attempts,
             claim_seconds=max(s.lease_seconds, 2 * call_budget),
             max_retry_after=timedelta(seconds=s.max_retry_after_seconds),
+            concurrency=s.push_concurrency,
         )
         records: Callable[[Session], BuiltinCityRecords] = self.city_records
         leases = self.leases()

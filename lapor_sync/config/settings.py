@@ -180,6 +180,8 @@ class Settings(BaseSettings):
         initial_since: where the very first pull starts; aware, kept in UTC (default 2024-01-01 00:00 WIB).
         per_page: inbox page size, 1..100 (CONTRACT §5).
         max_push_attempts: outbox attempts before a push is dead-lettered.
+        push_concurrency: outbox rows of different complaints delivered at once (each complaint's
+            rows one after the other; every request still counts against the quota, CONTRACT §7).
         open_case_recheck_seconds: how long an open case may go unseen in the inbox before its
             detail is read again (CONTRACT §6: reconcile), seconds.
         pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
@@ -229,6 +231,7 @@ class Settings(BaseSettings):
     initial_since: AwareDatetime = Field(default=datetime(2024, 1, 1, tzinfo=WIB), validate_default=True)
     per_page: int = Field(default=100, ge=1, le=100)
     max_push_attempts: int = Field(default=8, ge=1)
+    push_concurrency: int = Field(default=4, ge=1, le=32)
     open_case_recheck_seconds: int = Field(default=3600, ge=1)
     # The scheduled worker (``lapor-sync worker``).
     pull_interval_seconds: int = Field(default=300, ge=1)

@@ -10,13 +10,16 @@ deduplicate). So every row is claimed on its own:
 * **Take**: one conditional UPDATE moves a row to ``sending``, raises its ``fence`` by one and
   writes ``claimed_by`` and ``claimed_until``. It matches only while ``fence`` is the value the
   pusher read and the row is ``pending`` and due, or ``sending`` under a claim that may be taken:
-  of all pushers that read the row, exactly one UPDATE matches.
+  of all pushers that read the row, exactly one UPDATE matches. Due ``pending`` rows may be
+  claimed several at once (:meth:`Claims.take_due`): the same condition, row by row, in one UPDATE.
 * **Re-check**: right before each request for the row (the POST, the read-back), the holder
   extends its claim with one UPDATE conditional on its fence; no match means another pusher
   took the row, and the holder stops without sending (:class:`ClaimLost`).
 * **Settle**: the outcome (delivered, back to pending with a backoff, dead) is written under
   the same condition, and clears the claim, in the pusher's transaction that writes the rest of
   the outcome (its sync event, the follow-up's link): no match, and none of it is written.
+  Several rows' outcomes are settled in one executemany (:meth:`Claims.settle_all`); one row
+  not matched makes the whole transaction roll back, and its rows are then settled one by one.
 
 A claim may be taken over when its holder is surely gone, or when it expired and its holder's
 liveness cannot be known (see :mod:`lapor_sync.storage.holders`):
@@ -45,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import Update, case, or_, update
+from sqlalchemy import Update, bindparam, case, or_, tuple_, update
 from sqlmodel import Session
 
 from lapor_sync.domain.errors import LaporSyncError
@@ -110,7 +113,7 @@ class Claims:
         The claim is committed before any request for the row is made, and alone: that is the
         delivery protocol. A crash after it, the request sent or not, leaves the row ``sending``, and
         the next pusher reads LAPOR! back before posting it again (CONTRACT §6); the row's outcome
-        is written later, under this claim (:meth:`settle`).
+        is written later, under this claim (:meth:`settle_all`).
 
         Args:
             item: the row as read (its ``fence`` and ``state`` are the condition of the update).
@@ -153,10 +156,51 @@ class Claims:
             return None
         item.state, item.fence, item.claimed_by = OutboxState.SENDING, item.fence + 1, self.claimer
         item.needs_readback, item.claimed_until = stored.needs_readback, stored.claimed_until
-        claim = Claim(item.id, item.fence)  # type: ignore[arg-type]
-        with _in_flight_lock:
-            _in_flight.add((claim.item_id, claim.fence))
-        return claim
+        return self._in_flight(Claim(item.id, item.fence))  # type: ignore[arg-type]
+
+    def take_due(self, items: list[OutboxItem], now: datetime) -> list[Claim]:
+        """Claim the ``pending`` rows of ``items`` that are due, in one statement committed on its own.
+
+        The batch form of :meth:`take` for ``pending`` rows (a ``sending`` row is taken alone, by
+        :meth:`take`): one UPDATE whose condition is each row's ``fence`` as read, ``pending`` and
+        due, so a row another pusher claimed meanwhile, or an admin cancelled, is not matched.
+        RETURNING says which rows it claimed (SQLite >= 3.35 and PostgreSQL). Claimed rows in
+        ``items`` are updated to match.
+
+        Args:
+            items: ``pending`` rows as read.
+            now: aware UTC.
+
+        Returns:
+            The claims taken, in the order of ``items``; a row not claimed has none.
+        """
+        if not items:
+            return []
+        table = OutboxItem.__table__  # type: ignore[attr-defined]
+        statement = (
+            update(table)
+            .where(
+                tuple_(table.c.id, table.c.fence).in_([(item.id, item.fence) for item in items]),
+                table.c.state == OutboxState.PENDING,
+                table.c.next_attempt_at <= now,
+            )
+            .values(
+                state=OutboxState.SENDING,
+                fence=table.c.fence + 1,
+                claimed_by=self.claimer,
+                claimed_until=later_sql(self._db.engine, now, self._seconds),
+            )
+            .returning(table.c.id, table.c.claimed_until)
+        )
+        with self._db.engine.begin() as conn:
+            stored = {row.id: row.claimed_until for row in conn.execute(statement)}
+        claims = []
+        for item in items:
+            if item.id in stored:
+                item.state, item.fence, item.claimed_by = OutboxState.SENDING, item.fence + 1, self.claimer
+                item.claimed_until = stored[item.id]
+                claims.append(self._in_flight(Claim(item.id, item.fence)))  # type: ignore[arg-type]
+        return claims
 
     def recheck(self, claim: Claim, now: datetime) -> None:
         """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone."""
@@ -165,24 +209,51 @@ class Claims:
         if extended.rowcount != 1:
             raise ClaimLost(claim.item_id)
 
-    def settle(self, session: Session, claim: Claim, item: OutboxItem, **values: object) -> None:
-        """Write the row's outcome and clear the claim, under the claim, in the caller's transaction.
+    def settle_all(self, session: Session, outcomes: list[tuple[Claim, OutboxItem, dict[str, object]]]) -> None:
+        """Write several rows' outcomes at once, each under its claim, in the caller's transaction.
 
-        ``item`` is updated to match; the caller commits, with whatever else belongs to the outcome.
+        One executemany of an UPDATE that matches a row only while its claim holds it (and
+        clears the claim); every outcome gives values for the same columns. Its row count says whether every claim still
+        held; the items are updated only then.
 
         Raises:
-            ClaimLost: another pusher took the row over meanwhile; nothing was written.
+            ClaimLost: some row was taken over meanwhile (the first of the batch is named); the
+                caller rolls the transaction back and settles the rows one by one to learn which.
         """
-        values = {**values, "claimed_by": None, "claimed_until": None}
-        if session.exec(self._under(claim, **values)).rowcount != 1:
-            raise ClaimLost(claim.item_id)
-        for name, value in values.items():
-            setattr(item, name, value)
+        if not outcomes:
+            return
+        table = OutboxItem.__table__  # type: ignore[attr-defined]
+        names = list(outcomes[0][2])
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("claimed_id"),
+                table.c.fence == bindparam("claimed_fence"),
+                table.c.state == OutboxState.SENDING,
+            )
+            .values({name: bindparam(f"new_{name}") for name in names} | {"claimed_by": None, "claimed_until": None})
+        )
+        rows = [
+            {"claimed_id": claim.item_id, "claimed_fence": claim.fence} | {f"new_{n}": values[n] for n in names}
+            for claim, _, values in outcomes
+        ]
+        if session.connection().execute(statement, rows).rowcount != len(rows):
+            raise ClaimLost(outcomes[0][0].item_id)
+        for _, item, values in outcomes:
+            for name, value in {**values, "claimed_by": None, "claimed_until": None}.items():
+                setattr(item, name, value)
 
     def done(self, claim: Claim) -> None:
         """Note that no delivery in this process works under ``claim`` any more (settled or lost)."""
         with _in_flight_lock:
             _in_flight.discard((claim.item_id, claim.fence))
+
+    @staticmethod
+    def _in_flight(claim: Claim) -> Claim:
+        """Note that a delivery in this process works under ``claim`` from now on (see :meth:`_takeover`)."""
+        with _in_flight_lock:
+            _in_flight.add((claim.item_id, claim.fence))
+        return claim
 
     @staticmethod
     def _under(claim: Claim, **values: object) -> Update:

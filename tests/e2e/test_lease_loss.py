@@ -147,9 +147,9 @@ def test_a_clock_stepped_past_the_lease_still_posts_every_followup_once(database
         run = first.result()
 
         assert _posted(h, references) == dict.fromkeys(references, 1)
-        assert (second["outcome"], second["pushed"]) == ("ok", 4)  # the row in the first one's hands was left alone
-        assert (run.outcome, run.pushed) == ("failed", 1)
-        assert "lease of job 'push' lost" in (run.error or "")
+        # The rows in the first one's hands (the held-up one, and those beside it) were left alone by the second.
+        assert second["outcome"] == "ok" and run.pushed >= 1 and second["pushed"] + run.pushed == 5
+        assert run.outcome == "failed" and "lease of job 'push' lost" in (run.error or "")
 
 
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
@@ -166,8 +166,8 @@ def test_a_lock_connection_killed_mid_push_posts_every_followup_once_and_fails_t
         run = first.result()
 
         assert _posted(h, references) == dict.fromkeys(references, 1)
-        assert (second["outcome"], second["pushed"]) == ("ok", 4)
-        assert run.outcome == "failed" and run.pushed == 1
+        assert second["outcome"] == "ok" and run.pushed >= 1 and second["pushed"] + run.pushed == 5
+        assert run.outcome == "failed"
         assert "lease of job 'push' lost: the database connection holding its lock broke" in (run.error or "")
 
 

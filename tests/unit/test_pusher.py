@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event, update
+from sqlmodel import col
 
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.complaint import ThreadEntry
 from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.status import CaseState, NationalStatus
-from lapor_sync.storage.models import SyncRun
-from lapor_sync.sync.push import Pusher
+from lapor_sync.storage.database import Database
+from lapor_sync.storage.models import OutboxItem, SyncRun
+from lapor_sync.sync.push_outcomes import Outcomes
 from tests.support.city import CitySide
+from tests.support.e2e import PlatformWrapper
 from tests.support.fake_platform import FakePlatform
 
 LATER = timedelta(hours=2)  # past any backoff of a first failed attempt
@@ -29,6 +38,12 @@ def new_case(city: CitySide, fake: FakePlatform) -> int:
 def push(city: CitySide) -> SyncRun:
     """Run the push half only."""
     return city.sync(pull=False)
+
+
+def one_at_a_time(city: CitySide) -> None:
+    """Make the side's pusher deliver one row at a time (``push_concurrency = 1``)."""
+    pusher = city.service().pusher
+    pusher.options = replace(pusher.options, concurrency=1)
 
 
 def posts(fake: FakePlatform) -> int:
@@ -140,6 +155,7 @@ def test_a_run_stopping_error_stops_the_push_and_puts_the_row_back_to_be_read_ba
     stopped = city.act(first, AgencyAction.FOLLOWUP)
     waiting = city.act(second, AgencyAction.FOLLOWUP)
     fake.fail_next("post_followup", RunStoppingError("Unauthenticated.", status=401))
+    one_at_a_time(city)  # else the second is in flight beside the first: it may end, but nothing starts after
 
     run = push(city)
 
@@ -213,15 +229,15 @@ def test_a_followup_whose_outcome_could_not_be_written_is_read_back_later_not_po
 ) -> None:
     complaint_id = new_case(city, fake)
     item = city.act(complaint_id, AgencyAction.FOLLOWUP, "Petugas sudah meninjau lokasi.")
-    event = Pusher._event
+    event = Outcomes._event
 
-    def outcome_fails_once(self: Pusher, *args: object) -> None:
+    def outcome_fails_once(self: Outcomes, *args: object) -> None:
         if "outbox.delivered" in args:
-            monkeypatch.setattr(Pusher, "_event", event)
+            monkeypatch.setattr(Outcomes, "_event", event)
             raise OSError("disk full while writing the outcome")
         event(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Pusher, "_event", outcome_fails_once)
+    monkeypatch.setattr(Outcomes, "_event", outcome_fails_once)
     with pytest.raises(OSError):
         push(city)  # LAPOR! took the follow-up; its outcome's transaction failed, and the error ends the run
 
@@ -235,3 +251,134 @@ def test_a_followup_whose_outcome_could_not_be_written_is_read_back_later_not_po
     [national] = fake.thread(complaint_id)
     [own] = city.thread(complaint_id)
     assert own.national_id == national.national_id
+
+
+class MeetsInFlight(PlatformWrapper):
+    """Holds each follow-up POST until ``meet`` of them are in flight at once (or ``BOUND`` seconds pass).
+
+    Notes the order of the POSTs per complaint, and any complaint with two of its own in flight together.
+    """
+
+    def __init__(self, inner: FakePlatform, meet: int) -> None:
+        super().__init__(inner)
+        self.meeting = threading.Barrier(meet, timeout=BOUND)
+        self.lock = threading.Lock()
+        self.in_flight: Counter[int] = Counter()
+        self.overlapped: list[int] = []
+        self.posted: dict[int, list[str | None]] = {}
+
+    def post_followup(self, complaint_id: int, **kwargs: Any) -> ThreadEntry:
+        """Wait for the others at the meeting point (once it is broken, go on alone), then post."""
+        with self.lock:
+            self.in_flight[complaint_id] += 1
+            if self.in_flight[complaint_id] > 1:
+                self.overlapped.append(complaint_id)
+            self.posted.setdefault(complaint_id, []).append(find_reference(kwargs["content"]))
+        try:
+            if not self.meeting.broken:
+                self.meeting.wait()
+        except threading.BrokenBarrierError:
+            pass  # the last rows are fewer than ``meet``: the meeting is over
+        finally:
+            with self.lock:
+                self.in_flight[complaint_id] -= 1
+        return self.inner.post_followup(complaint_id, **kwargs)
+
+
+BOUND = 10  # seconds: the longest a POST waits for the others
+
+
+def test_followups_of_different_complaints_are_posted_at_once(city: CitySide, fake: FakePlatform) -> None:
+    complaints = [fake.add_complaint().complaint_id for _ in range(4)]
+    assert city.sync(push=False).created == 4
+    items = [city.act(complaint_id, AgencyAction.FOLLOWUP) for complaint_id in complaints]
+    platform = MeetsInFlight(fake, meet=4)  # four POSTs one after another would never meet: a broken barrier
+
+    run = city.sync(pull=False, platform=platform)  # type: ignore[arg-type]
+
+    assert (run.outcome, run.pushed, run.failed) == ("ok", 4, 0)
+    assert platform.meeting.n_waiting == 0 and not platform.meeting.broken  # all four met, none timed out
+    assert all(city.outbox(item.id).state == "delivered" for item in items)
+
+
+def test_under_concurrency_each_complaints_followups_leave_one_at_a_time_in_order(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    complaints = [fake.add_complaint().complaint_id for _ in range(3)]
+    assert city.sync(push=False).created == 3
+    written: dict[int, list[str]] = {complaint_id: [] for complaint_id in complaints}
+    for n in range(4):
+        for complaint_id in complaints:
+            item = city.act(complaint_id, AgencyAction.FOLLOWUP, f"Tindak lanjut nomor {n + 1}.")
+            written[complaint_id].append(item.idempotency_key)
+    platform = MeetsInFlight(fake, meet=3)  # the first row of each complaint meets the others in flight
+
+    run = city.sync(pull=False, platform=platform)  # type: ignore[arg-type]
+
+    assert (run.outcome, run.pushed) == ("ok", 12)
+    assert platform.overlapped == []  # never two rows of one complaint in flight together
+    assert platform.posted == written
+    assert {c: [find_reference(e.content) for e in fake.thread(c)] for c in complaints} == written
+
+
+def test_a_push_makes_at_most_three_sql_statements_per_followup(city: CitySide, fake: FakePlatform) -> None:
+    complaints = [fake.add_complaint().complaint_id for _ in range(30)]
+    assert city.sync(push=False).created == 30
+    for n in range(2):
+        for complaint_id in complaints:
+            city.act(complaint_id, AgencyAction.FOLLOWUP, f"Tindak lanjut nomor {n + 1}.")
+    service = city.service()  # built before counting: the service's wiring is not the push's cost
+    statements: list[str] = []
+    takeovers: list[int] = []
+    take = service.pusher.claims.take
+    service.pusher.claims.take = lambda item, now: takeovers.append(item.id) or take(item, now)  # type: ignore[method-assign]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(city.app.db.engine, "before_cursor_execute", count)
+    try:
+        run = service.run(pull=False)  # the run's own rows and its lease are counted too
+    finally:
+        event.remove(city.app.db.engine, "before_cursor_execute", count)
+
+    assert (run.outcome, run.pushed, takeovers) == ("ok", 60, [])  # no row just claimed is taken over again
+    assert len(statements) <= 3 * 60, f"{len(statements)} statements for 60 follow-ups"
+    rechecks = [s for s in statements if s.lstrip().upper().startswith("UPDATE OUTBOX") and "claimed_until=" in s]
+    assert len(rechecks) >= 60  # the protocol kept: at least one re-check per row, right before its request
+
+
+class TakenOverWhilePosting(PlatformWrapper):
+    """While the follow-up of complaint ``victim`` is posted, another pusher takes its row over (its fence raised)."""
+
+    def __init__(self, inner: FakePlatform, db: Database, victim: int) -> None:
+        super().__init__(inner)
+        self.db, self.victim = db, victim
+
+    def post_followup(self, complaint_id: int, **kwargs: Any) -> ThreadEntry:
+        """Raise the victim row's fence under a claim of another host, then post."""
+        if complaint_id == self.victim:
+            with self.db.engine.begin() as conn:
+                conn.execute(
+                    update(OutboxItem)
+                    .where(col(OutboxItem.complaint_id) == complaint_id)
+                    .values(fence=OutboxItem.fence + 1, claimed_by="web02:4242 worker @8812345-0a1b2c3d")
+                )
+        return self.inner.post_followup(complaint_id, **kwargs)
+
+
+def test_a_claim_lost_in_a_batch_of_outcomes_keeps_the_others_and_fails_the_run(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    complaints = [fake.add_complaint().complaint_id for _ in range(3)]
+    assert city.sync(push=False).created == 3
+    items = [city.act(complaint_id, AgencyAction.FOLLOWUP) for complaint_id in complaints]
+    platform = TakenOverWhilePosting(fake, city.app.db, victim=complaints[1])
+
+    run = city.sync(pull=False, platform=platform)  # type: ignore[arg-type]
+
+    assert (run.outcome, run.pushed) == ("failed", 2)
+    assert f"claim on outbox row #{items[1].id} lost" in (run.error or "")
+    assert [city.outbox(item.id).state for item in items] == ["delivered", "sending", "delivered"]
+    assert city.outbox(items[1].id).claimed_by == "web02:4242 worker @8812345-0a1b2c3d"  # the taker's, untouched
+    assert len(city.events("outbox.delivered")) == 2
