@@ -14,12 +14,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, inspect, select, update
+from sqlmodel import Session
 
-from lapor_sync.storage.models import Binding, SetAsideRecord
+from lapor_sync.storage.models import Binding, SetAsideRecord, SyncEvent
 
 _BINDING = Binding.__table__
 _SET_ASIDE = SetAsideRecord.__table__
+_EVENT = SyncEvent.__table__
 _MARKS = ("national_updated_at", "content_hash", "last_checked_at", "last_seen_in_inbox_at")
 """The columns a pull moves forward on a binding it already has."""
 
@@ -130,6 +132,26 @@ class PageWrites:
                 _SET_ASIDE.c.resolved_at.is_(None),
             )
             connection.execute(resolve.values(resolved_at=self.now))
+
+
+def insert_pending_events(session: Session) -> None:
+    """Write the sync events added to ``session`` and not yet flushed in one INSERT executed many at once.
+
+    The ORM would insert them one statement each on SQLite: it learns each new row's id, and SQLite
+    cannot return the ids of a many-row INSERT in the order of its rows. No one reads an event's id,
+    so the page's events leave the session and go in one statement, in the order they were added
+    (their ids keep that order).
+    """
+    events = sorted(
+        (obj for obj in session.new if isinstance(obj, SyncEvent)), key=lambda obj: inspect(obj).insert_order
+    )
+    if not events:
+        return
+    columns = [column.name for column in _EVENT.columns if column.name != "id"]
+    rows = [{name: getattr(event, name) for name in columns} for event in events]
+    for event in events:
+        session.expunge(event)
+    session.connection().execute(insert(_EVENT), rows)
 
 
 def _columns(binding: BindingState) -> dict[str, Any]:

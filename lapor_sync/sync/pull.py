@@ -40,7 +40,13 @@ from lapor_sync.storage.models import PURGED_TEXT, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
 from lapor_sync.sync.fetch_pool import read_in_order
 from lapor_sync.sync.journal import Level, RunJournal
-from lapor_sync.sync.page_store import BindingState, PageWrites, load_bindings, unresolved_set_aside
+from lapor_sync.sync.page_store import (
+    BindingState,
+    PageWrites,
+    insert_pending_events,
+    load_bindings,
+    unresolved_set_aside,
+)
 from lapor_sync.sync.receive import record_receipt
 from lapor_sync.sync.unit_of_work import UnitOfWork
 from lapor_sync.sync.watermark import InboxWatermark, is_settled
@@ -394,6 +400,7 @@ class Puller:
             self._store_row(unit, journal, page, row, plan, received) for row, plan in zip(rows, plans, strict=True)
         ]
         page.execute(connection)
+        insert_pending_events(unit.session)
         return stored
 
     def _plan(self, records: CityRecords, row: _Row, bindings: dict[int, BindingState], *, force: bool) -> _Plan | None:
