@@ -38,7 +38,7 @@ from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import PURGED_TEXT, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
-from lapor_sync.sync.fetch_pool import read_in_order
+from lapor_sync.sync.fetch_pool import FetchPool, read_in_order
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.page_store import (
     BindingState,
@@ -138,6 +138,28 @@ class _Plan:
         return Receipt(self.snapshot, self.route.agency_code, self.route.rule, self.route.state)
 
 
+@dataclass
+class _Page:
+    """A page of inbox rows new to this pull, its reads started and not yet stored.
+
+    Attributes:
+        entries: the rows, in the inbox's order.
+        known: their stored bindings, by complaint id, as read before the reads started.
+        wanted: the complaints being read by detail, in order.
+        reads: ``(complaint id, read)`` of each, in order, as they come back.
+    """
+
+    entries: Sequence[InboxItem | MalformedRecord]
+    known: dict[int, BindingState]
+    wanted: Sequence[int]
+    reads: Iterator[tuple[int, _Read]]
+
+    def reads_any(self, entries: Iterable[InboxItem | MalformedRecord]) -> bool:
+        """Whether this page reads a complaint that one of ``entries`` names too."""
+        wanted = set(self.wanted)
+        return any(entry.complaint_id in wanted for entry in entries)
+
+
 class Puller:
     """Runs the pull half of a sync cycle.
 
@@ -181,11 +203,8 @@ class Puller:
             self._mark(journal), overlap=self.options.overlap, max_passes=self.options.max_passes
         )
         for _ in watermark.passes():
-            for page in _pages(self.platform.walk_inbox(watermark.start), self.options.page_size):
-                journal.checkpoint()
-                fresh = [entry for entry in page if isinstance(entry, MalformedRecord) or watermark.seen(entry)]
-                for binding in self._pull_page(journal, fresh):
-                    watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
+            for binding in self._walk(journal, watermark.start, watermark.seen):
+                watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
         if watermark.busy:
             # Every row read is stored, but the last walk may have skipped one that moved under it
             # (CONTRACT §6, page drift): the mark stays, so the next run walks the same rows again.
@@ -220,34 +239,73 @@ class Puller:
             yield unit
             unit.commit()
 
-    def _pull_page(self, journal: RunJournal, entries: Sequence[InboxItem | MalformedRecord]) -> list[BindingState]:
-        """Store one page of inbox rows new to this pull; return the bindings stored, in order.
+    def _walk(self, journal: RunJournal, since: datetime, seen: Callable[[InboxItem], bool]) -> Iterator[BindingState]:
+        """Walk the inbox once from ``since`` a page at a time; yield the bindings stored, in order.
 
-        The rows that may have changed (:meth:`_may_have_changed`) are read by detail, a few at a
-        time; then the page is stored in one unit of work. When a read fails (a run-stopping error,
-        a stop, a lost lease), the rows before it are stored and the error goes on: the cursor does
-        not move past the row not stored.
+        ``seen`` (the watermark's) tells which rows are new to this pull. While a page is stored,
+        the next one is read already: its bindings loaded, its reads started (:class:`FetchPool`).
+        A page naming a complaint the page before it reads waits for that page to be stored, so
+        that two reads of one complaint are never under way at once (the older could be stored last).
+
+        Raises:
+            NationalPlatformError, RunInterrupted, LeaseLost: as :meth:`run`; the rows read before
+                the error are stored (:meth:`_finish_page`), those after it are not.
         """
-        if not entries:
-            return []
+        ahead: _Page | None = None
+        with FetchPool(self.options.fetch_concurrency, journal.checkpoint) as pool:
+            for entries in _pages(self.platform.walk_inbox(since), self.options.page_size):
+                try:
+                    journal.checkpoint()
+                except Exception:
+                    if ahead is not None:  # what it has read is stored, then the stop goes on
+                        yield from self._finish_page(journal, ahead)
+                    raise
+                fresh = [entry for entry in entries if isinstance(entry, MalformedRecord) or seen(entry)]
+                if ahead is not None and ahead.reads_any(fresh):
+                    yield from self._finish_page(journal, ahead)
+                    ahead = None
+                page = self._start_page(journal, pool, fresh)
+                if ahead is not None:
+                    yield from self._finish_page(journal, ahead)
+                ahead = page
+            if ahead is not None:
+                yield from self._finish_page(journal, ahead)
+
+    def _start_page(
+        self, journal: RunJournal, pool: FetchPool, entries: Sequence[InboxItem | MalformedRecord]
+    ) -> _Page:
+        """Load a page's bindings and start reading the rows that may have changed (:meth:`_may_have_changed`)."""
         items = [entry for entry in entries if isinstance(entry, InboxItem)]
-        with self._unit_of_work(journal) as unit:
-            known = load_bindings(unit.session.connection(), self.institution_id, [i.complaint_id for i in items])
+        known: dict[int, BindingState] = {}
+        if items:
+            with self._unit_of_work(journal) as unit:
+                known = load_bindings(unit.session.connection(), self.institution_id, [i.complaint_id for i in items])
         # The unit has ended: no transaction stays open while LAPOR! answers (a Retry-After may take minutes).
         wanted = [
             i.complaint_id
             for i in items
             if i.complaint_id not in known or self._may_have_changed(known[i.complaint_id], i)
         ]
+        reads = pool.start(partial(self._fetch, set_aside_refusal=True), wanted)
+        return _Page(entries, known, wanted, _counted(journal, reads))
+
+    def _finish_page(self, journal: RunJournal, page: _Page) -> list[BindingState]:
+        """Wait for a page's reads and store the page in one unit of work; return the bindings stored, in order.
+
+        When a read fails (a run-stopping error, a stop, a lost lease), the rows before it are
+        stored and the error goes on: the cursor does not move past the row not stored.
+        """
+        if not page.entries:
+            return []
         reads: dict[int, _Read] = {}
         try:
-            for complaint_id, read in self._read(journal, wanted):
+            for complaint_id, read in page.reads:
                 reads[complaint_id] = read
         except Exception:
             # A run-stopping error, a stop or a lost lease: what was read before it is kept, and the error goes on.
-            self._store_rows(journal, _read_rows(entries, known, wanted, reads))
+            self._store_rows(journal, _read_rows(page, reads))
             raise
-        return [b for b in self._store_rows(journal, _read_rows(entries, known, wanted, reads)) if b is not None]
+        return [b for b in self._store_rows(journal, _read_rows(page, reads)) if b is not None]
 
     def _may_have_changed(self, binding: BindingState, item: InboxItem) -> bool:
         """Whether an inbox row may hold a change not yet stored.
@@ -321,20 +379,10 @@ class Puller:
         set_aside_refusal: bool = True,
     ) -> BindingState | None:
         """Read one complaint and store it in ``unit``, as a page of one; return its binding (``None``: set aside or not the city's)."""
-        [(_, read)] = self._read(journal, [complaint_id], set_aside_refusal=set_aside_refusal)
+        fetch = partial(self._fetch, set_aside_refusal=set_aside_refusal)
+        [(_, read)] = _counted(journal, read_in_order(fetch, [complaint_id], size=1, checkpoint=journal.checkpoint))
         [binding] = self._store_in(unit, journal, [_Row(read, seen_in_inbox)], force=force)
         return binding
-
-    def _read(
-        self, journal: RunJournal, complaint_ids: Sequence[int], *, set_aside_refusal: bool = True
-    ) -> Iterator[tuple[int, _Read]]:
-        """Read complaints by detail, ``fetch_concurrency`` at a time; yield ``(complaint id, read)`` in order."""
-        fetch = partial(self._fetch, set_aside_refusal=set_aside_refusal)
-        size = self.options.fetch_concurrency
-        for complaint_id, read in read_in_order(fetch, complaint_ids, size=size, checkpoint=journal.checkpoint):
-            if isinstance(read, ComplaintSnapshot):
-                journal.counts.fetched += 1  # the read happened, whether or not its store commits
-            yield complaint_id, read
 
     def _fetch(self, complaint_id: int, *, set_aside_refusal: bool) -> _Read:
         """Read one complaint by detail: its snapshot, or a record to set aside (malformed, or refused).
@@ -600,16 +648,11 @@ def _pages(entries: Iterable[InboxItem | MalformedRecord], size: int) -> Iterato
         yield page
 
 
-def _read_rows(
-    entries: Sequence[InboxItem | MalformedRecord],
-    known: dict[int, BindingState],
-    wanted: Iterable[int],
-    reads: dict[int, _Read],
-) -> list[_Row]:
+def _read_rows(page: _Page, reads: dict[int, _Read]) -> list[_Row]:
     """The rows of a page to store, in order: up to the first row whose read did not come back (it failed)."""
-    wanted = set(wanted)
+    wanted = set(page.wanted)
     rows = []
-    for entry in entries:
+    for entry in page.entries:
         if isinstance(entry, MalformedRecord):
             rows.append(_Row(entry, seen_in_inbox=True))
         elif entry.complaint_id in reads:
@@ -617,8 +660,16 @@ def _read_rows(
         elif entry.complaint_id in wanted:
             break  # its read failed: nothing after it is stored, so the cursor cannot pass it
         else:
-            rows.append(_Row(None, seen_in_inbox=True, binding=known[entry.complaint_id]))
+            rows.append(_Row(None, seen_in_inbox=True, binding=page.known[entry.complaint_id]))
     return rows
+
+
+def _counted(journal: RunJournal, reads: Iterator[tuple[int, _Read]]) -> Iterator[tuple[int, _Read]]:
+    """Count each complaint read in full on the run's ``fetched`` as its read comes back."""
+    for complaint_id, read in reads:
+        if isinstance(read, ComplaintSnapshot):
+            journal.counts.fetched += 1  # the read happened, whether or not its store commits
+        yield complaint_id, read
 
 
 def _changes_nothing(received: Received) -> bool:

@@ -6,17 +6,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event
 from sqlmodel import Session
 
-from lapor_sync.domain.complaint import ComplaintSnapshot
+from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import TransientError
 from lapor_sync.domain.ports import CityRecords
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.sync.journal import RunJournal
+from lapor_sync.sync.service import SyncService
 from tests.support.city import CitySide
 from tests.support.fake_platform import FakePlatform
 
@@ -184,3 +185,58 @@ def test_a_page_where_another_worker_stored_one_complaint_first_is_stored_again_
     assert [case.complaint_id for case in city.cases()] == [c.complaint_id for c in (first, taken, last)]
     assert len(city.table_rows()["binding"]) == 3
     assert len(city.events("complaint.created")) == 3  # each told once, by the worker that stored it
+
+
+def small_pages(city: CitySide, platform: FakePlatform, size: int) -> SyncService:
+    """The sync service on ``platform``, storing pages of ``size`` rows."""
+    service = city.app.sync_service(platform)
+    service.puller.options = replace(service.puller.options, page_size=size)
+    return service
+
+
+def test_the_next_page_is_read_while_a_page_is_stored(city: CitySide) -> None:
+    platform = OverlapPlatform(city.clock, together=4)  # four reads at once, from two pages of two
+    for _ in range(4):
+        platform.add_complaint()
+    city.clock.advance(timedelta(minutes=10))
+
+    run = small_pages(city, platform, 2).run(pull=True, push=False)
+
+    assert (run.outcome, run.created) == ("ok", 4), run.error
+    assert not platform.barrier.broken
+
+
+class MovingPlatform(FakePlatform):
+    """A fake whose inbox walk shows complaint ``moved`` in its first page and, moved on, in its second."""
+
+    moved = 0
+    stored_before_second_read: bool | None = None
+
+    def __init__(self, *args: Any, city: CitySide, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.city = city
+
+    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+        """Yield the live inbox, then the moved complaint once more with a later stamp (page drift)."""
+        rows = list(super().walk_inbox(updated_since))
+        yield from rows
+        if self.stored_before_second_read is None:  # the first walk only
+            yield InboxItem(self.moved, self.complaint(self.moved).updated_at + timedelta(seconds=1))
+
+    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+        """Note, on the second read of the moved complaint, whether its first read was stored already."""
+        if complaint_id == self.moved and [c for c in self.calls if c == ("fetch_complaint", complaint_id)]:
+            self.stored_before_second_read = any(c.complaint_id == complaint_id for c in self.city.cases())
+        return super().fetch_complaint(complaint_id)
+
+
+def test_a_complaint_read_again_in_the_next_page_is_read_once_its_first_read_is_stored(city: CitySide) -> None:
+    platform = MovingPlatform(city.clock, city=city)
+    platform.moved = platform.add_complaint().complaint_id
+    platform.add_complaint()
+    city.clock.advance(timedelta(minutes=10))
+
+    run = small_pages(city, platform, 2).run(pull=True, push=False)
+
+    assert run.outcome == "ok", run.error
+    assert platform.stored_before_second_read is True  # never two reads of one complaint under way at once
