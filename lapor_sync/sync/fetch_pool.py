@@ -77,15 +77,3 @@ def _in_order(keys: Sequence[K], futures: Sequence[Future[R]]) -> Iterator[tuple
     finally:
         for future in futures:
             future.cancel()
-
-
-def read_in_order(
-    read: Callable[[K], R], keys: Sequence[K], *, size: int, checkpoint: Callable[[], None]
-) -> Iterator[tuple[K, R]]:
-    """Yield ``(key, read(key))`` for each key, in order, with up to ``size`` reads under way (see :class:`FetchPool`).
-
-    The pool lives as long as the iteration: when it ends, or an error comes (raised when its key's
-    turn comes), no read is left running.
-    """
-    with FetchPool(size if len(keys) > 1 else 1, checkpoint) as pool:
-        yield from pool.start(read, keys)

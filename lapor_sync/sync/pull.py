@@ -8,7 +8,7 @@ complaint forwarded away, archived or auto-closed on the national side is notice
 left the inbox (CONTRACT §5).
 
 The inbox is taken a page at a time: the page's bindings are read in one query, the rows that may
-have changed are read by detail a few at a time (:func:`~lapor_sync.sync.fetch_pool.read_in_order`),
+have changed are read by detail a few at a time (:class:`~lapor_sync.sync.fetch_pool.FetchPool`),
 and the page is stored in one unit of work (:class:`UnitOfWork`) with statements executed many at
 once (:meth:`CityRecords.receive_many`, :mod:`lapor_sync.sync.page_store`): its cases, bindings,
 sync events and set-aside records commit together or not at all, and the counters of what was
@@ -38,7 +38,7 @@ from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import PURGED_TEXT, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
-from lapor_sync.sync.fetch_pool import FetchPool, read_in_order
+from lapor_sync.sync.fetch_pool import FetchPool
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.page_store import (
     BindingState,
@@ -287,7 +287,7 @@ class Puller:
             if i.complaint_id not in known or self._may_have_changed(known[i.complaint_id], i)
         ]
         reads = pool.start(partial(self._fetch, set_aside_refusal=True), wanted)
-        return _Page(entries, known, wanted, _counted(journal, reads))
+        return _Page(entries, known, wanted, ((cid, _counted(journal, read)) for cid, read in reads))
 
     def _finish_page(self, journal: RunJournal, page: _Page) -> list[BindingState]:
         """Wait for a page's reads and store the page in one unit of work; return the bindings stored, in order.
@@ -379,8 +379,7 @@ class Puller:
         set_aside_refusal: bool = True,
     ) -> BindingState | None:
         """Read one complaint and store it in ``unit``, as a page of one; return its binding (``None``: set aside or not the city's)."""
-        fetch = partial(self._fetch, set_aside_refusal=set_aside_refusal)
-        [(_, read)] = _counted(journal, read_in_order(fetch, [complaint_id], size=1, checkpoint=journal.checkpoint))
+        read = _counted(journal, self._fetch(complaint_id, set_aside_refusal=set_aside_refusal))
         [binding] = self._store_in(unit, journal, [_Row(read, seen_in_inbox)], force=force)
         return binding
 
@@ -388,7 +387,8 @@ class Puller:
         """Read one complaint by detail: its snapshot, or a record to set aside (malformed, or refused).
 
         Runs in a fetch thread (:mod:`lapor_sync.sync.fetch_pool`): it reads LAPOR! and nothing else,
-        no database and no journal. A hint from the complaint's binding would come in here.
+        no database and no journal. A hint from the complaint's stored binding (``_Page.known``, at hand
+        where :meth:`_start_page` starts the reads) would be passed in here.
 
         Raises:
             ItemRejectedError: LAPOR! refused the detail call and ``set_aside_refusal`` is false.
@@ -664,12 +664,11 @@ def _read_rows(page: _Page, reads: dict[int, _Read]) -> list[_Row]:
     return rows
 
 
-def _counted(journal: RunJournal, reads: Iterator[tuple[int, _Read]]) -> Iterator[tuple[int, _Read]]:
-    """Count each complaint read in full on the run's ``fetched`` as its read comes back."""
-    for complaint_id, read in reads:
-        if isinstance(read, ComplaintSnapshot):
-            journal.counts.fetched += 1  # the read happened, whether or not its store commits
-        yield complaint_id, read
+def _counted(journal: RunJournal, read: _Read) -> _Read:
+    """Count a complaint read in full on the run's ``fetched`` as its read comes back; return the read."""
+    if isinstance(read, ComplaintSnapshot):
+        journal.counts.fetched += 1  # the read happened, whether or not its store commits
+    return read
 
 
 def _changes_nothing(received: Received) -> bool:

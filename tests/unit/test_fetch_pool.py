@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
-from lapor_sync.sync.fetch_pool import read_in_order
+from lapor_sync.sync.fetch_pool import FetchPool
 
 WAIT = 10  # seconds: bounds a wait that only a broken pool would reach
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+def read_in_order(
+    read: Callable[[K], R], keys: list[K], *, size: int, checkpoint: Callable[[], None]
+) -> Iterator[tuple[K, R]]:
+    """Read ``keys`` in a pool of ``size`` open for the iteration alone."""
+    with FetchPool(size, checkpoint) as pool:
+        yield from pool.start(read, keys)
 
 
 def test_reads_overlap_and_results_come_in_the_order_asked() -> None:
