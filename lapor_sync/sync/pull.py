@@ -252,14 +252,9 @@ class Puller:
                 the error are stored (:meth:`_finish_page`), those after it are not.
         """
         ahead: _Page | None = None
+        pages = _pages(self.platform.walk_inbox(since), self.options.page_size)
         with FetchPool(self.options.fetch_concurrency, journal.checkpoint) as pool:
-            for entries in _pages(self.platform.walk_inbox(since), self.options.page_size):
-                try:
-                    journal.checkpoint()
-                except Exception:
-                    if ahead is not None:  # what it has read is stored, then the stop goes on
-                        yield from self._finish_page(journal, ahead)
-                    raise
+            while (entries := self._next_page(journal, pages, ahead)) is not None:
                 fresh = [entry for entry in entries if isinstance(entry, MalformedRecord) or seen(entry)]
                 if ahead is not None and ahead.reads_any(fresh):
                     yield from self._finish_page(journal, ahead)
@@ -270,6 +265,22 @@ class Puller:
                 ahead = page
             if ahead is not None:
                 yield from self._finish_page(journal, ahead)
+
+    def _next_page(
+        self, journal: RunJournal, pages: Iterator[list[InboxItem | MalformedRecord]], ahead: _Page | None
+    ) -> list[InboxItem | MalformedRecord] | None:
+        """Pass the run's checkpoint, then return the walk's next page (``None``: the walk is over).
+
+        On an error (a stop, a lost lease, the walk's own) the page read ahead is stored first, so
+        that what was read is kept; the error goes on, and the cursor stays.
+        """
+        try:
+            journal.checkpoint()
+            return next(pages, None)
+        except Exception:
+            if ahead is not None:
+                self._finish_page(journal, ahead)
+            raise
 
     def _start_page(
         self, journal: RunJournal, pool: FetchPool, entries: Sequence[InboxItem | MalformedRecord]

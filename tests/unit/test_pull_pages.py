@@ -240,3 +240,26 @@ def test_a_complaint_read_again_in_the_next_page_is_read_once_its_first_read_is_
 
     assert run.outcome == "ok", run.error
     assert platform.stored_before_second_read is True  # never two reads of one complaint under way at once
+
+
+class BreakingPlatform(FakePlatform):
+    """A fake whose inbox walk fails after its first ``rows`` rows (a 503 on the next page)."""
+
+    rows = 2
+
+    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+        """Yield the first rows of the inbox, then fail."""
+        yield from list(super().walk_inbox(updated_since))[: self.rows]
+        raise TransientError("HTTP 503: Service Unavailable", status=503)
+
+
+def test_a_walk_that_fails_on_its_next_page_keeps_the_page_read_ahead(city: CitySide) -> None:
+    platform = BreakingPlatform(city.clock)
+    complaints = [platform.add_complaint() for _ in range(3)]
+    city.clock.advance(timedelta(minutes=10))
+
+    run = small_pages(city, platform, 2).run(pull=True, push=False)
+
+    assert run.outcome == "failed" and "503" in (run.error or "")
+    assert [case.complaint_id for case in city.cases()] == [c.complaint_id for c in complaints[:2]]
+    assert run.created == 2 and city.cursor() is None
