@@ -192,6 +192,8 @@ class App:
             overlap=timedelta(seconds=s.overlap_seconds),
             initial_since=s.initial_since,
             recheck_after=timedelta(seconds=s.open_case_recheck_seconds),
+            page_size=s.per_page,
+            fetch_concurrency=s.fetch_concurrency,
         )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
         # host could take the row over while its call is under way.

@@ -17,8 +17,11 @@ purged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Connection, Row, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.actions import ActionRefused, AgencyAction, check_action, merge_state
@@ -26,7 +29,7 @@ from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.complaint import AuthorType, Complaint, ComplaintSnapshot
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.domain.outbox import WAITING, OutboxState
-from lapor_sync.domain.ports import Received, ReceiveOutcome
+from lapor_sync.domain.ports import Receipt, Received, ReceiveOutcome
 from lapor_sync.domain.reference import find_reference, new_reference, tag_content
 from lapor_sync.domain.routing import CityMapping, NationalCall, NationalCallKind
 from lapor_sync.domain.status import CaseState, NationalStatus
@@ -47,6 +50,96 @@ def _dispositioned_at(snapshot: ComplaintSnapshot) -> datetime:
     """When the complaint was verified and dispositioned: its first Terverifikasi status entry."""
     verified = [e.at for e in snapshot.status_log if e.status_code == NationalStatus.VERIFIED]
     return min(verified) if verified else snapshot.complaint.created_at
+
+
+def _complaint_columns(complaint: Complaint, *, personal: bool = True) -> dict[str, object]:
+    """A case's columns copied from its complaint; ``personal=False`` (a purged case) leaves reporter, texts and place out."""
+    columns: dict[str, object] = {
+        "tracking_id": complaint.tracking_id,
+        "classification_name": complaint.classification_name,
+        "category_id": complaint.category_id,
+        "category_name": complaint.category_name,
+        "national_status_code": complaint.status_code,
+        "national_status_name": complaint.status_name,
+        "disposition_id": complaint.disposition_id,
+        "disposition_name": complaint.disposition_name,
+        "is_anonymous": complaint.is_anonymous,
+        "is_secret": complaint.is_secret,
+        "is_priority": complaint.is_priority,
+        "channel_name": complaint.channel_name,
+        "date_of_incident": complaint.date_of_incident,
+    }
+    if not personal:
+        return columns
+    # An anonymous complaint keeps no reporter identity, whatever was stored before.
+    reporter = None if complaint.is_anonymous else complaint.reporter
+    return columns | {
+        "title": complaint.title,
+        "content": complaint.content,
+        "content_length": _received_length(complaint.content, complaint.content_length),
+        "location_name": complaint.location_name,
+        "reporter_name": reporter.name if reporter else None,
+        "reporter_email": reporter.email if reporter else None,
+        "reporter_phone": reporter.phone if reporter else None,
+    }
+
+
+class _ThreadWrites:
+    """The thread entries a page of receipts adds and the own entries it links, written in two statements at most."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.links: list[dict[str, Any]] = []
+
+    def add(self, case_id: int, snapshot: ComplaintSnapshot, stored: Sequence[Row], *, purged: bool) -> tuple[int, int]:
+        """Note the new national entries of one case; link returning own ones. Returns (stored, linked).
+
+        Args:
+            case_id: the case.
+            snapshot: the complaint as read, with its whole thread.
+            stored: the case's stored entries (``id``, ``national_id``, ``reference``).
+            purged: the case is purged: new entries keep no words (:data:`PURGED_TEXT`).
+        """
+        known = {e.national_id for e in stored if e.national_id is not None}
+        # From the list, not from ``known``: every unlinked agency entry waits to be matched.
+        by_reference = {e.reference: e.id for e in stored if e.reference and e.national_id is None}
+        added = linked = 0
+        for entry in snapshot.thread:
+            if entry.national_id in known:
+                continue
+            reference = find_reference(entry.content) if entry.author_type is AuthorType.INSTITUTION else None
+            own = by_reference.get(reference) if reference else None
+            if own is not None:
+                # Our own follow-up, back from the national side: link it, never store it twice.
+                self.links.append({"entry_id": own, "linked_national_id": entry.national_id})
+                linked += 1
+                continue
+            self.entries.append(
+                {
+                    "case_id": case_id,
+                    "origin": "national",
+                    "author_type": entry.author_type.value,
+                    "national_id": entry.national_id,
+                    "institution_id": entry.institution_id,
+                    "content": PURGED_TEXT if purged else entry.content,
+                    "content_length": 0 if purged else _received_length(entry.content, entry.content_length),
+                    "rating": entry.rating,
+                    "is_secret": entry.is_secret,
+                    "reference": reference,
+                    "created_at": entry.created_at,
+                }
+            )
+            added += 1
+        return added, linked
+
+    def execute(self, connection: Connection) -> None:
+        """Write what was noted, each kind in one statement executed many at once."""
+        table = ThreadEntry.__table__
+        if self.entries:
+            connection.execute(insert(table), self.entries)
+        if self.links:
+            link = update(table).where(table.c.id == bindparam("entry_id"))
+            connection.execute(link.values(national_id=bindparam("linked_national_id")), self.links)
 
 
 _STATE_AFTER = {AgencyAction.FOLLOWUP: CaseState.IN_PROGRESS, AgencyAction.COMPLETE: CaseState.COMPLETED}
@@ -91,26 +184,91 @@ class BuiltinCityRecords:
         self, snapshot: ComplaintSnapshot, *, agency_code: str, routing_rule: str, state: CaseState | None
     ) -> Received:
         """Create or update the case for ``snapshot`` (see :meth:`CityRecords.receive`)."""
-        complaint = snapshot.complaint
-        case = self.find_by_complaint(complaint.complaint_id)
-        if case is None:
-            case = self._create(
-                complaint, _dispositioned_at(snapshot), agency_code, routing_rule, state or CaseState.NEW
+        [received] = self.receive_many([Receipt(snapshot, agency_code, routing_rule, state)])
+        return received
+
+    def receive_many(self, receipts: Sequence[Receipt]) -> list[Received]:
+        """Create or update the cases of several complaints (see :meth:`CityRecords.receive_many`).
+
+        A handful of statements for the whole page: the existing cases, their threads and their
+        pending status changes are read in one query each and updated through the session; new
+        cases, thread entries and links are written by Core statements executed many at once (no
+        ORM object per row). The receipts must name distinct complaints.
+        """
+        ids = [receipt.snapshot.complaint.complaint_id for receipt in receipts]
+        existing = {
+            case.complaint_id: case
+            for case in self.session.exec(
+                select(Case).where(Case.institution_id == self.institution_id, col(Case.complaint_id).in_(ids))
             )
-            new_entries, _ = self._append_thread(case, snapshot)
-            return Received(
-                ReceiveOutcome.CREATED, case.id, agency_code, state=case.state, new_thread_entries=new_entries
-            )
+        }
+        now = self.clock.now()
+        created = self._insert_cases([r for r in receipts if r.snapshot.complaint.complaint_id not in existing], now)
+        case_ids = [case.id for case in existing.values() if case.id is not None]
+        threads, pending = self._threads(case_ids), self._status_pending(case_ids)
+        thread = _ThreadWrites()
+        results = []
+        for receipt in receipts:
+            complaint_id = receipt.snapshot.complaint.complaint_id
+            case = existing.get(complaint_id)
+            if case is None:
+                results.append(self._created(receipt, created[complaint_id], thread))
+            else:
+                results.append(self._update(case, receipt, threads.get(case.id, []), case.id in pending, thread))
+        thread.execute(self.session.connection())
+        return results
+
+    def _insert_cases(self, receipts: Sequence[Receipt], now: datetime) -> dict[int, int]:
+        """Insert the cases of complaints new to the city in one statement; return their ids by complaint id."""
+        if not receipts:
+            return {}
+        table = Case.__table__
+        rows = [self._new_case(receipt, now) for receipt in receipts]
+        # INSERT ... RETURNING executed many at once ("insertmanyvalues"): keyed by complaint id, not row order.
+        inserted = self.session.connection().execute(insert(table).returning(table.c.complaint_id, table.c.id), rows)
+        return {complaint_id: case_id for complaint_id, case_id in inserted}
+
+    def _new_case(self, receipt: Receipt, now: datetime) -> dict[str, object]:
+        """The columns of a new case: the complaint's, its routing, and its state (``NEW`` when unknown)."""
+        complaint, state = receipt.snapshot.complaint, receipt.state or CaseState.NEW
+        return {
+            "institution_id": self.institution_id,
+            "complaint_id": complaint.complaint_id,
+            "agency_code": receipt.agency_code,
+            "routing_rule": receipt.routing_rule,
+            "state": state.value,
+            "closed_at": None if state.is_open else now,
+            "complaint_created_at": complaint.created_at,
+            "dispositioned_at": _dispositioned_at(receipt.snapshot),
+            "received_at": now,
+            "purged_at": None,
+            **_complaint_columns(complaint),
+        }
+
+    @staticmethod
+    def _created(receipt: Receipt, case_id: int, thread: _ThreadWrites) -> Received:
+        """What receiving a complaint new to the city did: its case, and its whole thread stored."""
+        new_entries, _ = thread.add(case_id, receipt.snapshot, [], purged=False)
+        state = (receipt.state or CaseState.NEW).value
+        return Received(
+            ReceiveOutcome.CREATED, case_id, receipt.agency_code, state=state, new_thread_entries=new_entries
+        )
+
+    def _update(
+        self, case: Case, receipt: Receipt, stored: Sequence[Row], status_pending: bool, thread: _ThreadWrites
+    ) -> Received:
+        """Update an existing case from ``receipt``: complaint fields, agency, state, new thread entries."""
         previous_agency, previous_state, previous_status = case.agency_code, case.state, case.national_status_name
-        merged = merge_state(CaseState(case.state), state, local_change_pending=self._status_pending(case.id))
+        merged = merge_state(CaseState(case.state), receipt.state, local_change_pending=status_pending)
         purge_lifted = case.purged_at is not None and merged.is_open
         if purge_lifted:
             case.purged_at = None
-        self._copy_complaint(case, complaint, personal=case.purged_at is None)
-        if agency_code != case.agency_code:
-            case.agency_code, case.routing_rule = agency_code, routing_rule
+        for name, value in _complaint_columns(receipt.snapshot.complaint, personal=case.purged_at is None).items():
+            setattr(case, name, value)
+        if receipt.agency_code != case.agency_code:
+            case.agency_code, case.routing_rule = receipt.agency_code, receipt.routing_rule
         self._set_state(case, merged)
-        new_entries, confirmed = self._append_thread(case, snapshot)
+        new_entries, confirmed = thread.add(case.id, receipt.snapshot, stored, purged=case.purged_at is not None)
         self.session.add(case)
         return Received(
             ReceiveOutcome.UPDATED,
@@ -125,110 +283,32 @@ class BuiltinCityRecords:
             purge_lifted=purge_lifted,
         )
 
-    def _create(
-        self, complaint: Complaint, dispositioned_at: datetime, agency_code: str, routing_rule: str, state: CaseState
-    ) -> Case:
-        case = Case(
-            institution_id=self.institution_id,
-            complaint_id=complaint.complaint_id,
-            tracking_id=complaint.tracking_id,
-            agency_code=agency_code,
-            routing_rule=routing_rule,
-            state=CaseState.NEW.value,
-            title="",
-            content="",
-            content_length=0,
-            national_status_code=complaint.status_code,
-            national_status_name=complaint.status_name,
-            is_anonymous=complaint.is_anonymous,
-            is_secret=complaint.is_secret,
-            is_priority=complaint.is_priority,
-            complaint_created_at=complaint.created_at,
-            dispositioned_at=dispositioned_at,
-            received_at=self.clock.now(),
-        )
-        self._copy_complaint(case, complaint)
-        self._set_state(case, state)
-        self.session.add(case)
-        self.session.flush()
-        return case
-
-    @staticmethod
-    def _copy_complaint(case: Case, complaint: Complaint, *, personal: bool = True) -> None:
-        """Copy the complaint onto the case; ``personal=False`` (a purged case) leaves reporter, texts and place out."""
-        case.tracking_id = complaint.tracking_id
-        case.classification_name = complaint.classification_name
-        case.category_id, case.category_name = complaint.category_id, complaint.category_name
-        case.national_status_code, case.national_status_name = complaint.status_code, complaint.status_name
-        case.disposition_id, case.disposition_name = complaint.disposition_id, complaint.disposition_name
-        case.is_anonymous, case.is_secret, case.is_priority = (
-            complaint.is_anonymous,
-            complaint.is_secret,
-            complaint.is_priority,
-        )
-        case.channel_name = complaint.channel_name
-        case.date_of_incident = complaint.date_of_incident
-        if not personal:
-            return
-        case.title, case.content = complaint.title, complaint.content
-        case.content_length = _received_length(complaint.content, complaint.content_length)
-        case.location_name = complaint.location_name
-        # An anonymous complaint keeps no reporter identity, whatever was stored before.
-        reporter = None if complaint.is_anonymous else complaint.reporter
-        case.reporter_name = reporter.name if reporter else None
-        case.reporter_email = reporter.email if reporter else None
-        case.reporter_phone = reporter.phone if reporter else None
-
     def _set_state(self, case: Case, state: CaseState) -> None:
         if case.state != state.value:
             case.state = state.value
             case.closed_at = None if state.is_open else self.clock.now()
 
-    def _status_pending(self, case_id: int) -> bool:
+    def _status_pending(self, case_ids: Sequence[int]) -> set[int]:
+        """The cases among ``case_ids`` with a status change of their own still waiting in the outbox."""
+        if not case_ids:
+            return set()
         kinds = [a.value for a in (AgencyAction.COMPLETE, AgencyAction.RETURN, AgencyAction.FORWARD)]
-        row = self.session.exec(
-            select(OutboxItem.id).where(
-                OutboxItem.case_id == case_id, col(OutboxItem.kind).in_(kinds), col(OutboxItem.state).in_(WAITING)
-            )
-        ).first()
-        return row is not None
+        query = select(OutboxItem.case_id).where(
+            col(OutboxItem.case_id).in_(case_ids), col(OutboxItem.kind).in_(kinds), col(OutboxItem.state).in_(WAITING)
+        )
+        return set(self.session.exec(query))
 
-    def _append_thread(self, case: Case, snapshot: ComplaintSnapshot) -> tuple[int, int]:
-        """Store new national entries; link returning own ones. Returns (stored, linked)."""
-        stored = list(self.session.exec(select(ThreadEntry).where(ThreadEntry.case_id == case.id)))
-        known = {e.national_id for e in stored if e.national_id is not None}
-        # From the list, not from ``known``: every unlinked agency entry waits to be matched.
-        by_reference = {e.reference: e for e in stored if e.reference and e.national_id is None}
-        added = linked = 0
-        purged = case.purged_at is not None
-        for entry in snapshot.thread:
-            if entry.national_id in known:
-                continue
-            reference = find_reference(entry.content) if entry.author_type is AuthorType.INSTITUTION else None
-            own = by_reference.get(reference) if reference else None
-            if own is not None:
-                # Our own follow-up, back from the national side: link it, never store it twice.
-                own.national_id = entry.national_id
-                self.session.add(own)
-                linked += 1
-                continue
-            self.session.add(
-                ThreadEntry(
-                    case_id=case.id,
-                    origin="national",
-                    author_type=entry.author_type.value,
-                    national_id=entry.national_id,
-                    institution_id=entry.institution_id,
-                    content=PURGED_TEXT if purged else entry.content,
-                    content_length=0 if purged else _received_length(entry.content, entry.content_length),
-                    rating=entry.rating,
-                    is_secret=entry.is_secret,
-                    reference=reference,
-                    created_at=entry.created_at,
-                )
-            )
-            added += 1
-        return added, linked
+    def _threads(self, case_ids: Sequence[int]) -> dict[int, list[Row]]:
+        """The stored thread entries of ``case_ids`` (id, case id, national id, reference), by case id."""
+        threads: dict[int, list[Row]] = {}
+        if not case_ids:
+            return threads
+        query = select(ThreadEntry.id, ThreadEntry.case_id, ThreadEntry.national_id, ThreadEntry.reference).where(
+            col(ThreadEntry.case_id).in_(case_ids)
+        )
+        for row in self.session.exec(query):
+            threads.setdefault(row.case_id, []).append(row)
+        return threads
 
     # -- looking cases up -------------------------------------------------------------------
 

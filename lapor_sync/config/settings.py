@@ -178,7 +178,10 @@ class Settings(BaseSettings):
             is refused before it is parsed.
         overlap_seconds: how far before the cursor each pull starts again (CONTRACT §6), seconds.
         initial_since: where the very first pull starts; aware, kept in UTC (default 2024-01-01 00:00 WIB).
-        per_page: inbox page size, 1..100 (CONTRACT §5).
+        per_page: inbox page size, 1..100 (CONTRACT §5); a pull stores a page per transaction.
+        fetch_concurrency: complaints a pull reads by detail at once (detail and follow-ups), 1..16
+            (default 4; 1 reads them one after another). Each read still counts against the
+            gateway's per-minute quota (CONTRACT §7): more at once spends it faster, not more of it.
         max_push_attempts: outbox attempts before a push is dead-lettered.
         push_concurrency: outbox rows of different complaints delivered at once (each complaint's
             rows one after the other; every request still counts against the quota, CONTRACT §7).
@@ -230,6 +233,7 @@ class Settings(BaseSettings):
     overlap_seconds: int = Field(default=300, ge=0)
     initial_since: AwareDatetime = Field(default=datetime(2024, 1, 1, tzinfo=WIB), validate_default=True)
     per_page: int = Field(default=100, ge=1, le=100)
+    fetch_concurrency: int = Field(default=4, ge=1, le=16)
     max_push_attempts: int = Field(default=8, ge=1)
     push_concurrency: int = Field(default=4, ge=1, le=32)
     open_case_recheck_seconds: int = Field(default=3600, ge=1)

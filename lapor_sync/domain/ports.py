@@ -6,7 +6,7 @@ over the built-in store); the engine and the domain know nothing else about them
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -105,6 +105,16 @@ class Received:
     purge_lifted: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One complaint snapshot to store, and where the mapping sends it (see :meth:`CityRecords.receive`)."""
+
+    snapshot: ComplaintSnapshot
+    agency_code: str
+    routing_rule: str
+    state: CaseState | None
+
+
 class CaseRecord(Protocol):
     """What the engine reads of a case in the city's system."""
 
@@ -132,6 +142,14 @@ class CityRecords(Protocol):
         current one (unknown status code, or a local change still waiting in the outbox).
         Agency follow-ups that come back from the national side are matched to their local entry
         by reference token, never stored twice.
+        """
+        ...
+
+    def receive_many(self, receipts: Sequence[Receipt]) -> list[Received]:
+        """Do what :meth:`receive` does for each receipt, at once (one page of the inbox).
+
+        The receipts name distinct complaints; the results come in the same order. An adapter
+        reads and writes the page in a few statements rather than a few per complaint.
         """
         ...
 

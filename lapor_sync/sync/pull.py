@@ -7,19 +7,23 @@ succeeded. Open cases whose complaint has not been seen for a while are read by 
 complaint forwarded away, archived or auto-closed on the national side is noticed even though it
 left the inbox (CONTRACT §5).
 
-Each complaint is stored in one unit of work (:class:`UnitOfWork`): its case, binding, sync events
-and set-aside records commit together or not at all, and the counters of what was stored count only
-once they did. ``fetched`` counts a read of LAPOR! as it happens: the read took place whether or
-not its store commits.
+The inbox is taken a page at a time: the page's bindings are read in one query, the rows that may
+have changed are read by detail a few at a time (:class:`~lapor_sync.sync.fetch_pool.FetchPool`),
+and the page is stored in one unit of work (:class:`UnitOfWork`) with statements executed many at
+once (:meth:`CityRecords.receive_many`, :mod:`lapor_sync.sync.page_store`): its cases, bindings,
+sync events and set-aside records commit together or not at all, and the counters of what was
+stored count only once they did. ``fetched`` counts a read of LAPOR! as it happens: the read took
+place whether or not its store commits.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -28,13 +32,21 @@ from lapor_sync.domain.complaint import Complaint, ComplaintSnapshot, InboxItem,
 from lapor_sync.domain.errors import ConfigurationError, ItemRejectedError, MalformedRecordError
 from lapor_sync.domain.fingerprint import snapshot_fingerprint
 from lapor_sync.domain.personal_data import mask_personal_data
-from lapor_sync.domain.ports import CityRecords, NationalPlatform, Received, ReceiveOutcome
+from lapor_sync.domain.ports import CityRecords, NationalPlatform, Receipt, Received, ReceiveOutcome
 from lapor_sync.domain.routing import CityMapping, Routing
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, SetAsideRecord
+from lapor_sync.storage.models import PURGED_TEXT, Case, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor, read_cursor
+from lapor_sync.sync.fetch_pool import FetchPool
 from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.page_store import (
+    BindingState,
+    PageWrites,
+    insert_pending_events,
+    load_bindings,
+    unresolved_set_aside,
+)
 from lapor_sync.sync.receive import record_receipt
 from lapor_sync.sync.unit_of_work import UnitOfWork
 from lapor_sync.sync.watermark import InboxWatermark, is_settled
@@ -49,12 +61,16 @@ class PullOptions:
         initial_since: where the very first walk starts (aware).
         max_passes: walks per pull; an inbox still changing after them keeps the cursor where it was.
         recheck_after: how long an open case may go unseen before its detail is read again.
+        page_size: inbox rows stored per unit of work: the inbox's page size (CONTRACT §5: at most 100).
+        fetch_concurrency: complaints read by detail at once (see :mod:`lapor_sync.sync.fetch_pool`).
     """
 
     overlap: timedelta = timedelta(minutes=5)
     initial_since: datetime | None = None
     max_passes: int = 5
     recheck_after: timedelta = timedelta(hours=1)
+    page_size: int = 100
+    fetch_concurrency: int = 4
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,75 @@ class _Route:
     rule: str
     state: CaseState | None
     routing: Routing | None
+
+
+_Read = ComplaintSnapshot | MalformedRecord
+"""What reading one complaint gave: its snapshot, or a record to set aside (malformed, or refused)."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One complaint on its way to storage.
+
+    Attributes:
+        read: what its read gave, or ``None``: an inbox row with nothing new, not read (``binding`` says so).
+        seen_in_inbox: it came from the inbox (or is treated as such, see :meth:`Puller.reread`).
+        binding: for a row not read, its stored binding.
+    """
+
+    read: _Read | None
+    seen_in_inbox: bool
+    binding: BindingState | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What storing one snapshot takes, decided before the page's cases are received.
+
+    Attributes:
+        snapshot: the complaint as read.
+        seen_in_inbox: see :class:`_Row`.
+        fingerprint: the snapshot's fingerprint.
+        binding: its stored binding, if any.
+        route: where its case goes; ``None``: not the city's (nothing stored), or not needed (``unchanged``).
+        unchanged: the snapshot is the one stored: take the shortcut, receive nothing.
+    """
+
+    snapshot: ComplaintSnapshot
+    seen_in_inbox: bool
+    fingerprint: str
+    binding: BindingState | None
+    route: _Route | None
+    unchanged: bool
+
+    @property
+    def receipt(self) -> Receipt | None:
+        """What to hand the city's records, or ``None`` when nothing is received."""
+        if self.unchanged or self.route is None:
+            return None
+        return Receipt(self.snapshot, self.route.agency_code, self.route.rule, self.route.state)
+
+
+@dataclass
+class _Page:
+    """A page of inbox rows new to this pull, its reads started and not yet stored.
+
+    Attributes:
+        entries: the rows, in the inbox's order.
+        known: their stored bindings, by complaint id, as read before the reads started.
+        wanted: the complaints being read by detail, in order.
+        reads: ``(complaint id, read)`` of each, in order, as they come back.
+    """
+
+    entries: Sequence[InboxItem | MalformedRecord]
+    known: dict[int, BindingState]
+    wanted: Sequence[int]
+    reads: Iterator[tuple[int, _Read]]
+
+    def reads_any(self, entries: Iterable[InboxItem | MalformedRecord]) -> bool:
+        """Whether this page reads a complaint that one of ``entries`` names too."""
+        wanted = set(self.wanted)
+        return any(entry.complaint_id in wanted for entry in entries)
 
 
 class Puller:
@@ -118,15 +203,8 @@ class Puller:
             self._mark(journal), overlap=self.options.overlap, max_passes=self.options.max_passes
         )
         for _ in watermark.passes():
-            for entry in self.platform.walk_inbox(watermark.start):
-                journal.checkpoint()
-                if isinstance(entry, MalformedRecord):
-                    with self._unit_of_work(journal) as unit:
-                        self._set_aside(unit, journal, entry)
-                elif watermark.seen(entry):
-                    binding = self._pull_one(journal, entry)
-                    if binding is not None:
-                        watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
+            for binding in self._walk(journal, watermark.start, watermark.seen):
+                watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
         if watermark.busy:
             # Every row read is stored, but the last walk may have skipped one that moved under it
             # (CONTRACT §6, page drift): the mark stays, so the next run walks the same rows again.
@@ -161,18 +239,86 @@ class Puller:
             yield unit
             unit.commit()
 
-    def _pull_one(self, journal: RunJournal, item: InboxItem) -> Binding | None:
-        """Store one inbox row if it may have changed; return its binding (``None``: set aside or not the city's)."""
-        with self._unit_of_work(journal) as unit:
-            binding = self._binding(unit.session, item.complaint_id)
-            if binding is not None and not self._may_have_changed(binding, item):
-                unit.count("unchanged")
-                return binding
-            # End the read: no transaction stays open while LAPOR! answers (a Retry-After may take minutes).
-            unit.rollback()
-            return self._fetch_and_store(unit, journal, item.complaint_id, seen_in_inbox=True)
+    def _walk(self, journal: RunJournal, since: datetime, seen: Callable[[InboxItem], bool]) -> Iterator[BindingState]:
+        """Walk the inbox once from ``since`` a page at a time; yield the bindings stored, in order.
 
-    def _may_have_changed(self, binding: Binding, item: InboxItem) -> bool:
+        ``seen`` (the watermark's) tells which rows are new to this pull. While a page is stored,
+        the next one is read already: its bindings loaded, its reads started (:class:`FetchPool`).
+        A page naming a complaint the page before it reads waits for that page to be stored, so
+        that two reads of one complaint are never under way at once (the older could be stored last).
+
+        Raises:
+            NationalPlatformError, RunInterrupted, LeaseLost: as :meth:`run`; the rows read before
+                the error are stored (:meth:`_finish_page`), those after it are not.
+        """
+        ahead: _Page | None = None
+        pages = _pages(self.platform.walk_inbox(since), self.options.page_size)
+        with FetchPool(self.options.fetch_concurrency, journal.checkpoint) as pool:
+            while (entries := self._next_page(journal, pages, ahead)) is not None:
+                fresh = [entry for entry in entries if isinstance(entry, MalformedRecord) or seen(entry)]
+                if ahead is not None and ahead.reads_any(fresh):
+                    yield from self._finish_page(journal, ahead)
+                    ahead = None
+                page = self._start_page(journal, pool, fresh)
+                if ahead is not None:
+                    yield from self._finish_page(journal, ahead)
+                ahead = page
+            if ahead is not None:
+                yield from self._finish_page(journal, ahead)
+
+    def _next_page(
+        self, journal: RunJournal, pages: Iterator[list[InboxItem | MalformedRecord]], ahead: _Page | None
+    ) -> list[InboxItem | MalformedRecord] | None:
+        """Pass the run's checkpoint, then return the walk's next page (``None``: the walk is over).
+
+        On an error (a stop, a lost lease, the walk's own) the page read ahead is stored first, so
+        that what was read is kept; the error goes on, and the cursor stays.
+        """
+        try:
+            journal.checkpoint()
+            return next(pages, None)
+        except Exception:
+            if ahead is not None:
+                self._finish_page(journal, ahead)
+            raise
+
+    def _start_page(
+        self, journal: RunJournal, pool: FetchPool, entries: Sequence[InboxItem | MalformedRecord]
+    ) -> _Page:
+        """Load a page's bindings and start reading the rows that may have changed (:meth:`_may_have_changed`)."""
+        items = [entry for entry in entries if isinstance(entry, InboxItem)]
+        known: dict[int, BindingState] = {}
+        if items:
+            with self._unit_of_work(journal) as unit:
+                known = load_bindings(unit.session.connection(), self.institution_id, [i.complaint_id for i in items])
+        # The unit has ended: no transaction stays open while LAPOR! answers (a Retry-After may take minutes).
+        wanted = [
+            i.complaint_id
+            for i in items
+            if i.complaint_id not in known or self._may_have_changed(known[i.complaint_id], i)
+        ]
+        reads = pool.start(partial(self._fetch, set_aside_refusal=True), wanted)
+        return _Page(entries, known, wanted, ((cid, _counted(journal, read)) for cid, read in reads))
+
+    def _finish_page(self, journal: RunJournal, page: _Page) -> list[BindingState]:
+        """Wait for a page's reads and store the page in one unit of work; return the bindings stored, in order.
+
+        When a read fails (a run-stopping error, a stop, a lost lease), the rows before it are
+        stored and the error goes on: the cursor does not move past the row not stored.
+        """
+        if not page.entries:
+            return []
+        reads: dict[int, _Read] = {}
+        try:
+            for complaint_id, read in page.reads:
+                reads[complaint_id] = read
+        except Exception:
+            # A run-stopping error, a stop or a lost lease: what was read before it is kept, and the error goes on.
+            self._store_rows(journal, _read_rows(page, reads))
+            raise
+        return [b for b in self._store_rows(journal, _read_rows(page, reads)) if b is not None]
+
+    def _may_have_changed(self, binding: BindingState, item: InboxItem) -> bool:
         """Whether an inbox row may hold a change not yet stored.
 
         A newer ``updated_at`` surely does. An equal one may too until :meth:`_settled`: timestamps
@@ -183,7 +329,7 @@ class Puller:
             return item.updated_at > binding.national_updated_at
         return not self._settled(binding)
 
-    def _settled(self, binding: Binding) -> bool:
+    def _settled(self, binding: BindingState) -> bool:
         """Whether the binding's last read came after its ``national_updated_at`` second had surely ended."""
         return is_settled(binding.national_updated_at, binding.last_checked_at, self.options.overlap)
 
@@ -214,7 +360,9 @@ class Puller:
                 with self._unit_of_work(journal) as unit:
                     self._fetch_and_store(unit, journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
 
-    def reread(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool) -> Binding | None:
+    def reread(
+        self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool
+    ) -> BindingState | None:
         """Read one complaint by detail and store it under the current mapping (``lapor-sync resync``).
 
         Unlike a pull, an unchanged complaint is routed again, so a corrected mapping moves its case
@@ -240,26 +388,18 @@ class Puller:
         seen_in_inbox: bool,
         force: bool = False,
         set_aside_refusal: bool = True,
-    ) -> Binding | None:
-        """Read one complaint and store it in ``unit``; return its binding (``None``: set aside or not the city's)."""
-        snapshot = self._fetch(unit, journal, complaint_id, set_aside_refusal=set_aside_refusal)
-        if snapshot is None:
-            return None
-        try:
-            binding = self._store(unit, journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
-            unit.session.flush()  # a duplicate is refused here, while it can still be stored again
-            return binding
-        except IntegrityError:
-            # Another worker stored the same complaint between our read and our insert; the
-            # unique binding index refused the duplicate. Store again as an update, in a fresh unit.
-            unit.rollback()
-        with self._unit_of_work(journal) as again:
-            return self._store(again, journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
+    ) -> BindingState | None:
+        """Read one complaint and store it in ``unit``, as a page of one; return its binding (``None``: set aside or not the city's)."""
+        read = _counted(journal, self._fetch(complaint_id, set_aside_refusal=set_aside_refusal))
+        [binding] = self._store_in(unit, journal, [_Row(read, seen_in_inbox)], force=force)
+        return binding
 
-    def _fetch(
-        self, unit: UnitOfWork, journal: RunJournal, complaint_id: int, *, set_aside_refusal: bool
-    ) -> ComplaintSnapshot | None:
-        """Read one complaint by detail; ``None``: it was malformed or refused, and is set aside in ``unit``.
+    def _fetch(self, complaint_id: int, *, set_aside_refusal: bool) -> _Read:
+        """Read one complaint by detail: its snapshot, or a record to set aside (malformed, or refused).
+
+        Runs in a fetch thread (:mod:`lapor_sync.sync.fetch_pool`): it reads LAPOR! and nothing else,
+        no database and no journal. A hint from the complaint's stored binding (``_Page.known``, at hand
+        where :meth:`_start_page` starts the reads) would be passed in here.
 
         Raises:
             ItemRejectedError: LAPOR! refused the detail call and ``set_aside_refusal`` is false.
@@ -267,67 +407,130 @@ class Puller:
         try:
             snapshot = self.platform.fetch_complaint(complaint_id)
         except MalformedRecordError as exc:
-            self._set_aside(unit, journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
-            return None
+            return MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw)
         except ItemRejectedError as exc:
             if not set_aside_refusal:
                 raise
-            reason = f"the platform refused the detail call: {exc}"
-            self._set_aside(unit, journal, MalformedRecord(complaint_id, reason, None))
-            return None
-        journal.counts.fetched += 1  # the read happened, whether or not its store commits
+            return MalformedRecord(complaint_id, f"the platform refused the detail call: {exc}", None)
         return snapshot
 
-    def _store(
-        self, unit: UnitOfWork, journal: RunJournal, snapshot: ComplaintSnapshot, *, seen_in_inbox: bool, force: bool
-    ) -> Binding | None:
-        """Create or update the case and its binding in ``unit``; ``None``: not the city's.
+    def _store_rows(self, journal: RunJournal, rows: Sequence[_Row]) -> list[BindingState | None]:
+        """Store a page of rows in one unit of work; return each row's binding (``None``: set aside or not the city's)."""
+        with self._unit_of_work(journal) as unit:
+            return self._store_in(unit, journal, rows)
+
+    def _store_in(
+        self, unit: UnitOfWork, journal: RunJournal, rows: Sequence[_Row], *, force: bool = False
+    ) -> list[BindingState | None]:
+        """Store ``rows`` in ``unit``; when another worker stored one of them first, store them one by one.
 
         ``force`` (resync) routes an unchanged complaint again instead of taking the shortcut.
         """
-        complaint, now = snapshot.complaint, journal.clock.now()
-        fingerprint = snapshot_fingerprint(snapshot)
-        binding = self._binding(unit.session, complaint.complaint_id)
-        if binding is not None and binding.content_hash == fingerprint and not force:
-            return self._unchanged(unit, binding, complaint, now, seen_in_inbox=seen_in_inbox)
-        records = self.city_records(unit.session)
-        route = self._route(records, complaint, binding, seen_in_inbox=seen_in_inbox)
-        if route is None:
-            return None  # never ours and no longer ours: nothing to keep
-        received = records.receive(snapshot, agency_code=route.agency_code, routing_rule=route.rule, state=route.state)
-        if binding is not None and binding.content_hash == fingerprint and _changes_nothing(received):
-            return self._confirmed(unit, binding, complaint.complaint_id, now)
-        binding = self._bind(
-            unit.session,
-            complaint,
-            binding,
-            case_id=received.case_id,
-            fingerprint=fingerprint,
-            now=now,
-            seen_in_inbox=seen_in_inbox,
-        )
-        self._record_events(unit.session, journal, snapshot, received, route)
-        self._resolve_set_aside(unit.session, complaint.complaint_id, now)
-        unit.count("created" if received.outcome is ReceiveOutcome.CREATED else "updated")
-        return binding
+        try:
+            stored = self._store_page(unit, journal, rows, force=force)
+            unit.session.flush()  # a duplicate is refused here at the latest, while the rows can still be stored again
+            return stored
+        except IntegrityError:
+            # Another worker stored one of these complaints between our read and our insert: the
+            # unique binding index refused the duplicate. Store each row again, each in a fresh unit:
+            # the one stored meanwhile is then an update.
+            unit.rollback()
+        stored = []
+        for row in rows:
+            with self._unit_of_work(journal) as again:
+                stored += self._store_page(again, journal, [row], force=force)
+        return stored
 
-    def _unchanged(
-        self, unit: UnitOfWork, binding: Binding, complaint: Complaint, now: datetime, *, seen_in_inbox: bool
-    ) -> Binding:
+    def _store_page(
+        self, unit: UnitOfWork, journal: RunJournal, rows: Sequence[_Row], *, force: bool
+    ) -> list[BindingState | None]:
+        """Store ``rows`` (distinct complaints) in ``unit`` with a few statements for all: see :meth:`_store_in`."""
+        connection = unit.session.connection()
+        ids = [row.read.complaint.complaint_id for row in rows if isinstance(row.read, ComplaintSnapshot)]
+        bindings = load_bindings(connection, self.institution_id, ids)
+        page = PageWrites(
+            self.institution_id, unresolved_set_aside(connection, self.institution_id, ids), journal.clock.now()
+        )
+        records = self.city_records(unit.session)
+        plans = [self._plan(records, row, bindings, force=force) for row in rows]
+        receipts = [receipt for plan in plans if plan is not None and (receipt := plan.receipt) is not None]
+        received = iter(records.receive_many(receipts) if receipts else [])
+        stored = [
+            self._store_row(unit, journal, page, row, plan, received) for row, plan in zip(rows, plans, strict=True)
+        ]
+        page.execute(connection)
+        insert_pending_events(unit.session)
+        return stored
+
+    def _plan(self, records: CityRecords, row: _Row, bindings: dict[int, BindingState], *, force: bool) -> _Plan | None:
+        """Decide how to store a row's snapshot (``None``: the row holds none)."""
+        if not isinstance(row.read, ComplaintSnapshot):
+            return None
+        snapshot, complaint = row.read, row.read.complaint
+        fingerprint = snapshot_fingerprint(snapshot)
+        binding = bindings.get(complaint.complaint_id)
+        if binding is not None and binding.content_hash == fingerprint and not force:
+            return _Plan(snapshot, row.seen_in_inbox, fingerprint, binding, None, unchanged=True)
+        route = self._route(records, complaint, binding, seen_in_inbox=row.seen_in_inbox)
+        return _Plan(snapshot, row.seen_in_inbox, fingerprint, binding, route, unchanged=False)
+
+    def _store_row(
+        self,
+        unit: UnitOfWork,
+        journal: RunJournal,
+        page: PageWrites,
+        row: _Row,
+        plan: _Plan | None,
+        received: Iterator[Received],
+    ) -> BindingState | None:
+        """Finish storing one row in ``unit``, in page order; ``received`` yields the page's receipts in order."""
+        if isinstance(row.read, MalformedRecord):
+            self._set_aside(unit, journal, row.read)
+            return None
+        if plan is None:  # an inbox row with nothing new: nothing read, nothing to write
+            unit.count("unchanged")
+            return row.binding
+        if plan.unchanged:
+            return self._unchanged(unit, page, plan)
+        if plan.route is None:
+            return None  # never ours and no longer ours: nothing to keep
+        return self._received(unit, journal, page, plan, next(received))
+
+    def _received(
+        self, unit: UnitOfWork, journal: RunJournal, page: PageWrites, plan: _Plan, received: Received
+    ) -> BindingState:
+        """Record what receiving a snapshot did: its binding, its sync events, its set-aside records resolved."""
+        assert plan.route is not None  # a plan with no route receives nothing
+        binding, complaint = plan.binding, plan.snapshot.complaint
+        if binding is not None and binding.content_hash == plan.fingerprint and _changes_nothing(received):
+            return self._confirmed(unit, page, binding)
+        stored = self._bind(complaint, binding, received.case_id, plan.fingerprint, page.now, plan.seen_in_inbox)
+        if binding is None:
+            page.insert(stored)
+        else:
+            page.update(stored)
+        self._record_events(unit.session, journal, plan.snapshot, received, plan.route)
+        page.resolve(complaint.complaint_id)
+        unit.count("created" if received.outcome is ReceiveOutcome.CREATED else "updated")
+        return stored
+
+    def _unchanged(self, unit: UnitOfWork, page: PageWrites, plan: _Plan) -> BindingState:
         """Take the shortcut for a read of what is stored: write only what moves the sync forward."""
+        assert plan.binding is not None  # the shortcut is for a complaint stored before
+        binding, complaint = plan.binding, plan.snapshot.complaint
         # What moves it forward: a newer mark, a recheck, a read that settles a same-second doubt, a
         # set-aside record now read in full. A repeated read of settled data writes nothing.
         settles = not self._settled(binding)
-        resolved = self._resolve_set_aside(unit.session, complaint.complaint_id, now)
-        if complaint.updated_at > binding.national_updated_at or not seen_in_inbox or settles or resolved:
-            binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
-            binding.last_checked_at = now
-            unit.session.add(binding)
+        resolved = page.resolve(complaint.complaint_id)
+        if complaint.updated_at > binding.national_updated_at or not plan.seen_in_inbox or settles or resolved:
+            mark = max(binding.national_updated_at, complaint.updated_at)
+            binding = replace(binding, national_updated_at=mark, last_checked_at=page.now)
+            page.update(binding)
         unit.count("unchanged")
         return binding
 
     def _route(
-        self, records: CityRecords, complaint: Complaint, binding: Binding | None, *, seen_in_inbox: bool
+        self, records: CityRecords, complaint: Complaint, binding: BindingState | None, *, seen_in_inbox: bool
     ) -> _Route | None:
         """Decide the case's agency, rule and state; ``None``: the complaint is not the city's and never was."""
         # The inbox lists only complaints dispositioned to the city's tree (CONTRACT §5): one seen
@@ -341,42 +544,36 @@ class Puller:
         existing = records.get_case(case_id=binding.case_id)
         return _Route(existing.agency_code, existing.routing_rule, CaseState.FORWARDED, None)
 
-    def _confirmed(self, unit: UnitOfWork, binding: Binding, complaint_id: int, now: datetime) -> Binding:
+    def _confirmed(self, unit: UnitOfWork, page: PageWrites, binding: BindingState) -> BindingState:
         """Record a forced read the current mapping decides as the case already says: checked, unchanged."""
-        binding.last_checked_at = now
-        unit.session.add(binding)
-        self._resolve_set_aside(unit.session, complaint_id, now)
+        binding = replace(binding, last_checked_at=page.now)
+        page.update(binding)
+        page.resolve(binding.complaint_id)
         unit.count("unchanged")
         return binding
 
+    @staticmethod
     def _bind(
-        self,
-        session: Session,
         complaint: Complaint,
-        binding: Binding | None,
-        *,
+        binding: BindingState | None,
         case_id: int,
         fingerprint: str,
         now: datetime,
         seen_in_inbox: bool,
-    ) -> Binding:
-        """Create or move forward the binding of complaint and case: mark, fingerprint, when read."""
+    ) -> BindingState:
+        """The binding of complaint and case, created or moved forward: mark, fingerprint, when read."""
         if binding is None:
-            binding = Binding(
-                institution_id=self.institution_id,
-                complaint_id=complaint.complaint_id,
-                tracking_id=complaint.tracking_id,
-                case_id=case_id,
-                national_updated_at=complaint.updated_at,
-                content_hash=fingerprint,
-                last_checked_at=now,
+            seen = now if seen_in_inbox else None
+            return BindingState(
+                complaint.complaint_id, complaint.tracking_id, case_id, complaint.updated_at, fingerprint, now, seen
             )
-        binding.national_updated_at = max(binding.national_updated_at, complaint.updated_at)
-        binding.content_hash, binding.last_checked_at = fingerprint, now
-        if seen_in_inbox:
-            binding.last_seen_in_inbox_at = now
-        session.add(binding)
-        return binding
+        return replace(
+            binding,
+            national_updated_at=max(binding.national_updated_at, complaint.updated_at),
+            content_hash=fingerprint,
+            last_checked_at=now,
+            last_seen_in_inbox_at=now if seen_in_inbox else binding.last_seen_in_inbox_at,
+        )
 
     def _record_events(
         self, session: Session, journal: RunJournal, snapshot: ComplaintSnapshot, received: Received, route: _Route
@@ -388,26 +585,6 @@ class Puller:
         record_receipt(
             session, journal, snapshot, received, route.routing, route.state, unknown_sub_unit=unknown_sub_unit
         )
-
-    def _resolve_set_aside(self, session: Session, complaint_id: int, now: datetime) -> bool:
-        """Close the set-aside records of a complaint now stored in full; return whether there were any."""
-        records = session.exec(
-            select(SetAsideRecord).where(
-                SetAsideRecord.institution_id == self.institution_id,
-                SetAsideRecord.complaint_id == complaint_id,
-                SetAsideRecord.resolved_at == None,
-            )
-        ).all()  # noqa: E711  (SQL IS NULL)
-        for record in records:
-            record.resolved_at = now
-            session.add(record)
-        return bool(records)
-
-    def _binding(self, session: Session, complaint_id: int) -> Binding | None:
-        """Return the binding of ``complaint_id`` to its case, or ``None`` for a complaint never stored."""
-        return session.exec(
-            select(Binding).where(Binding.institution_id == self.institution_id, Binding.complaint_id == complaint_id)
-        ).first()
 
     def _set_aside(self, unit: UnitOfWork, journal: RunJournal, record: MalformedRecord) -> None:
         """Keep a record that cannot be stored, with its reason, in ``unit``; one already kept is marked seen again."""
@@ -457,6 +634,52 @@ class Puller:
             col(Case.purged_at).is_not(None),
         )
         return session.exec(purged).first() is not None
+
+
+def _pages(entries: Iterable[InboxItem | MalformedRecord], size: int) -> Iterator[list[InboxItem | MalformedRecord]]:
+    """Cut the inbox walk into pages of up to ``size`` rows, each naming a complaint once.
+
+    A page is handed on as soon as it is full, before the walk asks for the next page of the inbox.
+    A complaint seen again (it moved during the walk) starts a new page: a page stores each
+    complaint once, against the bindings read before it.
+    """
+    page: list[InboxItem | MalformedRecord] = []
+    ids: set[int] = set()
+    for entry in entries:
+        if entry.complaint_id in ids:
+            yield page
+            page, ids = [], set()
+        page.append(entry)
+        if entry.complaint_id is not None:
+            ids.add(entry.complaint_id)
+        if len(page) >= size:
+            yield page
+            page, ids = [], set()
+    if page:
+        yield page
+
+
+def _read_rows(page: _Page, reads: dict[int, _Read]) -> list[_Row]:
+    """The rows of a page to store, in order: up to the first row whose read did not come back (it failed)."""
+    wanted = set(page.wanted)
+    rows = []
+    for entry in page.entries:
+        if isinstance(entry, MalformedRecord):
+            rows.append(_Row(entry, seen_in_inbox=True))
+        elif entry.complaint_id in reads:
+            rows.append(_Row(reads[entry.complaint_id], seen_in_inbox=True))
+        elif entry.complaint_id in wanted:
+            break  # its read failed: nothing after it is stored, so the cursor cannot pass it
+        else:
+            rows.append(_Row(None, seen_in_inbox=True, binding=page.known[entry.complaint_id]))
+    return rows
+
+
+def _counted(journal: RunJournal, read: _Read) -> _Read:
+    """Count a complaint read in full on the run's ``fetched`` as its read comes back; return the read."""
+    if isinstance(read, ComplaintSnapshot):
+        journal.counts.fetched += 1  # the read happened, whether or not its store commits
+    return read
 
 
 def _changes_nothing(received: Received) -> bool:

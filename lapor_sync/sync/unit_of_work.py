@@ -16,9 +16,9 @@ class UnitOfWork:
     Steps add their changes to :attr:`session` and their counts with :meth:`count`; only
     :meth:`commit` makes either real, so a rolled-back unit counts nothing (``fetched``, a read of
     LAPOR! and not a change, is counted on the journal as it happens). The pull commits one
-    unit per complaint. The steps take the unit and never commit, so the complaints of a page could
-    share one; the duplicate-insert retry (``Puller._fetch_and_store``) rolls its unit back, and
-    would then need a savepoint per complaint.
+    unit per page of the inbox; the steps take the unit and never commit. When the unique binding
+    index refuses a duplicate (another worker stored a complaint of the page first), the pull rolls
+    the unit back and stores the page again one complaint per unit (``Puller._store_in``).
 
     Args:
         session: the unit's session; only :meth:`commit` commits it.

@@ -18,6 +18,7 @@ Its refusals are the errors the real client raises for the platform's answers: a
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -102,6 +103,7 @@ class FakePlatform:
         self._records: dict[int, _Record] = {}
         self._malformed_rows: list[tuple[datetime, MalformedRecord]] = []
         self._failures: list[_Failure] = []
+        self._failures_lock = threading.Lock()  # the pull reads complaints from several threads at once
         self._complaint_ids = itertools.count(3_100_001)
         self._followup_ids = itertools.count(1)
 
@@ -285,14 +287,16 @@ class FakePlatform:
 
     def _scripted(self, method: str, complaint_id: int | None, call: Callable[[], T]) -> T:
         """Make the call, unless a scripted failure is due: then raise it (after the write, if ``applied``)."""
-        self.calls.append((method, complaint_id))
-        failure = next(
-            (f for f in self._failures if f.method == method and f.complaint_id in (None, complaint_id)),
-            None,
-        )
+        with self._failures_lock:
+            self.calls.append((method, complaint_id))
+            failure = next(
+                (f for f in self._failures if f.method == method and f.complaint_id in (None, complaint_id)),
+                None,
+            )
+            if failure is not None:
+                self._failures.remove(failure)
         if failure is None:
             return call()
-        self._failures.remove(failure)
         if failure.applied:
             call()
         raise failure.error
