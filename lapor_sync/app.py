@@ -183,6 +183,8 @@ class App:
             stop: the event that stops its runs after the item in flight (the worker shares one).
         """
         from lapor_sync.adapters.national.retry import RetryPolicy
+        from lapor_sync.reports.sla import sla_policy
+        from lapor_sync.sync.recheck import RecheckLimits
 
         db = self.writable_db()
         s = self.settings
@@ -190,6 +192,8 @@ class App:
             overlap=timedelta(seconds=s.overlap_seconds),
             initial_since=s.initial_since,
             recheck_after=timedelta(seconds=s.open_case_recheck_seconds),
+            recheck_limits=RecheckLimits(s.recheck_requests_per_cycle, s.recheck_requests_per_day),
+            sla=sla_policy(s),
         )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
         # host could take the row over while its call is under way.

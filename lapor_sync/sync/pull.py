@@ -30,12 +30,22 @@ from lapor_sync.domain.fingerprint import snapshot_fingerprint
 from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.ports import CityRecords, NationalPlatform, Received, ReceiveOutcome
 from lapor_sync.domain.routing import CityMapping, Routing
+from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, SetAsideRecord
-from lapor_sync.sync.cursor import advance_cursor, read_cursor
+from lapor_sync.sync.cursor import InboxCursor, advance_cursor, read_inbox_cursor
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.receive import record_receipt
+from lapor_sync.sync.recheck import (
+    RecheckBudget,
+    RecheckLimits,
+    budget_name,
+    due_rechecks,
+    record_spent,
+    spent_on,
+    wib_day,
+)
 from lapor_sync.sync.unit_of_work import UnitOfWork
 from lapor_sync.sync.watermark import InboxWatermark, is_settled
 
@@ -49,12 +59,17 @@ class PullOptions:
         initial_since: where the very first walk starts (aware).
         max_passes: walks per pull; an inbox still changing after them keeps the cursor where it was.
         recheck_after: how long an open case may go unseen before its detail is read again.
+        recheck_limits: the requests rechecks may make per cycle and per WIB day (settings
+            ``recheck_requests_per_cycle``, ``recheck_requests_per_day``).
+        sla: the service levels that order the rechecks (most urgent first); ``None``: longest unseen first.
     """
 
     overlap: timedelta = timedelta(minutes=5)
     initial_since: datetime | None = None
     max_passes: int = 5
     recheck_after: timedelta = timedelta(hours=1)
+    recheck_limits: RecheckLimits = RecheckLimits(per_cycle=60, per_day=1440)
+    sla: SlaPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -114,11 +129,15 @@ class Puller:
             RunInterrupted: a stop was requested (the journal's checkpoint between items).
             LeaseLost: the pull lease was lost (the same checkpoint).
         """
+        cursor = self._mark(journal)
         watermark = InboxWatermark(
-            self._mark(journal), overlap=self.options.overlap, max_passes=self.options.max_passes
+            cursor.position,
+            overlap=self.options.overlap,
+            max_passes=self.options.max_passes,
+            walked_at=cursor.walked_at,
         )
-        for _ in watermark.passes():
-            for entry in self.platform.walk_inbox(watermark.start):
+        for _ in watermark.passes(journal.clock.now):
+            for entry in self.platform.walk_inbox(watermark.start, watermark.report):
                 journal.checkpoint()
                 if isinstance(entry, MalformedRecord):
                     with self._unit_of_work(journal) as unit:
@@ -138,20 +157,24 @@ class Puller:
             )
         if reconcile:
             self._recheck_open_cases(journal, watermark.seen_complaints)
-        self._advance_cursor(journal, watermark.position(journal.clock.now()))
+        position = watermark.position(journal.clock.now())
+        if watermark.changes_cursor(position):
+            self._advance_cursor(journal, position, walked_at=watermark.walked_at)
 
-    def _mark(self, journal: RunJournal) -> datetime:
-        """Return the committed cursor, or ``initial_since`` before the first successful pull."""
+    def _mark(self, journal: RunJournal) -> InboxCursor:
+        """Return the committed cursor, or ``initial_since`` (never walked) before the first successful pull."""
         with self._unit_of_work(journal) as unit:
-            mark = read_cursor(unit.session, self.institution_id) or self.options.initial_since
-        if mark is None:
+            cursor = read_inbox_cursor(unit.session, self.institution_id)
+        if cursor is not None:
+            return cursor
+        if self.options.initial_since is None:
             raise ConfigurationError("no cursor yet and no initial_since configured")
-        return mark
+        return InboxCursor(self.options.initial_since, None)
 
-    def _advance_cursor(self, journal: RunJournal, position: datetime) -> None:
-        """Move the cursor forward to ``position``, now that every row the pull read is stored."""
+    def _advance_cursor(self, journal: RunJournal, position: datetime, *, walked_at: datetime | None) -> None:
+        """Move the cursor forward to ``position``, now that every row the pull read is stored; date its proven walk."""
         with self._unit_of_work(journal) as unit:
-            advance_cursor(unit.session, self.institution_id, position, journal.clock.now())
+            advance_cursor(unit.session, self.institution_id, position, journal.clock.now(), walked_at=walked_at)
 
     @contextmanager
     def _unit_of_work(self, journal: RunJournal) -> Iterator[UnitOfWork]:
@@ -188,7 +211,7 @@ class Puller:
         return is_settled(binding.national_updated_at, binding.last_checked_at, self.options.overlap)
 
     def reconcile(self, journal: RunJournal) -> None:
-        """Read by detail every open case not seen in the inbox for ``recheck_after`` (CONTRACT §6).
+        """Read by detail the open cases not seen for ``recheck_after``, under the recheck budget (CONTRACT §6).
 
         A complaint forwarded away, archived or auto-closed on the national side leaves the inbox;
         only its detail tells. Set-aside records are tried again too. The cursor is not touched.
@@ -196,23 +219,53 @@ class Puller:
         self._recheck_open_cases(journal, frozenset())
 
     def _recheck_open_cases(self, journal: RunJournal, seen: frozenset[int]) -> None:
-        """Read by detail the open cases and set-aside records due for a recheck, except those in ``seen``."""
-        due_since = journal.clock.now() - self.options.recheck_after
+        """Read the open cases and set-aside records due for a recheck, except those in ``seen``, most urgent first.
+
+        Stops when the cycle's or the day's budget is spent (:mod:`lapor_sync.sync.recheck`); the
+        requests made are stored for the day, and an event ``pull.rechecked`` says how many were
+        read and how many are still due.
+        """
+        now = journal.clock.now()
+        name, day = budget_name(self.institution_id), wib_day(now)
         with self._unit_of_work(journal) as unit:
-            due = [case.complaint_id for case in self.city_records(unit.session).open_cases_unseen_since(due_since)]
-            # A set-aside record is tried again on every recheck: the platform may have repaired it.
-            set_aside = unit.session.exec(
-                select(SetAsideRecord.complaint_id).where(
-                    SetAsideRecord.institution_id == self.institution_id,
-                    SetAsideRecord.resolved_at == None,  # noqa: E711
-                    SetAsideRecord.last_seen_at < due_since,
-                )
-            ).all()
-        for complaint_id in dict.fromkeys([*due, *(c for c in set_aside if c is not None)]):
-            if complaint_id not in seen:
+            due = due_rechecks(
+                unit.session,
+                self.institution_id,
+                self.options.sla,
+                due_since=now - self.options.recheck_after,
+                now=now,
+                overlap=self.options.overlap,
+            )
+            due = [candidate for candidate in due if candidate.complaint_id not in seen]
+            if not due:
+                return
+            budget = RecheckBudget(self.options.recheck_limits, spent_today=spent_on(unit.session, name, day))
+        rechecked = 0
+        try:
+            for candidate in due:
+                if not budget.allows():
+                    break
                 journal.checkpoint()
                 with self._unit_of_work(journal) as unit:
-                    self._fetch_and_store(unit, journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
+                    self._fetch_and_store(
+                        unit,
+                        journal,
+                        candidate.complaint_id,
+                        seen_in_inbox=candidate.set_aside,
+                        unchanged_since=candidate.unchanged_since,
+                        budget=budget,
+                    )
+                rechecked += 1
+        finally:
+            with self._unit_of_work(journal) as unit:
+                record_spent(unit.session, name, day, budget.spent_today, journal.clock.now())
+                journal.event(
+                    unit.session,
+                    "pull.rechecked",
+                    f"Rechecked {rechecked} of {len(due)} complaints due ({budget.spent} requests; "
+                    f"{budget.spent_today} of {self.options.recheck_limits.per_day} today); "
+                    f"{len(due) - rechecked} still due.",
+                )
 
     def reread(self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool) -> Binding | None:
         """Read one complaint by detail and store it under the current mapping (``lapor-sync resync``).
@@ -240,9 +293,21 @@ class Puller:
         seen_in_inbox: bool,
         force: bool = False,
         set_aside_refusal: bool = True,
+        unchanged_since: datetime | None = None,
+        budget: RecheckBudget | None = None,
     ) -> Binding | None:
-        """Read one complaint and store it in ``unit``; return its binding (``None``: set aside or not the city's)."""
-        snapshot = self._fetch(unit, journal, complaint_id, set_aside_refusal=set_aside_refusal)
+        """Read one complaint and store it in ``unit``; return its binding (``None``: set aside or not the city's).
+
+        ``unchanged_since`` and ``budget``: see :meth:`_fetch`.
+        """
+        snapshot = self._fetch(
+            unit,
+            journal,
+            complaint_id,
+            set_aside_refusal=set_aside_refusal,
+            unchanged_since=unchanged_since,
+            budget=budget,
+        )
         if snapshot is None:
             return None
         try:
@@ -257,15 +322,28 @@ class Puller:
             return self._store(again, journal, snapshot, seen_in_inbox=seen_in_inbox, force=force)
 
     def _fetch(
-        self, unit: UnitOfWork, journal: RunJournal, complaint_id: int, *, set_aside_refusal: bool
+        self,
+        unit: UnitOfWork,
+        journal: RunJournal,
+        complaint_id: int,
+        *,
+        set_aside_refusal: bool,
+        unchanged_since: datetime | None = None,
+        budget: RecheckBudget | None = None,
     ) -> ComplaintSnapshot | None:
         """Read one complaint by detail; ``None``: it was malformed or refused, and is set aside in ``unit``.
+
+        ``unchanged_since``: the stored, settled ``updated_at`` of a complaint with a binding; a
+        detail showing it again skips the follow-ups (the snapshot's ``thread`` is ``None``: the
+        store takes the unchanged path). ``budget``: the recheck budget its requests count against.
 
         Raises:
             ItemRejectedError: LAPOR! refused the detail call and ``set_aside_refusal`` is false.
         """
+        requests = 1  # a read that fails has made its detail request at least
         try:
-            snapshot = self.platform.fetch_complaint(complaint_id)
+            snapshot = self.platform.fetch_complaint(complaint_id, unchanged_since=unchanged_since)
+            requests = snapshot.requests
         except MalformedRecordError as exc:
             self._set_aside(unit, journal, MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw))
             return None
@@ -275,6 +353,9 @@ class Puller:
             reason = f"the platform refused the detail call: {exc}"
             self._set_aside(unit, journal, MalformedRecord(complaint_id, reason, None))
             return None
+        finally:
+            if budget is not None:
+                budget.spend(requests)
         journal.counts.fetched += 1  # the read happened, whether or not its store commits
         return snapshot
 
@@ -286,8 +367,10 @@ class Puller:
         ``force`` (resync) routes an unchanged complaint again instead of taking the shortcut.
         """
         complaint, now = snapshot.complaint, journal.clock.now()
-        fingerprint = snapshot_fingerprint(snapshot)
         binding = self._binding(unit.session, complaint.complaint_id)
+        if snapshot.thread is None and binding is not None:  # the detail showed nothing new (see _fetch)
+            return self._unchanged(unit, binding, complaint, now, seen_in_inbox=seen_in_inbox)
+        fingerprint = snapshot_fingerprint(snapshot)
         if binding is not None and binding.content_hash == fingerprint and not force:
             return self._unchanged(unit, binding, complaint, now, seen_in_inbox=seen_in_inbox)
         records = self.city_records(unit.session)
