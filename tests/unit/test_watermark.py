@@ -247,3 +247,14 @@ def test_a_walk_starts_after_the_mark_once_a_proven_walk_began_an_overlap_and_a_
     walked_at: datetime | None, start: datetime
 ) -> None:
     assert InboxWatermark(MARK, overlap=OVERLAP, max_passes=5, walked_at=walked_at).start == start
+
+
+def test_an_idle_pull_over_a_settled_window_leaves_the_cursor_unwritten() -> None:
+    settled = InboxWatermark(MARK, overlap=OVERLAP, max_passes=5, walked_at=MARK + OVERLAP + SECOND)
+    unsettled = InboxWatermark(MARK, overlap=OVERLAP, max_passes=5, walked_at=MARK)
+    walk_pages(settled, [[[]]])
+    walk_pages(unsettled, [[[]]])
+
+    assert settled.changes_cursor(settled.position(NOW)) is False
+    assert unsettled.changes_cursor(unsettled.position(NOW)) is True  # its proven walk now settles the window
+    assert settled.changes_cursor(MARK + SECOND) is True  # the mark moves
