@@ -1,11 +1,12 @@
 """Pull: walk the national inbox, fetch what changed, and store it in the city's records.
 
 The walk follows CONTRACT §6 (:class:`~lapor_sync.sync.watermark.InboxWatermark`): start from the
-committed mark minus an overlap window (inclusive), dedupe by complaint id and ``updated_at``, repeat
-the walk until a pass sees nothing new (page drift), and advance the mark only after the whole pull
-succeeded. Open cases whose complaint has not been seen for a while are read by detail, so that a
-complaint forwarded away, archived or auto-closed on the national side is noticed even though it
-left the inbox (CONTRACT §5).
+committed mark minus an overlap window (inclusive; just after the mark once that window is
+settled), dedupe by complaint id and ``updated_at``, repeat the walk until one proves that nothing
+was skipped (page drift), and advance the mark only after the whole pull succeeded. Open cases whose
+complaint has not been seen for a while are read by detail, so that a complaint forwarded away,
+archived or auto-closed on the national side is noticed even though it left the inbox (CONTRACT §5);
+most urgent first and within a request budget (:mod:`lapor_sync.sync.recheck`).
 
 Each complaint is stored in one unit of work (:class:`UnitOfWork`): its case, binding, sync events
 and set-aside records commit together or not at all, and the counters of what was stored count only
@@ -119,9 +120,9 @@ class Puller:
     def run(self, journal: RunJournal, *, reconcile: bool = True) -> None:
         """Pull once, then (``reconcile``) recheck open cases not seen lately, see :meth:`reconcile`.
 
-        Walks the inbox until a pass sees nothing new, stores every row new to this pull, sets
-        malformed rows aside, and moves the cursor to the watermark's position (CONTRACT §6). On
-        any error below the cursor stays where it was.
+        Walks the inbox until a walk proves that nothing was skipped, stores every row new to this
+        pull, sets malformed rows aside, and moves the cursor to the watermark's position with the
+        date of its proven walk (CONTRACT §6). On any error below the cursor stays where it was.
 
         Raises:
             ConfigurationError: there is no cursor yet and ``initial_since`` is not set.

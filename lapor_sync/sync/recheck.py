@@ -28,10 +28,9 @@ from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.sla import SlaCase, SlaPolicy, ThreadMark
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import WIB
+from lapor_sync.reports.sla import OPEN_STATES
 from lapor_sync.storage.models import Binding, Case, RequestBudget, SetAsideRecord, ThreadEntry
 from lapor_sync.sync.watermark import is_settled
-
-OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class InboxWatermark:
         self.max_passes = max_passes
         self.report = InboxWalkReport()
         self.walked_at: datetime | None = None
+        self._dated = walked_at is not None
         self._settled_window = walked_at is not None and is_settled(mark, walked_at, overlap)
         self._seen: dict[int, datetime] = {}
         self._high = mark
@@ -194,12 +195,15 @@ class InboxWatermark:
         return not self._quiet
 
     def changes_cursor(self, position: datetime) -> bool:
-        """Whether the cursor must be written: ``position`` passes the mark, or a proven walk settles a window that was not.
+        """Whether the cursor must be written: it moves, its window becomes settled, or it was never dated.
 
-        An idle pull over a settled window writes nothing (not even the date of its walk, which
-        would settle nothing new).
+        It moves when ``position`` passes the mark; its window becomes settled by a proven walk
+        that began an overlap window and a second after the mark. An idle pull over a settled
+        window writes nothing (not even the date of its walk, which would settle nothing new). One
+        with no dated cursor (the first pull, a cursor stored before ``walked_at`` existed) writes,
+        so that the cursor row exists from the first pull on.
         """
-        return position > self.mark or (self.walked_at is not None and not self._settled_window)
+        return position > self.mark or not self._dated or (self.walked_at is not None and not self._settled_window)
 
     def position(self, now: datetime) -> datetime:
         """Return where the cursor may go once every row seen is stored.

@@ -258,3 +258,6 @@ def test_an_idle_pull_over_a_settled_window_leaves_the_cursor_unwritten() -> Non
     assert settled.changes_cursor(settled.position(NOW)) is False
     assert unsettled.changes_cursor(unsettled.position(NOW)) is True  # its proven walk now settles the window
     assert settled.changes_cursor(MARK + SECOND) is True  # the mark moves
+    busy_first_pull = watermark(max_passes=1)
+    walk_pages(busy_first_pull, [TWO_PAGES], totals=[3, None])
+    assert busy_first_pull.changes_cursor(MARK) is True  # never dated: the cursor row is written all the same
