@@ -185,6 +185,8 @@ class App:
             stop: the event that stops its runs after the item in flight (the worker shares one).
         """
         from lapor_sync.adapters.national.retry import RetryPolicy
+        from lapor_sync.reports.sla import sla_policy
+        from lapor_sync.sync.recheck import RecheckLimits
 
         db = self.writable_db()
         s = self.settings
@@ -194,6 +196,8 @@ class App:
             recheck_after=timedelta(seconds=s.open_case_recheck_seconds),
             page_size=s.per_page,
             fetch_concurrency=s.fetch_concurrency,
+            recheck_limits=RecheckLimits(s.recheck_requests_per_cycle, s.recheck_requests_per_day),
+            sla=sla_policy(s),
         )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
         # host could take the row over while its call is under way.

@@ -27,6 +27,7 @@ from lapor_sync.adapters.national.wire.models import WirePage
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
 from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError
+from lapor_sync.domain.ports import InboxWalkReport
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 MAX_PER_PAGE = 100  # CONTRACT §5: the inbox serves at most 100 rows a page
@@ -146,19 +147,31 @@ class LaporClient:
 
     # --- the NationalPlatform port -------------------------------------------------------------
 
-    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+    def walk_inbox(
+        self, updated_since: datetime, report: InboxWalkReport | None = None
+    ) -> Iterator[InboxItem | MalformedRecord]:
         """Walk ``GET /complaints/inbox`` once from ``updated_since`` (aware; inclusive; sent in WIB).
 
         Yields one ``InboxItem`` per row in the server's order, or a ``MalformedRecord`` for a row
-        that cannot be read. Raises ``RunStoppingError`` on a pagination loop (CONTRACT §6).
+        that cannot be read; fills ``report`` (pages, each page's ``total``, unreadable rows) as it
+        goes. Raises ``RunStoppingError`` on a pagination loop (CONTRACT §6).
         """
+        report = InboxWalkReport() if report is None else report
         params = {"updated_since": wire.format_wib_datetime(updated_since), "per_page": self._per_page}
         for page in self._pages("/complaints/inbox", params):
+            report.pages += 1
+            report.totals.append(page.total)
             for row in page.data:
-                yield wire.read_inbox_row(row)
+                entry = wire.read_inbox_row(row)
+                report.unreadable += isinstance(entry, MalformedRecord)
+                yield entry
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
-        """Read ``GET /complaints/{id}/complaint`` and every page of its follow-ups.
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
+        """Read ``GET /complaints/{id}/complaint`` and, unless it shows nothing new, every page of its follow-ups.
+
+        When the detail's ``updated_at`` equals ``unchanged_since``, the follow-ups are not
+        requested and the snapshot's ``thread`` is ``None`` (see the port, CONTRACT §4). The
+        snapshot's ``requests`` counts the detail and each follow-up page.
 
         Raises:
             MalformedRecordError: the detail or a follow-up cannot be read, or is over the size limit.
@@ -167,8 +180,10 @@ class LaporClient:
         with _oversize_is_malformed(complaint_id):
             results = self._call("GET", f"/complaints/{complaint_id}/complaint")
         complaint, status_log = wire.read_complaint_detail(results, complaint_id)
-        thread = self.list_followups(complaint_id)
-        return ComplaintSnapshot(complaint=complaint, status_log=status_log, thread=tuple(thread))
+        if unchanged_since is not None and complaint.updated_at == unchanged_since:
+            return ComplaintSnapshot(complaint=complaint, status_log=status_log, thread=None)
+        thread, pages = self._followups(complaint_id)
+        return ComplaintSnapshot(complaint=complaint, status_log=status_log, thread=tuple(thread), requests=1 + pages)
 
     def list_followups(self, complaint_id: int) -> list[ThreadEntry]:
         """Read every page of ``GET /complaints/{id}/followups``, sorted by ``created_at`` then id.
@@ -176,9 +191,13 @@ class LaporClient:
         Raises:
             MalformedRecordError: a follow-up cannot be read, or a page is over the size limit.
         """
+        return self._followups(complaint_id)[0]
+
+    def _followups(self, complaint_id: int) -> tuple[list[ThreadEntry], int]:
+        """Read every page of a complaint's follow-ups: the sorted entries, and how many pages it took."""
         with _oversize_is_malformed(complaint_id):
-            rows = self._all_rows(f"/complaints/{complaint_id}/followups")
-        return wire.read_followups(rows, complaint_id)
+            pages = list(self._pages(f"/complaints/{complaint_id}/followups", {}))
+        return wire.read_followups([row for page in pages for row in page.data], complaint_id), len(pages)
 
     def post_followup(self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool) -> ThreadEntry:
         """Post a follow-up as a multipart form (CONTRACT §5: ``POST /complaints/followup/add``).

@@ -187,6 +187,10 @@ class Settings(BaseSettings):
             rows one after the other; every request still counts against the quota, CONTRACT §7).
         open_case_recheck_seconds: how long an open case may go unseen in the inbox before its
             detail is read again (CONTRACT §6: reconcile), seconds.
+        recheck_requests_per_cycle, recheck_requests_per_day: requests those rechecks may make in
+            one cycle and in one WIB day (default 60 and 1,440: at the 10 requests a minute one SPLP
+            client allows itself, CONTRACT §7 G4, 1,440 is a tenth of a day's quota, and 60 spends
+            it evenly over the hourly reconcile; the most urgent cases are read first, the rest next cycle).
         pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
             intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
         sla_check_time, retention_time: daily job times, WIB.
@@ -237,6 +241,8 @@ class Settings(BaseSettings):
     max_push_attempts: int = Field(default=8, ge=1)
     push_concurrency: int = Field(default=4, ge=1, le=32)
     open_case_recheck_seconds: int = Field(default=3600, ge=1)
+    recheck_requests_per_cycle: int = Field(default=60, ge=1)
+    recheck_requests_per_day: int = Field(default=1440, ge=1)
     # The scheduled worker (``lapor-sync worker``).
     pull_interval_seconds: int = Field(default=300, ge=1)
     push_interval_seconds: int = Field(default=60, ge=1)

@@ -118,11 +118,18 @@ class InboxItem:
 
 @dataclass(frozen=True, slots=True)
 class ComplaintSnapshot:
-    """A complaint with its status history and thread, as read in one sync run."""
+    """A complaint with its status history and thread, as read in one sync run.
+
+    ``thread`` is ``None`` when the follow-ups were not read because the detail showed nothing new
+    (``NationalPlatform.fetch_complaint``'s ``unchanged_since``): the stored thread stands.
+    ``requests`` is how many HTTP requests the read took (the detail, then each page of follow-ups),
+    for request budgets; it takes no part in comparisons.
+    """
 
     complaint: Complaint
     status_log: tuple[StatusLogEntry, ...] = ()
-    thread: tuple[ThreadEntry, ...] = field(default=())
+    thread: tuple[ThreadEntry, ...] | None = field(default=())
+    requests: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

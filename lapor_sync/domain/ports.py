@@ -7,7 +7,7 @@ over the built-in store); the engine and the domain know nothing else about them
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -25,19 +25,26 @@ class NationalPlatform(Protocol):
     ``ItemRejectedError`` (400/404/422) and ``MalformedRecordError`` (a record that cannot be read).
     """
 
-    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+    def walk_inbox(
+        self, updated_since: datetime, report: InboxWalkReport | None = None
+    ) -> Iterator[InboxItem | MalformedRecord]:
         """Walk the inbox once, page by page, from ``updated_since`` (aware; inclusive).
 
         Yields one entry per row in the server's order; a row that cannot be read is yielded as a
         ``MalformedRecord`` instead of stopping the walk. Raises ``RunStoppingError`` when a
-        ``next_page_url`` repeats or the walk exceeds its page bound.
+        ``next_page_url`` repeats or the walk exceeds its page bound. ``report``, when given, is
+        filled page by page as the walk goes (the pull's proof against page drift, CONTRACT §6).
         """
         ...
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         """Read one complaint's detail, status history and whole follow-up thread (all pages).
 
-        The thread is sorted by ``created_at`` then national id.
+        The thread is sorted by ``created_at`` then national id. ``unchanged_since`` (aware UTC) is
+        the ``updated_at`` the caller holds, read when its second had surely ended: when the detail
+        shows that same ``updated_at``, the follow-ups are not requested and the snapshot's
+        ``thread`` is ``None``. ``updated_at`` changes on any change to the complaint or its thread
+        (CONTRACT §4), so they cannot hold anything new.
         """
         ...
 
@@ -72,6 +79,21 @@ class NationalPlatform(Protocol):
         The change happens only when an admin approves it, later.
         """
         ...
+
+
+@dataclass(slots=True)
+class InboxWalkReport:
+    """What one inbox walk tells of its own consistency, filled by the adapter page by page (CONTRACT §6).
+
+    Attributes:
+        pages: pages read.
+        totals: the paginator's ``total`` of each page, in order (``None``: a page without one).
+        unreadable: rows yielded as ``MalformedRecord``.
+    """
+
+    pages: int = 0
+    totals: list[int | None] = field(default_factory=list)
+    unreadable: int = 0
 
 
 class ReceiveOutcome(StrEnum):

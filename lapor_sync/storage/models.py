@@ -150,6 +150,23 @@ class Cursor(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     position: datetime = _utc()
     updated_at: datetime = _utc()
+    # When the last walk that proved itself began (lapor_sync.sync.watermark): with it the next
+    # walk may skip a settled overlap window. NULL: unknown, the window is walked again.
+    walked_at: datetime | None = _utc(default=None)
+
+
+class RequestBudget(SQLModel, table=True):
+    """Requests to LAPOR! spent on one WIB day under a named budget (e.g. rechecks), kept across restarts.
+
+    ``day`` is the WIB date the count belongs to; a row of an earlier day counts as nothing spent.
+    """
+
+    __tablename__ = "request_budget"
+
+    name: str = Field(primary_key=True, max_length=64)
+    day: date
+    used: int = 0
+    updated_at: datetime = _utc()
 
 
 class OutboxItem(SQLModel, table=True):

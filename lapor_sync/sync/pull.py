@@ -1,11 +1,12 @@
 """Pull: walk the national inbox, fetch what changed, and store it in the city's records.
 
 The walk follows CONTRACT §6 (:class:`~lapor_sync.sync.watermark.InboxWatermark`): start from the
-committed mark minus an overlap window (inclusive), dedupe by complaint id and ``updated_at``, repeat
-the walk until a pass sees nothing new (page drift), and advance the mark only after the whole pull
-succeeded. Open cases whose complaint has not been seen for a while are read by detail, so that a
-complaint forwarded away, archived or auto-closed on the national side is noticed even though it
-left the inbox (CONTRACT §5).
+committed mark minus an overlap window (inclusive; just after the mark once that window is
+settled), dedupe by complaint id and ``updated_at``, repeat the walk until one proves that nothing
+was skipped (page drift), and advance the mark only after the whole pull succeeded. Open cases whose
+complaint has not been seen for a while are read by detail, so that a complaint forwarded away,
+archived or auto-closed on the national side is noticed even though it left the inbox (CONTRACT §5);
+most urgent first and within a request budget (:mod:`lapor_sync.sync.recheck`).
 
 The inbox is taken a page at a time: the page's bindings are read in one query, the rows that may
 have changed are read by detail a few at a time (:class:`~lapor_sync.sync.fetch_pool.FetchPool`),
@@ -34,10 +35,11 @@ from lapor_sync.domain.fingerprint import snapshot_fingerprint
 from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.ports import CityRecords, NationalPlatform, Receipt, Received, ReceiveOutcome
 from lapor_sync.domain.routing import CityMapping, Routing
+from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import PURGED_TEXT, Case, SetAsideRecord
-from lapor_sync.sync.cursor import advance_cursor, read_cursor
+from lapor_sync.sync.cursor import InboxCursor, advance_cursor, read_inbox_cursor
 from lapor_sync.sync.fetch_pool import FetchPool
 from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.page_store import (
@@ -48,6 +50,15 @@ from lapor_sync.sync.page_store import (
     unresolved_set_aside,
 )
 from lapor_sync.sync.receive import record_receipt
+from lapor_sync.sync.recheck import (
+    RecheckBudget,
+    RecheckLimits,
+    budget_name,
+    due_rechecks,
+    record_spent,
+    spent_on,
+    wib_day,
+)
 from lapor_sync.sync.unit_of_work import UnitOfWork
 from lapor_sync.sync.watermark import InboxWatermark, is_settled
 
@@ -63,6 +74,9 @@ class PullOptions:
         recheck_after: how long an open case may go unseen before its detail is read again.
         page_size: inbox rows stored per unit of work: the inbox's page size (CONTRACT §5: at most 100).
         fetch_concurrency: complaints read by detail at once (see :mod:`lapor_sync.sync.fetch_pool`).
+        recheck_limits: the requests rechecks may make per cycle and per WIB day (settings
+            ``recheck_requests_per_cycle``, ``recheck_requests_per_day``).
+        sla: the service levels that order the rechecks (most urgent first); ``None``: longest unseen first.
     """
 
     overlap: timedelta = timedelta(minutes=5)
@@ -71,6 +85,8 @@ class PullOptions:
     recheck_after: timedelta = timedelta(hours=1)
     page_size: int = 100
     fetch_concurrency: int = 4
+    recheck_limits: RecheckLimits = RecheckLimits(per_cycle=60, per_day=1440)
+    sla: SlaPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -189,9 +205,9 @@ class Puller:
     def run(self, journal: RunJournal, *, reconcile: bool = True) -> None:
         """Pull once, then (``reconcile``) recheck open cases not seen lately, see :meth:`reconcile`.
 
-        Walks the inbox until a pass sees nothing new, stores every row new to this pull, sets
-        malformed rows aside, and moves the cursor to the watermark's position (CONTRACT §6). On
-        any error below the cursor stays where it was.
+        Walks the inbox until a walk proves that nothing was skipped, stores every row new to this
+        pull, sets malformed rows aside, and moves the cursor to the watermark's position with the
+        date of its proven walk (CONTRACT §6). On any error below the cursor stays where it was.
 
         Raises:
             ConfigurationError: there is no cursor yet and ``initial_since`` is not set.
@@ -199,11 +215,15 @@ class Puller:
             RunInterrupted: a stop was requested (the journal's checkpoint between items).
             LeaseLost: the pull lease was lost (the same checkpoint).
         """
+        cursor = self._mark(journal)
         watermark = InboxWatermark(
-            self._mark(journal), overlap=self.options.overlap, max_passes=self.options.max_passes
+            cursor.position,
+            overlap=self.options.overlap,
+            max_passes=self.options.max_passes,
+            walked_at=cursor.walked_at,
         )
-        for _ in watermark.passes():
-            for binding in self._walk(journal, watermark.start, watermark.seen):
+        for _ in watermark.passes(journal.clock.now):
+            for binding in self._walk(journal, watermark):
                 watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
         if watermark.busy:
             # Every row read is stored, but the last walk may have skipped one that moved under it
@@ -216,20 +236,24 @@ class Puller:
             )
         if reconcile:
             self._recheck_open_cases(journal, watermark.seen_complaints)
-        self._advance_cursor(journal, watermark.position(journal.clock.now()))
+        position = watermark.position(journal.clock.now())
+        if watermark.changes_cursor(position):
+            self._advance_cursor(journal, position, walked_at=watermark.walked_at)
 
-    def _mark(self, journal: RunJournal) -> datetime:
-        """Return the committed cursor, or ``initial_since`` before the first successful pull."""
+    def _mark(self, journal: RunJournal) -> InboxCursor:
+        """Return the committed cursor, or ``initial_since`` (never walked) before the first successful pull."""
         with self._unit_of_work(journal) as unit:
-            mark = read_cursor(unit.session, self.institution_id) or self.options.initial_since
-        if mark is None:
+            cursor = read_inbox_cursor(unit.session, self.institution_id)
+        if cursor is not None:
+            return cursor
+        if self.options.initial_since is None:
             raise ConfigurationError("no cursor yet and no initial_since configured")
-        return mark
+        return InboxCursor(self.options.initial_since, None)
 
-    def _advance_cursor(self, journal: RunJournal, position: datetime) -> None:
-        """Move the cursor forward to ``position``, now that every row the pull read is stored."""
+    def _advance_cursor(self, journal: RunJournal, position: datetime, *, walked_at: datetime | None) -> None:
+        """Move the cursor forward to ``position``, now that every row the pull read is stored; date its proven walk."""
         with self._unit_of_work(journal) as unit:
-            advance_cursor(unit.session, self.institution_id, position, journal.clock.now())
+            advance_cursor(unit.session, self.institution_id, position, journal.clock.now(), walked_at=walked_at)
 
     @contextmanager
     def _unit_of_work(self, journal: RunJournal) -> Iterator[UnitOfWork]:
@@ -239,10 +263,10 @@ class Puller:
             yield unit
             unit.commit()
 
-    def _walk(self, journal: RunJournal, since: datetime, seen: Callable[[InboxItem], bool]) -> Iterator[BindingState]:
-        """Walk the inbox once from ``since`` a page at a time; yield the bindings stored, in order.
+    def _walk(self, journal: RunJournal, watermark: InboxWatermark) -> Iterator[BindingState]:
+        """Walk the inbox once from the watermark's start a page at a time; yield the bindings stored, in order.
 
-        ``seen`` (the watermark's) tells which rows are new to this pull. While a page is stored,
+        The watermark tells which rows are new to this pull and takes the walk's report. While a page is stored,
         the next one is read already: its bindings loaded, its reads started (:class:`FetchPool`).
         A page naming a complaint the page before it reads waits for that page to be stored, so
         that two reads of one complaint are never under way at once (the older could be stored last).
@@ -252,10 +276,10 @@ class Puller:
                 the error are stored (:meth:`_finish_page`), those after it are not.
         """
         ahead: _Page | None = None
-        pages = _pages(self.platform.walk_inbox(since), self.options.page_size)
+        pages = _pages(self.platform.walk_inbox(watermark.start, watermark.report), self.options.page_size)
         with FetchPool(self.options.fetch_concurrency, journal.checkpoint) as pool:
             while (entries := self._next_page(journal, pages, ahead)) is not None:
-                fresh = [entry for entry in entries if isinstance(entry, MalformedRecord) or seen(entry)]
+                fresh = [entry for entry in entries if isinstance(entry, MalformedRecord) or watermark.seen(entry)]
                 if ahead is not None and ahead.reads_any(fresh):
                     yield from self._finish_page(journal, ahead)
                     ahead = None
@@ -334,7 +358,7 @@ class Puller:
         return is_settled(binding.national_updated_at, binding.last_checked_at, self.options.overlap)
 
     def reconcile(self, journal: RunJournal) -> None:
-        """Read by detail every open case not seen in the inbox for ``recheck_after`` (CONTRACT §6).
+        """Read by detail the open cases not seen for ``recheck_after``, under the recheck budget (CONTRACT §6).
 
         A complaint forwarded away, archived or auto-closed on the national side leaves the inbox;
         only its detail tells. Set-aside records are tried again too. The cursor is not touched.
@@ -342,23 +366,53 @@ class Puller:
         self._recheck_open_cases(journal, frozenset())
 
     def _recheck_open_cases(self, journal: RunJournal, seen: frozenset[int]) -> None:
-        """Read by detail the open cases and set-aside records due for a recheck, except those in ``seen``."""
-        due_since = journal.clock.now() - self.options.recheck_after
+        """Read the open cases and set-aside records due for a recheck, except those in ``seen``, most urgent first.
+
+        Stops when the cycle's or the day's budget is spent (:mod:`lapor_sync.sync.recheck`); the
+        requests made are stored for the day, and an event ``pull.rechecked`` says how many were
+        read and how many are still due.
+        """
+        now = journal.clock.now()
+        name, day = budget_name(self.institution_id), wib_day(now)
         with self._unit_of_work(journal) as unit:
-            due = [case.complaint_id for case in self.city_records(unit.session).open_cases_unseen_since(due_since)]
-            # A set-aside record is tried again on every recheck: the platform may have repaired it.
-            set_aside = unit.session.exec(
-                select(SetAsideRecord.complaint_id).where(
-                    SetAsideRecord.institution_id == self.institution_id,
-                    SetAsideRecord.resolved_at == None,  # noqa: E711
-                    SetAsideRecord.last_seen_at < due_since,
-                )
-            ).all()
-        for complaint_id in dict.fromkeys([*due, *(c for c in set_aside if c is not None)]):
-            if complaint_id not in seen:
+            due = due_rechecks(
+                unit.session,
+                self.institution_id,
+                self.options.sla,
+                due_since=now - self.options.recheck_after,
+                now=now,
+                overlap=self.options.overlap,
+            )
+            due = [candidate for candidate in due if candidate.complaint_id not in seen]
+            if not due:
+                return
+            budget = RecheckBudget(self.options.recheck_limits, spent_today=spent_on(unit.session, name, day))
+        rechecked = 0
+        try:
+            for candidate in due:
+                if not budget.allows():
+                    break
                 journal.checkpoint()
                 with self._unit_of_work(journal) as unit:
-                    self._fetch_and_store(unit, journal, complaint_id, seen_in_inbox=complaint_id in set_aside)
+                    self._fetch_and_store(
+                        unit,
+                        journal,
+                        candidate.complaint_id,
+                        seen_in_inbox=candidate.set_aside,
+                        unchanged_since=candidate.unchanged_since,
+                        budget=budget,
+                    )
+                rechecked += 1
+        finally:
+            with self._unit_of_work(journal) as unit:
+                record_spent(unit.session, name, day, budget.spent_today, journal.clock.now())
+                journal.event(
+                    unit.session,
+                    "pull.rechecked",
+                    f"Rechecked {rechecked} of {len(due)} complaints due ({budget.spent} requests; "
+                    f"{budget.spent_today} of {self.options.recheck_limits.per_day} today); "
+                    f"{len(due) - rechecked} still due.",
+                )
 
     def reread(
         self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool
@@ -388,24 +442,35 @@ class Puller:
         seen_in_inbox: bool,
         force: bool = False,
         set_aside_refusal: bool = True,
+        unchanged_since: datetime | None = None,
+        budget: RecheckBudget | None = None,
     ) -> BindingState | None:
-        """Read one complaint and store it in ``unit``, as a page of one; return its binding (``None``: set aside or not the city's)."""
-        read = _counted(journal, self._fetch(complaint_id, set_aside_refusal=set_aside_refusal))
+        """Read one complaint and store it in ``unit``, as a page of one; return its binding (``None``: set aside or not the city's).
+
+        ``unchanged_since``: see :meth:`_fetch`. ``budget``: the recheck budget the read's requests count against.
+        """
+        read = self._fetch(complaint_id, set_aside_refusal=set_aside_refusal, unchanged_since=unchanged_since)
+        if budget is not None:
+            # A read set aside made its detail request at least.
+            budget.spend(read.requests if isinstance(read, ComplaintSnapshot) else 1)
+        read = _counted(journal, read)
         [binding] = self._store_in(unit, journal, [_Row(read, seen_in_inbox)], force=force)
         return binding
 
-    def _fetch(self, complaint_id: int, *, set_aside_refusal: bool) -> _Read:
+    def _fetch(self, complaint_id: int, *, set_aside_refusal: bool, unchanged_since: datetime | None = None) -> _Read:
         """Read one complaint by detail: its snapshot, or a record to set aside (malformed, or refused).
 
         Runs in a fetch thread (:mod:`lapor_sync.sync.fetch_pool`): it reads LAPOR! and nothing else,
-        no database and no journal. A hint from the complaint's stored binding (``_Page.known``, at hand
-        where :meth:`_start_page` starts the reads) would be passed in here.
+        no database and no journal. ``unchanged_since``: the stored, settled ``updated_at`` of a
+        complaint with a binding; a detail showing it again skips the follow-ups (the snapshot's
+        ``thread`` is ``None``: the store takes the unchanged path). An inbox row is read only when
+        it may have changed, so only rechecks pass it.
 
         Raises:
             ItemRejectedError: LAPOR! refused the detail call and ``set_aside_refusal`` is false.
         """
         try:
-            snapshot = self.platform.fetch_complaint(complaint_id)
+            snapshot = self.platform.fetch_complaint(complaint_id, unchanged_since=unchanged_since)
         except MalformedRecordError as exc:
             return MalformedRecord(exc.complaint_id or complaint_id, exc.reason, exc.raw)
         except ItemRejectedError as exc:
@@ -467,8 +532,10 @@ class Puller:
         if not isinstance(row.read, ComplaintSnapshot):
             return None
         snapshot, complaint = row.read, row.read.complaint
-        fingerprint = snapshot_fingerprint(snapshot)
         binding = bindings.get(complaint.complaint_id)
+        if snapshot.thread is None and binding is not None:  # the detail showed nothing new (see _fetch)
+            return _Plan(snapshot, row.seen_in_inbox, binding.content_hash, binding, None, unchanged=True)
+        fingerprint = snapshot_fingerprint(snapshot)
         if binding is not None and binding.content_hash == fingerprint and not force:
             return _Plan(snapshot, row.seen_in_inbox, fingerprint, binding, None, unchanged=True)
         route = self._route(records, complaint, binding, seen_in_inbox=row.seen_in_inbox)

@@ -275,7 +275,7 @@ def test_a_set_aside_reason_is_masked_where_it_is_stored(h: Harness, monkeypatch
     record = MalformedRecord(
         complaint_id=None, reason="inbox row refused: pelapor 0812-3456-7890 budi@contoh.id", raw={"id": "x"}
     )
-    monkeypatch.setattr(h.platform, "walk_inbox", lambda _since: iter([record]))
+    monkeypatch.setattr(h.platform, "walk_inbox", lambda _since, _report=None: iter([record]))
 
     assert h.sync(push=False).set_aside == 1
 

@@ -16,6 +16,7 @@ from lapor_sync.app import App
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.complaint import InboxItem, MalformedRecord
+from lapor_sync.domain.ports import InboxWalkReport
 from lapor_sync.domain.status import NationalStatus
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Reporter
@@ -136,10 +137,12 @@ class RecordsWalks(PlatformWrapper):
         super().__init__(inner)
         self.walks: list[list[int]] = []
 
-    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+    def walk_inbox(
+        self, updated_since: datetime, report: InboxWalkReport | None = None
+    ) -> Iterator[InboxItem | MalformedRecord]:
         seen: list[int] = []
         self.walks.append(seen)
-        for entry in self.inner.walk_inbox(updated_since):
+        for entry in self.inner.walk_inbox(updated_since, report):
             if isinstance(entry, InboxItem):
                 seen.append(entry.complaint_id)
             yield entry

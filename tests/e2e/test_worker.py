@@ -217,11 +217,11 @@ class StopsAfterFirstDetail(PlatformWrapper):
         super().__init__(inner)
         self.stop, self.details = stop, 0
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         self.details += 1
         if self.details == 1:
             self.stop.set()
-        return self.inner.fetch_complaint(complaint_id)
+        return self.inner.fetch_complaint(complaint_id, unchanged_since=unchanged_since)
 
 
 def test_a_stop_request_finishes_the_item_in_flight_and_leaves_the_cursor_where_it_was(database: Database) -> None:
@@ -250,11 +250,11 @@ class CtrlCOnSecondDetail(PlatformWrapper):
 
     details = 0
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         self.details += 1
         if self.details == 2:
             raise KeyboardInterrupt
-        return self.inner.fetch_complaint(complaint_id)
+        return self.inner.fetch_complaint(complaint_id, unchanged_since=unchanged_since)
 
 
 def test_ctrl_c_on_a_manual_sync_is_an_interruption_and_does_not_make_health_failing(database: Database) -> None:
@@ -282,7 +282,7 @@ class PlatformHangsUntilStopped(PlatformWrapper):
         super().__init__(inner)
         self.stop = stop
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         self.stop.set()
         raise TransientError("transport failure (ReadTimeout) talking to the platform")
 

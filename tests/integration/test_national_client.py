@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,6 +14,7 @@ import respx
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
 from lapor_sync.domain.complaint import AuthorType, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
+from lapor_sync.domain.ports import InboxWalkReport
 from tests.support.national import BASE
 
 INBOX = f"{BASE}/complaints/inbox"
@@ -179,6 +180,47 @@ def test_fetch_complaint_reads_detail_and_every_followup_page(router: respx.Mock
     assert snapshot.complaint.reporter is None and snapshot.complaint.disposition_id == 627101
     assert [entry.status_code for entry in snapshot.status_log] == [2]
     assert [entry.national_id for entry in snapshot.thread] == [10, 11, 12]
+
+
+def test_a_detail_showing_the_updated_at_we_hold_reads_no_followups(
+    router: respx.MockRouter, client: LaporClient
+) -> None:
+    complaint = {
+        "complaint_id": 78,
+        "status_code": 2,
+        "disposition_id": 627101,
+        "is_anonymous": 1,
+        "is_secret": 0,
+        "created_at": "30-10-2024 08:00:00",
+        "updated_at": "31-10-2024 08:00:00",
+    }
+    router.get(f"{BASE}/complaints/78/complaint").respond(json={"results": {"data": complaint, "data_logs": []}})
+    followups = router.get(f"{BASE}/complaints/78/followups").mock(
+        return_value=page([followup_row(12, "31-10-2024 08:00:00")], 1, None)
+    )
+    held = datetime(2024, 10, 31, 1, 0, tzinfo=UTC)  # 08:00 WIB
+
+    unchanged = client.fetch_complaint(78, unchanged_since=held)
+    changed = client.fetch_complaint(78, unchanged_since=held - timedelta(seconds=1))
+
+    assert (unchanged.thread, unchanged.requests, followups.call_count) == (None, 1, 1)
+    assert changed.thread is not None and [e.national_id for e in changed.thread] == [12]
+    assert changed.requests == 2  # the detail and one page of follow-ups
+
+
+def test_walk_inbox_reports_its_pages_totals_and_unreadable_rows(router: respx.MockRouter, client: LaporClient) -> None:
+    router.get(INBOX).mock(
+        side_effect=by_page(
+            {
+                1: page([row(1), {"complaint_id": 2, "updated_at": "kemarin"}], 1, f"{INBOX}?page=2"),
+                2: page([row(3)], 2, None),
+            }
+        )
+    )
+    report = InboxWalkReport()
+
+    assert len(list(client.walk_inbox(datetime(2024, 10, 31, tzinfo=UTC), report))) == 3
+    assert report == InboxWalkReport(pages=2, totals=[99, 99], unreadable=1)
 
 
 def test_unknown_complaint_is_rejected_without_retry(router: respx.MockRouter, client: LaporClient) -> None:

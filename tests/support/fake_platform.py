@@ -35,6 +35,7 @@ from lapor_sync.domain.complaint import (
     ThreadEntry,
 )
 from lapor_sync.domain.errors import ItemRejectedError, LaporSyncError, RunStoppingError
+from lapor_sync.domain.ports import InboxWalkReport
 from lapor_sync.domain.status import NATIONAL_STATUS_NAMES, NationalStatus
 from lapor_sync.simulator import rules
 from tests.support import factories
@@ -203,23 +204,40 @@ class FakePlatform:
 
     # -- the NationalPlatform port --------------------------------------------------------------
 
-    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
-        """Walk the inbox from ``updated_since`` (inclusive), one page at a time over the live set."""
+    def walk_inbox(
+        self, updated_since: datetime, report: InboxWalkReport | None = None
+    ) -> Iterator[InboxItem | MalformedRecord]:
+        """Walk the inbox from ``updated_since`` (inclusive), one page at a time over the live set.
+
+        ``report`` gets each page's ``total`` (the live set's size when the page is read) and its
+        unreadable rows, as the HTTP adapter fills it.
+        """
         self._scripted("walk_inbox", None, lambda: None)
+        report = InboxWalkReport() if report is None else report
         page = 0
         while True:
             rows = self._inbox(updated_since)
-            yield from rows[page * self.per_page : (page + 1) * self.per_page]
+            report.pages += 1
+            report.totals.append(len(rows))
+            for entry in rows[page * self.per_page : (page + 1) * self.per_page]:
+                report.unreadable += isinstance(entry, MalformedRecord)
+                yield entry
             page += 1
             if page * self.per_page >= len(rows):
                 return
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
-        """Return the complaint, its status history and its thread (sorted by ``created_at``, then id)."""
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
+        """Return the complaint, its status history and its thread (sorted by ``created_at``, then id).
+
+        The thread is ``None`` (not read: one request, not two) when ``updated_at`` equals ``unchanged_since``.
+        """
 
         def read() -> ComplaintSnapshot:
             record = self._readable(complaint_id)
-            return ComplaintSnapshot(record.complaint, tuple(record.status_log), tuple(self.thread(complaint_id)))
+            if unchanged_since is not None and record.complaint.updated_at == unchanged_since:
+                return ComplaintSnapshot(record.complaint, tuple(record.status_log), None)
+            thread = tuple(self.thread(complaint_id))
+            return ComplaintSnapshot(record.complaint, tuple(record.status_log), thread, requests=2)
 
         return self._scripted("fetch_complaint", complaint_id, read)
 

@@ -8,6 +8,7 @@ import random
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ class RecordingPlatform:
     ) -> None:
         self.calls.append(("reject", complaint_id, not_authority, target_institution_id, reason))
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         return snapshot(replace(COMPLAINT, status_code=self.status_code, disposition_id=self.disposition_id))
 
     def list_followups(self, complaint_id: int) -> list[ThreadEntry]:

@@ -9,13 +9,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlmodel import Session
 
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord
 from lapor_sync.domain.errors import TransientError
-from lapor_sync.domain.ports import CityRecords
-from lapor_sync.storage.models import SyncRun
+from lapor_sync.domain.ports import CityRecords, InboxWalkReport
+from lapor_sync.storage.models import Cursor, SyncRun
 from lapor_sync.sync.journal import RunJournal
 from lapor_sync.sync.service import SyncService
 from tests.support.city import CitySide
@@ -51,10 +51,10 @@ class OverlapPlatform(FakePlatform):
         super().__init__(*args, **kwargs)
         self.barrier = threading.Barrier(together, timeout=10)  # bounds the wait of a pull that does not overlap
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         """Wait for the other reads of the batch, then read."""
         self.barrier.wait()
-        return super().fetch_complaint(complaint_id)
+        return super().fetch_complaint(complaint_id, unchanged_since=unchanged_since)
 
 
 def test_a_backfill_stores_each_complaint_in_at_most_two_sql_statements(city: CitySide, fake: FakePlatform) -> None:
@@ -79,6 +79,11 @@ def test_a_pull_of_nothing_new_writes_nothing_per_complaint(city: CitySide, fake
         fake.add_complaint()
     city.clock.advance(timedelta(minutes=10))
     pull(city)
+    # A cursor with no proven walk (as one written before migration 0006 is) makes the next pull walk
+    # the overlap window again: its rows, read and settled, are all unchanged.
+    with city.app.db.session() as session:
+        session.exec(update(Cursor).values(walked_at=None))
+        session.commit()
     city.clock.advance(timedelta(minutes=10))
 
     with counting_statements(city) as statements:
@@ -109,9 +114,9 @@ def test_reads_one_after_another_in_the_pulls_thread_when_fetch_concurrency_is_1
     service.puller.options = replace(service.puller.options, fetch_concurrency=1)
     threads, read = set(), fake.fetch_complaint
 
-    def noted(complaint_id: int) -> ComplaintSnapshot:
+    def noted(complaint_id: int, **hint: Any) -> ComplaintSnapshot:
         threads.add(threading.current_thread())
-        return read(complaint_id)
+        return read(complaint_id, **hint)
 
     fake.fetch_complaint = noted  # type: ignore[method-assign]
 
@@ -147,9 +152,9 @@ def test_a_stop_during_the_reads_starts_no_more_reads_and_keeps_what_was_read(
     service = city.service()
     read = fake.fetch_complaint
 
-    def read_then_stop(complaint_id: int) -> ComplaintSnapshot:
+    def read_then_stop(complaint_id: int, **hint: Any) -> ComplaintSnapshot:
         service.stop.set()  # the worker's SIGTERM arrives during the first read
-        return read(complaint_id)
+        return read(complaint_id, **hint)
 
     fake.fetch_complaint = read_then_stop  # type: ignore[method-assign]
 
@@ -216,18 +221,20 @@ class MovingPlatform(FakePlatform):
         super().__init__(*args, **kwargs)
         self.city = city
 
-    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+    def walk_inbox(
+        self, updated_since: datetime, report: InboxWalkReport | None = None
+    ) -> Iterator[InboxItem | MalformedRecord]:
         """Yield the live inbox, then the moved complaint once more with a later stamp (page drift)."""
-        rows = list(super().walk_inbox(updated_since))
+        rows = list(super().walk_inbox(updated_since, report))
         yield from rows
         if self.stored_before_second_read is None:  # the first walk only
             yield InboxItem(self.moved, self.complaint(self.moved).updated_at + timedelta(seconds=1))
 
-    def fetch_complaint(self, complaint_id: int) -> ComplaintSnapshot:
+    def fetch_complaint(self, complaint_id: int, *, unchanged_since: datetime | None = None) -> ComplaintSnapshot:
         """Note, on the second read of the moved complaint, whether its first read was stored already."""
         if complaint_id == self.moved and [c for c in self.calls if c == ("fetch_complaint", complaint_id)]:
             self.stored_before_second_read = any(c.complaint_id == complaint_id for c in self.city.cases())
-        return super().fetch_complaint(complaint_id)
+        return super().fetch_complaint(complaint_id, unchanged_since=unchanged_since)
 
 
 def test_a_complaint_read_again_in_the_next_page_is_read_once_its_first_read_is_stored(city: CitySide) -> None:
@@ -247,9 +254,11 @@ class BreakingPlatform(FakePlatform):
 
     rows = 2
 
-    def walk_inbox(self, updated_since: datetime) -> Iterator[InboxItem | MalformedRecord]:
+    def walk_inbox(
+        self, updated_since: datetime, report: InboxWalkReport | None = None
+    ) -> Iterator[InboxItem | MalformedRecord]:
         """Yield the first rows of the inbox, then fail."""
-        yield from list(super().walk_inbox(updated_since))[: self.rows]
+        yield from list(super().walk_inbox(updated_since, report))[: self.rows]
         raise TransientError("HTTP 503: Service Unavailable", status=503)
 
 

@@ -32,7 +32,7 @@ def walk(mark: InboxWatermark, *passes: Sequence[InboxItem]) -> list[list[int]]:
     Returns the complaint ids each walk found new, one list per walk made.
     """
     new: list[list[int]] = []
-    for number in mark.passes():
+    for number in mark.passes(lambda: NOW):
         rows = passes[number - 1] if number <= len(passes) else ()
         new.append([item.complaint_id for item in rows if mark.seen(item)])
     return new
@@ -141,3 +141,123 @@ def test_a_row_stamped_far_ahead_of_our_clock_carries_the_position_at_most_one_o
 )
 def test_a_read_settles_its_second_one_second_plus_the_overlap_after_it(read_after: timedelta, settled: bool) -> None:
     assert is_settled(MARK, MARK + read_after, OVERLAP) is settled
+
+
+# --- one walk as proof against page drift, and the settled overlap window ---------------------
+
+OLD = MARK - OVERLAP  # rows stamped long before NOW: no change can be under way in them
+Page = Sequence[InboxItem]
+
+
+def walk_pages(
+    mark: InboxWatermark, walks: Sequence[Sequence[Page]], *, totals: Sequence[int | None] | None = None
+) -> int:
+    """Make the watermark's walks at :data:`NOW`, filling its report as an adapter does; return how many were made.
+
+    The n-th walk reads ``walks[n]`` page by page (the last one again once they run out); each
+    page reports ``totals[page]``, by default the number of distinct complaints in the walk.
+    """
+    made = 0
+    for number in mark.passes(lambda: NOW):
+        pages = walks[min(number, len(walks)) - 1]
+        default = len({item.complaint_id for page in pages for item in page})
+        for index, page in enumerate(pages):
+            mark.report.pages += 1
+            mark.report.totals.append(default if totals is None else totals[index])
+            for item in page:
+                mark.seen(item)
+        made = number
+    return made
+
+
+TWO_PAGES = [[row(1, OLD), row(2, OLD + SECOND)], [row(3, OLD + 2 * SECOND)]]
+
+
+def test_a_single_page_walk_is_proof_enough_even_with_recent_rows() -> None:
+    mark = watermark()
+
+    assert walk_pages(mark, [[[row(1, NOW), row(2, NOW)]]]) == 1
+    assert (mark.busy, mark.walked_at, mark.position(NOW)) == (False, NOW, NOW)
+
+
+def test_several_pages_with_one_total_all_rows_read_and_none_recent_are_proof_enough() -> None:
+    mark = watermark()
+
+    assert walk_pages(mark, [TWO_PAGES]) == 1
+    assert (mark.busy, mark.walked_at) == (False, NOW)
+
+
+def test_a_row_stamped_within_the_overlap_of_the_walk_start_asks_for_another_walk() -> None:
+    # A row that changed during the walk moved to the end: another may have shifted onto a page read.
+    mark = watermark()
+    recent = [TWO_PAGES[0], [row(3, NOW - OVERLAP)]]
+
+    assert walk_pages(mark, [recent]) == 2  # the second walk sees nothing new
+    assert mark.busy is False
+    assert mark.walked_at is None  # quiet, but not proven by itself: the cursor keeps its date
+
+
+def test_a_total_that_changed_between_pages_asks_for_another_walk() -> None:
+    # A row before the read position left the inbox: every later row shifted back one place.
+    mark = watermark()
+
+    assert walk_pages(mark, [TWO_PAGES], totals=[4, 3]) == 2
+    assert mark.walked_at is None
+
+
+def test_fewer_rows_than_the_total_ask_for_another_walk() -> None:
+    # An empty or short page (a server fault) hides rows: the count tells.
+    mark = watermark()
+
+    assert walk_pages(mark, [[TWO_PAGES[0], []]], totals=[3, 3]) == 2
+
+
+def test_a_page_without_a_total_or_an_unreadable_row_asks_for_another_walk() -> None:
+    without_total, unreadable = watermark(), watermark()
+    walk_pages(without_total, [TWO_PAGES], totals=[3, None])
+    made = 0
+    for number in unreadable.passes(lambda: NOW):
+        # As the adapter reports it: two pages of one row in all, besides a row it could not read.
+        unreadable.report.pages, unreadable.report.unreadable, unreadable.report.totals = 2, 1, [1, 1]
+        unreadable.seen(row(1, OLD))
+        made = number
+
+    assert without_total.walked_at is None
+    assert (made, unreadable.walked_at) == (2, None)
+
+
+def test_a_walk_without_a_report_proves_nothing_by_itself() -> None:
+    # A platform that reports no pages: the walk is repeated until one sees nothing new, as before.
+    mark = watermark()
+    rows = [row(1, OLD)]
+
+    assert walk(mark, rows, rows) == [[1], []]
+    assert mark.walked_at is None
+
+
+@pytest.mark.parametrize(
+    ("walked_at", "start"),
+    [
+        (None, MARK - OVERLAP),
+        (MARK + OVERLAP, MARK - OVERLAP),  # began before the window's late commits were all visible
+        (MARK + OVERLAP + SECOND, MARK + SECOND),  # the window is settled: the walk starts after the mark
+    ],
+)
+def test_a_walk_starts_after_the_mark_once_a_proven_walk_began_an_overlap_and_a_second_after_it(
+    walked_at: datetime | None, start: datetime
+) -> None:
+    assert InboxWatermark(MARK, overlap=OVERLAP, max_passes=5, walked_at=walked_at).start == start
+
+
+def test_an_idle_pull_over_a_settled_window_leaves_the_cursor_unwritten() -> None:
+    settled = InboxWatermark(MARK, overlap=OVERLAP, max_passes=5, walked_at=MARK + OVERLAP + SECOND)
+    unsettled = InboxWatermark(MARK, overlap=OVERLAP, max_passes=5, walked_at=MARK)
+    walk_pages(settled, [[[]]])
+    walk_pages(unsettled, [[[]]])
+
+    assert settled.changes_cursor(settled.position(NOW)) is False
+    assert unsettled.changes_cursor(unsettled.position(NOW)) is True  # its proven walk now settles the window
+    assert settled.changes_cursor(MARK + SECOND) is True  # the mark moves
+    busy_first_pull = watermark(max_passes=1)
+    walk_pages(busy_first_pull, [TWO_PAGES], totals=[3, None])
+    assert busy_first_pull.changes_cursor(MARK) is True  # never dated: the cursor row is written all the same

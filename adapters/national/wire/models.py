@@ -274,6 +274,7 @@ class WirePage(_WireModel):
 
     current_page: WholeNumber
     last_page: OptionalWholeNumber = None
+    total: CheckedNumber = None  # only compared (page drift, CONTRACT §6)
     next_page_url: Annotated[str | None, BeforeValidator(_blank_to_none)] = None
     data: list[Any]
 
