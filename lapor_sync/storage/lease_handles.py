@@ -9,13 +9,14 @@ import hashlib
 import logging
 import threading
 import uuid
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LeaseLost
@@ -52,13 +53,19 @@ def lease_row(institution_id: int, job: str) -> ColumnElement[bool]:
     return (LEASE.c.institution_id == institution_id) & (LEASE.c.job == job)
 
 
+_SCHEMAS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+"""The current schema of each engine's connections, asked once: every connection of an engine has its URL's search path."""
+
+
 def advisory_key(conn: Connection, institution_id: int, job: str) -> int:
     """Return the signed 64-bit PostgreSQL advisory lock key of a job lease.
 
     The current schema is hashed in too, so two installations sharing one database in separate
     schemas never block each other.
     """
-    schema = conn.execute(select(func.current_schema())).scalar_one()
+    schema = _SCHEMAS.get(conn.engine)
+    if schema is None:
+        schema = _SCHEMAS[conn.engine] = conn.execute(select(func.current_schema())).scalar_one()
     digest = hashlib.blake2b(f"lapor-sync lease/{schema}/{institution_id}/{job}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
@@ -67,6 +74,15 @@ def split_key(key: int) -> tuple[int, int]:
     """Split a 64-bit advisory key into the ``(classid, objid)`` that ``pg_locks`` shows: high, low 32 bits."""
     unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
     return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+def _held_by_this_session(key: int) -> TextClause:
+    """A condition true when this PostgreSQL session holds the advisory lock ``key`` (see :func:`lock_sessions`)."""
+    classid, objid = split_key(key)
+    return text(
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND classid = :classid AND objid = :objid AND objsubid = 1 AND pid = pg_backend_pid())"
+    ).bindparams(classid=classid, objid=objid)
 
 
 def lock_sessions(conn: Connection, key: int) -> list[int]:
@@ -222,16 +238,26 @@ class AdvisoryLease(LeaseHandle):
     def _renew(self, now: datetime) -> datetime:
         expires_at = now + self._ttl  # informs only: the lock itself never expires
         try:
-            this_session = self._conn.execute(select(func.pg_backend_pid())).scalar_one()
-            held = this_session in lock_sessions(self._conn, self._key)
-            if held:
-                self._conn.execute(update(LEASE).where(self._mine()).values(expires_at=expires_at, renewed_at=now))
+            # One statement while all is well: the info row is renewed only where this session holds the lock.
+            renewed = self._conn.execute(
+                update(LEASE)
+                .where(self._mine(), _held_by_this_session(self._key))
+                .values(expires_at=expires_at, renewed_at=now)
+                .returning(LEASE.c.job)
+            ).first()
+            # No row renewed: the lock is gone, or only its info row (the lock is what counts).
+            held = renewed is not None or self._lock_held()
             self._conn.commit()
         except SQLAlchemyError:
             raise LeaseLost(self.job, "the database connection holding its lock broke") from None
         if not held:
             raise LeaseLost(self.job, "the database no longer holds its lock")
         return expires_at
+
+    def _lock_held(self) -> bool:
+        """Whether this handle's session still holds its advisory lock."""
+        this_session = self._conn.execute(select(func.pg_backend_pid())).scalar_one()
+        return this_session in lock_sessions(self._conn, self._key)
 
     def _release(self) -> None:
         try:
