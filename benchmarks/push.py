@@ -46,12 +46,13 @@ def bare_child(walk: Path, concurrency: int, out: Path) -> None:
     """
     import httpx  # here: the bare child imports nothing of lapor-sync
 
-    recorded = json.loads(walk.read_text())
-    requests = iter(recorded["requests"])
+    # write_requests' JSON lines: the headers first, then one request a line
+    headers, *recorded = (json.loads(line) for line in walk.read_text().splitlines())
+    requests = iter(recorded)
     taking, statuses = threading.Lock(), Counter[str]()
 
     def lane(http: httpx.Client) -> None:
-        for _ in range(len(recorded["requests"])):
+        for _ in range(len(recorded)):
             with taking:
                 request = next(requests, None)
             if request is None:
@@ -64,14 +65,14 @@ def bare_child(walk: Path, concurrency: int, out: Path) -> None:
                 statuses[str(response.status_code)] += 1
 
     wall0, cpu0 = time.perf_counter(), cpu_seconds()
-    with httpx.Client(headers=recorded["headers"], timeout=30) as http:
+    with httpx.Client(headers=headers["headers"], timeout=30) as http:
         lanes = [threading.Thread(target=lane, args=(http,)) for _ in range(concurrency)]
         for thread in lanes:
             thread.start()
         for thread in lanes:
             thread.join()
     loop = {"loop_wall_s": time.perf_counter() - wall0, "loop_cpu_s": cpu_seconds() - cpu0}
-    out.write_text(json.dumps({"requests": len(recorded["requests"]), "statuses": dict(statuses), **loop}))
+    out.write_text(json.dumps({"requests": len(recorded), "statuses": dict(statuses), **loop}))
 
 
 def lapor_child(database_url: str, base_url: str, followups: int, concurrency: int, out: Path) -> None:

@@ -8,6 +8,7 @@ Both are ``httpx.Auth`` flows that sign each request. The LAPOR API key is alway
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Generator
 from datetime import datetime, timedelta
 
@@ -87,9 +88,10 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
     ``client_id:client_secret``) and reused until ``refresh_margin_seconds`` before it expires (by
     ``clock``). A 401 on a request triggers exactly one token refresh and one resend of that
     request; a second 401 reaches the classifier and stops the run. The token answer is read up to
-    ``TOKEN_ANSWER_MAX_BYTES`` (the client's outbound policy cuts it off). Not safe for concurrent use
-    from several threads: at worst two threads would each fetch a token. Its ``repr`` shows the token
-    URL and client id, never a secret or a token.
+    ``TOKEN_ANSWER_MAX_BYTES`` (the client's outbound policy cuts it off). Several threads may share
+    it (a push's deliveries, a pull's fetch pool): one token request at a time is made, and threads
+    that found no valid token wait for it and use it rather than each fetching one. Its ``repr``
+    shows the token URL and client id, never a secret or a token.
 
     Args:
         token_url: absolute URL of the token endpoint.
@@ -131,12 +133,17 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         self._max_retry_after = max_retry_after_seconds
         self._access_token: SecretStr | None = None
         self._refresh_at: datetime | None = None
+        # Without it, N threads finding no valid token at once (at the start, at each refresh) would
+        # make N token requests, each counted against the quota, where one serves them all. The
+        # request made under it is bounded by the attempt's deadline, so a waiting thread is too.
+        self._token_lock = threading.Lock()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign ``request`` with a valid token; on 401 refresh the token once and resend once."""
         token = self._cached_token()
         if token is None:
-            token = self._store_token((yield self._token_request()))
+            with self._token_lock:  # the thread before may have fetched one while this one waited
+                token = self._cached_token() or self._store_token((yield self._token_request()))
         self._sign(request, token)
         response = yield request
         if response.status_code == 401:

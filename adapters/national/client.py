@@ -283,6 +283,9 @@ class LaporClient:
 
         def attempt() -> Any:
             request = self._http.build_request(method, path, **kwargs)
+            # One buffer: httpx's multipart encoder yields a follow-up form in ~27 pieces, and the
+            # connection writes each to the socket (through ``deadline``) on its own. Same bytes.
+            request.read()
             response, body = self._exchange(request, write=write)
             results = classify.check_response(
                 response,

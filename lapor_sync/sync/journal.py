@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -46,6 +48,45 @@ class About(TypedDict, total=False):
     agency_code: str | None
 
 
+_EVENT = SyncEvent.__table__  # type: ignore[attr-defined]
+
+
+def event_row(
+    at: datetime,
+    kind: str,
+    message: str,
+    *,
+    level: Level = Level.INFO,
+    run_id: int | None = None,
+    **about: Unpack[About],
+) -> dict[str, Any]:
+    """Make one sync event as a plain ``sync_event`` row and mirror it as a log line: the one place events are made.
+
+    ``message`` is redacted here, so no caller can store or log one unredacted. ``run_id`` is
+    ``None`` for an admin's action outside any run; ``at`` is aware UTC.
+
+    Returns:
+        The row, every column but ``id`` (the same keys for every event, so that rows of many
+        events go in one executemany: :func:`insert_events`); nothing is stored yet.
+    """
+    message = redact(message)
+    log.log(
+        logging.WARNING if level is not Level.INFO else logging.INFO,
+        message,
+        extra={"run_id": run_id, "kind": kind, "tracking_id": about.get("tracking_id")},
+    )
+    return {
+        "run_id": run_id,
+        "at": at,
+        "kind": kind,
+        "level": level.value,
+        "message": message,
+        "complaint_id": about.get("complaint_id"),
+        "tracking_id": about.get("tracking_id"),
+        "agency_code": about.get("agency_code"),
+    }
+
+
 def add_event(
     session: Session,
     at: datetime,
@@ -56,18 +97,20 @@ def add_event(
     run_id: int | None = None,
     **about: Unpack[About],
 ) -> None:
-    """Add one sync event to ``session`` and mirror it as a log line: the one place events are made.
+    """Add one sync event to ``session`` as an ORM object (see :func:`event_row` for what it holds and logs)."""
+    session.add(SyncEvent(**event_row(at, kind, message, level=level, run_id=run_id, **about)))
 
-    ``message`` is redacted here, so no caller can store or log one unredacted. ``run_id`` is
-    ``None`` for an admin's action outside any run; ``at`` is aware UTC.
+
+def insert_events(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert :func:`event_row` rows with one executemany INSERT, in their order (their ids keep it).
+
+    The hot path's way (a page of the pull, a batch of push outcomes): no ORM object per event,
+    and one statement where the ORM would make one per event on SQLite, to read each new id back
+    (SQLite cannot say which id went to which row of a many-row INSERT). Nothing reads those ids.
+    Written in the caller's transaction, so an event is never stored without its change.
     """
-    message = redact(message)
-    session.add(SyncEvent(run_id=run_id, at=at, kind=kind, level=level.value, message=message, **about))
-    log.log(
-        logging.WARNING if level is not Level.INFO else logging.INFO,
-        message,
-        extra={"run_id": run_id, "kind": kind, "tracking_id": about.get("tracking_id")},
-    )
+    if rows:
+        connection.execute(insert(_EVENT), list(rows))
 
 
 @dataclass
@@ -141,6 +184,12 @@ class RunJournal:
     ) -> None:
         """Add one sync event to ``session`` (committed with the caller's change); ``message`` is redacted."""
         add_event(session, self.clock.now(), kind, message, level=level, run_id=self.run_id, **about)
+
+    def event_row(
+        self, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]
+    ) -> dict[str, Any]:
+        """One sync event of this run as a plain row (:func:`event_row`), for :func:`insert_events`; logged now."""
+        return event_row(self.clock.now(), kind, message, level=level, run_id=self.run_id, **about)
 
     def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]) -> None:
         """Record one event in its own transaction (for events not tied to a data change)."""

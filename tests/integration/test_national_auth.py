@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qs
@@ -88,6 +89,58 @@ def test_oauth2_fetches_one_token_and_reuses_it(router: respx.MockRouter, manual
     assert headers["Authorization"] == "Bearer access-1"
     assert headers["auth"] == f"Bearer {API_KEY}"
     assert headers["token"] == APP_TOKEN
+
+
+class _MissCountingAuth(OAuth2ClientCredentialsAuth):
+    """Sets ``all_missed`` once ``threads`` lookups of the cached token have found none."""
+
+    def __init__(self, threads: int, clock: ManualClock) -> None:
+        super().__init__(TOKEN_URL, "sim-client", CLIENT_SECRET, API_KEY, APP_TOKEN, clock=clock)
+        self.all_missed = threading.Event()
+        self._misses, self._threads, self._count_lock = 0, threads, threading.Lock()
+
+    def _cached_token(self) -> SecretStr | None:
+        token = super()._cached_token()
+        if token is None:
+            with self._count_lock:
+                self._misses += 1
+                if self._misses >= self._threads:
+                    self.all_missed.set()
+        return token
+
+
+def test_oauth2_threads_finding_no_token_at_once_share_one_token_request(
+    router: respx.MockRouter, manual_clock: ManualClock
+) -> None:
+    threads = 4
+    auth = _MissCountingAuth(threads, manual_clock)
+
+    def token_endpoint(_request: httpx.Request) -> httpx.Response:
+        # Answers once every thread has looked for a token and found none: without the lock each
+        # of them would be here asking for its own.
+        assert auth.all_missed.wait(timeout=10)
+        return token_answer("access-1")
+
+    token_route = router.post(TOKEN_URL).mock(side_effect=token_endpoint)
+    api_route = router.get(f"{BASE}/categories").respond(json=CATEGORIES)
+    failures: list[BaseException] = []
+
+    def call(client: LaporClient) -> None:
+        try:
+            client.list_categories()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    with LaporClient(BASE, auth, retry=RetryPolicy.no_wait(), clock=manual_clock) as client:
+        workers = [threading.Thread(target=call, args=(client,)) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+
+    assert failures == [] and not any(worker.is_alive() for worker in workers)
+    assert token_route.call_count == 1 and api_route.call_count == threads
+    assert {call.request.headers["Authorization"] for call in api_route.calls} == {"Bearer access-1"}
 
 
 def test_oauth2_token_is_renewed_shortly_before_it_expires(router: respx.MockRouter, manual_clock: ManualClock) -> None:

@@ -264,6 +264,41 @@ def test_post_followup_sends_the_contract_form(router: respx.MockRouter, client:
     assert entry.created_at == datetime(2024, 11, 1, 3, 0, tzinfo=UTC)
 
 
+class _ChunkRecorder(httpx.BaseTransport):
+    """A transport keeping each request body as the pieces the connection would write to the socket one by one."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        self.answer = answer
+        self.chunks: list[bytes] = []
+        self.request: httpx.Request | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        self.chunks, self.request = list(request.stream), request
+        return self.answer
+
+
+def test_post_followup_sends_the_form_as_one_body() -> None:
+    content = "Jalan sudah ditambal"
+    recorder = _ChunkRecorder(httpx.Response(200, json=stored_followup(content)))
+    auth = StaticKeyAuth("sim-api-key", "{guid}")
+    with LaporClient(BASE, auth, retry=RetryPolicy.no_wait(), transport=recorder) as client:
+        client.post_followup(77, institution_id=627101, content=content, is_secret=True)
+
+    assert recorder.request is not None and len(recorder.chunks) == 1  # one socket write, not one per part
+    body = recorder.chunks[0]
+    assert recorder.request.headers["Content-Length"] == str(len(body))
+    sent = httpx.Request("POST", FOLLOWUP_ADD, headers=recorder.request.headers, content=body)
+    assert form_fields(sent) == {
+        "complaint_id": "77",
+        "institution_from_id": "627101",
+        "content": content,
+        "template_code": "followup",
+        "rating": "0",
+        "is_secret": "1",
+    }
+
+
 @pytest.mark.parametrize(
     "failure",
     [

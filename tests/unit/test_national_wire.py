@@ -85,6 +85,23 @@ def test_wrong_timestamp_formats_are_refused(text: object) -> None:
         wire.parse_wib_datetime(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "00-01-2024 10:00:00",
+        "29-02-2023 10:00:00",
+        "01-13-2024 10:00:00",
+        "31-10-2024 24:00:00",
+        "31-10-2024 23:60:00",
+        "31-10-2024 23:59:60",
+        "01-01-0000 10:00:00",
+    ],
+)
+def test_timestamps_of_no_real_instant_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a real date and time"):
+        wire.parse_wib_datetime(text)
+
+
 def test_query_timestamp_is_written_in_wib_rounded_down() -> None:
     instant = datetime(2024, 10, 31, 16, 59, 59, 900_000, tzinfo=UTC)
     assert wire.format_wib_datetime(instant) == "31-10-2024 23:59:59"

@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 
 from lapor_sync.domain.timezones import WIB
 
-_DATETIME_RE = re.compile(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}", re.ASCII)  # ASCII: no other scripts' digits
+# ASCII: no other scripts' digits. Groups: day, month, year, hour, minute, second.
+_DATETIME_RE = re.compile(r"(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)
 _DATE_RE = re.compile(r"\d{2}-\d{2}-\d{4}", re.ASCII)
 
 
@@ -22,11 +23,14 @@ def parse_wib_datetime(text: object) -> datetime:
         ValueError: when ``text`` is not exactly in that format or not a real instant (such as
             ``31-02-2024 10:00:00``); the message never quotes it.
     """
-    if not isinstance(text, str) or not _DATETIME_RE.fullmatch(text):
+    match = _DATETIME_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
         raise ValueError("expected a WIB timestamp 'DD-MM-YYYY HH:MM:SS'")
+    day, month, year, hour, minute, second = map(int, match.groups())
     try:
-        local = datetime.strptime(text, "%d-%m-%Y %H:%M:%S")  # noqa: DTZ007 - the zone is set next
-        return local.replace(tzinfo=WIB).astimezone(UTC)
+        # Built from the matched fields, not by strptime: every row carries several timestamps, and
+        # strptime parses its format anew each time (a few percent of a backfill's CPU).
+        return datetime(year, month, day, hour, minute, second, tzinfo=WIB).astimezone(UTC)
     except (ValueError, OverflowError):  # 31-02, 99-99, hour 25; or 01-01-0001 00:00 WIB, before year 1 UTC
         raise ValueError("not a real date and time (expected 'DD-MM-YYYY HH:MM:SS')") from None
 
