@@ -191,6 +191,23 @@ class RunJournal:
         """One sync event of this run as a plain row (:func:`event_row`), for :func:`insert_events`; logged now."""
         return event_row(self.clock.now(), kind, message, level=level, run_id=self.run_id, **about)
 
+    def event_into(
+        self,
+        rows: list[dict[str, Any]],
+        kind: str,
+        message: str,
+        *,
+        level: Level = Level.INFO,
+        **about: Unpack[About],
+    ) -> None:
+        """Append one sync event of this run to ``rows``, a batch its caller writes with :func:`insert_events`.
+
+        The hot path's :meth:`event` (a page of the pull, a batch of push outcomes): the caller
+        inserts the batch in the transaction of the change the events tell. A journal that must not
+        write (a resync's dry run) overrides this and :meth:`event` alike.
+        """
+        rows.append(self.event_row(kind, message, level=level, **about))
+
     def standalone_event(self, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]) -> None:
         """Record one event in its own transaction (for events not tied to a data change)."""
         with self.db.session() as session:

@@ -4,7 +4,7 @@ A page's bindings are read in one query and written in one statement each way (n
 changed ones updated, executed many at once); the set-aside records its stored complaints resolve
 are closed in one more. Plain Core statements on the unit's connection, no ORM object per row: the
 pull stores thousands of complaints, and building and flushing an object for each cost more than
-the requests (issue 12). Nothing here commits; the pull's unit of work does.
+the requests (issue 12). The page's sync events go the same way, in one more. Nothing here commits; the pull's unit of work does.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, inspect, select, update
-from sqlmodel import Session
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
-from lapor_sync.storage.models import Binding, SetAsideRecord, SyncEvent
+from lapor_sync.storage.models import Binding, SetAsideRecord
+from lapor_sync.sync.journal import insert_events
 
 _BINDING = Binding.__table__
 _SET_ASIDE = SetAsideRecord.__table__
-_EVENT = SyncEvent.__table__
 _MARKS = ("national_updated_at", "content_hash", "last_checked_at", "last_seen_in_inbox_at")
 """The columns a pull moves forward on a binding it already has."""
 
@@ -87,7 +86,10 @@ def unresolved_set_aside(connection: Connection, institution_id: int, complaint_
 
 
 class PageWrites:
-    """The binding and set-aside changes of one page, written by :meth:`execute` in three statements at most.
+    """The binding and set-aside changes of one page and its sync events, written by :meth:`execute` in four statements at most.
+
+    The steps append the page's sync events to :attr:`events` (:meth:`RunJournal.event_into`), in
+    page order; they are inserted last, in that order, with the changes they tell.
 
     Args:
         institution_id: the institution the page belongs to.
@@ -102,6 +104,7 @@ class PageWrites:
         self._new: dict[int, BindingState] = {}
         self._changed: dict[int, BindingState] = {}
         self._resolved: set[int] = set()
+        self.events: list[dict[str, Any]] = []
 
     def insert(self, binding: BindingState) -> None:
         """Insert the binding of a complaint stored for the first time."""
@@ -119,7 +122,7 @@ class PageWrites:
         return True
 
     def execute(self, connection: Connection) -> None:
-        """Write what was noted: a binding inserted twice is refused by the unique index (``IntegrityError``)."""
+        """Write what was noted, the events last: a binding inserted twice is refused by the unique index (``IntegrityError``)."""
         if self._new:
             rows = [{"institution_id": self.institution_id, **_columns(b)} for b in self._new.values()]
             connection.execute(insert(_BINDING), rows)
@@ -132,26 +135,7 @@ class PageWrites:
                 _SET_ASIDE.c.resolved_at.is_(None),
             )
             connection.execute(resolve.values(resolved_at=self.now))
-
-
-def insert_pending_events(session: Session) -> None:
-    """Write the sync events added to ``session`` and not yet flushed in one INSERT executed many at once.
-
-    The ORM would insert them one statement each on SQLite: it learns each new row's id, and SQLite
-    cannot return the ids of a many-row INSERT in the order of its rows. No one reads an event's id,
-    so the page's events leave the session and go in one statement, in the order they were added
-    (their ids keep that order).
-    """
-    events = sorted(
-        (obj for obj in session.new if isinstance(obj, SyncEvent)), key=lambda obj: inspect(obj).insert_order
-    )
-    if not events:
-        return
-    columns = [column.name for column in _EVENT.columns if column.name != "id"]
-    rows = [{name: getattr(event, name) for name in columns} for event in events]
-    for event in events:
-        session.expunge(event)
-    session.connection().execute(insert(_EVENT), rows)
+        insert_events(connection, self.events)
 
 
 def _columns(binding: BindingState) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -45,7 +46,6 @@ from lapor_sync.sync.journal import Level, RunJournal
 from lapor_sync.sync.page_store import (
     BindingState,
     PageWrites,
-    insert_pending_events,
     load_bindings,
     unresolved_set_aside,
 )
@@ -524,7 +524,6 @@ class Puller:
             self._store_row(unit, journal, page, row, plan, received) for row, plan in zip(rows, plans, strict=True)
         ]
         page.execute(connection)
-        insert_pending_events(unit.session)
         return stored
 
     def _plan(self, records: CityRecords, row: _Row, bindings: dict[int, BindingState], *, force: bool) -> _Plan | None:
@@ -552,7 +551,7 @@ class Puller:
     ) -> BindingState | None:
         """Finish storing one row in ``unit``, in page order; ``received`` yields the page's receipts in order."""
         if isinstance(row.read, MalformedRecord):
-            self._set_aside(unit, journal, row.read)
+            self._set_aside(unit, journal, row.read, page.events)
             return None
         if plan is None:  # an inbox row with nothing new: nothing read, nothing to write
             unit.count("unchanged")
@@ -576,7 +575,7 @@ class Puller:
             page.insert(stored)
         else:
             page.update(stored)
-        self._record_events(unit.session, journal, plan.snapshot, received, plan.route)
+        self._record_events(page.events, journal, plan.snapshot, received, plan.route)
         page.resolve(complaint.complaint_id)
         unit.count("created" if received.outcome is ReceiveOutcome.CREATED else "updated")
         return stored
@@ -643,18 +642,28 @@ class Puller:
         )
 
     def _record_events(
-        self, session: Session, journal: RunJournal, snapshot: ComplaintSnapshot, received: Received, route: _Route
+        self,
+        events: list[dict[str, Any]],
+        journal: RunJournal,
+        snapshot: ComplaintSnapshot,
+        received: Received,
+        route: _Route,
     ) -> None:
-        """Add the sync events of this receipt to ``session``, committed with the change they tell."""
+        """Add the sync events of this receipt to the page's ``events``, committed with the change they tell."""
         complaint = snapshot.complaint
         # Seen in the inbox but dispositioned to a sub-unit the mapping lacks (see _route).
         unknown_sub_unit = route.routing is not None and not self.mapping.is_city_institution(complaint.disposition_id)
         record_receipt(
-            session, journal, snapshot, received, route.routing, route.state, unknown_sub_unit=unknown_sub_unit
+            events, journal, snapshot, received, route.routing, route.state, unknown_sub_unit=unknown_sub_unit
         )
 
-    def _set_aside(self, unit: UnitOfWork, journal: RunJournal, record: MalformedRecord) -> None:
-        """Keep a record that cannot be stored, with its reason, in ``unit``; one already kept is marked seen again."""
+    def _set_aside(
+        self, unit: UnitOfWork, journal: RunJournal, record: MalformedRecord, events: list[dict[str, Any]]
+    ) -> None:
+        """Keep a record that cannot be stored, with its reason, in ``unit``; one already kept is marked seen again.
+
+        Its event goes to the page's ``events``, in page order.
+        """
         now = journal.clock.now()
         raw = json.dumps(record.raw, ensure_ascii=False, default=str)
         reason = mask_personal_data(record.reason)  # a reason may quote a server's message
@@ -684,8 +693,8 @@ class Puller:
                 last_seen_at=now,
             )
         )
-        journal.event(
-            unit.session,
+        journal.event_into(
+            events,
             "complaint.set_aside",
             f"Complaint {record.complaint_id or '(id unreadable)'} set aside: {reason}",
             level=Level.WARNING,

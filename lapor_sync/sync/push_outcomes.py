@@ -15,9 +15,9 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from lapor_sync.domain.actions import AgencyAction
@@ -27,9 +27,9 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
 from lapor_sync.sync.claims import Claim, ClaimLost, Claims
-from lapor_sync.sync.journal import Level, RunJournal
+from lapor_sync.sync.journal import Level, RunJournal, insert_events
 
 if TYPE_CHECKING:
     from lapor_sync.sync.push import PushOptions
@@ -155,13 +155,14 @@ class Outcomes:
                 session, [(o.claim, o.item, fate.values) for o, fate in zip(outcomes, fates, strict=True)]
             )
             self._link_thread_entries(session, outcomes)
+            events: list[dict[str, Any]] = []
             for outcome, fate in zip(outcomes, fates, strict=True):
                 if fate.event is not None:
                     kind, message, level = fate.event
-                    self._event(session, journal, outcome.item, kind, message, level)
+                    self._event(events, journal, outcome.item, kind, message, level)
                 if fate.reopen:
-                    self._reopen(session, journal, outcome.item)
-            _insert_events_at_once(session)
+                    self._reopen(session, journal, outcome.item, events)
+            insert_events(session.connection(), events)
             session.commit()
         for fate in fates:
             if fate.counter is not None:
@@ -229,11 +230,13 @@ class Outcomes:
             session.connection().execute(statement, links)
 
     def _event(
-        self, session: Session, journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level
+        self, events: list[dict[str, Any]], journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level
     ) -> None:
-        journal.event(session, kind, message, level=level, complaint_id=item.complaint_id, tracking_id=item.tracking_id)
+        journal.event_into(
+            events, kind, message, level=level, complaint_id=item.complaint_id, tracking_id=item.tracking_id
+        )
 
-    def _reopen(self, session: Session, journal: RunJournal, item: OutboxItem) -> None:
+    def _reopen(self, session: Session, journal: RunJournal, item: OutboxItem, events: list[dict[str, Any]]) -> None:
         """Put a case completed here back to what LAPOR! says, once its completion cannot be delivered.
 
         Without this the city's records would show a case closed that is open nationally, and no pull
@@ -247,8 +250,8 @@ class Outcomes:
             return
         case.state, case.closed_at = (national or CaseState.IN_PROGRESS).value, None
         session.add(case)
-        journal.event(
-            session,
+        journal.event_into(
+            events,
             "case.reopened",
             f"Case of complaint #{item.tracking_id} is {case.state} again: its completion could not "
             f"be delivered to LAPOR! (outbox #{item.id}), where it is {case.national_status_name}.",
@@ -264,24 +267,6 @@ class Outcomes:
         if not math.isfinite(retry_after) or retry_after >= cap.total_seconds():
             return cap
         return timedelta(seconds=max(retry_after, 0.0))
-
-
-def _insert_events_at_once(session: Session) -> None:
-    """Insert the sync events added to ``session`` with one executemany, in the order they were added.
-
-    The ORM would insert them one by one, to read each new id back (SQLite cannot say which id
-    went to which row of one multi-row INSERT); nothing here reads those ids.
-    """
-    added = [obj for obj in session.new if isinstance(obj, SyncEvent)]  # insertion order (an ordered dict)
-    if not added:
-        return
-    table = SyncEvent.__table__  # type: ignore[attr-defined]
-    rows = [
-        {column.name: getattr(event, column.name) for column in table.columns if column.name != "id"} for event in added
-    ]
-    for event in added:
-        session.expunge(event)
-    session.connection().execute(insert(table), rows)
 
 
 def _described(exc: Exception) -> str:

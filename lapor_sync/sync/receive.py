@@ -7,8 +7,7 @@ content or the reporter (UU 27/2022), only what lapor-sync did and why.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from sqlmodel import Session
+from typing import Any
 
 from lapor_sync.domain.complaint import ComplaintSnapshot
 from lapor_sync.domain.ports import Received, ReceiveOutcome
@@ -18,7 +17,7 @@ from lapor_sync.sync.journal import Level, RunJournal
 
 
 def record_receipt(
-    session: Session,
+    events: list[dict[str, Any]],
     journal: RunJournal,
     snapshot: ComplaintSnapshot,
     received: Received,
@@ -27,12 +26,13 @@ def record_receipt(
     *,
     unknown_sub_unit: bool = False,
 ) -> None:
-    """Add the sync events a receipt deserves to ``session``, committed with the change they tell.
+    """Add the sync events a receipt deserves to ``events``, rows written with the change they tell.
 
     Each event names the complaint and the agency its case is with now.
 
     Args:
-        session: the session storing the receipt.
+        events: the page's batch of event rows (:meth:`RunJournal.event_into`), inserted in the
+            transaction storing the receipt.
         journal: the run the events belong to.
         snapshot: the complaint as read from LAPOR!.
         received: what storing it did to the city's case.
@@ -45,8 +45,8 @@ def record_receipt(
     """
     complaint = snapshot.complaint
     for kind, level, message in _describe(snapshot, received, routing, state, unknown_sub_unit):
-        journal.event(
-            session,
+        journal.event_into(
+            events,
             kind,
             message,
             level=level,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
@@ -105,6 +106,21 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(h: Harness, corrected: App
         0,
         0,
     )
+
+
+def test_a_dry_run_neither_stores_nor_logs_the_events_of_a_page(
+    h: Harness, corrected: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    _three_dishub_cases(h)
+    events_before = len(h.all_events())
+
+    with caplog.at_level(logging.INFO, logger="lapor_sync.sync"):
+        result = _resync(h, corrected, Selection(agency_code="DISHUB"), dry_run=True)
+
+    assert [c.outcome for c in result.changes].count(ResyncOutcome.MOVED) == 2  # told in the report only
+    assert [e.kind for e in h.all_events()[events_before:]] == ["resync.dry_run"]
+    logged = [getattr(record, "kind", None) for record in caplog.records]
+    assert "complaint.moved" not in logged and "resync.dry_run" in logged
 
 
 def test_a_resync_applies_the_moves_and_logs_old_and_new_agency(h: Harness, corrected: App) -> None:

@@ -28,7 +28,7 @@ from lapor_sync.domain.ports import Received
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import OutboxItem, SetAsideRecord
 from lapor_sync.sync.cursor import advance_cursor
-from lapor_sync.sync.journal import RunJournal
+from lapor_sync.sync.journal import RunJournal, insert_events
 from lapor_sync.sync.receive import record_receipt
 from lapor_sync.sync.service import sync_agencies
 from tests.support.factories import T0, complaint, followup, snapshot
@@ -48,7 +48,9 @@ def receive_as_pulled(
     routing = mapping.route(c.disposition_id, c.category_id, c.category_name)
     state = mapping.case_state_for(c.status_code)
     received = records.receive(snap, agency_code=routing.agency_code, routing_rule=routing.rule, state=state)
-    record_receipt(session, journal, snap, received, routing, state)
+    events: list[dict[str, Any]] = []
+    record_receipt(events, journal, snap, received, routing, state)
+    insert_events(session.connection(), events)
     return received
 
 

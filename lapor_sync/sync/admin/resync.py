@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import partial
-from typing import Unpack
+from typing import Any, Unpack
 
 from sqlmodel import Session
 
@@ -88,8 +88,8 @@ class ResyncResult:
 class _ItemJournal(RunJournal):
     """The run's journal for one complaint: its own counters, and the events it is given.
 
-    ``write=False`` (dry run) records the events without adding them to the session or logging
-    them, so the service log never claims a change that was rolled back.
+    ``write=False`` (dry run) records the events without adding them to the session or to a batch
+    of rows, nor logging them, so the service log never claims a change that was rolled back.
     """
 
     write: bool = True
@@ -106,9 +106,26 @@ class _ItemJournal(RunJournal):
         self, session: Session, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]
     ) -> None:
         """Record the event; add it to ``session`` too unless this is a dry run."""
-        self.recorded.append((kind, about.get("agency_code"), about.get("tracking_id"), message))
-        if self.write:
+        if self._kept(kind, message, about):
             super().event(session, kind, message, level=level, **about)
+
+    def event_into(
+        self,
+        rows: list[dict[str, Any]],
+        kind: str,
+        message: str,
+        *,
+        level: Level = Level.INFO,
+        **about: Unpack[About],
+    ) -> None:
+        """Record the event; append it to ``rows`` too unless this is a dry run (as :meth:`event`)."""
+        if self._kept(kind, message, about):
+            super().event_into(rows, kind, message, level=level, **about)
+
+    def _kept(self, kind: str, message: str, about: About) -> bool:
+        """Record an event in :attr:`recorded`; return whether it is also to be written (not a dry run)."""
+        self.recorded.append((kind, about.get("agency_code"), about.get("tracking_id"), message))
+        return self.write
 
 
 def run_resync(
