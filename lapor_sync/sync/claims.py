@@ -45,18 +45,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import Update, bindparam, case, or_, tuple_, update
+from sqlalchemy import ColumnElement, Engine, Update, bindparam, case, or_, tuple_, update
 from sqlmodel import Session
 
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.db_clock import later_sql, now_sql
+from lapor_sync.storage.db_clock import has_clock, later_sql, now_sql
 from lapor_sync.storage.holders import Liveness, is_this_process, liveness
 from lapor_sync.storage.models import OutboxItem
+from lapor_sync.storage.types import UTCDateTime
 
 _in_flight: set[tuple[int, int]] = set()
 """(row id, fence) of the claims a delivery in this process works under now."""
@@ -102,6 +103,7 @@ class Claims:
 
     def __init__(self, db: Database, claimer: str, seconds: float) -> None:
         self._db, self.claimer, self._seconds = db, claimer, seconds
+        self._extend = _extension(db.engine, seconds)
 
     def held_elsewhere(self, item: OutboxItem) -> bool:
         """Tell whether ``item`` (as read) is ``sending`` under a claim no one may take from its holder now."""
@@ -203,9 +205,16 @@ class Claims:
         return claims
 
     def recheck(self, claim: Claim, now: datetime) -> None:
-        """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone."""
+        """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone.
+
+        One UPDATE, built once (:func:`_extension`), matching only while ``claim`` holds the row;
+        ``now`` (aware UTC) stands for the database's clock on SQLite.
+        """
+        values = {"claim_id": claim.item_id, "claim_fence": claim.fence}
+        if not has_clock(self._db.engine):
+            values["until"] = now + timedelta(seconds=self._seconds)
         with self._db.engine.begin() as conn:
-            extended = conn.execute(self._under(claim, claimed_until=later_sql(self._db.engine, now, self._seconds)))
+            extended = conn.execute(self._extend, values)
         if extended.rowcount != 1:
             raise ClaimLost(claim.item_id)
 
@@ -255,16 +264,6 @@ class Claims:
             _in_flight.add((claim.item_id, claim.fence))
         return claim
 
-    @staticmethod
-    def _under(claim: Claim, **values: object) -> Update:
-        """An UPDATE of the row's ``values`` that matches only while ``claim`` holds the row."""
-        table = OutboxItem.__table__  # type: ignore[attr-defined]
-        return (
-            update(table)
-            .where(table.c.id == claim.item_id, table.c.fence == claim.fence, table.c.state == OutboxState.SENDING)
-            .values(**values)
-        )
-
     def _takeover(self, item: OutboxItem) -> _Takeover:
         """When a ``sending`` row as read may be taken from its holder."""
         state = liveness(item.claimed_by)
@@ -278,3 +277,25 @@ class Claims:
             # A claim of this process that no delivery holds is a leftover (its outcome could not be written).
             return _Takeover.NEVER if working else _Takeover.AFTER_EXPIRY
         return _Takeover.AFTER_EXPIRY
+
+
+def _extension(engine: Engine, seconds: float) -> Update:
+    """The UPDATE that extends a claim while it holds its row, built once per :class:`Claims` (the push's hot path).
+
+    Bind parameters: ``claim_id`` and ``claim_fence`` (the claim's condition, as :meth:`Claims.take`
+    raised it), and on SQLite ``until``, the new ``claimed_until`` (aware UTC). PostgreSQL computes
+    it from its own clock in the statement (:mod:`lapor_sync.storage.db_clock`).
+    """
+    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    until: ColumnElement[datetime] = bindparam("until", type_=UTCDateTime)
+    if has_clock(engine):  # the expiry is the server's clock_timestamp() + seconds, whatever the host's clock says
+        until = later_sql(engine, datetime.now(UTC), seconds)
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("claim_id"),
+            table.c.fence == bindparam("claim_fence"),
+            table.c.state == OutboxState.SENDING,
+        )
+        .values(claimed_until=until)
+    )

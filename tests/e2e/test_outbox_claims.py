@@ -17,6 +17,7 @@ from lapor_sync.simulator.catalog import category_id
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import OutboxItem
 from lapor_sync.sync.admin import outbox as outbox_admin
+from lapor_sync.sync.claims import ClaimLost, Claims
 from lapor_sync.sync.journal import RunJournal
 from tests.support.e2e import (
     CITY,
@@ -208,6 +209,33 @@ def test_a_claim_left_by_this_process_is_taken_back_once_expired_and_read_back(d
         assert taken.pushed == 1 and h.outbox(item.id).state == "delivered"
         assert len(h.national_followups(complaint.complaint_id, item.idempotency_key)) == 1
         assert "read-back" in h.events("outbox.delivered")[-1].message
+
+
+def test_every_recheck_extends_the_claim_from_its_own_now_until_the_row_is_taken_over(database: Database) -> None:
+    with harness(small_world(), database.url) as h:
+        complaint = h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+        assert h.sync(push=False).created == 1
+        item = h.act(complaint.complaint_id, AgencyAction.FOLLOWUP, "Petugas akan datang besok.")
+        claims = Claims(h.app.db, "pusher-under-test", 600)
+        claim = claims.take(h.outbox(item.id), h.clock.now())
+        assert claim is not None
+        try:
+            for _ in range(2):  # the statement is built once: each recheck still binds its own claim and now
+                h.clock.advance(timedelta(hours=1))
+                claims.recheck(claim, h.clock.now())
+                until = h.outbox(item.id).claimed_until
+                assert until is not None
+                if database.engine.dialect.name == "sqlite":
+                    assert until == h.clock.now() + timedelta(seconds=600)
+                else:  # the server's clock: the simulated one does not move it
+                    assert until > datetime.now(UTC) + timedelta(seconds=300)
+            _claim_as(h.app.db, item.id, "another-pusher", until=h.clock.now() + timedelta(hours=1))
+
+            with pytest.raises(ClaimLost):
+                claims.recheck(claim, h.clock.now())
+        finally:
+            claims.done(claim)
+        assert h.outbox(item.id).claimed_by == "another-pusher"
 
 
 def _expire_claim(db: Database, item_id: int, now: datetime) -> None:
