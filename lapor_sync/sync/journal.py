@@ -26,7 +26,7 @@ from lapor_sync.domain.runs import Job, Level, RunOutcome
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease_handles import LeaseHandle
-from lapor_sync.storage.models import RunCounts, SyncEvent, SyncRun
+from lapor_sync.storage.models import COUNTERS, SyncEvent, SyncRun
 
 log = logging.getLogger("lapor_sync.sync")
 
@@ -49,6 +49,27 @@ class About(TypedDict, total=False):
 
 
 _EVENT = SyncEvent.__table__  # type: ignore[attr-defined]
+
+
+class RunTally:
+    """A run's counters while it runs, plain ints: one attribute per name of :data:`COUNTERS` (``fetched``, ...).
+
+    :class:`~lapor_sync.storage.models.RunCounts` declares them and :class:`SyncRun` stores them;
+    the journal counts here instead, because every assignment to an SQLModel goes through pydantic
+    (about 40 times the cost of a plain attribute, and a pull bumps a counter or two per complaint).
+    They reach the run row when the run is saved (:meth:`RunJournal.finish`), as before. A name
+    that is no counter is refused (``AttributeError``: the slots are the counters).
+    """
+
+    __slots__ = COUNTERS
+
+    def __init__(self) -> None:
+        for name in COUNTERS:
+            setattr(self, name, 0)
+
+    def counters(self) -> dict[str, int]:
+        """Return the counters as a plain dict, in :data:`COUNTERS` order (as ``RunCounts.counters``)."""
+        return {name: getattr(self, name) for name in COUNTERS}
 
 
 def event_row(
@@ -134,7 +155,7 @@ class RunJournal:
     institution_id: int
     job: Job
     trigger: str
-    counts: RunCounts = field(default_factory=RunCounts)
+    counts: RunTally = field(default_factory=RunTally)
     run_id: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     leases: tuple[LeaseHandle, ...] = ()

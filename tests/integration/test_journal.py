@@ -67,3 +67,25 @@ def test_event_rows_are_stored_and_logged_as_orm_events_are(
     assert [(r.levelno, r.getMessage(), r.kind, r.tracking_id) for r in received] == 2 * [  # type: ignore[attr-defined]
         (logging.INFO, core.message, "complaint.received", "1916449")
     ]
+
+
+def test_counts_are_kept_on_the_journal_and_reach_the_run_row_when_it_finishes(
+    database: Database, clock: ManualClock
+) -> None:
+    journal = RunJournal(database, clock, 6271, "pull", "command").start()
+    journal.counts.fetched += 3
+    journal.counts.set_aside += 1
+    with pytest.raises(AttributeError):
+        journal.counts.fetchd = 1  # type: ignore[attr-defined]  # a misspelt counter is refused, not kept aside
+    with database.session() as session:
+        running = session.get(SyncRun, journal.run_id)
+        assert running is not None and running.fetched == 0  # not visible before the run is saved
+
+    finished = journal.finish()
+
+    with database.session() as session:
+        stored = session.get(SyncRun, journal.run_id)
+        assert stored is not None
+    expected = {"fetched": 3, "created": 0, "updated": 0, "unchanged": 0, "set_aside": 1}
+    expected |= {"pushed": 0, "failed": 0, "dead_lettered": 0}
+    assert finished.counters() == stored.counters() == journal.counts.counters() == expected

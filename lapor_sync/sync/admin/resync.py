@@ -29,9 +29,9 @@ from lapor_sync.domain.errors import ItemRejectedError
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import Job
 from lapor_sync.storage.dry_run import RolledBackDatabase
-from lapor_sync.storage.models import COUNTERS, RunCounts, SyncRun
+from lapor_sync.storage.models import COUNTERS, SyncRun
 from lapor_sync.sync.admin.selection import Selection, Target, select_targets
-from lapor_sync.sync.journal import About, Level, RunJournal
+from lapor_sync.sync.journal import About, Level, RunJournal, RunTally
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.service import SyncService, sync_agencies
 
@@ -100,7 +100,7 @@ class _ItemJournal(RunJournal):
     def of(cls, journal: RunJournal, *, write: bool) -> _ItemJournal:
         """Share ``journal``'s run (id, clock, stop request, leases), with fresh counters."""
         shared = {f.name: getattr(journal, f.name) for f in fields(RunJournal) if f.init}
-        return cls(**{**shared, "counts": RunCounts()}, write=write)
+        return cls(**{**shared, "counts": RunTally()}, write=write)
 
     def event(
         self, session: Session, kind: str, message: str, *, level: Level = Level.INFO, **about: Unpack[About]
