@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import httpx
-
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
@@ -113,7 +111,7 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
         settings = demo_settings(workdir, simulator.base_url)
         app = App(settings, clock=clock)
         failed = replay(app, simulator, SimulatedStaff(app.mapping, outcomes), clock, on_week)
-        national = national_tallies(simulator.base_url)
+        national = national_tallies(simulator)
         simulator.save()
     with app.db.session() as session:
         city = city_tallies(session, app.institution_id, PERIOD_START, PERIOD_END)
@@ -208,11 +206,14 @@ def demo_settings(workdir: Path, base_url: str) -> Settings:
     )
 
 
-def national_tallies(base_url: str) -> Tallies:
-    """Ask the simulator's tally endpoint (outside the contract) for the period's national figures."""
-    root = base_url.removesuffix("/lapor/3.0.0")
+def national_tallies(simulator: SimulatorChild) -> Tallies:
+    """Ask the simulator's tally endpoint (outside the contract) for the period's national figures.
+
+    Raises:
+        httpx.HTTPError: the simulator did not answer.
+    """
     params = {"from": PERIOD_START.strftime("%d-%m-%Y"), "to": PERIOD_END.strftime("%d-%m-%Y")}
-    answer = httpx.get(f"{root}/_simulator/tallies", params=params, timeout=10).json()
+    answer = simulator.admin("GET", "/_simulator/tallies", params=params)
     return Tallies(
         total=answer["total"],
         completed=answer["completed"],
