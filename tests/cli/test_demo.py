@@ -4,9 +4,11 @@ simulator child process (answering, then stopped on every way out, a failure par
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import stat
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -105,3 +107,17 @@ def test_a_demo_failing_part_way_leaves_no_simulator_process(
 
     assert len(children) == 1 and ended(children[0])
     assert not (tmp_path / "demo" / "simulator-state.json").exists()  # saved only by a demo that finished
+
+
+def test_the_simulator_child_saves_its_world_to_the_file_named_at_start_and_not_when_stopped(tmp_path: Path) -> None:
+    state = tmp_path / "simulator-state.json"
+    with simulator_child("--no-rate-limit", "--save-state", str(state)) as child:
+        child.advance_to(datetime(2024, 3, 1, 16, 30, tzinfo=WIB))
+        assert not state.exists()
+        child.save()
+        saved = state.read_bytes()
+        child.advance_to(datetime(2024, 4, 5, 16, 30, tzinfo=WIB))
+
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert state.read_bytes() == saved  # SIGTERM on the way out saves nothing more
+    assert json.loads(saved)["clock"] == datetime(2024, 3, 1, 16, 30, tzinfo=WIB).astimezone(UTC).isoformat()
