@@ -19,6 +19,7 @@ from lapor_sync.simulator.faults.profiles import PROFILES, resolve_faults
 if TYPE_CHECKING:
     from lapor_sync.simulator import Simulator
     from lapor_sync.simulator.faults.plan import FaultPlan
+    from lapor_sync.simulator.server import Serving
 
 CLOCK_HELP = (
     "Simulated clock: 'start' (00:00 WIB on 1 Jan 2024, nothing visible yet; default for a new data set), "
@@ -54,10 +55,8 @@ def _manual_clock(choice: str) -> ManualClock:
         raise typer.BadParameter(f"unknown clock {choice!r}", param_hint="--clock") from None
 
 
-def _build(
-    state: Path | None, seed: int, complaints: int, clock: str, rate_limit: float | None, auth_mode: AuthMode
-) -> Simulator:
-    """Load or generate the simulator with the clock asked for."""
+def _build(state: Path | None, seed: int, complaints: int, clock: str, serving: Serving) -> Simulator:
+    """Load or generate the simulator with the clock asked for, served as ``serving`` says."""
     from lapor_sync.simulator import Simulator
 
     system: Clock | None = SystemClock() if clock == "system" else None
@@ -68,13 +67,12 @@ def _build(
             return Simulator.generate(
                 seed=seed,
                 clock=system or _manual_clock(clock),
-                rate_limit=rate_limit,
-                auth_mode=auth_mode,
                 complaints=complaints,
+                **serving,
             )
         except ValueError as refused:
             raise typer.BadParameter(str(refused), param_hint="--complaints") from None
-    simulator = Simulator.load(state, clock=system, rate_limit=rate_limit, auth_mode=auth_mode)
+    simulator = Simulator.load(state, clock=system, **serving)
     if clock not in ("saved", "system"):
         try:
             simulator.advance_to(_manual_clock(clock).now())
@@ -123,7 +121,10 @@ def simulator(
     ] = 1983,
     save_state: Annotated[
         Path | None,
-        typer.Option(help="On exit, save the whole world (clock, complaints, events) to this file."),
+        typer.Option(
+            help="On exit, save the whole world (clock, complaints, events) to this file; "
+            "POST /_simulator/save saves it there at once."
+        ),
     ] = None,
     clock: Annotated[str | None, typer.Option(help=CLOCK_HELP)] = None,
     rate_limit: Annotated[float, typer.Option(help="Requests per second per client before 429.")] = 20.0,
@@ -140,7 +141,12 @@ def simulator(
 
     chosen_clock = clock or ("saved" if state else "start")
     plan = _fault_plan(faults, fault_seed)
-    sim = _build(state, seed, complaints, chosen_clock, None if no_rate_limit else rate_limit, auth_mode)
+    serving: Serving = {
+        "rate_limit": None if no_rate_limit else rate_limit,
+        "auth_mode": auth_mode,
+        "save_to": save_state,
+    }
+    sim = _build(state, seed, complaints, chosen_clock, serving)
     sim.set_faults(plan)
     creds = sim.credentials
     try:
@@ -151,6 +157,8 @@ def simulator(
             typer.echo(f"  token URL    {root}{TOKEN_PATH}")
             typer.echo(f"  clock        {root}/_simulator/clock  (now {format_wib(sim.world.clock.now())} WIB)")
             typer.echo(f"  tallies      {root}/_simulator/tallies?from=01-01-2024&to=31-10-2024")
+            if save_state is not None:
+                typer.echo(f"  save         POST {root}/_simulator/save  (to {save_state}; also on exit)")
             if plan is not None and plan.active:
                 typer.echo(f"  faults       {root}/_simulator/faults  ({plan.name}, seed {plan.seed})")
             typer.echo("Fake demo credentials (not secrets):")

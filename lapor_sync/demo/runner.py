@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import httpx
-
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
+from lapor_sync.demo.simulator_child import SimulatorChild, simulator_child
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError
@@ -26,8 +25,9 @@ from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.timezones import WIB
 from lapor_sync.reports.tallies import ARTICLE, Tallies, city_tallies
 from lapor_sync.runtime.private_files import open_private
-from lapor_sync.simulator import Credentials, Simulator
+from lapor_sync.simulator import Credentials
 from lapor_sync.simulator.catalog import category_name
+from lapor_sync.simulator.dataset import generate
 from lapor_sync.storage.models import SyncRun
 
 PERIOD_START = date(2024, 1, 1)
@@ -92,45 +92,74 @@ def rounds(start: date, end: date) -> Iterator[datetime]:
 def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport], None] | None = None) -> DemoResult:
     """Run the whole demo in ``workdir`` (a previous demo's files removed first) and return its result.
 
+    The simulator runs as a child process (:mod:`lapor_sync.demo.simulator_child`), stopped on every
+    way out of here; lapor-sync's own ``ManualClock`` is moved in step with the child's.
+
     Raises:
         ConfigurationError: a packaged file (mapping) is wrong, or ``workdir`` holds other files.
+        RuntimeError: the simulator child did not start or answer.
     """
     started = wallclock.perf_counter()
     prepare_workdir(workdir)
     clock = ManualClock(datetime.combine(PERIOD_START, time(0), WIB))
-    simulator = Simulator.generate(seed=seed, clock=clock, rate_limit=None)
-    period_end = datetime.combine(PERIOD_END, time(23, 59, 59), WIB)
-    planned = [
-        PlannedComplaint(c.complaint_id, c.dispositioned_at, category_name(c.category_id))
-        for c in simulator.world.all_complaints()
-    ]
-    outcomes = draw_outcomes(planned, period_end=period_end, seed=seed)
-    with simulator.serve() as base_url:
-        settings = demo_settings(workdir, base_url)
+    state_file = workdir / "simulator-state.json"
+    options = ("--no-rate-limit", "--seed", str(seed), "--clock", "start", "--save-state", str(state_file))
+    with simulator_child(*options) as simulator:
+        outcomes = draw_outcomes(
+            planned_complaints(seed), period_end=datetime.combine(PERIOD_END, time(23, 59, 59), WIB), seed=seed
+        )
+        settings = demo_settings(workdir, simulator.base_url)
         app = App(settings, clock=clock)
-        staff = SimulatedStaff(app.mapping, outcomes)
-        failed = 0
-        with app.platform() as platform:
-            service = app.sync_service(platform)
-            schedule = list(rounds(PERIOD_START, PERIOD_END))
-            for number, at in enumerate(schedule, start=1):
-                simulator.advance_to(at)
-                pull = service.run(push=False, trigger="demo")
-                with app.db.session() as session:
-                    done = staff.work(app.city_records(session), last_round=number == len(schedule))
-                    session.commit()
-                push = service.run(pull=False, trigger="demo")
-                failed += (pull.outcome != RunOutcome.OK) + (push.outcome != RunOutcome.OK)
-                if on_week:
-                    on_week(WeekReport(number, len(schedule), at, pull, done, push))
-            failed += service.run(push=False, trigger="demo").outcome != RunOutcome.OK
-        national = national_tallies(base_url)
+        failed = replay(app, simulator, SimulatedStaff(app.mapping, outcomes), clock, on_week)
+        national = national_tallies(simulator)
+        simulator.save()
     with app.db.session() as session:
         city = city_tallies(session, app.institution_id, PERIOD_START, PERIOD_END)
-    state_file = workdir / "simulator-state.json"
-    simulator.save(state_file)
     config_file = write_serve_again_config(workdir, settings)
     return DemoResult(national, city, workdir, state_file, config_file, wallclock.perf_counter() - started, failed)
+
+
+def planned_complaints(seed: int) -> list[PlannedComplaint]:
+    """The complaints of the simulator's data set for ``seed``, as the outcomes plan needs them.
+
+    Generated here again rather than read from the child: the data set is deterministic for its
+    seed and takes a fraction of a second to build, while no endpoint of the contract lists every
+    complaint with its disposition time before the clock reaches it.
+    """
+    return [
+        PlannedComplaint(c.complaint_id, c.dispositioned_at, category_name(c.category_id)) for c in generate(seed)[0]
+    ]
+
+
+def replay(
+    app: App,
+    simulator: SimulatorChild,
+    staff: SimulatedStaff,
+    clock: ManualClock,
+    on_week: Callable[[WeekReport], None] | None,
+) -> int:
+    """Play every weekly round (move both clocks, pull, staff work, push), then a last pull.
+
+    Returns:
+        The number of sync runs that did not end OK.
+    """
+    failed = 0
+    with app.platform() as platform:
+        service = app.sync_service(platform)
+        schedule = list(rounds(PERIOD_START, PERIOD_END))
+        for number, at in enumerate(schedule, start=1):
+            simulator.advance_to(at)  # the child applies the events due by then
+            clock.set(at)
+            pull = service.run(push=False, trigger="demo")
+            with app.db.session() as session:
+                done = staff.work(app.city_records(session), last_round=number == len(schedule))
+                session.commit()
+            push = service.run(pull=False, trigger="demo")
+            failed += (pull.outcome != RunOutcome.OK) + (push.outcome != RunOutcome.OK)
+            if on_week:
+                on_week(WeekReport(number, len(schedule), at, pull, done, push))
+        failed += service.run(push=False, trigger="demo").outcome != RunOutcome.OK
+    return failed
 
 
 def prepare_workdir(workdir: Path) -> None:
@@ -177,11 +206,14 @@ def demo_settings(workdir: Path, base_url: str) -> Settings:
     )
 
 
-def national_tallies(base_url: str) -> Tallies:
-    """Ask the simulator's tally endpoint (outside the contract) for the period's national figures."""
-    root = base_url.removesuffix("/lapor/3.0.0")
+def national_tallies(simulator: SimulatorChild) -> Tallies:
+    """Ask the simulator's tally endpoint (outside the contract) for the period's national figures.
+
+    Raises:
+        httpx.HTTPError: the simulator did not answer.
+    """
     params = {"from": PERIOD_START.strftime("%d-%m-%Y"), "to": PERIOD_END.strftime("%d-%m-%Y")}
-    answer = httpx.get(f"{root}/_simulator/tallies", params=params, timeout=10).json()
+    answer = simulator.admin("GET", "/_simulator/tallies", params=params)
     return Tallies(
         total=answer["total"],
         completed=answer["completed"],

@@ -6,6 +6,9 @@
 city in that period by outcome. ``GET /_simulator/faults`` shows the fault plan in force and the
 faults injected so far by kind (over every plan since start); ``POST /_simulator/faults`` with
 ``{"profile": "flaky", "seed": 7}`` switches to a named profile (``"none"`` stops faults).
+``POST /_simulator/save`` (only when the simulator was started with a file to save to, e.g.
+``lapor-sync simulator --save-state FILE``) saves the whole world to that file now, as on exit; the
+file is fixed at start, never named by a request.
 No authentication: the simulator binds to loopback only. Faults never touch these endpoints.
 """
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,6 +26,7 @@ from starlette.routing import Route
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.simulator.faults.plan import FaultSwitch
 from lapor_sync.simulator.faults.profiles import profile
+from lapor_sync.simulator.persistence import save_world
 from lapor_sync.simulator.wire import format_wib, parse_wib, parse_wire_date
 from lapor_sync.simulator.world import World
 
@@ -31,13 +37,19 @@ def _refused(message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=422)
 
 
-def simulator_routes(world: World, faults: FaultSwitch) -> list[Route]:
-    """Return the ``/_simulator/...`` routes over ``world`` and its fault ``faults`` switch."""
-    return [
+def simulator_routes(world: World, faults: FaultSwitch, save_to: Path | None = None) -> list[Route]:
+    """Return the ``/_simulator/...`` routes over ``world`` and its fault ``faults`` switch.
+
+    ``save_to``: the file ``POST /_simulator/save`` writes; ``None`` leaves that route out (404).
+    """
+    routes = [
         Route("/_simulator/clock", _clock(world), methods=["GET", "POST"]),
         Route("/_simulator/tallies", _tallies(world), methods=["GET"]),
         Route("/_simulator/faults", _fault_plan(faults), methods=["GET", "POST"]),
     ]
+    if save_to is not None:
+        routes.append(Route("/_simulator/save", _save(world, save_to), methods=["POST"]))
+    return routes
 
 
 def _clock(world: World) -> _Endpoint:
@@ -59,6 +71,17 @@ def _clock(world: World) -> _Endpoint:
         )
 
     return clock
+
+
+def _save(world: World, path: Path) -> _Endpoint:
+    """``POST``: save the whole world to ``path`` (the start-up file; 0600, atomically) and say where."""
+
+    async def save(_: Request) -> Response:
+        # Off the event loop: writing a few MB of JSON would hold every other request meanwhile.
+        await run_in_threadpool(save_world, world, path)
+        return JSONResponse({"saved": str(path), "now": format_wib(world.clock.now())})
+
+    return save
 
 
 def _tallies(world: World) -> _Endpoint:

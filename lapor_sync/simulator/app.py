@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -252,6 +253,7 @@ def create_app(
     auth_mode: AuthMode = AuthMode.ANY,
     tokens: AccessTokens | None = None,
     faults: FaultSwitch | None = None,
+    save_to: Path | None = None,
 ) -> Starlette:
     """Build the ASGI app serving ``world``.
 
@@ -262,6 +264,7 @@ def create_app(
         auth_mode: which authentication modes are accepted (CONTRACT §1).
         tokens: the OAuth2 token store (pass one to revoke tokens from a test).
         faults: holds the fault plan in force, switchable at run time (default: one holding none).
+        save_to: the file ``POST /_simulator/save`` writes the world to; ``None``: no such route.
     """
     faults = faults or FaultSwitch()
     tokens = tokens or AccessTokens()
@@ -281,7 +284,7 @@ def create_app(
     routes = [Route(BASE_PATH + path, api.guarded(handler), methods=[method]) for method, path, handler in contract]
     routes += [
         Route(TOKEN_PATH, api.token, methods=["POST"]),
-        *simulator_routes(world, faults),
+        *simulator_routes(world, faults, save_to),
     ]
     layer = Middleware(FaultMiddleware, switch=faults, world=world, tokens=tokens, base_path=BASE_PATH)
     return Starlette(routes=routes, middleware=[layer], exception_handlers={HTTPException: _http_error})

@@ -53,6 +53,8 @@ class Serving(TypedDict, total=False):
         faults: faults to inject: a :class:`FaultPlan`, a profile name (``none``, ``flaky``,
             ``hostile``), a TOML profile file, or ``None``; see :mod:`lapor_sync.simulator.faults.plan`.
         fault_seed: the seed of the fault decisions (a given ``FaultPlan`` keeps its own).
+        save_to: the file ``POST /_simulator/save`` saves the world to (fixed here, never named by a
+            request); ``None``: no such endpoint.
     """
 
     rate_limit: float | None
@@ -60,6 +62,7 @@ class Serving(TypedDict, total=False):
     auth_mode: AuthMode
     faults: FaultSpec
     fault_seed: int
+    save_to: Path | None
 
 
 class Simulator:
@@ -70,7 +73,7 @@ class Simulator:
 
     Args:
         world: the state to serve.
-        rate_limit, credentials, auth_mode, faults, fault_seed: how it is served (:class:`Serving`).
+        rate_limit, credentials, auth_mode, faults, fault_seed, save_to: how it is served (:class:`Serving`).
 
     Raises:
         ValueError: ``faults`` names no profile and no file, or the file cannot be used.
@@ -85,6 +88,7 @@ class Simulator:
         auth_mode: AuthMode = AuthMode.ANY,
         faults: FaultSpec = None,
         fault_seed: int = 0,
+        save_to: Path | None = None,
     ) -> None:
         self.world = world
         self.credentials = credentials or Credentials()
@@ -97,6 +101,7 @@ class Simulator:
             auth_mode=auth_mode,
             tokens=self.tokens,
             faults=self.faults,
+            save_to=save_to,
         )
 
     @classmethod

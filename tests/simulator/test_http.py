@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -209,3 +211,23 @@ def test_clock_and_tallies_admin_endpoints() -> None:
         tallies = httpx.get(f"{root}/_simulator/tallies", params={"from": "01-01-2024", "to": "31-10-2024"}).json()
     assert tallies["total"] == tallies["in_process"] == sim.world.inbox_page(None, 1, 1)[1] > 150
     assert tallies["archived_or_returned"] == 0
+
+
+def test_save_endpoint_writes_the_start_up_file_0600_and_it_serves_again(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    sim = Simulator.generate(rate_limit=None, save_to=state)
+    with sim.serve() as base_url:
+        root = base_url.removesuffix("/lapor/3.0.0")
+        httpx.post(f"{root}/_simulator/clock", json={"to": "31-01-2024 23:59:59"})
+        saved = httpx.post(f"{root}/_simulator/save")
+
+    assert saved.status_code == 200 and saved.json() == {"saved": str(state), "now": "31-01-2024 23:59:59"}
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    again = Simulator.load(state)
+    assert again.clock.now() == sim.clock.now()
+    assert again.world.inbox_page(None, 1, 1)[1] == sim.world.inbox_page(None, 1, 1)[1] > 0
+
+
+def test_save_endpoint_is_absent_without_a_file_given_at_start(served: tuple[Simulator, str]) -> None:
+    root = served[1].removesuffix("/lapor/3.0.0")
+    assert httpx.post(f"{root}/_simulator/save").status_code == 404
