@@ -149,9 +149,9 @@ LEASE_JOBS = ("push", "pull")
 class SoakConfig:
     """One soak's parameters (see the module docstring); ``seconds`` is the chaos phase's length.
 
-    ``min_kills``, ``min_faults``, ``min_lease_losses``: the chaos phase goes on past ``seconds`` (at
-    most three times as long) until that many kills, injected faults (``clock_skew`` not counted) and
-    runs that lost a lease happened.
+    ``min_kills``, ``min_write_kills``, ``min_faults``, ``min_lease_losses``: the chaos phase goes on past
+    ``seconds`` (at most three times as long) until that many kills, kills between a national write and
+    its local commit, injected faults (``clock_skew`` not counted) and runs that lost a lease happened.
     ``lease_faults``: run the contender and the lease faults of the engine (clock steps on SQLite,
     killed lock connections on PostgreSQL), about every ``lease_fault_every`` seconds; a clock
     step is ``step_seconds`` (times 0.5-1.5).
@@ -166,6 +166,7 @@ class SoakConfig:
     staff_every: float = 2.0
     lease_seconds: int = 5
     min_kills: int = 0
+    min_write_kills: int = 0
     min_faults: int = 0
     min_lease_losses: int = 0
     lease_faults: bool = True
@@ -792,6 +793,7 @@ def run_soak(config: SoakConfig) -> SoakResult:
             config.seconds,
             enough=lambda: (
                 chaos.kills >= config.min_kills
+                and chaos.write_kills >= config.min_write_kills
                 and injected(simulator.fault_counts()) >= config.min_faults
                 and sum(_losses(staff_app)[0].values()) >= config.min_lease_losses
             ),
