@@ -40,36 +40,24 @@ STATIC_HEADERS = {
 """The simulator's static credentials, as the bare walk sends them (no OAuth2 round trip)."""
 
 
+START_SECONDS = 600.0
+"""The longest a benchmark's simulator may take to start (it generates its data set first)."""
+
+
 @contextmanager
 def simulator_process(*args: str, complaints: int | None = None) -> Iterator[str]:
     """Serve the 2024 data set with ``lapor-sync simulator`` in its own process, no rate limit; yield the base URL.
 
     ``args``: more options (e.g. ``--clock end``); ``complaints``: the data set's size N (``--complaints``;
-    default the simulator's own, 1,983). The process is ended (SIGTERM, then SIGKILL) after the block.
+    default the simulator's own, 1,983). The demo's launcher runs it (:func:`simulator_child`: started,
+    waited for, and ended with SIGTERM, then SIGKILL, after the block); generating 100,000 complaints
+    takes some 10 s, so the start may take up to :data:`START_SECONDS`.
     """
+    from lapor_sync.demo.simulator_child import simulator_child
+
     size = ("--complaints", str(complaints)) if complaints is not None else ()
-    command = lapor_sync("simulator", "--port", "0", "--no-rate-limit", *size, *args)
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base_url = None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "base URL" in line:
-            base_url = line.split("base URL", 1)[1].strip()
-            break
-    if base_url is None:
-        proc.kill()
-        raise RuntimeError("the simulator did not start")
-    # read on to the end, so that nothing it prints later can fill the pipe and stall it
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    try:
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with simulator_child("--no-rate-limit", *size, *args, start_timeout=START_SECONDS) as child:
+        yield child.base_url
 
 
 GNU_TIME = "/usr/bin/time"
