@@ -171,14 +171,20 @@ def queue_followups(app: Any, count: int | None = None) -> int:
     ``count`` follow-ups round-robin over the open cases (``None``: one on each). Returns how many
     open cases there were.
     """
-    from datetime import UTC, datetime, timedelta
     from itertools import cycle
 
+    from sqlmodel import col, select
+
     from lapor_sync.domain.actions import AgencyAction
+    from lapor_sync.domain.status import CaseState
+    from lapor_sync.storage.models import Case
 
     with app.db.session() as session:
         records = app.city_records(session)
-        cases = records.open_cases_unseen_since(datetime.now(UTC) + timedelta(days=366))  # every open case
+        open_now = col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value])  # a follow-up may go there
+        cases = list(
+            session.exec(select(Case).where(Case.institution_id == app.institution_id, open_now).order_by(Case.id))
+        )
         for n, case in zip(range(len(cases) if count is None else count), cycle(cases), strict=False):
             records.act(
                 case,

@@ -34,7 +34,7 @@ from lapor_sync.domain.reference import find_reference, new_reference, tag_conte
 from lapor_sync.domain.routing import CityMapping, NationalCall, NationalCallKind
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.domain.text import ReceivedText, receive_text
-from lapor_sync.storage.models import PURGED_TEXT, Binding, Case, OutboxItem, ThreadEntry
+from lapor_sync.storage.models import PURGED_TEXT, Case, OutboxItem, ThreadEntry
 
 
 class CaseNotFound(LaporSyncError):
@@ -345,20 +345,6 @@ class BuiltinCityRecords:
                 .order_by(ThreadEntry.created_at, ThreadEntry.id)
             )
         )
-
-    def open_cases_unseen_since(self, instant: datetime) -> list[Case]:
-        """Return open cases whose complaint was last read from LAPOR! before ``instant`` (UTC)."""
-        query = (
-            select(Case)
-            .join(Binding, (Binding.case_id == Case.id))
-            .where(
-                Case.institution_id == self.institution_id,
-                col(Case.state).in_([CaseState.NEW.value, CaseState.IN_PROGRESS.value]),
-                Binding.last_checked_at < instant,
-            )
-            .order_by(Case.id)
-        )
-        return list(self.session.exec(query))
 
     # -- staff actions ----------------------------------------------------------------------
 

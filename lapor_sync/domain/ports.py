@@ -180,7 +180,3 @@ class CityRecords(Protocol):
     ) -> CaseRecord:
         """Return one case by exactly one of its ids; raise ``LaporSyncError`` when there is none."""
         ...
-
-    def open_cases_unseen_since(self, instant: datetime) -> list[CaseRecord]:
-        """Return open cases whose complaint was last read from LAPOR! before ``instant`` (aware UTC)."""
-        ...
