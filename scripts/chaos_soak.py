@@ -368,9 +368,10 @@ class ChaosWorker:
                 self._fired.clear()
                 with self._lock:
                     self._armed = True
-                # The first kill may wait long for a write, so even a short run gets one there; after
-                # it, every wait is short, so a run whose writes come late still gets its kills.
-                patience = self.kill_every if self.write_kills or self.kills else seconds
+                # Until one kill has landed at a write, each armed kill may wait long for the worker's
+                # next write (a contender or a quick push can leave it few), so even a short run gets
+                # one there; after it, every wait is short, so a run whose writes come late still gets its kills.
+                patience = self.kill_every if self.write_kills else seconds
                 self._fired.wait(min(patience, max(0.0, left())))
             over = left() <= 0  # asks enough(), which may read the database: not under the lock
             with self._lock:
