@@ -3,9 +3,9 @@
 Usage (started by the benchmarks, as its own process):
 ``python benchmarks/bare_walk.py REQUESTS.jsonl --out OUT.json [--concurrency K]``.
 The loop alone (client opened to closed) is also timed in the process: ``loop_wall_s``, ``loop_cpu_s``.
-REQUESTS.jsonl holds JSON lines: ``{"headers": {...}}``, then one ``[method, url, body, content type]`` a
-line (body and content type null on a GET, the body's bytes as latin-1 text), as lapor-sync made
-them, in order; it is read as the walk goes, not held. Imports httpx alone, so its CPU and peak RSS
+REQUESTS.jsonl holds ``{"headers": {...}}`` (JSON), then one request a line, as lapor-sync made
+them, in order: ``GET <url>``, or a JSON ``[method, url, body, content type]`` (body and content type
+null on a GET, the body's bytes as latin-1 text); it is read as the walk goes, not held. Imports httpx alone, so its CPU and peak RSS
 are the walk's, not lapor-sync's imports.
 
 With ``--concurrency K`` (default 1), K threads share one client and take the requests in their
@@ -26,6 +26,14 @@ from pathlib import Path
 import httpx
 
 
+def read_request(line: str) -> tuple[str, str, str | None, str | None]:
+    """One recorded request: ``GET <url>`` or a JSON ``[method, url, body, content type]`` line."""
+    if line.startswith("GET "):
+        return "GET", line[4:].rstrip("\n"), None, None
+    method, url, body, content_type = json.loads(line)
+    return method, url, body, content_type
+
+
 def walk(http: httpx.Client, requests: Iterator[str], concurrency: int) -> tuple[int, Counter[str]]:
     """Make the ``requests`` (JSON lines) in order with ``concurrency`` threads (each takes the next one).
 
@@ -41,7 +49,7 @@ def walk(http: httpx.Client, requests: Iterator[str], concurrency: int) -> tuple
                 line = next(requests, None)
             if line is None:
                 return
-            method, url, body, content_type = json.loads(line)
+            method, url, body, content_type = read_request(line)
             headers = {"Content-Type": content_type} if content_type else None
             content = body.encode("latin-1") if body is not None else None
             response = http.request(method, url, content=content, headers=headers)

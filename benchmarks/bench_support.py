@@ -113,9 +113,11 @@ class Counters:
 
     Each request is kept as ``[method, url, body, content type]`` in order, for the bare replay (body
     and content type ``None`` on a GET; the body's bytes as latin-1 text): in ``requests``, or, with
-    ``record_to``, appended to that file as it is sent (:func:`write_requests`' format) and not kept,
-    so that a backfill of 100,000 complaints does not hold 200,000 recorded requests in the very
-    process whose peak RSS is measured.
+    ``record_to``, appended to that file as it is sent and not kept, so that a backfill of 100,000
+    complaints does not hold 200,000 recorded requests in the very process whose peak RSS is
+    measured. In the file a GET is a plain ``GET <url>`` line and any other request a JSON line as
+    :func:`write_requests` writes it (``bare_walk.py`` reads both): the hook runs inside the timed
+    run, so it does as little as it can there.
 
     Args:
         record_to: the file to record the requests to, or ``None`` to keep them in ``requests``.
@@ -139,6 +141,15 @@ class Counters:
                 self.statements += 1
 
         def record_request(request: Any) -> None:
+            # This hook runs inside the measured sync run, once per request: a GET (all but a few
+            # of a backfill's) is written to the file as a short ``GET <url>`` line, no JSON and no
+            # list built; only a write needs its body and content type kept as JSON.
+            if request.method == "GET" and self._record is not None:
+                line = f"GET {request.url}\n"
+                with self._lock:
+                    self.request_count += 1
+                    self._record.write(line)
+                return
             body, content_type = None, None
             if request.method != "GET":
                 # read() buffers a streamed body (a multipart upload) so that it is still sent after this hook

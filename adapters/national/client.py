@@ -103,6 +103,12 @@ class LaporClient:
             follow_redirects=False,  # a redirect would carry the credentials elsewhere
         )
         deadline.install(self._http)
+        _keep_no_cookies(self._http)
+        # What ``httpx.Client.build_request`` would merge into every request, worked out once: the
+        # base URL's prefix (httpx gives it a trailing slash), the client's headers and timeouts.
+        # Merging a relative URL costs a URL parse and a copy per request (``_request``).
+        self._prefix = str(self._http.base_url)
+        self._extensions = {"timeout": self._http.timeout.as_dict()}
 
     @classmethod
     def from_settings(
@@ -282,7 +288,7 @@ class LaporClient:
         write = method != "GET"
 
         def attempt() -> Any:
-            request = self._http.build_request(method, path, **kwargs)
+            request = self._request(method, path, **kwargs)
             # One buffer: httpx's multipart encoder yields a follow-up form in ~27 pieces, and the
             # connection writes each to the socket (through ``deadline``) on its own. Same bytes.
             request.read()
@@ -304,6 +310,20 @@ class LaporClient:
 
         return self._retry.call(attempt, description=f"{method} {path}", attempt_seconds=self._deadline_seconds)
 
+    def _request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, **content: Any
+    ) -> httpx.Request:
+        """Build the request for ``path`` (relative to the base URL) as ``httpx.Client.build_request`` would.
+
+        The same URL, query, headers and timeouts, from the parts worked out once in ``__init__``;
+        ``content`` is ``files=`` or ``json=``. No cookies: the platform sets none (see
+        :func:`_keep_no_cookies`).
+        """
+        url = self._prefix + path.lstrip("/")
+        if params:
+            url += "?" + str(httpx.QueryParams(params))
+        return httpx.Request(method, url, headers=self._http.headers, extensions=self._extensions, **content)
+
     def _exchange(self, request: httpx.Request, *, write: bool) -> tuple[httpx.Response, bytes]:
         """Send ``request`` and read its answer within the size limit (streamed: never more is held).
 
@@ -322,6 +342,29 @@ class LaporClient:
         except AnswerTooLargeError as exc:
             own_answer = exc.request is request
             raise classify.answer_too_large(exc, write=write and own_answer, own_answer=own_answer) from None
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing: the platform sets no cookies (CONTRACT), and none is ever sent."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep nothing of ``response``'s ``Set-Cookie`` headers."""
+
+
+def _keep_no_cookies(client: httpx.Client) -> None:
+    """Give ``client`` a jar that keeps no cookies.
+
+    httpx reads every answer's cookies into the client's jar, a ``urllib`` request and answer built
+    for it each time (a twentieth of the client's CPU per request), and the jar is only ever read
+    by ``build_request``, which the client no longer calls. httpx offers no public switch: the
+    client's jar is its ``_cookies`` attribute (httpx 0.28 and 0.29).
+
+    Raises:
+        RuntimeError: the client keeps its jar elsewhere (httpx changed).
+    """
+    if not isinstance(getattr(client, "_cookies", None), httpx.Cookies):
+        raise RuntimeError("cannot turn the cookie jar off: httpx changed")
+    client._cookies = _NoCookies()  # noqa: SLF001
 
 
 @contextmanager

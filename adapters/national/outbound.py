@@ -50,7 +50,11 @@ def describe(url: httpx.URL) -> str:
 
 def plain_http_refused(url: httpx.URL, *, allow_insecure_http: bool) -> bool:
     """Tell whether ``url`` is plain ``http://`` to a host that is not loopback, and that is not allowed."""
-    return url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host)
+    return _plain_http_refused(url.scheme, url.host, allow_insecure_http=allow_insecure_http)
+
+
+def _plain_http_refused(scheme: str, host: str, *, allow_insecure_http: bool) -> bool:
+    return scheme == "http" and not allow_insecure_http and not is_loopback(host)
 
 
 class AnswerTooLargeError(Exception):
@@ -111,6 +115,18 @@ class OutboundPolicy:
     allow_insecure_http: bool = False
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     tls: ssl.SSLContext | None = field(default=None, compare=False)
+    _sendable: frozenset[Origin] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The verdict on an origin never changes: work it out once for each configured origin, so
+        # that a request to one of them is checked by one set lookup (``check_request`` runs on
+        # every request; telling a loopback host parses it as an IP address).
+        sendable = frozenset(
+            (scheme, host, port)
+            for scheme, host, port in self.origins
+            if not _plain_http_refused(scheme, host, allow_insecure_http=self.allow_insecure_http)
+        )
+        object.__setattr__(self, "_sendable", sendable)  # frozen: set once, here
 
     @classmethod
     def for_urls(
@@ -153,6 +169,8 @@ class OutboundPolicy:
         Raises:
             RunStoppingError: naming ``scheme://host:port`` only (no userinfo, path or query).
         """
+        if origin(request.url) in self._sendable:
+            return
         where = describe(request.url)
         if origin(request.url) not in self.origins:
             raise RunStoppingError(

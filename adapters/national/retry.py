@@ -101,6 +101,43 @@ class RetryPolicy:
             The last error of ``operation`` when it is not retryable or the caps are reached.
         """
         started = self.monotonic()
+        failures: list[BaseException] = []
+
+        def attempt() -> T:
+            if failures and self.interrupt is not None and self.interrupt.is_set():
+                raise failures[-1]  # shutting down: no new attempt; ``stop`` ends the loop on this error
+            left = self.max_total_seconds - (self.monotonic() - started)
+            if failures and left <= 0:
+                raise failures[-1]  # a wait overslept the cap: no attempt without time; ``stop`` ends the loop
+            try:
+                with deadline.scope(
+                    left if attempt_seconds is None else min(attempt_seconds, left), stop=self.interrupt
+                ):
+                    return operation()
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
+        # The first attempt runs on its own: almost every call succeeds at once, and building and
+        # running a ``tenacity.Retrying`` costs more CPU than a request's own work on the client
+        # side. A failure enters tenacity, which takes it as its first attempt (``replay_first``,
+        # no second request), so waits, stops and the log are as if tenacity had made it.
+        try:
+            return attempt()
+        except BaseException as exc:
+            if not _is_retryable(exc):
+                raise
+        return self._retrying(attempt, failures, started, description)
+
+    def _retrying(self, attempt: Callable[[], T], failures: list[BaseException], started: float, description: str) -> T:
+        """Go on with ``attempt`` under tenacity after a first, retryable failure (the last of ``failures``)."""
+        replay_first = [failures[-1]]
+
+        def attempt_or_replay() -> T:
+            if replay_first:
+                raise replay_first.pop()
+            return attempt()
+
         backoff = tenacity.wait_exponential_jitter(
             multiplier=self.initial_wait_seconds, max=self.max_wait_seconds, jitter=self.initial_wait_seconds
         )
@@ -130,23 +167,6 @@ class RetryPolicy:
                 state.upcoming_sleep,
             )
 
-        failures: list[BaseException] = []
-
-        def attempt() -> T:
-            if failures and self.interrupt is not None and self.interrupt.is_set():
-                raise failures[-1]  # shutting down: no new attempt; ``stop`` ends the loop on this error
-            left = self.max_total_seconds - (self.monotonic() - started)
-            if failures and left <= 0:
-                raise failures[-1]  # a wait overslept the cap: no attempt without time; ``stop`` ends the loop
-            try:
-                with deadline.scope(
-                    left if attempt_seconds is None else min(attempt_seconds, left), stop=self.interrupt
-                ):
-                    return operation()
-            except BaseException as exc:
-                failures.append(exc)
-                raise
-
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_is_retryable),
             stop=stop,
@@ -155,4 +175,4 @@ class RetryPolicy:
             before_sleep=log_retry,
             reraise=True,
         )
-        return retrying(attempt)
+        return retrying(attempt_or_replay)

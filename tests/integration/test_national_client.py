@@ -103,6 +103,33 @@ def test_next_page_is_asked_of_our_own_base_url(router: respx.MockRouter, client
     assert [call.request.url.host for call in route.calls] == ["splp.test", "splp.test"]
 
 
+def test_requests_are_built_as_httpx_build_request_builds_them(router: respx.MockRouter, client: LaporClient) -> None:
+    route = router.get(INBOX).mock(side_effect=by_page({1: page([row(1)], 1, None)}))
+    list(client.walk_inbox(datetime(2024, 10, 31, 1, 2, 3, tzinfo=UTC)))
+
+    sent = route.calls.last.request
+    with httpx.Client(base_url=BASE, headers={"Accept": "application/json"}) as plain:
+        expected = plain.build_request(
+            "GET", "/complaints/inbox", params={"updated_since": "31-10-2024 08:02:03", "per_page": 100, "page": 1}
+        )
+    assert sent.url == expected.url
+    assert str(sent.url).endswith("/complaints/inbox?updated_since=31-10-2024+08%3A02%3A03&per_page=100&page=1")
+    assert {name: sent.headers[name] for name in expected.headers} == dict(expected.headers)
+    assert sent.headers["Authorization"] == "Bearer sim-api-key" and sent.headers["token"] == "{guid}"
+    assert sent.extensions["timeout"] == {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 5.0}
+
+
+def test_cookies_a_server_sets_are_neither_kept_nor_sent(router: respx.MockRouter, client: LaporClient) -> None:
+    detail = f"{BASE}/complaints/77/complaint"
+    route = router.get(detail).respond(
+        404, json={"message": "not found"}, headers={"Set-Cookie": "session=abc; Path=/"}
+    )
+    for _ in range(2):
+        with pytest.raises(ItemRejectedError):
+            client.fetch_complaint(77)
+    assert [call.request.headers.get("Cookie") for call in route.calls] == [None, None]
+
+
 def test_repeating_next_page_url_stops_the_run(router: respx.MockRouter, client: LaporClient) -> None:
     router.get(INBOX).mock(
         side_effect=by_page({1: page([row(1)], 1, f"{INBOX}?page=2"), 2: page([row(2)], 2, f"{INBOX}?page=2")})

@@ -61,6 +61,18 @@ def test_transient_errors_are_retried_until_success() -> None:
     assert len(time.sleeps) == 2
 
 
+def test_each_retry_is_logged_with_the_attempt_it_leads_to(caplog: pytest.LogCaptureFixture) -> None:
+    time = FakeTime()
+    operation = failing([TransientError("busy", status=503, retry_after=2.0), TransientError("reset", retry_after=3.0)])
+    with caplog.at_level("INFO", logger="lapor_sync.adapters.national.retry"):
+        assert policy(time).call(operation, description="GET /x") == "ok"
+    assert [record.getMessage() for record in caplog.records] == [
+        "GET /x failed (HTTP 503: busy); attempt 2 of 5 in 2.0 s",
+        "GET /x failed (reset); attempt 3 of 5 in 3.0 s",
+    ]
+    assert time.sleeps == [2.0, 3.0]
+
+
 def test_attempt_cap_stops_with_the_last_error() -> None:
     time = FakeTime()
     last = TransientError("still down", status=502)

@@ -13,7 +13,7 @@ from lapor_sync.domain.timezones import WIB
 
 # ASCII: no other scripts' digits. Groups: day, month, year, hour, minute, second.
 _DATETIME_RE = re.compile(r"(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)
-_DATE_RE = re.compile(r"\d{2}-\d{2}-\d{4}", re.ASCII)
+_DATE_RE = re.compile(r"(\d{2})-(\d{2})-(\d{4})", re.ASCII)
 
 
 def parse_wib_datetime(text: object) -> datetime:
@@ -42,11 +42,13 @@ def parse_wib_date(text: object) -> date:
         ValueError: when ``text`` is not exactly in that format or not a real date; the message
             never quotes it.
     """
-    if not isinstance(text, str) or not _DATE_RE.fullmatch(text):
+    match = _DATE_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
         raise ValueError("expected a date 'DD-MM-YYYY'")
+    day, month, year = map(int, match.groups())
     try:
-        return datetime.strptime(text, "%d-%m-%Y").date()  # noqa: DTZ007 - a calendar date has no zone
-    except ValueError:  # strptime's own message quotes the text
+        return date(year, month, day)  # from the matched fields, as ``parse_wib_datetime``: no strptime
+    except ValueError:  # 31-02, 00-00-0000
         raise ValueError("not a real date (expected 'DD-MM-YYYY')") from None
 
 
