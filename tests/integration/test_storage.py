@@ -131,6 +131,22 @@ def test_complete_without_followup_is_refused(seeded, clock):
             )
 
 
+def test_followup_then_complete_in_one_unit_of_work_queue_both_the_followup_naming_its_thread_entry(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
+        received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+        case = records.get_case(case_id=received.case_id)
+        posted = records.act(case, AgencyAction.FOLLOWUP, institution_id=627104, content="Sedang dicek.")
+        done = records.act(case, AgencyAction.COMPLETE, institution_id=627104, content="Selesai.")
+        s.commit()
+        [entry] = records.thread(received.case_id)
+    assert (posted.kind, done.kind, case.state) == ("followup", "complete", CaseState.COMPLETED.value)
+    assert posted.id is not None and done.id is not None
+    assert (posted.thread_entry_id, done.thread_entry_id) == (entry.id, None)
+    assert (entry.origin, entry.author_type, entry.reference) == ("agency", "instansi", posted.idempotency_key)
+    assert entry.created_at == posted.created_at and entry.created_at.tzinfo is not None
+
+
 def test_national_reply_is_stored_once(seeded, clock):
     reply = followup(5, "Terima kasih", author=AuthorType.REPORTER)
     with seeded.session() as s:
