@@ -17,7 +17,7 @@ from pathlib import Path
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.demo.plan import PlannedComplaint, draw_outcomes
-from lapor_sync.demo.simulator_child import SimulatorChild, simulator_child
+from lapor_sync.demo.simulator_child import SimulatorChild, started_simulator
 from lapor_sync.demo.staff import SimulatedStaff, StaffRound
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError
@@ -28,6 +28,7 @@ from lapor_sync.runtime.private_files import open_private
 from lapor_sync.simulator import Credentials
 from lapor_sync.simulator.catalog import category_name
 from lapor_sync.simulator.dataset import generate
+from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncRun
 
 PERIOD_START = date(2024, 1, 1)
@@ -104,10 +105,16 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
     clock = ManualClock(datetime.combine(PERIOD_START, time(0), WIB))
     state_file = workdir / "simulator-state.json"
     options = ("--no-rate-limit", "--seed", str(seed), "--clock", "start", "--save-state", str(state_file))
-    with simulator_child(*options) as simulator:
+    with started_simulator(*options) as starting:
+        # While the child imports and builds its world (over a second): the plan, and the database
+        # created and migrated (its URL does not depend on the child's port; the App finds it current).
         outcomes = draw_outcomes(
             planned_complaints(seed), period_end=datetime.combine(PERIOD_END, time(23, 59, 59), WIB), seed=seed
         )
+        prepared = Database(database_url(workdir))
+        prepared.upgrade()
+        prepared.dispose()
+        simulator = starting.answering()
         settings = demo_settings(workdir, simulator.base_url)
         app = App(settings, clock=clock)
         failed = replay(app, simulator, SimulatedStaff(app.mapping, outcomes), clock, on_week)
@@ -193,10 +200,15 @@ def prepare_workdir(workdir: Path) -> None:
         ) from None
 
 
+def database_url(workdir: Path) -> str:
+    """The URL of the demo's SQLite database in ``workdir``."""
+    return f"sqlite:///{workdir / 'lapor-sync.db'}"
+
+
 def demo_settings(workdir: Path, base_url: str) -> Settings:
     """Settings for the demo: its own SQLite file and the simulator's fake credentials."""
     return Settings(
-        database_url=f"sqlite:///{workdir / 'lapor-sync.db'}",
+        database_url=database_url(workdir),
         api_base_url=base_url,
         auth_mode="static",
         api_key=CREDENTIALS.api_key,

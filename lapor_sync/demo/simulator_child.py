@@ -12,6 +12,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,17 +94,41 @@ class SimulatorChild:
         self.admin("POST", "/_simulator/save")
 
 
+@dataclass
+class StartingSimulator:
+    """A simulator child started, perhaps not listening yet: its caller may prepare meanwhile.
+
+    Attributes:
+        process: the child process.
+        http: the client its admin requests will use.
+        lines: the child's output, line by line (``None`` at its end), read on a thread from the start
+            so that the pipe never fills.
+    """
+
+    process: subprocess.Popen[str]
+    http: httpx.Client
+    lines: queue.Queue[str | None]
+
+    def answering(self, timeout: float = START_TIMEOUT) -> SimulatorChild:
+        """Wait (``timeout`` seconds at most for its base URL) until the child listens and answers; return it.
+
+        Raises:
+            RuntimeError: the child ended, or printed no base URL within ``timeout`` seconds, or did
+                not answer then (its last lines quoted: the simulator prints only fake credentials).
+        """
+        base_url = _wait_for_base_url(self.process, self.lines, timeout)
+        return _answering(SimulatorChild(self.process, base_url, self.http))
+
+
 @contextmanager
-def simulator_child(*options: str, start_timeout: float = START_TIMEOUT) -> Iterator[SimulatorChild]:
-    """Run ``lapor-sync simulator --port 0 *options`` as a child process for the block; yield it once it answers.
+def started_simulator(*options: str) -> Iterator[StartingSimulator]:
+    """Start ``lapor-sync simulator --port 0 *options`` as a child process for the block; yield it at once.
 
-    The child runs in a session of its own, so a Ctrl-C at the terminal reaches only this process,
-    which then stops the child here like any other way out: SIGTERM (which saves nothing: only
+    The child imports, builds its world and starts listening (over a second) while the block
+    prepares what does not need it; :meth:`StartingSimulator.answering` then waits for it. The child
+    runs in a session of its own, so a Ctrl-C at the terminal reaches only this process, which then
+    stops the child here like any other way out: SIGTERM (which saves nothing: only
     ``POST /_simulator/save`` does), then SIGKILL after :data:`STOP_TIMEOUT` seconds.
-
-    Raises:
-        RuntimeError: the child ended, or printed no base URL within ``start_timeout`` seconds, or
-            did not answer then (its last lines quoted: the simulator prints only fake credentials).
     """
     process = subprocess.Popen(
         simulator_command("--port", "0", *options),
@@ -114,11 +139,27 @@ def simulator_child(*options: str, start_timeout: float = START_TIMEOUT) -> Iter
         start_new_session=True,
     )
     try:
-        base_url = _wait_for_base_url(process, start_timeout)
+        lines: queue.Queue[str | None] = queue.Queue()
+        assert process.stdout is not None  # noqa: S101 - opened with stdout=PIPE just above
+        threading.Thread(target=_drain, args=(process.stdout, lines), name="simulator-output", daemon=True).start()
         with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
-            yield _answering(SimulatorChild(process, base_url, http))
+            yield StartingSimulator(process, http, lines)
     finally:
         _stop(process)
+
+
+@contextmanager
+def simulator_child(*options: str, start_timeout: float = START_TIMEOUT) -> Iterator[SimulatorChild]:
+    """Run ``lapor-sync simulator --port 0 *options`` as a child process for the block; yield it once it answers.
+
+    :func:`started_simulator`, then :meth:`StartingSimulator.answering` at once; stopped the same way.
+
+    Raises:
+        RuntimeError: the child ended, or printed no base URL within ``start_timeout`` seconds, or
+            did not answer then (its last lines quoted: the simulator prints only fake credentials).
+    """
+    with started_simulator(*options) as starting:
+        yield starting.answering(start_timeout)
 
 
 def _answering(child: SimulatorChild) -> SimulatorChild:
@@ -134,15 +175,13 @@ def _answering(child: SimulatorChild) -> SimulatorChild:
     return child
 
 
-def _wait_for_base_url(process: subprocess.Popen[str], timeout: float) -> str:
-    """Read the child's output (on a thread, to the end) until its base URL line; bounded by ``timeout``."""
-    lines: queue.Queue[str | None] = queue.Queue()
-    assert process.stdout is not None  # noqa: S101 - opened with stdout=PIPE just above
-    threading.Thread(target=_drain, args=(process.stdout, lines), name="simulator-output", daemon=True).start()
+def _wait_for_base_url(process: subprocess.Popen[str], lines: queue.Queue[str | None], timeout: float) -> str:
+    """Read the child's output ``lines`` until its base URL line; bounded by ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
     seen: deque[str] = deque(maxlen=_KEPT_LINES)
     while True:
         try:
-            line = lines.get(timeout=timeout)
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise RuntimeError(f"the simulator printed no base URL within {timeout:.0f} s") from None
         if line is None:

@@ -70,7 +70,8 @@ def _error(status: int, message: str, errors: dict[str, list[str]] | None = None
 
 
 def _path(request: Request) -> str:
-    return str(request.url.replace(query=""))
+    """The request's absolute URL without its query (a URL has no fragment on the server side)."""
+    return str(request.url).partition("?")[0]
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

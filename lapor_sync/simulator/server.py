@@ -206,7 +206,10 @@ class Simulator:
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind((host, port))
         # No access log and no logging setup: the simulator never writes headers or reporter data.
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, log_level="warning", lifespan="off")
+        # No proxy headers: on loopback no proxy stands in front, and reading them is a layer per request.
+        config = uvicorn.Config(
+            self.app, log_config=None, access_log=False, log_level="warning", lifespan="off", proxy_headers=False
+        )
         server = _Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="simulator-http", daemon=True)
         thread.start()

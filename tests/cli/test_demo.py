@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 import pytest
 
 from lapor_sync.app import App
+from lapor_sync.demo import runner
 from lapor_sync.demo import simulator_child as simulator_child_module
 from lapor_sync.demo.runner import prepare_workdir, run_demo
-from lapor_sync.demo.simulator_child import simulator_child
+from lapor_sync.demo.simulator_child import simulator_child, started_simulator
 from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.domain.timezones import WIB
 
@@ -107,6 +108,28 @@ def test_a_demo_failing_part_way_leaves_no_simulator_process(
 
     assert len(children) == 1 and ended(children[0])
     assert not (tmp_path / "demo" / "simulator-state.json").exists()  # saved only by a demo that finished
+
+
+def test_a_demo_failing_in_its_set_up_while_the_simulator_starts_leaves_no_simulator_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, children: list[subprocess.Popen[str]]
+) -> None:
+    def failing_plan(*_: Any, **__: Any) -> None:
+        raise ValueError("too few complaints")
+
+    monkeypatch.setattr(runner, "draw_outcomes", failing_plan)
+
+    with pytest.raises(ValueError, match="too few complaints"):
+        run_demo(tmp_path / "demo")
+
+    assert len(children) == 1 and ended(children[0])
+
+
+def test_a_started_simulator_is_yielded_at_once_and_answers_once_waited_for() -> None:
+    with started_simulator("--no-rate-limit") as starting:
+        assert starting.process.poll() is None  # yielded at once: still starting, or listening already
+        child = starting.answering()
+        assert child.admin("GET", "/_simulator/clock")["now"] == "01-01-2024 00:00:00"
+    assert ended(child.process)
 
 
 def test_the_simulator_child_saves_its_world_to_the_file_named_at_start_and_not_when_stopped(tmp_path: Path) -> None:

@@ -89,11 +89,16 @@ def test_receive_creates_then_updates_and_keeps_anonymous_reporter_out(seeded, c
     assert case.state == CaseState.IN_PROGRESS
 
 
+def new_case(records: BuiltinCityRecords) -> Case:
+    """Receive the test complaint as a new case of DINSOS and return the case."""
+    received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
+    return records.get_case(case_id=received.case_id)
+
+
 def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(seeded, clock):
     with seeded.session() as s:
         records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
-        received = records.receive(snapshot(), agency_code="DINSOS", routing_rule="r", state=CaseState.NEW)
-        case = records.get_case(case_id=received.case_id)
+        case = new_case(records)
         item = records.act(case, AgencyAction.FOLLOWUP, institution_id=627104, content="Sudah ditangani.")
         s.commit()
     assert item.state == "pending" and find_reference(item.payload["content"]) == item.idempotency_key
@@ -104,7 +109,7 @@ def test_staff_followup_writes_outbox_in_same_transaction_and_echo_is_linked(see
             snapshot(thread=(echo,)), agency_code="DINSOS", routing_rule="r", state=CaseState.IN_PROGRESS
         )
         s.commit()
-        thread = records.thread(received.case_id)
+        thread = records.thread(case.id)
     assert result.new_thread_entries == 0
     assert [(e.origin, e.national_id) for e in thread] == [("agency", 77)]
 
@@ -129,6 +134,21 @@ def test_complete_without_followup_is_refused(seeded, clock):
             records.act(
                 records.get_case(case_id=received.case_id), AgencyAction.COMPLETE, institution_id=627104, content="done"
             )
+
+
+def test_followup_then_complete_in_one_unit_of_work_queue_both_the_followup_naming_its_thread_entry(seeded, clock):
+    with seeded.session() as s:
+        records = BuiltinCityRecords(s, mapping=load_mapping(), clock=clock)
+        case = new_case(records)
+        posted = records.act(case, AgencyAction.FOLLOWUP, institution_id=627104, content="Sedang dicek.")
+        done = records.act(case, AgencyAction.COMPLETE, institution_id=627104, content="Selesai.")
+        s.commit()
+        [entry] = records.thread(case.id)
+    assert (posted.kind, done.kind, case.state) == ("followup", "complete", CaseState.COMPLETED.value)
+    assert posted.id is not None and done.id is not None
+    assert (posted.thread_entry_id, done.thread_entry_id) == (entry.id, None)
+    assert (entry.origin, entry.author_type, entry.reference) == ("agency", "instansi", posted.idempotency_key)
+    assert entry.created_at == posted.created_at and entry.created_at.tzinfo is not None
 
 
 def test_national_reply_is_stored_once(seeded, clock):

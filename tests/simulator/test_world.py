@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.simulator import Simulator
 from lapor_sync.simulator.dataset import generate
+from lapor_sync.simulator.model import Complaint
 from lapor_sync.simulator.persistence import load_world, save_world
 from lapor_sync.simulator.rules import SimulatorError, normalise_content, plan_reporter_reply
 from lapor_sync.simulator.wire import complaint_json, followup_json
@@ -210,6 +213,28 @@ def test_save_and_load_round_trip_continues_identically(tmp_path: Path) -> None:
         w.advance_to(wib(2024, 3, 1, 12, 0))
         w.add_followup(first_visible(w), PUPR, "Setelah dimuat ulang.")
     assert picture(loaded) == picture(world)
+
+
+def test_a_saved_world_holds_its_records_as_their_fields_in_order_with_iso_instants(tmp_path: Path) -> None:
+    world = make_world(wib(2024, 2, 1, 16, 30), reply_rate=0.5)
+    cid = first_visible(world)
+    world.add_followup(cid, DINSOS, "Sedang dicek.", attachment_names=["foto.jpg"])
+    world.request_reject(cid, not_authority=True, target_institution_id=POLDA, description="x")
+    save_world(world, tmp_path / "state.json")
+    saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
+
+    def iso(value: object) -> str:
+        assert isinstance(value, date)
+        return value.isoformat()
+
+    # The file's format: what dataclasses.asdict makes of each record, instants as ISO 8601 text.
+    as_fields = json.loads(json.dumps([dataclasses.asdict(c) for c in world.all_complaints()], default=iso))
+    assert saved["complaints"] == as_fields
+    assert list(saved["complaints"][0]) == [f.name for f in dataclasses.fields(Complaint)]
+    assert saved["events"] == json.loads(
+        json.dumps([dataclasses.asdict(e) for e in world.pending_events()], default=iso)
+    )
+    assert saved["counters"] == dataclasses.asdict(world.counters)
 
 
 def test_simulator_facade_load_serves_the_saved_world_with_a_frozen_clock(tmp_path: Path) -> None:
