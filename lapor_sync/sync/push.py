@@ -24,10 +24,11 @@ push. The protocol keeps its separate commits, batched: a few rows are claimed i
 committed before any of their calls; each claim is re-checked, alone, right before each request
 for its row; outcomes (each row settled under its claim, follow-ups linked, completions that
 cannot be delivered undone, sync events) are written for several rows in one transaction
-(:mod:`lapor_sync.sync.push_outcomes`), about 1.7 statements per row in all. A crash between a request and its recorded outcome leaves the row
-``sending``, as before: taken over once its claim may be (at once when its process has ended),
-read back, and not posted again when our reference token is there (CONTRACT §6). Batching only
-means that several rows may be left so, each read back on its own.
+(:mod:`lapor_sync.sync.push_outcomes`), about 1.2 statements per row in all. A crash between a
+request and its recorded outcome leaves the row ``sending``, as before: taken over once its claim
+may be (at once when its process has ended), read back, and not posted again when our reference
+token is there (CONTRACT §6). Batching only means that several rows may be left so (up to two
+chunks, :data:`_SMALLEST_CHUNK`), each read back on its own.
 """
 
 from __future__ import annotations
