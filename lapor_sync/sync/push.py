@@ -133,10 +133,11 @@ class Pusher:
         """
         blocked: set[int] = set()  # cases whose rows sit this run out: an earlier row of theirs did not leave
         last_id = 0
-        with DeliveryPool[int, Outcome](self.options.concurrency, self.options.claim_seconds) as pool:
+        pool = DeliveryPool[int, Outcome](self.options.concurrency, self.options.claim_seconds)
+        with self.claims.rechecks() as recheck, pool:
             while rows := self._waiting(last_id):
                 last_id = rows[-1].id
-                _Flow(self, journal, pool, blocked).push(rows)
+                _Flow(self, journal, pool, recheck, blocked).push(rows)
 
     def _waiting(self, after_id: int) -> list[OutboxItem]:
         """Read the next batch of pending or sending rows after ``after_id``, due or not.
@@ -365,8 +366,15 @@ class _Flow:
     the queue, or sat this run out, keeps its case's later rows behind it (``blocked``).
     """
 
-    def __init__(self, pusher: Pusher, journal: RunJournal, pool: DeliveryPool[int, Outcome], blocked: set[int]):
-        self.pusher, self.journal, self.pool, self.blocked = pusher, journal, pool, blocked
+    def __init__(
+        self,
+        pusher: Pusher,
+        journal: RunJournal,
+        pool: DeliveryPool[int, Outcome],
+        recheck: Callable[[Claim, datetime], None],
+        blocked: set[int],
+    ):
+        self.pusher, self.journal, self.pool, self.recheck, self.blocked = pusher, journal, pool, recheck, blocked
         self.chunk = max(2 * pool.size, _SMALLEST_CHUNK)
         self.waiting: list[OutboxItem] = []
         self.in_hand: set[int] = set()
@@ -433,7 +441,7 @@ class _Flow:
 
     def _start(self, item: OutboxItem, claim: Claim, sources: tuple[str | None, ...]) -> None:
         pusher, clock = self.pusher, self.journal.clock
-        hand = _Hand(claim, lambda: self.pool.on_owner(lambda: pusher.claims.recheck(claim, clock.now())))
+        hand = _Hand(claim, lambda: self.pool.on_owner(lambda: self.recheck(claim, clock.now())))
         self.pool.start(item.id, lambda: pusher.attempt(clock, item, hand, sources))
 
     def _record(self) -> None:
