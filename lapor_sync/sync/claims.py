@@ -106,6 +106,8 @@ class Claims:
     def __init__(self, db: Database, claimer: str, seconds: float) -> None:
         self._db, self.claimer, self._seconds = db, claimer, seconds
         self._extend = _extension(db.engine, seconds)
+        self._take_due = _due_claim(db.engine, seconds)
+        self._settle: dict[tuple[str, ...], Update] = {}
 
     def held_elsewhere(self, item: OutboxItem) -> bool:
         """Tell whether ``item`` (as read) is ``sending`` under a claim no one may take from its holder now."""
@@ -180,24 +182,10 @@ class Claims:
         """
         if not items:
             return []
-        table = OutboxItem.__table__  # type: ignore[attr-defined]
-        statement = (
-            update(table)
-            .where(
-                tuple_(table.c.id, table.c.fence).in_([(item.id, item.fence) for item in items]),
-                table.c.state == OutboxState.PENDING,
-                table.c.next_attempt_at <= now,
-            )
-            .values(
-                state=OutboxState.SENDING,
-                fence=table.c.fence + 1,
-                claimed_by=self.claimer,
-                claimed_until=later_sql(self._db.engine, now, self._seconds),
-            )
-            .returning(table.c.id, table.c.claimed_until)
-        )
+        claimed = [(item.id, item.fence) for item in items]
+        values = self._with_until({"claimed": claimed, "now": now, "claimer": self.claimer}, now)
         with self._db.engine.begin() as conn:
-            stored = {row.id: row.claimed_until for row in conn.execute(statement)}
+            stored = {row.id: row.claimed_until for row in conn.execute(self._take_due, values)}
         claims = []
         for item in items:
             if item.id in stored:
@@ -227,9 +215,7 @@ class Claims:
         with self._db.engine.connect() as conn:
 
             def recheck(claim: Claim, now: datetime) -> None:
-                values = {"claim_id": claim.item_id, "claim_fence": claim.fence}
-                if not has_clock(conn):
-                    values["until"] = now + timedelta(seconds=self._seconds)
+                values = self._with_until({"claim_id": claim.item_id, "claim_fence": claim.fence}, now)
                 try:
                     extended = conn.execute(self._extend, values).rowcount
                     conn.commit()
@@ -254,17 +240,9 @@ class Claims:
         """
         if not outcomes:
             return
-        table = OutboxItem.__table__  # type: ignore[attr-defined]
-        names = list(outcomes[0][2])
-        statement = (
-            update(table)
-            .where(
-                table.c.id == bindparam("claimed_id"),
-                table.c.fence == bindparam("claimed_fence"),
-                table.c.state == OutboxState.SENDING,
-            )
-            .values({name: bindparam(f"new_{name}") for name in names} | {"claimed_by": None, "claimed_until": None})
-        )
+        names = tuple(outcomes[0][2])
+        if (statement := self._settle.get(names)) is None:
+            statement = self._settle[names] = _settlement(names)
         rows = [
             {"claimed_id": claim.item_id, "claimed_fence": claim.fence} | {f"new_{n}": values[n] for n in names}
             for claim, _, values in outcomes
@@ -279,6 +257,12 @@ class Claims:
         """Note that no delivery in this process works under ``claim`` any more (settled or lost)."""
         with _in_flight_lock:
             _in_flight.discard((claim.item_id, claim.fence))
+
+    def _with_until(self, values: dict[str, object], now: datetime) -> dict[str, object]:
+        """``values`` with ``until``, a claim's new expiry from ``now``, where the statement takes it from us (SQLite, :func:`_until`)."""
+        if not has_clock(self._db.engine):
+            values["until"] = now + timedelta(seconds=self._seconds)
+        return values
 
     @staticmethod
     def _in_flight(claim: Claim) -> Claim:
@@ -306,13 +290,9 @@ def _extension(engine: Engine, seconds: float) -> Update:
     """The UPDATE that extends a claim while it holds its row, built once per :class:`Claims` (the push's hot path).
 
     Bind parameters: ``claim_id`` and ``claim_fence`` (the claim's condition, as :meth:`Claims.take`
-    raised it), and on SQLite ``until``, the new ``claimed_until`` (aware UTC). PostgreSQL computes
-    it from its own clock in the statement (:mod:`lapor_sync.storage.db_clock`).
+    raised it), and on SQLite ``until`` (:func:`_until`).
     """
     table = OutboxItem.__table__  # type: ignore[attr-defined]
-    until: ColumnElement[datetime] = bindparam("until", type_=UTCDateTime)
-    if has_clock(engine):  # the expiry is the server's clock_timestamp() + seconds, whatever the host's clock says
-        until = later_sql(engine, datetime.now(UTC), seconds)
     return (
         update(table)
         .where(
@@ -320,5 +300,60 @@ def _extension(engine: Engine, seconds: float) -> Update:
             table.c.fence == bindparam("claim_fence"),
             table.c.state == OutboxState.SENDING,
         )
-        .values(claimed_until=until)
+        .values(claimed_until=_until(engine, seconds))
     )
+
+
+def _due_claim(engine: Engine, seconds: float) -> Update:
+    """The UPDATE of :meth:`Claims.take_due`, built once per :class:`Claims` (a new one per chunk cost more than running it).
+
+    Bind parameters: ``claimed``, the rows' ``(id, fence)`` pairs as read (an expanding IN);
+    ``now`` (aware UTC), before which a row must be due; ``claimer``; on SQLite ``until`` (:func:`_until`).
+    Returns each claimed row's ``id`` and ``claimed_until``.
+    """
+    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            tuple_(table.c.id, table.c.fence).in_(bindparam("claimed", expanding=True)),
+            table.c.state == OutboxState.PENDING,
+            table.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
+        )
+        .values(
+            state=OutboxState.SENDING,
+            fence=table.c.fence + 1,
+            claimed_by=bindparam("claimer"),
+            claimed_until=_until(engine, seconds),
+        )
+        .returning(table.c.id, table.c.claimed_until)
+    )
+
+
+def _settlement(names: tuple[str, ...]) -> Update:
+    """The UPDATE of :meth:`Claims.settle_all` writing the columns ``names``, kept per set of names.
+
+    Bind parameters: ``claimed_id`` and ``claimed_fence`` (the claim's condition) and ``new_<name>``
+    for each column written; the claim is cleared.
+    """
+    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("claimed_id"),
+            table.c.fence == bindparam("claimed_fence"),
+            table.c.state == OutboxState.SENDING,
+        )
+        .values({name: bindparam(f"new_{name}") for name in names} | {"claimed_by": None, "claimed_until": None})
+    )
+
+
+def _until(engine: Engine, seconds: float) -> ColumnElement[datetime]:
+    """A claim's new ``claimed_until``: ``seconds`` after "now".
+
+    On PostgreSQL the server's ``clock_timestamp()`` in the statement, whatever the host's clock
+    says (:mod:`lapor_sync.storage.db_clock`); on SQLite the bind parameter ``until`` (aware UTC),
+    which the caller computes from its clock.
+    """
+    if has_clock(engine):
+        return later_sql(engine, datetime.now(UTC), seconds)
+    return bindparam("until", type_=UTCDateTime)

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from lapor_sync.domain.clock import Clock
@@ -185,11 +186,9 @@ class Pusher:
         """
         secret: dict[int, tuple[str, str]] = {}
         if items:
-            with self.db.session() as session:
-                query = select(Case.id, Case.title, Case.content).where(
-                    col(Case.id).in_({item.case_id for item in items}), col(Case.is_secret).is_(True)
-                )
-                secret = {case_id: (title, content) for case_id, title, content in session.exec(query)}
+            with self.db.engine.connect() as conn:
+                found = conn.execute(_SECRET_TEXTS, {"case_ids": list({item.case_id for item in items})})
+                secret = {case_id: (title, content) for case_id, title, content in found}
         sources = {}
         for item in items:
             payload = item.payload
@@ -468,6 +467,11 @@ class _Flow:
         finally:
             self._record()
 
+
+_SECRET_TEXTS = select(Case.id, Case.title, Case.content).where(
+    col(Case.id).in_(bindparam("case_ids", expanding=True)), col(Case.is_secret).is_(True)
+)
+"""The title and content of the confidential cases among ``case_ids``; built once (it runs once per chunk)."""
 
 _SMALLEST_CHUNK = 32
 """Rows claimed (and outcomes recorded) together at least: with one re-check per row, about
