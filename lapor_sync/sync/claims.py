@@ -244,7 +244,7 @@ class Claims:
         if (statement := self._settle.get(names)) is None:
             statement = self._settle[names] = _settlement(names)
         rows = [
-            {"claimed_id": claim.item_id, "claimed_fence": claim.fence} | {f"new_{n}": values[n] for n in names}
+            {"claim_id": claim.item_id, "claim_fence": claim.fence} | {f"new_{n}": values[n] for n in names}
             for claim, _, values in outcomes
         ]
         if session.connection().execute(statement, rows).rowcount != len(rows):
@@ -289,23 +289,27 @@ class Claims:
 def _extension(engine: Engine, seconds: float) -> Update:
     """The UPDATE that extends a claim while it holds its row, built once per :class:`Claims` (the push's hot path).
 
+    Bind parameters: those of :func:`_under_claim`, and on SQLite ``until`` (:func:`_until`).
+    """
+    return _under_claim().values(claimed_until=_until(engine, seconds))
+
+
+def _under_claim() -> Update:
+    """An UPDATE of the outbox row ``claim_id`` that matches only while the claim with fence ``claim_fence`` holds it.
+
     Bind parameters: ``claim_id`` and ``claim_fence`` (the claim's condition, as :meth:`Claims.take`
-    raised it), and on SQLite ``until`` (:func:`_until`).
+    or :meth:`Claims.take_due` raised it).
     """
     table = OutboxItem.__table__  # type: ignore[attr-defined]
-    return (
-        update(table)
-        .where(
-            table.c.id == bindparam("claim_id"),
-            table.c.fence == bindparam("claim_fence"),
-            table.c.state == OutboxState.SENDING,
-        )
-        .values(claimed_until=_until(engine, seconds))
+    return update(table).where(
+        table.c.id == bindparam("claim_id"),
+        table.c.fence == bindparam("claim_fence"),
+        table.c.state == OutboxState.SENDING,
     )
 
 
 def _due_claim(engine: Engine, seconds: float) -> Update:
-    """The UPDATE of :meth:`Claims.take_due`, built once per :class:`Claims` (a new one per chunk cost more than running it).
+    """The UPDATE of :meth:`Claims.take_due`, built once per :class:`Claims` (building one per chunk showed in profiles).
 
     Bind parameters: ``claimed``, the rows' ``(id, fence)`` pairs as read (an expanding IN);
     ``now`` (aware UTC), before which a row must be due; ``claimer``; on SQLite ``until`` (:func:`_until`).
@@ -332,19 +336,11 @@ def _due_claim(engine: Engine, seconds: float) -> Update:
 def _settlement(names: tuple[str, ...]) -> Update:
     """The UPDATE of :meth:`Claims.settle_all` writing the columns ``names``, kept per set of names.
 
-    Bind parameters: ``claimed_id`` and ``claimed_fence`` (the claim's condition) and ``new_<name>``
-    for each column written; the claim is cleared.
+    Bind parameters: those of :func:`_under_claim` and ``new_<name>`` for each column written; the
+    claim is cleared.
     """
-    table = OutboxItem.__table__  # type: ignore[attr-defined]
-    return (
-        update(table)
-        .where(
-            table.c.id == bindparam("claimed_id"),
-            table.c.fence == bindparam("claimed_fence"),
-            table.c.state == OutboxState.SENDING,
-        )
-        .values({name: bindparam(f"new_{name}") for name in names} | {"claimed_by": None, "claimed_until": None})
-    )
+    values = {name: bindparam(f"new_{name}") for name in names}
+    return _under_claim().values(values | {"claimed_by": None, "claimed_until": None})
 
 
 def _until(engine: Engine, seconds: float) -> ColumnElement[datetime]:
