@@ -14,6 +14,14 @@ many as lapor-sync's deliveries in flight (``push_concurrency``, default the set
 each thread taking the next request; its loop is timed the same way.
 Runs are interleaved (lapor-sync, bare, lapor-sync, ...). Each run adds K follow-ups to the
 simulator's world (twice: the bare loop posts them again); the simulator is not restarted.
+
+Like with like: both sides are timed around their loop alone, in their own process (lapor-sync's
+start, backfill and queueing are outside its timing, as the bare child's start, import and file
+read are outside its own), with the same requests against the same simulator process at the same
+concurrency. The measuring hooks stay in lapor-sync's timed push: the statement counter is an
+increment under a lock, and the request recorder keeps each request's method, URL and (already
+buffered) body; pushes of 5,000 with and without them, interleaved on a loaded machine, took
+10.7 and 10.8 s CPU, then 10.8 and 11.5 s: their cost is within the noise between runs.
 """
 
 from __future__ import annotations

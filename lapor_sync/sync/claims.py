@@ -44,6 +44,8 @@ read-back; the claim narrows that window from a whole run to one request.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -104,6 +106,8 @@ class Claims:
     def __init__(self, db: Database, claimer: str, seconds: float) -> None:
         self._db, self.claimer, self._seconds = db, claimer, seconds
         self._extend = _extension(db.engine, seconds)
+        self._take_due = _due_claim(db.engine, seconds)
+        self._settle: dict[tuple[str, ...], Update] = {}
 
     def held_elsewhere(self, item: OutboxItem) -> bool:
         """Tell whether ``item`` (as read) is ``sending`` under a claim no one may take from its holder now."""
@@ -178,24 +182,10 @@ class Claims:
         """
         if not items:
             return []
-        table = OutboxItem.__table__  # type: ignore[attr-defined]
-        statement = (
-            update(table)
-            .where(
-                tuple_(table.c.id, table.c.fence).in_([(item.id, item.fence) for item in items]),
-                table.c.state == OutboxState.PENDING,
-                table.c.next_attempt_at <= now,
-            )
-            .values(
-                state=OutboxState.SENDING,
-                fence=table.c.fence + 1,
-                claimed_by=self.claimer,
-                claimed_until=later_sql(self._db.engine, now, self._seconds),
-            )
-            .returning(table.c.id, table.c.claimed_until)
-        )
+        claimed = [(item.id, item.fence) for item in items]
+        values = self._with_until({"claimed": claimed, "now": now, "claimer": self.claimer}, now)
         with self._db.engine.begin() as conn:
-            stored = {row.id: row.claimed_until for row in conn.execute(statement)}
+            stored = {row.id: row.claimed_until for row in conn.execute(self._take_due, values)}
         claims = []
         for item in items:
             if item.id in stored:
@@ -207,16 +197,35 @@ class Claims:
     def recheck(self, claim: Claim, now: datetime) -> None:
         """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone.
 
-        One UPDATE, built once (:func:`_extension`), matching only while ``claim`` holds the row;
-        ``now`` (aware UTC) stands for the database's clock on SQLite.
+        One UPDATE, built once (:func:`_extension`), matching only while ``claim`` holds the row, in
+        a transaction of its own; ``now`` (aware UTC) stands for the database's clock on SQLite. A
+        push re-checks on a connection it holds instead (:meth:`rechecks`).
         """
-        values = {"claim_id": claim.item_id, "claim_fence": claim.fence}
-        if not has_clock(self._db.engine):
-            values["until"] = now + timedelta(seconds=self._seconds)
-        with self._db.engine.begin() as conn:
-            extended = conn.execute(self._extend, values)
-        if extended.rowcount != 1:
-            raise ClaimLost(claim.item_id)
+        with self.rechecks() as recheck:
+            recheck(claim, now)
+
+    @contextmanager
+    def rechecks(self) -> Iterator[Callable[[Claim, datetime], None]]:
+        """Hold one connection for many re-checks, each committed alone; yield :meth:`recheck`'s twin on it.
+
+        The push's hot path: one re-check per request, so a pool checkout per re-check (and its
+        ping, on PostgreSQL) would cost more than the statement. Use it from one thread only. A
+        re-check that fails leaves no transaction open on the held connection.
+        """
+        with self._db.engine.connect() as conn:
+
+            def recheck(claim: Claim, now: datetime) -> None:
+                values = self._with_until({"claim_id": claim.item_id, "claim_fence": claim.fence}, now)
+                try:
+                    extended = conn.execute(self._extend, values).rowcount
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+                if extended != 1:
+                    raise ClaimLost(claim.item_id)
+
+            yield recheck
 
     def settle_all(self, session: Session, outcomes: list[tuple[Claim, OutboxItem, dict[str, object]]]) -> None:
         """Write several rows' outcomes at once, each under its claim, in the caller's transaction.
@@ -231,19 +240,11 @@ class Claims:
         """
         if not outcomes:
             return
-        table = OutboxItem.__table__  # type: ignore[attr-defined]
-        names = list(outcomes[0][2])
-        statement = (
-            update(table)
-            .where(
-                table.c.id == bindparam("claimed_id"),
-                table.c.fence == bindparam("claimed_fence"),
-                table.c.state == OutboxState.SENDING,
-            )
-            .values({name: bindparam(f"new_{name}") for name in names} | {"claimed_by": None, "claimed_until": None})
-        )
+        names = tuple(outcomes[0][2])
+        if (statement := self._settle.get(names)) is None:
+            statement = self._settle[names] = _settlement(names)
         rows = [
-            {"claimed_id": claim.item_id, "claimed_fence": claim.fence} | {f"new_{n}": values[n] for n in names}
+            {"claim_id": claim.item_id, "claim_fence": claim.fence} | {f"new_{n}": values[n] for n in names}
             for claim, _, values in outcomes
         ]
         if session.connection().execute(statement, rows).rowcount != len(rows):
@@ -256,6 +257,12 @@ class Claims:
         """Note that no delivery in this process works under ``claim`` any more (settled or lost)."""
         with _in_flight_lock:
             _in_flight.discard((claim.item_id, claim.fence))
+
+    def _with_until(self, values: dict[str, object], now: datetime) -> dict[str, object]:
+        """``values`` with ``until``, a claim's new expiry from ``now``, where the statement takes it from us (SQLite, :func:`_until`)."""
+        if not has_clock(self._db.engine):
+            values["until"] = now + timedelta(seconds=self._seconds)
+        return values
 
     @staticmethod
     def _in_flight(claim: Claim) -> Claim:
@@ -282,20 +289,67 @@ class Claims:
 def _extension(engine: Engine, seconds: float) -> Update:
     """The UPDATE that extends a claim while it holds its row, built once per :class:`Claims` (the push's hot path).
 
+    Bind parameters: those of :func:`_under_claim`, and on SQLite ``until`` (:func:`_until`).
+    """
+    return _under_claim().values(claimed_until=_until(engine, seconds))
+
+
+def _under_claim() -> Update:
+    """An UPDATE of the outbox row ``claim_id`` that matches only while the claim with fence ``claim_fence`` holds it.
+
     Bind parameters: ``claim_id`` and ``claim_fence`` (the claim's condition, as :meth:`Claims.take`
-    raised it), and on SQLite ``until``, the new ``claimed_until`` (aware UTC). PostgreSQL computes
-    it from its own clock in the statement (:mod:`lapor_sync.storage.db_clock`).
+    or :meth:`Claims.take_due` raised it).
     """
     table = OutboxItem.__table__  # type: ignore[attr-defined]
-    until: ColumnElement[datetime] = bindparam("until", type_=UTCDateTime)
-    if has_clock(engine):  # the expiry is the server's clock_timestamp() + seconds, whatever the host's clock says
-        until = later_sql(engine, datetime.now(UTC), seconds)
+    return update(table).where(
+        table.c.id == bindparam("claim_id"),
+        table.c.fence == bindparam("claim_fence"),
+        table.c.state == OutboxState.SENDING,
+    )
+
+
+def _due_claim(engine: Engine, seconds: float) -> Update:
+    """The UPDATE of :meth:`Claims.take_due`, built once per :class:`Claims` (building one per chunk showed in profiles).
+
+    Bind parameters: ``claimed``, the rows' ``(id, fence)`` pairs as read (an expanding IN);
+    ``now`` (aware UTC), before which a row must be due; ``claimer``; on SQLite ``until`` (:func:`_until`).
+    Returns each claimed row's ``id`` and ``claimed_until``.
+    """
+    table = OutboxItem.__table__  # type: ignore[attr-defined]
     return (
         update(table)
         .where(
-            table.c.id == bindparam("claim_id"),
-            table.c.fence == bindparam("claim_fence"),
-            table.c.state == OutboxState.SENDING,
+            tuple_(table.c.id, table.c.fence).in_(bindparam("claimed", expanding=True)),
+            table.c.state == OutboxState.PENDING,
+            table.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
         )
-        .values(claimed_until=until)
+        .values(
+            state=OutboxState.SENDING,
+            fence=table.c.fence + 1,
+            claimed_by=bindparam("claimer"),
+            claimed_until=_until(engine, seconds),
+        )
+        .returning(table.c.id, table.c.claimed_until)
     )
+
+
+def _settlement(names: tuple[str, ...]) -> Update:
+    """The UPDATE of :meth:`Claims.settle_all` writing the columns ``names``, kept per set of names.
+
+    Bind parameters: those of :func:`_under_claim` and ``new_<name>`` for each column written; the
+    claim is cleared.
+    """
+    values = {name: bindparam(f"new_{name}") for name in names}
+    return _under_claim().values(values | {"claimed_by": None, "claimed_until": None})
+
+
+def _until(engine: Engine, seconds: float) -> ColumnElement[datetime]:
+    """A claim's new ``claimed_until``: ``seconds`` after "now".
+
+    On PostgreSQL the server's ``clock_timestamp()`` in the statement, whatever the host's clock
+    says (:mod:`lapor_sync.storage.db_clock`); on SQLite the bind parameter ``until`` (aware UTC),
+    which the caller computes from its clock.
+    """
+    if has_clock(engine):
+        return later_sql(engine, datetime.now(UTC), seconds)
+    return bindparam("until", type_=UTCDateTime)

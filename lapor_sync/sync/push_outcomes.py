@@ -221,13 +221,7 @@ class Outcomes:
             and o.item.thread_entry_id is not None
         ]
         if links:
-            table = ThreadEntry.__table__  # type: ignore[attr-defined]
-            statement = (
-                update(table)
-                .where(table.c.id == bindparam("entry_id"), table.c.national_id.is_(None))
-                .values(national_id=bindparam("national"))
-            )
-            session.connection().execute(statement, links)
+            session.connection().execute(_LINK, links)
 
     def _event(
         self, events: list[dict[str, Any]], journal: RunJournal, item: OutboxItem, kind: str, message: str, level: Level
@@ -267,6 +261,15 @@ class Outcomes:
         if not math.isfinite(retry_after) or retry_after >= cap.total_seconds():
             return cap
         return timedelta(seconds=max(retry_after, 0.0))
+
+
+_THREAD = ThreadEntry.__table__  # type: ignore[attr-defined]
+_LINK = (
+    update(_THREAD)
+    .where(_THREAD.c.id == bindparam("entry_id"), _THREAD.c.national_id.is_(None))
+    .values(national_id=bindparam("national"))
+)
+"""Link a thread entry (``entry_id``) not linked yet to its national copy (``national``); built once."""
 
 
 def _described(exc: Exception) -> str:

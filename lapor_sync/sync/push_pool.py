@@ -16,7 +16,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -34,21 +33,31 @@ class DeliveryPool(Generic[K, R]):
             the owner to run its statement; past it, :class:`TimeoutError` (a delivery stuck
             beyond every request's deadline, or an owner stuck in the database).
 
-    Use it as a context manager from the owning thread; on exit it waits for the deliveries
-    still running (each bounded by its requests' deadlines).
+    Use it as a context manager from the owning thread (the workers start on entry); on exit it
+    waits for the deliveries still running (each bounded by its requests' deadlines). Its own
+    threads and queues, not an executor's futures: a hand-off per request is the push's hot path,
+    and a future's condition variable and callbacks cost more than the two queue operations here.
     """
 
     def __init__(self, size: int, wait_seconds: float) -> None:
         self.size, self._wait = size, wait_seconds
-        self._executor = ThreadPoolExecutor(size, thread_name_prefix="lapor-push")
+        self._jobs: queue.SimpleQueue[tuple[K, Callable[[], R]] | None] = queue.SimpleQueue()
         self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        self._workers = [threading.Thread(target=self._serve, name=f"lapor-push-{n}") for n in range(size)]
         self.running = 0
 
     def __enter__(self) -> DeliveryPool[K, R]:
+        for worker in self._workers:
+            worker.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        while not self._jobs.empty():  # not started yet: dropped, as an executor cancels them
+            self._jobs.get_nowait()
+        for _ in self._workers:
+            self._jobs.put(None)
+        for worker in self._workers:
+            worker.join()
 
     @property
     def free(self) -> int:
@@ -56,10 +65,9 @@ class DeliveryPool(Generic[K, R]):
         return self.size - self.running
 
     def start(self, key: K, work: Callable[[], R]) -> None:
-        """Run ``work`` on a worker; :meth:`finished` hands back ``key`` with its future once it ends."""
-        future = self._executor.submit(work)
+        """Run ``work`` on a worker; :meth:`finished` hands back ``key`` with its result once it ends."""
+        self._jobs.put((key, work))
         self.running += 1
-        future.add_done_callback(lambda done: self._inbox.put(_Ended(key, done)))
 
     def on_owner(self, statement: Callable[[], T]) -> T:
         """From a worker: have the owning thread run ``statement``; return its result or raise its error.
@@ -69,30 +77,31 @@ class DeliveryPool(Generic[K, R]):
                 skipped, or, if the owner began it just then, its answer is ignored (for a claim's
                 re-check that is safe: the worker sends nothing without an answer).
         """
-        answered = threading.Event()
+        answered = threading.Lock()  # held until the owner has answered: a one-shot signal, cheaper than an Event
+        answered.acquire()
         outcome: list[object] = []
-        cancelled = threading.Event()
+        cancelled: list[bool] = []
 
         def run() -> None:
-            if cancelled.is_set():
+            if cancelled:
                 return  # the worker gave up waiting: it must not be run late
             try:
                 outcome.append((True, statement()))
             except BaseException as exc:  # noqa: BLE001 - handed to the worker that asked
                 outcome.append((False, exc))
-            answered.set()
+            answered.release()
 
         self._inbox.put(run)
-        if not answered.wait(self._wait):
-            cancelled.set()
-            if not answered.is_set():
+        if not answered.acquire(timeout=self._wait):
+            cancelled.append(True)
+            if not answered.acquire(blocking=False):
                 raise TimeoutError(f"the push's database thread did not answer within {self._wait:g} s")
         ok, value = outcome[0]  # type: ignore[misc]
         if not ok:
             raise value  # type: ignore[misc]
         return value  # type: ignore[return-value]
 
-    def finished(self) -> list[tuple[K, Future[R]]]:
+    def finished(self) -> list[tuple[K, Done[R]]]:
         """On the owner: serve the workers until at least one delivery has ended; return those that have.
 
         Returns at once (empty) when none is running.
@@ -100,7 +109,7 @@ class DeliveryPool(Generic[K, R]):
         Raises:
             TimeoutError: none ended within ``wait_seconds``.
         """
-        ended: list[tuple[K, Future[R]]] = []
+        ended: list[tuple[K, Done[R]]] = []
         deadline = time.monotonic() + self._wait
         while self.running and not ended:
             left = deadline - time.monotonic()
@@ -114,19 +123,43 @@ class DeliveryPool(Generic[K, R]):
             self._take(self._inbox.get_nowait(), ended)
         return ended
 
-    def _take(self, message: _Message, ended: list[tuple[K, Future[R]]]) -> None:
+    def _take(self, message: _Message, ended: list[tuple[K, Done[R]]]) -> None:
         """Run a worker's statement, or note a delivery that ended."""
         if isinstance(message, _Ended):
             self.running -= 1
-            ended.append((message.key, message.future))
+            ended.append((message.key, message.done))
         else:
             message()
+
+    def _serve(self) -> None:
+        """A worker: run deliveries until told to stop (``None``); hand each one's end to the owner."""
+        while (job := self._jobs.get()) is not None:
+            key, work = job
+            try:
+                done = Done[R](work())
+            except BaseException as exc:  # noqa: BLE001 - handed to the owner, as a future would
+                done = Done[R](None, exc)
+            self._inbox.put(_Ended(key, done))
+
+
+@dataclass(frozen=True)
+class Done(Generic[R]):
+    """How a delivery ended: its value, or the error it raised."""
+
+    value: R | None
+    error: BaseException | None = None
+
+    def result(self) -> R:
+        """The delivery's value; raises its error if it raised one."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
 class _Ended(Generic[K, R]):
     key: K
-    future: Future[R]
+    done: Done[R]
 
 
 _Message = _Ended | Callable[[], None]
