@@ -107,7 +107,11 @@ class LaporClient:
         # What ``httpx.Client.build_request`` would merge into every request, worked out once: the
         # base URL's prefix (httpx gives it a trailing slash), the client's headers and timeouts.
         # Merging a relative URL costs a URL parse and a copy per request (``_request``).
-        self._prefix = str(self._http.base_url)
+        # Its path set again: ``str`` leaves out a root path that was not written
+        # ("https://gateway.test"), and the prefix would glue host and path together.
+        # No fragment: it would swallow the path.
+        base = self._http.base_url
+        self._prefix = str(base.copy_with(raw_path=base.raw_path, fragment=None))
         self._extensions = {"timeout": self._http.timeout.as_dict()}
 
     @classmethod

@@ -119,6 +119,19 @@ def test_requests_are_built_as_httpx_build_request_builds_them(router: respx.Moc
     assert sent.extensions["timeout"] == {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 5.0}
 
 
+@pytest.mark.parametrize("base", ["https://gateway.test", "https://gateway.test:8443", "https://gateway.test/"])
+def test_a_base_url_without_a_path_takes_the_paths_under_its_root(router: respx.MockRouter, base: str) -> None:
+    """A gateway at its host's root: httpx prints such a base URL without its ``/``, which must not glue host and path."""
+    origin = base.rstrip("/")
+    inbox = router.get(f"{origin}/complaints/inbox").mock(side_effect=by_page({1: page([row(1)], 1, None)}))
+    detail = router.get(f"{origin}/complaints/77/complaint").respond(404, json={"message": "not found"})
+    with LaporClient(base, StaticKeyAuth("sim-api-key", "{guid}"), retry=RetryPolicy.no_wait()) as lapor:
+        assert len(list(lapor.walk_inbox(datetime(2024, 10, 31, tzinfo=UTC)))) == 1
+        with pytest.raises(ItemRejectedError):
+            lapor.fetch_complaint(77)
+    assert inbox.called and detail.called
+
+
 def test_cookies_a_server_sets_are_neither_kept_nor_sent(router: respx.MockRouter, client: LaporClient) -> None:
     detail = f"{BASE}/complaints/77/complaint"
     route = router.get(detail).respond(
