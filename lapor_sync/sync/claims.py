@@ -50,7 +50,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import ColumnElement, Engine, Update, bindparam, case, or_, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Engine, Update, bindparam, case, or_, tuple_, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from lapor_sync.domain.errors import LaporSyncError
@@ -211,17 +212,25 @@ class Claims:
         The push's hot path: one re-check per request, so a pool checkout per re-check (and its
         ping, on PostgreSQL) would cost more than the statement. Use it from one thread only. A
         re-check that fails leaves no transaction open on the held connection.
+
+        A held connection is not pinged, so it may be found dead (its backend killed, an
+        ``idle_session_timeout``, a restarted server): the re-check is then made once more, on a
+        new connection, rather than fail a row that was not sent. Making it twice is harmless: it
+        only extends the claim, under the same condition.
+
+        Raises (from the yielded callable): :class:`ClaimLost`; the database's error when the
+        statement fails otherwise, or on the new connection too.
         """
         with self._db.engine.connect() as conn:
 
             def recheck(claim: Claim, now: datetime) -> None:
                 values = self._with_until({"claim_id": claim.item_id, "claim_fence": claim.fence}, now)
                 try:
-                    extended = conn.execute(self._extend, values).rowcount
-                    conn.commit()
-                except BaseException:
-                    conn.rollback()
-                    raise
+                    extended = _committed(conn, self._extend, values)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    extended = _committed(conn, self._extend, values)  # the connection reconnects on this use
                 if extended != 1:
                     raise ClaimLost(claim.item_id)
 
@@ -284,6 +293,21 @@ class Claims:
             # A claim of this process that no delivery holds is a leftover (its outcome could not be written).
             return _Takeover.NEVER if working else _Takeover.AFTER_EXPIRY
         return _Takeover.AFTER_EXPIRY
+
+
+def _committed(conn: Connection, statement: Update, values: dict[str, object]) -> int:
+    """Run ``statement`` with ``values`` on ``conn`` in a transaction of its own; return its row count.
+
+    Rolled back on any error (a ``KeyboardInterrupt`` too), so no transaction is left open on
+    ``conn``: an open one would hold SQLite's write lock against the push's other connections.
+    """
+    try:
+        count = conn.execute(statement, values).rowcount
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return count
 
 
 def _extension(engine: Engine, seconds: float) -> Update:

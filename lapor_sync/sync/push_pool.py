@@ -47,17 +47,25 @@ class DeliveryPool(Generic[K, R]):
         self.running = 0
 
     def __enter__(self) -> DeliveryPool[K, R]:
-        for worker in self._workers:
-            worker.start()
+        try:
+            for worker in self._workers:
+                worker.start()
+        except BaseException:  # a thread that could not start: stop those that did, or they wait for ever
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        while not self._jobs.empty():  # not started yet: dropped, as an executor cancels them
-            self._jobs.get_nowait()
-        for _ in self._workers:
-            self._jobs.put(None)
-        for worker in self._workers:
-            worker.join()
+        # The workers are not daemons: one never told to stop would keep the process from exiting.
+        try:
+            while not self._jobs.empty():  # not started yet: dropped, as an executor cancels them
+                self._jobs.get_nowait()
+        finally:
+            for _ in self._workers:
+                self._jobs.put(None)
+            for worker in self._workers:
+                if worker.ident is not None:  # started
+                    worker.join()
 
     @property
     def free(self) -> int:

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import create_engine, event, text, update
 from sqlmodel import col
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.complaint import ThreadEntry
 from lapor_sync.simulator.catalog import category_id
-from lapor_sync.storage.database import Database
+from lapor_sync.storage.database import Database, normalise_url
 from lapor_sync.storage.models import OutboxItem
 from lapor_sync.sync.admin import outbox as outbox_admin
 from lapor_sync.sync.claims import ClaimLost, Claims
@@ -236,6 +236,54 @@ def test_every_recheck_extends_the_claim_from_its_own_now_until_the_row_is_taken
         finally:
             claims.done(claim)
         assert h.outbox(item.id).claimed_by == "another-pusher"
+
+
+def test_a_push_whose_recheck_connection_died_reconnects_and_burns_no_attempt(database: Database) -> None:
+    with harness(small_world(), database.url) as h:
+        complaints = [
+            h.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
+            for _ in range(2)
+        ]
+        assert h.sync(push=False).created == 2
+        items = [h.act(c.complaint_id, AgencyAction.FOLLOWUP, "Petugas akan datang besok.") for c in complaints]
+        rechecks: list[int] = []
+
+        def kill_before_second_recheck(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # The connection the push holds for its re-checks dies while idle (a killed backend, an
+            # idle_session_timeout, a restarted server): the second re-check meets a dead connection.
+            if statement.lstrip().upper().startswith("UPDATE OUTBOX SET CLAIMED_UNTIL"):
+                rechecks.append(1)
+                if len(rechecks) == 2:
+                    _kill(database, conn.connection.dbapi_connection)
+
+        event.listen(h.app.db.engine, "before_cursor_execute", kill_before_second_recheck)
+        try:
+            result = h.sync(pull=False)
+        finally:
+            event.remove(h.app.db.engine, "before_cursor_execute", kill_before_second_recheck)
+
+        assert len(rechecks) >= 3  # the second re-check was made again, on a new connection
+        assert result.pushed == 2
+        for complaint, item in zip(complaints, items, strict=True):
+            assert len(h.national_followups(complaint.complaint_id, item.idempotency_key)) == 1
+            row = h.outbox(item.id)
+            assert (row.state, row.attempts) == ("delivered", 1)
+
+
+def _kill(database: Database, dbapi_connection: Any) -> None:
+    """End ``dbapi_connection`` beneath its pool: its PostgreSQL backend terminated (and gone), or the SQLite handle closed."""
+    if database.engine.dialect.name == "sqlite":
+        dbapi_connection.close()
+        return
+    admin = create_engine(normalise_url(database.url))
+    try:
+        with admin.connect() as conn:  # waits (up to 10 s) until the backend has ended
+            ended = conn.execute(
+                text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": dbapi_connection.info.backend_pid}
+            )
+            assert ended.scalar_one()
+    finally:
+        admin.dispose()
 
 
 def _expire_claim(db: Database, item_id: int, now: datetime) -> None:

@@ -71,3 +71,25 @@ def test_the_owner_waits_for_a_delivery_no_longer_than_its_bound() -> None:
 def test_no_running_delivery_means_nothing_to_wait_for() -> None:
     with DeliveryPool[str, None](3, BOUND) as pool:
         assert (pool.finished(), pool.free) == ([], 3)
+
+
+def test_a_worker_that_cannot_start_leaves_no_other_worker_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    start = threading.Thread.start
+    started: list[threading.Thread] = []
+
+    def start_two_then_fail(thread: threading.Thread) -> None:
+        if len(started) == 2:
+            raise RuntimeError("can't start new thread")
+        started.append(thread)
+        thread.daemon = True  # should this test fail, a worker left waiting must not hold the test run open
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_two_then_fail)
+    with pytest.raises(RuntimeError, match="can't start"), DeliveryPool[str, None](3, BOUND):
+        pass
+
+    # Those that started were told to stop and have ended: none waits on its queue for ever,
+    # keeping the process from exiting (the pool's workers are not daemons).
+    for thread in started:
+        thread.join(BOUND)
+    assert len(started) == 2 and not any(thread.is_alive() for thread in started)
