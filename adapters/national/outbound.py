@@ -169,19 +169,20 @@ class OutboundPolicy:
         Raises:
             RunStoppingError: naming ``scheme://host:port`` only (no userinfo, path or query).
         """
-        if origin(request.url) in self._sendable:
+        sent_to = origin(request.url)
+        if sent_to in self._sendable:
             return
         where = describe(request.url)
-        if origin(request.url) not in self.origins:
+        if sent_to not in self.origins:
             raise RunStoppingError(
                 f"refused to send a request to {where}: not a configured host "
                 "(LAPOR_SYNC_API_BASE_URL, LAPOR_SYNC_OAUTH_TOKEN_URL)"
             )
-        if plain_http_refused(request.url, allow_insecure_http=self.allow_insecure_http):
-            raise RunStoppingError(
-                f"refused to send a request to {where} over plain http://: the credentials would cross the "
-                "network unencrypted (use https://, or set LAPOR_SYNC_ALLOW_INSECURE_HTTP=true)"
-            )
+        # A configured origin that is not sendable is plain http:// over a network (``__post_init__``).
+        raise RunStoppingError(
+            f"refused to send a request to {where} over plain http://: the credentials would cross the "
+            "network unencrypted (use https://, or set LAPOR_SYNC_ALLOW_INSECURE_HTTP=true)"
+        )
 
     def answer_limit(self, request: httpx.Request) -> int:
         """The most bytes read of the answer to ``request``: the policy's, or a smaller one it carries."""

@@ -195,19 +195,9 @@ class Claims:
                 claims.append(self._in_flight(Claim(item.id, item.fence)))  # type: ignore[arg-type]
         return claims
 
-    def recheck(self, claim: Claim, now: datetime) -> None:
-        """Right before a request for the row: extend the claim, or raise :class:`ClaimLost` if it is gone.
-
-        One UPDATE, built once (:func:`_extension`), matching only while ``claim`` holds the row, in
-        a transaction of its own; ``now`` (aware UTC) stands for the database's clock on SQLite. A
-        push re-checks on a connection it holds instead (:meth:`rechecks`).
-        """
-        with self.rechecks() as recheck:
-            recheck(claim, now)
-
     @contextmanager
     def rechecks(self) -> Iterator[Callable[[Claim, datetime], None]]:
-        """Hold one connection for many re-checks, each committed alone; yield :meth:`recheck`'s twin on it.
+        """Hold one connection for many re-checks, each committed alone; yield the re-check on it.
 
         The push's hot path: one re-check per request, so a pool checkout per re-check (and its
         ping, on PostgreSQL) would cost more than the statement. Use it from one thread only. A

@@ -220,19 +220,20 @@ def test_every_recheck_extends_the_claim_from_its_own_now_until_the_row_is_taken
         claim = claims.take(h.outbox(item.id), h.clock.now())
         assert claim is not None
         try:
-            for _ in range(2):  # the statement is built once: each recheck still binds its own claim and now
-                h.clock.advance(timedelta(hours=1))
-                claims.recheck(claim, h.clock.now())
-                until = h.outbox(item.id).claimed_until
-                assert until is not None
-                if database.engine.dialect.name == "sqlite":
-                    assert until == h.clock.now() + timedelta(seconds=600)
-                else:  # the server's clock: the simulated one does not move it
-                    assert until > datetime.now(UTC) + timedelta(seconds=300)
-            _claim_as(h.app.db, item.id, "another-pusher", until=h.clock.now() + timedelta(hours=1))
+            with claims.rechecks() as recheck:
+                for _ in range(2):  # the statement is built once: each recheck still binds its own claim and now
+                    h.clock.advance(timedelta(hours=1))
+                    recheck(claim, h.clock.now())
+                    until = h.outbox(item.id).claimed_until
+                    assert until is not None
+                    if database.engine.dialect.name == "sqlite":
+                        assert until == h.clock.now() + timedelta(seconds=600)
+                    else:  # the server's clock: the simulated one does not move it
+                        assert until > datetime.now(UTC) + timedelta(seconds=300)
+                _claim_as(h.app.db, item.id, "another-pusher", until=h.clock.now() + timedelta(hours=1))
 
-            with pytest.raises(ClaimLost):
-                claims.recheck(claim, h.clock.now())
+                with pytest.raises(ClaimLost):
+                    recheck(claim, h.clock.now())
         finally:
             claims.done(claim)
         assert h.outbox(item.id).claimed_by == "another-pusher"
