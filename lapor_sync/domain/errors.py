@@ -48,6 +48,7 @@ as an error. Outside the tree, as they never leave their own part:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from lapor_sync.domain.timezones import display_wib
 
@@ -60,18 +61,35 @@ class ConfigurationError(LaporSyncError):
     """A setting or mapping file is missing or wrong; the message names it."""
 
 
+class Layer(StrEnum):
+    """Which layer of the national side answered a failed call (CONTRACT §7 G1).
+
+    LAPOR! sits behind SPLP, a WSO2 API Manager gateway that may refuse a request before LAPOR!
+    sees it, with a fault body of its own; a city's IT staff fix the two in different places.
+    """
+
+    GATEWAY = "SPLP gateway"
+    LAPOR = "LAPOR!"
+
+
 class NationalPlatformError(LaporSyncError):
     """A call to the national platform failed.
 
     Attributes:
         status: the HTTP status, or ``None`` for transport failures.
         detail: the platform's ``message`` (already free of secrets), or a short description.
+        layer: which layer refused (:class:`Layer`), or ``None`` when no answer came (transport failures).
+        fault_code: the gateway's WSO2 fault code (``900901``...), when its answer carried one.
     """
 
-    def __init__(self, detail: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, detail: str, *, status: int | None = None, layer: Layer | None = None, fault_code: int | None = None
+    ) -> None:
         super().__init__(detail if status is None else f"HTTP {status}: {detail}")
         self.status = status
         self.detail = detail
+        self.layer = layer
+        self.fault_code = fault_code
 
 
 class TransientError(NationalPlatformError):
@@ -80,8 +98,16 @@ class TransientError(NationalPlatformError):
     ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one.
     """
 
-    def __init__(self, detail: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(detail, status=status)
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        layer: Layer | None = None,
+        fault_code: int | None = None,
+    ) -> None:
+        super().__init__(detail, status=status, layer=layer, fault_code=fault_code)
         self.retry_after = retry_after
 
 
