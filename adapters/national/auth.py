@@ -1,8 +1,9 @@
-"""Authentication to the national platform: a static API key, or SPLP OAuth2 client credentials (CONTRACT §1).
+"""Authentication to the national platform: a static API key, that key plus an SPLP gateway key, or SPLP OAuth2.
 
-Both are ``httpx.Auth`` flows that sign each request. The LAPOR API key is always sent as
-``Bearer <key>`` (in OAuth2 mode under the ``auth`` header) and the application's GUID in the
-``token`` header. Secrets are held as ``SecretStr`` and never appear in ``repr``, logs or errors.
+Each is an ``httpx.Auth`` flow that signs each request (CONTRACT §1, §7 G5, G6). The LAPOR API key
+is always sent as ``Bearer <key>`` (in OAuth2 mode under the ``auth`` header) and the application's
+GUID in the ``token`` header. Secrets are held as ``SecretStr`` and never appear in ``repr``, logs
+or errors.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -64,9 +66,12 @@ class StaticKeyAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign ``request`` and send it once."""
+        self._sign(request)
+        yield request
+
+    def _sign(self, request: httpx.Request) -> None:
         request.headers[self._header_name] = f"Bearer {self._api_key.get_secret_value()}"
         request.headers[APP_TOKEN_HEADER] = self._app_token.get_secret_value()
-        yield request
 
     def credentials(self) -> tuple[str, ...]:
         """The API key and the app token, as sent."""
@@ -76,16 +81,74 @@ class StaticKeyAuth(httpx.Auth):
         return f"StaticKeyAuth(header_name={self._header_name!r}, api_key=**********, app_token=**********)"
 
 
+class SplpKeyAuth(StaticKeyAuth):
+    """SPLP key mode: the static mode's headers plus ``<gateway_header>: Bearer <SPLP key>`` (CONTRACT §7 G5).
+
+    The gateway checks its key and LAPOR! its own, so both travel on every request; a 401 is not
+    retried, as in static mode. Its ``repr`` shows the header names, never a key or the token.
+
+    Args:
+        api_key: the LAPOR API key.
+        app_token: the integrating application's GUID.
+        splp_key: the SPLP API key (a JWT, scoped to the LAPOR! API).
+        header_name: the header carrying the LAPOR key (as in static mode).
+        gateway_header: the header carrying the SPLP key; ``AuthorizationSPLP`` as seen (G5).
+    """
+
+    def __init__(
+        self,
+        api_key: SecretStr | str,
+        app_token: SecretStr | str,
+        splp_key: SecretStr | str,
+        *,
+        header_name: str = "Authorization",
+        gateway_header: str = "AuthorizationSPLP",
+    ) -> None:
+        super().__init__(api_key, app_token, header_name=header_name)
+        self._splp_key = _secret(splp_key)
+        self._gateway_header = gateway_header
+
+    def _sign(self, request: httpx.Request) -> None:
+        super()._sign(request)
+        request.headers[self._gateway_header] = f"Bearer {self._splp_key.get_secret_value()}"
+
+    def credentials(self) -> tuple[str, ...]:
+        """The API key, the app token and the SPLP key, as sent."""
+        return _plain(self._api_key, self._app_token, self._splp_key)
+
+    def __repr__(self) -> str:
+        return (
+            f"SplpKeyAuth(header_name={self._header_name!r}, gateway_header={self._gateway_header!r}, "
+            "api_key=**********, app_token=**********, splp_key=**********)"
+        )
+
+
+@dataclass(frozen=True)
+class PasswordGrant:
+    """The resource owner's credentials of the OAuth2 ``password`` grant (RFC 6749 §4.3), seen on SPLP (G6).
+
+    Its ``repr`` shows the user name, never the password.
+    """
+
+    username: str
+    password: SecretStr
+
+    def __repr__(self) -> str:
+        return f"PasswordGrant(username={self.username!r}, password=**********)"
+
+
 class _TokenAnswer(BaseModel):
     access_token: SecretStr
     expires_in: float = 3600.0  # RFC 6749 §5.1 makes it optional; SPLP sends it
 
 
 class OAuth2ClientCredentialsAuth(httpx.Auth):
-    """SPLP OAuth2 mode: a cached client-credentials token, plus the LAPOR key and app token (CONTRACT §1).
+    """SPLP OAuth2 mode: a cached gateway token, plus the LAPOR key and app token (CONTRACT §1, §7 G6).
 
-    The token is fetched with ``POST token_url`` (form ``grant_type=client_credentials``, HTTP Basic
-    ``client_id:client_secret``) and reused until ``refresh_margin_seconds`` before it expires (by
+    The token is fetched with ``POST token_url`` (form ``grant_type=client_credentials``, or
+    ``grant_type=password`` with ``username`` and ``password`` when ``password_grant`` is given;
+    HTTP Basic ``client_id:client_secret`` either way), sent as ``<token_header>: Bearer <token>``,
+    and reused until ``refresh_margin_seconds`` before it expires (by
     ``clock``). A 401 on a request triggers exactly one token refresh and one resend of that
     request; a second 401 reaches the classifier and stops the run. The token answer is read up to
     ``TOKEN_ANSWER_MAX_BYTES`` (the client's outbound policy cuts it off). Several threads may share
@@ -103,6 +166,9 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         refresh_margin_seconds: how long before expiry a token is replaced (at most half its lifetime).
         max_retry_after_seconds: the longest ``Retry-After`` of the token endpoint honoured, seconds
             (``LAPOR_SYNC_MAX_RETRY_AFTER_SECONDS``; see ``classify.parse_retry_after``).
+        password_grant: the resource owner's credentials for the ``password`` grant; ``None`` for
+            ``client_credentials``.
+        token_header: the header the gateway token goes in (per API, G6).
 
     Raises:
         RunStoppingError: the token endpoint refused the client (4xx other than 408/429).
@@ -122,8 +188,12 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         clock: Clock | None = None,
         refresh_margin_seconds: float = 30.0,
         max_retry_after_seconds: float = classify.DEFAULT_MAX_RETRY_AFTER_SECONDS,
+        password_grant: PasswordGrant | None = None,
+        token_header: str = "Authorization",
     ) -> None:
         self._token_url = token_url
+        self._password_grant = password_grant
+        self._token_header = token_header
         self._client_id = client_id
         self._client_secret = _secret(client_secret)
         self._api_key = _secret(api_key)
@@ -156,8 +226,10 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         return self._access_token
 
     def credentials(self) -> tuple[str, ...]:
-        """The client secret (alone and in its HTTP Basic form), the API key, the app token and the access token."""
+        """The client secret (alone and in its HTTP Basic form), the password, the API key, the app token and the access token."""
         secrets = [self._client_secret, self._api_key, self._app_token, self._basic_credentials()]
+        if self._password_grant is not None:
+            secrets.append(self._password_grant.password)
         return _plain(*secrets, *([self._access_token] if self._access_token is not None else []))
 
     def _basic_credentials(self) -> SecretStr:
@@ -169,13 +241,19 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         return httpx.Request(
             "POST",
             self._token_url,
-            data={"grant_type": "client_credentials"},
+            data=self._grant_form(),
             headers={
                 "Authorization": f"Basic {self._basic_credentials().get_secret_value()}",
                 "Accept": "application/json",
             },
             extensions={ANSWER_LIMIT: TOKEN_ANSWER_MAX_BYTES},  # enforced by the client's outbound policy
         )
+
+    def _grant_form(self) -> dict[str, str]:
+        if self._password_grant is None:
+            return {"grant_type": "client_credentials"}
+        grant = self._password_grant
+        return {"grant_type": "password", "username": grant.username, "password": grant.password.get_secret_value()}
 
     def _store_token(self, response: httpx.Response) -> SecretStr:
         now = self._clock.now()
@@ -203,12 +281,13 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         return answer.access_token
 
     def _sign(self, request: httpx.Request, access_token: SecretStr) -> None:
-        request.headers["Authorization"] = f"Bearer {access_token.get_secret_value()}"
+        request.headers[self._token_header] = f"Bearer {access_token.get_secret_value()}"
         request.headers[OAUTH2_KEY_HEADER] = f"Bearer {self._api_key.get_secret_value()}"
         request.headers[APP_TOKEN_HEADER] = self._app_token.get_secret_value()
 
     def __repr__(self) -> str:
         return (
             f"OAuth2ClientCredentialsAuth(token_url={self._token_url!r}, client_id={self._client_id!r}, "
+            f"grant={self._password_grant or 'client_credentials'!r}, token_header={self._token_header!r}, "
             "client_secret=**********, api_key=**********, app_token=**********)"
         )

@@ -10,7 +10,7 @@ URLs or error texts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -24,6 +24,7 @@ from lapor_sync.adapters.national.outbound import AnswerTooLargeError, OutboundP
 from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
 from lapor_sync.adapters.national.retry import RetryPolicy
 from lapor_sync.adapters.national.wire.models import WirePage
+from lapor_sync.config.endpoints import NationalEndpoints, complaint_path
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
 from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError
@@ -49,6 +50,10 @@ class LaporClient:
             to this (``classify.parse_retry_after``).
         retry: the retry policy applied to every request.
         per_page: inbox rows per page, 1..100.
+        endpoints: the deployment's paths and list parameters; ``None`` for the contract's
+            (CONTRACT §5; §7 G7, G8: paths are deployment settings).
+        followup_extras: fields added to every follow-up form, e.g. ``{"user_id": "..."}`` (G9);
+            ``None`` for none.
         max_pages: the most pages one list walk may take before the run is stopped.
         clock: "now", for ``Retry-After`` HTTP-dates.
         outbound: where requests may go, TLS trust and the answer size limit; ``None`` allows the
@@ -71,6 +76,8 @@ class LaporClient:
         max_retry_after_seconds: float = classify.DEFAULT_MAX_RETRY_AFTER_SECONDS,
         retry: RetryPolicy | None = None,
         per_page: int = MAX_PER_PAGE,
+        endpoints: NationalEndpoints | None = None,
+        followup_extras: Mapping[str, str] | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
         clock: Clock | None = None,
         outbound: OutboundPolicy | None = None,
@@ -88,6 +95,8 @@ class LaporClient:
         self._max_retry_after = max_retry_after_seconds
         self._retry = retry or RetryPolicy()
         self._per_page = per_page
+        self._endpoints = endpoints or NationalEndpoints()
+        self._followup_extras = dict(followup_extras or {})
         self._max_pages = max_pages
         self._clock = clock or SystemClock()
         self._outbound = outbound or OutboundPolicy.for_urls(base_url)
@@ -137,6 +146,8 @@ class LaporClient:
             deadline_seconds=config.deadline_from_settings(settings),
             max_retry_after_seconds=config.max_retry_after_from_settings(settings),
             per_page=getattr(settings, "per_page", MAX_PER_PAGE),
+            endpoints=config.endpoints_from_settings(settings),
+            followup_extras=config.followup_extras_from_settings(settings),
             retry=retry,
             clock=clock,
             outbound=config.outbound_from_settings(settings),
@@ -160,15 +171,18 @@ class LaporClient:
     def walk_inbox(
         self, updated_since: datetime, report: InboxWalkReport | None = None
     ) -> Iterator[InboxItem | MalformedRecord]:
-        """Walk ``GET /complaints/inbox`` once from ``updated_since`` (aware; inclusive; sent in WIB).
+        """Walk ``GET /complaints/inbox`` (the ``inbox`` endpoint) once from ``updated_since`` (aware; inclusive; in WIB).
 
         Yields one ``InboxItem`` per row in the server's order, or a ``MalformedRecord`` for a row
         that cannot be read; fills ``report`` (pages, each page's ``total``, unreadable rows) as it
         goes. Raises ``RunStoppingError`` on a pagination loop (CONTRACT §6).
         """
         report = InboxWalkReport() if report is None else report
-        params = {"updated_since": wire.format_wib_datetime(updated_since), "per_page": self._per_page}
-        for page in self._pages("/complaints/inbox", params):
+        params = {
+            "updated_since": wire.format_wib_datetime(updated_since),
+            self._endpoints.page_size_param: self._per_page,
+        }
+        for page in self._pages(self._endpoints.inbox, params):
             report.pages += 1
             report.totals.append(page.total)
             for row in page.data:
@@ -188,7 +202,7 @@ class LaporClient:
             ItemRejectedError: unknown complaint (404).
         """
         with _oversize_is_malformed(complaint_id):
-            results = self._call("GET", f"/complaints/{complaint_id}/complaint")
+            results = self._call("GET", complaint_path(self._endpoints.complaint_detail, complaint_id))
         complaint, status_log = wire.read_complaint_detail(results, complaint_id)
         if unchanged_since is not None and complaint.updated_at == unchanged_since:
             return ComplaintSnapshot(complaint=complaint, status_log=status_log, thread=None)
@@ -206,11 +220,13 @@ class LaporClient:
     def _followups(self, complaint_id: int) -> tuple[list[ThreadEntry], int]:
         """Read every page of a complaint's follow-ups: the sorted entries, and how many pages it took."""
         with _oversize_is_malformed(complaint_id):
-            pages = list(self._pages(f"/complaints/{complaint_id}/followups", {}))
+            pages = list(self._pages(complaint_path(self._endpoints.followups, complaint_id), {}))
         return wire.read_followups([row for page in pages for row in page.data], complaint_id), len(pages)
 
     def post_followup(self, complaint_id: int, *, institution_id: int, content: str, is_secret: bool) -> ThreadEntry:
         """Post a follow-up as a multipart form (CONTRACT §5: ``POST /complaints/followup/add``).
+
+        The form also carries the configured extra fields (``user_id``, ``info_disposition``, §7 G9).
 
         Returns:
             The follow-up as the server stored it.
@@ -227,10 +243,11 @@ class LaporClient:
             "template_code": "followup",
             "rating": "0",
             "is_secret": "1" if is_secret else "0",
+            **self._followup_extras,
         }
         # (None, value) parts make httpx send multipart/form-data fields without file names.
         results = self._call(
-            "POST", "/complaints/followup/add", files={name: (None, value) for name, value in form.items()}
+            "POST", self._endpoints.followup_add, files={name: (None, value) for name, value in form.items()}
         )
         try:
             return wire.read_posted_followup(results, complaint_id)
@@ -240,7 +257,9 @@ class LaporClient:
     def set_status(self, complaint_id: int, *, status_code: int, note: str) -> None:
         """Ask for a status transition (CONTRACT §5: ``POST /complaints/process/{id}/status``)."""
         self._call(
-            "POST", f"/complaints/process/{complaint_id}/status", json={"status_code": status_code, "note": note}
+            "POST",
+            complaint_path(self._endpoints.status, complaint_id),
+            json={"status_code": status_code, "note": note},
         )
 
     def request_reject(
@@ -259,26 +278,27 @@ class LaporClient:
             "reason_description": reason,
             "not_authority": 1 if not_authority else 0,
         }
-        self._call("POST", f"/complaints/process/{complaint_id}/reject", json=body)
+        self._call("POST", complaint_path(self._endpoints.reject, complaint_id), json=body)
 
     # --- reference data -------------------------------------------------------------------------
 
     def list_institutions(self) -> list[wire.Institution]:
         """Read every page of ``GET /institutions``: the caller's institution and its sub-units."""
-        return wire.read_institutions(self._all_rows("/institutions"))
+        return wire.read_institutions(self._all_rows(self._endpoints.institutions))
 
     def list_categories(self) -> list[wire.Category]:
         """Read ``GET /categories`` (a plain list or a paginator)."""
-        return wire.read_categories(self._all_rows("/categories"))
+        return wire.read_categories(self._all_rows(self._endpoints.categories))
 
     # --- plumbing -------------------------------------------------------------------------------
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[WirePage]:
         def fetch(page_number: int) -> WirePage:
-            page: WirePage = self._call("GET", path, params={**params, "page": page_number}, read=wire.read_page)
+            page_params = {**params, self._endpoints.page_param: page_number}
+            page: WirePage = self._call("GET", path, params=page_params, read=wire.read_page)
             return page
 
-        return walk_pages(fetch, what=f"GET {path}", max_pages=self._max_pages)
+        return walk_pages(fetch, what=f"GET {path}", max_pages=self._max_pages, page_param=self._endpoints.page_param)
 
     def _all_rows(self, path: str) -> list[Any]:
         return [row for page in self._pages(path, {}) for row in page.data]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from lapor_sync.cli.context import state
@@ -36,29 +38,59 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show every setting, its environment variable and where its value came from; secrets masked.
 
     Sources, highest first: `env` (LAPOR_SYNC_* variables), `env-file` (the file named by
-    LAPOR_SYNC_API_KEY_FILE, _API_TOKEN_FILE, _OAUTH_CLIENT_SECRET_FILE or _DATABASE_URL_FILE, for
-    container secrets; the variable column then shows that variable), `file` (the `--config` TOML),
-    `default`.
+    LAPOR_SYNC_API_KEY_FILE, _API_TOKEN_FILE, _SPLP_KEY_FILE, _OAUTH_CLIENT_SECRET_FILE,
+    _OAUTH_PASSWORD_FILE or _DATABASE_URL_FILE, for container secrets; the variable column then
+    shows that variable), `file` (the `--config` TOML), `default`.
+
+    The endpoints (`[national.endpoints]` in the TOML file) are listed one per row as
+    `endpoints.<call>` with their variables (`LAPOR_SYNC_ENDPOINTS__<CALL>`). Then the national
+    connection the settings make: the auth mode, the headers each request carries, whether the
+    base URL is the production API or the sandbox, the SPLP key's claims (type, issued, expires,
+    in WIB; never the key) and warnings (a SANDBOX key on the production API or the other way
+    round, an expired key). With `--json`, the settings by name, each `{value, source, env}`,
+    and `national`: that connection.
 
     Example: `lapor-sync --config lapor-sync.toml config show`
     """
+    from lapor_sync.adapters.national.config import connection_report
     from lapor_sync.config.settings import source_variable
 
-    settings = state(ctx).app().settings
+    app = state(ctx).app()
+    settings = app.settings
     values, sources = settings.masked(), settings.value_sources()
+    national = connection_report(settings, app.clock.now()).as_data()
     if as_json:
-        print_json(
-            {
-                name: {"value": value, "source": sources[name], "env": source_variable(name, sources[name])}
-                for name, value in values.items()
-            }
-        )
+        shown: dict[str, Any] = {
+            name: {"value": value, "source": sources[name], "env": source_variable(name, sources[name])}
+            for name, value in values.items()
+        }
+        print_json(shown | {"national": national})
         return
     print_table(
         "Settings",
         ["setting", "environment variable", "value", "source"],
         [[name, source_variable(name, sources[name]), value, sources[name]] for name, value in values.items()],
     )
+    _print_connection(national)
+
+
+_CLAIM_LABELS = {
+    "keytype": "SPLP key type",
+    "token_type": "SPLP key token_type",
+    "issued_at": "SPLP key issued",
+    "expires_at": "SPLP key expires",
+}
+
+
+def _print_connection(national: dict[str, Any]) -> None:
+    """The national connection of ``config show`` as a key/value table, then one line per warning."""
+    rows: list[list[object]] = [["auth mode", national["auth_mode"]], ["API", national["base_url_kind"]]]
+    rows += [[f"header {name}", carries] for name, carries in national["headers"].items()]
+    claims = national["key_claims"] or {}
+    rows += [[_CLAIM_LABELS[claim], "(absent)" if value is None else value] for claim, value in claims.items()]
+    print_table("National connection", ["", ""], rows)
+    for warning in national["warnings"]:
+        console.print(f"warning: {warning}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -143,7 +143,7 @@ def key_path(loc: tuple[str | int, ...]) -> str:
 
 
 def problem_text(error: ErrorDetails, *, show_input: bool = True) -> str:
-    """Word one pydantic error as a short reason, e.g. ``must be 'static' or 'oauth2', got 'basic'``.
+    """Word one pydantic error as a short reason, e.g. ``must be 'static', 'splp_key' or 'oauth2', got 'basic'``.
 
     Args:
         error: one entry of ``ValidationError.errors()``.

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from lapor_sync.config.endpoints import NationalEndpoints
 from lapor_sync.config.files import problem_text
 from lapor_sync.config.sources import FILE_SUFFIX, ConfigFileSource, NotedSource, SecretFileSource, loading
 from lapor_sync.domain.errors import ConfigurationError
@@ -21,7 +22,7 @@ from lapor_sync.domain.timezones import WIB
 ENV_PREFIX = "LAPOR_SYNC_"
 PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
 
-_SECRETS = frozenset({"api_key", "api_token", "oauth_client_secret"})
+_SECRETS = frozenset({"api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password"})
 # Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
 _FROM_FILES = _SECRETS | {"database_url"}
 FROM_ENV_FILE = "env-file"  # the value_sources() label of a value read from such a file
@@ -31,8 +32,16 @@ _URLS = frozenset({"database_url", "api_base_url", "oauth_token_url"})
 _NOT_ECHOED = _SECRETS | _URLS
 _NATIONAL_REQUIRED: dict[str, tuple[str, ...]] = {
     "static": ("api_key", "api_token", "institution_id"),
+    "splp_key": ("api_key", "api_token", "institution_id", "splp_key"),
     "oauth2": ("api_key", "api_token", "institution_id", "oauth_token_url", "oauth_client_id", "oauth_client_secret"),
 }
+_GRANT_REQUIRED: dict[str, tuple[str, ...]] = {
+    "client_credentials": (),
+    "password": ("oauth_username", "oauth_password"),
+}
+NESTED_DELIMITER = "__"
+"""Joins a table setting and its key in an environment variable: ``LAPOR_SYNC_ENDPOINTS__INBOX``."""
+_HEADER_NAME = r"^[A-Za-z0-9-]+$"
 # Up to the last "@": a password may hold "/", ":", "@" or spaces, and each parser ends it elsewhere.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):.*@")
 HARMLESS_QUERY_KEYS = frozenset(
@@ -100,8 +109,11 @@ SQLCipher's ``key``, and any key we do not know).
 
 
 def env_var(setting: str) -> str:
-    """Return the environment variable of a setting: ``auth_mode`` → ``LAPOR_SYNC_AUTH_MODE``."""
-    return f"{ENV_PREFIX}{setting.upper()}"
+    """Return the environment variable of a setting: ``auth_mode`` → ``LAPOR_SYNC_AUTH_MODE``.
+
+    A key of a table setting, written ``endpoints.inbox``, → ``LAPOR_SYNC_ENDPOINTS__INBOX``.
+    """
+    return f"{ENV_PREFIX}{setting.replace('.', NESTED_DELIMITER).upper()}"
 
 
 def source_variable(setting: str, source: str) -> str:
@@ -157,11 +169,23 @@ class Settings(BaseSettings):
     Attributes:
         database_url: SQLAlchemy URL; the default is ``lapor-sync.db`` in the working directory.
         api_base_url: the national API's base (CONTRACT §1; the simulator serves ``/lapor/3.0.0``).
-        auth_mode: ``static`` (API key + app token) or ``oauth2`` (SPLP client credentials), CONTRACT §1.
+        auth_mode: ``static`` (API key + app token), ``splp_key`` (those plus the SPLP gateway's API
+            key, CONTRACT §7 G5) or ``oauth2`` (an SPLP OAuth2 token), CONTRACT §1.
         api_key: the LAPOR API key (secret).
         api_token: the integrating application's GUID, sent as the ``token`` header (secret).
-        auth_header_name: the header carrying the API key in static mode (some deployments use ``auth``).
-        oauth_token_url, oauth_client_id, oauth_client_secret: SPLP OAuth2 client credentials.
+        auth_header_name: the header carrying the API key in static and splp_key modes (some
+            deployments use ``auth``).
+        splp_key: the SPLP gateway's API key, a JWT scoped to the LAPOR! API (secret; G5).
+        splp_key_header: the header carrying it, as ``Bearer <key>`` (``AuthorizationSPLP`` as seen).
+        oauth_token_url, oauth_client_id, oauth_client_secret: SPLP OAuth2 client credentials
+            (sent with HTTP Basic).
+        oauth_grant_type: ``client_credentials`` or ``password`` (G6); the latter also needs
+            oauth_username and oauth_password (secret).
+        oauth_token_header: the header the gateway's access token goes in (per API, G6).
+        endpoints: every call's path and the list parameters' names (``[national.endpoints]`` in
+            the TOML file; :class:`~lapor_sync.config.endpoints.NationalEndpoints`; G7, G8).
+        followup_user_id, followup_info_disposition: extra fields of every follow-up post, as a
+            public integrator sends them (G9); unset, they are not sent.
         institution_id: the city's national institution id (Palangka Raya: 6271).
         mapping_file: the city mapping TOML; ``None`` uses the packaged ``palangka-raya.toml``.
         http_timeout_seconds: per-request timeout, seconds.
@@ -214,18 +238,31 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, case_sensitive=False, extra="forbid", env_ignore_empty=True
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="forbid",
+        env_ignore_empty=True,
+        env_nested_delimiter=NESTED_DELIMITER,
     )
 
     database_url: str = "sqlite:///lapor-sync.db"
     api_base_url: str = PRODUCTION_BASE_URL
-    auth_mode: Literal["static", "oauth2"] = "static"
+    auth_mode: Literal["static", "splp_key", "oauth2"] = "static"
     api_key: SecretStr | None = None
     api_token: SecretStr | None = None
-    auth_header_name: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    auth_header_name: str = Field(default="Authorization", pattern=_HEADER_NAME)
+    splp_key: SecretStr | None = None
+    splp_key_header: str = Field(default="AuthorizationSPLP", pattern=_HEADER_NAME)
     oauth_token_url: str | None = None
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
+    oauth_grant_type: Literal["client_credentials", "password"] = "client_credentials"
+    oauth_username: str | None = None
+    oauth_password: SecretStr | None = None
+    oauth_token_header: str = Field(default="Authorization", pattern=_HEADER_NAME)
+    endpoints: NationalEndpoints = Field(default_factory=NationalEndpoints)
+    followup_user_id: str | None = None
+    followup_info_disposition: str | None = None
     institution_id: int | None = Field(default=None, ge=1)
     mapping_file: Path | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -278,8 +315,19 @@ class Settings(BaseSettings):
         with loading(join=True) as state:
             super().__init__(**values)
         self._value_sources = {
-            name: "init" if name in values else state.origins.get(name, "default") for name in type(self).model_fields
+            name: "init" if name.partition(".")[0] in values else state.origins.get(name, "default")
+            for name in self._setting_names()
         }
+
+    def _setting_names(self) -> list[str]:
+        """Every setting's name; a table setting's keys as ``table.key`` (``endpoints.inbox``), in place of the table."""
+        names: list[str] = []
+        for name in type(self).model_fields:
+            table = getattr(self, name)
+            names.extend(
+                [f"{name}.{key}" for key in type(table).model_fields] if isinstance(table, BaseModel) else [name]
+            )
+        return names
 
     @classmethod
     def settings_customise_sources(
@@ -332,7 +380,7 @@ class Settings(BaseSettings):
             raise ValueError("an '@' in the password must be percent-encoded, as %40")
         return value
 
-    @field_validator("api_key", "api_token", "oauth_client_secret")
+    @field_validator("api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password")
     @classmethod
     def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
         """Strip surrounding white space (the newline of a Kubernetes secret); refuse anything but printable ASCII.
@@ -356,11 +404,13 @@ class Settings(BaseSettings):
         """Return every setting as display text, safe to print (``config show``).
 
         Secrets are ``********``, unset values ``(not set)``, passwords in URLs ``***``, and
-        ``initial_since`` is shown in WIB.
+        ``initial_since`` is shown in WIB. A table setting's keys are shown one by one
+        (``endpoints.inbox``).
         """
         shown: dict[str, str] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
+        for name in self._setting_names():
+            table, _, key = name.partition(".")
+            value = getattr(getattr(self, table), key) if key else getattr(self, name)
             if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
                 shown[name] = "(not set)"
             elif isinstance(value, SecretStr):
@@ -377,7 +427,8 @@ class Settings(BaseSettings):
         """Return where each setting came from, by setting name.
 
         A source is ``init``, ``env``, ``env-file`` (the file named by ``LAPOR_SYNC_<NAME>_FILE``),
-        ``file`` (the TOML file) or ``default``.
+        ``file`` (the TOML file) or ``default``; a table setting's keys have theirs
+        (``endpoints.inbox``).
         """
         return dict(self._value_sources)
 
@@ -387,7 +438,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
     Raises:
         ConfigurationError: with a one-line message naming each wrong setting by its environment
-            variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static' or 'oauth2', got 'basic'``
+            variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static', 'splp_key' or 'oauth2', got 'basic'``
             (``LAPOR_SYNC_DATABASE_URL_FILE: ...`` for a value read from that variable's file).
             Secrets and URLs are never echoed.
     """
@@ -401,23 +452,27 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
 def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, str]) -> str:
     """Word one validation error of the settings, naming the variable that gave the value."""
-    name = str(error["loc"][0]) if error["loc"] else "?"
+    # A key of a table setting is named as its variable names it: endpoints.inbox, LAPOR_SYNC_ENDPOINTS__INBOX.
+    name = ".".join(str(part) for part in error["loc"][:2]) if error["loc"] else "?"
     if error["type"] == "extra_forbidden":
         return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
-    variable = source_variable(name, origins.get(name, "default"))
+    variable = source_variable(name, origins.get(name, origins.get(name.partition(".")[0], "default")))
     return f"{variable}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
 
 
 def require_national(settings: Settings) -> None:
     """Check that the settings needed to talk to the national platform are there (CONTRACT §1).
 
-    Static mode needs ``API_KEY``, ``API_TOKEN`` and ``INSTITUTION_ID``; ``oauth2`` also
-    ``OAUTH_TOKEN_URL``, ``OAUTH_CLIENT_ID`` and ``OAUTH_CLIENT_SECRET``.
+    Static mode needs ``API_KEY``, ``API_TOKEN`` and ``INSTITUTION_ID``; ``splp_key`` also
+    ``SPLP_KEY`` (CONTRACT §7 G5); ``oauth2`` also ``OAUTH_TOKEN_URL``, ``OAUTH_CLIENT_ID`` and
+    ``OAUTH_CLIENT_SECRET``, and with the ``password`` grant ``OAUTH_USERNAME`` and ``OAUTH_PASSWORD`` (G6).
 
     Raises:
         ConfigurationError: one line naming every missing setting as its environment variable.
     """
     needed = _NATIONAL_REQUIRED[settings.auth_mode]
+    if settings.auth_mode == "oauth2":
+        needed += _GRANT_REQUIRED[settings.oauth_grant_type]
     missing = [env_var(name) for name in needed if _unset(getattr(settings, name))]
     if missing:
         raise ConfigurationError(

@@ -62,8 +62,36 @@ def loading(config_file: Path | None = None, *, join: bool = False) -> Iterator[
         _LOADING.reset(token)
 
 
+TABLES = {("national", "endpoints"): "endpoints"}
+"""TOML tables that hold one table setting, by their path in the file: ``[national.endpoints]`` is ``endpoints``."""
+
+
+def _settings_of(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The settings in a TOML file's ``data``: its keys, with each of :data:`TABLES` moved to its setting.
+
+    Raises:
+        ConfigurationError: a setting given both as a table of :data:`TABLES` and under its own
+            name, or another key in a table that holds only :data:`TABLES`.
+    """
+    values = dict(data)
+    for (outer, inner), setting in TABLES.items():
+        table = values.get(outer)
+        if not isinstance(table, dict) or inner not in table:
+            continue
+        if setting in values:
+            raise ConfigurationError(f"{path}: [{outer}.{inner}] and {setting} both set; keep one of them")
+        values[setting] = table[inner]
+        rest = {key: value for key, value in table.items() if key != inner}
+        if rest:
+            raise ConfigurationError(f"{path}: unknown setting '{outer}.{sorted(rest)[0]}'")
+        del values[outer]
+    return values
+
+
 class ConfigFileSource(PydanticBaseSettingsSource):
     """The TOML file of the :class:`Loading` in force; its keys are the setting names, lowercase.
+
+    A table setting may also be written where :data:`TABLES` puts it (``[national.endpoints]``).
 
     Secrets may be in the file only when it is private, as libpq asks of ``.pgpass``: no permission
     for group or others, and owned by the user running lapor-sync (who could otherwise not keep
@@ -101,7 +129,7 @@ class ConfigFileSource(PydanticBaseSettingsSource):
         state = _LOADING.get()
         if state is None or state.config_file is None:
             return {}
-        data = read_toml(state.config_file)[1]
+        data = _settings_of(read_toml(state.config_file)[1], state.config_file)
         secrets = sorted(name for name, value in data.items() if self._is_secret(name, value))
         if secrets:
             self._require_private(state.config_file, secrets)
@@ -158,11 +186,13 @@ class NotedSource(PydanticBaseSettingsSource):
         return self._inner.get_field_value(field, field_name)
 
     def __call__(self) -> dict[str, Any]:
-        """The wrapped source's values, noted."""
+        """The wrapped source's values, noted; a table setting's keys each under ``table.key``."""
         values = self._inner()
         if (state := _LOADING.get()) is not None:
-            for name in values:
-                state.origins.setdefault(name, self._label)  # sources run highest priority first
+            for name, value in values.items():
+                keys = [f"{name}.{key}" for key in value] if isinstance(value, dict) else []
+                for noted in [name, *keys]:
+                    state.origins.setdefault(noted, self._label)  # sources run highest priority first
         return values
 
 

@@ -71,7 +71,9 @@ def test_config_show_masks_the_query_values_of_every_url(monkeypatch: pytest.Mon
     result = CliRunner().invoke(app, ["config", "show", "--json"])
 
     assert result.exit_code == 0, result.output
-    shown = {name: row["value"] for name, row in json.loads(result.stdout).items()}
+    settings = json.loads(result.stdout)
+    del settings["national"]  # the connection the settings make, not a setting
+    shown = {name: row["value"] for name, row in settings.items()}
     assert shown["database_url"] == "postgresql://lapor@db/lapor?sslmode=verify-full&sslpassword=***"
     assert shown["api_base_url"] == "https://gw.example/lapor/3.0.0?apikey=***&access_token=***"
     assert shown["oauth_token_url"] == "https://gw.example/token?client_secret=***"

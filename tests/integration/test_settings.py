@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from lapor_sync.app import App
 from lapor_sync.cli.app import main
+from lapor_sync.config.endpoints import NationalEndpoints
 from lapor_sync.config.settings import PRODUCTION_BASE_URL, Settings, load_settings, mask_url, require_national
 from lapor_sync.domain.errors import ConfigurationError
 
@@ -98,7 +99,7 @@ def test_wrong_auth_mode_is_one_line_naming_the_variable(monkeypatch: pytest.Mon
     with pytest.raises(ConfigurationError) as refused:
         load_settings()
 
-    assert str(refused.value) == "LAPOR_SYNC_AUTH_MODE: must be 'static' or 'oauth2', got 'basic'"
+    assert str(refused.value) == "LAPOR_SYNC_AUTH_MODE: must be 'static', 'splp_key' or 'oauth2', got 'basic'"
 
 
 def test_several_wrong_settings_stay_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,7 +189,8 @@ def test_masked_hides_secrets_and_database_passwords() -> None:
     assert shown["api_key"] == shown["api_token"] == shown["oauth_client_secret"] == "********"
     assert shown["oauth_client_id"] == shown["institution_id"] == "(not set)"
     assert shown["initial_since"] == "2024-01-01T00:00:00+07:00"  # displayed in WIB
-    assert shown.keys() == Settings.model_fields.keys()
+    endpoint_keys = {f"endpoints.{key}" for key in NationalEndpoints.model_fields}  # a table, shown key by key
+    assert shown.keys() == (Settings.model_fields.keys() - {"endpoints"}) | endpoint_keys
     text = repr(shown)
     assert "s3cret-pw" not in text and "sim-api-key" not in text and "sim-secret" not in text
 

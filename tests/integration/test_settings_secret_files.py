@@ -38,7 +38,7 @@ def refusal(monkeypatch: pytest.MonkeyPatch, variable: str, path: Path | str) ->
     return message
 
 
-@pytest.mark.parametrize("setting", ["api_key", "api_token", "oauth_client_secret"])
+@pytest.mark.parametrize("setting", ["api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password"])
 def test_a_secret_comes_from_its_file_without_the_trailing_newline(
     setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
