@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
+from lapor_sync.adapters.national import config as national_config
 from lapor_sync.cli.app import app
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.errors import ConfigurationError
@@ -36,6 +37,7 @@ from lapor_sync.simulator.world import World
 from lapor_sync.storage.database import Database
 from tests.support.e2e import CITY, DAY_ONE, DINSOS
 from tests.support.secret_search import assert_no_secret, basic_auth, capture_all_logs, table_cells
+from tests.support.splp import splp_key
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +48,7 @@ CLIENT_SECRET = "clientsecret-Vz8Np-leakcheck"
 DB_PASSWORD = "dbpass-Hs3Lw-leakcheck"
 WRONG_API_KEY = "wrongkey-Jd6Ye-leakcheck"
 WRONG_CLIENT_SECRET = "wrongsecret-Pc2Gu-leakcheck"
+SPLP_KEY = splp_key("SANDBOX", jti="splpkey-Wb5Rz-leakcheck")  # a SANDBOX key on the production path: warned of
 HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.http11", "httpcore.connection")
 # Read commands whose output is searched (the writing ones are searched as they run).
 READ_COMMANDS = (
@@ -87,6 +90,8 @@ def secrets_to_find(auth_mode: str) -> dict[str, str]:
         "wrong API key": WRONG_API_KEY,
         "database password": DB_PASSWORD,
     }
+    if auth_mode == "splp_key":
+        found |= {"SPLP key": SPLP_KEY}
     if auth_mode == "oauth2":
         found |= {
             "OAuth2 client id": CLIENT_ID,
@@ -101,12 +106,16 @@ def secrets_to_find(auth_mode: str) -> dict[str, str]:
 def simulator(auth_mode: str) -> tuple[Simulator, list[str], list[str]]:
     """A simulator that accepts only this test's credentials in ``auth_mode``, with three complaints.
 
+    In ``splp_key`` mode it checks LAPOR's key and token as in static mode (no gateway in front).
+
     Returns it, the list its OAuth2 access tokens are noted in as they are issued, and the list of
     every URL (path and query) it is asked for.
     """
     world = World(ManualClock(DAY_ONE), [], Counters(), reply_rate=0.0)
     credentials = Credentials(api_key=API_KEY, app_token=APP_TOKEN, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    sim = Simulator(world, rate_limit=None, credentials=credentials, auth_mode=AuthMode(auth_mode))
+    sim = Simulator(
+        world, rate_limit=None, credentials=credentials, auth_mode=AuthMode(auth_mode.replace("splp_key", "static"))
+    )
     for _ in range(2):
         world.add_complaint(disposition_id=DINSOS, category_id=category_id("Sosial dan Kesejahteraan"))
     world.add_complaint()  # to the city as a whole: routed by category, or to triage
@@ -161,6 +170,8 @@ def set_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: s
         "INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
         "LEASE_WAIT_SECONDS": "0",
     }
+    if auth_mode == "splp_key":
+        variables |= {"SPLP_KEY_FILE": secret_file(tmp_path, "splp_key", SPLP_KEY)}
     if auth_mode == "oauth2":
         variables |= {
             "OAUTH_TOKEN_URL": base_url.removesuffix("/lapor/3.0.0") + TOKEN_PATH,
@@ -257,7 +268,7 @@ def refuse_wrong_settings(run: Run, tmp_path: Path) -> None:
     run("status", env={"LAPOR_SYNC_DATABASE_URL_FILE": unreachable}, refused=(OperationalError,))
 
 
-@pytest.mark.parametrize("auth_mode", ["static", "oauth2"])
+@pytest.mark.parametrize("auth_mode", ["static", "splp_key", "oauth2"])
 def test_no_secret_reaches_logs_events_tables_or_output(
     database: Database,
     auth_mode: str,
@@ -265,6 +276,7 @@ def test_no_secret_reaches_logs_events_tables_or_output(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setattr(national_config, "_logged", set())  # the key's warnings are logged once per process
     sim, issued_tokens, urls = simulator(auth_mode)
     outputs: dict[str, str] = {}
     run = command_runner(outputs)
@@ -283,6 +295,8 @@ def test_no_secret_reaches_logs_events_tables_or_output(
 
     assert all(level >= logging.WARNING for level in http_levels.values()), http_levels
     assert any(line.startswith("lapor_sync") and " DEBUG " in line for line in logs.lines)
+    if auth_mode == "splp_key":
+        assert any("is a SANDBOX key but" in line for line in logs.lines)  # the warning itself was searched
     assert bool(issued_tokens) == (auth_mode == "oauth2") and any("/complaints/inbox" in url for url in urls)
     secrets = secrets_to_find(auth_mode) | {f"OAuth2 access token {n}": t for n, t in enumerate(issued_tokens, 1)}
     process = capfd.readouterr()
