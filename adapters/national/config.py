@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from lapor_sync.adapters.national import splp_key
 from lapor_sync.adapters.national.auth import (
@@ -287,8 +287,11 @@ def endpoints_from_settings(settings: Any) -> NationalEndpoints:
         return endpoints or NationalEndpoints()
     try:
         return NationalEndpoints.model_validate(endpoints)
-    except ValueError as exc:
-        raise ConfigurationError(f"{_env_name('endpoints')}: {exc}".splitlines()[0]) from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(["endpoints", *(str(part) for part in first["loc"])])
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"{_env_name(where.replace('.', '__'))}: {reason}") from None
 
 
 def followup_extras_from_settings(settings: Any) -> dict[str, str]:
@@ -340,6 +343,7 @@ def connection_report(settings: Any, now: datetime) -> ConnectionReport:
         return ConnectionReport(mode, {}, kind, warnings=[str(exc)])
     report = ConnectionReport(mode, headers, kind)
     key = getattr(settings, "splp_key", None)
+    key = SecretStr(key) if isinstance(key, str) else key
     if mode != "splp_key" or key is None or not key.get_secret_value():
         return report
     try:

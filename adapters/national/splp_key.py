@@ -99,7 +99,10 @@ def base_url_kind(base_url: str) -> BaseUrlKind:
     By the path, not the host, so the simulator on loopback serving either prefix is judged as the
     gateway would be. Any other path is ``unknown``.
     """
-    path = httpx.URL(base_url).path.rstrip("/")
+    try:
+        path = httpx.URL(base_url).path.rstrip("/")
+    except httpx.InvalidURL:
+        return "unknown"
     if path.endswith(PRODUCTION_PATH):
         return "production"
     if path.endswith(SANDBOX_PATH):

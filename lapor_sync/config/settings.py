@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -39,6 +39,7 @@ _GRANT_REQUIRED: dict[str, tuple[str, ...]] = {
     "client_credentials": (),
     "password": ("oauth_username", "oauth_password"),
 }
+_TABLE_SETTINGS = frozenset({"endpoints"})  # settings that are tables of their own keys
 NESTED_DELIMITER = "__"
 """Joins a table setting and its key in an environment variable: ``LAPOR_SYNC_ENDPOINTS__INBOX``."""
 _HEADER_NAME = r"^[A-Za-z0-9-]+$"
@@ -324,9 +325,7 @@ class Settings(BaseSettings):
         names: list[str] = []
         for name in type(self).model_fields:
             table = getattr(self, name)
-            names.extend(
-                [f"{name}.{key}" for key in type(table).model_fields] if isinstance(table, BaseModel) else [name]
-            )
+            names.extend([f"{name}.{key}" for key in type(table).model_fields] if name in _TABLE_SETTINGS else [name])
         return names
 
     @classmethod
@@ -452,8 +451,9 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
 def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, str]) -> str:
     """Word one validation error of the settings, naming the variable that gave the value."""
+    loc = [str(part) for part in error["loc"]] or ["?"]
     # A key of a table setting is named as its variable names it: endpoints.inbox, LAPOR_SYNC_ENDPOINTS__INBOX.
-    name = ".".join(str(part) for part in error["loc"][:2]) if error["loc"] else "?"
+    name = ".".join(loc[:2]) if loc[0] in _TABLE_SETTINGS and len(loc) > 1 else loc[0]
     if error["type"] == "extra_forbidden":
         return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
     variable = source_variable(name, origins.get(name, origins.get(name.partition(".")[0], "default")))

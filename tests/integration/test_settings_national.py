@@ -319,7 +319,7 @@ def test_followup_extras_come_from_the_environment(monkeypatch: pytest.MonkeyPat
 
 
 def test_endpoints_given_as_a_mapping_are_validated_naming_the_setting() -> None:
-    with pytest.raises(ConfigurationError, match="LAPOR_SYNC_ENDPOINTS: ") as refused:
+    with pytest.raises(ConfigurationError, match="^LAPOR_SYNC_ENDPOINTS__REJECT: must hold {complaint_id}") as refused:
         LaporClient.from_settings(client_settings(http_timeout_seconds=20.0, endpoints={"reject": "/reject"}))
 
     assert "\n" not in str(refused.value)
@@ -329,3 +329,10 @@ def test_the_secret_settings_of_the_new_modes_are_secrets() -> None:
     settings = Settings(splp_key=SecretStr("k"), oauth_password=SecretStr("p"))
 
     assert settings.masked()["splp_key"] == settings.masked()["oauth_password"] == "********"
+
+
+def test_an_item_of_a_list_setting_is_named_by_the_lists_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_EXTRA_NON_WORKING_DAYS", '["2024-12-26", "x"]')
+
+    with pytest.raises(ConfigurationError, match=r"^LAPOR_SYNC_EXTRA_NON_WORKING_DAYS: must be a valid date"):
+        load_settings()

@@ -94,6 +94,7 @@ def test_a_claim_of_the_wrong_type_is_refused(claim: str, value: object) -> None
         ("http://127.0.0.1:8765/sandbox-konsolidasi/1.0", "sandbox"),
         ("https://gateway.kota.go.id/lapor/2.0", "unknown"),
         ("https://api-splp.layanan.go.id", "unknown"),
+        ("http://[::1/lapor/3.0.0", "unknown"),
     ],
 )
 def test_production_and_sandbox_are_told_by_the_path(url: str, kind: str) -> None:
