@@ -60,21 +60,15 @@ class NationalEndpoints(BaseModel):
     page_size_param: str = "per_page"
     masters_page_size_param: str = "page_size"
 
-    @field_validator(
-        "inbox",
-        "complaint_detail",
-        "followups",
-        "followup_add",
-        "status",
-        "reject",
-        "institutions",
-        "categories",
-        "masters_institutions",
-        "masters_templates",
-    )
+    @field_validator("*")
     @classmethod
-    def _path(cls, value: str, info: ValidationInfo) -> str:
-        """A path on the base URL, with ``{complaint_id}`` exactly where the call is about one complaint."""
+    def _path_or_parameter(cls, value: str, info: ValidationInfo) -> str:
+        """A ``*_param`` is a query parameter's name; every other field is a path (see the class docstring)."""
+        name = str(info.field_name)
+        if name.endswith("_param"):
+            if not _PARAMETER_NAME.match(value):
+                raise ValueError("must be a query parameter name (letters, digits, '_', '-', '.', '[', ']')")
+            return value
         if not value.startswith("/"):
             raise ValueError("must be a path starting with '/'")
         if any(mark in value for mark in "?# ") or not value.isprintable():
@@ -83,18 +77,11 @@ class NationalEndpoints(BaseModel):
         if "{" in rest or "}" in rest:
             unknown = ", ".join(re.findall(r"\{[^{}]*\}", rest)) or "an unmatched '{' or '}'"
             raise ValueError(f"unknown placeholder {unknown}; the only placeholder is {PLACEHOLDER}")
-        needed, holds = info.field_name in cls.PER_COMPLAINT, rest != value
+        needed, holds = name in cls.PER_COMPLAINT, rest != value
         if needed and not holds:
             raise ValueError(f"must hold {PLACEHOLDER}: this call is about one complaint")
         if holds and not needed:
             raise ValueError(f"must not hold {PLACEHOLDER}: this call is not about one complaint")
-        return value
-
-    @field_validator("page_param", "page_size_param", "masters_page_size_param")
-    @classmethod
-    def _parameter(cls, value: str) -> str:
-        if not _PARAMETER_NAME.match(value):
-            raise ValueError("must be a query parameter name (letters, digits, '_', '-', '.', '[', ']')")
         return value
 
 

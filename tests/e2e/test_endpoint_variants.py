@@ -17,18 +17,10 @@ from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.status import NationalStatus
 from lapor_sync.simulator.catalog import category_id
 from tests.support.e2e import DINSOS, FaultInjector, Harness, settings_for, small_world
+from tests.support.national import VARIANT_ENDPOINTS
 
 pytestmark = pytest.mark.e2e
 
-ENDPOINTS = {
-    "inbox": "/complaints/inbox-lmw",
-    "complaint_detail": "/complaints/{complaint_id}/complaint-lmw",
-    "followups": "/complaints/{complaint_id}/followups-lmw",
-    "followup_add": "/complaints/followup/add-lmw",
-    "status": "/complaints/process-lmw/{complaint_id}/status",
-    "reject": "/complaints/process-lmw/{complaint_id}/reject",
-    "page_size_param": "page_size",
-}
 # The deployment's path (after the base URL's prefix) -> the simulator's (CONTRACT §5).
 VARIANTS = [
     (re.compile(r"/complaints/inbox-lmw$"), r"/complaints/inbox"),
@@ -76,7 +68,8 @@ def test_a_deployment_with_variant_paths_and_page_size_syncs_with_settings_only(
     deployment = VariantDeployment()
     with simulator.serve() as base_url:
         app = App(
-            settings_for(f"sqlite:///{tmp_path / 'lmw.db'}", base_url, endpoints=ENDPOINTS, per_page=2), clock=clock
+            settings_for(f"sqlite:///{tmp_path / 'lmw.db'}", base_url, endpoints=VARIANT_ENDPOINTS, per_page=2),
+            clock=clock,
         )
         platform = LaporClient.from_settings(
             app.settings, clock=clock, transport=deployment, retry=RetryPolicy.no_wait()

@@ -12,10 +12,17 @@ import pytest
 import respx
 
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
+from lapor_sync.config.endpoints import NationalEndpoints
 from lapor_sync.domain.complaint import AuthorType, InboxItem, MalformedRecord
-from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
+from lapor_sync.domain.errors import (
+    AmbiguousWriteError,
+    ConfigurationError,
+    ItemRejectedError,
+    RunStoppingError,
+    TransientError,
+)
 from lapor_sync.domain.ports import InboxWalkReport
-from tests.support.national import BASE
+from tests.support.national import BASE, VARIANT_ENDPOINTS, client_settings
 
 INBOX = f"{BASE}/complaints/inbox"
 FOLLOWUP_ADD = f"{BASE}/complaints/followup/add"
@@ -193,19 +200,21 @@ def test_get_honours_retry_after(router: respx.MockRouter) -> None:
     assert route.call_count == 2 and sleeps == [4.0]
 
 
+DETAIL_77 = {
+    "complaint_id": 77,
+    "status_code": 2,
+    "disposition_id": 627101,
+    "is_anonymous": 1,
+    "is_secret": 0,
+    "created_at": "30-10-2024 08:00:00",
+    "updated_at": "31-10-2024 08:00:00",
+    "user": {"name": "Fiktif"},
+    "status_logs": [{"status_code": 2, "status_name": "Dalam Proses", "timestamp": "31-10-2024 08:00:00"}],
+}
+
+
 def test_fetch_complaint_reads_detail_and_every_followup_page(router: respx.MockRouter, client: LaporClient) -> None:
-    complaint = {
-        "complaint_id": 77,
-        "status_code": 2,
-        "disposition_id": 627101,
-        "is_anonymous": 1,
-        "is_secret": 0,
-        "created_at": "30-10-2024 08:00:00",
-        "updated_at": "31-10-2024 08:00:00",
-        "user": {"name": "Fiktif"},
-        "status_logs": [{"status_code": 2, "status_name": "Dalam Proses", "timestamp": "31-10-2024 08:00:00"}],
-    }
-    router.get(f"{BASE}/complaints/77/complaint").respond(json={"results": {"data": complaint, "data_logs": []}})
+    router.get(f"{BASE}/complaints/77/complaint").respond(json={"results": {"data": DETAIL_77, "data_logs": []}})
     followups = f"{BASE}/complaints/77/followups"
     router.get(followups).mock(
         side_effect=by_page(
@@ -225,15 +234,7 @@ def test_fetch_complaint_reads_detail_and_every_followup_page(router: respx.Mock
 def test_a_detail_showing_the_updated_at_we_hold_reads_no_followups(
     router: respx.MockRouter, client: LaporClient
 ) -> None:
-    complaint = {
-        "complaint_id": 78,
-        "status_code": 2,
-        "disposition_id": 627101,
-        "is_anonymous": 1,
-        "is_secret": 0,
-        "created_at": "30-10-2024 08:00:00",
-        "updated_at": "31-10-2024 08:00:00",
-    }
+    complaint = DETAIL_77 | {"complaint_id": 78}
     router.get(f"{BASE}/complaints/78/complaint").respond(json={"results": {"data": complaint, "data_logs": []}})
     followups = router.get(f"{BASE}/complaints/78/followups").mock(
         return_value=page([followup_row(12, "31-10-2024 08:00:00")], 1, None)
@@ -452,3 +453,74 @@ def test_list_institutions_walks_every_page(router: respx.MockRouter, client: La
 def test_per_page_is_bounded() -> None:
     with pytest.raises(ValueError, match="per_page"):
         LaporClient(BASE, StaticKeyAuth("k", "t"), per_page=101)
+
+
+# -- a deployment's own paths and parameters, from settings (CONTRACT §7 G7, G8, G9) ----------------------
+
+
+def variant_client(**changes: object) -> LaporClient:
+    endpoints = NationalEndpoints(**VARIANT_ENDPOINTS)
+    settings = client_settings(**({"http_timeout_seconds": 20.0, "endpoints": endpoints} | changes))
+    return LaporClient.from_settings(settings, retry=RetryPolicy.no_wait())
+
+
+def test_a_deployment_with_variant_paths_and_page_size_is_called_where_its_settings_say(
+    router: respx.MockRouter,
+) -> None:
+    inbox = router.get(f"{BASE}/complaints/inbox-lmw").respond(200, json=page([row(77)], 1, None).json())
+    detail = router.get(f"{BASE}/complaints/77/complaint-lmw").respond(json={"results": {"data": DETAIL_77}})
+    followups = router.get(f"{BASE}/complaints/77/followups-lmw").respond(200, json=page([], 1, None).json())
+    add = router.post(f"{BASE}/complaints/followup/add-lmw").respond(json=stored_followup("TL"))
+    status = router.post(f"{BASE}/complaints/process-lmw/77/status").respond(json={"results": {}})
+    reject = router.post(f"{BASE}/complaints/process-lmw/77/reject").respond(json={"results": {}})
+    institutions = router.get(f"{BASE}/institutions-lmw").respond(
+        200, json=page([{"id": 6271, "name": "Kota", "parent_id": None}], 1, None).json()
+    )
+    categories = router.get(f"{BASE}/categories-lmw").respond(json={"results": [{"id": 1, "name": "A"}]})
+
+    with variant_client(per_page=50) as client:
+        assert [item.complaint_id for item in client.walk_inbox(datetime(2024, 10, 31, tzinfo=UTC))] == [77]
+        assert client.fetch_complaint(77).thread == ()
+        client.post_followup(77, institution_id=627101, content="TL", is_secret=True)
+        client.set_status(77, status_code=3, note="selesai")
+        client.request_reject(77, not_authority=False, target_institution_id=None, reason="data kurang")
+        assert [i.id for i in client.list_institutions()] == [6271]
+        assert [c.id for c in client.list_categories()] == [1]
+
+    for route in (inbox, detail, followups, add, status, reject, institutions, categories):
+        assert route.call_count == 1
+    params = inbox.calls.last.request.url.params
+    assert (params["page_size"], params["page"]) == ("50", "1") and "per_page" not in params
+    assert "user_id" not in form_fields(add.calls.last.request)  # extras are omitted unless configured
+
+
+def test_the_page_parameter_is_a_setting_and_read_back_from_next_page_url(router: respx.MockRouter) -> None:
+    url = f"{BASE}/institutions-lmw"
+    pages = {
+        "1": page([{"id": 6271, "name": "Kota", "parent_id": None}], 1, f"{url}?halaman=2"),
+        "2": page([{"id": 627110, "name": "Dinas", "parent_id": 6271}], 2, None),
+    }
+    route = router.get(url).mock(side_effect=lambda request: pages[request.url.params["halaman"]])
+
+    with variant_client(endpoints=NationalEndpoints(**VARIANT_ENDPOINTS, page_param="halaman")) as client:
+        assert [i.id for i in client.list_institutions()] == [6271, 627110]
+
+    assert route.call_count == 2
+
+
+def test_followup_posts_carry_the_configured_extra_fields(router: respx.MockRouter) -> None:
+    add = router.post(f"{BASE}/complaints/followup/add-lmw").respond(json=stored_followup("TL"))
+
+    with variant_client(followup_user_id="9001", followup_info_disposition="Ditindaklanjuti OPD") as client:
+        client.post_followup(77, institution_id=627101, content="TL", is_secret=True)
+
+    fields = form_fields(add.calls.last.request)
+    assert (fields["user_id"], fields["info_disposition"]) == ("9001", "Ditindaklanjuti OPD")
+    assert (fields["complaint_id"], fields["content"], fields["template_code"]) == ("77", "TL", "followup")
+
+
+def test_endpoints_given_as_a_mapping_are_validated_naming_the_key() -> None:
+    with pytest.raises(ConfigurationError, match="^LAPOR_SYNC_ENDPOINTS__REJECT: must hold {complaint_id}") as refused:
+        variant_client(endpoints={"reject": "/reject"})
+
+    assert "\n" not in str(refused.value)

@@ -8,6 +8,18 @@ from pydantic import SecretStr
 
 BASE = "https://splp.test/lapor/3.0.0"
 TOKEN_URL = "https://splp.test/oauth2/token"
+VARIANT_ENDPOINTS = {
+    "inbox": "/complaints/inbox-lmw",
+    "complaint_detail": "/complaints/{complaint_id}/complaint-lmw",
+    "followups": "/complaints/{complaint_id}/followups-lmw",
+    "followup_add": "/complaints/followup/add-lmw",
+    "status": "/complaints/process-lmw/{complaint_id}/status",
+    "reject": "/complaints/process-lmw/{complaint_id}/reject",
+    "institutions": "/institutions-lmw",
+    "categories": "/categories-lmw",
+    "page_size_param": "page_size",
+}
+"""A deployment with its own variant of every path (CONTRACT §7 G7) that pages by ``page_size`` (G8), as settings."""
 
 
 def client_settings(**changes: object) -> SimpleNamespace:
