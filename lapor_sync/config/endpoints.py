@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core.core_schema import ValidationInfo
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 PLACEHOLDER = "{complaint_id}"
 """The one placeholder a path may hold: the complaint the call is about."""
