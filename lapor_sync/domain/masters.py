@@ -7,8 +7,9 @@ here reads or writes; ``lapor_sync.sync.admin.masters`` stores the outcome.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -147,3 +148,34 @@ def compare(known: Mapping[str, Known[Row]], fresh: MasterList[Row]) -> list[Mas
 def _field_names(row: MasterInstitution | ReplyTemplate) -> Sequence[str]:
     """The fields that may change under one key (all but the key itself)."""
     return [field.name for field in fields(row) if field.name not in ("id", "code")]
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownInstitution:
+    """A national institution the mapping file names that the platform's master list does not hold.
+
+    ``where`` says where the file names it (``institution``, ``agency PUPR``, ``outside_institution``);
+    ``gone_at`` (UTC) is when the list stopped holding it, ``None`` when it never did.
+    """
+
+    id: int
+    where: str
+    gone_at: datetime | None = None
+
+
+def unknown_institutions(
+    mapped: Iterable[tuple[int, str]], listed: Mapping[int, datetime | None]
+) -> list[UnknownInstitution]:
+    """The mapped institutions the platform does not know: absent from ``listed``, or gone from it.
+
+    Args:
+        mapped: ``(national id, where)`` pairs, as ``CityMapping.national_institutions`` gives them.
+        listed: the stored master institutions, national id -> the instant it went (``None`` while listed).
+    """
+    found = []
+    for national_id, where in mapped:
+        if national_id not in listed:
+            found.append(UnknownInstitution(national_id, where))
+        elif (gone_at := listed[national_id]) is not None:
+            found.append(UnknownInstitution(national_id, where, gone_at))
+    return found

@@ -12,17 +12,18 @@ stored is refused, and a row no longer listed is marked gone, not deleted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, bindparam, insert, update
+from sqlalchemy import Table, and_, bindparam, insert, inspect, update
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.errors import MalformedRecordError, NationalPlatformError, RunStoppingError
+from lapor_sync.domain.errors import LaporSyncError, MalformedRecordError, NationalPlatformError, RunStoppingError
 from lapor_sync.domain.masters import (
     ChangeKind,
     EmptyListRefused,
@@ -282,6 +283,48 @@ def stored_templates(session: Session, institution_id: int) -> list[ReplyTemplat
     return list(session.exec(query.order_by(col(ReplyTemplateRecord.code))))
 
 
+def listed_institutions(db: Database, institution_id: int) -> dict[int, datetime | None] | None:
+    """The stored master institutions as national id -> gone instant (``None`` while listed).
+
+    ``None`` when there is nothing to compare with: no such table yet (a database not upgraded
+    since) or no row stored (no ``masters pull`` yet). Reads only.
+    """
+    if not inspect(db.engine).has_table(MasterInstitutionRecord.__tablename__):
+        return None
+    with db.session() as session:
+        stored = stored_institutions(session, institution_id)
+    return {national_id: record.gone_at for national_id, record in stored.items()} or None
+
+
 def find_template(session: Session, institution_id: int, code: str) -> ReplyTemplateRecord | None:
     """The stored reply template with ``code`` (exactly as the platform spells it), gone or not, or ``None``."""
     return session.get(ReplyTemplateRecord, (institution_id, code))
+
+
+class TemplateRefused(LaporSyncError):
+    """A reply template cannot start a follow-up: unknown, withdrawn, or with placeholders; the message says why."""
+
+
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+SEE_CODES = "see the codes with `lapor-sync masters list templates` (refresh them with `lapor-sync masters pull`)"
+
+
+def followup_text(session: Session, institution_id: int, code: str, own_text: str | None) -> str:
+    """The text of a follow-up started from reply template ``code``: its content, then ``own_text`` after a blank line.
+
+    Raises:
+        TemplateRefused: no template ``code`` is stored, LAPOR! no longer lists it (gone), or its
+            content holds ``{{...}}`` placeholders, which lapor-sync does not fill (the reporter would
+            read them as they are).
+    """
+    template = find_template(session, institution_id, code)
+    if template is None:
+        raise TemplateRefused(f"no reply template {code!r} is stored; {SEE_CODES}")
+    if template.gone_at is not None:
+        raise TemplateRefused(f"reply template {code!r} is no longer listed by LAPOR!; {SEE_CODES}")
+    if found := _PLACEHOLDER.findall(template.content):
+        raise TemplateRefused(
+            f"reply template {code!r} has placeholders lapor-sync does not fill ({', '.join(sorted(set(found)))}); "
+            "write the follow-up with --text instead"
+        )
+    return template.content.strip() + (f"\n\n{own_text}" if own_text else "")
