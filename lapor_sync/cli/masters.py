@@ -121,11 +121,14 @@ def list_masters(
 
     Example: `lapor-sync masters list templates`
     """
-    from lapor_sync.sync.admin.masters import stored_institutions, stored_templates
+    from lapor_sync.sync.admin.masters import stored_institutions, stored_templates, tables_exist
 
     app = state(ctx).app()
-    with app.existing_db().session() as session:
-        if which is MasterListName.INSTITUTIONS:
+    db = app.existing_db()
+    with db.session() as session:
+        if not tables_exist(db.engine):  # not upgraded since master data came: nothing pulled either
+            rows = []
+        elif which is MasterListName.INSTITUTIONS:
             rows = [_institution(r) for r in sorted(stored_institutions(session, app.institution_id).values(), key=_id)]
         else:
             rows = [_template(r) for r in stored_templates(session, app.institution_id)]

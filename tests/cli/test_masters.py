@@ -236,3 +236,18 @@ def test_followup_needs_text_or_a_template(seeded: Seeded) -> None:
     result = invoke("case", "followup", "1")
 
     assert result.exit_code == 2 and "--template" in result.output
+
+
+def test_a_database_not_upgraded_since_master_data_has_none_stored(seeded: Seeded) -> None:
+    from alembic import command
+
+    from lapor_sync.storage.database import Database, alembic_config
+
+    db = Database(seeded.url)
+    command.downgrade(alembic_config(db.engine), "0006")
+    db.dispose()
+
+    assert invoke_json("masters", "list") == []
+    assert "run `lapor-sync masters pull`" in invoke("mapping", "check").stderr
+    refused = invoke("case", "followup", "1", "--template", "selesai")
+    assert isinstance(refused.exception, TemplateRefused) and "no reply template" in str(refused.exception)

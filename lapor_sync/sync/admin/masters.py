@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, bindparam, insert, inspect, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, inspect, update
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.clock import Clock
@@ -283,13 +283,19 @@ def stored_templates(session: Session, institution_id: int) -> list[ReplyTemplat
     return list(session.exec(query.order_by(col(ReplyTemplateRecord.code))))
 
 
+def tables_exist(bind: Engine | Connection) -> bool:
+    """Whether the database has the master tables: one not upgraded since migration 0007 has none (and no rows)."""
+    names = inspect(bind).get_table_names()
+    return all(model.__tablename__ in names for model in (MasterInstitutionRecord, ReplyTemplateRecord))
+
+
 def listed_institutions(db: Database, institution_id: int) -> dict[int, datetime | None] | None:
     """The stored master institutions as national id -> gone instant (``None`` while listed).
 
     ``None`` when there is nothing to compare with: no such table yet (a database not upgraded
     since) or no row stored (no ``masters pull`` yet). Reads only.
     """
-    if not inspect(db.engine).has_table(MasterInstitutionRecord.__tablename__):
+    if not tables_exist(db.engine):
         return None
     with db.session() as session:
         stored = stored_institutions(session, institution_id)
@@ -317,7 +323,7 @@ def followup_text(session: Session, institution_id: int, code: str, own_text: st
             content holds ``{{...}}`` placeholders, which lapor-sync does not fill (the reporter would
             read them as they are).
     """
-    template = find_template(session, institution_id, code)
+    template = find_template(session, institution_id, code) if tables_exist(session.connection()) else None
     if template is None:
         raise TemplateRefused(f"no reply template {code!r} is stored; {SEE_CODES}")
     if template.gone_at is not None:
