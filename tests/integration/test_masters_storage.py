@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from lapor_sync.domain.clock import ManualClock
@@ -167,3 +168,28 @@ def test_unreadable_rows_are_neither_changed_nor_gone(database: Database, clock:
     assert changes(keyless[ListName.INSTITUTIONS]) == []  # the unreadable row may be any of them
     with database.session() as session:
         assert stored_institutions(session, CITY)[9001].gone_at is None
+
+
+def test_a_list_another_pull_stored_meanwhile_fails_without_writing(
+    database: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer at a time: the second pull's write waits, it cannot race the insert")
+    from lapor_sync.sync.admin import masters
+
+    real_compare = masters.compare
+
+    def compare_while_another_pull_stores(known: object, fresh: object) -> object:
+        found = real_compare(known, fresh)  # type: ignore[arg-type]
+        monkeypatch.setattr(masters, "compare", real_compare)
+        pull(database, Lists(MasterList((PUPR,)), MasterList((FOLLOWUP,))), clock)  # the other pull, committed
+        return found
+
+    monkeypatch.setattr(masters, "compare", compare_while_another_pull_stores)
+
+    found = pull(database, Lists(MasterList((PUPR, POLDA))), clock)
+
+    raced = found[ListName.INSTITUTIONS]
+    assert raced.status is PullStatus.FAILED and "at the same time" in raced.error  # type: ignore[attr-defined]
+    with database.session() as session:
+        assert set(stored_institutions(session, CITY)) == {627101}  # the other pull's row, nothing of ours

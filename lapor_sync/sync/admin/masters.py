@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, inspect, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.clock import Clock
@@ -152,7 +153,9 @@ def pull_masters(
 
     Returns:
         One :class:`ListPull` per list, institutions first. A read that failed is ``failed`` with
-        its error (masked); after a ``RunStoppingError`` (refused credentials, a gateway refusal,
+        its error (masked), and so is a list another pull at the same time stored first (two
+        inserts of one new row: the unique key refuses the second, whose transaction rolls back);
+        after a ``RunStoppingError`` (refused credentials, a gateway refusal,
         a pagination loop) the next list is ``skipped``: its request would be refused alike and
         would only spend quota.
     """
@@ -169,7 +172,11 @@ def pull_masters(
             stopped = error if isinstance(exc, RunStoppingError) else None
             outcomes.append(ListPull(kind.name, PullStatus.FAILED, error=error))
             continue
-        outcomes.append(_store(db, kind, fresh, clock.now(), institution_id, requested_by))
+        try:
+            outcomes.append(_store(db, kind, fresh, clock.now(), institution_id, requested_by))
+        except IntegrityError:  # its transaction rolled back: nothing of this list was written
+            race = "another masters pull stored this list at the same time; nothing was changed here, run it again"
+            outcomes.append(ListPull(kind.name, PullStatus.FAILED, listed=len(fresh.rows), error=race))
     return outcomes
 
 
