@@ -28,10 +28,18 @@ from lapor_sync.config.endpoints import NationalEndpoints, complaint_path
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
 from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError
+from lapor_sync.domain.masters import MasterInstitution, MasterList, ReplyTemplate
 from lapor_sync.domain.ports import InboxWalkReport
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 MAX_PER_PAGE = 100  # CONTRACT §5: the inbox serves at most 100 rows a page
+
+# Master data (CONTRACT §7 G8), the contract's defaults in one place. G7: paths are deployment
+# settings; these are what a deployment that sets nothing gets.
+MASTER_INSTITUTIONS_PATH = "/masters/institutions/external"
+REPLY_TEMPLATES_PATH = "/masters/templates"
+MASTERS_PAGE_SIZE_PARAMETER = "page_size"  # G8: masters page by page_size, not per_page
+MASTERS_PAGE_SIZE = 1000  # G8: seen as page_size=1000
 
 
 class LaporClient:
@@ -290,6 +298,23 @@ class LaporClient:
         """Read ``GET /categories`` (a plain list or a paginator)."""
         return wire.read_categories(self._all_rows(self._endpoints.categories))
 
+    def list_master_institutions(self) -> MasterList[MasterInstitution]:
+        """Read every page of ``GET /masters/institutions/external?page_size=`` (CONTRACT §7 G8).
+
+        Returns:
+            The institutions the platform knows, ``{id, name}``; a row that cannot be read is set
+            aside in ``unreadable`` with its reason (field names only), the others are kept.
+
+        Raises:
+            NationalPlatformError: the list could not be read (``RunStoppingError`` for refused
+                credentials or a pagination loop); nothing of it is returned.
+        """
+        return wire.read_master_institutions(self._master_rows(MASTER_INSTITUTIONS_PATH))
+
+    def list_reply_templates(self) -> MasterList[ReplyTemplate]:
+        """Read every page of ``GET /masters/templates?page_size=`` (CONTRACT §7 G8), as ``list_master_institutions``."""
+        return wire.read_reply_templates(self._master_rows(REPLY_TEMPLATES_PATH))
+
     # --- plumbing -------------------------------------------------------------------------------
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[WirePage]:
@@ -302,6 +327,11 @@ class LaporClient:
 
     def _all_rows(self, path: str) -> list[Any]:
         return [row for page in self._pages(path, {}) for row in page.data]
+
+    def _master_rows(self, path: str) -> list[Any]:
+        """Every row of a master list, paged by ``page_size`` (G8): whole pages or nothing."""
+        params = {MASTERS_PAGE_SIZE_PARAMETER: MASTERS_PAGE_SIZE}
+        return [row for page in self._pages(path, params) for row in page.data]
 
     def _call(self, method: str, path: str, *, read: Callable[[object], Any] | None = None, **kwargs: Any) -> Any:
         """Send one request under the retry policy and return its ``results`` (through ``read``).

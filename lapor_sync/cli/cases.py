@@ -365,7 +365,18 @@ def _act(
 def followup(
     ctx: typer.Context,
     ref: CaseArg,
-    text: Annotated[str, typer.Option(help="The follow-up (tindak lanjut) the reporter will read.")],
+    text: Annotated[
+        str | None,
+        typer.Option(help="The follow-up (tindak lanjut) the reporter will read; after the template's text if both."),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="CODE",
+            help="Start from this LAPOR! reply template (its code, see `lapor-sync masters list templates`).",
+        ),
+    ] = None,
     secret: Annotated[
         bool | None,
         typer.Option(
@@ -376,13 +387,29 @@ def followup(
 ) -> None:
     """Post a follow-up (tindak lanjut) on a case as its agency; the case becomes in_progress.
 
-    The reporter reads it on LAPOR!, posted by the agency's national sub-unit. On a confidential
-    (rahasia) complaint it is confidential too unless `--public` is given; `--secret` makes any
-    follow-up confidential. Refused on a closed case.
+    The reporter reads it on LAPOR!, posted by the agency's national sub-unit. Give its text with
+    `--text`, or start from one of LAPOR!'s reply templates with `--template CODE` (stored by
+    `lapor-sync masters pull`): the template's text is sent as it is, and `--text`, if given too,
+    follows it after a blank line. A template LAPOR! no longer lists, or one with `{{...}}`
+    placeholders, is refused. On a confidential (rahasia) complaint it is confidential too unless
+    `--public` is given; `--secret` makes any follow-up confidential. Refused on a closed case.
 
-    Example: `lapor-sync case followup '#1916449' --text "Tim sudah meninjau lokasi; perbaikan minggu depan."`
+    Example: `lapor-sync case followup '#1916449' --template survei_lokasi --text "Jadwal: Senin, 09.00 WIB."`
     """
-    _act(ctx, ref, AgencyAction.FOLLOWUP, _text(text, "--text"), is_secret=secret)
+    if text is None and template is None:
+        raise typer.BadParameter("give the follow-up's text with --text, or a reply template with --template CODE")
+    own = _text(text, "--text") if text is not None else None
+    content = _from_template(ctx, template.strip(), own) if template is not None else own
+    _act(ctx, ref, AgencyAction.FOLLOWUP, content or "", is_secret=secret)
+
+
+def _from_template(ctx: typer.Context, code: str, own_text: str | None) -> str:
+    """The follow-up's text from stored reply template ``code`` (raises ``TemplateRefused``)."""
+    from lapor_sync.sync.admin.masters import followup_text
+
+    app = state(ctx).app()
+    with app.existing_db().session() as session:
+        return followup_text(session, app.institution_id, code, own_text)
 
 
 @case_app.command(name="complete")

@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lapor_sync.cli.context import state
-from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
+from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
+from lapor_sync.domain.timezones import display_wib
 
 if TYPE_CHECKING:
+    from lapor_sync.app import App
+    from lapor_sync.domain.masters import UnknownInstitution
     from lapor_sync.domain.routing import CityMapping
 
 mapping_app = typer.Typer(
@@ -46,12 +49,22 @@ def check(
     Without `--file`, checks the configured mapping (LAPOR_SYNC_MAPPING_FILE, else the packaged
     Palangka Raya one) and that it agrees with LAPOR_SYNC_INSTITUTION_ID.
 
+    It also warns about every institution id the file names (the city, the agencies' sub-units,
+    the outside institutions) that LAPOR!'s master list of institutions does not hold, or no longer
+    holds, as the last `lapor-sync masters pull` stored it; without a pull it says so instead. A
+    warning does not change the exit code.
+
     Example: `lapor-sync mapping check --file mappings/palangka-raya.toml`
     """
     from lapor_sync.config.mapping_file import load_mapping
 
-    mapping = load_mapping(file) if file is not None else state(ctx).app().mapping
+    app = state(ctx).app()
+    mapping = load_mapping(file) if file is not None else app.mapping
     found = summary(mapping)
+    unknown = _unknown_to_platform(app, mapping)
+    found["unknown_institutions"] = (
+        None if unknown is None else [{"id": u.id, "where": u.where, "gone_at": u.gone_at} for u in unknown]
+    )
     if as_json:
         print_json(found)
         return
@@ -62,6 +75,36 @@ def check(
         highlight=False,
         markup=False,
     )
+    if unknown is None:
+        errors.print(
+            "note: the mapped institution ids were not checked against LAPOR!: no master institutions are "
+            "stored; run `lapor-sync masters pull`",
+            highlight=False,
+            markup=False,
+        )
+    for u in unknown or ():
+        since = f"no longer listed since {display_wib(u.gone_at)}" if u.gone_at else "not listed"
+        errors.print(
+            f"[yellow]warning:[/yellow] institution {u.id} ({u.where}) is unknown to LAPOR!: {since} "
+            "in its master institutions (`lapor-sync masters list institutions --all`)",
+            highlight=False,
+        )
+
+
+def _unknown_to_platform(app: App, mapping: CityMapping) -> list[UnknownInstitution] | None:
+    """The mapping's institutions the stored master list does not hold; ``None`` when none is stored.
+
+    Reads the configured database without creating or upgrading it: a SQLite file that does not
+    exist yet counts as nothing stored.
+    """
+    from lapor_sync.domain.masters import unknown_institutions
+    from lapor_sync.storage.database import sqlite_file_missing
+    from lapor_sync.sync.admin.masters import listed_institutions
+
+    if sqlite_file_missing(app.settings.database_url) or not app.db.is_current():
+        return None
+    listed = listed_institutions(app.db, mapping.institution.id)
+    return None if listed is None else unknown_institutions(mapping.national_institutions(), listed)
 
 
 @mapping_app.command(name="explain")

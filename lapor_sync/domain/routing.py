@@ -327,6 +327,17 @@ class CityMapping(_MappingModel):
         wanted = code.strip().upper()
         return next((agency for agency in self.agencies if agency.code == wanted), None)
 
+    def national_institutions(self) -> list[tuple[int, str]]:
+        """Every national institution id the file names, with where, in the file's order.
+
+        For example ``(6271, "institution")``, ``(627101, "agency PUPR")``, ``(9001, "outside_institution")``.
+        """
+        return [
+            (self.institution.id, "institution"),
+            *((a.institution_id, f"agency {a.code}") for a in self.agencies if a.institution_id is not None),
+            *((known.id, "outside_institution") for known in self.outside_institutions),
+        ]
+
     def agency_for_institution(self, institution_id: int) -> Agency | None:
         """Return the agency whose national sub-unit is ``institution_id``, or ``None``."""
         return next((agency for agency in self.agencies if agency.institution_id == institution_id), None)

@@ -32,6 +32,8 @@ from lapor_sync.simulator.world import World
 BASE_PATH = "/lapor/3.0.0"
 TOKEN_PATH = "/oauth2/token"
 MAX_PER_PAGE = 100
+MASTERS_PAGE_SIZE = 100  # our model: what a master list serves when page_size is not given
+MAX_MASTERS_PAGE_SIZE = 1000  # G8: page_size=1000 is seen; a larger one is cut down, Laravel-style
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -221,6 +223,32 @@ class _Api:
         rows = [{"id": n, "parent_id": 0, "name": name} for n, name in enumerate(CATEGORIES, start=1)]
         return _results(wire.paginator(rows, total=len(rows), page=1, per_page=100, path=_path(request), query={}))
 
+    async def master_institutions(self, request: Request) -> Response:
+        """``GET /masters/institutions/external?page_size=&page=``: ``{id, name}`` (CONTRACT §7 G8)."""
+        with self.world.lock:
+            rows = self.world.masters.institution_rows()
+        return self._master_page(request, rows)
+
+    async def reply_templates(self, request: Request) -> Response:
+        """``GET /masters/templates?page_size=&page=``: reply templates with ``template_code`` (G8)."""
+        with self.world.lock:
+            rows = self.world.masters.template_rows()
+        return self._master_page(request, rows)
+
+    @staticmethod
+    def _master_page(request: Request, rows: list[dict[str, Any]]) -> Response:
+        """One page of a master list, paged by ``page_size`` (G8) rather than the inbox's ``per_page``."""
+        params = request.query_params
+        page = _int(params.get("page"), "page", default=1, minimum=1)
+        size = min(
+            MAX_MASTERS_PAGE_SIZE, _int(params.get("page_size"), "page_size", default=MASTERS_PAGE_SIZE, minimum=1)
+        )
+        data = rows[(page - 1) * size : page * size]
+        query = {"page_size": str(size)}
+        return _results(
+            wire.paginator(data, total=len(rows), page=page, per_page=size, path=_path(request), query=query)
+        )
+
     async def token(self, request: Request) -> Response:
         """``POST /oauth2/token``: client credentials grant with HTTP Basic (CONTRACT §1)."""
         if (refusal := self._throttled(request)) is not None:
@@ -281,6 +309,8 @@ def create_app(
         ("POST", f"/complaints/process/{cid}/status", api.status),
         ("GET", "/institutions", api.institutions),
         ("GET", "/categories", api.categories),
+        ("GET", "/masters/institutions/external", api.master_institutions),
+        ("GET", "/masters/templates", api.reply_templates),
     ]
     routes = [Route(BASE_PATH + path, api.guarded(handler), methods=[method]) for method, path, handler in contract]
     routes += [

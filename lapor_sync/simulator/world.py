@@ -19,6 +19,7 @@ from lapor_sync.simulator import rules
 from lapor_sync.simulator.catalog import CITY_ID, INSTITUTIONS, PLACES, institution_tree
 from lapor_sync.simulator.dataset import build_complaint
 from lapor_sync.simulator.events import apply_event
+from lapor_sync.simulator.masters import MasterData
 from lapor_sync.simulator.model import Complaint, Counters, Event, EventKind, FollowUp, RejectRequest
 from lapor_sync.simulator.rules import SimulatorError
 from lapor_sync.simulator.store import FOLLOWUP_LOG, Store
@@ -88,6 +89,7 @@ class World:
         self.after_followup_stored: Callable[[FollowUp], None] | None = None
         self._tree = institution_tree(institution_id)
         self._store = Store(complaints, counters, self._tree, events)
+        self.masters = MasterData()  # not saved with the world: a world served again starts from the seed
 
     @property
     def counters(self) -> Counters:

@@ -123,6 +123,20 @@ def migration_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_file_missing(url: str) -> bool:
+    """True when ``url`` names a SQLite file that does not exist: opening it would create it.
+
+    For a command that only reads what may have been stored (``mapping check``), so that looking
+    leaves no empty database behind. Builds an engine without connecting.
+    """
+    engine = create_engine(normalise_url(url))
+    try:
+        path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
+        return path is not None and not os.path.exists(path)
+    finally:
+        engine.dispose()
+
+
 def _sqlite_file(engine: Engine) -> str | None:
     """The file SQLite creates for ``engine`` if it is missing; ``None`` when it creates none.
 

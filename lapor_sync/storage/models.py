@@ -342,3 +342,47 @@ class Lease(SQLModel, table=True):
     acquired_at: datetime = _utc()
     expires_at: datetime = _utc()
     renewed_at: datetime = _utc()
+
+
+class MasterInstitutionRecord(SQLModel, table=True):
+    """An institution the national platform lists (``GET /masters/institutions/external``, CONTRACT §7 G8).
+
+    One row per (``institution_id``: the deployment that read it, ``national_id``: the listed
+    institution). ``first_seen_at`` and ``last_seen_at`` are the first and the latest pull that
+    listed it, ``updated_at`` when it was added or its name last changed, ``gone_at`` when a pull
+    no longer listed it (NULL while listed): a gone row is kept, never deleted, so a mapping that
+    names it can say it was withdrawn. Written only by ``lapor-sync masters pull``
+    (:mod:`lapor_sync.sync.admin.masters`).
+    """
+
+    __tablename__ = "master_institution"
+
+    institution_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    national_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    gone_at: datetime | None = _utc(default=None)
+
+
+class ReplyTemplateRecord(SQLModel, table=True):
+    """A reply template of the national platform (``GET /masters/templates``, CONTRACT §7 G8), by its code.
+
+    ``code`` is the template's ``template_code``; ``national_id`` its id there, when the platform
+    sends one. The timestamps mean what they mean in :class:`MasterInstitutionRecord`
+    (``updated_at``: its name, text or id last changed). ``lapor-sync case followup --template
+    CODE`` takes ``content`` as the follow-up's text.
+    """
+
+    __tablename__ = "reply_template"
+
+    institution_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    code: str = Field(primary_key=True, max_length=64)
+    national_id: int | None = None
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    gone_at: datetime | None = _utc(default=None)

@@ -14,8 +14,10 @@ from lapor_sync.adapters.national.wire.read import (
     read_followups,
     read_inbox_row,
     read_institutions,
+    read_master_institutions,
     read_page,
     read_posted_followup,
+    read_reply_templates,
     unwrap_envelope,
 )
 from lapor_sync.adapters.national.wire.timestamps import WIB, format_wib_datetime, parse_wib_date, parse_wib_datetime
@@ -33,7 +35,9 @@ __all__ = [
     "read_followups",
     "read_inbox_row",
     "read_institutions",
+    "read_master_institutions",
     "read_page",
     "read_posted_followup",
+    "read_reply_templates",
     "unwrap_envelope",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from lapor_sync.adapters.national.wire.timestamps import parse_wib_date, parse_wib_datetime
 from lapor_sync.domain.complaint import Attachment, AuthorType, Complaint, Reporter, StatusLogEntry, ThreadEntry
@@ -302,3 +302,50 @@ class WireCategory(_WireModel):
     parent_id: Annotated[int, BeforeValidator(lambda value: value or 0)] = Field(
         default=0, validation_alias=AliasChoices("parent_id", "parent")
     )
+
+
+MAX_TEMPLATE_CODE = 64
+"""The width of the ``reply_template.code`` column."""
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _template_code(value: str) -> str:
+    if len(value) > MAX_TEMPLATE_CODE:
+        raise ValueError(f"expected at most {MAX_TEMPLATE_CODE} characters")
+    return value
+
+
+NonBlankText = Annotated[Text, AfterValidator(_non_blank)]
+
+
+class WireMasterInstitution(_WireModel):
+    """A row of ``GET /masters/institutions/external``: ``{id, name}``, no ``parent_id`` (CONTRACT §7 G8)."""
+
+    id: WholeNumber
+    name: NonBlankText
+
+
+class WireReplyTemplate(_WireModel):
+    """A row of ``GET /masters/templates`` (CONTRACT §7 G8: ``template_code`` seen; the other names assumed).
+
+    The code is read strictly (a string, not blank, at most 64 characters): it is the key the city
+    picks a template by. The title is ``name``, or ``title`` as some Laravel APIs call it; the text
+    is ``content``, required: a template without text is no template.
+    """
+
+    id: Annotated[int | None, BeforeValidator(_whole_number_or_none)] = None
+    template_code: Annotated[NonBlankText, AfterValidator(_template_code)]
+    name: Text = Field(default="", validation_alias=AliasChoices("name", "title"))
+    content: NonBlankText
+
+    @field_validator("template_code", mode="before")
+    @classmethod
+    def _code_is_a_string(cls, value: object) -> object:
+        if not isinstance(value, str):
+            raise ValueError("expected a string")  # a number coerced to text would be another code
+        return value

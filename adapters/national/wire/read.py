@@ -23,12 +23,15 @@ from lapor_sync.adapters.national.wire.models import (
     WireFollowup,
     WireInboxRow,
     WireInstitution,
+    WireMasterInstitution,
     WirePage,
     WirePostedFollowup,
+    WireReplyTemplate,
     whole_number,
 )
 from lapor_sync.domain.complaint import Complaint, InboxItem, MalformedRecord, StatusLogEntry, ThreadEntry
 from lapor_sync.domain.errors import MalformedRecordError
+from lapor_sync.domain.masters import MasterInstitution, MasterList, ReplyTemplate, UnreadableRow
 from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.text import valid_payload, valid_text
 
@@ -225,3 +228,69 @@ def read_categories(rows: list[Any]) -> list[Category]:
     """Read category rows. Raises ``MalformedRecordError`` naming the failing fields."""
     parsed: list[WireCategory] = _validate(_CATEGORIES, rows, prefix="categories.")
     return [Category(id=row.id, name=row.name, parent_id=row.parent_id) for row in parsed]
+
+
+def read_master_institutions(rows: list[Any]) -> MasterList[MasterInstitution]:
+    """Read the rows of ``GET /masters/institutions/external`` (CONTRACT §7 G8); a row that fails is set aside."""
+    return _master_list(
+        rows, "institutions", WireMasterInstitution, lambda row: MasterInstitution(row.id, row.name), _peek_id
+    )
+
+
+def read_reply_templates(rows: list[Any]) -> MasterList[ReplyTemplate]:
+    """Read the rows of ``GET /masters/templates`` (CONTRACT §7 G8); a row that fails is set aside."""
+    return _master_list(
+        rows,
+        "templates",
+        WireReplyTemplate,
+        lambda row: ReplyTemplate(code=row.template_code, name=row.name, content=row.content, national_id=row.id),
+        _peek_code,
+    )
+
+
+def _master_list(
+    rows: list[Any],
+    what: str,
+    model: type[Any],
+    convert: Callable[[Any], Any],
+    peek_key: Callable[[dict[str, Any]], str | None],
+) -> MasterList[Any]:
+    """Read each row of a master list on its own: one that fails is set aside with its reason and its key, if any.
+
+    A key listed twice with different values is set aside too (which copy is right cannot be told);
+    listed twice alike, it counts once. The reasons name fields and positions, never values.
+    """
+    read: dict[str, Any] = {}
+    unreadable: dict[str, UnreadableRow] = {}
+    keyless: list[UnreadableRow] = []
+    for index, raw in enumerate(rows):
+        try:
+            row = convert(model.model_validate(raw))
+        except ValidationError as exc:
+            key = peek_key(raw) if isinstance(raw, dict) else None
+            reason = UnreadableRow(key, describe(exc, f"{what}.{index}."))
+            if key is None:
+                keyless.append(reason)
+            else:
+                unreadable.setdefault(key, reason)
+            continue
+        if read.setdefault(row.key, row) != row:
+            unreadable.setdefault(
+                row.key, UnreadableRow(row.key, f"{what}.{index}: listed twice, with different values")
+            )
+    good = tuple(row for key, row in read.items() if key not in unreadable)
+    return MasterList(good, (*unreadable.values(), *keyless))
+
+
+def _peek_id(raw: dict[str, Any]) -> str | None:
+    """The id of an institution row that failed, when it can be read."""
+    try:
+        return str(whole_number(raw.get("id")))
+    except ValueError:
+        return None
+
+
+def _peek_code(raw: dict[str, Any]) -> str | None:
+    """The code of a template row that failed, when it can be read."""
+    code = raw.get("template_code")
+    return code if isinstance(code, str) and code.strip() else None
