@@ -34,12 +34,7 @@ from lapor_sync.domain.ports import InboxWalkReport
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 MAX_PER_PAGE = 100  # CONTRACT §5: the inbox serves at most 100 rows a page
 
-# Master data (CONTRACT §7 G8), the contract's defaults in one place. G7: paths are deployment
-# settings; these are what a deployment that sets nothing gets.
-MASTER_INSTITUTIONS_PATH = "/masters/institutions/external"
-REPLY_TEMPLATES_PATH = "/masters/templates"
-MASTERS_PAGE_SIZE_PARAMETER = "page_size"  # G8: masters page by page_size, not per_page
-MASTERS_PAGE_SIZE = 1000  # G8: seen as page_size=1000
+MASTERS_PAGE_SIZE = 1000  # CONTRACT §7 G8: master lists seen read with page_size=1000
 
 
 class LaporClient:
@@ -309,11 +304,11 @@ class LaporClient:
             NationalPlatformError: the list could not be read (``RunStoppingError`` for refused
                 credentials or a pagination loop); nothing of it is returned.
         """
-        return wire.read_master_institutions(self._master_rows(MASTER_INSTITUTIONS_PATH))
+        return wire.read_master_institutions(self._master_rows(self._endpoints.masters_institutions))
 
     def list_reply_templates(self) -> MasterList[ReplyTemplate]:
         """Read every page of ``GET /masters/templates?page_size=`` (CONTRACT §7 G8), as ``list_master_institutions``."""
-        return wire.read_reply_templates(self._master_rows(REPLY_TEMPLATES_PATH))
+        return wire.read_reply_templates(self._master_rows(self._endpoints.masters_templates))
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -329,8 +324,8 @@ class LaporClient:
         return [row for page in self._pages(path, {}) for row in page.data]
 
     def _master_rows(self, path: str) -> list[Any]:
-        """Every row of a master list, paged by ``page_size`` (G8): whole pages or nothing."""
-        params = {MASTERS_PAGE_SIZE_PARAMETER: MASTERS_PAGE_SIZE}
+        """Every row of a master list, paged by its own page-size parameter (``page_size``, G8): whole pages or nothing."""
+        params = {self._endpoints.masters_page_size_param: MASTERS_PAGE_SIZE}
         return [row for page in self._pages(path, params) for row in page.data]
 
     def _call(self, method: str, path: str, *, read: Callable[[object], Any] | None = None, **kwargs: Any) -> Any:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from lapor_sync.adapters.national.client import MASTER_INSTITUTIONS_PATH, REPLY_TEMPLATES_PATH
+from lapor_sync.config.endpoints import NationalEndpoints
 from lapor_sync.simulator.catalog import INSTITUTIONS
 from lapor_sync.simulator.masters import TEMPLATES
 from lapor_sync.sync.admin.masters import TemplateRefused
@@ -22,8 +22,8 @@ from tests.support.national import BASE
 
 __all__ = ["cli_env", "seeded"]  # fixtures
 
-INSTITUTIONS_URL = f"{BASE}{MASTER_INSTITUTIONS_PATH}"
-TEMPLATES_URL = f"{BASE}{REPLY_TEMPLATES_PATH}"
+INSTITUTIONS_URL = f"{BASE}{NationalEndpoints().masters_institutions}"
+TEMPLATES_URL = f"{BASE}{NationalEndpoints().masters_templates}"
 ALL_INSTITUTIONS = [{"id": i.id, "name": i.name} for i in sorted(INSTITUTIONS.values(), key=lambda i: i.id)]
 ALL_TEMPLATES = [
     {"id": t.id, "template_code": t.template_code, "name": t.name, "content": t.content} for t in TEMPLATES

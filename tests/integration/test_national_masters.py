@@ -9,13 +9,13 @@ import pytest
 import respx
 
 from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
-from lapor_sync.adapters.national.client import MASTER_INSTITUTIONS_PATH, REPLY_TEMPLATES_PATH
+from lapor_sync.config.endpoints import NationalEndpoints
 from lapor_sync.domain.errors import RunStoppingError, TransientError
 from lapor_sync.domain.masters import MasterInstitution, ReplyTemplate, UnreadableRow
 from tests.support.national import BASE
 
-INSTITUTIONS = f"{BASE}{MASTER_INSTITUTIONS_PATH}"
-TEMPLATES = f"{BASE}{REPLY_TEMPLATES_PATH}"
+INSTITUTIONS = f"{BASE}{NationalEndpoints().masters_institutions}"
+TEMPLATES = f"{BASE}{NationalEndpoints().masters_templates}"
 
 
 @pytest.fixture
