@@ -14,6 +14,7 @@ from lapor_sync.cli import (
     admin,
     cases,
     check,
+    doctor,
     logs,
     mapping,
     outbox,
@@ -93,6 +94,7 @@ for module in (
     sla,
     worker,
     check,
+    doctor,
     purge,
 ):
     module.register(app)
