@@ -167,6 +167,7 @@ def test_wrong_splp_key_fails_the_gateway_with_its_fault(settings_for, monkeypat
     assert result.exit_code == 1
     found = lines(result.stdout)
     assert found["gateway"].startswith("✗ HTTP 401")
+    assert "SPLP fault 900901" in found["gateway"] or "(fault 900901)" in found["gateway"]
     assert "fix: check LAPOR_SYNC_API_KEY" in found["gateway"]
     assert "sandbox or production" in found["gateway"]
     assert found["LAPOR!"] == "- skipped" and found["inbox"] == "- skipped"

@@ -133,7 +133,9 @@ def _first_call_refused(
             [Check.skipped(s, THROTTLED) for s in (Step.GATEWAY, Step.LAPOR, Step.INSTITUTION, Step.INBOX)], exc
         )
     if _by_gateway(exc, spent, base):
-        gateway = Check.failed(Step.GATEWAY, str(exc), gateway_fix(exc.fault_code, app.settings.auth_mode))
+        gateway = Check.failed(
+            Step.GATEWAY, _with_fault(str(exc), exc), gateway_fix(exc.fault_code, app.settings.auth_mode)
+        )
         return Findings([gateway, Check.skipped(Step.LAPOR), *rest])
     if exc.status is None:
         return Findings([Check.failed(Step.GATEWAY, f"no answer: {exc}", _NO_ANSWER), Check.skipped(Step.LAPOR), *rest])
@@ -198,7 +200,14 @@ def _inbox_refused(
 
 def _said_by(layer: Layer, exc: NationalPlatformError) -> str:
     text = str(exc)
-    return text if text.startswith(layer.value) else f"{layer.value}: {text}"
+    return _with_fault(text if text.startswith(layer.value) else f"{layer.value}: {text}", exc)
+
+
+def _with_fault(text: str, exc: NationalPlatformError) -> str:
+    """``text``, with the gateway's fault code when it does not say it already (it is what SPLP's support asks for)."""
+    if exc.fault_code is None or str(exc.fault_code) in text:
+        return text
+    return f"{text} (SPLP fault {exc.fault_code})"
 
 
 _NO_ANSWER = (

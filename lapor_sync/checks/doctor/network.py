@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.request import getproxies, proxy_bypass
 
 from lapor_sync.checks.doctor.result import Check, Step
@@ -268,11 +268,11 @@ def _certificate_refused(target: Target, exc: ssl.SSLCertVerificationError) -> C
     return Check.failed(Step.TLS, f"certificate refused ({reason})", _CA_FIX)
 
 
-def _describe(certificate: dict[str, object], version: str | None) -> str:
+def _describe(certificate: dict[str, Any], version: str | None) -> str:
     """``certificate <name>, valid until <WIB>, <TLS version>``: who the certificate is for, and until when."""
-    names = [value for rdn in certificate.get("subject", ()) for key, value in rdn if key == "commonName"]  # type: ignore[attr-defined]
+    names = [value for rdn in certificate.get("subject", ()) for key, value in rdn if key == "commonName"]
     if not names:
-        names = [value for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"][:3]  # type: ignore[attr-defined]
+        names = [value for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"][:3]
     text = f"certificate {', '.join(names) or '(no name)'}"
     not_after = certificate.get("notAfter")
     if isinstance(not_after, str):
