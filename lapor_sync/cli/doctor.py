@@ -43,9 +43,9 @@ def doctor(
     (LAPOR_SYNC_INSTITUTION_ID is among those the key sees), **inbox** (page 1, one row), and
     **quota** (the requests doctor spent, the client-side quota, a throttling answer and how long to wait).
 
-    It never writes to the national side: two GETs or three (more if the institution list has
-    several pages; one more for an OAuth2 token), each sent once, each counted against the
-    gateway's per-minute quota. No secret is printed: header names only.
+    It never writes to the national side: two GETs (one more per further page of the institution
+    list; in OAuth2 mode a token request first), each sent once, never retried, each counted
+    against the gateway's per-minute quota. No secret is printed: header names only.
 
     Exits 0 when every step passed, 1 when one failed (degraded), 2 when the settings are wrong
     and nothing could be checked (failing): as `lapor-sync status` does. `--json` gives the same

@@ -125,7 +125,7 @@ def test_all_good_against_the_simulator(settings_for, simulator_url):
     assert found["LAPOR!"] == "✓ accepted the key and app token"
     assert found["institution"].startswith("✓ 6271 Pemerintah Kota Palangka Raya visible")
     assert found["inbox"].startswith("✓ readable: 0 complaints updated since 2024-01-01 00:00 WIB")
-    assert found["quota"].startswith("✓ doctor sent 2 requests (GET only); no client-side quota configured")
+    assert found["quota"].startswith("✓ doctor sent 2 GETs; no client-side quota configured")
     assert CREDENTIALS.api_key not in result.output and CREDENTIALS.app_token.strip("{}") not in result.output
 
 
@@ -171,7 +171,7 @@ def test_wrong_splp_key_fails_the_gateway_with_its_fault(settings_for, monkeypat
     assert "fix: check LAPOR_SYNC_API_KEY" in found["gateway"]
     assert "sandbox or production" in found["gateway"]
     assert found["LAPOR!"] == "- skipped" and found["inbox"] == "- skipped"
-    assert found["quota"].startswith("✓ doctor sent 1 request (GET only)")
+    assert found["quota"].startswith("✓ doctor sent 1 GET;")
     assert "wrong-key-0123456789" not in result.output
     assert stub.seen == ["GET /institutions"]
 
@@ -189,37 +189,35 @@ def test_wrong_lapor_key_passes_the_gateway_and_fails_lapor(settings_for, simula
     assert "not-the-key-0123456789" not in result.output
 
 
-def test_an_oauth2_client_the_gateway_refuses(settings_for, simulator_url):
+def oauth2(settings_for, simulator_url: str, secret: str) -> None:
+    """Point the doctor at the simulator in OAuth2 mode, with the client secret ``secret``."""
     token_url = simulator_url.removesuffix("/lapor/3.0.0") + "/oauth2/token"
     settings_for(
         simulator_url,
         AUTH_MODE="oauth2",
         OAUTH_TOKEN_URL=token_url,
         OAUTH_CLIENT_ID=CREDENTIALS.client_id,
-        OAUTH_CLIENT_SECRET="not-the-secret-0123456789",
+        OAUTH_CLIENT_SECRET=secret,
     )
+
+
+def test_an_oauth2_client_the_gateway_refuses(settings_for, simulator_url):
+    oauth2(settings_for, simulator_url, "not-the-secret-0123456789")
     result = invoke("doctor")
     assert result.exit_code == 1
     found = lines(result.stdout)
     assert found["gateway"].startswith("✗ HTTP 401: OAuth2 token endpoint refused the client credentials")
     assert "fix: check LAPOR_SYNC_OAUTH_CLIENT_ID, LAPOR_SYNC_OAUTH_CLIENT_SECRET" in found["gateway"]
-    assert found["quota"].startswith("✓ doctor sent 1 request (GET only)")
+    assert found["quota"].startswith("✓ doctor sent 1 OAuth2 token request;")
     assert "not-the-secret-0123456789" not in result.output
 
 
 def test_an_oauth2_client_that_works(settings_for, simulator_url):
-    token_url = simulator_url.removesuffix("/lapor/3.0.0") + "/oauth2/token"
-    settings_for(
-        simulator_url,
-        AUTH_MODE="oauth2",
-        OAUTH_TOKEN_URL=token_url,
-        OAUTH_CLIENT_ID=CREDENTIALS.client_id,
-        OAUTH_CLIENT_SECRET=CREDENTIALS.client_secret,
-    )
+    oauth2(settings_for, simulator_url, CREDENTIALS.client_secret)
     code, steps = doctor_json()
     assert code == 0
     assert steps["gateway"]["detail"] == "let the request through (sent: auth, authorization, token)"
-    assert steps["quota"]["detail"].startswith("doctor sent 3 requests")  # the token, then two GETs
+    assert steps["quota"]["detail"].startswith("doctor sent 1 OAuth2 token request and 2 GETs;")
 
 
 def test_a_throttled_request_says_how_long_to_wait(settings_for):
@@ -273,7 +271,7 @@ def test_unreachable_host(settings_for):
     assert found["TCP"].startswith("✗ connection refused by 127.0.0.1:")
     assert "fix: check the port in LAPOR_SYNC_API_BASE_URL" in found["TCP"]
     assert all(found[step] == "- skipped" for step in ("TLS", "gateway key", "gateway", "LAPOR!", "inbox"))
-    assert found["quota"].startswith("✓ doctor sent 0 requests")
+    assert found["quota"].startswith("✓ doctor sent no request;")
 
 
 def test_a_name_that_does_not_resolve(settings_for):

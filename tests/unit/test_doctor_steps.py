@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lapor_sync.checks.doctor import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, Check, DoctorReport, Step
-from lapor_sync.checks.doctor.national import gateway_fix, lapor_fix
+from lapor_sync.checks.doctor.national import Spent, gateway_fix, lapor_fix
 from lapor_sync.checks.doctor.network import Target
 from lapor_sync.checks.doctor.quota import check_quota
 from lapor_sync.domain.errors import TransientError
@@ -76,6 +76,6 @@ def test_exit_codes_follow_status():
 
 def test_a_throttle_with_retry_after_waits_that_long():
     throttled = TransientError("Too Many Attempts.", status=429, retry_after=20)
-    check = check_quota(None, 1, throttled)  # type: ignore[arg-type] - no quota setting is read yet
+    check = check_quota(None, Spent(requests=1), throttled)  # type: ignore[arg-type] - no quota setting is read yet
     assert check.ok is False and check.fix is not None and check.fix.startswith("wait 20 s")
-    assert check.detail.startswith("throttled by the gateway (HTTP 429); doctor sent 1 request")
+    assert check.detail.startswith("throttled by the gateway (HTTP 429); doctor sent 1 GET;")

@@ -45,23 +45,38 @@ _CREDENTIAL_SETTINGS = {
 
 @dataclass
 class Spent:
-    """The requests the doctor sent to the national side: how many, and the last one's URL.
+    """The requests the doctor sent to the national side: how many, and of which kind.
 
     Attributes:
-        requests: requests sent (the OAuth2 token request included).
+        base: the API base URL; a request elsewhere is the OAuth2 token request (the gateway's).
+        requests: requests sent, the OAuth2 token request included.
+        token_requests: of those, OAuth2 token requests.
         header_names: the names of the authenticating headers sent (never their values).
-        last_url: where the last one went (no query: it could carry a secret).
+        last_was_token: whether the last request sent was a token request.
     """
 
+    base: str = ""
     requests: int = 0
+    token_requests: int = 0
     header_names: set[str] = field(default_factory=set)
-    last_url: str = ""
+    last_was_token: bool = False
 
     def record(self, request: httpx.Request) -> None:
         """Count ``request`` (a hook of ``LaporClient.watch_requests``)."""
         self.requests += 1
+        self.last_was_token = bool(self.base) and not str(request.url).startswith(self.base)
+        self.token_requests += self.last_was_token
         self.header_names |= {name for name in request.headers if name.lower() not in _PLAIN_HEADERS}
-        self.last_url = str(request.url.copy_with(query=None))
+
+    def said(self) -> str:
+        """``doctor sent 2 GETs``, ``doctor sent 1 OAuth2 token request and 2 GETs``, ``doctor sent no request``."""
+        gets = self.requests - self.token_requests
+        parts = [
+            f"{count} {kind}{'s' if count != 1 else ''}"
+            for count, kind in ((self.token_requests, "OAuth2 token request"), (gets, "GET"))
+            if count
+        ]
+        return "doctor sent " + (" and ".join(parts) or "no request")
 
 
 @dataclass
@@ -81,9 +96,10 @@ def check_national(app: App, spent: Spent, *, timeout: float, since: datetime | 
         timeout: the longest one request may take, seconds (capped by ``request_deadline_seconds``).
         since: the inbox's ``updated_since`` (aware); default ``initial_since``, where a first pull starts.
     """
+    base = str(app.settings.api_base_url)
+    spent.base = base
     with _client(app, timeout) as client:
         client.watch_requests(spent.record)
-        base = str(app.settings.api_base_url)
         try:
             institutions = client.list_institutions()
         except (NationalPlatformError, MalformedRecordError) as exc:
@@ -116,8 +132,7 @@ def _throttled(exc: NationalPlatformError) -> bool:
 
 def _by_gateway(exc: NationalPlatformError, spent: Spent, base: str) -> bool:
     """Whether the gateway refused: a WSO2 fault, or a failure of the OAuth2 token request (the gateway's)."""
-    token_request = bool(spent.last_url) and not spent.last_url.startswith(base)
-    return exc.layer is Layer.GATEWAY or exc.fault_code is not None or token_request
+    return exc.layer is Layer.GATEWAY or exc.fault_code is not None or spent.last_was_token
 
 
 def _first_call_refused(

@@ -14,6 +14,7 @@ from lapor_sync.checks.doctor.result import Check, Step
 from lapor_sync.domain.errors import NationalPlatformError, TransientError
 
 if TYPE_CHECKING:
+    from lapor_sync.checks.doctor.national import Spent
     from lapor_sync.config.settings import Settings
 
 QUOTA_WINDOW_SECONDS = 65.0
@@ -29,12 +30,12 @@ def client_quota(settings: Settings) -> int | None:
     return None
 
 
-def check_quota(settings: Settings, requests: int, throttled: NationalPlatformError | None) -> Check:
+def check_quota(settings: Settings, spent: Spent, throttled: NationalPlatformError | None) -> Check:
     """Step 10: the requests the doctor spent, the quota configured, and a throttling answer with the wait.
 
     Args:
         settings: the settings (for the configured quota).
-        requests: requests the doctor sent to the national side.
+        spent: the requests the doctor sent to the national side.
         throttled: the 429 or WSO2 throttling fault one of them got, or ``None``.
     """
     quota = client_quota(settings)
@@ -43,14 +44,13 @@ def check_quota(settings: Settings, requests: int, throttled: NationalPlatformEr
         if quota is not None
         else "no client-side quota configured (SPLP counts per minute: CONTRACT §7 G3, G4)"
     )
-    spent = f"doctor sent {requests} request{'s' if requests != 1 else ''} (GET only)"
     if throttled is None:
-        return Check.passed(Step.QUOTA, f"{spent}; {limit}")
+        return Check.passed(Step.QUOTA, f"{spent.said()}; {limit}")
     wait = throttled.retry_after if isinstance(throttled, TransientError) and throttled.retry_after else None
     wait = QUOTA_WINDOW_SECONDS if wait is None else wait
     fault = f", fault {throttled.fault_code}" if throttled.fault_code is not None else ""
     return Check.failed(
         Step.QUOTA,
-        f"throttled by the gateway (HTTP {throttled.status}{fault}); {spent}; {limit}",
+        f"throttled by the gateway (HTTP {throttled.status}{fault}); {spent.said()}; {limit}",
         f"wait {wait:g} s for the quota window, then run doctor again; a worker running meanwhile spends the same quota",
     )

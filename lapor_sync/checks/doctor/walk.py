@@ -64,7 +64,7 @@ def run_doctor(
         throttled = findings.throttled
     done = {check.step for check in checks}
     checks += [Check.skipped(step) for step in Step if step not in done and step is not Step.QUOTA]
-    checks.append(check_quota(prepared.app.settings, spent.requests, throttled))
+    checks.append(check_quota(prepared.app.settings, spent, throttled))
     return DoctorReport(tuple(checks), spent.requests)
 
 
