@@ -107,6 +107,16 @@ def doctor_json(*args: str) -> tuple[int, dict[str, dict[str, Any]]]:
     return result.exit_code, {step["step"]: step for step in json.loads(result.stdout)}
 
 
+def doctor_against_stub(
+    settings_for, answers: dict[str, Answer], *, tls: ssl.SSLContext | None = None, **changes: str
+) -> tuple[int, dict[str, dict[str, Any]], list[str]]:
+    """Run ``doctor --json`` against a stub gateway giving ``answers``: the exit code, the steps, the requests seen."""
+    with gateway_stub(answers, tls=tls) as stub:
+        settings_for(stub.base_url, **changes)
+        code, steps = doctor_json()
+    return code, steps, stub.seen
+
+
 # -- the way is clear --------------------------------------------------------------------------------
 
 
@@ -148,12 +158,10 @@ def test_it_only_reads_two_requests_and_never_writes(settings_for):
 def test_the_inbox_is_read_one_row_from_page_one(settings_for):
     inbox = paginated([{"complaint_id": 1, "updated_at": "02-01-2024 09:00:00"}], total=1983)
     inbox.body["results"]["next_page_url"] = "http://127.0.0.1/lapor/3.0.0/complaints/inbox?page=2"
-    with gateway_stub({INSTITUTIONS: CITY_INSTITUTIONS, INBOX: inbox}) as stub:
-        settings_for(stub.base_url)
-        code, steps = doctor_json()
+    code, steps, seen = doctor_against_stub(settings_for, {INSTITUTIONS: CITY_INSTITUTIONS, INBOX: inbox})
     assert code == 0
     assert steps["inbox"]["detail"] == "readable: 1,983 complaints updated since 2024-01-01 00:00 WIB"
-    assert stub.seen.count("GET /complaints/inbox") == 1
+    assert seen.count("GET /complaints/inbox") == 1
 
 
 # -- the gateway and LAPOR! refuse -------------------------------------------------------------------
@@ -222,33 +230,27 @@ def test_an_oauth2_client_that_works(settings_for, simulator_url):
 
 def test_a_throttled_request_says_how_long_to_wait(settings_for):
     throttled = Answer(429, {"fault": {"code": 900800, "message": "Message throttled out"}})
-    with gateway_stub({INSTITUTIONS: throttled}) as stub:
-        settings_for(stub.base_url)
-        code, steps = doctor_json()
+    code, steps, seen = doctor_against_stub(settings_for, {INSTITUTIONS: throttled})
     assert code == 1
     assert steps["gateway"]["ok"] is None and "throttled" in steps["gateway"]["detail"]
     assert steps["quota"]["ok"] is False
     assert steps["quota"]["detail"].startswith("throttled by the gateway (HTTP 429")
     assert steps["quota"]["fix"].startswith("wait 65 s for the quota window")
-    assert stub.seen == ["GET /institutions"]  # sent once: no retry spends more of the quota
+    assert seen == ["GET /institutions"]  # sent once: no retry spends more of the quota
 
 
 def test_an_institution_the_key_does_not_see(settings_for):
     others = paginated([{"id": 6201, "name": "Pemerintah Provinsi Kalimantan Tengah", "parent_id": None}])
-    with gateway_stub({INSTITUTIONS: others, INBOX: EMPTY_INBOX}) as stub:
-        settings_for(stub.base_url)
-        code, steps = doctor_json()
+    code, steps, seen = doctor_against_stub(settings_for, {INSTITUTIONS: others, INBOX: EMPTY_INBOX})
     assert code == 1
     assert steps["institution"]["detail"] == "6271 is not among the 1 institutions this key sees (6201)"
     assert "LAPOR_SYNC_INSTITUTION_ID" in steps["institution"]["fix"]
-    assert steps["inbox"]["ok"] is None and stub.seen == ["GET /institutions"]
+    assert steps["inbox"]["ok"] is None and seen == ["GET /institutions"]
 
 
 def test_an_inbox_lapor_forbids(settings_for):
     forbidden = Answer(403, {"message": "This action is unauthorized."})
-    with gateway_stub({INSTITUTIONS: CITY_INSTITUTIONS, INBOX: forbidden}) as stub:
-        settings_for(stub.base_url)
-        code, steps = doctor_json()
+    code, steps, seen = doctor_against_stub(settings_for, {INSTITUTIONS: CITY_INSTITUTIONS, INBOX: forbidden})
     assert code == 1
     assert steps["inbox"]["detail"] == "LAPOR!: HTTP 403: forbidden: This action is unauthorized."
     assert "inbox access" in steps["inbox"]["fix"]
@@ -354,18 +356,16 @@ def test_unknown_ca_names_the_ca_bundle_setting(settings_for, ca):
 def test_expired_certificate(settings_for, ca, tmp_path):
     now = datetime.now(UTC)
     tls = server_context(ca, "127.0.0.1", not_before=now - timedelta(days=400), not_after=now - timedelta(days=2))
-    with gateway_stub({}, tls=tls) as stub:
-        settings_for(stub.base_url, TLS_CA_BUNDLE=ca_bundle(ca, tmp_path))
-        code, steps = doctor_json()
+    code, steps, seen = doctor_against_stub(settings_for, {}, tls=tls, TLS_CA_BUNDLE=ca_bundle(ca, tmp_path))
     assert code == 1
     assert steps["TLS"]["detail"] == "certificate expired (certificate has expired)"
     assert "clock" in steps["TLS"]["fix"]
 
 
 def test_certificate_for_another_host(settings_for, ca, tmp_path):
-    with gateway_stub({}, tls=server_context(ca, "elsewhere.test")) as stub:
-        settings_for(stub.base_url, TLS_CA_BUNDLE=ca_bundle(ca, tmp_path))
-        code, steps = doctor_json()
+    code, steps, seen = doctor_against_stub(
+        settings_for, {}, tls=server_context(ca, "elsewhere.test"), TLS_CA_BUNDLE=ca_bundle(ca, tmp_path)
+    )
     assert code == 1
     assert steps["TLS"]["detail"].startswith("certificate is not for 127.0.0.1 (")
     assert "LAPOR_SYNC_API_BASE_URL" in steps["TLS"]["fix"]
