@@ -47,15 +47,15 @@ _CREDENTIAL_SETTINGS = {
 class Spent:
     """The requests the doctor sent to the national side: how many, and of which kind.
 
+    The doctor's own requests are GETs: a POST is the OAuth2 token request, made by the auth flow.
+
     Attributes:
-        base: the API base URL; a request elsewhere is the OAuth2 token request (the gateway's).
         requests: requests sent, the OAuth2 token request included.
         token_requests: of those, OAuth2 token requests.
         header_names: the names of the authenticating headers sent (never their values).
         last_was_token: whether the last request sent was a token request.
     """
 
-    base: str = ""
     requests: int = 0
     token_requests: int = 0
     header_names: set[str] = field(default_factory=set)
@@ -64,7 +64,7 @@ class Spent:
     def record(self, request: httpx.Request) -> None:
         """Count ``request`` (a hook of ``LaporClient.watch_requests``)."""
         self.requests += 1
-        self.last_was_token = bool(self.base) and not str(request.url).startswith(self.base)
+        self.last_was_token = request.method == "POST"
         self.token_requests += self.last_was_token
         self.header_names |= {name for name in request.headers if name.lower() not in _PLAIN_HEADERS}
 
@@ -96,21 +96,19 @@ def check_national(app: App, spent: Spent, *, timeout: float, since: datetime | 
         timeout: the longest one request may take, seconds (capped by ``request_deadline_seconds``).
         since: the inbox's ``updated_since`` (aware); default ``initial_since``, where a first pull starts.
     """
-    base = str(app.settings.api_base_url)
-    spent.base = base
     with _client(app, timeout) as client:
         client.watch_requests(spent.record)
         try:
             institutions = client.list_institutions()
         except (NationalPlatformError, MalformedRecordError) as exc:
-            return _first_call_refused(exc, app, spent, base)
+            return _first_call_refused(exc, app, spent)
         checks = [
-            Check.passed(Step.GATEWAY, f"let the request through (sent: {', '.join(sorted(spent.header_names))})"),
+            _gateway_passed(spent),
             Check.passed(Step.LAPOR, "accepted the key and app token"),
             _institution(app.institution_id, institutions),
         ]
         if checks[-1].ok:
-            inbox, throttled = _inbox(client, since or app.settings.initial_since, app, spent, base)
+            inbox, throttled = _inbox(client, since or app.settings.initial_since, app, spent)
             return Findings([*checks, inbox], throttled)
         return Findings([*checks, Check.skipped(Step.INBOX)])
 
@@ -130,14 +128,12 @@ def _throttled(exc: NationalPlatformError) -> bool:
     return exc.status == 429 or (exc.fault_code is not None and 900800 <= exc.fault_code <= 900899)
 
 
-def _by_gateway(exc: NationalPlatformError, spent: Spent, base: str) -> bool:
+def _by_gateway(exc: NationalPlatformError, spent: Spent) -> bool:
     """Whether the gateway refused: a WSO2 fault, or a failure of the OAuth2 token request (the gateway's)."""
     return exc.layer is Layer.GATEWAY or exc.fault_code is not None or spent.last_was_token
 
 
-def _first_call_refused(
-    exc: NationalPlatformError | MalformedRecordError, app: App, spent: Spent, base: str
-) -> Findings:
+def _first_call_refused(exc: NationalPlatformError | MalformedRecordError, app: App, spent: Spent) -> Findings:
     """Steps 6-9 after the institutions list failed: which layer refused decides which step fails."""
     rest = [Check.skipped(Step.INSTITUTION), Check.skipped(Step.INBOX)]
     if isinstance(exc, MalformedRecordError):
@@ -147,7 +143,7 @@ def _first_call_refused(
         return Findings(
             [Check.skipped(s, THROTTLED) for s in (Step.GATEWAY, Step.LAPOR, Step.INSTITUTION, Step.INBOX)], exc
         )
-    if _by_gateway(exc, spent, base):
+    if _by_gateway(exc, spent):
         gateway = Check.failed(
             Step.GATEWAY, _with_fault(str(exc), exc), gateway_fix(exc.fault_code, app.settings.auth_mode)
         )
@@ -179,9 +175,7 @@ def _institution(institution_id: int, institutions: list[Institution]) -> Check:
     )
 
 
-def _inbox(
-    client: LaporClient, since: datetime, app: App, spent: Spent, base: str
-) -> tuple[Check, NationalPlatformError | None]:
+def _inbox(client: LaporClient, since: datetime, app: App, spent: Spent) -> tuple[Check, NationalPlatformError | None]:
     """Step 9: read page 1 of the inbox, one row a page."""
     report = InboxWalkReport()
     walk = client.walk_inbox(since, report)
@@ -190,7 +184,7 @@ def _inbox(
     except MalformedRecordError as exc:
         return Check.failed(Step.INBOX, f"answered an inbox page it cannot be read: {exc}", _UNEXPECTED), None
     except NationalPlatformError as exc:
-        return _inbox_refused(exc, app, spent, base)
+        return _inbox_refused(exc, app, spent)
     finally:
         walk.close()
     total = report.totals[0] if report.totals else None
@@ -198,12 +192,10 @@ def _inbox(
     return Check.passed(Step.INBOX, f"readable: {count} complaints updated since {display_wib(since)}"), None
 
 
-def _inbox_refused(
-    exc: NationalPlatformError, app: App, spent: Spent, base: str
-) -> tuple[Check, NationalPlatformError | None]:
+def _inbox_refused(exc: NationalPlatformError, app: App, spent: Spent) -> tuple[Check, NationalPlatformError | None]:
     if _throttled(exc):
         return Check.skipped(Step.INBOX, THROTTLED), exc
-    if _by_gateway(exc, spent, base):
+    if _by_gateway(exc, spent):
         return Check.failed(
             Step.INBOX, _said_by(Layer.GATEWAY, exc), gateway_fix(exc.fault_code, app.settings.auth_mode)
         ), None
