@@ -293,6 +293,21 @@ def test_a_name_that_does_not_resolve(settings_for):
     assert report.exit_code == 1 and report.requests == 0
 
 
+def test_a_firewall_that_drops_the_connection(settings_for):
+    settings_for("https://api-splp.layanan.go.id/lapor/3.0.0")
+    tried: list[str] = []
+
+    def drops(address: str, port: int, timeout: float) -> socket.socket:
+        tried.append(address)
+        raise TimeoutError
+
+    network = Network(resolve=lambda host, port: ["203.0.113.7", "203.0.113.8"], connect=drops)
+    tcp = run_doctor(None, timeout=2, network=network).checks[2]
+    assert tcp.ok is False and tcp.detail == "no answer from 203.0.113.8:443 within 2 s"
+    assert tcp.fix is not None and "api-splp.layanan.go.id:443" in tcp.fix and "HTTPS_PROXY" in tcp.fix
+    assert tried == ["203.0.113.7", "203.0.113.8"]
+
+
 def test_a_name_lookup_that_hangs_is_cut_at_the_timeout(settings_for):
     settings_for("https://api-splp.layanan.go.id/lapor/3.0.0")
     import threading

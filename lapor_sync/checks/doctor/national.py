@@ -1,7 +1,7 @@
 """The doctor's steps over HTTP: gateway credentials, LAPOR credentials, the institution, the inbox.
 
 Two kinds of GET, never a write (CONTRACT §7: every request counts against the gateway's per-minute
-quota, so each one earns its place):
+quota, so each one earns its place; in OAuth2 mode the auth flow asks for a token first):
 
 1. ``GET /institutions`` (every page; the caller's institution and its sub-units: one page for a
    city) tells three things at once: the gateway let the request through (steps 6), LAPOR! took

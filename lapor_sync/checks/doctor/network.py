@@ -164,17 +164,20 @@ def check_dns(target: Target, resolve: Resolver, timeout: float) -> tuple[Check,
 def check_tcp(
     target: Target, addresses: Sequence[str], connect: Connector, timeout: float
 ) -> tuple[Check, socket.socket | None]:
-    """Step 3: connect to the first address that answers, each within ``timeout`` seconds.
+    """Step 3: connect to the first address that answers, all of them within ``timeout`` seconds.
 
     Returns:
         The check, and the open socket (for the TLS step; the caller closes it), or ``None``.
     """
     _, port = target.dialled
-    failures: list[tuple[str, OSError]] = []
+    failures: list[tuple[str, OSError]] = [(addresses[0], TimeoutError())] if addresses else []
+    ends = time.monotonic() + timeout
     for address in addresses:
         started = time.monotonic()
+        if started >= ends:
+            break
         try:
-            sock = connect(address, port, timeout)
+            sock = connect(address, port, ends - started)
         except OSError as exc:
             failures.append((address, exc))
             continue
