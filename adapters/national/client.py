@@ -169,6 +169,15 @@ class LaporClient:
         """Close the connection pool."""
         self._http.close()
 
+    def watch_requests(self, hook: Callable[[httpx.Request], None]) -> None:
+        """Call ``hook`` with every request about to be sent, the OAuth2 token request included.
+
+        For counting what a command spends of the gateway's per-minute quota (``lapor-sync doctor``).
+        A request the outbound policy refuses is never sent and never seen. ``hook`` must not raise
+        and must not read the request's headers' values out anywhere: they hold the credentials.
+        """
+        self._http.event_hooks["request"] = [*self._http.event_hooks["request"], hook]
+
     # --- the NationalPlatform port -------------------------------------------------------------
 
     def walk_inbox(

@@ -14,6 +14,7 @@ from lapor_sync.cli import (
     admin,
     cases,
     check,
+    doctor,
     logs,
     mapping,
     masters,
@@ -95,6 +96,7 @@ for module in (
     sla,
     worker,
     check,
+    doctor,
     purge,
 ):
     module.register(app)

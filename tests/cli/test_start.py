@@ -66,6 +66,7 @@ def imported_by(tmp_path: Path, *args: str) -> list[str]:
         ("case", "followup", "--help"),
         ("simulator", "--help"),
         ("log", "--help"),
+        ("doctor", "--help"),
     ],
     ids=" ".join,
 )
