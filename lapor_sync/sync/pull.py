@@ -362,7 +362,7 @@ class Puller:
                     failed.append(read)
                 else:
                     reads[complaint_id] = read
-                if failed and self._holds_page(journal, failures, failed):
+                if failed and failures.holds(failed, evidence=journal.counts.fetched > 0, run_id=journal.run_id):
                     break  # nothing after the first failure would be stored: no need to wait for it
         except Exception:
             # A run-stopping error, a stop or a lost lease: what was read before it is kept, and the error goes on.
@@ -374,42 +374,26 @@ class Puller:
             raise blocking.error
         return [b for b in stored if b is not None]
 
-    @staticmethod
-    def _holds_page(journal: RunJournal, failures: ReadFailures, failed: Sequence[ReadFailed]) -> bool:
-        """Whether the failed reads of a page decide already that the rows after the first are not stored.
-
-        So they do when this run read a complaint in full (the failures are the complaints', see
-        :mod:`lapor_sync.sync.read_failures`) and one of them stays below the limit; or when two
-        failed while nothing was read in full (the platform's, likely). Otherwise the page's next
-        read is awaited: it may prove the platform answers.
-        """
-        if journal.counts.fetched == 0:
-            return len(failed) > 1
-        return not all(failures.sets_aside(read.complaint_id, journal.run_id) for read in failed)
-
     def _settle(
         self, journal: RunJournal, failures: ReadFailures, failed: Sequence[ReadFailed], reads: dict[int, _Read]
     ) -> ReadFailed | None:
-        """Count the failed reads, put those that reach the limit into ``reads`` as records to set aside.
+        """Count failed reads (:meth:`ReadFailures.settle`); put those set aside into ``reads`` as records to set aside.
 
-        Counted only when this run read another complaint in full; else none is, as the platform
-        may be failing as a whole. Each failure below the limit is a ``complaint.read_failed``
-        event, committed now: the run fails after.
+        Each counted failure below the limit is a ``complaint.read_failed`` event, committed now:
+        the run fails after it.
 
         Returns:
             The first failure that is not set aside (the run's error), or ``None``.
         """
-        if journal.counts.fetched == 0:
-            return failed[0]
-        blocking: ReadFailed | None = None
         with self._unit_of_work(journal) as unit:
-            counted = failures.count(unit.session.connection(), failed, run_id=journal.run_id, now=journal.clock.now())
-            for read in failed:
-                runs = counted[read.complaint_id]
-                if runs >= failures.limit:
-                    reads[read.complaint_id] = MalformedRecord(read.complaint_id, failures.set_aside_reason(read), None)
-                    continue
-                blocking = blocking or read
+            verdict = failures.settle(
+                unit.session.connection(),
+                failed,
+                evidence=journal.counts.fetched > 0,
+                run_id=journal.run_id,
+                now=journal.clock.now(),
+            )
+            for read, runs in verdict.failing if verdict.counted else ():
                 journal.event(
                     unit.session,
                     "complaint.read_failed",
@@ -418,7 +402,9 @@ class Puller:
                     level=Level.WARNING,
                     complaint_id=read.complaint_id,
                 )
-        return blocking
+        for read in verdict.set_aside:
+            reads[read.complaint_id] = MalformedRecord(read.complaint_id, failures.set_aside_reason(read), None)
+        return verdict.blocking
 
     def _may_have_changed(self, binding: BindingState, item: InboxItem) -> bool:
         """Whether an inbox row may hold a change not yet stored.
@@ -507,8 +493,8 @@ class Puller:
             yield candidate.complaint_id
             if isinstance(read, ReadFailed):
                 pending.append(read)
-                if journal.counts.fetched == 0 and len(pending) == 1:
-                    continue  # the next read may show that the platform answers
+                if not failures.holds(pending, evidence=journal.counts.fetched > 0, run_id=journal.run_id):
+                    continue  # the next read may show that the platform answers, or count it with the rest
             if pending:
                 self._set_aside_or_raise(journal, failures, pending)
                 pending = []

@@ -75,6 +75,26 @@ class ReadFailed:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """What failed reads of one page (or one recheck) come to (:meth:`ReadFailures.settle`).
+
+    Attributes:
+        set_aside: the failures whose complaints are set aside: they reached the limit, now or before.
+        failing: the others, each with its runs in a row; the first is the run's error.
+        counted: whether this run's failures were counted (it read another complaint in full).
+    """
+
+    set_aside: tuple[ReadFailed, ...]
+    failing: tuple[tuple[ReadFailed, int], ...]
+    counted: bool
+
+    @property
+    def blocking(self) -> ReadFailed | None:
+        """The failure the run fails with, or ``None`` when every complaint is set aside."""
+        return self.failing[0][0] if self.failing else None
+
+
+@dataclass(frozen=True)
 class _Count:
     failures: int
     last_run_id: int | None
@@ -114,6 +134,39 @@ class ReadFailures:
     def sets_aside(self, complaint_id: int, run_id: int | None) -> bool:
         """Whether a failure of ``complaint_id`` in this run reaches the limit: the complaint is then set aside."""
         return self.runs_after(complaint_id, run_id) >= self.limit
+
+    def aside(self, complaint_id: int) -> bool:
+        """Whether ``complaint_id`` reached the limit before: it is set aside, and a failure of it keeps it so."""
+        known = self._counts.get(complaint_id)
+        return known is not None and known.failures >= self.limit
+
+    def holds(self, failed: Sequence[ReadFailed], *, evidence: bool, run_id: int | None) -> bool:
+        """Whether the failed reads so far decide already that the first of them holds the rest back.
+
+        So they do with ``evidence`` (the run read another complaint in full) when one of them stays
+        below the limit; without it, when two complaints not set aside before failed (the platform's
+        failure, likely). Otherwise the next read is worth awaiting: it may show the platform answers.
+        """
+        if not evidence:
+            return sum(not self.aside(read.complaint_id) for read in failed) > 1
+        return not all(self.sets_aside(read.complaint_id, run_id) for read in failed)
+
+    def settle(
+        self, connection: Connection, failed: Sequence[ReadFailed], *, evidence: bool, run_id: int | None, now: datetime
+    ) -> Verdict:
+        """Count ``failed`` when there is ``evidence`` (:meth:`count`), and tell which are set aside.
+
+        Without evidence nothing is counted, and only a complaint set aside before stays so.
+        """
+        counted = self.count(connection, failed, run_id=run_id, now=now) if evidence else {}
+        aside, failing = [], []
+        for read in failed:
+            runs = counted.get(read.complaint_id) or self._counts.get(read.complaint_id, _Count(0, None)).failures
+            if runs >= self.limit:
+                aside.append(read)
+            else:
+                failing.append((read, runs))
+        return Verdict(tuple(aside), tuple(failing), evidence)
 
     def count(
         self, connection: Connection, failed: Sequence[ReadFailed], *, run_id: int | None, now: datetime
