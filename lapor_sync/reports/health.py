@@ -352,7 +352,7 @@ def _left_for_people(facts: dict[str, Any], settings: Settings) -> Iterator[Find
             yield (
                 Health.DEGRADED,
                 f"complaint {failing['complaint_id']}: reading it failed {_many(runs, 'pull run')} in a row "
-                f"({failing['reason']}); set aside after {settings.set_aside_after_failures}",
+                f"({failing['reason']}); set aside after {settings.set_aside_after_failures} runs",
             )
     if facts["triage"]["open_cases"]:
         yield (

@@ -398,7 +398,7 @@ class Puller:
                     unit.session,
                     "complaint.read_failed",
                     f"Complaint {read.complaint_id}: reading it failed {runs} pull run{'' if runs == 1 else 's'} "
-                    f"in a row ({read.reason}); set aside after {failures.limit}",
+                    f"in a row ({read.reason}); set aside after {failures.limit} runs",
                     level=Level.WARNING,
                     complaint_id=read.complaint_id,
                 )

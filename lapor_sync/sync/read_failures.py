@@ -210,4 +210,4 @@ class ReadFailures:
 
     def set_aside_reason(self, read: ReadFailed) -> str:
         """The reason a complaint is set aside with: the same in every run while the failure is (a record is not repeated)."""
-        return f"reading it failed {self.limit} pull runs in a row ({read.reason}); set aside so that the pull goes on"
+        return f"reading it failed {self.limit} pull runs in a row ({read.reason}); the pull goes on without it"

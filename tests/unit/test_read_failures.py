@@ -69,7 +69,7 @@ def test_a_complaint_whose_detail_keeps_failing_is_set_aside_at_the_third_run_an
     assert [run.outcome for run in (first, second)] == ["failed", "failed"]
     assert "results" in (first.error or "") and city.events("complaint.read_failed")[1].message == (
         f"Complaint {poisoned.complaint_id}: reading it failed 2 pull runs in a row "
-        "(HTTP 200: protocol error: the body has no 'results'); set aside after 3"
+        "(HTTP 200: protocol error: the body has no 'results'); set aside after 3 runs"
     )
     assert (first.created, second.created) == (1, 0)
     # The third sets it aside with its reason and stores the complaint behind it in the same run.
@@ -79,12 +79,36 @@ def test_a_complaint_whose_detail_keeps_failing_is_set_aside_at_the_third_run_an
     assert record.complaint_id == poisoned.complaint_id and record.resolved_at is None
     assert record.reason == (
         "reading it failed 3 pull runs in a row (HTTP 200: protocol error: the body has no 'results'); "
-        "set aside so that the pull goes on"
+        "the pull goes on without it"
     )
     [event] = city.events("complaint.set_aside")
     assert event.run_id == third.id and "failed 3 pull runs in a row" in event.message
     assert city.cursor() == behind.updated_at  # passed the complaint only through its set-aside record
     assert counts(city) == {poisoned.complaint_id: 3}
+
+
+def test_a_complaint_set_aside_for_failing_and_read_again_alone_in_the_next_walk_stays_aside(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    _, poisoned, behind = three_in_a_row(city, fake)
+    for _ in range(3):
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+        last = pull(city)
+    assert last.set_aside == 1 and city.cursor() == behind.updated_at
+    fake.add_reporter_reply(poisoned.complaint_id, "Mohon ditindaklanjuti.")  # it moves: the next walk reads it
+    city.clock.advance(timedelta(minutes=10))
+
+    fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+    run = pull(city)
+
+    # The only read of the run failed, so nothing is counted; but it was set aside already: it stays so.
+    assert (run.outcome, run.fetched) == ("ok", 0)
+    assert [call for call in fake.calls if call[0] == "fetch_complaint"][-1] == (
+        "fetch_complaint",
+        poisoned.complaint_id,
+    )
+    assert len(city.set_aside()) == 1 and counts(city) == {poisoned.complaint_id: 3}
+    assert city.cursor() == fake.complaint(poisoned.complaint_id).updated_at
 
 
 def test_a_read_that_succeeds_resets_the_count(city: CitySide, fake: FakePlatform) -> None:
