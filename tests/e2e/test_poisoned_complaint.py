@@ -10,7 +10,7 @@ sets nothing aside.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,19 +20,11 @@ from typer.testing import CliRunner
 from lapor_sync.cli.app import app as cli_app
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.faults.plan import FaultPlan
-from lapor_sync.storage.database import Database
-from tests.support.e2e import DINSOS, Harness, command_env, harness, small_world
+from tests.support.e2e import DINSOS, Harness, command_env
 
 pytestmark = pytest.mark.e2e
 SOSIAL = category_id("Sosial dan Kesejahteraan")
 Cli = Callable[..., Any]
-
-
-@pytest.fixture
-def on_db(database: Database) -> Iterator[Harness]:
-    """The end-to-end harness on the ``database`` fixture's engine (SQLite, then PostgreSQL)."""
-    with harness(small_world(), database.url) as running:
-        yield running
 
 
 @pytest.fixture
