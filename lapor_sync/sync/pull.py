@@ -15,6 +15,11 @@ once (:meth:`CityRecords.receive_many`, :mod:`lapor_sync.sync.page_store`): its 
 sync events and set-aside records commit together or not at all, and the counters of what was
 stored count only once they did. ``fetched`` counts a read of LAPOR! as it happens: the read took
 place whether or not its store commits.
+
+A read that fails for reasons of its complaint alone (``{"results": null}``, a 5xx for its URL)
+fails the run as any failed read, after the rows before it are stored, until that complaint has
+failed ``set_aside_after_failures`` runs in a row; then it is set aside and the run goes on
+(:mod:`lapor_sync.sync.read_failures` says what counts, and why the cursor stays right).
 """
 
 from __future__ import annotations
