@@ -198,6 +198,7 @@ class App:
             fetch_concurrency=s.fetch_concurrency,
             recheck_limits=RecheckLimits(s.recheck_requests_per_cycle, s.recheck_requests_per_day),
             sla=sla_policy(s),
+            set_aside_after_failures=s.set_aside_after_failures,
         )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
         # host could take the row over while its call is under way.

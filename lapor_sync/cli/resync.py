@@ -68,7 +68,14 @@ def resync(
             "or with this national status code (0-5)."
         ),
     ] = None,
-    set_aside: Annotated[bool, typer.Option("--set-aside", help="Retry every unresolved set-aside record.")] = False,
+    set_aside: Annotated[
+        bool,
+        typer.Option(
+            "--set-aside",
+            help="Retry every unresolved set-aside record (malformed, or a complaint whose reads kept "
+            "failing); one read in full is stored and its count of failed runs cleared.",
+        ),
+    ] = False,
     everything: Annotated[bool, typer.Option("--all", help="Every case and every set-aside record.")] = False,
     dry_run: Annotated[
         bool,

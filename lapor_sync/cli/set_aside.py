@@ -25,7 +25,9 @@ def set_aside(
 ) -> None:
     """List records from LAPOR! that could not be read and were set aside, with the reason for each.
 
-    The rest of their run went on; each is tried again by the open-case recheck and by
+    A record is set aside when it is malformed, when LAPOR! refuses its detail, or when reading it
+    failed `set_aside_after_failures` pull runs in a row (default 3; `{"results": null}` or a 5xx
+    for that complaint: "reading it failed 3 pull runs in a row (...)"). The rest of their run went on; each is tried again by the open-case recheck and by
     `lapor-sync resync --set-aside`, and resolved once its complaint is stored. `--show-raw` prints
     the payload as it came (the reporter's name, e-mail and phone are removed before it is kept).
 

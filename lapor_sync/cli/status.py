@@ -31,6 +31,12 @@ def _run(run: dict[str, Any] | None) -> str:
     return f"#{run['run_id']} {run['job']}: {run['outcome']}" + (f" ({run['error']})" if run["error"] else "")
 
 
+def _failing(failing: dict[str, Any]) -> str:
+    runs = failing["failed_runs_in_a_row"]
+    state = "set aside" if failing["set_aside"] else "not set aside yet"
+    return f"reading it failed {runs} pull run{'' if runs == 1 else 's'} in a row, {state}: {failing['reason']}"
+
+
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show health: last good pull and push, cursor, outbox, set-aside records, open and overdue cases, leases.
 
@@ -41,8 +47,13 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     stamped it: a step back, NTP). Degraded: a pull older than `status_pull_degraded_seconds`, outbox
     rows waiting with no good push for `status_push_degraded_seconds`, a waiting row older than
     `status_outbox_oldest_degraded_seconds`, a push or outbox row stamped in the future, a failed
-    push, runs abandoned by a dead process in the last 24 h, dead letters, set-aside records, or
-    open cases in triage. The worker's `/healthz` says the same.
+    push, runs abandoned by a dead process in the last 24 h, dead letters, set-aside records, a
+    complaint whose reads keep failing, or open cases in triage. The worker's `/healthz` says the same.
+
+    A complaint whose detail or follow-ups LAPOR! keeps answering with garbage (`{"results": null}`,
+    a 5xx) is listed under the set-aside records with the pull runs it failed in a row and the last
+    reason; after `set_aside_after_failures` runs (default 3) it is set aside so the pull goes on, and
+    `lapor-sync resync --set-aside` tries it again.
 
     Example: `lapor-sync status --json; echo "exit $?"`
     """
@@ -68,6 +79,7 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             ["outbox", ", ".join(f"{name} {n}" for name, n in summary["outbox"].items())],
             ["oldest waiting outbox row", say_age(summary["oldest_pending_age_seconds"]).replace("never", "none")],
             ["set-aside records unresolved", summary["set_aside_unresolved"]],
+            *[[f"  complaint {failing['complaint_id']}", _failing(failing)] for failing in summary["read_failures"]],
             ["open cases", summary["open_cases"]],
             [f"open cases in triage ({summary['triage']['agency']})", summary["triage"]["open_cases"]],
             ["open cases overdue (SLA)", summary["sla_overdue_cases"]],

@@ -216,6 +216,12 @@ class Settings(BaseSettings):
             one cycle and in one WIB day (default 60 and 1,440: at the 10 requests a minute one SPLP
             client allows itself, CONTRACT §7 G4, 1,440 is a tenth of a day's quota, and 60 spends
             it evenly over the hourly reconcile; the most urgent cases are read first, the rest next cycle).
+        set_aside_after_failures: pull runs in a row in which reading one complaint failed (its
+            detail or follow-ups answering ``{"results": null}``, garbage or a 5xx from LAPOR!, after
+            the retries) before the complaint is set aside and the pull goes on past it, 1..100
+            (default 3: at the 300 s pull interval a quarter of an hour of failing, long enough
+            that a blip of LAPOR! sets nothing aside). Failures of the platform as a whole never
+            count (:mod:`lapor_sync.sync.read_failures`).
         pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
             intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
         sla_check_time, retention_time: daily job times, WIB.
@@ -281,6 +287,7 @@ class Settings(BaseSettings):
     open_case_recheck_seconds: int = Field(default=3600, ge=1)
     recheck_requests_per_cycle: int = Field(default=60, ge=1)
     recheck_requests_per_day: int = Field(default=1440, ge=1)
+    set_aside_after_failures: int = Field(default=3, ge=1, le=100)
     # The scheduled worker (``lapor-sync worker``).
     pull_interval_seconds: int = Field(default=300, ge=1)
     push_interval_seconds: int = Field(default=60, ge=1)

@@ -8,7 +8,9 @@ stamped it, so its age says nothing). Degraded: the last successful pull is olde
 ``status_push_degraded_seconds``; the oldest waiting row is older than
 ``status_outbox_oldest_degraded_seconds``; the last push failed; a push or an outbox row stamped in
 the future; runs abandoned by a dead process in the last day; or there are dead letters, unresolved
-set-aside records, or open cases in triage (no mapping rule matched).
+set-aside records, complaints whose reads failed in the last pull runs (set aside after
+``set_aside_after_failures`` runs in a row: :mod:`lapor_sync.sync.read_failures`), or open cases in
+triage (no mapping rule matched).
 
 "The last run" is the one with the highest id, never the latest wall-clock stamp: a run stamped
 by a clock that was ahead would otherwise stay "the last" until the clock caught up.
@@ -39,7 +41,7 @@ from lapor_sync.reports.sla import evaluate_open_cases, sla_policy
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.faults import probe_write
 from lapor_sync.storage.lease import held_leases
-from lapor_sync.storage.models import Case, Cursor, OutboxItem, SetAsideRecord, SyncRun
+from lapor_sync.storage.models import Case, Cursor, OutboxItem, ReadFailure, SetAsideRecord, SyncRun
 from lapor_sync.sync.cursor import cursor_name
 
 ABANDONED_WINDOW = timedelta(hours=24)
@@ -115,6 +117,38 @@ def _count(session: Session, *where: Any) -> int:
     return session.exec(select(func.count()).select_from(Case).where(*where)).one()
 
 
+def _read_failures(session: Session, institution_id: int) -> list[dict[str, Any]]:
+    """The complaints whose reads failed in consecutive pull runs: runs in a row, last reason, whether set aside."""
+    rows = list(
+        session.exec(
+            select(ReadFailure)
+            .where(ReadFailure.institution_id == institution_id)
+            .order_by(col(ReadFailure.failures).desc(), col(ReadFailure.complaint_id))
+        )
+    )
+    if not rows:
+        return []
+    aside = set(
+        session.exec(
+            select(SetAsideRecord.complaint_id).where(
+                SetAsideRecord.institution_id == institution_id,
+                col(SetAsideRecord.complaint_id).in_([row.complaint_id for row in rows]),
+                col(SetAsideRecord.resolved_at).is_(None),
+            )
+        )
+    )
+    return [
+        {
+            "complaint_id": row.complaint_id,
+            "failed_runs_in_a_row": row.failures,
+            "set_aside": row.complaint_id in aside,
+            "reason": row.reason,
+            "last_failed_at": row.last_failed_at,
+        }
+        for row in rows
+    ]
+
+
 def gather(db: Database, session: Session, mapping: CityMapping, settings: Settings, clock: Clock) -> dict[str, Any]:
     """Read the facts health is judged on (see :class:`HealthReport`).
 
@@ -184,6 +218,7 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         "outbox": {s.value: per_state.get(s.value, 0) for s in OutboxState},
         "oldest_pending_age_seconds": _age(oldest_waiting, now),
         "set_aside_unresolved": set_aside,
+        "read_failures": _read_failures(session, institution),
         "open_cases": _count(session, *open_case),
         "triage": {
             "agency": mapping.triage.agency,
@@ -301,8 +336,8 @@ def _outbox(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
         yield Health.DEGRADED, f"{_many(dead, 'dead letter')} in the outbox (lapor-sync outbox --state dead)"
 
 
-def _left_for_people(facts: dict[str, Any], _settings: Settings) -> Iterator[Finding]:
-    """Degraded while something waits for people: abandoned runs, set-aside records, open cases in triage."""
+def _left_for_people(facts: dict[str, Any], settings: Settings) -> Iterator[Finding]:
+    """Degraded while something waits for people: abandoned runs, set-aside records, reads failing, open cases in triage."""
     if facts["abandoned_runs_24h"]:
         yield (
             Health.DEGRADED,
@@ -311,6 +346,14 @@ def _left_for_people(facts: dict[str, Any], _settings: Settings) -> Iterator[Fin
         )
     if facts["set_aside_unresolved"]:
         yield Health.DEGRADED, f"{_many(facts['set_aside_unresolved'], 'set-aside national record')} unresolved"
+    for failing in facts["read_failures"]:
+        if not failing["set_aside"]:
+            runs = failing["failed_runs_in_a_row"]
+            yield (
+                Health.DEGRADED,
+                f"complaint {failing['complaint_id']}: reading it failed {_many(runs, 'pull run')} in a row "
+                f"({failing['reason']}); set aside after {settings.set_aside_after_failures} runs",
+            )
     if facts["triage"]["open_cases"]:
         yield (
             Health.DEGRADED,

@@ -322,6 +322,27 @@ class SetAsideRecord(SQLModel, table=True):
     resolved_at: datetime | None = _utc(default=None)
 
 
+class ReadFailure(SQLModel, table=True):
+    """A complaint whose read failed in consecutive pull runs, and how many (:mod:`lapor_sync.sync.read_failures`).
+
+    One row per complaint while its reads keep failing; a read that succeeds deletes it. Without
+    the count, a complaint whose detail keeps answering ``{"results": null}`` would fail every run
+    and hold back every complaint behind it; with it, the pull sets the complaint aside once
+    ``failures`` reaches the setting ``set_aside_after_failures``. ``reason`` is the last failure,
+    free of secrets and personal data.
+    """
+
+    __tablename__ = "read_failure"
+
+    institution_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    complaint_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    failures: int
+    last_run_id: int | None = Field(default=None, foreign_key="sync_run.id")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    first_failed_at: datetime = _utc()
+    last_failed_at: datetime = _utc()
+
+
 class Lease(SQLModel, table=True):
     """Who runs one job for one institution right now: one row per (institution_id, job).
 

@@ -15,6 +15,11 @@ once (:meth:`CityRecords.receive_many`, :mod:`lapor_sync.sync.page_store`): its 
 sync events and set-aside records commit together or not at all, and the counters of what was
 stored count only once they did. ``fetched`` counts a read of LAPOR! as it happens: the read took
 place whether or not its store commits.
+
+A read that fails for reasons of its complaint alone (``{"results": null}``, a 5xx for its URL)
+fails the run as any failed read, after the rows before it are stored, until that complaint has
+failed ``set_aside_after_failures`` runs in a row; then it is set aside and the run goes on
+(:mod:`lapor_sync.sync.read_failures` says what counts, and why the cursor stays right).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.complaint import Complaint, ComplaintSnapshot, InboxItem, MalformedRecord
-from lapor_sync.domain.errors import ConfigurationError, ItemRejectedError, MalformedRecordError
+from lapor_sync.domain.errors import ConfigurationError, ItemRejectedError, MalformedRecordError, TransientError
 from lapor_sync.domain.fingerprint import snapshot_fingerprint
 from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.ports import CityRecords, NationalPlatform, Receipt, Received, ReceiveOutcome
@@ -49,9 +54,11 @@ from lapor_sync.sync.page_store import (
     load_bindings,
     unresolved_set_aside,
 )
+from lapor_sync.sync.read_failures import ReadFailed, ReadFailures, about_one_complaint
 from lapor_sync.sync.receive import record_receipt
 from lapor_sync.sync.recheck import (
     RecheckBudget,
+    RecheckCandidate,
     RecheckLimits,
     budget_name,
     due_rechecks,
@@ -77,6 +84,8 @@ class PullOptions:
         recheck_limits: the requests rechecks may make per cycle and per WIB day (settings
             ``recheck_requests_per_cycle``, ``recheck_requests_per_day``).
         sla: the service levels that order the rechecks (most urgent first); ``None``: longest unseen first.
+        set_aside_after_failures: pull runs in a row in which reading a complaint failed for reasons
+            of its own before it is set aside and the pull goes on (:mod:`lapor_sync.sync.read_failures`).
     """
 
     overlap: timedelta = timedelta(minutes=5)
@@ -87,6 +96,7 @@ class PullOptions:
     fetch_concurrency: int = 4
     recheck_limits: RecheckLimits = RecheckLimits(per_cycle=60, per_day=1440)
     sla: SlaPolicy | None = None
+    set_aside_after_failures: int = 3
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,8 @@ class _Route:
 
 _Read = ComplaintSnapshot | MalformedRecord
 """What reading one complaint gave: its snapshot, or a record to set aside (malformed, or refused)."""
+_Attempt = _Read | ReadFailed
+"""What trying to read one complaint gave: a read, or a failure about that complaint alone."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +180,7 @@ class _Page:
     entries: Sequence[InboxItem | MalformedRecord]
     known: dict[int, BindingState]
     wanted: Sequence[int]
-    reads: Iterator[tuple[int, _Read]]
+    reads: Iterator[tuple[int, _Attempt]]
 
     def reads_any(self, entries: Iterable[InboxItem | MalformedRecord]) -> bool:
         """Whether this page reads a complaint that one of ``entries`` names too."""
@@ -207,7 +219,9 @@ class Puller:
 
         Walks the inbox until a walk proves that nothing was skipped, stores every row new to this
         pull, sets malformed rows aside, and moves the cursor to the watermark's position with the
-        date of its proven walk (CONTRACT §6). On any error below the cursor stays where it was.
+        date of its proven walk (CONTRACT §6). On any error below the cursor stays where it was. A
+        complaint whose reads failed ``set_aside_after_failures`` runs in a row for reasons of its
+        own is set aside instead, and the pull goes on (:mod:`lapor_sync.sync.read_failures`).
 
         Raises:
             ConfigurationError: there is no cursor yet and ``initial_since`` is not set.
@@ -216,6 +230,7 @@ class Puller:
             LeaseLost: the pull lease was lost (the same checkpoint).
         """
         cursor = self._mark(journal)
+        failures = self._read_failures(journal)
         watermark = InboxWatermark(
             cursor.position,
             overlap=self.options.overlap,
@@ -223,7 +238,7 @@ class Puller:
             walked_at=cursor.walked_at,
         )
         for _ in watermark.passes(journal.clock.now):
-            for binding in self._walk(journal, watermark):
+            for binding in self._walk(journal, watermark, failures):
                 watermark.stored(binding.national_updated_at, checked_at=binding.last_checked_at)
         if watermark.busy:
             # Every row read is stored, but the last walk may have skipped one that moved under it
@@ -235,7 +250,7 @@ class Puller:
                 level=Level.WARNING,
             )
         if reconcile:
-            self._recheck_open_cases(journal, watermark.seen_complaints)
+            self._recheck_open_cases(journal, watermark.seen_complaints, failures)
         position = watermark.position(journal.clock.now())
         if watermark.changes_cursor(position):
             self._advance_cursor(journal, position, walked_at=watermark.walked_at)
@@ -250,6 +265,12 @@ class Puller:
             raise ConfigurationError("no cursor yet and no initial_since configured")
         return InboxCursor(self.options.initial_since, None)
 
+    def _read_failures(self, journal: RunJournal) -> ReadFailures:
+        """Load the counts of complaints whose reads failed in the runs before (one query)."""
+        with self._unit_of_work(journal) as unit:
+            connection = unit.session.connection()
+            return ReadFailures.load(connection, self.institution_id, self.options.set_aside_after_failures)
+
     def _advance_cursor(self, journal: RunJournal, position: datetime, *, walked_at: datetime | None) -> None:
         """Move the cursor forward to ``position``, now that every row the pull read is stored; date its proven walk."""
         with self._unit_of_work(journal) as unit:
@@ -263,7 +284,7 @@ class Puller:
             yield unit
             unit.commit()
 
-    def _walk(self, journal: RunJournal, watermark: InboxWatermark) -> Iterator[BindingState]:
+    def _walk(self, journal: RunJournal, watermark: InboxWatermark, failures: ReadFailures) -> Iterator[BindingState]:
         """Walk the inbox once from the watermark's start a page at a time; yield the bindings stored, in order.
 
         The watermark tells which rows are new to this pull and takes the walk's report. While a page is stored,
@@ -278,20 +299,24 @@ class Puller:
         ahead: _Page | None = None
         pages = _pages(self.platform.walk_inbox(watermark.start, watermark.report), self.options.page_size)
         with FetchPool(self.options.fetch_concurrency, journal.checkpoint) as pool:
-            while (entries := self._next_page(journal, pages, ahead)) is not None:
+            while (entries := self._next_page(journal, pages, ahead, failures)) is not None:
                 fresh = [entry for entry in entries if isinstance(entry, MalformedRecord) or watermark.seen(entry)]
                 if ahead is not None and ahead.reads_any(fresh):
-                    yield from self._finish_page(journal, ahead)
+                    yield from self._finish_page(journal, ahead, failures)
                     ahead = None
                 page = self._start_page(journal, pool, fresh)
                 if ahead is not None:
-                    yield from self._finish_page(journal, ahead)
+                    yield from self._finish_page(journal, ahead, failures)
                 ahead = page
             if ahead is not None:
-                yield from self._finish_page(journal, ahead)
+                yield from self._finish_page(journal, ahead, failures)
 
     def _next_page(
-        self, journal: RunJournal, pages: Iterator[list[InboxItem | MalformedRecord]], ahead: _Page | None
+        self,
+        journal: RunJournal,
+        pages: Iterator[list[InboxItem | MalformedRecord]],
+        ahead: _Page | None,
+        failures: ReadFailures,
     ) -> list[InboxItem | MalformedRecord] | None:
         """Pass the run's checkpoint, then return the walk's next page (``None``: the walk is over).
 
@@ -303,7 +328,7 @@ class Puller:
             return next(pages, None)
         except Exception:
             if ahead is not None:
-                self._finish_page(journal, ahead)
+                self._finish_page(journal, ahead, failures)
             raise
 
     def _start_page(
@@ -324,23 +349,67 @@ class Puller:
         reads = pool.start(partial(self._fetch, set_aside_refusal=True), wanted)
         return _Page(entries, known, wanted, ((cid, _counted(journal, read)) for cid, read in reads))
 
-    def _finish_page(self, journal: RunJournal, page: _Page) -> list[BindingState]:
+    def _finish_page(self, journal: RunJournal, page: _Page, failures: ReadFailures) -> list[BindingState]:
         """Wait for a page's reads and store the page in one unit of work; return the bindings stored, in order.
 
         When a read fails (a run-stopping error, a stop, a lost lease), the rows before it are
-        stored and the error goes on: the cursor does not move past the row not stored.
+        stored and the error goes on: the cursor does not move past the row not stored. A read that
+        failed about its complaint alone is counted (:meth:`_settle`): the complaint is set aside
+        once it reaches the limit, and the page goes on; below it, the failure is the run's.
         """
         if not page.entries:
             return []
         reads: dict[int, _Read] = {}
+        failed: list[ReadFailed] = []
         try:
             for complaint_id, read in page.reads:
-                reads[complaint_id] = read
+                if isinstance(read, ReadFailed):
+                    failed.append(read)
+                else:
+                    reads[complaint_id] = read
+                if failed and failures.holds(failed, evidence=journal.counts.fetched > 0, run_id=journal.run_id):
+                    break  # nothing after the first failure would be stored: no need to wait for it
         except Exception:
             # A run-stopping error, a stop or a lost lease: what was read before it is kept, and the error goes on.
-            self._store_rows(journal, _read_rows(page, reads))
+            self._store_rows(journal, _read_rows(page, reads), failures)
             raise
-        return [b for b in self._store_rows(journal, _read_rows(page, reads)) if b is not None]
+        blocking = self._settle(journal, failures, failed, reads) if failed else None
+        stored = self._store_rows(journal, _read_rows(page, reads), failures)
+        if blocking is not None:
+            raise blocking.error
+        return [b for b in stored if b is not None]
+
+    def _settle(
+        self, journal: RunJournal, failures: ReadFailures, failed: Sequence[ReadFailed], reads: dict[int, _Read]
+    ) -> ReadFailed | None:
+        """Count failed reads (:meth:`ReadFailures.settle`); put those set aside into ``reads`` as records to set aside.
+
+        Each counted failure below the limit is a ``complaint.read_failed`` event, committed now:
+        the run fails after it.
+
+        Returns:
+            The first failure that is not set aside (the run's error), or ``None``.
+        """
+        with self._unit_of_work(journal) as unit:
+            verdict = failures.settle(
+                unit.session.connection(),
+                failed,
+                evidence=journal.counts.fetched > 0,
+                run_id=journal.run_id,
+                now=journal.clock.now(),
+            )
+            for read, runs in verdict.failing if verdict.counted else ():
+                journal.event(
+                    unit.session,
+                    "complaint.read_failed",
+                    f"Complaint {read.complaint_id}: reading it failed {runs} pull run{'' if runs == 1 else 's'} "
+                    f"in a row ({read.reason}); set aside after {failures.limit} runs",
+                    level=Level.WARNING,
+                    complaint_id=read.complaint_id,
+                )
+        for read in verdict.set_aside:
+            reads[read.complaint_id] = MalformedRecord(read.complaint_id, failures.set_aside_reason(read), None)
+        return verdict.blocking
 
     def _may_have_changed(self, binding: BindingState, item: InboxItem) -> bool:
         """Whether an inbox row may hold a change not yet stored.
@@ -363,9 +432,9 @@ class Puller:
         A complaint forwarded away, archived or auto-closed on the national side leaves the inbox;
         only its detail tells. Set-aside records are tried again too. The cursor is not touched.
         """
-        self._recheck_open_cases(journal, frozenset())
+        self._recheck_open_cases(journal, frozenset(), self._read_failures(journal))
 
-    def _recheck_open_cases(self, journal: RunJournal, seen: frozenset[int]) -> None:
+    def _recheck_open_cases(self, journal: RunJournal, seen: frozenset[int], failures: ReadFailures) -> None:
         """Read the open cases and set-aside records due for a recheck, except those in ``seen``, most urgent first.
 
         Stops when the cycle's or the day's budget is spent (:mod:`lapor_sync.sync.recheck`); the
@@ -389,19 +458,7 @@ class Puller:
             budget = RecheckBudget(self.options.recheck_limits, spent_today=spent_on(unit.session, name, day))
         rechecked = 0
         try:
-            for candidate in due:
-                if not budget.allows():
-                    break
-                journal.checkpoint()
-                with self._unit_of_work(journal) as unit:
-                    self._fetch_and_store(
-                        unit,
-                        journal,
-                        candidate.complaint_id,
-                        seen_in_inbox=candidate.set_aside,
-                        unchanged_since=candidate.unchanged_since,
-                        budget=budget,
-                    )
+            for _ in self._rechecks(journal, due, budget, failures):
                 rechecked += 1
         finally:
             with self._unit_of_work(journal) as unit:
@@ -414,6 +471,50 @@ class Puller:
                     f"{len(due) - rechecked} still due.",
                 )
 
+    def _rechecks(
+        self, journal: RunJournal, due: Sequence[RecheckCandidate], budget: RecheckBudget, failures: ReadFailures
+    ) -> Iterator[int]:
+        """Read and store the candidates in turn while the budget allows; yield each one's complaint id once read.
+
+        A read that failed about its complaint alone is counted, and set aside at the limit, as in
+        the walk (:meth:`_settle`); when nothing was read in full yet in this run, the next read is
+        made first, to show whether the platform answers.
+        """
+        pending: list[ReadFailed] = []
+        for candidate in due:
+            if not budget.allows():
+                break
+            journal.checkpoint()
+            with self._unit_of_work(journal) as unit:
+                read = self._fetch_and_store(
+                    unit,
+                    journal,
+                    candidate.complaint_id,
+                    failures,
+                    seen_in_inbox=candidate.set_aside,
+                    unchanged_since=candidate.unchanged_since,
+                    budget=budget,
+                )
+            yield candidate.complaint_id
+            if isinstance(read, ReadFailed):
+                pending.append(read)
+                if not failures.holds(pending, evidence=journal.counts.fetched > 0, run_id=journal.run_id):
+                    continue  # the next read may show that the platform answers, or count it with the rest
+            if pending:
+                self._set_aside_or_raise(journal, failures, pending)
+                pending = []
+        if pending:
+            self._set_aside_or_raise(journal, failures, pending)
+
+    def _set_aside_or_raise(self, journal: RunJournal, failures: ReadFailures, failed: Sequence[ReadFailed]) -> None:
+        """Count failed reads of rechecks (:meth:`_settle`); set aside those at the limit, then raise for the others."""
+        records: dict[int, _Read] = {}
+        blocking = self._settle(journal, failures, failed, records)
+        if records:
+            self._store_rows(journal, [_Row(record, seen_in_inbox=True) for record in records.values()], failures)
+        if blocking is not None:
+            raise blocking.error
+
     def reread(
         self, journal: RunJournal, complaint_id: int, *, seen_in_inbox: bool, known: bool
     ) -> BindingState | None:
@@ -425,40 +526,59 @@ class Puller:
         ``known``: the city has a case or set-aside record of it; only then is a refusal set aside.
         Returns the binding, or ``None`` (set aside, or not the city's).
 
+        A read that succeeds deletes the complaint's count of failed runs (:mod:`lapor_sync.sync.read_failures`);
+        one that fails counts nothing (a resync is not a pull run) and is raised.
+
         Raises:
             ItemRejectedError: LAPOR! refused the detail call (e.g. 404) for a complaint not ``known``.
+            NationalPlatformError: reading it failed, as any read (the resync fails).
         """
         with self._unit_of_work(journal) as unit:
-            return self._fetch_and_store(
-                unit, journal, complaint_id, seen_in_inbox=seen_in_inbox, force=True, set_aside_refusal=known
+            failures = ReadFailures.load(
+                unit.session.connection(), self.institution_id, self.options.set_aside_after_failures
             )
+            read = self._fetch_and_store(
+                unit, journal, complaint_id, failures, seen_in_inbox=seen_in_inbox, force=True, set_aside_refusal=known
+            )
+        if isinstance(read, ReadFailed):
+            raise read.error
+        return read
 
     def _fetch_and_store(
         self,
         unit: UnitOfWork,
         journal: RunJournal,
         complaint_id: int,
+        failures: ReadFailures,
         *,
         seen_in_inbox: bool,
         force: bool = False,
         set_aside_refusal: bool = True,
         unchanged_since: datetime | None = None,
         budget: RecheckBudget | None = None,
-    ) -> BindingState | None:
+    ) -> BindingState | ReadFailed | None:
         """Read one complaint and store it in ``unit``, as a page of one; return its binding (``None``: set aside or not the city's).
 
         ``unchanged_since``: see :meth:`_fetch`. ``budget``: the recheck budget the read's requests count against.
+        A read that failed about the complaint alone is returned, nothing stored: the caller decides.
         """
         read = self._fetch(complaint_id, set_aside_refusal=set_aside_refusal, unchanged_since=unchanged_since)
         if budget is not None:
-            # A read set aside made its detail request at least.
+            # A read set aside or failed made its detail request at least.
             budget.spend(read.requests if isinstance(read, ComplaintSnapshot) else 1)
+        if isinstance(read, ReadFailed):
+            return read
         read = _counted(journal, read)
-        [binding] = self._store_in(unit, journal, [_Row(read, seen_in_inbox)], force=force)
+        [binding] = self._store_in(unit, journal, [_Row(read, seen_in_inbox)], failures, force=force)
         return binding
 
-    def _fetch(self, complaint_id: int, *, set_aside_refusal: bool, unchanged_since: datetime | None = None) -> _Read:
-        """Read one complaint by detail: its snapshot, or a record to set aside (malformed, or refused).
+    def _fetch(
+        self, complaint_id: int, *, set_aside_refusal: bool, unchanged_since: datetime | None = None
+    ) -> _Attempt:
+        """Read one complaint by detail: its snapshot, a record to set aside (malformed, or refused), or a failure.
+
+        A failure is returned when it is about this complaint alone (:func:`about_one_complaint`);
+        every other error is raised.
 
         Runs in a fetch thread (:mod:`lapor_sync.sync.fetch_pool`): it reads LAPOR! and nothing else,
         no database and no journal. ``unchanged_since``: the stored, settled ``updated_at`` of a
@@ -477,22 +597,34 @@ class Puller:
             if not set_aside_refusal:
                 raise
             return MalformedRecord(complaint_id, f"the platform refused the detail call: {exc}", None)
+        except TransientError as exc:
+            if not about_one_complaint(exc):
+                raise
+            return ReadFailed(complaint_id, exc)
         return snapshot
 
-    def _store_rows(self, journal: RunJournal, rows: Sequence[_Row]) -> list[BindingState | None]:
+    def _store_rows(
+        self, journal: RunJournal, rows: Sequence[_Row], failures: ReadFailures
+    ) -> list[BindingState | None]:
         """Store a page of rows in one unit of work; return each row's binding (``None``: set aside or not the city's)."""
         with self._unit_of_work(journal) as unit:
-            return self._store_in(unit, journal, rows)
+            return self._store_in(unit, journal, rows, failures)
 
     def _store_in(
-        self, unit: UnitOfWork, journal: RunJournal, rows: Sequence[_Row], *, force: bool = False
+        self,
+        unit: UnitOfWork,
+        journal: RunJournal,
+        rows: Sequence[_Row],
+        failures: ReadFailures,
+        *,
+        force: bool = False,
     ) -> list[BindingState | None]:
         """Store ``rows`` in ``unit``; when another worker stored one of them first, store them one by one.
 
         ``force`` (resync) routes an unchanged complaint again instead of taking the shortcut.
         """
         try:
-            stored = self._store_page(unit, journal, rows, force=force)
+            stored = self._store_page(unit, journal, rows, failures, force=force)
             unit.session.flush()  # a duplicate is refused here at the latest, while the rows can still be stored again
             return stored
         except IntegrityError:
@@ -503,13 +635,16 @@ class Puller:
         stored = []
         for row in rows:
             with self._unit_of_work(journal) as again:
-                stored += self._store_page(again, journal, [row], force=force)
+                stored += self._store_page(again, journal, [row], failures, force=force)
         return stored
 
     def _store_page(
-        self, unit: UnitOfWork, journal: RunJournal, rows: Sequence[_Row], *, force: bool
+        self, unit: UnitOfWork, journal: RunJournal, rows: Sequence[_Row], failures: ReadFailures, *, force: bool
     ) -> list[BindingState | None]:
-        """Store ``rows`` (distinct complaints) in ``unit`` with a few statements for all: see :meth:`_store_in`."""
+        """Store ``rows`` (distinct complaints) in ``unit`` with a few statements for all: see :meth:`_store_in`.
+
+        A complaint read in full loses its count of failed runs (:meth:`ReadFailures.succeeded`).
+        """
         connection = unit.session.connection()
         ids = [row.read.complaint.complaint_id for row in rows if isinstance(row.read, ComplaintSnapshot)]
         bindings = load_bindings(connection, self.institution_id, ids)
@@ -524,6 +659,7 @@ class Puller:
             self._store_row(unit, journal, page, row, plan, received) for row, plan in zip(rows, plans, strict=True)
         ]
         page.execute(connection)
+        failures.succeeded(connection, ids)
         return stored
 
     def _plan(self, records: CityRecords, row: _Row, bindings: dict[int, BindingState], *, force: bool) -> _Plan | None:

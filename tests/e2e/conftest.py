@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lapor_sync.storage.database import Database
 from tests.support.e2e import Harness, harness, small_world
 
 
@@ -14,4 +15,11 @@ from tests.support.e2e import Harness, harness, small_world
 def h(tmp_path: Path) -> Iterator[Harness]:
     """End-to-end harness: an empty simulator served on loopback, lapor-sync on a SQLite file."""
     with harness(small_world(), f"sqlite:///{tmp_path / 'e2e.db'}") as running:
+        yield running
+
+
+@pytest.fixture
+def on_db(database: Database) -> Iterator[Harness]:
+    """The end-to-end harness on the ``database`` fixture's engine (SQLite, then PostgreSQL)."""
+    with harness(small_world(), database.url) as running:
         yield running

@@ -8,7 +8,7 @@ PostgreSQL refuses NUL in text and no driver can encode a lone surrogate.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,9 +24,8 @@ from lapor_sync.cli.app import app as cli_app
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.model import Reporter
-from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SetAsideRecord
-from tests.support.e2e import DINSOS, Harness, command_env, harness, small_world
+from tests.support.e2e import DINSOS, Harness, command_env
 
 pytestmark = pytest.mark.e2e
 
@@ -103,13 +102,6 @@ def drop(field: str) -> Edit:
 def both(*edits: Edit) -> Edit:
     """An edit made of ``edits`` in order."""
     return lambda row: [edit(row) for edit in edits]
-
-
-@pytest.fixture
-def on_db(database: Database) -> Iterator[Harness]:
-    """The end-to-end harness on the ``database`` fixture's engine (SQLite, then PostgreSQL)."""
-    with harness(small_world(), database.url) as running:
-        yield running
 
 
 @pytest.fixture

@@ -200,6 +200,25 @@ def test_empty_200_and_null_results(served: Served) -> None:
     assert null.status_code == 200 and null.json()["results"] is None
 
 
+def test_a_plan_for_chosen_complaints_faults_only_their_requests(served: Served) -> None:
+    poisoned, healthy = (c.complaint_id for c in served.sim.world.all_complaints()[:2])
+    served.sim.set_faults(FaultPlan({"null_results": 1.0}, complaints=frozenset({poisoned})))
+    with served.client() as http:
+        answers = {
+            "detail": http.get(f"/complaints/{poisoned}/complaint"),
+            "followups": http.get(f"/complaints/{poisoned}/followups"),
+            "other detail": http.get(f"/complaints/{healthy}/complaint"),
+            "inbox": inbox(http),
+        }
+    assert {name: a.json()["results"] is None for name, a in answers.items()} == {
+        "detail": True,
+        "followups": True,
+        "other detail": False,
+        "inbox": False,
+    }
+    assert served.new_counts() == {"null_results": 2}
+
+
 # -- odd pages ----------------------------------------------------------------------------------------
 
 

@@ -147,7 +147,13 @@ class FaultMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI call, with the faults the plan decides for it when it is a contract request."""
         plan = self.switch.plan
-        if scope["type"] != "http" or plan is None or not plan.active or not scope["path"].startswith(self.prefix):
+        if (
+            scope["type"] != "http"
+            or plan is None
+            or not plan.active
+            or not scope["path"].startswith(self.prefix)
+            or not plan.targets(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         request, draws = _Request.of(scope), plan.next_request()

@@ -14,6 +14,7 @@ Faults model CONTRACT §2 (gateway errors, 429/503 with ``Retry-After``, a 200 t
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -85,6 +86,7 @@ RECORD_KINDS = (
 )
 RATED_KINDS = tuple(kind for kind in FaultKind if kind is not FaultKind.CLOCK_SKEW)
 """The kinds that take a rate; the order is the order of the draws for each request."""
+_COMPLAINT_IN_PATH = re.compile(r"/complaints/(?:process/)?(\d+)(?:/|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,9 @@ class FaultPlan:
         seed: the seed of the decisions.
         settings: delays, clock offset and sizes.
         name: the profile's name, for display.
+        complaints: when given, only requests about these complaints (their id in the path: the
+            detail, the follow-ups, a status or reject request) get faults; the rest pass untouched.
+            One complaint the platform keeps failing, beside others it serves.
 
     Raises:
         ValueError: an unknown kind, ``clock_skew`` given a rate, or a rate outside [0, 1].
@@ -161,6 +166,7 @@ class FaultPlan:
     seed: int = 0
     settings: FaultSettings = field(default_factory=FaultSettings)
     name: str = "custom"
+    complaints: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         checked: dict[FaultKind, float] = {}
@@ -179,6 +185,13 @@ class FaultPlan:
     def active(self) -> bool:
         """True when some fault can happen (a positive rate or a clock offset)."""
         return any(self.rates.values()) or self.settings.clock_offset_minutes != 0
+
+    def targets(self, path: str) -> bool:
+        """Whether a request for ``path`` may get faults (see ``complaints``)."""
+        if not self.complaints:
+            return True
+        about = _COMPLAINT_IN_PATH.search(path)
+        return about is not None and int(about.group(1)) in self.complaints
 
     def next_request(self) -> Draws:
         """Take the next request number and return its draws (one per rated kind, in order)."""
