@@ -4,8 +4,8 @@
 runs, with the count and the last reason (lapor_sync.sync.read_failures); a read that succeeds
 deletes it.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 20:30:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import lapor_sync.storage.types
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
