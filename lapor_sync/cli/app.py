@@ -18,6 +18,7 @@ from lapor_sync.cli import (
     mapping,
     outbox,
     purge,
+    reconcile,
     report,
     resync,
     set_aside,
@@ -96,6 +97,7 @@ for module in (
     worker,
     check,
     purge,
+    reconcile,
 ):
     module.register(app)
 
