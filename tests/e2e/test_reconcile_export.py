@@ -21,7 +21,7 @@ from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.timezones import WIB
 from lapor_sync.exports.pull_missing import search_inbox
-from lapor_sync.exports.read import read_export
+from lapor_sync.exports.read import ExportFileError, read_export
 from lapor_sync.exports.reconcile import reconcile
 from lapor_sync.exports.write import ExportRecord, write_export
 from lapor_sync.simulator import END_OF_DATA, Simulator
@@ -246,10 +246,39 @@ def test_after_a_sync_the_simulators_export_shows_no_difference(
     assert h.sync().pushed == 3
     assert h.sync().updated == 1  # the completion read back (the return waits for LAPOR!'s admin)
     path = tmp_path / f"rekap.{kind}"
-    write_export(path, export_records(h.world, date(2024, 1, 1), date(2024, 10, 31)))
+    records = export_records(h.world, date(2024, 1, 1), date(2024, 10, 31))
+    write_export(path, records)
 
     result = _invoke(h, monkeypatch, str(path), "--json")
+    table = _invoke(h, monkeypatch, str(path))
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["differences"] == 0 and report["matched"] == report["rows"] == len(h.cases()) == 40
+    assert table.exit_code == 0 and "40 rows matched; no differences." in table.stdout
+    reporters = {r.user for r in records} - {"Anonim"}
+    assert reporters and not any(name in result.stdout + table.stdout for name in reporters)  # User is never read
+
+
+@pytest.mark.e2e
+def test_columns_are_named_by_option_or_setting(h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h.new_case()
+    [row] = export_records(h.world, *JANUARY)
+    path = tmp_path / "export.csv"
+    path.write_text(f"Nomor Tiket;Tgl;Keadaan\n{row.tracking_id};{row.day:%d/%m/%Y};Terverifikasi\n", encoding="utf-8")
+
+    unnamed = _invoke(h, monkeypatch, str(path))
+    by_option = _invoke(h, monkeypatch, str(path), "--column", "tracking_id=Nomor Tiket", "--column", "date=tgl")
+    monkeypatch.setenv("LAPOR_SYNC_EXPORT_COLUMNS", '{"tracking_id": "Nomor Tiket", "status": "Keadaan"}')
+    by_setting = _invoke(h, monkeypatch, str(path), "--column", "date=Tgl", "--json")
+    wrong = _invoke(h, monkeypatch, str(path), "--column", "reporter=User")
+
+    assert isinstance(unnamed.exception, ExportFileError)
+    assert by_option.exit_code == 0, by_option.output
+    assert by_setting.exit_code == 0, by_setting.output
+    assert json.loads(by_setting.stdout)["columns"] == {
+        "tracking_id": "Nomor Tiket",
+        "date": "Tgl",
+        "status": "Keadaan",
+    }
+    assert wrong.exit_code == 2 and "unknown export column 'reporter'" in wrong.output
