@@ -20,10 +20,15 @@ from lapor_sync.exports.read import ExportFile, ExportRow
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case
 
+SECRET_TITLE = "(rahasia)"
+"""Shown instead of a confidential complaint's title (``is_secret``: its content is not public, CONTRACT §4)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedCase:
     """What the reconciliation reads of one case: ids, day (the complaint's creation, WIB), title, agency, state.
+
+    ``title`` is :data:`SECRET_TITLE` for a confidential complaint.
 
     ``state`` is the complaint's national state as last read: its status code through
     :data:`~lapor_sync.exports.columns.STATE_OF_CODE`, or ``forwarded`` once its disposition left
@@ -197,6 +202,7 @@ def _cases(
         Case.national_status_code,
         Case.national_status_name,
         Case.disposition_id,
+        Case.is_secret,
     )
     found: dict[str, tuple[Any, ...]] = {}
     if period is not None:
@@ -231,10 +237,12 @@ def _recorded(
     status_code: int,
     status_name: str,
     disposition_id: int | None,
+    is_secret: bool,
 ) -> RecordedCase:
     state = (
         NationalState.FORWARDED if not mapping.is_city_institution(disposition_id) else STATE_OF_CODE.get(status_code)
     )
+    shown = SECRET_TITLE if is_secret else title  # a confidential complaint's texts stay in its case (rahasia)
     return RecordedCase(
-        tracking_id, complaint_id, created_at.astimezone(WIB).date(), title, agency_code, state, status_name
+        tracking_id, complaint_id, created_at.astimezone(WIB).date(), shown, agency_code, state, status_name
     )

@@ -282,3 +282,16 @@ def test_columns_are_named_by_option_or_setting(h: Harness, tmp_path: Path, monk
         "status": "Keadaan",
     }
     assert wrong.exit_code == 2 and "unknown export column 'reporter'" in wrong.output
+
+
+@pytest.mark.e2e
+def test_a_confidential_cases_title_is_not_shown(h: Harness, tmp_path: Path) -> None:
+    shown = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL)
+    secret = h.add_complaint(disposition_id=DINSOS, category_id=SOSIAL, is_secret=True, title="Nama pejabat X")
+    h.sync()
+    path = tmp_path / "export.csv"
+    write_export(path, [r for r in export_records(h.world, *JANUARY) if r.tracking_id == shown.tracking_id])
+
+    result = reconcile(h.app.db, h.app.mapping, read_export(path), last=date(2024, 1, 31))
+
+    assert [(c.tracking_id, c.title) for c in result.not_in_export] == [(secret.tracking_id, "(rahasia)")]
