@@ -20,10 +20,12 @@ from lapor_sync.cli import (
     masters,
     outbox,
     purge,
+    reconcile,
     report,
     resync,
     set_aside,
     simulator,
+    simulator_export,
     sla,
     sync,
     worker,
@@ -93,11 +95,13 @@ for module in (
     masters,
     admin,
     simulator,
+    simulator_export,
     sla,
     worker,
     check,
     doctor,
     purge,
+    reconcile,
 ):
     module.register(app)
 

@@ -242,6 +242,9 @@ class Settings(BaseSettings):
         sla_*_working_days: follow-up due after disposition, auto-close expected after the last
             agency follow-up, "due soon" window; extra_non_working_days: dates (cuti bersama by
             decree) on top of the ``holidays`` package's Indonesian calendar.
+        export_columns: ``reconcile-export``'s column names, field → header (fields: tracking_id,
+            complaint_id, date, title, stakeholder, status), replacing the defaults of
+            :data:`lapor_sync.exports.columns.DEFAULT_HEADERS` for the fields named (CONTRACT §7 G11).
     """
 
     model_config = SettingsConfigDict(
@@ -316,6 +319,7 @@ class Settings(BaseSettings):
     sla_autoclose_working_days: int = Field(default=10, ge=1)
     sla_due_soon_working_days: int = Field(default=1, ge=0)
     extra_non_working_days: list[date] = Field(default_factory=list)
+    export_columns: dict[str, str] = Field(default_factory=dict)
 
     _value_sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -370,6 +374,13 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return None if value is None else value.rstrip("/")
+
+    @field_validator("export_columns")
+    @classmethod
+    def _export_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        from lapor_sync.exports.columns import check_overrides
+
+        return dict(check_overrides(value))
 
     @field_validator("database_url")
     @classmethod

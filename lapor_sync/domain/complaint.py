@@ -110,10 +110,15 @@ class Complaint:
 
 @dataclass(frozen=True, slots=True)
 class InboxItem:
-    """One row of the inbox walk: enough to decide whether the complaint must be fetched."""
+    """One row of the inbox walk: enough to decide whether the complaint must be fetched.
+
+    ``tracking_id`` is the public id when the row carries a readable one (``None`` otherwise): how a
+    complaint known only by its tracking id is found (CONTRACT §5).
+    """
 
     complaint_id: int
     updated_at: datetime
+    tracking_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,23 @@ class World:
                 counts[key] += 1
         return {**counts, "archived_or_returned": counts["archived"] + counts["forwarded"]}
 
+    @_locked
+    def handled(self, first: date, last: date) -> list[tuple[Complaint, bool]]:
+        """The complaints the caller's tree has had, created between two WIB dates (inclusive), as of now.
+
+        What the admin panel's export of the period lists (CONTRACT §7 G11): every visible complaint
+        dispositioned to the tree at some point, in complaint id order, each with whether it is still
+        dispositioned there (``False``: forwarded away).
+        """
+        now = self._now()
+        return [
+            (c, c.disposition_id in self._tree)
+            for c in self._store.all()
+            if (c.first_disposition_id in self._tree or c.disposition_id in self._tree)
+            and c.dispositioned_at <= now
+            and first <= c.created_at.astimezone(WIB).date() <= last
+        ]
+
     # -- writes through the API (CONTRACT §5) ----------------------------------------------------
 
     def _writable(self, complaint_id: int) -> Complaint:

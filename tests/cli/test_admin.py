@@ -84,6 +84,8 @@ def test_every_command_teaches_with_an_example() -> None:
         ["case", "complete"],
         ["case", "return"],
         ["case", "forward"],
+        ["reconcile-export"],
+        ["simulator-export"],
     ]
     for command in commands:
         result = invoke(*command, "--help")

@@ -324,7 +324,7 @@ class FakePlatform:
             (
                 r.complaint.updated_at,
                 r.complaint.complaint_id,
-                InboxItem(r.complaint.complaint_id, r.complaint.updated_at),
+                InboxItem(r.complaint.complaint_id, r.complaint.updated_at, r.complaint.tracking_id),
             )
             for r in self._records.values()
             if r.complaint.disposition_id in self.tree

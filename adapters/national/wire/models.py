@@ -226,11 +226,22 @@ class WireComplaintDetail(_WireModel):
     data: WireComplaint
 
 
+def _inbox_tracking_id(value: object) -> str | None:
+    """An inbox row's tracking id when it is one (digits, short enough); anything else is ``None``, never a fault."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text if text.isdigit() and text.isascii() and len(text) <= MAX_TRACKING_ID else None
+
+
 class WireInboxRow(_WireModel):
-    """The two fields of an inbox row that decide whether the complaint must be fetched."""
+    """The two fields of an inbox row that decide whether the complaint must be fetched, and its tracking id.
+
+    The tracking id is read only to find complaints an admin export names by it (CONTRACT §5: no
+    lookup by tracking id); a row without a readable one is still a good row.
+    """
 
     complaint_id: WholeNumber
     updated_at: WibDateTime
+    tracking_id: Annotated[str | None, BeforeValidator(_inbox_tracking_id)] = None
 
 
 class WireFollowup(_WireModel):

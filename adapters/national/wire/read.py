@@ -159,7 +159,7 @@ def read_inbox_row(raw: object) -> InboxItem | MalformedRecord:
         return MalformedRecord(
             complaint_id=_peek_complaint_id(raw), reason=describe(exc, "inbox row "), raw=_set_aside_payload(raw)
         )
-    return InboxItem(complaint_id=row.complaint_id, updated_at=row.updated_at)
+    return InboxItem(complaint_id=row.complaint_id, updated_at=row.updated_at, tracking_id=row.tracking_id)
 
 
 def _validate(adapter: TypeAdapter[Any], raw: object, *, prefix: str = "", complaint_id: int | None = None) -> Any:
