@@ -131,4 +131,4 @@ def test_review_short_test_credentials_do_not_garble_messages(router: respx.Mock
     router.get(f"{BASE}/categories").respond(422, json={"message": "The given data was invalid."})
     lapor = LaporClient(BASE, StaticKeyAuth("k", "t"), retry=RetryPolicy.no_wait(), clock=CLOCK)
 
-    assert refusal_text(lapor) == "HTTP 422: The given data was invalid."
+    assert refusal_text(lapor) == "LAPOR! refused: HTTP 422: The given data was invalid."
