@@ -120,9 +120,7 @@ def named(fault: WireFault) -> str:
     return f"fault {fault.raw_code}" + (f" {said}" if said else "")
 
 
-def known_fault_error(
-    fault: WireFault, *, status: int, retry_after: float | None
-) -> NationalPlatformError | None:
+def known_fault_error(fault: WireFault, *, status: int, retry_after: float | None) -> NationalPlatformError | None:
     """The error for a fault of the table (CONTRACT §7 G2), or ``None`` for a code it does not hold.
 
     A gateway refusal never reached LAPOR!, so a write refused here was not applied: a

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, cell, print_json, print_table
+from lapor_sync.domain.timezones import WIB
 
 __all__ = ["register", "status"]
 
@@ -31,6 +33,11 @@ def _run(run: dict[str, Any] | None) -> str:
     return f"#{run['run_id']} {run['job']}: {run['outcome']}" + (f" ({run['error']})" if run["error"] else "")
 
 
+def _wib_time(instant: datetime) -> str:
+    """``14:02:05 WIB``: the time of day a wait ends, to the second."""
+    return f"{instant.astimezone(WIB):%H:%M:%S} WIB"
+
+
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show health: last good pull and push, cursor, outbox, set-aside records, open and overdue cases, leases.
 
@@ -42,7 +49,9 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     rows waiting with no good push for `status_push_degraded_seconds`, a waiting row older than
     `status_outbox_oldest_degraded_seconds`, a push or outbox row stamped in the future, a failed
     push, runs abandoned by a dead process in the last 24 h, dead letters, set-aside records, or
-    open cases in triage. The worker's `/healthz` says the same.
+    open cases in triage. The worker's `/healthz` says the same. A run whose requests wait on the
+    SPLP request quota (`LAPOR_SYNC_REQUESTS_PER_MINUTE`) is shown with the time the wait ends
+    (`quota_waits` in `--json`); waiting is not a fault.
 
     Example: `lapor-sync status --json; echo "exit $?"`
     """
@@ -71,6 +80,13 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             ["open cases", summary["open_cases"]],
             [f"open cases in triage ({summary['triage']['agency']})", summary["triage"]["open_cases"]],
             ["open cases overdue (SLA)", summary["sla_overdue_cases"]],
+            [
+                "waiting on the SPLP quota",
+                "; ".join(
+                    f"run #{w['run_id']} {w['job']} until {_wib_time(w['until'])}" for w in summary["quota_waits"]
+                )
+                or "no",
+            ],
             [
                 "jobs running (leases)",
                 "; ".join(f"{lease['job']} by {lease['holder']} since {cell(lease['since'])}" for lease in leases)

@@ -119,7 +119,12 @@ def test_review_a_token_endpoint_error_quoting_the_client_secret_keeps_it_out(
     basic = auth.credentials()[3]  # base64(client_id:client_secret), as sent in the Authorization header
     router.post(TOKEN_URL).respond(status, json={"message": f"client secret {ECHOED_CLIENT_SECRET} / Basic {basic} no"})
     lapor = LaporClient(
-        BASE, auth, retry=RetryPolicy.no_wait(), clock=CLOCK, outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL)
+        BASE,
+        auth,
+        retry=RetryPolicy.no_wait(),
+        clock=CLOCK,
+        outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL),
+        quota_wait_seconds=0.001,  # a 429 without Retry-After is a wait for the quota window, tried again once
     )
 
     text = refusal_text(lapor)

@@ -35,7 +35,9 @@ def xml_fault(code: str, message: str = "Invalid Credentials", description: str 
     ).encode()
 
 
-def refusal(status: int, body: bytes, headers: dict[str, str] | None = None, *, write: bool = False) -> NationalPlatformError:
+def refusal(
+    status: int, body: bytes, headers: dict[str, str] | None = None, *, write: bool = False
+) -> NationalPlatformError:
     response = httpx.Response(status, content=body, headers=headers, request=REQUEST)
     return classify.error_for_status(response, body, write=write, now=NOW, credentials=(KEY,))
 
