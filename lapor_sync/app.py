@@ -217,11 +217,13 @@ class App:
             sla=sla_policy(s),
         )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
-        # host could take the row over while its call is under way.
+        # host could take the row over while its call is under way. A call may also wait for its turn
+        # in the request quota and, after a throttle answer, for the gateway's window before its one
+        # more try (neither counted in the retry budget).
         call_budget = RetryPolicy.max_total_seconds
         push = PushOptions(
             max_attempts=s.max_push_attempts,
-            claim_seconds=max(s.lease_seconds, 2 * call_budget),
+            claim_seconds=max(s.lease_seconds, 2 * (call_budget + s.quota_wait_seconds)),
             max_retry_after=timedelta(seconds=s.max_retry_after_seconds),
             concurrency=s.push_concurrency,
         )

@@ -241,7 +241,7 @@ def error_for_status(
     if retry_after is None and (status == 429 or gateway_faults.is_throttle(fault)):
         return refused.make(
             QuotaExceededError,
-            f"{refused.said}; throttled, the quota is spent (nothing was applied): waiting for the quota window",
+            f"{refused.said}; throttled: the quota is spent, nothing was applied",
         )
     return _by_status(refused, write=write, retry_after=retry_after, quoted=fault is not None)
 

@@ -354,9 +354,18 @@ class LaporClient:
                 self._quota_wait,
             )
             self._quota.hold(self._quota_wait)
-        return self._retry.call(
-            attempt, description=description, attempt_seconds=self._deadline_seconds, turn=self._take_turn
-        )
+        try:
+            return self._retry.call(
+                attempt, description=description, attempt_seconds=self._deadline_seconds, turn=self._take_turn
+            )
+        except QuotaExceededError as again:
+            raise QuotaExceededError(
+                f"{again.detail}; again after the {self._quota_wait:g} s wait (the next run goes on; is "
+                "LAPOR_SYNC_REQUESTS_PER_MINUTE above the key's tier?)",
+                status=again.status,
+                layer=again.layer,
+                fault_code=again.fault_code,
+            ) from None
 
     def _take_turn(self) -> float:
         """Wait for the request's turn in the quota (ended by the retry policy's stop); return the seconds waited."""

@@ -14,7 +14,14 @@ from sqlmodel import col
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.complaint import ThreadEntry
-from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
+from lapor_sync.domain.errors import (
+    AmbiguousWriteError,
+    ItemRejectedError,
+    Layer,
+    QuotaExceededError,
+    RunStoppingError,
+    TransientError,
+)
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.storage.database import Database
@@ -164,6 +171,36 @@ def test_a_run_stopping_error_stops_the_push_and_puts_the_row_back_to_be_read_ba
     assert (row.state, row.needs_readback) == ("pending", True)
     assert city.outbox(waiting.id).state == "pending" and posts(fake) == 1  # nothing sent after the stop
     assert push(city).pushed == 2 and len(fake.thread(first)) == 1
+
+
+def test_throttled_again_after_the_quota_wait_stops_the_push_with_the_row_untried(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    first, second = new_case(city, fake), new_case(city, fake)
+    throttled = city.act(first, AgencyAction.FOLLOWUP)
+    waiting = city.act(second, AgencyAction.FOLLOWUP)
+    refusal = "fault 900800 Message throttled out; throttled, the quota is spent (nothing was applied)"
+    fake.fail_next("post_followup", QuotaExceededError(refusal, status=429, layer=Layer.GATEWAY, fault_code=900800))
+    one_at_a_time(city)
+
+    run = push(city)
+
+    assert run.outcome == "failed" and (run.error or "").startswith("SPLP gateway refused: HTTP 429: fault 900800")
+    row = city.outbox(throttled.id)
+    # A 429 was not applied (CONTRACT §7 G3): no attempt counted, nothing to read back.
+    assert (row.state, row.attempts, row.needs_readback) == ("pending", 0, False)
+    assert city.outbox(waiting.id).state == "pending" and posts(fake) == 1
+    assert push(city).pushed == 2 and len(fake.thread(first)) == 1
+
+
+def test_a_refusal_naming_its_layer_is_kept_as_said_in_the_dead_letter(city: CitySide, fake: FakePlatform) -> None:
+    item = city.act(new_case(city, fake), AgencyAction.FOLLOWUP)
+    gone = "fault 909404 Resource gone"
+    fake.fail_next("post_followup", ItemRejectedError(gone, status=404, layer=Layer.GATEWAY, fault_code=909404))
+
+    push(city)
+
+    assert city.outbox(item.id).last_error == f"SPLP gateway refused: HTTP 404: {gone}"
 
 
 def test_rows_of_one_case_leave_in_order_behind_a_failed_one(city: CitySide, fake: FakePlatform) -> None:
