@@ -67,8 +67,8 @@ FAULTS = MappingProxyType(
         ),
         900903: GatewayFault(
             "access token expired",
-            "refused again after one renewal: check the OAuth2 client (LAPOR_SYNC_OAUTH_*) or get a new "
-            "SPLP key if it has expired",
+            "an OAuth2 token was renewed once and refused again: check the OAuth2 client "
+            "(LAPOR_SYNC_OAUTH_*); an SPLP key past its expiry: get a new one from the SPLP portal",
             _STOP,
         ),
         900904: GatewayFault(
