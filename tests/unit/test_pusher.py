@@ -155,41 +155,37 @@ def test_a_followup_on_a_complaint_closed_nationally_is_a_dead_letter_posted_nev
     assert fake.thread(complaint_id) == []
 
 
-def test_a_run_stopping_error_stops_the_push_and_puts_the_row_back_to_be_read_back(
-    city: CitySide, fake: FakePlatform
+THROTTLED = "fault 900800 Message throttled out; throttled: the quota is spent, nothing was applied"
+
+
+@pytest.mark.parametrize(
+    ("error", "said", "read_back"),
+    [
+        (RunStoppingError("Unauthenticated.", status=401), "HTTP 401: Unauthenticated.", True),
+        # Throttled again after the quota wait: a 429 was not applied (CONTRACT §7 G3), nothing to read back.
+        (
+            QuotaExceededError(THROTTLED, status=429, layer=Layer.GATEWAY, fault_code=900800),
+            f"SPLP gateway refused: HTTP 429: {THROTTLED}",
+            False,
+        ),
+    ],
+    ids=["401", "throttled-again"],
+)
+def test_an_error_that_stops_the_run_stops_the_push_and_puts_the_row_back_untried(
+    city: CitySide, fake: FakePlatform, error: Exception, said: str, read_back: bool
 ) -> None:
     first, second = new_case(city, fake), new_case(city, fake)
     stopped = city.act(first, AgencyAction.FOLLOWUP)
     waiting = city.act(second, AgencyAction.FOLLOWUP)
-    fake.fail_next("post_followup", RunStoppingError("Unauthenticated.", status=401))
+    fake.fail_next("post_followup", error)
     one_at_a_time(city)  # else the second is in flight beside the first: it may end, but nothing starts after
 
     run = push(city)
 
-    assert run.outcome == "failed" and "401" in (run.error or "")
+    assert run.outcome == "failed" and run.error == said
     row = city.outbox(stopped.id)
-    assert (row.state, row.needs_readback) == ("pending", True)
+    assert (row.state, row.attempts, row.needs_readback) == ("pending", 0, read_back)
     assert city.outbox(waiting.id).state == "pending" and posts(fake) == 1  # nothing sent after the stop
-    assert push(city).pushed == 2 and len(fake.thread(first)) == 1
-
-
-def test_throttled_again_after_the_quota_wait_stops_the_push_with_the_row_untried(
-    city: CitySide, fake: FakePlatform
-) -> None:
-    first, second = new_case(city, fake), new_case(city, fake)
-    throttled = city.act(first, AgencyAction.FOLLOWUP)
-    waiting = city.act(second, AgencyAction.FOLLOWUP)
-    refusal = "fault 900800 Message throttled out; throttled, the quota is spent (nothing was applied)"
-    fake.fail_next("post_followup", QuotaExceededError(refusal, status=429, layer=Layer.GATEWAY, fault_code=900800))
-    one_at_a_time(city)
-
-    run = push(city)
-
-    assert run.outcome == "failed" and (run.error or "").startswith("SPLP gateway refused: HTTP 429: fault 900800")
-    row = city.outbox(throttled.id)
-    # A 429 was not applied (CONTRACT §7 G3): no attempt counted, nothing to read back.
-    assert (row.state, row.attempts, row.needs_readback) == ("pending", 0, False)
-    assert city.outbox(waiting.id).state == "pending" and posts(fake) == 1
     assert push(city).pushed == 2 and len(fake.thread(first)) == 1
 
 
