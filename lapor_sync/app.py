@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
@@ -29,6 +30,9 @@ from lapor_sync.storage.lease import Leases, holder_name
 from lapor_sync.sync.pull import Puller, PullOptions
 from lapor_sync.sync.push import Pusher, PushOptions
 from lapor_sync.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from lapor_sync.adapters.national.quota import Quota
 
 log = logging.getLogger("lapor_sync.app")
 
@@ -151,6 +155,17 @@ class App:
         """The city-records port on ``session``."""
         return BuiltinCityRecords(session, mapping=self.mapping, clock=self.clock)
 
+    @cached_property
+    def quota(self) -> Quota:
+        """The request quota of this process (``requests_per_minute``, ``requests_per_second``, CONTRACT §7 G4).
+
+        One for every platform client the process makes, so the worker's pull, push and reconcile
+        jobs, each with its own client, spend one quota together.
+        """
+        from lapor_sync.adapters.national.quota import Quota
+
+        return Quota.from_settings(self.settings)
+
     def platform(self, *, stop: threading.Event | None = None) -> NationalPlatform:
         """A national platform client from the settings (a context manager: close it).
 
@@ -158,12 +173,14 @@ class App:
         total cap; a ``Retry-After`` is honoured up to ``max_retry_after_seconds`` (both read by
         ``LaporClient.from_settings``). ``stop`` (the worker's stop event), once set, ends the
         attempt in flight within a fraction of a second (a connect or TLS handshake at its timeout, 10 s at most)
-        and starts no retry.
+        and starts no retry, and ends a wait for the request quota (:attr:`quota`, shared by every client).
         """
         from lapor_sync.adapters.national.client import LaporClient
         from lapor_sync.adapters.national.retry import RetryPolicy
 
-        return LaporClient.from_settings(self.settings, clock=self.clock, retry=RetryPolicy(interrupt=stop))
+        return LaporClient.from_settings(
+            self.settings, clock=self.clock, retry=RetryPolicy(interrupt=stop), quota=self.quota
+        )
 
     def leases(self) -> Leases:
         """Job leases on the migrated database, held as ``"<host>:<pid> <purpose> @<incarnation>"``, in ``lease_mode``."""
@@ -201,11 +218,13 @@ class App:
             set_aside_after_failures=s.set_aside_after_failures,
         )
         # A claim outlives one call with all its retries, even with short leases: else a pusher on another
-        # host could take the row over while its call is under way.
+        # host could take the row over while its call is under way. A call may also wait for its turn
+        # in the request quota and, after a throttle answer, for the gateway's window before its one
+        # more try (neither counted in the retry budget).
         call_budget = RetryPolicy.max_total_seconds
         push = PushOptions(
             max_attempts=s.max_push_attempts,
-            claim_seconds=max(s.lease_seconds, 2 * call_budget),
+            claim_seconds=max(s.lease_seconds, 2 * (call_budget + s.quota_wait_seconds)),
             max_retry_after=timedelta(seconds=s.max_retry_after_seconds),
             concurrency=s.push_concurrency,
         )

@@ -130,6 +130,7 @@ def main() -> None:
             api_token=credentials.app_token,
             institution_id=6271,
             initial_since=START_OF_DATA,
+            requests_per_minute=0,  # the simulator counts no quota
         )
         app = App(settings, clock=clock)
         auth = StaticKeyAuth(credentials.api_key, credentials.app_token)

@@ -192,6 +192,7 @@ def worker_env(database_url: str, base_url: str, **settings: object) -> dict[str
         "api_token": CREDENTIALS.app_token,
         "institution_id": 6271,
         "health_port": 0,
+        "requests_per_minute": 0,  # the simulator counts no quota
         **settings,
     }
     return env | {f"LAPOR_SYNC_{name.upper()}": str(value) for name, value in values.items()}
@@ -247,7 +248,7 @@ def city_app(database_url: str, base_url: str, *, clock: Clock | None = None, **
             api_key=CREDENTIALS.api_key,
             api_token=CREDENTIALS.app_token,
             institution_id=6271,
-            **settings,
+            **({"requests_per_minute": 0} | settings),  # the simulator counts no quota
         ),
         clock=clock or SystemClock(),
     )

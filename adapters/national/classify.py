@@ -2,7 +2,9 @@
 
 What a caller may do next depends on the class: ``TransientError`` is safe to retry,
 ``AmbiguousWriteError`` needs a read-back first, ``RunStoppingError`` ends the run,
-``ItemRejectedError`` is permanent for the one item. A write counts as surely not applied only after
+``ItemRejectedError`` is permanent for the one item, ``QuotaExceededError`` waits for the quota
+window. Each says which layer refused: the SPLP gateway (a WSO2 fault body, read with its code:
+``gateway_faults``) or LAPOR! (CONTRACT §7). A write counts as surely not applied only after
 a connect failure, a 429, or a 503 with ``Retry-After`` (a maintenance window); every other failure
 of a write is ambiguous. A redirect is never followed (it would carry the credentials elsewhere) and
 an answer over the size limit is never read to its end (``outbound``). Texts carry the server's
@@ -18,18 +20,21 @@ import email.utils
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NotRequired, TypedDict, Unpack
+from typing import Any, NotRequired, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from lapor_sync.adapters.national import wire
+from lapor_sync.adapters.national import gateway_faults, wire
 from lapor_sync.adapters.national.outbound import AnswerTooLargeError, describe, origin
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
+    Layer,
     NationalPlatformError,
+    QuotaExceededError,
     RunStoppingError,
     TransientError,
 )
@@ -187,7 +192,13 @@ def error_for_status(
     credentials: Iterable[str] = (),
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS,
 ) -> NationalPlatformError:
-    """Classify a non-2xx answer (CONTRACT §6).
+    """Classify a non-2xx answer (CONTRACT §6, and §7 for the SPLP gateway in front).
+
+    A WSO2 fault body (JSON or XML, CONTRACT §7 G1) says the SPLP gateway refused; any other answer
+    is LAPOR's own. The error's ``layer`` and ``fault_code`` say which, and its text starts with
+    ``"SPLP gateway refused: "`` or ``"LAPOR! refused: "``. A fault of the table
+    (``gateway_faults.FAULTS``) is classified by it, with the fix; an unknown code is kept as
+    received (masked) and classified by status like LAPOR's answers.
 
     Args:
         response: the answer (status and headers).
@@ -199,10 +210,13 @@ def error_for_status(
 
     Returns:
         ``RunStoppingError`` for a 3xx (the API does not redirect: following one would send the
-        credentials to wherever it points), for 401, and for 403 on a GET; ``ItemRejectedError``
-        for a 403 on a write and for other 4xx except 408/429;
+        credentials to wherever it points), for 401, for 403 on a GET and for the gateway faults
+        that stop a run; ``QuotaExceededError`` for a 429 without ``Retry-After`` and for the
+        throttling faults 900800-900807 without one (nothing was applied: CONTRACT §7 G3);
+        ``ItemRejectedError`` for a 403 on a write and for other 4xx except 408/429;
         ``TransientError`` for 408, 429 and 5xx on a GET, and on a write only for 429 and 503
-        with ``Retry-After``; ``AmbiguousWriteError`` for every other failure of a write.
+        with ``Retry-After``, and for the gateway faults 900900 and 900907; ``AmbiguousWriteError``
+        for every other failure of a write.
     """
     status = response.status_code
     if 300 <= status < 400:
@@ -211,26 +225,63 @@ def error_for_status(
             "the configured host; check LAPOR_SYNC_API_BASE_URL (and LAPOR_SYNC_OAUTH_TOKEN_URL)",
             status=status,
         )
+    fault = wire.read_fault(body)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now, max_seconds=max_retry_after)
+    if fault is not None and (known := gateway_faults.known_fault_error(fault, status=status, retry_after=retry_after)):
+        return known
+
+    def hide(text: str) -> str:
+        return without_credentials(text, credentials)
+
+    if fault is None:
+        said = wire.error_message(body, hide, fallback=response.reason_phrase) or "no message"
+        refused = _Refusal(status, Layer.LAPOR, None, said)
+    else:
+        refused = _Refusal(status, Layer.GATEWAY, fault.code, wire.server_text(gateway_faults.named(fault), hide))
+    if retry_after is None and (status == 429 or gateway_faults.is_throttle(fault)):
+        return refused.make(
+            QuotaExceededError,
+            f"{refused.said}; throttled: the quota is spent, nothing was applied",
+        )
+    return _by_status(refused, write=write, retry_after=retry_after, quoted=fault is not None)
+
+
+_E = TypeVar("_E", bound=NationalPlatformError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """Who refused a request and what they said (already cleaned): the parts every error of one answer shares."""
+
+    status: int
+    layer: Layer
+    fault_code: int | None
+    said: str
+
+    def make(self, kind: type[_E], detail: str, **more: Any) -> _E:
+        return kind(detail, status=self.status, layer=self.layer, fault_code=self.fault_code, **more)
+
+
+def _by_status(refused: _Refusal, *, write: bool, retry_after: float | None, quoted: bool) -> NationalPlatformError:
+    """Classify by HTTP status alone (CONTRACT §6); ``quoted``: the refusal may be quoted on a 401 (a fault's, masked)."""
+    status, said = refused.status, refused.said
     if status == 401:
-        # The body is not quoted: a gateway may echo the credentials it refused.
-        return RunStoppingError("authentication refused: check the API key, app token or OAuth2 client", status=status)
-    detail = (
-        wire.error_message(body, lambda text: without_credentials(text, credentials), fallback=response.reason_phrase)
-        or "no message"
-    )
+        # LAPOR's body is not quoted: a gateway may echo the credentials it refused. A fault's code
+        # and message are kept (masked) so that an unknown code still says what it was.
+        hint = "authentication refused: check the API key, app token or OAuth2 client"
+        return refused.make(RunStoppingError, f"{said}; {hint}" if quoted else hint)
     if status == 403 and write:
         # CONTRACT §5 answers 403 to a write on a complaint no longer dispositioned to the caller:
         # a fact about that one item. Stopping every run on it would block the outbox for good.
-        return ItemRejectedError(f"forbidden for this complaint: {detail}", status=status)
+        return refused.make(ItemRejectedError, f"forbidden for this complaint: {said}")
     if status == 403:
-        return RunStoppingError(f"forbidden: {detail}", status=status)
+        return refused.make(RunStoppingError, f"forbidden: {said}")
     if 400 <= status < 500 and status not in _RETRY_LATER_4XX:
-        return ItemRejectedError(detail, status=status)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"), now, max_seconds=max_retry_after)
+        return refused.make(ItemRejectedError, said)
     surely_not_applied = status == 429 or (status == 503 and retry_after is not None)
     if write and not surely_not_applied:
-        return AmbiguousWriteError(f"{detail}; the write may have been applied", status=status, retry_after=retry_after)
-    return TransientError(detail, status=status, retry_after=retry_after)
+        return refused.make(AmbiguousWriteError, f"{said}; the write may have been applied", retry_after=retry_after)
+    return refused.make(TransientError, said, retry_after=retry_after)
 
 
 def _has_request(exc: httpx.TransportError) -> bool:

@@ -10,9 +10,10 @@ URLs or error texts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -22,17 +23,21 @@ from lapor_sync.adapters.national import classify, config, deadline, wire
 from lapor_sync.adapters.national.auth import credentials_of
 from lapor_sync.adapters.national.outbound import AnswerTooLargeError, OutboundPolicy
 from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
+from lapor_sync.adapters.national.quota import DEFAULT_QUOTA_WAIT_SECONDS, Quota
 from lapor_sync.adapters.national.retry import RetryPolicy
 from lapor_sync.adapters.national.wire.models import WirePage
 from lapor_sync.config.endpoints import NationalEndpoints, complaint_path
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
-from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError
+from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError, QuotaExceededError
 from lapor_sync.domain.masters import MasterInstitution, MasterList, ReplyTemplate
-from lapor_sync.domain.ports import InboxWalkReport
+from lapor_sync.domain.ports import InboxWalkReport, QuotaListener
+from lapor_sync.domain.timezones import WIB
 
+logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 MAX_PER_PAGE = 100  # CONTRACT §5: the inbox serves at most 100 rows a page
+_TOLD_WAIT_SECONDS = 1.0  # a shorter wait for the quota is counted, not logged nor shown in ``status``
 
 MASTERS_PAGE_SIZE = 1000  # CONTRACT §7 G8: master lists seen read with page_size=1000
 
@@ -63,10 +68,14 @@ class LaporClient:
             origin of ``base_url`` only, with the defaults (``config.outbound_from_settings`` builds
             the configured one, the OAuth2 token host included).
         transport: an httpx transport (tests); ``None`` for the default network transport.
+        quota: the request quota every request waits its turn in, shared by the clients of one
+            process (``App.quota``); ``None``: no limit.
+        quota_wait_seconds: after a throttle answer (a 429 without ``Retry-After``, CONTRACT §7
+            G3), how long no request of the quota starts before the one more try, seconds.
 
     Raises:
-        ValueError: when ``per_page``, ``max_pages``, ``deadline_seconds`` or ``max_retry_after_seconds``
-            is out of range.
+        ValueError: when ``per_page``, ``max_pages``, ``deadline_seconds``, ``max_retry_after_seconds``
+            or ``quota_wait_seconds`` is out of range.
     """
 
     def __init__(
@@ -85,6 +94,8 @@ class LaporClient:
         clock: Clock | None = None,
         outbound: OutboundPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        quota: Quota | None = None,
+        quota_wait_seconds: float = DEFAULT_QUOTA_WAIT_SECONDS,
     ) -> None:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
@@ -94,6 +105,11 @@ class LaporClient:
             raise ValueError("deadline_seconds must be positive")
         if max_retry_after_seconds < 0:
             raise ValueError("max_retry_after_seconds must not be negative")
+        if quota_wait_seconds <= 0:
+            raise ValueError("quota_wait_seconds must be positive")
+        self._quota = quota or Quota(0)
+        self._quota_wait = quota_wait_seconds
+        self._listener: QuotaListener | None = None
         self._deadline_seconds = deadline_seconds
         self._max_retry_after = max_retry_after_seconds
         self._retry = retry or RetryPolicy()
@@ -134,8 +150,12 @@ class LaporClient:
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        quota: Quota | None = None,
     ) -> LaporClient:
         """Build a client from the application settings (attribute names in ``config``).
+
+        ``quota`` is the process's request quota; ``None`` makes one for this client from
+        ``requests_per_minute`` and ``requests_per_second``. ``quota_wait_seconds`` is read too.
 
         Raises:
             ConfigurationError: a needed setting is missing or refused (plain http over a network,
@@ -155,6 +175,8 @@ class LaporClient:
             clock=clock,
             outbound=config.outbound_from_settings(settings),
             transport=transport,
+            quota=quota or Quota.from_settings(settings),
+            quota_wait_seconds=float(getattr(settings, "quota_wait_seconds", DEFAULT_QUOTA_WAIT_SECONDS)),
         )
 
     def __enter__(self) -> LaporClient:
@@ -177,6 +199,10 @@ class LaporClient:
         and must not read the request's headers' values out anywhere: they hold the credentials.
         """
         self._http.event_hooks["request"] = [*self._http.event_hooks["request"], hook]
+
+    def report_quota_to(self, listener: QuotaListener | None) -> None:
+        """Tell ``listener`` (a sync run's journal) about the waits for the request quota from now on."""
+        self._listener = listener
 
     # --- the NationalPlatform port -------------------------------------------------------------
 
@@ -366,7 +392,58 @@ class LaporClient:
             except ValueError as exc:
                 raise classify.protocol_error(str(exc), status=response.status_code, write=write) from None
 
-        return self._retry.call(attempt, description=f"{method} {path}", attempt_seconds=self._deadline_seconds)
+        description = f"{method} {path}"
+        try:
+            return self._retry.call(
+                attempt, description=description, attempt_seconds=self._deadline_seconds, turn=self._take_turn
+            )
+        except QuotaExceededError as exc:
+            if self._retry.max_attempts < 2:
+                raise  # one attempt a request was asked for (``doctor``): no wait, no second try
+            # CONTRACT §7 G3/G4: the gateway's throttle answer has no Retry-After; its window is a
+            # minute. No request of this process starts until it has passed, then this one is tried
+            # once more; a second throttle answer goes up and stops the run.
+            logger.warning(
+                "%s throttled (%s); no request for %g s (LAPOR_SYNC_QUOTA_WAIT_SECONDS), then one more try",
+                description,
+                exc,
+                self._quota_wait,
+            )
+            self._quota.hold(self._quota_wait)
+        try:
+            return self._retry.call(
+                attempt, description=description, attempt_seconds=self._deadline_seconds, turn=self._take_turn
+            )
+        except QuotaExceededError as again:
+            raise QuotaExceededError(
+                f"{again.detail}; again after the {self._quota_wait:g} s wait (the next run goes on; is "
+                "LAPOR_SYNC_REQUESTS_PER_MINUTE above the key's tier?)",
+                status=again.status,
+                layer=again.layer,
+                fault_code=again.fault_code,
+            ) from None
+
+    def _take_turn(self) -> float:
+        """Wait for the request's turn in the quota (ended by the retry policy's stop); return the seconds waited."""
+        waited = self._quota.take_turn(stop=self._retry.interrupt, announce=self._waiting)
+        listener = self._listener
+        if waited > 0 and listener is not None:
+            listener.waited_on_quota(waited)
+        return waited
+
+    def _waiting(self, seconds: float) -> None:
+        """Say that a request waits ``seconds`` for its turn: a log line and the listener, for a wait of 1 s or more."""
+        if seconds < _TOLD_WAIT_SECONDS:
+            return
+        until = self._clock.now() + timedelta(seconds=seconds)
+        logger.info(
+            "waiting on the SPLP quota until %s (%s: LAPOR_SYNC_REQUESTS_PER_MINUTE)",
+            f"{until.astimezone(WIB):%H:%M:%S} WIB",
+            self._quota.describe(),
+        )
+        listener = self._listener
+        if listener is not None:
+            listener.waiting_on_quota(until)
 
     def _request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, **content: Any

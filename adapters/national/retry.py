@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import tenacity
 
 from lapor_sync.adapters.national import deadline
-from lapor_sync.domain.errors import AmbiguousWriteError, TransientError
+from lapor_sync.domain.errors import AmbiguousWriteError, QuotaExceededError, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,19 @@ def _no_sleep(_seconds: float) -> None:
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, TransientError) and not isinstance(exc, AmbiguousWriteError)
+    # A throttle answer is not retried by backoff: the client waits out the quota window (``quota``).
+    return isinstance(exc, TransientError) and not isinstance(exc, AmbiguousWriteError | QuotaExceededError)
+
+
+@dataclass
+class _Budget:
+    """The time one call has used: from its first attempt, less the waits for a turn of the quota."""
+
+    started: float
+    queued: float = 0.0
+
+    def used(self, now: float) -> float:
+        return now - self.started - self.queued
 
 
 def _retry_after(state: tenacity.RetryCallState) -> float | None:
@@ -85,7 +97,14 @@ class RetryPolicy:
         """
         return replace(cls(**overrides), initial_wait_seconds=0.0, max_wait_seconds=0.0, sleep=_no_sleep)
 
-    def call(self, operation: Callable[[], T], *, description: str, attempt_seconds: float | None = None) -> T:
+    def call(
+        self,
+        operation: Callable[[], T],
+        *,
+        description: str,
+        attempt_seconds: float | None = None,
+        turn: Callable[[], float] | None = None,
+    ) -> T:
         """Run ``operation`` until it succeeds, fails for good, or the caps are reached.
 
         Args:
@@ -93,6 +112,9 @@ class RetryPolicy:
             description: what is being done, for the log (e.g. ``"GET /complaints/inbox"``); no secrets.
             attempt_seconds: the wall-clock limit of one attempt (``LAPOR_SYNC_REQUEST_DEADLINE_SECONDS``),
                 within what is left of ``max_total_seconds``; ``None``: only the latter.
+            turn: waits for the request quota before each attempt and returns the seconds it
+                waited (``Quota.take_turn``); that wait is outside the attempt's deadline and is not
+                counted in ``max_total_seconds``: the quota is spent by the process, not by this call.
 
         Returns:
             What ``operation`` returned.
@@ -100,13 +122,19 @@ class RetryPolicy:
         Raises:
             The last error of ``operation`` when it is not retryable or the caps are reached.
         """
-        started = self.monotonic()
+        budget = _Budget(self.monotonic())
         failures: list[BaseException] = []
 
         def attempt() -> T:
             if failures and self.interrupt is not None and self.interrupt.is_set():
                 raise failures[-1]  # shutting down: no new attempt; ``stop`` ends the loop on this error
-            left = self.max_total_seconds - (self.monotonic() - started)
+            if turn is not None:
+                try:
+                    budget.queued += turn()
+                except BaseException as exc:  # stopped while queued: nothing sent, and no further attempt
+                    failures.append(exc)
+                    raise
+            left = self.max_total_seconds - budget.used(self.monotonic())
             if failures and left <= 0:
                 raise failures[-1]  # a wait overslept the cap: no attempt without time; ``stop`` ends the loop
             try:
@@ -127,9 +155,11 @@ class RetryPolicy:
         except BaseException as exc:
             if not _is_retryable(exc):
                 raise
-        return self._retrying(attempt, failures, started, description)
+        return self._retrying(attempt, failures, budget, description)
 
-    def _retrying(self, attempt: Callable[[], T], failures: list[BaseException], started: float, description: str) -> T:
+    def _retrying(
+        self, attempt: Callable[[], T], failures: list[BaseException], budget: _Budget, description: str
+    ) -> T:
         """Go on with ``attempt`` under tenacity after a first, retryable failure (the last of ``failures``)."""
         replay_first = [failures[-1]]
 
@@ -152,7 +182,7 @@ class RetryPolicy:
             return (
                 (self.interrupt is not None and self.interrupt.is_set())
                 or state.attempt_number >= self.max_attempts
-                or self.monotonic() - started + state.upcoming_sleep >= self.max_total_seconds
+                or budget.used(self.monotonic()) + state.upcoming_sleep >= self.max_total_seconds
                 or (retry_after is not None and retry_after > self.retry_after_cap_seconds)
             )
 

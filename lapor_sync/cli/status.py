@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import typer
 
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, cell, print_json, print_table
+from lapor_sync.domain.timezones import WIB
 
 __all__ = ["register", "status"]
 
@@ -37,6 +39,11 @@ def _failing(failing: dict[str, Any]) -> str:
     return f"reading it failed {runs} pull run{'' if runs == 1 else 's'} in a row, {state}: {failing['reason']}"
 
 
+def _wib_time(instant: datetime) -> str:
+    """``14:02:05 WIB``: the time of day a wait ends, to the second."""
+    return f"{instant.astimezone(WIB):%H:%M:%S} WIB"
+
+
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show health: last good pull and push, cursor, outbox, set-aside records, open and overdue cases, leases.
 
@@ -53,7 +60,9 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     A complaint whose detail or follow-ups LAPOR! keeps answering with garbage (`{"results": null}`,
     a 5xx) is listed under the set-aside records with the pull runs it failed in a row and the last
     reason; after `set_aside_after_failures` runs (default 3) it is set aside so the pull goes on, and
-    `lapor-sync resync --set-aside` tries it again.
+    `lapor-sync resync --set-aside` tries it again. A run whose requests wait on the SPLP request
+    quota (`LAPOR_SYNC_REQUESTS_PER_MINUTE`) is shown with the time the wait ends (`quota_waits` in
+    `--json`); waiting is not a fault.
 
     Example: `lapor-sync status --json; echo "exit $?"`
     """
@@ -83,6 +92,13 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             ["open cases", summary["open_cases"]],
             [f"open cases in triage ({summary['triage']['agency']})", summary["triage"]["open_cases"]],
             ["open cases overdue (SLA)", summary["sla_overdue_cases"]],
+            [
+                "waiting on the SPLP quota",
+                "; ".join(
+                    f"run #{w['run_id']} {w['job']} until {_wib_time(w['until'])}" for w in summary["quota_waits"]
+                )
+                or "no",
+            ],
             [
                 "jobs running (leases)",
                 "; ".join(f"{lease['job']} by {lease['holder']} since {cell(lease['since'])}" for lease in leases)

@@ -222,6 +222,17 @@ class Settings(BaseSettings):
             (default 3: at the 300 s pull interval a quarter of an hour of failing, long enough
             that a blip of LAPOR! sets nothing aside). Failures of the platform as a whole never
             count (:mod:`lapor_sync.sync.read_failures`).
+        requests_per_minute: the client-side quota, requests a minute to the national API from this
+            process, every job together (0: no limit). LAPOR publishes no figure (CONTRACT §7 G12);
+            the default, 10, is what one production SPLP client allows itself (G4), and 14,400 a
+            day: a city's pulls, pushes and rechecks (the recheck budget is a tenth of it) with room
+            to spare, while a first backfill of a year takes hours and resumes where it stopped.
+            Raise it to the tier SPLP gives the city's key; the demo and the simulator turn it off.
+        requests_per_second: optionally, requests a second too (0, the default: no limit a second;
+            the gateway counts per minute, G4).
+        quota_wait_seconds: after a throttle answer (429 without ``Retry-After``, WSO2 900800-900807:
+            G3), how long no request starts before the one more try, seconds (default 65: the
+            minute window and a margin, G4); a second throttle answer stops the run.
         pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
             intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
         sla_check_time, retention_time: daily job times, WIB.
@@ -291,6 +302,9 @@ class Settings(BaseSettings):
     recheck_requests_per_cycle: int = Field(default=60, ge=1)
     recheck_requests_per_day: int = Field(default=1440, ge=1)
     set_aside_after_failures: int = Field(default=3, ge=1, le=100)
+    requests_per_minute: int = Field(default=10, ge=0)
+    requests_per_second: int = Field(default=0, ge=0)
+    quota_wait_seconds: float = Field(default=65.0, gt=0, le=3600)
     # The scheduled worker (``lapor-sync worker``).
     pull_interval_seconds: int = Field(default=300, ge=1)
     push_interval_seconds: int = Field(default=60, ge=1)

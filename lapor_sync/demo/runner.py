@@ -215,6 +215,8 @@ def demo_settings(workdir: Path, base_url: str) -> Settings:
         api_token=CREDENTIALS.app_token,
         institution_id=6271,
         initial_since=datetime.combine(PERIOD_START, time(0), WIB),
+        # The simulator is no SPLP gateway and counts no quota: a year replayed in seconds.
+        requests_per_minute=0,
     )
 
 
@@ -251,6 +253,7 @@ def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
             'auth_mode = "static"\n'
             f'api_key = "{CREDENTIALS.api_key}"\n'
             f'api_token = "{CREDENTIALS.app_token}"\n'
-            "institution_id = 6271\n",
+            "institution_id = 6271\n"
+            "requests_per_minute = 0  # the simulator counts no quota\n",
         )
     return path

@@ -12,6 +12,8 @@ every other class is defined here):
   + NationalPlatformError: a call to LAPOR! failed
     - TransientError: retried; the run fails when the retries give up
       · AmbiguousWriteError: LAPOR! is read back before anything is posted again
+      · QuotaExceededError: the gateway's quota refused the request (nothing applied); waited
+        for once, a second one stops the run
     - RunStoppingError: the run stops (401, 403 on a read, a pagination loop, a refused request)
       · OversizeAnswerError (adapters/national/classify.py): an answer to a read over
         ``max_response_bytes``; beside the classifier that makes it (the client turns one for a
@@ -85,7 +87,10 @@ class NationalPlatformError(LaporSyncError):
     def __init__(
         self, detail: str, *, status: int | None = None, layer: Layer | None = None, fault_code: int | None = None
     ) -> None:
-        super().__init__(detail if status is None else f"HTTP {status}: {detail}")
+        # "SPLP gateway refused: HTTP 401: ..." / "LAPOR! refused: HTTP 422: ...": the layer first,
+        # since the two are fixed in different places (CONTRACT §7).
+        text = detail if status is None else f"HTTP {status}: {detail}"
+        super().__init__(text if layer is None else f"{layer} refused: {text}")
         self.status = status
         self.detail = detail
         self.layer = layer
@@ -115,6 +120,15 @@ class AmbiguousWriteError(TransientError):
     """A write may or may not have been applied (read timeout, dropped connection, 502/504).
 
     CONTRACT §6: read back before posting again.
+    """
+
+
+class QuotaExceededError(TransientError):
+    """The gateway's quota refused the request: a 429 without ``Retry-After``, WSO2 faults 900800-900807.
+
+    Nothing was applied (CONTRACT §7 G3). The client waits until the quota window has passed and
+    tries once more; raised from the client, it means the second try was throttled too, and the
+    run stops (the next one goes on from what is stored).
     """
 
 

@@ -10,10 +10,34 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
 from lapor_sync.domain.status import CaseState
+
+
+class QuotaListener(Protocol):
+    """Told about the waits for the national API's request quota (CONTRACT §7): a sync run's journal.
+
+    Called from any thread making requests (a pull's fetch threads, a push's delivery threads).
+    """
+
+    def waiting_on_quota(self, until: datetime) -> None:
+        """A request waits for its turn until ``until`` (aware) before it is sent."""
+        ...
+
+    def waited_on_quota(self, seconds: float) -> None:
+        """A request waited ``seconds`` for its turn (it may have been stopped before its end)."""
+        ...
+
+
+@runtime_checkable
+class QuotaReporting(Protocol):
+    """A national platform client that waits for a request quota, and can say so (``LaporClient``)."""
+
+    def report_quota_to(self, listener: QuotaListener | None) -> None:
+        """Tell ``listener`` about the waits from now on; ``None``: tell nobody."""
+        ...
 
 
 class NationalPlatform(Protocol):

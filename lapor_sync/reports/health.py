@@ -201,6 +201,15 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         )
     ).one()
     finished = (RunOutcome.OK, RunOutcome.FAILED)
+    waiting = session.exec(
+        select(SyncRun)
+        .where(
+            SyncRun.institution_id == institution,
+            SyncRun.outcome == RunOutcome.RUNNING,
+            col(SyncRun.quota_wait_until) > now,
+        )
+        .order_by(col(SyncRun.id))
+    ).all()
     return {
         "institution_id": institution,
         "now": now,
@@ -226,6 +235,8 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         },
         "sla_overdue_cases": overdue,
         "abandoned_runs_24h": abandoned,
+        # Runs under way whose requests wait on the request quota (CONTRACT §7 G4), and until when.
+        "quota_waits": [{"run_id": run.id, "job": run.job, "until": run.quota_wait_until} for run in waiting],
         "leases": [
             {"job": lease.job, "holder": lease.holder, "since": lease.acquired_at}
             for lease in held_leases(db, clock)

@@ -232,6 +232,8 @@ class RunCounts(SQLModel):
         pushed: outbox rows delivered to LAPOR!.
         failed: failed attempts of outbox rows (each is retried later).
         dead_lettered: outbox rows given up as dead letters.
+        quota_waited_seconds: seconds the run's requests waited on the request quota, theirs
+            together (threads waiting at once each count; CONTRACT §7 G4).
     """
 
     fetched: int = 0
@@ -242,6 +244,7 @@ class RunCounts(SQLModel):
     pushed: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    quota_waited_seconds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     def counters(self) -> dict[str, int]:
         """Return the counters alone as a plain dict, in :data:`COUNTERS` order (a :class:`SyncRun`'s too)."""
@@ -263,7 +266,9 @@ class SyncRun(RunCounts, table=True):
     identity, not a comparison of wall-clock times: two workers firing the same tick cannot both
     insert its run, and a clock that stepped back cannot make later ticks look done. ``holder``
     (``"<host>:<pid> <purpose>"``) and ``leases`` (the job leases held, comma-separated) let a run
-    left ``running`` by a dead process be found and closed as ``abandoned``.
+    left ``running`` by a dead process be found and closed as ``abandoned``. ``quota_wait_until``:
+    until when the run's requests wait on the request quota (the latest wait told, UTC), so that
+    ``status`` in another process can say so.
     """
 
     __tablename__ = "sync_run"
@@ -280,6 +285,7 @@ class SyncRun(RunCounts, table=True):
     tick: datetime | None = _utc(default=None)
     holder: str | None = Field(default=None, max_length=255)
     leases: str | None = Field(default=None, max_length=64)
+    quota_wait_until: datetime | None = _utc(default=None)
 
 
 class SyncEvent(SQLModel, table=True):

@@ -13,10 +13,10 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -49,6 +49,7 @@ class About(TypedDict, total=False):
 
 
 _EVENT = SyncEvent.__table__  # type: ignore[attr-defined]
+_RUN = SyncRun.__table__  # type: ignore[attr-defined]
 
 
 class RunTally:
@@ -160,6 +161,25 @@ class RunJournal:
     stop: threading.Event = field(default_factory=threading.Event)
     leases: tuple[LeaseHandle, ...] = ()
     tick: datetime | None = None
+    _quota_waited: float = field(default=0.0, init=False, repr=False)
+    _quota_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def waiting_on_quota(self, until: datetime) -> None:
+        """Record on the run row that its requests wait on the request quota until ``until`` (aware).
+
+        ``lapor-sync status`` (another process) reads it. Called from the thread that waits (a
+        fetch or delivery thread too), in a transaction of its own: one short UPDATE of the run
+        row, which nothing else writes while the run goes on.
+        """
+        with self.db.engine.begin() as connection:
+            connection.execute(
+                update(_RUN).where(_RUN.c.id == self.run_id).values(quota_wait_until=until.astimezone(UTC))
+            )
+
+    def waited_on_quota(self, seconds: float) -> None:
+        """Count ``seconds`` waited on the request quota into the run's ``quota_waited_seconds`` (any thread)."""
+        with self._quota_lock:
+            self._quota_waited += seconds
 
     def checkpoint(self) -> None:
         """Called between items: go on, or stop before the next item.
@@ -254,6 +274,8 @@ class RunJournal:
             else:
                 run.outcome = RunOutcome.FAILED if error else RunOutcome.OK
                 run.error = redact(error) if error else error
+            with self._quota_lock:
+                self.counts.quota_waited_seconds = round(self._quota_waited)
             for name, value in self.counts.counters().items():
                 setattr(run, name, value)
             session.add(run)

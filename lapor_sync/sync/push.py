@@ -46,6 +46,7 @@ from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
     MalformedRecordError,
+    QuotaExceededError,
     RunStoppingError,
     TransientError,
 )
@@ -129,6 +130,8 @@ class Pusher:
 
         Raises:
             RunStoppingError: 401/403, after putting the row back (its text withheld).
+            QuotaExceededError: the gateway's quota refused a row again after its wait; the row is
+                put back untried.
             ClaimLost: another pusher took over a row in hand; nothing more was sent.
             RunInterrupted, LeaseLost: from the journal's checkpoint between rows.
         """
@@ -218,7 +221,12 @@ class Pusher:
         except RunStoppingError as exc:
             return Outcome(item, claim, Kind.RELEASE, ambiguous=True, stops=scrubbed(exc))
         except ItemRejectedError as exc:
-            return Outcome(item, claim, Kind.DEAD, error=redact(f"refused by LAPOR!: {exc}"))
+            # A classified refusal names its layer ("LAPOR! refused: ..."); a bare one is LAPOR's.
+            said = str(exc) if exc.layer is not None else f"refused by LAPOR!: {exc}"
+            return Outcome(item, claim, Kind.DEAD, error=redact(said))
+        except QuotaExceededError as exc:
+            # Throttled again after the quota wait (not applied): the run stops, the row waits untried.
+            return Outcome(item, claim, Kind.RELEASE, stops=scrubbed(exc))
         except AmbiguousWriteError as exc:
             return Outcome.failed(item, claim, exc, ambiguous=True)
         except TransientError as exc:

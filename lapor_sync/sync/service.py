@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -29,6 +30,7 @@ from lapor_sync.domain.errors import (
     RunInterrupted,
     TickTaken,
 )
+from lapor_sync.domain.ports import QuotaReporting
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import Job
 from lapor_sync.domain.timezones import display_wib
@@ -239,6 +241,26 @@ class SyncService(JobRunner):
 
     puller: Puller
     pusher: Pusher
+
+    def execute(self, job: Job, work: Callable[[RunJournal], None], **options: Any) -> SyncRun:
+        """Run ``work`` as one recorded run of ``job`` (see :meth:`JobRunner.execute`, whose options it takes).
+
+        While it runs, its journal is told of the platform client's waits on the request quota
+        (CONTRACT §7 G4): the run counts them (``quota_waited_seconds``) and ``status`` shows one
+        under way. The pull and the push share the one client.
+        """
+        platform = self.puller.platform
+        if not isinstance(platform, QuotaReporting):
+            return super().execute(job, work, **options)
+
+        def reported(journal: RunJournal) -> None:
+            platform.report_quota_to(journal)
+            try:
+                work(journal)
+            finally:
+                platform.report_quota_to(None)
+
+        return super().execute(job, reported, **options)
 
     def run(
         self,

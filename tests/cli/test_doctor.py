@@ -15,13 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import trustme
 
-from lapor_sync.adapters.national import classify
 from lapor_sync.checks.doctor import Network, Step, run_doctor
-from lapor_sync.domain.errors import Layer, NationalPlatformError
 from tests.support.cli import cli_env, invoke  # noqa: F401 - cli_env is a fixture
 from tests.support.e2e import CREDENTIALS, small_world
 from tests.support.gateway_stub import CITY_INSTITUTIONS, EMPTY_INBOX, Answer, gateway_stub, paginated
@@ -38,28 +35,6 @@ FAULT_900901 = Answer(
         }
     },
 )
-
-
-def stand_in_gateway_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read a WSO2 fault body into ``layer``/``fault_code``, as issue 13's gateway classifier does.
-
-    For the lead, at merge: the classifier of WSO2 faults (issue 13 part 1) fills
-    ``NationalPlatformError.layer`` and ``.fault_code`` itself. Once it is on the branch, delete
-    this helper and its calls: every test here must pass unchanged with the real classifier.
-    """
-    real = classify.error_for_status
-
-    def with_fault(response: httpx.Response, body: bytes, **exchange: Any) -> NationalPlatformError:
-        error = real(response, body, **exchange)
-        try:
-            fault = json.loads(body).get("fault")
-        except (ValueError, AttributeError):
-            fault = None
-        if isinstance(fault, dict) and "code" in fault:
-            error.layer, error.fault_code = Layer.GATEWAY, int(fault["code"])
-        return error
-
-    monkeypatch.setattr(classify, "error_for_status", with_fault)
 
 
 @pytest.fixture
@@ -135,7 +110,7 @@ def test_all_good_against_the_simulator(settings_for, simulator_url):
     assert found["LAPOR!"] == "✓ accepted the key and app token"
     assert found["institution"].startswith("✓ 6271 Pemerintah Kota Palangka Raya visible")
     assert found["inbox"].startswith("✓ readable: 0 complaints updated since 2024-01-01 00:00 WIB")
-    assert found["quota"].startswith("✓ doctor sent 2 GETs; no client-side quota configured")
+    assert found["quota"].startswith("✓ doctor sent 2 GETs; ")
     assert CREDENTIALS.api_key not in result.output and CREDENTIALS.app_token.strip("{}") not in result.output
 
 
@@ -168,14 +143,12 @@ def test_the_inbox_is_read_one_row_from_page_one(settings_for):
 
 
 def test_wrong_splp_key_fails_the_gateway_with_its_fault(settings_for, monkeypatch):
-    stand_in_gateway_classifier(monkeypatch)
     with gateway_stub({INSTITUTIONS: FAULT_900901, INBOX: FAULT_900901}) as stub:
         settings_for(stub.base_url, API_KEY="wrong-key-0123456789")
         result = invoke("doctor")
     assert result.exit_code == 1
     found = lines(result.stdout)
-    assert found["gateway"].startswith("✗ HTTP 401")
-    assert "SPLP fault 900901" in found["gateway"] or "(fault 900901)" in found["gateway"]
+    assert found["gateway"].startswith("✗ SPLP gateway refused: HTTP 401: fault 900901 invalid credentials")
     assert "fix: check LAPOR_SYNC_API_KEY" in found["gateway"]
     assert "sandbox or production" in found["gateway"]
     assert found["LAPOR!"] == "- skipped" and found["inbox"] == "- skipped"
@@ -191,7 +164,7 @@ def test_wrong_lapor_key_passes_the_gateway_and_fails_lapor(settings_for, simula
     found = lines(result.stdout)
     assert found["gateway"].endswith("LAPOR! answered HTTP 401")
     assert found["gateway"].startswith("✓")
-    assert found["LAPOR!"].startswith("✗ HTTP 401: authentication refused")
+    assert found["LAPOR!"].startswith("✗ LAPOR! refused: HTTP 401: authentication refused")
     assert "fix: LAPOR! refused the credentials: check LAPOR_SYNC_API_KEY" in found["LAPOR!"]
     assert found["institution"] == "- skipped"
     assert "not-the-key-0123456789" not in result.output
@@ -252,7 +225,7 @@ def test_an_inbox_lapor_forbids(settings_for):
     forbidden = Answer(403, {"message": "This action is unauthorized."})
     code, steps, seen = doctor_against_stub(settings_for, {INSTITUTIONS: CITY_INSTITUTIONS, INBOX: forbidden})
     assert code == 1
-    assert steps["inbox"]["detail"] == "LAPOR!: HTTP 403: forbidden: This action is unauthorized."
+    assert steps["inbox"]["detail"] == "LAPOR! refused: HTTP 403: forbidden: This action is unauthorized."
     assert "inbox access" in steps["inbox"]["fix"]
 
 

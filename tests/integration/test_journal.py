@@ -87,5 +87,5 @@ def test_counts_are_kept_on_the_journal_and_reach_the_run_row_when_it_finishes(
         stored = session.get(SyncRun, journal.run_id)
         assert stored is not None
     expected = {"fetched": 3, "created": 0, "updated": 0, "unchanged": 0, "set_aside": 1}
-    expected |= {"pushed": 0, "failed": 0, "dead_lettered": 0}
+    expected |= {"pushed": 0, "failed": 0, "dead_lettered": 0, "quota_waited_seconds": 0}
     assert finished.counters() == stored.counters() == journal.counts.counters() == expected

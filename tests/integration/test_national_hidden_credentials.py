@@ -119,7 +119,12 @@ def test_review_a_token_endpoint_error_quoting_the_client_secret_keeps_it_out(
     basic = auth.credentials()[3]  # base64(client_id:client_secret), as sent in the Authorization header
     router.post(TOKEN_URL).respond(status, json={"message": f"client secret {ECHOED_CLIENT_SECRET} / Basic {basic} no"})
     lapor = LaporClient(
-        BASE, auth, retry=RetryPolicy.no_wait(), clock=CLOCK, outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL)
+        BASE,
+        auth,
+        retry=RetryPolicy.no_wait(),
+        clock=CLOCK,
+        outbound=OutboundPolicy.for_urls(BASE, TOKEN_URL),
+        quota_wait_seconds=0.001,  # a 429 without Retry-After is a wait for the quota window, tried again once
     )
 
     text = refusal_text(lapor)
@@ -131,4 +136,4 @@ def test_review_short_test_credentials_do_not_garble_messages(router: respx.Mock
     router.get(f"{BASE}/categories").respond(422, json={"message": "The given data was invalid."})
     lapor = LaporClient(BASE, StaticKeyAuth("k", "t"), retry=RetryPolicy.no_wait(), clock=CLOCK)
 
-    assert refusal_text(lapor) == "HTTP 422: The given data was invalid."
+    assert refusal_text(lapor) == "LAPOR! refused: HTTP 422: The given data was invalid."

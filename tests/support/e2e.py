@@ -169,6 +169,7 @@ def _served_values(database_url: str, base_url: str) -> dict[str, Any]:
         "api_token": CREDENTIALS.app_token,
         "institution_id": CITY,
         "initial_since": START_OF_DATA,
+        "requests_per_minute": 0,  # the simulator counts no quota (as in the demo)
     }
 
 

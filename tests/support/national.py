@@ -32,6 +32,7 @@ def client_settings(**changes: object) -> SimpleNamespace:
         "auth_mode": "static",
         "api_key": SecretStr("sim-api-key"),
         "api_token": SecretStr("{guid}"),
+        "requests_per_minute": 0,  # no client-side quota: these tests count requests, not minutes
     }
     return SimpleNamespace(**(values | changes))
 

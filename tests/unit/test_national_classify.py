@@ -11,6 +11,7 @@ from lapor_sync.adapters.national import classify
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
+    Layer,
     NationalPlatformError,
     RunStoppingError,
     TransientError,
@@ -69,7 +70,8 @@ def test_rejection_carries_the_servers_message() -> None:
     body = b'{"message": "status tidak dapat diubah", "errors": {"status_code": ["invalid"]}}'
     error = status_error(422, body, write=True)
     assert error.detail == "status tidak dapat diubah (fields: status_code)"
-    assert str(error) == "HTTP 422: status tidak dapat diubah (fields: status_code)"
+    assert str(error) == "LAPOR! refused: HTTP 422: status tidak dapat diubah (fields: status_code)"
+    assert error.layer is Layer.LAPOR and error.fault_code is None
 
 
 def test_gateway_html_is_not_quoted() -> None:
@@ -158,4 +160,4 @@ def test_a_reason_phrase_is_masked_and_stripped_of_credentials_like_a_message() 
     )
 
     assert isinstance(error, ItemRejectedError)
-    assert str(error) == f"HTTP 422: Pelapor {PHONE_MASK} {EMAIL_MASK} key ***"
+    assert str(error) == f"LAPOR! refused: HTTP 422: Pelapor {PHONE_MASK} {EMAIL_MASK} key ***"

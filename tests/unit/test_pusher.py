@@ -14,7 +14,14 @@ from sqlmodel import col
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.complaint import ThreadEntry
-from lapor_sync.domain.errors import AmbiguousWriteError, ItemRejectedError, RunStoppingError, TransientError
+from lapor_sync.domain.errors import (
+    AmbiguousWriteError,
+    ItemRejectedError,
+    Layer,
+    QuotaExceededError,
+    RunStoppingError,
+    TransientError,
+)
 from lapor_sync.domain.reference import find_reference
 from lapor_sync.domain.status import CaseState, NationalStatus
 from lapor_sync.storage.database import Database
@@ -148,22 +155,48 @@ def test_a_followup_on_a_complaint_closed_nationally_is_a_dead_letter_posted_nev
     assert fake.thread(complaint_id) == []
 
 
-def test_a_run_stopping_error_stops_the_push_and_puts_the_row_back_to_be_read_back(
-    city: CitySide, fake: FakePlatform
+THROTTLED = "fault 900800 Message throttled out; throttled: the quota is spent, nothing was applied"
+
+
+@pytest.mark.parametrize(
+    ("error", "said", "read_back"),
+    [
+        (RunStoppingError("Unauthenticated.", status=401), "HTTP 401: Unauthenticated.", True),
+        # Throttled again after the quota wait: a 429 was not applied (CONTRACT §7 G3), nothing to read back.
+        (
+            QuotaExceededError(THROTTLED, status=429, layer=Layer.GATEWAY, fault_code=900800),
+            f"SPLP gateway refused: HTTP 429: {THROTTLED}",
+            False,
+        ),
+    ],
+    ids=["401", "throttled-again"],
+)
+def test_an_error_that_stops_the_run_stops_the_push_and_puts_the_row_back_untried(
+    city: CitySide, fake: FakePlatform, error: Exception, said: str, read_back: bool
 ) -> None:
     first, second = new_case(city, fake), new_case(city, fake)
     stopped = city.act(first, AgencyAction.FOLLOWUP)
     waiting = city.act(second, AgencyAction.FOLLOWUP)
-    fake.fail_next("post_followup", RunStoppingError("Unauthenticated.", status=401))
+    fake.fail_next("post_followup", error)
     one_at_a_time(city)  # else the second is in flight beside the first: it may end, but nothing starts after
 
     run = push(city)
 
-    assert run.outcome == "failed" and "401" in (run.error or "")
+    assert run.outcome == "failed" and run.error == said
     row = city.outbox(stopped.id)
-    assert (row.state, row.needs_readback) == ("pending", True)
+    assert (row.state, row.attempts, row.needs_readback) == ("pending", 0, read_back)
     assert city.outbox(waiting.id).state == "pending" and posts(fake) == 1  # nothing sent after the stop
     assert push(city).pushed == 2 and len(fake.thread(first)) == 1
+
+
+def test_a_refusal_naming_its_layer_is_kept_as_said_in_the_dead_letter(city: CitySide, fake: FakePlatform) -> None:
+    item = city.act(new_case(city, fake), AgencyAction.FOLLOWUP)
+    gone = "fault 909404 Resource gone"
+    fake.fail_next("post_followup", ItemRejectedError(gone, status=404, layer=Layer.GATEWAY, fault_code=909404))
+
+    push(city)
+
+    assert city.outbox(item.id).last_error == f"SPLP gateway refused: HTTP 404: {gone}"
 
 
 def test_rows_of_one_case_leave_in_order_behind_a_failed_one(city: CitySide, fake: FakePlatform) -> None:

@@ -134,7 +134,15 @@ def error_message(body: bytes, hide: Callable[[str], str] = str, *, fallback: st
         message = fallback
     else:
         return None
-    return mask_personal_data(hide(valid_text(message)))[:_MAX_MESSAGE]
+    return server_text(message, hide)
+
+
+def server_text(text: str, hide: Callable[[str], str] = str) -> str:
+    """Make a text a server sent fit to travel: valid, ``hide`` applied, personal data masked, 300 characters at most.
+
+    ``hide`` (the credentials sent) runs before the cut, so a secret crossing it leaves no prefix behind.
+    """
+    return mask_personal_data(hide(valid_text(text)))[:_MAX_MESSAGE]
 
 
 def read_page(results: object) -> WirePage:

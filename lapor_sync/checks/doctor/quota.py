@@ -17,17 +17,10 @@ if TYPE_CHECKING:
     from lapor_sync.checks.doctor.national import Spent
     from lapor_sync.config.settings import Settings
 
-QUOTA_WINDOW_SECONDS = 65.0
-"""How long to wait after a throttling answer without ``Retry-After``: one window and a margin (CONTRACT §7 G4)."""
-
 
 def client_quota(settings: Settings) -> int | None:
-    """The client-side limit, requests per minute, or ``None`` when none is configured.
-
-    This build has no client-side quota: every job sends as fast as it is allowed to. The quota
-    limiter of issue 13 brings the setting; this is where the doctor reads it.
-    """
-    return None
+    """The client-side limit (``LAPOR_SYNC_REQUESTS_PER_MINUTE``), requests per minute, or ``None`` when off (0)."""
+    return settings.requests_per_minute or None
 
 
 def check_quota(settings: Settings, spent: Spent, throttled: NationalPlatformError | None) -> Check:
@@ -42,12 +35,12 @@ def check_quota(settings: Settings, spent: Spent, throttled: NationalPlatformErr
     limit = (
         f"client-side quota {quota} requests/min"
         if quota is not None
-        else "no client-side quota configured (SPLP counts per minute: CONTRACT §7 G3, G4)"
+        else "no client-side quota (LAPOR_SYNC_REQUESTS_PER_MINUTE=0; SPLP counts per minute: CONTRACT §7 G3, G4)"
     )
     if throttled is None:
         return Check.passed(Step.QUOTA, f"{spent.said()}; {limit}")
     wait = throttled.retry_after if isinstance(throttled, TransientError) and throttled.retry_after else None
-    wait = QUOTA_WINDOW_SECONDS if wait is None else wait
+    wait = settings.quota_wait_seconds if wait is None else wait
     fault = f", fault {throttled.fault_code}" if throttled.fault_code is not None else ""
     return Check.failed(
         Step.QUOTA,
