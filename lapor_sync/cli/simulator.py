@@ -79,7 +79,7 @@ def _gateway(
 
 
 def _announce_gateway(gateway: Gateway, root: str) -> None:
-    """Print the gateway's mode, quota, both base URLs and its two fake keys (demo credentials, not secrets)."""
+    """Print the sandbox base URL (the production one is the base URL) and the gateway's mode and quota."""
     from lapor_sync.simulator.paths import SANDBOX_PATH
 
     settings = gateway.settings
@@ -87,9 +87,14 @@ def _announce_gateway(gateway: Gateway, root: str) -> None:
     typer.echo(f"  sandbox URL  {root}{SANDBOX_PATH}")
     typer.echo(f"  gateway      SPLP (WSO2-like), {quota}, faults as {settings.fault_format.value.upper()}")
     typer.echo(f"               {root}/_simulator/gateway  (state; POST .../faults scripts faults)")
-    typer.echo("Fake SPLP keys (not secrets; each only under its own base URL):")
-    typer.echo(f"  production   {settings.header}: Bearer {gateway.keys.production.token}")
-    typer.echo(f"  sandbox      {settings.header}: Bearer {gateway.keys.sandbox.token}")
+
+
+def _announce_keys(gateway: Gateway) -> None:
+    """Print the gateway's two fake keys, as the demo credentials are printed (they are not secrets)."""
+    header = gateway.settings.header
+    typer.echo("Fake SPLP keys (not secrets; each works only under its own base URL):")
+    typer.echo(f"  production   {header}: Bearer {gateway.keys.production.token}")
+    typer.echo(f"  sandbox      {header}: Bearer {gateway.keys.sandbox.token}")
 
 
 def _fault_plan(faults: str, seed: int) -> FaultPlan | None:
@@ -237,6 +242,8 @@ def simulator(
             typer.echo("Fake demo credentials (not secrets):")
             typer.echo(f"  api key {creds.api_key}   app token {creds.app_token}")
             typer.echo(f"  OAuth client id {creds.client_id}   client secret {creds.client_secret}")
+            if sim.gateway is not None:
+                _announce_keys(sim.gateway)
             _wait_for_ctrl_c()
     except KeyboardInterrupt:
         typer.echo("Stopping the simulator.")

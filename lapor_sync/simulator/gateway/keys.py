@@ -75,7 +75,8 @@ def mint(keytype: KeyType, issued_at: int, expires_at: int | None = None) -> Spl
         "jti": secrets.token_hex(16),  # two keys minted in the same second still differ
         **({"exp": expires_at} if expires_at is not None else {}),
     }
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    compact = {"separators": (",", ":")}
+    signing_input = f"{_b64(json.dumps(header, **compact).encode())}.{_b64(json.dumps(claims, **compact).encode())}"
     signature = hmac.new(FAKE_SECRET, signing_input.encode("ascii"), hashlib.sha256).digest()
     return SplpKey(f"{signing_input}.{_b64(signature)}", keytype, issued_at, expires_at)
 
