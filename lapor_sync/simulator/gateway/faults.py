@@ -12,11 +12,10 @@ resource) answers 404, as WSO2's resource-mismatch sequence does, not the authen
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from xml.sax.saxutils import escape
-
-from lapor_sync.simulator.faults.wire import dumps
 
 Answer = tuple[int, dict[str, str], bytes]
 """A whole HTTP answer: status, headers, body."""
@@ -95,7 +94,8 @@ def fault_answer(code: int, fmt: FaultFormat, *, description: str | None = None,
     fault = describe(code)
     text = fault.description if description is None else description
     if fmt is FaultFormat.JSON:
-        body = dumps({"fault": {"code": code, "message": fault.message, "description": text}})
+        fields = {"code": code, "message": fault.message, "description": text}
+        body = json.dumps({"fault": fields}, separators=(",", ":")).encode()
         return status or fault.status, {"content-type": "application/json"}, body
     prefix, space = ("amt", "throttling") if 900800 <= code < 900900 else ("ams", "security")
     xml = (
