@@ -15,10 +15,13 @@ from lapor_sync.runtime.loopback import is_loopback, listening_notice
 # world) is imported when the command runs, so building the CLI does not pay for it.
 from lapor_sync.simulator.auth import AuthMode
 from lapor_sync.simulator.faults.profiles import PROFILES, resolve_faults
+from lapor_sync.simulator.gateway.faults import FaultFormat
+from lapor_sync.simulator.gateway.model import DEFAULT_HEADER, DEFAULT_QUOTA, GatewayMode, GatewaySettings
 
 if TYPE_CHECKING:
     from lapor_sync.simulator import Simulator
     from lapor_sync.simulator.faults.plan import FaultPlan
+    from lapor_sync.simulator.gateway.model import Gateway
     from lapor_sync.simulator.server import Serving
 
 CLOCK_HELP = (
@@ -33,6 +36,65 @@ FAULTS_HELP = (
     f"Inject faults into the contract's endpoints: a profile ({', '.join(PROFILES)}) or a TOML profile "
     "file (format: lapor_sync/simulator/faults/profiles.py). Counts: GET /_simulator/faults."
 )
+
+
+GATEWAY_HELP = (
+    "Put a simulated SPLP gateway (WSO2 API Manager) in front: every API call needs "
+    f"'{DEFAULT_HEADER}: Bearer <key>' (two fake JWT keys are printed, PRODUCTION and SANDBOX), the API "
+    "is served under the production and the sandbox base paths and under '-lmw' variant paths, refusals "
+    "are WSO2 faults (900901, 900902, 900906, 900800, ...), and each key has a per-minute quota "
+    "(429 without Retry-After). Test hook: POST /_simulator/gateway/faults."
+)
+QUOTA_HELP = (
+    f"Gateway quota: requests per key per minute (fixed windows, whole minutes; default {DEFAULT_QUOTA} with "
+    "--gateway splp; 0: no quota). Checked before LAPOR!'s own per-second limit (--rate-limit), which "
+    "--no-rate-limit turns off and this does not."
+)
+
+
+def _gateway(
+    mode: GatewayMode, header: str | None, faults: FaultFormat | None, quota: int | None, key_lifetime: int | None
+) -> GatewaySettings | None:
+    """Return the gateway's settings for ``--gateway splp``; refuse its options without it.
+
+    Raises:
+        typer.BadParameter: a gateway option without ``--gateway splp``, or an empty header name.
+    """
+    if mode is GatewayMode.NONE:
+        given = {"--gateway-header": header, "--gateway-faults": faults, "--quota-per-minute": quota}
+        given["--gateway-key-lifetime"] = key_lifetime
+        named = [name for name, value in given.items() if value is not None]
+        if named:
+            raise typer.BadParameter(f"{', '.join(named)} needs --gateway splp", param_hint="--gateway")
+        return None
+    try:
+        return GatewaySettings(
+            header=header or DEFAULT_HEADER,
+            quota_per_minute=DEFAULT_QUOTA if quota is None else quota,
+            fault_format=faults or FaultFormat.JSON,
+            key_lifetime=key_lifetime or None,
+        )
+    except ValueError as refused:
+        raise typer.BadParameter(str(refused), param_hint="--gateway-header") from None
+
+
+def _announce_gateway(gateway: Gateway, root: str) -> None:
+    """Print the sandbox base URL (the production one is the base URL) and the gateway's mode and quota."""
+    from lapor_sync.simulator.paths import SANDBOX_PATH
+
+    settings = gateway.settings
+    quota = f"{settings.quota_per_minute} requests/minute per key" if settings.quota_per_minute else "no quota"
+    typer.echo(f"  sandbox URL  {root}{SANDBOX_PATH}")
+    typer.echo(f"  gateway      SPLP (WSO2-like), {quota}, faults as {settings.fault_format.value.upper()}")
+    typer.echo(f"               {root}/_simulator/gateway  (state; POST .../faults scripts faults)")
+
+
+def _announce_keys(gateway: Gateway) -> None:
+    """Print the gateway's two fake keys, as the demo credentials are printed (they are not secrets)."""
+    header = gateway.settings.header
+    typer.echo("Fake SPLP keys (not secrets; each works only under its own base URL):")
+    typer.echo(f"  production   {header}: Bearer {gateway.keys.production.token}")
+    typer.echo(f"  sandbox      {header}: Bearer {gateway.keys.sandbox.token}")
 
 
 def _fault_plan(faults: str, seed: int) -> FaultPlan | None:
@@ -134,6 +196,19 @@ def simulator(
     ),
     faults: Annotated[str, typer.Option(help=FAULTS_HELP)] = "none",
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions: same seed, same faults.")] = 0,
+    gateway: Annotated[GatewayMode, typer.Option(help=GATEWAY_HELP)] = GatewayMode.NONE,
+    gateway_header: Annotated[
+        str | None, typer.Option(help=f"Header of the SPLP key (default {DEFAULT_HEADER}); needs --gateway splp.")
+    ] = None,
+    gateway_faults: Annotated[
+        FaultFormat | None,
+        typer.Option(help='Body of the gateway\'s refusals: JSON {"fault": ...} (default) or XML (WSO2 ams:fault).'),
+    ] = None,
+    quota_per_minute: Annotated[int | None, typer.Option(help=QUOTA_HELP, min=0)] = None,
+    gateway_key_lifetime: Annotated[
+        int | None,
+        typer.Option(help="Seconds until the printed keys expire (their exp claim); default: no exp.", min=1),
+    ] = None,
 ) -> None:
     """Serve the built-in SP4N-LAPOR! simulator (data set palangka-raya-2024, or --complaints N like it) until Ctrl-C."""
     from lapor_sync.simulator.app import TOKEN_PATH
@@ -145,6 +220,7 @@ def simulator(
         "rate_limit": None if no_rate_limit else rate_limit,
         "auth_mode": auth_mode,
         "save_to": save_state,
+        "gateway": _gateway(gateway, gateway_header, gateway_faults, quota_per_minute, gateway_key_lifetime),
     }
     sim = _build(state, seed, complaints, chosen_clock, serving)
     sim.set_faults(plan)
@@ -154,6 +230,8 @@ def simulator(
             root = base_url.removesuffix("/lapor/3.0.0")
             _announce(root, host)
             typer.echo(f"  base URL     {base_url}")
+            if sim.gateway is not None:
+                _announce_gateway(sim.gateway, root)
             typer.echo(f"  token URL    {root}{TOKEN_PATH}")
             typer.echo(f"  clock        {root}/_simulator/clock  (now {format_wib(sim.world.clock.now())} WIB)")
             typer.echo(f"  tallies      {root}/_simulator/tallies?from=01-01-2024&to=31-10-2024")
@@ -164,6 +242,8 @@ def simulator(
             typer.echo("Fake demo credentials (not secrets):")
             typer.echo(f"  api key {creds.api_key}   app token {creds.app_token}")
             typer.echo(f"  OAuth client id {creds.client_id}   client secret {creds.client_secret}")
+            if sim.gateway is not None:
+                _announce_keys(sim.gateway)
             _wait_for_ctrl_c()
     except KeyboardInterrupt:
         typer.echo("Stopping the simulator.")

@@ -3,6 +3,8 @@
 Besides, ``POST /oauth2/token`` stands in for the SPLP gateway's token URL (CONTRACT §1), and the
 simulator-only ``/_simulator/...`` endpoints of :mod:`lapor_sync.simulator.admin` are mounted.
 Injected faults (:mod:`lapor_sync.simulator.faults.middleware`) touch only the contract's endpoints.
+With a gateway (:mod:`lapor_sync.simulator.gateway`), the endpoints are served under the sandbox
+base path too, each also under its variant path (``-lmw``, CONTRACT §7 G7), behind the gateway's layer.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from lapor_sync.simulator import wire
 from lapor_sync.simulator.admin import simulator_routes
@@ -26,11 +28,13 @@ from lapor_sync.simulator.catalog import CATEGORIES, INSTITUTIONS
 from lapor_sync.simulator.faults.middleware import FaultMiddleware
 from lapor_sync.simulator.faults.plan import FaultSwitch
 from lapor_sync.simulator.forms import FormError, parse_form
+from lapor_sync.simulator.gateway.admin import gateway_routes
+from lapor_sync.simulator.gateway.middleware import SplpGatewayMiddleware
+from lapor_sync.simulator.gateway.model import BASE_PATHS, Gateway
+from lapor_sync.simulator.paths import BASE_PATH, TOKEN_PATH, VARIANT_SUFFIX, page_size_name
 from lapor_sync.simulator.rules import SimulatorError
 from lapor_sync.simulator.world import World
 
-BASE_PATH = "/lapor/3.0.0"
-TOKEN_PATH = "/oauth2/token"
 MAX_PER_PAGE = 100
 MASTERS_PAGE_SIZE = 100  # our model: what a master list serves when page_size is not given
 MAX_MASTERS_PAGE_SIZE = 1000  # G8: page_size=1000 is seen; a larger one is cut down, Laravel-style
@@ -121,7 +125,11 @@ class _Api:
         return endpoint
 
     async def inbox(self, request: Request) -> Response:
-        """``GET /complaints/inbox?updated_since=&page=&per_page=`` (CONTRACT §5)."""
+        """``GET /complaints/inbox?updated_since=&page=&per_page=`` (CONTRACT §5).
+
+        ``page_size`` is read as ``per_page`` when ``per_page`` is absent (CONTRACT §7 G8: masters
+        page by ``page_size``), and ``next_page_url`` then carries ``page_size``.
+        """
         params = request.query_params
         since_text = params.get("updated_since")
         try:
@@ -130,9 +138,10 @@ class _Api:
             raise _invalid("updated_since", "The updated_since must be DD-MM-YYYY HH:MM:SS.") from None
         page = _int(params.get("page"), "page", default=1, minimum=1)
         # Laravel-style: a larger per_page is cut down to the maximum, not refused.
-        per_page = min(MAX_PER_PAGE, _int(params.get("per_page"), "per_page", default=20, minimum=1))
+        size = page_size_name(params)
+        per_page = min(MAX_PER_PAGE, _int(params.get(size), size, default=20, minimum=1))
         items, total = self.world.inbox_page(since, page, per_page)
-        query = {"per_page": str(per_page), **({"updated_since": since_text} if since_text else {})}
+        query = {size: str(per_page), **({"updated_since": since_text} if since_text else {})}
         with self.world.lock:  # a consistent picture of each complaint, even while another thread writes
             data = [wire.complaint_json(c) for c in items]
         page_body = wire.paginator(data, total=total, page=page, per_page=per_page, path=_path(request), query=query)
@@ -283,6 +292,7 @@ def create_app(
     tokens: AccessTokens | None = None,
     faults: FaultSwitch | None = None,
     save_to: Path | None = None,
+    gateway: Gateway | None = None,
 ) -> Starlette:
     """Build the ASGI app serving ``world``.
 
@@ -294,6 +304,8 @@ def create_app(
         tokens: the OAuth2 token store (pass one to revoke tokens from a test).
         faults: holds the fault plan in force, switchable at run time (default: one holding none).
         save_to: the file ``POST /_simulator/save`` writes the world to; ``None``: no such route.
+        gateway: an SPLP gateway to put in front (and the sandbox base path and variant paths to
+            serve); ``None``: none, the production base path only.
     """
     faults = faults or FaultSwitch()
     tokens = tokens or AccessTokens()
@@ -312,10 +324,20 @@ def create_app(
         ("GET", "/masters/institutions/external", api.master_institutions),
         ("GET", "/masters/templates", api.reply_templates),
     ]
-    routes = [Route(BASE_PATH + path, api.guarded(handler), methods=[method]) for method, path, handler in contract]
-    routes += [
+    bases, suffixes = (tuple(BASE_PATHS.values()), ("", VARIANT_SUFFIX)) if gateway else ((BASE_PATH,), ("",))
+    resources: list[BaseRoute] = [
+        Route(base + path + suffix, api.guarded(handler), methods=[method])
+        for base in bases
+        for suffix in suffixes
+        for method, path, handler in contract
+    ]
+    routes = [
+        *resources,
         Route(TOKEN_PATH, api.token, methods=["POST"]),
         *simulator_routes(world, faults, save_to),
+        *(gateway_routes(gateway) if gateway else []),
     ]
-    layer = Middleware(FaultMiddleware, switch=faults, world=world, tokens=tokens, base_path=BASE_PATH)
-    return Starlette(routes=routes, middleware=[layer], exception_handlers={HTTPException: _http_error})
+    layers = [Middleware(FaultMiddleware, switch=faults, world=world, tokens=tokens, base_paths=bases)]
+    if gateway:  # outermost: the gateway answers before LAPOR! (and its injected faults) sees a request
+        layers.insert(0, Middleware(SplpGatewayMiddleware, gateway=gateway, resources=resources))
+    return Starlette(routes=routes, middleware=layers, exception_handlers={HTTPException: _http_error})

@@ -19,6 +19,7 @@ from lapor_sync.simulator.auth import AccessTokens, AuthMode, Credentials
 from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, TOTAL, generate
 from lapor_sync.simulator.faults.plan import FaultPlan, FaultSwitch
 from lapor_sync.simulator.faults.profiles import FaultSpec, resolve_faults
+from lapor_sync.simulator.gateway.model import Gateway, GatewaySettings
 from lapor_sync.simulator.persistence import load_world, save_world
 from lapor_sync.simulator.workdays import WIB
 from lapor_sync.simulator.world import World
@@ -55,6 +56,7 @@ class Serving(TypedDict, total=False):
         fault_seed: the seed of the fault decisions (a given ``FaultPlan`` keeps its own).
         save_to: the file ``POST /_simulator/save`` saves the world to (fixed here, never named by a
             request); ``None``: no such endpoint.
+        gateway: an SPLP gateway in front (``lapor-sync simulator --gateway splp``), or ``None``.
     """
 
     rate_limit: float | None
@@ -63,6 +65,7 @@ class Serving(TypedDict, total=False):
     faults: FaultSpec
     fault_seed: int
     save_to: Path | None
+    gateway: GatewaySettings | None
 
 
 class Simulator:
@@ -73,7 +76,11 @@ class Simulator:
 
     Args:
         world: the state to serve.
-        rate_limit, credentials, auth_mode, faults, fault_seed, save_to: how it is served (:class:`Serving`).
+        rate_limit, credentials, auth_mode, faults, fault_seed, save_to, gateway: how it is served
+            (:class:`Serving`).
+
+    Attributes:
+        gateway: the SPLP gateway in front (its fake keys, quota, scripted faults), or ``None``.
 
     Raises:
         ValueError: ``faults`` names no profile and no file, or the file cannot be used.
@@ -89,11 +96,13 @@ class Simulator:
         faults: FaultSpec = None,
         fault_seed: int = 0,
         save_to: Path | None = None,
+        gateway: GatewaySettings | None = None,
     ) -> None:
         self.world = world
         self.credentials = credentials or Credentials()
         self.tokens = AccessTokens()
         self.faults = FaultSwitch(resolve_faults(faults, fault_seed))
+        self.gateway = Gateway(gateway) if gateway is not None else None
         self.app: Starlette = create_app(
             world,
             credentials=self.credentials,
@@ -102,6 +111,7 @@ class Simulator:
             tokens=self.tokens,
             faults=self.faults,
             save_to=save_to,
+            gateway=self.gateway,
         )
 
     @classmethod

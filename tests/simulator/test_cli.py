@@ -30,3 +30,17 @@ def test_complaints_option_defaults_to_the_demo_data_set_and_refuses_a_size_belo
     result = CliRunner().invoke(simulator_app(), ["simulator", "--complaints", "0", "--port", "0"])
     assert result.exit_code == 2
     assert "--complaints" in result.output
+
+
+def test_gateway_options_are_documented_and_need_the_gateway() -> None:
+    help_text = CliRunner().invoke(simulator_app(), ["simulator", "--help"]).output
+    for option in ("--gateway", "--gateway-header", "--gateway-faults", "--quota-per-minute", "--gateway-key-lifetime"):
+        assert option in help_text
+    result = CliRunner().invoke(simulator_app(), ["simulator", "--quota-per-minute", "5", "--port", "0"])
+    assert result.exit_code == 2
+    assert "--quota-per-minute needs --gateway splp" in result.output
+    result = CliRunner().invoke(
+        simulator_app(), ["simulator", "--gateway", "splp", "--gateway-header", " ", "--port", "0"]
+    )
+    assert result.exit_code == 2
+    assert "needs a name" in result.output

@@ -42,15 +42,17 @@ from lapor_sync.simulator.faults.wire import (
     shift_timestamps,
     shift_wire_time,
 )
+from lapor_sync.simulator.paths import VARIANT_SUFFIX, page_size_name
 from lapor_sync.simulator.wire import parse_wib
 from lapor_sync.simulator.world import World
 
 Headers = list[tuple[bytes, bytes]]
+_VARIANT = f"(?:{re.escape(VARIANT_SUFFIX)})?$"  # the same endpoint under its variant path (CONTRACT §7 G7)
 _RECORD_ENDPOINTS = {
-    "inbox": re.compile(r"/complaints/inbox$"),
-    "detail": re.compile(r"/complaints/\d+/complaint$"),
-    "followups": re.compile(r"/complaints/\d+/followups$"),
-    "followup_add": re.compile(r"/complaints/followup/add$"),
+    "inbox": re.compile(r"/complaints/inbox" + _VARIANT),
+    "detail": re.compile(r"/complaints/\d+/complaint" + _VARIANT),
+    "followups": re.compile(r"/complaints/\d+/followups" + _VARIANT),
+    "followup_add": re.compile(r"/complaints/followup/add" + _VARIANT),
 }
 
 
@@ -132,17 +134,18 @@ class FaultMiddleware:
         switch: the current plan; ``None`` or an inactive plan leaves requests untouched.
         world: the world, for page drift and the server's "now".
         tokens: the OAuth2 token store, for early expiry.
-        base_path: the contract's path prefix; other paths (admin, token URL) pass through.
+        base_paths: the contract's path prefixes (production, and sandbox behind a gateway); other
+            paths (admin, token URL) pass through.
     """
 
     def __init__(
-        self, app: ASGIApp, *, switch: FaultSwitch, world: World, tokens: AccessTokens, base_path: str
+        self, app: ASGIApp, *, switch: FaultSwitch, world: World, tokens: AccessTokens, base_paths: tuple[str, ...]
     ) -> None:
         self.app = app
         self.switch = switch
         self.world = world
         self.tokens = tokens
-        self.prefix = base_path.rstrip("/") + "/"
+        self.prefixes = tuple(base.rstrip("/") + "/" for base in base_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI call, with the faults the plan decides for it when it is a contract request."""
@@ -151,7 +154,7 @@ class FaultMiddleware:
             scope["type"] != "http"
             or plan is None
             or not plan.active
-            or not scope["path"].startswith(self.prefix)
+            or not scope["path"].startswith(self.prefixes)
             or not plan.targets(scope["path"])
         ):
             await self.app(scope, receive, send)
@@ -225,7 +228,7 @@ class FaultMiddleware:
 
     def _drift(self, request: _Request, draws: Draws) -> bool:
         """Update one complaint on the inbox pages before the requested one (CONTRACT §2, page drift)."""
-        page, per_page = request.page_number("page", 1), request.page_number("per_page", 20)
+        page, per_page = request.page_number("page", 1), request.page_number(page_size_name(request.query), 20)
         since_text = request.query.get("updated_since")
         try:
             since = parse_wib(since_text) if since_text else None
