@@ -35,6 +35,8 @@ from lapor_sync.domain.ports import InboxWalkReport, QuotaListener
 from lapor_sync.domain.timezones import WIB
 
 logger = logging.getLogger(__name__)
+quota_log = logging.getLogger("lapor_sync.quota")
+"""The quota waits, at INFO: a worker's log has them at its level, and ``lapor-sync sync`` run by hand shows them."""
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 MAX_PER_PAGE = 100  # CONTRACT §5: the inbox serves at most 100 rows a page
 _TOLD_WAIT_SECONDS = 1.0  # a shorter wait for the quota is counted, not logged nor shown in ``status``
@@ -436,7 +438,7 @@ class LaporClient:
         if seconds < _TOLD_WAIT_SECONDS:
             return
         until = self._clock.now() + timedelta(seconds=seconds)
-        logger.info(
+        quota_log.info(
             "waiting on the SPLP quota until %s (%s: LAPOR_SYNC_REQUESTS_PER_MINUTE)",
             f"{until.astimezone(WIB):%H:%M:%S} WIB",
             self._quota.describe(),

@@ -76,6 +76,9 @@ def sync(
 
     app = state(ctx).app()
     require_national(app.settings)
+    if not json_output:
+        # A pull under a tight quota may wait minutes at a time: say so while it waits (a log line on stderr).
+        logging.getLogger("lapor_sync.quota").setLevel(logging.INFO)
     with app.platform() as platform:
         run = app.sync_service(platform).run(
             pull=not push_only,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from lapor_sync.checks.doctor import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, Check, DoctorReport, Step
@@ -57,7 +59,8 @@ def test_a_gateway_fault_gets_its_fix(code, words):
 
 def test_gateway_credentials_are_named_by_auth_mode():
     assert "LAPOR_SYNC_OAUTH_CLIENT_SECRET" in gateway_fix(900901, "oauth2")
-    assert "the credentials of auth mode splp_key" in gateway_fix(900901, "splp_key")
+    assert "check LAPOR_SYNC_SPLP_KEY" in gateway_fix(900901, "splp_key")
+    assert "LAPOR_SYNC_API_TOKEN" in lapor_fix(401, "splp_key")  # LAPOR! checks its own key, not the gateway's
 
 
 def test_lapor_fixes_by_status():
@@ -76,6 +79,8 @@ def test_exit_codes_follow_status():
 
 def test_a_throttle_with_retry_after_waits_that_long():
     throttled = TransientError("Too Many Attempts.", status=429, retry_after=20)
-    check = check_quota(None, Spent(requests=1), throttled)  # type: ignore[arg-type] - no quota setting is read yet
+    settings = SimpleNamespace(requests_per_minute=10, quota_wait_seconds=65.0)
+    check = check_quota(settings, Spent(requests=1), throttled)  # type: ignore[arg-type]
     assert check.ok is False and check.fix is not None and check.fix.startswith("wait 20 s")
     assert check.detail.startswith("throttled by the gateway (HTTP 429); doctor sent 1 GET;")
+    assert check.detail.endswith("client-side quota 10 requests/min")

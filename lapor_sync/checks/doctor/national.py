@@ -37,10 +37,15 @@ THROTTLED = "not checked: throttled by the gateway (see quota)"
 _PLAIN_HEADERS = frozenset(
     {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length", "content-type"}
 )
-_CREDENTIAL_SETTINGS = {
-    "static": "LAPOR_SYNC_API_KEY (in the LAPOR_SYNC_AUTH_HEADER_NAME header) and LAPOR_SYNC_API_TOKEN",
+_LAPOR_KEYS = "LAPOR_SYNC_API_KEY (in the LAPOR_SYNC_AUTH_HEADER_NAME header) and LAPOR_SYNC_API_TOKEN"
+# What each layer checks, by auth mode (CONTRACT §1, §7 G5, G6): the gateway the SPLP key or the
+# OAuth2 client (in the static mode, the key it is given), LAPOR! its own key and app token.
+_GATEWAY_CREDENTIALS = {
+    "static": _LAPOR_KEYS,
+    "splp_key": "LAPOR_SYNC_SPLP_KEY (in the LAPOR_SYNC_SPLP_KEY_HEADER header)",
     "oauth2": "LAPOR_SYNC_OAUTH_CLIENT_ID, LAPOR_SYNC_OAUTH_CLIENT_SECRET and LAPOR_SYNC_OAUTH_TOKEN_URL",
 }
+_LAPOR_CREDENTIALS = dict.fromkeys(("static", "splp_key", "oauth2"), _LAPOR_KEYS)
 
 
 @dataclass
@@ -243,7 +248,7 @@ def gateway_fix(fault_code: int | None, auth_mode: str) -> str:
             "the key's application is not subscribed to this API (or to this resource): subscribe it to "
             "the LAPOR! API in the SPLP portal"
         )
-    settings = _CREDENTIAL_SETTINGS.get(auth_mode, f"the credentials of auth mode {auth_mode}")
+    settings = _GATEWAY_CREDENTIALS.get(auth_mode, f"the credentials of auth mode {auth_mode}")
     return (
         f"check {settings}; a gateway key is for one API and for one of sandbox or production: it must "
         "match LAPOR_SYNC_API_BASE_URL (production /lapor/3.0.0, sandbox /sandbox-konsolidasi/1.0)"
@@ -251,7 +256,7 @@ def gateway_fix(fault_code: int | None, auth_mode: str) -> str:
 
 
 _LAPOR_FIXES: dict[int, Callable[[str], str]] = {
-    401: lambda mode: f"LAPOR! refused the credentials: check {_CREDENTIAL_SETTINGS.get(mode, 'them')}",
+    401: lambda mode: f"LAPOR! refused the credentials: check {_LAPOR_CREDENTIALS.get(mode, 'them')}",
     403: lambda _mode: "the key may not read this: ask the LAPOR! admin for API access for this institution",
     404: lambda _mode: "LAPOR! has no such endpoint here: check the path of LAPOR_SYNC_API_BASE_URL",
 }
