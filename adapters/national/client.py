@@ -23,7 +23,7 @@ from lapor_sync.adapters.national import classify, config, deadline, wire
 from lapor_sync.adapters.national.auth import credentials_of
 from lapor_sync.adapters.national.outbound import AnswerTooLargeError, OutboundPolicy
 from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
-from lapor_sync.adapters.national.quota import DEFAULT_QUOTA_WAIT_SECONDS, Quota
+from lapor_sync.adapters.national.quota import DEFAULT_QUOTA_WAIT_SECONDS, Quota, WaitSpan
 from lapor_sync.adapters.national.retry import RetryPolicy
 from lapor_sync.adapters.national.wire.models import WirePage
 from lapor_sync.config.endpoints import NationalEndpoints, complaint_path
@@ -112,6 +112,7 @@ class LaporClient:
         self._quota = quota or Quota(0)
         self._quota_wait = quota_wait_seconds
         self._listener: QuotaListener | None = None
+        self._waited = WaitSpan()
         self._deadline_seconds = deadline_seconds
         self._max_retry_after = max_retry_after_seconds
         self._retry = retry or RetryPolicy()
@@ -430,7 +431,8 @@ class LaporClient:
         waited = self._quota.take_turn(stop=self._retry.interrupt, announce=self._waiting)
         listener = self._listener
         if waited > 0 and listener is not None:
-            listener.waited_on_quota(waited)
+            ended = self._quota.now()
+            listener.waited_on_quota(self._waited.add(ended - waited, ended))
         return waited
 
     def _waiting(self, seconds: float) -> None:

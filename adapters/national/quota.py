@@ -93,6 +93,10 @@ class Quota:
         parts += [f"{self.per_second} a second"] * bool(self.per_second)
         return ", ".join(parts) or "no limit"
 
+    def now(self) -> float:
+        """The quota's own clock (monotonic seconds), on which its waits are measured."""
+        return self._monotonic()
+
     def hold(self, seconds: float) -> None:
         """Let no request start for ``seconds`` from now (the gateway's window after a throttle answer)."""
         with self._lock:
@@ -146,3 +150,24 @@ class Quota:
                 self._turns.remove(turn)
             except ValueError:  # already pushed out by later turns
                 pass
+
+
+class WaitSpan:
+    """The time during which at least one request waited: the union of the waits, not their sum.
+
+    Four fetch threads waiting the same minute wasted one minute of the run, not four: a run's
+    ``quota_waited_seconds`` must add up to no more than its wall time. Waits are reported as they
+    end; FIFO turns end nearly in order, and a wait reported after a later one is counted only
+    beyond what that one covered (never twice).
+    """
+
+    def __init__(self) -> None:
+        self._covered_until = float("-inf")
+        self._lock = threading.Lock()
+
+    def add(self, start: float, end: float) -> float:
+        """Count the wait from ``start`` to ``end`` (the quota's clock, seconds); return the seconds it adds."""
+        with self._lock:
+            fresh = max(0.0, end - max(start, self._covered_until))
+            self._covered_until = max(self._covered_until, end)
+            return fresh

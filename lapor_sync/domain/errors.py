@@ -88,9 +88,11 @@ class NationalPlatformError(LaporSyncError):
         self, detail: str, *, status: int | None = None, layer: Layer | None = None, fault_code: int | None = None
     ) -> None:
         # "SPLP gateway refused: HTTP 401: ..." / "LAPOR! refused: HTTP 422: ...": the layer first,
-        # since the two are fixed in different places (CONTRACT §7).
+        # since the two are fixed in different places (CONTRACT §7). LAPOR! failing on its side (a
+        # 5xx) or answering garbage with a 200 did not refuse anything: it "answered".
         text = detail if status is None else f"HTTP {status}: {detail}"
-        super().__init__(text if layer is None else f"{layer} refused: {text}")
+        refused = layer is Layer.GATEWAY or status is None or 400 <= status < 500
+        super().__init__(text if layer is None else f"{layer} {'refused' if refused else 'answered'}: {text}")
         self.status = status
         self.detail = detail
         self.layer = layer

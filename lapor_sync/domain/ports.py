@@ -27,7 +27,7 @@ class QuotaListener(Protocol):
         ...
 
     def waited_on_quota(self, seconds: float) -> None:
-        """A request waited ``seconds`` for its turn (it may have been stopped before its end)."""
+        """The run's requests waited ``seconds`` more for their turns: time no other wait already covered."""
         ...
 
 

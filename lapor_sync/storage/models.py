@@ -232,8 +232,9 @@ class RunCounts(SQLModel):
         pushed: outbox rows delivered to LAPOR!.
         failed: failed attempts of outbox rows (each is retried later).
         dead_lettered: outbox rows given up as dead letters.
-        quota_waited_seconds: seconds the run's requests waited on the request quota, theirs
-            together (threads waiting at once each count; CONTRACT §7 G4).
+        quota_waited_seconds: seconds of the run during which at least one of its requests waited
+            on the request quota (threads waiting at once count once: at most the run's wall time;
+            CONTRACT §7 G4).
     """
 
     fetched: int = 0

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lapor_sync.adapters.national.quota import DEFAULT_REQUESTS_PER_MINUTE, Quota
+from lapor_sync.adapters.national.quota import DEFAULT_REQUESTS_PER_MINUTE, Quota, WaitSpan
 from lapor_sync.domain.errors import ConfigurationError, TransientError
 
 
@@ -151,3 +151,12 @@ def test_from_settings_defaults_and_refusals() -> None:
     )
     with pytest.raises(ConfigurationError, match="LAPOR_SYNC_REQUESTS_PER_MINUTE"):
         Quota.from_settings(SimpleNamespace(requests_per_minute=-1))
+
+
+def test_waits_at_once_count_once_and_a_late_report_never_twice() -> None:
+    span = WaitSpan()
+    assert span.add(0.0, 60.0) == 60.0
+    assert span.add(10.0, 60.0) == 0.0  # a second thread waiting the same minute wastes no more of the run
+    assert span.add(30.0, 90.0) == 30.0  # only what lies beyond
+    assert span.add(100.0, 110.0) == 10.0  # a gap is not counted
+    assert span.add(95.0, 105.0) == 0.0  # reported after a later wait: inside what that covered
