@@ -9,7 +9,7 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -471,7 +471,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         ConfigurationError: with a one-line message naming each wrong setting by its environment
             variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static', 'splp_key' or 'oauth2', got 'basic'``
             (``LAPOR_SYNC_DATABASE_URL_FILE: ...`` for a value read from that variable's file).
-            Secrets and URLs are never echoed.
+            Secrets and URLs are never echoed. A list or table variable that is not JSON is named too.
     """
     with loading(config_file) as state:
         try:
@@ -479,6 +479,21 @@ def load_settings(config_file: Path | None = None) -> Settings:
         except ValidationError as exc:
             problems = [_setting_problem(error, config_file, state.origins) for error in exc.errors(include_url=False)]
             raise ConfigurationError("; ".join(problems)) from None
+        except SettingsError as exc:
+            raise ConfigurationError(_unparsed_variable(exc)) from None
+
+
+_UNPARSED_FIELD = re.compile(r'field "(?P<name>\w+)"')
+
+
+def _unparsed_variable(error: SettingsError) -> str:
+    """Word pydantic-settings' refusal of a list or table setting's variable that is not JSON, naming the variable.
+
+    The value is not echoed: its variable is named, and it may be long.
+    """
+    found = _UNPARSED_FIELD.search(str(error))
+    variable = env_var(found["name"]) if found else f"a {ENV_PREFIX}* variable"
+    return f"{variable}: not valid JSON (a list or table setting set by one variable is written as JSON)"
 
 
 def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, str]) -> str:

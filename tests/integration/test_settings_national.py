@@ -199,3 +199,16 @@ def test_an_item_of_a_list_setting_is_named_by_the_lists_variable(monkeypatch: p
 
     with pytest.raises(ConfigurationError, match=r"^LAPOR_SYNC_EXTRA_NON_WORKING_DAYS: must be a valid date"):
         load_settings()
+
+
+@pytest.mark.parametrize("variable", ["ENDPOINTS", "EXPORT_COLUMNS", "EXTRA_NON_WORKING_DAYS"])
+def test_a_table_or_list_variable_that_is_not_json_is_one_line_naming_it(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"LAPOR_SYNC_{variable}", '{"inbox": "/complaints/inbox-lmw"')  # the closing brace lost
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+
+    assert str(refused.value).startswith(f"LAPOR_SYNC_{variable}: not valid JSON")
+    assert "\n" not in str(refused.value) and "inbox-lmw" not in str(refused.value)
