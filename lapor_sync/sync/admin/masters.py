@@ -24,7 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.errors import LaporSyncError, MalformedRecordError, NationalPlatformError, RunStoppingError
+from lapor_sync.domain.errors import (
+    LaporSyncError,
+    MalformedRecordError,
+    NationalPlatformError,
+    QuotaExceededError,
+    RunStoppingError,
+)
 from lapor_sync.domain.masters import (
     ChangeKind,
     EmptyListRefused,
@@ -156,7 +162,8 @@ def pull_masters(
         its error (masked), and so is a list another pull at the same time stored first (two
         inserts of one new row: the unique key refuses the second, whose transaction rolls back);
         after a ``RunStoppingError`` (refused credentials, a gateway refusal,
-        a pagination loop) the next list is ``skipped``: its request would be refused alike and
+        a pagination loop) or a ``QuotaExceededError`` (throttled again after the quota window,
+        CONTRACT §7 G3) the next list is ``skipped``: its request would be refused alike and
         would only spend quota.
     """
     outcomes: list[ListPull] = []
@@ -169,7 +176,7 @@ def pull_masters(
             fresh = kind.read(source)
         except (NationalPlatformError, MalformedRecordError) as exc:
             error = redact(str(exc))
-            stopped = error if isinstance(exc, RunStoppingError) else None
+            stopped = error if isinstance(exc, RunStoppingError | QuotaExceededError) else None
             outcomes.append(ListPull(kind.name, PullStatus.FAILED, error=error))
             continue
         try:
