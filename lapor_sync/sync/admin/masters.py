@@ -2,8 +2,8 @@
 
 Each list is read whole (every page) before anything is written, then stored in one transaction
 of its own: rows added, changed, back or gone (:func:`lapor_sync.domain.masters.compare`), each
-row's last-seen instant, and one audited sync event. Per list rather than both in one
-transaction, because the two are independent facts and a deployment may serve one but not the
+row's last-seen instant, and one audited sync event when anything changed or was set aside. Per
+list rather than both in one transaction, because the two are independent facts and a deployment may serve one but not the
 other (LAPOR! builds endpoints per integrator, G7; a gateway key may be refused on one resource
 only, G2 900908): a failing template list must not keep a renamed institution from being seen.
 What was stored is never wiped: a failed read changes nothing, an empty answer while rows are
@@ -49,7 +49,7 @@ from lapor_sync.storage.models import MasterInstitutionRecord, ReplyTemplateReco
 from lapor_sync.sync.journal import add_event
 
 EVENT_KIND = "masters.pulled"
-"""The kind of the sync event a stored or refused list leaves (``lapor-sync log --kind masters.pulled``)."""
+"""The kind of the sync event a list stored with changes, or refused, leaves (``lapor-sync log --kind masters.pulled``)."""
 
 
 class MasterDataSource(Protocol):
