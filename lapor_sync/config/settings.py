@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -501,9 +502,15 @@ def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, st
     loc = [str(part) for part in error["loc"]] or ["?"]
     # A key of a table setting is named as its variable names it: endpoints.inbox, LAPOR_SYNC_ENDPOINTS__INBOX.
     name = ".".join(loc[:2]) if loc[0] in _TABLE_SETTINGS and len(loc) > 1 else loc[0]
+    table, _, key = name.partition(".")
+    origin = origins.get(name, origins.get(table, "default"))
     if error["type"] == "extra_forbidden":
+        if origin == "env":
+            return f"unknown setting '{name}' ({env_var(name)})"
         return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
-    variable = source_variable(name, origins.get(name, origins.get(name.partition(".")[0], "default")))
+    variable = source_variable(name, origin)
+    if key and origin == "env" and variable not in {known.upper() for known in os.environ}:
+        variable = f"{env_var(table)} ({key})"  # the key came in the table's one JSON variable
     return f"{variable}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
 
 

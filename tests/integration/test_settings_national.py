@@ -215,3 +215,23 @@ def test_a_table_or_list_variable_that_is_not_json_is_one_line_naming_it(
 
     assert str(refused.value).startswith(f"LAPOR_SYNC_{variable}: not valid JSON")
     assert "\n" not in str(refused.value) and "inbox-lmw" not in str(refused.value)
+
+
+def test_an_unknown_endpoint_from_the_environment_is_not_blamed_on_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_ENDPOINTS__NOPE", "/x")
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(_config(tmp_path, "institution_id = 6271\n"))
+
+    assert str(refused.value) == "unknown setting 'endpoints.nope' (LAPOR_SYNC_ENDPOINTS__NOPE)"
+
+
+def test_a_wrong_endpoint_in_the_json_variable_is_named_by_that_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_ENDPOINTS", '{"inbox": "complaints/inbox-lmw"}')
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+
+    assert str(refused.value).startswith("LAPOR_SYNC_ENDPOINTS (inbox): must be a path starting with '/'")
