@@ -259,7 +259,10 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
         now = self._clock.now()
         status = response.status_code
         if 400 <= status < 500 and status not in (408, 429):
-            raise RunStoppingError("OAuth2 token endpoint refused the client credentials", status=status)
+            refused = "the client credentials"
+            if self._password_grant is not None:  # invalid_grant: the owner's user name or password is wrong
+                refused += " or the password grant's LAPOR_SYNC_OAUTH_USERNAME and LAPOR_SYNC_OAUTH_PASSWORD"
+            raise RunStoppingError(f"OAuth2 token endpoint refused {refused}", status=status)
         if not response.is_success:
             raise classify.error_for_status(
                 response,

@@ -26,7 +26,7 @@ from lapor_sync.adapters.national.paginator import DEFAULT_MAX_PAGES, walk_pages
 from lapor_sync.adapters.national.quota import DEFAULT_QUOTA_WAIT_SECONDS, Quota, WaitSpan
 from lapor_sync.adapters.national.retry import RetryPolicy
 from lapor_sync.adapters.national.wire.models import WirePage
-from lapor_sync.config.endpoints import NationalEndpoints, complaint_path
+from lapor_sync.config.endpoints import SINCE_PARAM, NationalEndpoints, complaint_path
 from lapor_sync.domain.clock import Clock, SystemClock
 from lapor_sync.domain.complaint import ComplaintSnapshot, InboxItem, MalformedRecord, ThreadEntry
 from lapor_sync.domain.errors import AmbiguousWriteError, MalformedRecordError, QuotaExceededError
@@ -220,7 +220,7 @@ class LaporClient:
         """
         report = InboxWalkReport() if report is None else report
         params = {
-            "updated_since": wire.format_wib_datetime(updated_since),
+            SINCE_PARAM: wire.format_wib_datetime(updated_since),
             self._endpoints.page_size_param: self._per_page,
         }
         for page in self._pages(self._endpoints.inbox, params):

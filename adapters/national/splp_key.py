@@ -57,6 +57,8 @@ def read_key_claims(key: SecretStr) -> KeyClaims:
         UnreadableKeyError: not a JWT (three base64url parts, a JSON object of claims), or a claim of
             the wrong type; the message names ``LAPOR_SYNC_SPLP_KEY`` and never quotes the key.
     """
+    if key.get_secret_value().lower().startswith("bearer "):  # copied from a header, as G5 shows it
+        raise UnreadableKeyError(f"{KEY_SETTING}: give the key alone, without 'Bearer ' (lapor-sync sends that)")
     try:
         claims = jwt.decode(key.get_secret_value(), options={"verify_signature": False})
     except jwt.PyJWTError:

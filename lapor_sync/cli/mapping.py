@@ -63,7 +63,7 @@ def check(
     found = summary(mapping)
     unknown = _unknown_to_platform(app, mapping)
     found["unknown_institutions"] = (
-        None if unknown is None else [{"id": u.id, "where": u.where, "gone_at": u.gone_at} for u in unknown]
+        None if isinstance(unknown, str) else [{"id": u.id, "where": u.where, "gone_at": u.gone_at} for u in unknown]
     )
     if as_json:
         print_json(found)
@@ -75,14 +75,14 @@ def check(
         highlight=False,
         markup=False,
     )
-    if unknown is None:
+    if isinstance(unknown, str):
         errors.print(
-            "note: the mapped institution ids were not checked against LAPOR!: no master institutions are "
-            "stored; run `lapor-sync masters pull`",
+            f"note: the mapped institution ids were not checked against LAPOR!: {unknown}",
             highlight=False,
             markup=False,
         )
-    for u in unknown or ():
+        return
+    for u in unknown:
         since = f"no longer listed since {display_wib(u.gone_at)}" if u.gone_at else "not listed"
         errors.print(
             f"[yellow]warning:[/yellow] institution {u.id} ({u.where}) is unknown to LAPOR!: {since} "
@@ -91,20 +91,28 @@ def check(
         )
 
 
-def _unknown_to_platform(app: App, mapping: CityMapping) -> list[UnknownInstitution] | None:
-    """The mapping's institutions the stored master list does not hold; ``None`` when none is stored.
+def _unknown_to_platform(app: App, mapping: CityMapping) -> list[UnknownInstitution] | str:
+    """The mapping's institutions the stored master list does not hold, or why they were not checked.
 
     Reads the configured database without creating or upgrading it: a SQLite file that does not
-    exist yet counts as nothing stored.
+    exist yet counts as nothing stored. A database that cannot be read is said so, and the check
+    of the file goes on without it (it is a check of the file first, run where no database may be).
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lapor_sync.domain.masters import unknown_institutions
     from lapor_sync.storage.database import sqlite_file_missing
+    from lapor_sync.storage.faults import database_fault
     from lapor_sync.sync.admin.masters import listed_institutions
 
-    if sqlite_file_missing(app.settings.database_url) or not app.db.is_current():
-        return None
-    listed = listed_institutions(app.db, mapping.institution.id)
-    return None if listed is None else unknown_institutions(mapping.national_institutions(), listed)
+    try:
+        stored = not sqlite_file_missing(app.settings.database_url) and app.db.is_current()
+        listed = listed_institutions(app.db, mapping.institution.id) if stored else None
+    except SQLAlchemyError as exc:
+        return f"cannot read the database ({database_fault(exc) or type(exc).__name__})"
+    if listed is None:
+        return "no master institutions are stored; run `lapor-sync masters pull`"
+    return unknown_institutions(mapping.national_institutions(), listed)
 
 
 @mapping_app.command(name="explain")

@@ -43,8 +43,9 @@ def pull(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     cannot be read is set aside (shown with its reason) and its stored copy stays as it was.
 
     Nothing stored is ever wiped: a list that fails to read changes nothing, and an empty list
-    while rows are stored is refused with a warning. After refused credentials the second list is
-    not asked for. Exit 0 when both lists were stored, 1 otherwise.
+    while rows are stored is refused with a warning. After refused credentials, or a throttle
+    answer again after the quota window, the second list is not asked for. Exit 0 when both lists
+    were stored, 1 otherwise.
 
     Example: `lapor-sync masters pull --json`
     """

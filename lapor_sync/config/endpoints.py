@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 PLACEHOLDER = "{complaint_id}"
 """The one placeholder a path may hold: the complaint the call is about."""
+SINCE_PARAM = "updated_since"
+"""The inbox's date parameter (CONTRACT §5): not a setting, so no list parameter may take its name."""
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 
 
@@ -62,11 +64,18 @@ class NationalEndpoints(BaseModel):
     @field_validator("*")
     @classmethod
     def _path_or_parameter(cls, value: str, info: ValidationInfo) -> str:
-        """A ``*_param`` is a query parameter's name; every other field is a path (see the class docstring)."""
+        """A ``*_param`` is a query parameter's name, none taking another's; every other field is a path (see the class docstring)."""
         name = str(info.field_name)
         if name.endswith("_param"):
             if not _PARAMETER_NAME.match(value):
                 raise ValueError("must be a query parameter name (letters, digits, '_', '-', '.', '[', ']')")
+            # One name for two parameters would send one of them only: the page size lost, or the date.
+            if value == SINCE_PARAM:
+                raise ValueError(f"'{value}' is the inbox's date parameter; give this one a name of its own")
+            if name != "page_param" and value == info.data.get("page_param"):
+                raise ValueError(
+                    f"'{value}' is the page number's parameter (page_param); give the page size a name of its own"
+                )
             return value
         if not value.startswith("/"):
             raise ValueError("must be a path starting with '/'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -471,7 +472,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         ConfigurationError: with a one-line message naming each wrong setting by its environment
             variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static', 'splp_key' or 'oauth2', got 'basic'``
             (``LAPOR_SYNC_DATABASE_URL_FILE: ...`` for a value read from that variable's file).
-            Secrets and URLs are never echoed.
+            Secrets and URLs are never echoed. A list or table variable that is not JSON is named too.
     """
     with loading(config_file) as state:
         try:
@@ -479,6 +480,21 @@ def load_settings(config_file: Path | None = None) -> Settings:
         except ValidationError as exc:
             problems = [_setting_problem(error, config_file, state.origins) for error in exc.errors(include_url=False)]
             raise ConfigurationError("; ".join(problems)) from None
+        except SettingsError as exc:
+            raise ConfigurationError(_unparsed_variable(exc)) from None
+
+
+_UNPARSED_FIELD = re.compile(r'field "(?P<name>\w+)"')
+
+
+def _unparsed_variable(error: SettingsError) -> str:
+    """Word pydantic-settings' refusal of a list or table setting's variable that is not JSON, naming the variable.
+
+    The value is not echoed: its variable is named, and it may be long.
+    """
+    found = _UNPARSED_FIELD.search(str(error))
+    variable = env_var(found["name"]) if found else f"a {ENV_PREFIX}* variable"
+    return f"{variable}: not valid JSON (a list or table setting set by one variable is written as JSON)"
 
 
 def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, str]) -> str:
@@ -486,9 +502,15 @@ def _setting_problem(error: Any, config_file: Path | None, origins: dict[str, st
     loc = [str(part) for part in error["loc"]] or ["?"]
     # A key of a table setting is named as its variable names it: endpoints.inbox, LAPOR_SYNC_ENDPOINTS__INBOX.
     name = ".".join(loc[:2]) if loc[0] in _TABLE_SETTINGS and len(loc) > 1 else loc[0]
+    table, _, key = name.partition(".")
+    origin = origins.get(name, origins.get(table, "default"))
     if error["type"] == "extra_forbidden":
+        if origin == "env":
+            return f"unknown setting '{name}' ({env_var(name)})"
         return f"unknown setting '{name}'" + (f" in {config_file}" if config_file else "")
-    variable = source_variable(name, origins.get(name, origins.get(name.partition(".")[0], "default")))
+    variable = source_variable(name, origin)
+    if key and origin == "env" and variable not in {known.upper() for known in os.environ}:
+        variable = f"{env_var(table)} ({key})"  # the key came in the table's one JSON variable
     return f"{variable}: {problem_text(error, show_input=name not in _NOT_ECHOED)}"
 
 

@@ -172,6 +172,19 @@ def test_mapping_check_without_master_data_says_to_pull_and_creates_no_database(
     assert not Path(cli_env.removeprefix("sqlite:///")).exists()
 
 
+def test_mapping_check_of_a_file_goes_on_when_the_database_cannot_be_read(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens
+
+    result = invoke("mapping", "check")
+
+    assert result.exit_code == 0 and "Mapping OK" in result.stdout
+    assert "not checked against LAPOR!: cannot read the database" in result.stderr
+    assert "run `lapor-sync masters pull`" not in result.stderr  # it may well have been pulled
+    assert invoke_json("mapping", "check")["unknown_institutions"] is None
+
+
 def test_mapping_check_warns_about_mapped_institutions_the_platform_does_not_know(platform: Platform) -> None:
     platform.institutions = [row for row in ALL_INSTITUTIONS if row["id"] not in (627112, 9003)]
     pull_json()
@@ -243,7 +256,8 @@ def test_a_database_not_upgraded_since_master_data_has_none_stored(seeded: Seede
 
     from lapor_sync.storage.database import alembic_config, migration_engine
 
-    engine = migration_engine(seeded.url)  # as ``Database.upgrade`` migrates: SQLite's foreign keys off meanwhile
+    # As Database.upgrade migrates SQLite: foreign keys off while a batch copies a referenced table (0009's sync_run).
+    engine = migration_engine(seeded.url)
     command.downgrade(alembic_config(engine), "0006")
     engine.dispose()
 

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from lapor_sync.domain.clock import ManualClock
-from lapor_sync.domain.errors import RunStoppingError, TransientError
+from lapor_sync.domain.errors import QuotaExceededError, RunStoppingError, TransientError
 from lapor_sync.domain.masters import ChangeKind, MasterInstitution, MasterList, ReplyTemplate, UnreadableRow
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
@@ -145,8 +145,18 @@ def test_a_failed_read_keeps_the_rows_and_the_other_list_goes_on(database: Datab
         assert stored_institutions(session, CITY)[627101].last_seen_at == clock.now() - timedelta(hours=1)
 
 
-def test_refused_credentials_skip_the_second_list(database: Database, clock: ManualClock) -> None:
-    source = Lists(RunStoppingError("HTTP 401: the API key was refused"), MasterList((FOLLOWUP,)))
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        RunStoppingError("HTTP 401: the API key was refused"),
+        # Throttled again after the quota window (CONTRACT §7 G3, G4): asking at once would be throttled too.
+        QuotaExceededError("HTTP 429: throttled; again after the 65 s wait"),
+    ],
+)
+def test_refused_credentials_or_a_second_throttle_skip_the_second_list(
+    database: Database, clock: ManualClock, refusal: Exception
+) -> None:
+    source = Lists(refusal, MasterList((FOLLOWUP,)))
 
     found = pull(database, source, clock)
 

@@ -84,6 +84,9 @@ def test_one_json_variable_sets_several(monkeypatch: pytest.MonkeyPatch) -> None
         ("ENDPOINTS__INBOX", "/complaints/inbox?per_page=5", "must be a path only: no query, fragment"),
         ("ENDPOINTS__PAGE_SIZE_PARAM", "page size", "LAPOR_SYNC_ENDPOINTS__PAGE_SIZE_PARAM: must be a query parameter"),
         ("ENDPOINTS__NOPE", "/x", "unknown setting 'endpoints.nope'"),
+        ("ENDPOINTS__PAGE_SIZE_PARAM", "page", "LAPOR_SYNC_ENDPOINTS__PAGE_SIZE_PARAM: 'page' is the page number's"),
+        ("ENDPOINTS__MASTERS_PAGE_SIZE_PARAM", "page", "_MASTERS_PAGE_SIZE_PARAM: 'page' is the page number's"),
+        ("ENDPOINTS__PAGE_PARAM", "updated_since", "LAPOR_SYNC_ENDPOINTS__PAGE_PARAM: 'updated_since' is the inbox's"),
         ("OAUTH_GRANT_TYPE", "implicit", "LAPOR_SYNC_OAUTH_GRANT_TYPE: must be 'client_credentials' or 'password'"),
         ("SPLP_KEY_HEADER", "Authorization SPLP", "LAPOR_SYNC_SPLP_KEY_HEADER: must match"),
         ("OAUTH_TOKEN_HEADER", "X:Token", "LAPOR_SYNC_OAUTH_TOKEN_HEADER: must match"),
@@ -199,3 +202,36 @@ def test_an_item_of_a_list_setting_is_named_by_the_lists_variable(monkeypatch: p
 
     with pytest.raises(ConfigurationError, match=r"^LAPOR_SYNC_EXTRA_NON_WORKING_DAYS: must be a valid date"):
         load_settings()
+
+
+@pytest.mark.parametrize("variable", ["ENDPOINTS", "EXPORT_COLUMNS", "EXTRA_NON_WORKING_DAYS"])
+def test_a_table_or_list_variable_that_is_not_json_is_one_line_naming_it(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"LAPOR_SYNC_{variable}", '{"inbox": "/complaints/inbox-lmw"')  # the closing brace lost
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+
+    assert str(refused.value).startswith(f"LAPOR_SYNC_{variable}: not valid JSON")
+    assert "\n" not in str(refused.value) and "inbox-lmw" not in str(refused.value)
+
+
+def test_an_unknown_endpoint_from_the_environment_is_not_blamed_on_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_ENDPOINTS__NOPE", "/x")
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(_config(tmp_path, "institution_id = 6271\n"))
+
+    assert str(refused.value) == "unknown setting 'endpoints.nope' (LAPOR_SYNC_ENDPOINTS__NOPE)"
+
+
+def test_a_wrong_endpoint_in_the_json_variable_is_named_by_that_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_ENDPOINTS", '{"inbox": "complaints/inbox-lmw"}')
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+
+    assert str(refused.value).startswith("LAPOR_SYNC_ENDPOINTS (inbox): must be a path starting with '/'")

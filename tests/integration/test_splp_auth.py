@@ -205,6 +205,21 @@ def test_oauth2_password_is_hidden_in_the_token_endpoints_refusal(router: respx.
     assert PASSWORD not in str(caught.value)
 
 
+def test_a_refused_password_grant_names_the_owners_credentials_too(
+    router: respx.MockRouter, clock: ManualClock
+) -> None:
+    router.post(TOKEN_URL).mock(return_value=httpx.Response(400, json={"error": "invalid_grant"}))
+    settings = oauth_settings(oauth_grant_type="password", oauth_username="op", oauth_password=SecretStr(PASSWORD))
+    with (
+        LaporClient.from_settings(settings, clock=clock, retry=RetryPolicy.no_wait()) as client,
+        pytest.raises(RunStoppingError) as caught,
+    ):
+        client.list_categories()
+
+    assert "LAPOR_SYNC_OAUTH_USERNAME and LAPOR_SYNC_OAUTH_PASSWORD" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

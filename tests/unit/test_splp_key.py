@@ -78,6 +78,16 @@ def test_a_key_that_is_no_readable_jwt_is_refused_naming_the_setting_not_the_key
     assert not garbage or garbage not in message
 
 
+def test_a_key_pasted_with_its_bearer_prefix_is_refused_saying_so() -> None:
+    key = splp_key()
+
+    with pytest.raises(UnreadableKeyError) as refused:
+        read_key_claims(SecretStr(f"Bearer {key}"))
+
+    assert str(refused.value).startswith("LAPOR_SYNC_SPLP_KEY: give the key alone, without 'Bearer '")
+    assert key not in str(refused.value)
+
+
 @pytest.mark.parametrize(("claim", "value"), [("keytype", 1), ("iat", "yesterday"), ("exp", True), ("exp", 10**20)])
 def test_a_claim_of_the_wrong_type_is_refused(claim: str, value: object) -> None:
     with pytest.raises(UnreadableKeyError, match=f"LAPOR_SYNC_SPLP_KEY: its '{claim}' claim"):

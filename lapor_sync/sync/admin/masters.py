@@ -2,8 +2,8 @@
 
 Each list is read whole (every page) before anything is written, then stored in one transaction
 of its own: rows added, changed, back or gone (:func:`lapor_sync.domain.masters.compare`), each
-row's last-seen instant, and one audited sync event. Per list rather than both in one
-transaction, because the two are independent facts and a deployment may serve one but not the
+row's last-seen instant, and one audited sync event when anything changed or was set aside. Per
+list rather than both in one transaction, because the two are independent facts and a deployment may serve one but not the
 other (LAPOR! builds endpoints per integrator, G7; a gateway key may be refused on one resource
 only, G2 900908): a failing template list must not keep a renamed institution from being seen.
 What was stored is never wiped: a failed read changes nothing, an empty answer while rows are
@@ -24,7 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.errors import LaporSyncError, MalformedRecordError, NationalPlatformError, RunStoppingError
+from lapor_sync.domain.errors import (
+    LaporSyncError,
+    MalformedRecordError,
+    NationalPlatformError,
+    QuotaExceededError,
+    RunStoppingError,
+)
 from lapor_sync.domain.masters import (
     ChangeKind,
     EmptyListRefused,
@@ -43,7 +49,7 @@ from lapor_sync.storage.models import MasterInstitutionRecord, ReplyTemplateReco
 from lapor_sync.sync.journal import add_event
 
 EVENT_KIND = "masters.pulled"
-"""The kind of the sync event a stored or refused list leaves (``lapor-sync log --kind masters.pulled``)."""
+"""The kind of the sync event a list stored with changes, or refused, leaves (``lapor-sync log --kind masters.pulled``)."""
 
 
 class MasterDataSource(Protocol):
@@ -156,7 +162,8 @@ def pull_masters(
         its error (masked), and so is a list another pull at the same time stored first (two
         inserts of one new row: the unique key refuses the second, whose transaction rolls back);
         after a ``RunStoppingError`` (refused credentials, a gateway refusal,
-        a pagination loop) the next list is ``skipped``: its request would be refused alike and
+        a pagination loop) or a ``QuotaExceededError`` (throttled again after the quota window,
+        CONTRACT §7 G3) the next list is ``skipped``: its request would be refused alike and
         would only spend quota.
     """
     outcomes: list[ListPull] = []
@@ -169,7 +176,7 @@ def pull_masters(
             fresh = kind.read(source)
         except (NationalPlatformError, MalformedRecordError) as exc:
             error = redact(str(exc))
-            stopped = error if isinstance(exc, RunStoppingError) else None
+            stopped = error if isinstance(exc, RunStoppingError | QuotaExceededError) else None
             outcomes.append(ListPull(kind.name, PullStatus.FAILED, error=error))
             continue
         try:
