@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from lapor_sync.checks.doctor import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, Check, DoctorReport, Step
@@ -76,6 +78,7 @@ def test_exit_codes_follow_status():
 
 def test_a_throttle_with_retry_after_waits_that_long():
     throttled = TransientError("Too Many Attempts.", status=429, retry_after=20)
-    check = check_quota(None, Spent(requests=1), throttled)  # type: ignore[arg-type] - no quota setting is read yet
+    configured = SimpleNamespace(requests_per_minute=10, quota_wait_seconds=65.0)
+    check = check_quota(configured, Spent(requests=1), throttled)  # type: ignore[arg-type]
     assert check.ok is False and check.fix is not None and check.fix.startswith("wait 20 s")
     assert check.detail.startswith("throttled by the gateway (HTTP 429); doctor sent 1 GET;")
