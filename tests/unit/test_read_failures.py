@@ -30,7 +30,9 @@ from tests.support.fake_platform import FakePlatform
 
 def null_results() -> TransientError:
     """What the client raises once its retries gave up on a detail answering ``{"results": null}``."""
-    return TransientError("protocol error: the body has no 'results'", status=200, layer=Layer.LAPOR)
+    return TransientError(
+        "protocol error: the body has no 'results'", status=200
+    )  # as classify.protocol_error makes it
 
 
 def pull(city: CitySide) -> SyncRun:
