@@ -48,7 +48,7 @@ def test_no_proxy_excludes_the_host(no_proxy_env):
         (900901, "LAPOR_SYNC_API_KEY"),
         (900902, "sandbox or production"),
         (None, "LAPOR_SYNC_API_KEY"),
-        (900906, "path of LAPOR_SYNC_API_BASE_URL"),
+        (900906, "endpoint paths and LAPOR_SYNC_API_BASE_URL (lapor-sync config show)"),
         (900907, "run doctor again in a few minutes"),
         (900909, "subscribe it"),
     ],
@@ -59,7 +59,15 @@ def test_a_gateway_fault_gets_its_fix(code, words):
 
 def test_gateway_credentials_are_named_by_auth_mode():
     assert "LAPOR_SYNC_OAUTH_CLIENT_SECRET" in gateway_fix(900901, "oauth2")
-    assert "the credentials of auth mode splp_key" in gateway_fix(900901, "splp_key")
+    assert "LAPOR_SYNC_SPLP_KEY (in the LAPOR_SYNC_SPLP_KEY_HEADER header)" in gateway_fix(900901, "splp_key")
+    assert "LAPOR_SYNC_API_KEY" in gateway_fix(900901, "static")
+
+
+@pytest.mark.parametrize("mode", ["static", "splp_key", "oauth2"])
+def test_lapor_refusing_the_credentials_names_its_own_in_every_mode(mode):
+    # Beside the gateway's key or token, LAPOR! is sent its own API key and app token in every mode.
+    fix = lapor_fix(401, mode)
+    assert "LAPOR_SYNC_API_KEY" in fix and "LAPOR_SYNC_API_TOKEN" in fix and "OAUTH" not in fix
 
 
 def test_lapor_fixes_by_status():
