@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lapor_sync.adapters.national.gateway_faults import FAULTS
+from lapor_sync.adapters.national.gateway_faults import FAULTS, THROTTLE_CODES
 from lapor_sync.checks.doctor.result import Check, Step
 from lapor_sync.domain.errors import Layer, MalformedRecordError, NationalPlatformError
 from lapor_sync.domain.ports import InboxWalkReport
@@ -129,8 +129,8 @@ def _client(app: App, timeout: float) -> LaporClient:
 
 
 def _throttled(exc: NationalPlatformError) -> bool:
-    """A 429, or a WSO2 throttling fault (9008xx, CONTRACT §7 G3)."""
-    return exc.status == 429 or (exc.fault_code is not None and 900800 <= exc.fault_code <= 900899)
+    """A 429, or a WSO2 throttling fault (900800-900807, CONTRACT §7 G3)."""
+    return exc.status == 429 or exc.fault_code in THROTTLE_CODES
 
 
 def _by_gateway(exc: NationalPlatformError, spent: Spent) -> bool:
