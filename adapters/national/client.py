@@ -11,6 +11,7 @@ URLs or error texts.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -113,6 +114,7 @@ class LaporClient:
         self._quota_wait = quota_wait_seconds
         self._listener: QuotaListener | None = None
         self._waited = WaitSpan()
+        self._checks = threading.local()  # per thread: a push's delivery threads each hold their own row
         self._deadline_seconds = deadline_seconds
         self._max_retry_after = max_retry_after_seconds
         self._retry = retry or RetryPolicy()
@@ -206,6 +208,15 @@ class LaporClient:
     def report_quota_to(self, listener: QuotaListener | None) -> None:
         """Tell ``listener`` (a sync run's journal) about the waits for the request quota from now on."""
         self._listener = listener
+
+    def check_before_requests(self, check: Callable[[], None] | None) -> None:
+        """Run ``check`` right before each request this thread sends from now on, after its quota turn; ``None``: none.
+
+        For a push's claim on a row (``sync.claims``): a wait for the quota, or for the gateway's
+        window after a throttle answer, may outlast the claim, so it is re-checked after the wait,
+        before every attempt. An error of ``check`` (``ClaimLost``) is raised unsent and not retried.
+        """
+        self._checks.check = check
 
     # --- the NationalPlatform port -------------------------------------------------------------
 
@@ -427,12 +438,18 @@ class LaporClient:
             ) from None
 
     def _take_turn(self) -> float:
-        """Wait for the request's turn in the quota (ended by the retry policy's stop); return the seconds waited."""
+        """Wait for the request's turn in the quota (ended by the retry policy's stop), then run this thread's check.
+
+        Returns the seconds waited for the turn.
+        """
         waited = self._quota.take_turn(stop=self._retry.interrupt, announce=self._waiting)
         listener = self._listener
         if waited > 0 and listener is not None:
             ended = self._quota.now()
             listener.waited_on_quota(self._waited.add(ended - waited, ended))
+        check = getattr(self._checks, "check", None)
+        if check is not None:
+            check()
         return waited
 
     def _waiting(self, seconds: float) -> None:

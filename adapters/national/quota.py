@@ -10,7 +10,8 @@ it; turns are handed out in the order they are asked for, so a push is not starv
 The windows slide: a request is sent only when fewer than ``per_minute`` were sent in the 60 s
 before it (and fewer than ``per_second`` in the second before it), so no fixed minute the gateway
 counts can see more. After a throttle answer the client holds every turn (:meth:`Quota.hold`) until the
-gateway's window has passed. A wait is bounded: by the window (and a hold) times the turns queued
+gateway's window has passed; a turn handed out before the hold is taken again after it, where its
+request really goes. A wait is bounded: by the window (and a hold) times the turns queued
 before it, which the fetch and delivery pools bound; a stop request ends it at once.
 """
 
@@ -120,7 +121,13 @@ class Quota:
         announced = started
         while True:
             with self._lock:
-                at = max(turn, self._held_until)
+                if self._held_until > turn:
+                    # A hold came after this turn was handed out: the request leaves after the hold,
+                    # so it takes a turn there, or the window would count it where it never went and
+                    # let the turns after it out too early (a second throttle answer).
+                    self._forget(turn)
+                    turn = self._reserve_locked(self._monotonic())
+                at = turn
             now = self._monotonic()
             if at <= now:
                 return now - started
@@ -135,21 +142,29 @@ class Quota:
     def _reserve(self, now: float) -> float:
         """Hand out the next send instant: the earliest at which each window still has room, never before an earlier turn."""
         with self._lock:
-            at = max(now, self._held_until, self._turns[-1] if self._turns else now)
-            for limit, window in self._limits:
-                if len(self._turns) >= limit:
-                    at = max(at, self._turns[-limit] + window)
-            if self._limits:
-                self._turns.append(at)
-            return at
+            return self._reserve_locked(now)
+
+    def _reserve_locked(self, now: float) -> float:
+        """:meth:`_reserve`, the lock held."""
+        at = max(now, self._held_until, self._turns[-1] if self._turns else now)
+        for limit, window in self._limits:
+            if len(self._turns) >= limit:
+                at = max(at, self._turns[-limit] + window)
+        if self._limits:
+            self._turns.append(at)
+        return at
 
     def _give_back(self, turn: float) -> None:
         """Forget a turn that was not used (its wait was stopped), so it holds no later request back."""
         with self._lock:
-            try:
-                self._turns.remove(turn)
-            except ValueError:  # already pushed out by later turns
-                pass
+            self._forget(turn)
+
+    def _forget(self, turn: float) -> None:
+        """Drop ``turn`` from the turns handed out, the lock held."""
+        try:
+            self._turns.remove(turn)
+        except ValueError:  # already pushed out by later turns
+            pass
 
 
 class WaitSpan:

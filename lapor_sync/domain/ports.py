@@ -6,7 +6,7 @@ over the built-in store); the engine and the domain know nothing else about them
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +37,22 @@ class QuotaReporting(Protocol):
 
     def report_quota_to(self, listener: QuotaListener | None) -> None:
         """Tell ``listener`` about the waits from now on; ``None``: tell nobody."""
+        ...
+
+
+@runtime_checkable
+class CheckedRequests(Protocol):
+    """A national platform client that may wait between being called and sending (for its request quota).
+
+    A push re-checks its claim on a row right before each request for it (``sync.claims``); with a
+    wait of minutes in between, the check must be made by the client, after the wait.
+    """
+
+    def check_before_requests(self, check: Callable[[], None] | None) -> None:
+        """Run ``check`` right before each request this thread sends from now on (after any wait); ``None``: none.
+
+        An error ``check`` raises is raised instead of sending the request, and is not retried.
+        """
         ...
 
 

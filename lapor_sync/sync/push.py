@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam
@@ -51,7 +51,7 @@ from lapor_sync.domain.errors import (
     TransientError,
 )
 from lapor_sync.domain.outbox import WAITING, OutboxState
-from lapor_sync.domain.ports import NationalPlatform
+from lapor_sync.domain.ports import CheckedRequests, NationalPlatform
 from lapor_sync.domain.reference import find_reference, strip_reference
 from lapor_sync.domain.routing import CityMapping, NationalCall, NationalCallKind
 from lapor_sync.domain.status import CaseState
@@ -205,11 +205,17 @@ class Pusher:
         Nothing escapes: an error that stops the run comes back in the outcome, cut of its texts
         here (it is printed later, outside this block: a traceback, the worker's crash line).
         """
+        checked = self.platform if isinstance(self.platform, CheckedRequests) else None
+        if checked is not None:  # it re-checks the claim itself, after any wait for the quota
+            checked.check_before_requests(hand.recheck)
         with withholding(*sources):
             try:
-                return self._attempt_withheld(clock, item, hand)
+                return self._attempt_withheld(clock, item, replace(hand, checked_by_platform=checked is not None))
             except BaseException as exc:  # noqa: BLE001 - the owner re-raises it once the others are recorded
                 return Outcome(item, hand.claim, Kind.RELEASE, ambiguous=True, stops=scrubbed(exc))
+            finally:
+                if checked is not None:  # this worker thread's next row brings its own
+                    checked.check_before_requests(None)
 
     def _attempt_withheld(self, clock: Clock, item: OutboxItem, hand: _Hand) -> Outcome:
         """Try one claimed row; classify how it went (CONTRACT §5, §6)."""
@@ -253,7 +259,7 @@ class Pusher:
             found := self._read_back(clock, item, hand, call, "found on LAPOR! by read-back; not posted again")
         ):
             return found
-        hand.recheck()
+        hand.before_request()
         try:
             return self._call(clock, item, hand, call)
         except ItemRejectedError as exc:
@@ -326,7 +332,7 @@ class Pusher:
         Returns:
             The delivery, said as ``how``, when the effect is there; else ``None``.
         """
-        hand.recheck()
+        hand.before_request()
         if call.call is NationalCallKind.FOLLOWUP:
             return next(
                 (
@@ -357,10 +363,20 @@ class Pusher:
 
 @dataclass(frozen=True)
 class _Hand:
-    """A row in a worker's hands: its claim, and how to re-check it (on the owning thread) right before a request."""
+    """A row in a worker's hands: its claim, and how to re-check it (on the owning thread) right before a request.
+
+    ``checked_by_platform``: the platform client runs ``recheck`` itself right before each request
+    it sends, after its wait for the request quota (``CheckedRequests``), which may outlast the claim.
+    """
 
     claim: Claim
     recheck: Callable[[], None]
+    checked_by_platform: bool = False
+
+    def before_request(self) -> None:
+        """Re-check the claim before calling the platform, unless the platform re-checks it before sending."""
+        if not self.checked_by_platform:
+            self.recheck()
 
 
 class _Flow:

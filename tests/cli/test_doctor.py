@@ -22,6 +22,7 @@ from lapor_sync.checks.doctor import Network, Step, run_doctor
 from tests.support.cli import cli_env, invoke  # noqa: F401 - cli_env is a fixture
 from tests.support.e2e import CREDENTIALS, small_world
 from tests.support.gateway_stub import CITY_INSTITUTIONS, EMPTY_INBOX, Answer, gateway_stub, paginated
+from tests.support.splp import splp_key
 
 INSTITUTIONS = "/institutions"
 INBOX = "/complaints/inbox"
@@ -157,6 +158,17 @@ def test_wrong_splp_key_fails_the_gateway_with_its_fault(settings_for, monkeypat
     assert stub.seen == ["GET /institutions"]
 
 
+def test_a_wrong_splp_key_names_the_key_setting_once(settings_for):
+    with gateway_stub({INSTITUTIONS: FAULT_900901}) as stub:
+        settings_for(stub.base_url, AUTH_MODE="splp_key", SPLP_KEY=splp_key("PRODUCTION"))
+        code, steps = doctor_json()
+    assert code == 1
+    gateway = steps["gateway"]
+    assert gateway["detail"] == "SPLP gateway refused: HTTP 401: fault 900901 invalid credentials"
+    assert gateway["fix"].startswith("check LAPOR_SYNC_SPLP_KEY (in the LAPOR_SYNC_SPLP_KEY_HEADER header); ")
+    assert "sandbox or production" in gateway["fix"]
+
+
 def test_wrong_lapor_key_passes_the_gateway_and_fails_lapor(settings_for, simulator_url):
     settings_for(simulator_url, API_KEY="not-the-key-0123456789")
     result = invoke("doctor")
@@ -187,7 +199,7 @@ def test_an_oauth2_client_the_gateway_refuses(settings_for, simulator_url):
     result = invoke("doctor")
     assert result.exit_code == 1
     found = lines(result.stdout)
-    assert found["gateway"].startswith("✗ HTTP 401: OAuth2 token endpoint refused the client credentials")
+    assert found["gateway"].startswith("✗ SPLP gateway: HTTP 401: OAuth2 token endpoint refused the client credentials")
     assert "fix: check LAPOR_SYNC_OAUTH_CLIENT_ID, LAPOR_SYNC_OAUTH_CLIENT_SECRET" in found["gateway"]
     assert found["quota"].startswith("✓ doctor sent 1 OAuth2 token request;")
     assert "not-the-secret-0123456789" not in result.output

@@ -48,7 +48,7 @@ def test_no_proxy_excludes_the_host(no_proxy_env):
         (900901, "LAPOR_SYNC_API_KEY"),
         (900902, "sandbox or production"),
         (None, "LAPOR_SYNC_API_KEY"),
-        (900906, "path of LAPOR_SYNC_API_BASE_URL"),
+        (900906, "endpoint paths and LAPOR_SYNC_API_BASE_URL (lapor-sync config show)"),
         (900907, "run doctor again in a few minutes"),
         (900909, "subscribe it"),
     ],
@@ -59,8 +59,15 @@ def test_a_gateway_fault_gets_its_fix(code, words):
 
 def test_gateway_credentials_are_named_by_auth_mode():
     assert "LAPOR_SYNC_OAUTH_CLIENT_SECRET" in gateway_fix(900901, "oauth2")
-    assert "check LAPOR_SYNC_SPLP_KEY" in gateway_fix(900901, "splp_key")
-    assert "LAPOR_SYNC_API_TOKEN" in lapor_fix(401, "splp_key")  # LAPOR! checks its own key, not the gateway's
+    assert "LAPOR_SYNC_SPLP_KEY (in the LAPOR_SYNC_SPLP_KEY_HEADER header)" in gateway_fix(900901, "splp_key")
+    assert "LAPOR_SYNC_API_KEY" in gateway_fix(900901, "static")
+
+
+@pytest.mark.parametrize("mode", ["static", "splp_key", "oauth2"])
+def test_lapor_refusing_the_credentials_names_its_own_in_every_mode(mode):
+    # Beside the gateway's key or token, LAPOR! is sent its own API key and app token in every mode.
+    fix = lapor_fix(401, mode)
+    assert "LAPOR_SYNC_API_KEY" in fix and "LAPOR_SYNC_API_TOKEN" in fix and "OAUTH" not in fix
 
 
 def test_lapor_fixes_by_status():
@@ -79,8 +86,8 @@ def test_exit_codes_follow_status():
 
 def test_a_throttle_with_retry_after_waits_that_long():
     throttled = TransientError("Too Many Attempts.", status=429, retry_after=20)
-    settings = SimpleNamespace(requests_per_minute=10, quota_wait_seconds=65.0)
-    check = check_quota(settings, Spent(requests=1), throttled)  # type: ignore[arg-type]
+    configured = SimpleNamespace(requests_per_minute=10, quota_wait_seconds=65.0)
+    check = check_quota(configured, Spent(requests=1), throttled)  # type: ignore[arg-type]
     assert check.ok is False and check.fix is not None and check.fix.startswith("wait 20 s")
     assert check.detail.startswith("throttled by the gateway (HTTP 429); doctor sent 1 GET;")
     assert check.detail.endswith("client-side quota 10 requests/min")

@@ -8,10 +8,13 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import event, update
 from sqlmodel import col
 
+from lapor_sync.adapters.national import LaporClient, RetryPolicy, StaticKeyAuth
+from lapor_sync.adapters.national.quota import Quota
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.complaint import ThreadEntry
 from lapor_sync.domain.errors import (
@@ -30,6 +33,8 @@ from lapor_sync.sync.push_outcomes import Outcomes
 from tests.support.city import CitySide
 from tests.support.e2e import PlatformWrapper
 from tests.support.fake_platform import FakePlatform
+from tests.support.national import BASE
+from tests.unit.test_quota import FakeTime
 
 LATER = timedelta(hours=2)  # past any backoff of a first failed attempt
 KEMENSOS = 9002  # Kementerian Sosial: another institution, outside the city
@@ -415,3 +420,39 @@ def test_a_claim_lost_in_a_batch_of_outcomes_keeps_the_others_and_fails_the_run(
     assert [city.outbox(item.id).state for item in items] == ["delivered", "sending", "delivered"]
     assert city.outbox(items[1].id).claimed_by == "web02:4242 worker @8812345-0a1b2c3d"  # the taker's, untouched
     assert len(city.events("outbox.delivered")) == 2
+
+
+def test_a_row_taken_over_while_its_request_waits_on_the_quota_is_not_sent(city: CitySide, fake: FakePlatform) -> None:
+    # The claim is re-checked right before the request leaves, after its wait for the quota, not
+    # only before the call: a wait longer than the claim's life lets a pusher on another host take
+    # the row over (its read-back finds nothing yet, so it posts), and ours must then send nothing.
+    complaint_id = new_case(city, fake)
+    item = city.act(complaint_id, AgencyAction.FOLLOWUP)
+    sent: list[httpx.Request] = []
+
+    def taken_over(_stop: threading.Event | None) -> None:
+        with city.app.db.engine.begin() as conn:
+            conn.execute(
+                update(OutboxItem)
+                .where(col(OutboxItem.id) == item.id)
+                .values(fence=OutboxItem.fence + 1, claimed_by="web02:4242 worker @8812345-0a1b2c3d")
+            )
+
+    time = FakeTime(on_sleep=taken_over)
+    limiter = Quota(1, monotonic=time.monotonic, sleep=time.sleep)
+    limiter.take_turn()  # the minute's one request is spent: the follow-up waits for the next
+    client = LaporClient(
+        BASE,
+        StaticKeyAuth("sim-api-key-0123456789", "{guid}"),
+        transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500)),
+        retry=RetryPolicy.no_wait(),
+        quota=limiter,
+        clock=city.clock,
+    )
+
+    with client:
+        run = city.sync(pull=False, platform=client)
+
+    assert time.sleeps == [pytest.approx(60)] and sent == []
+    assert run.outcome == "failed" and f"claim on outbox row #{item.id} lost" in (run.error or "")
+    assert city.outbox(item.id).claimed_by == "web02:4242 worker @8812345-0a1b2c3d"

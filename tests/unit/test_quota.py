@@ -107,6 +107,29 @@ def test_a_hold_made_during_a_wait_lengthens_it_and_is_announced() -> None:
     assert waited == pytest.approx(65) and told == [pytest.approx(60), pytest.approx(5)]
 
 
+def test_turns_pushed_back_by_a_hold_are_counted_where_they_go_so_no_window_after_it_holds_more() -> None:
+    # A turn handed out before a hold leaves when the hold ends, not at its own instant: the window
+    # must count it there, or the turns after it come that much too early (a second throttle answer).
+    holder: list[Quota] = []
+    sent: list[float] = []
+
+    def throttled_meanwhile(_stop: threading.Event | None) -> None:
+        if len(holder) == 1:  # once: another thread's request was throttled
+            holder.append(holder[0])
+            holder[0].hold(65)
+
+    limiter, time = quota(3, time=FakeTime(on_sleep=throttled_meanwhile))
+    holder.append(limiter)
+    for _ in range(3):
+        limiter.take_turn()
+    for _ in range(7):  # the first waits for the window, then for the hold; the others follow
+        limiter.take_turn()
+        sent.append(time.now)
+
+    assert sent[0] == pytest.approx(1065)
+    assert all(sent[i + 3] - sent[i] >= 60 - 1e-9 for i in range(len(sent) - 3)), sent
+
+
 def test_a_stop_cuts_the_wait_short_and_gives_the_turn_back() -> None:
     stop = threading.Event()
     limiter, time = quota(1, time=FakeTime(on_sleep=lambda event: stop.set()))

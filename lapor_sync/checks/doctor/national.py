@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from lapor_sync.adapters.national.gateway_faults import FAULTS, THROTTLE_CODES
 from lapor_sync.checks.doctor.result import Check, Step
 from lapor_sync.domain.errors import Layer, MalformedRecordError, NationalPlatformError
 from lapor_sync.domain.ports import InboxWalkReport
@@ -37,15 +38,14 @@ THROTTLED = "not checked: throttled by the gateway (see quota)"
 _PLAIN_HEADERS = frozenset(
     {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length", "content-type"}
 )
-_LAPOR_KEYS = "LAPOR_SYNC_API_KEY (in the LAPOR_SYNC_AUTH_HEADER_NAME header) and LAPOR_SYNC_API_TOKEN"
-# What each layer checks, by auth mode (CONTRACT §1, §7 G5, G6): the gateway the SPLP key or the
-# OAuth2 client (in the static mode, the key it is given), LAPOR! its own key and app token.
+# What LAPOR! itself is sent in every mode, beside the gateway's SPLP key or OAuth2 token.
+_LAPOR_CREDENTIALS = "LAPOR_SYNC_API_KEY (in the LAPOR_SYNC_AUTH_HEADER_NAME header) and LAPOR_SYNC_API_TOKEN"
+# What the gateway checks, by auth mode (CONTRACT §7 G5, G6).
 _GATEWAY_CREDENTIALS = {
-    "static": _LAPOR_KEYS,
+    "static": _LAPOR_CREDENTIALS,
     "splp_key": "LAPOR_SYNC_SPLP_KEY (in the LAPOR_SYNC_SPLP_KEY_HEADER header)",
     "oauth2": "LAPOR_SYNC_OAUTH_CLIENT_ID, LAPOR_SYNC_OAUTH_CLIENT_SECRET and LAPOR_SYNC_OAUTH_TOKEN_URL",
 }
-_LAPOR_CREDENTIALS = dict.fromkeys(("static", "splp_key", "oauth2"), _LAPOR_KEYS)
 
 
 @dataclass
@@ -129,8 +129,8 @@ def _client(app: App, timeout: float) -> LaporClient:
 
 
 def _throttled(exc: NationalPlatformError) -> bool:
-    """A 429, or a WSO2 throttling fault (9008xx, CONTRACT §7 G3)."""
-    return exc.status == 429 or (exc.fault_code is not None and 900800 <= exc.fault_code <= 900899)
+    """A 429, or a WSO2 throttling fault (900800-900807, CONTRACT §7 G3)."""
+    return exc.status == 429 or exc.fault_code in THROTTLE_CODES
 
 
 def _by_gateway(exc: NationalPlatformError, spent: Spent) -> bool:
@@ -149,9 +149,7 @@ def _first_call_refused(exc: NationalPlatformError | MalformedRecordError, app: 
             [Check.skipped(s, THROTTLED) for s in (Step.GATEWAY, Step.LAPOR, Step.INSTITUTION, Step.INBOX)], exc
         )
     if _by_gateway(exc, spent):
-        gateway = Check.failed(
-            Step.GATEWAY, _with_fault(str(exc), exc), gateway_fix(exc.fault_code, app.settings.auth_mode)
-        )
+        gateway = Check.failed(Step.GATEWAY, _gateway_said(exc), gateway_fix(exc.fault_code, app.settings.auth_mode))
         return Findings([gateway, Check.skipped(Step.LAPOR), *rest])
     if exc.status is None:
         return Findings([Check.failed(Step.GATEWAY, f"no answer: {exc}", _NO_ANSWER), Check.skipped(Step.LAPOR), *rest])
@@ -201,13 +199,19 @@ def _inbox_refused(exc: NationalPlatformError, app: App, spent: Spent) -> tuple[
     if _throttled(exc):
         return Check.skipped(Step.INBOX, THROTTLED), exc
     if _by_gateway(exc, spent):
-        return Check.failed(
-            Step.INBOX, _said_by(Layer.GATEWAY, exc), gateway_fix(exc.fault_code, app.settings.auth_mode)
-        ), None
+        return Check.failed(Step.INBOX, _gateway_said(exc), gateway_fix(exc.fault_code, app.settings.auth_mode)), None
     if exc.status == 403:
         fix = "the key may read institutions but not the inbox: ask the LAPOR! admin for inbox access for it"
         return Check.failed(Step.INBOX, _said_by(Layer.LAPOR, exc), fix), None
     return Check.failed(Step.INBOX, _said_by(Layer.LAPOR, exc), lapor_fix(exc.status, app.settings.auth_mode)), None
+
+
+def _gateway_said(exc: NationalPlatformError) -> str:
+    """The gateway's refusal; a fault of the table without the fix its text carries (the fix line gives one)."""
+    known = FAULTS.get(exc.fault_code) if exc.fault_code is not None else None
+    if known is None or exc.status is None:
+        return _said_by(Layer.GATEWAY, exc)
+    return f"{Layer.GATEWAY} refused: HTTP {exc.status}: fault {exc.fault_code} {known.meaning}"
 
 
 def _said_by(layer: Layer, exc: NationalPlatformError) -> str:
@@ -232,22 +236,23 @@ _UNEXPECTED = (
 )
 
 
+_CREDENTIAL_FAULTS = (900901, 900902, 900903, 900904, 900905)  # the key or token itself (CONTRACT §7 G2)
+
+
 def gateway_fix(fault_code: int | None, auth_mode: str) -> str:
     """What fixes a refusal by the SPLP gateway, by its WSO2 fault code (CONTRACT §7 G2, G5).
+
+    A fault about the credentials names the settings of ``auth_mode``; a passing one says to run
+    the doctor again; any other fault of the table gets the table's fix (``gateway_faults.FAULTS``).
 
     Args:
         fault_code: the gateway's fault code, or ``None`` (the OAuth2 token request was refused).
         auth_mode: ``LAPOR_SYNC_AUTH_MODE``, naming the settings that hold the credentials.
     """
-    if fault_code == 900906:
-        return "the gateway knows no such resource: check the path of LAPOR_SYNC_API_BASE_URL"
     if fault_code in (900900, 900907):
         return "a passing fault of the gateway: run doctor again in a few minutes; if it lasts, ask SPLP"
-    if fault_code in (900908, 900909, 900910):
-        return (
-            "the key's application is not subscribed to this API (or to this resource): subscribe it to "
-            "the LAPOR! API in the SPLP portal"
-        )
+    if fault_code in FAULTS and fault_code not in _CREDENTIAL_FAULTS:
+        return FAULTS[fault_code].fix
     settings = _GATEWAY_CREDENTIALS.get(auth_mode, f"the credentials of auth mode {auth_mode}")
     return (
         f"check {settings}; a gateway key is for one API and for one of sandbox or production: it must "
@@ -256,7 +261,7 @@ def gateway_fix(fault_code: int | None, auth_mode: str) -> str:
 
 
 _LAPOR_FIXES: dict[int, Callable[[str], str]] = {
-    401: lambda mode: f"LAPOR! refused the credentials: check {_LAPOR_CREDENTIALS.get(mode, 'them')}",
+    401: lambda _mode: f"LAPOR! refused the credentials: check {_LAPOR_CREDENTIALS}",
     403: lambda _mode: "the key may not read this: ask the LAPOR! admin for API access for this institution",
     404: lambda _mode: "LAPOR! has no such endpoint here: check the path of LAPOR_SYNC_API_BASE_URL",
 }
