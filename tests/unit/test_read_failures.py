@@ -247,3 +247,25 @@ def test_the_rule_counts_only_answers_about_the_one_complaint() -> None:
     ]
     assert all(about_one_complaint(error) for error in about)
     assert not any(about_one_complaint(error) for error in not_about)
+
+
+def test_a_lone_failing_complaint_last_on_its_page_is_counted_when_the_next_page_reads(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    city.app.settings.per_page = 2
+    before, poisoned, behind = three_in_a_row(city, fake)  # pages: [before, poisoned], [behind]
+    fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+    assert pull(city).outcome == "failed"  # before is stored; poisoned counted (before was read)
+    runs = []
+    for _ in range(2):
+        city.clock.advance(timedelta(minutes=10))
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+        runs.append(pull(city))
+
+    # Before is settled and not read again; behind, on the next page (its read started), shows LAPOR! answers.
+    assert [run.outcome for run in runs] == ["failed", "ok"] and counts(city) == {poisoned.complaint_id: 3}
+    assert [record.complaint_id for record in city.set_aside()] == [poisoned.complaint_id]
+    assert [c.complaint_id for c in city.cases()] == [
+        before.complaint_id,
+        behind.complaint_id,
+    ]
