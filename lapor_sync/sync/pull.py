@@ -191,8 +191,9 @@ class _Page:
     def read_one_in_full(self) -> None:
         """Take this page's reads until one comes back in full (or none is left), keeping them for its finish.
 
-        Its reads were started already (their requests are made either way): taken early, they show
-        whether the platform answers while the page before it settles a failure (:meth:`Puller._finish_page`).
+        Taken early, they show whether the platform answers while the page before it settles a
+        failure (:meth:`Puller._finish_page`). With a fetch pool they are under way already; without
+        one (``fetch_concurrency`` 1), this makes them, one at a time, until one comes back in full.
         """
         taken = []
         for complaint_id, read in self.reads:
@@ -372,8 +373,8 @@ class Puller:
         stored and the error goes on: the cursor does not move past the row not stored. A read that
         failed about its complaint alone is counted (:meth:`_settle`): the complaint is set aside
         once it reaches the limit, and the page goes on; below it, the failure is the run's. When
-        nothing was read in full yet in this run, the reads of the page ``then`` (started already)
-        are taken until one is: without it, a complaint failing last on its page would never count.
+        nothing was read in full yet in this run, the reads of the next page ``then`` are taken until
+        one is: without it, a complaint failing last on its page would never count.
         """
         if not page.entries:
             return []
