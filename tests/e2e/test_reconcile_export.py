@@ -27,6 +27,7 @@ from lapor_sync.exports.write import ExportRecord, write_export
 from lapor_sync.simulator import END_OF_DATA, Simulator
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.export import export_records
+from lapor_sync.simulator.faults.plan import FaultPlan
 from lapor_sync.simulator.workdays import next_working_day_at
 from tests.support.e2e import DINSOS, Harness, child_env, command_env, harness, run_command, small_world
 
@@ -208,6 +209,23 @@ def test_pull_missing_stores_what_the_inbox_has_and_names_what_left_it(
     assert report["not_in_export"] == [] and report["differs"] == []
     for tracking_id in spoilt.not_synced:
         assert any(c.tracking_id == tracking_id and c.agency_code == "DINSOS" for c in h.cases())
+
+
+@pytest.mark.e2e
+def test_pull_missing_that_fails_mid_way_does_not_call_the_complaints_met_but_unread_not_met(
+    h: Harness, spoilt: Spoilt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "export.xlsx"
+    write_export(path, export_records(h.world, *JANUARY))
+    first = min(c.complaint_id for c in h.world.all_complaints() if c.tracking_id in spoilt.not_synced)
+    # Its detail keeps answering {"results": null}: the resync fails at its first read.
+    h.simulator.set_faults(FaultPlan({"null_results": 1.0}, complaints=frozenset({first}), name="poisoned"))
+
+    result = _invoke(h, monkeypatch, str(path), "--pull-missing", "--json")
+
+    pulled = json.loads(result.stdout)["pull_missing"]
+    assert pulled["outcome"] == "failed" and pulled["stored"] == []
+    assert pulled["not_met"] == []  # both were met in the inbox: they did not leave it
 
 
 @pytest.mark.e2e
