@@ -207,10 +207,8 @@ def tracking_id_of(value: object) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and value >= 0 else None
-    if isinstance(value, int):
-        return str(value) if value >= 0 else None
-    text = _text(value).removeprefix("#").strip()
+        value = int(value) if value.is_integer() else -1
+    text = str(value) if isinstance(value, int) else _text(value).removeprefix("#").strip()
     return text if text.isdigit() and text.isascii() and len(text) <= MAX_TRACKING_ID else None
 
 

@@ -124,6 +124,8 @@ def test_a_file_that_is_not_an_export_is_one_error_naming_it(tmp_path: Path) -> 
         ("١٢٣", None),  # digits, but not ASCII ones
         (True, None),
         ("1" * 33, None),
+        (10**33, None),  # a spreadsheet's number as wide as no tracking id is
+        (1e40, None),
     ],
 )
 def test_tracking_ids(value: object, expected: str | None) -> None:
