@@ -8,6 +8,7 @@ reporter's name) is never read, so it cannot reach a report or a log.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,14 +253,17 @@ def _xlsx(path: Path, _overrides: Mapping[str, str] | None) -> Iterator[tuple[in
 
 
 def _csv(path: Path, _overrides: Mapping[str, str] | None) -> Iterator[tuple[int, Sequence[object]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        sample = handle.read(8192)
-        handle.seek(0)
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel  # one column, or too little to tell: commas
-        yield from enumerate(csv.reader(handle, dialect), start=1)
+    """The CSV's rows: UTF-8 (a BOM allowed), else Windows-1252, as Excel on Windows saves "CSV"."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")  # one odd byte in a title must not stop the file
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel  # one column, or too little to tell: commas
+    yield from enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1)
 
 
 def _docx(path: Path, overrides: Mapping[str, str] | None) -> Iterator[tuple[int, Sequence[object]]]:

@@ -113,6 +113,16 @@ def test_a_file_that_is_not_an_export_is_one_error_naming_it(tmp_path: Path) -> 
         read_export(tmp_path / "rekap.pdf")
 
 
+def test_a_csv_saved_by_excel_on_windows_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    rows = "No;Tracking ID;Tanggal;Judul;Status\n1;1916449;02-01-2024;Kafe berisik \u2013 malam;Selesai\n"
+    path.write_bytes(rows.encode("cp1252"))  # Excel's "CSV" on Windows: the ANSI code page, not UTF-8
+
+    export = read_export(path)
+
+    assert [(r.tracking_id, r.title) for r in export.rows] == [("1916449", "Kafe berisik \u2013 malam")]
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
