@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lapor_sync.exports.columns import NationalState, status_of_word
+from lapor_sync.exports.columns import NationalState, check_overrides, status_of_word
 from lapor_sync.exports.read import ExportFileError, day_of, read_export, tracking_id_of
 from lapor_sync.exports.write import RECAP_COLUMNS, ExportRecord, write_export
 
@@ -111,6 +111,12 @@ def test_a_file_that_is_not_an_export_is_one_error_naming_it(tmp_path: Path) -> 
         read_export(broken)
     with pytest.raises(ExportFileError, match="unknown kind of export 'pdf'"):
         read_export(tmp_path / "rekap.pdf")
+
+
+@pytest.mark.parametrize("header", ["User", " user ", "Nama Pelapor"])
+def test_no_field_can_be_read_from_the_reporters_column(header: str) -> None:
+    with pytest.raises(ValueError, match="the reporter's name is never read"):
+        check_overrides({"title": header})
 
 
 def test_a_csv_saved_by_excel_on_windows_is_read(tmp_path: Path) -> None:
