@@ -269,3 +269,21 @@ def test_a_lone_failing_complaint_last_on_its_page_is_counted_when_the_next_page
         before.complaint_id,
         behind.complaint_id,
     ]
+
+
+def test_resync_of_the_set_aside_goes_on_past_a_complaint_still_failing(city: CitySide, fake: FakePlatform) -> None:
+    city.app.settings.set_aside_after_failures = 1
+    fake.add_complaint()
+    city.clock.advance(timedelta(minutes=1))
+    still, recovered = fake.add_complaint(), fake.add_complaint()
+    city.clock.advance(timedelta(minutes=10))
+    for poisoned in (still, recovered):
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+    assert pull(city).set_aside == 2
+
+    fake.fail_next("fetch_complaint", null_results(), complaint_id=still.complaint_id)
+    result = run_resync(city.service(), Selection(set_aside=True), requested_by="admin")
+
+    outcomes = {change.complaint_id: change.outcome for change in result.changes}
+    assert outcomes == {still.complaint_id: ResyncOutcome.SET_ASIDE, recovered.complaint_id: ResyncOutcome.CREATED}
+    assert [record.complaint_id for record in city.set_aside() if record.resolved_at is None] == [still.complaint_id]

@@ -25,7 +25,7 @@ from typing import Any, Unpack
 
 from sqlmodel import Session
 
-from lapor_sync.domain.errors import ItemRejectedError
+from lapor_sync.domain.errors import ItemRejectedError, TransientError
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import Job
 from lapor_sync.storage.dry_run import RolledBackDatabase
@@ -33,6 +33,7 @@ from lapor_sync.storage.models import COUNTERS, SyncRun
 from lapor_sync.sync.admin.selection import Selection, Target, select_targets
 from lapor_sync.sync.journal import About, Level, RunJournal, RunTally
 from lapor_sync.sync.pull import Puller
+from lapor_sync.sync.read_failures import ReadFailed, about_one_complaint
 from lapor_sync.sync.service import SyncService, sync_agencies
 
 JOB = Job.RESYNC
@@ -195,7 +196,12 @@ def _add_agencies(session: Session, *, mapping: CityMapping) -> None:
 
 
 def _reread(puller: Puller, journal: RunJournal, target: Target, *, dry_run: bool) -> Change:
-    """Re-read one complaint and tell what happened to it."""
+    """Re-read one complaint and tell what happened to it.
+
+    A set-aside complaint whose read fails again for reasons of its own (``{"results": null}``, a
+    5xx for its URL: :func:`~lapor_sync.sync.read_failures.about_one_complaint`) stays set aside and
+    the resync goes on to the next; any other failure ends the run.
+    """
     item = _ItemJournal.of(journal, write=not dry_run)
     try:
         puller.reread(item, target.complaint_id, seen_in_inbox=target.set_aside_reason is not None, known=target.known)
@@ -205,6 +211,15 @@ def _reread(puller: Puller, journal: RunJournal, target: Target, *, dry_run: boo
             target.tracking_id,
             ResyncOutcome.NOT_FOUND,
             details=f"LAPOR! refused the detail call ({exc}); nothing stored",
+        )
+    except TransientError as exc:
+        if target.set_aside_reason is None or not about_one_complaint(exc):
+            raise
+        return Change(
+            target.complaint_id,
+            target.tracking_id,
+            ResyncOutcome.SET_ASIDE,
+            details=f"still set aside: reading it failed again ({ReadFailed(target.complaint_id, exc).reason})",
         )
     finally:
         for name in COUNTERS if not dry_run else ("fetched",):
