@@ -189,17 +189,17 @@ class _Page:
         return any(entry.complaint_id in wanted for entry in entries)
 
     def read_one_in_full(self) -> None:
-        """Take this page's reads until one comes back in full (or none is left), keeping them for its finish.
+        """Take this page's reads until one comes back in full or one fails (or none is left), keeping them for its finish.
 
         Taken early, they show whether the platform answers while the page before it settles a
         failure (:meth:`Puller._finish_page`). With a fetch pool they are under way already; without
-        one (``fetch_concurrency`` 1), this makes them, one at a time, until one comes back in full.
+        one (``fetch_concurrency`` 1), this makes them, one at a time.
         """
         taken = []
         for complaint_id, read in self.reads:
             taken.append((complaint_id, read))
-            if isinstance(read, ComplaintSnapshot):
-                break
+            if isinstance(read, ComplaintSnapshot | ReadFailed):
+                break  # a second failure with nothing read in full: the platform's, likely (ReadFailures.holds)
         self.reads = itertools.chain(taken, self.reads)
 
 
@@ -388,8 +388,9 @@ class Puller:
                     reads[complaint_id] = read
                 if failed and failures.holds(failed, evidence=journal.counts.fetched > 0, run_id=journal.run_id):
                     break  # nothing after the first failure would be stored: no need to wait for it
-            if failed and then is not None and journal.counts.fetched == 0:
-                then.read_one_in_full()
+            else:
+                if failed and then is not None and journal.counts.fetched == 0:
+                    then.read_one_in_full()
         except Exception:
             # A run-stopping error, a stop or a lost lease: what was read before it is kept, and the error goes on.
             self._store_rows(journal, _read_rows(page, reads), failures)

@@ -271,6 +271,28 @@ def test_a_lone_failing_complaint_last_on_its_page_is_counted_when_the_next_page
     ]
 
 
+def test_a_detail_failing_for_every_complaint_costs_no_more_reads_across_a_page(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    city.app.settings.per_page, city.app.settings.fetch_concurrency = 2, 1
+    fake.add_complaint()
+    city.clock.advance(timedelta(minutes=10))
+    assert pull(city).created == 1
+    for _ in range(4):  # pages: [the one stored, new], [new, new], [new]
+        fake.add_complaint()
+        city.clock.advance(timedelta(minutes=1))
+    city.clock.advance(timedelta(minutes=10))
+    for _ in range(4):
+        fake.fail_next("fetch_complaint", null_results())
+    calls = len(fake.calls)
+
+    run = pull(city)
+
+    # The first page's failure looks to the next page for a read in full; its first read fails too: enough.
+    assert run.outcome == "failed" and counts(city) == {}
+    assert [call[0] for call in fake.calls[calls:]].count("fetch_complaint") == 2
+
+
 def test_resync_of_the_set_aside_goes_on_past_a_complaint_still_failing(city: CitySide, fake: FakePlatform) -> None:
     city.app.settings.set_aside_after_failures = 1
     fake.add_complaint()
