@@ -247,6 +247,8 @@ def _xlsx(path: Path, _overrides: Mapping[str, str] | None) -> Iterator[tuple[in
         sheet = book.active
         if sheet is None:
             raise ExportFileError(f"{path.name}: the workbook has no sheet")
+        # Read-only mode trusts the sheet's stated size, which some writers leave at A1: read what is there.
+        sheet.reset_dimensions()
         yield from enumerate(sheet.iter_rows(values_only=True), start=1)
     finally:
         book.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -111,6 +113,23 @@ def test_a_file_that_is_not_an_export_is_one_error_naming_it(tmp_path: Path) -> 
         read_export(broken)
     with pytest.raises(ExportFileError, match="unknown kind of export 'pdf'"):
         read_export(tmp_path / "rekap.pdf")
+
+
+def test_a_sheet_whose_stated_size_is_wrong_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    write_export(path, RECORDS)
+    spoilt = tmp_path / "spoilt.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(spoilt, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb"<dimension [^>]*>", b"", data)
+                data = data.replace(b"</sheetPr>", b'</sheetPr><dimension ref="A1"/>', 1)  # as some writers state it
+            target.writestr(item, data)
+
+    export = read_export(spoilt)
+
+    assert [r.tracking_id for r in export.rows] == [r.tracking_id for r in RECORDS] and export.malformed == []
 
 
 @pytest.mark.parametrize("header", ["User", " user ", "Nama Pelapor"])
