@@ -104,6 +104,8 @@ def reconcile_export(
     app = state(ctx).app()
     overrides = {**app.settings.export_columns, **_columns(column)}
     period = (parse_day(first, "--from") if first else None, parse_day(last, "--to") if last else None)
+    if period[0] and period[1] and period[1] < period[0]:
+        raise typer.BadParameter(f"--to {period[1]} is before --from {period[0]}", param_hint="--to")
     export = read_export(file, overrides, kind)
     pulled = None
     if pull_missing:

@@ -171,6 +171,19 @@ def test_no_differences_exits_0_and_an_unreadable_file_exits_2(
 
 
 @pytest.mark.e2e
+def test_a_period_that_ends_before_it_starts_is_refused(
+    h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h.new_case()
+    path = tmp_path / "rekap.csv"
+    write_export(path, export_records(h.world, *JANUARY))
+
+    result = _invoke(h, monkeypatch, str(path), "--from", "2024-01-31", "--to", "2024-01-01")
+
+    assert result.exit_code == 2 and "--to 2024-01-01 is before --from 2024-01-31" in result.output
+
+
+@pytest.mark.e2e
 def test_a_tracking_id_that_is_a_complaint_id_is_pointed_out(h: Harness, tmp_path: Path) -> None:
     complaint_id = h.new_case()
     row = export_records(h.world, *JANUARY)[0]
