@@ -241,7 +241,7 @@ def _print(result: Reconciliation, pulled: PullMissing | None) -> None:
         [[m.line, f"#{m.tracking_id}" if m.tracking_id else "", m.reason] for m in export.malformed],
     )
     verdict = "no differences" if not result.differences else f"{result.differences} to look at"
-    console.print(f"{result.matched} rows matched; {verdict}.", highlight=False)
+    console.print(f"{result.matched} row{'' if result.matched == 1 else 's'} matched; {verdict}.", highlight=False)
 
 
 def _print_pulled(pulled: PullMissing) -> None:

@@ -165,7 +165,7 @@ def test_no_differences_exits_0_and_an_unreadable_file_exits_2(
     bad = run_command(env, "reconcile-export", str(broken), timeout=60)  # the exit codes of main()
 
     assert good.exit_code == 0, good.output
-    assert "1 rows matched; no differences." in good.stdout
+    assert "1 row matched; no differences." in good.stdout
     assert bad.returncode == 2, bad.stderr
     assert bad.stderr.strip() == "error: broken.xlsx: cannot be read as .xlsx (BadZipFile: File is not a zip file)"
 
