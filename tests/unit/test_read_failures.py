@@ -293,15 +293,21 @@ def test_a_detail_failing_for_every_complaint_costs_no_more_reads_across_a_page(
     assert [call[0] for call in fake.calls[calls:]].count("fetch_complaint") == 2
 
 
-def test_resync_of_the_set_aside_goes_on_past_a_complaint_still_failing(city: CitySide, fake: FakePlatform) -> None:
+def set_two_aside(city: CitySide, fake: FakePlatform) -> tuple[Complaint, Complaint]:
+    """Two complaints set aside for failing (at the first run: ``set_aside_after_failures`` 1), in inbox order."""
     city.app.settings.set_aside_after_failures = 1
     fake.add_complaint()
     city.clock.advance(timedelta(minutes=1))
-    still, recovered = fake.add_complaint(), fake.add_complaint()
+    first, second = fake.add_complaint(), fake.add_complaint()
     city.clock.advance(timedelta(minutes=10))
-    for poisoned in (still, recovered):
+    for poisoned in (first, second):
         fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
     assert pull(city).set_aside == 2
+    return first, second
+
+
+def test_resync_of_the_set_aside_goes_on_past_a_complaint_still_failing(city: CitySide, fake: FakePlatform) -> None:
+    still, recovered = set_two_aside(city, fake)
 
     fake.fail_next("fetch_complaint", null_results(), complaint_id=still.complaint_id)
     result = run_resync(city.service(), Selection(set_aside=True), requested_by="admin")
@@ -312,3 +318,16 @@ def test_resync_of_the_set_aside_goes_on_past_a_complaint_still_failing(city: Ci
     assert record.complaint_id == still.complaint_id and record.reason.startswith(
         "reading it failed 1 pull run in a row ("
     )
+
+
+def test_resync_of_the_set_aside_stops_when_two_fail_and_none_reads(city: CitySide, fake: FakePlatform) -> None:
+    first, second = set_two_aside(city, fake)
+    for poisoned in (first, second):
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+
+    result = run_resync(city.service(), Selection(set_aside=True), requested_by="admin")
+
+    assert result.run.outcome == "failed" and "results" in (result.run.error or "")
+    assert [(change.complaint_id, change.outcome) for change in result.changes] == [
+        (first.complaint_id, ResyncOutcome.SET_ASIDE)
+    ]
