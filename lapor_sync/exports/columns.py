@@ -126,7 +126,7 @@ REPORTER_HEADERS = frozenset({"user", "pelapor", "nama pelapor"})
 
 
 def check_overrides(overrides: Mapping[str, str]) -> Mapping[str, str]:
-    """Return ``overrides`` if every key names an :class:`ExportField` and every header is non-blank and not the reporter's.
+    """Return ``overrides`` when each key is an :class:`ExportField` and each header non-blank, not the reporter's.
 
     Raises:
         ValueError: naming the wrong key and the known ones, or the field given a reporter's header

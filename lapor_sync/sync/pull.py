@@ -189,7 +189,7 @@ class _Page:
         return any(entry.complaint_id in wanted for entry in entries)
 
     def read_one_in_full(self) -> None:
-        """Take this page's reads until one comes back in full or one fails (or none is left), keeping them for its finish.
+        """Take this page's reads up to the first in full or the first failure, keeping them for its finish.
 
         Taken early, they show whether the platform answers while the page before it settles a
         failure (:meth:`Puller._finish_page`). With a fetch pool they are under way already; without
