@@ -104,6 +104,8 @@ def reconcile_export(
     app = state(ctx).app()
     overrides = {**app.settings.export_columns, **_columns(column)}
     period = (parse_day(first, "--from") if first else None, parse_day(last, "--to") if last else None)
+    if period[0] and period[1] and period[1] < period[0]:
+        raise typer.BadParameter(f"--to {period[1]} is before --from {period[0]}", param_hint="--to")
     export = read_export(file, overrides, kind)
     pulled = None
     if pull_missing:
@@ -239,7 +241,7 @@ def _print(result: Reconciliation, pulled: PullMissing | None) -> None:
         [[m.line, f"#{m.tracking_id}" if m.tracking_id else "", m.reason] for m in export.malformed],
     )
     verdict = "no differences" if not result.differences else f"{result.differences} to look at"
-    console.print(f"{result.matched} rows matched; {verdict}.", highlight=False)
+    console.print(f"{result.matched} row{'' if result.matched == 1 else 's'} matched; {verdict}.", highlight=False)
 
 
 def _print_pulled(pulled: PullMissing) -> None:

@@ -73,7 +73,9 @@ def resync(
         typer.Option(
             "--set-aside",
             help="Retry every unresolved set-aside record (malformed, or a complaint whose reads kept "
-            "failing); one read in full is stored and its count of failed runs cleared.",
+            "failing); one read in full is stored and its count of failed runs cleared, one whose read "
+            "fails again for reasons of its own stays set aside and the others are tried (two such "
+            "failures with none read in full fail the run).",
         ),
     ] = False,
     everything: Annotated[bool, typer.Option("--all", help="Every case and every set-aside record.")] = False,

@@ -121,11 +121,16 @@ def locate_columns(
     return found if ExportField.TRACKING_ID in found else None
 
 
+REPORTER_HEADERS = frozenset({"user", "pelapor", "nama pelapor"})
+"""Headers of the reporter's name (the recap's User column, CONTRACT §7 G11): personal data, no field reads them."""
+
+
 def check_overrides(overrides: Mapping[str, str]) -> Mapping[str, str]:
-    """Return ``overrides`` if every key names an :class:`ExportField` and every header is non-blank.
+    """Return ``overrides`` when each key is an :class:`ExportField` and each header non-blank, not the reporter's.
 
     Raises:
-        ValueError: naming the wrong key and the known ones.
+        ValueError: naming the wrong key and the known ones, or the field given a reporter's header
+            (:data:`REPORTER_HEADERS`: it would print reporters' names).
     """
     known = {f.value for f in ExportField}
     for name, header in overrides.items():
@@ -133,4 +138,8 @@ def check_overrides(overrides: Mapping[str, str]) -> Mapping[str, str]:
             raise ValueError(f"unknown export column {name!r}; known: {', '.join(sorted(known))}")
         if not str(header).strip():
             raise ValueError(f"export column {name!r}: the header name is blank")
+        if _key(header) in REPORTER_HEADERS:
+            raise ValueError(
+                f"export column {name!r}: {header.strip()!r} holds reporters; the reporter's name is never read"
+            )
     return overrides

@@ -8,6 +8,7 @@ reporter's name) is never read, so it cannot reach a report or a log.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -207,10 +208,8 @@ def tracking_id_of(value: object) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and value >= 0 else None
-    if isinstance(value, int):
-        return str(value) if value >= 0 else None
-    text = _text(value).removeprefix("#").strip()
+        value = int(value) if value.is_integer() else -1
+    text = str(value) if isinstance(value, int) else _text(value).removeprefix("#").strip()
     return text if text.isdigit() and text.isascii() and len(text) <= MAX_TRACKING_ID else None
 
 
@@ -248,20 +247,25 @@ def _xlsx(path: Path, _overrides: Mapping[str, str] | None) -> Iterator[tuple[in
         sheet = book.active
         if sheet is None:
             raise ExportFileError(f"{path.name}: the workbook has no sheet")
+        # Read-only mode trusts the sheet's stated size, which some writers leave at A1: read what is there.
+        sheet.reset_dimensions()
         yield from enumerate(sheet.iter_rows(values_only=True), start=1)
     finally:
         book.close()
 
 
 def _csv(path: Path, _overrides: Mapping[str, str] | None) -> Iterator[tuple[int, Sequence[object]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        sample = handle.read(8192)
-        handle.seek(0)
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel  # one column, or too little to tell: commas
-        yield from enumerate(csv.reader(handle, dialect), start=1)
+    """The CSV's rows: UTF-8 (a BOM allowed), else Windows-1252, as Excel on Windows saves "CSV"."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")  # one odd byte in a title must not stop the file
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel  # one column, or too little to tell: commas
+    yield from enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1)
 
 
 def _docx(path: Path, overrides: Mapping[str, str] | None) -> Iterator[tuple[int, Sequence[object]]]:

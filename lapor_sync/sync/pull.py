@@ -24,6 +24,7 @@ failed ``set_aside_after_failures`` runs in a row; then it is set aside and the 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -187,6 +188,20 @@ class _Page:
         wanted = set(self.wanted)
         return any(entry.complaint_id in wanted for entry in entries)
 
+    def read_one_in_full(self) -> None:
+        """Take this page's reads up to the first in full or the first failure, keeping them for its finish.
+
+        Taken early, they show whether the platform answers while the page before it settles a
+        failure (:meth:`Puller._finish_page`). With a fetch pool they are under way already; without
+        one (``fetch_concurrency`` 1), this makes them, one at a time.
+        """
+        taken = []
+        for complaint_id, read in self.reads:
+            taken.append((complaint_id, read))
+            if isinstance(read, ComplaintSnapshot | ReadFailed):
+                break  # a second failure with nothing read in full: the platform's, likely (ReadFailures.holds)
+        self.reads = itertools.chain(taken, self.reads)
+
 
 class Puller:
     """Runs the pull half of a sync cycle.
@@ -306,7 +321,7 @@ class Puller:
                     ahead = None
                 page = self._start_page(journal, pool, fresh)
                 if ahead is not None:
-                    yield from self._finish_page(journal, ahead, failures)
+                    yield from self._finish_page(journal, ahead, failures, then=page)
                 ahead = page
             if ahead is not None:
                 yield from self._finish_page(journal, ahead, failures)
@@ -349,13 +364,17 @@ class Puller:
         reads = pool.start(partial(self._fetch, set_aside_refusal=True), wanted)
         return _Page(entries, known, wanted, ((cid, _counted(journal, read)) for cid, read in reads))
 
-    def _finish_page(self, journal: RunJournal, page: _Page, failures: ReadFailures) -> list[BindingState]:
+    def _finish_page(
+        self, journal: RunJournal, page: _Page, failures: ReadFailures, *, then: _Page | None = None
+    ) -> list[BindingState]:
         """Wait for a page's reads and store the page in one unit of work; return the bindings stored, in order.
 
         When a read fails (a run-stopping error, a stop, a lost lease), the rows before it are
         stored and the error goes on: the cursor does not move past the row not stored. A read that
         failed about its complaint alone is counted (:meth:`_settle`): the complaint is set aside
-        once it reaches the limit, and the page goes on; below it, the failure is the run's.
+        once it reaches the limit, and the page goes on; below it, the failure is the run's. When
+        nothing was read in full yet in this run, the reads of the next page ``then`` are taken until
+        one is: without it, a complaint failing last on its page would never count.
         """
         if not page.entries:
             return []
@@ -369,6 +388,9 @@ class Puller:
                     reads[complaint_id] = read
                 if failed and failures.holds(failed, evidence=journal.counts.fetched > 0, run_id=journal.run_id):
                     break  # nothing after the first failure would be stored: no need to wait for it
+            else:
+                if failed and then is not None and journal.counts.fetched == 0:
+                    then.read_one_in_full()
         except Exception:
             # A run-stopping error, a stop or a lost lease: what was read before it is kept, and the error goes on.
             self._store_rows(journal, _read_rows(page, reads), failures)

@@ -210,4 +210,5 @@ class ReadFailures:
 
     def set_aside_reason(self, read: ReadFailed) -> str:
         """The reason a complaint is set aside with: the same in every run while the failure is (a record is not repeated)."""
-        return f"reading it failed {self.limit} pull runs in a row ({read.reason}); the pull goes on without it"
+        runs = f"{self.limit} pull run{'' if self.limit == 1 else 's'} in a row"
+        return f"reading it failed {runs} ({read.reason}); the pull goes on without it"

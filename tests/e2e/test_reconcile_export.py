@@ -27,6 +27,7 @@ from lapor_sync.exports.write import ExportRecord, write_export
 from lapor_sync.simulator import END_OF_DATA, Simulator
 from lapor_sync.simulator.catalog import category_id
 from lapor_sync.simulator.export import export_records
+from lapor_sync.simulator.faults.plan import FaultPlan
 from lapor_sync.simulator.workdays import next_working_day_at
 from tests.support.e2e import DINSOS, Harness, child_env, command_env, harness, run_command, small_world
 
@@ -150,7 +151,7 @@ def test_malformed_rows_are_reported_and_counted_as_differences(
 
 
 @pytest.mark.e2e
-def test_no_differences_exits_0_and_an_unreadable_file_exits_2(
+def test_no_differences_exits_0_and_an_unreadable_file_or_a_backward_period_exits_2(
     h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h.new_case()
@@ -162,11 +163,13 @@ def test_no_differences_exits_0_and_an_unreadable_file_exits_2(
     good = _invoke(h, monkeypatch, str(path))
     env = child_env(h.app.settings.database_url, h.base_url)
     bad = run_command(env, "reconcile-export", str(broken), timeout=60)  # the exit codes of main()
+    backward = _invoke(h, monkeypatch, str(path), "--from", "2024-01-31", "--to", "2024-01-01")
 
     assert good.exit_code == 0, good.output
-    assert "1 rows matched; no differences." in good.stdout
+    assert "1 row matched; no differences." in good.stdout
     assert bad.returncode == 2, bad.stderr
     assert bad.stderr.strip() == "error: broken.xlsx: cannot be read as .xlsx (BadZipFile: File is not a zip file)"
+    assert backward.exit_code == 2 and "--to 2024-01-01 is before --from 2024-01-31" in backward.output
 
 
 @pytest.mark.e2e
@@ -208,6 +211,23 @@ def test_pull_missing_stores_what_the_inbox_has_and_names_what_left_it(
     assert report["not_in_export"] == [] and report["differs"] == []
     for tracking_id in spoilt.not_synced:
         assert any(c.tracking_id == tracking_id and c.agency_code == "DINSOS" for c in h.cases())
+
+
+@pytest.mark.e2e
+def test_pull_missing_that_fails_mid_way_does_not_call_the_complaints_met_but_unread_not_met(
+    h: Harness, spoilt: Spoilt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "export.xlsx"
+    write_export(path, export_records(h.world, *JANUARY))
+    first = min(c.complaint_id for c in h.world.all_complaints() if c.tracking_id in spoilt.not_synced)
+    # Its detail keeps answering {"results": null}: the resync fails at its first read.
+    h.simulator.set_faults(FaultPlan({"null_results": 1.0}, complaints=frozenset({first}), name="poisoned"))
+
+    result = _invoke(h, monkeypatch, str(path), "--pull-missing", "--json")
+
+    pulled = json.loads(result.stdout)["pull_missing"]
+    assert pulled["outcome"] == "failed" and pulled["stored"] == []
+    assert pulled["not_met"] == []  # both were met in the inbox: they did not leave it
 
 
 @pytest.mark.e2e

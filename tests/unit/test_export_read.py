@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from lapor_sync.exports.columns import NationalState, status_of_word
+from lapor_sync.exports.columns import NationalState, check_overrides, status_of_word
 from lapor_sync.exports.read import ExportFileError, day_of, read_export, tracking_id_of
 from lapor_sync.exports.write import RECAP_COLUMNS, ExportRecord, write_export
 
@@ -113,6 +115,39 @@ def test_a_file_that_is_not_an_export_is_one_error_naming_it(tmp_path: Path) -> 
         read_export(tmp_path / "rekap.pdf")
 
 
+def test_a_sheet_whose_stated_size_is_wrong_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    write_export(path, RECORDS)
+    spoilt = tmp_path / "spoilt.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(spoilt, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb"<dimension [^>]*>", b"", data)
+                data = data.replace(b"</sheetPr>", b'</sheetPr><dimension ref="A1"/>', 1)  # as some writers state it
+            target.writestr(item, data)
+
+    export = read_export(spoilt)
+
+    assert [r.tracking_id for r in export.rows] == [r.tracking_id for r in RECORDS] and export.malformed == []
+
+
+@pytest.mark.parametrize("header", ["User", " user ", "Nama Pelapor"])
+def test_no_field_can_be_read_from_the_reporters_column(header: str) -> None:
+    with pytest.raises(ValueError, match="the reporter's name is never read"):
+        check_overrides({"title": header})
+
+
+def test_a_csv_saved_by_excel_on_windows_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    rows = "No;Tracking ID;Tanggal;Judul;Status\n1;1916449;02-01-2024;Kafe berisik \u2013 malam;Selesai\n"
+    path.write_bytes(rows.encode("cp1252"))  # Excel's "CSV" on Windows: the ANSI code page, not UTF-8
+
+    export = read_export(path)
+
+    assert [(r.tracking_id, r.title) for r in export.rows] == [("1916449", "Kafe berisik \u2013 malam")]
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -124,6 +159,8 @@ def test_a_file_that_is_not_an_export_is_one_error_naming_it(tmp_path: Path) -> 
         ("١٢٣", None),  # digits, but not ASCII ones
         (True, None),
         ("1" * 33, None),
+        (10**33, None),  # a spreadsheet's number as wide as no tracking id is
+        (1e40, None),
     ],
 )
 def test_tracking_ids(value: object, expected: str | None) -> None:

@@ -71,7 +71,7 @@ def test_a_complaint_whose_detail_keeps_failing_is_set_aside_at_the_third_run_an
     assert [run.outcome for run in (first, second)] == ["failed", "failed"]
     assert "results" in (first.error or "") and city.events("complaint.read_failed")[1].message == (
         f"Complaint {poisoned.complaint_id}: reading it failed 2 pull runs in a row "
-        "(HTTP 200: protocol error: the body has no 'results'); set aside after 3 runs"
+        "(LAPOR! refused: HTTP 200: protocol error: the body has no 'results'); set aside after 3 runs"
     )
     assert (first.created, second.created) == (1, 0)
     # The third sets it aside with its reason and stores the complaint behind it in the same run.
@@ -80,8 +80,8 @@ def test_a_complaint_whose_detail_keeps_failing_is_set_aside_at_the_third_run_an
     [record] = city.set_aside()
     assert record.complaint_id == poisoned.complaint_id and record.resolved_at is None
     assert record.reason == (
-        "reading it failed 3 pull runs in a row (HTTP 200: protocol error: the body has no 'results'); "
-        "the pull goes on without it"
+        "reading it failed 3 pull runs in a row "
+        "(LAPOR! refused: HTTP 200: protocol error: the body has no 'results'); the pull goes on without it"
     )
     [event] = city.events("complaint.set_aside")
     assert event.run_id == third.id and "failed 3 pull runs in a row" in event.message
@@ -249,3 +249,87 @@ def test_the_rule_counts_only_answers_about_the_one_complaint() -> None:
     ]
     assert all(about_one_complaint(error) for error in about)
     assert not any(about_one_complaint(error) for error in not_about)
+
+
+def test_a_lone_failing_complaint_last_on_its_page_is_counted_when_the_next_page_reads(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    city.app.settings.per_page = 2
+    before, poisoned, behind = three_in_a_row(city, fake)  # pages: [before, poisoned], [behind]
+    fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+    assert pull(city).outcome == "failed"  # before is stored; poisoned counted (before was read)
+    runs = []
+    for _ in range(2):
+        city.clock.advance(timedelta(minutes=10))
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+        runs.append(pull(city))
+
+    # Before is settled and not read again; behind, on the next page (its read started), shows LAPOR! answers.
+    assert [run.outcome for run in runs] == ["failed", "ok"] and counts(city) == {poisoned.complaint_id: 3}
+    assert [record.complaint_id for record in city.set_aside()] == [poisoned.complaint_id]
+    assert [c.complaint_id for c in city.cases()] == [
+        before.complaint_id,
+        behind.complaint_id,
+    ]
+
+
+def test_a_detail_failing_for_every_complaint_costs_no_more_reads_across_a_page(
+    city: CitySide, fake: FakePlatform
+) -> None:
+    city.app.settings.per_page, city.app.settings.fetch_concurrency = 2, 1
+    fake.add_complaint()
+    city.clock.advance(timedelta(minutes=10))
+    assert pull(city).created == 1
+    for _ in range(4):  # pages: [the one stored, new], [new, new], [new]
+        fake.add_complaint()
+        city.clock.advance(timedelta(minutes=1))
+    city.clock.advance(timedelta(minutes=10))
+    for _ in range(4):
+        fake.fail_next("fetch_complaint", null_results())
+    calls = len(fake.calls)
+
+    run = pull(city)
+
+    # The first page's failure looks to the next page for a read in full; its first read fails too: enough.
+    assert run.outcome == "failed" and counts(city) == {}
+    assert [call[0] for call in fake.calls[calls:]].count("fetch_complaint") == 2
+
+
+def set_two_aside(city: CitySide, fake: FakePlatform) -> tuple[Complaint, Complaint]:
+    """Two complaints set aside for failing (at the first run: ``set_aside_after_failures`` 1), in inbox order."""
+    city.app.settings.set_aside_after_failures = 1
+    fake.add_complaint()
+    city.clock.advance(timedelta(minutes=1))
+    first, second = fake.add_complaint(), fake.add_complaint()
+    city.clock.advance(timedelta(minutes=10))
+    for poisoned in (first, second):
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+    assert pull(city).set_aside == 2
+    return first, second
+
+
+def test_resync_of_the_set_aside_goes_on_past_a_complaint_still_failing(city: CitySide, fake: FakePlatform) -> None:
+    still, recovered = set_two_aside(city, fake)
+
+    fake.fail_next("fetch_complaint", null_results(), complaint_id=still.complaint_id)
+    result = run_resync(city.service(), Selection(set_aside=True), requested_by="admin")
+
+    outcomes = {change.complaint_id: change.outcome for change in result.changes}
+    assert outcomes == {still.complaint_id: ResyncOutcome.SET_ASIDE, recovered.complaint_id: ResyncOutcome.CREATED}
+    [record] = [record for record in city.set_aside() if record.resolved_at is None]
+    assert record.complaint_id == still.complaint_id and record.reason.startswith(
+        "reading it failed 1 pull run in a row ("
+    )
+
+
+def test_resync_of_the_set_aside_stops_when_two_fail_and_none_reads(city: CitySide, fake: FakePlatform) -> None:
+    first, second = set_two_aside(city, fake)
+    for poisoned in (first, second):
+        fake.fail_next("fetch_complaint", null_results(), complaint_id=poisoned.complaint_id)
+
+    result = run_resync(city.service(), Selection(set_aside=True), requested_by="admin")
+
+    assert result.run.outcome == "failed" and "results" in (result.run.error or "")
+    assert [(change.complaint_id, change.outcome) for change in result.changes] == [
+        (first.complaint_id, ResyncOutcome.SET_ASIDE)
+    ]

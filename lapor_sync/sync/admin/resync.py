@@ -25,7 +25,7 @@ from typing import Any, Unpack
 
 from sqlmodel import Session
 
-from lapor_sync.domain.errors import ItemRejectedError
+from lapor_sync.domain.errors import ItemRejectedError, TransientError
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import Job
 from lapor_sync.storage.dry_run import RolledBackDatabase
@@ -33,6 +33,7 @@ from lapor_sync.storage.models import COUNTERS, SyncRun
 from lapor_sync.sync.admin.selection import Selection, Target, select_targets
 from lapor_sync.sync.journal import About, Level, RunJournal, RunTally
 from lapor_sync.sync.pull import Puller
+from lapor_sync.sync.read_failures import ReadFailed, about_one_complaint
 from lapor_sync.sync.service import SyncService, sync_agencies
 
 JOB = Job.RESYNC
@@ -162,6 +163,7 @@ def run_resync(
         db = RolledBackDatabase(db, prepare=partial(_add_agencies, mapping=service.mapping))
     rereader = Puller(db, puller.platform, service.mapping, puller.city_records, puller.options)
     changes: list[Change] = []
+    failed: list[int] = []
 
     def work(journal: RunJournal) -> None:
         with service.db.session() as session:
@@ -177,7 +179,7 @@ def run_resync(
         )
         for done, target in enumerate(targets, start=1):
             journal.checkpoint()
-            changes.append(_reread(rereader, journal, target, dry_run=dry_run))
+            changes.append(_reread(rereader, journal, target, failed, dry_run=dry_run))
             if on_progress is not None:
                 on_progress(done, len(targets))
         _close(journal, selection, changes, requested_by=requested_by, dry_run=dry_run)
@@ -194,8 +196,15 @@ def _add_agencies(session: Session, *, mapping: CityMapping) -> None:
         session.flush()
 
 
-def _reread(puller: Puller, journal: RunJournal, target: Target, *, dry_run: bool) -> Change:
-    """Re-read one complaint and tell what happened to it."""
+def _reread(puller: Puller, journal: RunJournal, target: Target, failed: list[int], *, dry_run: bool) -> Change:
+    """Re-read one complaint and tell what happened to it.
+
+    A set-aside complaint whose read fails again for reasons of its own (``{"results": null}``, a
+    5xx for its URL: :func:`~lapor_sync.sync.read_failures.about_one_complaint`) stays set aside,
+    is added to ``failed``, and the resync goes on to the next; any other failure ends the run, and
+    so does a second such failure while no complaint was read in full (the platform's, likely: as
+    :meth:`~lapor_sync.sync.read_failures.ReadFailures.holds`).
+    """
     item = _ItemJournal.of(journal, write=not dry_run)
     try:
         puller.reread(item, target.complaint_id, seen_in_inbox=target.set_aside_reason is not None, known=target.known)
@@ -205,6 +214,16 @@ def _reread(puller: Puller, journal: RunJournal, target: Target, *, dry_run: boo
             target.tracking_id,
             ResyncOutcome.NOT_FOUND,
             details=f"LAPOR! refused the detail call ({exc}); nothing stored",
+        )
+    except TransientError as exc:
+        if target.set_aside_reason is None or not about_one_complaint(exc) or (failed and not journal.counts.fetched):
+            raise
+        failed.append(target.complaint_id)
+        return Change(
+            target.complaint_id,
+            target.tracking_id,
+            ResyncOutcome.SET_ASIDE,
+            details=f"still set aside: reading it failed again ({ReadFailed(target.complaint_id, exc).reason})",
         )
     finally:
         for name in COUNTERS if not dry_run else ("fetched",):
