@@ -71,7 +71,7 @@ def test_a_complaint_whose_detail_keeps_failing_is_set_aside_at_the_third_run_an
     assert [run.outcome for run in (first, second)] == ["failed", "failed"]
     assert "results" in (first.error or "") and city.events("complaint.read_failed")[1].message == (
         f"Complaint {poisoned.complaint_id}: reading it failed 2 pull runs in a row "
-        "(LAPOR! refused: HTTP 200: protocol error: the body has no 'results'); set aside after 3 runs"
+        "(HTTP 200: protocol error: the body has no 'results'); set aside after 3 runs"
     )
     assert (first.created, second.created) == (1, 0)
     # The third sets it aside with its reason and stores the complaint behind it in the same run.
@@ -81,7 +81,7 @@ def test_a_complaint_whose_detail_keeps_failing_is_set_aside_at_the_third_run_an
     assert record.complaint_id == poisoned.complaint_id and record.resolved_at is None
     assert record.reason == (
         "reading it failed 3 pull runs in a row "
-        "(LAPOR! refused: HTTP 200: protocol error: the body has no 'results'); the pull goes on without it"
+        "(HTTP 200: protocol error: the body has no 'results'); the pull goes on without it"
     )
     [event] = city.events("complaint.set_aside")
     assert event.run_id == third.id and "failed 3 pull runs in a row" in event.message
