@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from lapor_sync.domain.routing import CityMapping
     from lapor_sync.reports.tallies import Tallies
 
-ARTICLE_PERIOD = (date(2024, 1, 1), date(2024, 10, 31))  # source-article.txt: January to October 2024
+ARTICLE_PERIOD = (date(2024, 1, 1), date(2024, 10, 31))  # the news item in docs/domain.md: January to October 2024
 
 _ROWS = (  # (label, Tallies.as_dict key)
     ("total dispositioned", "total"),

@@ -329,7 +329,7 @@ class Settings(BaseSettings):
     status_pull_failing_seconds: int = Field(default=3600, ge=1)
     status_push_degraded_seconds: int = Field(default=600, ge=1)
     status_outbox_oldest_degraded_seconds: int = Field(default=1800, ge=1)
-    # Service levels in working days (DOMAIN.md "Time limits"; PermenPANRB 62/2018, replaced by 5/2025).
+    # Service levels in working days (docs/domain.md "Time limits"; PermenPANRB 62/2018, replaced by 5/2025).
     sla_followup_working_days: int = Field(default=5, ge=1)
     sla_autoclose_working_days: int = Field(default=10, ge=1)
     sla_due_soon_working_days: int = Field(default=1, ge=0)

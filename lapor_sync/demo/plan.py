@@ -1,8 +1,9 @@
 """The demo's script for the city's agency staff: which complaint ends how.
 
 Outcomes are drawn deterministically from a seed so that, by 31 October 2024, the city's figures
-match the article (source-article.txt): 1,983 handled, 1,924 completed, 11 in process, and 48
-archived and returned, split between insufficient supporting data and outside the city's authority.
+match the article (the news item in docs/domain.md): 1,983 handled, 1,924 completed, 11 in
+process, and 48 archived and returned, split between insufficient supporting data and outside
+the city's authority.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Targets:
-    """The article's figures the plan must reach (source-article.txt, DOMAIN.md "Volumes")."""
+    """The article's figures the plan must reach (docs/domain.md, the news item and "Volumes")."""
 
     in_process: int = 11
     returned: int = 24
@@ -33,7 +34,7 @@ class Targets:
     auto_close_share: float = 0.25
 
 
-# Where a complaint outside the city's authority goes, by LAPOR category (DOMAIN.md, routing table:
+# Where a complaint outside the city's authority goes, by LAPOR category (docs/domain.md, routing table:
 # "outside city authority"); anything else goes to the province.
 FORWARD_TARGETS: dict[str, int] = {
     "Penanggulangan Bencana": 6201,  # province-wide forest fires: BPBD Provinsi

@@ -28,7 +28,7 @@ class SlaStatus(StrEnum):
 
 
 class DeadlineKind(StrEnum):
-    """The two deadlines of a case (DOMAIN.md "Time limits")."""
+    """The two deadlines of a case (docs/domain.md "Time limits")."""
 
     FOLLOWUP = "followup"  # the agency's first follow-up after disposition
     AUTO_CLOSE = "auto_close"  # LAPOR! closes the complaint by itself (CONTRACT §3)
@@ -114,7 +114,7 @@ class SlaResult:
 class SlaPolicy:
     """The service levels of a deployment, in working days (from settings, never constants).
 
-    DOMAIN.md "Time limits" gives the official app's values (follow-up 5 working days after
+    docs/domain.md "Time limits" gives the official app's values (follow-up 5 working days after
     disposition, auto-close 10 working days after a follow-up left without reply); the regulation
     behind them (PermenPANRB 62/2018, replaced by 5/2025) gives no article-level limits, hence settings.
 

@@ -8,7 +8,7 @@ from enum import IntEnum, StrEnum
 class NationalStatus(IntEnum):
     """Status codes of a complaint on SP4N-LAPOR!.
 
-    Source: ../shared/lapor-api/CONTRACT.md §3 (names seen in client code, codes assumed).
+    Source: docs/api.md §3 (names seen in client code, codes assumed).
     Raw codes outside this table are stored as received and never change the internal state.
     """
 

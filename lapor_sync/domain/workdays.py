@@ -9,14 +9,14 @@ import holidays
 
 from lapor_sync.domain.timezones import WIB
 
-# Public holidays plus cuti bersama (collective leave set by joint decree); DOMAIN.md "Time limits".
+# Public holidays plus cuti bersama (collective leave set by joint decree); docs/domain.md "Time limits".
 HOLIDAY_CATEGORIES = ("public", "government")
 
 
 class WorkingCalendar:
     """Monday to Friday, minus Indonesian public holidays and cuti bersama, minus extra days off.
 
-    Working days as DOMAIN.md "Time limits" defines them for the limits of the LAPOR! service
+    Working days as docs/domain.md "Time limits" defines them for the limits of the LAPOR! service
     (PermenPANRB 62/2018, since replaced by PermenPANRB 5/2025): Mon–Fri minus national holidays and
     cuti bersama. The ``holidays`` package supplies both (``country_holidays("ID", categories=("public",
     "government"))``), one year at a time, read the first time a date of that year is asked about.

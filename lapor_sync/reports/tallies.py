@@ -37,7 +37,7 @@ class Tallies:
         return {**asdict(self), "archived_or_returned": self.archived_or_returned}
 
 
-# source-article.txt (Palangka Raya, October 2024): 1,983 handled, 1,924 completed, 11 in process,
+# The news item in docs/domain.md (Palangka Raya, October 2024): 1,983 handled, 1,924 completed, 11 in process,
 # the rest (48) archived and returned. The split of the 48 is not published.
 ARTICLE = {"total": 1983, "completed": 1924, "in_process": 11, "archived_or_returned": 48}
 

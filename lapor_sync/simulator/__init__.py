@@ -1,4 +1,4 @@
-"""The built-in SP4N-LAPOR! simulator: "the other side" of the integration, following CONTRACT.md.
+"""The built-in SP4N-LAPOR! simulator: "the other side" of the integration, following docs/api.md.
 
 It serves a deterministic data set (1,983 complaints to Kota Palangka Raya, Jan-Oct 2024) over
 loopback HTTP with a simulated clock, so lapor-sync can be demonstrated and tested end to end.

@@ -2,7 +2,7 @@
 
 The simulator is "the other side" of the integration, so it ships its own copy of these tables
 rather than reading the city's mapping files: ids and names follow the project's shared facts
-(institution 6271 and its sub-units, categories 1..43 in DOMAIN.md order).
+(institution 6271 and its sub-units, categories 1..43 in docs/domain.md order).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ KECAMATAN: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("Petuk Bukit", "Panjehang", "Petuk Barunai", "Mungku Baru", "Pager", "Gaung Baru", "Bukit Sua"),
     ),
 )
-"""Kecamatan in region-code order (62.71.01 ... 62.71.05) with their kelurahan (DOMAIN.md)."""
+"""Kecamatan in region-code order (62.71.01 ... 62.71.05) with their kelurahan (docs/domain.md)."""
 
 
 @dataclass(frozen=True, slots=True)

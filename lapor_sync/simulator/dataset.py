@@ -1,7 +1,8 @@
 """The deterministic data set "palangka-raya-2024": 1,983 complaints dispositioned to the city.
 
-Figures from DOMAIN.md and the source article: 1,983 complaints from January to October 2024,
-about 8-10 per working day, the article's five sectors the largest. Same seed, same data.
+Figures from docs/domain.md (the news item that started the project, and "Volumes"): 1,983
+complaints from January to October 2024, about 8-10 per working day, the article's five sectors
+the largest. Same seed, same data.
 Another size N (for benchmarks) keeps the shape: the same proportions of categories, agencies,
 channels, flags and long bodies, over the same working days, N / 1,983 times as many each day.
 """

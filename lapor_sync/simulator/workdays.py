@@ -1,7 +1,7 @@
 """Working days for the simulated platform's timers: the domain's :class:`WorkingCalendar`, no extra days off.
 
 The simulator plays the national platform, which knows only the published calendar (public holidays
-and cuti bersama from the ``holidays`` package; DOMAIN.md "Time limits"), not a city's extra days.
+and cuti bersama from the ``holidays`` package; docs/domain.md "Time limits"), not a city's extra days.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_lapor_fixes_by_status():
     assert "LAPOR_SYNC_API_TOKEN" in lapor_fix(401, "static")
     assert "API access" in lapor_fix(403, "static")
     assert "later" in lapor_fix(502, "static")
-    assert "CONTRACT.md" in lapor_fix(200, "static")  # an answer that is not the API
+    assert "docs/api.md" in lapor_fix(200, "static")  # an answer that is not the API
 
 
 def test_exit_codes_follow_status():

@@ -231,7 +231,7 @@ _NO_ANSWER = (
     "firewall that holds HTTPS connections, or raise --timeout"
 )
 _UNEXPECTED = (
-    "the answer is not what CONTRACT.md models: check LAPOR_SYNC_API_BASE_URL, and compare the real API "
+    "the answer is not what docs/api.md models: check LAPOR_SYNC_API_BASE_URL, and compare the real API "
     "documentation with the contract (README: 'Pointing it at the real platform')"
 )
 
