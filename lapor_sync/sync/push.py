@@ -229,7 +229,7 @@ class Pusher:
         except ItemRejectedError as exc:
             # A classified refusal names its layer ("LAPOR! refused: ..."); a bare one is LAPOR's.
             said = str(exc) if exc.layer is not None else f"refused by LAPOR!: {exc}"
-            return Outcome(item, claim, Kind.DEAD, error=redact(said))
+            return Outcome(item, claim, Kind.DEAD, error=redact(said), status=exc.status)
         except QuotaExceededError as exc:
             # Throttled again after the quota wait (not applied): the run stops, the row waits untried.
             return Outcome(item, claim, Kind.RELEASE, stops=scrubbed(exc))
