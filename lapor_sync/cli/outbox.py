@@ -11,13 +11,13 @@ from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.domain.outbox import WAITING, OutboxState
 
 if TYPE_CHECKING:
-    from lapor_sync.storage.models import OutboxItem
+    from lapor_sync.storage.models import OutboxAttempt, OutboxItem
 
 outbox_app = typer.Typer(rich_markup_mode="markdown")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``outbox`` group (listing, ``retry``, ``cancel``) to ``app``."""
+    """Add the ``outbox`` group (listing, ``show``, ``retry``, ``cancel``) to ``app``."""
     app.add_typer(outbox_app, name="outbox")
 
 
@@ -60,8 +60,8 @@ def outbox(
     died: it is read back before any retry; `--json` names the claimer), `dead` gave up (see last
     error), `delivered` arrived, `cancelled` was given up by an admin. Follow-up text is not shown.
 
-    Admins: `outbox retry ID|--dead` puts rows back in the queue, `outbox cancel ID --reason TEXT`
-    gives one up.
+    `outbox show ID` lists every delivery attempt of one row. Admins: `outbox retry ID|--dead` puts
+    rows back in the queue, `outbox cancel ID --reason TEXT` gives one up.
 
     Example: `lapor-sync outbox --state dead`
     """
@@ -96,6 +96,59 @@ def outbox(
             for i in items
         ],
         keep_whole=("id", "tracking id"),
+    )
+
+
+def _attempt_dict(attempt: OutboxAttempt) -> dict[str, Any]:
+    """One delivery attempt for ``--json`` (``at`` in UTC)."""
+    return {"at": attempt.at, "outcome": attempt.outcome, "http_status": attempt.http_status, "error": attempt.error}
+
+
+@outbox_app.command("show")
+def show(
+    ctx: typer.Context,
+    item_id: Annotated[int, typer.Argument(help="The outbox row id (see `lapor-sync outbox`).")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one outbox row and every delivery attempt it had, oldest first.
+
+    Each attempt: when (WIB on screen, UTC in `--json`), its outcome, the HTTP status of the answer
+    (empty: no answer came, or none was needed) and the error, masked like the log.
+
+    Outcomes: `delivered`; `failed` (tried again later); `ambiguous` (may have reached LAPOR!: read
+    back before the next try); `dead_lettered` (refused for good, or out of attempts); `throttled`
+    (the gateway's quota refused it: not counted as an attempt); `stopped` (an error that stops the
+    whole run, such as a refused key: not counted either). Attempts older than the retention age
+    are pruned with the sync events; the row keeps its count and last error. Follow-up text is not
+    shown.
+
+    Example: `lapor-sync outbox show 42 --json`
+    """
+    from lapor_sync.sync.admin import outbox as outbox_admin
+
+    app = state(ctx).app()
+    row, attempts = outbox_admin.attempts(app.existing_db(), app.institution_id, item_id)
+    if as_json:
+        print_json(_row_dict(row) | {"attempt_history": [_attempt_dict(a) for a in attempts]})
+        return
+    print_table(
+        f"Outbox row #{row.id}",
+        ["", ""],
+        [
+            ["tracking id", f"#{row.tracking_id}"],
+            ["kind", row.kind],
+            ["state", row.state],
+            ["attempts", row.attempts],
+            ["next attempt", row.next_attempt_at if row.state in WAITING else None],
+            ["last error", row.last_error],
+            ["created", row.created_at],
+            ["delivered", row.delivered_at],
+        ],
+    )
+    print_table(
+        "Attempts",
+        ["at", "outcome", "HTTP status", "error"],
+        [[a.at, a.outcome, a.http_status, a.error or ""] for a in attempts],
     )
 
 

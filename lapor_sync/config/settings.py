@@ -237,7 +237,7 @@ class Settings(BaseSettings):
         pull_interval_seconds, push_interval_seconds, reconcile_interval_seconds: the worker's job
             intervals, seconds; outbox_watch_seconds: how often it looks for new outbox rows to push.
         sla_check_time, retention_time: daily job times, WIB.
-        retention_days: sync events older than this are pruned.
+        retention_days: sync events and outbox attempts older than this are pruned.
         purge_after_days: ``lapor-sync purge`` removes reporter identity and content of cases closed
             longer than this, days (default 730, two years; UU 27/2022 asks that personal data be
             kept no longer than needed).

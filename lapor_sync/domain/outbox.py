@@ -27,3 +27,22 @@ class OutboxState(StrEnum):
 
 WAITING = (OutboxState.PENDING, OutboxState.SENDING)
 """The states of a row not yet delivered nor given up: what the push still owes LAPOR!."""
+
+
+class AttemptOutcome(StrEnum):
+    """What came of one delivery attempt of an outbox row, as the ``outbox_attempt.outcome`` column stores it.
+
+    ``delivered``: LAPOR! has it (posted, or found by read-back). ``failed``: not delivered, tried
+    again later. ``ambiguous``: may have reached LAPOR!, read back before the next try (CONTRACT §6).
+    ``dead_lettered``: refused for good, or the last attempt allowed failed. ``throttled``: the
+    gateway's quota refused the request, nothing applied (CONTRACT §7 G3); the row waits, its
+    attempts not counted. ``stopped``: an error that stops the whole run (401/403, CONTRACT §7 G2)
+    met this row; it waits, its attempts not counted.
+    """
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+    DEAD_LETTERED = "dead_lettered"
+    THROTTLED = "throttled"
+    STOPPED = "stopped"

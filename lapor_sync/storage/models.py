@@ -216,6 +216,25 @@ class OutboxItem(SQLModel, table=True):
     claimed_until: datetime | None = _utc(default=None)
 
 
+class OutboxAttempt(SQLModel, table=True):
+    """One delivery attempt of an outbox row: when (UTC), what came of it, the HTTP status, the error.
+
+    ``outcome`` is an :class:`~lapor_sync.domain.outbox.AttemptOutcome`; ``http_status`` is ``None``
+    when no answer came (a transport failure) or the call succeeded; ``error`` is masked as sync
+    events are (no secrets, reporters' data or withheld texts). Written by the push with the
+    row's outcome, in its transaction; pruned with the sync events by retention.
+    """
+
+    __tablename__ = "outbox_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    at: datetime = _utc(index=True)
+    outcome: str = Field(max_length=16)
+    http_status: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
 class RunCounts(SQLModel):
     """The counters of one sync run, declared once: the journal counts in one, and :class:`SyncRun` stores them.
 

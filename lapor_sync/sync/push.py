@@ -23,7 +23,7 @@ Rows of different complaints are delivered at once (``push_concurrency`` worker 
 push. The protocol keeps its separate commits, batched: a few rows are claimed in one statement,
 committed before any of their calls; each claim is re-checked, alone, right before each request
 for its row; outcomes (each row settled under its claim, follow-ups linked, completions that
-cannot be delivered undone, sync events) are written for several rows in one transaction
+cannot be delivered undone, sync events, attempts) are written for several rows in one transaction
 (:mod:`lapor_sync.sync.push_outcomes`), about 1.2 statements per row in all. A crash between a
 request and its recorded outcome leaves the row ``sending``, as before: taken over once its claim
 may be (at once when its process has ended), read back, and not posted again when our reference
@@ -229,7 +229,7 @@ class Pusher:
         except ItemRejectedError as exc:
             # A classified refusal names its layer ("LAPOR! refused: ..."); a bare one is LAPOR's.
             said = str(exc) if exc.layer is not None else f"refused by LAPOR!: {exc}"
-            return Outcome(item, claim, Kind.DEAD, error=redact(said))
+            return Outcome(item, claim, Kind.DEAD, error=redact(said), status=exc.status)
         except QuotaExceededError as exc:
             # Throttled again after the quota wait (not applied): the run stops, the row waits untried.
             return Outcome(item, claim, Kind.RELEASE, stops=scrubbed(exc))
@@ -499,10 +499,10 @@ _SECRET_TEXTS = select(Case.id, Case.title, Case.content).where(
 
 _SMALLEST_CHUNK = 32
 """Rows claimed (and outcomes recorded) together at least: with one re-check per row, about
-1 + 5/32 statements per row (claim, confidential texts, settle, links, events: once per chunk).
+1 + 6/32 statements per row (claim, confidential texts, settle, links, attempts, events: once per chunk).
 
 Most of a chunk's cost is per statement (building, executing, committing), not per row, so a
-larger chunk cuts the push's own CPU per row (at 8 rows a chunk: 1 + 5/8 statements). The price
+larger chunk cuts the push's own CPU per row (at 8 rows a chunk: 1 + 6/8 statements). The price
 is paid only after a crash: the rows claimed and not yet recorded (about this many waiting to
 start, and as many ended and not yet written) are left ``sending``, and each is read back (one
 GET) before it is posted again."""

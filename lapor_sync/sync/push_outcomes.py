@@ -3,8 +3,9 @@
 A worker classifies how a delivery went (:class:`Outcome`); the push's own thread writes the
 outcomes of several rows in one transaction (:class:`Outcomes`): each row settled under its claim
 (:meth:`~lapor_sync.sync.claims.Claims.settle_all`), delivered follow-ups linked to their national
-copies, a completion that cannot be delivered undone, and one sync event per row, all inserted
-with one statement each. Should one row's claim have been lost meanwhile, the transaction is
+copies, a completion that cannot be delivered undone, one sync event and one attempt
+(``outbox_attempt``: time, outcome, HTTP status, masked error) per row, all inserted with one
+statement each. Should one row's claim have been lost meanwhile, the transaction is
 rolled back and each row is written alone: the others are kept, the lost one is left to its taker.
 """
 
@@ -17,17 +18,17 @@ from datetime import timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session
 
 from lapor_sync.domain.actions import AgencyAction
-from lapor_sync.domain.errors import NationalPlatformError, TransientError
-from lapor_sync.domain.outbox import OutboxState
+from lapor_sync.domain.errors import NationalPlatformError, QuotaExceededError, TransientError
+from lapor_sync.domain.outbox import AttemptOutcome, OutboxState
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.status import CaseState
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import Case, OutboxItem, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxAttempt, OutboxItem, ThreadEntry
 from lapor_sync.sync.claims import Claim, ClaimLost, Claims
 from lapor_sync.sync.journal import Level, RunJournal, insert_events
 
@@ -67,7 +68,8 @@ class Kind(Enum):
 class Outcome:
     """What came of one claimed row, to be recorded by the owner with others.
 
-    ``error`` is already redacted (under the row's withholding); ``ambiguous``: the call may have
+    ``error`` is already redacted (under the row's withholding); ``status``: the HTTP status of the
+    answer that failed it (``None``: no answer, or none failed it); ``ambiguous``: the call may have
     reached LAPOR! (read back first next time); ``stops``: the error that ends the run once the
     rows in hand are recorded.
     """
@@ -77,6 +79,7 @@ class Outcome:
     kind: Kind
     delivery: Delivery | None = None
     error: str | None = None
+    status: int | None = None
     ambiguous: bool = False
     retry_after: float | None = None
     stops: BaseException | None = None
@@ -85,8 +88,9 @@ class Outcome:
     def failed(cls, item: OutboxItem, claim: Claim, exc: Exception, *, ambiguous: bool) -> Outcome:
         """A failed attempt, its error in words (a server-given wait kept)."""
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        error = redact(_described(exc))
         return cls(
-            item, claim, Kind.FAILED, error=redact(_described(exc)), ambiguous=ambiguous, retry_after=retry_after
+            item, claim, Kind.FAILED, error=error, status=_status_of(exc), ambiguous=ambiguous, retry_after=retry_after
         )
 
 
@@ -96,6 +100,7 @@ class _Fate:
     event: tuple[str, str, Level] | None = None
     counter: str | None = None
     reopen: bool = False
+    attempt: AttemptOutcome | None = None
 
 
 class Outcomes:
@@ -155,6 +160,7 @@ class Outcomes:
                 session, [(o.claim, o.item, fate.values) for o, fate in zip(outcomes, fates, strict=True)]
             )
             self._link_thread_entries(session, outcomes)
+            _insert_attempts(session, journal, outcomes, fates)
             events: list[dict[str, Any]] = []
             for outcome, fate in zip(outcomes, fates, strict=True):
                 if fate.event is not None:
@@ -175,14 +181,16 @@ class Outcomes:
         attempts = item.attempts + 1
         readback = outcome.ambiguous or item.needs_readback
         label = f"Outbox #{item.id} ({item.kind}) for complaint #{item.tracking_id}"
-        if outcome.kind is Kind.RELEASE:  # nothing happened to tell: the run stops and says why
-            return _Fate(values | {"state": OutboxState.PENDING, "needs_readback": readback})
+        if outcome.kind is Kind.RELEASE:  # no event: the run stops and says why
+            return _Fate(
+                values | {"state": OutboxState.PENDING, "needs_readback": readback}, attempt=_released(outcome)
+            )
         if outcome.kind is Kind.DELIVERED:
             assert outcome.delivery is not None
             values |= {"state": OutboxState.DELIVERED, "needs_readback": False, "attempts": attempts}
             values |= {"delivered_at": journal.clock.now(), "last_error": None}
             event = ("outbox.delivered", f"{label}: {outcome.delivery.how}.", Level.INFO)
-            return _Fate(values, event, "pushed")
+            return _Fate(values, event, "pushed", attempt=AttemptOutcome.DELIVERED)
         reason = outcome.error or ""
         if outcome.kind is Kind.FAILED and attempts < self.options.max_attempts:
             wait = self._backoff(attempts, outcome.retry_after)
@@ -192,12 +200,14 @@ class Outcomes:
             message = (
                 f"{label} failed (attempt {attempts}, {fate}): {reason}; next try in {int(wait.total_seconds())} s."
             )
-            return _Fate(values, ("outbox.retry", message, Level.WARNING), "failed")
+            tried = AttemptOutcome.AMBIGUOUS if outcome.ambiguous else AttemptOutcome.FAILED
+            return _Fate(values, ("outbox.retry", message, Level.WARNING), "failed", attempt=tried)
         if outcome.kind is Kind.FAILED:
             reason = f"gave up after {attempts} attempts; last error: {reason}"
         values |= {"state": OutboxState.DEAD, "attempts": attempts, "last_error": reason, "needs_readback": readback}
         event = ("outbox.dead_letter", f"{label} dead-lettered: {reason}", Level.ERROR)
-        return _Fate(values, event, "dead_lettered", reopen=item.kind == AgencyAction.COMPLETE.value)
+        reopen = item.kind == AgencyAction.COMPLETE.value
+        return _Fate(values, event, "dead_lettered", reopen=reopen, attempt=AttemptOutcome.DEAD_LETTERED)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         """The wait before the next try: doubling per attempt, jittered, capped; at least a server-given wait."""
@@ -270,6 +280,53 @@ _LINK = (
     .values(national_id=bindparam("national"))
 )
 """Link a thread entry (``entry_id``) not linked yet to its national copy (``national``); built once."""
+
+
+_ATTEMPT = OutboxAttempt.__table__  # type: ignore[attr-defined]
+
+
+def _insert_attempts(session: Session, journal: RunJournal, outcomes: list[Outcome], fates: list[_Fate]) -> None:
+    """Insert one ``outbox_attempt`` row per outcome that was an attempt, with one executemany (none if none).
+
+    The time is when the outcome is recorded (as ``delivered_at``), a moment after its answer came.
+    """
+    now = journal.clock.now()
+    rows = [
+        {
+            "outbox_id": o.item.id,
+            "at": now,
+            "outcome": fate.attempt.value,
+            "http_status": _status(o),
+            "error": _error(o),
+        }
+        for o, fate in zip(outcomes, fates, strict=True)
+        if fate.attempt is not None
+    ]
+    if rows:
+        session.connection().execute(insert(_ATTEMPT), rows)
+
+
+def _released(outcome: Outcome) -> AttemptOutcome | None:
+    """A row put back untried by a stop is no attempt; one that met the error stopping the run is."""
+    if outcome.stops is None:
+        return None
+    return AttemptOutcome.THROTTLED if isinstance(outcome.stops, QuotaExceededError) else AttemptOutcome.STOPPED
+
+
+def _status(outcome: Outcome) -> int | None:
+    return outcome.status if outcome.stops is None else _status_of(outcome.stops)
+
+
+def _error(outcome: Outcome) -> str | None:
+    """The attempt's error in words, masked as events are (a stopping error was scrubbed of withheld texts)."""
+    if outcome.error is not None or outcome.stops is None:
+        return outcome.error
+    return redact(str(outcome.stops)) or type(outcome.stops).__name__
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status of the answer behind ``exc`` (a platform error's), or ``None``: no answer, or not a platform error."""
+    return exc.status if isinstance(exc, NationalPlatformError) else None
 
 
 def _described(exc: Exception) -> str:

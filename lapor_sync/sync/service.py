@@ -38,7 +38,7 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import LeaseHandle, Leases
 from lapor_sync.storage.models import Agency, SyncRun
 from lapor_sync.sync.abandoned import abandon_runs_lost_to
-from lapor_sync.sync.admin.retention import prune_events
+from lapor_sync.sync.admin.retention import prune_attempts, prune_events
 from lapor_sync.sync.claims import ClaimLost
 from lapor_sync.sync.journal import INTERRUPTED_BY_USER, INTERRUPTED_BY_WORKER, Level, RunJournal
 from lapor_sync.sync.pull import Puller
@@ -313,16 +313,18 @@ class SyncService(JobRunner):
         )
 
     def retention(self, days: int, *, trigger: str = "command", tick: datetime | None = None) -> SyncRun:
-        """Prune sync events older than ``days`` days (job ``retention``); the run records how many."""
+        """Prune sync events and outbox attempts older than ``days`` days (job ``retention``); the run records how many."""
 
         def work(journal: RunJournal) -> None:
             cutoff = journal.clock.now() - timedelta(days=days)
             pruned = prune_events(self.db, cutoff)
+            attempts = prune_attempts(self.db, cutoff)
             events = "sync event" if pruned == 1 else "sync events"
+            tries = "outbox attempt" if attempts == 1 else "outbox attempts"
             journal.standalone_event(
                 "retention.pruned",
-                f"Pruned {pruned} {events} recorded before "
-                f"{display_wib(cutoff)} (older than {days} days); sync runs are kept.",
+                f"Pruned {pruned} {events} and {attempts} {tries} recorded before "
+                f"{display_wib(cutoff)} (older than {days} days); sync runs and outbox rows are kept.",
             )
 
         return self.execute(Job.RETENTION, work, trigger=trigger, tick=tick)

@@ -1,8 +1,8 @@
-"""``lapor-sync outbox retry`` and ``outbox cancel``: what they change, what they refuse, and the audit events."""
+"""``lapor-sync outbox show``, ``retry`` and ``cancel``: what they show, change and refuse, and the audit events."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -10,7 +10,7 @@ from sqlmodel import select
 from lapor_sync.domain.clock import SystemClock
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import Leases
-from lapor_sync.storage.models import OutboxItem, SyncEvent
+from lapor_sync.storage.models import OutboxAttempt, OutboxItem, SyncEvent
 from lapor_sync.sync.admin.outbox import OutboxRefused
 from tests.support.cli import CITY, Seeded, cli_env, invoke, invoke_json, outbox_row, seeded
 
@@ -132,3 +132,34 @@ def test_cancel_refuses_a_row_claimed_by_a_push_naming_the_claimer(seeded: Seede
     assert "being sent by web01:4242 worker @77-0a1b2c3d" in str(result.exception)
     [row] = invoke_json("outbox", "--state", "sending")
     assert row["claimed_by"] == "web01:4242 worker @77-0a1b2c3d"
+
+
+def test_show_lists_a_rows_attempts_oldest_first_with_status_and_error(seeded: Seeded) -> None:
+    first = datetime(2024, 1, 5, 2, 0, tzinfo=UTC)  # 09:00 WIB
+    db = Database(seeded.url)
+    with db.session() as session:
+        session.add(OutboxAttempt(outbox_id=seeded.dead_outbox, at=first, outcome="failed", http_status=503, error="x"))
+        later = first + timedelta(hours=1)
+        session.add(OutboxAttempt(outbox_id=seeded.dead_outbox, at=later, outcome="dead_lettered", http_status=422))
+        session.commit()
+    db.dispose()
+
+    shown = invoke_json("outbox", "show", str(seeded.dead_outbox))
+    table = invoke("outbox", "show", str(seeded.dead_outbox))
+
+    assert (shown["id"], shown["state"]) == (seeded.dead_outbox, "dead")
+    assert shown["attempt_history"] == [
+        {"at": "2024-01-05T02:00:00+00:00", "outcome": "failed", "http_status": 503, "error": "x"},
+        {"at": "2024-01-05T03:00:00+00:00", "outcome": "dead_lettered", "http_status": 422, "error": None},
+    ]
+    assert table.exit_code == 0
+    assert "2024-01-05 09:00 WIB" in table.stdout and "dead_lettered" in table.stdout and "503" in table.stdout
+    assert invoke_json("outbox", "show", str(seeded.pending_outbox))["attempt_history"] == []
+    assert "Attempts: none." in invoke("outbox", "show", str(seeded.pending_outbox)).stdout
+
+
+def test_show_of_an_unknown_row_is_a_one_line_error(seeded: Seeded) -> None:
+    result = invoke("outbox", "show", "999")
+
+    assert isinstance(result.exception, OutboxRefused)
+    assert str(result.exception) == "no outbox row 999; see `lapor-sync outbox`"

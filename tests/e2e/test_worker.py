@@ -318,7 +318,8 @@ def test_retention_prunes_old_sync_events_and_keeps_the_runs(database: Database)
         assert h.events("complaint.created") == []
         [pruned] = h.events("retention.pruned")
         assert pruned.message == (
-            "Pruned 1 sync event recorded before 2024-01-03 09:00 WIB (older than 30 days); sync runs are kept."
+            "Pruned 1 sync event and 0 outbox attempts recorded before 2024-01-03 09:00 WIB (older than 30 days); "
+            "sync runs and outbox rows are kept."
         )
         with h.app.db.session() as session:
             assert {session.get(SyncRun, old.id).id, session.get(SyncRun, recent.id).id} == {old.id, recent.id}

@@ -1,4 +1,4 @@
-"""What an admin does to the outbox by hand: requeue dead letters, cancel a row; each an audited sync event.
+"""What an admin does to the outbox by hand: look at a row's attempts; requeue dead letters, cancel a row, each audited.
 
 Both are single conditional UPDATEs (``WHERE state IN (...)``), so a row that changed state meanwhile
 is refused instead of overwritten. Neither needs the ``push`` lease: a push only claims a row with
@@ -19,7 +19,7 @@ from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.runtime.redaction import redact
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import Case, OutboxItem
+from lapor_sync.storage.models import Case, OutboxAttempt, OutboxItem
 from lapor_sync.sync.admin.purge import texts_purged
 from lapor_sync.sync.journal import Level, add_event
 
@@ -29,6 +29,23 @@ CANCELLABLE = (OutboxState.PENDING, OutboxState.DEAD)
 
 class OutboxRefused(LaporSyncError):
     """The outbox row does not exist, or its state forbids the request; the message says why."""
+
+
+def attempts(db: Database, institution_id: int, item_id: int) -> tuple[OutboxItem, list[OutboxAttempt]]:
+    """Return outbox row ``item_id`` and its delivery attempts, oldest first.
+
+    Attempts older than the retention age are gone (pruned with the sync events); the row keeps
+    its count and last error. Errors are stored masked.
+
+    Raises:
+        OutboxRefused: no such row in this institution's outbox.
+    """
+    with db.session() as session:
+        row = _row(session, institution_id, item_id, tuple(OutboxState), "show")
+        tries = session.exec(
+            select(OutboxAttempt).where(OutboxAttempt.outbox_id == item_id).order_by(col(OutboxAttempt.id))
+        ).all()
+        return row, list(tries)
 
 
 def requeue(

@@ -1,17 +1,17 @@
-"""Retention: sync events older than the configured age are deleted; sync runs are kept."""
+"""Retention: sync events and outbox attempts older than the configured age are deleted; sync runs are kept."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlmodel import col, select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import SyncEvent
+from lapor_sync.storage.models import OutboxAttempt, SyncEvent
 
 BATCH = 1000
-"""Events deleted per transaction: short write transactions keep SQLite writers from waiting long."""
+"""Rows deleted per transaction: short write transactions keep SQLite writers from waiting long."""
 
 
 def prune_events(db: Database, older_than: datetime) -> int:
@@ -26,16 +26,30 @@ def prune_events(db: Database, older_than: datetime) -> int:
     Returns:
         How many events were deleted.
     """
+    return _prune(db, SyncEvent.id, SyncEvent.at, older_than)  # type: ignore[arg-type]
+
+
+def prune_attempts(db: Database, older_than: datetime) -> int:
+    """Delete every outbox attempt made before ``older_than``, in batches, as :func:`prune_events` does events.
+
+    The outbox rows stay, with their state, attempt count and last error.
+
+    Returns:
+        How many attempts were deleted.
+    """
+    return _prune(db, OutboxAttempt.id, OutboxAttempt.at, older_than)  # type: ignore[arg-type]
+
+
+def _prune(
+    db: Database, key: InstrumentedAttribute[int], at: InstrumentedAttribute[datetime], older_than: datetime
+) -> int:
+    """Delete the rows of ``key``'s table whose ``at`` is before ``older_than``, ``BATCH`` a transaction."""
     deleted = 0
     while True:
         with db.session() as session:
-            ids = list(
-                session.exec(
-                    select(SyncEvent.id).where(SyncEvent.at < older_than).order_by(col(SyncEvent.id)).limit(BATCH)
-                )
-            )
+            ids = list(session.execute(select(key).where(at < older_than).order_by(key).limit(BATCH)).scalars())
             if not ids:
                 return deleted
-            session.exec(delete(SyncEvent).where(col(SyncEvent.id).in_(ids)))  # type: ignore[call-overload]
+            session.execute(delete(key.class_).where(key.in_(ids)))
             session.commit()
         deleted += len(ids)
