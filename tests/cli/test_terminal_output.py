@@ -222,3 +222,31 @@ def test_status_line_is_drawn_on_a_terminal_only() -> None:
     with sync_status(terminal, progress, shown=True):
         terminal.print("working")  # forces a draw of the live line along with it
     assert "pages 0" in terminal.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["worker", "--once"], {}, (LogLevel.INFO, LogFormat.JSON)),
+        (["--log-format", "text", "worker", "--once"], {}, (LogLevel.INFO, LogFormat.TEXT)),
+        (
+            ["--log-level", "error", "worker", "--once"],
+            {"LAPOR_SYNC_LOG_FORMAT": "auto"},
+            (LogLevel.ERROR, LogFormat.AUTO),
+        ),
+    ],
+)
+def test_worker_keeps_json_on_stdout_unless_a_format_is_asked(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], expected: tuple[LogLevel, LogFormat]
+) -> None:
+    seen: list[tuple[LogLevel, LogFormat, bool]] = []
+
+    def spy(level: LogLevel, *, to_stdout: bool, log_format: LogFormat) -> None:
+        seen.append((level, log_format, to_stdout))
+        raise SystemExit(0)  # the worker itself is not under test here
+
+    monkeypatch.setattr("lapor_sync.cli.worker.configure_logging", spy)
+
+    CliRunner().invoke(app, args, env=env)
+
+    assert seen == [(*expected, True)]
