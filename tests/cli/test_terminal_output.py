@@ -7,10 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,13 +15,10 @@ from rich.console import Console
 from rich.text import Text
 from typer.testing import CliRunner
 
-from lapor_sync.app import App
 from lapor_sync.cli.app import app
 from lapor_sync.cli.sync_progress import SyncProgress, sync_status
-from lapor_sync.domain.runs import Level
 from lapor_sync.runtime.logs import LogFormat, LogLevel, configure_logging
-from lapor_sync.storage.models import SyncRun
-from lapor_sync.sync.journal import RunTally, event_row
+from lapor_sync.sync.journal import RunTally
 
 NOW = datetime(2024, 10, 31, 9, 30, tzinfo=UTC)
 
@@ -86,87 +80,6 @@ def test_json_format_is_kept_on_a_terminal_when_asked(monkeypatch: pytest.Monkey
     _warn()
 
     assert json.loads(sys.stderr.getvalue())["name"] == "lapor_sync.sync"
-
-
-def _failed_run(error: str) -> SyncRun:
-    return SyncRun(
-        id=7,
-        institution_id=6271,
-        job="sync",
-        trigger="command",
-        outcome="failed",
-        error=error,
-        started_at=NOW,
-        finished_at=NOW,
-    )
-
-
-class FailingService:
-    """A sync whose run fails as a real one does: its ``run.failed`` event mirrored as a log line."""
-
-    error = "transport failure (ConnectError) talking to api-splp.layanan.go.id"
-
-    def __init__(self, *, other_warning: bool = False) -> None:
-        self.other_warning = other_warning
-
-    def run(self, **_: Any) -> SyncRun:
-        if self.other_warning:
-            _warn()
-        event_row(NOW, "run.failed", f"Sync run stopped: {self.error}", level=Level.ERROR, run_id=7)
-        return _failed_run(self.error)
-
-
-def _invoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], service: FailingService) -> Any:
-    monkeypatch.setattr(App, "platform", lambda self: nullcontext(None))
-    monkeypatch.setattr(App, "sync_service", lambda self, platform: service)
-    env = {
-        "LAPOR_SYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        "LAPOR_SYNC_API_KEY": "k",
-        "LAPOR_SYNC_API_TOKEN": "t",
-        "LAPOR_SYNC_INSTITUTION_ID": "6271",
-        "COLUMNS": "200",
-    }
-    return CliRunner().invoke(app, args, env=env)
-
-
-def test_failed_sync_piped_prints_no_json_log_line_above_its_table(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Fails on 7d1a0aa: the run.failed event's JSON line came first on stderr."""
-    result = _invoke(monkeypatch, tmp_path, ["sync"], FailingService())
-
-    assert result.exit_code == 1
-    assert result.stderr == ""  # no log line, no status line: piped, only the result
-    assert result.output.startswith("Sync run #7: failed")
-    assert result.output.count("ConnectError") == 1  # said once, under the table
-
-
-def test_failed_sync_with_json_prints_only_the_json_summary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    result = _invoke(monkeypatch, tmp_path, ["sync", "--json"], FailingService())
-
-    assert result.exit_code == 1
-    assert result.stderr == ""
-    assert json.loads(result.stdout)["outcome"] == "failed"
-
-
-def test_other_warnings_of_a_sync_still_reach_the_log_in_the_chosen_format(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    as_text = _invoke(monkeypatch, tmp_path, ["--log-format", "text", "sync"], FailingService(other_warning=True))
-    monkeypatch.setenv("LAPOR_SYNC_LOG_FORMAT", "json")
-    as_json = _invoke(monkeypatch, tmp_path, ["sync"], FailingService(other_warning=True))
-
-    assert "WARNING" in as_text.stderr and "complaint set aside" in as_text.stderr
-    assert not as_text.stderr.lstrip().startswith("{")
-    assert "Sync run stopped" not in as_text.stderr
-    (line,) = as_json.stderr.splitlines()
-    assert json.loads(line)["message"].startswith("complaint set aside")
-
-
-def test_the_failure_filter_is_gone_after_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _invoke(monkeypatch, tmp_path, ["sync"], FailingService())
-
-    assert logging.getLogger("lapor_sync.sync").filters == []
 
 
 class FakeJournal:
