@@ -33,7 +33,7 @@ from lapor_sync.cli import (
 from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, EXIT_INTERNAL, state
 from lapor_sync.cli.output import errors
 from lapor_sync.domain.errors import LaporSyncError, LeaseBusy
-from lapor_sync.runtime.logs import LogLevel, configure_logging
+from lapor_sync.runtime.logs import LogFormat, LogLevel, configure_logging
 from lapor_sync.runtime.redaction import redact
 
 log = logging.getLogger("lapor_sync.cli")
@@ -73,14 +73,23 @@ def main_options(
         "--log-level",
         envvar="LAPOR_SYNC_LOG_LEVEL",
         case_sensitive=False,
-        help="Service log lines (JSON, on stderr) at this level and above. "
+        help="Service log lines (on stderr) at this level and above. "
         "The full record of every run stays in `lapor-sync log`.",
+    ),
+    log_format: LogFormat = typer.Option(
+        LogFormat.AUTO,
+        "--log-format",
+        envvar="LAPOR_SYNC_LOG_FORMAT",
+        case_sensitive=False,
+        help="How service log lines are written: `text` (time in WIB, level, message), `json` (one object "
+        "a line, for log collectors), or `auto`: text when stderr is a terminal, JSON otherwise. "
+        "`worker` writes JSON on stdout unless this is given.",
     ),
 ) -> None:
     """Global options."""
     state(ctx).config_file = config
     state(ctx).command = ctx.invoked_subcommand
-    configure_logging(log_level)
+    configure_logging(log_level, log_format=log_format)
 
 
 for module in (

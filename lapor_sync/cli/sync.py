@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +14,8 @@ import typer
 from rich.markup import escape
 
 from lapor_sync.cli.context import state
-from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table, progress_bar
+from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table, progress_bar
+from lapor_sync.cli.sync_progress import SyncProgress, sync_status
 from lapor_sync.domain.runs import RunOutcome
 
 if TYPE_CHECKING:
@@ -62,8 +65,12 @@ def sync(
 ) -> None:
     """Run one sync cycle now: pull changed complaints from LAPOR!, then push the outbox.
 
+    On a terminal, a status line on stderr tells what the run has done so far (pages, complaints
+    fetched, created, updated, pushed, requests sent, waits on the request quota); piped or with
+    `--json`, nothing but the result is printed.
+
     Safe to repeat: a second run over the same data creates, updates and pushes nothing. Exits 1
-    when the run failed (the reason is printed and kept in `lapor-sync runs`); the cursor then stays
+    when the run failed (the reason is printed once, under the table, and kept in `lapor-sync runs`); the cursor then stays
     where the last good run left it. When a worker or another command is running the same job,
     waits up to `lease_wait_seconds` (default 60), then exits 3 naming who holds it and since when.
 
@@ -71,6 +78,7 @@ def sync(
     """
     if pull_only and push_only:
         raise typer.BadParameter("choose at most one of --pull-only and --push-only")
+    from lapor_sync.adapters.national.client import LaporClient
     from lapor_sync.config.settings import require_national
     from lapor_sync.storage.models import COUNTERS
 
@@ -79,12 +87,16 @@ def sync(
     if not json_output:
         # A pull under a tight quota may wait minutes at a time: say so while it waits (a log line on stderr).
         logging.getLogger("lapor_sync.quota").setLevel(logging.INFO)
-    with app.platform() as platform:
+    progress = SyncProgress(app.settings.endpoints.inbox, app.clock.now)
+    with app.platform() as platform, _failure_told_once(), sync_status(errors, progress, shown=not json_output):
+        if isinstance(platform, LaporClient):
+            platform.watch_requests(progress.on_request)
         run = app.sync_service(platform).run(
             pull=not push_only,
             push=not pull_only,
             trigger="command",
             lease_wait_seconds=app.settings.lease_wait_seconds,
+            watch=progress.watch,
         )
     summary = run_summary(run)
     if json_output:
@@ -98,6 +110,26 @@ def sync(
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
+class _NotRunFailed(logging.Filter):
+    """Drops the log line of a run's failure: ``sync`` prints that failure in its table (or its JSON) already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the ``run.failed`` event's line."""
+        return getattr(record, "kind", None) != "run.failed"
+
+
+@contextmanager
+def _failure_told_once() -> Iterator[None]:
+    """While the block runs, a failed run's event is not also a log line above the table (issue 14, finding 10)."""
+    events = logging.getLogger("lapor_sync.sync")
+    dropped = _NotRunFailed()
+    events.addFilter(dropped)
+    try:
+        yield
+    finally:
+        events.removeFilter(dropped)
+
+
 def demo(
     workdir: Path = typer.Option(
         Path(".lapor-sync-demo"),
@@ -106,7 +138,7 @@ def demo(
         "(a previous demo's files there are replaced; other files are never touched).",
     ),
     seed: int = typer.Option(2024, help="Seed of the simulated data set and of the staff's choices."),
-    verbose: bool = typer.Option(False, "--verbose", help="Also print the sync service's log lines (JSON, stderr)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Also print the sync service's log lines (stderr)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Replay Palangka Raya's January–October 2024 against the built-in simulator, end to end.

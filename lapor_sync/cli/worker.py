@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lapor_sync.cli.context import state
-from lapor_sync.runtime.logs import LogLevel, configure_logging
+from lapor_sync.runtime.logs import LogFormat, LogLevel, configure_logging
 
 EXIT_UNCLEAN = 1
 
@@ -41,7 +41,7 @@ def worker(
     runner is skipped with a log line. New outbox rows are pushed within `outbox_watch_seconds`.
 
     Logs one JSON object per line on stdout (one per sync event, with its run id), at INFO unless
-    `--log-level` says otherwise; a database that fails (read-only, unreachable) is one line when it
+    `--log-level` says otherwise (text lines with `--log-format text` or `auto`); a database that fails (read-only, unreachable) is one line when it
     starts failing and one when it works again, and a step of the system clock is one line (every
     job is then rescheduled from the new time). Serves `/healthz` and `/metrics` on
     `health_host:health_port` (127.0.0.1:9464; port 0 turns them off; a port in use stops the start
@@ -55,10 +55,10 @@ def worker(
     from lapor_sync.scheduler.worker import Worker
 
     root = ctx.find_root()
-    chosen = root.params.get("log_level", LogLevel.WARNING)
-    source = root.get_parameter_source("log_level")  # typer vendors click: compare by name
-    explicit = source is not None and source.name != "DEFAULT"
-    configure_logging(LogLevel(chosen) if explicit else LogLevel.INFO, to_stdout=True)
+    # The worker's stdout is a collector's log: INFO and JSON unless the user chose otherwise.
+    level = LogLevel(root.params["log_level"]) if _chosen(root, "log_level") else LogLevel.INFO
+    log_format = LogFormat(root.params["log_format"]) if _chosen(root, "log_format") else LogFormat.JSON
+    configure_logging(level, to_stdout=True, log_format=log_format)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its skips are logged by the worker, as JSON
     app = state(ctx).app()
     require_national(app.settings)
@@ -74,6 +74,12 @@ def worker(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_UNCLEAN)
+
+
+def _chosen(root: typer.Context, option: str) -> bool:
+    """Whether the user gave the global ``option`` (on the command line or in its environment variable)."""
+    source = root.get_parameter_source(option)  # typer vendors click: compare by name
+    return source is not None and source.name != "DEFAULT"
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,7 @@
-"""Service logs: one JSON object per line (stderr; stdout for the worker), for people tailing and log collectors.
+"""Service logs (stderr; stdout for the worker): JSON lines for log collectors, or text lines for people.
+
+``--log-format auto`` (the default) writes text lines (time in WIB, level, message; drawn by rich)
+when the stream is a terminal, and one JSON object per line otherwise.
 
 Sync events are the durable record (``lapor-sync log``); these lines mirror them as they happen.
 httpx and httpcore stay at WARNING so request headers (credentials) are never printed. Every field
@@ -17,8 +20,12 @@ from enum import StrEnum
 
 from pythonjsonlogger.core import LogData
 from pythonjsonlogger.json import JsonFormatter
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.text import Text
 
-from lapor_sync.runtime.redaction import redact_value
+from lapor_sync.domain.timezones import WIB
+from lapor_sync.runtime.redaction import redact, redact_value
 
 
 class LogLevel(StrEnum):
@@ -28,6 +35,14 @@ class LogLevel(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+class LogFormat(StrEnum):
+    """How log lines are written: ``json`` (one object a line), ``text`` (for people), ``auto`` (text on a terminal)."""
+
+    JSON = "json"
+    TEXT = "text"
+    AUTO = "auto"
 
 
 class _UtcJsonFormatter(JsonFormatter):
@@ -71,24 +86,68 @@ class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = False) -> None:
-    """Send lapor-sync's log records at ``level`` and above to stderr as JSON lines.
+class _RedactedTextFormatter(logging.Formatter):
+    """The record's message and any traceback, redacted as a whole (the text lines' counterpart of the JSON one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The redacted ``message`` (with its traceback, when the record has one)."""
+        return redact(super().format(record))
+
+
+def _wib_time(local: datetime) -> Text:
+    """Rich's log time (naive, the host's zone) as WIB, the zone people here read: ``16:30:05``."""
+    return Text(local.astimezone(WIB).strftime("%H:%M:%S"))
+
+
+def _text_handler(stream_name: str) -> logging.Handler:
+    """Text lines drawn by rich on ``sys.<stream_name>`` as it is at each record: WIB time, level, message."""
+    # A console without a file writes to sys.stdout/sys.stderr as they are when it prints.
+    handler = RichHandler(
+        console=Console(stderr=stream_name == "stderr"),
+        show_path=False,
+        log_time_format=_wib_time,
+        markup=False,  # a message may quote a server's text: never markup
+    )
+    handler.setFormatter(_RedactedTextFormatter("%(message)s"))
+    return handler
+
+
+def text_chosen(log_format: LogFormat, stream_name: str) -> bool:
+    """Whether ``log_format`` means text lines on ``sys.<stream_name>``: ``text``, or ``auto`` on a terminal."""
+    if log_format is LogFormat.AUTO:
+        isatty = getattr(getattr(sys, stream_name), "isatty", None)
+        return bool(isatty and isatty())
+    return log_format is LogFormat.TEXT
+
+
+def configure_logging(
+    level: LogLevel = LogLevel.WARNING, *, to_stdout: bool = False, log_format: LogFormat = LogFormat.JSON
+) -> None:
+    """Send lapor-sync's log records at ``level`` and above to stderr, as JSON lines or text lines.
 
     Args:
         level: the lowest level printed.
         to_stdout: write to stdout instead (the worker: its output is the log a collector takes).
+        log_format: ``json``, ``text``, or ``auto``: text when the stream is a terminal now.
     """
-    handler = _CurrentStreamHandler("stdout" if to_stdout else "stderr")
-    handler.setFormatter(
-        _UtcJsonFormatter(
-            "{asctime}{levelname}{name}{message}", style="{", rename_fields={"asctime": "time", "levelname": "level"}
+    stream_name = "stdout" if to_stdout else "stderr"
+    handler: logging.Handler
+    if text_chosen(log_format, stream_name):
+        handler = _text_handler(stream_name)
+    else:
+        handler = _CurrentStreamHandler(stream_name)
+        handler.setFormatter(
+            _UtcJsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level"},
+            )
         )
-    )
     root = logging.getLogger("lapor_sync")
     root.handlers[:] = [handler]
     root.setLevel(level.value.upper())
     # The servers lapor-sync runs on uvicorn (/healthz, the simulator) log through "uvicorn.error":
-    # the same JSON lines, not Python's plain-text fallback on stderr.
+    # the same lines, not Python's plain-text fallback on stderr.
     served = logging.getLogger("uvicorn.error")
     served.handlers[:] = [handler]
     served.propagate = False

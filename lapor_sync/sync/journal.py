@@ -161,6 +161,7 @@ class RunJournal:
     stop: threading.Event = field(default_factory=threading.Event)
     leases: tuple[LeaseHandle, ...] = ()
     tick: datetime | None = None
+    quota_wait_until: datetime | None = field(default=None, init=False)
     _quota_waited: float = field(default=0.0, init=False, repr=False)
     _quota_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -171,6 +172,7 @@ class RunJournal:
         fetch or delivery thread too), in a transaction of its own: one short UPDATE of the run
         row, which nothing else writes while the run goes on.
         """
+        self.quota_wait_until = until  # for a progress line in this process
         with self.db.engine.begin() as connection:
             connection.execute(
                 update(_RUN).where(_RUN.c.id == self.run_id).values(quota_wait_until=until.astimezone(UTC))
@@ -180,6 +182,12 @@ class RunJournal:
         """Count ``seconds`` waited on the request quota into the run's ``quota_waited_seconds`` (any thread)."""
         with self._quota_lock:
             self._quota_waited += seconds
+
+    @property
+    def quota_waited_seconds(self) -> float:
+        """Seconds the run's requests have waited on the request quota so far (any thread may read it)."""
+        with self._quota_lock:
+            return self._quota_waited
 
     def checkpoint(self) -> None:
         """Called between items: go on, or stop before the next item.

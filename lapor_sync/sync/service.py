@@ -271,6 +271,7 @@ class SyncService(JobRunner):
         reconcile: bool = True,
         lease_wait_seconds: float = 0,
         tick: datetime | None = None,
+        watch: Callable[[RunJournal], None] | None = None,
     ) -> SyncRun:
         """Run one cycle (job ``sync``, or ``pull``/``push`` alone) and return its finished run row.
 
@@ -284,6 +285,8 @@ class SyncService(JobRunner):
             reconcile: also recheck open cases not seen lately (the worker leaves it to its own job).
             lease_wait_seconds: how long to wait for each busy lease, seconds; see :meth:`execute`.
             tick: the scheduled instant the run belongs to, or ``None``; see :meth:`execute`.
+            watch: given the run's journal once the run has started, before any work (a command's
+                progress line reads its counters); it must not write to it.
 
         Raises:
             LeaseBusy, AlreadyRun: see :meth:`execute`.
@@ -291,6 +294,8 @@ class SyncService(JobRunner):
         job = Job.SYNC if pull and push else (Job.PULL if pull else Job.PUSH)
 
         def work(journal: RunJournal) -> None:
+            if watch is not None:
+                watch(journal)
             if pull:
                 self.puller.run(journal, reconcile=reconcile)
             if push:
