@@ -20,6 +20,7 @@ import asyncio
 import errno
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -148,9 +149,10 @@ def make_server(host: str, port: int, app: ASGIApp, *, request_seconds: float) -
         listener = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            # os.strerror: socket.create_server's own text repeats the address ("while attempting to bind on ...").
             raise ConfigurationError(
-                f"LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of {host} ({exc.strerror}): another process "
-                "(a second worker?) may hold it; choose a free port, or 0 to turn /healthz and /metrics off"
+                f"LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of {host} ({os.strerror(exc.errno)}): "
+                "another process (a second worker?) may hold it; choose a free port, or 0 to turn /healthz and /metrics off"
             ) from None
         raise ConfigurationError(
             f"LAPOR_SYNC_HEALTH_HOST: cannot listen on {host} ({exc.strerror or exc}); "

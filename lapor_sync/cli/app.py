@@ -137,7 +137,7 @@ def main() -> None:
         # invalid connection option in the URL); no URL, no password. Any other failure is a bug.
         from lapor_sync.storage.faults import database_fault
 
-        reason = database_fault(exc)
+        reason = database_fault(exc, name_the_file=True)
         if reason is None:
             _internal_error(exc)
         _error_line(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(reason)}")

@@ -35,24 +35,59 @@ case_app = typer.Typer(
     "Actions are queued in the outbox and reach LAPOR! on the next `lapor-sync sync`.",
 )
 
-CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")]
+CaseArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="CASE",
+        help="A case id (e.g. 12) or a tracking id (e.g. '#1916449'; without '#' when no case has that id).",
+    ),
+]
 
 
 def find_case(records: BuiltinCityRecords, ref: str) -> Case:
     """Return the case named by ``ref``: a case id (``12``) or a tracking id (``#1916449``).
 
+    A number without ``#`` is a case id; when no case has that id but one has it as its tracking id,
+    that case is meant (a tracking id copied from LAPOR! without its ``#``), and a note on stderr says
+    so. When both exist the case id wins, and the note says how to write the tracking id.
+
     Raises:
         typer.BadParameter: ``ref`` is neither form.
-        CaseNotFound: no such case.
+        CaseNotFound: no such case; without ``#``, the message says how a tracking id is written.
     """
     ref = ref.strip()
     if ref.startswith("#") and ref[1:].isdigit():
         return records.get_case(tracking_id=ref)
     if ref.isdigit():
-        return records.get_case(case_id=int(ref))
+        return _case_by_number(records, ref)
     raise typer.BadParameter(
         f"expected a case id such as 12 or a tracking id such as '#1916449', got {ref!r}", param_hint="CASE"
     )
+
+
+def _case_by_number(records: BuiltinCityRecords, number: str) -> Case:
+    """The case whose id is ``number``, else the one whose tracking id it is (see :func:`find_case`)."""
+    from lapor_sync.adapters.city.builtin import CaseNotFound
+
+    try:
+        by_tracking_id: Case | None = records.get_case(tracking_id=number)
+    except CaseNotFound:
+        by_tracking_id = None
+    try:
+        case = records.get_case(case_id=int(number))
+    except CaseNotFound:
+        if by_tracking_id is None:
+            raise CaseNotFound(
+                f"no case with id {number}, nor with tracking id #{number}; a tracking id is written '#{number}'"
+            ) from None
+        errors.print(f"note: no case has id {number}: taking the case of tracking id #{number}", highlight=False)
+        return by_tracking_id
+    if by_tracking_id is not None:
+        errors.print(
+            f"note: {number} is taken as case id {number}; for the case of tracking id #{number}, write '#{number}'",
+            highlight=False,
+        )
+    return case
 
 
 @case_app.command(name="list")
@@ -176,7 +211,11 @@ def _case_fields(case: Case, mapping: CityMapping, show_content: bool) -> dict[s
 def show(
     ctx: typer.Context,
     ref: Annotated[
-        str | None, typer.Argument(metavar="CASE", help="A case id (e.g. 12) or a tracking id (e.g. '#1916449').")
+        str | None,
+        typer.Argument(
+            metavar="CASE",
+            help="A case id (e.g. 12) or a tracking id (e.g. '#1916449'; without '#' when no case has that id).",
+        ),
     ] = None,
     tracking_id: Annotated[str | None, typer.Option(help="Find the case by tracking id.")] = None,
     complaint_id: Annotated[int | None, typer.Option(help="Find the case by national complaint id.")] = None,

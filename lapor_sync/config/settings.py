@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from lapor_sync.config.endpoints import NationalEndpoints
 from lapor_sync.config.files import problem_text
 from lapor_sync.config.sources import FILE_SUFFIX, ConfigFileSource, NotedSource, SecretFileSource, loading
+from lapor_sync.config.variables import warn_unknown_variables
 from lapor_sync.domain.errors import ConfigurationError
 from lapor_sync.domain.timezones import WIB
 
@@ -41,6 +42,11 @@ _GRANT_REQUIRED: dict[str, tuple[str, ...]] = {
     "password": ("oauth_username", "oauth_password"),
 }
 _TABLE_SETTINGS = frozenset({"endpoints"})  # settings that are tables of their own keys
+_CLI_VARIABLES = (
+    "CONFIG",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+)  # read by the CLI's global options (lapor_sync/cli/app.py), not by Settings
 NESTED_DELIMITER = "__"
 """Joins a table setting and its key in an environment variable: ``LAPOR_SYNC_ENDPOINTS__INBOX``."""
 _HEADER_NAME = r"^[A-Za-z0-9-]+$"
@@ -468,12 +474,16 @@ class Settings(BaseSettings):
 def load_settings(config_file: Path | None = None) -> Settings:
     """Load :class:`Settings` from the environment and an optional TOML file.
 
+    A ``LAPOR_SYNC_*`` variable nothing reads (a typo) is a WARNING log line naming the nearest known
+    one, not an error (see :mod:`lapor_sync.config.variables`).
+
     Raises:
         ConfigurationError: with a one-line message naming each wrong setting by its environment
             variable, e.g. ``LAPOR_SYNC_AUTH_MODE: must be 'static', 'splp_key' or 'oauth2', got 'basic'``
             (``LAPOR_SYNC_DATABASE_URL_FILE: ...`` for a value read from that variable's file).
             Secrets and URLs are never echoed. A list or table variable that is not JSON is named too.
     """
+    warn_unknown_variables(ENV_PREFIX, known_variables(), [env_var(table) for table in _TABLE_SETTINGS])
     with loading(config_file) as state:
         try:
             return Settings()
@@ -482,6 +492,14 @@ def load_settings(config_file: Path | None = None) -> Settings:
             raise ConfigurationError("; ".join(problems)) from None
         except SettingsError as exc:
             raise ConfigurationError(_unparsed_variable(exc)) from None
+
+
+def known_variables() -> frozenset[str]:
+    """Every ``LAPOR_SYNC_*`` variable lapor-sync reads: each setting's, each table key's, the ``_FILE`` ones, the CLI's."""
+    names = {env_var(name) for name in Settings.model_fields}
+    names |= {env_var(f"endpoints.{key}") for key in NationalEndpoints.model_fields}
+    names |= {env_var(name) + FILE_SUFFIX for name in _FROM_FILES}
+    return frozenset(names | {ENV_PREFIX + name for name in _CLI_VARIABLES})
 
 
 _UNPARSED_FIELD = re.compile(r'field "(?P<name>\w+)"')

@@ -7,9 +7,12 @@ transactions wait for each other instead of failing with "database is locked".
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -18,7 +21,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 from sqlmodel import Session, create_engine
 
@@ -103,9 +107,62 @@ def make_engine(url: str) -> Engine:
     # content, a reporter's name) into exception texts and the service log.
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True)
     if engine.dialect.name == "sqlite":
-        _create_private(_sqlite_file(engine))
+        path = _sqlite_file(engine)
+        _create_private(path)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if path is not None:
+            event.listen(engine, "handle_error", partial(_name_the_file, path), retval=True)
     return engine
+
+
+_FILE_ERRORS = frozenset({"unable to open database file", "attempt to write a readonly database"})
+"""SQLite's words when it cannot open or write its file: they name neither the file nor the cause."""
+
+
+def sqlite_file_problem(path: str) -> str | None:
+    """Say why SQLite cannot open or write the database file ``path``, or ``None`` when nothing here tells.
+
+    Checked in order: the folder is missing (or is a file), ``path`` is a folder, the file system is
+    mounted read-only, the file cannot be read and written by this user, the folder cannot be written
+    (SQLite creates the file there, and its ``-wal`` and ``-shm`` files next to it).
+    """
+    target = Path(os.path.abspath(path))
+    folder = target.parent
+    if not folder.exists():
+        return f"the folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if target.is_dir():
+        return "that is a folder, not a file"
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"the file system of {folder} is mounted read-only"
+    if target.exists() and not os.access(target, os.R_OK | os.W_OK):
+        return f"no permission to read and write the file (mode {target.stat().st_mode & 0o777:04o})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to create files in the folder {folder} (the database and its -wal and -shm files)"
+    return None
+
+
+class SqliteFileError(OperationalError):
+    """SQLite could not open or write its file: SQLite's own error, plus :attr:`where` (the file, and why).
+
+    Still an ``OperationalError`` whose driver line is SQLite's, so the worker's log and ``/healthz``
+    word it as before (no path there); the CLI's error line at start adds :attr:`where`
+    (:func:`lapor_sync.storage.faults.database_fault` with ``name_the_file``).
+    """
+
+    where: str = ""
+
+
+def _name_the_file(path: str, context: ExceptionContext) -> BaseException | None:
+    """Turn SQLite's "unable to open database file" into a :class:`SqliteFileError` naming ``path`` and why."""
+    original = context.original_exception
+    if not isinstance(original, sqlite3.OperationalError) or str(original) not in _FILE_ERRORS:
+        return None
+    named = SqliteFileError(context.statement, context.parameters, original, hide_parameters=True)
+    why = sqlite_file_problem(path)
+    named.where = f"{path}: {why}" if why else path
+    return named
 
 
 def migration_engine(url: str) -> Engine:
@@ -166,7 +223,7 @@ def _create_private(path: str | None) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         pass
-    except OSError:  # a missing folder or no permission: SQLite's own error says it better
+    except OSError:  # a missing folder or no permission: SQLite's error, named by _name_the_file, says it
         pass
 
 

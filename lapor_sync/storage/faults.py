@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, InternalError, OperationalError, SQLAlche
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lapor_sync.runtime.redaction import redact
-from lapor_sync.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database
+from lapor_sync.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, SqliteFileError
 from lapor_sync.storage.models import Cursor
 
 PROBE_LOCK_WAIT_MS = 1_000
@@ -28,12 +28,18 @@ _SQLITE_BUSY = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED: primary result codes
 _PG_LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 
 
-def database_fault(exc: BaseException) -> str | None:
+def database_fault(exc: BaseException, *, name_the_file: bool = False) -> str | None:
     """Tell whether ``exc`` is a fault of the database itself, and say it in one line without the URL.
 
     Faults of the database: it cannot be reached or opened, it is read-only, full, locked past the
     busy timeout, or the connection pool is exhausted. Anything else (a statement that is wrong, a
     constraint) is a bug, not a fault of the database: ``None``.
+
+    Args:
+        exc: the error.
+        name_the_file: add the SQLite file and why it cannot be opened or written (a missing folder,
+            no permission, a read-only file system: :class:`~lapor_sync.storage.database.SqliteFileError`),
+            for the one line a person reads at start; the service log and ``/healthz`` leave paths out.
 
     Returns:
         The driver's first line (e.g. ``attempt to write a readonly database``, ``cannot execute
@@ -47,7 +53,10 @@ def database_fault(exc: BaseException) -> str | None:
     if exc.statement is not None and not isinstance(exc, OperationalError | InternalError):
         return None
     lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
-    return redact(lines[0]) if lines else type(exc).__name__
+    reason = lines[0] if lines else type(exc).__name__
+    if name_the_file and isinstance(exc, SqliteFileError):
+        reason = f"{reason}: {exc.where}"
+    return redact(reason)
 
 
 def probe_write(db: Database, now: datetime) -> str | None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from sqlalchemy import create_engine, update
 
 from lapor_sync.adapters.city.builtin import CaseNotFound
 from lapor_sync.domain.actions import ActionRefused
+from lapor_sync.storage.models import Case
 from tests.support.cli import (
     PERSONAL,
     SECRET_CONTENT,
@@ -209,3 +213,33 @@ def test_review_case_list_and_log_keep_tracking_ids_whole_at_80_columns(
     }
     assert tracking_ids and all(t.startswith("#") and "…" not in t for t in tracking_ids)
     assert all(f" {t} " in log.stdout for t in tracking_ids)
+
+
+def test_a_tracking_id_typed_without_hash_finds_its_case_when_no_case_has_that_id(seeded: Seeded) -> None:
+    result = invoke("case", "show", "1900002", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["case"]["id"] == seeded.secret_case
+    assert "taking the case of tracking id #1900002" in result.stderr
+
+
+def test_a_number_that_is_neither_id_says_how_a_tracking_id_is_written(seeded: Seeded) -> None:
+    result = invoke("case", "show", "1916449")
+
+    assert isinstance(result.exception, CaseNotFound)
+    assert "a tracking id is written '#1916449'" in str(result.exception)
+
+
+def test_a_number_that_is_both_a_case_id_and_a_tracking_id_is_the_case_id_with_a_note(seeded: Seeded) -> None:
+    engine = create_engine(seeded.url)
+    with engine.begin() as connection:
+        connection.execute(
+            update(Case).where(Case.id == seeded.triage_case).values(tracking_id=str(seeded.public_case))
+        )
+    engine.dispose()
+
+    result = invoke("case", "show", str(seeded.public_case), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["case"]["id"] == seeded.public_case
+    assert f"for the case of tracking id #{seeded.public_case}, write '#{seeded.public_case}'" in result.stderr

@@ -136,4 +136,6 @@ def test_a_port_in_use_stops_the_worker_with_one_line_naming_the_setting(tmp_pat
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of 127.0.0.1 ")
+    assert line.startswith(
+        f"error: LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of 127.0.0.1 (Address already in use): "
+    )

@@ -5,7 +5,7 @@ it, so statements 1..N-1 ran and N did not. Points are counted, not timed, so ev
 same points whatever the machine's speed. The processes are forked from a server that has already
 imported lapor-sync (``multiprocessing``'s forkserver), so each kill costs the migration, not the
 1.2 s of imports. By default every 8th statement is a kill point (13 of the 97 statements of a
-fresh upgrade, 5 s); set ``LAPOR_SYNC_KILL_EVERY_STATEMENT=1`` to kill before every one (30 s).
+fresh upgrade, 5 s); set ``LAPOR_SYNC_TEST_KILL_EVERY_STATEMENT=1`` to kill before every one (30 s).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlmodel import SQLModel
 from lapor_sync.storage import models  # noqa: F401  (registers the tables on the metadata)
 from lapor_sync.storage.database import Database, alembic_config
 
-STRIDE = 1 if os.environ.get("LAPOR_SYNC_KILL_EVERY_STATEMENT") == "1" else 8
+STRIDE = 1 if os.environ.get("LAPOR_SYNC_TEST_KILL_EVERY_STATEMENT") == "1" else 8
 
 
 @contextmanager

@@ -3,9 +3,11 @@ secret (database URLs and passwords included); masking for display."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -361,3 +363,48 @@ def test_review_a_database_name_that_does_not_exist_is_one_line_without_the_pass
 
 def test_review_settings_built_from_arguments_follow_the_same_rules() -> None:
     assert Settings(api_key=f"{PASSWORD}\n").api_key.get_secret_value() == PASSWORD
+
+
+def test_an_unknown_variable_is_a_warning_with_did_you_mean_and_never_its_value(
+    monkeypatch: pytest.MonkeyPatch, log_lines: Callable[[], str]
+) -> None:
+    monkeypatch.setenv("LAPOR_SYNC_API_KEYY", "kunci-rahasia-123")
+
+    settings = load_settings()
+    logged = log_lines()
+
+    assert settings.api_key is None
+    [line] = [json.loads(line) for line in logged.splitlines() if "API_KEYY" in line]
+    assert line["level"] == "WARNING"
+    assert line["message"] == (
+        "LAPOR_SYNC_API_KEYY is not a lapor-sync variable and is ignored; did you mean LAPOR_SYNC_API_KEY?"
+    )
+    assert "kunci-rahasia-123" not in logged
+
+
+@pytest.mark.parametrize("command", ["status", "db upgrade"])
+@pytest.mark.parametrize(
+    ("where", "why"),
+    [
+        ("no-such-folder/lapor-sync.db", "the folder {tmp}/no-such-folder does not exist"),
+        ("", "that is a folder, not a file"),
+    ],
+)
+def test_a_database_file_that_cannot_be_opened_is_one_line_with_its_path_and_why(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    where: str,
+    why: str,
+) -> None:
+    path = tmp_path / where if where else tmp_path
+    monkeypatch.setenv("LAPOR_SYNC_DATABASE_URL", f"sqlite:///{path}")
+
+    code, printed = run_main(monkeypatch, capsys, *command.split())
+
+    assert code == 2 and "Traceback" not in printed
+    assert printed.strip() == (
+        "error: LAPOR_SYNC_DATABASE_URL: cannot use the database: unable to open database file: "
+        f"{path}: {why.format(tmp=tmp_path)}"
+    )

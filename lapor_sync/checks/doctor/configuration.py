@@ -68,7 +68,7 @@ def check_settings(config_file: Path | None, *, timeout: float) -> tuple[Check, 
     except TimeoutError as exc:
         return Check.failed(Step.SETTINGS, str(exc), DATABASE_FIX), None
     except SQLAlchemyError as exc:
-        reason = database_fault(exc) or type(exc).__name__
+        reason = database_fault(exc, name_the_file=True) or type(exc).__name__
         return Check.failed(
             Step.SETTINGS, f"LAPOR_SYNC_DATABASE_URL: cannot use the database: {reason}", DATABASE_FIX
         ), None
