@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -542,15 +543,7 @@ def reassign(
 
 def override_fields(override: AgencyOverride | None) -> dict[str, Any] | None:
     """An override for ``--json`` (``set_at`` ISO 8601 UTC; ``description`` with WIB, for people), or ``None``."""
-    if override is None:
-        return None
-    return {
-        "agency_code": override.agency_code,
-        "set_by": override.set_by,
-        "set_at": override.set_at,
-        "reason": override.reason,
-        "description": override.describe(),
-    }
+    return None if override is None else {**asdict(override), "description": override.describe()}
 
 
 def register(app: typer.Typer) -> None:
