@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lapor_sync.cli.context import state
-from lapor_sync.cli.output import JSON_OPTION, errors, print_json, print_table
+from lapor_sync.cli.context import operator_name, state
+from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.domain.actions import ActionRefused, AgencyAction
 from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.status import CaseState
@@ -15,7 +16,7 @@ from lapor_sync.domain.timezones import display_wib
 
 if TYPE_CHECKING:
     from lapor_sync.adapters.city.builtin import BuiltinCityRecords
-    from lapor_sync.domain.routing import CityMapping
+    from lapor_sync.domain.routing import AgencyOverride, CityMapping
     from lapor_sync.storage.models import Case, ThreadEntry
 
 SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
@@ -32,7 +33,8 @@ case_app = typer.Typer(
     name="case",
     no_args_is_help=True,
     help="The city's cases: list, show, and act on them (follow-up, complete, return, forward). "
-    "Actions are queued in the outbox and reach LAPOR! on the next `lapor-sync sync`.",
+    "Actions are queued in the outbox and reach LAPOR! on the next `lapor-sync sync`. "
+    "`case reassign` keeps one case with an agency the mapping would not choose.",
 )
 
 CaseArg = Annotated[
@@ -247,6 +249,7 @@ def show(
     from sqlmodel import col, select
 
     from lapor_sync.storage.models import OutboxItem
+    from lapor_sync.sync.admin.reassign import find_override
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
@@ -259,6 +262,7 @@ def show(
             else records.get_case(complaint_id=complaint_id)
         )
         thread = records.thread(case.id)
+        override = find_override(session, case.id)
         outbox = session.exec(
             select(OutboxItem).where(OutboxItem.case_id == case.id).order_by(col(OutboxItem.id))
         ).all()
@@ -283,6 +287,7 @@ def show(
     ]
     detail = {
         "case": _case_fields(case, app.mapping, show_content),
+        "override": override_fields(override),
         "reporter": reporter,
         "thread": entries,
         "outbox": queued,
@@ -313,6 +318,11 @@ def _print_case(detail: dict[str, Any]) -> None:
         for name, value in fields.items()
     ]
     rows.insert(-2, ["reporter", who])
+    if (override := detail["override"]) is not None:
+        rows.insert(
+            1 + next(i for i, row in enumerate(rows) if row[0] == "routing rule"),
+            ["override", override["description"]],
+        )
     print_table(f"Case {fields['id']} (#{fields['tracking_id']})", ["", ""], rows)
     if detail["thread"]:
         print_table(
@@ -507,6 +517,72 @@ def forward(
             highlight=False,
         )
     _act(ctx, ref, AgencyAction.FORWARD, _text(reason, "--reason"), target_institution_id=to)
+
+
+@case_app.command(name="reassign")
+def reassign(
+    ctx: typer.Context,
+    ref: CaseArg,
+    agency: Annotated[
+        str | None, typer.Option(help="The agency code to keep the case with, e.g. DISHUB (see the mapping file).")
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove the override: the case goes back to the mapping's routing.")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (required); kept with the override and in the log.")] = "",
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reassign one case to an agency, and keep it there through every later pull and resync.
+
+    The case moves at once, and an override is recorded: who (your OS user), when and why. Pulls,
+    rechecks and `lapor-sync resync` keep the case with that agency whatever the mapping says, until
+    `--clear` returns it to the agency the mapping routes it to now (no request to LAPOR!). Each
+    change is a sync event (`lapor-sync log --kind case.reassigned`); `case show` and
+    `mapping explain --complaint-id` name the override. Nothing is sent to LAPOR!: the disposition
+    there is unchanged. Waits up to `lease_wait_seconds` for a running pull; exits 3 if still busy.
+
+    Examples: `lapor-sync case reassign '#1916449' --agency DISHUB --reason "jalan provinsi, bukan PUPR"`;
+    `lapor-sync case reassign '#1916449' --clear --reason "kategori sudah diperbaiki"`
+    """
+    if clear == (agency is not None):
+        raise typer.BadParameter("give --agency CODE, or --clear (not both)")
+    from lapor_sync.sync.admin.reassign import Reassigner
+
+    app = state(ctx).app()
+    with app.existing_db().session() as session:
+        case_id = find_case(app.city_records(session), ref).id
+    assert case_id is not None  # a stored case
+    reassigner = Reassigner(app.db, app.leases(), app.mapping, app.settings.lease_wait_seconds)
+    who, now = operator_name(), app.clock.now()
+    done = (
+        reassigner.clear(case_id, reason=reason, requested_by=who, now=now)
+        if clear
+        else reassigner.reassign(case_id, agency or "", reason=reason, requested_by=who, now=now)
+    )
+    result = {
+        "case_id": done.case_id,
+        "tracking_id": done.tracking_id,
+        "previous_agency": done.previous_agency,
+        "agency_code": done.routing.agency_code,
+        "rule": done.routing.rule,
+        "reason": done.routing.reason,
+        "override": override_fields(done.override),
+    }
+    if as_json:
+        print_json(result)
+        return
+    what = "kept with" if done.override else "back to the mapping's routing:"
+    console.print(
+        f"Case {done.case_id} (#{done.tracking_id}) {what} {done.routing.agency_code} "
+        f"(was {done.previous_agency}): {done.routing.reason}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def override_fields(override: AgencyOverride | None) -> dict[str, Any] | None:
+    """An override for ``--json`` (``set_at`` ISO 8601 UTC; ``description`` with WIB, for people), or ``None``."""
+    return None if override is None else {**asdict(override), "description": override.describe()}
 
 
 def register(app: typer.Typer) -> None:

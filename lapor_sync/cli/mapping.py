@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lapor_sync.cli.cases import override_fields
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.domain.timezones import display_wib
@@ -132,7 +133,8 @@ def explain(
 
     Describe the complaint (`--category`, `--category-id`, `--institution`), or name a stored one with
     `--complaint-id`: then its disposition and category come from the database, and its current agency
-    is shown beside the one the mapping would choose now.
+    is shown beside the one the mapping would choose now; a case reassigned by hand (`lapor-sync case
+    reassign`) names its override, who set it, when and why, and stays with it.
 
     Example: `lapor-sync mapping explain --category Perhubungan --institution 6271`
     """
@@ -143,10 +145,13 @@ def explain(
             "--category-id and/or --institution (not both)"
         )
     app = state(ctx).app()
-    mapping, case = app.mapping, None
+    mapping, case, override = app.mapping, None, None
     if complaint_id is not None:
+        from lapor_sync.sync.admin.reassign import find_override
+
         with app.existing_db().session() as session:
             found = app.city_records(session).find_by_complaint(complaint_id)
+            override = find_override(session, found.id) if found is not None and found.id is not None else None
         if found is None:
             from lapor_sync.adapters.city.builtin import CaseNotFound
 
@@ -159,7 +164,7 @@ def explain(
             "state": found.state,
         }
         institution, category_id, category = found.disposition_id, found.category_id, found.category_name
-    routing = mapping.route(institution, category_id, category)
+    routing = mapping.route(institution, category_id, category, override)
     agency = mapping.agency(routing.agency_code)
     result = {
         "input": {"disposition_id": institution, "category_id": category_id, "category_name": category},
@@ -170,6 +175,7 @@ def explain(
         "is_triage": routing.is_triage,
         "leaves_city": not mapping.is_city_institution(institution),
         "case": case,
+        "override": override_fields(override),
     }
     if as_json:
         print_json(result)
@@ -181,6 +187,8 @@ def explain(
     ]
     if result["leaves_city"]:
         rows.append(["note", f"institution {institution} is outside the city: a stored case is marked forwarded"])
+    if override is not None:
+        rows.append(["override", f"{override.describe()} (until `lapor-sync case reassign --clear`)"])
     if case is not None:
         rows.append(
             [

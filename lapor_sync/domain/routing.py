@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.status import CaseState
+from lapor_sync.domain.timezones import display_wib
 
 StatusCode = Annotated[int, Field(ge=0, le=99)]
 PositiveId = Annotated[int, Field(ge=1)]  # national institution and category ids
@@ -245,6 +247,31 @@ class Routing:
     is_triage: bool = False
 
 
+OVERRIDE_RULE = "override"
+"""The routing rule a case reassigned by hand carries (``case.routing_rule``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyOverride:
+    """An admin's reassignment of one case: it stays with ``agency_code`` until the override is cleared.
+
+    Attributes:
+        agency_code: the agency the case is kept with.
+        set_by: who set it (the OS user of the command, or the console's user).
+        set_at: when (aware UTC).
+        reason: why, as typed (personal data already masked).
+    """
+
+    agency_code: str
+    set_by: str
+    set_at: datetime
+    reason: str
+
+    def describe(self) -> str:
+        """Say who reassigned the case, when (WIB) and why, for events and displays."""
+        return f"reassigned to {self.agency_code} by {self.set_by} on {display_wib(self.set_at)}: {self.reason}"
+
+
 class CityMapping(_MappingModel):
     """A city's routing, as declared in its mapping file (see ``mappings/palangka-raya.toml``).
 
@@ -381,10 +408,18 @@ class CityMapping(_MappingModel):
         """
         return self.action_map[AgencyAction(action)]
 
-    def route(self, disposition_id: int | None, category_id: int | None, category_name: str | None) -> Routing:
+    def route(
+        self,
+        disposition_id: int | None,
+        category_id: int | None,
+        category_name: str | None,
+        override: AgencyOverride | None = None,
+    ) -> Routing:
         """Decide which agency handles a complaint.
 
-        Order: a disposition to an agency's national sub-unit wins; a disposition to the city
+        An admin's override of its case wins while its agency is still in the mapping (an override
+        naming an agency the file no longer has is ignored: a case cannot stay with no agency).
+        Then: a disposition to an agency's national sub-unit wins; a disposition to the city
         itself (or to an id the mapping does not know as a sub-unit) goes by category route; what
         no route matches goes to the triage agency.
 
@@ -392,7 +427,21 @@ class CityMapping(_MappingModel):
             disposition_id: the national institution the complaint is dispositioned to, if any.
             category_id: the complaint's LAPOR category id, if any.
             category_name: the complaint's LAPOR category name, if any.
+            override: the case's override (:class:`AgencyOverride`), if an admin set one.
         """
+        routing = self._route_by_rules(disposition_id, category_id, category_name)
+        if override is None or self.agency(override.agency_code) is None:
+            return routing
+        return Routing(
+            override.agency_code,
+            OVERRIDE_RULE,
+            f"{override.describe().rstrip('.')}; the mapping alone would route it to {routing.agency_code}.",
+        )
+
+    def _route_by_rules(
+        self, disposition_id: int | None, category_id: int | None, category_name: str | None
+    ) -> Routing:
+        """Decide by the mapping's rules alone (see :meth:`route`)."""
         if disposition_id is not None and (agency := self.agency_for_institution(disposition_id)):
             return Routing(
                 agency.code,

@@ -92,6 +92,24 @@ class Case(SQLModel, table=True):
     purged_at: datetime | None = _utc(default=None)
 
 
+class CaseOverride(SQLModel, table=True):
+    """An admin's reassignment of one case to an agency, kept until cleared (``lapor-sync case reassign``).
+
+    While the row exists every pull and resync routes the case to ``agency_code`` whatever the
+    mapping says (:meth:`lapor_sync.domain.routing.CityMapping.route`); clearing deletes it, and
+    the sync events ``case.reassigned`` and ``case.reassign_cleared`` keep the history. ``set_at``
+    is UTC; ``reason`` is masked of personal data.
+    """
+
+    __tablename__ = "case_override"
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", max_length=32)
+    set_by: str = Field(max_length=64)
+    set_at: datetime = _utc()
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class ThreadEntry(SQLModel, table=True):
     """One message in a case's thread: a national follow-up or reply, or an agency follow-up.
 

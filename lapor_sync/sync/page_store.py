@@ -16,10 +16,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
-from lapor_sync.storage.models import Binding, SetAsideRecord
+from lapor_sync.domain.routing import AgencyOverride
+from lapor_sync.storage.models import Binding, CaseOverride, SetAsideRecord
 from lapor_sync.sync.journal import insert_events
 
 _BINDING = Binding.__table__
+_OVERRIDE = CaseOverride.__table__
 _SET_ASIDE = SetAsideRecord.__table__
 _MARKS = ("national_updated_at", "content_hash", "last_checked_at", "last_seen_in_inbox_at")
 """The columns a pull moves forward on a binding it already has."""
@@ -71,6 +73,17 @@ def load_bindings(
         _BINDING.c.institution_id == institution_id, _BINDING.c.complaint_id.in_(complaint_ids)
     )
     return {row.complaint_id: BindingState(*row) for row in connection.execute(query)}
+
+
+def load_overrides(connection: Connection, case_ids: Collection[int]) -> dict[int, AgencyOverride]:
+    """Read the admins' overrides (``lapor-sync case reassign``) of ``case_ids`` in one query, by case id."""
+    if not case_ids:
+        return {}
+    query = select(
+        _OVERRIDE.c.case_id, _OVERRIDE.c.agency_code, _OVERRIDE.c.set_by, _OVERRIDE.c.set_at, _OVERRIDE.c.reason
+    )
+    rows = connection.execute(query.where(_OVERRIDE.c.case_id.in_(case_ids)))
+    return {row.case_id: AgencyOverride(*row[1:]) for row in rows}
 
 
 def unresolved_set_aside(connection: Connection, institution_id: int, complaint_ids: Collection[int]) -> set[int]:

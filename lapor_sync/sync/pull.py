@@ -41,7 +41,7 @@ from lapor_sync.domain.errors import ConfigurationError, ItemRejectedError, Malf
 from lapor_sync.domain.fingerprint import snapshot_fingerprint
 from lapor_sync.domain.personal_data import mask_personal_data
 from lapor_sync.domain.ports import CityRecords, NationalPlatform, Receipt, Received, ReceiveOutcome
-from lapor_sync.domain.routing import CityMapping, Routing
+from lapor_sync.domain.routing import AgencyOverride, CityMapping, Routing
 from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.status import CaseState
 from lapor_sync.storage.database import Database
@@ -53,6 +53,7 @@ from lapor_sync.sync.page_store import (
     BindingState,
     PageWrites,
     load_bindings,
+    load_overrides,
     unresolved_set_aside,
 )
 from lapor_sync.sync.read_failures import ReadFailed, ReadFailures, about_one_complaint
@@ -673,8 +674,9 @@ class Puller:
         page = PageWrites(
             self.institution_id, unresolved_set_aside(connection, self.institution_id, ids), journal.clock.now()
         )
+        overrides = load_overrides(connection, [binding.case_id for binding in bindings.values()])
         records = self.city_records(unit.session)
-        plans = [self._plan(records, row, bindings, force=force) for row in rows]
+        plans = [self._plan(records, row, bindings, overrides, force=force) for row in rows]
         receipts = [receipt for plan in plans if plan is not None and (receipt := plan.receipt) is not None]
         received = iter(records.receive_many(receipts) if receipts else [])
         stored = [
@@ -684,8 +686,16 @@ class Puller:
         failures.succeeded(connection, ids)
         return stored
 
-    def _plan(self, records: CityRecords, row: _Row, bindings: dict[int, BindingState], *, force: bool) -> _Plan | None:
-        """Decide how to store a row's snapshot (``None``: the row holds none)."""
+    def _plan(
+        self,
+        records: CityRecords,
+        row: _Row,
+        bindings: dict[int, BindingState],
+        overrides: dict[int, AgencyOverride],
+        *,
+        force: bool,
+    ) -> _Plan | None:
+        """Decide how to store a row's snapshot (``None``: the row holds none); ``overrides`` by case id."""
         if not isinstance(row.read, ComplaintSnapshot):
             return None
         snapshot, complaint = row.read, row.read.complaint
@@ -695,7 +705,8 @@ class Puller:
         fingerprint = snapshot_fingerprint(snapshot)
         if binding is not None and binding.content_hash == fingerprint and not force:
             return _Plan(snapshot, row.seen_in_inbox, fingerprint, binding, None, unchanged=True)
-        route = self._route(records, complaint, binding, seen_in_inbox=row.seen_in_inbox)
+        override = overrides.get(binding.case_id) if binding is not None else None
+        route = self._route(records, complaint, binding, override, seen_in_inbox=row.seen_in_inbox)
         return _Plan(snapshot, row.seen_in_inbox, fingerprint, binding, route, unchanged=False)
 
     def _store_row(
@@ -754,13 +765,25 @@ class Puller:
         return binding
 
     def _route(
-        self, records: CityRecords, complaint: Complaint, binding: BindingState | None, *, seen_in_inbox: bool
+        self,
+        records: CityRecords,
+        complaint: Complaint,
+        binding: BindingState | None,
+        override: AgencyOverride | None,
+        *,
+        seen_in_inbox: bool,
     ) -> _Route | None:
-        """Decide the case's agency, rule and state; ``None``: the complaint is not the city's and never was."""
+        """Decide the case's agency, rule and state; ``None``: the complaint is not the city's and never was.
+
+        This is where every pull, recheck and resync routes a complaint: an admin's ``override`` of
+        its case (``lapor-sync case reassign``) is honoured here, so no later read moves the case back.
+        """
         # The inbox lists only complaints dispositioned to the city's tree (CONTRACT §5): one seen
         # there is the city's even when its sub-unit is missing from the mapping (it goes to triage).
         if seen_in_inbox or self.mapping.is_city_institution(complaint.disposition_id):
-            routing = self.mapping.route(complaint.disposition_id, complaint.category_id, complaint.category_name)
+            routing = self.mapping.route(
+                complaint.disposition_id, complaint.category_id, complaint.category_name, override
+            )
             state = self.mapping.case_state_for(complaint.status_code)
             return _Route(routing.agency_code, routing.rule, state, routing)
         if binding is None:
