@@ -63,7 +63,8 @@ def healthz_body(report: HealthReport, worker: dict[str, Any]) -> dict[str, Any]
         "reasons": report.reasons,
         "checked_at": facts["now"],
         "last_pull_age_seconds": facts["last_pull"]["age_seconds"] if facts["last_pull"] else None,
-        "last_push_age_seconds": facts["last_push"]["age_seconds"] if facts["last_push"] else None,
+        # The last push that delivered a row: a push whose every attempt failed is no sign of life.
+        "last_push_age_seconds": facts["last_push_delivered"]["age_seconds"] if facts["last_push_delivered"] else None,
         "outbox": facts["outbox"],
         "oldest_pending_age_seconds": facts["oldest_pending_age_seconds"],
         "worker": worker,

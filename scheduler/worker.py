@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from lapor_sync.app import App
-from lapor_sync.domain.runs import Job, RunOutcome
+from lapor_sync.domain.runs import Job, Verdict, verdict, worst
 from lapor_sync.reports.health import HealthReport, assess
 from lapor_sync.scheduler.clock_steps import ClockFollower
 from lapor_sync.scheduler.http import HealthServer
@@ -148,19 +148,26 @@ class Worker:
         self.request_stop("time is up" if not self.stop.is_set() else "signal")
         return self.shutdown()
 
-    def run_once(self) -> bool:
-        """Run pull, reconcile and push once each, in that order; return whether all got through.
+    def run_once(self) -> Verdict:
+        """Run pull, reconcile and push once each, in that order; return what they come to together.
 
-        Not through: a run failed, a job crashed (a bug, logged with its traceback) or the database
-        failed (logged once).
+        ``failed`` when a run failed, a job crashed (a bug, logged with its traceback), the database
+        failed (logged once), or the push delivered none of the rows it tried; ``partly_failed``
+        when the push delivered some rows and not others (:func:`~lapor_sync.domain.runs.verdict`).
+        A tick skipped because another runner holds its job is not a failure.
         """
         self._close_abandoned_runs()
-        outcomes = []
+        verdicts = []
         for name in ONCE_ORDER:
-            self.runner.tick(self._spec(name), claim=False)
-            outcomes.append(self.runner.last_outcome(name))
+            run = self.runner.tick(self._spec(name), claim=False)
+            if run is not None:
+                verdicts.append(
+                    verdict(run.outcome, pushed=run.pushed, failed=run.failed, dead_lettered=run.dead_lettered)
+                )
+            elif self.runner.last_outcome(name) in (TickFate.CRASHED, TickFate.STORAGE):
+                verdicts.append(Verdict.FAILED)
         self.runner.close()
-        return not any(outcome in (RunOutcome.FAILED, TickFate.CRASHED, TickFate.STORAGE) for outcome in outcomes)
+        return worst(verdicts)
 
     def shutdown(self) -> bool:
         """Stop scheduling, wait for the runs in flight (bounded), close clients and endpoints."""

@@ -11,9 +11,12 @@ import typer
 
 if TYPE_CHECKING:
     from lapor_sync.app import App
+    from lapor_sync.domain.runs import Verdict
 
+EXIT_RUN_FAILED = 1  # a run failed or delivered none of the rows it tried; the worker left runs in flight at its stop
 EXIT_CONFIG = 2  # a setting, mapping file or argument is wrong: nothing was done
 EXIT_BUSY = 3  # another runner holds the job's lease past lease_wait_seconds: nothing was done
+EXIT_PARTLY_FAILED = 4  # the run finished and delivered some outbox rows; others failed (retried later) or died
 EXIT_INTERNAL = 70  # an internal error (sysexits EX_SOFTWARE): never taken for a failed run or a `status` verdict
 
 
@@ -51,3 +54,15 @@ def operator_name() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name and no passwd entry (some containers)
         return "an unnamed user"
+
+
+def exit_with(verdict: Verdict) -> None:
+    """End the command with the exit code of ``verdict`` (0 ok, 4 partly failed, 1 failed); return on ``ok``.
+
+    Raises:
+        typer.Exit: for ``partly_failed`` (:data:`EXIT_PARTLY_FAILED`) and ``failed`` (:data:`EXIT_RUN_FAILED`).
+    """
+    from lapor_sync.domain.runs import Verdict
+
+    if verdict is not Verdict.OK:
+        raise typer.Exit(EXIT_PARTLY_FAILED if verdict is Verdict.PARTLY_FAILED else EXIT_RUN_FAILED)

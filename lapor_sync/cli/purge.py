@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from lapor_sync.cli.context import EXIT_CONFIG, operator_name, state
+from lapor_sync.cli.context import EXIT_CONFIG, EXIT_RUN_FAILED, operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
-from lapor_sync.cli.sync import EXIT_RUN_FAILED
 from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.timezones import display_wib
 

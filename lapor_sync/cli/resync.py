@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from lapor_sync.cli.context import operator_name, state
+from lapor_sync.cli.context import EXIT_RUN_FAILED, operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table, progress_bar
 from lapor_sync.cli.periods import parse_instant
-from lapor_sync.cli.sync import EXIT_RUN_FAILED
 from lapor_sync.domain.runs import RunOutcome
 from lapor_sync.domain.status import CaseState
 

@@ -27,6 +27,16 @@ def _when(last: dict[str, Any] | None) -> str:
     )
 
 
+def _attempted(attempt: dict[str, Any] | None) -> str:
+    """When the last push that tried rows ended, and what became of them."""
+    if attempt is None:
+        return "never"
+    return (
+        f"{_when(attempt)}, run #{attempt['run_id']}: {attempt['pushed']} delivered, "
+        f"{attempt['failed']} failed, {attempt['dead_lettered']} dead letters"
+    )
+
+
 def _run(run: dict[str, Any] | None) -> str:
     if run is None:
         return "none yet"
@@ -45,17 +55,19 @@ def _wib_time(instant: datetime) -> str:
 
 
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Show health: last good pull and push, cursor, outbox, set-aside records, open and overdue cases, leases.
+    """Show health: last good pull, last push attempt and push that delivered, outbox, cases, leases.
 
     Exits 0 when `ok`, 1 when `degraded`, 2 when `failing`, and lists the reasons. Failing: the
     database cannot be written (a write is tried and rolled back, so run this with the worker's
     settings) or not read, no successful pull yet, the last pull failed, the last good pull is older
     than `status_pull_failing_seconds` or finished in the future (this clock is behind the one that
     stamped it: a step back, NTP). Degraded: a pull older than `status_pull_degraded_seconds`, outbox
-    rows waiting with no good push for `status_push_degraded_seconds`, a waiting row older than
+    rows waiting with nothing delivered for `status_push_degraded_seconds`, a waiting row older than
     `status_outbox_oldest_degraded_seconds`, a push or outbox row stamped in the future, a failed
-    push, runs abandoned by a dead process in the last 24 h, dead letters, set-aside records, a
-    complaint whose reads keep failing, or open cases in triage. The worker's `/healthz` says the same.
+    push, a push that delivered none of the rows it tried (the national side down: a push run is
+    not a good push unless it delivered), runs abandoned by a dead process in the last 24 h, dead
+    letters, set-aside records, a complaint whose reads keep failing, or open cases in triage. The
+    worker's `/healthz` says the same (its `last_push_age_seconds` is the last push that delivered).
 
     A complaint whose detail or follow-ups LAPOR! keeps answering with garbage (`{"results": null}`,
     a 5xx) is listed under the set-aside records with the pull runs it failed in a row and the last
@@ -80,7 +92,8 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             *[["  reason", reason] for reason in summary["reasons"]],
             ["database writable", f"no: {fault}" if (fault := summary["database"]["write_fault"]) else "yes"],
             ["last successful pull", _when(summary["last_pull"])],
-            ["last successful push", _when(summary["last_push"])],
+            ["last push attempt", _attempted(summary["last_push_attempt"])],
+            ["last push that delivered", _when(summary["last_push_delivered"])],
             ["last pull run", _run(summary["last_pull_run"])],
             ["last run", _run(summary["last_run"])],
             ["runs abandoned (last 24 h)", summary["abandoned_runs_24h"]],

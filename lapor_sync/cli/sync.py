@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from lapor_sync.cli.context import state
+from lapor_sync.cli.context import EXIT_RUN_FAILED, exit_with, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table, progress_bar
 from lapor_sync.cli.sync_progress import SyncProgress, sync_status
-from lapor_sync.domain.runs import RunOutcome
+from lapor_sync.domain.runs import RunOutcome, Verdict, verdict
 
 if TYPE_CHECKING:
     from lapor_sync.storage.models import SyncRun
-
-EXIT_RUN_FAILED = 1
 
 
 def register(app: typer.Typer) -> None:
@@ -69,10 +67,13 @@ def sync(
     fetched, created, updated, pushed, requests sent, waits on the request quota); piped or with
     `--json`, nothing but the result is printed.
 
-    Safe to repeat: a second run over the same data creates, updates and pushes nothing. Exits 1
-    when the run failed (the reason is printed once, under the table, and kept in `lapor-sync runs`); the cursor then stays
-    where the last good run left it. When a worker or another command is running the same job,
-    waits up to `lease_wait_seconds` (default 60), then exits 3 naming who holds it and since when.
+    Safe to repeat: a second run over the same data creates, updates and pushes nothing. Exits 0
+    when everything it tried got through; 4 when it delivered some outbox rows and others failed
+    (retried later) or became dead letters; 1 when nothing got through: the run failed (the reason
+    is printed once, under the table, and kept in `lapor-sync runs`; the cursor stays where the last good run left it), or
+    none of the outbox rows it tried was delivered (the national side is down). When a worker or
+    another command is running the same job, waits up to `lease_wait_seconds` (default 60), then
+    exits 3 naming who holds it and since when. Every exit code: the README's "Exit codes".
 
     Example: `LAPOR_SYNC_DATABASE_URL=sqlite:///city.db lapor-sync sync --json`
     """
@@ -99,15 +100,31 @@ def sync(
             watch=progress.watch,
         )
     summary = run_summary(run)
+    came_to = verdict(run.outcome, pushed=run.pushed, failed=run.failed, dead_lettered=run.dead_lettered)
+    summary["verdict"] = came_to.value
     if json_output:
         print_json(summary)
     else:
-        print_table(f"Sync run #{run.id}: {run.outcome}", ["", ""], [(name, summary[name]) for name in COUNTERS])
+        # A run can end `ok` and still deliver nothing: the title says so beside the outcome.
+        said = {Verdict.PARTLY_FAILED: ", partly failed", Verdict.FAILED: ", nothing delivered"}
+        title = f"Sync run #{run.id}: {run.outcome}" + (
+            said[came_to] if run.outcome == RunOutcome.OK and came_to in said else ""
+        )
+        print_table(title, ["", ""], [(name, summary[name]) for name in COUNTERS])
         if run.error:
             # The error may quote the server's words: printed as text, never as markup.
             console.print(f"[red]error:[/red] {escape(run.error)}", highlight=False)
-    if run.outcome != RunOutcome.OK:
-        raise typer.Exit(EXIT_RUN_FAILED)
+        elif came_to is not Verdict.OK:
+            console.print(f"[red]{_undelivered(run)}[/red]", highlight=False)
+    exit_with(came_to)
+
+
+def _undelivered(run: SyncRun) -> str:
+    """The line under the table of a finished run whose push did not deliver everything it tried."""
+    return (
+        f"not everything was delivered: {run.pushed} pushed, {run.failed} failed (retried later), "
+        f"{run.dead_lettered} dead letters; see `lapor-sync outbox`"
+    )
 
 
 class _NotRunFailed(logging.Filter):

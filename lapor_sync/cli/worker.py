@@ -9,10 +9,8 @@ from typing import Annotated
 
 import typer
 
-from lapor_sync.cli.context import state
+from lapor_sync.cli.context import EXIT_RUN_FAILED, exit_with, state
 from lapor_sync.runtime.logs import LogFormat, LogLevel, configure_logging
-
-EXIT_UNCLEAN = 1
 
 
 def worker(
@@ -21,8 +19,9 @@ def worker(
         bool,
         typer.Option(
             "--once",
-            help="Run pull, reconcile and push once each, then exit "
-            "(1 if a run failed, a job crashed or the database failed).",
+            help="Run pull, reconcile and push once each, then exit: 0 all got through, 4 the push "
+            "delivered some rows and not others, 1 a run failed, a job crashed, the database failed "
+            "or the push delivered none of the rows it tried.",
         ),
     ] = False,
     run_for: Annotated[
@@ -65,15 +64,14 @@ def worker(
     app.writable_db()
     service = Worker(app, health_port=0 if once else None)
     if once:
-        if not service.run_once():
-            raise typer.Exit(EXIT_UNCLEAN)
+        exit_with(service.run_once())
         return
     service.install_signal_handlers()
     if not service.run(run_for=run_for):
         # Threads of the runs left behind would hold the interpreter open: leave now.
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(EXIT_UNCLEAN)
+        os._exit(EXIT_RUN_FAILED)
 
 
 def _chosen(root: typer.Context, option: str) -> bool:

@@ -7,6 +7,7 @@ show: renaming one is a migration, not an edit here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -58,3 +59,40 @@ class Level(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+class Verdict(StrEnum):
+    """What a finished run comes to for whoever started it: ``sync`` and ``worker --once`` exit with it.
+
+    ``ok``: it did everything it tried. ``partly_failed``: it finished and delivered some outbox rows,
+    but others failed (they are retried later) or became dead letters. ``failed``: nothing got
+    through: the run failed or was stopped, or not one of the outbox rows it tried was delivered (a
+    push against a national side that is down). A pull has no middle ground: a complaint it cannot
+    read fails the run until the complaint is set aside (:mod:`lapor_sync.sync.pull`).
+    """
+
+    OK = "ok"
+    PARTLY_FAILED = "partly_failed"
+    FAILED = "failed"
+
+
+def verdict(outcome: str, *, pushed: int, failed: int, dead_lettered: int) -> Verdict:
+    """The :class:`Verdict` of a run that ended with ``outcome`` and these push counters.
+
+    Args:
+        outcome: a :class:`RunOutcome` value other than ``running``.
+        pushed: outbox rows delivered by the run.
+        failed: failed attempts of outbox rows (each retried later).
+        dead_lettered: outbox rows the run gave up as dead letters.
+    """
+    if outcome != RunOutcome.OK:
+        return Verdict.FAILED
+    if not failed and not dead_lettered:
+        return Verdict.OK
+    return Verdict.PARTLY_FAILED if pushed else Verdict.FAILED
+
+
+def worst(verdicts: Iterable[Verdict]) -> Verdict:
+    """The worst of ``verdicts`` (``ok`` for none): what several runs, as ``worker --once`` starts, come to."""
+    order = list(Verdict)
+    return max(verdicts, key=order.index, default=Verdict.OK)

@@ -4,13 +4,18 @@ Thresholds come from the ``status_*_seconds`` settings. Failing: the database ca
 no successful pull yet, the last pull failed, the last successful pull is older than
 ``status_pull_failing_seconds`` or finished in the future (this clock is behind the one that
 stamped it, so its age says nothing). Degraded: the last successful pull is older than
-``status_pull_degraded_seconds``; outbox rows wait and the last successful push is older than
+``status_pull_degraded_seconds``; outbox rows have waited with nothing delivered for longer than
 ``status_push_degraded_seconds``; the oldest waiting row is older than
-``status_outbox_oldest_degraded_seconds``; the last push failed; a push or an outbox row stamped in
-the future; runs abandoned by a dead process in the last day; or there are dead letters, unresolved
+``status_outbox_oldest_degraded_seconds``; the last push failed, or the last push that tried rows
+delivered none of them; a delivery or an outbox row stamped in the future; runs abandoned by a dead process in the last day; or there are dead letters, unresolved
 set-aside records, complaints whose reads failed in the last pull runs (set aside after
 ``set_aside_after_failures`` runs in a row: :mod:`lapor_sync.sync.read_failures`), or open cases in
 triage (no mapping rule matched).
+
+A push run is not a delivery: "the last push attempt" is the last push run that tried at least one
+outbox row, "the last push that delivered" the last one that delivered at least one. A run whose
+every attempt failed (the national side down) or that found nothing due is an attempt or nothing,
+never a good push.
 
 "The last run" is the one with the highest id, never the latest wall-clock stamp: a run stamped
 by a clock that was ahead would otherwise stay "the last" until the clock caught up.
@@ -105,6 +110,29 @@ def _last_run(
         .where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(jobs), col(SyncRun.outcome).in_(outcomes))
         .order_by(col(SyncRun.id).desc())
     ).first()
+
+
+def _last_push(session: Session, institution_id: int, *where: Any) -> SyncRun | None:
+    """The push run (a ``push`` or a ``sync``) with the highest id that ended and matches ``where``."""
+    return session.exec(
+        select(SyncRun)
+        .where(
+            SyncRun.institution_id == institution_id,
+            col(SyncRun.job).in_(PUSH_JOBS),
+            SyncRun.outcome != RunOutcome.RUNNING,
+            *where,
+        )
+        .order_by(col(SyncRun.id).desc())
+    ).first()
+
+
+_PUSH_COUNTERS = ("pushed", "failed", "dead_lettered")
+
+
+def _attempt(run: SyncRun | None, now: datetime) -> dict[str, Any] | None:
+    """A push run as its time and what became of the rows it tried."""
+    found = _ok(run, now)
+    return None if found is None else found | {name: getattr(run, name) for name in _PUSH_COUNTERS}
 
 
 def _ok(run: SyncRun | None, now: datetime) -> dict[str, Any] | None:
@@ -215,7 +243,10 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         "now": now,
         "database": {"write_fault": probe_write(db, now)},
         "last_pull": _ok(_last_run(session, institution, PULL_JOBS, (RunOutcome.OK,)), now),
-        "last_push": _ok(_last_run(session, institution, PUSH_JOBS, (RunOutcome.OK,)), now),
+        "last_push_attempt": _attempt(
+            _last_push(session, institution, SyncRun.pushed + SyncRun.failed + SyncRun.dead_lettered > 0), now
+        ),
+        "last_push_delivered": _attempt(_last_push(session, institution, SyncRun.pushed > 0), now),
         "last_pull_run": _brief(_last_run(session, institution, PULL_JOBS, finished)),
         "last_push_run": _brief(_last_run(session, institution, PUSH_JOBS, finished)),
         "last_run": _brief(last),
@@ -309,26 +340,38 @@ def _pull(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
 
 
 def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
-    """Degraded after a failed push, a good push stamped in the future, or rows waiting without a recent good push."""
+    """Degraded after a failed push or a push that delivered nothing it tried, or while rows wait undelivered.
+
+    Rows waiting count once nothing was delivered for ``status_push_degraded_seconds``; a delivery
+    stamped in the future is degraded too.
+    """
     last_pull, last_push = facts["last_pull_run"], facts["last_push_run"]
     same_run = last_pull is not None and last_push is not None and last_pull["run_id"] == last_push["run_id"]
     if last_push is not None and last_push["outcome"] == RunOutcome.FAILED and not same_run:  # a sync: said once
         yield Health.DEGRADED, f"last push run #{last_push['run_id']} failed: {last_push['error']}"
-    age = facts["last_push"]["age_seconds"] if facts["last_push"] else None
-    if age is not None and age < 0:
+    said = last_push["run_id"] if last_push is not None and last_push["outcome"] == RunOutcome.FAILED else None
+    attempt, delivered = facts["last_push_attempt"], facts["last_push_delivered"]
+    if attempt is not None and not attempt["pushed"] and attempt["run_id"] != said:
         yield (
             Health.DEGRADED,
-            _in_the_future(f"last successful push (run #{facts['last_push']['run_id']}) finished", age),
+            f"last push attempt (run #{attempt['run_id']}) delivered nothing: {_many(attempt['failed'], 'attempt')} "
+            f"failed, {_many(attempt['dead_lettered'], 'dead letter')} (lapor-sync outbox)",
         )
+    age = delivered["age_seconds"] if delivered else None
+    if age is not None and age < 0:
+        yield Health.DEGRADED, _in_the_future(f"last push that delivered (run #{delivered['run_id']}) finished", age)
     waiting = sum(facts["outbox"][state] for state in WAITING)
-    if waiting and (age is None or age > s.status_push_degraded_seconds):
-        last = (
-            "no successful push yet"
-            if age is None
-            else f"the last successful push was {say_age(age)} ago "
-            f"(degraded after {say_age(s.status_push_degraded_seconds)})"
+    oldest = facts["oldest_pending_age_seconds"]
+    # Stuck since the later of the last delivery and the oldest waiting row: an outbox idle for days
+    # whose first new row waits a minute is not stuck.
+    stuck = oldest if age is None or oldest is None else min(age, oldest)
+    if waiting and stuck is not None and stuck > s.status_push_degraded_seconds:
+        last = "no push has delivered yet" if age is None else f"the last push that delivered was {say_age(age)} ago"
+        yield (
+            Health.DEGRADED,
+            f"{_many(waiting, 'outbox row')} waiting and nothing delivered for {say_age(stuck)} "
+            f"(degraded after {say_age(s.status_push_degraded_seconds)}; {last})",
         )
-        yield Health.DEGRADED, f"{_many(waiting, 'outbox row')} waiting and {last}"
 
 
 def _outbox(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:

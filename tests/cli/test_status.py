@@ -83,14 +83,16 @@ def test_status_lists_every_fact_and_reason_of_the_seeded_records(seeded: Seeded
     assert summary["reasons"][0].startswith("last successful pull ")  # seeded in July 2024
     assert summary["reasons"][1:] == [
         f"last push run #{seeded.failed_run} failed: HTTP 401: token expired",
-        "1 outbox row waiting and no successful push yet",
+        summary["reasons"][2],  # how long nothing was delivered: the waiting row's age, checked below
         summary["reasons"][3],  # the oldest waiting row's age, which grows with the real clock
         "1 dead letter in the outbox (lapor-sync outbox --state dead)",
         "1 set-aside national record unresolved",
         "1 open case in triage at DISKOMINFO (no mapping rule matched)",
     ]
+    assert summary["reasons"][2].startswith("1 outbox row waiting and nothing delivered for ")
+    assert summary["reasons"][2].endswith("(degraded after 10 min; no push has delivered yet)")
     assert summary["reasons"][3].startswith("oldest waiting outbox row is ")
-    assert summary["last_pull"]["run_id"] == seeded.pull_run and summary["last_push"] is None
+    assert summary["last_pull"]["run_id"] == seeded.pull_run and summary["last_push_delivered"] is None
     assert summary["last_run"]["run_id"] == seeded.failed_run
     assert summary["cursor"]["name"] == "inbox:6271"
     assert utc(summary["cursor"]["position"]) == T0 + timedelta(days=2)

@@ -22,7 +22,7 @@ from tests.support.e2e import child_env, run_command
 FACTS = {
     "now": datetime(2026, 3, 2, 3, 0, tzinfo=UTC),
     "last_pull": {"age_seconds": 60},
-    "last_push": None,
+    "last_push_delivered": None,
     "outbox": {"pending": 0},
     "oldest_pending_age_seconds": None,
 }

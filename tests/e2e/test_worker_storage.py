@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from lapor_sync.app import App
 from lapor_sync.domain.clock import SystemClock
+from lapor_sync.domain.runs import Verdict
 from lapor_sync.reports.health import Health
 from lapor_sync.scheduler.worker import Worker
 from lapor_sync.storage.database import Database
@@ -187,7 +188,7 @@ def test_worker_once_is_not_clean_when_a_job_crashed(
     with harness(small_world(), database.url) as h, worker_on(h) as w:
         monkeypatch.setattr(w.app, "platform", lambda **_kwargs: Broken())
 
-        clean = w.run_once()
+        came_to = w.run_once()
 
-    assert clean is False
+    assert came_to is Verdict.FAILED
     assert worker_lines(caplog, "job pull crashed")

@@ -38,8 +38,9 @@ def app(database: Database) -> Iterator[App]:
     app.db.dispose()
 
 
-def run(app: App, job: str, *, ago: timedelta, outcome: str = "ok") -> SyncRun:
+def run(app: App, job: str, *, ago: timedelta, outcome: str = "ok", pushed: int = 0, failed: int = 0) -> SyncRun:
     journal = RunJournal(app.db, ManualClock(NOW - ago), CITY, job, "schedule").start()
+    journal.counts.pushed, journal.counts.failed = pushed, failed
     return journal.finish(error="HTTP 503" if outcome == "failed" else None, interrupted=outcome == "interrupted")
 
 
@@ -63,9 +64,10 @@ def report(app: App) -> HealthReport:
     return assess(app.db, app.mapping, app.settings, app.clock)
 
 
-def test_waiting_rows_without_a_recent_push_and_an_old_row_are_degraded(app: App) -> None:
+def test_waiting_rows_without_a_recent_delivery_and_an_old_row_are_degraded(app: App) -> None:
     run(app, "pull", ago=timedelta(minutes=1))
-    run(app, "push", ago=timedelta(minutes=11))
+    run(app, "push", ago=timedelta(minutes=11), pushed=1)
+    run(app, "push", ago=timedelta(minutes=5))  # found nothing due: no delivery, no attempt
     assert report(app).health is Health.OK  # nothing waits: an idle push is fine
 
     queue(app, created_ago=timedelta(minutes=31))
@@ -73,9 +75,35 @@ def test_waiting_rows_without_a_recent_push_and_an_old_row_are_degraded(app: App
 
     assert verdict.health is Health.DEGRADED and verdict.health.exit_code == 1
     assert verdict.reasons == [
-        "1 outbox row waiting and the last successful push was 11 min ago (degraded after 10 min)",
+        "1 outbox row waiting and nothing delivered for 11 min "
+        "(degraded after 10 min; the last push that delivered was 11 min ago)",
         "oldest waiting outbox row is 31 min old (degraded after 30 min)",
     ]
+
+
+def test_a_push_whose_every_attempt_failed_is_an_attempt_not_a_delivery(app: App) -> None:
+    run(app, "pull", ago=timedelta(minutes=1))
+    delivered = run(app, "push", ago=timedelta(minutes=20), pushed=2)
+    queue(app, created_ago=timedelta(minutes=3))
+    down = run(app, "push", ago=timedelta(seconds=15), failed=1)  # the national side is down
+
+    verdict = report(app)
+
+    assert verdict.health is Health.DEGRADED
+    assert verdict.reasons == [
+        f"last push attempt (run #{down.id}) delivered nothing: 1 attempt failed, 0 dead letters (lapor-sync outbox)"
+    ]
+    attempt, last_delivery = verdict.facts["last_push_attempt"], verdict.facts["last_push_delivered"]
+    assert (attempt["run_id"], attempt["age_seconds"], attempt["pushed"], attempt["failed"]) == (down.id, 15, 0, 1)
+    assert (last_delivery["run_id"], last_delivery["age_seconds"]) == (delivered.id, 1200)
+
+
+def test_a_new_row_after_an_idle_outbox_is_not_stuck(app: App) -> None:
+    run(app, "pull", ago=timedelta(minutes=1))
+    run(app, "push", ago=timedelta(days=2), pushed=1)  # the outbox was idle over a weekend
+    queue(app, created_ago=timedelta(minutes=1))
+
+    assert report(app).reasons == []
 
 
 def test_an_interrupted_pull_is_not_a_failure_but_a_failed_push_is_degraded(app: App) -> None:
