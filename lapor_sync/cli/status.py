@@ -64,7 +64,7 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     stamped it: a step back, NTP). Degraded: a pull older than `status_pull_degraded_seconds`, outbox
     rows waiting with nothing delivered for `status_push_degraded_seconds`, a waiting row older than
     `status_outbox_oldest_degraded_seconds`, a push or outbox row stamped in the future, a failed
-    push, a push that delivered none of the rows it tried (the national side down: a push run is
+    push, a push that delivered none of the rows it tried while rows still wait (the national side down: a push run is
     not a good push unless it delivered), runs abandoned by a dead process in the last 24 h, dead
     letters, set-aside records, a complaint whose reads keep failing, or open cases in triage. The
     worker's `/healthz` says the same (its `last_push_age_seconds` is the last push that delivered).

@@ -7,7 +7,7 @@ stamped it, so its age says nothing). Degraded: the last successful pull is olde
 ``status_pull_degraded_seconds``; outbox rows have waited with nothing delivered for longer than
 ``status_push_degraded_seconds``; the oldest waiting row is older than
 ``status_outbox_oldest_degraded_seconds``; the last push failed, or the last push that tried rows
-delivered none of them; a delivery or an outbox row stamped in the future; runs abandoned by a dead process in the last day; or there are dead letters, unresolved
+delivered none of them while rows still wait; a delivery or an outbox row stamped in the future; runs abandoned by a dead process in the last day; or there are dead letters, unresolved
 set-aside records, complaints whose reads failed in the last pull runs (set aside after
 ``set_aside_after_failures`` runs in a row: :mod:`lapor_sync.sync.read_failures`), or open cases in
 triage (no mapping rule matched).
@@ -351,7 +351,10 @@ def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
         yield Health.DEGRADED, f"last push run #{last_push['run_id']} failed: {last_push['error']}"
     said = last_push["run_id"] if last_push is not None and last_push["outcome"] == RunOutcome.FAILED else None
     attempt, delivered = facts["last_push_attempt"], facts["last_push_delivered"]
-    if attempt is not None and not attempt["pushed"] and attempt["run_id"] != said:
+    waiting = sum(facts["outbox"][state] for state in WAITING)
+    # Only while rows wait: once an admin cancelled them (or they became dead letters, said below)
+    # that attempt is history, and no later push will come to replace it.
+    if waiting and attempt is not None and not attempt["pushed"] and attempt["run_id"] != said:
         yield (
             Health.DEGRADED,
             f"last push attempt (run #{attempt['run_id']}) delivered nothing: {_many(attempt['failed'], 'attempt')} "
@@ -360,7 +363,6 @@ def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
     age = delivered["age_seconds"] if delivered else None
     if age is not None and age < 0:
         yield Health.DEGRADED, _in_the_future(f"last push that delivered (run #{delivered['run_id']}) finished", age)
-    waiting = sum(facts["outbox"][state] for state in WAITING)
     oldest = facts["oldest_pending_age_seconds"]
     # Stuck since the later of the last delivery and the oldest waiting row: an outbox idle for days
     # whose first new row waits a minute is not stuck.

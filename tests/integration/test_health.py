@@ -20,6 +20,7 @@ from lapor_sync.scheduler.http import HealthServer
 from lapor_sync.scheduler.metrics import WorkerMetrics
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncRun
+from lapor_sync.sync.admin.outbox import cancel
 from lapor_sync.sync.cursor import advance_cursor
 from lapor_sync.sync.journal import RunJournal
 from lapor_sync.sync.service import sync_agencies
@@ -96,6 +97,17 @@ def test_a_push_whose_every_attempt_failed_is_an_attempt_not_a_delivery(app: App
     attempt, last_delivery = verdict.facts["last_push_attempt"], verdict.facts["last_push_delivered"]
     assert (attempt["run_id"], attempt["age_seconds"], attempt["pushed"], attempt["failed"]) == (down.id, 15, 0, 1)
     assert (last_delivery["run_id"], last_delivery["age_seconds"]) == (delivered.id, 1200)
+
+
+def test_a_push_that_delivered_nothing_stops_degrading_once_its_rows_are_cancelled(app: App) -> None:
+    run(app, "pull", ago=timedelta(minutes=1))
+    queue(app, created_ago=timedelta(minutes=3))
+    run(app, "push", ago=timedelta(minutes=2), failed=1)  # the row was refused: nothing delivered
+    assert report(app).health is Health.DEGRADED
+
+    cancel(app.db, NOW, CITY, 1, reason="salah kasus", requested_by="admin")  # what status told them to do
+
+    assert report(app).reasons == []
 
 
 def test_a_new_row_after_an_idle_outbox_is_not_stuck(app: App) -> None:
