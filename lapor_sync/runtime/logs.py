@@ -99,11 +99,38 @@ def _wib_time(local: datetime) -> Text:
     return Text(local.astimezone(WIB).strftime("%H:%M:%S"))
 
 
+class _CurrentStream:
+    """``sys.<name>`` as it is at each write, a live status line's stand-in for it included.
+
+    A rich Console given no file would unwrap that stand-in (rich's ``FileProxy``) and write to the
+    terminal itself, at the end of the status line (``lapor-sync sync``): through the stand-in, the
+    status line is cleared and the record drawn above it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self._name).write(text)
+
+    def flush(self) -> None:
+        getattr(sys, self._name).flush()
+
+    def isatty(self) -> bool:
+        return getattr(sys, self._name).isatty()
+
+    def fileno(self) -> int:
+        return getattr(sys, self._name).fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(getattr(sys, self._name), "encoding", None) or "utf-8"
+
+
 def _text_handler(stream_name: str) -> logging.Handler:
     """Text lines drawn by rich on ``sys.<stream_name>`` as it is at each record: WIB time, level, message."""
-    # A console without a file writes to sys.stdout/sys.stderr as they are when it prints.
     handler = RichHandler(
-        console=Console(stderr=stream_name == "stderr"),
+        console=Console(file=_CurrentStream(stream_name)),  # type: ignore[arg-type]
         show_path=False,
         log_time_format=_wib_time,
         markup=False,  # a message may quote a server's text: never markup

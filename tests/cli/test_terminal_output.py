@@ -137,6 +137,23 @@ def test_status_line_is_drawn_on_a_terminal_only() -> None:
     assert "pages 0" in terminal.file.getvalue()  # type: ignore[attr-defined]
 
 
+def test_a_text_log_line_during_the_status_line_is_drawn_above_it_not_glued_to_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = FakeTty()  # the same terminal as the status line's
+    monkeypatch.setattr("sys.stderr", stderr)
+    configure_logging(LogLevel.WARNING, log_format=LogFormat.AUTO)
+    screen = Console(file=io.StringIO(), force_terminal=True, width=120)
+
+    with sync_status(screen, SyncProgress("/complaints/inbox", lambda: NOW), shown=True):
+        _warn()
+
+    # Through the status line's console, which clears its line and draws the record above it;
+    # written straight to the terminal it would start where the status line ends.
+    assert "complaint set aside" in Text.from_ansi(screen.file.getvalue()).plain  # type: ignore[attr-defined]
+    assert stderr.getvalue() == ""
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
