@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from lapor_sync.demo.simulator_child import simulator_child
-from lapor_sync.simulator import Credentials
+from lapor_sync.simulator import START_OF_DATA, Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 LAPOR_SYNC = str(ROOT / ".venv" / "bin" / "lapor-sync")
@@ -58,7 +58,7 @@ def main() -> int:
                 "LAPOR_SYNC_API_TOKEN": credentials.app_token,
                 "LAPOR_SYNC_SPLP_KEY": key,
                 "LAPOR_SYNC_INSTITUTION_ID": "6271",  # Pemerintah Kota Palangka Raya, as the simulator's data set
-                "LAPOR_SYNC_INITIAL_SINCE": "2024-01-01T00:00:00+07:00",
+                "LAPOR_SYNC_INITIAL_SINCE": START_OF_DATA.isoformat(),
                 "LAPOR_SYNC_REQUESTS_PER_MINUTE": str(args.per_minute),
             }
             started = time.monotonic()
