@@ -112,7 +112,7 @@ class _ThreadedServer:
     Binding in the constructor makes a port in use an error of the worker's start, in its own words.
     """
 
-    def __init__(self, listener: socket.socket, app: ASGIApp, request_seconds: float) -> None:
+    def __init__(self, listener: socket.socket, app: ASGIApp, request_seconds: float, **options: Any) -> None:
         self._listener = listener
         self.server_address: tuple[Any, ...] = listener.getsockname()
         config = uvicorn.Config(
@@ -123,6 +123,7 @@ class _ThreadedServer:
             access_log=False,
             limit_concurrency=MAX_CONNECTIONS,
             timeout_graceful_shutdown=int(STOP_SECONDS),
+            **options,
         )
         self._server = uvicorn.Server(config)
 
@@ -139,12 +140,26 @@ class _ThreadedServer:
         self._listener.close()
 
 
-def make_server(host: str, port: int, app: ASGIApp, *, request_seconds: float) -> _ThreadedServer:
+def make_server(
+    host: str,
+    port: int,
+    app: ASGIApp,
+    *,
+    request_seconds: float,
+    setting: str = "LAPOR_SYNC_HEALTH",
+    turn_off: str = ", or 0 to turn /healthz and /metrics off",
+    **options: Any,
+) -> _ThreadedServer:
     """Listen on ``host:port`` and return the server of ``app`` there, not yet serving.
 
+    Args:
+        setting: the settings' prefix named in errors (``LAPOR_SYNC_HEALTH`` -> ``..._PORT``, ``..._HOST``).
+        turn_off: the end of the "port in use" advice (how to do without this server).
+        options: more ``uvicorn.Config`` options (the console's proxy headers and root path).
+
     Raises:
-        ConfigurationError: the address cannot be listened on; names ``LAPOR_SYNC_HEALTH_PORT`` (in use,
-            or not allowed) or ``LAPOR_SYNC_HEALTH_HOST`` (no such address here).
+        ConfigurationError: the address cannot be listened on; names ``{setting}_PORT`` (in use,
+            or not allowed) or ``{setting}_HOST`` (no such address here).
     """
     try:
         listener = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -152,14 +167,14 @@ def make_server(host: str, port: int, app: ASGIApp, *, request_seconds: float) -
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             # os.strerror: socket.create_server's own text repeats the address ("while attempting to bind on ...").
             raise ConfigurationError(
-                f"LAPOR_SYNC_HEALTH_PORT: cannot listen on port {port} of {host} ({os.strerror(exc.errno)}): "
-                "another process (a second worker?) may hold it; choose a free port, or 0 to turn /healthz and /metrics off"
+                f"{setting}_PORT: cannot listen on port {port} of {host} ({os.strerror(exc.errno)}): "
+                f"another process (a second worker?) may hold it; choose a free port{turn_off}"
             ) from None
         raise ConfigurationError(
-            f"LAPOR_SYNC_HEALTH_HOST: cannot listen on {host} ({exc.strerror or exc}); "
+            f"{setting}_HOST: cannot listen on {host} ({exc.strerror or exc}); "
             "give an address of this machine, such as 127.0.0.1"
         ) from None
-    return _ThreadedServer(listener, app, request_seconds)
+    return _ThreadedServer(listener, app, request_seconds, **options)
 
 
 class HealthServer:

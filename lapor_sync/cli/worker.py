@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lapor_sync.cli.context import EXIT_RUN_FAILED, exit_with, state
 from lapor_sync.runtime.logs import LogFormat, LogLevel, configure_logging
+
+if TYPE_CHECKING:
+    from lapor_sync.app import App
+    from lapor_sync.web.server import ConsoleServer
 
 
 def worker(
@@ -30,6 +34,12 @@ def worker(
             "--run-for", min=0, metavar="SECONDS", help="Stop by itself after this many seconds, as on SIGTERM."
         ),
     ] = None,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web", help="Also serve the web console on web_host:web_port (127.0.0.1:8470), as `lapor-sync web` does."
+        ),
+    ] = False,
 ) -> None:
     """Run the scheduled service: pull, push, reconcile, the daily SLA check and retention.
 
@@ -67,11 +77,26 @@ def worker(
         exit_with(service.run_once())
         return
     service.install_signal_handlers()
-    if not service.run(run_for=run_for):
+    console = _console(app) if web else None
+    try:
+        clean = service.run(run_for=run_for)
+    finally:
+        if console is not None:
+            console.stop()
+    if not clean:
         # Threads of the runs left behind would hold the interpreter open: leave now.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_RUN_FAILED)
+
+
+def _console(app: App) -> ConsoleServer:
+    """The web console, started (``--web``); a port in use stops the start, before any job ran."""
+    from lapor_sync.web.server import ConsoleServer
+
+    console = ConsoleServer(app)
+    console.start()
+    return console
 
 
 def _chosen(root: typer.Context, option: str) -> bool:

@@ -24,7 +24,7 @@ from lapor_sync.domain.timezones import WIB
 ENV_PREFIX = "LAPOR_SYNC_"
 PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
 
-_SECRETS = frozenset({"api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password"})
+_SECRETS = frozenset({"api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password", "web_secret_key"})
 # Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
 _FROM_FILES = _SECRETS | {"database_url"}
 FROM_ENV_FILE = "env-file"  # the value_sources() label of a value read from such a file
@@ -250,6 +250,12 @@ class Settings(BaseSettings):
         misfire_grace_seconds: how late a scheduled run may still start; shutdown_timeout_seconds:
             how long SIGTERM waits for the run in flight.
         health_host, health_port: where the worker serves /healthz and /metrics (loopback; 0 = off).
+        web_host, web_port: where ``lapor-sync web`` (and ``worker --web``) serves the console (loopback
+            by default); web_root_path: the path prefix a reverse proxy serves it under (``/lapor-sync``);
+            web_forwarded_allow_ips: proxies whose ``X-Forwarded-For``/``-Proto`` are believed (comma-separated
+            addresses, or ``*``); web_language: ``id`` or ``en``, for browsers that ask for neither;
+            web_idle_minutes: a console session unused this long ends; web_secret_key: signs session
+            cookies (default: a key made once and kept in the database, shared by every console process).
         lease_seconds: how long a job lease lives without renewal (a dead holder's lease expires),
             and how long a pusher's claim on one outbox row lives; lease_wait_seconds: how long a
             manual command waits for a busy lease.
@@ -326,6 +332,14 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(default=45, ge=1)
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=9464, ge=0, le=65535)
+    # The web console (``lapor-sync web``, ``worker --web``).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8470, ge=0, le=65535)
+    web_root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
+    web_forwarded_allow_ips: str = "127.0.0.1"
+    web_language: Literal["id", "en"] = "id"
+    web_idle_minutes: int = Field(default=30, ge=1, le=1440)
+    web_secret_key: SecretStr | None = Field(default=None, min_length=32)
     # One runner per job: leases in the database.
     lease_seconds: int = Field(default=120, ge=5)
     lease_wait_seconds: int = Field(default=60, ge=0)

@@ -451,3 +451,18 @@ class ReplyTemplateRecord(SQLModel, table=True):
     last_seen_at: datetime = _utc()
     updated_at: datetime = _utc()
     gone_at: datetime | None = _utc(default=None)
+
+
+class ConsoleSecret(SQLModel, table=True):
+    """A key the web console keeps in the database, e.g. the one signing session cookies.
+
+    In the database, not in a process: every process serving the console (``web``, ``worker --web``,
+    on one host or several) signs and checks cookies with the same key, and a restart signs nobody out.
+    The first process to need it inserts it; a second racing it loses on the primary key and reads it.
+    """
+
+    __tablename__ = "console_secret"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = _utc()

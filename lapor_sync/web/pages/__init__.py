@@ -1,0 +1,16 @@
+"""The console's pages, one module per area; each gives a page router and, where it has one, its JSON twin.
+
+``ROUTERS`` lists ``(pages, api)`` pairs in the order they are mounted; ``api`` routes are mounted
+under ``/api/v1`` at the same paths as their pages.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from lapor_sync.web.pages import auth, dashboard
+
+ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
+    (auth.router, None),
+    (dashboard.router, dashboard.api),
+]

@@ -1,0 +1,78 @@
+"""Jinja2 templates for the console: one environment per language, everything escaped, and ``render``.
+
+Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
+``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
+``language``, ``notice``, and the filters ``long_date`` and ``date_time`` (WIB).
+"""
+
+from __future__ import annotations
+
+from functools import cache, partial
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from lapor_sync.accounts.roles import Role
+from lapor_sync.web.i18n import Language, date_time, long_date, translations
+from lapor_sync.web.middleware import console_state
+
+
+@cache
+def environment(language: Language) -> Environment:
+    """The template environment speaking ``language`` (built once per language, then shared by threads)."""
+    env = Environment(
+        loader=PackageLoader("lapor_sync.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["long_date"] = partial(long_date, language=language)
+    env.filters["date_time"] = partial(date_time, language=language)
+    return env
+
+
+def url(request: Request, path: str) -> str:
+    """``path`` (absolute, e.g. ``/cases/12``) under the root path the console is served at behind a proxy."""
+    return f"{request.scope.get('root_path', '').rstrip('/')}{path}"
+
+
+def render(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` for ``request`` in its language, with the console's globals (see the module docstring)."""
+    state = console_state(request)
+    user = getattr(request.state, "user", None)
+    page = environment(state.language).get_template(template)
+    html = page.render(
+        request=request,
+        user=user,
+        can=lambda role: user is not None and user.role.at_least(Role(role)),
+        csrf_field=lambda: Markup(f'<input type="hidden" name="csrf_token" value="{escape(state.session.csrf)}">'),
+        csrf_token=state.session.csrf,
+        url=partial(url, request),
+        static=lambda name: url(request, f"/static/{name}"),
+        language=state.language,
+        notice=state.notice,
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def redirect_after(request: Request, path: str, notice: str | None = None) -> RedirectResponse:
+    """Answer a form's POST with 303 to ``path`` (under the root path), showing ``notice`` there once.
+
+    ``notice`` travels in a signed cookie: keep reporters' data and secrets out of it.
+    """
+    if notice is not None:
+        console_state(request).next_notice = notice
+    return RedirectResponse(url(request, path), status_code=303)
+
+
+def translate(request: Request, message: str, **values: Any) -> str:
+    """``message`` in the request's language, with ``values`` put in (``%(name)s`` placeholders)."""
+    text = translations(console_state(request).language).gettext(message)
+    return text % values if values else text

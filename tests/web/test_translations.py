@@ -1,0 +1,46 @@
+"""Every text of the console has its Indonesian, and the catalogue is well-formed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = ROOT / "lapor_sync/web/locale/id/LC_MESSAGES/messages.po"
+
+
+def _texts_in_code() -> set[str]:
+    method_map = [("lapor_sync/web/**.py", "python"), ("lapor_sync/web/templates/**.html", "jinja2")]
+    options = {"lapor_sync/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "translate": (2,)}
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map=options, keywords=keywords
+    ):
+        found.update([message] if isinstance(message, str) else [m for m in message if m])
+    return found
+
+
+def test_every_console_text_has_its_indonesian() -> None:
+    with CATALOGUE.open("rb") as po:
+        catalogue = read_po(po, locale="id")
+    translated = {m.id: m.string for m in catalogue if m.id and not m.fuzzy}
+    texts = _texts_in_code()
+    assert texts, "the extractor found no texts: check the paths"
+    untranslated = sorted(t for t in texts if not translated.get(t))
+    assert untranslated == [], f"texts without Indonesian in {CATALOGUE.name}: {untranslated}"
+
+
+def test_placeholders_survive_translation() -> None:
+    with CATALOGUE.open("rb") as po:
+        catalogue = read_po(po, locale="id")
+    for message in catalogue:
+        if message.id and message.string:
+            assert sorted(_placeholders(message.id)) == sorted(_placeholders(message.string)), message.id
+
+
+def _placeholders(text: str) -> list[str]:
+    return re.findall(r"%\([a-z_]+\)[sd]", text)
