@@ -466,3 +466,85 @@ class ConsoleSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
     created_at: datetime = _utc()
+
+class ConsoleUserRecord(SQLModel, table=True):
+    """A person who signs in to the web console (``lapor-sync user add``).
+
+    ``name`` is case-folded and unique. ``password_hash`` is an argon2id PHC string, never the
+    password. ``password_changed_at`` (UTC) ends every session issued before it. A disabled user
+    keeps the row (the audit log names them) but can neither sign in nor use a token.
+    """
+
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    disabled: bool = False
+    created_at: datetime = _utc()
+    password_changed_at: datetime = _utc()
+
+
+class ApiTokenRecord(SQLModel, table=True):
+    """A console user's API token for ``/api/v1`` (``lapor-sync user token``).
+
+    Only the token's SHA-256 (hex) is kept, and its first characters (``prefix``) to find the row
+    and to list it; the token itself is shown once. A revoked token keeps its row (``revoked_at``,
+    UTC) so the list says when it ended. ``last_used_at`` is updated at most once a minute.
+    """
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="console_user.id", index=True)
+    label: str = Field(max_length=64)
+    prefix: str = Field(max_length=16, index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _utc()
+    last_used_at: datetime | None = _utc(default=None)
+    revoked_at: datetime | None = _utc(default=None)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One failed console sign-in, counted by the throttle for 15 minutes, then pruned.
+
+    In the database, not in memory, because several processes may serve the console. The name
+    tried is kept as its SHA-256 (``name_key``): people sometimes type a password into the name field.
+    """
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (
+        Index("ix_sign_in_attempt_name", "name_key", "at"),
+        Index("ix_sign_in_attempt_address", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    name_key: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, to which complaint, when (UTC) and from where: the console's and ``user``'s audit log.
+
+    ``detail`` never holds secrets, reporters' personal data or confidential content. Read newest
+    first by ``id``; each filter has an index ending in ``id`` for the keyset pagination.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_user", "user_name", "id"),
+        Index("ix_audit_entry_action", "action", "id"),
+        Index("ix_audit_entry_tracking", "tracking_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    user_name: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    address: str | None = Field(default=None, max_length=64)
+    case_id: int | None = None
+    tracking_id: str | None = Field(default=None, max_length=32)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

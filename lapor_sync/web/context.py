@@ -8,6 +8,7 @@ from functools import cached_property
 from starlette.requests import Request
 
 from lapor_sync.accounts.audit import AuditLog
+from lapor_sync.accounts.tokens import ApiTokens
 from lapor_sync.accounts.users import Accounts
 from lapor_sync.app import App
 from lapor_sync.domain.clock import Clock
@@ -35,6 +36,11 @@ class Console:
     def accounts(self) -> Accounts:
         """Console users, their passwords, tokens and sign-in throttling."""
         return Accounts(self.db, self.clock)
+
+    @cached_property
+    def tokens(self) -> ApiTokens:
+        """Per-user API tokens (``Authorization: Bearer``)."""
+        return ApiTokens(self.db, self.clock)
 
     @cached_property
     def audit(self) -> AuditLog:

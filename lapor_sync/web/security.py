@@ -59,7 +59,7 @@ def current_user(request: Request, services: Console = Depends(console)) -> Cons
     """
     token = bearer_token(request)
     if token is not None:
-        user = services.accounts.user_for_token(token)
+        user = services.tokens.user_for_token(token)
     else:
         user = _session_user(request, services)
     if user is None or user.disabled:

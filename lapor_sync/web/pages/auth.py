@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from lapor_sync.accounts.users import ConsoleUser, SignInRefused, SignInThrottled
+from lapor_sync.accounts.throttle import SignInThrottled
+from lapor_sync.accounts.users import ConsoleUser, SignInRefused
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.i18n import Language
 from lapor_sync.web.middleware import LANGUAGE_COOKIE, console_state
