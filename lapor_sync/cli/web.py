@@ -14,8 +14,10 @@ def web(
     ctx: typer.Context,
     host: Annotated[
         str | None,
-        typer.Option(help="Address to listen on (default: web_host, 127.0.0.1). Reach it from other machines "
-        "through a reverse proxy with TLS (README, 'Behind a reverse proxy')."),
+        typer.Option(
+            help="Address to listen on (default: web_host, 127.0.0.1). Reach it from other machines "
+            "through a reverse proxy with TLS (README, 'Behind a reverse proxy')."
+        ),
     ] = None,
     port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="TCP port (default: web_port, 8470; 0 picks a free one).")

@@ -467,6 +467,7 @@ class ConsoleSecret(SQLModel, table=True):
     value: str = Field(max_length=128)
     created_at: datetime = _utc()
 
+
 class ConsoleUserRecord(SQLModel, table=True):
     """A person who signs in to the web console (``lapor-sync user add``).
 

@@ -72,9 +72,7 @@ class SessionCodec:
             return None
         try:
             data = self._serializer.loads(cookie)
-            session = ConsoleSession(
-                csrf=str(data["c"]), user_id=data["u"], issued=int(data["i"]), seen=int(data["s"])
-            )
+            session = ConsoleSession(csrf=str(data["c"]), user_id=data["u"], issued=int(data["i"]), seen=int(data["s"]))
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
         if self._now() - session.seen > self.idle_seconds:

@@ -85,7 +85,9 @@ def sign_out(
 
 @router.post("/language")
 def choose_language(
-    request: Request, language: Annotated[Language, Form()], next: Annotated[str, Form()] = "/"  # noqa: A002
+    request: Request,
+    language: Annotated[Language, Form()],
+    next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
     """Remember the chosen language in a cookie (a year) and go back to the page."""
     response = redirect_after(request, safe_next(next))

@@ -1,0 +1,129 @@
+"""The console over its ASGI app: a seeded database, one user per role, clients signed in as each.
+
+Requests go through httpx's ASGI transport, at ``http://127.0.0.1`` so that cookies are those of a
+browser on loopback (not ``Secure``); :class:`AsgiClient` gives the tests a plain synchronous client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from lapor_sync.accounts.roles import Role
+from lapor_sync.accounts.tokens import ApiTokens
+from lapor_sync.accounts.users import Accounts
+from lapor_sync.app import App
+from lapor_sync.config.settings import Settings
+from lapor_sync.domain.clock import ManualClock
+from lapor_sync.web.app import create_console
+from tests.support.cli import Seeded, seed
+from tests.support.factories import T0
+
+PASSWORD = "kata-sandi-yang-panjang"
+BASE_URL = "http://127.0.0.1"
+
+
+class AsgiClient:
+    """A synchronous face on ``httpx.AsyncClient`` over ``httpx.ASGITransport`` (one event loop per client)."""
+
+    def __init__(self, asgi: FastAPI, base_url: str, headers: dict[str, str]) -> None:
+        self._runner = asyncio.Runner()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=asgi), base_url=base_url, headers=headers, follow_redirects=False
+        )
+
+    def request(self, method: str, url: str, *, follow_redirects: bool = False, **kwargs: object) -> httpx.Response:
+        """Send one request through the ASGI app and return its whole answer."""
+        return self._runner.run(self._client.request(method, url, follow_redirects=follow_redirects, **kwargs))
+
+    def get(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        self._runner.run(self._client.aclose())
+        self._runner.close()
+
+
+@dataclass
+class ConsoleHarness:
+    """The console under test and what it was built on."""
+
+    asgi: FastAPI
+    app: App
+    clock: ManualClock
+    seeded: Seeded
+    accounts: Accounts
+    tokens: ApiTokens
+
+    clients: list[AsgiClient] = field(default_factory=list)
+
+    def client(self, *, base_url: str = BASE_URL, **headers: str) -> AsgiClient:
+        """A browser-like client, signed out; ``Accept-Language`` etc. as keyword headers (``accept_language=``)."""
+        client = AsgiClient(self.asgi, base_url, {k.replace("_", "-"): v for k, v in headers.items()})
+        self.clients.append(client)
+        return client
+
+    def signed_in(self, role: Role, **headers: str) -> AsgiClient:
+        """A client signed in as the user of ``role`` (names ``admin``, ``operator``, ``viewer``)."""
+        client = self.client(**headers)
+        answer = client.post(
+            "/sign-in", data={"name": role.value, "password": PASSWORD, "csrf_token": csrf_of(client, "/sign-in")}
+        )
+        assert answer.status_code == 303, answer.text
+        return client
+
+    def token(self, role: Role) -> str:
+        """An API token of the user of ``role``."""
+        return self.tokens.issue_token(role.value, label="test")
+
+
+def csrf_of(client: AsgiClient, path: str) -> str:
+    """The CSRF token in the page at ``path`` (as a browser's form would carry it)."""
+    page = client.get(path, follow_redirects=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its smallest cost: each hash takes a millisecond, not a quarter second (argon2-cffi's advice for tests)."""
+    from argon2 import PasswordHasher
+
+    from lapor_sync.accounts import passwords
+
+    monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@pytest.fixture
+def console(tmp_path, clean_env: None) -> Iterator[ConsoleHarness]:
+    """The console on a seeded SQLite database, with users ``admin``, ``operator`` and ``viewer``."""
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    seeded = seed(url)
+    clock = ManualClock(T0 + timedelta(days=4))
+    app = App(Settings(database_url=url), clock=clock)
+    asgi = create_console(app)
+    accounts = Accounts(app.db, clock)
+    for role in Role:
+        accounts.add(role.value, role, PASSWORD)
+    harness = ConsoleHarness(asgi, app, clock, seeded, accounts, ApiTokens(app.db, clock))
+    yield harness
+    for client in harness.clients:
+        client.close()
+    app.db.dispose()
+
+
+@pytest.fixture
+def as_role(console: ConsoleHarness) -> Callable[[Role], AsgiClient]:
+    """``as_role(Role.VIEWER)``: a client signed in with that role."""
+    return console.signed_in
