@@ -153,7 +153,8 @@ def make_server(
     """Listen on ``host:port`` and return the server of ``app`` there, not yet serving.
 
     Args:
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the TCP port (0: any free port).
         app: what to serve.
         request_seconds: how long a client has to send a whole request (:data:`REQUEST_SECONDS`).
         setting: the settings' prefix named in errors (``LAPOR_SYNC_HEALTH`` -> ``..._PORT``, ``..._HOST``).

@@ -147,7 +147,8 @@ def audit(
     Args:
         request: the request acting (its client address is recorded).
         user: who acts.
-        case_id: the case acted on, if any; tracking_id: its tracking id.
+        case_id: the case acted on, if any.
+        tracking_id: its tracking id, if any.
         action: what was done, a short stable name (``case.resync``, ``outbox.retry``, ``case.open_confidential``).
         detail: a few words more; never a secret, a reporter's identity or a complaint's text.
     """
