@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lapor_sync.cli.cases import override_fields
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.domain.timezones import display_wib
@@ -144,51 +143,32 @@ def explain(
             "give --complaint-id, or describe the complaint with --category, "
             "--category-id and/or --institution (not both)"
         )
+    from lapor_sync.reports.routing import explain_complaint, explain_routing
+
     app = state(ctx).app()
-    mapping, case, override = app.mapping, None, None
     if complaint_id is not None:
-        from lapor_sync.sync.admin.reassign import find_override
-
         with app.existing_db().session() as session:
-            found = app.city_records(session).find_by_complaint(complaint_id)
-            override = find_override(session, found.id) if found is not None and found.id is not None else None
-        if found is None:
-            from lapor_sync.adapters.city.builtin import CaseNotFound
-
-            raise CaseNotFound(f"complaint {complaint_id} is not in the city's records")
-        case = {
-            "id": found.id,
-            "tracking_id": found.tracking_id,
-            "agency_code": found.agency_code,
-            "routing_rule": found.routing_rule,
-            "state": found.state,
-        }
-        institution, category_id, category = found.disposition_id, found.category_id, found.category_name
-    routing = mapping.route(institution, category_id, category, override)
-    agency = mapping.agency(routing.agency_code)
-    result = {
-        "input": {"disposition_id": institution, "category_id": category_id, "category_name": category},
-        "agency_code": routing.agency_code,
-        "agency_name": agency.name if agency else None,
-        "rule": routing.rule,
-        "reason": routing.reason,
-        "is_triage": routing.is_triage,
-        "leaves_city": not mapping.is_city_institution(institution),
-        "case": case,
-        "override": override_fields(override),
-    }
+            result = explain_complaint(app.city_records(session), app.mapping, complaint_id)
+    else:
+        result = explain_routing(app.mapping, institution, category_id, category)
     if as_json:
         print_json(result)
         return
+    case, override = result["case"], result["override"]
     rows = [
-        ["agency", f"{routing.agency_code} ({result['agency_name']})"],
-        ["rule", routing.rule],
-        ["why", routing.reason],
+        ["agency", f"{result['agency_code']} ({result['agency_name']})"],
+        ["rule", result["rule"]],
+        ["why", result["reason"]],
     ]
     if result["leaves_city"]:
-        rows.append(["note", f"institution {institution} is outside the city: a stored case is marked forwarded"])
+        rows.append(
+            [
+                "note",
+                f"institution {result['input']['disposition_id']} is outside the city: a stored case is marked forwarded",
+            ]
+        )
     if override is not None:
-        rows.append(["override", f"{override.describe()} (until `lapor-sync case reassign --clear`)"])
+        rows.append(["override", f"{override['description']} (until `lapor-sync case reassign --clear`)"])
     if case is not None:
         rows.append(
             [
