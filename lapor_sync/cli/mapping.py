@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -11,28 +11,11 @@ from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.domain.timezones import display_wib
 
-if TYPE_CHECKING:
-    from lapor_sync.app import App
-    from lapor_sync.domain.masters import UnknownInstitution
-    from lapor_sync.domain.routing import CityMapping
-
 mapping_app = typer.Typer(
     name="mapping",
     no_args_is_help=True,
     help="The city's mapping file: which agency (OPD) handles which complaint. Check it after every edit.",
 )
-
-
-def summary(mapping: CityMapping) -> dict[str, Any]:
-    """What a mapping declares, in counts: institution, agencies, routes, triage, outside institutions."""
-    return {
-        "institution": {"id": mapping.institution.id, "name": mapping.institution.name},
-        "agencies": len(mapping.agencies),
-        "category_routes": len(mapping.category_routes),
-        "triage_agency": mapping.triage.agency,
-        "outside_institutions": len(mapping.outside_institutions),
-        "status_codes": len(mapping.status_map),
-    }
 
 
 @mapping_app.command(name="check")
@@ -57,62 +40,35 @@ def check(
     Example: `lapor-sync mapping check --file mappings/palangka-raya.toml`
     """
     from lapor_sync.config.mapping_file import load_mapping
+    from lapor_sync.reports.mapping import check_mapping
 
     app = state(ctx).app()
     mapping = load_mapping(file) if file is not None else app.mapping
-    found = summary(mapping)
-    unknown = _unknown_to_platform(app, mapping)
-    found["unknown_institutions"] = (
-        None if isinstance(unknown, str) else [{"id": u.id, "where": u.where, "gone_at": u.gone_at} for u in unknown]
-    )
+    found = check_mapping(app, mapping)
     if as_json:
-        print_json(found)
+        print_json(found.as_dict())
         return
     console.print(
         f"Mapping OK: {mapping.institution.name} (institution {mapping.institution.id}), "
-        f"{found['agencies']} agencies, {found['category_routes']} category routes, "
-        f"triage at {found['triage_agency']}, {found['outside_institutions']} outside institutions.",
+        f"{found.summary['agencies']} agencies, {found.summary['category_routes']} category routes, "
+        f"triage at {found.summary['triage_agency']}, {found.summary['outside_institutions']} outside institutions.",
         highlight=False,
         markup=False,
     )
-    if isinstance(unknown, str):
+    if found.unknown_institutions is None:
         errors.print(
-            f"note: the mapped institution ids were not checked against LAPOR!: {unknown}",
+            f"note: the mapped institution ids were not checked against LAPOR!: {found.not_checked}",
             highlight=False,
             markup=False,
         )
         return
-    for u in unknown:
+    for u in found.unknown_institutions:
         since = f"no longer listed since {display_wib(u.gone_at)}" if u.gone_at else "not listed"
         errors.print(
             f"[yellow]warning:[/yellow] institution {u.id} ({u.where}) is unknown to LAPOR!: {since} "
             "in its master institutions (`lapor-sync masters list institutions --all`)",
             highlight=False,
         )
-
-
-def _unknown_to_platform(app: App, mapping: CityMapping) -> list[UnknownInstitution] | str:
-    """The mapping's institutions the stored master list does not hold, or why they were not checked.
-
-    Reads the configured database without creating or upgrading it: a SQLite file that does not
-    exist yet counts as nothing stored. A database that cannot be read is said so, and the check
-    of the file goes on without it (it is a check of the file first, run where no database may be).
-    """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from lapor_sync.domain.masters import unknown_institutions
-    from lapor_sync.storage.database import sqlite_file_missing
-    from lapor_sync.storage.faults import database_fault
-    from lapor_sync.sync.admin.masters import listed_institutions
-
-    try:
-        stored = not sqlite_file_missing(app.settings.database_url) and app.db.is_current()
-        listed = listed_institutions(app.db, mapping.institution.id) if stored else None
-    except SQLAlchemyError as exc:
-        return f"cannot read the database ({database_fault(exc) or type(exc).__name__})"
-    if listed is None:
-        return "no master institutions are stored; run `lapor-sync masters pull`"
-    return unknown_institutions(mapping.national_institutions(), listed)
 
 
 @mapping_app.command(name="explain")
