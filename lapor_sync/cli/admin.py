@@ -52,26 +52,19 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: `lapor-sync --config lapor-sync.toml config show`
     """
-    from lapor_sync.adapters.national.config import connection_report
-    from lapor_sync.config.settings import source_variable
+    from lapor_sync.reports.config import config_view
 
     app = state(ctx).app()
-    settings = app.settings
-    values, sources = settings.masked(), settings.value_sources()
-    national = connection_report(settings, app.clock.now()).as_data()
+    view = config_view(app.settings, app.clock.now())
     if as_json:
-        shown: dict[str, Any] = {
-            name: {"value": value, "source": sources[name], "env": source_variable(name, sources[name])}
-            for name, value in values.items()
-        }
-        print_json(shown | {"national": national})
+        print_json(view.settings | {"national": view.national})
         return
     print_table(
         "Settings",
         ["setting", "environment variable", "value", "source"],
-        [[name, source_variable(name, sources[name]), value, sources[name]] for name, value in values.items()],
+        [[name, shown["env"], shown["value"], shown["source"]] for name, shown in view.settings.items()],
     )
-    _print_connection(national)
+    _print_connection(view.national)
 
 
 _CLAIM_LABELS = {

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
-from lapor_sync.domain.actions import ActionRefused, AgencyAction
-from lapor_sync.domain.reference import strip_reference
+from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import display_wib
 
 if TYPE_CHECKING:
     from lapor_sync.adapters.city.builtin import BuiltinCityRecords
-    from lapor_sync.domain.routing import AgencyOverride, CityMapping
-    from lapor_sync.storage.models import Case, ThreadEntry
+    from lapor_sync.storage.models import Case
 
 SECRET = "(rahasia)"  # shown instead of confidential (is_secret) text
 TITLE_WIDTH = 48
-REQUESTS = (AgencyAction.RETURN, AgencyAction.FORWARD)  # reject requests: an admin decides (CONTRACT §5)
-LABELS = {
-    AgencyAction.FOLLOWUP: "Follow-up",
-    AgencyAction.COMPLETE: "Completion (selesai)",
-    AgencyAction.RETURN: "Return request (data dukung kurang)",
-    AgencyAction.FORWARD: "Forward request (bukan wewenang)",
-}
 
 case_app = typer.Typer(
     name="case",
@@ -47,49 +40,34 @@ CaseArg = Annotated[
 
 
 def find_case(records: BuiltinCityRecords, ref: str) -> Case:
-    """Return the case named by ``ref``: a case id (``12``) or a tracking id (``#1916449``).
-
-    A number without ``#`` is a case id; when no case has that id but one has it as its tracking id,
-    that case is meant (a tracking id copied from LAPOR! without its ``#``), and a note on stderr says
-    so. When both exist the case id wins, and the note says how to write the tracking id.
+    """Return the case named by ``ref`` (:func:`lapor_sync.reports.case_lookup.find_case`); its note goes to stderr.
 
     Raises:
-        typer.BadParameter: ``ref`` is neither form.
+        typer.BadParameter: ``ref`` is neither a case id nor a tracking id.
         CaseNotFound: no such case; without ``#``, the message says how a tracking id is written.
     """
-    ref = ref.strip()
-    if ref.startswith("#") and ref[1:].isdigit():
-        return records.get_case(tracking_id=ref)
-    if ref.isdigit():
-        return _case_by_number(records, ref)
-    raise typer.BadParameter(
-        f"expected a case id such as 12 or a tracking id such as '#1916449', got {ref!r}", param_hint="CASE"
-    )
+    from lapor_sync.reports import case_lookup
+
+    with _case_param():
+        found = case_lookup.find_case(records, ref)
+    _note(found.note)
+    return found.case
 
 
-def _case_by_number(records: BuiltinCityRecords, number: str) -> Case:
-    """The case whose id is ``number``, else the one whose tracking id it is (see :func:`find_case`)."""
-    from lapor_sync.adapters.city.builtin import CaseNotFound
+@contextmanager
+def _case_param() -> Iterator[None]:
+    """A CASE argument that names no case in either form is a bad parameter (exit 2 with usage)."""
+    from lapor_sync.reports.case_lookup import CaseRefInvalid
 
     try:
-        by_tracking_id: Case | None = records.get_case(tracking_id=number)
-    except CaseNotFound:
-        by_tracking_id = None
-    try:
-        case = records.get_case(case_id=int(number))
-    except CaseNotFound:
-        if by_tracking_id is None:
-            raise CaseNotFound(
-                f"no case with id {number}, nor with tracking id #{number}; a tracking id is written '#{number}'"
-            ) from None
-        errors.print(f"note: no case has id {number}: taking the case of tracking id #{number}", highlight=False)
-        return by_tracking_id
-    if by_tracking_id is not None:
-        errors.print(
-            f"note: {number} is taken as case id {number}; for the case of tracking id #{number}, write '#{number}'",
-            highlight=False,
-        )
-    return case
+        yield
+    except CaseRefInvalid as exc:
+        raise typer.BadParameter(str(exc), param_hint="CASE") from None
+
+
+def _note(note: str | None) -> None:
+    if note is not None:
+        errors.print(f"note: {note}", highlight=False)
 
 
 @case_app.command(name="list")
@@ -166,49 +144,6 @@ def _truncate(text: str) -> str:
     return text if len(text) <= TITLE_WIDTH else text[: TITLE_WIDTH - 1].rstrip() + "…"
 
 
-# What ``case show`` prints, in this order; reporter fields are handled apart (``--show-reporter``).
-SHOWN_FIELDS = (
-    "id",
-    "complaint_id",
-    "tracking_id",
-    "agency_code",
-    "agency_name",
-    "routing_rule",
-    "state",
-    "national_status_code",
-    "national_status_name",
-    "disposition_id",
-    "disposition_name",
-    "classification_name",
-    "category_id",
-    "category_name",
-    "channel_name",
-    "location_name",
-    "date_of_incident",
-    "is_anonymous",
-    "is_secret",
-    "is_priority",
-    "complaint_created_at",
-    "dispositioned_at",
-    "received_at",
-    "closed_at",
-    "purged_at",
-    "content_length",
-    "title",
-    "content",
-)
-
-
-def _case_fields(case: Case, mapping: CityMapping, show_content: bool) -> dict[str, Any]:
-    """The case's own fields for ``case show``: no reporter; title and content ``None`` unless shown."""
-    agency = mapping.agency(case.agency_code)
-    fields = {name: getattr(case, name, None) for name in SHOWN_FIELDS}
-    fields["agency_name"] = agency.name if agency else None
-    if not show_content:
-        fields["title"] = fields["content"] = None
-    return fields
-
-
 @case_app.command(name="show")
 def show(
     ctx: typer.Context,
@@ -246,10 +181,8 @@ def show(
     """
     if sum(x is not None for x in (ref, tracking_id, complaint_id)) != 1:
         raise typer.BadParameter("name the case once: CASE, --tracking-id or --complaint-id")
-    from sqlmodel import col, select
-
-    from lapor_sync.storage.models import OutboxItem
-    from lapor_sync.sync.admin.reassign import find_override
+    from lapor_sync.reports.case_detail import case_detail
+    from lapor_sync.reports.routing import override_fields
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
@@ -261,36 +194,13 @@ def show(
             if tracking_id is not None
             else records.get_case(complaint_id=complaint_id)
         )
-        thread = records.thread(case.id)
-        override = find_override(session, case.id)
-        outbox = session.exec(
-            select(OutboxItem).where(OutboxItem.case_id == case.id).order_by(col(OutboxItem.id))
-        ).all()
-    show_content = show_confidential or not case.is_secret
-    reporter = (
-        {"name": case.reporter_name, "email": case.reporter_email, "phone": case.reporter_phone}
-        if show_reporter and not case.is_anonymous
-        else None
-    )
-    entries = [_entry(e, visible=show_confidential or not (case.is_secret or e.is_secret)) for e in thread]
-    queued = [
-        {
-            "id": o.id,
-            "kind": o.kind,
-            "state": o.state,
-            "attempts": o.attempts,
-            "created_at": o.created_at,
-            "delivered_at": o.delivered_at,
-            "last_error": o.last_error,
-        }
-        for o in outbox
-    ]
+        found = case_detail(app, session, case, show_reporter=show_reporter, show_confidential=show_confidential)
     detail = {
-        "case": _case_fields(case, app.mapping, show_content),
-        "override": override_fields(override),
-        "reporter": reporter,
-        "thread": entries,
-        "outbox": queued,
+        "case": found.fields,
+        "override": override_fields(found.override),
+        "reporter": found.reporter,
+        "thread": found.thread,
+        "outbox": found.outbox,
     }
     if as_json:
         print_json(detail)
@@ -359,20 +269,6 @@ def _print_case(detail: dict[str, Any]) -> None:
         )
 
 
-def _entry(entry: ThreadEntry, *, visible: bool) -> dict[str, Any]:
-    """One thread entry; content ``None`` unless ``visible`` (confidential and not asked for)."""
-    return {
-        "id": entry.id,
-        "origin": entry.origin,
-        "author_type": entry.author_type,
-        "institution_id": entry.institution_id,
-        "national_id": entry.national_id,
-        "is_secret": entry.is_secret,
-        "created_at": entry.created_at,
-        "content": strip_reference(entry.content) if visible else None,
-    }
-
-
 def _text(value: str, option: str) -> str:
     """Return ``value`` stripped; refuse a blank one."""
     if not value.strip():
@@ -386,27 +282,30 @@ def _act(
     action: AgencyAction,
     content: str,
     *,
+    template: str | None = None,
     is_secret: bool | None = None,
     target_institution_id: int | None = None,
 ) -> None:
-    """Apply ``action`` to the case in one transaction (case change + outbox row) and say what was queued."""
-    app = state(ctx).app()
-    with app.writable_db().session() as session:
-        records = app.city_records(session)
-        case = find_case(records, ref)
-        item = records.act(
-            case,
+    """Apply ``action`` to the case (:func:`~lapor_sync.sync.admin.case_actions.act_on_case`) and say what was queued."""
+    from lapor_sync.sync.admin.case_actions import act_on_case
+
+    with _case_param():
+        queued = act_on_case(
+            state(ctx).app(),
+            ref,
             action,
-            institution_id=app.mapping.acting_institution(case.agency_code),
-            content=content,
+            content,
+            template=template,
             is_secret=is_secret,
             target_institution_id=target_institution_id,
         )
-        session.commit()
-    waits = " The case stays open until a LAPOR! admin approves the request." if action in REQUESTS else ""
+    _note(queued.note)
+    if queued.warning is not None:
+        errors.print(f"[yellow]warning:[/yellow] {escape(queued.warning)}", highlight=False)
+    waits = " The case stays open until a LAPOR! admin approves the request." if queued.waits_for_approval else ""
     typer.echo(
-        f"{LABELS[action]} on #{case.tracking_id} (case {case.id}, state {case.state}) queued as outbox "
-        f"#{item.id}; it reaches LAPOR! on the next `lapor-sync sync`.{waits}"
+        f"{queued.label} on #{queued.tracking_id} (case {queued.case_id}, state {queued.case_state}) queued as outbox "
+        f"#{queued.outbox_id}; it reaches LAPOR! on the next `lapor-sync sync`.{waits}"
     )
 
 
@@ -447,18 +346,15 @@ def followup(
     """
     if text is None and template is None:
         raise typer.BadParameter("give the follow-up's text with --text, or a reply template with --template CODE")
-    own = _text(text, "--text") if text is not None else None
-    content = _from_template(ctx, template.strip(), own) if template is not None else own
-    _act(ctx, ref, AgencyAction.FOLLOWUP, content or "", is_secret=secret)
-
-
-def _from_template(ctx: typer.Context, code: str, own_text: str | None) -> str:
-    """The follow-up's text from stored reply template ``code`` (raises ``TemplateRefused``)."""
-    from lapor_sync.sync.admin.masters import followup_text
-
-    app = state(ctx).app()
-    with app.existing_db().session() as session:
-        return followup_text(session, app.institution_id, code, own_text)
+    own = _text(text, "--text") if text is not None else ""
+    _act(
+        ctx,
+        ref,
+        AgencyAction.FOLLOWUP,
+        own,
+        template=template.strip() if template is not None else None,
+        is_secret=secret,
+    )
 
 
 @case_app.command(name="complete")
@@ -507,15 +403,6 @@ def forward(
 
     Example: `lapor-sync case forward '#1916449' --to 9001 --reason "Tindak pidana: wewenang kepolisian."`
     """
-    mapping = state(ctx).app().mapping
-    if to == mapping.institution.id or mapping.agency_for_institution(to):
-        raise ActionRefused(f"institution {to} is the city or one of its agencies: a case cannot be forwarded there")
-    if mapping.outside_institution(to) is None:
-        errors.print(
-            f"[yellow]warning:[/yellow] institution {to} is not an outside institution in the mapping "
-            "file; forwarding anyway",
-            highlight=False,
-        )
     _act(ctx, ref, AgencyAction.FORWARD, _text(reason, "--reason"), target_institution_id=to)
 
 
@@ -546,6 +433,7 @@ def reassign(
     """
     if clear == (agency is not None):
         raise typer.BadParameter("give --agency CODE, or --clear (not both)")
+    from lapor_sync.reports.routing import override_fields
     from lapor_sync.sync.admin.reassign import Reassigner
 
     app = state(ctx).app()
@@ -578,11 +466,6 @@ def reassign(
         highlight=False,
         markup=False,
     )
-
-
-def override_fields(override: AgencyOverride | None) -> dict[str, Any] | None:
-    """An override for ``--json`` (``set_at`` ISO 8601 UTC; ``description`` with WIB, for people), or ``None``."""
-    return None if override is None else {**asdict(override), "description": override.describe()}
 
 
 def register(app: typer.Typer) -> None:

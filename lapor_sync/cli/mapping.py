@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from lapor_sync.cli.cases import override_fields
 from lapor_sync.cli.context import state
 from lapor_sync.cli.output import JSON_OPTION, console, errors, print_json, print_table
 from lapor_sync.domain.timezones import display_wib
-
-if TYPE_CHECKING:
-    from lapor_sync.app import App
-    from lapor_sync.domain.masters import UnknownInstitution
-    from lapor_sync.domain.routing import CityMapping
 
 mapping_app = typer.Typer(
     name="mapping",
     no_args_is_help=True,
     help="The city's mapping file: which agency (OPD) handles which complaint. Check it after every edit.",
 )
-
-
-def summary(mapping: CityMapping) -> dict[str, Any]:
-    """What a mapping declares, in counts: institution, agencies, routes, triage, outside institutions."""
-    return {
-        "institution": {"id": mapping.institution.id, "name": mapping.institution.name},
-        "agencies": len(mapping.agencies),
-        "category_routes": len(mapping.category_routes),
-        "triage_agency": mapping.triage.agency,
-        "outside_institutions": len(mapping.outside_institutions),
-        "status_codes": len(mapping.status_map),
-    }
 
 
 @mapping_app.command(name="check")
@@ -58,62 +40,35 @@ def check(
     Example: `lapor-sync mapping check --file mappings/palangka-raya.toml`
     """
     from lapor_sync.config.mapping_file import load_mapping
+    from lapor_sync.reports.mapping import check_mapping
 
     app = state(ctx).app()
     mapping = load_mapping(file) if file is not None else app.mapping
-    found = summary(mapping)
-    unknown = _unknown_to_platform(app, mapping)
-    found["unknown_institutions"] = (
-        None if isinstance(unknown, str) else [{"id": u.id, "where": u.where, "gone_at": u.gone_at} for u in unknown]
-    )
+    found = check_mapping(app, mapping)
     if as_json:
-        print_json(found)
+        print_json(found.as_dict())
         return
     console.print(
         f"Mapping OK: {mapping.institution.name} (institution {mapping.institution.id}), "
-        f"{found['agencies']} agencies, {found['category_routes']} category routes, "
-        f"triage at {found['triage_agency']}, {found['outside_institutions']} outside institutions.",
+        f"{found.summary['agencies']} agencies, {found.summary['category_routes']} category routes, "
+        f"triage at {found.summary['triage_agency']}, {found.summary['outside_institutions']} outside institutions.",
         highlight=False,
         markup=False,
     )
-    if isinstance(unknown, str):
+    if found.unknown_institutions is None:
         errors.print(
-            f"note: the mapped institution ids were not checked against LAPOR!: {unknown}",
+            f"note: the mapped institution ids were not checked against LAPOR!: {found.not_checked}",
             highlight=False,
             markup=False,
         )
         return
-    for u in unknown:
+    for u in found.unknown_institutions:
         since = f"no longer listed since {display_wib(u.gone_at)}" if u.gone_at else "not listed"
         errors.print(
             f"[yellow]warning:[/yellow] institution {u.id} ({u.where}) is unknown to LAPOR!: {since} "
             "in its master institutions (`lapor-sync masters list institutions --all`)",
             highlight=False,
         )
-
-
-def _unknown_to_platform(app: App, mapping: CityMapping) -> list[UnknownInstitution] | str:
-    """The mapping's institutions the stored master list does not hold, or why they were not checked.
-
-    Reads the configured database without creating or upgrading it: a SQLite file that does not
-    exist yet counts as nothing stored. A database that cannot be read is said so, and the check
-    of the file goes on without it (it is a check of the file first, run where no database may be).
-    """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from lapor_sync.domain.masters import unknown_institutions
-    from lapor_sync.storage.database import sqlite_file_missing
-    from lapor_sync.storage.faults import database_fault
-    from lapor_sync.sync.admin.masters import listed_institutions
-
-    try:
-        stored = not sqlite_file_missing(app.settings.database_url) and app.db.is_current()
-        listed = listed_institutions(app.db, mapping.institution.id) if stored else None
-    except SQLAlchemyError as exc:
-        return f"cannot read the database ({database_fault(exc) or type(exc).__name__})"
-    if listed is None:
-        return "no master institutions are stored; run `lapor-sync masters pull`"
-    return unknown_institutions(mapping.national_institutions(), listed)
 
 
 @mapping_app.command(name="explain")
@@ -144,51 +99,32 @@ def explain(
             "give --complaint-id, or describe the complaint with --category, "
             "--category-id and/or --institution (not both)"
         )
+    from lapor_sync.reports.routing import explain_complaint, explain_routing
+
     app = state(ctx).app()
-    mapping, case, override = app.mapping, None, None
     if complaint_id is not None:
-        from lapor_sync.sync.admin.reassign import find_override
-
         with app.existing_db().session() as session:
-            found = app.city_records(session).find_by_complaint(complaint_id)
-            override = find_override(session, found.id) if found is not None and found.id is not None else None
-        if found is None:
-            from lapor_sync.adapters.city.builtin import CaseNotFound
-
-            raise CaseNotFound(f"complaint {complaint_id} is not in the city's records")
-        case = {
-            "id": found.id,
-            "tracking_id": found.tracking_id,
-            "agency_code": found.agency_code,
-            "routing_rule": found.routing_rule,
-            "state": found.state,
-        }
-        institution, category_id, category = found.disposition_id, found.category_id, found.category_name
-    routing = mapping.route(institution, category_id, category, override)
-    agency = mapping.agency(routing.agency_code)
-    result = {
-        "input": {"disposition_id": institution, "category_id": category_id, "category_name": category},
-        "agency_code": routing.agency_code,
-        "agency_name": agency.name if agency else None,
-        "rule": routing.rule,
-        "reason": routing.reason,
-        "is_triage": routing.is_triage,
-        "leaves_city": not mapping.is_city_institution(institution),
-        "case": case,
-        "override": override_fields(override),
-    }
+            result = explain_complaint(app.city_records(session), app.mapping, complaint_id)
+    else:
+        result = explain_routing(app.mapping, institution, category_id, category)
     if as_json:
         print_json(result)
         return
+    case, override = result["case"], result["override"]
     rows = [
-        ["agency", f"{routing.agency_code} ({result['agency_name']})"],
-        ["rule", routing.rule],
-        ["why", routing.reason],
+        ["agency", f"{result['agency_code']} ({result['agency_name']})"],
+        ["rule", result["rule"]],
+        ["why", result["reason"]],
     ]
     if result["leaves_city"]:
-        rows.append(["note", f"institution {institution} is outside the city: a stored case is marked forwarded"])
+        rows.append(
+            [
+                "note",
+                f"institution {result['input']['disposition_id']} is outside the city: a stored case is marked forwarded",
+            ]
+        )
     if override is not None:
-        rows.append(["override", f"{override.describe()} (until `lapor-sync case reassign --clear`)"])
+        rows.append(["override", f"{override['description']} (until `lapor-sync case reassign --clear`)"])
     if case is not None:
         rows.append(
             [

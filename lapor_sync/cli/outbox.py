@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -10,38 +10,12 @@ from lapor_sync.cli.context import operator_name, state
 from lapor_sync.cli.output import JSON_OPTION, console, print_json, print_table
 from lapor_sync.domain.outbox import WAITING, OutboxState
 
-if TYPE_CHECKING:
-    from lapor_sync.storage.models import OutboxAttempt, OutboxItem
-
 outbox_app = typer.Typer(rich_markup_mode="markdown")
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``outbox`` group (listing, ``show``, ``retry``, ``cancel``) to ``app``."""
     app.add_typer(outbox_app, name="outbox")
-
-
-def _row_dict(item: OutboxItem) -> dict[str, Any]:
-    """One outbox row for ``--json``, without its payload (follow-up text may be confidential).
-
-    A ``sending`` row names the pusher that claimed it and until when (UTC) the claim holds unrenewed.
-    """
-    return {
-        "id": item.id,
-        "case_id": item.case_id,
-        "complaint_id": item.complaint_id,
-        "tracking_id": item.tracking_id,
-        "kind": item.kind,
-        "state": item.state,
-        "attempts": item.attempts,
-        "needs_readback": item.needs_readback,
-        "next_attempt_at": item.next_attempt_at,
-        "last_error": item.last_error,
-        "created_at": item.created_at,
-        "delivered_at": item.delivered_at,
-        "claimed_by": item.claimed_by,
-        "claimed_until": item.claimed_until,
-    }
 
 
 @outbox_app.callback(invoke_without_command=True)
@@ -67,17 +41,13 @@ def outbox(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sqlmodel import col, select
-
-    from lapor_sync.storage.models import OutboxItem
+    from lapor_sync.reports.outbox import list_outbox, outbox_row
 
     app = state(ctx).app()
-    query = select(OutboxItem).where(OutboxItem.institution_id == app.institution_id)
-    query = query.where(OutboxItem.state == state_.value if state_ else OutboxItem.state != OutboxState.DELIVERED.value)
     with app.existing_db().session() as session:
-        items = session.exec(query.order_by(col(OutboxItem.id)).limit(limit)).all()
+        items = list_outbox(session, app.institution_id, state=state_, limit=limit)
     if as_json:
-        print_json([_row_dict(i) for i in items])
+        print_json([outbox_row(i) for i in items])
         return
     print_table(
         "Outbox",
@@ -97,11 +67,6 @@ def outbox(
         ],
         keep_whole=("id", "tracking id"),
     )
-
-
-def _attempt_dict(attempt: OutboxAttempt) -> dict[str, Any]:
-    """One delivery attempt for ``--json`` (``at`` in UTC)."""
-    return {"at": attempt.at, "outcome": attempt.outcome, "http_status": attempt.http_status, "error": attempt.error}
 
 
 @outbox_app.command("show")
@@ -124,12 +89,13 @@ def show(
 
     Example: `lapor-sync outbox show 42 --json`
     """
+    from lapor_sync.reports.outbox import attempt_row, outbox_row
     from lapor_sync.sync.admin import outbox as outbox_admin
 
     app = state(ctx).app()
     row, attempts = outbox_admin.attempts(app.existing_db(), app.institution_id, item_id)
     if as_json:
-        print_json(_row_dict(row) | {"attempt_history": [_attempt_dict(a) for a in attempts]})
+        print_json(outbox_row(row) | {"attempt_history": [attempt_row(a) for a in attempts]})
         return
     print_table(
         f"Outbox row #{row.id}",
@@ -170,6 +136,7 @@ def retry(
     """
     if (item_id is None) == (not dead):
         raise typer.BadParameter("give either an outbox row ID or --dead (not both)")
+    from lapor_sync.reports.outbox import outbox_row
     from lapor_sync.sync.admin import outbox as outbox_admin
 
     app = state(ctx).app()
@@ -177,7 +144,7 @@ def retry(
         app.existing_db(), app.clock.now(), app.institution_id, item_id=item_id, requested_by=operator_name()
     )
     if as_json:
-        print_json([_row_dict(row) for row in rows])
+        print_json([outbox_row(row) for row in rows])
         return
     if not rows:
         console.print("No dead outbox rows: nothing to retry.")
@@ -204,6 +171,7 @@ def cancel(
 
     Example: `lapor-sync outbox cancel 42 --reason "posted by hand on lapor.go.id"`
     """
+    from lapor_sync.reports.outbox import outbox_row
     from lapor_sync.sync.admin import outbox as outbox_admin
 
     app = state(ctx).app()
@@ -211,7 +179,7 @@ def cancel(
         app.existing_db(), app.clock.now(), app.institution_id, item_id, reason=reason, requested_by=operator_name()
     )
     if as_json:
-        print_json(_row_dict(row))
+        print_json(outbox_row(row))
         return
     console.print(
         f"Cancelled outbox row #{row.id} ({row.kind} for complaint #{row.tracking_id}); it will not be sent to LAPOR!.",

@@ -10,6 +10,8 @@ sent and the cancel is refused. A requeued dead row becomes ``pending`` in one s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
@@ -196,3 +198,69 @@ def _event(
         tracking_id=row.tracking_id,
         agency_code=agency,
     )
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What became of one row of a bulk requeue or cancel.
+
+    Attributes:
+        item_id: the outbox row asked for.
+        done: whether it was requeued (cancelled).
+        row: the row as stored now, when done.
+        refusal: why not, when not done (the :class:`OutboxRefused` message).
+    """
+
+    item_id: int
+    done: bool
+    row: OutboxItem | None = None
+    refusal: str | None = None
+
+
+def requeue_many(
+    db: Database, now: datetime, institution_id: int, item_ids: Sequence[int], *, requested_by: str
+) -> list[BulkOutcome]:
+    """Requeue each of ``item_ids`` as :func:`requeue` does one, each in its own transaction.
+
+    A refused row (unknown, sending, delivered, cancelled, purged) does not stop the others.
+
+    Returns:
+        One outcome per id, in the order given (a repeated id is tried once).
+    """
+
+    def one(item_id: int) -> OutboxItem:
+        rows = requeue(db, now, institution_id, item_id=item_id, requested_by=requested_by)
+        if not rows:  # a push claimed it between the read and the update
+            raise OutboxRefused(f"outbox row {item_id} changed state meanwhile; look again with `lapor-sync outbox`")
+        return rows[0]
+
+    return [_bulk(item_id, one) for item_id in dict.fromkeys(item_ids)]
+
+
+def cancel_many(
+    db: Database, now: datetime, institution_id: int, item_ids: Sequence[int], *, reason: str, requested_by: str
+) -> list[BulkOutcome]:
+    """Cancel each of ``item_ids`` as :func:`cancel` does one, each in its own transaction, with one reason.
+
+    Returns:
+        One outcome per id, in the order given (a repeated id is tried once).
+
+    Raises:
+        OutboxRefused: the reason is blank (nothing is cancelled).
+    """
+    if not reason.strip():
+        raise OutboxRefused("give the reason for cancelling (--reason); it is kept on the row and in the log")
+    return [
+        _bulk(
+            item_id,
+            lambda i: cancel(db, now, institution_id, i, reason=reason, requested_by=requested_by),
+        )
+        for item_id in dict.fromkeys(item_ids)
+    ]
+
+
+def _bulk(item_id: int, act: Callable[[int], OutboxItem]) -> BulkOutcome:
+    try:
+        return BulkOutcome(item_id, True, row=act(item_id))
+    except OutboxRefused as exc:
+        return BulkOutcome(item_id, False, refusal=str(exc))
