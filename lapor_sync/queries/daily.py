@@ -84,23 +84,33 @@ def _case_series(session: Session, institution_id: int, bounds: list[datetime]) 
     ]
     days = len(bounds) - 1
     # Only cases open at some moment of the window matter to either series.
-    row = session.exec(
-        select(*_per_day(Case.received_at, bounds), *open_at).where(
-            Case.institution_id == institution_id, received < bounds[-1], or_(closed.is_(None), closed >= bounds[0])
+    row = (
+        session.connection()
+        .execute(
+            select(*_per_day(Case.received_at, bounds), *open_at).where(
+                Case.institution_id == institution_id, received < bounds[-1], or_(closed.is_(None), closed >= bounds[0])
+            )
         )
-    ).one()
+        .one()
+    )
     return [int(n or 0) for n in row[:days]], [int(n or 0) for n in row[days:]]
 
 
 def _pushed(session: Session, institution_id: int, bounds: list[datetime]) -> list[int]:
     """Outbox rows delivered per day, in one range scan of ``delivered_at``."""
     delivered = col(OutboxItem.delivered_at)
-    row = session.exec(
-        select(*_per_day(OutboxItem.delivered_at, bounds)).where(
-            OutboxItem.institution_id == institution_id,
-            OutboxItem.state == OutboxState.DELIVERED.value,
-            delivered >= bounds[0],
-            delivered < bounds[-1],
+    # The connection's execute: a row whatever the number of columns (a session's exec of one
+    # column would give a bare scalar).
+    row = (
+        session.connection()
+        .execute(
+            select(*_per_day(OutboxItem.delivered_at, bounds)).where(
+                OutboxItem.institution_id == institution_id,
+                OutboxItem.state == OutboxState.DELIVERED.value,
+                delivered >= bounds[0],
+                delivered < bounds[-1],
+            )
         )
-    ).one()
+        .one()
+    )
     return [int(n or 0) for n in row]
