@@ -57,7 +57,13 @@ class Case(SQLModel, table=True):
     """
 
     __tablename__ = "case"
-    __table_args__ = (UniqueConstraint("institution_id", "complaint_id", name="uq_case_complaint"),)
+    __table_args__ = (
+        UniqueConstraint("institution_id", "complaint_id", name="uq_case_complaint"),
+        # The console's listings (migration 0013): a filter, then id for the newest-first keyset.
+        Index("ix_case_agency", "institution_id", "agency_code", "id"),
+        Index("ix_case_state_id", "institution_id", "state", "id"),
+        Index("ix_case_received", "institution_id", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     institution_id: int = Field(index=True)
@@ -211,7 +217,13 @@ class OutboxItem(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+        Index("ix_outbox_state_id", "institution_id", "state", "id"),
+        Index("ix_outbox_kind", "institution_id", "kind", "id"),
+        Index("ix_outbox_tracking", "tracking_id"),
+        Index("ix_outbox_delivered", "institution_id", "delivered_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -310,7 +322,12 @@ class SyncRun(RunCounts, table=True):
     """
 
     __tablename__ = "sync_run"
-    __table_args__ = (Index("uq_sync_run_tick", "institution_id", "job", "tick", unique=True),)
+    __table_args__ = (
+        Index("uq_sync_run_tick", "institution_id", "job", "tick", unique=True),
+        Index("ix_sync_run_job", "institution_id", "job", "id"),
+        Index("ix_sync_run_outcome", "institution_id", "outcome", "id"),
+        Index("ix_sync_run_trigger", "institution_id", "trigger", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     institution_id: int
@@ -333,15 +350,23 @@ class SyncEvent(SQLModel, table=True):
     """
 
     __tablename__ = "sync_event"
-    __table_args__ = (Index("ix_sync_event_complaint", "complaint_id", "at"),)
+    __table_args__ = (
+        Index("ix_sync_event_complaint", "complaint_id", "at"),
+        # Each filter of the event search, then id: a page of the newest matches reads only them.
+        Index("ix_sync_event_run", "run_id", "id"),
+        Index("ix_sync_event_tracking", "tracking_id", "id"),
+        Index("ix_sync_event_kind_id", "kind", "id"),
+        Index("ix_sync_event_level", "level", "id"),
+        Index("ix_sync_event_agency", "agency_code", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int | None = Field(default=None, foreign_key="sync_run.id", index=True)
+    run_id: int | None = Field(default=None, foreign_key="sync_run.id")
     at: datetime = _utc(index=True)
     complaint_id: int | None = None
-    tracking_id: str | None = Field(default=None, index=True, max_length=32)
+    tracking_id: str | None = Field(default=None, max_length=32)
     agency_code: str | None = Field(default=None, max_length=32)
-    kind: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=32)
     level: str = Field(max_length=8)
     message: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -354,6 +379,7 @@ class SetAsideRecord(SQLModel, table=True):
     """
 
     __tablename__ = "set_aside"
+    __table_args__ = (Index("ix_set_aside_institution", "institution_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     institution_id: int

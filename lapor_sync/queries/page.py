@@ -1,0 +1,69 @@
+"""One page of a listing, and the keyset paging every listing shares (by id, newest first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement
+from sqlmodel import Session
+from sqlmodel.sql.expression import SelectOfScalar
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+"""The most rows one page holds, whatever the caller asks: a page must stay cheap at a city's volume."""
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """Rows of one page, and where the next (older) page starts.
+
+    Attributes:
+        rows: the page's rows, in the listing's order.
+        next_before: pass it as ``before_id`` to get the next page; ``None`` when this page is the last.
+    """
+
+    rows: list[T]
+    next_before: int | None
+
+
+def capped(limit: int) -> int:
+    """Return ``limit`` held within 1 and :data:`MAX_LIMIT`."""
+    return max(1, min(limit, MAX_LIMIT))
+
+
+def newest_first(
+    session: Session,
+    query: SelectOfScalar[T],
+    id_column: ColumnElement[Any] | Any,
+    *,
+    before_id: int | None,
+    limit: int,
+    row_id: Callable[[T], int | None],
+) -> Page[T]:
+    """Run ``query`` as one page ordered by ``id_column`` descending, rows with an id below ``before_id``.
+
+    One row more than the page is read: its presence alone says whether a next page exists, so no
+    count is ever run (a count over a million events would cost more than the page).
+
+    Args:
+        session: a session on the city's database.
+        query: the filtered select.
+        id_column: the id column the keyset runs on (unique, indexed).
+        before_id: only rows with a lower id (the previous page's ``next_before``); ``None``: from the newest.
+        limit: rows per page, capped by :func:`capped`.
+        row_id: the id of one row of the result.
+
+    Returns:
+        The page; ``next_before`` is the id of its last row when more rows follow.
+    """
+    size = capped(limit)
+    if before_id is not None:
+        query = query.where(id_column < before_id)
+    rows: Sequence[T] = session.exec(query.order_by(id_column.desc()).limit(size + 1)).all()
+    more = len(rows) > size
+    page = list(rows[:size])
+    return Page(page, row_id(page[-1]) if more else None)
