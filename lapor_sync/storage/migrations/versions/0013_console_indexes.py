@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"  # TODO(lead): "0012" once the accounts migration is chained in
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """The web console's keys: table ``console_secret`` (the session cookies' signing key).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-08 00:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import lapor_sync.storage.types
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
