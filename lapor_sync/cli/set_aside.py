@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -33,29 +33,13 @@ def set_aside(
 
     Example: `lapor-sync set-aside --json --show-raw`
     """
-    from sqlmodel import select
-
-    from lapor_sync.storage.models import SetAsideRecord
+    from lapor_sync.reports.set_aside import list_set_aside
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
-        query = select(SetAsideRecord).where(SetAsideRecord.institution_id == app.institution_id)
-        if not include_resolved:
-            query = query.where(SetAsideRecord.resolved_at == None)  # noqa: E711  (SQL IS NULL)
-        records = list(session.exec(query.order_by(SetAsideRecord.id.desc()).limit(limit)))  # type: ignore[union-attr]
-    rows: list[dict[str, Any]] = [
-        {
-            "id": r.id,
-            "complaint_id": r.complaint_id,
-            "reason": r.reason,
-            "first_seen_at": r.first_seen_at,
-            "last_seen_at": r.last_seen_at,
-            "resolved_at": r.resolved_at,
-            "run_id": r.run_id,
-            **({"raw": json.loads(r.raw)} if show_raw else {}),
-        }
-        for r in records
-    ]
+        rows = list_set_aside(
+            session, app.institution_id, include_resolved=include_resolved, show_raw=show_raw, limit=limit
+        )
     if as_json:
         print_json(rows)
         return
