@@ -28,6 +28,7 @@ from lapor_sync.cli import (
     simulator_export,
     sla,
     sync,
+    users,
     worker,
 )
 from lapor_sync.cli.context import EXIT_BUSY, EXIT_CONFIG, EXIT_INTERNAL, state
@@ -111,6 +112,7 @@ for module in (
     doctor,
     purge,
     reconcile,
+    users,
 ):
     module.register(app)
 
