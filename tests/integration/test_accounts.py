@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlmodel import func, select
 
+from lapor_sync.accounts import passwords
 from lapor_sync.accounts.audit import Actor, AuditLog
 from lapor_sync.accounts.passwords import WeakPassword
 from lapor_sync.accounts.roles import Role
@@ -205,3 +207,36 @@ def test_a_refused_change_leaves_no_audit_entry(accounts: Accounts, database: Da
         users = session.exec(select(func.count()).select_from(ConsoleUserRecord)).one()
     assert users == 1
     assert [e.action for e in AuditLog(database, clock).search()] == ["user.add"]
+
+
+def test_an_unknown_name_costs_a_password_verification_too(accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    accounts.add("budi", Role.ADMIN, PASSWORD)
+    verified: list[str] = []
+    real = passwords.verify_password
+
+    def counting(password_hash: str, password: str) -> bool:
+        verified.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", counting)
+    for name in ("budi", "nobody", "not a name"):
+        with pytest.raises(SignInRefused):
+            accounts.authenticate(name, "salah-sandi-123", address=HERE)
+
+    assert len(verified) == 3 and verified[1] == verified[2] == passwords.dummy_hash()
+
+
+def test_a_hash_with_old_parameters_is_replaced_at_sign_in(accounts: Accounts, database: Database) -> None:
+    accounts.add("budi", Role.ADMIN, PASSWORD)
+    old = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash(PASSWORD)
+    with database.session() as session:
+        row = session.exec(select(ConsoleUserRecord)).one()
+        row.password_hash = old
+        session.commit()
+
+    accounts.authenticate("budi", PASSWORD, address=HERE)
+
+    with database.session() as session:
+        renewed = session.exec(select(ConsoleUserRecord.password_hash)).one()
+    assert renewed != old and not passwords.needs_rehash(renewed)
+    assert accounts.authenticate("budi", PASSWORD, address=HERE).name == "budi"
