@@ -53,6 +53,15 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+def rehash(password: str) -> str:
+    """Return a new hash of a password that has just verified, with today's parameters.
+
+    Not checked against the strength rule: it is the user's password already, and refusing it at
+    sign-in after a rule change would lock them out instead of asking them to change it.
+    """
+    return _HASHER.hash(password)
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     """Return whether ``password`` matches ``password_hash``; a malformed hash matches nothing."""
     try:

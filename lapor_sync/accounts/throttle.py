@@ -3,6 +3,8 @@
 The failures are rows in ``sign_in_attempt``, not counters in memory, because several processes may
 serve the console behind one proxy. Two processes checking at the same instant may each let one
 more attempt through than the limit; the limit stays within a few attempts, which is its purpose.
+An attempt refused by the throttle is not counted itself: the window ends 15 minutes after the
+failures in it, however often someone knocks meanwhile.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, delete, func
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.errors import LaporSyncError
@@ -62,7 +64,7 @@ def check(session: Session, *, name: str, address: str, now: datetime) -> None:
         raise SignInThrottled(longest)
 
 
-def _wait(session: Session, matches: object, allowed: int, now: datetime) -> int:
+def _wait(session: Session, matches: ColumnElement[bool], allowed: int, now: datetime) -> int:
     """Seconds until fewer than ``allowed`` failures matching ``matches`` are in the window; 0 if already."""
     in_window = col(SignInAttempt.at) > now - WINDOW
     count = session.exec(select(func.count()).select_from(SignInAttempt).where(matches, in_window)).one()

@@ -203,15 +203,20 @@ class Accounts:
         with self._db.session() as session:
             throttle.check(session, name=name, address=address, now=now)
             row = self._row(session, name.strip().casefold()[:64])
-            matches = passwords.verify_password(passwords.dummy_hash() if row is None else row.password_hash, password)
+        # Verified between two transactions: on SQLite a read transaction that turns into a write
+        # after argon2's tens of milliseconds may find the file taken by another writer, and fail.
+        matches = passwords.verify_password(passwords.dummy_hash() if row is None else row.password_hash, password)
+        with self._db.session() as session:
             if row is None or not matches or row.disabled:
                 throttle.record_failure(session, name=name, address=address, now=now)
                 session.commit()
                 raise SignInRefused
             if passwords.needs_rehash(row.password_hash):
-                row.password_hash = passwords.hash_password(password)
-                session.commit()
-            return ConsoleUser.of(row)
+                stored = session.get(ConsoleUserRecord, row.id)
+                if stored is not None and stored.password_hash == row.password_hash:  # unchanged meanwhile
+                    stored.password_hash = passwords.rehash(password)
+                    session.commit()
+        return ConsoleUser.of(row)
 
     def session_valid(self, user_id: int, issued_at: datetime) -> bool:
         """Return whether a session issued at ``issued_at`` (aware) for ``user_id`` still holds.

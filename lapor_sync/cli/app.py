@@ -28,6 +28,7 @@ from lapor_sync.cli import (
     simulator_export,
     sla,
     sync,
+    users,
     web,
     worker,
 )
@@ -112,6 +113,7 @@ for module in (
     doctor,
     purge,
     reconcile,
+    users,
     web,
 ):
     module.register(app)
