@@ -2,13 +2,15 @@
 
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
-``language``, ``notice``, and the filters ``long_date`` and ``date_time`` (WIB).
+``language``, ``notice``, ``query(**params)`` (a URL query string of the non-blank ones: pagers keep the
+filters), and the filters ``long_date`` and ``date_time`` (WIB).
 """
 
 from __future__ import annotations
 
 from functools import cache, partial
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -57,9 +59,15 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
         language=state.language,
         notice=state.notice,
         path=request.url.path,
+        query=query_string,
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def query_string(**params: Any) -> str:
+    """``params`` as a URL query string, leaving out blank ones: ``query(before=9, agency=None)`` -> ``before=9``."""
+    return urlencode({name: value for name, value in params.items() if value not in (None, "")})
 
 
 def redirect_after(request: Request, path: str, notice: str | None = None) -> RedirectResponse:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from lapor_sync.accounts.audit import AuditLog
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.tokens import ApiTokens
 from lapor_sync.accounts.users import Accounts
@@ -82,6 +83,11 @@ class ConsoleHarness:
         assert answer.status_code == 303, answer.text
         return client
 
+    @property
+    def audit_log(self) -> AuditLog:
+        """The audit log the console writes."""
+        return AuditLog(self.app.db, self.clock)
+
     def token(self, role: Role) -> str:
         """An API token of the user of ``role``."""
         return self.tokens.issue_token(role.value, label="test")
@@ -111,7 +117,7 @@ def console(tmp_path, clean_env: None) -> Iterator[ConsoleHarness]:
     url = f"sqlite:///{tmp_path / 'console.db'}"
     seeded = seed(url)
     clock = ManualClock(T0 + timedelta(days=4))
-    app = App(Settings(database_url=url), clock=clock)
+    app = App(Settings(database_url=url, api_base_url="http://127.0.0.1:9"), clock=clock)  # nothing listens
     asgi = create_console(app)
     accounts = Accounts(app.db, clock)
     for role in Role:
