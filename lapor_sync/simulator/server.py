@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TypedDict, Unpack
 
-import uvicorn
 from starlette.applications import Starlette
 
 from lapor_sync.domain.clock import Clock, ManualClock
+from lapor_sync.runtime.threaded_http import serve_in_thread
 from lapor_sync.simulator.app import BASE_PATH, create_app
 from lapor_sync.simulator.auth import AccessTokens, AuthMode, Credentials
 from lapor_sync.simulator.dataset import DATASET_NAME, FIRST_DAY, LAST_DAY, TOTAL, generate
@@ -28,20 +26,6 @@ START_OF_DATA = datetime.combine(FIRST_DAY, time(), WIB)
 """00:00 WIB on the data set's first day: nothing is visible yet."""
 END_OF_DATA = datetime.combine(LAST_DAY, time(23, 59, 59), WIB)
 """23:59:59 WIB on the data set's last day: every complaint is visible."""
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that tells a waiting thread when it is listening (or has failed)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.ready.set()
 
 
 class Serving(TypedDict, total=False):
@@ -210,27 +194,6 @@ class Simulator:
         Raises:
             RuntimeError: when the server could not start.
         """
-        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Without it, small answers (headers and body written apart) wait ~40 ms on delayed ACKs.
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        listener.bind((host, port))
         # No access log and no logging setup: the simulator never writes headers or reporter data.
-        # No proxy headers: on loopback no proxy stands in front, and reading them is a layer per request.
-        config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, log_level="warning", lifespan="off", proxy_headers=False
-        )
-        server = _Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="simulator-http", daemon=True)
-        thread.start()
-        server.ready.wait()
-        try:
-            if not server.started:
-                raise RuntimeError("the simulator's HTTP server did not start")
-            bound_host, bound_port = listener.getsockname()[:2]
-            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-            yield f"http://{shown}:{bound_port}{BASE_PATH}"
-        finally:
-            server.should_exit = True
-            thread.join()
-            listener.close()
+        with serve_in_thread(self.app, host, port, name="simulator-http") as origin:
+            yield f"{origin}{BASE_PATH}"
