@@ -166,7 +166,7 @@ def demo(
     48) and exits 1 if any differ. Needs no settings; leaves its database and the simulator's state
     in --workdir, so the result can be inspected (`lapor-sync -c .lapor-sync-demo/lapor-sync.toml runs`).
     """
-    from lapor_sync.demo.runner import SERVE_AGAIN_PORT, WeekReport, run_demo
+    from lapor_sync.demo.runner import CONSOLE_USER, SERVE_AGAIN_PORT, WeekReport, run_demo
     from lapor_sync.reports.tallies import ARTICLE
 
     if not verbose:
@@ -201,6 +201,7 @@ def demo(
                 "workdir": str(result.workdir),
                 "simulator_state": str(result.state_file),
                 "config_file": str(result.config_file),
+                "console_password_file": str(result.console_password_file),
             }
         )
     else:
@@ -228,7 +229,9 @@ def demo(
             f"\nTo look around:  {me} -c {result.config_file} runs   (also: status, log, outbox, case list, report)\n"
             "To sync once more against the same national state (reports 0 created, 0 updated, 0 pushed):\n"
             f"  {me} simulator --state {result.state_file} --port {SERVE_AGAIN_PORT} &\n"
-            f"  {me} -c {result.config_file} sync --json",
+            f"  {me} -c {result.config_file} sync --json\n"
+            f"To browse it in the web console:  {me} -c {result.config_file} web\n"
+            f"  then open http://127.0.0.1:8470/ and sign in as {CONSOLE_USER}, password in {result.console_password_file}",
             highlight=False,
             soft_wrap=True,
         )

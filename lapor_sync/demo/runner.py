@@ -8,6 +8,7 @@ echo of the final push. Then the national tallies (asked of the simulator over H
 
 from __future__ import annotations
 
+import secrets
 import time as wallclock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,8 +47,11 @@ DEMO_FILES = frozenset(
         "lapor-sync.toml",
         "simulator-state.json",
         "simulator-state.json.tmp",
+        "console-password.txt",
     }
 )
+CONSOLE_USER = "demo-admin"
+"""The console user the demo creates, so its data can be browsed at once (``lapor-sync web``)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class DemoResult:
     config_file: Path
     wall_seconds: float
     failed_runs: int
+    console_password_file: Path
 
     @property
     def matches(self) -> bool:
@@ -123,7 +128,9 @@ def run_demo(workdir: Path, *, seed: int = 2024, on_week: Callable[[WeekReport],
     with app.db.session() as session:
         city = city_tallies(session, app.institution_id, PERIOD_START, PERIOD_END)
     config_file = write_serve_again_config(workdir, settings)
-    return DemoResult(national, city, workdir, state_file, config_file, wallclock.perf_counter() - started, failed)
+    password_file = create_console_user(app, workdir)
+    elapsed = wallclock.perf_counter() - started
+    return DemoResult(national, city, workdir, state_file, config_file, elapsed, failed, password_file)
 
 
 def planned_complaints(seed: int) -> list[PlannedComplaint]:
@@ -235,6 +242,23 @@ def national_tallies(simulator: SimulatorChild) -> Tallies:
         archived=answer["archived"],
         forwarded=answer["forwarded"],
     )
+
+
+def create_console_user(app: App, workdir: Path) -> Path:
+    """Create the console admin :data:`CONSOLE_USER` with a random password, written to a 0600 file; return it.
+
+    The demo's data is fictitious, but the password is still random and kept where only the
+    workdir's owner can read it: a console left running on a shared machine is not open to all.
+    """
+    from lapor_sync.accounts.roles import Role
+    from lapor_sync.accounts.users import Accounts
+
+    password = secrets.token_urlsafe(12)
+    Accounts(app.db, app.clock).add(CONSOLE_USER, Role.ADMIN, password)
+    path = workdir / "console-password.txt"
+    with open_private(path) as file:
+        file.write(password + "\n")
+    return path
 
 
 def write_serve_again_config(workdir: Path, settings: Settings) -> Path:
