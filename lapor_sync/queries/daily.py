@@ -7,10 +7,11 @@ single scan, not one query per day (thirty queries over a million rows would cos
 from __future__ import annotations
 
 from collections import Counter
+from itertools import accumulate
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.outbox import OutboxState
@@ -45,7 +46,8 @@ def daily_series(
 ) -> DailySeries:
     """Compute the dashboard's series for the ``days`` WIB days ending with today (the WIB date of ``now``).
 
-    Four queries in all: cases (pulled and backlog), outbox (pushed), and the two of the SLA.
+    Seven aggregate queries in all, whatever ``days``: four on cases (pulled, closed, open before
+    the first day), one on the outbox (pushed), and the two of the SLA.
 
     Args:
         session: a session on the city's database.
@@ -76,41 +78,42 @@ def _per_day(column: ColumnElement[datetime] | datetime, bounds: list[datetime])
     ]
 
 
+def _sums(session: Session, columns: list[ColumnElement[int]], *where: object) -> list[int]:
+    """Run one aggregate select of ``columns``; its numbers, 0 for an empty sum."""
+    # The connection's execute: a row whatever the number of columns (a session's exec of one
+    # column would give a bare scalar).
+    row = session.connection().execute(select(*columns).where(*where)).one()
+    return [int(n or 0) for n in row]
+
+
 def _case_series(session: Session, institution_id: int, bounds: list[datetime]) -> tuple[list[int], list[int]]:
-    """Complaints first stored per day, and cases open at each day's end, in one scan of the window's cases."""
+    """Complaints first stored per day, and cases open at each day's end.
+
+    Open at the end of day n = open when the window began + stored since − closed since. A case is
+    closed no earlier than it was stored (the city records stamp both from one clock,
+    ``adapters/city/builtin.py``), so a case closed in the window was open when it began or stored
+    in it. Four index range scans (received_at, closed_at), never a scan of every case: the cases
+    open when the window began are those still open and those closed in the window.
+    """
+    mine = Case.institution_id == institution_id
     received, closed = col(Case.received_at), col(Case.closed_at)
-    open_at = [
-        func.sum(case((and_(received < end, or_(closed.is_(None), closed >= end)), 1), else_=0)) for end in bounds[1:]
-    ]
-    days = len(bounds) - 1
-    # Only cases open at some moment of the window matter to either series.
-    row = (
-        session.connection()
-        .execute(
-            select(*_per_day(Case.received_at, bounds), *open_at).where(
-                Case.institution_id == institution_id, received < bounds[-1], or_(closed.is_(None), closed >= bounds[0])
-            )
-        )
-        .one()
-    )
-    return [int(n or 0) for n in row[:days]], [int(n or 0) for n in row[days:]]
+    pulled = _sums(session, _per_day(Case.received_at, bounds), mine, received >= bounds[0], received < bounds[-1])
+    shut = _sums(session, _per_day(Case.closed_at, bounds), mine, closed >= bounds[0], closed < bounds[-1])
+    still_open = _sums(session, [func.count()], mine, closed.is_(None), received < bounds[0])[0]
+    closed_since = _sums(session, [func.count()], mine, closed >= bounds[0], received < bounds[0])[0]
+    before = still_open + closed_since
+    backlog = list(accumulate((p - c for p, c in zip(pulled, shut, strict=True)), initial=before))[1:]
+    return pulled, backlog
 
 
 def _pushed(session: Session, institution_id: int, bounds: list[datetime]) -> list[int]:
     """Outbox rows delivered per day, in one range scan of ``delivered_at``."""
     delivered = col(OutboxItem.delivered_at)
-    # The connection's execute: a row whatever the number of columns (a session's exec of one
-    # column would give a bare scalar).
-    row = (
-        session.connection()
-        .execute(
-            select(*_per_day(OutboxItem.delivered_at, bounds)).where(
-                OutboxItem.institution_id == institution_id,
-                OutboxItem.state == OutboxState.DELIVERED.value,
-                delivered >= bounds[0],
-                delivered < bounds[-1],
-            )
-        )
-        .one()
+    return _sums(
+        session,
+        _per_day(OutboxItem.delivered_at, bounds),
+        OutboxItem.institution_id == institution_id,
+        OutboxItem.state == OutboxState.DELIVERED.value,
+        delivered >= bounds[0],
+        delivered < bounds[-1],
     )
-    return [int(n or 0) for n in row]

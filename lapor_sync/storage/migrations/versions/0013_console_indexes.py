@@ -29,6 +29,7 @@ ADDED = (
     ("case", "ix_case_agency", ["institution_id", "agency_code", "id"]),
     ("case", "ix_case_state_id", ["institution_id", "state", "id"]),
     ("case", "ix_case_received", ["institution_id", "received_at"]),
+    ("case", "ix_case_closed", ["institution_id", "closed_at"]),
     ("outbox", "ix_outbox_state_id", ["institution_id", "state", "id"]),
     ("outbox", "ix_outbox_kind", ["institution_id", "kind", "id"]),
     ("outbox", "ix_outbox_tracking", ["tracking_id"]),
