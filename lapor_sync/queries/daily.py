@@ -7,9 +7,9 @@ single scan, not one query per day (thirty queries over a million rows would cos
 from __future__ import annotations
 
 from collections import Counter
-from itertools import accumulate
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 
 from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
