@@ -33,16 +33,17 @@ def set_aside(
 
     Example: `lapor-sync set-aside --json --show-raw`
     """
-    from sqlmodel import select
-
-    from lapor_sync.storage.models import SetAsideRecord
+    from lapor_sync.queries.page import collect
+    from lapor_sync.queries.set_aside import search_set_aside
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
-        query = select(SetAsideRecord).where(SetAsideRecord.institution_id == app.institution_id)
-        if not include_resolved:
-            query = query.where(SetAsideRecord.resolved_at == None)  # noqa: E711  (SQL IS NULL)
-        records = list(session.exec(query.order_by(SetAsideRecord.id.desc()).limit(limit)))  # type: ignore[union-attr]
+        records = collect(
+            lambda before, size: search_set_aside(
+                session, app.institution_id, include_resolved=include_resolved, before_id=before, limit=size
+            ),
+            limit,
+        )
     rows: list[dict[str, Any]] = [
         {
             "id": r.id,
