@@ -337,3 +337,17 @@ def test_daily_series_counts_per_wib_day(database: Database) -> None:
     assert series.backlog == [1, 2, 2]  # case 1 closed on the 3rd
     assert series.overdue_by_agency == {}
     assert late.overdue_by_agency == {"DISHUB": 1, "DINSOS": 1}
+
+
+def test_text_search_on_postgresql_reads_the_trigram_indexes(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("trigram indexes exist on PostgreSQL only")
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")  # an empty table: make the index the only way
+        plan = "\n".join(
+            row[0]
+            for row in connection.exec_driver_sql(
+                """EXPLAIN SELECT id FROM "case" WHERE title ILIKE %(w)s OR content ILIKE %(w)s""", {"w": "%lampu%"}
+            )
+        )
+    assert "ix_case_title_trgm" in plan and "ix_case_content_trgm" in plan

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from lapor_sync.storage.trigram import create_trigram_indexes, drop_trigram_indexes
+
 revision = "0013"
 down_revision = "0011"  # TODO(lead): "0012" once the accounts migration is chained in
 branch_labels = None
@@ -51,9 +53,11 @@ def upgrade() -> None:
         op.create_index(name, table, columns, unique=False)
     for table, name, _ in REPLACED:
         op.drop_index(name, table_name=table)
+    create_trigram_indexes(op.get_bind())
 
 
 def downgrade() -> None:
+    drop_trigram_indexes(op.get_bind())
     for table, name, columns in REPLACED:
         op.create_index(name, table, columns, unique=False)
     for table, name, _ in ADDED:
