@@ -32,7 +32,7 @@ from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.workdays import WorkingCalendar
 from lapor_sync.queries.cases import CaseFilter, search_cases
-from lapor_sync.queries.daily import daily_series
+from lapor_sync.queries.daily import daily_series, overdue_by_agency
 from lapor_sync.queries.events import EventFilter, search_events
 from lapor_sync.queries.outbox import search_outbox
 from lapor_sync.queries.runs import run_events, search_runs
@@ -88,7 +88,8 @@ def queries(cases: int, events: int) -> dict[str, Query]:
         "outbox: tracking id": lambda s: search_outbox(s, INST, tracking_id=str(2_000_000 + mid_case)),
         "set aside: unresolved": lambda s: search_set_aside(s, INST),
         "set aside: all": lambda s: search_set_aside(s, INST, include_resolved=True),
-        "dashboard: daily series 30 d": lambda s: daily_series(s, INST, policy=POLICY, now=END_OF_YEAR),
+        "dashboard: daily series 30 d": lambda s: daily_series(s, INST, now=END_OF_YEAR),
+        "dashboard: overdue by agency": lambda s: overdue_by_agency(s, INST, policy=POLICY, now=END_OF_YEAR),
     }
 
 
