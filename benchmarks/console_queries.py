@@ -79,7 +79,7 @@ def queries(cases: int, events: int) -> dict[str, Query]:
         "cases: state archived": lambda s: search_cases(s, INST, CaseFilter(state=CaseState.ARCHIVED)),
         "cases: text common": lambda s: search_cases(s, INST, CaseFilter(text="lampu")),
         "cases: text rare": lambda s: search_cases(s, INST, CaseFilter(text=RARE)),
-        "cases: text none (full scan)": lambda s: search_cases(s, INST, CaseFilter(text="tidak-ada-kata-ini")),
+        "cases: text matching nothing": lambda s: search_cases(s, INST, CaseFilter(text="tidak-ada-kata-ini")),
         "cases: text + agency": lambda s: search_cases(s, INST, CaseFilter(text=RARE, agency_code="DISHUB")),
         "outbox: first page": lambda s: search_outbox(s, INST),
         "outbox: dead": lambda s: search_outbox(s, INST, state=OutboxState.DEAD),
