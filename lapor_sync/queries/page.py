@@ -38,7 +38,7 @@ def capped(limit: int) -> int:
 def newest_first(
     session: Session,
     query: SelectOfScalar[T],
-    id_column: ColumnElement[Any] | Any,
+    id_column: ColumnElement[Any],
     *,
     before_id: int | None,
     limit: int,
