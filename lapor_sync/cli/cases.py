@@ -76,30 +76,31 @@ def list_cases(
     agency: Annotated[str | None, typer.Option(help="Only this agency code, e.g. DISHUB.")] = None,
     state_: Annotated[CaseState | None, typer.Option("--state", help="Only cases in this state.")] = None,
     open_: Annotated[bool, typer.Option("--open", help="Only open cases (new or in_progress).")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="How many cases, most recently dispositioned first.")] = 50,
+    search: Annotated[
+        str | None,
+        typer.Option(help="Only cases with these words in the title or content (never confidential ones)."),
+    ] = None,
+    tracking_id: Annotated[str | None, typer.Option(help="Only tracking ids starting so, e.g. '#19164'.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many cases, newest first.")] = 50,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List the city's cases, most recently dispositioned first; no reporter data, no confidential titles.
+    """List the city's cases, newest first (as stored); no reporter data, no confidential titles.
 
-    A confidential (rahasia) complaint shows `(rahasia)` instead of its title. See one case with
-    `lapor-sync case show`.
+    A confidential (rahasia) complaint shows `(rahasia)` instead of its title, and `--search` never
+    finds it by its words. `--search` ignores case and never looks at the reporter's name, e-mail or
+    phone. See one case with `lapor-sync case show`.
 
-    Example: `lapor-sync case list --agency DISHUB --open`
+    Example: `lapor-sync case list --agency DISHUB --open`, `lapor-sync case list --search "lampu jalan"`
     """
-    from sqlmodel import col, select
-
-    from lapor_sync.storage.models import Case
+    from lapor_sync.queries.cases import CaseFilter, search_cases
+    from lapor_sync.queries.page import collect
 
     app = state(ctx).app()
-    query = select(Case).where(Case.institution_id == app.institution_id)
-    if agency:
-        query = query.where(Case.agency_code == agency.strip().upper())
-    if state_:
-        query = query.where(Case.state == state_.value)
-    if open_:
-        query = query.where(col(Case.state).in_([s.value for s in CaseState if s.is_open]))
+    wanted = CaseFilter(tracking_id=tracking_id, text=search, agency_code=agency, state=state_, open_only=open_)
     with app.existing_db().session() as session:
-        cases = session.exec(query.order_by(col(Case.dispositioned_at).desc(), col(Case.id).desc()).limit(limit)).all()
+        cases = collect(
+            lambda before, size: search_cases(session, app.institution_id, wanted, before_id=before, limit=size), limit
+        )
     if as_json:
         print_json(
             [

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from lapor_sync.app import App
     from lapor_sync.storage.models import SyncEvent, SyncRun
 
-_LEVELS = list(Level)  # in rising severity
 sleep: Callable[[float], None] = time.sleep
 """How ``log --follow`` waits between polls (tests replace it)."""
 
@@ -64,18 +63,18 @@ def runs(
 
     Example: `lapor-sync runs --job pull --outcome failed --limit 5`
     """
-    from sqlmodel import col, select
-
-    from lapor_sync.storage.models import COUNTERS, SyncRun
+    from lapor_sync.queries.page import collect
+    from lapor_sync.queries.runs import search_runs
+    from lapor_sync.storage.models import COUNTERS
 
     app = state(ctx).app()
-    query = select(SyncRun).where(SyncRun.institution_id == app.institution_id)
-    for column, wanted in ((SyncRun.job, job), (SyncRun.trigger, trigger), (SyncRun.outcome, outcome)):
-        if wanted:
-            query = query.where(column == wanted.strip().lower())
     with app.existing_db().session() as session:
-        # By id, not by stamp: runs stamped by a clock that ran ahead would stay on top for as long.
-        rows = session.exec(query.order_by(col(SyncRun.id).desc()).limit(limit)).all()
+        rows = collect(
+            lambda before, wanted: search_runs(
+                session, app.institution_id, job=job, outcome=outcome, trigger=trigger, before_id=before, limit=wanted
+            ),
+            limit,
+        )
     found = [_run_dict(run) for run in rows]
     if as_json:
         print_json(found)
@@ -111,30 +110,18 @@ def _event_query(
     until: str | None,
 ) -> SelectOfScalar[SyncEvent]:
     """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
-    from sqlalchemy import or_
-    from sqlmodel import col, select
+    from lapor_sync.queries.events import EventFilter, event_query
 
-    from lapor_sync.storage.models import SyncEvent, SyncRun
-
-    query = (
-        select(SyncEvent)
-        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-        .where(or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == app.institution_id))
+    wanted = EventFilter(
+        run_id=run,
+        tracking_id=tracking_id,
+        agency_code=agency,
+        level=level,
+        kind=kind,
+        since=parse_instant(since, "--since") if since else None,
+        until=parse_instant(until, "--until", end_of_day=True) if until else None,
     )
-    if run is not None:
-        query = query.where(SyncEvent.run_id == run)
-    if tracking_id:
-        query = query.where(SyncEvent.tracking_id == tracking_id.strip().lstrip("#"))
-    if agency:
-        query = query.where(SyncEvent.agency_code == agency.strip().upper())
-    query = query.where(col(SyncEvent.level).in_([lv.value for lv in _LEVELS[_LEVELS.index(level) :]]))
-    if kind:  # a family name ("complaint") matches its kinds ("complaint.created", ...)
-        query = query.where(or_(SyncEvent.kind == kind, col(SyncEvent.kind).startswith(f"{kind}.")))
-    if since:
-        query = query.where(SyncEvent.at >= parse_instant(since, "--since"))
-    if until:
-        query = query.where(SyncEvent.at < parse_instant(until, "--until", end_of_day=True))
-    return query
+    return event_query(app.institution_id, wanted)
 
 
 def log(

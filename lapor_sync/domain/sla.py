@@ -24,7 +24,10 @@ class SlaStatus(StrEnum):
     @property
     def rank(self) -> int:
         """0 for the most urgent status (overdue), 3 for met: sorts cases most urgent first."""
-        return list(SlaStatus).index(self)
+        return _RANKS[self]
+
+
+_RANKS = {status: rank for rank, status in enumerate(SlaStatus)}  # the order of declaration, read once
 
 
 class DeadlineKind(StrEnum):

@@ -32,6 +32,9 @@ class WorkingCalendar:
     def __init__(self, extra_non_working_days: Iterable[date] = ()) -> None:
         self._extra = frozenset(extra_non_working_days)
         self._by_year: dict[int, frozenset[date]] = {}
+        # (start date, days) -> date: thousands of open cases share a few hundred disposition dates,
+        # and the dashboard evaluates them all on every view.
+        self._later: dict[tuple[date, int], date] = {}
 
     def _holidays(self, year: int) -> frozenset[date]:
         """The public holidays and cuti bersama of ``year`` (read once, then kept)."""
@@ -79,9 +82,16 @@ class WorkingCalendar:
         if days < 0:
             raise ValueError("add_working_days counts forwards only")
         local = instant.astimezone(WIB)
-        day, counted = local.date(), 0
-        while counted < days:
-            day += timedelta(days=1)
-            counted += self.is_working_day(day)
         # WIB has no daylight saving time, so the same wall-clock time always exists.
-        return datetime.combine(day, local.timetz()).astimezone(UTC)
+        return datetime.combine(self._working_days_after(local.date(), days), local.timetz()).astimezone(UTC)
+
+    def _working_days_after(self, start: date, days: int) -> date:
+        """The date ``days`` working days after ``start`` (``start`` itself not counted), remembered."""
+        key = (start, days)
+        if key not in self._later:
+            day, counted = start, 0
+            while counted < days:
+                day += timedelta(days=1)
+                counted += self.is_working_day(day)
+            self._later[key] = day
+        return self._later[key]

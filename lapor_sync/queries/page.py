@@ -38,7 +38,7 @@ def capped(limit: int) -> int:
 def newest_first(
     session: Session,
     query: SelectOfScalar[T],
-    id_column: ColumnElement[Any] | Any,
+    id_column: ColumnElement[Any],
     *,
     before_id: int | None,
     limit: int,
@@ -67,3 +67,24 @@ def newest_first(
     more = len(rows) > size
     page = list(rows[:size])
     return Page(page, row_id(page[-1]) if more else None)
+
+
+def collect(fetch: Callable[[int | None, int], Page[T]], limit: int) -> list[T]:
+    """The first ``limit`` rows of a listing, over as many pages as that takes (the CLI's ``--limit``).
+
+    Args:
+        fetch: one page, given ``before_id`` and the rows still wanted (e.g. a ``search_*`` call).
+        limit: how many rows at most, may exceed :data:`MAX_LIMIT`.
+
+    Returns:
+        The rows, in the listing's order.
+    """
+    rows: list[T] = []
+    before: int | None = None
+    while len(rows) < limit:
+        page = fetch(before, limit - len(rows))
+        rows += page.rows
+        if page.next_before is None:
+            break
+        before = page.next_before
+    return rows

@@ -63,6 +63,7 @@ class Case(SQLModel, table=True):
         Index("ix_case_agency", "institution_id", "agency_code", "id"),
         Index("ix_case_state_id", "institution_id", "state", "id"),
         Index("ix_case_received", "institution_id", "received_at"),
+        Index("ix_case_closed", "institution_id", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -40,6 +40,19 @@ def test_list_newest_first_with_filters_and_secret_titles_hidden(seeded: Seeded)
     assert "(rahasia)" in table.stdout and "#1900002" in table.stdout
 
 
+def test_list_searches_words_and_tracking_ids_never_reporters_or_confidential_text(seeded: Seeded) -> None:
+    # the title of one case, the content of two (the triage case kept the factory's content)
+    assert [c["id"] for c in invoke_json("case", "list", "--search", "SOSIAL")] == [seeded.public_case]
+    assert [c["id"] for c in invoke_json("case", "list", "--search", "belum diterima")] == [
+        seeded.triage_case,
+        seeded.public_case,
+    ]
+    assert [c["id"] for c in invoke_json("case", "list", "--tracking-id", "#1900002")] == [seeded.secret_case]
+    assert invoke_json("case", "list", "--search", "pungli") == []  # the confidential title's word
+    for personal in PERSONAL:
+        assert invoke_json("case", "list", "--search", personal) == []
+
+
 def test_show_hides_reporter_and_confidential_text_unless_asked(seeded: Seeded) -> None:
     plain = invoke("case", "show", str(seeded.secret_case))
     assert plain.exit_code == 0

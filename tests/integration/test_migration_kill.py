@@ -27,6 +27,7 @@ from sqlmodel import SQLModel
 
 from lapor_sync.storage import models  # noqa: F401  (registers the tables on the metadata)
 from lapor_sync.storage.database import Database, alembic_config
+from lapor_sync.storage.trigram import not_trigram
 
 STRIDE = 1 if os.environ.get("LAPOR_SYNC_TEST_KILL_EVERY_STATEMENT") == "1" else 8
 
@@ -83,7 +84,7 @@ def _schema_problems(url: str) -> list[object]:
     try:
         with database.engine.connect() as connection:
             context = MigrationContext.configure(
-                connection, opts={"compare_type": True, "compare_server_default": True}
+                connection, opts={"compare_type": True, "compare_server_default": True, "include_object": not_trigram}
             )
             differences: list[object] = list(compare_metadata(context, SQLModel.metadata))
             heads = set(context.get_current_heads())

@@ -15,7 +15,7 @@ from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.workdays import WorkingCalendar
 from lapor_sync.queries.cases import CaseFilter, search_cases
-from lapor_sync.queries.daily import daily_series
+from lapor_sync.queries.daily import daily_series, overdue_by_agency
 from lapor_sync.queries.events import EventFilter, search_events
 from lapor_sync.queries.outbox import search_outbox
 from lapor_sync.queries.page import MAX_LIMIT, Page
@@ -329,11 +329,26 @@ def test_daily_series_counts_per_wib_day(database: Database) -> None:
             ]
         )
         session.commit()
-        series = daily_series(session, INST, policy=policy, now=_wib(3, 23) + timedelta(minutes=30), days=3)
-        late = daily_series(session, INST, policy=policy, now=_wib(31, 12), days=1)
+        series = daily_series(session, INST, now=_wib(3, 23) + timedelta(minutes=30), days=3)
+        on_time = overdue_by_agency(session, INST, policy=policy, now=_wib(3, 23))
+        late = overdue_by_agency(session, INST, policy=policy, now=_wib(31, 12))
     assert series.days == [date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)]
     assert series.pulled == [1, 1, 1]
     assert series.pushed == [0, 1, 1]
     assert series.backlog == [1, 2, 2]  # case 1 closed on the 3rd
-    assert series.overdue_by_agency == {}
-    assert late.overdue_by_agency == {"DISHUB": 1, "DINSOS": 1}
+    assert on_time == {}
+    assert late == {"DINSOS": 1, "DISHUB": 1}
+
+
+def test_text_search_on_postgresql_reads_the_trigram_indexes(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("trigram indexes exist on PostgreSQL only")
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")  # an empty table: make the index the only way
+        plan = "\n".join(
+            row[0]
+            for row in connection.exec_driver_sql(
+                """EXPLAIN SELECT id FROM "case" WHERE title ILIKE %(w)s OR content ILIKE %(w)s""", {"w": "%lampu%"}
+            )
+        )
+    assert "ix_case_title_trgm" in plan and "ix_case_content_trgm" in plan

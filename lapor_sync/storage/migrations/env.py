@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 from lapor_sync.storage import models  # noqa: F401  (registers the tables on the metadata)
 from lapor_sync.storage.database import check_foreign_keys, migration_engine, serialise_migrations
+from lapor_sync.storage.trigram import not_trigram
 
 config = context.config
 
@@ -24,6 +25,7 @@ def run(connection: Connection) -> None:
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=not_trigram,
         transactional_ddl=True,
     )
     with context.begin_transaction():

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from lapor_sync.storage.trigram import create_trigram_indexes, drop_trigram_indexes
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
@@ -29,6 +31,7 @@ ADDED = (
     ("case", "ix_case_agency", ["institution_id", "agency_code", "id"]),
     ("case", "ix_case_state_id", ["institution_id", "state", "id"]),
     ("case", "ix_case_received", ["institution_id", "received_at"]),
+    ("case", "ix_case_closed", ["institution_id", "closed_at"]),
     ("outbox", "ix_outbox_state_id", ["institution_id", "state", "id"]),
     ("outbox", "ix_outbox_kind", ["institution_id", "kind", "id"]),
     ("outbox", "ix_outbox_tracking", ["tracking_id"]),
@@ -50,9 +53,11 @@ def upgrade() -> None:
         op.create_index(name, table, columns, unique=False)
     for table, name, _ in REPLACED:
         op.drop_index(name, table_name=table)
+    create_trigram_indexes(op.get_bind())
 
 
 def downgrade() -> None:
+    drop_trigram_indexes(op.get_bind())
     for table, name, columns in REPLACED:
         op.create_index(name, table, columns, unique=False)
     for table, name, _ in ADDED:
