@@ -22,7 +22,7 @@ from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.routing import CategoryRoute
 from lapor_sync.domain.sla import SlaStatus
-from lapor_sync.reports.case_detail import case_detail
+from lapor_sync.reports.case_detail import CaseDetail, case_detail
 from lapor_sync.reports.case_lookup import CaseRefInvalid, find_case
 from lapor_sync.reports.config import config_view
 from lapor_sync.reports.mapping import check_mapping, rules_in_force, triaged_categories
@@ -45,7 +45,7 @@ def seeded_app(database: Database, clean_env: None) -> Iterator[tuple[App, Seede
     app.db.dispose()
 
 
-def detail_of(app: App, ref: str, **flags: bool):  # noqa: ANN201 (a CaseDetail, read in the session)
+def detail_of(app: App, ref: str, **flags: bool) -> CaseDetail:
     with app.db.session() as session:
         case = find_case(app.city_records(session), ref).case
         return case_detail(
