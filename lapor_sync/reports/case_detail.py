@@ -19,7 +19,7 @@ from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.routing import AgencyOverride, CityMapping
 from lapor_sync.domain.sla import SlaCase, SlaResult, ThreadMark
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reports.routing import explain_case
+from lapor_sync.reports.routing import explain_routing
 from lapor_sync.reports.sla import sla_policy
 from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
 from lapor_sync.sync.admin.reassign import find_override
@@ -110,14 +110,17 @@ def case_detail(app: App, session: Session, case: Case, *, show_reporter: bool, 
         if show_reporter and not case.is_anonymous
         else None
     )
+    override = find_override(session, case.id)
     return CaseDetail(
         fields=_fields(case, app.mapping, show_confidential or not case.is_secret),
-        override=find_override(session, case.id),
+        override=override,
         reporter=reporter,
         thread=[_entry(e, visible=show_confidential or not (case.is_secret or e.is_secret)) for e in thread],
         outbox=[_queued(o) for o in outbox],
         sla=_sla(app, case, thread),
-        routing=explain_case(session, app.mapping, case),
+        routing=explain_routing(
+            app.mapping, case.disposition_id, case.category_id, case.category_name, case=case, override=override
+        ),
         events=case_events(session, app.institution_id, case.complaint_id),
     )
 
