@@ -86,39 +86,13 @@ def list_cases(
 
     Example: `lapor-sync case list --agency DISHUB --open`
     """
-    from sqlmodel import col, select
-
-    from lapor_sync.storage.models import Case
+    from lapor_sync.reports.cases import case_row, list_cases
 
     app = state(ctx).app()
-    query = select(Case).where(Case.institution_id == app.institution_id)
-    if agency:
-        query = query.where(Case.agency_code == agency.strip().upper())
-    if state_:
-        query = query.where(Case.state == state_.value)
-    if open_:
-        query = query.where(col(Case.state).in_([s.value for s in CaseState if s.is_open]))
     with app.existing_db().session() as session:
-        cases = session.exec(query.order_by(col(Case.dispositioned_at).desc(), col(Case.id).desc()).limit(limit)).all()
+        cases = list_cases(session, app.institution_id, agency_code=agency, state=state_, open_only=open_, limit=limit)
     if as_json:
-        print_json(
-            [
-                {
-                    "id": c.id,
-                    "complaint_id": c.complaint_id,
-                    "tracking_id": c.tracking_id,
-                    "agency_code": c.agency_code,
-                    "state": c.state,
-                    "national_status_code": c.national_status_code,
-                    "national_status_name": c.national_status_name,
-                    "category_name": c.category_name,
-                    "dispositioned_at": c.dispositioned_at,
-                    "is_secret": c.is_secret,
-                    "title": None if c.is_secret else c.title,
-                }
-                for c in cases
-            ]
-        )
+        print_json([case_row(c) for c in cases])
         return
     print_table(
         "Cases",

@@ -24,6 +24,7 @@ from lapor_sync.domain.routing import CategoryRoute
 from lapor_sync.domain.sla import SlaStatus
 from lapor_sync.reports.case_detail import CaseDetail, case_detail
 from lapor_sync.reports.case_lookup import CaseRefInvalid, find_case
+from lapor_sync.reports.cases import case_row, list_cases
 from lapor_sync.reports.config import config_view
 from lapor_sync.reports.mapping import check_mapping, rules_in_force, triaged_categories
 from lapor_sync.reports.outbox import list_outbox
@@ -263,3 +264,16 @@ def test_config_view_masks_the_database_password_as_the_cli_does(clean_env: None
     }
     assert view.settings["institution_id"]["value"] == str(CITY)
     assert "auth_mode" in view.national
+
+
+def test_case_list_filters_pages_and_hides_confidential_titles(seeded_app: tuple[App, Seeded]) -> None:
+    app, seeded = seeded_app
+    with app.db.session() as session:
+        first = list_cases(session, CITY, limit=2)
+        last = first[-1]
+        rest = list_cases(session, CITY, before=(last.dispositioned_at, last.id or 0))
+        by_agency = list_cases(session, CITY, agency_code=" dinsos ")
+        rows = [case_row(c) for c in first]
+    assert [c.id for c in first + rest] == [seeded.triage_case, seeded.secret_case, seeded.public_case]
+    assert [c.id for c in by_agency] == [seeded.public_case]
+    assert rows[1]["is_secret"] and rows[1]["title"] is None and "reporter_name" not in rows[1]
