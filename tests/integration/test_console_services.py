@@ -29,6 +29,7 @@ from lapor_sync.reports.config import config_view
 from lapor_sync.reports.mapping import check_mapping, rules_in_force, triaged_categories
 from lapor_sync.reports.outbox import list_outbox
 from lapor_sync.reports.set_aside import list_set_aside
+from lapor_sync.reports.sla_report import sla_report
 from lapor_sync.storage.database import Database
 from lapor_sync.sync.admin.case_actions import act_on_case
 from lapor_sync.sync.admin.masters import TemplateRefused
@@ -277,3 +278,19 @@ def test_case_list_filters_pages_and_hides_confidential_titles(seeded_app: tuple
     assert [c.id for c in first + rest] == [seeded.triage_case, seeded.secret_case, seeded.public_case]
     assert [c.id for c in by_agency] == [seeded.public_case]
     assert rows[1]["is_secret"] and rows[1]["title"] is None and "reporter_name" not in rows[1]
+
+
+def test_sla_report_per_agency_lists_the_pressing_cases_unless_all_asked(seeded_app: tuple[App, Seeded]) -> None:
+    app, seeded = seeded_app
+
+    pressing = sla_report(app, app.clock.now())
+    every = sla_report(app, app.clock.now(), include_all=True)
+
+    assert len(pressing.open_cases) == 3
+    by_code = {a.agency_code: a for a in pressing.agencies}
+    assert [r.case_id for r in by_code["DINKES"].shown] == [seeded.secret_case]  # no follow-up after 10 days
+    assert by_code["DINKES"].counts["overdue"] == 1 and by_code["DINKES"].agency_name is not None
+    assert sum(a.open_cases for a in every.agencies) == 3
+    data = every.as_dict()
+    assert data["open_cases"] == 3 and data["limits"]["sla_followup_working_days"] == 5
+    assert all(case["followup"]["due_at"].tzinfo is not None for a in data["agencies"] for case in a["cases"])
