@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.complaint import AuthorType
@@ -19,9 +18,10 @@ from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.routing import AgencyOverride, CityMapping
 from lapor_sync.domain.sla import SlaCase, SlaResult, ThreadMark
 from lapor_sync.domain.status import CaseState
+from lapor_sync.reports.journal import event_query
 from lapor_sync.reports.routing import explain_routing
 from lapor_sync.reports.sla import sla_policy
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, ThreadEntry
 from lapor_sync.sync.admin.reassign import find_override
 
 if TYPE_CHECKING:
@@ -132,12 +132,7 @@ def case_events(session: Session, institution_id: int, complaint_id: int) -> lis
     Events never hold complaint content or reporters' personal data.
     """
     query = (
-        select(SyncEvent)
-        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-        .where(
-            SyncEvent.complaint_id == complaint_id,
-            or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == institution_id),
-        )
+        event_query(institution_id, complaint_id=complaint_id)
         .order_by(col(SyncEvent.at).desc(), col(SyncEvent.id).desc())
         .limit(EVENTS_SHOWN)
     )

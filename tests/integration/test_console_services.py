@@ -21,11 +21,13 @@ from lapor_sync.domain.actions import ActionRefused, AgencyAction
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.routing import CategoryRoute
+from lapor_sync.domain.runs import Level
 from lapor_sync.domain.sla import SlaStatus
 from lapor_sync.reports.case_detail import CaseDetail, case_detail
 from lapor_sync.reports.case_lookup import CaseRefInvalid, find_case
 from lapor_sync.reports.cases import case_row, list_cases
 from lapor_sync.reports.config import config_view
+from lapor_sync.reports.journal import event_query, list_runs, run_data
 from lapor_sync.reports.mapping import check_mapping, rules_in_force, triaged_categories
 from lapor_sync.reports.outbox import list_outbox
 from lapor_sync.reports.set_aside import list_set_aside
@@ -294,3 +296,20 @@ def test_sla_report_per_agency_lists_the_pressing_cases_unless_all_asked(seeded_
     data = every.as_dict()
     assert data["open_cases"] == 3 and data["limits"]["sla_followup_working_days"] == 5
     assert all(case["followup"]["due_at"].tzinfo is not None for a in data["agencies"] for case in a["cases"])
+
+
+def test_runs_newest_first_and_events_by_filters(seeded_app: tuple[App, Seeded]) -> None:
+    app, seeded = seeded_app
+    with app.db.session() as session:
+        runs = list_runs(session, CITY)
+        failed = list_runs(session, CITY, outcome="FAILED ")
+        older = list_runs(session, CITY, before_id=seeded.failed_run)
+        warnings = list(session.exec(event_query(CITY, level=Level.WARNING)))
+        family = list(session.exec(event_query(CITY, kind="complaint", tracking_id="#1900001")))
+        by_run = list(session.exec(event_query(CITY, run=seeded.pull_run, since=T0, until=T0 + timedelta(days=30))))
+    assert [r.id for r in runs] == [seeded.failed_run, seeded.pull_run]
+    assert [r.id for r in failed] == [seeded.failed_run] and [r.id for r in older] == [seeded.pull_run]
+    assert run_data(failed[0])["error"] == "HTTP 401: token expired"
+    assert [e.kind for e in warnings] == ["complaint.triage"]
+    assert [e.kind for e in family] == ["complaint.created"]
+    assert {e.tracking_id for e in by_run} == {"1900001", "1900002", "1900003"}  # created, and one in triage
