@@ -313,3 +313,9 @@ def test_runs_newest_first_and_events_by_filters(seeded_app: tuple[App, Seeded])
     assert [e.kind for e in warnings] == ["complaint.triage"]
     assert [e.kind for e in family] == ["complaint.created"]
     assert {e.tracking_id for e in by_run} == {"1900001", "1900002", "1900003"}  # created, and one in triage
+
+
+def test_a_template_starts_only_a_follow_up(seeded_app: tuple[App, Seeded]) -> None:
+    app, _ = seeded_app
+    with pytest.raises(ActionRefused, match="template"):
+        act_on_case(app, "#1900001", AgencyAction.COMPLETE, "Selesai.", template="selesai")
