@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.complaint import AuthorType
@@ -19,9 +18,10 @@ from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.routing import AgencyOverride, CityMapping
 from lapor_sync.domain.sla import SlaCase, SlaResult, ThreadMark
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reports.routing import explain_case
+from lapor_sync.queries.events import EventFilter, event_query
+from lapor_sync.reports.routing import explain_routing
 from lapor_sync.reports.sla import sla_policy
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, ThreadEntry
 from lapor_sync.sync.admin.reassign import find_override
 
 if TYPE_CHECKING:
@@ -110,31 +110,29 @@ def case_detail(app: App, session: Session, case: Case, *, show_reporter: bool, 
         if show_reporter and not case.is_anonymous
         else None
     )
+    override = find_override(session, case.id)
     return CaseDetail(
         fields=_fields(case, app.mapping, show_confidential or not case.is_secret),
-        override=find_override(session, case.id),
+        override=override,
         reporter=reporter,
         thread=[_entry(e, visible=show_confidential or not (case.is_secret or e.is_secret)) for e in thread],
         outbox=[_queued(o) for o in outbox],
         sla=_sla(app, case, thread),
-        routing=explain_case(session, app.mapping, case),
-        events=case_events(session, app.institution_id, case.complaint_id),
+        routing=explain_routing(
+            app.mapping, case.disposition_id, case.category_id, case.category_name, case=case, override=override
+        ),
+        events=case_events(session, app.institution_id, case.tracking_id),
     )
 
 
-def case_events(session: Session, institution_id: int, complaint_id: int) -> list[SyncEvent]:
+def case_events(session: Session, institution_id: int, tracking_id: str) -> list[SyncEvent]:
     """The sync events of one complaint, newest first, at most :data:`EVENTS_SHOWN`.
 
     Runs of this institution and the admins' run-less events (requeue, cancel, reassign) count.
     Events never hold complaint content or reporters' personal data.
     """
     query = (
-        select(SyncEvent)
-        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-        .where(
-            SyncEvent.complaint_id == complaint_id,
-            or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == institution_id),
-        )
+        event_query(institution_id, EventFilter(tracking_id=tracking_id))
         .order_by(col(SyncEvent.at).desc(), col(SyncEvent.id).desc())
         .limit(EVENTS_SHOWN)
     )

@@ -22,12 +22,13 @@ from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.routing import CategoryRoute
 from lapor_sync.domain.sla import SlaStatus
-from lapor_sync.reports.case_detail import case_detail
+from lapor_sync.reports.case_detail import CaseDetail, case_detail
 from lapor_sync.reports.case_lookup import CaseRefInvalid, find_case
 from lapor_sync.reports.config import config_view
 from lapor_sync.reports.mapping import check_mapping, rules_in_force, triaged_categories
 from lapor_sync.reports.outbox import list_outbox
 from lapor_sync.reports.set_aside import list_set_aside
+from lapor_sync.reports.sla_report import sla_report
 from lapor_sync.storage.database import Database
 from lapor_sync.sync.admin.case_actions import act_on_case
 from lapor_sync.sync.admin.masters import TemplateRefused
@@ -45,7 +46,7 @@ def seeded_app(database: Database, clean_env: None) -> Iterator[tuple[App, Seede
     app.db.dispose()
 
 
-def detail_of(app: App, ref: str, **flags: bool):  # noqa: ANN201 (a CaseDetail, read in the session)
+def detail_of(app: App, ref: str, **flags: bool) -> CaseDetail:
     with app.db.session() as session:
         case = find_case(app.city_records(session), ref).case
         return case_detail(
@@ -263,3 +264,25 @@ def test_config_view_masks_the_database_password_as_the_cli_does(clean_env: None
     }
     assert view.settings["institution_id"]["value"] == str(CITY)
     assert "auth_mode" in view.national
+
+
+def test_sla_report_per_agency_lists_the_pressing_cases_unless_all_asked(seeded_app: tuple[App, Seeded]) -> None:
+    app, seeded = seeded_app
+
+    pressing = sla_report(app, app.clock.now())
+    every = sla_report(app, app.clock.now(), include_all=True)
+
+    assert len(pressing.open_cases) == 3
+    by_code = {a.agency_code: a for a in pressing.agencies}
+    assert [r.case_id for r in by_code["DINKES"].shown] == [seeded.secret_case]  # no follow-up after 10 days
+    assert by_code["DINKES"].counts["overdue"] == 1 and by_code["DINKES"].agency_name is not None
+    assert sum(a.open_cases for a in every.agencies) == 3
+    data = every.as_dict()
+    assert data["open_cases"] == 3 and data["limits"]["sla_followup_working_days"] == 5
+    assert all(case["followup"]["due_at"].tzinfo is not None for a in data["agencies"] for case in a["cases"])
+
+
+def test_a_template_starts_only_a_follow_up(seeded_app: tuple[App, Seeded]) -> None:
+    app, _ = seeded_app
+    with pytest.raises(ActionRefused, match="template"):
+        act_on_case(app, "#1900001", AgencyAction.COMPLETE, "Selesai.", template="selesai")

@@ -148,9 +148,15 @@ def run_resync(
         lease_wait_seconds: how long to wait for the ``pull`` lease, seconds.
         on_progress: called with (done, total) after each complaint.
 
+    Any thread may call it (the web console runs it off the request's thread): it opens its own
+    sessions, and the ``pull`` lease is not re-entrant, so a worker's scheduled pull in the same
+    process waits or skips as another process's would. Give it a service whose platform client
+    that thread made (``App.sync_service(App.platform())``): the OAuth2 client is not thread-safe.
+    A selection of many cases is one run: ``Selection(complaint_ids=(...))``.
+
     Returns:
         The run (``ok``; or ``failed`` with its reason when LAPOR! failed mid-way, with the changes
-        made up to then) and the changes.
+        made up to then; ``run.id`` is the new run's id) and the changes.
 
     Raises:
         SelectionError: see :meth:`Selection.check`; nothing was done.
