@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import auth, dashboard
+from lapor_sync.web.pages import auth, case_actions, cases, dashboard
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
+    (cases.router, cases.api),
+    (case_actions.router, case_actions.api),
 ]
