@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.domain.errors import TransientError
-from lapor_sync.storage.models import Case, CaseOverride, OutboxItem, SyncRun
+from lapor_sync.domain.privacy import PrivacyRules
+from lapor_sync.storage.models import Case, CaseOverride, OutboxItem, SyncRun, ThreadEntry
 from tests.support.cli import CITY, PERSONAL, SECRET_CONTENT, SECRET_TITLE
 from tests.support.fake_platform import FakePlatform
 from tests.web.conftest import AsgiClient, ConsoleHarness, csrf_of
@@ -153,6 +154,35 @@ def test_an_admin_opens_confidential_content_by_the_button_and_it_is_audited(har
     opened = client.get(path, params={"show_confidential": "true"}).text
     assert SECRET_TITLE in opened and SECRET_CONTENT in opened
     assert audited(harness, "case.open_confidential") == [("admin", "1900002")]
+
+
+def test_the_mapping_may_let_operators_open_confidential_content(
+    harness: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wider = harness.app.mapping.model_copy(update={"privacy": PrivacyRules(confidential_roles=("admin", "operator"))})
+    monkeypatch.setitem(harness.app.__dict__, "mapping", wider)
+    operator = harness.signed_in(Role.OPERATOR)
+    path = f"/cases/{harness.seeded.secret_case}"
+    assert SECRET_TITLE in operator.get(path, params={"show_confidential": "true"}).text
+    assert harness.signed_in(Role.VIEWER).get(path, params={"show_confidential": "true"}).status_code == 403
+    assert audited(harness, "case.open_confidential") == [("operator", "1900002")]
+
+
+def test_a_confidential_message_in_a_public_case_is_hidden_until_opened(harness: ConsoleHarness) -> None:
+    reply = "Terima kasih, mohon segera ditindaklanjuti."
+    with harness.app.db.session() as session:
+        entry = session.exec(select(ThreadEntry).where(ThreadEntry.case_id == harness.seeded.public_case)).first()
+        assert entry is not None and entry.content == reply
+        entry.is_secret = True
+        session.add(entry)
+        session.commit()
+    path = f"/cases/{harness.seeded.public_case}"
+    assert reply not in harness.signed_in(Role.OPERATOR).get(path, params={"show_reporter": "true"}).text
+    admin = harness.signed_in(Role.ADMIN)
+    page = admin.get(path).text
+    assert reply not in page and 'name="show_confidential"' in page
+    assert reply in admin.get(path, params={"show_confidential": "true"}).text
+    assert audited(harness, "case.open_confidential") == [("admin", "1900001")]
 
 
 def test_the_reporter_shows_to_an_operator_after_the_audited_button_and_never_to_a_viewer(
@@ -325,3 +355,5 @@ def test_bulk_reassign_and_resync_count_per_row_outcomes(harness: ConsoleHarness
         == 403
     )
     assert client.post("/cases/bulk", data={"ids": ids, "action": "resync"}).status_code == 403
+    nothing = notice_after(client, post(client, "/cases/bulk", {"action": "reassign"}, page="/cases"))
+    assert "Pilih sedikitnya satu kasus" in nothing

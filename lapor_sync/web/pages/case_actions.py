@@ -269,14 +269,16 @@ def _act(
 @api.post("/cases/bulk")
 def bulk(
     request: Request,
-    ids: Annotated[list[int], Form(max_length=BULK_LIMIT)],
     action: Annotated[Literal["resync", "reassign"], Form()],
+    ids: Annotated[list[int] | None, Form(max_length=BULK_LIMIT)] = None,
     agency: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
     services: Console = Depends(console),
     user: ConsoleUser = Depends(require(Role.OPERATOR)),
 ) -> Response:
     """Resync the selected cases in one run, or re-route each to ``agency``; the answer counts per-row outcomes."""
+    if not ids:
+        return _answer(request, "/cases", Refused(translate(request, "Select at least one case.")), "")
     cases = _cases(services, ids)
     try:
         if action == "resync":

@@ -215,11 +215,9 @@ def open_case(
         raise HTTPException(403, translate(request, "Your role may not open this."))
     with services.db.session() as session:
         case = stored_case(session, services, case_id)
-        detail = case_detail(
-            services.app, session, case, show_reporter=reporter, show_confidential=confidential and case.is_secret
-        )
+        detail = case_detail(services.app, session, case, show_reporter=reporter, show_confidential=confidential)
         templates = _templates(session, services.app.institution_id)
-    if confidential and case.is_secret:
+    if confidential and (case.is_secret or any(entry["is_secret"] for entry in detail.thread)):
         audit(request, user, "case.open_confidential", case_id=case_id, tracking_id=case.tracking_id)
     if reporter and detail.reporter is not None:
         audit(request, user, "case.show_reporter", case_id=case_id, tracking_id=case.tracking_id)
