@@ -6,6 +6,7 @@ import re
 from contextlib import nullcontext
 from datetime import timedelta
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlmodel import select
@@ -50,12 +51,12 @@ def fake(harness: ConsoleHarness, monkeypatch: pytest.MonkeyPatch) -> FakePlatfo
     return platform
 
 
-def post(client: AsgiClient, path: str, data: dict[str, object] | None = None, *, page: str) -> object:
+def post(client: AsgiClient, path: str, data: dict[str, object] | None = None, *, page: str) -> httpx.Response:
     """POST ``data`` to ``path`` as the form on ``page`` would (with its CSRF token)."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf_of(client, page)})
 
 
-def notice_after(client: AsgiClient, answer: object) -> str:
+def notice_after(client: AsgiClient, answer: httpx.Response) -> str:
     """The notice shown on the page the POST redirected to."""
     assert answer.status_code == 303, answer.text
     page = client.get(answer.headers["location"])

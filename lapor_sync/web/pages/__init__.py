@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import auth, case_actions, cases, dashboard
+from lapor_sync.web.pages import auth, case_actions, case_bulk, cases, dashboard
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
     (cases.router, cases.api),
     (case_actions.router, case_actions.api),
+    (case_bulk.router, case_bulk.api),
 ]

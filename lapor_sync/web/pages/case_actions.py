@@ -4,13 +4,12 @@ Each action is the CLI's service (:func:`~lapor_sync.sync.admin.resync.resync_fr
 :class:`~lapor_sync.sync.admin.reassign.Reassigner`, :func:`~lapor_sync.sync.admin.case_actions.act_on_case`)
 called with the console user as the actor, then audited. A service's refusal (a closed case, an agency
 the mapping lacks, LAPOR! not configured, a busy lease) comes back as a notice on the page, or as 409
-with ``error`` from the API; never as a server error.
+with ``error`` from the API; never as a server error. The list's bulk actions: :mod:`.case_bulk`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
@@ -34,7 +33,6 @@ api = APIRouter()
 
 Text = Annotated[str, Form(max_length=4000)]
 Reason = Annotated[str, Form(max_length=500)]
-BULK_LIMIT = 200  # one page of the list at most
 
 
 def actor(user: ConsoleUser) -> str:
@@ -50,7 +48,7 @@ class Refused(Exception):
         self.reason = reason
 
 
-def _cases(services: Console, case_ids: list[int]) -> list[Case]:
+def cases_of(services: Console, case_ids: list[int]) -> list[Case]:
     """The institution's cases among ``case_ids``, in the order given.
 
     Raises:
@@ -113,18 +111,18 @@ def act(services: Console, case_id: int, action: AgencyAction, text: str, **opti
     }
 
 
-def _from_api(request: Request) -> bool:
+def from_api(request: Request) -> bool:
     """Whether ``request`` came to the JSON twin (``/api/v1/...``) rather than the page."""
     return request.url.path.startswith(url(request, "/api/"))
 
 
-def _answer(request: Request, back_to: str, outcome: dict[str, Any] | Refused, notice: str) -> Response:
+def answer(request: Request, back_to: str, outcome: dict[str, Any] | Refused, notice: str) -> Response:
     """The page's 303 to ``back_to`` with ``notice`` (or the refusal), or the API's JSON (409 when refused)."""
     if isinstance(outcome, Refused):
-        if _from_api(request):
+        if from_api(request):
             return JSONResponse({"error": outcome.reason}, status_code=409)
         notice = translate(request, "Not done: %(reason)s", reason=outcome.reason)
-    elif _from_api(request):
+    elif from_api(request):
         return JSONResponse(outcome)
     return redirect_after(request, back_to, notice)
 
@@ -138,11 +136,11 @@ def resync_case(
     user: ConsoleUser = Depends(require(Role.OPERATOR)),
 ) -> Response:
     """Re-read the case from LAPOR! now; the notice links the new run."""
-    case = _cases(services, [case_id])[0]
+    case = cases_of(services, [case_id])[0]
     try:
         result = resync(services, user, [case])
     except Refused as refused:
-        return _answer(request, f"/cases/{case_id}", refused, "")
+        return answer(request, f"/cases/{case_id}", refused, "")
     run = result.run
     audit(request, user, "case.resync", case_id=case_id, tracking_id=case.tracking_id, detail=f"run {run.id}")
     outcome = {"run_id": run.id, "outcome": run.outcome, "changes": [c.outcome.value for c in result.changes]}
@@ -150,7 +148,7 @@ def resync_case(
         notice = translate(request, "Resync run %(run)s failed: %(error)s", run=run.id, error=run.error)
     else:
         notice = translate(request, "Resync done in run %(run)s.", run=run.id)
-    return _answer(request, f"/cases/{case_id}?run={run.id}", outcome, notice)
+    return answer(request, f"/cases/{case_id}?run={run.id}", outcome, notice)
 
 
 @router.post("/cases/{case_id}/reassign")
@@ -165,11 +163,11 @@ def reassign_case(
     user: ConsoleUser = Depends(require(Role.OPERATOR)),
 ) -> Response:
     """Re-route the case to ``agency`` and keep it there (or, with ``clear``, back to the mapping's routing)."""
-    case = _cases(services, [case_id])[0]
+    case = cases_of(services, [case_id])[0]
     try:
         done = reassign(services, user, case_id, None if clear else agency or "", reason)
     except Refused as refused:
-        return _answer(request, f"/cases/{case_id}", refused, "")
+        return answer(request, f"/cases/{case_id}", refused, "")
     verb = "case.reassign_clear" if clear else "case.reassign"
     agency_code = done.routing.agency_code
     audit(request, user, verb, case_id=case_id, tracking_id=case.tracking_id, detail=f"to {agency_code}")
@@ -178,7 +176,7 @@ def reassign_case(
         notice = translate(request, "Override cleared: the case is with %(agency)s.", agency=agency_code)
     else:
         notice = translate(request, "The case is now kept with %(agency)s.", agency=agency_code)
-    return _answer(request, f"/cases/{case_id}", outcome, notice)
+    return answer(request, f"/cases/{case_id}", outcome, notice)
 
 
 @router.post("/cases/{case_id}/followup")
@@ -245,11 +243,11 @@ def _act(
     **options: Any,
 ) -> Response:
     """Run one agency action, audit it, and answer (see :func:`_answer`)."""
-    case = _cases(services, [case_id])[0]
+    case = cases_of(services, [case_id])[0]
     try:
         outcome = act(services, case_id, action, text, **options)
     except Refused as refused:
-        return _answer(request, f"/cases/{case_id}", refused, "")
+        return answer(request, f"/cases/{case_id}", refused, "")
     audit(
         request,
         user,
@@ -262,77 +260,4 @@ def _act(
         notice = translate(request, "Request queued for LAPOR!; a LAPOR! admin decides on it.")
     else:
         notice = translate(request, "Queued for LAPOR!: it leaves with the next push.")
-    return _answer(request, f"/cases/{case_id}", outcome, notice)
-
-
-@router.post("/cases/bulk")
-@api.post("/cases/bulk")
-def bulk(
-    request: Request,
-    action: Annotated[Literal["resync", "reassign"], Form()],
-    ids: Annotated[list[int] | None, Form(max_length=BULK_LIMIT)] = None,
-    agency: Annotated[str, Form(max_length=32)] = "",
-    reason: Annotated[str, Form(max_length=500)] = "",
-    services: Console = Depends(console),
-    user: ConsoleUser = Depends(require(Role.OPERATOR)),
-) -> Response:
-    """Resync the selected cases in one run, or re-route each to ``agency``; the answer counts per-row outcomes."""
-    if not ids:
-        return _answer(request, "/cases", Refused(translate(request, "Select at least one case.")), "")
-    cases = _cases(services, ids)
-    try:
-        if action == "resync":
-            counts = _bulk_resync(request, services, user, cases)
-        else:
-            counts = _bulk_reassign(request, services, user, cases, agency, reason)
-    except Refused as refused:
-        return _answer(request, "/cases", refused, "")
-    labels = _outcome_labels(request)
-    summary = ", ".join(f"{n} {labels.get(outcome, outcome)}" for outcome, n in sorted(counts.items()))
-    notice = translate(request, "%(count)d cases: %(summary)s.", count=len(cases), summary=summary)
-    return _answer(request, "/cases", {"outcomes": dict(counts)}, notice)
-
-
-def _outcome_labels(request: Request) -> dict[str, str]:
-    """Per-row outcomes of a bulk action in the request's language (resync's outcomes, and re-route's)."""
-    return {
-        "created": translate(request, "created"),
-        "updated": translate(request, "updated"),
-        "moved": translate(request, "moved"),
-        "unchanged": translate(request, "unchanged"),
-        "set aside": translate(request, "still set aside"),
-        "not found": translate(request, "not found at LAPOR!"),
-        "failed": translate(request, "not read (the run failed)"),
-        "kept": translate(request, "already with that agency"),
-        "refused": translate(request, "refused"),
-    }
-
-
-def _bulk_resync(request: Request, services: Console, user: ConsoleUser, cases: list[Case]) -> Counter[str]:
-    """One resync run for every selected case; outcomes as the resync names them (``updated``, ``moved``...)."""
-    result = resync(services, user, cases)
-    for case in cases:
-        audit(
-            request, user, "case.resync", case_id=case.id, tracking_id=case.tracking_id, detail=f"run {result.run.id}"
-        )
-    counts = Counter(change.outcome.value for change in result.changes)
-    if result.run.error:
-        counts["failed"] = len(cases) - len(result.changes)
-    return counts
-
-
-def _bulk_reassign(
-    request: Request, services: Console, user: ConsoleUser, cases: list[Case], agency: str, reason: str
-) -> Counter[str]:
-    """Re-route each case to ``agency``: ``moved``, ``kept`` (already there) or ``refused``."""
-    counts: Counter[str] = Counter()
-    for case in cases:
-        assert case.id is not None  # a stored case
-        try:
-            done = reassign(services, user, case.id, agency, reason)
-        except Refused:
-            counts["refused"] += 1
-            continue
-        counts["moved" if done.previous_agency != done.routing.agency_code else "kept"] += 1
-        audit(request, user, "case.reassign", case_id=case.id, tracking_id=case.tracking_id, detail=f"to {agency}")
-    return counts
+    return answer(request, f"/cases/{case_id}", outcome, notice)
