@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import audit, auth, dashboard, users
+from lapor_sync.web.pages import audit, auth, case_actions, case_bulk, cases, dashboard, users
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
+    (cases.router, cases.api),
+    (case_actions.router, case_actions.api),
+    (case_bulk.router, case_bulk.api),
     (users.router, users.api),
     (audit.router, audit.api),
 ]
