@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import auth, dashboard
+from lapor_sync.web.pages import auth, dashboard, mapping, outbox, set_aside, settings, sla
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
+    (outbox.router, outbox.api),
+    (set_aside.router, set_aside.api),
+    (mapping.router, mapping.api),
+    (sla.router, sla.api),
+    (settings.router, settings.api),
 ]
