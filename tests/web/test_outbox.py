@@ -28,6 +28,8 @@ def test_filters_and_the_json_twin(console: ConsoleHarness) -> None:
     assert answer["rows"][0]["last_error"] == "HTTP 422: complaint is closed" and "payload" not in answer["rows"][0]
     assert answer["next_before"] is None
     assert client.get("/outbox?state=lost").status_code == 422
+    older = client.get(f"/outbox?before={console.seeded.dead_outbox}")  # the keyset: rows below that id
+    assert "#1900001" in older.text and "#1900003" not in older.text
 
 
 def test_a_row_page_shows_its_attempts_and_404_for_an_unknown_row(console: ConsoleHarness) -> None:

@@ -6,14 +6,14 @@ services as ``lapor-sync outbox retry|cancel``). No follow-up text is shown: it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.queries.outbox import search_outbox
@@ -21,17 +21,13 @@ from lapor_sync.reports.outbox import attempt_row, outbox_row
 from lapor_sync.storage.models import OutboxItem
 from lapor_sync.sync.admin import outbox as outbox_admin
 from lapor_sync.sync.admin.outbox import BulkOutcome, OutboxRefused
-from lapor_sync.web.context import Console, console
-from lapor_sync.web.inputs import Blank, actor, bulk_notice
-from lapor_sync.web.security import audit, require
+from lapor_sync.web.context import Console
+from lapor_sync.web.inputs import Blank, Operator, Reader, Services, actor, after_action, bulk_notice
+from lapor_sync.web.security import audit
 from lapor_sync.web.templating import redirect_after, render, translate
 
 router = APIRouter()
 api = APIRouter(tags=["outbox"])
-
-Reader = Annotated[ConsoleUser, Depends(require(Role.VIEWER))]
-Operator = Annotated[ConsoleUser, Depends(require(Role.OPERATOR))]
-Services = Annotated[Console, Depends(console)]
 
 
 class BulkAction(StrEnum):
@@ -47,6 +43,15 @@ class CancelRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class OutboxFilters(BaseModel):
+    """The outbox list's query parameters; a filter left empty matches every row (but the delivered ones)."""
+
+    state: Annotated[OutboxState | None, Blank] = None
+    kind: str | None = Field(default=None, max_length=32)
+    tracking_id: str | None = Field(default=None, max_length=32)
+    before: int | None = None
+
+
 class BulkRequest(BaseModel):
     """A bulk retry or cancel through the API."""
 
@@ -55,15 +60,8 @@ class BulkRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-def outbox_list(
-    services: Console,
-    *,
-    state: OutboxState | None,
-    kind: str | None,
-    tracking_id: str | None,
-    before: int | None,
-) -> dict[str, Any]:
-    """One page of outbox rows, newest first; without ``state`` every row not delivered.
+def outbox_list(services: Console, wanted: OutboxFilters) -> dict[str, Any]:
+    """One page of outbox rows, newest first; without a state filter every row not delivered.
 
     Returns:
         ``rows`` (:func:`~lapor_sync.reports.outbox.outbox_row`, no payload) and ``next_before``.
@@ -72,11 +70,11 @@ def outbox_list(
         page = search_outbox(
             session,
             services.app.institution_id,
-            state=state,
+            state=wanted.state,
             undelivered=True,
-            kind=kind,
-            tracking_id=tracking_id,
-            before_id=before,
+            kind=wanted.kind,
+            tracking_id=wanted.tracking_id,
+            before_id=wanted.before,
         )
     return {"rows": [outbox_row(row) for row in page.rows], "next_before": page.next_before}
 
@@ -161,25 +159,12 @@ def _outcome_data(outcome: BulkOutcome) -> dict[str, Any]:
 
 @router.get("/outbox")
 def outbox_page(
-    request: Request,
-    services: Services,
-    _user: Reader,
-    state: Annotated[OutboxState | None, Blank, Query()] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    tracking_id: Annotated[str | None, Query(max_length=32)] = None,
-    before: Annotated[int | None, Query()] = None,
+    request: Request, services: Services, _user: Reader, wanted: Annotated[OutboxFilters, Query()]
 ) -> Response:
     """The outbox list with its filters and bulk actions."""
-    data = outbox_list(services, state=state, kind=kind, tracking_id=tracking_id, before=before)
-    filters = {"state": state.value if state else "", "kind": kind or "", "tracking_id": tracking_id or ""}
-    return render(
-        request,
-        "outbox.html",
-        title=translate(request, "Outbox"),
-        states=list(OutboxState),
-        filters=filters,
-        **data,
-    )
+    data = outbox_list(services, wanted)
+    title = translate(request, "Outbox")
+    return render(request, "outbox.html", title=title, states=list(OutboxState), filters=wanted, **data)
 
 
 @router.get("/outbox/{item_id}")
@@ -193,12 +178,11 @@ def outbox_item_page(request: Request, item_id: int, services: Services, _user: 
 @router.post("/outbox/{item_id}/retry")
 def retry_page(request: Request, item_id: int, services: Services, user: Operator) -> Response:
     """Requeue one row, back to its page with what happened."""
-    try:
-        retry(request, services, user, item_id)
-    except OutboxRefused as exc:
-        return redirect_after(request, f"/outbox/{item_id}", translate(request, "Not done: %(why)s", why=str(exc)))
-    return redirect_after(
-        request, f"/outbox/{item_id}", translate(request, "Back in the queue: the next push sends it.")
+    return after_action(
+        request,
+        f"/outbox/{item_id}",
+        lambda: retry(request, services, user, item_id),
+        lambda _row: translate(request, "Back in the queue: the next push sends it."),
     )
 
 
@@ -211,12 +195,11 @@ def cancel_page(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Cancel one row, back to its page with what happened."""
-    try:
-        cancel(request, services, user, item_id, reason)
-    except OutboxRefused as exc:
-        return redirect_after(request, f"/outbox/{item_id}", translate(request, "Not done: %(why)s", why=str(exc)))
-    return redirect_after(
-        request, f"/outbox/{item_id}", translate(request, "Cancelled: it will not be sent to LAPOR!.")
+    return after_action(
+        request,
+        f"/outbox/{item_id}",
+        lambda: cancel(request, services, user, item_id, reason),
+        lambda _row: translate(request, "Cancelled: it will not be sent to LAPOR!."),
     )
 
 
@@ -232,28 +215,26 @@ def bulk_page(
     """Retry or cancel the selected rows, back to the list with the count of each outcome."""
     if not ids:
         return redirect_after(request, "/outbox", translate(request, "Select at least one row."))
-    try:
-        outcomes = bulk(request, services, user, ids, action, reason)
-    except OutboxRefused as exc:
-        return redirect_after(request, "/outbox", translate(request, "Not done: %(why)s", why=str(exc)))
-    refused = [o.item_id for o in outcomes if not o.done]
-    return redirect_after(request, "/outbox", bulk_notice(request, len(outcomes) - len(refused), refused))
+    return after_action(
+        request, "/outbox", lambda: bulk(request, services, user, ids, action, reason), _notice(request)
+    )
+
+
+def _notice(request: Request) -> Callable[[list[BulkOutcome]], str]:
+    def notice(outcomes: list[BulkOutcome]) -> str:
+        refused = [o.item_id for o in outcomes if not o.done]
+        return bulk_notice(request, len(outcomes) - len(refused), refused)
+
+    return notice
 
 
 # API twins
 
 
 @api.get("/outbox")
-def outbox_api(
-    services: Services,
-    _user: Reader,
-    state: Annotated[OutboxState | None, Blank, Query()] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    tracking_id: Annotated[str | None, Query(max_length=32)] = None,
-    before: Annotated[int | None, Query()] = None,
-) -> dict[str, Any]:
+def outbox_api(services: Services, _user: Reader, wanted: Annotated[OutboxFilters, Query()]) -> dict[str, Any]:
     """Outbox rows newest first (``before``: the previous page's ``next_before``); no payload."""
-    return outbox_list(services, state=state, kind=kind, tracking_id=tracking_id, before=before)
+    return outbox_list(services, wanted)
 
 
 @api.get("/outbox/{item_id}")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.config.mapping_rule import RuleRefused, category_route_toml
 from lapor_sync.config.settings import require_national
@@ -26,17 +25,13 @@ from lapor_sync.storage.models import SetAsideRecord
 from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
 from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult
 from lapor_sync.sync.admin.set_aside import assign_agency, resync_set_aside
-from lapor_sync.web.context import Console, console
-from lapor_sync.web.inputs import actor
-from lapor_sync.web.security import audit, require
+from lapor_sync.web.context import Console
+from lapor_sync.web.inputs import Operator, Reader, Services, actor, after_action
+from lapor_sync.web.security import audit
 from lapor_sync.web.templating import redirect_after, render, translate
 
 router = APIRouter()
 api = APIRouter(tags=["set-aside"])
-
-Reader = Annotated[ConsoleUser, Depends(require(Role.VIEWER))]
-Operator = Annotated[ConsoleUser, Depends(require(Role.OPERATOR))]
-Services = Annotated[Console, Depends(console)]
 
 
 class ResyncRequest(BaseModel):
@@ -224,12 +219,12 @@ def rule_page(
 @router.post("/set-aside/{record_id}/resync")
 def resync_page(request: Request, record_id: int, services: Services, user: Operator) -> Response:
     """Resync one record, back to its page with the run's outcome."""
-    back = f"/set-aside/{record_id}"
-    try:
-        result = resync(request, services, user, [record_id])
-    except LaporSyncError as exc:
-        return redirect_after(request, back, translate(request, "Not done: %(why)s", why=str(exc)))
-    return redirect_after(request, back, _resync_notice(request, result))
+    return after_action(
+        request,
+        f"/set-aside/{record_id}",
+        lambda: resync(request, services, user, [record_id]),
+        lambda result: _resync_notice(request, result),
+    )
 
 
 @router.post("/set-aside/bulk")
@@ -242,11 +237,9 @@ def bulk_resync_page(
     """Resync the selected records in one run, back to the list with its outcome counts."""
     if not ids:
         return redirect_after(request, "/set-aside", translate(request, "Select at least one row."))
-    try:
-        result = resync(request, services, user, ids)
-    except LaporSyncError as exc:
-        return redirect_after(request, "/set-aside", translate(request, "Not done: %(why)s", why=str(exc)))
-    return redirect_after(request, "/set-aside", _resync_notice(request, result))
+    return after_action(
+        request, "/set-aside", lambda: resync(request, services, user, ids), lambda r: _resync_notice(request, r)
+    )
 
 
 @router.post("/set-aside/{record_id}/assign")

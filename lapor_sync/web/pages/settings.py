@@ -7,23 +7,18 @@ the sync misbehaves (a wrong base URL, an expired SPLP key).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from lapor_sync.accounts.roles import Role
-from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.reports.config import ConfigView, config_view
-from lapor_sync.web.context import Console, console
-from lapor_sync.web.security import require
+from lapor_sync.web.context import Console
+from lapor_sync.web.inputs import Reader, Services
 from lapor_sync.web.templating import render, translate
 
 router = APIRouter()
 api = APIRouter(tags=["settings"])
-
-Reader = Annotated[ConsoleUser, Depends(require(Role.VIEWER))]
-Services = Annotated[Console, Depends(console)]
 
 
 def settings_now(services: Console) -> ConfigView:

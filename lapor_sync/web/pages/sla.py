@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from lapor_sync.accounts.roles import Role
-from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.reports.sla import SlaOverview, UnknownAgency, sla_overview
-from lapor_sync.web.context import Console, console
-from lapor_sync.web.security import require
+from lapor_sync.web.context import Console
+from lapor_sync.web.inputs import Reader, Services
 from lapor_sync.web.templating import render, translate
 
 router = APIRouter()
 api = APIRouter(tags=["sla"])
 
-Reader = Annotated[ConsoleUser, Depends(require(Role.VIEWER))]
-Services = Annotated[Console, Depends(console)]
 AgencyFilter = Annotated[str, Query(max_length=32)]  # empty: every agency
 AllFilter = Annotated[bool, Query(alias="all")]
 
