@@ -20,8 +20,7 @@ from lapor_sync.config.mapping_rule import RuleRefused, category_route_toml
 from lapor_sync.config.settings import require_national
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.queries.set_aside import search_set_aside
-from lapor_sync.reports.set_aside import set_aside_row
-from lapor_sync.storage.models import SetAsideRecord
+from lapor_sync.reports.set_aside import set_aside_detail, set_aside_row
 from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
 from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult
 from lapor_sync.sync.admin.set_aside import assign_agency, resync_set_aside
@@ -67,23 +66,10 @@ def set_aside_record(services: Console, record_id: int) -> dict[str, Any]:
         HTTPException: 404, no such record in this institution.
     """
     with services.db.session() as session:
-        record = session.get(SetAsideRecord, record_id)
-        if record is None or record.institution_id != services.app.institution_id:
-            raise HTTPException(404)
-        case = None
-        if record.complaint_id is not None:
-            case = services.app.city_records(session).find_by_complaint(record.complaint_id)
-        stored = None
-        if case is not None:
-            stored = {
-                "id": case.id,
-                "tracking_id": case.tracking_id,
-                "agency_code": case.agency_code,
-                "routing_rule": case.routing_rule,
-                "category_id": case.category_id,
-                "category_name": case.category_name,
-            }
-        return set_aside_row(record) | {"case": stored}
+        detail = set_aside_detail(services.app.city_records(session), record_id)
+    if detail is None:
+        raise HTTPException(404)
+    return detail
 
 
 def proposed_rule(services: Console, record_id: int, agency_code: str) -> dict[str, Any]:
