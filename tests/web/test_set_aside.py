@@ -14,7 +14,7 @@ from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, CaseOverride, SetAsideRecord, SyncRun
 from lapor_sync.sync.admin.resync import ResyncResult
 from lapor_sync.web.pages import set_aside as set_aside_page
-from tests.support.cli import CITY
+from tests.support.cli import CITY, PERSONAL, SECRET_CONTENT, SECRET_TITLE
 from tests.web.conftest import ConsoleHarness, csrf_of
 
 UNSTORED = 1  # the seeded record: complaint 3100009, never stored
@@ -178,3 +178,22 @@ def _bearer(console: ConsoleHarness, role: Role) -> dict[str, str]:
 
 def _audit(console: ConsoleHarness, action: str) -> list:
     return console.asgi.state.console.audit.search(action=action)
+
+
+def test_no_page_or_answer_of_these_areas_shows_a_reporter_or_a_confidential_text(console: ConsoleHarness) -> None:
+    record = _record_of_stored_complaint(console)
+    admin = console.signed_in(Role.ADMIN)
+    headers = _bearer(console, Role.ADMIN)
+    paths = [
+        "/outbox",
+        f"/outbox/{console.seeded.pending_outbox}",
+        "/set-aside?include_resolved=true",
+        f"/set-aside/{record}",
+        "/mapping",
+        "/sla?all=true",
+        "/settings",
+    ]
+    for path in paths:
+        for answer in (admin.get(path), admin.get(f"/api/v1{path}", headers=headers)):
+            assert answer.status_code == 200, path
+            assert not any(text in answer.text for text in (*PERSONAL, SECRET_TITLE, SECRET_CONTENT)), path
