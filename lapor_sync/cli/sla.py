@@ -29,8 +29,7 @@ COLUMNS = [
 
 def _row(row: CaseSla) -> list[object]:
     """One table row; instants are shown in WIB."""
-    from lapor_sync.reports.sla import LABELS
-    from lapor_sync.reports.sla_report import is_pressing
+    from lapor_sync.reports.sla import LABELS, is_pressing
 
     result, followup = row.result, row.result.followup
     status = result.status.value.replace("_", " ")
@@ -72,30 +71,29 @@ def sla(
 
     Example: `lapor-sync sla --agency DISHUB --at 2024-10-31T16:00`
     """
-    from lapor_sync.reports.sla_report import sla_report
+    from lapor_sync.reports.sla import UnknownAgency, sla_overview
 
     app = state(ctx).app()
     instant = (parse_instant(at, "--at") if at else app.clock.now()).astimezone(UTC)
-    code = None
-    if agency is not None:
-        found = app.mapping.agency(agency)
-        if found is None:
-            raise typer.BadParameter(f"no agency with code {agency!r} in the mapping file", param_hint="--agency")
-        code = found.code
-    report = sla_report(app, instant, agency_code=code, include_all=all_)
+    with app.existing_db().session() as session:
+        try:
+            overview = sla_overview(session, app.mapping, app.settings, instant, agency=agency, everything=all_)
+        except UnknownAgency as exc:
+            raise typer.BadParameter(str(exc), param_hint="--agency") from None
     if as_json:
-        print_json(report.as_dict())
+        print_json(overview.as_dict())
         return
-    if not report.agencies:
+    if not overview.agencies:
         listed = "open" if all_ else "overdue or due-soon"
-        typer.echo(f"No {listed} cases at {display_wib(instant)} ({len(report.open_cases)} open cases checked).")
+        typer.echo(f"No {listed} cases at {display_wib(instant)} ({overview.open_cases} open cases checked).")
         return
-    for a in report.agencies:
+    for group in overview.agencies:
+        counts = group.counts
         print_table(
-            f"{a.agency_code} — {a.agency_name or '?'}: {a.counts['overdue']} overdue, {a.counts['due_soon']} due soon, "
-            f"{a.open_cases} open, at {display_wib(instant)}",
+            f"{group.agency_code} — {group.agency_name or '?'}: {counts['overdue']} overdue, "
+            f"{counts['due_soon']} due soon, {group.open_cases} open, at {display_wib(instant)}",
             COLUMNS,
-            [_row(r) for r in a.shown],
+            [_row(r) for r in group.cases],
         )
 
 
