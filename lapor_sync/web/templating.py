@@ -3,7 +3,7 @@
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
 ``language``, ``notice``, ``query(**params)`` (a URL query string of the non-blank ones: pagers keep the
-filters), and the filters ``long_date`` and ``date_time`` (WIB).
+filters), and the filters ``long_date`` and ``date_time`` (WIB) and ``say`` (a health reason in the page's language).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from lapor_sync.accounts.roles import Role
+from lapor_sync.reports.reasons import Reason
 from lapor_sync.web.i18n import Language, date_time, long_date, translations
 from lapor_sync.web.middleware import console_state
 
@@ -35,7 +36,13 @@ def environment(language: Language) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["long_date"] = partial(long_date, language=language)
     env.filters["date_time"] = partial(date_time, language=language)
+    env.filters["say"] = partial(say, language=language)
     return env
+
+
+def say(text: object, language: Language) -> object:
+    """A :class:`~lapor_sync.reports.reasons.Reason` in ``language``; anything else as it is (the ``say`` filter)."""
+    return text.translated(translations(language)) if isinstance(text, Reason) else text
 
 
 def url(request: Request, path: str) -> str:
