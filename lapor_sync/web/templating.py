@@ -50,6 +50,18 @@ def url(request: Request, path: str) -> str:
     return f"{request.scope.get('root_path', '').rstrip('/')}{path}"
 
 
+def local_path(request: Request) -> str:
+    """The request's path without the root path it is served under behind a proxy (``/cases/12``)."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    path = request.url.path
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
+def is_api(request: Request) -> bool:
+    """Whether ``request`` came to a JSON twin (``/api/v1/...``) rather than a page."""
+    return local_path(request).startswith("/api/")
+
+
 def render(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render ``template`` for ``request`` in its language, with the console's globals (see the module docstring)."""
     state = console_state(request)
@@ -65,7 +77,7 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
         static=lambda name: url(request, f"/static/{name}"),
         language=state.language,
         notice=state.notice,
-        path=request.url.path,
+        path=local_path(request),
         query=query_string,
         **context,
     )

@@ -26,7 +26,7 @@ from lapor_sync.sync.admin.selection import Selection
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.pages.cases import stored_case
 from lapor_sync.web.security import audit, require
-from lapor_sync.web.templating import redirect_after, translate, url
+from lapor_sync.web.templating import is_api, redirect_after, translate
 
 router = APIRouter()
 api = APIRouter()
@@ -111,18 +111,13 @@ def act(services: Console, case_id: int, action: AgencyAction, text: str, **opti
     }
 
 
-def from_api(request: Request) -> bool:
-    """Whether ``request`` came to the JSON twin (``/api/v1/...``) rather than the page."""
-    return request.url.path.startswith(url(request, "/api/"))
-
-
 def answer(request: Request, back_to: str, outcome: dict[str, Any] | Refused, notice: str) -> Response:
     """The page's 303 to ``back_to`` with ``notice`` (or the refusal), or the API's JSON (409 when refused)."""
     if isinstance(outcome, Refused):
-        if from_api(request):
+        if is_api(request):
             return JSONResponse({"error": outcome.reason}, status_code=409)
         notice = translate(request, "Not done: %(reason)s", reason=outcome.reason)
-    elif from_api(request):
+    elif is_api(request):
         return JSONResponse(outcome)
     return redirect_after(request, back_to, notice)
 
