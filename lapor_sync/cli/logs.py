@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from lapor_sync.app import App
     from lapor_sync.storage.models import SyncEvent, SyncRun
 
-_LEVELS = list(Level)  # in rising severity
 sleep: Callable[[float], None] = time.sleep
 """How ``log --follow`` waits between polls (tests replace it)."""
 
@@ -110,31 +109,22 @@ def _event_query(
     since: str | None,
     until: str | None,
 ) -> SelectOfScalar[SyncEvent]:
-    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
-    from sqlalchemy import or_
-    from sqlmodel import col, select
+    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters.
 
-    from lapor_sync.storage.models import SyncEvent, SyncRun
+    The same select as the console's event search (:func:`lapor_sync.queries.events.event_query`).
+    """
+    from lapor_sync.queries.events import EventFilter, event_query
 
-    query = (
-        select(SyncEvent)
-        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-        .where(or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == app.institution_id))
+    wanted = EventFilter(
+        run_id=run,
+        tracking_id=tracking_id,
+        agency_code=agency,
+        level=level,
+        kind=kind,
+        since=parse_instant(since, "--since") if since else None,
+        until=parse_instant(until, "--until", end_of_day=True) if until else None,
     )
-    if run is not None:
-        query = query.where(SyncEvent.run_id == run)
-    if tracking_id:
-        query = query.where(SyncEvent.tracking_id == tracking_id.strip().lstrip("#"))
-    if agency:
-        query = query.where(SyncEvent.agency_code == agency.strip().upper())
-    query = query.where(col(SyncEvent.level).in_([lv.value for lv in _LEVELS[_LEVELS.index(level) :]]))
-    if kind:  # a family name ("complaint") matches its kinds ("complaint.created", ...)
-        query = query.where(or_(SyncEvent.kind == kind, col(SyncEvent.kind).startswith(f"{kind}.")))
-    if since:
-        query = query.where(SyncEvent.at >= parse_instant(since, "--since"))
-    if until:
-        query = query.where(SyncEvent.at < parse_instant(until, "--until", end_of_day=True))
-    return query
+    return event_query(app.institution_id, wanted)
 
 
 def log(
@@ -170,7 +160,9 @@ def log(
         raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
     from sqlmodel import col
 
-    from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
+    from lapor_sync.cli.tail import event_line, json_line
+    from lapor_sync.queries.events import event_dict
+    from lapor_sync.queries.tail import EventTail, follow, newest_id
     from lapor_sync.storage.models import SyncEvent
 
     app = state(ctx).app()
