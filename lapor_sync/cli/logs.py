@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,28 +18,10 @@ if TYPE_CHECKING:
     from sqlmodel.sql.expression import SelectOfScalar
 
     from lapor_sync.app import App
-    from lapor_sync.storage.models import SyncEvent, SyncRun
+    from lapor_sync.storage.models import SyncEvent
 
 sleep: Callable[[float], None] = time.sleep
 """How ``log --follow`` waits between polls (tests replace it)."""
-
-
-def _run_dict(run: SyncRun) -> dict[str, Any]:
-    """One sync run for ``--json``: times in UTC, duration in seconds (``None`` while running)."""
-    from lapor_sync.storage.models import COUNTERS
-
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    return {
-        "id": run.id,
-        "job": run.job,
-        "trigger": run.trigger,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_seconds": duration,
-        **{name: getattr(run, name) for name in COUNTERS},
-        "outcome": run.outcome,
-        "error": run.error,
-    }
 
 
 def runs(
@@ -65,6 +47,7 @@ def runs(
     """
     from sqlmodel import col, select
 
+    from lapor_sync.queries.runs import run_dict
     from lapor_sync.storage.models import COUNTERS, SyncRun
 
     app = state(ctx).app()
@@ -75,7 +58,7 @@ def runs(
     with app.existing_db().session() as session:
         # By id, not by stamp: runs stamped by a clock that ran ahead would stay on top for as long.
         rows = session.exec(query.order_by(col(SyncRun.id).desc()).limit(limit)).all()
-    found = [_run_dict(run) for run in rows]
+    found = [run_dict(run) for run in rows]
     if as_json:
         print_json(found)
         return
