@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import auth, dashboard
+from lapor_sync.web.pages import auth, dashboard, events, runs
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
+    (runs.router, runs.api),
+    (events.router, events.api),
 ]
