@@ -3,12 +3,13 @@
 The same :class:`~lapor_sync.queries.tail.EventTail` as the terminal's, so both see the same events,
 late commits included. Every wait is bounded: the database is polled every :data:`POLL_SECONDS`, a
 comment keeps proxies from closing a quiet stream, and a stream ends after :data:`MAX_SECONDS` (the
-browser's ``EventSource`` then reconnects by itself with ``Last-Event-ID``, so nothing is lost), or
-as soon as the client goes away. A server stopping therefore never waits on a stream for long.
+browser's ``EventSource`` then reconnects by itself with ``Last-Event-ID``, so nothing is lost), as
+soon as the client goes away, or at the next poll once the server is stopping.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -48,6 +49,7 @@ async def follow(
     *,
     after_id: int,
     show: Callable[[SyncEvent], str],
+    stopping: threading.Event,
 ) -> AsyncIterator[str]:
     """Yield the stream's text: each new event of ``query`` after ``after_id`` as ``show`` writes it.
 
@@ -58,6 +60,7 @@ async def follow(
         query: the filtered events (:func:`lapor_sync.queries.events.event_query`).
         after_id: the newest event id the reader has.
         show: an event as the ``data`` of its message (an HTML row, or JSON).
+        stopping: set when the server stops: the stream ends at its next poll.
 
     Yields:
         Server-sent event text: messages, ``: keepalive`` comments, and a last ``end`` message.
@@ -78,6 +81,6 @@ async def follow(
         if (now - quiet_since).total_seconds() >= KEEPALIVE_SECONDS:
             yield ": keepalive\n\n"
             quiet_since = now
-        if await request.is_disconnected():
+        if stopping.is_set() or await request.is_disconnected():
             return
         await pause(POLL_SECONDS)

@@ -210,3 +210,17 @@ def test_streams_and_search_need_a_signed_in_user(console: ConsoleHarness) -> No
     assert client.get("/events/stream").status_code == 303
     assert client.get("/api/v1/events").status_code == 401
     assert client.get("/api/v1/events/stream").status_code == 401
+
+
+def test_a_stream_ends_at_its_next_poll_once_the_server_is_stopping(
+    console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def pause(seconds: float) -> None:
+        console.asgi.state.console.stopping.set()  # ConsoleServer.stop() during the first wait
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(live, "pause", pause)  # the clock stands still: only the stop can end the stream
+    first = _add_event(console.seeded.url, "first")
+    client = console.signed_in(Role.VIEWER)
+    messages = _messages(client.get("/api/v1/events/stream", params={"after": 4}).text)
+    assert [m.get("id") for m in messages] == [None, str(first)]  # retry, the event, then the end of the body

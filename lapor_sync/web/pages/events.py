@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -87,11 +88,15 @@ def find_events(services: Console, wanted: EventFilter, *, before: int | None) -
     return {"events": [event_dict(e) for e in page.rows], "next_before": page.next_before, "live_after": newest}
 
 
-def stream(request: Request, services: Console, wanted: EventFilter, after: int | None, show: Any) -> StreamingResponse:
+def stream(
+    request: Request, services: Console, wanted: EventFilter, after: int | None, show: Callable[[SyncEvent], str]
+) -> StreamingResponse:
     """The live tail of ``wanted`` from after ``after`` (default: now) as ``text/event-stream``."""
     start = newest_id(services.db) if after is None else after
     query = event_query(services.app.institution_id, wanted)
-    body = live.follow(request, services.db, services.clock, query, after_id=start, show=show)
+    body = live.follow(
+        request, services.db, services.clock, query, after_id=start, show=show, stopping=services.stopping
+    )
     return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
