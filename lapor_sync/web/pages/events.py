@@ -30,6 +30,8 @@ api = APIRouter()
 Text = Annotated[str | None, Query(max_length=64)]
 Day = Annotated[str | None, Query(max_length=10, description="A WIB calendar day, YYYY-MM-DD.")]
 Before = Annotated[int | None, Query(ge=1)]
+FILTERS = ("tracking_id", "agency", "level", "kind", "since", "until")
+"""The search's query parameters, kept in the page's links (older events, the live tail)."""
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering (nginx)
 
 
@@ -128,7 +130,7 @@ def events_page(
 ) -> Response:
     """The event search: filters, the newest matching events, and a "Live" switch for the tail."""
     found = find_events(services, wanted, before=before)
-    chosen = {key: value for key, value in request.query_params.items() if key != "before" and value}
+    chosen = {key: value for key in FILTERS if (value := request.query_params.get(key))}
     return render(
         request,
         "events.html",
