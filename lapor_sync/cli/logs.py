@@ -33,7 +33,7 @@ def runs(
     outcome: Annotated[
         str | None, typer.Option(help="Only this outcome: ok, failed, interrupted, abandoned or running.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list, at most 200 (the newest).")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List sync runs, newest first: job, trigger, start (WIB), duration, counts and outcome.
@@ -45,20 +45,13 @@ def runs(
 
     Example: `lapor-sync runs --job pull --outcome failed --limit 5`
     """
-    from sqlmodel import col, select
-
-    from lapor_sync.queries.runs import run_dict
-    from lapor_sync.storage.models import COUNTERS, SyncRun
+    from lapor_sync.queries.runs import run_dict, search_runs
+    from lapor_sync.storage.models import COUNTERS
 
     app = state(ctx).app()
-    query = select(SyncRun).where(SyncRun.institution_id == app.institution_id)
-    for column, wanted in ((SyncRun.job, job), (SyncRun.trigger, trigger), (SyncRun.outcome, outcome)):
-        if wanted:
-            query = query.where(column == wanted.strip().lower())
     with app.existing_db().session() as session:
-        # By id, not by stamp: runs stamped by a clock that ran ahead would stay on top for as long.
-        rows = session.exec(query.order_by(col(SyncRun.id).desc()).limit(limit)).all()
-    found = [run_dict(run) for run in rows]
+        page = search_runs(session, app.institution_id, job=job, outcome=outcome, trigger=trigger, limit=limit)
+    found = [run_dict(run) for run in page.rows]
     if as_json:
         print_json(found)
         return
