@@ -13,6 +13,7 @@ from lapor_sync.accounts.roles import Role
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.web import live
+from tests.support.cli import PERSONAL, SECRET_CONTENT, SECRET_TITLE
 from tests.support.factories import T0
 from tests.web.conftest import ConsoleHarness
 
@@ -224,3 +225,19 @@ def test_a_stream_ends_at_its_next_poll_once_the_server_is_stopping(
     client = console.signed_in(Role.VIEWER)
     messages = _messages(client.get("/api/v1/events/stream", params={"after": 4}).text)
     assert [m.get("id") for m in messages] == [None, str(first)]  # retry, the event, then the end of the body
+
+
+def test_no_page_of_this_area_shows_a_reporter_or_confidential_content(
+    console: ConsoleHarness, quick_stream: list[float]
+) -> None:
+    admin = console.signed_in(Role.ADMIN)  # the role that may see the most
+    paths = ["/", "/api/v1/dashboard", "/runs", "/api/v1/runs", "/events", "/api/v1/events"]
+    paths += [f"/runs/{console.seeded.pull_run}", f"/api/v1/runs/{console.seeded.pull_run}"]
+    paths += ["/events/stream?after=0", "/api/v1/events/stream?after=0"]
+    for path in paths:
+        answer = admin.get(path)
+        assert answer.status_code == 200, path
+        text = answer.text
+        assert "stream" not in path or "1900003" in text  # from the first event: the seeded ones are sent
+        for secret in (*PERSONAL, SECRET_TITLE, SECRET_CONTENT):
+            assert secret not in text, f"{secret!r} on {path}"

@@ -30,6 +30,7 @@ api = APIRouter()
 Text = Annotated[str | None, Query(max_length=64)]
 Day = Annotated[str | None, Query(max_length=10, description="A WIB calendar day, YYYY-MM-DD.")]
 Before = Annotated[int | None, Query(ge=1)]
+After = Annotated[int | None, Query(ge=0, description="The newest event id the reader has (0: from the first).")]
 FILTERS = ("tracking_id", "agency", "level", "kind", "since", "until")
 """The search's query parameters, kept in the page's links (older events, the live tail)."""
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering (nginx)
@@ -157,7 +158,7 @@ def events_api(
 def events_stream_page(
     request: Request,
     wanted: Filters,
-    after: Before = None,
+    after: After = None,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
     services: Console = Depends(console),
     _user: ConsoleUser = Depends(require(Role.VIEWER)),
@@ -170,7 +171,7 @@ def events_stream_page(
 def events_stream_api(
     request: Request,
     wanted: Filters,
-    after: Before = None,
+    after: After = None,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
     services: Console = Depends(console),
     _user: ConsoleUser = Depends(require(Role.VIEWER)),
