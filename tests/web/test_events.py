@@ -13,6 +13,7 @@ from lapor_sync.accounts.roles import Role
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.web import live
+from lapor_sync.web.pages import events as event_pages
 from tests.support.cli import PERSONAL, SECRET_CONTENT, SECRET_TITLE
 from tests.support.factories import T0
 from tests.web.conftest import ConsoleHarness
@@ -241,3 +242,12 @@ def test_no_page_of_this_area_shows_a_reporter_or_confidential_content(
         assert "stream" not in path or "1900003" in text  # from the first event: the seeded ones are sent
         for secret in (*PERSONAL, SECRET_TITLE, SECRET_CONTENT):
             assert secret not in text, f"{secret!r} on {path}"
+
+
+def test_a_stream_replays_a_bounded_number_of_ids(
+    console: ConsoleHarness, quick_stream: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_pages, "REPLAY_IDS", 2)
+    token = console.token(Role.VIEWER)
+    body = console.client().get("/api/v1/events/stream?after=0", headers={"Authorization": f"Bearer {token}"}).text
+    assert [m["id"] for m in _messages(body) if m.get("event") == "sync-event"] == ["3", "4"]

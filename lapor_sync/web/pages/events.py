@@ -33,6 +33,9 @@ Before = Annotated[int | None, Query(ge=1)]
 After = Annotated[int | None, Query(ge=0, description="The newest event id the reader has (0: from the first).")]
 FILTERS = ("tracking_id", "agency", "level", "kind", "since", "until")
 """The search's query parameters, kept in the page's links (older events, the live tail)."""
+REPLAY_IDS = 500
+"""A stream starts at most this many event ids back: a reader further behind (``after=0``) pages
+through ``/events`` instead, so that one poll never reads a million rows."""
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering (nginx)
 
 
@@ -95,7 +98,8 @@ def stream(
     request: Request, services: Console, wanted: EventFilter, after: int | None, show: Callable[[SyncEvent], str]
 ) -> StreamingResponse:
     """The live tail of ``wanted`` from after ``after`` (default: now) as ``text/event-stream``."""
-    start = newest_id(services.db) if after is None else after
+    newest = newest_id(services.db)
+    start = newest if after is None else max(after, newest - REPLAY_IDS)
     query = event_query(services.app.institution_id, wanted)
     body = live.follow(
         request, services.db, services.clock, query, after_id=start, show=show, stopping=services.stopping
