@@ -182,7 +182,7 @@ def events_stream_api(
 ) -> StreamingResponse:
     """New matching events as server-sent events (``text/event-stream``), each event's data one JSON object.
 
-    Starts after ``after`` (``live_after`` of ``/events``), or after ``Last-Event-ID`` on a reconnect,
+    Starts after ``after`` (``live_after`` of ``/events``; at most 500 ids back), or after ``Last-Event-ID`` on a reconnect,
     or now. A ``: keepalive`` comment comes every 15 s of quiet; the stream ends after 10 minutes
     with an ``end`` event (reconnect with its id as ``Last-Event-ID``).
     """
