@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, Request
 
+from lapor_sync.accounts.audit import Actor
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.web.context import Console, console
@@ -131,6 +132,11 @@ async def verify_csrf(request: Request) -> None:
 def client_address(request: Request) -> str | None:
     """The client's address (behind a trusted proxy, from ``X-Forwarded-For``: see ``web_forwarded_allow_ips``)."""
     return request.client.host if request.client else None
+
+
+def audit_actor(request: Request, user: ConsoleUser) -> Actor:
+    """The signed-in console ``user`` as the audit log names them: name, role and client address."""
+    return Actor(user=user.name, role=user.role.value, address=client_address(request))
 
 
 def audit(

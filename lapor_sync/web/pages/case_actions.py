@@ -24,6 +24,7 @@ from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
 from lapor_sync.sync.admin.resync import ResyncResult, resync_from_settings
 from lapor_sync.sync.admin.selection import Selection
 from lapor_sync.web.context import Console, console
+from lapor_sync.web.inputs import actor
 from lapor_sync.web.pages.cases import stored_case
 from lapor_sync.web.security import audit, require
 from lapor_sync.web.templating import is_api, redirect_after, translate
@@ -33,11 +34,6 @@ api = APIRouter()
 
 Text = Annotated[str, Form(max_length=4000)]
 Reason = Annotated[str, Form(max_length=500)]
-
-
-def actor(user: ConsoleUser) -> str:
-    """How a console user is named to the services (in events and overrides)."""
-    return f"{user.name} (console)"
 
 
 class Refused(Exception):
