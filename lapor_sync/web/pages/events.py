@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from typing import Annotated, Any
 
@@ -14,12 +14,12 @@ from fastapi.responses import Response, StreamingResponse
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.runs import Level
-from lapor_sync.domain.timezones import wib_midnight
 from lapor_sync.queries.events import EventFilter, event_dict, event_query, search_events
 from lapor_sync.queries.tail import newest_id
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.web import live
 from lapor_sync.web.context import Console, console
+from lapor_sync.web.inputs import day_end, day_start
 from lapor_sync.web.middleware import console_state
 from lapor_sync.web.security import require
 from lapor_sync.web.templating import environment, render, translate, url
@@ -58,14 +58,13 @@ def event_filter(
     chosen = level.strip() if level else ""
     if chosen and chosen not in Level._value2member_map_:
         raise HTTPException(422, translate(request, "Unknown level: %(level)s", level=chosen))
-    first, last = _day(request, since), _day(request, until)
     return EventFilter(
         tracking_id=tracking_id or None,
         agency_code=agency or None,
         level=Level(chosen) if chosen else None,
         kind=kind or None,
-        since=wib_midnight(first) if first else None,
-        until=wib_midnight(last + timedelta(days=1)) if last else None,
+        since=day_start(_day(request, since)),
+        until=day_end(_day(request, until)),
     )
 
 
