@@ -17,13 +17,12 @@ from pydantic import BaseModel, Field
 
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.config.mapping_rule import RuleRefused, category_route_toml
-from lapor_sync.config.settings import require_national
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.queries.set_aside import search_set_aside
 from lapor_sync.reports.set_aside import set_aside_detail, set_aside_row
 from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
-from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult
-from lapor_sync.sync.admin.set_aside import assign_agency, resync_set_aside
+from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, resync_from_settings
+from lapor_sync.sync.admin.set_aside import assign_agency, set_aside_selection
 from lapor_sync.web.context import Console
 from lapor_sync.web.inputs import Operator, Reader, Services, actor, after_action
 from lapor_sync.web.security import audit
@@ -109,15 +108,8 @@ def resync(request: Request, services: Console, user: ConsoleUser, ids: list[int
         LaporSyncError: the national platform is not configured, a record is unknown or has no
             complaint id, the pull lease is busy, or LAPOR! cannot be reached; the message says which.
     """
-    app = services.app
-    require_national(app.settings)
-    with app.platform() as platform:
-        result = resync_set_aside(
-            app.sync_service(platform),
-            ids,
-            requested_by=actor(user),
-            lease_wait_seconds=app.settings.lease_wait_seconds,
-        )
+    selection = set_aside_selection(services.db, services.app.institution_id, ids)
+    result = resync_from_settings(services.app, selection, requested_by=actor(user))
     detail = f"set-aside {', '.join(f'#{i}' for i in ids[:20])}; run #{result.run.id}"
     audit(request, user, "set_aside.resync", detail=detail)
     return result
