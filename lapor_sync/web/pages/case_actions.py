@@ -20,7 +20,7 @@ from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.storage.models import Case
 from lapor_sync.sync.admin.case_actions import act_on_case
-from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
+from lapor_sync.sync.admin.reassign import Reassignment
 from lapor_sync.sync.admin.resync import ResyncResult, resync_from_settings
 from lapor_sync.sync.admin.selection import Selection
 from lapor_sync.web.context import Console, console
@@ -67,18 +67,13 @@ def resync(services: Console, user: ConsoleUser, cases: list[Case]) -> ResyncRes
         raise Refused(str(exc)) from None
 
 
-def _reassigner(services: Console) -> Reassigner:
-    app = services.app
-    return Reassigner(services.db, app.leases(), app.mapping, app.settings.lease_wait_seconds)
-
-
 def reassign(services: Console, user: ConsoleUser, case_id: int, agency: str | None, reason: str) -> Reassignment:
     """Keep the case with ``agency`` (``None``: clear the override), as ``lapor-sync case reassign``.
 
     Raises:
         Refused: an agency the mapping lacks, no reason, no override to clear, a busy lease.
     """
-    reassigner, now = _reassigner(services), services.clock.now()
+    reassigner, now = services.app.reassigner(), services.clock.now()
     try:
         if agency is None:
             return reassigner.clear(case_id, reason=reason, requested_by=actor(user), now=now)

@@ -20,7 +20,7 @@ from lapor_sync.config.mapping_rule import RuleRefused, category_route_toml
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.queries.set_aside import search_set_aside
 from lapor_sync.reports.set_aside import set_aside_detail, set_aside_row
-from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
+from lapor_sync.sync.admin.reassign import Reassignment
 from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, resync_from_settings
 from lapor_sync.sync.admin.set_aside import assign_agency, set_aside_selection
 from lapor_sync.web.context import Console
@@ -123,9 +123,9 @@ def assign(
     Raises:
         LaporSyncError: no such record, no case yet, an agency the mapping lacks, no reason, or a busy lease.
     """
-    app = services.app
-    reassigner = Reassigner(services.db, app.leases(), app.mapping, app.settings.lease_wait_seconds)
-    done = assign_agency(reassigner, record_id, agency_code, actor=actor(user), reason=reason, now=services.clock.now())
+    done = assign_agency(
+        services.app.reassigner(), record_id, agency_code, actor=actor(user), reason=reason, now=services.clock.now()
+    )
     detail = f"set-aside #{record_id}: {done.previous_agency} -> {done.routing.agency_code}"
     audit(request, user, "set_aside.assign", case_id=done.case_id, tracking_id=done.tracking_id, detail=detail)
     return done
