@@ -29,11 +29,12 @@ Services = Annotated[Console, Depends(console)]
 """A route's parameter for the console's services."""
 
 
-def _none_if_blank(value: object) -> object:
+def none_if_blank(value: object) -> object:
+    """``None`` for a blank string (a filter form's "all" choice), anything else as it is."""
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Blank = BeforeValidator(_none_if_blank)
+Blank = BeforeValidator(none_if_blank)
 """Put on a query parameter: a filter form's "all" choice sends it empty, which means no filter."""
 
 
