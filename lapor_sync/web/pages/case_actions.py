@@ -228,7 +228,7 @@ def _act(
     text: str,
     **options: Any,
 ) -> Response:
-    """Run one agency action, audit it, and answer (see :func:`_answer`)."""
+    """Run one agency action, audit it, and answer (see :func:`answer`)."""
     case = cases_of(services, [case_id])[0]
     try:
         outcome = act(services, case_id, action, text, **options)
