@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from functools import partial
@@ -14,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.runs import Level
-from lapor_sync.queries.events import EventFilter, event_dict, event_query, search_events
+from lapor_sync.queries.events import EventFilter, event_dict, event_json, event_query, search_events
 from lapor_sync.queries.tail import newest_id
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.web import live
@@ -112,11 +111,6 @@ def _html_row(request: Request, event: SyncEvent) -> str:
     return str(rows.make_module({"url": partial(url, request)}).row(event_dict(event)))
 
 
-def _json(event: SyncEvent) -> str:
-    """An event as one line of JSON (the API's stream), times in UTC ISO 8601."""
-    return json.dumps(event_dict(event) | {"at": event.at.isoformat()}, ensure_ascii=False)
-
-
 def _resume(after: int | None, last_event_id: str | None) -> int | None:
     """Where a stream starts: ``after``, or where a reconnecting ``EventSource`` left off (``Last-Event-ID``)."""
     if last_event_id and last_event_id.isdigit():
@@ -185,4 +179,4 @@ def events_stream_api(
     or now. A ``: keepalive`` comment comes every 15 s of quiet; the stream ends after 10 minutes
     with an ``end`` event (reconnect with its id as ``Last-Event-ID``).
     """
-    return stream(request, services, wanted, _resume(after, last_event_id), _json)
+    return stream(request, services, wanted, _resume(after, last_event_id), event_json)
