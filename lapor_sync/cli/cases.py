@@ -434,7 +434,7 @@ def reassign(
     """
     if clear == (agency is not None):
         raise typer.BadParameter("give --agency CODE, or --clear (not both)")
-    from lapor_sync.reports.routing import override_fields
+    from lapor_sync.reports.routing import reassignment_fields
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
@@ -447,15 +447,7 @@ def reassign(
         if clear
         else reassigner.reassign(case_id, agency or "", reason=reason, requested_by=who, now=now)
     )
-    result = {
-        "case_id": done.case_id,
-        "tracking_id": done.tracking_id,
-        "previous_agency": done.previous_agency,
-        "agency_code": done.routing.agency_code,
-        "rule": done.routing.rule,
-        "reason": done.routing.reason,
-        "override": override_fields(done.override),
-    }
+    result = reassignment_fields(done)
     if as_json:
         print_json(result)
         return

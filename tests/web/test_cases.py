@@ -358,3 +358,16 @@ def test_bulk_reassign_and_resync_count_per_row_outcomes(harness: ConsoleHarness
     assert client.post("/cases/bulk", data={"ids": ids, "action": "resync"}).status_code == 403
     nothing = notice_after(client, post(client, "/cases/bulk", {"action": "reassign"}, page="/cases"))
     assert "Pilih sedikitnya satu kasus" in nothing
+
+
+def test_the_api_answers_a_reassign_as_case_reassign_json_does(harness: ConsoleHarness) -> None:
+    bearer = {"Authorization": f"Bearer {harness.token(Role.OPERATOR)}"}
+    case_id = harness.seeded.public_case
+    answer = harness.client().post(
+        f"/api/v1/cases/{case_id}/reassign", data={"agency": "DISHUB", "reason": "jalan"}, headers=bearer
+    )
+    assert answer.status_code == 200
+    done = answer.json()
+    assert set(done) == {"case_id", "tracking_id", "previous_agency", "agency_code", "rule", "reason", "override"}
+    assert (done["case_id"], done["agency_code"], done["rule"]) == (case_id, "DISHUB", "override")
+    assert done["override"]["set_by"] == "operator (console)"

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.reports.routing import reassignment_fields
 from lapor_sync.storage.models import Case
 from lapor_sync.sync.admin.case_actions import act_on_case
 from lapor_sync.sync.admin.reassign import Reassignment
@@ -109,7 +111,7 @@ def answer(request: Request, back_to: str, outcome: dict[str, Any] | Refused, no
             return JSONResponse({"error": outcome.reason}, status_code=409)
         notice = translate(request, "Not done: %(reason)s", reason=outcome.reason)
     elif is_api(request):
-        return JSONResponse(outcome)
+        return JSONResponse(jsonable_encoder(outcome))  # instants (an override's set_at) as ISO 8601
     return redirect_after(request, back_to, notice)
 
 
@@ -157,7 +159,7 @@ def reassign_case(
     verb = "case.reassign_clear" if clear else "case.reassign"
     agency_code = done.routing.agency_code
     audit(request, user, verb, case_id=case_id, tracking_id=case.tracking_id, detail=f"to {agency_code}")
-    outcome = {"previous_agency": done.previous_agency, "agency_code": agency_code, "rule": done.routing.rule}
+    outcome = reassignment_fields(done)
     if clear:
         notice = translate(request, "Override cleared: the case is with %(agency)s.", agency=agency_code)
     else:

@@ -19,6 +19,7 @@ from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.config.mapping_rule import RuleRefused, category_route_toml
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.queries.set_aside import search_set_aside
+from lapor_sync.reports.routing import reassignment_fields
 from lapor_sync.reports.set_aside import set_aside_detail, set_aside_row
 from lapor_sync.sync.admin.reassign import Reassignment
 from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, resync_from_settings
@@ -292,12 +293,7 @@ def assign_api(
         done = assign(request, services, user, record_id, body.agency_code, body.reason)
     except LaporSyncError as exc:
         raise HTTPException(409, str(exc)) from None
-    return {
-        "case_id": done.case_id,
-        "tracking_id": done.tracking_id,
-        "previous_agency": done.previous_agency,
-        "agency_code": done.routing.agency_code,
-    }
+    return reassignment_fields(done)
 
 
 def _resync_or_409(request: Request, services: Console, user: ConsoleUser, ids: list[int]) -> dict[str, Any]:
