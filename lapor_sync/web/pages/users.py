@@ -42,12 +42,13 @@ class RoleChange(BaseModel):
 
 def users_with_tokens(services: Console) -> list[dict[str, Any]]:
     """Every console user with their API tokens (prefixes only: a token is shown once, when issued)."""
+    tokens = services.tokens.tokens_by_user()  # one query for all: not one per user
     return [
         {
             "name": user.name,
             "role": user.role.value,
             "disabled": user.disabled,
-            "tokens": [vars(info) for info in services.tokens.tokens(user.name)],
+            "tokens": [vars(info) for info in tokens.get(user.name, [])],
         }
         for user in services.accounts.list()
     ]
