@@ -14,6 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lapor_sync.runtime.loopback import is_loopback
+from lapor_sync.web.headers import protect
 from lapor_sync.web.i18n import Language, negotiate
 from lapor_sync.web.sessions import COOKIE, ConsoleSession, SessionCodec
 
@@ -88,7 +89,9 @@ class ConsoleMiddleware:
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._set_cookies(MutableHeaders(scope=message), state, secure, had_notice=NOTICE_COOKIE in cookies)
+                headers = MutableHeaders(scope=message)
+                protect(headers)
+                self._set_cookies(headers, state, secure, had_notice=NOTICE_COOKIE in cookies)
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
