@@ -4,6 +4,8 @@ No other site may frame a console page (an operator's click on a hidden "resync"
 button), browsers must not guess content types, and a page runs only the console's own scripts and
 styles: the templates have no inline script, style or event handler, so a policy of ``'self'``
 costs nothing and turns an escaping slip into a blocked script rather than a stolen session.
+Nothing but the static files may be kept by a browser or a proxy: every other answer (a case's JSON
+with its reporter, the audit log, a redirect) is someone's private view of the city's complaints.
 """
 
 from __future__ import annotations
@@ -30,8 +32,15 @@ SECURITY_HEADERS = {
 }
 
 
-def protect(headers: MutableHeaders) -> None:
-    """Add the console's security headers to an answer's ``headers`` (those it already has are kept)."""
+def protect(headers: MutableHeaders, *, static: bool) -> None:
+    """Add the console's security headers to an answer's ``headers`` (those it already has are kept).
+
+    Args:
+        headers: the answer's headers, changed in place.
+        static: the answer is one of the console's static files (the only answers that may be cached).
+    """
     for name, value in SECURITY_HEADERS.items():
         if name not in headers:
             headers[name] = value
+    if not static:
+        headers["cache-control"] = "no-store"
