@@ -77,6 +77,19 @@ def optional_user(request: Request, services: Console = Depends(console)) -> Con
         return None
 
 
+def still_signed_in(request: Request, services: Console) -> bool:
+    """Whether the user who made ``request`` may still use the console (for answers that last: the live tail).
+
+    Asked again while the answer goes on, so a user disabled, signed out or whose token was revoked
+    meanwhile stops getting data, as their next request would.
+    """
+    try:
+        current_user(request, services)
+    except NotSignedIn:
+        return False
+    return True
+
+
 def _session_user(request: Request, services: Console) -> ConsoleUser | None:
     state = console_state(request)
     session = state.session

@@ -20,7 +20,7 @@ from lapor_sync.web import live
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.inputs import day_end, day_start
 from lapor_sync.web.middleware import console_state
-from lapor_sync.web.security import require
+from lapor_sync.web.security import require, still_signed_in
 from lapor_sync.web.templating import environment, render, translate, url
 
 router = APIRouter()
@@ -100,7 +100,14 @@ def stream(
     start = newest if after is None else max(after, newest - REPLAY_IDS)
     query = event_query(services.app.institution_id, wanted)
     body = live.follow(
-        request, services.db, services.clock, query, after_id=start, show=show, stopping=services.stopping
+        request,
+        services.db,
+        services.clock,
+        query,
+        after_id=start,
+        show=show,
+        stopping=services.stopping,
+        allowed=partial(still_signed_in, request, services),
     )
     return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
