@@ -182,6 +182,13 @@ def _tcp_failure(target: Target, address: str, exc: OSError, timeout: float) -> 
             "a firewall drops the traffic: ask the network team to allow this machine out to "
             f"{target.where()}, or set HTTPS_PROXY when the city's network goes out through a proxy",
         )
+    if target.proxy is not None and isinstance(exc, ConnectionRefusedError):
+        return Check.failed(
+            Step.TCP,
+            f"cannot reach the proxy {where} (from {target.proxy.source}): connection refused",
+            f"check the proxy's host and port in {target.proxy.source} and that it runs; "
+            "LAPOR_SYNC_PROXY_URL=none connects direct",
+        )
     if isinstance(exc, ConnectionRefusedError):
         fix = "check the port in LAPOR_SYNC_API_BASE_URL"
         if is_loopback(address):
