@@ -330,10 +330,14 @@ def proxy_error(exc: httpx.TransportError, proxy: ProxyRoute) -> NationalPlatfor
     said = str(exc).strip()
     status = said.split(" ", 1)[0]
     if status == "407" or "username/password" in said.lower():
-        fix = "check the user and password in it" if proxy.has_credentials else "give it the proxy's user and password"
+        hint = "" if source.endswith("_FILE") else " (LAPOR_SYNC_PROXY_URL_FILE keeps them out of the environment)"
+        if not proxy.has_credentials:
+            return RunStoppingError(
+                f"the proxy at {at} asks for credentials (407): put its user and password in {source} "
+                f"as http://user:password@{at}{hint}"
+            )
         return RunStoppingError(
-            f"the proxy at {at} refused the credentials (407): {fix} ({source}; "
-            "LAPOR_SYNC_PROXY_URL_FILE keeps them out of the environment)"
+            f"the proxy at {at} refused the credentials (407): check the user and password in {source}{hint}"
         )
     if isinstance(exc, httpx.ProxyError) and status == "403":
         return RunStoppingError(

@@ -65,7 +65,9 @@ def test_config_show_prints_the_proxy_in_force_masked_and_the_variable_it_came_f
     assert shown["national"]["proxy"] == "http://***:***@proxy.kota.go.id:3128 (from LAPOR_SYNC_PROXY_URL_FILE)"
     assert shown["proxy_url"]["source"] == "env-file"
     table = invoke("config", "show").stdout
-    assert re.search(r"│ proxy +│ http://\*\*\*:\*\*\*@proxy\.kota\.go\.id:3128 \(from LAPOR_SYNC_PROXY_URL_FILE\)", table)
+    assert re.search(
+        r"│ proxy +│ http://\*\*\*:\*\*\*@proxy\.kota\.go\.id:3128 \(from LAPOR_SYNC_PROXY_URL_FILE\)", table
+    )
     assert PASSWORD not in table + json.dumps(shown)
 
 

@@ -89,12 +89,27 @@ def test_a_proxy_refusing_the_credentials_stops_the_run_in_one_line_naming_the_s
             pytest.raises(RunStoppingError) as refused,
         ):
             client.list_categories()
-    assert str(refused.value).startswith(
-        f"the proxy at 127.0.0.1:{proxy.port} refused the credentials (407): check the user and password in it "
-        "(LAPOR_SYNC_PROXY_URL;"
+    assert str(refused.value) == (
+        f"the proxy at 127.0.0.1:{proxy.port} refused the credentials (407): check the user and password in "
+        "LAPOR_SYNC_PROXY_URL (LAPOR_SYNC_PROXY_URL_FILE keeps them out of the environment)"
     )
     assert PROXY_PASSWORD not in str(refused.value)
     assert proxy.seen == [f"CONNECT gateway.test:{port} (wrong)"]  # a 407 is not retried
+
+
+def test_a_proxy_asking_for_credentials_none_were_given_for_says_where_to_put_them(gateway, environment):
+    port, bundle = gateway
+    with forward_proxy(credentials="kota:the-right-one") as proxy:
+        environment.setenv("HTTPS_PROXY", proxy.url)
+        with (
+            LaporClient.from_settings(settings_for(f"https://gateway.test:{port}{BASE_PATH}", bundle)) as client,
+            pytest.raises(RunStoppingError) as refused,
+        ):
+            client.list_categories()
+    assert str(refused.value) == (
+        f"the proxy at 127.0.0.1:{proxy.port} asks for credentials (407): put its user and password in HTTPS_PROXY "
+        f"as http://user:password@127.0.0.1:{proxy.port} (LAPOR_SYNC_PROXY_URL_FILE keeps them out of the environment)"
+    )
 
 
 def test_a_proxy_that_is_down_is_named_with_its_variable_and_retried_as_transient(gateway, environment):
