@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 import trustme
+from sqlalchemy import create_engine
 
 from tests.support.cli import cli_env, invoke  # noqa: F401 - cli_env is a fixture
 from tests.support.e2e import CREDENTIALS, small_world
 from tests.support.forward_proxy import closed_port, forward_proxy
 from tests.support.gateway_stub import BASE_PATH, CITY_INSTITUTIONS, EMPTY_INBOX, gateway_stub
+from tests.support.secret_search import assert_no_secret, basic_auth, capture_all_logs, table_cells
 
 PASSWORD = "pr0xy-rahasia"  # noqa: S105 - a test value
 _PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -123,3 +125,32 @@ def test_all_proxy_socks5_leaves_the_loopback_simulator_alone(env):
     assert json.loads(invoke("config", "show", "--json").stdout)["national"]["proxy"] == (
         "direct (loopback is never proxied)"
     )
+
+
+def test_the_proxy_password_is_nowhere_after_syncs_doctor_and_config_show_right_and_wrong(
+    env, gateway, tmp_path, cli_env
+):  # noqa: F811
+    wrong = "salah-Xq7Lk-leakcheck"
+    outputs: dict[str, str] = {}
+    with forward_proxy(credentials=f"kota:{PASSWORD}") as proxy, capture_all_logs() as logs:
+        assert invoke("db", "upgrade").exit_code == 0
+        (tmp_path / "proxy-url").write_text(f"http://kota:{PASSWORD}@127.0.0.1:{proxy.port}")
+        env.setenv("LAPOR_SYNC_PROXY_URL_FILE", str(tmp_path / "proxy-url"))
+        for command in (["sync"], ["doctor"], ["config", "show"], ["config", "show", "--json"]):
+            result = invoke("--log-level", "debug", *command)
+            outputs[f"right: {command}"] = result.output + repr(result.exception)
+        assert "Sync run #1: ok" in outputs["right: ['sync']"]
+        env.delenv("LAPOR_SYNC_PROXY_URL_FILE")
+        env.setenv("HTTPS_PROXY", f"http://kota:{wrong}@127.0.0.1:{proxy.port}")
+        for command in (["sync"], ["doctor"], ["config", "show"]):
+            result = invoke("--log-level", "debug", *command)
+            outputs[f"wrong: {command}"] = result.output + repr(result.exception)
+        assert "refused the credentials (407)" in outputs["wrong: ['sync']"]
+    secrets = {
+        "proxy password": PASSWORD,
+        "proxy Basic credentials": basic_auth("kota", PASSWORD),
+        "wrong proxy password": wrong,
+        "wrong proxy Basic credentials": basic_auth("kota", wrong),
+    }
+    tables = table_cells(create_engine(cli_env))
+    assert_no_secret(outputs | logs.haystacks() | tables, secrets)
