@@ -28,7 +28,7 @@ import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -53,8 +53,8 @@ class ProxyRoute:
         source: the variable it came from, e.g. ``HTTPS_PROXY`` or ``LAPOR_SYNC_PROXY_URL_FILE``.
     """
 
-    url: str
-    source: str
+    url: str = field(repr=False)  # may hold a password: a repr in a traceback or log must not show it
+    source: str = ""
 
     @property
     def parsed(self) -> httpx.URL:

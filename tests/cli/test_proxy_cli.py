@@ -128,8 +128,11 @@ def test_all_proxy_socks5_leaves_the_loopback_simulator_alone(env):
 
 
 def test_the_proxy_password_is_nowhere_after_syncs_doctor_and_config_show_right_and_wrong(
-    env, gateway, tmp_path, cli_env
-):  # noqa: F811
+    env,
+    gateway,
+    tmp_path,
+    cli_env,  # noqa: F811 - the fixture imported above
+):
     wrong = "salah-Xq7Lk-leakcheck"
     outputs: dict[str, str] = {}
     with forward_proxy(credentials=f"kota:{PASSWORD}") as proxy, capture_all_logs() as logs:

@@ -87,3 +87,8 @@ def test_an_unusable_proxy_url_is_refused_naming_the_variable_not_the_url(value,
 
 def test_a_proxy_without_a_scheme_is_taken_as_http_as_curl_does():
     assert choose(API, env={"HTTPS_PROXY": "proxy.kota:3128"}).describe() == "http://proxy.kota:3128 (from HTTPS_PROXY)"
+
+
+def test_a_route_never_shows_its_password_in_its_repr():
+    choice = choose(API, "http://kota:s3cret-pw@proxy.kota.go.id:3128")
+    assert "s3cret-pw" not in repr(choice) and "s3cret-pw" not in choice.describe()
