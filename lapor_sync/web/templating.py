@@ -2,8 +2,8 @@
 
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
-``language``, ``notice``, ``query(**params)`` (a URL query string of the non-blank ones: pagers keep the
-filters), and the filters ``long_date`` and ``date_time`` (WIB) and ``say`` (a health reason in the page's language).
+``language``, ``notice``, ``path`` (this page with its query, for the language chooser),
+``query(**params)`` (a URL query string of the non-blank ones: pagers keep the filters), and the filters ``long_date`` and ``date_time`` (WIB) and ``say`` (a health reason in the page's language).
 """
 
 from __future__ import annotations
@@ -57,6 +57,18 @@ def local_path(request: Request) -> str:
     return path[len(root) :] or "/" if root and path.startswith(root) else path
 
 
+def page_address(request: Request) -> str:
+    """Where the language chooser comes back to: this page with its query (filters, page), under no root path.
+
+    A page answering a form's POST (an action refused) cannot be fetched again by GET, so the chooser
+    goes to the dashboard from there instead of to a 405.
+    """
+    if request.method != "GET":
+        return "/"
+    query = request.url.query
+    return f"{local_path(request)}?{query}" if query else local_path(request)
+
+
 def is_api(request: Request) -> bool:
     """Whether ``request`` came to a JSON twin (``/api/v1/...``) rather than a page."""
     return local_path(request).startswith("/api/")
@@ -77,7 +89,7 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
         static=lambda name: url(request, f"/static/{name}"),
         language=state.language,
         notice=state.notice,
-        path=local_path(request),
+        path=page_address(request),
         query=query_string,
         **context,
     )
