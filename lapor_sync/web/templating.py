@@ -3,7 +3,9 @@
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
 ``language``, ``notice``, ``path`` (this page with its query, for the language chooser),
-``query(**params)`` (a URL query string of the non-blank ones: pagers keep the filters), and the filters ``long_date`` and ``date_time`` (WIB) and ``say`` (a health reason in the page's language).
+``query(**params)`` (a URL query string of the non-blank ones: pagers keep the filters), and the
+filters ``long_date`` and ``date_time`` (WIB), ``tenths`` (one decimal, as the language writes it)
+and ``say`` (a health reason in the page's language).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.reports.reasons import Reason
-from lapor_sync.web.i18n import Language, date_time, long_date, translations
+from lapor_sync.web.i18n import Language, date_time, long_date, tenths, translations
 from lapor_sync.web.middleware import console_state
 
 
@@ -36,6 +38,7 @@ def environment(language: Language) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["long_date"] = partial(long_date, language=language)
     env.filters["date_time"] = partial(date_time, language=language)
+    env.filters["tenths"] = partial(tenths, language=language)
     env.filters["say"] = partial(say, language=language)
     return env
 
