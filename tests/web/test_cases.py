@@ -335,6 +335,21 @@ def test_a_viewer_sees_no_action_buttons(harness: ConsoleHarness) -> None:
     assert 'name="ids"' in operator.get("/cases").text
 
 
+def test_a_closed_case_offers_resync_and_re_route_but_no_agency_action(harness: ConsoleHarness) -> None:
+    case_id = harness.seeded.public_case
+    with harness.app.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.state = "completed"
+        session.add(case)
+        session.commit()
+    page = harness.signed_in(Role.OPERATOR).get(f"/cases/{case_id}").text
+    assert f"/cases/{case_id}/resync" in page and f"/cases/{case_id}/reassign" in page
+    for action in ("followup", "complete", "return", "forward"):
+        assert f"/cases/{case_id}/{action}" not in page
+    assert "Kasus ini sudah selesai" in page
+
+
 def test_bulk_reassign_and_resync_count_per_row_outcomes(harness: ConsoleHarness, fake: FakePlatform) -> None:
     client = harness.signed_in(Role.OPERATOR)
     seeded = harness.seeded

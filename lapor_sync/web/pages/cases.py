@@ -267,7 +267,8 @@ def case_page(
 ) -> Response:
     """One case; ``show_reporter`` / ``show_confidential`` are the page's explicit, audited buttons.
 
-    ``run`` is the resync run just started from this page: the page links it.
+    ``run`` is the resync run just started from this page: the page links it. A closed case offers
+    no agency action (the service would refuse each one: :func:`lapor_sync.domain.actions.check_action`).
     """
     data = open_case(request, services, user, case_id, reporter=show_reporter, confidential=show_confidential)
     fields = data["case"]
@@ -278,6 +279,7 @@ def case_page(
         detail=data,
         agencies=services.app.mapping.agencies,
         outside=services.app.mapping.outside_institutions,
+        case_open=CaseState(fields["state"]).is_open,
         resync_run=run,
     )
 
