@@ -48,6 +48,12 @@ def say(text: object, language: Language) -> object:
     return text.translated(translations(language)) if isinstance(text, Reason) else text
 
 
+def refusal(request: Request, exc: Exception) -> str:
+    """A service's refusal in the request's language: its :class:`Reason` translated, any other text as it came."""
+    reason = exc.args[0] if exc.args else None
+    return reason.translated(translations(console_state(request).language)) if isinstance(reason, Reason) else str(exc)
+
+
 def url(request: Request, path: str) -> str:
     """``path`` (absolute, e.g. ``/cases/12``) under the root path the console is served at behind a proxy."""
     return f"{request.scope.get('root_path', '').rstrip('/')}{path}"

@@ -16,6 +16,7 @@ def _texts_in_code() -> set[str]:
     method_map = [
         ("lapor_sync/web/**.py", "python"),
         ("lapor_sync/reports/health.py", "python"),
+        ("lapor_sync/accounts/**.py", "python"),
         ("lapor_sync/web/templates/**.html", "jinja2"),
     ]
     options = {"lapor_sync/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
