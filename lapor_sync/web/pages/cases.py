@@ -68,6 +68,7 @@ class CaseSearch(BaseModel):
     text: str | None = Field(default=None, max_length=200)
     agency: str | None = Field(default=None, max_length=32)
     state: CaseState | None = None
+    open_only: bool | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -82,6 +83,7 @@ class CaseSearch(BaseModel):
             text=self.text or None,
             agency_code=self.agency or None,
             state=self.state,
+            open_only=bool(self.open_only),
             include_confidential=include_confidential,
         )
 
