@@ -17,6 +17,7 @@ from importlib import resources
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 from lapor_sync.domain.timezones import WIB
@@ -95,6 +96,16 @@ def long_date(value: date | datetime | None, language: Language) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(WIB).date()
     return format_date(value, "dd MMMM yyyy", locale=language.value)
+
+
+def tenths(value: float | None, language: Language) -> str:
+    """A number to one decimal place as ``language`` writes it: ``1.234,5`` (Indonesian), ``1,234.5`` (English).
+
+    Indonesian reads ``12.5`` as twelve thousand five hundred, so the point of a duration must not be left as is.
+    """
+    if value is None:
+        return "-"
+    return format_decimal(value, "#,##0.0", locale=language.value)
 
 
 def date_time(value: datetime | None, language: Language) -> str:
