@@ -139,9 +139,8 @@ def main() -> None:
     except _database_error() as exc:
         # The driver's first line says what failed (refused, unknown database, read-only, full, an
         # invalid connection option in the URL); no URL, no password. Any other failure is a bug.
-        from lapor_sync.storage.faults import database_fault
-
         from lapor_sync.storage.database import DiskFullError
+        from lapor_sync.storage.faults import database_fault
 
         reason = database_fault(exc, name_the_file=True)
         if reason is None:
