@@ -9,6 +9,7 @@ was writable: a rolled-back probe writes nothing to the disk. Each test mounts a
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +21,7 @@ from sqlmodel import select
 from lapor_sync.checks.invariants import InvariantReport, check_invariants
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.reports.health import Health
+from lapor_sync.storage.disk_space import postgres_disk_full, sqlite_disk_full
 from lapor_sync.storage.models import OutboxItem
 from tests.e2e.test_worker import add_social_complaint, spec, worker_lines, worker_on
 from tests.support.e2e import CITY, Harness, child_env, harness, run_command, small_world
@@ -150,3 +152,29 @@ def test_a_nearly_full_disk_fails_the_worker_s_healthz_until_space_returns_then_
     assert not any("the disk is full" in reason for reason in recovered.reasons)
     assert worker_lines(caplog, "storage recovered:")
     assert report.followups_expected == report.followups_found == 1
+
+
+def test_sqlite_s_disk_i_o_error_on_a_full_disk_is_said_as_a_full_disk_and_on_a_roomy_one_is_not(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    shm_size_failed = sqlite3.OperationalError("disk I/O error")
+    shm_size_failed.sqlite_errorcode = 10 | (19 << 8)  # SQLITE_IOERR_SHMSIZE: growing the -shm file met ENOSPC
+    fill(small_disk)
+
+    on_full = sqlite_disk_full(shm_size_failed, str(small_disk / "lapor-sync.db"))
+    on_roomy = sqlite_disk_full(shm_size_failed, str(tmp_path / "lapor-sync.db"))
+
+    assert on_full == f"the disk is full: 0 B free in {small_disk}, the database's folder (SQLite: disk I/O error)"
+    assert on_roomy is None  # an I/O error with room left is the disk's own: said as SQLite says it
+
+
+def test_postgresql_s_disk_full_is_said_as_the_server_s_disk_without_a_local_path() -> None:
+    class DiskFull(Exception):
+        sqlstate = "53100"
+
+    error = DiskFull('could not extend file "base/16384/16397": No space left on device\nHINT:  Check free disk space.')
+
+    assert postgres_disk_full(error) == (
+        'the database server\'s disk is full (PostgreSQL: could not extend file "base/16384/16397": '
+        "No space left on device); free space on the server"
+    )
