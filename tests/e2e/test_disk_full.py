@@ -22,9 +22,10 @@ from lapor_sync.checks.invariants import InvariantReport, check_invariants
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.reports.health import Health
 from lapor_sync.storage.disk_space import postgres_disk_full, sqlite_disk_full
-from lapor_sync.storage.models import OutboxItem
+from lapor_sync.storage.models import Lease, OutboxItem
 from tests.e2e.test_worker import add_social_complaint, spec, worker_lines, worker_on
 from tests.support.e2e import CITY, Harness, child_env, harness, run_command, small_world
+from tests.support.full_disk import fill, run_sync_that_fills_the_disk
 
 pytestmark = pytest.mark.e2e
 DISK_BYTES = 8 * 1024 * 1024
@@ -50,20 +51,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill(folder: Path, *, leave: int = 0) -> Path:
-    """Fill ``folder``'s file system with one file, leaving about ``leave`` bytes; return the file."""
-    filler = folder / "filler"
-    stat = os.statvfs(folder)
-    try:
-        with filler.open("wb", buffering=0) as out:
-            out.write(b"\0" * max(stat.f_bavail * stat.f_frsize - leave, 0))
-            while leave == 0:
-                out.write(b"\0" * 4096)
-    except OSError:
-        pass  # full
-    return filler
 
 
 def outbox_and_cursor(h: Harness) -> tuple[list[tuple[int, str, int]], object]:
@@ -178,3 +165,22 @@ def test_postgresql_s_disk_full_is_said_as_the_server_s_disk_without_a_local_pat
         'the database server\'s disk is full (PostgreSQL: could not extend file "base/16384/16397": '
         "No space left on device); free space on the server"
     )
+
+
+def test_the_lease_of_a_sync_that_exited_on_a_full_disk_does_not_hold_up_the_next_sync(small_disk: Path) -> None:
+    url = f"sqlite:///{small_disk / 'lapor-sync.db'}"
+    with harness(small_world(), url) as h:
+        assert h.sync().outcome == "ok"
+        add_social_complaint(h)
+
+        died = run_sync_that_fills_the_disk(h.base_url, url, small_disk)  # holding the pull lease
+        (small_disk / "filler").unlink()
+        with h.app.db.engine.connect() as conn:
+            left_behind = conn.execute(select(Lease.holder)).scalars().all()
+        after = run_command(child_env(url, h.base_url, lease_wait_seconds=0), "sync", "--json", timeout=120)
+
+    assert died.returncode != 0 and "lease of job 'pull' not released" in died.stderr, died.stderr
+    [holder] = set(left_behind)  # the full disk refused even the releases (pull and push)
+    assert after.returncode == 0, after.stderr
+    assert "busy" not in after.stderr
+    assert f"lease of job 'pull' taken over from {holder}: that process has ended" in after.stderr
