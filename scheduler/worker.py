@@ -36,6 +36,7 @@ from lapor_sync.app import App
 from lapor_sync.domain.runs import Job, Verdict, verdict, worst
 from lapor_sync.reports.health import HealthReport, assess
 from lapor_sync.scheduler.clock_steps import ClockFollower
+from lapor_sync.scheduler.crashes import CrashedJobs
 from lapor_sync.scheduler.http import HealthServer
 from lapor_sync.scheduler.jobs import OUTBOX_WATCH, JobSpec, job_specs
 from lapor_sync.scheduler.metrics import WorkerMetrics
@@ -76,7 +77,8 @@ class Worker:
         self.specs = job_specs(self.settings)
         self.metrics = WorkerMetrics(self.assess)
         self.storage = StorageState(app.clock)
-        self.runner = TickRunner(app, self.stop, self.metrics, self.storage, monotonic=monotonic)
+        self.crashes = CrashedJobs(app.clock)
+        self.runner = TickRunner(app, self.stop, self.metrics, self.storage, self.crashes, monotonic=monotonic)
         self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(len(self.specs))})
         self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage)
         for spec in self.specs:
@@ -105,9 +107,12 @@ class Worker:
         )
 
     def assess(self) -> HealthReport:
-        """The health of the institution's sync, read from the database now, failing while runs meet a database fault."""
+        """The health of the institution's sync, read from the database now.
+
+        Failing too while the worker's runs meet a database fault, or while a job's latest tick crashed.
+        """
         report = assess(self.app.db, self.app.mapping, self.settings, self.app.clock)
-        return self.storage.over(report)
+        return self.crashes.over(self.storage.over(report))
 
     def state(self) -> dict[str, Any]:
         """The worker's own state for ``/healthz``: each job's next run (UTC) and the runs in flight."""
