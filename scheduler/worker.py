@@ -9,7 +9,8 @@ are closed as ``abandoned`` (:mod:`lapor_sync.sync.abandoned`).
 
 SIGTERM or SIGINT: the stop event is set (a run in flight ends after its current item, with
 outcome ``interrupted``, and releases its leases), no new tick starts, and the worker waits for
-the runs in flight at most ``shutdown_timeout_seconds``.
+the runs in flight at most ``shutdown_timeout_seconds``; the leases of runs still in flight then
+(a request stalled) are released before the process leaves.
 
 While it waits for that, the main thread looks at the wall clock every second: APScheduler 3
 cannot follow a step of it (see :mod:`lapor_sync.scheduler.clock_steps`), so on a step the worker
@@ -44,6 +45,7 @@ from lapor_sync.scheduler.runner import TickFate, TickRunner
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.scheduler.watcher import OutboxWatcher
 from lapor_sync.storage.lease import holder_name
+from lapor_sync.storage.lease_handles import release_held_leases
 from lapor_sync.sync.abandoned import abandon_runs_of_ended_processes
 
 log = logging.getLogger("lapor_sync.worker")
@@ -182,11 +184,14 @@ class Worker:
             self.runner.close()
             log.info("worker stopped cleanly")
         else:
+            in_flight = ", ".join(self.runner.in_flight())
+            released = release_held_leases()  # the process leaves next: a lease left behind would block every sync
             log.error(
                 "runs still in flight after %d s: %s; leaving them (an outbox row in flight is read "
-                "back before any retry; their leases lapse)",
+                "back before any retry; their leases released: %s)",
                 self.settings.shutdown_timeout_seconds,
-                ", ".join(self.runner.in_flight()),
+                in_flight,
+                ", ".join(released) or "none",
             )
         if self.http is not None:
             self.http.stop()
