@@ -188,5 +188,5 @@ def test_sigterm_while_a_request_is_stalled_releases_the_worker_s_leases(tmp_pat
 
     assert held.job == "pull"
     assert worker.returncode == 1, out[-3000:]
-    assert "runs still in flight after 1 s: pull; leaving them" in out and "their leases released: pull" in out
     assert left == [], "no lease left behind to refuse every sync as busy"
+    assert "runs still in flight after 1 s: pull; leaving them" in out and "their leases released: pull" in out
