@@ -253,7 +253,8 @@ class RowLease(LeaseHandle):
                 conn.execute(delete(LEASE).where(self._mine()))
         except SQLAlchemyError as exc:
             log.warning(
-                "lease of job '%s' not released (%s); it lapses at %s",
+                "lease of job '%s' not released (%s); it lapses at %s, or at once for a runner on this host "
+                "once this process has ended",
                 self.job,
                 type(exc).__name__,
                 display_wib(self.expires_at),
