@@ -29,6 +29,7 @@ from lapor_sync.domain.runs import Job
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.reports.sla import check_sla, sla_policy
 from lapor_sync.scheduler.clock_steps import clock_offset
+from lapor_sync.scheduler.crashes import CrashedJobs
 from lapor_sync.scheduler.jobs import JobSpec
 from lapor_sync.scheduler.metrics import WorkerMetrics
 from lapor_sync.scheduler.storage_state import StorageState
@@ -66,6 +67,7 @@ class TickRunner:
         stop: the worker's stop event, shared with every sync service (set on SIGTERM/SIGINT).
         metrics: where runs and skipped ticks are counted.
         storage: where database faults met by a tick are reported.
+        crashes: where ticks that crashed (a bug) are kept for ``/healthz``.
         monotonic: seconds from a clock that never steps, read with ``app.clock`` to tell a step of the
             wall clock from ticks gone by (with a ``ManualClock``, one that follows it).
     """
@@ -76,10 +78,12 @@ class TickRunner:
         stop: threading.Event,
         metrics: WorkerMetrics,
         storage: StorageState,
+        crashes: CrashedJobs,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app, self._stop, self._metrics, self._storage = app, stop, metrics, storage
+        self._crashes = crashes
         self._monotonic = monotonic
         self._services: dict[str, tuple[SyncService, NationalPlatform]] = {}
         self._retired: list[NationalPlatform] = []
@@ -100,8 +104,6 @@ class TickRunner:
         """
         if self._stop.is_set():
             return None
-        if self._app.refresh_mapping():
-            self._retire_services()
         name = spec.name
         tick = spec.tick(self._app.clock.now())
         with self._lock:
@@ -201,6 +203,10 @@ class TickRunner:
     def _finish(self, name: str, outcome: str) -> None:
         with self._lock:
             self._outcomes[name] = outcome
+        if outcome == TickFate.CRASHED:
+            self._crashes.crashed(name)
+        else:
+            self._crashes.ended(name)
         if outcome in (TickFate.SKIPPED, TickFate.CRASHED, TickFate.STORAGE):
             self._metrics.skipped(name, outcome)
 
@@ -242,6 +248,8 @@ class TickRunner:
             return self._services[name][0]
 
     def _start(self, name: str, *, tick: datetime | None) -> SyncRun:
+        if self._app.refresh_mapping():  # in the tick's try: a mapping that cannot be read is a crashed tick
+            self._retire_services()
         service = self._service(name)
         jobs: dict[str, Callable[[], SyncRun]] = {
             Job.PULL: lambda: service.run(push=False, reconcile=False, trigger=TRIGGER, tick=tick),

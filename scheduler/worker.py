@@ -9,7 +9,8 @@ are closed as ``abandoned`` (:mod:`lapor_sync.sync.abandoned`).
 
 SIGTERM or SIGINT: the stop event is set (a run in flight ends after its current item, with
 outcome ``interrupted``, and releases its leases), no new tick starts, and the worker waits for
-the runs in flight at most ``shutdown_timeout_seconds``.
+the runs in flight at most ``shutdown_timeout_seconds``; the leases of runs still in flight then
+(a request stalled) are released before the process leaves.
 
 While it waits for that, the main thread looks at the wall clock every second: APScheduler 3
 cannot follow a step of it (see :mod:`lapor_sync.scheduler.clock_steps`), so on a step the worker
@@ -36,6 +37,7 @@ from lapor_sync.app import App
 from lapor_sync.domain.runs import Job, Verdict, verdict, worst
 from lapor_sync.reports.health import HealthReport, assess
 from lapor_sync.scheduler.clock_steps import ClockFollower
+from lapor_sync.scheduler.crashes import CrashedJobs
 from lapor_sync.scheduler.http import HealthServer
 from lapor_sync.scheduler.jobs import OUTBOX_WATCH, JobSpec, job_specs
 from lapor_sync.scheduler.metrics import WorkerMetrics
@@ -43,6 +45,7 @@ from lapor_sync.scheduler.runner import TickFate, TickRunner
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.scheduler.watcher import OutboxWatcher
 from lapor_sync.storage.lease import holder_name
+from lapor_sync.storage.lease_handles import release_held_leases
 from lapor_sync.sync.abandoned import abandon_runs_of_ended_processes
 
 log = logging.getLogger("lapor_sync.worker")
@@ -76,7 +79,8 @@ class Worker:
         self.specs = job_specs(self.settings)
         self.metrics = WorkerMetrics(self.assess)
         self.storage = StorageState(app.clock)
-        self.runner = TickRunner(app, self.stop, self.metrics, self.storage, monotonic=monotonic)
+        self.crashes = CrashedJobs(app.clock)
+        self.runner = TickRunner(app, self.stop, self.metrics, self.storage, self.crashes, monotonic=monotonic)
         self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(len(self.specs))})
         self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage)
         for spec in self.specs:
@@ -105,9 +109,12 @@ class Worker:
         )
 
     def assess(self) -> HealthReport:
-        """The health of the institution's sync, read from the database now, failing while runs meet a database fault."""
+        """The health of the institution's sync, read from the database now.
+
+        Failing too while the worker's runs meet a database fault, or while a job's latest tick crashed.
+        """
         report = assess(self.app.db, self.app.mapping, self.settings, self.app.clock)
-        return self.storage.over(report)
+        return self.crashes.over(self.storage.over(report))
 
     def state(self) -> dict[str, Any]:
         """The worker's own state for ``/healthz``: each job's next run (UTC) and the runs in flight."""
@@ -177,11 +184,14 @@ class Worker:
             self.runner.close()
             log.info("worker stopped cleanly")
         else:
+            in_flight = ", ".join(self.runner.in_flight())
+            released = release_held_leases()  # the process leaves next: a lease left behind would block every sync
             log.error(
                 "runs still in flight after %d s: %s; leaving them (an outbox row in flight is read "
-                "back before any retry; their leases lapse)",
+                "back before any retry; their leases released: %s)",
                 self.settings.shutdown_timeout_seconds,
-                ", ".join(self.runner.in_flight()),
+                in_flight,
+                ", ".join(released) or "none",
             )
         if self.http is not None:
             self.http.stop()

@@ -139,11 +139,14 @@ def main() -> None:
     except _database_error() as exc:
         # The driver's first line says what failed (refused, unknown database, read-only, full, an
         # invalid connection option in the URL); no URL, no password. Any other failure is a bug.
+        from lapor_sync.storage.database import DiskFullError
         from lapor_sync.storage.faults import database_fault
 
         reason = database_fault(exc, name_the_file=True)
         if reason is None:
             _internal_error(exc)
+        if isinstance(exc, DiskFullError):
+            reason += "; free space there and run again (the cursor and the outbox are as they were)"
         _error_line(f"[red]error:[/red] LAPOR_SYNC_DATABASE_URL: cannot use the database: {escape(reason)}")
         raise SystemExit(EXIT_CONFIG) from None
     except Exception as exc:  # noqa: BLE001 - whatever else escapes a command is reported, masked, as one line

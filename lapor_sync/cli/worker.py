@@ -56,7 +56,7 @@ def worker(
     `health_host:health_port` (127.0.0.1:9464; port 0 turns them off; a port in use stops the start
     with one line naming `LAPOR_SYNC_HEALTH_PORT`). SIGTERM/SIGINT: the runs in flight end after
     their current item and release their leases; exits 0, or 1 if a run was still going after
-    `shutdown_timeout_seconds`.
+    `shutdown_timeout_seconds` (its leases are released before the exit).
 
     Example: `LAPOR_SYNC_PULL_INTERVAL_SECONDS=60 lapor-sync -c city.toml worker`
     """

@@ -55,6 +55,7 @@ as an error. Outside the tree, as they never leave their own part:
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -167,20 +168,60 @@ class MalformedRecordError(LaporSyncError):
 class LeaseBusy(LaporSyncError):
     """Another runner holds the job's lease (:mod:`lapor_sync.storage.lease`).
 
+    The message says who, since when, how long the holder has not renewed it and when it frees:
+    ``job 'pull' is already running: held by hostB:1234 worker since 10:38 WIB (03:38 UTC), silent
+    for 2 min 10 s; it frees at 10:42 WIB, or at once if that process is gone``. A holder's
+    incarnation (``@...``) is left out of it.
+
     Attributes:
         job: the job asked for (``pull``, ``push``, ...).
         holder: who holds it (``"<host>:<pid> <purpose> @<incarnation>"``, see
             :func:`~lapor_sync.storage.holders.holder_name`), or ``"another process"`` when a
             PostgreSQL holder has not written its row yet.
         since: when it took the lease (aware, UTC), or ``None`` when not known.
+        silent_seconds: how long since the holder last renewed it, seconds; ``None`` when not known.
+        frees_at: when it lapses unrenewed (aware, UTC); ``None`` for a PostgreSQL session lock,
+            which frees only when its holder's session ends.
     """
 
-    def __init__(self, job: str, holder: str, since: datetime | None) -> None:
+    def __init__(
+        self,
+        job: str,
+        holder: str,
+        since: datetime | None,
+        *,
+        silent_seconds: int | None = None,
+        frees_at: datetime | None = None,
+    ) -> None:
         when = "" if since is None else f" since {display_wib(since)} ({since.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
-        super().__init__(f"job '{job}' is already running: held by {holder}{when}")
+        silence = "" if silent_seconds is None else f", silent for {_say_span(silent_seconds)}"
+        if frees_at is not None:
+            frees = f"; it frees at {display_wib(frees_at)}, or at once if that process is gone"
+        elif silent_seconds is not None:
+            frees = "; it frees when that process ends (a PostgreSQL session lock)"
+        else:
+            frees = ""
+        shown = _INCARNATION.sub("", holder)
+        super().__init__(f"job '{job}' is already running: held by {shown}{when}{silence}{frees}")
         self.job = job
         self.holder = holder
         self.since = since
+        self.silent_seconds = silent_seconds
+        self.frees_at = frees_at
+
+
+_INCARNATION = re.compile(r" @\d+-[0-9a-f]{8}$")
+"""The incarnation at the end of a holder's name (:func:`~lapor_sync.storage.holders.holder_name`)."""
+
+
+def _say_span(seconds: int) -> str:
+    """Say a span for people, to the second: ``45 s``, ``2 min 10 s``, ``1 h 5 min``."""
+    seconds = max(seconds, 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class LeaseLost(LaporSyncError):

@@ -26,6 +26,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 from sqlmodel import Session, create_engine
 
+from lapor_sync.storage.disk_space import sqlite_disk_full
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x4C5331_4D4947  # "LS1" "MIG": one schema migration at a time per PostgreSQL database
 
@@ -143,6 +145,16 @@ def sqlite_file_problem(path: str) -> str | None:
     return None
 
 
+class DiskFullError(OperationalError):
+    """SQLite could not write its file for want of space: SQLite's own error, plus :attr:`reason`.
+
+    :attr:`reason` says the disk is full, the database's folder and the space left there
+    (:func:`lapor_sync.storage.disk_space.sqlite_disk_full`); every report of a database fault uses it.
+    """
+
+    reason: str = ""
+
+
 class SqliteFileError(OperationalError):
     """SQLite could not open or write its file: SQLite's own error, plus :attr:`where` (the file, and why).
 
@@ -155,8 +167,17 @@ class SqliteFileError(OperationalError):
 
 
 def _name_the_file(path: str, context: ExceptionContext) -> BaseException | None:
-    """Turn SQLite's "unable to open database file" into a :class:`SqliteFileError` naming ``path`` and why."""
+    """Turn SQLite's "unable to open database file" into a :class:`SqliteFileError` naming ``path`` and why.
+
+    A full disk ("database or disk is full", or "disk I/O error" with no space left in the folder)
+    becomes a :class:`DiskFullError` saying so.
+    """
     original = context.original_exception
+    full = sqlite_disk_full(original, path) if isinstance(original, sqlite3.Error) else None
+    if full is not None:
+        disk_full = DiskFullError(context.statement, context.parameters, original, hide_parameters=True)
+        disk_full.reason = full
+        return disk_full
     if not isinstance(original, sqlite3.OperationalError) or str(original) not in _FILE_ERRORS:
         return None
     named = SqliteFileError(context.statement, context.parameters, original, hide_parameters=True)
@@ -192,6 +213,11 @@ def sqlite_file_missing(url: str) -> bool:
         return path is not None and not os.path.exists(path)
     finally:
         engine.dispose()
+
+
+def sqlite_path(engine: Engine) -> str | None:
+    """The SQLite file of ``engine``; ``None`` for PostgreSQL, a database in memory or one SQLite creates no file for."""
+    return _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
 
 
 def _sqlite_file(engine: Engine) -> str | None:

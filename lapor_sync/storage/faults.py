@@ -19,7 +19,8 @@ from sqlalchemy.exc import DBAPIError, InternalError, OperationalError, SQLAlche
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lapor_sync.runtime.redaction import redact
-from lapor_sync.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, SqliteFileError
+from lapor_sync.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, DiskFullError, SqliteFileError, sqlite_path
+from lapor_sync.storage.disk_space import postgres_disk_full, sqlite_folder_full
 from lapor_sync.storage.models import Cursor
 
 PROBE_LOCK_WAIT_MS = 1_000
@@ -32,7 +33,9 @@ def database_fault(exc: BaseException, *, name_the_file: bool = False) -> str | 
     """Tell whether ``exc`` is a fault of the database itself, and say it in one line without the URL.
 
     Faults of the database: it cannot be reached or opened, it is read-only, full, locked past the
-    busy timeout, or the connection pool is exhausted. Anything else (a statement that is wrong, a
+    busy timeout, or the connection pool is exhausted. A full disk is said as such
+    (:mod:`lapor_sync.storage.disk_space`): with the SQLite file's folder and the space left there,
+    or as the PostgreSQL server's disk. Anything else (a statement that is wrong, a
     constraint) is a bug, not a fault of the database: ``None``.
 
     Args:
@@ -50,6 +53,10 @@ def database_fault(exc: BaseException, *, name_the_file: bool = False) -> str | 
         return "no free database connection (pool exhausted)"
     if not isinstance(exc, DBAPIError):
         return None
+    if isinstance(exc, DiskFullError):
+        return redact(exc.reason)
+    if exc.orig is not None and (server_full := postgres_disk_full(exc.orig)) is not None:
+        return redact(server_full)
     if exc.statement is not None and not isinstance(exc, OperationalError | InternalError):
         return None
     lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
@@ -73,9 +80,15 @@ def probe_write(db: Database, now: datetime) -> str | None:
     30 s busy timeout would restart a healthy worker. A run that waits its full timeout in vain
     reports the lock itself (``StorageState``).
 
+    A rolled-back insert writes nothing to the disk, so on SQLite the folder's free space is looked
+    at first: under :data:`~lapor_sync.storage.disk_space.FULL_BELOW_BYTES` it is a fault (the disk is full).
+
     Raises:
         SQLAlchemyError: a failure that is not a fault of the database (see :func:`database_fault`).
     """
+    path = sqlite_path(db.engine)
+    if path is not None and (full := sqlite_folder_full(path)) is not None:
+        return full
     probe = insert(Cursor).values(name=f"write-probe:{uuid.uuid4().hex[:12]}", position=now, updated_at=now)
     try:
         with db.engine.connect() as connection, _short_lock_wait(connection):

@@ -13,8 +13,9 @@ Why it matters: an outbox claim held by a process of *this* host (and pid namesp
 runs is kept whatever the clocks say (a stepped clock or a paused process cannot make it look
 expired), and one whose process has ended is taken over at once instead of after its expiry
 (:mod:`lapor_sync.sync.claims`); a run whose holder has ended is closed as abandoned
-(:mod:`lapor_sync.sync.abandoned`). Job leases do not ask: they go by their lock or expiry alone,
-and the name only says who holds them.
+(:mod:`lapor_sync.sync.abandoned`); and a job lease held by its row whose holder has ended is
+taken over at once (:mod:`lapor_sync.storage.lease`; a PostgreSQL advisory lock dies with its
+session by itself).
 """
 
 from __future__ import annotations

@@ -17,7 +17,10 @@ Two ways to hold one (``Settings.lease_mode``):
 * ``row``, and always on SQLite: the ``lease`` row itself, taken in one short write transaction
   when absent or expired. A held lease must be renewed before ``lease_seconds`` pass (a background
   thread does it); a dead holder stops renewing, so its lease lapses after at most
-  ``lease_seconds``. Expiry is measured by the database's clock on PostgreSQL and by the injected
+  ``lease_seconds``, and at once when the holder ran on this host and its process has ended
+  (:func:`~lapor_sync.storage.holders.liveness`: the pid and its start time, so a reused pid is
+  not taken for the holder). Holders release their leases on every way out they get to (a
+  full disk can refuse even that; a SIGKILL gives none). Expiry is measured by the database's clock on PostgreSQL and by the injected
   clock on SQLite (:mod:`lapor_sync.storage.db_clock`), where a clock stepped forward can make a
   live holder's lease look expired: the outbox claims keep that from sending anything twice.
 
@@ -40,9 +43,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LeaseBusy
+from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.db_clock import has_clock, later_sql, now_sql
-from lapor_sync.storage.holders import holder_name
+from lapor_sync.storage.holders import Liveness, holder_name, liveness
 from lapor_sync.storage.lease_handles import (
     LEASE,
     ROW_TOKEN,
@@ -129,10 +133,16 @@ class Leases:
                 return outcome
             remaining = (deadline - self._clock.now()).total_seconds()
             if remaining <= 0:
-                raise LeaseBusy(
-                    job, outcome.holder if outcome else "another process", outcome.acquired_at if outcome else None
-                )
+                raise self._busy(job, outcome)
             self._sleep(min(self._poll, remaining))
+
+    def _busy(self, job: str, holder: LeaseInfo | None) -> LeaseBusy:
+        """The refusal naming ``holder``, how long it has been silent and when its lease frees."""
+        if holder is None:
+            return LeaseBusy(job, "another process", None)
+        silent = int((self._clock.now() - holder.renewed_at).total_seconds())
+        frees_at = None if self._advisory else holder.expires_at
+        return LeaseBusy(job, holder.holder, holder.acquired_at, silent_seconds=silent, frees_at=frees_at)
 
     def _attempt(self, job: str, institution_id: int) -> LeaseHandle | LeaseInfo | None:
         """Try once: return the handle, or the holder's row (``None`` when it has not written it yet)."""
@@ -141,24 +151,33 @@ class Leases:
             info = LeaseInfo(institution_id, job, self.holder, now, now + self._ttl, now)
             return self._attempt_advisory(info, uuid.uuid4().hex)
         # One short write transaction: insert, or take over a row whose holder stopped renewing it.
+        # A holder of this host whose process has ended is taken over at once, not after its expiry:
+        # it can no longer write, and the outbox claims fence it off even if it could.
         token = new_row_token()
         with self._db.engine.begin() as conn:
             taken = now_sql(conn, now)
-            stored = _write_row(
-                conn,
-                institution_id,
-                job,
-                {
-                    "holder": self.holder,
-                    "token": token,
-                    "acquired_at": taken,
-                    "expires_at": later_sql(conn, now, self._ttl.total_seconds()),
-                    "renewed_at": taken,
-                },
-                only_if=LEASE.c.expires_at <= taken,
-            )
+            values = {
+                "holder": self.holder,
+                "token": token,
+                "acquired_at": taken,
+                "expires_at": later_sql(conn, now, self._ttl.total_seconds()),
+                "renewed_at": taken,
+            }
+            stored = _write_row(conn, institution_id, job, values, only_if=LEASE.c.expires_at <= taken)
             if stored is None:
-                return _read(conn, institution_id, job)
+                held = _read(conn, institution_id, job)
+                if held is None or liveness(held.holder) is not Liveness.GONE:
+                    return held
+                stored = _write_row(conn, institution_id, job, values, only_if=LEASE.c.holder == held.holder)
+                if stored is None:
+                    return _read(conn, institution_id, job)
+                log.warning(
+                    "lease of job '%s' taken over from %s: that process has ended (the lease held until %s)",
+                    job,
+                    held.holder,
+                    display_wib(held.expires_at),
+                    extra={"job": job},
+                )
         return RowLease(self._db, self._clock, self._ttl, _info(stored), token)
 
     def _attempt_advisory(self, info: LeaseInfo, token: str) -> LeaseHandle | LeaseInfo | None:

@@ -119,6 +119,9 @@ class LeaseHandle(ABC):
         self._lost: str | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._released = False
+        with _HELD_LOCK:
+            _HELD.add(self)
 
     @property
     def lost(self) -> bool:
@@ -154,12 +157,21 @@ class LeaseHandle(ABC):
         self._renewer.start()
 
     def release(self) -> None:
-        """Stop renewing and give the lease up; a failure is logged, the lease then lapses by itself."""
+        """Stop renewing and give the lease up, once (later calls do nothing); a failure is logged.
+
+        After a failure the lease lapses by itself, or is taken over at once once this process has
+        ended (:mod:`lapor_sync.storage.lease`).
+        """
         self._stop.set()
-        if self._renewer is not None:
+        if self._renewer is not None and self._renewer is not threading.current_thread():
             self._renewer.join()
         with self._guard:
+            if self._released:
+                return
+            self._released = True
             self._release()
+        with _HELD_LOCK:
+            _HELD.discard(self)
 
     def _renew_until_released(self, every_seconds: float) -> None:
         while not self._stop.wait(every_seconds):
@@ -186,6 +198,26 @@ class LeaseHandle(ABC):
 
     def _mine(self) -> ColumnElement[bool]:
         return lease_row(self.institution_id, self.job) & (LEASE.c.token == self._token)
+
+
+_HELD: weakref.WeakSet[LeaseHandle] = weakref.WeakSet()
+"""The leases this process holds now (each until its :meth:`LeaseHandle.release`)."""
+_HELD_LOCK = threading.Lock()
+
+
+def release_held_leases() -> list[str]:
+    """Release every lease this process still holds; return their jobs.
+
+    For a process about to leave without its runs' ``with`` blocks ending (a worker whose runs are
+    stalled in a request past ``shutdown_timeout_seconds``): without it, every ``sync`` would be
+    refused as busy until ``lease_seconds`` passed. A run still in flight loses its lease, which is
+    safe: the process ends next, and its outbox claims fence off anything it had started.
+    """
+    with _HELD_LOCK:
+        held = list(_HELD)
+    for handle in held:
+        handle.release()
+    return [handle.job for handle in held]
 
 
 class RowLease(LeaseHandle):
@@ -221,7 +253,8 @@ class RowLease(LeaseHandle):
                 conn.execute(delete(LEASE).where(self._mine()))
         except SQLAlchemyError as exc:
             log.warning(
-                "lease of job '%s' not released (%s); it lapses at %s",
+                "lease of job '%s' not released (%s); it lapses at %s, or at once for a runner on this host "
+                "once this process has ended",
                 self.job,
                 type(exc).__name__,
                 display_wib(self.expires_at),

@@ -6,8 +6,10 @@ import json
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import httpx
@@ -130,3 +132,61 @@ def test_worker_pushes_new_rows_promptly_serves_health_and_stops_cleanly_on_sigt
         assert any(line.get("kind") == "outbox.delivered" and line.get("run_id") for line in lines)
         assert held_leases(db, SystemClock()) == []
         db.dispose()
+
+
+@contextmanager
+def stalling_server() -> Iterator[str]:
+    """A loopback HTTPS server that accepts every connection and never answers; its base URL.
+
+    The client's TLS handshake then waits for an answer that never comes: a wait a stop request does
+    not cut short (``adapters/national/deadline.py``: only name lookups and reads are sliced), which
+    only the connect timeout (10 s) ends.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    closing = threading.Event()
+
+    def accept() -> None:
+        while not closing.is_set():
+            try:
+                connection, _address = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/lapor/3.0.0"
+    finally:
+        closing.set()
+        listener.close()
+        for connection in held:
+            connection.close()
+        acceptor.join(timeout=5)
+
+
+def test_sigterm_while_a_request_is_stalled_releases_the_worker_s_leases(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    Database(url).upgrade()
+    db = Database(url)
+    with stalling_server() as base_url:
+        env = child_env(url, base_url, pull_interval_seconds=1, health_port=0, shutdown_timeout_seconds=1)
+        worker = subprocess.Popen(
+            [*COMMAND, "worker"], cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            [held] = wait_for("the pull's lease, its request stalled", lambda: held_leases(db, SystemClock()))
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=SHUTDOWN_SECONDS + 10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    left = held_leases(db, SystemClock())
+    db.dispose()
+
+    assert held.job == "pull"
+    assert worker.returncode == 1, out[-3000:]
+    assert left == [], "no lease left behind to refuse every sync as busy"
+    assert "runs still in flight after 1 s: pull; leaving them" in out and "their leases released: pull" in out

@@ -13,6 +13,7 @@ import logging
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -192,3 +193,30 @@ def test_worker_once_is_not_clean_when_a_job_crashed(
 
     assert came_to is Verdict.FAILED
     assert worker_lines(caplog, "job pull crashed")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_healthz_fails_while_a_job_crashes_at_every_tick_and_passes_once_a_tick_gets_through(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with harness(small_world(), database.url) as h, worker_on(h) as w:
+        pull = spec(w, "pull")
+        assert w.runner.tick(pull, claim=False).outcome == "ok"
+        healthy = w.assess()
+        with monkeypatch.context() as patched:  # a crash before any run is recorded: nothing in the database says it
+            patched.setattr(w.app, "refresh_mapping", Broken().refresh_mapping)
+            for _ in range(2):
+                assert w.runner.tick(pull, claim=False) is None
+                h.advance(timedelta(minutes=1))
+            crashing = w.assess()
+        assert w.runner.tick(pull, claim=False).outcome == "ok"
+        recovered = w.assess()
+
+    assert healthy.health is Health.OK, healthy.reasons
+    assert len(worker_lines(caplog, "job pull crashed")) == 2
+    assert crashing.health is Health.FAILING
+    assert crashing.reasons[0] == (
+        "job pull crashed at every tick since 2024-01-02 09:00 WIB (a bug: the traceback is in the service log)"
+    )
+    assert recovered.health is Health.OK, recovered.reasons
+    assert w.metrics.runs.labels("pull", "crashed")._value.get() == 2

@@ -65,9 +65,31 @@ def test_second_holder_is_refused_naming_holder_and_since(database, clock):
                 pytest.fail("two runners inside one job")
     assert (refused.value.job, refused.value.holder) == ("pull", "web01:11 worker")
     assert refused.value.since == datetime(2024, 7, 1, 2, 0, tzinfo=UTC)
-    assert str(refused.value) == (
-        "job 'pull' is already running: held by web01:11 worker since 2024-07-01 09:00 WIB (2024-07-01 02:00 UTC)"
+    assert str(refused.value).startswith(
+        "job 'pull' is already running: held by web01:11 worker since 2024-07-01 09:00 WIB (2024-07-01 02:00 UTC), "
+        "silent for 30 s; "
     )
+
+
+def test_a_live_holder_s_lease_says_how_long_it_has_been_silent_and_when_it_frees(database, clock):
+    holder = holder_name("worker")  # this very process: alive, so never taken over
+    with leases(database, clock, holder, lease_seconds=300).hold(
+        "pull", institution_id=CITY, renew_in_background=False
+    ):
+        clock.advance(timedelta(seconds=130))
+        with pytest.raises(LeaseBusy) as refused:
+            leases(database, clock, "web02:22 sync command").hold("pull", institution_id=CITY).__enter__()
+
+    shown = holder.rsplit(" @", 1)[0]
+    since = "2024-07-01 09:00 WIB (2024-07-01 02:00 UTC)"
+    if database.engine.dialect.name == "sqlite":
+        frees = "it frees at 2024-07-01 09:05 WIB, or at once if that process is gone"
+    else:  # a session lock: no expiry
+        frees = "it frees when that process ends (a PostgreSQL session lock)"
+    assert str(refused.value) == (
+        f"job 'pull' is already running: held by {shown} since {since}, silent for 2 min 10 s; {frees}"
+    )
+    assert refused.value.silent_seconds == 130
 
 
 def test_other_jobs_and_institutions_do_not_block(database, clock):
@@ -208,7 +230,7 @@ def test_lease_of_a_killed_process_is_taken_over(database):
     try:
         holder = ready.get(timeout=15)
         clock = ManualClock(datetime.now(UTC))
-        with pytest.raises(LeaseBusy, match=f"held by {holder}"):
+        with pytest.raises(LeaseBusy, match=f"held by {holder.rsplit(' @', 1)[0]} since"):
             leases(database, clock, "me:1 sync command").hold("pull", institution_id=CITY).__enter__()
     finally:
         os.kill(child.pid, signal.SIGKILL)
@@ -220,6 +242,34 @@ def test_lease_of_a_killed_process_is_taken_over(database):
         taker = leases(database, SystemClock(), "me:1 sync command", poll_seconds=0.05)
     with taker.hold("pull", institution_id=CITY, wait_seconds=10) as handle:
         assert handle.holder == "me:1 sync command"
+
+
+@pytest.mark.parametrize("mode", ["auto", "row"])
+def test_a_killed_holder_s_lease_on_this_host_is_taken_over_at_once(database, mode, caplog):
+    if mode == "row" and database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite holds every lease by its row: the auto case is this one")
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Queue()
+    child = spawn.Process(target=_hold_until_killed, args=(database.url, ready, mode))
+    child.start()
+    try:
+        holder = ready.get(timeout=15)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+    advisory = mode == "auto" and database.engine.dialect.name == "postgresql"
+    caplog.set_level("WARNING", logger="lapor_sync.storage.lease")
+
+    if advisory:  # the server frees a killed session's lock once it sees the connection gone: a short wait
+        taker = leases(database, SystemClock(), "me:1 sync command", mode=mode, poll_seconds=0.05)
+    else:  # no time passes: the lease row is far from lapsing, and one attempt must take it
+        taker = leases(database, ManualClock(datetime.now(UTC)), "me:1 sync command", mode=mode)
+    with taker.hold("pull", institution_id=CITY, wait_seconds=5 if advisory else 0) as handle:
+        assert handle.holder == "me:1 sync command"
+
+    if not advisory:
+        [taken] = [r.getMessage() for r in caplog.records if "taken over" in r.getMessage()]
+        assert taken.startswith(f"lease of job 'pull' taken over from {holder}: that process has ended")
 
 
 @pytest.mark.parametrize("rounds", [15])
@@ -250,10 +300,10 @@ def _eventually(condition, seconds: float = 5.0) -> bool:
     return condition()
 
 
-def _hold_until_killed(url: str, ready) -> None:
+def _hold_until_killed(url: str, ready, mode: str = "auto") -> None:
     """Child process: take the pull lease, say so, then wait to be killed without releasing it."""
     holder = holder_name("worker")
-    with Leases(Database(url), SystemClock(), holder, lease_seconds=TTL).hold("pull", institution_id=CITY):
+    with Leases(Database(url), SystemClock(), holder, lease_seconds=TTL, mode=mode).hold("pull", institution_id=CITY):
         ready.put(holder)
         threading.Event().wait()
 
