@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from lapor_sync.domain.timezones import WIB
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+OptionalDay = Annotated[date | None, BeforeValidator(_blank_is_none)]
+"""A day from a filter form's date field: a browser sends the empty field (``since=``) for "any", read as ``None``."""
 
 
 def optional_text(value: str | None) -> str | None:

@@ -92,3 +92,10 @@ def test_the_audit_log_filters_by_day_in_wib_and_pages(console: ConsoleHarness) 
         len(admin.get("/api/v1/audit", params={"user": "ops", "since": today, "until": today}).json()["entries"]) == 50
     )
     assert admin.get("/api/v1/audit", params={"user": "ops", "until": "2000-01-01"}).json()["entries"] == []
+
+
+def test_the_audit_filter_form_sent_with_blank_days_means_any_day(console: ConsoleHarness) -> None:
+    admin = console.signed_in(Role.ADMIN)
+    page = admin.get("/audit", params={"user": "admin", "action": "", "tracking_id": "", "since": "", "until": ""})
+    assert page.status_code == 200
+    assert "sign_in" in page.text

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.web.context import Console, console
-from lapor_sync.web.forms import day_end, day_start, optional_text
+from lapor_sync.web.forms import OptionalDay, day_end, day_start, optional_text
 from lapor_sync.web.security import require
 from lapor_sync.web.templating import render, translate
 
@@ -63,8 +63,8 @@ def audit_log_page(
     user: str | None = None,
     action: str | None = None,
     tracking_id: str | None = None,
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
+    since: Annotated[OptionalDay, Query()] = None,
+    until: Annotated[OptionalDay, Query()] = None,
     before: int | None = None,
 ) -> Response:
     """The audit log with its filters."""

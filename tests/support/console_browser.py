@@ -1,0 +1,205 @@
+"""The console as a browser meets it: a database pulled from the served simulator, users of each role, sign-in.
+
+:func:`pull_console_data` builds the database once per test module, the way a city's would be: a real
+pull from the simulator over loopback HTTP, staff follow-ups pushed back, one follow-up left pending,
+one made a dead letter and one record set aside (both by a direct update, as ``tests/support/cli.py``
+does), and the users ``admin``, ``operator`` and ``viewer``. Each test serves its own copy of that
+file (:class:`ConsoleSite`), so what one test changes no other sees.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, col, select
+
+from lapor_sync.accounts.roles import Role
+from lapor_sync.accounts.users import Accounts
+from lapor_sync.app import App
+from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.timezones import WIB
+from lapor_sync.storage.models import Case, OutboxItem, SetAsideRecord, SyncRun
+from tests.support.city import CitySide
+from tests.support.e2e import settings_for
+from tests.web.conftest import PASSWORD
+
+PULLED_AT = datetime(2024, 3, 15, 17, 0, tzinfo=WIB)
+"""Friday 15 March 2024, 17:00 WIB: the simulator's clock (and the console's) when the database is pulled.
+
+About 500 complaints of the data set (2 January onward) are on LAPOR! by then: a month of charts and more.
+"""
+DEAD_ERROR = "HTTP 422: complaint is closed"
+SET_ASIDE_REASON = "created_at: not a date"
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case the tests open: its id (the console's URLs) and its tracking id (what staff search by)."""
+
+    id: int
+    tracking_id: str
+    agency_code: str
+
+
+@dataclass(frozen=True)
+class ConsoleData:
+    """The pulled database file (never served itself: each test serves a copy) and the records tests look for.
+
+    Attributes:
+        template: the SQLite file as pulled.
+        public: a case with a known reporter, neither confidential nor anonymous, with a follow-up pushed.
+        secret: a confidential (``rahasia``) case.
+        anonymous: an anonymous case (its reporter never shows).
+        pull_run: the pull's run id.
+        pending_item: an outbox row waiting to be sent.
+        dead_item: an outbox row given up as a dead letter.
+        set_aside_record: a record set aside.
+    """
+
+    template: Path
+    public: CaseRef
+    secret: CaseRef
+    anonymous: CaseRef
+    pull_run: int
+    pending_item: int
+    dead_item: int
+    set_aside_record: int
+
+    def copy_to(self, directory: Path) -> str:
+        """Copy the database into ``directory``; returns the copy's SQLAlchemy URL."""
+        copy = directory / self.template.name
+        shutil.copyfile(self.template, copy)
+        return f"sqlite:///{copy}"
+
+
+def pull_console_data(directory: Path, simulator_url: str, clock: ManualClock) -> ConsoleData:
+    """Pull the simulator's complaints into a new database in ``directory`` and act on a few of them.
+
+    Args:
+        directory: where the database file goes.
+        simulator_url: the served simulator's base URL.
+        clock: the simulator's clock, shared by lapor-sync (at :data:`PULLED_AT`).
+
+    Returns:
+        What was built (see :class:`ConsoleData`).
+    """
+    template = directory / "console.db"
+    app = App(settings_for(f"sqlite:///{template}", simulator_url), clock=clock)
+    try:
+        with app.platform() as platform:
+            city = CitySide(app, platform, clock)
+            pull = city.sync(push=False)
+            public, secret, anonymous, pending_case, dead_case = _chosen_cases(app)
+            for case in (public, secret, anonymous):
+                city.act(case.complaint_id, AgencyAction.FOLLOWUP, "Laporan sudah kami terima dan sedang ditinjau.")
+            city.sync(pull=False)
+            pending = city.act(pending_case.complaint_id, AgencyAction.FOLLOWUP, "Petugas akan meninjau lokasi.")
+            dead = city.act(dead_case.complaint_id, AgencyAction.FOLLOWUP, "Diteruskan ke bagian terkait.")
+        with app.db.session() as session:
+            _make_dead(session, dead.id)
+            record_id = _set_aside_one(session, pull.id, clock)
+        accounts = Accounts(app.db, clock)
+        for role in Role:
+            accounts.add(role.value, role, PASSWORD)
+    finally:
+        app.db.dispose()
+    return ConsoleData(
+        template=template,
+        public=_ref(public),
+        secret=_ref(secret),
+        anonymous=_ref(anonymous),
+        pull_run=_id(pull),
+        pending_item=_id(pending),
+        dead_item=_id(dead),
+        set_aside_record=record_id,
+    )
+
+
+def _chosen_cases(app: App) -> tuple[Case, ...]:
+    """A public case, a confidential one, an anonymous one and two more public ones (for the outbox)."""
+    with app.db.session() as session:
+        cases = list(session.exec(select(Case).order_by(col(Case.id))))
+    public = [c for c in cases if not c.is_secret and not c.is_anonymous and c.reporter_name]
+    secret = next(c for c in cases if c.is_secret and not c.is_anonymous)
+    anonymous = next(c for c in cases if c.is_anonymous and not c.is_secret)
+    return public[0], secret, anonymous, public[1], public[2]
+
+
+def _make_dead(session: Session, item_id: int | None) -> None:
+    """Give the outbox row up as a dead letter, as a push does after its last attempt."""
+    item = session.get(OutboxItem, item_id)
+    assert item is not None
+    item.state, item.attempts, item.last_error = "dead", 8, DEAD_ERROR
+    session.add(item)
+    session.commit()
+
+
+def _set_aside_one(session: Session, run_id: int | None, clock: ManualClock) -> int:
+    """Set aside a malformed record, as a pull does with one it cannot read."""
+    record = SetAsideRecord(
+        institution_id=6271,
+        run_id=run_id,
+        complaint_id=3_109_999,
+        reason=SET_ASIDE_REASON,
+        raw="{}",
+        first_seen_at=clock.now(),
+        last_seen_at=clock.now(),
+    )
+    session.add(record)
+    session.commit()
+    return _id(record)
+
+
+def _ref(case: Case) -> CaseRef:
+    return CaseRef(_id(case), case.tracking_id, case.agency_code)
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+@dataclass
+class ConsoleSite:
+    """The console served on loopback for one test, on its own copy of the pulled database.
+
+    Attributes:
+        base: the console's origin, e.g. ``http://127.0.0.1:41234``.
+        app: the console's App (its database is the copy: read it to see what an action changed).
+        data: the records of the pulled database.
+    """
+
+    base: str
+    app: App
+    data: ConsoleData
+
+    def url(self, path: str) -> str:
+        """The absolute URL of the console's ``path`` (``/cases/12``)."""
+        return f"{self.base}{path}"
+
+    def sign_in(self, page: Page, role: Role, *, to: str = "/") -> Page:
+        """Sign in as the user of ``role`` through the sign-in form, asking for ``to``; returns ``page`` there."""
+        page.goto(self.url(to))
+        page.locator("#name").fill(role.value)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("form.stacked button[type=submit]").click()
+        expect(page.locator("header .user")).to_contain_text(role.value)
+        return page
+
+    def runs(self) -> list[SyncRun]:
+        """Every sync run of the console's database, oldest first."""
+        with self.app.db.session() as session:
+            return list(session.exec(select(SyncRun).order_by(col(SyncRun.id))))
+
+    def outbox_state(self, item_id: int) -> str:
+        """The state of one outbox row now."""
+        with self.app.db.session() as session:
+            item = session.get(OutboxItem, item_id)
+            assert item is not None
+            return item.state
