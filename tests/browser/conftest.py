@@ -142,8 +142,9 @@ def quick_password_hashes() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class National:
-    """The served simulator: its base URL and its clock (lapor-sync shares it)."""
+    """The served simulator (a test may change its world: do so only to complaints no other test reads), its URL and clock."""
 
+    simulator: Simulator
     url: str
     clock: ManualClock
 
@@ -157,7 +158,7 @@ def national() -> Iterator[National]:
     clock = ManualClock(PULLED_AT)
     simulator = Simulator.generate(clock=clock, rate_limit=None)
     with simulator.serve() as url:
-        yield National(url, clock)
+        yield National(simulator, url, clock)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,7 @@ def site(
     """The console served on loopback on this test's copy of the pulled database, talking to ``national``."""
     app = App(settings_for(console_data.copy_to(tmp_path), national.url), clock=national.clock)
     try:
-        yield ConsoleSite(live_server(create_console(app)), app, console_data)
+        asgi = create_console(app)
+        yield ConsoleSite(live_server(asgi), asgi, app, console_data)
     finally:
         app.db.dispose()

@@ -10,15 +10,18 @@ file (:class:`ConsoleSite`), so what one test changes no other sees.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from lapor_sync.accounts.roles import Role
+from lapor_sync.accounts.tokens import ApiTokens
 from lapor_sync.accounts.users import Accounts
 from lapor_sync.app import App
 from lapor_sync.domain.actions import AgencyAction
@@ -40,9 +43,10 @@ SET_ASIDE_REASON = "created_at: not a date"
 
 @dataclass(frozen=True)
 class CaseRef:
-    """A case the tests open: its id (the console's URLs) and its tracking id (what staff search by)."""
+    """A case the tests open: its id (the console's URLs), its tracking id (what staff search by), its agency."""
 
     id: int
+    complaint_id: int
     tracking_id: str
     agency_code: str
 
@@ -60,6 +64,7 @@ class ConsoleData:
         pending_item: an outbox row waiting to be sent.
         dead_item: an outbox row given up as a dead letter.
         set_aside_record: a record set aside.
+        token_id: the operator's API token (labelled ``dasbor-kota``).
     """
 
     template: Path
@@ -70,6 +75,18 @@ class ConsoleData:
     pending_item: int
     dead_item: int
     set_aside_record: int
+    token_id: int
+
+    def path_values(self) -> dict[str, object]:
+        """A value for each path parameter of the console's routes (``/cases/{case_id}`` -> the public case)."""
+        return {
+            "case_id": self.public.id,
+            "run_id": self.pull_run,
+            "item_id": self.dead_item,
+            "record_id": self.set_aside_record,
+            "name": Role.VIEWER.value,
+            "token_id": self.token_id,
+        }
 
     def copy_to(self, directory: Path) -> str:
         """Copy the database into ``directory``; returns the copy's SQLAlchemy URL."""
@@ -104,9 +121,11 @@ def pull_console_data(directory: Path, simulator_url: str, clock: ManualClock) -
         with app.db.session() as session:
             _make_dead(session, dead.id)
             record_id = _set_aside_one(session, pull.id, clock)
-        accounts = Accounts(app.db, clock)
+        accounts, tokens = Accounts(app.db, clock), ApiTokens(app.db, clock)
         for role in Role:
             accounts.add(role.value, role, PASSWORD)
+        tokens.issue_token(Role.OPERATOR.value, label="dasbor-kota")
+        (token,) = tokens.tokens(Role.OPERATOR.value)
     finally:
         app.db.dispose()
     return ConsoleData(
@@ -118,6 +137,7 @@ def pull_console_data(directory: Path, simulator_url: str, clock: ManualClock) -
         pending_item=_id(pending),
         dead_item=_id(dead),
         set_aside_record=record_id,
+        token_id=token.id,
     )
 
 
@@ -157,12 +177,46 @@ def _set_aside_one(session: Session, run_id: int | None, clock: ManualClock) -> 
 
 
 def _ref(case: Case) -> CaseRef:
-    return CaseRef(_id(case), case.tracking_id, case.agency_code)
+    return CaseRef(_id(case), case.complaint_id, case.tracking_id, case.agency_code)
 
 
 def _id(row: Any) -> int:
     assert row.id is not None
     return int(row.id)
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A page of the console: a name (its screenshot's), its path (from the pulled data) and who opens it.
+
+    ``role`` is the least role that sees all of the page: an operator sees the action forms; the users
+    page, the audit log and a confidential case's content need an admin.
+    """
+
+    name: str
+    path: Callable[[ConsoleData], str]
+    role: Role = Role.OPERATOR
+
+
+PAGES = [
+    ConsolePage("dashboard", lambda _: "/"),
+    ConsolePage("cases", lambda _: "/cases"),
+    ConsolePage("case", lambda data: f"/cases/{data.public.id}"),
+    ConsolePage("case-anonymous", lambda data: f"/cases/{data.anonymous.id}"),
+    ConsolePage("case-confidential-admin", lambda data: f"/cases/{data.secret.id}?show_confidential=true", Role.ADMIN),
+    ConsolePage("runs", lambda _: "/runs"),
+    ConsolePage("run", lambda data: f"/runs/{data.pull_run}"),
+    ConsolePage("events", lambda _: "/events"),
+    ConsolePage("outbox", lambda _: "/outbox"),
+    ConsolePage("outbox-row", lambda data: f"/outbox/{data.dead_item}"),
+    ConsolePage("set-aside", lambda _: "/set-aside"),
+    ConsolePage("mapping", lambda _: "/mapping"),
+    ConsolePage("sla", lambda _: "/sla"),
+    ConsolePage("settings", lambda _: "/settings"),
+    ConsolePage("users", lambda _: "/users", Role.ADMIN),
+    ConsolePage("audit-log", lambda _: "/audit", Role.ADMIN),
+]
+"""The console's pages (sign-in has its own screenshot in ``test_console_foundation.py``)."""
 
 
 @dataclass
@@ -171,11 +225,13 @@ class ConsoleSite:
 
     Attributes:
         base: the console's origin, e.g. ``http://127.0.0.1:41234``.
+        asgi: the console's ASGI application (its routes).
         app: the console's App (its database is the copy: read it to see what an action changed).
         data: the records of the pulled database.
     """
 
     base: str
+    asgi: FastAPI
     app: App
     data: ConsoleData
 
