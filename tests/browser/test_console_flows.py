@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.storage.models import CaseOverride, SyncEvent
+from tests.support.browser import assert_accessible, screenshot
 from tests.support.console_browser import ConsoleSite
 
 
@@ -87,6 +88,13 @@ def test_a_case_re_routed_with_a_reason_shows_the_override(site: ConsoleSite, ne
         moved = session.exec(select(SyncEvent).where(SyncEvent.tracking_id == wanted.tracking_id)).all()
     assert override is not None and override.agency_code == target
     assert any(event.agency_code == target for event in moved)
+
+    admin = site.sign_in(new_page(), Role.ADMIN, to=f"/audit?tracking_id={wanted.tracking_id}")
+    entry = admin.locator("tbody tr").filter(has_text="case.reassign")
+    expect(entry).to_contain_text("operator")
+    expect(entry).to_contain_text(f"to {target}")
+    screenshot(admin, "audit-log-actions")
+    assert_accessible(admin)
 
 
 def test_a_dead_letter_is_retried_from_the_outbox(site: ConsoleSite, new_page) -> None:
