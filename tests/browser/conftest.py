@@ -5,8 +5,8 @@ Fixtures:
     ``new_page(locale="id-ID")``: a page in a fresh context (no cookies), closed after the test.
     ``page``: ``new_page()`` for a test that needs one user only.
     ``live_server(app)``: serves an ASGI app on 127.0.0.1 until the test ends; returns its origin URL.
-    ``national``: the built-in simulator served on loopback for a module, its clock at ``PULLED_AT``.
-    ``console_data``: the database pulled from it for a module (``tests/support/console_browser.py``).
+    ``national``: the built-in simulator served on loopback for the tier.
+    ``console_data``: the database pulled from it, once for the tier (``tests/support/console_browser.py``).
     ``site``: the console on the test's own copy of that database (``site.sign_in(page, Role.X)``).
 
 Helpers (``tests/support/browser.py``): ``screenshot(page, name)`` and ``assert_accessible(page)``.
@@ -35,7 +35,7 @@ from lapor_sync.accounts import passwords
 from lapor_sync.app import App
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.runtime.threaded_http import serve_in_thread
-from lapor_sync.simulator import Simulator
+from lapor_sync.simulator import START_OF_DATA, Simulator
 from lapor_sync.web.app import create_console
 from tests.support.browser import (
     ACTION_MS,
@@ -45,7 +45,7 @@ from tests.support.browser import (
     chromium_path,
     screenshot,
 )
-from tests.support.console_browser import PULLED_AT, ConsoleData, ConsoleSite, pull_console_data
+from tests.support.console_browser import ConsoleData, ConsoleSite, pull_console_data
 from tests.support.e2e import settings_for
 
 HERE = Path(__file__).parent
@@ -142,29 +142,33 @@ def quick_password_hashes() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class National:
-    """The served simulator (a test may change its world: do so only to complaints no other test reads), its URL and clock."""
+    """The served simulator, its base URL and its clock (lapor-sync's too).
+
+    It serves the whole tier: a test may change its world only in complaints no other test reads.
+    """
 
     simulator: Simulator
     url: str
     clock: ManualClock
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def national() -> Iterator[National]:
-    """The built-in simulator's data set served on loopback for a module, its clock at ``PULLED_AT``.
+    """The built-in simulator's data set served on loopback, its clock at the data set's start.
 
-    The clock does not move: every test of the module sees the same "now" (sessions never idle out).
+    ``console_data`` moves the clock to ``PULLED_AT``; then it stays there: every test sees the same
+    "now" (sessions never idle out).
     """
-    clock = ManualClock(PULLED_AT)
+    clock = ManualClock(START_OF_DATA)
     simulator = Simulator.generate(clock=clock, rate_limit=None)
     with simulator.serve() as url:
         yield National(simulator, url, clock)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def console_data(national: National, tmp_path_factory: pytest.TempPathFactory) -> ConsoleData:
-    """The console's database pulled from ``national`` once per module (tests serve copies of it)."""
-    return pull_console_data(tmp_path_factory.mktemp("console"), national.url, national.clock)
+    """The console's database, a month pulled from ``national``, built once for the tier (tests serve copies)."""
+    return pull_console_data(tmp_path_factory.mktemp("console"), national.simulator, national.url)
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """The console as a browser meets it: a database pulled from the served simulator, users of each role, sign-in.
 
-:func:`pull_console_data` builds the database once per test module, the way a city's would be: a real
-pull from the simulator over loopback HTTP, staff follow-ups pushed back, one follow-up left pending,
-one made a dead letter and one record set aside (both by a direct update, as ``tests/support/cli.py``
-does), and the users ``admin``, ``operator`` and ``viewer``. Each test serves its own copy of that
-file (:class:`ConsoleSite`), so what one test changes no other sees.
+:func:`pull_console_data` builds the database once for the browser tier, the way a city's would be: a
+month of real pulls from the simulator over loopback HTTP, the demo's simulated staff answering and
+completing cases, their follow-ups pushed back; then one follow-up left pending, one made a dead
+letter and one record set aside (both by a direct update, as ``tests/support/cli.py`` does), and the
+users ``admin``, ``operator`` and ``viewer``. Each test serves its own copy of that file
+(:class:`ConsoleSite`), so what one test changes no other sees.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +25,26 @@ from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.tokens import ApiTokens
 from lapor_sync.accounts.users import Accounts
 from lapor_sync.app import App
+from lapor_sync.demo.plan import Outcome, draw_outcomes
+from lapor_sync.demo.runner import PERIOD_END, planned_complaints
+from lapor_sync.demo.staff import SimulatedStaff
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import WIB
+from lapor_sync.simulator import Simulator
 from lapor_sync.storage.models import Case, OutboxItem, SetAsideRecord, SyncRun
 from tests.support.city import CitySide
 from tests.support.e2e import settings_for
 from tests.web.conftest import PASSWORD
 
-PULLED_AT = datetime(2024, 3, 15, 17, 0, tzinfo=WIB)
-"""Friday 15 March 2024, 17:00 WIB: the simulator's clock (and the console's) when the database is pulled.
-
-About 500 complaints of the data set (2 January onward) are on LAPOR! by then: a month of charts and more.
-"""
+HISTORY_START = datetime(2024, 2, 13, 16, 30, tzinfo=WIB)
+"""Tuesday 13 February 2024, 16:30 WIB: the first pull (every complaint since 2 January), just before the charts' 30 days."""
+PULLED_AT = datetime(2024, 3, 15, 16, 30, tzinfo=WIB)
+"""Friday 15 March 2024, 16:30 WIB: the last pull, staff round and push; the console's "now" (its clock stays there)."""
+RECHECK_SECONDS = 60 * 86_400
+FRIDAY, SATURDAY = 4, 5
+DEMO_SEED = 2024
 DEAD_ERROR = "HTTP 422: complaint is closed"
 SET_ASIDE_REASON = "created_at: not a date"
 
@@ -60,7 +68,7 @@ class ConsoleData:
         public: a case with a known reporter, neither confidential nor anonymous, with a follow-up pushed.
         secret: a confidential (``rahasia``) case.
         anonymous: an anonymous case (its reporter never shows).
-        pull_run: the pull's run id.
+        pull_run: the last pull's run id.
         pending_item: an outbox row waiting to be sent.
         dead_item: an outbox row given up as a dead letter.
         set_aside_record: a record set aside.
@@ -95,37 +103,41 @@ class ConsoleData:
         return f"sqlite:///{copy}"
 
 
-def pull_console_data(directory: Path, simulator_url: str, clock: ManualClock) -> ConsoleData:
-    """Pull the simulator's complaints into a new database in ``directory`` and act on a few of them.
+def pull_console_data(directory: Path, simulator: Simulator, simulator_url: str) -> ConsoleData:
+    """Play a month of the city's work against ``simulator`` into a new database in ``directory``.
+
+    A first pull at :data:`HISTORY_START` brings in every complaint since 2 January and the staff
+    answer them all; then each working day until :data:`PULLED_AT` has its pull at 16:30 WIB and
+    each Friday the staff's round (the demo's :class:`SimulatedStaff`) and a push. So the dashboard's
+    thirty days of charts, the runs, events, threads and outbox are what such a month leaves behind.
 
     Args:
         directory: where the database file goes.
-        simulator_url: the served simulator's base URL.
-        clock: the simulator's clock, shared by lapor-sync (at :data:`PULLED_AT`).
+        simulator: the served simulator, its clock (which lapor-sync shares) before :data:`HISTORY_START`;
+            it ends at :data:`PULLED_AT`.
+        simulator_url: its base URL.
 
     Returns:
         What was built (see :class:`ConsoleData`).
     """
     template = directory / "console.db"
-    app = App(settings_for(f"sqlite:///{template}", simulator_url), clock=clock)
+    clock = simulator.clock
+    assert isinstance(clock, ManualClock)
+    # Rechecks of open cases (an hour by default) would make each daily pull read every open case again.
+    settings = settings_for(f"sqlite:///{template}", simulator_url, open_case_recheck_seconds=RECHECK_SECONDS)
+    app = App(settings, clock=clock)
     try:
         with app.platform() as platform:
             city = CitySide(app, platform, clock)
-            pull = city.sync(push=False)
+            staff = SimulatedStaff(app.mapping, demo_outcomes())
+            first, last = _play_month(city, simulator, staff)
             public, secret, anonymous, pending_case, dead_case = _chosen_cases(app)
-            for case in (public, secret, anonymous):
-                city.act(case.complaint_id, AgencyAction.FOLLOWUP, "Laporan sudah kami terima dan sedang ditinjau.")
-            city.sync(pull=False)
             pending = city.act(pending_case.complaint_id, AgencyAction.FOLLOWUP, "Petugas akan meninjau lokasi.")
             dead = city.act(dead_case.complaint_id, AgencyAction.FOLLOWUP, "Diteruskan ke bagian terkait.")
         with app.db.session() as session:
             _make_dead(session, dead.id)
-            record_id = _set_aside_one(session, pull.id, clock)
-        accounts, tokens = Accounts(app.db, clock), ApiTokens(app.db, clock)
-        for role in Role:
-            accounts.add(role.value, role, PASSWORD)
-        tokens.issue_token(Role.OPERATOR.value, label="dasbor-kota")
-        (token,) = tokens.tokens(Role.OPERATOR.value)
+            record_id = _set_aside_one(session, first, clock)
+        token_id = _add_users(app, clock)
     finally:
         app.db.dispose()
     return ConsoleData(
@@ -133,18 +145,66 @@ def pull_console_data(directory: Path, simulator_url: str, clock: ManualClock) -
         public=_ref(public),
         secret=_ref(secret),
         anonymous=_ref(anonymous),
-        pull_run=_id(pull),
+        pull_run=last,
         pending_item=_id(pending),
         dead_item=_id(dead),
         set_aside_record=record_id,
-        token_id=token.id,
+        token_id=token_id,
     )
 
 
+def _play_month(city: CitySide, simulator: Simulator, staff: SimulatedStaff) -> tuple[int, int]:
+    """The first pull and staff round, then a pull each working day and a round each Friday.
+
+    Returns:
+        The first pull's run id and the last one's.
+    """
+    simulator.advance_to(HISTORY_START)
+    first = last = city.sync(push=False)
+    for _ in range(2):  # the first round answers every case, the second completes the planned ones
+        _staff_round(city, staff)
+    city.sync(pull=False)
+    day = HISTORY_START
+    while day < PULLED_AT:
+        day += timedelta(days=1)
+        if day.weekday() >= SATURDAY:
+            continue
+        simulator.advance_to(day)
+        last = city.sync(push=False)
+        if day.weekday() == FRIDAY:
+            _staff_round(city, staff)
+            city.sync(pull=False)
+    return _id(first), _id(last)
+
+
+def _staff_round(city: CitySide, staff: SimulatedStaff) -> None:
+    with city.app.db.session() as session:
+        staff.work(city.app.city_records(session), last_round=False)
+        session.commit()
+
+
+def demo_outcomes() -> dict[int, Outcome]:
+    """The demo's plan of what becomes of each complaint (completed, returned, forwarded, ...)."""
+    period_end = datetime.combine(PERIOD_END, time(23, 59, 59), WIB)
+    return draw_outcomes(planned_complaints(DEMO_SEED), period_end=period_end, seed=DEMO_SEED)
+
+
+def _add_users(app: App, clock: ManualClock) -> int:
+    """The users ``admin``, ``operator`` and ``viewer`` (password :data:`PASSWORD`); the operator's API token's id."""
+    accounts, tokens = Accounts(app.db, clock), ApiTokens(app.db, clock)
+    for role in Role:
+        accounts.add(role.value, role, PASSWORD)
+    tokens.issue_token(Role.OPERATOR.value, label="dasbor-kota")
+    (token,) = tokens.tokens(Role.OPERATOR.value)
+    return token.id
+
+
 def _chosen_cases(app: App) -> tuple[Case, ...]:
-    """A public case, a confidential one, an anonymous one and two more public ones (for the outbox)."""
+    """Open cases: a public one, a confidential one, an anonymous one and two more public ones (for the outbox)."""
     with app.db.session() as session:
-        cases = list(session.exec(select(Case).order_by(col(Case.id))))
+        cases = list(
+            session.exec(select(Case).where(col(Case.state) == CaseState.IN_PROGRESS.value).order_by(col(Case.id)))
+        )
     public = [c for c in cases if not c.is_secret and not c.is_anonymous and c.reporter_name]
     secret = next(c for c in cases if c.is_secret and not c.is_anonymous)
     anonymous = next(c for c in cases if c.is_anonymous and not c.is_secret)
@@ -160,7 +220,7 @@ def _make_dead(session: Session, item_id: int | None) -> None:
     session.commit()
 
 
-def _set_aside_one(session: Session, run_id: int | None, clock: ManualClock) -> int:
+def _set_aside_one(session: Session, run_id: int, clock: ManualClock) -> int:
     """Set aside a malformed record, as a pull does with one it cannot read."""
     record = SetAsideRecord(
         institution_id=6271,
