@@ -28,7 +28,7 @@ def form_titled(page: Page, heading: str):  # noqa: ANN201 - a Playwright Locato
     return page.locator("form").filter(has=page.get_by_role("heading", name=heading, exact=True))
 
 
-def test_a_case_is_found_by_its_tracking_id_and_opened(site: ConsoleSite, new_page) -> None:
+def test_a_case_searched_by_its_tracking_id_opens(site: ConsoleSite, new_page) -> None:
     wanted = site.data.public
     page = operator(site, new_page, "/cases")
 
@@ -36,9 +36,7 @@ def test_a_case_is_found_by_its_tracking_id_and_opened(site: ConsoleSite, new_pa
     search.get_by_label("Tracking id").fill(f"#{wanted.tracking_id}")
     search.get_by_role("button", name="Search").click()
 
-    rows = page.locator("tbody tr")
-    expect(rows).to_have_count(1)
-    rows.get_by_role("link", name=f"#{wanted.tracking_id}").click()
+    # The only case with that tracking id: the search opens it at once.
     expect(page).to_have_url(site.url(f"/cases/{wanted.id}"))
     expect(page.get_by_text(f"#{wanted.tracking_id}", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name="Thread, oldest first")).to_be_visible()
@@ -109,4 +107,5 @@ def test_a_dead_letter_is_retried_from_the_outbox(site: ConsoleSite, new_page) -
     expect(page.get_by_role("status")).to_contain_text(re.compile(r"1"))
     assert site.outbox_state(dead) == "pending"
     page.goto(site.url(f"/outbox/{dead}"))
-    expect(page.locator("main")).to_contain_text("waiting")
+    state = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="State", exact=True))
+    expect(state.get_by_role("cell")).to_have_text("pending")
