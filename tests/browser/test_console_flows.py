@@ -15,7 +15,7 @@ from sqlmodel import select
 from lapor_sync.accounts.roles import Role
 from lapor_sync.storage.models import CaseOverride, SyncEvent
 from tests.support.browser import assert_accessible, screenshot
-from tests.support.console_browser import ConsoleSite
+from tests.support.console_browser import DEAD_ERROR, ConsoleSite
 
 
 def operator(site: ConsoleSite, new_page: Callable[..., Page], to: str = "/") -> Page:
@@ -99,7 +99,7 @@ def test_a_dead_letter_is_retried_from_the_outbox(site: ConsoleSite, new_page) -
     dead = site.data.dead_item
     page = operator(site, new_page, "/outbox?state=dead")
     row = page.locator("tbody tr").filter(has=page.get_by_role("link", name=f"#{dead}", exact=True))
-    expect(row).to_contain_text("HTTP 422: complaint is closed")
+    expect(row).to_contain_text(DEAD_ERROR)
 
     row.get_by_role("checkbox").check()
     page.get_by_role("button", name="Retry", exact=True).click()

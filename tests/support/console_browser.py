@@ -107,7 +107,7 @@ def pull_console_data(directory: Path, simulator: Simulator, simulator_url: str)
     """Play a month of the city's work against ``simulator`` into a new database in ``directory``.
 
     A first pull at :data:`HISTORY_START` brings in every complaint since 2 January and the staff
-    answer them all; then each working day until :data:`PULLED_AT` has its pull at 16:30 WIB and
+    answer them all; then each weekday until :data:`PULLED_AT` has its pull at 16:30 WIB and
     each Friday the staff's round (the demo's :class:`SimulatedStaff`) and a push. So the dashboard's
     thirty days of charts, the runs, events, threads and outbox are what such a month leaves behind.
 
