@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from lapor_sync.accounts.roles import Role
@@ -23,7 +23,7 @@ def operator(site: ConsoleSite, new_page: Callable[..., Page], to: str = "/") ->
     return site.sign_in(new_page(locale="en-US"), Role.OPERATOR, to=to)
 
 
-def form_titled(page: Page, heading: str):  # noqa: ANN201 - a Playwright Locator
+def form_titled(page: Page, heading: str) -> Locator:
     """The form whose own heading is ``heading`` (the case page's action forms)."""
     return page.locator("form").filter(has=page.get_by_role("heading", name=heading, exact=True))
 
