@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,29 +18,10 @@ if TYPE_CHECKING:
     from sqlmodel.sql.expression import SelectOfScalar
 
     from lapor_sync.app import App
-    from lapor_sync.storage.models import SyncEvent, SyncRun
+    from lapor_sync.storage.models import SyncEvent
 
-_LEVELS = list(Level)  # in rising severity
 sleep: Callable[[float], None] = time.sleep
 """How ``log --follow`` waits between polls (tests replace it)."""
-
-
-def _run_dict(run: SyncRun) -> dict[str, Any]:
-    """One sync run for ``--json``: times in UTC, duration in seconds (``None`` while running)."""
-    from lapor_sync.storage.models import COUNTERS
-
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    return {
-        "id": run.id,
-        "job": run.job,
-        "trigger": run.trigger,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_seconds": duration,
-        **{name: getattr(run, name) for name in COUNTERS},
-        "outcome": run.outcome,
-        "error": run.error,
-    }
 
 
 def runs(
@@ -52,7 +33,7 @@ def runs(
     outcome: Annotated[
         str | None, typer.Option(help="Only this outcome: ok, failed, interrupted, abandoned or running.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list, at most 200 (the newest).")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List sync runs, newest first: job, trigger, start (WIB), duration, counts and outcome.
@@ -64,19 +45,13 @@ def runs(
 
     Example: `lapor-sync runs --job pull --outcome failed --limit 5`
     """
-    from sqlmodel import col, select
-
-    from lapor_sync.storage.models import COUNTERS, SyncRun
+    from lapor_sync.queries.runs import run_dict, search_runs
+    from lapor_sync.storage.models import COUNTERS
 
     app = state(ctx).app()
-    query = select(SyncRun).where(SyncRun.institution_id == app.institution_id)
-    for column, wanted in ((SyncRun.job, job), (SyncRun.trigger, trigger), (SyncRun.outcome, outcome)):
-        if wanted:
-            query = query.where(column == wanted.strip().lower())
     with app.existing_db().session() as session:
-        # By id, not by stamp: runs stamped by a clock that ran ahead would stay on top for as long.
-        rows = session.exec(query.order_by(col(SyncRun.id).desc()).limit(limit)).all()
-    found = [_run_dict(run) for run in rows]
+        page = search_runs(session, app.institution_id, job=job, outcome=outcome, trigger=trigger, limit=limit)
+    found = [run_dict(run) for run in page.rows]
     if as_json:
         print_json(found)
         return
@@ -110,31 +85,22 @@ def _event_query(
     since: str | None,
     until: str | None,
 ) -> SelectOfScalar[SyncEvent]:
-    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
-    from sqlalchemy import or_
-    from sqlmodel import col, select
+    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters.
 
-    from lapor_sync.storage.models import SyncEvent, SyncRun
+    The same select as the console's event search (:func:`lapor_sync.queries.events.event_query`).
+    """
+    from lapor_sync.queries.events import EventFilter, event_query
 
-    query = (
-        select(SyncEvent)
-        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-        .where(or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == app.institution_id))
+    wanted = EventFilter(
+        run_id=run,
+        tracking_id=tracking_id,
+        agency_code=agency,
+        level=level,
+        kind=kind,
+        since=parse_instant(since, "--since") if since else None,
+        until=parse_instant(until, "--until", end_of_day=True) if until else None,
     )
-    if run is not None:
-        query = query.where(SyncEvent.run_id == run)
-    if tracking_id:
-        query = query.where(SyncEvent.tracking_id == tracking_id.strip().lstrip("#"))
-    if agency:
-        query = query.where(SyncEvent.agency_code == agency.strip().upper())
-    query = query.where(col(SyncEvent.level).in_([lv.value for lv in _LEVELS[_LEVELS.index(level) :]]))
-    if kind:  # a family name ("complaint") matches its kinds ("complaint.created", ...)
-        query = query.where(or_(SyncEvent.kind == kind, col(SyncEvent.kind).startswith(f"{kind}.")))
-    if since:
-        query = query.where(SyncEvent.at >= parse_instant(since, "--since"))
-    if until:
-        query = query.where(SyncEvent.at < parse_instant(until, "--until", end_of_day=True))
-    return query
+    return event_query(app.institution_id, wanted)
 
 
 def log(
@@ -170,7 +136,9 @@ def log(
         raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
     from sqlmodel import col
 
-    from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
+    from lapor_sync.cli.tail import event_line, json_line
+    from lapor_sync.queries.events import event_dict
+    from lapor_sync.queries.tail import EventTail, follow, newest_id
     from lapor_sync.storage.models import SyncEvent
 
     app = state(ctx).app()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import audit, auth, dashboard, users
+from lapor_sync.web.pages import audit, auth, dashboard, events, runs, users
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
     (users.router, users.api),
     (audit.router, audit.api),
+    (runs.router, runs.api),
+    (events.router, events.api),
 ]
