@@ -82,3 +82,10 @@ def test_the_simulator_uses_the_same_calendar() -> None:
         wib(2024, 4, 2, 10, 0), 10
     )
     assert isinstance(simulator_workdays.CALENDAR, WorkingCalendar)
+
+
+def test_working_days_apart_count_forward_and_backward_across_holidays() -> None:
+    assert CALENDAR.working_days_apart(date(2024, 4, 1), date(2024, 4, 3)) == 2  # Tue, Wed
+    assert CALENDAR.working_days_apart(date(2024, 4, 3), date(2024, 4, 3)) == 0
+    assert CALENDAR.working_days_apart(date(2024, 4, 5), date(2024, 4, 16)) == 1  # 8-15 Apr off
+    assert CALENDAR.working_days_apart(date(2024, 4, 17), date(2024, 4, 5)) == -2  # 16, 17 Apr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import audit, auth, dashboard, events, runs, users
+from lapor_sync.web.pages import audit, auth, case_actions, case_bulk, cases, dashboard, events, runs, users
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
@@ -17,4 +17,7 @@ ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (audit.router, audit.api),
     (runs.router, runs.api),
     (events.router, events.api),
+    (cases.router, cases.api),
+    (case_actions.router, case_actions.api),
+    (case_bulk.router, case_bulk.api),
 ]
