@@ -8,7 +8,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import audit, auth, case_actions, case_bulk, cases, dashboard, events, runs, users
+from lapor_sync.web.pages import (
+    audit,
+    auth,
+    case_actions,
+    case_bulk,
+    cases,
+    dashboard,
+    events,
+    mapping,
+    outbox,
+    runs,
+    set_aside,
+    settings,
+    sla,
+    users,
+)
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
@@ -20,4 +35,9 @@ ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (cases.router, cases.api),
     (case_actions.router, case_actions.api),
     (case_bulk.router, case_bulk.api),
+    (outbox.router, outbox.api),
+    (set_aside.router, set_aside.api),
+    (mapping.router, mapping.api),
+    (sla.router, sla.api),
+    (settings.router, settings.api),
 ]
