@@ -56,7 +56,7 @@ def test_the_list_shows_unresolved_records_with_their_reasons(console: ConsoleHa
 def test_a_record_page_says_its_complaint_has_no_case_yet(console: ConsoleHarness) -> None:
     client = console.signed_in(Role.OPERATOR)
     page = client.get(f"/set-aside/{UNSTORED}")
-    assert "belum ada: sinkron ulang" in page.text and "Sinkron ulang dari LAPOR!" in page.text
+    assert "belum ada: sinkron ulang" in page.text and "Sinkronkan ulang dari LAPOR!" in page.text
     assert "Tetapkan OPD ini" not in page.text  # no case to assign yet
     assert client.get("/set-aside/999").status_code == 404
     assert client.get("/api/v1/set-aside/999", headers=_bearer(console, Role.VIEWER)).status_code == 404
@@ -168,7 +168,7 @@ def test_a_viewer_may_not_act_and_a_form_without_csrf_is_refused(console: Consol
     for path, data in actions:
         assert viewer.post(path, data=data | {"csrf_token": csrf}).status_code == 403
         assert operator.post(path, data=data).status_code == 403
-    assert "Sinkron ulang dari LAPOR!" not in viewer.get(f"/set-aside/{record}").text
+    assert "Sinkronkan ulang dari LAPOR!" not in viewer.get(f"/set-aside/{record}").text
     assert _audit(console, "set_aside.assign") == [] and _audit(console, "set_aside.resync") == []
 
 
