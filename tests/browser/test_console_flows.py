@@ -109,3 +109,22 @@ def test_a_dead_letter_is_retried_from_the_outbox(site: ConsoleSite, new_page) -
     page.goto(site.url(f"/outbox/{dead}"))
     state = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="State", exact=True))
     expect(state.get_by_role("cell")).to_have_text("pending")
+
+
+def test_a_confidential_case_is_hidden_from_an_operator_and_opened_by_an_admin_on_the_record(
+    site: ConsoleSite, new_page
+) -> None:
+    secret = site.data.secret
+    hidden = "This complaint is confidential (rahasia): its title, content and thread are hidden."
+    page = operator(site, new_page, f"/cases/{secret.id}")
+    expect(page.get_by_text(hidden)).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Show confidential content"))).to_have_count(0)
+
+    admin = site.sign_in(new_page(locale="en-US"), Role.ADMIN, to=f"/cases/{secret.id}")
+    expect(admin.get_by_text(hidden)).to_be_visible()  # opening it is a choice, made on the record
+    admin.get_by_role("button", name="Show confidential content (recorded in the audit log)").click()
+
+    expect(admin.get_by_text(hidden)).to_have_count(0)
+    expect(admin.get_by_role("heading", name="Thread, oldest first")).to_be_visible()
+    (entry,) = site.audit_entries(action="case.open_confidential")
+    assert (entry.user, entry.case_id, entry.tracking_id) == ("admin", secret.id, secret.tracking_id)

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
+from lapor_sync.accounts.audit import AuditEntry, AuditLog
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.tokens import ApiTokens
 from lapor_sync.accounts.users import Accounts
@@ -312,6 +313,10 @@ class ConsoleSite:
         """Every sync run of the console's database, oldest first."""
         with self.app.db.session() as session:
             return list(session.exec(select(SyncRun).order_by(col(SyncRun.id))))
+
+    def audit_entries(self, **wanted: str) -> list[AuditEntry]:
+        """The console's audit entries, newest first, filtered as ``AuditLog.search`` filters (``action=...``)."""
+        return AuditLog(self.app.db, self.app.clock).search(**wanted)
 
     def outbox_state(self, item_id: int) -> str:
         """The state of one outbox row now."""
