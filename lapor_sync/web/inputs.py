@@ -37,6 +37,9 @@ def none_if_blank(value: object) -> object:
 Blank = BeforeValidator(none_if_blank)
 """Put on a query parameter: a filter form's "all" choice sends it empty, which means no filter."""
 
+OptionalDay = Annotated[date | None, Blank]
+"""A WIB day from a filter form; the empty field a browser sends for an unset date input means any day."""
+
 
 def optional_text(value: str | None) -> str | None:
     """``value`` stripped, or ``None`` when blank (an empty filter field means "any")."""

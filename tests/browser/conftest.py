@@ -5,6 +5,9 @@ Fixtures:
     ``new_page(locale="id-ID")``: a page in a fresh context (no cookies), closed after the test.
     ``page``: ``new_page()`` for a test that needs one user only.
     ``live_server(app)``: serves an ASGI app on 127.0.0.1 until the test ends; returns its origin URL.
+    ``national``: the built-in simulator served on loopback for the tier.
+    ``console_data``: the database pulled from it, once for the tier (``tests/support/console_browser.py``).
+    ``site``: the console on the test's own copy of that database (``site.sign_in(page, Role.X)``).
 
 Helpers (``tests/support/browser.py``): ``screenshot(page, name)`` and ``assert_accessible(page)``.
 Playwright's sync API keeps its asyncio loop running on the main thread while ``browser`` lives
@@ -20,13 +23,20 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from starlette.types import ASGIApp
 
+from lapor_sync.accounts import passwords
+from lapor_sync.app import App
+from lapor_sync.domain.clock import ManualClock
 from lapor_sync.runtime.threaded_http import serve_in_thread
+from lapor_sync.simulator import START_OF_DATA, Simulator
+from lapor_sync.web.app import create_console
 from tests.support.browser import (
     ACTION_MS,
     CHROMIUM_ARGS,
@@ -35,6 +45,8 @@ from tests.support.browser import (
     chromium_path,
     screenshot,
 )
+from tests.support.console_browser import ConsoleData, ConsoleSite, pull_console_data
+from tests.support.e2e import settings_for
 
 HERE = Path(__file__).parent
 STOP_SECONDS = 5.0
@@ -118,3 +130,55 @@ def live_server() -> Iterator[Callable[[ASGIApp], str]]:
     """
     with ExitStack() as stack:
         yield lambda app: stack.enter_context(serve_in_thread(app, name="browser-live", stop_seconds=STOP_SECONDS))
+
+
+@pytest.fixture(scope="package", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """argon2id at its smallest cost, as in tests/web: signing in takes a millisecond, not a quarter second."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
+
+
+@dataclass(frozen=True)
+class National:
+    """The served simulator, its base URL and its clock (lapor-sync's too).
+
+    It serves the whole tier: a test may change its world only in complaints no other test reads.
+    """
+
+    simulator: Simulator
+    url: str
+    clock: ManualClock
+
+
+@pytest.fixture(scope="package")
+def national() -> Iterator[National]:
+    """The built-in simulator's data set served on loopback, its clock at the data set's start.
+
+    ``console_data`` moves the clock to ``PULLED_AT``; then it stays there: every test sees the same
+    "now" (sessions never idle out).
+    """
+    clock = ManualClock(START_OF_DATA)
+    simulator = Simulator.generate(clock=clock, rate_limit=None)
+    with simulator.serve() as url:
+        yield National(simulator, url, clock)
+
+
+@pytest.fixture(scope="package")
+def console_data(national: National, tmp_path_factory: pytest.TempPathFactory) -> ConsoleData:
+    """The console's database, a month pulled from ``national``, built once for the tier (tests serve copies)."""
+    return pull_console_data(tmp_path_factory.mktemp("console"), national.simulator, national.url)
+
+
+@pytest.fixture
+def site(
+    console_data: ConsoleData, national: National, live_server: Callable[[ASGIApp], str], tmp_path: Path
+) -> Iterator[ConsoleSite]:
+    """The console served on loopback on this test's copy of the pulled database, talking to ``national``."""
+    app = App(settings_for(console_data.copy_to(tmp_path), national.url), clock=national.clock)
+    try:
+        asgi = create_console(app)
+        yield ConsoleSite(live_server(asgi), asgi, app, console_data)
+    finally:
+        app.db.dispose()

@@ -134,3 +134,10 @@ def test_the_users_list_reads_tokens_in_one_query_not_one_per_user(console: Cons
     assert statements_for_the_list() == few  # 20 more rows, no more queries
     listed = {user["name"]: user["tokens"] for user in admin.get("/api/v1/users").json()}
     assert [token["label"] for token in listed["petugas7"]] == ["dasbor"] and listed["admin"] == []
+
+
+def test_the_audit_filter_form_sent_with_blank_days_means_any_day(console: ConsoleHarness) -> None:
+    admin = console.signed_in(Role.ADMIN)
+    page = admin.get("/audit", params={"user": "admin", "action": "", "tracking_id": "", "since": "", "until": ""})
+    assert page.status_code == 200
+    assert "sign_in" in page.text

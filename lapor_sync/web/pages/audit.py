@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.web.context import Console, console
-from lapor_sync.web.inputs import day_end, day_start, optional_text
+from lapor_sync.web.inputs import OptionalDay, day_end, day_start, optional_text
 from lapor_sync.web.security import require
 from lapor_sync.web.templating import render, translate
 
@@ -63,8 +63,8 @@ def audit_log_page(
     user: str | None = None,
     action: str | None = None,
     tracking_id: str | None = None,
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
+    since: Annotated[OptionalDay, Query()] = None,
+    until: Annotated[OptionalDay, Query()] = None,
     before: int | None = None,
 ) -> Response:
     """The audit log with its filters."""
@@ -80,8 +80,8 @@ def audit_log_api(
     user: str | None = None,
     action: str | None = None,
     tracking_id: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
+    since: OptionalDay = None,
+    until: OptionalDay = None,
     before: int | None = None,
 ) -> dict[str, Any]:
     """Audit entries, newest first (``at`` in UTC); pass ``next_before`` as ``before`` for the next page."""
