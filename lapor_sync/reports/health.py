@@ -40,9 +40,8 @@ from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import PULL_JOBS, PUSH_JOBS, RunOutcome
-from lapor_sync.domain.sla import SlaStatus
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reports.sla import evaluate_open_cases, sla_policy
+from lapor_sync.reports.sla import count_open_cases, sla_policy
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.faults import probe_write
 from lapor_sync.storage.lease import held_leases
@@ -215,10 +214,7 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         .where(SetAsideRecord.institution_id == institution, col(SetAsideRecord.resolved_at).is_(None))
     ).one()
     open_case = (Case.institution_id == institution, col(Case.state).in_(_OPEN))
-    overdue = sum(
-        row.result.status is SlaStatus.OVERDUE
-        for row in evaluate_open_cases(session, institution, sla_policy(settings), now)
-    )
+    overdue = sum(c.overdue for c in count_open_cases(session, institution, sla_policy(settings), now).values())
     abandoned = session.exec(
         select(func.count())
         .select_from(SyncRun)
