@@ -108,6 +108,7 @@ def _last_run(
         select(SyncRun)
         .where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(jobs), col(SyncRun.outcome).in_(outcomes))
         .order_by(col(SyncRun.id).desc())
+        .limit(1)  # first() alone would build every matching run before keeping one
     ).first()
 
 
@@ -122,6 +123,7 @@ def _last_push(session: Session, institution_id: int, *where: Any) -> SyncRun | 
             *where,
         )
         .order_by(col(SyncRun.id).desc())
+        .limit(1)
     ).first()
 
 
@@ -194,6 +196,7 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         select(SyncRun)
         .where(SyncRun.institution_id == institution, SyncRun.outcome != RunOutcome.RUNNING)
         .order_by(col(SyncRun.id).desc())
+        .limit(1)
     ).first()
     cursor = session.get(Cursor, cursor_name(institution))
     per_state = dict(
