@@ -80,6 +80,10 @@ VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/sla": [("one agency", {"agency": "DISHUB"})],
     "/audit": [],
 }
+REQUIRED = {"/set-aside/{record_id}/rule": {"agency_code": "DISHUB"}}
+"""Query parameters a route cannot do without (its form always sends them)."""
+SIGNED_OUT = {"/sign-in"}
+"""Pages timed without the cookie (signed in, they redirect)."""
 
 
 @dataclass
@@ -136,6 +140,21 @@ class Browser:
         self._runner.close()
 
 
+@dataclass(frozen=True)
+class Clients:
+    """The benchmark's three clients: the signed-in browser, the API with its token, a signed-out browser."""
+
+    browser: Any
+    api: Any
+    anonymous: Any
+
+    def pick(self, path: str) -> Any:
+        """The client that requests ``path`` (filled)."""
+        if path.startswith(API_PREFIX):
+            return self.api
+        return self.anonymous if path in SIGNED_OUT else self.browser
+
+
 def sign_in(client: Browser | httpx.Client) -> None:
     """Sign in as :data:`USER` through the form, as a person would (the cookie stays in ``client``)."""
     form = client.get("/sign-in")
@@ -186,9 +205,10 @@ def urls(values: dict[str, list[tuple[str, object]]]) -> Iterator[tuple[str, str
     """``(label, path, query)`` for every GET route and variant, pages and twins."""
     for page, api in get_routes():
         for path in filter(None, (page, api)):
+            required = REQUIRED.get(path.removeprefix(API_PREFIX), {})
             for what, filled in _filled(path, values):
                 base = filled + (f" ({what})" if what else "")
-                yield base, filled, {}
+                yield base, filled, required
                 for label, query in VARIANTS.get(path.removeprefix(API_PREFIX), []):
                     yield f"{base} [{label}]", filled, query
 
@@ -204,13 +224,11 @@ def _filled(path: str, values: dict[str, list[tuple[str, object]]]) -> Iterator[
         yield what, PARAM.sub(lambda m, c=chosen: str(c[m.group(1)]), path)
 
 
-def time_asgi(
-    browser: Browser, api: Browser, targets: list[tuple[str, str, dict[str, str]]], repeats: int
-) -> list[Timing]:
+def time_asgi(clients: Clients, targets: list[tuple[str, str, dict[str, str]]], repeats: int) -> list[Timing]:
     """Time each target through the ASGI app: once cold, then ``repeats`` times warm."""
     timings = []
     for label, path, query in targets:
-        client = api if path.startswith(API_PREFIX) else browser
+        client = clients.pick(path)
         timing = _timed(lambda c=client, p=path, q=query: c.get(p, params=q), label)
         for _ in range(repeats):
             _timed(lambda c=client, p=path, q=query: c.get(p, params=q), label, into=timing)
@@ -250,17 +268,18 @@ def served(asgi: FastAPI) -> Iterator[str]:
 def time_served(
     asgi: FastAPI, slowest: list[Timing], targets: dict[str, tuple[str, dict[str, str]]], repeats: int, token: str
 ) -> list[Timing]:
-    """Time the ``slowest`` targets again through uvicorn on loopback (wall time only: the server is in this process)."""
+    """Time the ``slowest`` targets again through uvicorn on loopback (the server runs in this process, on a thread)."""
     timings = []
     with (
         served(asgi) as base,
         httpx.Client(base_url=base) as browser,
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api,
+        httpx.Client(base_url=base) as anonymous,
     ):
         sign_in(browser)
         for slow in slowest:
             path, query = targets[slow.label]
-            client = api if path.startswith(API_PREFIX) else browser
+            client = Clients(browser, api, anonymous).pick(path)
             timing = _timed(lambda c=client, p=path, q=query: c.get(p, params=q), slow.label)
             for _ in range(repeats):
                 _timed(lambda c=client, p=path, q=query: c.get(p, params=q), slow.label, into=timing)
@@ -292,10 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     app, asgi, token, token_id = build(args.url)
-    browser, api = Browser(asgi), Browser(asgi, {"Authorization": f"Bearer {token}"})
-    sign_in(browser)
+    clients = Clients(Browser(asgi), Browser(asgi, {"Authorization": f"Bearer {token}"}), Browser(asgi))
+    sign_in(clients.browser)
     targets = [t for t in urls(path_values(app, token_id)) if args.only in t[0]]
-    timings = sorted(time_asgi(browser, api, targets, args.repeats), key=lambda t: -t.median)
+    timings = sorted(time_asgi(clients, targets, args.repeats), key=lambda t: -t.median)
     header = ["URL (what)", "status", "cold", "warm median", "warm max", "CPU median", "KiB", ""]
     print(f"\nThrough the ASGI app (ms; {args.repeats} warm requests each):")
     print_table(header, [t.row() for t in timings])
@@ -314,8 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             "served": [t.__dict__ for t in over_http],
         },
     )
-    browser.close()
-    api.close()
+    for client in (clients.browser, clients.api, clients.anonymous):
+        client.close()
     app.db.dispose()
     return 0
 
