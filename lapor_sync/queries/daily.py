@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.timezones import WIB
-from lapor_sync.reports.sla import count_open_cases
+from lapor_sync.reports.sla_counts import count_open_cases
 from lapor_sync.storage.models import Case, OutboxItem
 
 
@@ -63,7 +63,7 @@ def daily_series(session: Session, institution_id: int, *, now: datetime, days: 
 def overdue_by_agency(session: Session, institution_id: int, *, policy: SlaPolicy, now: datetime) -> dict[str, int]:
     """Count the open cases with an overdue deadline at ``now``, per agency, as ``lapor-sync sla`` judges them.
 
-    One aggregate query (:func:`lapor_sync.reports.sla.count_open_cases`): tens of milliseconds at
+    One aggregate query (:func:`lapor_sync.reports.sla_counts.count_open_cases`): tens of milliseconds at
     16,000 open cases.
 
     Args:

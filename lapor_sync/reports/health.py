@@ -41,7 +41,8 @@ from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import PULL_JOBS, PUSH_JOBS, RunOutcome
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reports.sla import count_open_cases, sla_policy
+from lapor_sync.reports.sla import sla_policy
+from lapor_sync.reports.sla_counts import count_open_cases
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.faults import probe_write
 from lapor_sync.storage.lease import held_leases

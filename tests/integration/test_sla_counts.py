@@ -12,7 +12,8 @@ from sqlmodel import Session
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.sla import SlaPolicy, SlaStatus
 from lapor_sync.domain.workdays import ONE_MICROSECOND, WorkingCalendar
-from lapor_sync.reports.sla import SlaCounts, count_open_cases, evaluate_open_cases
+from lapor_sync.reports.sla import evaluate_open_cases
+from lapor_sync.reports.sla_counts import SlaCounts, count_open_cases, pressing_cases
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Agency, Case, ThreadEntry
 
@@ -74,10 +75,11 @@ def _per_case(session: Session, at: datetime) -> dict[str, SlaCounts]:
     """The counts from the rule evaluated case by case."""
     counts: dict[str, list[int]] = {}
     for row in evaluate_open_cases(session, INST, POLICY, at):
-        tally = counts.setdefault(row.agency_code, [0, 0, 0])
+        tally = counts.setdefault(row.agency_code, [0, 0, 0, 0])
         tally[0] += 1
         tally[1] += row.result.status is SlaStatus.OVERDUE
         tally[2] += row.result.status is SlaStatus.DUE_SOON
+        tally[3] += row.result.status is SlaStatus.MET
     return {code: SlaCounts(*tally) for code, tally in sorted(counts.items())}
 
 
@@ -113,4 +115,17 @@ def test_the_one_query_count_equals_the_rule_case_by_case(database: Database, va
     with database.session() as session:
         totals = [count_open_cases(session, INST, POLICY, at).values() for at in varied]
     assert any(c.overdue for t in totals for c in t) and any(c.due_soon for t in totals for c in t)
-    assert any(c.open > c.overdue + c.due_soon for t in totals for c in t)  # on track or met
+    assert any(c.on_track for t in totals for c in t) and any(c.met for t in totals for c in t)
+
+
+def test_the_pressing_cases_are_those_the_rule_finds_overdue_or_due_soon(
+    database: Database, varied: list[datetime]
+) -> None:
+    pressing = (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)
+    with database.session() as session:
+        for at in varied[::3]:
+            every = evaluate_open_cases(session, INST, POLICY, at)
+            some = evaluate_open_cases(session, INST, POLICY, at, among=pressing_cases(INST, POLICY, at))
+            assert sorted(some, key=lambda r: r.case_id) == [
+                r for r in sorted(every, key=lambda r: r.case_id) if r.result.status in pressing
+            ]
