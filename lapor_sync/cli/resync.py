@@ -96,7 +96,7 @@ def resync(
     Example: `lapor-sync resync --agency DISHUB --dry-run`
     """
     from lapor_sync.config.settings import require_national
-    from lapor_sync.sync.admin.resync import run_resync
+    from lapor_sync.sync.admin.resync import resync_from_settings
     from lapor_sync.sync.admin.selection import Selection, SelectionError
 
     try:
@@ -116,18 +116,16 @@ def resync(
         selection.check(app.mapping)
     except SelectionError as exc:
         raise typer.BadParameter(str(exc)) from None
-    require_national(app.settings)
+    require_national(app.settings)  # before the progress bar: a missing setting is told alone
     with progress_bar(errors, transient=True, disable=as_json) as progress:
         task = progress.add_task("Re-reading from LAPOR!", total=None)
-        with app.platform() as platform:
-            result = run_resync(
-                app.sync_service(platform),
-                selection,
-                requested_by=operator_name(),
-                dry_run=dry_run,
-                lease_wait_seconds=app.settings.lease_wait_seconds,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+        result = resync_from_settings(
+            app,
+            selection,
+            requested_by=operator_name(),
+            dry_run=dry_run,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     _report(result, as_json=as_json)
     if result.run.outcome != RunOutcome.OK:
         raise typer.Exit(EXIT_RUN_FAILED)

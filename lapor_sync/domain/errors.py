@@ -34,6 +34,12 @@ every other class is defined here):
     beside the rules of a selection
   + OutboxRefused (lapor_sync/sync/admin/outbox.py): an admin's requeue or cancel, refused by the
     row's state, beside those rules
+  + CaseRefInvalid (lapor_sync/reports/case_lookup.py): typed text that names a case in neither
+    form (case id, tracking id)
+  + SetAsideRefused (lapor_sync/sync/admin/set_aside.py): a set-aside record unknown, without a
+    complaint id, or without a case yet
+  + RuleRefused (lapor_sync/config/mapping_rule.py): a proposed category route the mapping
+    cannot take
 * AlreadyRun: a run of the job already belongs to the tick (the worker skips it)
 * TickTaken: another runner inserted the tick's run first (becomes ``AlreadyRun``)
 * RunInterrupted: a stop was requested; the run ends ``interrupted``

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.privacy import PrivacyRules
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import display_wib
 
@@ -280,7 +281,8 @@ class CityMapping(_MappingModel):
     the status map (the engine sets it), and an action map that misses an action or declares a call
     that cannot do what its action means on LAPOR! (:data:`_ACTION_CALLS`). Every problem is
     reported at its key path (e.g. ``category_route[3].agency``) in one ``ValidationError``; the
-    cross-reference checks run once every entry has the right shape.
+    cross-reference checks run once every entry has the right shape. ``privacy`` (optional) names
+    the console roles that may read confidential content (:class:`~lapor_sync.domain.privacy.PrivacyRules`).
     """
 
     model_config = ConfigDict(populate_by_name=True)
@@ -292,6 +294,7 @@ class CityMapping(_MappingModel):
     status_map: dict[StatusCode, CaseState] = Field(min_length=1)
     action_map: dict[AgencyAction, NationalCall]
     outside_institutions: tuple[Institution, ...] = Field(default=(), alias="outside_institution")
+    privacy: PrivacyRules = Field(default_factory=PrivacyRules)
 
     @model_validator(mode="after")
     def _check_references(self) -> CityMapping:

@@ -192,6 +192,17 @@ class SlaPolicy:
         # Due soon is "due on the horizon's WIB date or before" (_status), overdue ones included.
         return StartCutoffs(calendar.started_due_by(at, days), calendar.started_due_on_or_before(horizon, days))
 
+    def working_days_left(self, deadline: Deadline, at: datetime) -> int | None:
+        """Working days from ``at``'s WIB date to ``deadline``'s (negative: overdue by that many); ``None`` once met.
+
+        Args:
+            deadline: a deadline of :meth:`evaluate`.
+            at: the instant it is seen from (aware).
+        """
+        if deadline.status is SlaStatus.MET:
+            return None
+        return self.calendar.working_days_apart(at.astimezone(WIB).date(), deadline.due_at.astimezone(WIB).date())
+
     def _status(self, due_at: datetime, at: datetime) -> SlaStatus:
         """Overdue, due soon or on track: an unmet deadline ``due_at`` seen at ``at``."""
         if at >= due_at:

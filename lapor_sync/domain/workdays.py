@@ -59,6 +59,17 @@ class WorkingCalendar:
         days = (start + timedelta(days=n) for n in range((end - start).days + 1))
         return [day for day in days if self.is_working_day(day)]
 
+    def working_days_apart(self, start: date, end: date) -> int:
+        """Return the working days after ``start`` up to ``end`` inclusive; negative when ``end`` is before ``start``.
+
+        Seen from today (``start``), a deadline on ``end`` is that many working days away (0: due today);
+        a deadline already past is ``-n``: ``n`` working days overdue. Monday to Wednesday is 2, Wednesday
+        to Monday is -3 (Thursday, Friday, Monday).
+        """
+        if end >= start:
+            return len(self.working_days_between(start + timedelta(days=1), end))
+        return -len(self.working_days_between(end + timedelta(days=1), start))
+
     def add_working_days(self, instant: datetime, days: int) -> datetime:
         """Return the instant ``days`` working days after ``instant``, at the same WIB time of day.
 

@@ -1,4 +1,4 @@
-"""One page of a listing, and the keyset paging every listing shares (by id, newest first)."""
+"""One page of a listing, and the keyset paging every listing shares (by id: newest first, or oldest first)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ class Page(Generic[T]):
 
     Attributes:
         rows: the page's rows, in the listing's order.
-        next_before: pass it as ``before_id`` to get the next page; ``None`` when this page is the last.
+        next_before: newest first: pass it as ``before_id`` to get the next page; ``None`` when this page is the last.
+        next_after: oldest first: pass it as ``after_id`` to get the next page; ``None`` when this page is the last.
     """
 
     rows: list[T]
     next_before: int | None
+    next_after: int | None = None
 
 
 def capped(limit: int) -> int:
@@ -60,13 +62,42 @@ def newest_first(
     Returns:
         The page; ``next_before`` is the id of its last row when more rows follow.
     """
-    size = capped(limit)
     if before_id is not None:
         query = query.where(id_column < before_id)
-    rows: Sequence[T] = session.exec(query.order_by(id_column.desc()).limit(size + 1)).all()
-    more = len(rows) > size
+    rows, next_id = _read(session, query.order_by(id_column.desc()), limit, row_id)
+    return Page(rows, next_id)
+
+
+def oldest_first(
+    session: Session,
+    query: SelectOfScalar[T],
+    id_column: ColumnElement[Any] | Any,
+    *,
+    after_id: int | None,
+    limit: int,
+    row_id: Callable[[T], int | None],
+) -> Page[T]:
+    """Run ``query`` as one page ordered by ``id_column`` ascending, rows with an id above ``after_id``.
+
+    The same as :func:`newest_first` the other way round (a queue read in the order it is served).
+
+    Returns:
+        The page; ``next_after`` is the id of its last row when more rows follow.
+    """
+    if after_id is not None:
+        query = query.where(id_column > after_id)
+    rows, next_id = _read(session, query.order_by(id_column), limit, row_id)
+    return Page(rows, None, next_id)
+
+
+def _read(
+    session: Session, query: SelectOfScalar[T], limit: int, row_id: Callable[[T], int | None]
+) -> tuple[list[T], int | None]:
+    """The first ``limit`` rows (capped) of the ordered ``query``, and the last one's id when more follow."""
+    size = capped(limit)
+    rows: Sequence[T] = session.exec(query.limit(size + 1)).all()
     page = list(rows[:size])
-    return Page(page, row_id(page[-1]) if more else None)
+    return page, row_id(page[-1]) if len(rows) > size else None
 
 
 def collect(fetch: Callable[[int | None, int], Page[T]], limit: int) -> list[T]:

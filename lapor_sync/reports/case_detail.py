@@ -9,19 +9,20 @@ asked. Callers decide who may ask.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.reference import strip_reference
 from lapor_sync.domain.routing import AgencyOverride, CityMapping
-from lapor_sync.domain.sla import SlaCase, SlaResult, ThreadMark
+from lapor_sync.domain.sla import SlaCase, SlaPolicy, SlaResult, ThreadMark
 from lapor_sync.domain.status import CaseState
-from lapor_sync.reports.routing import explain_case
+from lapor_sync.queries.events import EventFilter, event_query
+from lapor_sync.reports.routing import explain_routing
 from lapor_sync.reports.sla import sla_policy
-from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, SyncRun, ThreadEntry
+from lapor_sync.storage.models import Case, OutboxItem, SyncEvent, ThreadEntry
 from lapor_sync.sync.admin.reassign import find_override
 
 if TYPE_CHECKING:
@@ -71,10 +72,12 @@ class CaseDetail:
         override: the admin's override in force, or ``None``.
         reporter: ``{"name", "email", "phone"}`` when asked for and the complaint is not anonymous.
         thread: entries oldest first (``id``, ``origin``, ``author_type``, ``institution_id``,
-            ``national_id``, ``is_secret``, ``created_at``, ``content``: ``None`` when not visible,
-            else without our reference token).
+            ``national_id``, ``is_secret``, ``created_at``, ``reference``: our token of a staff
+            follow-up, ``content``: ``None`` when not visible, else without our reference token).
         outbox: the case's outbox rows, oldest first (no payload: a follow-up may be confidential).
         sla: the case's deadlines now, in working days (:class:`~lapor_sync.domain.sla.SlaPolicy`).
+        sla_days_left: per deadline still owed (``followup``, ``auto_close``), the working days
+            from today (WIB) to its due date; negative: overdue by that many.
         routing: the mapping explanation (:func:`~lapor_sync.reports.routing.explain_routing`).
         events: the complaint's sync events, newest first, at most :data:`EVENTS_SHOWN`.
     """
@@ -85,6 +88,7 @@ class CaseDetail:
     thread: list[dict[str, Any]]
     outbox: list[dict[str, Any]]
     sla: SlaResult
+    sla_days_left: dict[str, int]
     routing: dict[str, Any]
     events: list[SyncEvent]
 
@@ -104,37 +108,43 @@ def case_detail(app: App, session: Session, case: Case, *, show_reporter: bool, 
     """
     assert case.id is not None  # a stored case
     thread = app.city_records(session).thread(case.id)
+    policy = sla_policy(app.settings)
+    now = app.clock.now()
+    sla = _sla(policy, case, thread, now)
     outbox = session.exec(select(OutboxItem).where(OutboxItem.case_id == case.id).order_by(col(OutboxItem.id))).all()
     reporter = (
         {"name": case.reporter_name, "email": case.reporter_email, "phone": case.reporter_phone}
         if show_reporter and not case.is_anonymous
         else None
     )
+    override = find_override(session, case.id)
     return CaseDetail(
         fields=_fields(case, app.mapping, show_confidential or not case.is_secret),
-        override=find_override(session, case.id),
+        override=override,
         reporter=reporter,
         thread=[_entry(e, visible=show_confidential or not (case.is_secret or e.is_secret)) for e in thread],
         outbox=[_queued(o) for o in outbox],
-        sla=_sla(app, case, thread),
-        routing=explain_case(session, app.mapping, case),
-        events=case_events(session, app.institution_id, case.complaint_id),
+        sla=sla,
+        sla_days_left={
+            d.kind.value: left
+            for d in (sla.followup, sla.auto_close)
+            if d is not None and (left := policy.working_days_left(d, now)) is not None
+        },
+        routing=explain_routing(
+            app.mapping, case.disposition_id, case.category_id, case.category_name, case=case, override=override
+        ),
+        events=case_events(session, app.institution_id, case.tracking_id),
     )
 
 
-def case_events(session: Session, institution_id: int, complaint_id: int) -> list[SyncEvent]:
+def case_events(session: Session, institution_id: int, tracking_id: str) -> list[SyncEvent]:
     """The sync events of one complaint, newest first, at most :data:`EVENTS_SHOWN`.
 
     Runs of this institution and the admins' run-less events (requeue, cancel, reassign) count.
     Events never hold complaint content or reporters' personal data.
     """
     query = (
-        select(SyncEvent)
-        .outerjoin(SyncRun, col(SyncEvent.run_id) == col(SyncRun.id))
-        .where(
-            SyncEvent.complaint_id == complaint_id,
-            or_(col(SyncEvent.run_id).is_(None), SyncRun.institution_id == institution_id),
-        )
+        event_query(institution_id, EventFilter(tracking_id=tracking_id))
         .order_by(col(SyncEvent.at).desc(), col(SyncEvent.id).desc())
         .limit(EVENTS_SHOWN)
     )
@@ -161,6 +171,7 @@ def _entry(entry: ThreadEntry, *, visible: bool) -> dict[str, Any]:
         "national_id": entry.national_id,
         "is_secret": entry.is_secret,
         "created_at": entry.created_at,
+        "reference": entry.reference,
         "content": strip_reference(entry.content) if visible else None,
     }
 
@@ -178,9 +189,7 @@ def _queued(item: OutboxItem) -> dict[str, Any]:
     }
 
 
-def _sla(app: App, case: Case, thread: list[ThreadEntry]) -> SlaResult:
-    """The case's deadlines at ``app``'s now, by the deployment's SLA policy (as ``lapor-sync sla``)."""
+def _sla(policy: SlaPolicy, case: Case, thread: list[ThreadEntry], now: datetime) -> SlaResult:
+    """The case's deadlines at ``now``, by the deployment's SLA policy (as ``lapor-sync sla``)."""
     marks = [ThreadMark(AuthorType(e.author_type), e.origin, e.created_at) for e in thread]
-    return sla_policy(app.settings).evaluate(
-        SlaCase(case.dispositioned_at, CaseState(case.state), marks), app.clock.now()
-    )
+    return policy.evaluate(SlaCase(case.dispositioned_at, CaseState(case.state), marks), now)

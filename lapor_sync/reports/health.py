@@ -41,6 +41,7 @@ from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import PULL_JOBS, PUSH_JOBS, RunOutcome
 from lapor_sync.domain.status import CaseState
+from lapor_sync.reports.reasons import Reason
 from lapor_sync.reports.sla import sla_policy
 from lapor_sync.reports.sla_counts import count_open_cases
 from lapor_sync.storage.database import Database
@@ -51,7 +52,6 @@ from lapor_sync.sync.cursor import cursor_name
 
 ABANDONED_WINDOW = timedelta(hours=24)
 _OPEN = [CaseState.NEW.value, CaseState.IN_PROGRESS.value]
-_CLOCK_HINT = "the clock here is behind the one that stamped it (stepped back? check NTP: timedatectl timesync-status)"
 
 
 class Health(StrEnum):
@@ -86,16 +86,12 @@ class HealthReport:
     """The verdict, why, and the facts behind it (datetimes aware UTC, ages in seconds)."""
 
     health: Health
-    reasons: list[str]
+    reasons: list[Reason]
     facts: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``health``, ``reasons``, then the facts."""
         return {"health": self.health.value, "reasons": self.reasons, **self.facts}
-
-
-def _many(n: int, thing: str) -> str:
-    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def _age(instant: datetime | None, now: datetime) -> int | None:
@@ -288,7 +284,7 @@ def _brief(run: SyncRun | None) -> dict[str, Any] | None:
     }
 
 
-Finding = tuple[Health, str]
+Finding = tuple[Health, Reason]
 """One reason for a verdict: how bad (``degraded`` or ``failing``) and why, in words for people."""
 
 
@@ -310,7 +306,10 @@ def _database(facts: dict[str, Any], _settings: Settings) -> Iterator[Finding]:
     if fault:
         yield (
             Health.FAILING,
-            f"the database cannot be written (LAPOR_SYNC_DATABASE_URL): {fault}; every run fails until it can",
+            Reason(
+                "the database cannot be written (LAPOR_SYNC_DATABASE_URL): %(fault)s; every run fails until it can",
+                fault=fault,
+            ),
         )
 
 
@@ -322,21 +321,40 @@ def _pull(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
     last_ok, last_run = facts["last_pull"], facts["last_pull_run"]
     age = last_ok["age_seconds"] if last_ok else None
     if age is None:
-        yield Health.FAILING, "no successful pull yet"
+        yield Health.FAILING, Reason("no successful pull yet")
     elif age < 0:
-        yield Health.FAILING, _in_the_future(f"last successful pull (run #{last_ok['run_id']}) finished", age)
+        yield (
+            Health.FAILING,
+            Reason(
+                "last successful pull (run #%(run)d) finished %(age)s in the future: the clock here is behind the one "
+                "that stamped it (stepped back? check NTP: timedatectl timesync-status)",
+                run=last_ok["run_id"],
+                age=say_age(-age),
+            ),
+        )
     elif age > s.status_pull_failing_seconds:
         yield (
             Health.FAILING,
-            f"last successful pull {say_age(age)} ago (failing after {say_age(s.status_pull_failing_seconds)})",
+            Reason(
+                "last successful pull %(age)s ago (failing after %(limit)s)",
+                age=say_age(age),
+                limit=say_age(s.status_pull_failing_seconds),
+            ),
         )
     elif age > s.status_pull_degraded_seconds:
         yield (
             Health.DEGRADED,
-            f"last successful pull {say_age(age)} ago (degraded after {say_age(s.status_pull_degraded_seconds)})",
+            Reason(
+                "last successful pull %(age)s ago (degraded after %(limit)s)",
+                age=say_age(age),
+                limit=say_age(s.status_pull_degraded_seconds),
+            ),
         )
     if last_run is not None and last_run["outcome"] == RunOutcome.FAILED:
-        yield Health.FAILING, f"last pull run #{last_run['run_id']} failed: {last_run['error']}"
+        yield (
+            Health.FAILING,
+            Reason("last pull run #%(run)d failed: %(error)s", run=last_run["run_id"], error=last_run["error"]),
+        )
 
 
 def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
@@ -348,7 +366,10 @@ def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
     last_pull, last_push = facts["last_pull_run"], facts["last_push_run"]
     same_run = last_pull is not None and last_push is not None and last_pull["run_id"] == last_push["run_id"]
     if last_push is not None and last_push["outcome"] == RunOutcome.FAILED and not same_run:  # a sync: said once
-        yield Health.DEGRADED, f"last push run #{last_push['run_id']} failed: {last_push['error']}"
+        yield (
+            Health.DEGRADED,
+            Reason("last push run #%(run)d failed: %(error)s", run=last_push["run_id"], error=last_push["error"]),
+        )
     said = last_push["run_id"] if last_push is not None and last_push["outcome"] == RunOutcome.FAILED else None
     attempt, delivered = facts["last_push_attempt"], facts["last_push_delivered"]
     waiting = sum(facts["outbox"][state] for state in WAITING)
@@ -357,22 +378,43 @@ def _push(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
     if waiting and attempt is not None and not attempt["pushed"] and attempt["run_id"] != said:
         yield (
             Health.DEGRADED,
-            f"last push attempt (run #{attempt['run_id']}) delivered nothing: {_many(attempt['failed'], 'attempt')} "
-            f"failed, {_many(attempt['dead_lettered'], 'dead letter')} (lapor-sync outbox)",
+            Reason(
+                "last push attempt (run #%(run)d) delivered nothing: %(failed)s failed, %(dead)s (lapor-sync outbox)",
+                run=attempt["run_id"],
+                failed=Reason.counted("%(n)d attempt", "%(n)d attempts", attempt["failed"], n=attempt["failed"]),
+                dead=_dead_letters(attempt["dead_lettered"]),
+            ),
         )
     age = delivered["age_seconds"] if delivered else None
     if age is not None and age < 0:
-        yield Health.DEGRADED, _in_the_future(f"last push that delivered (run #{delivered['run_id']}) finished", age)
+        yield (
+            Health.DEGRADED,
+            Reason(
+                "last push that delivered (run #%(run)d) finished %(age)s in the future: the clock here is behind the "
+                "one that stamped it (stepped back? check NTP: timedatectl timesync-status)",
+                run=delivered["run_id"],
+                age=say_age(-age),
+            ),
+        )
     oldest = facts["oldest_pending_age_seconds"]
     # Stuck since the later of the last delivery and the oldest waiting row: an outbox idle for days
     # whose first new row waits a minute is not stuck.
     stuck = oldest if age is None or oldest is None else min(age, oldest)
     if waiting and stuck is not None and stuck > s.status_push_degraded_seconds:
-        last = "no push has delivered yet" if age is None else f"the last push that delivered was {say_age(age)} ago"
+        last = (
+            Reason("no push has delivered yet")
+            if age is None
+            else Reason("the last push that delivered was %(age)s ago", age=say_age(age))
+        )
         yield (
             Health.DEGRADED,
-            f"{_many(waiting, 'outbox row')} waiting and nothing delivered for {say_age(stuck)} "
-            f"(degraded after {say_age(s.status_push_degraded_seconds)}; {last})",
+            Reason(
+                "%(rows)s waiting and nothing delivered for %(stuck)s (degraded after %(limit)s; %(last)s)",
+                rows=Reason.counted("%(n)d outbox row", "%(n)d outbox rows", waiting, n=waiting),
+                stuck=say_age(stuck),
+                limit=say_age(s.status_push_degraded_seconds),
+                last=last,
+            ),
         )
 
 
@@ -380,41 +422,73 @@ def _outbox(facts: dict[str, Any], s: Settings) -> Iterator[Finding]:
     """Degraded when the oldest waiting row is old or stamped in the future, or when dead letters wait."""
     oldest = facts["oldest_pending_age_seconds"]
     if oldest is not None and oldest < 0:
-        yield Health.DEGRADED, _in_the_future("oldest waiting outbox row was written", oldest)
+        yield (
+            Health.DEGRADED,
+            Reason(
+                "oldest waiting outbox row was written %(age)s in the future: the clock here is behind the one that "
+                "stamped it (stepped back? check NTP: timedatectl timesync-status)",
+                age=say_age(-oldest),
+            ),
+        )
     if oldest is not None and oldest > s.status_outbox_oldest_degraded_seconds:
         yield (
             Health.DEGRADED,
-            f"oldest waiting outbox row is {say_age(oldest)} old "
-            f"(degraded after {say_age(s.status_outbox_oldest_degraded_seconds)})",
+            Reason(
+                "oldest waiting outbox row is %(age)s old (degraded after %(limit)s)",
+                age=say_age(oldest),
+                limit=say_age(s.status_outbox_oldest_degraded_seconds),
+            ),
         )
     dead = facts["outbox"][OutboxState.DEAD]
     if dead:
-        yield Health.DEGRADED, f"{_many(dead, 'dead letter')} in the outbox (lapor-sync outbox --state dead)"
+        yield (
+            Health.DEGRADED,
+            Reason("%(dead)s in the outbox (lapor-sync outbox --state dead)", dead=_dead_letters(dead)),
+        )
 
 
 def _left_for_people(facts: dict[str, Any], settings: Settings) -> Iterator[Finding]:
     """Degraded while something waits for people: abandoned runs, set-aside records, reads failing, open cases in triage."""
     if facts["abandoned_runs_24h"]:
+        abandoned = facts["abandoned_runs_24h"]
         yield (
             Health.DEGRADED,
-            f"{_many(facts['abandoned_runs_24h'], 'run')} abandoned in the last 24 h: their process "
-            "died mid-run (lapor-sync runs --outcome abandoned)",
+            Reason(
+                "%(runs)s abandoned in the last 24 h: their process died mid-run (lapor-sync runs --outcome abandoned)",
+                runs=Reason.counted("%(n)d run", "%(n)d runs", abandoned, n=abandoned),
+            ),
         )
-    if facts["set_aside_unresolved"]:
-        yield Health.DEGRADED, f"{_many(facts['set_aside_unresolved'], 'set-aside national record')} unresolved"
+    if unresolved := facts["set_aside_unresolved"]:
+        yield (
+            Health.DEGRADED,
+            Reason.counted(
+                "%(n)d set-aside national record unresolved",
+                "%(n)d set-aside national records unresolved",
+                unresolved,
+                n=unresolved,
+            ),
+        )
     for failing in facts["read_failures"]:
         if not failing["set_aside"]:
             runs = failing["failed_runs_in_a_row"]
             yield (
                 Health.DEGRADED,
-                f"complaint {failing['complaint_id']}: reading it failed {_many(runs, 'pull run')} in a row "
-                f"({failing['reason']}); set aside after {settings.set_aside_after_failures} runs",
+                Reason(
+                    "complaint %(complaint)d: reading it failed %(runs)s in a row (%(reason)s); set aside after %(limit)d runs",
+                    complaint=failing["complaint_id"],
+                    runs=Reason.counted("%(n)d pull run", "%(n)d pull runs", runs, n=runs),
+                    reason=failing["reason"],
+                    limit=settings.set_aside_after_failures,
+                ),
             )
-    if facts["triage"]["open_cases"]:
+    if triage := facts["triage"]["open_cases"]:
         yield (
             Health.DEGRADED,
-            f"{_many(facts['triage']['open_cases'], 'open case')} in triage at "
-            f"{facts['triage']['agency']} (no mapping rule matched)",
+            Reason(
+                "%(cases)s in triage at %(agency)s (no mapping rule matched)",
+                cases=Reason.counted("%(n)d open case", "%(n)d open cases", triage, n=triage),
+                agency=facts["triage"]["agency"],
+            ),
         )
 
 
@@ -428,8 +502,8 @@ _CHECKS: tuple[Callable[[dict[str, Any], Settings], Iterator[Finding]], ...] = (
 """What :func:`judge` looks at, in the order its reasons are given."""
 
 
-def _in_the_future(what: str, age_seconds: int) -> str:
-    return f"{what} {say_age(-age_seconds)} in the future: {_CLOCK_HINT}"
+def _dead_letters(count: int) -> Reason:
+    return Reason.counted("%(n)d dead letter", "%(n)d dead letters", count, n=count)
 
 
 def assess(db: Database, mapping: CityMapping, settings: Settings, clock: Clock) -> HealthReport:

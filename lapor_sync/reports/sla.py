@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from lapor_sync.config.settings import Settings
 from lapor_sync.domain.complaint import AuthorType
-from lapor_sync.domain.sla import (
-    Deadline,
-    DeadlineKind,
-    SlaCase,
-    SlaPolicy,
-    SlaResult,
-    SlaStatus,
-    ThreadMark,
-)
+from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.routing import CityMapping
+from lapor_sync.domain.sla import Deadline, DeadlineKind, SlaCase, SlaPolicy, SlaResult, SlaStatus, ThreadMark
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.domain.workdays import WorkingCalendar
@@ -127,6 +123,159 @@ def by_agency(rows: list[CaseSla]) -> dict[str, list[CaseSla]]:
     for row in rows:
         groups.setdefault(row.agency_code, []).append(row)
     return groups
+
+
+LIMIT_SETTINGS = (
+    "sla_followup_working_days",
+    "sla_autoclose_working_days",
+    "sla_due_soon_working_days",
+    "extra_non_working_days",
+)
+
+
+class UnknownAgency(LaporSyncError):
+    """The SLA was asked for an agency code the mapping file does not have."""
+
+
+def is_pressing(status: SlaStatus) -> bool:
+    """Whether a case in ``status`` is listed without ``--all``: overdue or due soon."""
+    return status in (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)
+
+
+def status_counts(rows: list[CaseSla]) -> dict[str, int]:
+    """How many of ``rows`` are in each status, every status named."""
+    found = Counter(r.result.status for r in rows)
+    return {status.value: found[status] for status in SlaStatus}
+
+
+def _deadline_data(deadline: Deadline | None) -> dict[str, Any] | None:
+    """One deadline as data (instants aware UTC), or ``None``."""
+    if deadline is None:
+        return None
+    return {
+        "due_at": deadline.due_at,
+        "status": deadline.status.value,
+        "met_at": deadline.met_at,
+        "met_late": deadline.met_late,
+    }
+
+
+def case_sla_data(row: CaseSla) -> dict[str, Any]:
+    """One case's SLA as data: identifiers and deadlines only (no title, content or reporter)."""
+    result = row.result
+    return {
+        "case_id": row.case_id,
+        "complaint_id": row.complaint_id,
+        "tracking_id": row.tracking_id,
+        "state": row.state,
+        "status": result.status.value,
+        "pressing": result.pressing.kind.value,
+        "dispositioned_at": row.dispositioned_at,
+        "followup": _deadline_data(result.followup),
+        "auto_close": _deadline_data(result.auto_close),
+    }
+
+
+@dataclass(frozen=True)
+class AgencySla:
+    """One agency's open cases as ``sla`` lists them.
+
+    Attributes:
+        agency_code: the agency's code.
+        agency_name: its name in the mapping (``None``: a code the mapping no longer has).
+        counts: its open cases per status (:func:`status_counts`), all of them, listed or not.
+        open_cases: how many open cases it has.
+        cases: the cases listed: overdue and due soon, or every open case when asked.
+    """
+
+    agency_code: str
+    agency_name: str | None
+    counts: dict[str, int]
+    open_cases: int
+    cases: list[CaseSla]
+
+
+@dataclass(frozen=True)
+class SlaOverview:
+    """What ``lapor-sync sla`` gives: open cases' deadlines per agency at one instant.
+
+    Attributes:
+        at: the instant evaluated at (aware UTC).
+        limits: the SLA settings in force, by setting name.
+        open_cases: the open cases evaluated.
+        counts: their number per status (:func:`status_counts`).
+        agencies: the agencies with a listed case, by code.
+    """
+
+    at: datetime
+    limits: dict[str, Any]
+    open_cases: int
+    counts: dict[str, int]
+    agencies: list[AgencySla]
+
+    def as_dict(self) -> dict[str, Any]:
+        """``sla --json``: the fields above, each agency's cases as :func:`case_sla_data`."""
+        return {
+            "at": self.at,
+            "limits": self.limits,
+            "open_cases": self.open_cases,
+            "counts": self.counts,
+            "agencies": [
+                {
+                    "agency_code": a.agency_code,
+                    "agency_name": a.agency_name,
+                    "counts": a.counts,
+                    "cases": [case_sla_data(r) for r in a.cases],
+                }
+                for a in self.agencies
+            ],
+        }
+
+
+def sla_overview(
+    session: Session,
+    mapping: CityMapping,
+    settings: Settings,
+    at: datetime,
+    *,
+    agency: str | None = None,
+    everything: bool = False,
+) -> SlaOverview:
+    """Evaluate the open cases' deadlines at ``at`` and group them per agency, as ``lapor-sync sla`` shows them.
+
+    Args:
+        session: a session on the city's database.
+        mapping: the mapping in force (the institution, the agencies' names).
+        settings: the settings (the ``sla_*`` limits and the extra days off).
+        at: the instant to evaluate at (aware).
+        agency: only this agency's cases (a code of the mapping, case ignored).
+        everything: list every open case, not only the overdue and due-soon ones.
+
+    Raises:
+        UnknownAgency: ``agency`` is not a code of the mapping.
+    """
+    code = None
+    if agency is not None:
+        found = mapping.agency(agency)
+        if found is None:
+            raise UnknownAgency(f"no agency with code {agency!r} in the mapping file")
+        code = found.code
+    rows = evaluate_open_cases(session, mapping.institution.id, sla_policy(settings), at, agency_code=code)
+    agencies = []
+    for agency_code, group in by_agency(rows).items():
+        listed = [r for r in group if everything or is_pressing(r.result.status)]
+        if listed:
+            known = mapping.agency(agency_code)
+            agencies.append(
+                AgencySla(agency_code, known.name if known else None, status_counts(group), len(group), listed)
+            )
+    return SlaOverview(
+        at,
+        {name: getattr(settings, name) for name in LIMIT_SETTINGS},
+        len(rows),
+        status_counts(rows),
+        agencies,
+    )
 
 
 def _deadline_key(deadline: Deadline) -> str:

@@ -25,7 +25,7 @@ from lapor_sync.web.pages import ROUTERS
 from lapor_sync.web.secret import signing_key
 from lapor_sync.web.security import CsrfRefused, NotAllowed, NotSignedIn, verify_csrf
 from lapor_sync.web.sessions import SessionCodec
-from lapor_sync.web.templating import render, translate, url
+from lapor_sync.web.templating import is_api, local_path, render, translate, url
 
 API_PREFIX = "/api/v1"
 
@@ -71,18 +71,14 @@ def create_console(app: App, *, clock: Clock | None = None) -> FastAPI:
     return console
 
 
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith(url(request, API_PREFIX))
-
-
 def _handle_errors(console: FastAPI) -> None:
     """Error answers: JSON under ``/api/v1``, a page in the browser's language elsewhere."""
 
     @console.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
-        if _is_api(request):
+        if is_api(request):
             return JSONResponse({"error": "not signed in: send Authorization: Bearer <token>"}, status_code=401)
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = local_path(request) + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(url(request, "/sign-in") + f"?next={_quote(target)}", status_code=303)
 
     @console.exception_handler(NotAllowed)
@@ -108,7 +104,7 @@ def _handle_errors(console: FastAPI) -> None:
 
 
 def _error(request: Request, status: int, message: str) -> Response:
-    if _is_api(request):
+    if is_api(request):
         return JSONResponse({"error": message}, status_code=status)
     return render(request, "error.html", status_code=status, title=translate(request, "Not possible"), message=message)
 

@@ -3,7 +3,7 @@
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
 ``language``, ``notice``, ``query(**params)`` (a URL query string of the non-blank ones: pagers keep the
-filters), and the filters ``long_date`` and ``date_time`` (WIB).
+filters), and the filters ``long_date`` and ``date_time`` (WIB) and ``say`` (a health reason in the page's language).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from lapor_sync.accounts.roles import Role
+from lapor_sync.reports.reasons import Reason
 from lapor_sync.web.i18n import Language, date_time, long_date, translations
 from lapor_sync.web.middleware import console_state
 
@@ -35,12 +36,30 @@ def environment(language: Language) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["long_date"] = partial(long_date, language=language)
     env.filters["date_time"] = partial(date_time, language=language)
+    env.filters["say"] = partial(say, language=language)
     return env
+
+
+def say(text: object, language: Language) -> object:
+    """A :class:`~lapor_sync.reports.reasons.Reason` in ``language``; anything else as it is (the ``say`` filter)."""
+    return text.translated(translations(language)) if isinstance(text, Reason) else text
 
 
 def url(request: Request, path: str) -> str:
     """``path`` (absolute, e.g. ``/cases/12``) under the root path the console is served at behind a proxy."""
     return f"{request.scope.get('root_path', '').rstrip('/')}{path}"
+
+
+def local_path(request: Request) -> str:
+    """The request's path without the root path it is served under behind a proxy (``/cases/12``)."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    path = request.url.path
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
+def is_api(request: Request) -> bool:
+    """Whether ``request`` came to a JSON twin (``/api/v1/...``) rather than a page."""
+    return local_path(request).startswith("/api/")
 
 
 def render(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -58,7 +77,7 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
         static=lambda name: url(request, f"/static/{name}"),
         language=state.language,
         notice=state.notice,
-        path=request.url.path,
+        path=local_path(request),
         query=query_string,
         **context,
     )

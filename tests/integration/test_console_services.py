@@ -22,12 +22,13 @@ from lapor_sync.domain.clock import ManualClock
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.routing import CategoryRoute
 from lapor_sync.domain.sla import SlaStatus
-from lapor_sync.reports.case_detail import case_detail
+from lapor_sync.queries.outbox import search_outbox
+from lapor_sync.queries.set_aside import search_set_aside
+from lapor_sync.reports.case_detail import CaseDetail, case_detail
 from lapor_sync.reports.case_lookup import CaseRefInvalid, find_case
 from lapor_sync.reports.config import config_view
 from lapor_sync.reports.mapping import check_mapping, rules_in_force, triaged_categories
-from lapor_sync.reports.outbox import list_outbox
-from lapor_sync.reports.set_aside import list_set_aside
+from lapor_sync.reports.set_aside import set_aside_row
 from lapor_sync.storage.database import Database
 from lapor_sync.sync.admin.case_actions import act_on_case
 from lapor_sync.sync.admin.masters import TemplateRefused
@@ -45,7 +46,7 @@ def seeded_app(database: Database, clean_env: None) -> Iterator[tuple[App, Seede
     app.db.dispose()
 
 
-def detail_of(app: App, ref: str, **flags: bool):  # noqa: ANN201 (a CaseDetail, read in the session)
+def detail_of(app: App, ref: str, **flags: bool) -> CaseDetail:
     with app.db.session() as session:
         case = find_case(app.city_records(session), ref).case
         return case_detail(
@@ -126,7 +127,7 @@ def test_act_on_case_queues_the_action_and_says_whether_it_waits_for_approval(
     returned = act_on_case(app, str(seeded.public_case), AgencyAction.RETURN, "Mohon lampirkan foto.")
     assert returned.waits_for_approval and returned.label == "Return request (data dukung kurang)"
     with app.db.session() as session:
-        queued = list_outbox(session, CITY, state=OutboxState.PENDING)
+        queued = search_outbox(session, CITY, state=OutboxState.PENDING, oldest=True).rows
     assert [(row.id, row.kind) for row in queued][-2:] == [
         (followup.outbox_id, "followup"),
         (returned.outbox_id, "return"),
@@ -137,7 +138,7 @@ def test_act_on_case_queues_the_action_and_says_whether_it_waits_for_approval(
 def test_act_on_case_refusals_change_nothing(seeded_app: tuple[App, Seeded]) -> None:
     app, _ = seeded_app
     with app.db.session() as session:
-        before = len(list_outbox(session, CITY))
+        before = len(search_outbox(session, CITY, undelivered=True).rows)
 
     with pytest.raises(ActionRefused, match="empty"):
         act_on_case(app, "#1900001", AgencyAction.FOLLOWUP, "   ")
@@ -149,7 +150,7 @@ def test_act_on_case_refusals_change_nothing(seeded_app: tuple[App, Seeded]) -> 
         act_on_case(app, "#1900001", AgencyAction.FOLLOWUP, "", template="survei_lokasi")
 
     with app.db.session() as session:
-        assert len(list_outbox(session, CITY)) == before
+        assert len(search_outbox(session, CITY, undelivered=True).rows) == before
 
 
 def test_a_forward_outside_the_mapping_is_queued_with_a_warning(seeded_app: tuple[App, Seeded]) -> None:
@@ -182,23 +183,25 @@ def test_bulk_requeue_and_cancel_say_per_row_what_happened(seeded_app: tuple[App
     with pytest.raises(OutboxRefused):
         cancel_many(app.db, now, CITY, [seeded.pending_outbox], reason=" ", requested_by="ani")
     with app.db.session() as session:
-        cancelled_ids = [row.id for row in list_outbox(session, CITY, state=OutboxState.CANCELLED)]
+        cancelled_ids = [row.id for row in search_outbox(session, CITY, state=OutboxState.CANCELLED, oldest=True).rows]
     assert cancelled_ids == [seeded.pending_outbox, seeded.dead_outbox]
 
 
 def test_outbox_list_pages_by_id(seeded_app: tuple[App, Seeded]) -> None:
     app, seeded = seeded_app
     with app.db.session() as session:
-        first = list_outbox(session, CITY, limit=1)
-        rest = list_outbox(session, CITY, after_id=first[-1].id)
-    assert [row.id for row in first + rest] == [seeded.pending_outbox, seeded.dead_outbox]
+        first = search_outbox(session, CITY, undelivered=True, oldest=True, limit=1)
+        rest = search_outbox(session, CITY, undelivered=True, oldest=True, after_id=first.next_after)
+    assert [row.id for row in first.rows + rest.rows] == [seeded.pending_outbox, seeded.dead_outbox]
+    assert rest.next_after is None
 
 
 def test_set_aside_list_newest_first_with_raw_on_request(seeded_app: tuple[App, Seeded]) -> None:
     app, _ = seeded_app
     with app.db.session() as session:
-        [record] = list_set_aside(session, CITY, show_raw=True)
-        assert list_set_aside(session, CITY, before_id=record["id"]) == []
+        [stored] = search_set_aside(session, CITY).rows
+        record = set_aside_row(stored, show_raw=True)
+        assert search_set_aside(session, CITY, before_id=record["id"]).rows == []
     assert (record["complaint_id"], record["reason"], record["raw"]) == (3_100_009, "created_at: not a date", {})
 
 
@@ -263,3 +266,9 @@ def test_config_view_masks_the_database_password_as_the_cli_does(clean_env: None
     }
     assert view.settings["institution_id"]["value"] == str(CITY)
     assert "auth_mode" in view.national
+
+
+def test_a_template_starts_only_a_follow_up(seeded_app: tuple[App, Seeded]) -> None:
+    app, _ = seeded_app
+    with pytest.raises(ActionRefused, match="template"):
+        act_on_case(app, "#1900001", AgencyAction.COMPLETE, "Selesai.", template="selesai")

@@ -193,3 +193,23 @@ def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
     assert _refusal(tmp_path / "absent.toml") == f"{tmp_path / 'absent.toml'}: file not found"
+
+
+def test_privacy_names_the_roles_that_read_confidential_content_and_defaults_to_admin(tmp_path: Path) -> None:
+    packaged = load_mapping()
+    assert packaged.privacy.confidential_roles == ("admin",)
+    assert packaged.privacy.may_read_confidential("admin") and not packaged.privacy.may_read_confidential("operator")
+    left_out = _variant(tmp_path, ('[privacy]\nconfidential_roles = ["admin"]\n', ""))
+    assert load_mapping(left_out).privacy == packaged.privacy
+    wider = _variant(tmp_path, ('confidential_roles = ["admin"]', 'confidential_roles = ["admin", "operator"]'))
+    assert load_mapping(wider).privacy.may_read_confidential("operator")
+    assert not load_mapping(wider).privacy.may_read_confidential("viewer")
+
+
+def test_privacy_refuses_a_role_the_console_does_not_have(tmp_path: Path) -> None:
+    path = _variant(tmp_path, ('confidential_roles = ["admin"]', 'confidential_roles = ["admin", "kepala"]'))
+
+    assert _refusal(path) == (
+        f"{path}:{_line_of(path, 'kepala')}: privacy.confidential_roles[1]: "
+        "must be 'viewer', 'operator' or 'admin', got 'kepala'"
+    )

@@ -130,3 +130,12 @@ def test_on_a_weekend_a_deadline_on_monday_is_due_soon() -> None:
     # Dispositioned Mon 15 Jul 2024 10:00: due Mon 22 Jul 10:00, seen on Saturday 20 Jul.
     result = POLICY.evaluate(case(dispositioned=wib(2024, 7, 15, 10, 0)), wib(2024, 7, 20, 9, 0))
     assert result.followup.due_at == wib(2024, 7, 22, 10, 0) and result.status is SlaStatus.DUE_SOON
+
+
+def test_working_days_left_count_to_the_due_date_and_past_it_and_stop_once_met() -> None:
+    owed = POLICY.evaluate(case(), wib(2024, 4, 5, 9, 0)).followup
+    assert POLICY.working_days_left(owed, wib(2024, 4, 5, 9, 0)) == 4  # 16-19 Apr
+    late = POLICY.evaluate(case(), wib(2024, 4, 23, 9, 0)).followup
+    assert POLICY.working_days_left(late, wib(2024, 4, 23, 9, 0)) == -2  # 22, 23 Apr
+    met = POLICY.evaluate(case(agency(wib(2024, 4, 5, 11, 0))), wib(2024, 4, 23, 9, 0)).followup
+    assert POLICY.working_days_left(met, wib(2024, 4, 23, 9, 0)) is None

@@ -127,3 +127,10 @@ def test_started_due_on_or_before_is_the_wib_midnight_after_the_last_such_start(
     # ... falling on Sun 21 Jul or before: the same (nothing falls due on a weekend).
     assert CALENDAR.started_due_on_or_before(date(2024, 7, 21), 1) == wib(2024, 7, 19, 0, 0)
     assert CALENDAR.started_due_on_or_before(date(2024, 7, 21), 0) == wib(2024, 7, 22, 0, 0)
+
+
+def test_working_days_apart_count_forward_and_backward_across_holidays() -> None:
+    assert CALENDAR.working_days_apart(date(2024, 4, 1), date(2024, 4, 3)) == 2  # Tue, Wed
+    assert CALENDAR.working_days_apart(date(2024, 4, 3), date(2024, 4, 3)) == 0
+    assert CALENDAR.working_days_apart(date(2024, 4, 5), date(2024, 4, 16)) == 1  # 8-15 Apr off
+    assert CALENDAR.working_days_apart(date(2024, 4, 17), date(2024, 4, 5)) == -2  # 16, 17 Apr

@@ -34,10 +34,13 @@ BASE_URL = "http://127.0.0.1"
 class AsgiClient:
     """A synchronous face on ``httpx.AsyncClient`` over ``httpx.ASGITransport`` (one event loop per client)."""
 
-    def __init__(self, asgi: FastAPI, base_url: str, headers: dict[str, str]) -> None:
+    def __init__(self, asgi: FastAPI, base_url: str, headers: dict[str, str], root_path: str = "") -> None:
         self._runner = asyncio.Runner()
         self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=asgi), base_url=base_url, headers=headers, follow_redirects=False
+            transport=httpx.ASGITransport(app=asgi, root_path=root_path),
+            base_url=base_url,
+            headers=headers,
+            follow_redirects=False,
         )
 
     def request(self, method: str, url: str, *, follow_redirects: bool = False, **kwargs: object) -> httpx.Response:
@@ -68,9 +71,13 @@ class ConsoleHarness:
 
     clients: list[AsgiClient] = field(default_factory=list)
 
-    def client(self, *, base_url: str = BASE_URL, **headers: str) -> AsgiClient:
-        """A browser-like client, signed out; ``Accept-Language`` etc. as keyword headers (``accept_language=``)."""
-        client = AsgiClient(self.asgi, base_url, {k.replace("_", "-"): v for k, v in headers.items()})
+    def client(self, *, base_url: str = BASE_URL, root_path: str = "", **headers: str) -> AsgiClient:
+        """A browser-like client, signed out; ``Accept-Language`` etc. as keyword headers (``accept_language=``).
+
+        ``root_path``: as a reverse proxy serving the console under a prefix would have it (uvicorn's ``root_path``).
+        """
+        headers = {k.replace("_", "-"): v for k, v in headers.items()}
+        client = AsgiClient(self.asgi, base_url, headers, root_path)
         self.clients.append(client)
         return client
 

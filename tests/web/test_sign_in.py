@@ -138,3 +138,19 @@ def test_sign_in_goes_nowhere_but_this_console(console: ConsoleHarness) -> None:
             data={"name": "viewer", "password": PASSWORD, "next": target, "csrf_token": csrf_of(client, "/sign-in")},
         )
         assert answer.headers["location"] == "/"
+
+
+def test_behind_a_proxy_under_a_prefix_links_and_redirects_keep_it(console: ConsoleHarness) -> None:
+    client = console.client(root_path="/lapor-sync")
+    answer = client.get("/lapor-sync/cases")
+    assert answer.headers["location"] == "/lapor-sync/sign-in?next=/cases"
+    form = client.get("/lapor-sync/sign-in").text
+    assert 'action="/lapor-sync/sign-in"' in form and 'href="/lapor-sync/static/console.css"' in form
+    csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+    signed = client.post(
+        "/lapor-sync/sign-in", data={"name": "viewer", "password": PASSWORD, "next": "/cases", "csrf_token": csrf}
+    )
+    assert signed.headers["location"] == "/lapor-sync/cases"
+    page = client.get("/lapor-sync/cases").text
+    assert 'href="/lapor-sync/cases" aria-current="page"' in page
+    assert client.get("/lapor-sync/api/v1/nothing-here").json() == {"error": "Halaman atau data tidak ditemukan."}

@@ -103,11 +103,14 @@ def act_on_case(
         What was queued.
 
     Raises:
-        ActionRefused: empty text; the case's state or the national rules forbid the action; a
-            forward to the city or its agencies, or without a target.
+        ActionRefused: empty text; a template for another action than a follow-up; the case's
+            state or the national rules forbid the action; a forward to the city or its agencies,
+            or without a target.
         TemplateRefused: the template is unknown, no longer listed, or has placeholders.
         CaseRefInvalid, CaseNotFound: ``ref`` names no case.
     """
+    if template is not None and action is not AgencyAction.FOLLOWUP:
+        raise ActionRefused("a reply template starts a follow-up only")
     warning = _check_target(app.mapping, action, target_institution_id)
     with app.writable_db().session() as session:
         if template is not None:

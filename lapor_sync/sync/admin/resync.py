@@ -21,10 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import partial
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from sqlmodel import Session
 
+from lapor_sync.config.settings import require_national
 from lapor_sync.domain.errors import ItemRejectedError, TransientError
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import Job
@@ -35,6 +36,9 @@ from lapor_sync.sync.journal import About, Level, RunJournal, RunTally
 from lapor_sync.sync.pull import Puller
 from lapor_sync.sync.read_failures import ReadFailed, about_one_complaint
 from lapor_sync.sync.service import SyncService, sync_agencies
+
+if TYPE_CHECKING:
+    from lapor_sync.app import App
 
 JOB = Job.RESYNC
 
@@ -148,9 +152,15 @@ def run_resync(
         lease_wait_seconds: how long to wait for the ``pull`` lease, seconds.
         on_progress: called with (done, total) after each complaint.
 
+    Any thread may call it (the web console runs it off the request's thread): it opens its own
+    sessions, and the ``pull`` lease is not re-entrant, so a worker's scheduled pull in the same
+    process waits or skips as another process's would. Give it a service whose platform client
+    that thread made (``App.sync_service(App.platform())``): the OAuth2 client is not thread-safe.
+    A selection of many cases is one run: ``Selection(complaint_ids=(...))``.
+
     Returns:
         The run (``ok``; or ``failed`` with its reason when LAPOR! failed mid-way, with the changes
-        made up to then) and the changes.
+        made up to then; ``run.id`` is the new run's id) and the changes.
 
     Raises:
         SelectionError: see :meth:`Selection.check`; nothing was done.
@@ -188,6 +198,45 @@ def run_resync(
         JOB, work, leases=(Job.PULL,), trigger="manual", lease_wait_seconds=lease_wait_seconds, agencies=not dry_run
     )
     return ResyncResult(run, dry_run, changes)
+
+
+def resync_from_settings(
+    app: App,
+    selection: Selection,
+    *,
+    requested_by: str,
+    dry_run: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ResyncResult:
+    """Run :func:`run_resync` with a national client built from ``app``'s settings, closed afterwards.
+
+    ``lapor-sync resync`` and the console's resync both come here. Waits for the ``pull`` lease up
+    to the ``lease_wait_seconds`` setting.
+
+    Args:
+        app: the application (settings, database, mapping).
+        selection: what to re-read.
+        requested_by: who asked (the OS user, or the console's user), named in the run's closing event.
+        dry_run: make and roll back every change (see the module docstring).
+        on_progress: called with (done, total) after each complaint.
+
+    Returns:
+        As :func:`run_resync`: a run that LAPOR! failed mid-way is ``failed`` with its reason.
+
+    Raises:
+        ConfigurationError: a setting needed to reach LAPOR! is missing.
+        SelectionError, LeaseBusy: as :func:`run_resync`.
+    """
+    require_national(app.settings)
+    with app.platform() as platform:
+        return run_resync(
+            app.sync_service(platform),
+            selection,
+            requested_by=requested_by,
+            dry_run=dry_run,
+            lease_wait_seconds=app.settings.lease_wait_seconds,
+            on_progress=on_progress,
+        )
 
 
 def _add_agencies(session: Session, *, mapping: CityMapping) -> None:

@@ -8,11 +8,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lapor_sync.web.pages import audit, auth, dashboard, users
+from lapor_sync.web.pages import (
+    audit,
+    auth,
+    case_actions,
+    case_bulk,
+    cases,
+    dashboard,
+    mapping,
+    outbox,
+    set_aside,
+    settings,
+    sla,
+    users,
+)
 
 ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (auth.router, None),
     (dashboard.router, dashboard.api),
+    (cases.router, cases.api),
+    (case_actions.router, case_actions.api),
+    (case_bulk.router, case_bulk.api),
     (users.router, users.api),
     (audit.router, audit.api),
+    (outbox.router, outbox.api),
+    (set_aside.router, set_aside.api),
+    (mapping.router, mapping.api),
+    (sla.router, sla.api),
+    (settings.router, settings.api),
 ]
