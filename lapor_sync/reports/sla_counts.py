@@ -12,7 +12,8 @@ tests/integration/test_sla_counts.py holds the counts equal to the rule case by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Subquery, and_, case, false, func, not_, or_
@@ -20,7 +21,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from lapor_sync.domain.complaint import AuthorType
-from lapor_sync.domain.sla import DeadlineKind, SlaPolicy
+from lapor_sync.domain.sla import DeadlineKind, SlaPolicy, SlaStatus
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.workdays import Span
 from lapor_sync.storage.models import Case, ThreadEntry
@@ -41,6 +42,22 @@ class SlaCounts:
     def on_track(self) -> int:
         """The open cases whose deadline is neither overdue nor due soon."""
         return self.open - self.overdue - self.due_soon - self.met
+
+    @classmethod
+    def total(cls, counts: Iterable[SlaCounts]) -> SlaCounts:
+        """The sum of ``counts`` (e.g. every agency's), zeros for none."""
+        rows = [astuple(c) for c in counts]
+        return cls(*(sum(column) for column in zip(*rows, strict=True))) if rows else cls(0, 0, 0, 0)
+
+    def by_status(self) -> dict[str, int]:
+        """The counts by status value, every status named, most urgent first (``sla --json``'s ``counts``)."""
+        found = {
+            SlaStatus.OVERDUE: self.overdue,
+            SlaStatus.DUE_SOON: self.due_soon,
+            SlaStatus.ON_TRACK: self.on_track,
+            SlaStatus.MET: self.met,
+        }
+        return {status.value: found[status] for status in SlaStatus}
 
 
 @dataclass(frozen=True)
