@@ -177,12 +177,14 @@ def path_values(app: App, token_id: int) -> dict[str, list[tuple[str, object]]]:
             select(SyncEvent.run_id).group_by(SyncEvent.run_id).order_by(func.count().desc()).limit(1)
         ).one()
         dead = session.exec(select(OutboxItem.id).where(OutboxItem.state == "dead").limit(1)).first()
-        record = session.exec(select(SetAsideRecord.id).limit(1)).first()
+        record = session.exec(
+            select(SetAsideRecord.id).where(col(SetAsideRecord.resolved_at).is_(None)).limit(1)
+        ).first()
     return {
         "case_id": [("longest thread", long_thread), ("confidential", secret)],
         "run_id": [("most events", big_run)],
         "item_id": [("dead letter", dead)],
-        "record_id": [("set aside", record)],
+        "record_id": [("unresolved", record)],
         "name": [("user", USER)],
         "token_id": [("token", token_id)],
     }
