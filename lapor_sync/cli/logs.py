@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,28 +18,10 @@ if TYPE_CHECKING:
     from sqlmodel.sql.expression import SelectOfScalar
 
     from lapor_sync.app import App
-    from lapor_sync.storage.models import SyncEvent, SyncRun
+    from lapor_sync.storage.models import SyncEvent
 
 sleep: Callable[[float], None] = time.sleep
 """How ``log --follow`` waits between polls (tests replace it)."""
-
-
-def _run_dict(run: SyncRun) -> dict[str, Any]:
-    """One sync run for ``--json``: times in UTC, duration in seconds (``None`` while running)."""
-    from lapor_sync.storage.models import COUNTERS
-
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    return {
-        "id": run.id,
-        "job": run.job,
-        "trigger": run.trigger,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_seconds": duration,
-        **{name: getattr(run, name) for name in COUNTERS},
-        "outcome": run.outcome,
-        "error": run.error,
-    }
 
 
 def runs(
@@ -51,7 +33,7 @@ def runs(
     outcome: Annotated[
         str | None, typer.Option(help="Only this outcome: ok, failed, interrupted, abandoned or running.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list, at most 200 (the newest).")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List sync runs, newest first: job, trigger, start (WIB), duration, counts and outcome.
@@ -64,7 +46,7 @@ def runs(
     Example: `lapor-sync runs --job pull --outcome failed --limit 5`
     """
     from lapor_sync.queries.page import collect
-    from lapor_sync.queries.runs import search_runs
+    from lapor_sync.queries.runs import run_dict, search_runs
     from lapor_sync.storage.models import COUNTERS
 
     app = state(ctx).app()
@@ -75,7 +57,7 @@ def runs(
             ),
             limit,
         )
-    found = [_run_dict(run) for run in rows]
+    found = [run_dict(run) for run in rows]
     if as_json:
         print_json(found)
         return
@@ -109,7 +91,10 @@ def _event_query(
     since: str | None,
     until: str | None,
 ) -> SelectOfScalar[SyncEvent]:
-    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters."""
+    """The events of this institution (and the admins' run-less ones) matching ``log``'s filters.
+
+    The same select as the console's event search (:func:`lapor_sync.queries.events.event_query`).
+    """
     from lapor_sync.queries.events import EventFilter, event_query
 
     wanted = EventFilter(
@@ -157,7 +142,9 @@ def log(
         raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
     from sqlmodel import col
 
-    from lapor_sync.cli.tail import EventTail, event_dict, event_line, follow, json_line, newest_id
+    from lapor_sync.cli.tail import event_line, json_line
+    from lapor_sync.queries.events import event_dict
+    from lapor_sync.queries.tail import EventTail, follow, newest_id
     from lapor_sync.storage.models import SyncEvent
 
     app = state(ctx).app()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import typer
 
 from lapor_sync.domain.clock import Clock
-from lapor_sync.domain.timezones import WIB
+from lapor_sync.domain.timezones import WIB, wib_midnight
 
 
 def today_wib(clock: Clock) -> date:
@@ -44,7 +44,7 @@ def parse_instant(text: str, option: str, *, end_of_day: bool = False) -> dateti
     """
     if len(text) == 10:
         day = parse_day(text, option)
-        return datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(0), WIB)
+        return wib_midnight(day + timedelta(days=1 if end_of_day else 0))
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -54,7 +55,7 @@ def event_query(institution_id: int, wanted: EventFilter) -> SelectOfScalar[Sync
         wanted: the filters.
 
     Returns:
-        The select, for a page (:func:`search_events`) or a tail (:class:`lapor_sync.cli.tail.EventTail`).
+        The select, for a page (:func:`search_events`) or a tail (:class:`lapor_sync.queries.tail.EventTail`).
     """
     query = (
         select(SyncEvent)
@@ -117,3 +118,18 @@ def search_events(
         rows = session.exec(query.where(col(SyncEvent.id) > after_id).order_by(col(SyncEvent.id)).limit(capped(limit)))
         return Page(list(rows.all()), None)
     return newest_first(session, query, col(SyncEvent.id), before_id=before_id, limit=limit, row_id=lambda e: e.id)
+
+
+def event_dict(event: SyncEvent) -> dict[str, Any]:
+    """One event as JSON-ready fields (``log --json``, the console's API and live tail); ``at`` stays aware UTC."""
+    return {
+        "id": event.id,
+        "run_id": event.run_id,
+        "at": event.at,
+        "level": event.level,
+        "kind": event.kind,
+        "complaint_id": event.complaint_id,
+        "tracking_id": event.tracking_id,
+        "agency_code": event.agency_code,
+        "message": event.message,
+    }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, select
 
 from lapor_sync.queries.page import DEFAULT_LIMIT, MAX_LIMIT, Page, capped, newest_first
-from lapor_sync.storage.models import SyncEvent, SyncRun
+from lapor_sync.storage.models import COUNTERS, SyncEvent, SyncRun
 
 
 def search_runs(
@@ -62,3 +64,22 @@ def run_events(
     if after_id is not None:
         query = query.where(col(SyncEvent.id) > after_id)
     return list(session.exec(query.order_by(col(SyncEvent.id)).limit(capped(limit))).all())
+
+
+def run_dict(run: SyncRun) -> dict[str, Any]:
+    """One sync run as JSON-ready fields (``runs --json``, the console): times aware UTC, duration in seconds.
+
+    ``duration_seconds`` is ``None`` while the run is under way.
+    """
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+    return {
+        "id": run.id,
+        "job": run.job,
+        "trigger": run.trigger,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": duration,
+        **{name: getattr(run, name) for name in COUNTERS},
+        "outcome": run.outcome,
+        "error": run.error,
+    }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from starlette.requests import Request
@@ -22,10 +23,13 @@ class Console:
     Args:
         app: the composition root (settings, mapping, database, platform clients): the same as the CLI's.
         clock: "now" for sessions, audit entries and throttling (the app's clock).
+        stopping: set when the server stops: open live streams end at their next poll rather than
+            hold the stop up until the server gives up on them.
     """
 
     app: App
     clock: Clock
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @cached_property
     def db(self) -> Database:

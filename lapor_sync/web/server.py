@@ -32,10 +32,11 @@ class ConsoleServer:
     def __init__(self, app: App, *, host: str | None = None, port: int | None = None) -> None:
         settings = app.settings
         self._host = settings.web_host if host is None else host
+        self._console = create_console(app)
         self._server = make_server(
             self._host,
             settings.web_port if port is None else port,
-            create_console(app),
+            self._console,
             request_seconds=REQUEST_SECONDS,
             setting="LAPOR_SYNC_WEB",
             turn_off="",
@@ -68,6 +69,7 @@ class ConsoleServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket; waits for answers in progress, a bounded time."""
+        self._console.state.console.stopping.set()  # live event streams end within a poll
         self._server.shutdown()
         self._thread.join(STOP_SECONDS + 1)
         self._server.server_close()

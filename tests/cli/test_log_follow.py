@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import col, select
 
 from lapor_sync.cli import logs
-from lapor_sync.cli.tail import EventTail, newest_id
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.queries.tail import EventTail, newest_id
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.sync.journal import Level, RunJournal

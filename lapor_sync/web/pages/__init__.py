@@ -15,8 +15,10 @@ from lapor_sync.web.pages import (
     case_bulk,
     cases,
     dashboard,
+    events,
     mapping,
     outbox,
+    runs,
     set_aside,
     settings,
     sla,
@@ -36,4 +38,6 @@ ROUTERS: list[tuple[APIRouter, APIRouter | None]] = [
     (mapping.router, mapping.api),
     (sla.router, sla.api),
     (settings.router, settings.api),
+    (runs.router, runs.api),
+    (events.router, events.api),
 ]
