@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import sys
@@ -316,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     clients = Clients(Browser(asgi), Browser(asgi, {"Authorization": f"Bearer {token}"}), Browser(asgi))
     sign_in(clients.browser)
     targets = [t for t in urls(path_values(app, token_id)) if args.only in t[0]]
+    load_before = os.getloadavg()[0]
     timings = sorted(time_asgi(clients, targets, args.repeats), key=lambda t: -t.median)
-    header = ["URL (what)", "status", "cold", "warm median", "warm max", "CPU median", "KiB", ""]
+    header = ["URL (what)", "status", "cold", "warm median", "warm max", "CPU median (this process)", "KiB", ""]
     print(f"\nThrough the ASGI app (ms; {args.repeats} warm requests each):")
     print_table(header, [t.row() for t in timings])
     by_label = {label: (path, query) for label, path, query in targets}
@@ -326,11 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     print_table(header, [t.row() for t in over_http])
     worst = timings[0]
     print(f"\nSlowest: {worst.label}: {worst.median:.0f} ms warm median, {worst.cold_ms:.0f} ms cold")
+    # The machine may be shared: wall time then waits for a core, CPU time does not.
+    load = (load_before, os.getloadavg()[0])
+    print(f"Load average (1 min) before and after: {load[0]:.1f}, {load[1]:.1f} on {os.cpu_count()} cores")
     write_json(
         args.json,
         "console_pages",
         {
             "url": args.url.split("@")[-1],
+            "load_average": load,
             "asgi": [t.__dict__ for t in timings],
             "served": [t.__dict__ for t in over_http],
         },
