@@ -27,6 +27,7 @@ from lapor_sync.domain.ports import NationalPlatform
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.lease import Leases, holder_name
+from lapor_sync.sync.admin.reassign import Reassigner
 from lapor_sync.sync.pull import Puller, PullOptions
 from lapor_sync.sync.push import Pusher, PushOptions
 from lapor_sync.sync.service import SyncService
@@ -191,6 +192,10 @@ class App:
             lease_seconds=self.settings.lease_seconds,
             mode=self.settings.lease_mode,
         )
+
+    def reassigner(self) -> Reassigner:
+        """Sets and clears agency overrides on the migrated database, waiting ``lease_wait_seconds`` for a pull."""
+        return Reassigner(self.writable_db(), self.leases(), self.mapping, self.settings.lease_wait_seconds)
 
     def sync_service(self, platform: NationalPlatform, *, stop: threading.Event | None = None) -> SyncService:
         """The sync service for ``platform`` on the migrated database.

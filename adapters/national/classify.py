@@ -29,6 +29,7 @@ import httpx
 
 from lapor_sync.adapters.national import gateway_faults, wire
 from lapor_sync.adapters.national.outbound import AnswerTooLargeError, describe, origin
+from lapor_sync.adapters.national.proxy import ProxyRoute
 from lapor_sync.domain.errors import (
     AmbiguousWriteError,
     ItemRejectedError,
@@ -284,7 +285,8 @@ def _by_status(refused: _Refusal, *, write: bool, retry_after: float | None, quo
     return refused.make(TransientError, said, retry_after=retry_after)
 
 
-def _has_request(exc: httpx.TransportError) -> bool:
+def has_request(exc: httpx.TransportError) -> bool:
+    """Tell whether httpx attached the request that failed to ``exc``."""
     try:
         exc.request  # noqa: B018  (httpx raises RuntimeError when no request is attached)
     except RuntimeError:
@@ -292,21 +294,66 @@ def _has_request(exc: httpx.TransportError) -> bool:
     return True
 
 
-def transport_error(exc: httpx.TransportError, *, write: bool) -> TransientError:
+def transport_error(
+    exc: httpx.TransportError, *, write: bool, proxy: ProxyRoute | None = None
+) -> NationalPlatformError:
     """Classify a transport failure: transient, unless a write may have reached the server.
 
     A read timeout or a dropped connection (``RemoteProtocolError``) after the request was sent is
-    ambiguous for a write (CONTRACT §6); connect failures and pool timeouts never are.
+    ambiguous for a write (CONTRACT §6); connect failures and pool timeouts never are. With a
+    ``proxy`` in the way, a failure to reach it or to open its tunnel says so (:func:`proxy_error`).
     """
+    if proxy is not None and isinstance(exc, httpx.ProxyError | httpx.ConnectError | httpx.ConnectTimeout):
+        return proxy_error(exc, proxy)
     # The class and the host only: exception texts may hold proxy URLs with credentials.
     where = ""
-    if _has_request(exc):
+    if has_request(exc):
         url = exc.request.url
         where = f" talking to {url.host}" + (f":{url.port}" if url.port else "")
     detail = f"transport failure ({type(exc).__name__}){where}; check LAPOR_SYNC_API_BASE_URL and the network"
     if write and not isinstance(exc, _NOT_SENT):
         return AmbiguousWriteError(f"{detail}; the write may have been applied")
     return TransientError(detail)
+
+
+def proxy_error(exc: httpx.TransportError, proxy: ProxyRoute) -> NationalPlatformError:
+    """Say what the proxy did: refused the credentials (407, not retried), refused the tunnel, or is down.
+
+    Nothing was sent to the server through a proxy that failed, so no write is ambiguous. Texts
+    name the proxy by ``host:port`` and the variable it came from, never its URL (credentials).
+
+    Returns:
+        ``RunStoppingError`` for a 407 (or SOCKS credentials refused) and a 403: retrying cannot
+        help; ``TransientError`` otherwise (the proxy down, busy, or its upstream failing).
+    """
+    at, source = proxy.where, proxy.source
+    said = str(exc).strip()
+    status = said.split(" ", 1)[0]
+    if status == "407" or "username/password" in said.lower():
+        hint = "" if source.endswith("_FILE") else " (LAPOR_SYNC_PROXY_URL_FILE keeps them out of the environment)"
+        if not proxy.has_credentials:
+            return RunStoppingError(
+                f"the proxy at {at} asks for credentials (407): put its user and password in {source} "
+                f"as http://user:password@{at}{hint}"
+            )
+        return RunStoppingError(
+            f"the proxy at {at} refused the credentials (407): check the user and password in {source}{hint}"
+        )
+    if isinstance(exc, httpx.ProxyError) and status == "403":
+        return RunStoppingError(
+            f"the proxy at {at} (from {source}) refused the tunnel (403): ask the network team to allow "
+            "this machine to reach LAPOR! through it"
+        )
+    if isinstance(exc, httpx.ProxyError):
+        return TransientError(f"the proxy at {at} (from {source}) could not open the tunnel ({said[:60]})")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TransientError(f"no answer in time connecting through the proxy {at} (from {source})")
+    if "refused" in said.lower():
+        return TransientError(f"cannot reach the proxy {at} (from {source}): connection refused")
+    return TransientError(
+        f"transport failure ({type(exc).__name__}) through the proxy {at} (from {source}); "
+        "check the proxy, LAPOR_SYNC_API_BASE_URL and the network"
+    )
 
 
 class Exchange(TypedDict):

@@ -124,12 +124,16 @@ class LaporClient:
         self._max_pages = max_pages
         self._clock = clock or SystemClock()
         self._outbound = outbound or OutboundPolicy.for_urls(base_url)
+        mounts = None
+        if transport is None:  # a test's transport is used as it is
+            transport, mounts = self._outbound.transports()
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
             timeout=timeout,
             transport=transport,
-            mounts=None if transport is not None else self._outbound.direct_mounts(),
+            mounts=mounts,
+            trust_env=False,  # the proxy policy chose the proxies (``outbound``); httpx reads no variable
             verify=self._outbound.verify,
             event_hooks=self._outbound.event_hooks(),
             headers={"Accept": "application/json"},
@@ -494,7 +498,9 @@ class LaporClient:
             finally:
                 response.close()
         except httpx.TransportError as exc:
-            raise classify.transport_error(exc, write=write and not _on_token_request(exc, request)) from exc
+            write = write and not _on_token_request(exc, request)
+            route = self._outbound.proxy_for(exc.request.url if classify.has_request(exc) else request.url)
+            raise classify.transport_error(exc, write=write, proxy=route) from exc
         except AnswerTooLargeError as exc:
             own_answer = exc.request is request
             raise classify.answer_too_large(exc, write=write and own_answer, own_answer=own_answer) from None

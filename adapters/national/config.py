@@ -7,7 +7,8 @@ attributes are read: ``api_base_url``, ``auth_mode`` (``"static"``, ``"splp_key"
 ``oauth_grant_type``, ``oauth_username``, ``oauth_password``, ``oauth_token_header``,
 ``endpoints``, ``followup_user_id``, ``followup_info_disposition``, ``http_timeout_seconds``,
 ``request_deadline_seconds``, ``max_retry_after_seconds``, ``allow_insecure_http``,
-``tls_ca_bundle``, ``max_response_bytes`` (an optional one absent takes the adapter's default).
+``tls_ca_bundle``, ``max_response_bytes``, ``proxy_url`` (an optional one absent takes the adapter's
+default; the proxy also reads the standard variables, ``proxy.choose``).
 A missing or wrong one is reported by the name of its environment variable, never with a secret's
 value or a URL (it may hold a password).
 """
@@ -17,14 +18,14 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from lapor_sync.adapters.national import splp_key
+from lapor_sync.adapters.national import proxy, splp_key
 from lapor_sync.adapters.national.auth import (
     APP_TOKEN_HEADER,
     OAUTH2_KEY_HEADER,
@@ -168,12 +169,30 @@ def outbound_from_settings(settings: Any) -> OutboundPolicy:
     limit = int(getattr(settings, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES))
     if limit < 1:
         raise ConfigurationError(f"{_env_name('max_response_bytes')} must be positive")
+    routes = {url: choice.route for url in urls if (choice := proxy_from_settings(settings, url)).route}
     return OutboundPolicy.for_urls(
         *urls,
         allow_insecure_http=bool(getattr(settings, "allow_insecure_http", False)),
         max_response_bytes=limit,
         tls=tls_from_settings(settings),
+        proxies=routes,
     )
+
+
+def proxy_from_settings(settings: Any, url: str | None = None) -> proxy.ProxyChoice:
+    """Return the proxy requests to ``url`` (the base URL by default) go through, and why (``proxy.choose``).
+
+    Raises:
+        ConfigurationError: the proxy URL is refused (the message names its variable, not the URL).
+    """
+    explicit = getattr(settings, "proxy_url", None)
+    plain = explicit.get_secret_value() if isinstance(explicit, SecretStr) else explicit
+    sources = settings.value_sources() if callable(getattr(settings, "value_sources", None)) else {}
+    source = _env_name("proxy_url") + ("_FILE" if sources.get("proxy_url") == "env-file" else "")
+    if sources.get("proxy_url") == "file":
+        source = "proxy_url in the --config file"
+    target = url or str(getattr(settings, "api_base_url", "") or "")
+    return proxy.choose(target, plain, explicit_source=source)
 
 
 def _mode(settings: Any) -> str:
@@ -313,7 +332,9 @@ class ConnectionReport:
         base_url_kind: ``production``, ``sandbox`` or ``unknown`` (by the base URL's path, CONTRACT §1).
         key_claims: the SPLP key's claims in ``splp_key`` mode (``None`` otherwise, or when unset or unreadable).
         warnings: one line each: the key does not suit the base URL, has expired or soon will,
-            or cannot be read (CONTRACT §7 G2, G5).
+            or cannot be read (CONTRACT §7 G2, G5); the proxy URL is refused.
+        proxy: the proxy requests to the base URL go through and where it came from, credentials
+            masked (``http://***:***@proxy:3128 (from HTTPS_PROXY)``), or ``direct (why)``.
     """
 
     auth_mode: str
@@ -321,6 +342,7 @@ class ConnectionReport:
     base_url_kind: splp_key.BaseUrlKind
     key_claims: splp_key.KeyClaims | None = None
     warnings: list[str] = field(default_factory=list)
+    proxy: str = ""
 
     def as_data(self) -> dict[str, Any]:
         """The report as plain data (times aware UTC), for a table or ``--json``."""
@@ -335,6 +357,15 @@ def connection_report(settings: Any, now: datetime) -> ConnectionReport:
     :func:`auth_from_settings` would refuse (a key that cannot be read, two credentials in one
     header) is a warning here: the report never raises, so it can show what is wrong.
     """
+    report = _connection_report(settings, now)
+    try:
+        report = replace(report, proxy=proxy_from_settings(settings).describe())
+    except ConfigurationError as exc:
+        report = replace(report, proxy="refused", warnings=[*report.warnings, str(exc)])
+    return report
+
+
+def _connection_report(settings: Any, now: datetime) -> ConnectionReport:
     mode, base_url = _mode(settings), str(getattr(settings, "api_base_url", "") or "")
     kind = splp_key.base_url_kind(base_url)
     try:

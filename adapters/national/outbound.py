@@ -12,19 +12,20 @@ client's event hooks for each request an auth flow yields, and for each answer):
   body is read, and cut off as soon as a streamed body goes over, so a broken or hostile gateway
   cannot make the worker hold gigabytes.
 
-TLS verification is always on (httpx's default); ``tls`` only says which CAs are trusted. A proxy
-named by ``HTTPS_PROXY`` or ``ALL_PROXY`` carries https:// requests (a tunnel: TLS stays end to
-end), but plain ``http://`` never goes through a proxy (:meth:`OutboundPolicy.direct_mounts`).
+TLS verification is always on (httpx's default); ``tls`` only says which CAs are trusted. Which
+proxy carries a request is decided by ``proxy`` (``proxies``: the route of each configured origin
+that has one), never by httpx reading the environment (:meth:`OutboundPolicy.transports`).
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 
+from lapor_sync.adapters.national.proxy import ProxyRoute
 from lapor_sync.domain.errors import RunStoppingError
 from lapor_sync.runtime.loopback import is_loopback
 
@@ -46,6 +47,13 @@ def describe(url: httpx.URL) -> str:
     """Show where ``url`` goes as ``scheme://host:port``: never its userinfo, path or query (they may hold secrets)."""
     scheme, host, port = origin(url)
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _pattern(where: Origin) -> str:
+    """The httpx mount pattern of an origin: ``("https", "a.test", 443)`` → ``https://a.test``."""
+    scheme, host, port = where
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" + ("" if _DEFAULT_PORTS.get(scheme) == port else f":{port}")
 
 
 def plain_http_refused(url: httpx.URL, *, allow_insecure_http: bool) -> bool:
@@ -109,12 +117,15 @@ class OutboundPolicy:
         max_response_bytes: the largest answer read, bytes (after content decoding, and on the wire).
         tls: the TLS context verifying the server (``CERT_REQUIRED``, host name checked), or
             ``None`` for httpx's default trust (certifi, or ``SSL_CERT_FILE``); never unverified.
+        proxies: the proxy of each origin that goes through one (``proxy.choose``); the others
+            are sent direct.
     """
 
     origins: frozenset[Origin]
     allow_insecure_http: bool = False
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     tls: ssl.SSLContext | None = field(default=None, compare=False)
+    proxies: Mapping[Origin, ProxyRoute] = field(default_factory=dict, compare=False)
     _sendable: frozenset[Origin] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -135,29 +146,42 @@ class OutboundPolicy:
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         tls: ssl.SSLContext | None = None,
+        proxies: Mapping[str, ProxyRoute] | None = None,
     ) -> OutboundPolicy:
         """Return the policy allowing exactly the origins of ``urls`` (the API base, the token URL).
+
+        ``proxies`` maps some of ``urls`` to the proxy their requests go through.
 
         Raises:
             ValueError: ``max_response_bytes`` is not positive.
         """
         if max_response_bytes < 1:
             raise ValueError("max_response_bytes must be positive")
-        return cls(frozenset(origin(httpx.URL(url)) for url in urls), allow_insecure_http, max_response_bytes, tls)
+        routes = {origin(httpx.URL(url)): route for url, route in (proxies or {}).items()}
+        origins = frozenset(origin(httpx.URL(url)) for url in urls)
+        return cls(origins, allow_insecure_http, max_response_bytes, tls, routes)
 
     @property
     def verify(self) -> ssl.SSLContext | bool:
         """The ``verify=`` argument of the httpx client: the TLS context, or ``True`` (never ``False``)."""
         return True if self.tls is None else self.tls
 
-    def direct_mounts(self) -> dict[str, httpx.BaseTransport]:
-        """The httpx ``mounts`` sending every plain ``http://`` request straight to its host.
+    def transports(self) -> tuple[httpx.BaseTransport, dict[str, httpx.BaseTransport]]:
+        """The httpx client's ``transport`` (direct) and ``mounts`` (one per origin with a proxy).
 
-        A proxy from ``HTTP_PROXY`` or ``ALL_PROXY`` would otherwise receive the whole request, the
-        credentials included, unencrypted: a request allowed because its host is loopback would
-        leave the machine after all.
+        Give them to a client built with ``trust_env=False``: httpx then reads no proxy variable
+        itself, and a request goes through a proxy only when the proxy policy chose one for its
+        origin (an ``ALL_PROXY=socks5://`` in the environment no longer reaches the loopback
+        simulator, nor a plain ``http://`` request with its credentials).
         """
-        return {"http://": httpx.HTTPTransport(trust_env=False)}
+        mounts: dict[str, httpx.BaseTransport] = {
+            _pattern(where): route.transport(self.verify) for where, route in self.proxies.items()
+        }
+        return httpx.HTTPTransport(verify=self.verify), mounts
+
+    def proxy_for(self, url: httpx.URL) -> ProxyRoute | None:
+        """The proxy requests to ``url`` go through, or ``None`` (direct)."""
+        return self.proxies.get(origin(url))
 
     def event_hooks(self) -> dict[str, list[Callable[..., None]]]:
         """The httpx event hooks enforcing this policy on every request and every answer."""

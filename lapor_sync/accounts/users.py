@@ -221,11 +221,26 @@ class Accounts:
     def session_valid(self, user_id: int, issued_at: datetime) -> bool:
         """Return whether a session issued at ``issued_at`` (aware) for ``user_id`` still holds.
 
-        It does not when the user is gone or disabled, or changed their password after ``issued_at``.
+        It does not when the user is gone or disabled, or changed their password or signed out after
+        ``issued_at``.
         """
         with self._db.session() as session:
             row = session.get(ConsoleUserRecord, user_id)
-            return row is not None and not row.disabled and row.password_changed_at <= issued_at
+            if row is None or row.disabled or row.password_changed_at > issued_at:
+                return False
+            return row.signed_out_at is None or row.signed_out_at <= issued_at
+
+    def sign_out(self, user_id: int) -> None:
+        """End every session of ``user_id`` issued before now, in every browser (a copied cookie too).
+
+        Stored in whole seconds, as sessions count their start: signing in again within the same
+        second as the sign-out works.
+        """
+        with self._db.session() as session:
+            row = session.get(ConsoleUserRecord, user_id)
+            if row is not None:
+                row.signed_out_at = self._clock.now().replace(microsecond=0)
+                session.commit()
 
     def _set_disabled(self, name: str, *, disabled: bool, actor: Actor | None) -> None:
         with self._db.session() as session:

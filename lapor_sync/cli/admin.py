@@ -77,7 +77,11 @@ _CLAIM_LABELS = {
 
 def _print_connection(national: dict[str, Any]) -> None:
     """The national connection of ``config show`` as a key/value table, then one line per warning."""
-    rows: list[list[object]] = [["auth mode", national["auth_mode"]], ["API", national["base_url_kind"]]]
+    rows: list[list[object]] = [
+        ["auth mode", national["auth_mode"]],
+        ["API", national["base_url_kind"]],
+        ["proxy", national["proxy"]],
+    ]
     rows += [[f"header {name}", carries] for name, carries in national["headers"].items()]
     claims = national["key_claims"] or {}
     rows += [[_CLAIM_LABELS[claim], "(absent)" if value is None else value] for claim, value in claims.items()]

@@ -434,29 +434,20 @@ def reassign(
     """
     if clear == (agency is not None):
         raise typer.BadParameter("give --agency CODE, or --clear (not both)")
-    from lapor_sync.reports.routing import override_fields
-    from lapor_sync.sync.admin.reassign import Reassigner
+    from lapor_sync.reports.routing import reassignment_fields
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
         case_id = find_case(app.city_records(session), ref).id
     assert case_id is not None  # a stored case
-    reassigner = Reassigner(app.db, app.leases(), app.mapping, app.settings.lease_wait_seconds)
+    reassigner = app.reassigner()
     who, now = operator_name(), app.clock.now()
     done = (
         reassigner.clear(case_id, reason=reason, requested_by=who, now=now)
         if clear
         else reassigner.reassign(case_id, agency or "", reason=reason, requested_by=who, now=now)
     )
-    result = {
-        "case_id": done.case_id,
-        "tracking_id": done.tracking_id,
-        "previous_agency": done.previous_agency,
-        "agency_code": done.routing.agency_code,
-        "rule": done.routing.rule,
-        "reason": done.routing.reason,
-        "override": override_fields(done.override),
-    }
+    result = reassignment_fields(done)
     if as_json:
         print_json(result)
         return

@@ -142,8 +142,8 @@ def log(
         raise typer.BadParameter("--follow shows new events; --until would hide them all", param_hint="--until")
     from sqlmodel import col
 
-    from lapor_sync.cli.tail import event_line, json_line
-    from lapor_sync.queries.events import event_dict
+    from lapor_sync.cli.tail import event_line
+    from lapor_sync.queries.events import event_dict, event_json
     from lapor_sync.queries.tail import EventTail, follow, newest_id
     from lapor_sync.storage.models import SyncEvent
 
@@ -167,7 +167,7 @@ def log(
         print_json([event_dict(e) for e in events])
         return
     show = (
-        (lambda e: typer.echo(json_line(e)))
+        (lambda e: typer.echo(event_json(e)))
         if as_json
         else (lambda e: console.print(event_line(e), soft_wrap=True, highlight=False))
     )

@@ -1,13 +1,10 @@
-"""Sync events as log lines and as JSON lines, for ``lapor-sync log`` (following them: :mod:`lapor_sync.queries.tail`)."""
+"""Sync events as log lines, for ``lapor-sync log`` (as JSON lines: :func:`lapor_sync.queries.events.event_json`)."""
 
 from __future__ import annotations
-
-import json
 
 from rich.text import Text
 
 from lapor_sync.domain.timezones import display_wib
-from lapor_sync.queries.events import event_dict
 from lapor_sync.storage.models import SyncEvent
 
 _LEVEL_STYLES = {"warning": "yellow", "error": "bold red"}
@@ -28,8 +25,3 @@ def event_line(event: SyncEvent) -> Text:
         "  ",
         event.message,
     )
-
-
-def json_line(event: SyncEvent) -> str:
-    """One event as one line of JSON (JSON Lines, for a log collector)."""
-    return json.dumps({**event_dict(event), "at": event.at.isoformat()}, ensure_ascii=False)

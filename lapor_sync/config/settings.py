@@ -24,7 +24,9 @@ from lapor_sync.domain.timezones import WIB
 ENV_PREFIX = "LAPOR_SYNC_"
 PRODUCTION_BASE_URL = "https://api-splp.layanan.go.id/lapor/3.0.0"  # CONTRACT §1
 
-_SECRETS = frozenset({"api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password", "web_secret_key"})
+_SECRETS = frozenset(
+    {"api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password", "web_secret_key", "proxy_url"}
+)
 # Settings that may come from a file named by LAPOR_SYNC_<NAME>_FILE: secrets, and the database URL's password.
 _FROM_FILES = _SECRETS | {"database_url"}
 FROM_ENV_FILE = "env-file"  # the value_sources() label of a value read from such a file
@@ -206,6 +208,10 @@ class Settings(BaseSettings):
             is refused, so credentials never cross a network unencrypted).
         tls_ca_bundle: a PEM file of CA certificates to verify the national platform with (a city
             proxy's CA); ``None`` uses certifi's. Verification itself cannot be turned off.
+        proxy_url: the proxy requests to LAPOR! go through (``http://user:password@host:3128``,
+            ``socks5://host:1080``), or ``none``/``direct``; wins over ``HTTPS_PROXY``, ``ALL_PROXY``
+            and ``NO_PROXY`` (``adapters/national/proxy.py``). A secret: it may carry the proxy's
+            password, so ``LAPOR_SYNC_PROXY_URL_FILE`` may name a file holding it.
         max_response_bytes: the largest answer read from the national platform, bytes; a larger one
             is refused before it is parsed.
         overlap_seconds: how far before the cursor each pull starts again (CONTRACT §6), seconds.
@@ -304,6 +310,7 @@ class Settings(BaseSettings):
     max_retry_after_seconds: int = Field(default=3600, ge=1)
     allow_insecure_http: bool = False
     tls_ca_bundle: Path | None = None
+    proxy_url: SecretStr | None = None
     max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     overlap_seconds: int = Field(default=300, ge=0)
     initial_since: AwareDatetime = Field(default=datetime(2024, 1, 1, tzinfo=WIB), validate_default=True)
@@ -432,7 +439,7 @@ class Settings(BaseSettings):
             raise ValueError("an '@' in the password must be percent-encoded, as %40")
         return value
 
-    @field_validator("api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password")
+    @field_validator("api_key", "api_token", "splp_key", "oauth_client_secret", "oauth_password", "proxy_url")
     @classmethod
     def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
         """Strip surrounding white space (the newline of a Kubernetes secret); refuse anything but printable ASCII.

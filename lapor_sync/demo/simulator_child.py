@@ -142,7 +142,7 @@ def started_simulator(*options: str) -> Iterator[StartingSimulator]:
         lines: queue.Queue[str | None] = queue.Queue()
         assert process.stdout is not None  # noqa: S101 - opened with stdout=PIPE just above
         threading.Thread(target=_drain, args=(process.stdout, lines), name="simulator-output", daemon=True).start()
-        with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
+        with httpx.Client(timeout=REQUEST_TIMEOUT, trust_env=False) as http:  # loopback: never a proxy
             yield StartingSimulator(process, http, lines)
     finally:
         _stop(process)

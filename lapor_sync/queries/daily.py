@@ -7,7 +7,7 @@ single scan, not one query per day (thirty queries over a million rows would cos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 
 from sqlalchemy import ColumnElement, and_, case, func
@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.sla import SlaPolicy
-from lapor_sync.domain.timezones import WIB
+from lapor_sync.domain.timezones import WIB, wib_midnight
 from lapor_sync.reports.sla_counts import count_open_cases
 from lapor_sync.storage.models import Case, OutboxItem
 
@@ -55,7 +55,7 @@ def daily_series(session: Session, institution_id: int, *, now: datetime, days: 
     today = now.astimezone(WIB).date()
     dates = [today - timedelta(days=n) for n in range(max(1, days) - 1, -1, -1)]
     # Day n runs from bounds[n] to bounds[n + 1]: WIB midnights, compared as aware instants.
-    bounds = [datetime.combine(d, time(), tzinfo=WIB) for d in [*dates, today + timedelta(days=1)]]
+    bounds = [wib_midnight(d) for d in [*dates, today + timedelta(days=1)]]
     pulled, backlog = _case_series(session, institution_id, bounds)
     return DailySeries(dates, pulled, _pushed(session, institution_id, bounds), backlog)
 

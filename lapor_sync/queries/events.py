@@ -7,6 +7,7 @@ has always shown them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,3 +134,8 @@ def event_dict(event: SyncEvent) -> dict[str, Any]:
         "agency_code": event.agency_code,
         "message": event.message,
     }
+
+
+def event_json(event: SyncEvent) -> str:
+    """One event as one line of JSON (``log --json`` lines, the console API's live tail), ``at`` in UTC ISO 8601."""
+    return json.dumps(event_dict(event) | {"at": event.at.isoformat()}, ensure_ascii=False)

@@ -67,18 +67,25 @@ class Health(StrEnum):
         return {"ok": 0, "degraded": 1, "failing": 2}[self.value]
 
 
-def say_age(seconds: int | None) -> str:
-    """Say an age for people: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``; ``never`` for none."""
+def say_age(seconds: int | None) -> Reason:
+    """Say an age for people: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``; ``never`` for none.
+
+    A :class:`Reason`, so that the console says it in the reader's language, alone or inside a
+    health reason (the CLI and JSON use its English text).
+
+    Args:
+        seconds: the age in seconds (not negative), or ``None``.
+    """
     if seconds is None:
-        return "never"
+        return Reason("never")
     s = seconds
     if s < 60:
-        return f"{s} s"
+        return Reason("%(n)d s", n=s)
     if s < 3600:
-        return f"{s // 60} min"
+        return Reason("%(n)d min", n=s // 60)
     if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
+        return Reason("%(h)d h %(m)d min", h=s // 3600, m=s % 3600 // 60)
+    return Reason("%(d)d d %(h)d h", d=s // 86400, h=s % 86400 // 3600)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,30 @@ from sqlmodel import Session
 from lapor_sync.adapters.city.builtin import BuiltinCityRecords, CaseNotFound
 from lapor_sync.domain.routing import AgencyOverride, CityMapping
 from lapor_sync.storage.models import Case
-from lapor_sync.sync.admin.reassign import find_override
+from lapor_sync.sync.admin.reassign import Reassignment, find_override
 
 
 def override_fields(override: AgencyOverride | None) -> dict[str, Any] | None:
     """An override as data (``set_at`` aware UTC; ``description`` with WIB, for people), or ``None``."""
     return None if override is None else {**asdict(override), "description": override.describe()}
+
+
+def reassignment_fields(done: Reassignment) -> dict[str, Any]:
+    """What a reassign or a clear did, as data (``case reassign --json`` and the console's API).
+
+    Returns:
+        ``case_id``, ``tracking_id``, ``previous_agency``, ``agency_code`` (now), ``rule`` and ``reason``
+        (the routing's), and ``override`` (:func:`override_fields`; ``None`` after a clear).
+    """
+    return {
+        "case_id": done.case_id,
+        "tracking_id": done.tracking_id,
+        "previous_agency": done.previous_agency,
+        "agency_code": done.routing.agency_code,
+        "rule": done.routing.rule,
+        "reason": done.routing.reason,
+        "override": override_fields(done.override),
+    }
 
 
 def explain_routing(

@@ -505,8 +505,10 @@ class ConsoleUserRecord(SQLModel, table=True):
     """A person who signs in to the web console (``lapor-sync user add``).
 
     ``name`` is case-folded and unique. ``password_hash`` is an argon2id PHC string, never the
-    password. ``password_changed_at`` (UTC) ends every session issued before it. A disabled user
-    keeps the row (the audit log names them) but can neither sign in nor use a token.
+    password. ``password_changed_at`` (UTC) ends every session issued before it, and so does
+    ``signed_out_at`` (UTC, whole seconds: a sign-out ends the user's sessions in every browser, so a
+    copied session cookie is worthless after it). A disabled user keeps the row (the audit log names
+    them) but can neither sign in nor use a token.
     """
 
     __tablename__ = "console_user"
@@ -518,6 +520,7 @@ class ConsoleUserRecord(SQLModel, table=True):
     disabled: bool = False
     created_at: datetime = _utc()
     password_changed_at: datetime = _utc()
+    signed_out_at: datetime | None = _utc(default=None)
 
 
 class ApiTokenRecord(SQLModel, table=True):

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lapor_sync.app import App
@@ -96,6 +97,13 @@ def _handle_errors(console: FastAPI) -> None:
         if exc.status_code == 404:
             return _error(request, 404, translate(request, "No such page or record."))
         return _error(request, exc.status_code, str(exc.detail))
+
+    @console.exception_handler(OverflowError)
+    @console.exception_handler(DataError)
+    async def id_out_of_range(request: Request, _exc: Exception) -> Response:
+        # An id or `before` beyond the database's integers (SQLite: OverflowError; PostgreSQL: "integer
+        # out of range") names no record: the same answer as any id that names none.
+        return _error(request, 404, translate(request, "No such page or record."))
 
     @console.exception_handler(RequestValidationError)
     async def bad_input(request: Request, exc: RequestValidationError) -> Response:

@@ -1,8 +1,9 @@
-"""What the pages share in reading requests and answering them: who may, empty filters, the actor's name, bulk notices."""
+"""What the pages share in reading requests and answering them: who may, empty filters, WIB days, the actor's name, notices."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Annotated, TypeVar
 
 from fastapi import Depends
@@ -13,6 +14,7 @@ from starlette.responses import RedirectResponse
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.domain.timezones import wib_midnight
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.security import require
 from lapor_sync.web.templating import redirect_after, translate
@@ -27,12 +29,28 @@ Services = Annotated[Console, Depends(console)]
 """A route's parameter for the console's services."""
 
 
-def _none_if_blank(value: object) -> object:
+def none_if_blank(value: object) -> object:
+    """``None`` for a blank string (a filter form's "all" choice), anything else as it is."""
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Blank = BeforeValidator(_none_if_blank)
+Blank = BeforeValidator(none_if_blank)
 """Put on a query parameter: a filter form's "all" choice sends it empty, which means no filter."""
+
+
+def optional_text(value: str | None) -> str | None:
+    """``value`` stripped, or ``None`` when blank (an empty filter field means "any")."""
+    return (value or "").strip() or None
+
+
+def day_start(day: date | None) -> datetime | None:
+    """The first instant of WIB ``day`` (aware), or ``None``: a filter's inclusive lower bound."""
+    return None if day is None else wib_midnight(day)
+
+
+def day_end(day: date | None) -> datetime | None:
+    """The first instant after WIB ``day`` (aware), or ``None``: a filter's exclusive upper bound."""
+    return None if day is None else wib_midnight(day + timedelta(days=1))
 
 
 def actor(user: ConsoleUser) -> str:

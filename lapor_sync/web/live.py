@@ -4,7 +4,8 @@ The same :class:`~lapor_sync.queries.tail.EventTail` as the terminal's, so both 
 late commits included. Every wait is bounded: the database is polled every :data:`POLL_SECONDS`, a
 comment keeps proxies from closing a quiet stream, and a stream ends after :data:`MAX_SECONDS` (the
 browser's ``EventSource`` then reconnects by itself with ``Last-Event-ID``, so nothing is lost), as
-soon as the client goes away, or at the next poll once the server is stopping.
+soon as the client goes away, at the next poll once the server is stopping, and at the next poll once
+its reader may no longer read (disabled, signed out, token revoked), as every other request would be.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ async def follow(
     after_id: int,
     show: Callable[[SyncEvent], str],
     stopping: threading.Event,
+    allowed: Callable[[], bool],
 ) -> AsyncIterator[str]:
     """Yield the stream's text: each new event of ``query`` after ``after_id`` as ``show`` writes it.
 
@@ -61,6 +63,8 @@ async def follow(
         after_id: the newest event id the reader has.
         show: an event as the ``data`` of its message (an HTML row, or JSON).
         stopping: set when the server stops: the stream ends at its next poll.
+        allowed: whether the reader may still read (asks the database): when not, the stream ends
+            at its next poll.
 
     Yields:
         Server-sent event text: messages, ``: keepalive`` comments, and a last ``end`` message.
@@ -69,6 +73,8 @@ async def follow(
     started = quiet_since = clock.now()
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     while True:
+        if not await to_thread.run_sync(allowed):
+            return
         events = await to_thread.run_sync(tail.poll)
         for event in events:
             yield message(event.id, show(event))

@@ -14,6 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lapor_sync.runtime.loopback import is_loopback
+from lapor_sync.web.headers import protect
 from lapor_sync.web.i18n import Language, negotiate
 from lapor_sync.web.sessions import COOKIE, ConsoleSession, SessionCodec
 
@@ -85,10 +86,13 @@ class ConsoleMiddleware:
         state = ConsoleState(session, language, self._notice(cookies.get(NOTICE_COOKIE)), fresh=fresh)
         scope.setdefault("state", {})["console"] = state
         secure = _secure(scope)
+        static = _static(scope)  # now: mounting /static rewrites the scope's paths on the way in
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._set_cookies(MutableHeaders(scope=message), state, secure, had_notice=NOTICE_COOKIE in cookies)
+                headers = MutableHeaders(scope=message)
+                protect(headers, static=static)
+                self._set_cookies(headers, state, secure, had_notice=NOTICE_COOKIE in cookies)
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
@@ -123,6 +127,13 @@ def _cookies(scope: Scope) -> dict[str, str]:
             except CookieError:  # a malformed header: no cookies, a signed-out visitor
                 return {}
     return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _static(scope: Scope) -> bool:
+    """Whether the request is for one of the console's static files (``/static/...`` under the root path)."""
+    root = str(scope.get("root_path", "")).rstrip("/")
+    path = str(scope.get("path", ""))
+    return path.startswith(f"{root}/static/") or path.startswith("/static/")
 
 
 def _secure(scope: Scope) -> bool:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, Request
 
+from lapor_sync.accounts.audit import Actor
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.web.context import Console, console
@@ -76,6 +77,19 @@ def optional_user(request: Request, services: Console = Depends(console)) -> Con
         return None
 
 
+def still_signed_in(request: Request, services: Console) -> bool:
+    """Whether the user who made ``request`` may still use the console (for answers that last: the live tail).
+
+    Asked again while the answer goes on, so a user disabled, signed out or whose token was revoked
+    meanwhile stops getting data, as their next request would.
+    """
+    try:
+        current_user(request, services)
+    except NotSignedIn:
+        return False
+    return True
+
+
 def _session_user(request: Request, services: Console) -> ConsoleUser | None:
     state = console_state(request)
     session = state.session
@@ -131,6 +145,11 @@ async def verify_csrf(request: Request) -> None:
 def client_address(request: Request) -> str | None:
     """The client's address (behind a trusted proxy, from ``X-Forwarded-For``: see ``web_forwarded_allow_ips``)."""
     return request.client.host if request.client else None
+
+
+def audit_actor(request: Request, user: ConsoleUser) -> Actor:
+    """The signed-in console ``user`` as the audit log names them: name, role and client address."""
+    return Actor(user=user.name, role=user.role.value, address=client_address(request))
 
 
 def audit(

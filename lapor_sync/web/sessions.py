@@ -4,8 +4,9 @@ The cookie holds no secret and nothing personal: a user id, two instants and the
 (itsdangerous, HMAC-SHA1 over the server's key) so it cannot be forged or altered. It is ``HttpOnly``
 (no script reads it), ``SameSite=Strict`` (no other site's page sends it along) and ``Secure`` unless
 the console is reached over plain HTTP on loopback. A session ends after ``idle_seconds`` without a
-request, when its user is disabled, or when the user's password changes after it began (checked on
-every request against the database, so a sign-out of a disabled user holds in every process).
+request, when its user is disabled, or when the user's password changes or the user signs out after it
+began (checked on every request against the database, so it holds in every process, and a copy of
+the cookie is worth nothing after a sign-out).
 """
 
 from __future__ import annotations

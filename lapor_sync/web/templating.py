@@ -3,7 +3,8 @@
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
 ``language``, ``notice``, ``query(**params)`` (a URL query string of the non-blank ones: pagers keep the
-filters), and the filters ``long_date`` and ``date_time`` (WIB) and ``say`` (a health reason in the page's language).
+filters), and the filters ``long_date`` and ``date_time`` (WIB), ``say`` (a health reason in the page's language) and ``age``
+(seconds, as ``status`` says them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from lapor_sync.accounts.roles import Role
+from lapor_sync.reports.health import say_age
 from lapor_sync.reports.reasons import Reason
 from lapor_sync.web.i18n import Language, date_time, long_date, translations
 from lapor_sync.web.middleware import console_state
@@ -37,12 +39,23 @@ def environment(language: Language) -> Environment:
     env.filters["long_date"] = partial(long_date, language=language)
     env.filters["date_time"] = partial(date_time, language=language)
     env.filters["say"] = partial(say, language=language)
+    env.filters["age"] = partial(age, language=language)
     return env
 
 
 def say(text: object, language: Language) -> object:
     """A :class:`~lapor_sync.reports.reasons.Reason` in ``language``; anything else as it is (the ``say`` filter)."""
     return text.translated(translations(language)) if isinstance(text, Reason) else text
+
+
+def age(seconds: int | None, language: Language) -> object:
+    """An age in seconds as :func:`~lapor_sync.reports.health.say_age` says it, in ``language`` (the ``age`` filter).
+
+    A negative age (stamped in the future) says this host's clock is behind instead.
+    """
+    if seconds is not None and seconds < 0:
+        return say(Reason("in the future: check this host's clock"), language)
+    return say(say_age(seconds), language)
 
 
 def url(request: Request, path: str) -> str:

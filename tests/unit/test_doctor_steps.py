@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from lapor_sync.adapters.national.proxy import choose
 from lapor_sync.checks.doctor import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, Check, DoctorReport, Step
 from lapor_sync.checks.doctor.national import Spent, gateway_fix, lapor_fix
 from lapor_sync.checks.doctor.network import Target
@@ -29,17 +30,17 @@ def test_the_target_is_the_base_urls_host_and_port(no_proxy_env):
 
 def test_through_a_proxy_the_proxy_is_dialled(no_proxy_env):
     no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.kota.test:3128")
-    target = Target.of(PRODUCTION)
+    target = Target.of(PRODUCTION, choose(PRODUCTION).route)
     assert target.dialled == ("proxy.kota.test", 3128)
-    assert target.where() == "proxy.kota.test:3128 (proxy for api-splp.layanan.go.id)"
+    assert target.where() == "proxy.kota.test:3128 (proxy for api-splp.layanan.go.id, from HTTPS_PROXY)"
     # plain http never goes through a proxy (the client mounts a direct transport for it)
-    assert Target.of("http://127.0.0.1:8765/lapor/3.0.0").proxy is None
+    assert choose("http://127.0.0.1:8765/lapor/3.0.0").route is None
 
 
 def test_no_proxy_excludes_the_host(no_proxy_env):
     no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.kota.test:3128")
     no_proxy_env.setenv("NO_PROXY", "layanan.go.id")
-    assert Target.of(PRODUCTION).proxy is None
+    assert Target.of(PRODUCTION, choose(PRODUCTION).route).proxy is None
 
 
 @pytest.mark.parametrize(

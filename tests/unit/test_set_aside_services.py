@@ -8,8 +8,8 @@ import pytest
 
 from lapor_sync.domain.routing import OVERRIDE_RULE
 from lapor_sync.sync.admin.reassign import Reassigner
-from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult
-from lapor_sync.sync.admin.set_aside import SetAsideRefused, assign_agency, resync_set_aside
+from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, run_resync
+from lapor_sync.sync.admin.set_aside import SetAsideRefused, assign_agency, set_aside_selection
 from tests.support.city import CitySide
 from tests.support.fake_platform import FakePlatform
 from tests.unit.test_read_failures import null_results, three_in_a_row
@@ -38,8 +38,9 @@ def test_a_set_aside_record_is_resynced_from_a_worker_thread_then_assigned_an_ag
         assign_agency(reassigner(city), record_id, "PUPR", actor="console:ani", reason="jalan", now=city.clock.now())
 
     with ThreadPoolExecutor(max_workers=1) as worker:  # as the console runs it: off the request's thread
+        selection = set_aside_selection(city.app.db, city.app.institution_id, [record_id])
         result: ResyncResult = worker.submit(
-            resync_set_aside, city.app.sync_service(fake), [record_id], requested_by="console:ani"
+            run_resync, city.app.sync_service(fake), selection, requested_by="console:ani"
         ).result()
 
     assert result.run.id is not None and result.run.outcome == "ok" and result.run.job == "resync"
@@ -58,7 +59,7 @@ def test_a_set_aside_record_is_resynced_from_a_worker_thread_then_assigned_an_ag
 
 def test_unknown_set_aside_records_are_refused_before_anything_runs(city: CitySide, fake: FakePlatform) -> None:
     with pytest.raises(SetAsideRefused, match="no set-aside record 42"):
-        resync_set_aside(city.app.sync_service(fake), [42], requested_by="console:ani")
+        set_aside_selection(city.app.db, city.app.institution_id, [42])
     with pytest.raises(SetAsideRefused, match="no set-aside record 42"):
         assign_agency(reassigner(city), 42, "PUPR", actor="console:ani", reason="x", now=city.clock.now())
     assert fake.calls == []

@@ -53,6 +53,10 @@ class AsgiClient:
     def post(self, url: str, **kwargs: object) -> httpx.Response:
         return self.request("POST", url, **kwargs)
 
+    def cookie_headers(self) -> list[str]:
+        """This client's cookies as ``name=value`` strings (to replay them from another client)."""
+        return [f"{name}={value}" for name, value in self._client.cookies.items()]
+
     def close(self) -> None:
         self._runner.run(self._client.aclose())
         self._runner.close()

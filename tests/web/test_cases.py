@@ -361,3 +361,48 @@ def test_bulk_reassign_and_resync_count_per_row_outcomes(harness: ConsoleHarness
     assert client.post("/cases/bulk", data={"ids": ids, "action": "resync"}).status_code == 403
     nothing = notice_after(client, post(client, "/cases/bulk", {"action": "reassign"}, page="/cases"))
     assert "Pilih sedikitnya satu kasus" in nothing
+
+
+def test_the_api_answers_a_reassign_as_case_reassign_json_does(harness: ConsoleHarness) -> None:
+    bearer = {"Authorization": f"Bearer {harness.token(Role.OPERATOR)}"}
+    case_id = harness.seeded.public_case
+    answer = harness.client().post(
+        f"/api/v1/cases/{case_id}/reassign", data={"agency": "DISHUB", "reason": "jalan"}, headers=bearer
+    )
+    assert answer.status_code == 200
+    done = answer.json()
+    assert set(done) == {"case_id", "tracking_id", "previous_agency", "agency_code", "rule", "reason", "override"}
+    assert (done["case_id"], done["agency_code"], done["rule"]) == (case_id, "DISHUB", "override")
+    assert done["override"]["set_by"] == "operator (console)"
+
+
+def test_a_bulk_reassign_while_a_pull_runs_waits_once_and_says_why(
+    harness: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lapor_sync.app import App
+    from lapor_sync.storage.lease import Leases
+
+    monkeypatch.setattr(harness.app, "settings", harness.app.settings.model_copy(update={"lease_wait_seconds": 0}))
+    tries: list[str] = []
+    hold = Leases.hold
+
+    def counted(self: Leases, job: str, **options: object) -> object:
+        tries.append(job)
+        return hold(self, job, **options)  # type: ignore[arg-type]
+
+    client = harness.signed_in(Role.OPERATOR)
+    ids = [harness.seeded.public_case, harness.seeded.triage_case]
+    with App(harness.app.settings, purpose="worker").leases().hold("pull", institution_id=CITY):
+        monkeypatch.setattr(Leases, "hold", counted)
+        busy = notice_after(
+            client,
+            post(
+                client,
+                "/cases/bulk",
+                {"ids": ids, "action": "reassign", "agency": "DINSOS", "reason": "x"},
+                page="/cases",
+            ),
+        )
+    assert tries == ["pull"]  # one wait for the list, not one per case
+    assert "Tidak dilakukan" in busy and "worker" in busy  # who holds the lease, as one case's reassign says
+    assert audited(harness, "case.reassign") == []

@@ -80,3 +80,14 @@ def test_line_chart_and_row_chart() -> None:
     rows = row_chart(["DINKES", "DISHUB"], [2, 1])
     assert rows.horizontal and rows.marks[0].width == 2 * rows.marks[1].width
     assert rows.height == 2 * 22
+
+
+def test_ages_inside_the_reasons_are_said_in_the_page_language_as_in_the_facts(console: ConsoleHarness) -> None:
+    console.clock.advance(timedelta(days=2, hours=3))
+    page = console.signed_in(Role.VIEWER).get("/").text
+    reasons = re.search(r'<ul class="reasons">(.*?)</ul>', page, re.S)
+    assert reasons is not None
+    assert "penarikan terakhir yang berhasil 3 hari 3 jam yang lalu (gagal bila lewat 1 jam 0 mnt)" in reasons.group(1)
+    assert "(3 hari 3 jam yang lalu)" in page  # the facts' table says it the same way
+    english = console.signed_in(Role.VIEWER, accept_language="en").get("/").text
+    assert "last successful pull 3 d 3 h ago (failing after 1 h 0 min)" in english

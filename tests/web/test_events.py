@@ -16,7 +16,7 @@ from lapor_sync.web import live
 from lapor_sync.web.pages import events as event_pages
 from tests.support.cli import PERSONAL, SECRET_CONTENT, SECRET_TITLE
 from tests.support.factories import T0
-from tests.web.conftest import ConsoleHarness
+from tests.web.conftest import ConsoleHarness, csrf_of
 
 SEEDED_AT = T0 + timedelta(days=3)  # 4 July 2024 09.00 WIB
 
@@ -226,6 +226,41 @@ def test_a_stream_ends_at_its_next_poll_once_the_server_is_stopping(
     client = console.signed_in(Role.VIEWER)
     messages = _messages(client.get("/api/v1/events/stream", params={"after": 4}).text)
     assert [m.get("id") for m in messages] == [None, str(first)]  # retry, the event, then the end of the body
+
+
+@pytest.mark.parametrize("how", ["disabled", "signed out", "token revoked"])
+def test_a_stream_ends_at_its_next_poll_once_its_reader_may_no_longer_read(
+    console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    token = console.token(Role.VIEWER)
+    browser = console.signed_in(Role.VIEWER)
+    csrf = csrf_of(browser, "/")
+    ended = {
+        "disabled": lambda: console.accounts.disable("viewer"),
+        "signed out": lambda: browser.post("/sign-out", data={"csrf_token": csrf}),
+        "token revoked": lambda: console.tokens.revoke_token(console.tokens.tokens("viewer")[0].id),
+    }
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        waits.append(seconds)
+        console.clock.advance(timedelta(seconds=seconds))
+        if len(waits) == 1:
+            await asyncio.to_thread(ended[how])
+            _add_event(console.seeded.url, "written after the reader lost access")
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(live, "pause", pause)
+    monkeypatch.setattr(live, "MAX_SECONDS", 40.0)
+    _add_event(console.seeded.url, "first")
+    if how == "token revoked":
+        reader, headers = console.client(), {"Authorization": f"Bearer {token}"}
+    else:
+        reader, headers = console.signed_in(Role.VIEWER), {}
+    body = reader.get("/api/v1/events/stream", params={"after": 4}, headers=headers).text
+    assert "first" in body
+    assert "written after the reader lost access" not in body
+    assert len(waits) == 1
 
 
 def test_no_page_of_this_area_shows_a_reporter_or_confidential_content(

@@ -13,6 +13,7 @@ from lapor_sync.config.settings import Settings
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, CaseOverride, SetAsideRecord, SyncRun
 from lapor_sync.sync.admin.resync import ResyncResult
+from lapor_sync.sync.admin.selection import Selection
 from lapor_sync.web.pages import set_aside as set_aside_page
 from tests.support.cli import CITY, PERSONAL, SECRET_CONTENT, SECRET_TITLE
 from tests.web.conftest import ConsoleHarness, csrf_of
@@ -82,24 +83,26 @@ def test_resync_and_bulk_resync_run_the_service_and_are_audited(
         api_key=SecretStr("kunci-api-rahasia"),
         api_token=SecretStr("token-api-rahasia"),
     )
-    asked: list[tuple[list[int], str]] = []
+    asked: list[tuple[tuple[int, ...], str]] = []
 
-    def resync_set_aside(service: object, ids: list[int], *, requested_by: str, **_: object) -> ResyncResult:
-        asked.append((list(ids), requested_by))
+    def resync_from_settings(app: object, selection: Selection, *, requested_by: str, **_: object) -> ResyncResult:
+        asked.append((selection.complaint_ids, requested_by))
         return ResyncResult(
             SyncRun(id=77, institution_id=CITY, job="resync", trigger="command", outcome="ok"), False, []
         )
 
-    monkeypatch.setattr(set_aside_page, "resync_set_aside", resync_set_aside)
+    monkeypatch.setattr(set_aside_page, "resync_from_settings", resync_from_settings)
     client = console.signed_in(Role.OPERATOR)
     csrf = csrf_of(client, "/set-aside")
     one = client.post(f"/set-aside/{UNSTORED}/resync", data={"csrf_token": csrf}, follow_redirects=True)
     assert "Sinkron ulang #77: 0 tersimpan" in one.text
-    many = client.post("/set-aside/bulk", data={"csrf_token": csrf, "ids": ["1", "5"]}, follow_redirects=True)
+    resolved = _record_of_stored_complaint(console)
+    ids = [str(UNSTORED), str(resolved)]
+    many = client.post("/set-aside/bulk", data={"csrf_token": csrf, "ids": ids}, follow_redirects=True)
     assert "Sinkron ulang #77" in many.text
-    assert asked == [([1], "operator (console)"), ([1, 5], "operator (console)")]
+    assert asked == [((3_100_009,), "operator (console)"), ((3_100_009, 3_100_003), "operator (console)")]
     assert [e.detail for e in _audit(console, "set_aside.resync")] == [
-        "set-aside #1, #5; run #77",
+        f"set-aside #1, #{resolved}; run #77",
         "set-aside #1; run #77",
     ]
     api = console.client().post("/api/v1/set-aside/bulk", headers=_bearer(console, Role.OPERATOR), json={"ids": [1]})

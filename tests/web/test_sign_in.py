@@ -78,6 +78,18 @@ def test_sign_out_ends_the_session(console: ConsoleHarness) -> None:
     assert client.get("/").status_code == 303
 
 
+def test_a_copied_session_cookie_is_refused_after_sign_out(console: ConsoleHarness) -> None:
+    viewer = console.signed_in(Role.VIEWER)
+    cookie = next(c.split(";")[0] for c in viewer.cookie_headers() if c.startswith(f"{COOKIE}="))
+    assert console.client(cookie=cookie).get("/").status_code == 200
+    console.clock.advance(timedelta(seconds=40, milliseconds=700))
+    assert viewer.post("/sign-out", data={"csrf_token": csrf_of(viewer, "/")}).status_code == 303
+    assert console.client(cookie=cookie).get("/").status_code == 303
+    # Signing in again at once (the same second) works.
+    again = console.signed_in(Role.VIEWER)
+    assert again.get("/").status_code == 200
+
+
 def test_an_idle_session_ends(console: ConsoleHarness) -> None:
     client = console.signed_in(Role.VIEWER)
     console.clock.advance(timedelta(minutes=29))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+
 from lapor_sync.accounts.roles import Role
 from tests.web.conftest import ConsoleHarness, csrf_of
 
@@ -92,3 +96,28 @@ def test_the_audit_log_filters_by_day_in_wib_and_pages(console: ConsoleHarness) 
         len(admin.get("/api/v1/audit", params={"user": "ops", "since": today, "until": today}).json()["entries"]) == 50
     )
     assert admin.get("/api/v1/audit", params={"user": "ops", "until": "2000-01-01"}).json()["entries"] == []
+
+
+def test_the_users_list_reads_tokens_in_one_query_not_one_per_user(console: ConsoleHarness) -> None:
+    admin = console.signed_in(Role.ADMIN)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def statements_for_the_list() -> int:
+        statements.clear()
+        event.listen(console.app.db.engine, "before_cursor_execute", count)
+        try:
+            assert admin.get("/api/v1/users").status_code == 200
+        finally:
+            event.remove(console.app.db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    few = statements_for_the_list()
+    for n in range(20):
+        console.accounts.add(f"petugas{n}", Role.VIEWER, "sandi-cukup-panjang")
+        console.tokens.issue_token(f"petugas{n}", label="dasbor")
+    assert statements_for_the_list() == few  # 20 more rows, no more queries
+    listed = {user["name"]: user["tokens"] for user in admin.get("/api/v1/users").json()}
+    assert [token["label"] for token in listed["petugas7"]] == ["dasbor"] and listed["admin"] == []

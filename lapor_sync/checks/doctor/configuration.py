@@ -48,6 +48,7 @@ def check_settings(config_file: Path | None, *, timeout: float) -> tuple[Check, 
     Returns:
         The check, and what the later steps need (``None`` when it failed).
     """
+    import httpx
     from sqlalchemy.exc import SQLAlchemyError
 
     from lapor_sync.adapters.national import config
@@ -72,7 +73,7 @@ def check_settings(config_file: Path | None, *, timeout: float) -> tuple[Check, 
         return Check.failed(
             Step.SETTINGS, f"LAPOR_SYNC_DATABASE_URL: cannot use the database: {reason}", DATABASE_FIX
         ), None
-    target = Target.of(base_url)
+    target = Target.of(base_url, policy.proxy_for(httpx.URL(base_url)))
     detail = (
         f"auth mode {settings.auth_mode}, institution {institution.id} ({institution.name}), "
         f"mapping {settings.mapping_file or 'packaged palangka-raya.toml'}, database {database}"

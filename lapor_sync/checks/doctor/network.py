@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.request import getproxies, proxy_bypass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lapor_sync.checks.doctor.result import Check, Step
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.runtime.loopback import is_loopback
+
+if TYPE_CHECKING:
+    from lapor_sync.adapters.national.proxy import ProxyRoute
 
 T = TypeVar("T")
 Resolver = Callable[[str, int], Sequence[str]]
@@ -49,48 +51,32 @@ class Target:
         scheme: ``https`` or ``http``.
         host: the host name of ``LAPOR_SYNC_API_BASE_URL``.
         port: its port (443 or 80 unless given).
-        proxy: ``(host, port)`` of the proxy from ``HTTPS_PROXY``/``ALL_PROXY`` the client tunnels
-            through (https only: plain http never goes through a proxy), or ``None``.
+        proxy: the proxy the proxy policy chose for the base URL (``adapters/national/proxy.py``),
+            or ``None`` (direct).
     """
 
     scheme: str
     host: str
     port: int
-    proxy: tuple[str, int] | None = None
+    proxy: ProxyRoute | None = None
 
     @classmethod
-    def of(cls, url: str) -> Target:
-        """The target of the base URL ``url``, with the proxy the environment names for it."""
+    def of(cls, url: str, proxy: ProxyRoute | None = None) -> Target:
+        """The target of the base URL ``url``, reached through ``proxy`` when one is given."""
         import httpx  # the doctor's CLI imports this lazily anyway; httpx parses URLs as the client does
 
         parsed = httpx.URL(url)
-        proxy = _proxy_for(parsed.host) if parsed.scheme == "https" else None
         return cls(parsed.scheme, parsed.host, parsed.port or _DEFAULT_PORTS.get(parsed.scheme, 0), proxy)
 
     @property
     def dialled(self) -> tuple[str, int]:
         """The host and port a connection is opened to: the proxy's, or the base URL's."""
-        return self.proxy or (self.host, self.port)
+        return self.proxy.address if self.proxy else (self.host, self.port)
 
     def where(self) -> str:
         """``host:port``, and the proxy when there is one, for the lines."""
         host, port = self.dialled
-        return f"{host}:{port}" + (f" (proxy for {self.host})" if self.proxy else "")
-
-
-def _proxy_for(host: str) -> tuple[str, int] | None:
-    """The proxy ``HTTPS_PROXY`` (or ``ALL_PROXY``) names for ``host``, unless ``NO_PROXY`` excludes it."""
-    import httpx
-
-    proxies = getproxies()
-    url = proxies.get("https") or proxies.get("all")
-    if not url or proxy_bypass(host):
-        return None
-    try:
-        parsed = httpx.URL(url if "://" in url else f"http://{url}")
-    except httpx.InvalidURL:
-        return None
-    return parsed.host, parsed.port or _DEFAULT_PORTS.get(parsed.scheme, 1080)
+        return f"{host}:{port}" + (f" (proxy for {self.host}, from {self.proxy.source})" if self.proxy else "")
 
 
 def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
@@ -153,7 +139,7 @@ def check_dns(target: Target, resolve: Resolver, timeout: float) -> tuple[Check,
             "and that this machine can resolve public names (try: getent hosts api-splp.layanan.go.id)"
         )
         if target.proxy:
-            fix = "check the proxy's host name in HTTPS_PROXY"
+            fix = f"check the proxy's host name in {target.proxy.source}"
         return Check.failed(Step.DNS, f"cannot look up {host}: {reason}", fix), []
     if not addresses:
         return Check.failed(Step.DNS, f"{host} has no address", "check the host name in LAPOR_SYNC_API_BASE_URL"), []
@@ -196,6 +182,13 @@ def _tcp_failure(target: Target, address: str, exc: OSError, timeout: float) -> 
             "a firewall drops the traffic: ask the network team to allow this machine out to "
             f"{target.where()}, or set HTTPS_PROXY when the city's network goes out through a proxy",
         )
+    if target.proxy is not None and isinstance(exc, ConnectionRefusedError):
+        return Check.failed(
+            Step.TCP,
+            f"cannot reach the proxy {where} (from {target.proxy.source}): connection refused",
+            f"check the proxy's host and port in {target.proxy.source} and that it runs; "
+            "LAPOR_SYNC_PROXY_URL=none connects direct",
+        )
     if isinstance(exc, ConnectionRefusedError):
         fix = "check the port in LAPOR_SYNC_API_BASE_URL"
         if is_loopback(address):
@@ -211,18 +204,21 @@ def _at(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def check_tls(target: Target, sock: socket.socket, context: ssl.SSLContext, timeout: float) -> Check:
+def check_tls(
+    target: Target, sock: socket.socket, context: ssl.SSLContext, timeout: float, *, tunnelled: bool = False
+) -> Check:
     """Step 4: shake hands over ``sock`` with ``context``, verifying the certificate and the host name.
 
-    Through a proxy the handshake happens inside the tunnel the client opens, so it is left to the
-    gateway step. Closes ``sock``.
+    Through a proxy the handshake happens inside the tunnel the proxy step opened (``tunnelled``),
+    as the client does; a tunnel the doctor cannot open itself (SOCKS) leaves it to the gateway
+    step. Closes ``sock``.
     """
     if target.scheme != "https":
         sock.close()
         if is_loopback(target.host):
             return Check.skipped(Step.TLS, "skipped (http on loopback)")
         return Check.skipped(Step.TLS, "skipped: plain http, not encrypted (allowed by LAPOR_SYNC_ALLOW_INSECURE_HTTP)")
-    if target.proxy:
+    if target.proxy and not tunnelled:
         sock.close()
         return Check.skipped(Step.TLS, "skipped here: through the proxy, TLS is checked by the gateway request")
     sock.settimeout(timeout)

@@ -16,6 +16,7 @@ class Step(StrEnum):
     SETTINGS = "settings"
     DNS = "DNS"
     TCP = "TCP"
+    PROXY = "proxy"  # only when a proxy is used
     TLS = "TLS"
     GATEWAY_KEY = "gateway key"
     GATEWAY = "gateway"

@@ -1,6 +1,6 @@
 """``lapor-sync doctor``'s walk: each layer between this machine and LAPOR!, in order, stopping at the first failure.
 
-1 settings, 2 DNS, 3 TCP, 4 TLS, 5 gateway key, 6 gateway credentials, 7 LAPOR credentials,
+1 settings, 2 DNS, 3 TCP, (the proxy's tunnel, when one is used), 4 TLS, 5 gateway key, 6 gateway credentials, 7 LAPOR credentials,
 8 the institution visible, 9 the inbox readable, 10 quota. After a failure the later steps are
 skipped (nothing more is sent), except the quota line, which only reports what was spent.
 """
@@ -22,6 +22,7 @@ from lapor_sync.checks.doctor.network import (
     system_connector,
     system_resolver,
 )
+from lapor_sync.checks.doctor.proxy import check_proxy
 from lapor_sync.checks.doctor.quota import check_quota
 from lapor_sync.checks.doctor.result import Check, DoctorReport, Step
 
@@ -52,7 +53,9 @@ def run_doctor(
     """
     settings_check, prepared = check_settings(config_file, timeout=timeout)
     if prepared is None:
-        return DoctorReport((settings_check, *(Check.skipped(step) for step in list(Step)[1:])))
+        return DoctorReport(
+            (settings_check, *(Check.skipped(step) for step in list(Step)[1:] if step is not Step.PROXY))
+        )
     checks = [settings_check, *_below_http(prepared, network or Network(), timeout)]
     spent = Spent()
     throttled = None
@@ -63,13 +66,14 @@ def run_doctor(
         checks += findings.checks
         throttled = findings.throttled
     done = {check.step for check in checks}
-    checks += [Check.skipped(step) for step in Step if step not in done and step is not Step.QUOTA]
+    unshown = {Step.QUOTA} | (set() if prepared.target.proxy else {Step.PROXY})
+    checks += [Check.skipped(step) for step in Step if step not in done and step not in unshown]
     checks.append(check_quota(prepared.app.settings, spent, throttled))
     return DoctorReport(tuple(checks), spent.requests)
 
 
 def _below_http(prepared: Prepared, network: Network, timeout: float) -> list[Check]:
-    """Steps 2-4, up to the first that fails."""
+    """Steps 2-4 (and the proxy's tunnel between TCP and TLS), up to the first that fails."""
     target = prepared.target
     dns, addresses = check_dns(target, network.resolve, timeout)
     if not dns.ok:
@@ -77,4 +81,9 @@ def _below_http(prepared: Prepared, network: Network, timeout: float) -> list[Ch
     tcp, sock = check_tcp(target, addresses, network.connect, timeout)
     if sock is None:
         return [dns, tcp]
-    return [dns, tcp, check_tls(target, sock, prepared.tls, timeout)]
+    if target.proxy is None:
+        return [dns, tcp, check_tls(target, sock, prepared.tls, timeout)]
+    tunnel, tunnelled = check_proxy(target.host, target.port, target.proxy, sock, timeout)
+    if tunnel.ok is False:
+        return [dns, tcp, tunnel]
+    return [dns, tcp, tunnel, check_tls(target, sock, prepared.tls, timeout, tunnelled=tunnelled)]

@@ -15,6 +15,7 @@ is between those two steps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +99,38 @@ class Reassigner:
             ReassignRefused: no such case, an agency the mapping lacks, or no reason.
             LeaseBusy: a pull or resync still holds the ``pull`` lease after ``lease_wait_seconds``.
         """
+        override = self._override(agency_code, reason=reason, requested_by=requested_by, now=now)
+        with self._held(), self.db.session() as session:
+            return self._keep(session, case_id, override)
+
+    def reassign_many(
+        self, case_ids: Sequence[int], agency_code: str, *, reason: str, requested_by: str, now: datetime
+    ) -> list[Reassignment | ReassignRefused]:
+        """Keep each of ``case_ids`` with ``agency_code`` as :meth:`reassign` does one, each in its own transaction.
+
+        The agency and the reason are checked once, and the ``pull`` lease is taken once for them
+        all: a busy lease refuses the whole list after one wait, not one wait per case.
+
+        Returns:
+            Per case, in the order given: what the reassign did, or why that case was refused (no such case).
+
+        Raises:
+            ReassignRefused: an agency the mapping lacks, or no reason; nothing was changed.
+            LeaseBusy: as :meth:`reassign`; nothing was changed.
+        """
+        override = self._override(agency_code, reason=reason, requested_by=requested_by, now=now)
+        done: list[Reassignment | ReassignRefused] = []
+        with self._held():
+            for case_id in case_ids:
+                with self.db.session() as session:
+                    try:
+                        done.append(self._keep(session, case_id, override))
+                    except ReassignRefused as refused:
+                        done.append(refused)
+        return done
+
+    def _override(self, agency_code: str, *, reason: str, requested_by: str, now: datetime) -> AgencyOverride:
+        """The override to set, its agency and reason checked (see :meth:`reassign`)."""
         agency = self.mapping.agency(agency_code)
         if agency is None:
             known = ", ".join(a.code for a in self.mapping.agencies)
@@ -105,26 +138,28 @@ class Reassigner:
                 f"--agency: no agency '{agency_code.strip()}' in the mapping file (known: {known}; "
                 "they are the [[agency]] codes of the file `lapor-sync mapping check` names)"
             )
-        override = AgencyOverride(agency.code, requested_by[:SET_BY_LENGTH], now, _reason(reason))
-        with self._held(), self.db.session() as session:
-            sync_agencies(session, self.mapping)  # the override's agency row must exist
-            case = self._case(session, case_id)
-            row = session.get(CaseOverride, case_id) or CaseOverride(case_id=case_id)
-            for name in ("agency_code", "set_by", "set_at", "reason"):
-                setattr(row, name, getattr(override, name))
-            session.add(row)
-            done = self._move(session, case, override)
-            moved = f"from {done.previous_agency} to" if done.previous_agency != agency.code else "and kept with"
-            self._event(
-                session,
-                case,
-                now,
-                "case.reassigned",
-                f"Case #{case.tracking_id} reassigned {moved} {agency.code} by {override.set_by}: {override.reason}. "
-                "Pulls and resyncs keep it there until `lapor-sync case reassign --clear`.",
-            )
-            session.commit()
-            return done
+        return AgencyOverride(agency.code, requested_by[:SET_BY_LENGTH], now, _reason(reason))
+
+    def _keep(self, session: Session, case_id: int, override: AgencyOverride) -> Reassignment:
+        """Set ``override`` on case ``case_id``, move it and log it, then commit (the ``pull`` lease held)."""
+        sync_agencies(session, self.mapping)  # the override's agency row must exist
+        case = self._case(session, case_id)
+        row = session.get(CaseOverride, case_id) or CaseOverride(case_id=case_id)
+        for name in ("agency_code", "set_by", "set_at", "reason"):
+            setattr(row, name, getattr(override, name))
+        session.add(row)
+        done = self._move(session, case, override)
+        moved = f"from {done.previous_agency} to" if done.previous_agency != override.agency_code else "and kept with"
+        self._event(
+            session,
+            case,
+            override.set_at,
+            "case.reassigned",
+            f"Case #{case.tracking_id} reassigned {moved} {override.agency_code} by {override.set_by}: "
+            f"{override.reason}. Pulls and resyncs keep it there until `lapor-sync case reassign --clear`.",
+        )
+        session.commit()
+        return done
 
     def clear(self, case_id: int, *, reason: str, requested_by: str, now: datetime) -> Reassignment:
         """Remove the override of case ``case_id``: it goes where the mapping routes it now, at once.

@@ -2,69 +2,54 @@
 
 A set-aside record is a complaint LAPOR! gave that could not be read or stored: it holds the
 complaint id, the reason and the raw payload (reporter removed), but no case. It becomes a case
-only by being read again in full (:func:`resync_set_aside`, a resync run); the record is then
+only by being read again in full (a resync run of :func:`set_aside_selection`); the record is then
 resolved. Only then can an agency be assigned (:func:`assign_agency`): the same sticky, audited
 override as ``lapor-sync case reassign`` (:class:`~lapor_sync.sync.admin.reassign.Reassigner`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, select
 
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Case, SetAsideRecord
 from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
-from lapor_sync.sync.admin.resync import ResyncResult, run_resync
 from lapor_sync.sync.admin.selection import Selection
-from lapor_sync.sync.service import SyncService
 
 
 class SetAsideRefused(LaporSyncError):
     """The set-aside record does not exist here, cannot be read again, or has no case yet; the message says why."""
 
 
-def resync_set_aside(
-    service: SyncService,
-    set_aside_ids: Sequence[int],
-    *,
-    requested_by: str,
-    lease_wait_seconds: float = 0,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> ResyncResult:
-    """Re-read the complaints of the given set-aside records from LAPOR!: one resync run (see :func:`run_resync`).
+def set_aside_selection(db: Database, institution_id: int, set_aside_ids: Sequence[int]) -> Selection:
+    """The resync selection that re-reads the complaints of the given set-aside records.
 
-    A complaint read in full is stored as a case and its record resolved; one whose read fails
-    again for reasons of its own stays set aside (its change says why).
+    Run it as any resync (:func:`~lapor_sync.sync.admin.resync.resync_from_settings`): a complaint
+    read in full is stored as a case and its record resolved; one whose read fails again for
+    reasons of its own stays set aside (its change says why).
 
     Args:
-        service: the sync service (its database, mapping, platform and leases).
+        db: the city's database.
+        institution_id: the city's national institution id.
         set_aside_ids: the records (ids of ``set_aside``), unresolved or not.
-        requested_by: who asked, named in the run's closing event.
-        lease_wait_seconds: how long to wait for the ``pull`` lease, seconds.
-        on_progress: called with (done, total) after each complaint.
 
     Returns:
-        The resync's run (``run.id`` is the new run's id) and one change per complaint.
+        The complaint ids of the records, in the order given, once each.
 
     Raises:
         SetAsideRefused: an id names no record of this institution, or a record without a complaint
-            id (LAPOR! is read by complaint id); nothing was done.
-        LeaseBusy: a pull still holds the ``pull`` lease after ``lease_wait_seconds``.
+            id (LAPOR! is read by complaint id).
     """
-    with service.db.session() as session:
-        complaint_ids = tuple(
-            _complaint_id(_record(session, service.mapping.institution.id, i)) for i in dict.fromkeys(set_aside_ids)
+    with db.session() as session:
+        return Selection(
+            complaint_ids=tuple(
+                _complaint_id(_record(session, institution_id, i)) for i in dict.fromkeys(set_aside_ids)
+            )
         )
-    return run_resync(
-        service,
-        Selection(complaint_ids=complaint_ids),
-        requested_by=requested_by,
-        lease_wait_seconds=lease_wait_seconds,
-        on_progress=on_progress,
-    )
 
 
 def assign_agency(
@@ -85,7 +70,7 @@ def assign_agency(
 
     Raises:
         SetAsideRefused: no such record, no complaint id, or the complaint has no case yet: it must
-            be read again first (:func:`resync_set_aside`).
+            be read again first (:func:`set_aside_selection`).
         ReassignRefused: an agency the mapping lacks, or no reason.
         LeaseBusy: as :meth:`Reassigner.reassign`.
     """

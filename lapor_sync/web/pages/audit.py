@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.web.context import Console, console
-from lapor_sync.web.forms import day_end, day_start, optional_text
+from lapor_sync.web.inputs import day_end, day_start, optional_text
 from lapor_sync.web.security import require
 from lapor_sync.web.templating import render, translate
 

@@ -76,8 +76,9 @@ def _refused(request: Request, name: str, next_path: str, error: str, *, status_
 def sign_out(
     request: Request, services: Console = Depends(console), user: ConsoleUser | None = Depends(optional_user)
 ) -> Response:
-    """End this browser's session."""
+    """End this browser's session, and the user's sessions everywhere: a copied cookie no longer works."""
     if user is not None:
+        services.accounts.sign_out(user.id)
         audit(request, user, "sign_out")
     console_state(request).replace_session(ConsoleSession.fresh(services.clock.now()))
     return redirect_after(request, "/sign-in", translate(request, "Signed out."))

@@ -12,18 +12,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.reports.routing import reassignment_fields
 from lapor_sync.storage.models import Case
 from lapor_sync.sync.admin.case_actions import act_on_case
-from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
+from lapor_sync.sync.admin.reassign import Reassignment
 from lapor_sync.sync.admin.resync import ResyncResult, resync_from_settings
 from lapor_sync.sync.admin.selection import Selection
 from lapor_sync.web.context import Console, console
+from lapor_sync.web.inputs import actor
 from lapor_sync.web.pages.cases import stored_case
 from lapor_sync.web.security import audit, require
 from lapor_sync.web.templating import is_api, redirect_after, translate
@@ -33,11 +36,6 @@ api = APIRouter()
 
 Text = Annotated[str, Form(max_length=4000)]
 Reason = Annotated[str, Form(max_length=500)]
-
-
-def actor(user: ConsoleUser) -> str:
-    """How a console user is named to the services (in events and overrides)."""
-    return f"{user.name} (console)"
 
 
 class Refused(Exception):
@@ -71,18 +69,13 @@ def resync(services: Console, user: ConsoleUser, cases: list[Case]) -> ResyncRes
         raise Refused(str(exc)) from None
 
 
-def _reassigner(services: Console) -> Reassigner:
-    app = services.app
-    return Reassigner(services.db, app.leases(), app.mapping, app.settings.lease_wait_seconds)
-
-
 def reassign(services: Console, user: ConsoleUser, case_id: int, agency: str | None, reason: str) -> Reassignment:
     """Keep the case with ``agency`` (``None``: clear the override), as ``lapor-sync case reassign``.
 
     Raises:
         Refused: an agency the mapping lacks, no reason, no override to clear, a busy lease.
     """
-    reassigner, now = _reassigner(services), services.clock.now()
+    reassigner, now = services.app.reassigner(), services.clock.now()
     try:
         if agency is None:
             return reassigner.clear(case_id, reason=reason, requested_by=actor(user), now=now)
@@ -118,7 +111,7 @@ def answer(request: Request, back_to: str, outcome: dict[str, Any] | Refused, no
             return JSONResponse({"error": outcome.reason}, status_code=409)
         notice = translate(request, "Not done: %(reason)s", reason=outcome.reason)
     elif is_api(request):
-        return JSONResponse(outcome)
+        return JSONResponse(jsonable_encoder(outcome))  # instants (an override's set_at) as ISO 8601
     return redirect_after(request, back_to, notice)
 
 
@@ -166,7 +159,7 @@ def reassign_case(
     verb = "case.reassign_clear" if clear else "case.reassign"
     agency_code = done.routing.agency_code
     audit(request, user, verb, case_id=case_id, tracking_id=case.tracking_id, detail=f"to {agency_code}")
-    outcome = {"previous_agency": done.previous_agency, "agency_code": agency_code, "rule": done.routing.rule}
+    outcome = reassignment_fields(done)
     if clear:
         notice = translate(request, "Override cleared: the case is with %(agency)s.", agency=agency_code)
     else:
@@ -237,7 +230,7 @@ def _act(
     text: str,
     **options: Any,
 ) -> Response:
-    """Run one agency action, audit it, and answer (see :func:`_answer`)."""
+    """Run one agency action, audit it, and answer (see :func:`answer`)."""
     case = cases_of(services, [case_id])[0]
     try:
         outcome = act(services, case_id, action, text, **options)

@@ -13,9 +13,11 @@ from fastapi.responses import Response
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
+from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.storage.models import Case
 from lapor_sync.web.context import Console, console
-from lapor_sync.web.pages.case_actions import Refused, answer, cases_of, reassign, resync
+from lapor_sync.web.inputs import actor
+from lapor_sync.web.pages.case_actions import Refused, answer, cases_of, resync
 from lapor_sync.web.security import audit, require
 from lapor_sync.web.templating import translate
 
@@ -84,13 +86,21 @@ def _bulk_resync(request: Request, services: Console, user: ConsoleUser, cases: 
 def _bulk_reassign(
     request: Request, services: Console, user: ConsoleUser, cases: list[Case], agency: str, reason: str
 ) -> Counter[str]:
-    """Re-route each case to ``agency``: ``moved``, ``kept`` (already there) or ``refused``."""
+    """Re-route each case to ``agency`` (one lease for all): ``moved``, ``kept`` (already there) or ``refused``.
+
+    Raises:
+        Refused: an agency the mapping lacks, no reason, or a busy lease; no case was changed.
+    """
+    ids = [case.id for case in cases if case.id is not None]
+    try:
+        outcomes = services.app.reassigner().reassign_many(
+            ids, agency, reason=reason, requested_by=actor(user), now=services.clock.now()
+        )
+    except LaporSyncError as exc:
+        raise Refused(str(exc)) from None
     counts: Counter[str] = Counter()
-    for case in cases:
-        assert case.id is not None  # a stored case
-        try:
-            done = reassign(services, user, case.id, agency, reason)
-        except Refused:
+    for case, done in zip(cases, outcomes, strict=True):
+        if isinstance(done, LaporSyncError):
             counts["refused"] += 1
             continue
         counts["moved" if done.previous_agency != done.routing.agency_code else "kept"] += 1

@@ -29,6 +29,7 @@ from lapor_sync.reports.routing import override_fields
 from lapor_sync.storage.models import Case
 from lapor_sync.sync.admin.masters import stored_templates, tables_exist
 from lapor_sync.web.context import Console, console
+from lapor_sync.web.inputs import none_if_blank
 from lapor_sync.web.security import audit, require
 from lapor_sync.web.templating import redirect_after, render, translate
 
@@ -73,7 +74,7 @@ class CaseSearch(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         """A field the form sent empty ("any") filters nothing."""
-        return None if isinstance(value, str) and not value.strip() else value
+        return none_if_blank(value)
 
     def as_filter(self, *, include_confidential: bool) -> CaseFilter:
         """The read model's filter for these fields."""

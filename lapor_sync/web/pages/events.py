@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from typing import Annotated, Any
 
@@ -14,14 +13,14 @@ from fastapi.responses import Response, StreamingResponse
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.runs import Level
-from lapor_sync.domain.timezones import wib_midnight
-from lapor_sync.queries.events import EventFilter, event_dict, event_query, search_events
+from lapor_sync.queries.events import EventFilter, event_dict, event_json, event_query, search_events
 from lapor_sync.queries.tail import newest_id
 from lapor_sync.storage.models import SyncEvent
 from lapor_sync.web import live
 from lapor_sync.web.context import Console, console
+from lapor_sync.web.inputs import day_end, day_start
 from lapor_sync.web.middleware import console_state
-from lapor_sync.web.security import require
+from lapor_sync.web.security import require, still_signed_in
 from lapor_sync.web.templating import environment, render, translate, url
 
 router = APIRouter()
@@ -58,14 +57,13 @@ def event_filter(
     chosen = level.strip() if level else ""
     if chosen and chosen not in Level._value2member_map_:
         raise HTTPException(422, translate(request, "Unknown level: %(level)s", level=chosen))
-    first, last = _day(request, since), _day(request, until)
     return EventFilter(
         tracking_id=tracking_id or None,
         agency_code=agency or None,
         level=Level(chosen) if chosen else None,
         kind=kind or None,
-        since=wib_midnight(first) if first else None,
-        until=wib_midnight(last + timedelta(days=1)) if last else None,
+        since=day_start(_day(request, since)),
+        until=day_end(_day(request, until)),
     )
 
 
@@ -102,7 +100,14 @@ def stream(
     start = newest if after is None else max(after, newest - REPLAY_IDS)
     query = event_query(services.app.institution_id, wanted)
     body = live.follow(
-        request, services.db, services.clock, query, after_id=start, show=show, stopping=services.stopping
+        request,
+        services.db,
+        services.clock,
+        query,
+        after_id=start,
+        show=show,
+        stopping=services.stopping,
+        allowed=partial(still_signed_in, request, services),
     )
     return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
@@ -111,11 +116,6 @@ def _html_row(request: Request, event: SyncEvent) -> str:
     """An event as the event table's row, in the reader's language (the page's stream)."""
     rows = environment(console_state(request).language).get_template("_events.html")
     return str(rows.make_module({"url": partial(url, request)}).row(event_dict(event)))
-
-
-def _json(event: SyncEvent) -> str:
-    """An event as one line of JSON (the API's stream), times in UTC ISO 8601."""
-    return json.dumps(event_dict(event) | {"at": event.at.isoformat()}, ensure_ascii=False)
 
 
 def _resume(after: int | None, last_event_id: str | None) -> int | None:
@@ -186,4 +186,4 @@ def events_stream_api(
     or now. A ``: keepalive`` comment comes every 15 s of quiet; the stream ends after 10 minutes
     with an ``end`` event (reconnect with its id as ``Last-Event-ID``).
     """
-    return stream(request, services, wanted, _resume(after, last_event_id), _json)
+    return stream(request, services, wanted, _resume(after, last_event_id), event_json)

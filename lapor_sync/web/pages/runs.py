@@ -14,6 +14,7 @@ from lapor_sync.queries.events import event_dict
 from lapor_sync.queries.runs import run_dict, run_events, search_runs
 from lapor_sync.storage.models import SyncRun
 from lapor_sync.web.context import Console, console
+from lapor_sync.web.inputs import optional_text
 from lapor_sync.web.security import require
 from lapor_sync.web.templating import render, translate
 
@@ -28,11 +29,6 @@ Filter = Annotated[str | None, Query(max_length=16)]
 Before = Annotated[int | None, Query(ge=1)]
 
 
-def _wanted(value: str | None) -> str | None:
-    """A filter's value, ``None`` for "any" (the form's empty option)."""
-    return value.strip() or None if value else None
-
-
 def list_runs(
     services: Console, *, job: str | None, outcome: str | None, trigger: str | None, before: int | None
 ) -> dict[str, Any]:
@@ -45,9 +41,9 @@ def list_runs(
         page = search_runs(
             session,
             services.app.institution_id,
-            job=_wanted(job),
-            outcome=_wanted(outcome),
-            trigger=_wanted(trigger),
+            job=optional_text(job),
+            outcome=optional_text(outcome),
+            trigger=optional_text(trigger),
             before_id=before,
         )
     return {"runs": [run_dict(run) for run in page.rows], "next_before": page.next_before}
@@ -100,7 +96,7 @@ def runs_page(
         "runs.html",
         title=translate(request, "Sync runs"),
         found=found,
-        chosen={"job": _wanted(job), "outcome": _wanted(outcome), "trigger": _wanted(trigger)},
+        chosen={"job": optional_text(job), "outcome": optional_text(outcome), "trigger": optional_text(trigger)},
         jobs=[j.value for j in Job],
         outcomes=[o.value for o in RunOutcome],
         triggers=TRIGGERS,

@@ -17,13 +17,13 @@ from pydantic import BaseModel, Field
 
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.config.mapping_rule import RuleRefused, category_route_toml
-from lapor_sync.config.settings import require_national
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.queries.set_aside import search_set_aside
+from lapor_sync.reports.routing import reassignment_fields
 from lapor_sync.reports.set_aside import set_aside_detail, set_aside_row
-from lapor_sync.sync.admin.reassign import Reassigner, Reassignment
-from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult
-from lapor_sync.sync.admin.set_aside import assign_agency, resync_set_aside
+from lapor_sync.sync.admin.reassign import Reassignment
+from lapor_sync.sync.admin.resync import ResyncOutcome, ResyncResult, resync_from_settings
+from lapor_sync.sync.admin.set_aside import assign_agency, set_aside_selection
 from lapor_sync.web.context import Console
 from lapor_sync.web.inputs import Operator, Reader, Services, actor, after_action
 from lapor_sync.web.security import audit
@@ -109,15 +109,8 @@ def resync(request: Request, services: Console, user: ConsoleUser, ids: list[int
         LaporSyncError: the national platform is not configured, a record is unknown or has no
             complaint id, the pull lease is busy, or LAPOR! cannot be reached; the message says which.
     """
-    app = services.app
-    require_national(app.settings)
-    with app.platform() as platform:
-        result = resync_set_aside(
-            app.sync_service(platform),
-            ids,
-            requested_by=actor(user),
-            lease_wait_seconds=app.settings.lease_wait_seconds,
-        )
+    selection = set_aside_selection(services.db, services.app.institution_id, ids)
+    result = resync_from_settings(services.app, selection, requested_by=actor(user))
     detail = f"set-aside {', '.join(f'#{i}' for i in ids[:20])}; run #{result.run.id}"
     audit(request, user, "set_aside.resync", detail=detail)
     return result
@@ -131,9 +124,9 @@ def assign(
     Raises:
         LaporSyncError: no such record, no case yet, an agency the mapping lacks, no reason, or a busy lease.
     """
-    app = services.app
-    reassigner = Reassigner(services.db, app.leases(), app.mapping, app.settings.lease_wait_seconds)
-    done = assign_agency(reassigner, record_id, agency_code, actor=actor(user), reason=reason, now=services.clock.now())
+    done = assign_agency(
+        services.app.reassigner(), record_id, agency_code, actor=actor(user), reason=reason, now=services.clock.now()
+    )
     detail = f"set-aside #{record_id}: {done.previous_agency} -> {done.routing.agency_code}"
     audit(request, user, "set_aside.assign", case_id=done.case_id, tracking_id=done.tracking_id, detail=detail)
     return done
@@ -300,12 +293,7 @@ def assign_api(
         done = assign(request, services, user, record_id, body.agency_code, body.reason)
     except LaporSyncError as exc:
         raise HTTPException(409, str(exc)) from None
-    return {
-        "case_id": done.case_id,
-        "tracking_id": done.tracking_id,
-        "previous_agency": done.previous_agency,
-        "agency_code": done.routing.agency_code,
-    }
+    return reassignment_fields(done)
 
 
 def _resync_or_409(request: Request, services: Console, user: ConsoleUser, ids: list[int]) -> dict[str, Any]:

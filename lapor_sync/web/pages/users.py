@@ -13,12 +13,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from lapor_sync.accounts.audit import Actor
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.web.context import Console, console
-from lapor_sync.web.security import client_address, require
+from lapor_sync.web.security import audit_actor, require
 from lapor_sync.web.templating import redirect_after, render, translate
 
 router = APIRouter()
@@ -41,19 +40,15 @@ class RoleChange(BaseModel):
     role: Role
 
 
-def actor(request: Request, user: ConsoleUser) -> Actor:
-    """The signed-in console user as the audit log names them."""
-    return Actor(user=user.name, role=user.role.value, address=client_address(request))
-
-
 def users_with_tokens(services: Console) -> list[dict[str, Any]]:
     """Every console user with their API tokens (prefixes only: a token is shown once, when issued)."""
+    tokens = services.tokens.tokens_by_user()  # one query for all: not one per user
     return [
         {
             "name": user.name,
             "role": user.role.value,
             "disabled": user.disabled,
-            "tokens": [vars(info) for info in services.tokens.tokens(user.name)],
+            "tokens": [vars(info) for info in tokens.get(user.name, [])],
         }
         for user in services.accounts.list()
     ]
@@ -89,7 +84,7 @@ def add_user(
     return _change(
         request,
         "/users",
-        lambda: services.accounts.add(name, role, password, actor=actor(request, admin)),
+        lambda: services.accounts.add(name, role, password, actor=audit_actor(request, admin)),
         translate(request, "User %(name)s added.", name=name.strip().lower()),
     )
 
@@ -97,7 +92,7 @@ def add_user(
 @api.post("/users", status_code=201)
 def add_user_api(request: Request, body: NewUser, services: Services, admin: Admin) -> dict[str, Any]:
     """Add a user (``AccountRefused`` or ``WeakPassword`` answer 422 with the reason)."""
-    user = services.accounts.add(body.name, body.role, body.password, actor=actor(request, admin))
+    user = services.accounts.add(body.name, body.role, body.password, actor=audit_actor(request, admin))
     return {"name": user.name, "role": user.role.value, "disabled": user.disabled}
 
 
@@ -107,7 +102,7 @@ def set_role(request: Request, name: str, role: Annotated[Role, Form()], service
     return _change(
         request,
         "/users",
-        lambda: services.accounts.set_role(name, role, actor=actor(request, admin)),
+        lambda: services.accounts.set_role(name, role, actor=audit_actor(request, admin)),
         translate(request, "%(name)s is now %(role)s.", name=name, role=role.value),
     )
 
@@ -115,7 +110,7 @@ def set_role(request: Request, name: str, role: Annotated[Role, Form()], service
 @api.post("/users/{name}/role")
 def set_role_api(request: Request, name: str, body: RoleChange, services: Services, admin: Admin) -> dict[str, str]:
     """Change a user's role."""
-    user = services.accounts.set_role(name, body.role, actor=actor(request, admin))
+    user = services.accounts.set_role(name, body.role, actor=audit_actor(request, admin))
     return {"name": user.name, "role": user.role.value}
 
 
@@ -125,7 +120,7 @@ def disable(request: Request, name: str, services: Services, admin: Admin) -> Re
     return _change(
         request,
         "/users",
-        lambda: services.accounts.disable(name, actor=actor(request, admin)),
+        lambda: services.accounts.disable(name, actor=audit_actor(request, admin)),
         translate(request, "%(name)s is disabled.", name=name),
     )
 
@@ -136,7 +131,7 @@ def enable(request: Request, name: str, services: Services, admin: Admin) -> Res
     return _change(
         request,
         "/users",
-        lambda: services.accounts.enable(name, actor=actor(request, admin)),
+        lambda: services.accounts.enable(name, actor=audit_actor(request, admin)),
         translate(request, "%(name)s is enabled.", name=name),
     )
 
@@ -153,7 +148,7 @@ def set_password(
     return _change(
         request,
         "/users",
-        lambda: services.accounts.set_password(name, password, actor=actor(request, admin)),
+        lambda: services.accounts.set_password(name, password, actor=audit_actor(request, admin)),
         translate(request, "The password of %(name)s is changed; their sessions have ended.", name=name),
     )
 
@@ -164,7 +159,7 @@ def issue_token(
 ) -> Response:
     """Issue an API token and show it once, on this answer only (never in a redirect, a cookie or a log)."""
     try:
-        token = services.tokens.issue_token(name, label=label, actor=actor(request, admin))
+        token = services.tokens.issue_token(name, label=label, actor=audit_actor(request, admin))
     except LaporSyncError as exc:
         return redirect_after(request, "/users", str(exc))
     return render(request, "token_issued.html", title=translate(request, "API token"), name=name, token=token)
@@ -176,7 +171,7 @@ def revoke_token(request: Request, token_id: int, services: Services, admin: Adm
     return _change(
         request,
         "/users",
-        lambda: services.tokens.revoke_token(token_id, actor=actor(request, admin)),
+        lambda: services.tokens.revoke_token(token_id, actor=audit_actor(request, admin)),
         translate(request, "Token %(id)d revoked.", id=token_id),
     )
 
