@@ -126,7 +126,7 @@ def pressing_cases(
 def _open_cases(institution_id: int, agency_code: str | None) -> Subquery:
     """One row per open case: id, agency, disposition, and its thread's last follow-up and last reply.
 
-    Read from the covering indexes ix_case_open_sla and ix_thread_entry_sla (migration 0015).
+    Read from the covering indexes ix_case_open_sla and ix_thread_entry_sla (migration 0016).
     Grouped in ix_case_open_sla's order (id is unique, the other columns follow from it), SQLite
     groups as it reads instead of sorting every thread entry first.
     """

@@ -64,7 +64,7 @@ class Case(SQLModel, table=True):
         Index("ix_case_state_id", "institution_id", "state", "id"),
         Index("ix_case_received", "institution_id", "received_at"),
         Index("ix_case_closed", "institution_id", "closed_at"),
-        # Counting open cases' deadlines reads this index alone, in its order (migration 0015).
+        # Counting open cases' deadlines reads this index alone, in its order (migration 0016).
         Index("ix_case_open_sla", "institution_id", "state", "agency_code", "dispositioned_at"),
     )
 
@@ -133,7 +133,7 @@ class ThreadEntry(SQLModel, table=True):
     __tablename__ = "thread_entry"
     __table_args__ = (
         UniqueConstraint("case_id", "national_id", name="uq_thread_national"),
-        # A case's thread, and all the deadlines' count reads of it, from the index alone (migration 0015).
+        # A case's thread, and all the deadlines' count reads of it, from the index alone (migration 0016).
         Index("ix_thread_entry_sla", "case_id", "created_at", "origin", "author_type"),
     )
 

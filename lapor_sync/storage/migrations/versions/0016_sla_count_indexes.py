@@ -6,8 +6,8 @@ of each thread entry. With these two indexes it reads index entries only, never 
 and (case, created_at, origin, author) the threads; the latter starts with ``case_id``, so it
 replaces the single-column index on it.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-08 00:30:00.000000
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
