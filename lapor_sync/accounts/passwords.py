@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.reports.reasons import Reason
 
 MIN_LENGTH = 10
 """The shortest password accepted, in characters (NIST SP 800-63B asks for at least 8)."""
@@ -36,11 +37,11 @@ def check_strength(password: str) -> None:
             :data:`MAX_LENGTH` characters.
     """
     if not password.strip():
-        raise WeakPassword("the password is blank")
+        raise WeakPassword(Reason("the password is blank"))
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"the password is shorter than {MIN_LENGTH} characters")
+        raise WeakPassword(Reason("the password is shorter than %(n)d characters", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"the password is longer than {MAX_LENGTH} characters")
+        raise WeakPassword(Reason("the password is longer than %(n)d characters", n=MAX_LENGTH))
 
 
 def hash_password(password: str) -> str:

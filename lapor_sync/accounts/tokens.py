@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from lapor_sync.accounts.audit import Actor, AuditLog
 from lapor_sync.accounts.users import AccountRefused, ConsoleUser, existing_row
 from lapor_sync.domain.clock import Clock
+from lapor_sync.reports.reasons import Reason
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import ApiTokenRecord, ConsoleUserRecord
 
@@ -125,7 +126,7 @@ class ApiTokens:
         with self._db.session() as session:
             record = session.get(ApiTokenRecord, token_id)
             if record is None:
-                raise AccountRefused(f"no API token with id {token_id}")
+                raise AccountRefused(Reason("no API token with id %(id)d", id=token_id))
             if record.revoked_at is None:
                 record.revoked_at = self._clock.now()
                 if actor is not None:

@@ -14,6 +14,7 @@ from lapor_sync.accounts.audit import Actor, AuditLog
 from lapor_sync.accounts.roles import Role
 from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.errors import LaporSyncError
+from lapor_sync.reports.reasons import Reason
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import ConsoleUserRecord
 
@@ -55,7 +56,7 @@ def normalise_name(name: str) -> str:
     """
     folded = name.strip().casefold()
     if not _NAME.fullmatch(folded):
-        raise AccountRefused("a user name is 1 to 64 characters: letters a-z, digits, '.', '_' or '-'")
+        raise AccountRefused(Reason("a user name is 1 to 64 characters: letters a-z, digits, '.', '_' or '-'"))
     return folded
 
 
@@ -68,7 +69,7 @@ def existing_row(session: Session, name: str) -> ConsoleUserRecord:
     folded = normalise_name(name)
     row = session.exec(select(ConsoleUserRecord).where(ConsoleUserRecord.name == folded)).first()
     if row is None:
-        raise AccountRefused(f"no console user {folded!r}")
+        raise AccountRefused(Reason("no console user %(name)r", name=folded))
     return row
 
 
@@ -112,12 +113,12 @@ class Accounts:
         try:
             with self._db.session() as session:
                 if self._row(session, name) is not None:
-                    raise AccountRefused(f"user {name!r} exists already")
+                    raise AccountRefused(Reason("user %(name)r exists already", name=name))
                 session.add(row)
                 self._log(session, actor, "user.add", f"user {name}, role {role}")
                 session.commit()
         except IntegrityError:  # added by another process between the check and the insert
-            raise AccountRefused(f"user {name!r} exists already") from None
+            raise AccountRefused(Reason("user %(name)r exists already", name=name)) from None
         return ConsoleUser.of(row)
 
     def set_password(self, name: str, password: str, *, actor: Actor | None = None) -> None:

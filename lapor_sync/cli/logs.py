@@ -33,7 +33,7 @@ def runs(
     outcome: Annotated[
         str | None, typer.Option(help="Only this outcome: ok, failed, interrupted, abandoned or running.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs to list, at most 200 (the newest).")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list (the newest).")] = 20,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List sync runs, newest first: job, trigger, start (WIB), duration, counts and outcome.

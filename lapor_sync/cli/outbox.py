@@ -25,7 +25,7 @@ def outbox(
         OutboxState | None,
         typer.Option("--state", help="Only rows in this state (default: every row not yet delivered)."),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many rows, oldest first (at most 200).")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="How many rows, oldest first.")] = 100,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List outbox rows: changes made here that must reach LAPOR!, oldest first; or retry/cancel them.
@@ -42,13 +42,17 @@ def outbox(
     if ctx.invoked_subcommand is not None:
         return
     from lapor_sync.queries.outbox import search_outbox
+    from lapor_sync.queries.page import collect
     from lapor_sync.reports.outbox import outbox_row
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
-        items = search_outbox(
-            session, app.institution_id, state=state_, undelivered=True, oldest=True, limit=limit
-        ).rows
+        items = collect(
+            lambda after, wanted: search_outbox(
+                session, app.institution_id, state=state_, undelivered=True, oldest=True, after_id=after, limit=wanted
+            ),
+            limit,
+        )
     if as_json:
         print_json([outbox_row(i) for i in items])
         return

@@ -20,7 +20,7 @@ def set_aside(
             "--show-raw", help="Also print each raw payload as received (reporters' identity already removed)."
         ),
     ] = False,
-    limit: Annotated[int, typer.Option(min=1, help="How many records, newest first (at most 200).")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 100,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List records from LAPOR! that could not be read and were set aside, with the reason for each.
@@ -33,13 +33,19 @@ def set_aside(
 
     Example: `lapor-sync set-aside --json --show-raw`
     """
+    from lapor_sync.queries.page import collect
     from lapor_sync.queries.set_aside import search_set_aside
     from lapor_sync.reports.set_aside import set_aside_row
 
     app = state(ctx).app()
     with app.existing_db().session() as session:
-        page = search_set_aside(session, app.institution_id, include_resolved=include_resolved, limit=limit)
-    rows = [set_aside_row(record, show_raw=show_raw) for record in page.rows]
+        records = collect(
+            lambda before, wanted: search_set_aside(
+                session, app.institution_id, include_resolved=include_resolved, before_id=before, limit=wanted
+            ),
+            limit,
+        )
+    rows = [set_aside_row(record, show_raw=show_raw) for record in records]
     if as_json:
         print_json(rows)
         return

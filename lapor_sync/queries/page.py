@@ -104,18 +104,20 @@ def collect(fetch: Callable[[int | None, int], Page[T]], limit: int) -> list[T]:
     """The first ``limit`` rows of a listing, over as many pages as that takes (the CLI's ``--limit``).
 
     Args:
-        fetch: one page, given ``before_id`` and the rows still wanted (e.g. a ``search_*`` call).
+        fetch: one page, given where it starts (the previous page's ``next_before``, or ``next_after``
+            for a listing oldest first; ``None`` for the first page) and the rows still wanted (e.g. a
+            ``search_*`` call).
         limit: how many rows at most, may exceed :data:`MAX_LIMIT`.
 
     Returns:
         The rows, in the listing's order.
     """
     rows: list[T] = []
-    before: int | None = None
+    start: int | None = None
     while len(rows) < limit:
-        page = fetch(before, limit - len(rows))
+        page = fetch(start, limit - len(rows))
         rows += page.rows
-        if page.next_before is None:
+        start = page.next_before if page.next_before is not None else page.next_after
+        if start is None:
             break
-        before = page.next_before
     return rows

@@ -17,6 +17,7 @@ from importlib import resources
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 from lapor_sync.domain.timezones import WIB
@@ -105,6 +106,16 @@ def long_date(value: date | datetime | None, language: Language) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(WIB).date()
     return f"{value.day:02d} {_months(language)[value.month - 1]} {value.year:04d}"
+
+
+def tenths(value: float | None, language: Language) -> str:
+    """A number to one decimal place as ``language`` writes it: ``1.234,5`` (Indonesian), ``1,234.5`` (English).
+
+    Indonesian reads ``12.5`` as twelve thousand five hundred, so the point of a duration must not be left as is.
+    """
+    if value is None:
+        return "-"
+    return format_decimal(value, "#,##0.0", locale=language.value)
 
 
 def date_time(value: datetime | None, language: Language) -> str:

@@ -17,7 +17,7 @@ from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.domain.timezones import wib_midnight
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.security import require
-from lapor_sync.web.templating import redirect_after, translate
+from lapor_sync.web.templating import redirect_after, refusal, translate
 
 T = TypeVar("T")
 
@@ -89,5 +89,5 @@ def after_action(request: Request, path: str, act: Callable[[], T], notice: Call
     try:
         result = act()
     except LaporSyncError as exc:
-        return redirect_after(request, path, translate(request, "Not done: %(why)s", why=str(exc)))
+        return redirect_after(request, path, translate(request, "Not done: %(why)s", why=refusal(request, exc)))
     return redirect_after(request, path, notice(result))

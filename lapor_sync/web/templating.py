@@ -2,9 +2,10 @@
 
 Templates see: ``_``/``gettext``/``ngettext`` (the request's language), ``user`` (or ``None``),
 ``can(role)``, ``csrf_field()``, ``url(path)`` (the path under the proxy's root path), ``static(name)``,
-``language``, ``notice``, ``query(**params)`` (a URL query string of the non-blank ones: pagers keep the
-filters), and the filters ``long_date`` and ``date_time`` (WIB), ``say`` (a health reason in the page's language) and ``age``
-(seconds, as ``status`` says them).
+``language``, ``notice``, ``path`` (this page with its query, for the language chooser),
+``query(**params)`` (a URL query string of the non-blank ones: pagers keep the filters), and the
+filters ``long_date`` and ``date_time`` (WIB), ``tenths`` (one decimal, as the language writes it),
+``say`` (a health reason in the page's language) and ``age`` (seconds, as ``status`` says them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from lapor_sync.accounts.roles import Role
 from lapor_sync.reports.health import say_age
 from lapor_sync.reports.reasons import Reason
-from lapor_sync.web.i18n import Language, date_time, long_date, translations
+from lapor_sync.web.i18n import Language, date_time, long_date, tenths, translations
 from lapor_sync.web.middleware import console_state
 
 
@@ -38,6 +39,7 @@ def environment(language: Language) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["long_date"] = partial(long_date, language=language)
     env.filters["date_time"] = partial(date_time, language=language)
+    env.filters["tenths"] = partial(tenths, language=language)
     env.filters["say"] = partial(say, language=language)
     env.filters["age"] = partial(age, language=language)
     return env
@@ -58,6 +60,12 @@ def age(seconds: int | None, language: Language) -> object:
     return say(say_age(seconds), language)
 
 
+def refusal(request: Request, exc: Exception) -> str:
+    """A service's refusal in the request's language: its :class:`Reason` translated, any other text as it came."""
+    reason = exc.args[0] if exc.args else None
+    return reason.translated(translations(console_state(request).language)) if isinstance(reason, Reason) else str(exc)
+
+
 def url(request: Request, path: str) -> str:
     """``path`` (absolute, e.g. ``/cases/12``) under the root path the console is served at behind a proxy."""
     return f"{request.scope.get('root_path', '').rstrip('/')}{path}"
@@ -68,6 +76,18 @@ def local_path(request: Request) -> str:
     root = request.scope.get("root_path", "").rstrip("/")
     path = request.url.path
     return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
+def page_address(request: Request) -> str:
+    """Where the language chooser comes back to: this page with its query (filters, page), under no root path.
+
+    A page answering a form's POST (an action refused) cannot be fetched again by GET, so the chooser
+    goes to the dashboard from there instead of to a 405.
+    """
+    if request.method != "GET":
+        return "/"
+    query = request.url.query
+    return f"{local_path(request)}?{query}" if query else local_path(request)
 
 
 def is_api(request: Request) -> bool:
@@ -90,7 +110,7 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
         static=lambda name: url(request, f"/static/{name}"),
         language=state.language,
         notice=state.notice,
-        path=local_path(request),
+        path=page_address(request),
         query=query_string,
         **context,
     )

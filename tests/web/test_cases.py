@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from contextlib import nullcontext
 from datetime import timedelta
@@ -104,6 +105,27 @@ def test_the_list_pages_by_keyset(harness: ConsoleHarness) -> None:
     page = harness.signed_in(Role.VIEWER).get("/cases", params={"agency": "", "limit": 1}).text
     older = re.search(r'href="(/cases\?[^"]+)">Kasus yang lebih lama', page)
     assert older and "before=" in older.group(1) and "limit=1" in older.group(1)
+
+
+def test_the_dashboard_open_cases_link_lists_only_open_cases_and_pages_keep_it(harness: ConsoleHarness) -> None:
+    with harness.app.db.session() as session:
+        closed = session.get(Case, harness.seeded.public_case)
+        assert closed is not None
+        closed.state = "completed"
+        session.add(closed)
+        session.commit()
+    client = harness.signed_in(Role.VIEWER)
+    link = re.search(r'href="(/cases\?open_only=1)"', client.get("/").text)
+    assert link is not None
+    listed = client.get(html.unescape(link.group(1)) + "&limit=1").text
+    assert f'href="/cases/{harness.seeded.public_case}"' not in listed
+    older = re.search(r'href="(/cases\?[^"]+)">Kasus yang lebih lama', listed)
+    assert older and "open_only=1" in html.unescape(older.group(1))
+    rest = client.get(html.unescape(older.group(1))).text
+    assert f'href="/cases/{harness.seeded.public_case}"' not in rest
+    assert 'name="open_only" value="1" checked' in rest
+    api = client.get("/api/v1/cases", params={"open_only": "1"}).json()["rows"]
+    assert harness.seeded.public_case not in [r["id"] for r in api] and api
 
 
 # -- the case page ----------------------------------------------------------------------------------
@@ -336,6 +358,21 @@ def test_a_viewer_sees_no_action_buttons(harness: ConsoleHarness) -> None:
     operator = harness.signed_in(Role.OPERATOR)
     assert "/resync" in operator.get(f"/cases/{harness.seeded.public_case}").text
     assert 'name="ids"' in operator.get("/cases").text
+
+
+def test_a_closed_case_offers_resync_and_re_route_but_no_agency_action(harness: ConsoleHarness) -> None:
+    case_id = harness.seeded.public_case
+    with harness.app.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.state = "completed"
+        session.add(case)
+        session.commit()
+    page = harness.signed_in(Role.OPERATOR).get(f"/cases/{case_id}").text
+    assert f"/cases/{case_id}/resync" in page and f"/cases/{case_id}/reassign" in page
+    for action in ("followup", "complete", "return", "forward"):
+        assert f"/cases/{case_id}/{action}" not in page
+    assert "Kasus ini sudah selesai" in page
 
 
 def test_bulk_reassign_and_resync_count_per_row_outcomes(harness: ConsoleHarness, fake: FakePlatform) -> None:

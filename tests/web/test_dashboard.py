@@ -6,7 +6,10 @@ import re
 from datetime import timedelta
 
 from lapor_sync.accounts.roles import Role
+from lapor_sync.reports.health import say_age
+from lapor_sync.reports.reasons import Reason
 from lapor_sync.web.charts import HEIGHT, column_chart, row_chart
+from lapor_sync.web.i18n import Language, translations
 from tests.web.conftest import ConsoleHarness
 
 
@@ -91,3 +94,16 @@ def test_ages_inside_the_reasons_are_said_in_the_page_language_as_in_the_facts(c
     assert "(3 hari 3 jam yang lalu)" in page  # the facts' table says it the same way
     english = console.signed_in(Role.VIEWER, accept_language="en").get("/").text
     assert "last successful pull 3 d 3 h ago (failing after 1 h 0 min)" in english
+
+
+def test_an_age_inside_a_health_reason_is_said_in_the_page_language() -> None:
+    reason = Reason(
+        "last successful pull %(age)s ago (failing after %(limit)s)",
+        age=say_age(2 * 86400 + 4 * 3600),
+        limit=say_age(3600),
+    )
+    assert reason == "last successful pull 2 d 4 h ago (failing after 1 h 0 min)"  # the CLI's words, unchanged
+    assert reason.translated(translations(Language.ID)) == (
+        "penarikan terakhir yang berhasil 2 hari 4 jam yang lalu (gagal bila lewat 1 jam 0 mnt)"
+    )
+    assert say_age(None).translated(translations(Language.ID)) == "belum pernah"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lapor_sync.accounts.roles import Role
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import SyncRun
@@ -76,3 +78,22 @@ def test_an_unknown_run_is_404(console: ConsoleHarness) -> None:
 def test_runs_need_a_signed_in_user(console: ConsoleHarness) -> None:
     assert console.client().get("/runs").status_code == 303
     assert console.client().get("/api/v1/runs").status_code == 401
+
+
+def test_a_run_duration_is_written_with_the_page_language_decimal_sign(console: ConsoleHarness) -> None:
+    db = Database(console.seeded.url)
+    with db.session() as session:
+        session.add(
+            SyncRun(
+                institution_id=CITY,
+                job="pull",
+                trigger="schedule",
+                outcome="ok",
+                started_at=T0,
+                finished_at=T0 + timedelta(seconds=1234.5),
+            )
+        )
+        session.commit()
+    db.dispose()
+    assert "<td>1.234,5</td>" in console.signed_in(Role.VIEWER).get("/runs").text
+    assert "<td>1,234.5</td>" in console.signed_in(Role.VIEWER, accept_language="en").get("/runs").text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 from lapor_sync.accounts.roles import Role
@@ -140,6 +142,17 @@ def test_pages_speak_indonesian_unless_asked_for_english(console: ConsoleHarness
     chosen = client.post("/language", data={"language": "en", "next": "/", "csrf_token": csrf_of(client, "/")})
     assert chosen.status_code == 303
     assert '<html lang="en">' in client.get("/").text
+
+
+def test_choosing_the_language_keeps_the_page_with_its_filters(console: ConsoleHarness) -> None:
+    client = console.signed_in(Role.VIEWER)
+    listed = client.get("/cases?agency=DINSOS&state=new")
+    chooser = re.search(r'action="/language".*?name="next" value="([^"]*)"', listed.text, re.DOTALL)
+    assert chooser is not None
+    next_page = html.unescape(chooser.group(1))
+    assert next_page == "/cases?agency=DINSOS&state=new"
+    chosen = client.post("/language", data={"language": "en", "next": next_page, "csrf_token": csrf_of(client, "/")})
+    assert chosen.headers["location"] == "/cases?agency=DINSOS&state=new"
 
 
 def test_sign_in_goes_nowhere_but_this_console(console: ConsoleHarness) -> None:

@@ -16,6 +16,7 @@ def _texts_in_code() -> set[str]:
     method_map = [
         ("lapor_sync/web/**.py", "python"),
         ("lapor_sync/reports/health.py", "python"),
+        ("lapor_sync/accounts/**.py", "python"),
         ("lapor_sync/web/templates/**.html", "jinja2"),
     ]
     options = {"lapor_sync/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
@@ -55,3 +56,15 @@ def test_placeholders_survive_translation() -> None:
 
 def _placeholders(text: str) -> list[str]:
     return re.findall(r"%\([a-z_]+\)[sd]", text)
+
+
+def test_indonesian_says_proses_for_a_sync_run_never_run() -> None:
+    with CATALOGUE.open("rb") as po:
+        catalogue = read_po(po, locale="id")
+    english_word = [
+        message.id
+        for message in catalogue
+        for text in ([message.string] if isinstance(message.string, str) else list(message.string))
+        if re.search(r"\brun\b", re.sub(r"%\([a-z_]+\)[sd]", "", text))
+    ]
+    assert english_word == []

@@ -48,6 +48,19 @@ def test_a_weak_password_is_refused_with_its_reason(console: ConsoleHarness) -> 
     assert "10" in admin.get("/users").text  # the rule is stated
 
 
+def test_a_refused_user_change_is_said_in_the_page_language(console: ConsoleHarness) -> None:
+    admin = console.signed_in(Role.ADMIN)
+    form = {"role": "viewer", "csrf_token": csrf_of(admin, "/users")}
+    short = admin.post("/users", data={**form, "name": "budi", "password": "pendek", "password_again": "pendek"})
+    assert "kata sandi kurang dari 10 karakter" in admin.get(short.headers["location"]).text
+    taken = {**form, "name": "viewer", "password": "sandi-panjang-1", "password_again": "sandi-panjang-1"}
+    admin.post("/users", data=taken)
+    assert "pengguna &#39;viewer&#39; sudah ada" in admin.get("/users").text
+    english = console.signed_in(Role.ADMIN, accept_language="en")
+    english.post("/users", data={**taken, "csrf_token": csrf_of(english, "/users")})
+    assert "user &#39;viewer&#39; exists already" in english.get("/users").text
+
+
 def test_disabling_from_the_console_is_audited_with_the_admins_name_and_address(console: ConsoleHarness) -> None:
     admin = console.signed_in(Role.ADMIN)
     admin.post("/users/viewer/disable", data={"csrf_token": csrf_of(admin, "/users")})

@@ -69,6 +69,7 @@ class CaseSearch(BaseModel):
     text: str | None = Field(default=None, max_length=200)
     agency: str | None = Field(default=None, max_length=32)
     state: CaseState | None = None
+    open_only: bool | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -83,6 +84,7 @@ class CaseSearch(BaseModel):
             text=self.text or None,
             agency_code=self.agency or None,
             state=self.state,
+            open_only=bool(self.open_only),
             include_confidential=include_confidential,
         )
 
@@ -268,7 +270,8 @@ def case_page(
 ) -> Response:
     """One case; ``show_reporter`` / ``show_confidential`` are the page's explicit, audited buttons.
 
-    ``run`` is the resync run just started from this page: the page links it.
+    ``run`` is the resync run just started from this page: the page links it. A closed case offers
+    no agency action (the service would refuse each one: :func:`lapor_sync.domain.actions.check_action`).
     """
     data = open_case(request, services, user, case_id, reporter=show_reporter, confidential=show_confidential)
     fields = data["case"]
@@ -279,6 +282,7 @@ def case_page(
         detail=data,
         agencies=services.app.mapping.agencies,
         outside=services.app.mapping.outside_institutions,
+        case_open=CaseState(fields["state"]).is_open,
         resync_run=run,
     )
 

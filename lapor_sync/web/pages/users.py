@@ -18,7 +18,7 @@ from lapor_sync.accounts.users import ConsoleUser
 from lapor_sync.domain.errors import LaporSyncError
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.security import audit_actor, require
-from lapor_sync.web.templating import redirect_after, render, translate
+from lapor_sync.web.templating import redirect_after, refusal, render, translate
 
 router = APIRouter()
 api = APIRouter()
@@ -161,7 +161,7 @@ def issue_token(
     try:
         token = services.tokens.issue_token(name, label=label, actor=audit_actor(request, admin))
     except LaporSyncError as exc:
-        return redirect_after(request, "/users", str(exc))
+        return redirect_after(request, "/users", refusal(request, exc))
     return render(request, "token_issued.html", title=translate(request, "API token"), name=name, token=token)
 
 
@@ -177,9 +177,9 @@ def revoke_token(request: Request, token_id: int, services: Services, admin: Adm
 
 
 def _change(request: Request, back: str, change: Any, done: str) -> Response:
-    """Make ``change``; go back to ``back`` saying ``done``, or the service's refusal in its own words."""
+    """Make ``change``; go back to ``back`` saying ``done``, or the service's refusal (in the page's language)."""
     try:
         change()
     except LaporSyncError as exc:
-        return redirect_after(request, back, str(exc))
+        return redirect_after(request, back, refusal(request, exc))
     return redirect_after(request, back, done)
