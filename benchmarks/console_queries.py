@@ -37,6 +37,7 @@ from lapor_sync.queries.events import EventFilter, search_events
 from lapor_sync.queries.outbox import search_outbox
 from lapor_sync.queries.runs import run_events, search_runs
 from lapor_sync.queries.set_aside import search_set_aside
+from lapor_sync.reports.sla import evaluate_open_cases
 from lapor_sync.storage.database import Database
 
 INST = 6271
@@ -90,6 +91,7 @@ def queries(cases: int, events: int) -> dict[str, Query]:
         "set aside: all": lambda s: search_set_aside(s, INST, include_resolved=True),
         "dashboard: daily series 30 d": lambda s: daily_series(s, INST, now=END_OF_YEAR),
         "dashboard: overdue by agency": lambda s: overdue_by_agency(s, INST, policy=POLICY, now=END_OF_YEAR),
+        "sla: every open case evaluated one by one": lambda s: evaluate_open_cases(s, INST, POLICY, END_OF_YEAR),
     }
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import WIB
-from lapor_sync.domain.workdays import WorkingCalendar
+from lapor_sync.domain.workdays import Span, WorkingCalendar
 
 
 class SlaStatus(StrEnum):
@@ -113,6 +113,21 @@ class SlaResult:
         return self.auto_close
 
 
+@dataclass(frozen=True, slots=True)
+class StartCutoffs:
+    """How one kind of deadline stands at one instant, told by the instant it counts from.
+
+    A deadline counted from ``x`` (the disposition for the follow-up, the last institution
+    follow-up for the auto-close) is overdue when ``x`` lies in one of ``overdue`` (:data:`Span`:
+    ``since`` inclusive or unbounded, ``until`` exclusive, aware UTC), due soon when it does not
+    but ``x < due_soon_before``, on track otherwise: the same answers as :meth:`SlaPolicy.evaluate`
+    gives deadline by deadline, for a database to count on an indexed column.
+    """
+
+    overdue: list[Span]
+    due_soon_before: datetime
+
+
 @dataclass(frozen=True)
 class SlaPolicy:
     """The service levels of a deployment, in working days (from settings, never constants).
@@ -162,6 +177,20 @@ class SlaPolicy:
             auto_close = Deadline(DeadlineKind.AUTO_CLOSE, close_at, None, self._status(close_at, at))
         statuses = [followup.status] + ([auto_close.status] if auto_close else [])
         return SlaResult(min(statuses, key=lambda s: s.rank), followup, auto_close)
+
+    def cutoffs(self, kind: DeadlineKind, at: datetime) -> StartCutoffs:
+        """Where the deadlines of ``kind`` stand at instant ``at`` (aware), by their starting instant.
+
+        The working days are counted once here, whatever the number of cases then counted with the
+        result (see :class:`StartCutoffs`). Which deadline a case owes, if any, is still
+        :meth:`evaluate`'s rule: the follow-up while no institution follow-up exists, else the
+        auto-close unless a reporter or admin replied after the last one.
+        """
+        days = self.followup_working_days if kind is DeadlineKind.FOLLOWUP else self.autoclose_working_days
+        calendar = self.calendar
+        horizon = calendar.add_working_days(at, self.due_soon_working_days).astimezone(WIB).date()
+        # Due soon is "due on the horizon's WIB date or before" (_status), overdue ones included.
+        return StartCutoffs(calendar.started_due_by(at, days), calendar.started_due_on_or_before(horizon, days))
 
     def working_days_left(self, deadline: Deadline, at: datetime) -> int | None:
         """Working days from ``at``'s WIB date to ``deadline``'s (negative: overdue by that many); ``None`` once met.

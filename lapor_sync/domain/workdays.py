@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import holidays
 
@@ -11,6 +11,10 @@ from lapor_sync.domain.timezones import WIB
 
 # Public holidays plus cuti bersama (collective leave set by joint decree); docs/domain.md "Time limits".
 HOLIDAY_CATEGORIES = ("public", "government")
+ONE_MICROSECOND = timedelta(microseconds=1)  # the resolution of datetime and of both databases' timestamps
+
+Span = tuple[datetime | None, datetime]
+"""Instants from ``since`` (inclusive; ``None``: no lower bound) to ``until`` (exclusive), aware UTC."""
 
 
 class WorkingCalendar:
@@ -106,3 +110,63 @@ class WorkingCalendar:
                 counted += self.is_working_day(day)
             self._later[key] = day
         return self._later[key]
+
+    def started_due_by(self, at: datetime, days: int) -> list[Span]:
+        """The starting instants whose deadline ``days`` working days later has come at ``at``.
+
+        ``add_working_days(x, days) <= at`` holds exactly when ``x`` lies in one of the returned spans:
+        so a database can count the deadlines that have fallen due with range conditions on an
+        indexed column, the working days counted once per call rather than once per row. Starting
+        dates whose deadline falls before ``at``'s WIB date are all in; those whose deadline falls
+        on that date (several after a weekend or a holiday) only up to ``at``'s WIB time of day.
+
+        Args:
+            at: the instant deadlines are judged at (aware).
+            days: the deadline's length in working days, >= 0.
+
+        Returns:
+            Disjoint spans ``(since, until)``, oldest first; the first has no lower bound.
+        """
+        local = at.astimezone(WIB)
+        today = local.date()
+        spans: list[Span] = [(None, self.started_due_on_or_before(today - timedelta(days=1), days))]
+        day = today
+        while (due := self._working_days_after(day, days)) >= today:
+            if due == today:  # due today, at the starting time of day: due when that time has come
+                spans.append((_midnight(day), datetime.combine(day, local.timetz()).astimezone(UTC) + ONE_MICROSECOND))
+            day -= timedelta(days=1)
+        return _joined(spans[:1] + spans[:0:-1])
+
+    def started_due_on_or_before(self, last: date, days: int) -> datetime:
+        """The instant before which every start has its deadline ``days`` working days later on ``last`` or earlier.
+
+        ``add_working_days(x, days)`` falls on a WIB date no later than ``last`` exactly when ``x`` is
+        before the returned instant (the deadline's date never decreases as the start moves later).
+
+        Args:
+            last: a WIB date.
+            days: the deadline's length in working days, >= 0.
+
+        Returns:
+            An aware UTC instant: a WIB midnight.
+        """
+        day = last
+        while self._working_days_after(day, days) > last:
+            day -= timedelta(days=1)
+        return _midnight(day + timedelta(days=1))
+
+
+def _midnight(day: date) -> datetime:
+    """The instant ``day`` begins in WIB, in UTC."""
+    return datetime.combine(day, time(), tzinfo=WIB).astimezone(UTC)
+
+
+def _joined(spans: list[Span]) -> list[Span]:
+    """``spans`` (oldest first) with each one that starts where the one before ends merged into it."""
+    joined = [spans[0]]
+    for since, until in spans[1:]:
+        if since == joined[-1][1]:
+            joined[-1] = (joined[-1][0], until)
+        else:
+            joined.append((since, until))
+    return joined

@@ -6,7 +6,6 @@ single scan, not one query per day (thirty queries over a million rows would cos
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import accumulate
@@ -17,7 +16,7 @@ from sqlmodel import Session, col, select
 from lapor_sync.domain.outbox import OutboxState
 from lapor_sync.domain.sla import SlaPolicy
 from lapor_sync.domain.timezones import WIB, wib_midnight
-from lapor_sync.reports.sla import evaluate_open_cases
+from lapor_sync.reports.sla_counts import count_open_cases
 from lapor_sync.storage.models import Case, OutboxItem
 
 
@@ -64,9 +63,8 @@ def daily_series(session: Session, institution_id: int, *, now: datetime, days: 
 def overdue_by_agency(session: Session, institution_id: int, *, policy: SlaPolicy, now: datetime) -> dict[str, int]:
     """Count the open cases with an overdue deadline at ``now``, per agency, as ``lapor-sync sla`` judges them.
 
-    Every open case is evaluated (:func:`lapor_sync.reports.sla.evaluate_open_cases`: two queries,
-    then the rule in Python): about a second at 16,000 open cases, so a page shows it apart from
-    the day series (loaded on its own, kept for a minute) rather than making every view wait.
+    One aggregate query (:func:`lapor_sync.reports.sla_counts.count_open_cases`): tens of milliseconds at
+    16,000 open cases.
 
     Args:
         session: a session on the city's database.
@@ -77,10 +75,8 @@ def overdue_by_agency(session: Session, institution_id: int, *, policy: SlaPolic
     Returns:
         Agency code → overdue cases, by code; agencies with none are left out.
     """
-    overdue = Counter(
-        row.agency_code for row in evaluate_open_cases(session, institution_id, policy, now) if row.overdue
-    )
-    return dict(sorted(overdue.items()))
+    counts = count_open_cases(session, institution_id, policy, now)
+    return {code: c.overdue for code, c in counts.items() if c.overdue}
 
 
 def _per_day(column: ColumnElement[datetime] | datetime, bounds: list[datetime]) -> list[ColumnElement[int]]:

@@ -40,10 +40,10 @@ from lapor_sync.domain.clock import Clock
 from lapor_sync.domain.outbox import WAITING, OutboxState
 from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import PULL_JOBS, PUSH_JOBS, RunOutcome
-from lapor_sync.domain.sla import SlaStatus
 from lapor_sync.domain.status import CaseState
+from lapor_sync.queries.daily import overdue_by_agency
 from lapor_sync.reports.reasons import Reason
-from lapor_sync.reports.sla import evaluate_open_cases, sla_policy
+from lapor_sync.reports.sla import sla_policy
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.faults import probe_write
 from lapor_sync.storage.lease import held_leases
@@ -112,6 +112,7 @@ def _last_run(
         select(SyncRun)
         .where(SyncRun.institution_id == institution_id, col(SyncRun.job).in_(jobs), col(SyncRun.outcome).in_(outcomes))
         .order_by(col(SyncRun.id).desc())
+        .limit(1)  # first() alone would build every matching run before keeping one
     ).first()
 
 
@@ -126,6 +127,7 @@ def _last_push(session: Session, institution_id: int, *where: Any) -> SyncRun | 
             *where,
         )
         .order_by(col(SyncRun.id).desc())
+        .limit(1)
     ).first()
 
 
@@ -198,6 +200,7 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         select(SyncRun)
         .where(SyncRun.institution_id == institution, SyncRun.outcome != RunOutcome.RUNNING)
         .order_by(col(SyncRun.id).desc())
+        .limit(1)
     ).first()
     cursor = session.get(Cursor, cursor_name(institution))
     per_state = dict(
@@ -218,10 +221,7 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         .where(SetAsideRecord.institution_id == institution, col(SetAsideRecord.resolved_at).is_(None))
     ).one()
     open_case = (Case.institution_id == institution, col(Case.state).in_(_OPEN))
-    overdue = sum(
-        row.result.status is SlaStatus.OVERDUE
-        for row in evaluate_open_cases(session, institution, sla_policy(settings), now)
-    )
+    overdue = overdue_by_agency(session, institution, policy=sla_policy(settings), now=now)
     abandoned = session.exec(
         select(func.count())
         .select_from(SyncRun)
@@ -267,7 +267,8 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
             "agency": mapping.triage.agency,
             "open_cases": _count(session, *open_case, Case.routing_rule == "triage"),
         },
-        "sla_overdue_cases": overdue,
+        "sla_overdue_cases": sum(overdue.values()),
+        "sla_overdue_by_agency": overdue,
         "abandoned_runs_24h": abandoned,
         # Runs under way whose requests wait on the request quota (CONTRACT §7 G4), and until when.
         "quota_waits": [{"run_id": run.id, "job": run.job, "until": run.quota_wait_until} for run in waiting],

@@ -100,6 +100,7 @@ def test_status_lists_every_fact_and_reason_of_the_seeded_records(seeded: Seeded
     assert summary["set_aside_unresolved"] == 1 and summary["open_cases"] == 3
     assert summary["triage"] == {"agency": "DISKOMINFO", "open_cases": 1}
     assert summary["sla_overdue_cases"] == 3  # dispositioned in July 2024, never followed up
+    assert sum(summary["sla_overdue_by_agency"].values()) == 3 and "DISKOMINFO" in summary["sla_overdue_by_agency"]
     table = invoke("status")
     assert table.exit_code == 2 and "failing" in table.stdout and "inbox:6271" in table.stdout
 

@@ -139,3 +139,20 @@ def test_working_days_left_count_to_the_due_date_and_past_it_and_stop_once_met()
     assert POLICY.working_days_left(late, wib(2024, 4, 23, 9, 0)) == -2  # 22, 23 Apr
     met = POLICY.evaluate(case(agency(wib(2024, 4, 5, 11, 0))), wib(2024, 4, 23, 9, 0)).followup
     assert POLICY.working_days_left(met, wib(2024, 4, 23, 9, 0)) is None
+
+
+def _status_by_cutoffs(start: datetime, kind: DeadlineKind, at: datetime) -> SlaStatus:
+    cut = POLICY.cutoffs(kind, at)
+    if any((since is None or since <= start) and start < until for since, until in cut.overdue):
+        return SlaStatus.OVERDUE
+    return SlaStatus.DUE_SOON if start < cut.due_soon_before else SlaStatus.ON_TRACK
+
+
+@pytest.mark.parametrize("at", [wib(2024, 4, 16, 9, 59), wib(2024, 4, 16, 10, 0), wib(2024, 4, 20, 12, 0)])
+def test_the_cutoffs_judge_each_deadline_as_evaluate_does(at: datetime) -> None:
+    starts = [wib(2024, 3, 20, 10, 0) + n * (wib(2024, 3, 20, 17, 0) - wib(2024, 3, 20, 10, 0)) for n in range(100)]
+    for start in starts:
+        owed = POLICY.evaluate(case(dispositioned=start), at)  # no follow-up yet: the follow-up is owed
+        assert _status_by_cutoffs(start, DeadlineKind.FOLLOWUP, at) is owed.status, start
+        waiting = POLICY.evaluate(case(agency(start), dispositioned=start), at)  # the auto-close is expected
+        assert _status_by_cutoffs(start, DeadlineKind.AUTO_CLOSE, at) is waiting.status, start

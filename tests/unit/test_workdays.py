@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from lapor_sync.domain.timezones import WIB
-from lapor_sync.domain.workdays import WorkingCalendar
+from lapor_sync.domain.workdays import ONE_MICROSECOND, Span, WorkingCalendar
 from lapor_sync.simulator import workdays as simulator_workdays
 
 CALENDAR = WorkingCalendar()
@@ -82,6 +82,51 @@ def test_the_simulator_uses_the_same_calendar() -> None:
         wib(2024, 4, 2, 10, 0), 10
     )
     assert isinstance(simulator_workdays.CALENDAR, WorkingCalendar)
+
+
+def _within(instant: datetime, spans: list[Span]) -> bool:
+    return any((since is None or since <= instant) and instant < until for since, until in spans)
+
+
+# Instants to judge at: a working afternoon, a Saturday, the last day of Idul Fitri's cuti bersama,
+# the first working day after it (deadlines of many starting days fall on it), midnight, Christmas Eve.
+JUDGED_AT = [
+    wib(2024, 7, 17, 14, 30),
+    wib(2024, 7, 20, 9, 0),
+    wib(2024, 4, 15, 11, 0),
+    wib(2024, 4, 16, 10, 0),
+    wib(2024, 4, 16, 0, 0),
+    wib(2024, 12, 24, 23, 59, 59),
+]
+
+
+@pytest.mark.parametrize("at", JUDGED_AT)
+@pytest.mark.parametrize("days", [0, 1, 5, 10])
+def test_started_due_by_gives_exactly_the_starts_whose_deadline_has_come(at: datetime, days: int) -> None:
+    spans = CALENDAR.started_due_by(at, days)
+    # Every half hour over the 40 days before ``at``, and each starting time of day around ``at``'s.
+    starts = [at - timedelta(minutes=30 * n) for n in range(40 * 48)]
+    starts += [s + delta for s in starts[::48] for delta in (ONE_MICROSECOND, -ONE_MICROSECOND)]
+    wrong = [s for s in starts if _within(s, spans) != (CALENDAR.add_working_days(s, days) <= at)]
+    assert wrong == []
+    assert spans[0][0] is None and all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False) if b[0])
+
+
+def test_after_a_long_holiday_the_starts_due_today_are_those_up_to_the_time_of_day() -> None:
+    # Tue 16 Apr 2024 10:00 WIB, the first working day after Idul Fitri: a follow-up 1 working day
+    # after 5 Apr (Fri) or any day off since falls due today at that start's time of day.
+    spans = CALENDAR.started_due_by(wib(2024, 4, 16, 10, 0), 1)
+    assert spans[0] == (None, wib(2024, 4, 5, 10, 0) + ONE_MICROSECOND)
+    assert spans[1:4] == [(wib(2024, 4, d, 0, 0), wib(2024, 4, d, 10, 0) + ONE_MICROSECOND) for d in (6, 7, 8)]
+    assert len(spans) == 11  # 5 Apr, then each day off from 6 to 15 Apr
+
+
+def test_started_due_on_or_before_is_the_wib_midnight_after_the_last_such_start() -> None:
+    # Deadlines 1 working day later falling on Fri 19 Jul or before: starts up to Thu 18 Jul.
+    assert CALENDAR.started_due_on_or_before(date(2024, 7, 19), 1) == wib(2024, 7, 19, 0, 0)
+    # ... falling on Sun 21 Jul or before: the same (nothing falls due on a weekend).
+    assert CALENDAR.started_due_on_or_before(date(2024, 7, 21), 1) == wib(2024, 7, 19, 0, 0)
+    assert CALENDAR.started_due_on_or_before(date(2024, 7, 21), 0) == wib(2024, 7, 22, 0, 0)
 
 
 def test_working_days_apart_count_forward_and_backward_across_holidays() -> None:

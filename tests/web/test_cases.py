@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlmodel import select
+from sqlmodel import col, select
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.domain.errors import TransientError
@@ -194,7 +194,10 @@ def test_the_mapping_may_let_operators_open_confidential_content(
 def test_a_confidential_message_in_a_public_case_is_hidden_until_opened(harness: ConsoleHarness) -> None:
     reply = "Terima kasih, mohon segera ditindaklanjuti."
     with harness.app.db.session() as session:
-        entry = session.exec(select(ThreadEntry).where(ThreadEntry.case_id == harness.seeded.public_case)).first()
+        first = (
+            select(ThreadEntry).where(ThreadEntry.case_id == harness.seeded.public_case).order_by(col(ThreadEntry.id))
+        )
+        entry = session.exec(first.limit(1)).first()  # the first written, the reporter's reply
         assert entry is not None and entry.content == reply
         entry.is_secret = True
         session.add(entry)

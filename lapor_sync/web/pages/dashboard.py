@@ -10,9 +10,8 @@ from fastapi.responses import Response
 
 from lapor_sync.accounts.roles import Role
 from lapor_sync.accounts.users import ConsoleUser
-from lapor_sync.queries.daily import daily_series, overdue_by_agency
+from lapor_sync.queries.daily import daily_series
 from lapor_sync.reports.health import assess
-from lapor_sync.reports.sla import sla_policy
 from lapor_sync.web.charts import column_chart, row_chart
 from lapor_sync.web.context import Console, console
 from lapor_sync.web.security import require
@@ -37,7 +36,8 @@ def dashboard(services: Console) -> dict[str, Any]:
     report = assess(services.db, app.mapping, app.settings, services.clock)
     with services.db.session() as session:
         series = daily_series(session, app.institution_id, now=now, days=DAYS)
-        overdue = overdue_by_agency(session, app.institution_id, policy=sla_policy(app.settings), now=now)
+    # Health counted the overdue cases per agency already (``status``'s sla_overdue_by_agency).
+    overdue = report.facts["sla_overdue_by_agency"]
     return {**report.as_dict(), "series": {**asdict(series), "overdue_by_agency": overdue}}
 
 
