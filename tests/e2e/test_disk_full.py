@@ -16,13 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
 
 from lapor_sync.checks.invariants import InvariantReport, check_invariants
 from lapor_sync.domain.actions import AgencyAction
 from lapor_sync.reports.health import Health
 from lapor_sync.storage.disk_space import postgres_disk_full, sqlite_disk_full
-from lapor_sync.storage.models import Lease, OutboxItem
+from lapor_sync.storage.models import Lease, OutboxItem, SyncRun
 from tests.e2e.test_worker import add_social_complaint, spec, worker_lines, worker_on
 from tests.support.e2e import CITY, Harness, child_env, harness, run_command, small_world
 from tests.support.full_disk import fill, run_sync_that_fills_the_disk
@@ -184,3 +185,21 @@ def test_the_lease_of_a_sync_that_exited_on_a_full_disk_does_not_hold_up_the_nex
     assert after.returncode == 0, after.stderr
     assert "busy" not in after.stderr
     assert f"lease of job 'pull' taken over from {holder}: that process has ended" in after.stderr
+
+
+def test_a_run_stopped_by_a_full_disk_is_recorded_as_a_full_disk_not_as_an_internal_error(small_disk: Path) -> None:
+    url = f"sqlite:///{small_disk / 'lapor-sync.db'}"
+    with harness(small_world(), url) as h:
+        assert h.sync().outcome == "ok"
+        for _ in range(300):
+            add_social_complaint(h)  # a pull of these writes more than the 256 KiB left
+        filler = fill(small_disk, leave=256 * 1024)
+        with pytest.raises(OperationalError):
+            h.sync()
+        filler.unlink()
+        with h.app.db.session() as session:
+            run = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc())).first()
+
+    assert run is not None and run.outcome == "failed"
+    assert run.error is not None and run.error.startswith("cannot use the database: the disk is full: "), run.error
+    assert str(small_disk) in run.error and "internal error" not in run.error
