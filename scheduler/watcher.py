@@ -20,12 +20,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from lapor_sync.app import App
 from lapor_sync.domain.outbox import WAITING
 from lapor_sync.domain.runs import PUSH_JOBS, Job
+from lapor_sync.scheduler.crashes import CrashedJobs
+from lapor_sync.scheduler.jobs import OUTBOX_WATCH
 from lapor_sync.scheduler.runner import TickRunner
 from lapor_sync.scheduler.storage_state import StorageState
 from lapor_sync.storage.lease import held_leases
@@ -65,13 +66,20 @@ class OutboxWatcher:
         start_push: moves the push job's next run to now (``scheduler.modify_job``).
         stop: the worker's stop event; nothing is started once it is set.
         storage: where a database fault met by a look is reported (once per change of state).
+        crashes: where a look that crashed (a bug) is kept for ``/healthz``, as job ``outbox-watch``.
     """
 
     def __init__(
-        self, app: App, runner: TickRunner, start_push: Callable[[], None], stop: threading.Event, storage: StorageState
+        self,
+        app: App,
+        runner: TickRunner,
+        start_push: Callable[[], None],
+        stop: threading.Event,
+        storage: StorageState,
+        crashes: CrashedJobs,
     ) -> None:
         self._app, self._runner, self._start_push, self._stop = app, runner, start_push, stop
-        self._storage = storage
+        self._storage, self._crashes = storage, crashes
 
     def check(self) -> bool:
         """Start the push now if rows became due since the last push; return whether it was started.
@@ -83,14 +91,13 @@ class OutboxWatcher:
         if self._stop.is_set() or self._runner.running(Job.PUSH):
             return False
         try:
-            if self._pushing_elsewhere():
-                return False
-            with self._app.db.session() as session:
-                due = rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
-        except SQLAlchemyError as exc:  # the scheduler would log a traceback every few seconds
+            due = self._due()
+        except Exception as exc:  # neither a bug nor the database going away may stop the watcher
             if not self._storage.failed("the outbox watcher", exc):
-                raise
+                log.exception("job %s crashed; the next look tries again", OUTBOX_WATCH, extra={"job": OUTBOX_WATCH})
+                self._crashes.crashed(OUTBOX_WATCH)
             return False
+        self._crashes.ended(OUTBOX_WATCH)
         if not due:
             return False
         log.info(
@@ -99,6 +106,13 @@ class OutboxWatcher:
         self._runner.prompt(Job.PUSH)
         self._start_push()
         return True
+
+    def _due(self) -> int:
+        """Rows due since the last push; 0 while another process pushes (its push takes them)."""
+        if self._pushing_elsewhere():
+            return 0
+        with self._app.db.session() as session:
+            return rows_due_since_last_push(session, self._app.institution_id, self._app.clock.now())
 
     def _pushing_elsewhere(self) -> bool:
         return any(

@@ -82,7 +82,7 @@ class Worker:
         self.crashes = CrashedJobs(app.clock)
         self.runner = TickRunner(app, self.stop, self.metrics, self.storage, self.crashes, monotonic=monotonic)
         self.scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(len(self.specs))})
-        self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage)
+        self.watcher = OutboxWatcher(app, self.runner, self._push_now, self.stop, self.storage, self.crashes)
         for spec in self.specs:
             func = self.watcher.check if spec.name == OUTBOX_WATCH else partial(self.runner.tick, spec)
             self.scheduler.add_job(

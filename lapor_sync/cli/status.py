@@ -114,7 +114,11 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             ],
             [
                 "jobs running (leases)",
-                "; ".join(f"{lease['job']} by {lease['holder']} since {cell(lease['since'])}" for lease in leases)
+                "; ".join(
+                    f"{lease['job']} by {lease['holder']} since {cell(lease['since'])}"
+                    + (" (its process has ended: the next run takes it over at once)" if lease["ended"] else "")
+                    for lease in leases
+                )
                 or "none",
             ],
         ]

@@ -182,6 +182,9 @@ class LeaseBusy(LaporSyncError):
         silent_seconds: how long since the holder last renewed it, seconds; ``None`` when not known.
         frees_at: when it lapses unrenewed (aware, UTC); ``None`` for a PostgreSQL session lock,
             which frees only when its holder's session ends.
+        seen_here: whether this host can tell that the holder has ended (a process of this host, named
+            with its incarnation), so that its lease is taken over at once then; otherwise (another host)
+            only at ``frees_at``, and the message says so.
     """
 
     def __init__(
@@ -192,10 +195,16 @@ class LeaseBusy(LaporSyncError):
         *,
         silent_seconds: int | None = None,
         frees_at: datetime | None = None,
+        seen_here: bool = True,
     ) -> None:
         when = "" if since is None else f" since {display_wib(since)} ({since.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
         silence = "" if silent_seconds is None else f", silent for {_say_span(silent_seconds)}"
-        if frees_at is not None:
+        if frees_at is not None and not seen_here:
+            frees = (
+                f"; it frees at {display_wib(frees_at)} (whether that process still runs cannot be seen from "
+                "this host: its lease is taken over only then)"
+            )
+        elif frees_at is not None:
             frees = f"; it frees at {display_wib(frees_at)}, or at once if that process is gone"
         elif silent_seconds is not None:
             frees = "; it frees when that process ends (a PostgreSQL session lock)"

@@ -46,6 +46,7 @@ from lapor_sync.reports.reasons import Reason
 from lapor_sync.reports.sla import sla_policy
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.faults import probe_write
+from lapor_sync.storage.holders import Liveness, liveness
 from lapor_sync.storage.lease import held_leases
 from lapor_sync.storage.models import Case, Cursor, OutboxItem, ReadFailure, SetAsideRecord, SyncRun
 from lapor_sync.sync.cursor import cursor_name
@@ -273,11 +274,17 @@ def gather(db: Database, session: Session, mapping: CityMapping, settings: Setti
         # Runs under way whose requests wait on the request quota (CONTRACT §7 G4), and until when.
         "quota_waits": [{"run_id": run.id, "job": run.job, "until": run.quota_wait_until} for run in waiting],
         "leases": [
-            {"job": lease.job, "holder": lease.holder, "since": lease.acquired_at}
+            # ended: a holder of this host whose process is gone; the next run takes the lease over at once
+            {"job": lease.job, "holder": lease.holder, "since": lease.acquired_at, "ended": _ended(lease.holder)}
             for lease in held_leases(db, clock)
             if lease.institution_id == institution
         ],
     }
+
+
+def _ended(holder: str) -> bool:
+    """Whether ``holder`` is a process of this host that has ended (its lease is taken over at once)."""
+    return liveness(holder) is Liveness.GONE
 
 
 def _brief(run: SyncRun | None) -> dict[str, Any] | None:

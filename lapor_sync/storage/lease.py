@@ -142,7 +142,10 @@ class Leases:
             return LeaseBusy(job, "another process", None)
         silent = int((self._clock.now() - holder.renewed_at).total_seconds())
         frees_at = None if self._advisory else holder.expires_at
-        return LeaseBusy(job, holder.holder, holder.acquired_at, silent_seconds=silent, frees_at=frees_at)
+        seen_here = liveness(holder.holder) is not Liveness.UNKNOWN
+        return LeaseBusy(
+            job, holder.holder, holder.acquired_at, silent_seconds=silent, frees_at=frees_at, seen_here=seen_here
+        )
 
     def _attempt(self, job: str, institution_id: int) -> LeaseHandle | LeaseInfo | None:
         """Try once: return the handle, or the holder's row (``None`` when it has not written it yet)."""

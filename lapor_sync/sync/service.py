@@ -35,6 +35,7 @@ from lapor_sync.domain.routing import CityMapping
 from lapor_sync.domain.runs import Job
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.storage.database import Database
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.storage.lease import LeaseHandle, Leases
 from lapor_sync.storage.models import Agency, SyncRun
 from lapor_sync.sync.abandoned import abandon_runs_lost_to
@@ -192,8 +193,8 @@ class JobRunner:
             )
             raise
         except BaseException as exc:
-            # A bug: close the run so it does not stay "running" forever.
-            journal.finish(error=f"{type(exc).__name__}: internal error, see the service log")
+            # A bug, or the database failing (a full disk): close the run so it does not stay "running" forever.
+            journal.finish(error=_unexpected(exc))
             raise
         return journal.finish()
 
@@ -333,3 +334,15 @@ class SyncService(JobRunner):
             )
 
         return self.execute(Job.RETENTION, work, trigger=trigger, tick=tick)
+
+
+def _unexpected(exc: BaseException) -> str:
+    """The error of a run that ``exc`` ended unexpectedly: a fault of the database said as one, else a bug.
+
+    A full disk reads ``cannot use the database: the disk is full: 12 KiB free in /var/lib/lapor-sync, ...``
+    in ``status`` and ``runs``, not as an internal error an operator would take for a bug.
+    """
+    fault = database_fault(exc)
+    if fault is not None:
+        return f"cannot use the database: {fault}"
+    return f"{type(exc).__name__}: internal error, see the service log"

@@ -14,11 +14,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lapor_sync.app import App
 from lapor_sync.domain.clock import Clock
+from lapor_sync.storage.faults import database_fault
 from lapor_sync.web.context import Console
 from lapor_sync.web.i18n import Language
 from lapor_sync.web.middleware import ConsoleMiddleware
@@ -62,6 +64,7 @@ def create_console(app: App, *, clock: Clock | None = None) -> FastAPI:
             console.include_router(api, prefix=API_PREFIX)
     console.mount("/static", StaticFiles(packages=[("lapor_sync.web", "static")]), name="static")
     _handle_errors(console)
+    _handle_database_faults(console)
     console.add_middleware(
         ConsoleMiddleware,
         codec=SessionCodec(key, clock, idle_seconds=settings.web_idle_minutes * 60),
@@ -109,6 +112,24 @@ def _handle_errors(console: FastAPI) -> None:
     async def bad_input(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()[:5])
         return _error(request, 422, translate(request, "Some input was not valid: %(problems)s", problems=problems))
+
+
+def _handle_database_faults(console: FastAPI) -> None:
+    """A database that cannot be used (a full disk, read-only, unreachable): a 503 saying so, not a 500."""
+
+    @console.exception_handler(DBAPIError)
+    @console.exception_handler(PoolTimeout)
+    async def database_failing(request: Request, exc: Exception) -> Response:
+        # A full disk, a read-only or unreachable database: said as such (503), not "Internal Server Error".
+        fault = database_fault(exc)
+        if fault is None:
+            raise exc  # a bug: the server's 500, with its traceback in the service log
+        message = translate(
+            request,
+            "The database cannot be used (LAPOR_SYNC_DATABASE_URL): %(fault)s. Try again once it is fixed.",
+            fault=fault,
+        )
+        return _error(request, 503, message)
 
 
 def _error(request: Request, status: int, message: str) -> Response:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from click.testing import Result
 
 from lapor_sync.domain.clock import ManualClock
 from lapor_sync.storage.database import Database
-from lapor_sync.storage.models import SyncRun
+from lapor_sync.storage.holders import holder_name
+from lapor_sync.storage.models import Lease, SyncRun
 from lapor_sync.sync.journal import RunJournal
 from tests.support.cli import CITY, Seeded, cli_env, invoke, seeded, utc
 from tests.support.factories import T0
@@ -166,3 +170,35 @@ def test_runs_abandoned_in_the_last_day_are_counted_and_degraded(cli_env: str) -
     assert summary["abandoned_runs_24h"] == 2
     table = invoke("status")
     assert "runs abandoned (last 24 h)" in table.stdout
+
+
+def test_a_lease_left_by_a_process_of_this_host_that_ended_is_said_to_be_taken_over_by_the_next_run(
+    cli_env: str,
+) -> None:
+    record_run(cli_env, "pull", ago=timedelta(minutes=2))
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid is free now: a holder that has ended
+    own = holder_name("worker")
+    ended = own.replace(f":{os.getpid()} ", f":{child.pid} ").rsplit(" @", 1)[0] + " @1-" + own.rsplit("-", 1)[1]
+    now = datetime.now(UTC)
+    db = Database(cli_env)
+    with db.session() as session:
+        session.add(
+            Lease(
+                institution_id=CITY,
+                job="pull",
+                holder=ended,
+                token="t",
+                acquired_at=now,
+                expires_at=now + timedelta(minutes=2),
+                renewed_at=now,
+            )
+        )
+        session.commit()
+    db.dispose()
+
+    code, summary = status_json()
+    table = invoke("status").stdout
+
+    assert summary["leases"][0]["ended"] is True
+    assert "(its process has ended: the next run takes it over at once)" in table.replace("\n│", "").replace("  ", "")

@@ -16,16 +16,26 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
 
+from lapor_sync.accounts.roles import Role
+from lapor_sync.accounts.users import Accounts
+from lapor_sync.app import App
 from lapor_sync.checks.invariants import InvariantReport, check_invariants
+from lapor_sync.config.settings import Settings
 from lapor_sync.domain.actions import AgencyAction
+from lapor_sync.domain.clock import ManualClock, SystemClock
 from lapor_sync.reports.health import Health
 from lapor_sync.storage.disk_space import postgres_disk_full, sqlite_disk_full
-from lapor_sync.storage.models import Lease, OutboxItem
+from lapor_sync.storage.models import Lease, OutboxItem, SyncRun
+from lapor_sync.web.app import create_console
 from tests.e2e.test_worker import add_social_complaint, spec, worker_lines, worker_on
+from tests.support.cli import seed
 from tests.support.e2e import CITY, Harness, child_env, harness, run_command, small_world
+from tests.support.factories import T0
 from tests.support.full_disk import fill, run_sync_that_fills_the_disk
+from tests.web.conftest import PASSWORD, ConsoleHarness, csrf_of
 
 pytestmark = pytest.mark.e2e
 DISK_BYTES = 8 * 1024 * 1024
@@ -184,3 +194,46 @@ def test_the_lease_of_a_sync_that_exited_on_a_full_disk_does_not_hold_up_the_nex
     assert after.returncode == 0, after.stderr
     assert "busy" not in after.stderr
     assert f"lease of job 'pull' taken over from {holder}: that process has ended" in after.stderr
+
+
+def test_a_run_stopped_by_a_full_disk_is_recorded_as_a_full_disk_not_as_an_internal_error(small_disk: Path) -> None:
+    url = f"sqlite:///{small_disk / 'lapor-sync.db'}"
+    with harness(small_world(), url) as h:
+        assert h.sync().outcome == "ok"
+        for _ in range(300):
+            add_social_complaint(h)  # a pull of these writes more than the 256 KiB left
+        filler = fill(small_disk, leave=256 * 1024)
+        with pytest.raises(OperationalError):
+            h.sync()
+        filler.unlink()
+        with h.app.db.session() as session:
+            run = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc())).first()
+
+    assert run is not None and run.outcome == "failed"
+    assert run.error is not None and run.error.startswith("cannot use the database: the disk is full: "), run.error
+    assert str(small_disk) in run.error and "internal error" not in run.error
+
+
+def test_a_console_action_on_a_full_disk_answers_a_page_saying_so_not_an_internal_server_error(
+    small_disk: Path, clean_env: None
+) -> None:
+    url = f"sqlite:///{small_disk / 'lapor-sync.db'}"
+    app = App(Settings(database_url=url, api_base_url="http://127.0.0.1:9"), clock=SystemClock())
+    console = ConsoleHarness(create_console(app), app, ManualClock(T0), seed(url), Accounts(app.db, app.clock), None)  # type: ignore[arg-type]
+    console.accounts.add("admin", Role.ADMIN, PASSWORD)
+    browser = console.client(accept_language="en")
+    csrf = csrf_of(browser, "/sign-in")
+    try:
+        filler = fill(small_disk)
+        page = browser.post("/sign-in", data={"name": "admin", "password": PASSWORD, "csrf_token": csrf})
+        filler.unlink()
+        csrf = csrf_of(browser, "/sign-in")
+        again = browser.post("/sign-in", data={"name": "admin", "password": PASSWORD, "csrf_token": csrf})
+    finally:
+        browser.close()
+        app.db.dispose()
+
+    assert page.status_code == 503, page.text
+    assert "The database cannot be used (LAPOR_SYNC_DATABASE_URL): the disk is full: 0 B free in " in page.text
+    assert str(small_disk) in page.text and "Traceback" not in page.text
+    assert again.status_code == 303  # space freed: signed in

@@ -220,3 +220,28 @@ def test_healthz_fails_while_a_job_crashes_at_every_tick_and_passes_once_a_tick_
     )
     assert recovered.health is Health.OK, recovered.reasons
     assert w.metrics.runs.labels("pull", "crashed")._value.get() == 2
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_healthz_fails_while_the_outbox_watcher_crashes_at_every_look_and_passes_once_a_look_gets_through(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(*_args: Any) -> int:
+        raise RuntimeError("a bug in the outbox watcher")
+
+    with harness(small_world(), database.url) as h, worker_on(h) as w:
+        assert w.runner.tick(spec(w, "pull"), claim=False).outcome == "ok"
+        with monkeypatch.context() as patched:
+            patched.setattr("lapor_sync.scheduler.watcher.rows_due_since_last_push", crash)
+            looks = [w.watcher.check() for _ in range(2)]  # the scheduler would log a traceback every 5 s
+            crashing = w.assess()
+        assert w.watcher.check() is False  # nothing due: a look that gets through
+        recovered = w.assess()
+
+    assert looks == [False, False]
+    assert len(worker_lines(caplog, "job outbox-watch crashed")) == 2
+    assert crashing.health is Health.FAILING
+    assert crashing.reasons[0] == (
+        "job outbox-watch crashed at every tick since 2024-01-02 09:00 WIB (a bug: the traceback is in the service log)"
+    )
+    assert recovered.health is Health.OK, recovered.reasons

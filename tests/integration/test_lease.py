@@ -324,3 +324,19 @@ def _contend(url: str, rounds: int, markers: str, start) -> None:
 def _mark(markers: str, what: str) -> None:
     with Path(markers).open("a") as log:
         log.write(f"{os.getpid()} {what}\n")
+
+
+def test_a_holder_on_another_host_is_not_said_to_free_at_once_if_gone_only_at_its_expiry(database, clock):
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("a PostgreSQL session lock frees when its session ends, wherever its holder runs")
+    with leases(database, clock, "kantor-lain:4242 worker @8812345-1f2e3d4c", lease_seconds=300).hold(
+        "pull", institution_id=CITY, renew_in_background=False
+    ):
+        clock.advance(timedelta(seconds=130))
+        with pytest.raises(LeaseBusy) as refused:
+            leases(database, clock, "web02:22 sync command").hold("pull", institution_id=CITY).__enter__()
+
+    assert str(refused.value).endswith(
+        "silent for 2 min 10 s; it frees at 2024-07-01 09:05 WIB (whether that process still runs cannot be "
+        "seen from this host: its lease is taken over only then)"
+    ), str(refused.value)
