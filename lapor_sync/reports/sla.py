@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,7 +71,7 @@ def evaluate_open_cases(
     at: datetime,
     *,
     agency_code: str | None = None,
-    among: SelectOfScalar[int] | None = None,
+    among: SelectOfScalar[int] | Collection[int] | None = None,
 ) -> list[CaseSla]:
     """Evaluate the deadlines of every open case (new or in progress) at instant ``at``.
 
@@ -84,7 +85,7 @@ def evaluate_open_cases(
         at: the instant to evaluate at (aware).
         agency_code: only this agency's cases (code as stored, upper case).
         among: only the cases whose id this select gives (e.g.
-            :func:`lapor_sync.reports.sla_counts.pressing_cases`).
+            :func:`lapor_sync.reports.sla_counts.pressing_cases`), or these ids.
 
     Returns:
         The cases by agency code, then most urgent first, then earliest due.

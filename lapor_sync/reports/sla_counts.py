@@ -132,8 +132,8 @@ def most_pressing_cases(
     per_agency: int,
     *,
     agency_code: str | None = None,
-) -> SelectOfScalar[int]:
-    """A select of ids among which are each agency's ``per_agency`` most pressing cases at ``at``.
+) -> list[int]:
+    """Ids among which are each agency's ``per_agency`` most pressing cases at ``at``.
 
     Most pressing as :func:`lapor_sync.reports.sla.evaluate_open_cases` orders them: overdue
     before due soon, then earliest due. A deadline falls a number of working days after its start
@@ -143,7 +143,8 @@ def most_pressing_cases(
     working day and the days off after it, where the time of day decides. The select therefore
     gives, per agency and deadline owed, the pressing cases started before the next working day
     after the ``per_agency``-th earliest start: a few more than ``per_agency``, which the caller
-    evaluates, orders and cuts; one small query here finds those ``per_agency``-th starts.
+    evaluates, orders and cuts. Two queries: those ``per_agency``-th starts, then the ids (read
+    here, so that evaluating them reads the cases by id instead of grouping every thread again).
 
     Args:
         session: a session on the city's database.
@@ -168,7 +169,7 @@ def most_pressing_cases(
             select(nth.c.agency_code, nth.c.owes_followup, nth.c.start).where(nth.c.place == per_agency)
         )
     ]
-    return select(cases.c.id).where(pressing, not_(or_(false(), *beyond)))
+    return list(session.exec(select(cases.c.id).where(pressing, not_(or_(false(), *beyond)))))
 
 
 def _next_working_day(policy: SlaPolicy, instant: datetime) -> datetime:
