@@ -140,8 +140,8 @@ def most_pressing_cases(
     (the disposition for the follow-up, the last follow-up for the auto-close), at the start's WIB
     time of day, a start on a non-working day counting as on the working day before it. So among
     the cases owing the same deadline an earlier start is due no later, except within one
-    working day and the days off after it, where the time of day decides. The select therefore
-    gives, per agency and deadline owed, the pressing cases started before the next working day
+    working day and the days off after it, where the time of day decides. The ids are therefore,
+    per agency and deadline owed, the pressing cases started before the next working day
     after the ``per_agency``-th earliest start: a few more than ``per_agency``, which the caller
     evaluates, orders and cuts. Two queries: those ``per_agency``-th starts, then the ids (read
     here, so that evaluating them reads the cases by id instead of grouping every thread again).

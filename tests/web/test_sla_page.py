@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from lapor_sync.accounts.roles import Role
+from lapor_sync.reports.sla import sla_overview
 from lapor_sync.storage.models import Case
 from lapor_sync.web.pages.sla import PER_AGENCY
 from tests.support.cli import invoke_json
@@ -117,3 +118,12 @@ def test_the_api_says_per_agency_how_many_are_shown_of_how_many(
     cli = invoke_json("sla", "--at", console.clock.now().isoformat())
     assert "per_agency" not in cli
     assert [len(a["cases"]) for a in cli["agencies"] if a["agency_code"] == "DISHUB"] == [12]
+
+
+@pytest.mark.parametrize(("everything", "per_agency"), [(True, 10), (False, 0)])
+def test_the_limit_cuts_the_pressing_cases_only(console: ConsoleHarness, everything: bool, per_agency: int) -> None:
+    app = console.app
+    with app.db.session() as session, pytest.raises(ValueError, match="per_agency"):
+        sla_overview(
+            session, app.mapping, app.settings, console.clock.now(), everything=everything, per_agency=per_agency
+        )
