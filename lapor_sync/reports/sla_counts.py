@@ -12,11 +12,12 @@ tests/integration/test_sla_counts.py holds the counts equal to the rule case by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, time
+from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, false, func, not_, or_
+from sqlalchemy import ColumnElement, Row, Subquery, and_, case, false, func, not_, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -143,8 +144,8 @@ def most_pressing_cases(
     working day and the days off after it, where the time of day decides. The ids are therefore,
     per agency and deadline owed, the pressing cases started before the next working day
     after the ``per_agency``-th earliest start: a few more than ``per_agency``, which the caller
-    evaluates, orders and cuts. Two queries: those ``per_agency``-th starts, then the ids (read
-    here, so that evaluating them reads the cases by id instead of grouping every thread again).
+    evaluates, orders and cuts. One query, sometimes two (read here, so that evaluating them
+    reads the cases by id instead of grouping every thread again).
 
     Args:
         session: a session on the city's database.
@@ -160,16 +161,31 @@ def most_pressing_cases(
     pressing = _standing(cases, policy, at).pressing
     place = func.row_number().over(partition_by=(cases.c.agency_code, owes_followup), order_by=(start, cases.c.id))
     ranked = select(
-        cases.c.agency_code, owes_followup.label("owes_followup"), start.label("start"), place.label("place")
+        cases.c.id, cases.c.agency_code, owes_followup.label("owes"), start.label("start"), place.label("place")
     ).where(pressing)
-    nth = ranked.subquery()
-    beyond = [
-        and_(cases.c.agency_code == code, owes_followup == owes, start >= _next_working_day(policy, nth_start))
-        for code, owes, nth_start in session.exec(
-            select(nth.c.agency_code, nth.c.owes_followup, nth.c.start).where(nth.c.place == per_agency)
-        )
-    ]
-    return list(session.exec(select(cases.c.id).where(pressing, not_(or_(false(), *beyond)))))
+    ordered = ranked.subquery()
+    # Twice as many as needed in one query, usually enough: a partition whose last row read
+    # still starts before its bound is read further by a second.
+    rows = session.exec(select(*ordered.c).where(ordered.c.place <= 2 * per_agency)).all()
+    chosen, more = [], []
+    for (code, owes), found in _partitions(rows).items():
+        bound = _next_working_day(policy, found[per_agency - 1].start) if len(found) >= per_agency else None
+        chosen += [r.id for r in found if bound is None or r.start < bound]
+        if bound is not None and len(found) == 2 * per_agency and found[-1].start < bound:
+            more.append(
+                and_(ordered.c.agency_code == code, ordered.c.owes == owes, ordered.c.place > 2 * per_agency, ordered.c.start < bound)
+            )
+    if more:
+        chosen += session.exec(select(ordered.c.id).where(or_(*more))).all()
+    return chosen
+
+
+def _partitions(rows: Sequence[Row[Any]]) -> dict[tuple[str, bool], list[Row[Any]]]:
+    """``rows`` by agency and deadline owed, each in its ``place`` order."""
+    found: dict[tuple[str, bool], list[Row[Any]]] = {}
+    for row in sorted(rows, key=lambda r: r.place):
+        found.setdefault((row.agency_code, bool(row.owes)), []).append(row)
+    return found
 
 
 def _next_working_day(policy: SlaPolicy, instant: datetime) -> datetime:
