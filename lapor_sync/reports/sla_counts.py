@@ -173,7 +173,12 @@ def most_pressing_cases(
         chosen += [r.id for r in found if bound is None or r.start < bound]
         if bound is not None and len(found) == 2 * per_agency and found[-1].start < bound:
             more.append(
-                and_(ordered.c.agency_code == code, ordered.c.owes == owes, ordered.c.place > 2 * per_agency, ordered.c.start < bound)
+                and_(
+                    ordered.c.agency_code == code,
+                    ordered.c.owes == owes,
+                    ordered.c.place > 2 * per_agency,
+                    ordered.c.start < bound,
+                )
             )
     if more:
         chosen += session.exec(select(ordered.c.id).where(or_(*more))).all()
