@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,13 @@ from lapor_sync.domain.sla import Deadline, DeadlineKind, SlaCase, SlaPolicy, Sl
 from lapor_sync.domain.status import CaseState
 from lapor_sync.domain.timezones import display_wib
 from lapor_sync.domain.workdays import WorkingCalendar
-from lapor_sync.reports.sla_counts import OPEN_STATES, SlaCounts, count_open_cases, pressing_cases
+from lapor_sync.reports.sla_counts import (
+    OPEN_STATES,
+    SlaCounts,
+    count_open_cases,
+    most_pressing_cases,
+    pressing_cases,
+)
 from lapor_sync.storage.models import Case, SyncEvent, ThreadEntry
 from lapor_sync.sync.journal import Level, RunJournal
 
@@ -64,7 +71,7 @@ def evaluate_open_cases(
     at: datetime,
     *,
     agency_code: str | None = None,
-    among: SelectOfScalar[int] | None = None,
+    among: SelectOfScalar[int] | Collection[int] | None = None,
 ) -> list[CaseSla]:
     """Evaluate the deadlines of every open case (new or in progress) at instant ``at``.
 
@@ -78,7 +85,7 @@ def evaluate_open_cases(
         at: the instant to evaluate at (aware).
         agency_code: only this agency's cases (code as stored, upper case).
         among: only the cases whose id this select gives (e.g.
-            :func:`lapor_sync.reports.sla_counts.pressing_cases`).
+            :func:`lapor_sync.reports.sla_counts.pressing_cases`), or these ids.
 
     Returns:
         The cases by agency code, then most urgent first, then earliest due.
@@ -178,7 +185,9 @@ class AgencySla:
         agency_name: its name in the mapping (``None``: a code the mapping no longer has).
         counts: its open cases per status (:meth:`SlaCounts.by_status`), all of them, listed or not.
         open_cases: how many open cases it has.
-        cases: the cases listed: overdue and due soon, or every open case when asked.
+        cases: the cases listed: overdue and due soon, or every open case when asked (the most
+            pressing first, at most :attr:`SlaOverview.per_agency`).
+        listable: how many cases it has to list: ``cases`` is all of them unless cut at ``per_agency``.
     """
 
     agency_code: str
@@ -186,6 +195,7 @@ class AgencySla:
     counts: dict[str, int]
     open_cases: int
     cases: list[CaseSla]
+    listable: int
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,7 @@ class SlaOverview:
         open_cases: the open cases evaluated.
         counts: their number per status (:meth:`SlaCounts.by_status`).
         agencies: the agencies with a listed case, by code.
+        per_agency: at most this many cases listed per agency (``None``: every one).
     """
 
     at: datetime
@@ -205,12 +216,19 @@ class SlaOverview:
     open_cases: int
     counts: dict[str, int]
     agencies: list[AgencySla]
+    per_agency: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """``sla --json``: the fields above, each agency's cases as :func:`case_sla_data`."""
+        """``sla --json``: the fields above, each agency's cases as :func:`case_sla_data`.
+
+        With a ``per_agency`` limit, also the limit and per agency ``shown`` (cases listed) and
+        ``listable`` (cases to list); without one, exactly what ``sla --json`` always gave.
+        """
+        limited = self.per_agency is not None
         return {
             "at": self.at,
             "limits": self.limits,
+            **({"per_agency": self.per_agency} if limited else {}),
             "open_cases": self.open_cases,
             "counts": self.counts,
             "agencies": [
@@ -218,6 +236,7 @@ class SlaOverview:
                     "agency_code": a.agency_code,
                     "agency_name": a.agency_name,
                     "counts": a.counts,
+                    **({"shown": len(a.cases), "listable": a.listable} if limited else {}),
                     "cases": [case_sla_data(r) for r in a.cases],
                 }
                 for a in self.agencies
@@ -233,6 +252,7 @@ def sla_overview(
     *,
     agency: str | None = None,
     everything: bool = False,
+    per_agency: int | None = None,
 ) -> SlaOverview:
     """Evaluate the open cases' deadlines at ``at`` and group them per agency, as ``lapor-sync sla`` shows them.
 
@@ -243,10 +263,16 @@ def sla_overview(
         at: the instant to evaluate at (aware).
         agency: only this agency's cases (a code of the mapping, case ignored).
         everything: list every open case, not only the overdue and due-soon ones.
+        per_agency: list only each agency's this many most pressing overdue and due-soon cases
+            (at least 1; not with ``everything``); chosen by the database, so that only those
+            are evaluated.
 
     Raises:
         UnknownAgency: ``agency`` is not a code of the mapping.
+        ValueError: ``per_agency`` below 1 or with ``everything``.
     """
+    if per_agency is not None and (per_agency < 1 or everything):
+        raise ValueError("per_agency is at least 1 and limits the overdue and due-soon cases only")
     code = None
     if agency is not None:
         found = mapping.agency(agency)
@@ -256,18 +282,30 @@ def sla_overview(
     institution, policy = mapping.institution.id, sla_policy(settings)
     # Counted by the database; only the listed cases are evaluated one by one (a second at 16,000).
     counts = count_open_cases(session, institution, policy, at, agency_code=code)
-    among = None if everything else pressing_cases(institution, policy, at, agency_code=code)
+    if everything:
+        among = None
+    elif per_agency is None:
+        among = pressing_cases(institution, policy, at, agency_code=code)
+    else:
+        among = most_pressing_cases(session, institution, policy, at, per_agency, agency_code=code)
     rows = evaluate_open_cases(session, institution, policy, at, agency_code=code, among=among)
     agencies = []
     for agency_code, listed in by_agency(rows).items():
         known, counted = mapping.agency(agency_code), counts[agency_code]
+        listable = counted.open if everything else counted.overdue + counted.due_soon
         agencies.append(
-            AgencySla(agency_code, known.name if known else None, counted.by_status(), counted.open, listed)
+            AgencySla(
+                agency_code,
+                known.name if known else None,
+                counted.by_status(),
+                counted.open,
+                listed[:per_agency],
+                listable,
+            )
         )
     total = SlaCounts.total(counts.values())
-    return SlaOverview(
-        at, {name: getattr(settings, name) for name in LIMIT_SETTINGS}, total.open, total.by_status(), agencies
-    )
+    limits = {name: getattr(settings, name) for name in LIMIT_SETTINGS}
+    return SlaOverview(at, limits, total.open, total.by_status(), agencies, per_agency)
 
 
 def _deadline_key(deadline: Deadline) -> str:

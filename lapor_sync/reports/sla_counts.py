@@ -12,17 +12,19 @@ tests/integration/test_sla_counts.py holds the counts equal to the rule case by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
+from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, false, func, not_, or_
+from sqlalchemy import ColumnElement, Row, Subquery, and_, case, false, func, not_, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.sla import DeadlineKind, SlaPolicy, SlaStatus
 from lapor_sync.domain.status import CaseState
+from lapor_sync.domain.timezones import WIB
 from lapor_sync.domain.workdays import Span
 from lapor_sync.storage.models import Case, ThreadEntry
 
@@ -121,6 +123,80 @@ def pressing_cases(
     """
     cases = _open_cases(institution_id, agency_code)
     return select(cases.c.id).where(_standing(cases, policy, at).pressing)
+
+
+def most_pressing_cases(
+    session: Session,
+    institution_id: int,
+    policy: SlaPolicy,
+    at: datetime,
+    per_agency: int,
+    *,
+    agency_code: str | None = None,
+) -> list[int]:
+    """Ids among which are each agency's ``per_agency`` most pressing cases at ``at``.
+
+    Most pressing as :func:`lapor_sync.reports.sla.evaluate_open_cases` orders them: overdue
+    before due soon, then earliest due. A deadline falls a number of working days after its start
+    (the disposition for the follow-up, the last follow-up for the auto-close), at the start's WIB
+    time of day, a start on a non-working day counting as on the working day before it. So among
+    the cases owing the same deadline an earlier start is due no later, except within one
+    working day and the days off after it, where the time of day decides. The ids are therefore,
+    per agency and deadline owed, the pressing cases started before the next working day
+    after the ``per_agency``-th earliest start: a few more than ``per_agency``, which the caller
+    evaluates, orders and cuts. One query, sometimes two (read here, so that evaluating them
+    reads the cases by id instead of grouping every thread again).
+
+    Args:
+        session: a session on the city's database.
+        institution_id: the national institution whose cases are read.
+        policy: the service levels.
+        at: the instant to judge at (aware).
+        per_agency: how many cases each agency lists (at least 1).
+        agency_code: only this agency's cases (code as stored, upper case).
+    """
+    cases = _open_cases(institution_id, agency_code)
+    owes_followup = cases.c.last_followup.is_(None)
+    start = case((owes_followup, cases.c.dispositioned_at), else_=cases.c.last_followup)
+    pressing = _standing(cases, policy, at).pressing
+    place = func.row_number().over(partition_by=(cases.c.agency_code, owes_followup), order_by=(start, cases.c.id))
+    ranked = select(
+        cases.c.id, cases.c.agency_code, owes_followup.label("owes"), start.label("start"), place.label("place")
+    ).where(pressing)
+    ordered = ranked.subquery()
+    # Twice as many as needed in one query, usually enough: a partition whose last row read
+    # still starts before its bound is read further by a second.
+    rows = session.exec(select(*ordered.c).where(ordered.c.place <= 2 * per_agency)).all()
+    chosen, more = [], []
+    for (code, owes), found in _partitions(rows).items():
+        bound = _next_working_day(policy, found[per_agency - 1].start) if len(found) >= per_agency else None
+        chosen += [r.id for r in found if bound is None or r.start < bound]
+        if bound is not None and len(found) == 2 * per_agency and found[-1].start < bound:
+            more.append(
+                and_(
+                    ordered.c.agency_code == code,
+                    ordered.c.owes == owes,
+                    ordered.c.place > 2 * per_agency,
+                    ordered.c.start < bound,
+                )
+            )
+    if more:
+        chosen += session.exec(select(ordered.c.id).where(or_(*more))).all()
+    return chosen
+
+
+def _partitions(rows: Sequence[Row[Any]]) -> dict[tuple[str, bool], list[Row[Any]]]:
+    """``rows`` by agency and deadline owed, each in its ``place`` order."""
+    found: dict[tuple[str, bool], list[Row[Any]]] = {}
+    for row in sorted(rows, key=lambda r: r.place):
+        found.setdefault((row.agency_code, bool(row.owes)), []).append(row)
+    return found
+
+
+def _next_working_day(policy: SlaPolicy, instant: datetime) -> datetime:
+    """Midnight WIB starting the first working day after ``instant``'s WIB date (aware UTC)."""
+    day = policy.calendar.add_working_days(instant, 1).astimezone(WIB)
+    return datetime.combine(day.date(), time(), WIB).astimezone(UTC)
 
 
 def _open_cases(institution_id: int, agency_code: str | None) -> Subquery:

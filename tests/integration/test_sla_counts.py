@@ -12,8 +12,8 @@ from sqlmodel import Session
 from lapor_sync.domain.complaint import AuthorType
 from lapor_sync.domain.sla import SlaPolicy, SlaStatus
 from lapor_sync.domain.workdays import ONE_MICROSECOND, WorkingCalendar
-from lapor_sync.reports.sla import evaluate_open_cases
-from lapor_sync.reports.sla_counts import SlaCounts, count_open_cases, pressing_cases
+from lapor_sync.reports.sla import CaseSla, by_agency, evaluate_open_cases
+from lapor_sync.reports.sla_counts import SlaCounts, count_open_cases, most_pressing_cases, pressing_cases
 from lapor_sync.storage.database import Database
 from lapor_sync.storage.models import Agency, Case, ThreadEntry
 
@@ -129,3 +129,24 @@ def test_the_pressing_cases_are_those_the_rule_finds_overdue_or_due_soon(
             assert sorted(some, key=lambda r: r.case_id) == [
                 r for r in sorted(every, key=lambda r: r.case_id) if r.result.status in pressing
             ]
+
+
+def _urgency(rows: list[CaseSla]) -> list[tuple[str, int, datetime]]:
+    """Each row's place in the rule's order (agency, status, due instant); ties are equally pressing."""
+    return [(r.agency_code, r.result.status.rank, r.result.pressing.due_at) for r in rows]
+
+
+@pytest.mark.parametrize("per_agency", [1, 4, 25])
+def test_the_most_pressing_cases_are_the_first_the_rule_lists(
+    database: Database, varied: list[datetime], per_agency: int
+) -> None:
+    pressing = (SlaStatus.OVERDUE, SlaStatus.DUE_SOON)
+    with database.session() as session:
+        for at in varied[::3]:
+            every = [r for r in evaluate_open_cases(session, INST, POLICY, at) if r.result.status in pressing]
+            among = most_pressing_cases(session, INST, POLICY, at, per_agency)
+            chosen = evaluate_open_cases(session, INST, POLICY, at, among=among)
+            assert len(chosen) <= max(len(every) // 3, 4 * per_agency * len(AGENCIES))  # a few evaluated
+            first = [r for rows in by_agency(every).values() for r in rows[:per_agency]]
+            shown = [r for rows in by_agency(chosen).values() for r in rows[:per_agency]]
+            assert _urgency(shown) == _urgency(first), at

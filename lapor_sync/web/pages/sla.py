@@ -18,14 +18,22 @@ api = APIRouter(tags=["sla"])
 AgencyFilter = Annotated[str, Query(max_length=32)]  # empty: every agency
 AllFilter = Annotated[bool, Query(alias="all")]
 
+# Without an agency, each agency's most pressing cases only: every agency's 7,726 at 100,000
+# complaints took a second to evaluate and render; its own page lists them all.
+PER_AGENCY = 10
+
 
 def sla_now(services: Console, *, agency: str, everything: bool) -> SlaOverview:
     """``lapor-sync sla [--agency CODE] [--all]`` now (``agency`` empty: every agency).
 
+    Every agency's overdue and due-soon cases are cut at each agency's :data:`PER_AGENCY` most
+    pressing; one agency's, or every open case (``everything``), are listed in full.
+
     Raises:
         HTTPException: 422, an agency code the mapping does not have.
     """
-    app = services.app
+    app, code = services.app, agency.strip() or None
+    per_agency = PER_AGENCY if code is None and not everything else None
     with services.db.session() as session:
         try:
             return sla_overview(
@@ -33,8 +41,9 @@ def sla_now(services: Console, *, agency: str, everything: bool) -> SlaOverview:
                 app.mapping,
                 app.settings,
                 services.clock.now(),
-                agency=agency.strip() or None,
+                agency=code,
                 everything=everything,
+                per_agency=per_agency,
             )
         except UnknownAgency as exc:
             raise HTTPException(422, str(exc)) from None
@@ -44,7 +53,10 @@ def sla_now(services: Console, *, agency: str, everything: bool) -> SlaOverview:
 def sla_page(
     request: Request, services: Services, _user: Reader, agency: AgencyFilter = "", everything: AllFilter = False
 ) -> Response:
-    """The SLA page: one table per agency with a case overdue or due soon (or any open case, with ``all``)."""
+    """The SLA page: one table per agency with a case overdue or due soon (or any open case, with ``all``).
+
+    Without an agency, each table shows the agency's most pressing cases and links to its own page.
+    """
     overview = sla_now(services, agency=agency, everything=everything)
     return render(
         request,
@@ -61,5 +73,8 @@ def sla_page(
 def sla_api(
     services: Services, _user: Reader, agency: AgencyFilter = "", everything: AllFilter = False
 ) -> dict[str, Any]:
-    """``sla --json``: the instant, the limits, counts per status, and per agency its listed cases (UTC)."""
+    """``sla --json``: the instant, the limits, counts per status, and per agency its listed cases (UTC).
+
+    Without an agency, also ``per_agency`` and per agency ``shown`` and ``listable`` (the cases cut).
+    """
     return sla_now(services, agency=agency, everything=everything).as_dict()
