@@ -135,8 +135,8 @@ def test_worker_pushes_new_rows_promptly_serves_health_and_stops_cleanly_on_sigt
 
 
 @contextmanager
-def stalling_server() -> Iterator[str]:
-    """A loopback HTTPS server that accepts every connection and never answers; its base URL.
+def stalling_server() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A loopback HTTPS server that accepts every connection and never answers; its base URL and its connections.
 
     The client's TLS handshake then waits for an answer that never comes: a wait a stop request does
     not cut short (``adapters/national/deadline.py``: only name lookups and reads are sliced), which
@@ -157,7 +157,7 @@ def stalling_server() -> Iterator[str]:
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
     try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}/lapor/3.0.0"
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/lapor/3.0.0", held
     finally:
         closing.set()
         listener.close()
@@ -170,13 +170,15 @@ def test_sigterm_while_a_request_is_stalled_releases_the_worker_s_leases(tmp_pat
     url = f"sqlite:///{tmp_path / 'worker.db'}"
     Database(url).upgrade()
     db = Database(url)
-    with stalling_server() as base_url:
+    with stalling_server() as (base_url, connections):
         env = child_env(url, base_url, pull_interval_seconds=1, health_port=0, shutdown_timeout_seconds=1)
         worker = subprocess.Popen(
             [*COMMAND, "worker"], cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         try:
-            [held] = wait_for("the pull's lease, its request stalled", lambda: held_leases(db, SystemClock()))
+            [held] = wait_for("the pull's lease", lambda: held_leases(db, SystemClock()))
+            # Only once the request is on the wire is it stalled: a stop before that ends the run cleanly.
+            wait_for("the pull's request, stalled in its TLS handshake", lambda: connections)
             worker.send_signal(signal.SIGTERM)
             out, err = worker.communicate(timeout=SHUTDOWN_SECONDS + 10)
         finally:

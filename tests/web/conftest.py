@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from lapor_sync.accounts.users import Accounts
 from lapor_sync.app import App
 from lapor_sync.config.settings import Settings
 from lapor_sync.domain.clock import ManualClock
+from lapor_sync.storage.database import Database
 from lapor_sync.web.app import create_console
 from tests.support.cli import Seeded, seed
 from tests.support.factories import T0
@@ -122,18 +125,40 @@ def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
+@pytest.fixture(scope="session")
+def seeded_console_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+    """A migrated, seeded database file with the three users, made once; each test works on a copy of it."""
+    from argon2 import PasswordHasher
+
+    from lapor_sync.accounts import passwords
+
+    path = tmp_path_factory.mktemp("console-template") / "console.db"
+    seeded = seed(f"sqlite:///{path}")
+    db = Database(seeded.url)
+    hasher, passwords._HASHER = passwords._HASHER, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    try:
+        accounts = Accounts(db, ManualClock(T0 + timedelta(days=4)))
+        for role in Role:
+            accounts.add(role.value, role, PASSWORD)
+    finally:
+        passwords._HASHER = hasher
+        db.dispose()
+    return path, seeded
+
+
 @pytest.fixture
-def console(tmp_path, clean_env: None) -> Iterator[ConsoleHarness]:
-    """The console on a seeded SQLite database, with users ``admin``, ``operator`` and ``viewer``."""
-    url = f"sqlite:///{tmp_path / 'console.db'}"
-    seeded = seed(url)
+def console(tmp_path, clean_env: None, seeded_console_file: tuple[Path, Seeded]) -> Iterator[ConsoleHarness]:
+    """The console on a seeded SQLite database (a copy), with users ``admin``, ``operator`` and ``viewer``."""
+    template, seeded = seeded_console_file
+    path = tmp_path / "console.db"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
     clock = ManualClock(T0 + timedelta(days=4))
     app = App(Settings(database_url=url, api_base_url="http://127.0.0.1:9"), clock=clock)  # nothing listens
     asgi = create_console(app)
-    accounts = Accounts(app.db, clock)
-    for role in Role:
-        accounts.add(role.value, role, PASSWORD)
-    harness = ConsoleHarness(asgi, app, clock, seeded, accounts, ApiTokens(app.db, clock))
+    harness = ConsoleHarness(
+        asgi, app, clock, replace(seeded, url=url), Accounts(app.db, clock), ApiTokens(app.db, clock)
+    )
     yield harness
     for client in harness.clients:
         client.close()
