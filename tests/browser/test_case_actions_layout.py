@@ -5,9 +5,9 @@ from __future__ import annotations
 from playwright.sync_api import Page
 
 from lapor_sync.accounts.roles import Role
-from tests.web.conftest import PASSWORD, ConsoleHarness, console, quick_password_hashes
+from tests.web.conftest import PASSWORD, ConsoleHarness, console, quick_password_hashes, seeded_console_file
 
-__all__ = ["console", "quick_password_hashes"]  # fixtures
+__all__ = ["console", "quick_password_hashes", "seeded_console_file"]  # fixtures
 
 
 def test_every_action_field_and_button_lies_inside_its_own_form(
