@@ -95,11 +95,10 @@ def _session_user(request: Request, services: Console) -> ConsoleUser | None:
     session = state.session
     if session.user_id is None:
         return None
-    issued = datetime.fromtimestamp(session.issued, UTC)
-    if not services.accounts.session_valid(session.user_id, issued):
+    user = services.accounts.session_user(session.user_id, datetime.fromtimestamp(session.issued, UTC))
+    if user is None:
         state.replace_session(ConsoleSession.fresh(services.clock.now()))  # ended: forget it in the browser too
-        return None
-    return services.accounts.by_id(session.user_id)
+    return user
 
 
 def require(role: Role) -> Callable[..., ConsoleUser]:

@@ -63,7 +63,7 @@ def age(seconds: int | None, language: Language) -> object:
 def refusal(request: Request, exc: Exception) -> str:
     """A service's refusal in the request's language: its :class:`Reason` translated, any other text as it came."""
     reason = exc.args[0] if exc.args else None
-    return reason.translated(translations(console_state(request).language)) if isinstance(reason, Reason) else str(exc)
+    return str(say(reason, console_state(request).language)) if isinstance(reason, Reason) else str(exc)
 
 
 def url(request: Request, path: str) -> str:
